@@ -1,0 +1,120 @@
+# plate — one plain Makefile.
+#
+#   make                 build ./plate
+#   make check           build and run every test (unit, conformance, fuzz replay, integration)
+#   make check SANITIZE=1   the same in an ASan+UBSan build (build-asan/)
+#   make fuzz            libFuzzer binaries (clang) in build-fuzz/
+#   make check-headers   every public header compiles on its own
+#
+# Sources are found by convention, so adding a module or a test needs no edit here:
+#   src/lib/<module>/*.c   -> libplate.a       src/cli/*.c          -> plate
+#   tests/unit/test_*.c    -> one TAP program  tests/integration/*.sh -> TAP scripts
+#   tests/fuzz/fuzz_*.c    -> replay program (corpus in tests/fuzz/corpus/<name>/)
+
+SANITIZE ?= 0
+ifeq ($(SANITIZE),1)
+BUILD ?= build-asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD ?= build
+SAN_FLAGS :=
+endif
+
+CC ?= cc
+PKGS := libarchive libcrypto jansson libcurl libzstd zlib libdeflate
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wformat-nonliteral -Wswitch-enum -Wswitch-default -Wno-unused-parameter \
+	-Wvla -Wpointer-arith -Wundef
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=gnu17 $(WARNINGS) $(CFLAGS) $(SAN_FLAGS) -D_GNU_SOURCE -Isrc/lib $(PKG_CFLAGS) \
+	-MMD -MP
+LDFLAGS_ALL := $(SAN_FLAGS) $(LDFLAGS)
+LIBS := $(PKG_LIBS) -lpthread
+
+LIB_SRCS := $(sort $(wildcard src/lib/*/*.c))
+CLI_SRCS := $(sort $(wildcard src/cli/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+TEST_SUPPORT := tests/unit/tap.c
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(wildcard tests/helpers/*.c))
+
+.SECONDARY:
+
+.PHONY: all check test-binaries fuzz check-headers clean format
+
+all: $(BUILD)/plate
+ifeq ($(BUILD),build)
+all: plate
+plate: $(BUILD)/plate
+	ln -sf $(BUILD)/plate plate
+endif
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DPLATE_BUILDING_LIB -c $< -o $@
+
+$(BUILD)/obj/src/cli/%.o: src/cli/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -DPLATE_TESTING -Itests -c $< -o $@
+
+$(BUILD)/libplate.a: $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/plate: $(CLI_OBJS) $(BUILD)/libplate.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJS) $(BUILD)/libplate.a $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tests/unit/tap.o $(BUILD)/libplate.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/obj/tests/unit/tap.o $(BUILD)/libplate.a $(LIBS)
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(BUILD)/libplate.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/obj/tests/fuzz/replay_main.o $(BUILD)/libplate.a $(LIBS)
+
+$(BUILD)/helpers/%: $(BUILD)/obj/tests/helpers/%.o $(BUILD)/libplate.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libplate.a $(LIBS)
+
+test-binaries: $(BUILD)/plate $(UNIT_BINS) $(FUZZ_BINS) $(HELPER_BINS)
+
+check: test-binaries
+	BUILD=$(BUILD) tests/run.sh
+
+# libFuzzer builds: the same fuzz sources linked with -fsanitize=fuzzer instead of replay_main.
+FUZZ_BUILD := build-fuzz
+FUZZ_CFLAGS := -std=gnu17 -g -O1 -D_GNU_SOURCE -DPLATE_BUILDING_LIB -DPLATE_TESTING -Isrc/lib -Itests \
+	$(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+fuzz:
+	@mkdir -p $(FUZZ_BUILD)
+	set -e; for f in $(FUZZ_SRCS); do \
+		n=$$(basename $$f .c); \
+		clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $(LIB_SRCS) $$f -o $(FUZZ_BUILD)/$$n $(LIBS); \
+	done
+
+check-headers:
+	set -e; for h in $$(find src/lib -name '*.h' ! -name '*_internal.h'); do \
+		echo "#include \"$${h#src/lib/}\"" | $(CC) -std=gnu17 $(WARNINGS) -D_GNU_SOURCE -Isrc/lib \
+			$(PKG_CFLAGS) -x c -fsyntax-only -; \
+	done
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-fuzz plate
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,45 @@
+/*
+ * cli/cli.h — the subcommands of the plate binary and the helpers they share.
+ *
+ * Each subcommand lives in src/cli/<name>.c as `int cli_cmd_<name>(struct cli_ctx *, int argc,
+ * char **argv, struct plate_error **err)`.  It parses its options into a plain struct, calls
+ * the library, renders the result on stdout, and returns an exit code (0 ok, 1 failure,
+ * 2 usage or parse error, 3 check failed) or -1 with *err set.  Only main() prints errors.
+ */
+#ifndef PLATE_CLI_H
+#define PLATE_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/error.h"
+
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILURE = 1,
+	CLI_EXIT_USAGE = 2,
+	CLI_EXIT_CHECK = 3,
+};
+
+struct cli_ctx {
+	const char *root;   /* --root or $PLATE_ROOT; NULL means the default */
+	bool debug;         /* --debug */
+	const char *prog;   /* argv[0] for messages */
+	/* When a command fails on a located error in a file, it records where, so main can show
+	 * "FILE:LINE:COL: error: ..." with the offending line and a caret. */
+	const char *error_file;
+	const char *error_source;
+	size_t error_source_len;
+	int error_exit; /* exit code to use for *err (default 1) */
+};
+
+/* Reports a usage problem: sets *err and makes main exit 2. */
+int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Reads a whole file (at most max bytes) into a NUL-terminated malloc'd buffer. */
+int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct plate_error **err);
+
+int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * The plate binary: global options, the command table, and the only place where an error
+ * becomes text on stderr and an exit code.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "cli.h"
+
+struct cli_command {
+	const char *name;
+	int (*handler)(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+	const char *summary;
+};
+
+static const struct cli_command commands[] = {
+	{ "version", cli_cmd_version, "print the version" },
+};
+
+static void print_usage(FILE *out)
+{
+	fputs("usage: plate [--root DIR] [--debug] COMMAND [ARGS...]\n\ncommands:\n", out);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+/* Prints the offending source line and a caret under the column, as compilers do. */
+static void print_source_line(const char *source, size_t len, unsigned line, unsigned column)
+{
+	const char *p = source, *end = source + len, *eol;
+
+	for (unsigned l = 1; l < line && p < end; l++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			return;
+		p = nl + 1;
+	}
+	if (p >= end)
+		return;
+	eol = memchr(p, '\n', (size_t)(end - p));
+	if (eol == NULL)
+		eol = end;
+	if (eol > p && eol[-1] == '\r')
+		eol--;
+	fprintf(stderr, "  %.*s\n  ", (int)(eol - p), p);
+	for (unsigned c = 1; c < column && p + c - 1 < eol; c++)
+		fputc(p[c - 1] == '\t' ? '\t' : ' ', stderr);
+	fputs("^\n", stderr);
+}
+
+static void report_error(const struct cli_ctx *ctx, const struct plate_error *error)
+{
+	_cleanup_free_ char *text = plate_error_format(error);
+	const char *msg = text ? text : error->message;
+
+	if (ctx->error_file != NULL && error->line > 0) {
+		fprintf(stderr, "%s:%u:%u: error: %s\n", ctx->error_file, error->line,
+			error->column ? error->column : 1, msg);
+		if (ctx->error_source != NULL)
+			print_source_line(ctx->error_source, ctx->error_source_len, error->line,
+					  error->column ? error->column : 1);
+	} else {
+		fprintf(stderr, "plate: error: %s\n", msg);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_ctx ctx = { .prog = "plate", .root = getenv("PLATE_ROOT"), .error_exit = 1 };
+	_cleanup_error_ struct plate_error *err = NULL;
+	int i, rc;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
+			ctx.root = argv[++i];
+		} else if (strncmp(argv[i], "--root=", 7) == 0) {
+			ctx.root = argv[i] + 7;
+		} else if (strcmp(argv[i], "--debug") == 0) {
+			ctx.debug = true;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			print_usage(stdout);
+			return CLI_EXIT_OK;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			return cli_cmd_version(&ctx, 1, argv, &err) < 0 ? 1 : 0;
+		} else {
+			fprintf(stderr, "plate: error: unknown global option '%s'\n", argv[i]);
+			print_usage(stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		print_usage(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcmp(commands[c].name, argv[i]) != 0)
+			continue;
+		rc = commands[c].handler(&ctx, argc - i, argv + i, &err);
+		if (rc < 0) {
+			report_error(&ctx, err);
+			return ctx.error_exit;
+		}
+		return rc;
+	}
+	fprintf(stderr, "plate: error: unknown command '%s'\n", argv[i]);
+	print_usage(stderr);
+	return CLI_EXIT_USAGE;
+}
