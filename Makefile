@@ -10,6 +10,7 @@
 #   src/lib/<module>/*.c   -> libplate.a       src/cli/*.c          -> plate
 #   tests/unit/test_*.c    -> one TAP program  tests/integration/*.sh -> TAP scripts
 #   tests/fuzz/fuzz_*.c    -> replay program (corpus in tests/fuzz/corpus/<name>/)
+#   bench/*.c              -> build/bench/<name> (make bench)
 
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
@@ -44,11 +45,12 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+BENCH_BINS := $(patsubst bench/%.c,$(BUILD)/bench/%,$(wildcard bench/*.c))
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(wildcard tests/helpers/*.c))
 
 .SECONDARY:
 
-.PHONY: all check test-binaries fuzz check-headers clean format
+.PHONY: all check test-binaries fuzz check-headers clean format bench
 
 all: $(BUILD)/plate
 ifeq ($(BUILD),build)
@@ -88,6 +90,13 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main
 $(BUILD)/helpers/%: $(BUILD)/obj/tests/helpers/%.o $(BUILD)/libplate.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libplate.a $(LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libplate.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libplate.a $(LIBS)
+
+# Benchmarks are run by hand (bench/README.md), never timed in tests.
+bench: $(BUILD)/plate $(BENCH_BINS)
 
 test-binaries: $(BUILD)/plate $(UNIT_BINS) $(FUZZ_BINS) $(HELPER_BINS)
 
