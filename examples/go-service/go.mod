@@ -1,0 +1,3 @@
+module example.com/plate-demo
+
+go 1.19
