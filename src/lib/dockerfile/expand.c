@@ -310,7 +310,8 @@ static void vm_release(struct vm *vm)
 
 static int vm_init(struct lexer *lx, struct vm *vm, const struct prog *prog)
 {
-	*vm = (struct vm){ .prog = prog, .budget = &lx->budget };
+	/* mark[] starts zeroed, so generations start at 1. */
+	*vm = (struct vm){ .prog = prog, .budget = &lx->budget, .gen = 1 };
 	vm->clist = calloc(prog->n, sizeof(*vm->clist));
 	vm->nlist = calloc(prog->n, sizeof(*vm->nlist));
 	vm->mark = calloc(prog->n, sizeof(*vm->mark));
