@@ -524,6 +524,11 @@ static void test_caps(void)
 	       "the cap holds for nested words");
 	plate_error_free(err);
 	err = NULL;
+	tap_ok(dockerfile_expand_word("a\0b", 3, '\\', &own_vars, 0, &out, &err) < 0 &&
+		       err->errno_value == EINVAL,
+	       "a word holding NUL is refused");
+	plate_error_free(err);
+	err = NULL;
 	memset(long_word, 'x', (1 << 20) + 1);
 	tap_ok(dockerfile_expand_word(long_word, (1 << 20) + 1, '\\', &own_vars, 0, &out, &err) < 0 &&
 		       err->errno_value == E2BIG,

@@ -23,8 +23,9 @@
  *   - with DOCKERFILE_EXPAND_SKIP_UNSET an unset variable's whole reference is kept as
  *     written (after expanding what is nested in it), even with an unknown modifier.
  *
- * Deviation: bytes that are not valid UTF-8 pass through unchanged and match only
- * themselves (Go would turn each into U+FFFD).
+ * Deviations: bytes that are not valid UTF-8 pass through unchanged and match only
+ * themselves (Go would turn each into U+FFFD); a NUL byte in the word is an error, since the
+ * results are C strings.
  *
  * Bounds: the word, the output and every intermediate string are capped at
  * EXPAND_MAX_BYTES, `${` nesting at EXPAND_MAX_DEPTH, and pattern matching runs a Pike VM
@@ -1003,6 +1004,9 @@ static int lexer_init(struct lexer *lx, const char *s, size_t len, char escape,
 			      .budget = EXPAND_MATCH_BUDGET, .err = err };
 	if (len > EXPAND_MAX_BYTES)
 		return plate_err_new(err, E2BIG, "word longer than %zu bytes", EXPAND_MAX_BYTES);
+	/* Results are C strings: a NUL would silently cut them short. */
+	if (memchr(s, '\0', len) != NULL)
+		return plate_err_new(err, EINVAL, "word contains a NUL byte");
 	return 0;
 }
 
