@@ -549,6 +549,20 @@ static void test_caps(void)
 		buf_addch(&b, '}');
 	expect_error_contains(b.data, "nested");
 
+	/* Dropped words are expanded too, so their copying is what the work limit bounds. */
+	buf_reset(&b);
+	for (int i = 0; i < 600; i++)
+		buf_addstr(&b, "${EMPTY:+$BIG}");
+	tap_ok(dockerfile_expand_word(b.data, b.len, '\\', &own_vars, 0, &out, &err) < 0 &&
+		       strstr(err->message, "work limit") != NULL,
+	       "600 dropped copies of a 600 KiB value hit the work limit");
+	plate_error_free(err);
+	err = NULL;
+	buf_reset(&b);
+	for (int i = 0; i < 100; i++)
+		buf_addstr(&b, "${EMPTY:+$BIG}");
+	expect(b.data, '\\', 0, "");
+
 	/* Pathological patterns: bounded time, right answer or a work-limit error. */
 	t0 = clock();
 	expect("${BIG#*a*a*a*a*a*a*a*a*b}", '\\', 0, value);
