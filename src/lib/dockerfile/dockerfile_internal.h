@@ -34,6 +34,8 @@ size_t dockerfile_space_len(const char *s, size_t len);
 bool dockerfile_rune_is_space(uint32_t r);
 /* Go's strconv.IsPrint. */
 bool dockerfile_rune_printable(uint32_t r);
+/* Writes the UTF-8 encoding of r (U+FFFD for a value above U+10FFFF); returns its length. */
+size_t dockerfile_utf8_encode(uint32_t r, char out[4]);
 /* Appends the UTF-8 encoding of r; -1 with errno on failure. */
 int dockerfile_buf_add_rune(struct buf *b, uint32_t r);
 /* ASCII white space as one byte: \t \n \v \f \r and space. */

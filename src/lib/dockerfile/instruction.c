@@ -65,20 +65,32 @@ static int oom(struct plate_error **err)
 	return plate_err_new(err, ENOMEM, "cannot parse instruction");
 }
 
+/* Slots allocated for a NULL-terminated vector of n entries: doubling, so that pushing
+ * many arguments stays linear. */
+static size_t strv_slots(size_t n)
+{
+	size_t c = 8;
+
+	while (c < n + 1)
+		c *= 2;
+	return c;
+}
+
 static int strv_push(char ***v, size_t *n, char *s)
 {
-	char **grown;
-
 	if (s == NULL)
 		return -1;
-	grown = realloc(*v, (*n + 2) * sizeof(**v));
-	if (grown == NULL) {
-		free(s);
-		return -1;
+	if (*v == NULL || strv_slots(*n + 1) != strv_slots(*n)) {
+		char **grown = realloc(*v, strv_slots(*n + 1) * sizeof(**v));
+
+		if (grown == NULL) {
+			free(s);
+			return -1;
+		}
+		*v = grown;
 	}
-	grown[*n] = s;
-	grown[*n + 1] = NULL;
-	*v = grown;
+	(*v)[*n] = s;
+	(*v)[*n + 1] = NULL;
 	(*n)++;
 	return 0;
 }

@@ -373,7 +373,7 @@ static int logical_line(struct parser *p, struct pline *l, struct plate_error **
 	_cleanup_(dockerfile_instruction_release) struct dockerfile_instruction inst = { 0 };
 	size_t lead = leading_space(l->text, l->len), len = l->len - lead;
 	const char *s = l->text + lead;
-	struct dockerfile_line_ctx ctx = { .map = &p->map, .escape = p->df->escape };
+	struct dockerfile_line_ctx ctx = { .map = &p->map };
 	unsigned start_line = p->lineno;
 	bool cont, empty_cont = false;
 
@@ -415,6 +415,7 @@ static int logical_line(struct parser *p, struct pline *l, struct plate_error **
 			       p->logical.data),
 			err) < 0)
 		return -1;
+	ctx.escape = p->df->escape;
 	if (dockerfile_instruction_parse(p->logical.data, p->logical.len, 0, &ctx, &inst, err) < 0)
 		return -1;
 	/* BuildKit's StartLine is the first physical line, even when the keyword comes later. */
