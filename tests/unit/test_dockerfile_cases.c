@@ -248,6 +248,10 @@ static void test_limits(void)
 	_cleanup_error_ struct plate_error *err = NULL;
 	struct dockerfile *df = NULL;
 
+	tap_ok(dockerfile_parse(NULL, 0, NULL, &df, &err) == -1 && err->line == 1 && df == NULL,
+	       "no bytes at all is 'file with no instructions'");
+	plate_error_free(err);
+	err = NULL;
 	tap_ok(lim.max_file == 8u << 20 && lim.max_line == 1u << 20 && lim.max_heredoc == 4u << 20 &&
 		       lim.max_instructions == 100000,
 	       "default limits");

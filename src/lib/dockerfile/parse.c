@@ -494,7 +494,7 @@ int dockerfile_parse(const char *data, size_t len, const struct dockerfile_limit
 		return plate_err_at(err, line, column, "Dockerfile too large: at most %zu bytes",
 				    p.limits->max_file);
 	}
-	nul = memchr(data, '\0', len);
+	nul = len > 0 ? memchr(data, '\0', len) : NULL;
 	if (nul != NULL) {
 		offset_location(data, (size_t)(nul - data), &line, &column);
 		return plate_err_at(err, line, column, "unexpected NUL byte");
