@@ -24,8 +24,12 @@ int cli_cmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		return cli_usage_error(ctx, err, "usage: plate parse FILE");
 	path = argv[1];
 	if (cli_read_file(path, dockerfile_default_limits.max_file + 1, &source, &source_len,
-			  err) < 0)
+			  err) < 0) {
+		/* An oversized Dockerfile is malformed input, not a runtime failure. */
+		if ((*err)->errno_value == EFBIG)
+			ctx->error_exit = CLI_EXIT_USAGE;
 		return -1;
+	}
 	if (dockerfile_parse(source, source_len, NULL, &df, err) < 0) {
 		/* main prints the located error with the offending line; source must outlive
 		 * this call, so it is kept until exit. */
