@@ -20,6 +20,7 @@
  *   write PATH TEXT     creates or truncates PATH with TEXT (mode 0644)
  *   rm PATH             unlinks PATH (rmdir for a directory)
  *   mkdir PATH          creates a directory (mode 0755)
+ *   rename OLD NEW      rename(2)
  *   ls DIR              entry names, sorted, one per line
  *   caps                "CapEff=…" and "CapBnd=…" from /proc/self/status
  *   nonewprivs          the NoNewPrivs value from /proc/self/status
@@ -400,6 +401,10 @@ static int run(int argc, char **argv)
 	if (strcmp(cmd, "mkdir") == 0) {
 		NEED(1);
 		return mkdir(argv[1], 0755) < 0 ? fail("mkdir", argv[1]) : 0;
+	}
+	if (strcmp(cmd, "rename") == 0) {
+		NEED(2);
+		return rename(argv[1], argv[2]) < 0 ? fail("rename", argv[1]) : 0;
 	}
 	if (strcmp(cmd, "ls") == 0) {
 		NEED(1);

@@ -6,16 +6,21 @@
  *               [--bind SRC:DST[:ro]]... [--tmpfs DST[:SIZE]]... [--env K=V]...
  *               [--uid N] [--gid N] [--groups A,B,...] [--cwd DIR] [--hostname NAME]
  *               [--net none|host] [--etc resolv,hosts,hostname] [--resolv-conf TEXT]
- *               [--timeout MS] [--output-callback] [--report FILE] -- ARGV...
+ *               [--timeout MS] [--output-callback] [--report FILE] [--threads N]
+ *               -- ARGV...
  *
  * Exit status: the command's status (bash style); 125 when sandbox_run() fails, 124 on a
  * timeout, 130 when cancelled (SIGINT or SIGTERM to this tool cancel the run through the
  * spec's cancel_fd).  The error text goes to stderr.  --report FILE writes
  * "status=N signal=N" after a run.  --output-callback routes the command's stdout and
  * stderr through the output callback, which prefixes every chunk with "[1] " or "[2] ".
+ * --threads N runs the same spec N times at once from N threads (the engine's parallel
+ * stages); every run must succeed with the same status, which becomes the exit status
+ * (126 when the statuses differ).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +54,54 @@ static void print_chunk(void *data, int fd, const char *chunk, size_t len)
 	fflush(out);
 }
 
+struct job {
+	const struct sandbox_spec *spec;
+	struct sandbox_result result;
+	struct plate_error *err;
+};
+
+static void *run_job(void *arg)
+{
+	struct job *job = arg;
+
+	sandbox_run(job->spec, &job->result, &job->err);
+	return NULL;
+}
+
+static int run_threads(const struct sandbox_spec *spec, int n)
+{
+	struct job jobs[64];
+	pthread_t threads[64];
+	int status = -1, rc = 0;
+
+	if (n < 1 || n > 64)
+		n = 1;
+	for (int i = 0; i < n; i++) {
+		jobs[i] = (struct job){ .spec = spec };
+		if (pthread_create(&threads[i], NULL, run_job, &jobs[i]) != 0) {
+			fprintf(stderr, "sandbox-run: pthread_create failed\n");
+			return 125;
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		pthread_join(threads[i], NULL);
+		if (jobs[i].err != NULL) {
+			_cleanup_free_ char *text = plate_error_format(jobs[i].err);
+
+			fprintf(stderr, "sandbox-run: thread %d: %s\n", i, text ? text : "?");
+			plate_error_free(jobs[i].err);
+			rc = 125;
+		} else if (status >= 0 && jobs[i].result.status != status) {
+			fprintf(stderr, "sandbox-run: thread %d: status %d, not %d\n", i,
+				jobs[i].result.status, status);
+			rc = 126;
+		} else {
+			status = jobs[i].result.status;
+		}
+	}
+	return rc != 0 ? rc : status;
+}
+
 static int usage(const char *msg)
 {
 	fprintf(stderr, "sandbox-run: %s\n", msg);
@@ -64,7 +117,7 @@ int main(int argc, char **argv)
 	struct sandbox_spec spec;
 	struct sandbox_result result = { 0 };
 	const char *report = NULL;
-	int i;
+	int i, threads = 0;
 
 	sandbox_spec_init(&spec);
 	spec.stdin_fd = 0;
@@ -154,6 +207,8 @@ int main(int argc, char **argv)
 			spec.timeout_ms = (unsigned)strtoul(val, NULL, 10);
 		} else if (strcmp(opt, "--report") == 0) {
 			report = val;
+		} else if (strcmp(opt, "--threads") == 0) {
+			threads = atoi(val);
 		} else {
 			return usage("unknown option or too many items");
 		}
@@ -168,6 +223,8 @@ int main(int argc, char **argv)
 	spec.cancel_fd = cancel_pipe[0];
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	if (threads > 0)
+		return run_threads(&spec, threads);
 
 	if (sandbox_run(&spec, &result, &err) < 0) {
 		_cleanup_free_ char *text = plate_error_format(err);

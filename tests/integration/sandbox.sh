@@ -206,6 +206,12 @@ out_is "overlay: /etc files inside, over the image's" "$(printf 'ovl\n127.0.0.1\
 	"${OV[@]}" --etc resolv,hosts,hostname -- probe cat /etc/hostname , cat /etc/hosts
 tap_check "overlay: /etc files not in the upper dir" test ! -e "$UP/etc"
 out_is "overlay: changes persist in upper across runs" "hello" "${OV[@]}" -- probe cat /new
+mkdir -p "$L1/lowerdir"
+rc_is "overlay: renaming a lower directory fails (redirect_dir=off)" 1 "${OV[@]}" -- probe rename /lowerdir /moved
+stderr_has "overlay: ... with EXDEV, so tools copy instead" "Invalid cross-device link"
+rc_is "overlay: renaming a new directory works" 0 "${OV[@]}" -- probe mkdir /newdir , rename /newdir /moved
+tap_check "overlay: renamed directory in upper, no redirect" test -d "$UP/moved" -a ! -e "$UP/newdir"
+rm -rf "$UP/moved"
 rc_is "overlay: missing lowerdir fails the run" 125 --lower "$T/missing" --lower "$L2" --upper "$UP" --work "$WK" -- /bin/probe id
 stderr_has "overlay: missing lowerdir is named" "sandbox: open lowerdir '$T/missing': No such file or directory"
 many=()
@@ -249,11 +255,28 @@ rm -f "$T/out/ready"
 sr=$!
 wait_for_file "$T/out/ready"
 p1=$(pid1_of $sr)
-kill -KILL $sr
-wait $sr 2>/dev/null
+{ kill -KILL $sr; wait $sr; } 2>/dev/null # (no "Killed" job notice in the log)
 tap_check "SIGKILL of the caller kills the sandbox (parent death signal)" wait_gone "$p1"
 tap_check "no mounts left behind after the caller is killed" no_host_mounts
 rm -rf "$T/tmp"/sandbox-* # a killed caller cannot clean its scratch dir; the store's tmp gc does
+
+"$SR" --tmpdir "$T/tmp" "${DIR[@]}" -- /probe sleep 30 2>"$T/stderr" &
+sr=$!
+p1=$(pid1_of $sr)
+sleep 0.2
+kill -KILL "$p1"
+wait $sr; rc=$?
+tap_check "pid 1 killed from outside fails the run" test "$rc" = 125
+stderr_has "a killed pid 1 is reported" "sandbox: pid 1 of the sandbox was killed by signal 9"
+
+# Parallel stages: many sandboxes started at once from threads of one process, each
+# sandbox's pid 1 inheriting the others' descriptors for a moment.  The mount points
+# exist, so the runs share no stubs in this one directory root.
+mkdir -p "$T/root/dev" "$T/root/proc" "$T/root/sys"
+rc_is "16 sandboxes in parallel threads all report their status" 3 \
+	"${DIR[@]}" --threads 16 -- /probe sleep 0.2 , exit 3
+rc_is "parallel runs with output callbacks" 0 "${DIR[@]}" --threads 8 --output-callback -- /probe pid
+tap_check "parallel output all arrived" test "$(grep -c '^\[1\] 2$' "$T/stdout")" = 8
 
 tap_check "scratch dirs are cleaned after every run" test -z "$(ls "$T/tmp")"
 tap_check "no mounts left behind at all" no_host_mounts

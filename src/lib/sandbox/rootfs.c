@@ -176,6 +176,7 @@ static void setup_dev(struct root *r)
 	};
 	const struct sandbox_plan *plan = r->plan;
 	char dev[PATH_MAX], path[PATH_MAX], host[32];
+	struct stat st;
 	int devfd;
 
 	mount_target(r, "/dev", true, dev);
@@ -193,6 +194,12 @@ static void setup_dev(struct root *r)
 		join(plan, path, dev, devices[i]);
 		memcpy(host, "/dev/", 5);
 		memcpy(host + 5, devices[i], strlen(devices[i]) + 1);
+		/* A host /dev entry that was replaced by a regular file (a tool "atomically"
+		 * renaming its output over /dev/full) must not become a writable host file. */
+		if (stat(host, &st) < 0)
+			sandbox_child_fail(plan, errno, "stat '", host, "'", NULL);
+		if (!S_ISCHR(st.st_mode))
+			sandbox_child_fail(plan, ENODEV, "host '", host, "' is not a device", NULL);
 		if (mount(host, path, NULL, MS_BIND, NULL) < 0)
 			sandbox_child_fail(plan, errno, "bind '", host, "' on '", path, "'", NULL);
 	}

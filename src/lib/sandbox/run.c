@@ -484,8 +484,8 @@ static long long now_ms(void)
 enum stop_reason { STOP_NONE, STOP_CANCELLED, STOP_TIMED_OUT };
 
 /* Runs until every pipe from the sandbox is closed, which happens once pid 1 has exited
- * (taking every process of the sandbox with it), then reaps pid 1. */
-static enum stop_reason wait_for_sandbox(struct run *r, pid_t *pid)
+ * (taking every process of the sandbox with it), then reaps pid 1 into *pid1_status. */
+static enum stop_reason wait_for_sandbox(struct run *r, pid_t *pid, int *pid1_status)
 {
 	const struct sandbox_spec *spec = r->spec;
 	long long deadline = spec->timeout_ms > 0 ? now_ms() + spec->timeout_ms : 0;
@@ -535,7 +535,8 @@ static enum stop_reason wait_for_sandbox(struct run *r, pid_t *pid)
 		if (i_err >= 0 && fds[i_err].revents != 0 && !forward_output(r, r->err[0], 2))
 			close_fd(&r->err[0]);
 	}
-	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+	*pid1_status = 0;
+	while (waitpid(*pid, pid1_status, 0) < 0 && errno == EINTR)
 		;
 	*pid = -1;
 	return stop;
@@ -549,6 +550,7 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 	_cleanup_kill_child_ pid_t pid = -1;
 	enum stop_reason stop;
 	unsigned long flags;
+	int pid1_status;
 
 	run_init(&r, spec);
 	if (sandbox_spec_validate(spec, err) < 0 || prepare(&r, err) < 0)
@@ -569,7 +571,7 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 	for (int i = 0; i < 3; i++)
 		close_fd(&r.stdio[i]);
 
-	stop = wait_for_sandbox(&r, &pid);
+	stop = wait_for_sandbox(&r, &pid, &pid1_status);
 	if (r.child_error != NULL) {
 		plate_err_new(err, r.child_errno, "%s", r.child_error);
 		return plate_err_wrap(err, "sandbox");
@@ -580,8 +582,12 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 		else if (stop == STOP_TIMED_OUT)
 			plate_err_new(err, ETIMEDOUT, "command timed out after %u ms",
 				      spec->timeout_ms);
+		else if (WIFSIGNALED(pid1_status))
+			plate_err_new(err, 0, "pid 1 of the sandbox was killed by signal %d",
+				      WTERMSIG(pid1_status));
 		else
-			plate_err_new(err, 0, "pid 1 of the sandbox ended without a status");
+			plate_err_new(err, 0, "pid 1 of the sandbox exited with %d and no status",
+				      WEXITSTATUS(pid1_status));
 		return plate_err_wrap(err, "sandbox");
 	}
 	if (WIFSIGNALED(r.exit_status)) {
