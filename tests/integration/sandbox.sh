@@ -267,7 +267,7 @@ sleep 0.2
 kill -KILL "$p1"
 wait $sr; rc=$?
 tap_check "pid 1 killed from outside fails the run" test "$rc" = 125
-stderr_has "a killed pid 1 is reported" "sandbox: pid 1 of the sandbox was killed by signal 9"
+stderr_has "a killed pid 1 is reported" "sandbox: pid 1 was killed by signal 9"
 
 # Parallel stages: many sandboxes started at once from threads of one process, each
 # sandbox's pid 1 inheriting the others' descriptors for a moment.  The mount points

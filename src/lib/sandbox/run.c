@@ -345,6 +345,9 @@ static int prepare(struct run *r, struct plate_error **err)
 
 	if (null_fd < 0)
 		return plate_err_new(err, errno, "open '/dev/null'");
+	/* poll() would report a closed descriptor as ready, cancelling every run at once. */
+	if (spec->cancel_fd >= 0 && fcntl(spec->cancel_fd, F_GETFD) < 0)
+		return plate_err_new(err, errno, "cancel descriptor %d", spec->cancel_fd);
 	if (asprintf(&tmpl, "%s/sandbox-XXXXXX", spec->tmpdir) < 0) {
 		tmpl = NULL;
 		return plate_err_new(err, ENOMEM, "out of memory");
@@ -583,10 +586,10 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 			plate_err_new(err, ETIMEDOUT, "command timed out after %u ms",
 				      spec->timeout_ms);
 		else if (WIFSIGNALED(pid1_status))
-			plate_err_new(err, 0, "pid 1 of the sandbox was killed by signal %d",
+			plate_err_new(err, 0, "pid 1 was killed by signal %d",
 				      WTERMSIG(pid1_status));
 		else
-			plate_err_new(err, 0, "pid 1 of the sandbox exited with %d and no status",
+			plate_err_new(err, 0, "pid 1 exited with %d and no status",
 				      WEXITSTATUS(pid1_status));
 		return plate_err_wrap(err, "sandbox");
 	}

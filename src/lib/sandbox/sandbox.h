@@ -39,7 +39,8 @@
  *
  * Processes and signals
  *   sandbox_run() forks and waits for exactly one child, the sandbox's pid 1.  The caller
- *   must not reap children it did not create (no SIGCHLD handler calling waitpid(-1)).
+ *   must not reap children it did not create (no SIGCHLD handler calling waitpid(-1), no
+ *   SIGCHLD set to SIG_IGN).
  *   When the calling thread dies, the kernel kills the sandbox (PR_SET_PDEATHSIG).
  *   Cancellation: the caller's signal handler makes `cancel_fd` readable (self-pipe or
  *   eventfd); sandbox_run() then kills the whole sandbox and returns ECANCELED.
@@ -167,8 +168,9 @@ void sandbox_spec_init(struct sandbox_spec *spec);
  * or -1 with *err naming the first problem. */
 int sandbox_spec_validate(const struct sandbox_spec *spec, struct plate_error **err);
 
-/* Validates and runs the spec, waits for the command and fills *result.  Returns 0 when
- * the command ran (any status), -1 with *err otherwise (see Errors above). */
+/* Validates and runs the spec, waits for the command and fills *result (which must not be
+ * NULL; untouched on failure).  Returns 0 when the command ran (any status), -1 with *err
+ * otherwise (see Errors above). */
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 		struct plate_error **err);
 
