@@ -87,6 +87,12 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/obj/tests/fuzz/replay_main.o $(BUILD)/libplate.a $(LIBS)
 
+# The probe goes alone into test roots and FROM scratch images: static, no libplate, and no
+# sanitizer (ASan cannot link -static).
+$(BUILD)/helpers/probe: tests/helpers/probe.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu17 $(WARNINGS) $(CFLAGS) -D_GNU_SOURCE -static -o $@ $<
+
 $(BUILD)/helpers/%: $(BUILD)/obj/tests/helpers/%.o $(BUILD)/libplate.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libplate.a $(LIBS)

@@ -11,8 +11,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -54,6 +57,19 @@ static inline void cleanup_bufp(struct buf *b)
 	buf_release(b);
 }
 
+/* For a child process that must not outlive the scope (a sandbox's pid 1): SIGKILL, then
+ * reap it so no zombie is left.  Set the pid to -1 once it has been waited for. */
+static inline void cleanup_kill_childp(pid_t *pid)
+{
+	if (*pid > 0) {
+		int saved = errno;
+		kill(*pid, SIGKILL);
+		while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		errno = saved;
+	}
+}
+
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _cleanup_free_ _cleanup_(cleanup_freep)
 #define _cleanup_close_ _cleanup_(cleanup_closep)
@@ -61,6 +77,7 @@ static inline void cleanup_bufp(struct buf *b)
 #define _cleanup_closedir_ _cleanup_(cleanup_closedirp)
 #define _cleanup_error_ _cleanup_(cleanup_errorp)
 #define _cleanup_buf_ _cleanup_(cleanup_bufp)
+#define _cleanup_kill_child_ _cleanup_(cleanup_kill_childp)
 
 static inline void *steal_pointer_impl(void **pp)
 {

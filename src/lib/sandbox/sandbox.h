@@ -1,0 +1,181 @@
+/*
+ * sandbox/sandbox.h — run one command in an isolated root filesystem.
+ *
+ * Purpose
+ *   Executes Dockerfile RUN steps and `plate run`.  The engine describes the run as plain
+ *   data in a struct sandbox_spec (HOUSE_STYLE rule 15); sandbox_spec_validate() checks it
+ *   without touching the system and sandbox_run() executes it:
+ *     - new mount, pid, ipc, uts and cgroup namespaces (plus a new network namespace with
+ *       only `lo` up when network is SANDBOX_NET_NONE);
+ *     - the root is a plain directory or an overlay of read-only lower directories and one
+ *       upper directory, which then holds exactly the changes the command made (the diff
+ *       the engine turns into a layer);
+ *     - /proc, /sys (read-only), a minimal /dev, and optional /etc/resolv.conf, /etc/hosts
+ *       and /etc/hostname bound from files outside the root, so they never land in the
+ *       upper directory;
+ *     - uid, gid and supplementary groups, Docker's default capability set, no_new_privs;
+ *     - the command runs as pid 2 under a pid-1 reaper that forwards signals, reaps
+ *       orphans and reports the exit status.
+ *   docs/internals/sandbox.md describes the setup sequence and its quirks.
+ *
+ * Ownership
+ *   A spec borrows every pointer it holds: strings and arrays must stay valid for the
+ *   duration of sandbox_run().  Nothing in the spec is modified or freed by the sandbox.
+ *   Mount point stubs the sandbox had to create in the root (a missing /proc, /etc, an
+ *   /etc/resolv.conf mount target, a bind-mount target) are removed again after the run
+ *   when they are still empty, so they are not mistaken for changes made by the command.
+ *
+ * Errors
+ *   sandbox_spec_validate() names the first offending field.  sandbox_run() returns 0
+ *   when the command ran, whatever its exit status (the status is the result, not an
+ *   error), and -1 with *err when the sandbox could not be set up (the failing setup
+ *   step and its errno, for example "sandbox: mount overlay on '…': No such device"),
+ *   when the command could not be executed ("sandbox: exec 'gcc': No such file or
+ *   directory"), when it was cancelled (ECANCELED) or timed out (ETIMEDOUT).
+ *
+ * Privilege
+ *   sandbox_run() needs CAP_SYS_ADMIN (it is meant to run as root); without it the first
+ *   failing namespace or mount call is reported as an error.
+ *
+ * Processes and signals
+ *   sandbox_run() forks and waits for exactly one child, the sandbox's pid 1.  The caller
+ *   must not reap children it did not create (no SIGCHLD handler calling waitpid(-1), no
+ *   SIGCHLD set to SIG_IGN).
+ *   When the calling thread dies, the kernel kills the sandbox (PR_SET_PDEATHSIG).
+ *   Cancellation: the caller's signal handler makes `cancel_fd` readable (self-pipe or
+ *   eventfd); sandbox_run() then kills the whole sandbox and returns ECANCELED.
+ *
+ * Thread safety
+ *   Independent runs may proceed in parallel from different threads.  The child side
+ *   uses no allocation or locks, so forking from a multi-threaded engine is safe.
+ */
+#ifndef PLATE_SANDBOX_H
+#define PLATE_SANDBOX_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "base/buf.h"
+#include "base/error.h"
+
+/* The search path used to find argv[0] when the spec's env has no PATH (Docker's default). */
+#define SANDBOX_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* The hostname when the spec leaves it NULL. */
+#define SANDBOX_DEFAULT_HOSTNAME "sandbox"
+
+/* Caps that keep a spec from growing without bound: lower layers (Docker images stop at
+ * 127, and the overlay mount options must fit in one page), mounts, env entries, argv
+ * entries, supplementary groups. */
+#define SANDBOX_MAX_LOWERDIRS 128
+#define SANDBOX_MAX_MOUNTS 256
+#define SANDBOX_MAX_ENV 4096
+#define SANDBOX_MAX_ARGV 65536
+#define SANDBOX_MAX_GROUPS 1024
+#define SANDBOX_MAX_RESOLV_CONF (64 * 1024)
+
+enum sandbox_rootfs_mode {
+	SANDBOX_ROOTFS_DIR,     /* `rootfs` is the root, changes are written into it */
+	SANDBOX_ROOTFS_OVERLAY, /* overlay of `lowerdirs` with `upperdir`, mounted by the sandbox */
+};
+
+enum sandbox_network {
+	SANDBOX_NET_NONE, /* a new network namespace with only the loopback interface, up */
+	SANDBOX_NET_HOST, /* share the caller's network namespace */
+};
+
+enum sandbox_mount_type {
+	SANDBOX_MOUNT_BIND,  /* bind a host file or directory (not recursive) */
+	SANDBOX_MOUNT_TMPFS, /* a fresh tmpfs, nosuid and nodev */
+};
+
+enum sandbox_mount_flags {
+	SANDBOX_MOUNT_READONLY = 1 << 0,
+};
+
+enum sandbox_etc_flags {
+	SANDBOX_ETC_RESOLV_CONF = 1 << 0, /* /etc/resolv.conf with `resolv_conf` as contents */
+	SANDBOX_ETC_HOSTS = 1 << 1,       /* /etc/hosts: localhost and the hostname */
+	SANDBOX_ETC_HOSTNAME = 1 << 2,    /* /etc/hostname: the hostname and a newline */
+};
+
+struct sandbox_mount {
+	enum sandbox_mount_type type;
+	const char *source;            /* BIND: absolute host path; TMPFS: NULL */
+	const char *target;            /* absolute path inside the root; created when missing */
+	unsigned flags;                /* enum sandbox_mount_flags */
+	unsigned long long tmpfs_size; /* TMPFS: size in bytes, 0 for the kernel default */
+};
+
+/* Called from sandbox_run() with each chunk the command writes; fd is 1 or 2. */
+typedef void sandbox_output_fn(void *data, int fd, const char *chunk, size_t len);
+
+struct sandbox_spec {
+	enum sandbox_rootfs_mode rootfs_mode;
+	const char *rootfs; /* DIR: absolute path of the root directory */
+	/* OVERLAY: absolute paths, top-most layer first (the order of overlayfs "lowerdir=");
+	 * upperdir and workdir must be empty directories on one filesystem for a fresh diff. */
+	const char *const *lowerdirs;
+	size_t n_lowerdirs;
+	const char *upperdir;
+	const char *workdir;
+
+	/* An absolute host directory where the sandbox creates its private scratch directory
+	 * (overlay mount point, /etc files) and removes it afterwards: $PLATE_ROOT/tmp. */
+	const char *tmpdir;
+
+	const struct sandbox_mount *mounts; /* applied in order, after /proc, /dev and /etc files */
+	size_t n_mounts;
+
+	const char *const *argv; /* argv[0] is searched in the env's PATH when it has no '/' */
+	size_t n_argv;
+	const char *const *env; /* "KEY=VALUE", passed exactly as given */
+	size_t n_env;
+	const char *cwd; /* must exist in the root: the engine creates WORKDIR, not the sandbox */
+
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups; /* supplementary groups, replacing the caller's */
+	size_t n_groups;
+
+	const char *hostname; /* NULL: SANDBOX_DEFAULT_HOSTNAME */
+	enum sandbox_network network;
+	unsigned etc_files;      /* enum sandbox_etc_flags */
+	const char *resolv_conf; /* contents for SANDBOX_ETC_RESOLV_CONF; NULL: an empty file */
+
+	/* The command's descriptors 0, 1 and 2: the caller's descriptors, or -1 for /dev/null.
+	 * When `output` is set, 1 and 2 go to pipes read by sandbox_run() instead. */
+	int stdin_fd;
+	int stdout_fd;
+	int stderr_fd;
+	sandbox_output_fn *output;
+	void *output_data;
+
+	int cancel_fd;       /* -1, or a descriptor that becomes readable to cancel the run */
+	unsigned timeout_ms; /* 0: no timeout */
+};
+
+struct sandbox_result {
+	int status; /* bash style: the exit code, or 128 + signal when killed by a signal */
+	int signal; /* the signal that killed the command, 0 when it exited */
+};
+
+/* Fills a spec with the defaults: directory root, no network, uid and gid 0, cwd "/",
+ * stdio to /dev/null, no cancel fd, no timeout.  Every other field is empty. */
+void sandbox_spec_init(struct sandbox_spec *spec);
+
+/* Pure check of a spec: enum values, absolute paths without ".." components, a non-empty
+ * argv, "KEY=VALUE" env entries with distinct keys, a valid hostname, caps.  Returns 0,
+ * or -1 with *err naming the first problem. */
+int sandbox_spec_validate(const struct sandbox_spec *spec, struct plate_error **err);
+
+/* Validates and runs the spec, waits for the command and fills *result (which must not be
+ * NULL; untouched on failure).  Returns 0 when the command ran (any status), -1 with *err
+ * otherwise (see Errors above). */
+int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
+		struct plate_error **err);
+
+/* The /etc/hosts the sandbox writes for SANDBOX_ETC_HOSTS: localhost (IPv4 and IPv6)
+ * followed by the hostname on the IPv4 line.  Appends to out; -1 with errno on failure. */
+int sandbox_hosts_file(const char *hostname, struct buf *out);
+
+#endif

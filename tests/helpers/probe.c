@@ -1,0 +1,487 @@
+/*
+ * probe — a static multi-call program that reports what a sandboxed command sees
+ * (HOUSE_STYLE rule 18).  Copied alone into test roots and `FROM scratch` test images, so
+ * tests need no distribution base image.  Linked -static, without libplate.
+ *
+ *   probe CMD [ARGS] [, CMD [ARGS]]...     (or invoked through a link named CMD)
+ *
+ *   hostname            the hostname
+ *   id                  "uid=U gid=G groups=A,B" (supplementary groups, ascending)
+ *   cwd                 the working directory
+ *   env                 each environment entry on its own line, in order
+ *   mounts              "MOUNTPOINT FSTYPE" per line from /proc/self/mountinfo
+ *   mode PATH           permission bits of PATH (lstat), as "%04o"
+ *   type PATH           file|dir|symlink|fifo|socket|char MAJ:MIN|block MAJ:MIN
+ *   owner PATH          "UID:GID" (lstat)
+ *   readlink PATH       the link target
+ *   exists PATH         prints "yes" (exit 0) or "no" (exit 1)
+ *   cat PATH            the file's contents
+ *   head PATH N         the first N bytes of PATH in hex
+ *   write PATH TEXT     creates or truncates PATH with TEXT (mode 0644)
+ *   rm PATH             unlinks PATH (rmdir for a directory)
+ *   mkdir PATH          creates a directory (mode 0755)
+ *   rename OLD NEW      rename(2)
+ *   ls DIR              entry names, sorted, one per line
+ *   caps                "CapEff=…" and "CapBnd=…" from /proc/self/status
+ *   nonewprivs          the NoNewPrivs value from /proc/self/status
+ *   pid | ppid          getpid() | getppid()
+ *   netdevs             network interface names from /proc/net/dev, one per line
+ *   orphan              makes an orphan that exits, then prints "reaped" once pid 1
+ *                       reaped it or "zombie" if it stays a zombie
+ *   exit N              exits with status N
+ *   signal N            kills itself with signal N
+ *   sleep N             sleeps N seconds (fractions allowed)
+ *
+ * Exit status: that of the last command; 2 for usage errors, 1 when a command fails.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static int fail(const char *what, const char *arg)
+{
+	fprintf(stderr, "probe: %s '%s': %s\n", what, arg, strerror(errno));
+	return 1;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_gid(const void *a, const void *b)
+{
+	gid_t x = *(const gid_t *)a, y = *(const gid_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int cmd_id(void)
+{
+	gid_t groups[1024];
+	int n = getgroups(1024, groups);
+
+	if (n < 0)
+		return fail("getgroups", "");
+	qsort(groups, (size_t)n, sizeof(gid_t), cmp_gid);
+	printf("uid=%u gid=%u groups=", (unsigned)getuid(), (unsigned)getgid());
+	for (int i = 0; i < n; i++)
+		printf("%s%u", i > 0 ? "," : "", (unsigned)groups[i]);
+	putchar('\n');
+	return 0;
+}
+
+/* mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPER" */
+static int cmd_mounts(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096];
+
+	if (f == NULL)
+		return fail("open", "/proc/self/mountinfo");
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *fields[8], *save = NULL, *dash = strstr(line, " - ");
+		int n = 0;
+
+		if (dash == NULL)
+			continue;
+		for (char *t = strtok_r(line, " ", &save); t != NULL && n < 5;
+		     t = strtok_r(NULL, " ", &save))
+			fields[n++] = t;
+		if (n < 5)
+			continue;
+		fields[5] = strtok_r(dash + 3, " ", &save);
+		if (fields[5] != NULL)
+			printf("%s %s\n", fields[4], fields[5]);
+	}
+	fclose(f);
+	return 0;
+}
+
+static int cmd_type(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return fail("lstat", path);
+	switch (st.st_mode & S_IFMT) {
+	case S_IFREG: puts("file"); break;
+	case S_IFDIR: puts("dir"); break;
+	case S_IFLNK: puts("symlink"); break;
+	case S_IFIFO: puts("fifo"); break;
+	case S_IFSOCK: puts("socket"); break;
+	case S_IFCHR:
+		printf("char %u:%u\n", major(st.st_rdev), minor(st.st_rdev));
+		break;
+	case S_IFBLK:
+		printf("block %u:%u\n", major(st.st_rdev), minor(st.st_rdev));
+		break;
+	default: puts("unknown"); break;
+	}
+	return 0;
+}
+
+static int cmd_cat(const char *path)
+{
+	char buf[65536];
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return fail("open", path);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, stdout);
+	close(fd);
+	return n < 0 ? fail("read", path) : 0;
+}
+
+static int cmd_head(const char *path, const char *count)
+{
+	unsigned char buf[4096];
+	size_t want = strtoul(count, NULL, 10), got = 0;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return fail("open", path);
+	if (want > sizeof(buf))
+		want = sizeof(buf);
+	while (got < want) {
+		ssize_t n = read(fd, buf + got, want - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	for (size_t i = 0; i < got; i++)
+		printf("%02x", buf[i]);
+	putchar('\n');
+	return got == want ? 0 : 1;
+}
+
+static int cmd_write(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	size_t len = strlen(text);
+
+	if (fd < 0)
+		return fail("open", path);
+	if (write(fd, text, len) != (ssize_t)len) {
+		close(fd);
+		return fail("write", path);
+	}
+	return close(fd) < 0 ? fail("close", path) : 0;
+}
+
+static int cmd_ls(const char *path)
+{
+	DIR *d = opendir(path);
+	char *names[4096];
+	size_t n = 0;
+	struct dirent *e;
+
+	if (d == NULL)
+		return fail("opendir", path);
+	while ((e = readdir(d)) != NULL && n < 4096) {
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			names[n++] = strdup(e->d_name);
+	}
+	closedir(d);
+	qsort(names, n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		puts(names[i]);
+		free(names[i]);
+	}
+	return 0;
+}
+
+/* Prints the value of "KEY:\t..." lines of /proc/self/status for each key in keys. */
+static int status_fields(const char *const *keys, size_t n, bool with_name)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[512];
+
+	if (f == NULL)
+		return fail("open", "/proc/self/status");
+	while (fgets(line, sizeof(line), f) != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			size_t k = strlen(keys[i]);
+			if (strncmp(line, keys[i], k) == 0 && line[k] == ':') {
+				char *v = line + k + 1;
+				v += strspn(v, " \t");
+				if (with_name)
+					printf("%s=%s", keys[i], v);
+				else
+					fputs(v, stdout);
+			}
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static int cmd_netdevs(void)
+{
+	FILE *f = fopen("/proc/net/dev", "r");
+	char line[512];
+	int n = 0;
+
+	if (f == NULL)
+		return fail("open", "/proc/net/dev");
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *colon = strchr(line, ':');
+		char *name = line + strspn(line, " ");
+
+		/* The first two lines are headers without a "name:" field. */
+		if (n++ < 2 || colon == NULL)
+			continue;
+		*colon = '\0';
+		puts(name);
+	}
+	fclose(f);
+	return 0;
+}
+
+static int cmd_orphan(void)
+{
+	int p[2];
+	pid_t child, grandchild = 0;
+	char path[64];
+	struct stat st;
+
+	if (pipe(p) < 0)
+		return fail("pipe", "");
+	child = fork();
+	if (child < 0)
+		return fail("fork", "");
+	if (child == 0) {
+		pid_t g = fork();
+		if (g == 0) {
+			usleep(50000);
+			_exit(0);
+		}
+		if (write(p[1], &g, sizeof(g)) != sizeof(g))
+			_exit(1);
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], &grandchild, sizeof(grandchild)) != sizeof(grandchild))
+		return fail("read", "pipe");
+	waitpid(child, NULL, 0);
+	/* The grandchild is now pid 1's; once it exits only pid 1 can reap it. */
+	snprintf(path, sizeof(path), "/proc/%d", (int)grandchild);
+	for (int i = 0; i < 200; i++) {
+		if (stat(path, &st) < 0) {
+			puts("reaped");
+			return 0;
+		}
+		usleep(10000);
+	}
+	puts("zombie");
+	return 1;
+}
+
+static int cmd_sleep(const char *arg)
+{
+	double s = strtod(arg, NULL);
+	struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+/* Runs one command of argc arguments (argv[0] is its name). */
+static int run(int argc, char **argv)
+{
+	const char *cmd = argv[0];
+	struct stat st;
+	char buf[PATH_MAX];
+
+#define NEED(n)                                                                               \
+	do {                                                                                  \
+		if (argc != (n) + 1) {                                                        \
+			fprintf(stderr, "probe: '%s' takes %d argument(s)\n", cmd, (n));      \
+			return 2;                                                             \
+		}                                                                             \
+	} while (0)
+
+	if (strcmp(cmd, "hostname") == 0) {
+		NEED(0);
+		if (gethostname(buf, sizeof(buf)) < 0)
+			return fail("gethostname", "");
+		puts(buf);
+		return 0;
+	}
+	if (strcmp(cmd, "id") == 0) {
+		NEED(0);
+		return cmd_id();
+	}
+	if (strcmp(cmd, "cwd") == 0) {
+		NEED(0);
+		if (getcwd(buf, sizeof(buf)) == NULL)
+			return fail("getcwd", "");
+		puts(buf);
+		return 0;
+	}
+	if (strcmp(cmd, "env") == 0) {
+		NEED(0);
+		for (char **e = environ; *e != NULL; e++)
+			puts(*e);
+		return 0;
+	}
+	if (strcmp(cmd, "mounts") == 0) {
+		NEED(0);
+		return cmd_mounts();
+	}
+	if (strcmp(cmd, "mode") == 0) {
+		NEED(1);
+		if (lstat(argv[1], &st) < 0)
+			return fail("lstat", argv[1]);
+		printf("%04o\n", (unsigned)(st.st_mode & 07777));
+		return 0;
+	}
+	if (strcmp(cmd, "type") == 0) {
+		NEED(1);
+		return cmd_type(argv[1]);
+	}
+	if (strcmp(cmd, "owner") == 0) {
+		NEED(1);
+		if (lstat(argv[1], &st) < 0)
+			return fail("lstat", argv[1]);
+		printf("%u:%u\n", (unsigned)st.st_uid, (unsigned)st.st_gid);
+		return 0;
+	}
+	if (strcmp(cmd, "readlink") == 0) {
+		ssize_t n;
+		NEED(1);
+		n = readlink(argv[1], buf, sizeof(buf) - 1);
+		if (n < 0)
+			return fail("readlink", argv[1]);
+		buf[n] = '\0';
+		puts(buf);
+		return 0;
+	}
+	if (strcmp(cmd, "exists") == 0) {
+		NEED(1);
+		bool yes = lstat(argv[1], &st) == 0;
+		puts(yes ? "yes" : "no");
+		return yes ? 0 : 1;
+	}
+	if (strcmp(cmd, "cat") == 0) {
+		NEED(1);
+		return cmd_cat(argv[1]);
+	}
+	if (strcmp(cmd, "head") == 0) {
+		NEED(2);
+		return cmd_head(argv[1], argv[2]);
+	}
+	if (strcmp(cmd, "write") == 0) {
+		NEED(2);
+		return cmd_write(argv[1], argv[2]);
+	}
+	if (strcmp(cmd, "rm") == 0) {
+		NEED(1);
+		if (lstat(argv[1], &st) == 0 && S_ISDIR(st.st_mode))
+			return rmdir(argv[1]) < 0 ? fail("rmdir", argv[1]) : 0;
+		return unlink(argv[1]) < 0 ? fail("unlink", argv[1]) : 0;
+	}
+	if (strcmp(cmd, "mkdir") == 0) {
+		NEED(1);
+		return mkdir(argv[1], 0755) < 0 ? fail("mkdir", argv[1]) : 0;
+	}
+	if (strcmp(cmd, "rename") == 0) {
+		NEED(2);
+		return rename(argv[1], argv[2]) < 0 ? fail("rename", argv[1]) : 0;
+	}
+	if (strcmp(cmd, "ls") == 0) {
+		NEED(1);
+		return cmd_ls(argv[1]);
+	}
+	if (strcmp(cmd, "caps") == 0) {
+		static const char *const keys[] = { "CapEff", "CapBnd" };
+		NEED(0);
+		return status_fields(keys, 2, true);
+	}
+	if (strcmp(cmd, "nonewprivs") == 0) {
+		static const char *const keys[] = { "NoNewPrivs" };
+		NEED(0);
+		return status_fields(keys, 1, false);
+	}
+	if (strcmp(cmd, "pid") == 0 || strcmp(cmd, "ppid") == 0) {
+		NEED(0);
+		printf("%d\n", (int)(cmd[0] == 'p' && cmd[1] == 'p' ? getppid() : getpid()));
+		return 0;
+	}
+	if (strcmp(cmd, "netdevs") == 0) {
+		NEED(0);
+		return cmd_netdevs();
+	}
+	if (strcmp(cmd, "orphan") == 0) {
+		NEED(0);
+		return cmd_orphan();
+	}
+	if (strcmp(cmd, "exit") == 0) {
+		NEED(1);
+		fflush(stdout);
+		exit(atoi(argv[1]));
+	}
+	if (strcmp(cmd, "signal") == 0) {
+		NEED(1);
+		fflush(stdout);
+		signal(atoi(argv[1]), SIG_DFL);
+		kill(getpid(), atoi(argv[1]));
+		pause();
+		return 1;
+	}
+	if (strcmp(cmd, "sleep") == 0) {
+		NEED(1);
+		return cmd_sleep(argv[1]);
+	}
+	fprintf(stderr, "probe: unknown command '%s'\n", cmd);
+	return 2;
+#undef NEED
+}
+
+int main(int argc, char **argv)
+{
+	const char *base = strrchr(argv[0], '/');
+	int status = 0;
+
+	base = base != NULL ? base + 1 : argv[0];
+	if (strcmp(base, "probe") != 0) {
+		/* Called through a link named after the command. */
+		return run(argc, argv);
+	}
+	if (argc < 2) {
+		fprintf(stderr, "usage: probe CMD [ARGS] [, CMD [ARGS]]...\n");
+		return 2;
+	}
+	for (int start = 1; start < argc;) {
+		int end = start;
+
+		while (end < argc && strcmp(argv[end], ",") != 0)
+			end++;
+		if (end == start) {
+			fprintf(stderr, "probe: empty command\n");
+			return 2;
+		}
+		argv[end < argc ? end : argc] = NULL;
+		status = run(end - start, argv + start);
+		fflush(stdout);
+		start = end + 1;
+	}
+	return status;
+}
