@@ -134,5 +134,23 @@ int main(void)
 
 		tap_ok(oci_reference_parse("alp\0ine", 7, &ref, &err) < 0, "NUL byte refused");
 	}
+	{
+		/* Boundaries: a 128-byte tag and a 255-byte normalised name are accepted. */
+		char tag[7 + 128 + 1] = "golang:", name[255 - 10 + 1];
+		struct oci_reference ref = { 0 };
+		_cleanup_error_ struct plate_error *err = NULL;
+
+		memset(tag + 7, 't', 128);
+		tag[7 + 128] = '\0';
+		tap_ok(oci_reference_parse(tag, strlen(tag), &ref, &err) == 0, "128-byte tag accepted");
+		oci_reference_release(&ref);
+		/* "docker.io/" + "x/" + 243 bytes = 255 */
+		memcpy(name, "x/", 2);
+		memset(name + 2, 'n', sizeof(name) - 3);
+		name[sizeof(name) - 1] = '\0';
+		tap_ok(oci_reference_parse(name, strlen(name), &ref, &err) == 0,
+		       "255-byte normalised name accepted");
+		oci_reference_release(&ref);
+	}
 	return tap_done();
 }
