@@ -17,6 +17,7 @@ struct cli_command {
 };
 
 static const struct cli_command commands[] = {
+	{ "plan", cli_cmd_plan, "print the build plan of a Dockerfile as JSON" },
 	{ "version", cli_cmd_version, "print the version" },
 };
 

@@ -10,12 +10,12 @@
 #include "base/cleanup.h"
 #include "plan/plan.h"
 
-static void json_decrefp(json_t **j)
+static void plan_json_decrefp(json_t **j)
 {
 	json_decref(*j);
 }
 
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
+#define _cleanup_plan_json_ __attribute__((cleanup(plan_json_decrefp)))
 
 /* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, nothing
  * above U+10FFFF), or 0. */
@@ -107,7 +107,7 @@ static json_t *index_array(const size_t *v, size_t n)
 
 static json_t *step_json(const struct plan_step *step)
 {
-	_cleanup_json_ json_t *obj = json_object(), *args = json_array();
+	_cleanup_plan_json_ json_t *obj = json_object(), *args = json_array();
 
 	if (obj == NULL || args == NULL)
 		return NULL;
@@ -123,7 +123,7 @@ static json_t *step_json(const struct plan_step *step)
 
 static json_t *stage_json(const struct plan_stage *st)
 {
-	_cleanup_json_ json_t *obj = json_object(), *steps = json_array();
+	_cleanup_plan_json_ json_t *obj = json_object(), *steps = json_array();
 
 	if (obj == NULL || steps == NULL)
 		return NULL;
@@ -149,7 +149,7 @@ static int dump_to_buf(const char *data, size_t size, void *out)
 
 int plan_to_json(const struct plan *plan, struct buf *out, struct plate_error **err)
 {
-	_cleanup_json_ json_t *root = json_object(), *stages = json_array();
+	_cleanup_plan_json_ json_t *root = json_object(), *stages = json_array();
 	size_t start = out->len;
 
 	if (root == NULL || stages == NULL)
