@@ -277,7 +277,7 @@ static int process_from(struct plan_ctx *ctx, size_t si, struct plate_error **er
 	st->column = in->column;
 	st->from_stage = -1;
 	dockerfile_vars_init(&st->initial_vars);
-	if (plan_check_instruction(in, false, err) < 0)
+	if (plan_check_instruction(in, err) < 0)
 		return -1;
 	if (in->n_args == 3 && strcasecmp(in->args[1], "as") == 0) {
 		char *p;
@@ -573,7 +573,7 @@ static int split_stages(struct plan_ctx *ctx, struct plate_error **err)
 		if (ctx->plan->n_stages > 0)
 			continue;
 		/* Only ARG may come before the first FROM (reference, "FROM"). */
-		if (plan_check_instruction(in, false, err) < 0)
+		if (plan_check_instruction(in, err) < 0)
 			return -1;
 		if (strcmp(in->keyword, "arg") != 0)
 			return plate_err_at(err, in->start_line, in->column,

@@ -42,8 +42,7 @@ long plan_find_stage(const struct plan *plan, const char *name, size_t limit);
 const char *plan_stage_label(const struct plan_stage *st, char buf[32]);
 
 /* Checks one instruction's keyword, flags and argument count (steps.c). */
-int plan_check_instruction(const struct dockerfile_instruction *in, bool trigger,
-			   struct plate_error **err);
+int plan_check_instruction(const struct dockerfile_instruction *in, struct plate_error **err);
 
 /* Fills stage->steps (arguments as written) and their sources (steps.c). */
 int plan_collect_steps(struct plan_ctx *ctx, size_t stage, struct plate_error **err);

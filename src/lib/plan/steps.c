@@ -192,8 +192,8 @@ static int check_args(const struct dockerfile_instruction *in, const struct rule
 	return 0;
 }
 
-static int check_at(const struct dockerfile_instruction *in, bool trigger, unsigned line,
-		    unsigned column, struct plate_error **err)
+static int check_at(const struct dockerfile_instruction *in, unsigned line, unsigned column,
+		    struct plate_error **err)
 {
 	const struct rule *r = find_rule(in->keyword);
 
@@ -206,23 +206,16 @@ static int check_at(const struct dockerfile_instruction *in, bool trigger, unsig
 		return -1;
 	if (r->kind != EXPAND_TRIGGER)
 		return 0;
-	if (trigger)
-		return plate_err_at(err, line, column,
-				    "chaining ONBUILD via 'ONBUILD ONBUILD' isn't allowed");
+	/* The parser refuses ONBUILD ONBUILD and ONBUILD FROM/MAINTAINER; an empty ONBUILD
+	 * reaches us without a trigger. */
 	if (in->sub == NULL)
 		return plate_err_at(err, line, column, "ONBUILD requires at least one argument");
-	if (strcmp(in->sub->keyword, "from") == 0 || strcmp(in->sub->keyword, "maintainer") == 0) {
-		_cleanup_free_ char *kw = upper_dup(in->sub->keyword);
-		return plate_err_at(err, line, column, "%s isn't allowed as an ONBUILD trigger",
-				    kw ? kw : in->sub->keyword);
-	}
-	return check_at(in->sub, true, line, column, err);
+	return check_at(in->sub, line, column, err);
 }
 
-int plan_check_instruction(const struct dockerfile_instruction *in, bool trigger,
-			   struct plate_error **err)
+int plan_check_instruction(const struct dockerfile_instruction *in, struct plate_error **err)
 {
-	return check_at(in, trigger, in->start_line, in->column, err);
+	return check_at(in, in->start_line, in->column, err);
 }
 
 /* Arguments as written: ENV and LABEL triples become "key=value", ONBUILD its trigger. */
@@ -435,10 +428,10 @@ static int make_step(struct plan_ctx *ctx, struct plan_step *step,
 	step->instr = in;
 	step->onbuild = trigger;
 	step->json_form = in->json_form;
-	if (!trigger && plan_check_instruction(in, false, err) < 0)
+	if (!trigger && plan_check_instruction(in, err) < 0)
 		return -1;
 	if (strcmp(in->keyword, "from") == 0)
-		PLATE_BUG("FROM inside a stage");
+		PLATE_BUG("FROM inside a stage (the parser refuses ONBUILD FROM)");
 	step->instruction = upper_dup(in->keyword);
 	if (step->instruction == NULL || raw_args(in, &step->args, &step->n_args) < 0)
 		return plate_err_new(err, ENOMEM, "cannot record step");
