@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 	unsigned stages = argc > 1 ? (unsigned)strtoul(argv[1], NULL, 10) : 200;
 	unsigned per_stage = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 50;
 	_cleanup_buf_ struct buf text = BUF_INIT(BUF_UNLIMITED);
-	double best = 1e30;
+	double best = 1e30, best_parse = 1e30, best_plan = 1e30, best_json = 1e30;
 	size_t instructions = 0, json_len = 0;
 
 	if (stages == 0 || per_stage < 3 || generate(&text, stages, per_stage, &instructions) < 0) {
@@ -99,10 +99,11 @@ int main(int argc, char **argv)
 		_cleanup_buf_ struct buf json = BUF_INIT(BUF_UNLIMITED);
 		struct dockerfile *df = NULL;
 		struct plan *plan = NULL;
-		double t0 = now(), dt;
+		double t0 = now(), t1 = 0, t2 = 0, dt;
 
-		if (dockerfile_parse(text.data, text.len, NULL, &df, &err) < 0 ||
-		    plan_build(df, NULL, &plan, &err) < 0 || plan_to_json(plan, &json, &err) < 0) {
+		if (dockerfile_parse(text.data, text.len, NULL, &df, &err) < 0 || (t1 = now(), 0) ||
+		    plan_build(df, NULL, &plan, &err) < 0 || (t2 = now(), 0) ||
+		    plan_to_json(plan, &json, &err) < 0) {
 			_cleanup_free_ char *msg = plate_error_format(err);
 			fprintf(stderr, "bench_plan: %u:%u: %s\n", err->line, err->column,
 				msg ? msg : err->message);
@@ -113,6 +114,12 @@ int main(int argc, char **argv)
 		dt = now() - t0;
 		if (dt < best)
 			best = dt;
+		if (t1 - t0 < best_parse)
+			best_parse = t1 - t0;
+		if (t2 - t1 < best_plan)
+			best_plan = t2 - t1;
+		if (t0 + dt - t2 < best_json)
+			best_json = t0 + dt - t2;
 		json_len = json.len;
 		plan_free(plan);
 		dockerfile_free(df);
@@ -122,5 +129,7 @@ int main(int argc, char **argv)
 	       stages, per_stage, instructions, (double)text.len / 1e6, (double)json_len / 1e6);
 	printf("parse+plan+json: best of 5 %.1f ms, %.1f MB/s, %.0f instructions/s\n", best * 1e3,
 	       (double)text.len / 1e6 / best, (double)instructions / best);
+	printf("  best parse %.1f ms, plan %.1f ms, json %.1f ms\n", best_parse * 1e3, best_plan * 1e3,
+	       best_json * 1e3);
 	return 0;
 }

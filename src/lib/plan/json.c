@@ -51,7 +51,8 @@ static size_t utf8_seq(const unsigned char *s)
 	return n;
 }
 
-/* A JSON string for s; invalid UTF-8 bytes become U+FFFD so the output is always valid. */
+/* A JSON string for s; invalid UTF-8 bytes become U+FFFD so the output is always valid.
+ * Validity is checked here once, so jansson's own check is skipped (_nocheck). */
 static json_t *string_value(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -67,7 +68,7 @@ static json_t *string_value(const char *s)
 		i += n;
 	}
 	if (valid)
-		return json_string(s);
+		return json_string_nocheck(s);
 	for (size_t i = 0; p[i];) {
 		size_t n = utf8_seq(p + i);
 		if (n == 0) {
@@ -80,7 +81,7 @@ static json_t *string_value(const char *s)
 			return NULL;
 		i += n;
 	}
-	return json_string(fixed.data);
+	return json_string_nocheck(fixed.data);
 }
 
 static int set(json_t *obj, const char *key, json_t *value)
