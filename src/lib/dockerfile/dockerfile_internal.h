@@ -34,6 +34,8 @@ size_t dockerfile_space_len(const char *s, size_t len);
 bool dockerfile_rune_is_space(uint32_t r);
 /* Go's strconv.IsPrint. */
 bool dockerfile_rune_printable(uint32_t r);
+/* Writes the UTF-8 encoding of r (U+FFFD for a value above U+10FFFF); returns its length. */
+size_t dockerfile_utf8_encode(uint32_t r, char out[4]);
 /* Appends the UTF-8 encoding of r; -1 with errno on failure. */
 int dockerfile_buf_add_rune(struct buf *b, uint32_t r);
 /* ASCII white space as one byte: \t \n \v \f \r and space. */
@@ -77,12 +79,19 @@ int dockerfile_split_command(const char *line, size_t len, struct dockerfile_spl
 			     struct plate_error **err);
 void dockerfile_split_release(struct dockerfile_split *split);
 
-/* Parses one logical line into *out (zeroed by the caller).  line starts at byte `base` of
- * the logical line that map describes; errors are located through map.  Sets start_line
- * and column; end_line is left to the caller. */
+/* What one instruction is parsed with, and what it reports besides the instruction. */
+struct dockerfile_line_ctx {
+	const struct dockerfile_linemap *map; /* locates bytes of the logical line */
+	char escape;                          /* the active escape token */
+	bool json_nul; /* set when a JSON element held "\u0000": the C string stops there */
+};
+
+/* Parses one logical line into *out.  line starts at byte `base` of the logical line that
+ * ctx->map describes; errors are located through it.  Sets start_line and column to the
+ * keyword's position; end_line is left to the caller. */
 int dockerfile_instruction_parse(const char *line, size_t len, size_t base,
-				 const struct dockerfile_linemap *map, char escape,
-				 struct dockerfile_instruction *out, struct plate_error **err);
+				 struct dockerfile_line_ctx *ctx, struct dockerfile_instruction *out,
+				 struct plate_error **err);
 void dockerfile_instruction_release(struct dockerfile_instruction *inst);
 /* True for RUN, COPY and ADD in shell form, directly or as an ONBUILD trigger. */
 bool dockerfile_instruction_takes_heredocs(const struct dockerfile_instruction *inst);

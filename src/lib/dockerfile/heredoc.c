@@ -345,6 +345,7 @@ static int lex_stop_on(struct lexer *lx, long stop, bool raw_escapes, struct buf
 	bool saved = lx->raw_escapes;
 	int rc = 0;
 	size_t width;
+	char enc[4];
 	long ch;
 
 	lx->raw_escapes = raw_escapes;
@@ -381,16 +382,11 @@ static int lex_stop_on(struct lexer *lx, long stop, bool raw_escapes, struct buf
 			ch = lex_next(lx);
 			if (ch < 0)
 				break;
-			if (w != NULL) {
-				_cleanup_buf_ struct buf one = BUF_INIT(8);
-
-				if (add_rune(&one, ch) < 0 || words_add_raw(w, one.data, one.len) < 0)
-					goto fail;
-			}
+			if (w != NULL &&
+			    words_add_raw(w, enc, dockerfile_utf8_encode((uint32_t)ch, enc)) < 0)
+				goto fail;
 		} else if (w != NULL) {
-			_cleanup_buf_ struct buf one = BUF_INIT(8);
-
-			if (add_rune(&one, ch) < 0 || words_add_char(w, one.data, one.len) < 0)
+			if (words_add_char(w, enc, dockerfile_utf8_encode((uint32_t)ch, enc)) < 0)
 				goto fail;
 		}
 		if (add_rune(res, ch) < 0)
@@ -510,7 +506,7 @@ int dockerfile_heredocs_from_line(const char *line, size_t len, struct dockerfil
 	struct dockerfile_heredoc *docs = NULL;
 	struct words w;
 	const char *why = NULL;
-	size_t n = 0;
+	size_t n = 0, alloc = 0;
 
 	*out = NULL;
 	*n_out = 0;
@@ -524,13 +520,18 @@ int dockerfile_heredocs_from_line(const char *line, size_t len, struct dockerfil
 			goto fail;
 		if (rc == 0)
 			continue;
-		struct dockerfile_heredoc *grown = realloc(docs, (n + 1) * sizeof(*docs));
-		if (grown == NULL) {
-			dockerfile_heredoc_release(&h);
-			plate_err_new(err, ENOMEM, "cannot parse heredoc");
-			goto fail;
+		if (n == alloc) {
+			struct dockerfile_heredoc *grown;
+
+			alloc = alloc ? alloc * 2 : 4;
+			grown = realloc(docs, alloc * sizeof(*docs));
+			if (grown == NULL) {
+				dockerfile_heredoc_release(&h);
+				plate_err_new(err, ENOMEM, "cannot parse heredoc");
+				goto fail;
+			}
+			docs = grown;
 		}
-		docs = grown;
 		docs[n++] = h;
 	}
 	words_release(&w);

@@ -65,20 +65,32 @@ static int oom(struct plate_error **err)
 	return plate_err_new(err, ENOMEM, "cannot parse instruction");
 }
 
+/* Slots allocated for a NULL-terminated vector of n entries: doubling, so that pushing
+ * many arguments stays linear. */
+static size_t strv_slots(size_t n)
+{
+	size_t c = 8;
+
+	while (c < n + 1)
+		c *= 2;
+	return c;
+}
+
 static int strv_push(char ***v, size_t *n, char *s)
 {
-	char **grown;
-
 	if (s == NULL)
 		return -1;
-	grown = realloc(*v, (*n + 2) * sizeof(**v));
-	if (grown == NULL) {
-		free(s);
-		return -1;
+	if (*v == NULL || strv_slots(*n + 1) != strv_slots(*n)) {
+		char **grown = realloc(*v, strv_slots(*n + 1) * sizeof(**v));
+
+		if (grown == NULL) {
+			free(s);
+			return -1;
+		}
+		*v = grown;
 	}
-	grown[*n] = s;
-	grown[*n + 1] = NULL;
-	*v = grown;
+	(*v)[*n] = s;
+	(*v)[*n + 1] = NULL;
 	(*n)++;
 	return 0;
 }
@@ -298,22 +310,25 @@ static int split_blanks(const char *s, size_t n, char ***args, size_t *n_args)
 
 /* JSON form, if the text is a JSON array of strings.  1, 0 (not JSON) or -1. */
 static int maybe_json(struct dockerfile_instruction *inst, const char *s, size_t n, size_t off,
-		      const struct dockerfile_linemap *map, struct plate_error **err)
+		      struct dockerfile_line_ctx *ctx, struct plate_error **err)
 {
+	_cleanup_free_ size_t *lens = NULL;
 	char **v = NULL;
 	size_t nv = 0;
-	int rc = dockerfile_json_array_parse(s, n, &v, NULL, &nv, err);
+	int rc = dockerfile_json_array_parse(s, n, &v, &lens, &nv, err);
 
 	if (rc < 0) {
 		if ((*err)->errno_value == 0) {
 			/* Locate the BuildKit message at the array. */
-			dockerfile_linemap_locate(map, off, &(*err)->line, &(*err)->column);
+			dockerfile_linemap_locate(ctx->map, off, &(*err)->line, &(*err)->column);
 		}
 		return -1;
 	}
 	if (rc == 0)
 		return 0;
 	for (size_t k = 0; k < nv; k++) {
+		if (strlen(v[k]) != lens[k])
+			ctx->json_nul = true;
 		if (strv_push(&inst->args, &inst->n_args, v[k]) < 0) {
 			v[k] = NULL;
 			strv_free(v, nv);
@@ -328,14 +343,14 @@ static int maybe_json(struct dockerfile_instruction *inst, const char *s, size_t
 
 /* ENV and LABEL (BuildKit parseNameVal). */
 static int parse_name_val(struct dockerfile_instruction *inst, const char *s, size_t n,
-			  char escape, const char *what, const struct dockerfile_linemap *map,
-			  size_t off, struct plate_error **err)
+			  const char *what, struct dockerfile_line_ctx *ctx, size_t off,
+			  struct plate_error **err)
 {
 	char **words = NULL;
 	size_t n_words = 0;
 	int rc = 0;
 
-	if (parse_words(s, n, escape, &words, &n_words) < 0) {
+	if (parse_words(s, n, ctx->escape, &words, &n_words) < 0) {
 		strv_free(words, n_words);
 		return oom(err);
 	}
@@ -355,7 +370,7 @@ static int parse_name_val(struct dockerfile_instruction *inst, const char *s, si
 			strv_free(words, n_words);
 			if (asprintf(&msg, "%s must have two arguments", what) < 0)
 				return oom(err);
-			return locate_err(err, map, off, msg);
+			return locate_err(err, ctx->map, off, msg);
 		}
 		if (push_copy(&inst->args, &inst->n_args, s, k) < 0 ||
 		    push_copy(&inst->args, &inst->n_args, s + v, n - v) < 0 ||
@@ -376,7 +391,7 @@ static int parse_name_val(struct dockerfile_instruction *inst, const char *s, si
 				     words[k]) < 0)
 				rc = oom(err);
 			else
-				rc = locate_err(err, map, off, msg);
+				rc = locate_err(err, ctx->map, off, msg);
 			break;
 		}
 		if (push_copy(&inst->args, &inst->n_args, words[k], (size_t)(eq - words[k])) < 0 ||
@@ -419,9 +434,9 @@ static bool keyword_is(const struct dockerfile_split *sp, const char *word)
 	return sp->keyword_len == strlen(word) && strncasecmp(sp->keyword, word, sp->keyword_len) == 0;
 }
 
-static int parse_onbuild(struct dockerfile_instruction *inst, const char *line, size_t len,
-			 size_t base, const struct dockerfile_split *sp,
-			 const struct dockerfile_linemap *map, char escape, struct plate_error **err)
+static int parse_onbuild(struct dockerfile_instruction *inst, const char *line, size_t base,
+			 const struct dockerfile_split *sp, struct dockerfile_line_ctx *ctx,
+			 struct plate_error **err)
 {
 	struct dockerfile_split sub_split;
 	const char *rest = line + sp->rest_offset;
@@ -434,7 +449,7 @@ static int parse_onbuild(struct dockerfile_instruction *inst, const char *line, 
 		return -1;
 	if (keyword_is(&sub_split, "onbuild")) {
 		dockerfile_split_release(&sub_split);
-		return locate_err(err, map, sub_base,
+		return locate_err(err, ctx->map, sub_base,
 				  "chaining ONBUILD via 'ONBUILD ONBUILD' isn't allowed");
 	}
 	if (keyword_is(&sub_split, "from") || keyword_is(&sub_split, "maintainer")) {
@@ -443,20 +458,18 @@ static int parse_onbuild(struct dockerfile_instruction *inst, const char *line, 
 				 (int)sub_split.keyword_len, sub_split.keyword);
 
 		dockerfile_split_release(&sub_split);
-		return n < 0 ? oom(err) : locate_err(err, map, sub_base, msg);
+		return n < 0 ? oom(err) : locate_err(err, ctx->map, sub_base, msg);
 	}
 	dockerfile_split_release(&sub_split);
 	inst->sub = calloc(1, sizeof(*inst->sub));
 	if (inst->sub == NULL)
 		return oom(err);
-	return dockerfile_instruction_parse(rest, sp->rest_len, sub_base, map, escape, inst->sub,
-					    err);
+	return dockerfile_instruction_parse(rest, sp->rest_len, sub_base, ctx, inst->sub, err);
 }
 
 /* HEALTHCHECK (BuildKit parseHealthConfig): the type word, then the rest like CMD. */
 static int parse_healthcheck(struct dockerfile_instruction *inst, const char *s, size_t n,
-			     size_t off, const struct dockerfile_linemap *map,
-			     struct plate_error **err)
+			     size_t off, struct dockerfile_line_ctx *ctx, struct plate_error **err)
 {
 	size_t sep = 0, next;
 	int rc;
@@ -471,15 +484,15 @@ static int parse_healthcheck(struct dockerfile_instruction *inst, const char *s,
 		return oom(err);
 	if (next == n)
 		return 0;
-	rc = maybe_json(inst, s + next, n - next, off + next, map, err);
+	rc = maybe_json(inst, s + next, n - next, off + next, ctx, err);
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
 	return push_copy(&inst->args, &inst->n_args, s + next, n - next) < 0 ? oom(err) : 0;
 }
 
 int dockerfile_instruction_parse(const char *line, size_t len, size_t base,
-				 const struct dockerfile_linemap *map, char escape,
-				 struct dockerfile_instruction *out, struct plate_error **err)
+				 struct dockerfile_line_ctx *ctx, struct dockerfile_instruction *out,
+				 struct plate_error **err)
 {
 	struct dockerfile_split sp;
 	const char *rest;
@@ -489,7 +502,7 @@ int dockerfile_instruction_parse(const char *line, size_t len, size_t base,
 	*out = (struct dockerfile_instruction){ 0 };
 	if (dockerfile_split_command(line, len, &sp, err) < 0)
 		return -1;
-	dockerfile_linemap_locate(map, base + (size_t)(sp.keyword - line), &out->start_line,
+	dockerfile_linemap_locate(ctx->map, base + (size_t)(sp.keyword - line), &out->start_line,
 				  &out->column);
 	out->end_line = out->start_line;
 	out->keyword = strndup(sp.keyword, sp.keyword_len);
@@ -511,13 +524,13 @@ int dockerfile_instruction_parse(const char *line, size_t len, size_t base,
 
 	const char *kw = out->keyword;
 	if (strcmp(kw, "add") == 0 || strcmp(kw, "copy") == 0 || strcmp(kw, "volume") == 0) {
-		rc = maybe_json(out, rest, rest_len, rest_off, map, err);
+		rc = maybe_json(out, rest, rest_len, rest_off, ctx, err);
 		if (rc == 0 && split_blanks(rest, rest_len, &out->args, &out->n_args) < 0)
 			rc = oom(err);
 	} else if (strcmp(kw, "run") == 0 || strcmp(kw, "cmd") == 0 ||
 		   strcmp(kw, "entrypoint") == 0 || strcmp(kw, "shell") == 0) {
 		if (rest_len > 0) {
-			rc = maybe_json(out, rest, rest_len, rest_off, map, err);
+			rc = maybe_json(out, rest, rest_len, rest_off, ctx, err);
 			if (rc == 0 && push_copy(&out->args, &out->n_args, rest, rest_len) < 0)
 				rc = oom(err);
 		}
@@ -525,19 +538,19 @@ int dockerfile_instruction_parse(const char *line, size_t len, size_t base,
 		if (split_blanks(rest, rest_len, &out->args, &out->n_args) < 0)
 			rc = oom(err);
 	} else if (strcmp(kw, "arg") == 0) {
-		if (parse_words(rest, rest_len, escape, &out->args, &out->n_args) < 0)
+		if (parse_words(rest, rest_len, ctx->escape, &out->args, &out->n_args) < 0)
 			rc = oom(err);
 	} else if (strcmp(kw, "env") == 0 || strcmp(kw, "label") == 0) {
-		rc = parse_name_val(out, rest, rest_len, escape, kw[0] == 'e' ? "ENV" : "LABEL",
-				    map, base + (size_t)(sp.keyword - line), err);
+		rc = parse_name_val(out, rest, rest_len, kw[0] == 'e' ? "ENV" : "LABEL", ctx,
+				    base + (size_t)(sp.keyword - line), err);
 	} else if (strcmp(kw, "maintainer") == 0 || strcmp(kw, "user") == 0 ||
 		   strcmp(kw, "workdir") == 0 || strcmp(kw, "stopsignal") == 0) {
 		if (rest_len > 0 && push_copy(&out->args, &out->n_args, rest, rest_len) < 0)
 			rc = oom(err);
 	} else if (strcmp(kw, "healthcheck") == 0) {
-		rc = parse_healthcheck(out, rest, rest_len, rest_off, map, err);
+		rc = parse_healthcheck(out, rest, rest_len, rest_off, ctx, err);
 	} else if (strcmp(kw, "onbuild") == 0) {
-		rc = parse_onbuild(out, line, len, base, &sp, map, escape, err);
+		rc = parse_onbuild(out, line, base, &sp, ctx, err);
 	} else {
 		/* Unknown instructions are kept with one empty argument (BuildKit parseIgnore). */
 		if (push_copy(&out->args, &out->n_args, "", 0) < 0)

@@ -373,6 +373,8 @@ static int logical_line(struct parser *p, struct pline *l, struct plate_error **
 	_cleanup_(dockerfile_instruction_release) struct dockerfile_instruction inst = { 0 };
 	size_t lead = leading_space(l->text, l->len), len = l->len - lead;
 	const char *s = l->text + lead;
+	struct dockerfile_line_ctx ctx = { .map = &p->map };
+	unsigned start_line = p->lineno;
 	bool cont, empty_cont = false;
 
 	if (l->len > p->limits->max_line)
@@ -413,8 +415,17 @@ static int logical_line(struct parser *p, struct pline *l, struct plate_error **
 			       p->logical.data),
 			err) < 0)
 		return -1;
-	if (dockerfile_instruction_parse(p->logical.data, p->logical.len, 0, &p->map,
-					 p->df->escape, &inst, err) < 0)
+	ctx.escape = p->df->escape;
+	if (dockerfile_instruction_parse(p->logical.data, p->logical.len, 0, &ctx, &inst, err) < 0)
+		return -1;
+	/* BuildKit's StartLine is the first physical line, even when the keyword comes later. */
+	inst.start_line = start_line;
+	if (inst.sub != NULL)
+		inst.sub->start_line = start_line;
+	if (ctx.json_nul &&
+	    add_warning(p, start_line,
+			format("a JSON argument holds \\u0000: plate cuts the argument at the NUL"),
+			err) < 0)
 		return -1;
 	if (p->df->n_instructions >= p->limits->max_instructions)
 		return plate_err_at(err, inst.start_line, inst.column,
@@ -483,7 +494,7 @@ int dockerfile_parse(const char *data, size_t len, const struct dockerfile_limit
 		return plate_err_at(err, line, column, "Dockerfile too large: at most %zu bytes",
 				    p.limits->max_file);
 	}
-	nul = memchr(data, '\0', len);
+	nul = len > 0 ? memchr(data, '\0', len) : NULL;
 	if (nul != NULL) {
 		offset_location(data, (size_t)(nul - data), &line, &column);
 		return plate_err_at(err, line, column, "unexpected NUL byte");

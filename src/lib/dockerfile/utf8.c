@@ -120,32 +120,35 @@ void dockerfile_trim_space(const char *s, size_t *start, size_t *end)
 	}
 }
 
+size_t dockerfile_utf8_encode(uint32_t r, char out[4])
+{
+	if (r < 0x80) {
+		out[0] = (char)r;
+		return 1;
+	}
+	if (r < 0x800) {
+		out[0] = (char)(0xC0 | (r >> 6));
+		out[1] = (char)(0x80 | (r & 0x3F));
+		return 2;
+	}
+	if (r < 0x10000) {
+		out[0] = (char)(0xE0 | (r >> 12));
+		out[1] = (char)(0x80 | ((r >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (r & 0x3F));
+		return 3;
+	}
+	if (r > 0x10FFFF)
+		return dockerfile_utf8_encode(DOCKERFILE_RUNE_ERROR, out);
+	out[0] = (char)(0xF0 | (r >> 18));
+	out[1] = (char)(0x80 | ((r >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((r >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (r & 0x3F));
+	return 4;
+}
+
 int dockerfile_buf_add_rune(struct buf *b, uint32_t r)
 {
 	char enc[4];
-	size_t n;
 
-	if (r < 0x80) {
-		enc[0] = (char)r;
-		n = 1;
-	} else if (r < 0x800) {
-		enc[0] = (char)(0xC0 | (r >> 6));
-		enc[1] = (char)(0x80 | (r & 0x3F));
-		n = 2;
-	} else if (r < 0x10000) {
-		enc[0] = (char)(0xE0 | (r >> 12));
-		enc[1] = (char)(0x80 | ((r >> 6) & 0x3F));
-		enc[2] = (char)(0x80 | (r & 0x3F));
-		n = 3;
-	} else if (r <= 0x10FFFF) {
-		enc[0] = (char)(0xF0 | (r >> 18));
-		enc[1] = (char)(0x80 | ((r >> 12) & 0x3F));
-		enc[2] = (char)(0x80 | ((r >> 6) & 0x3F));
-		enc[3] = (char)(0x80 | (r & 0x3F));
-		n = 4;
-	} else {
-		errno = EINVAL;
-		return -1;
-	}
-	return buf_add(b, enc, n);
+	return buf_add(b, enc, dockerfile_utf8_encode(r, enc));
 }
