@@ -524,6 +524,11 @@ static void test_caps(void)
 	       "the cap holds for nested words");
 	plate_error_free(err);
 	err = NULL;
+	tap_ok(dockerfile_expand_word("a\0b", 3, '\\', &own_vars, 0, &out, &err) < 0 &&
+		       err->errno_value == EINVAL,
+	       "a word holding NUL is refused");
+	plate_error_free(err);
+	err = NULL;
 	memset(long_word, 'x', (1 << 20) + 1);
 	tap_ok(dockerfile_expand_word(long_word, (1 << 20) + 1, '\\', &own_vars, 0, &out, &err) < 0 &&
 		       err->errno_value == E2BIG,
@@ -543,6 +548,20 @@ static void test_caps(void)
 	for (int i = 0; i < 65; i++)
 		buf_addch(&b, '}');
 	expect_error_contains(b.data, "nested");
+
+	/* Dropped words are expanded too, so their copying is what the work limit bounds. */
+	buf_reset(&b);
+	for (int i = 0; i < 600; i++)
+		buf_addstr(&b, "${EMPTY:+$BIG}");
+	tap_ok(dockerfile_expand_word(b.data, b.len, '\\', &own_vars, 0, &out, &err) < 0 &&
+		       strstr(err->message, "work limit") != NULL,
+	       "600 dropped copies of a 600 KiB value hit the work limit");
+	plate_error_free(err);
+	err = NULL;
+	buf_reset(&b);
+	for (int i = 0; i < 100; i++)
+		buf_addstr(&b, "${EMPTY:+$BIG}");
+	expect(b.data, '\\', 0, "");
 
 	/* Pathological patterns: bounded time, right answer or a work-limit error. */
 	t0 = clock();

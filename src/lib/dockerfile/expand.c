@@ -23,12 +23,15 @@
  *   - with DOCKERFILE_EXPAND_SKIP_UNSET an unset variable's whole reference is kept as
  *     written (after expanding what is nested in it), even with an unknown modifier.
  *
- * Deviation: bytes that are not valid UTF-8 pass through unchanged and match only
- * themselves (Go would turn each into U+FFFD).
+ * Deviations: bytes that are not valid UTF-8 pass through unchanged and match only
+ * themselves (Go would turn each into U+FFFD); a NUL byte in the word is an error, since the
+ * results are C strings.
  *
  * Bounds: the word, the output and every intermediate string are capped at
- * EXPAND_MAX_BYTES, `${` nesting at EXPAND_MAX_DEPTH, and pattern matching runs a Pike VM
- * (one pass over the text per search, no backtracking) under a step budget.
+ * EXPAND_MAX_BYTES and `${` nesting at EXPAND_MAX_DEPTH.  Work is bounded too, since a
+ * word like `${E:+$BIG}${E:+$BIG}...` expands (then drops) every nested word: bytes copied
+ * and variables scanned are charged to EXPAND_WORK_BUDGET, and pattern matching runs a Pike
+ * VM (one pass over the text per search, no backtracking) under EXPAND_MATCH_BUDGET steps.
  */
 #include "dockerfile/dockerfile.h"
 
@@ -42,6 +45,7 @@
 #define EXPAND_MAX_BYTES ((size_t)1 << 20)
 #define EXPAND_MAX_DEPTH 64
 #define EXPAND_MATCH_BUDGET ((uint64_t)1 << 26)
+#define EXPAND_WORK_BUDGET ((uint64_t)1 << 28)
 /* Longest piece of input quoted back in an error message. */
 #define QUOTE_MAX 64
 
@@ -187,6 +191,7 @@ struct lexer {
 	const struct dockerfile_vars *vars;
 	unsigned depth;
 	uint64_t budget; /* pattern-matching steps left */
+	uint64_t work;   /* bytes to copy or names to compare left */
 	struct plate_error **err;
 };
 
@@ -200,6 +205,31 @@ static void prog_release(struct prog *p)
 static int oom(struct lexer *lx)
 {
 	return plate_err_new(lx->err, ENOMEM, "out of memory while expanding a word");
+}
+
+static int charge(struct lexer *lx, uint64_t units)
+{
+	if (units > lx->work)
+		return plate_err_new(lx->err, E2BIG, "expansion exceeds its work limit");
+	lx->work -= units;
+	return 0;
+}
+
+static int buf_error(struct lexer *lx)
+{
+	if (errno == E2BIG)
+		return plate_err_new(lx->err, E2BIG, "expanded word longer than %zu bytes",
+				     EXPAND_MAX_BYTES);
+	return oom(lx);
+}
+
+static int emit(struct lexer *lx, struct buf *out, const char *s, size_t n)
+{
+	if (charge(lx, n) < 0)
+		return -1;
+	if (buf_add(out, s, n) < 0)
+		return buf_error(lx);
+	return 0;
 }
 
 /* BuildKit reads `${v%p}` as a prefix match of the reversed pattern against the reversed
@@ -234,8 +264,8 @@ static int pattern_reverse(struct lexer *lx, const char *pat, size_t len, struct
 	for (size_t i = 0; i < n; i++) {
 		size_t u = order[i];
 
-		if (buf_add(out, pat + starts[u], starts[u + 1] - starts[u]) < 0)
-			return errno == E2BIG ? plate_err_new(lx->err, E2BIG, "pattern too long") : oom(lx);
+		if (emit(lx, out, pat + starts[u], starts[u + 1] - starts[u]) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -246,6 +276,8 @@ static int pattern_compile(struct lexer *lx, const char *pat, size_t len, bool g
 	struct inst *insts;
 	size_t n = 0, w;
 
+	if (charge(lx, len) < 0)
+		return -1;
 	/* At most two instructions per pattern byte, plus OP_MATCH. */
 	insts = calloc(2 * len + 1, sizeof(*insts));
 	if (insts == NULL)
@@ -412,14 +444,6 @@ static int budget_error(struct lexer *lx)
 	return plate_err_new(lx->err, E2BIG, "pattern matching in substitution exceeds its work limit");
 }
 
-static int buf_error(struct lexer *lx)
-{
-	if (errno == E2BIG)
-		return plate_err_new(lx->err, E2BIG, "expanded word longer than %zu bytes",
-				     EXPAND_MAX_BYTES);
-	return oom(lx);
-}
-
 /* Anchored match of the pattern at the start of value; *cut is the matched length, or 0. */
 static int pattern_match_prefix(struct lexer *lx, const char *pat, size_t plen, bool greedy,
 				const char *value, size_t vlen, size_t *cut)
@@ -451,6 +475,8 @@ static int string_reverse(struct lexer *lx, const char *s, size_t len, struct bu
 {
 	size_t w;
 
+	if (charge(lx, len) < 0)
+		return -1;
 	if (buf_grow(out, len) < 0)
 		return buf_error(lx);
 	out->len = len;
@@ -477,9 +503,7 @@ static int expand_trim(struct lexer *lx, char op, const char *pat, size_t plen, 
 	if (op == '#') {
 		if (pattern_match_prefix(lx, pat, plen, greedy, value, vlen, &cut) < 0)
 			return -1;
-		if (buf_add(out, value + cut, vlen - cut) < 0)
-			return buf_error(lx);
-		return 0;
+		return emit(lx, out, value + cut, vlen - cut);
 	}
 
 	_cleanup_buf_ struct buf rpat = BUF_INIT(EXPAND_MAX_BYTES);
@@ -489,9 +513,7 @@ static int expand_trim(struct lexer *lx, char op, const char *pat, size_t plen, 
 		return -1;
 	if (pattern_match_prefix(lx, rpat.data, rpat.len, greedy, rval.data, rval.len, &cut) < 0)
 		return -1;
-	if (buf_add(out, value, vlen - cut) < 0)
-		return buf_error(lx);
-	return 0;
+	return emit(lx, out, value, vlen - cut);
 }
 
 /* Go's Regexp.Expand on a template, for a regexp whose only group is the whole match. */
@@ -503,14 +525,14 @@ static int replacement_expand(struct lexer *lx, const char *repl, size_t rlen, c
 		size_t at = dollar ? (size_t)(dollar - repl) : rlen, j, name, name_len, w;
 		bool brace = false;
 
-		if (buf_add(out, repl + i, at - i) < 0)
-			return buf_error(lx);
+		if (emit(lx, out, repl + i, at - i) < 0)
+			return -1;
 		if (at == rlen)
 			break;
 		j = at + 1;
 		if (j < rlen && repl[j] == '$') {
-			if (buf_addch(out, '$') < 0)
-				return buf_error(lx);
+			if (emit(lx, out, "$", 1) < 0)
+				return -1;
 			i = j + 1;
 			continue;
 		}
@@ -529,16 +551,16 @@ static int replacement_expand(struct lexer *lx, const char *repl, size_t rlen, c
 		name_len = j - name;
 		if (name_len == 0 || (brace && (j >= rlen || repl[j] != '}'))) {
 			/* Not a reference: the `$` is literal text. */
-			if (buf_addch(out, '$') < 0)
-				return buf_error(lx);
+			if (emit(lx, out, "$", 1) < 0)
+				return -1;
 			i = at + 1;
 			continue;
 		}
 		if (brace)
 			j++;
 		/* Only group 0 exists; "00" or a name refers to nothing. */
-		if (name_len == 1 && repl[name] == '0' && buf_add(out, match, mlen) < 0)
-			return buf_error(lx);
+		if (name_len == 1 && repl[name] == '0' && emit(lx, out, match, mlen) < 0)
+			return -1;
 		i = j;
 	}
 	return 0;
@@ -567,11 +589,9 @@ static int expand_replace(struct lexer *lx, bool all, const char *pat, size_t pl
 		}
 		if (r == 0)
 			ms = me = vlen;
-		if (buf_add(out, value, ms) < 0 || (r > 0 && buf_add(out, repl, rlen) < 0) ||
-		    buf_add(out, value + me, vlen - me) < 0) {
-			buf_error(lx);
+		if (emit(lx, out, value, ms) < 0 || (r > 0 && emit(lx, out, repl, rlen) < 0) ||
+		    emit(lx, out, value + me, vlen - me) < 0)
 			goto out;
-		}
 		ret = 0;
 		goto out;
 	}
@@ -587,10 +607,8 @@ static int expand_replace(struct lexer *lx, bool all, const char *pat, size_t pl
 		}
 		if (r == 0)
 			break;
-		if (buf_add(out, value + last_end, ms - last_end) < 0) {
-			buf_error(lx);
+		if (emit(lx, out, value + last_end, ms - last_end) < 0)
 			goto out;
-		}
 		if ((me > last_end || ms == 0) &&
 		    replacement_expand(lx, repl, rlen, value + ms, me - ms, out) < 0)
 			goto out;
@@ -604,10 +622,8 @@ static int expand_replace(struct lexer *lx, bool all, const char *pat, size_t pl
 		else
 			search = me;
 	}
-	if (buf_add(out, value + last_end, vlen - last_end) < 0) {
-		buf_error(lx);
+	if (emit(lx, out, value + last_end, vlen - last_end) < 0)
 		goto out;
-	}
 	ret = 0;
 out:
 	vm_release(&vm);
@@ -692,13 +708,6 @@ static int32_t peek(const struct lexer *lx, size_t *width)
 	if (lx->pos >= lx->len)
 		return RUNE_EOF;
 	return utf8_decode(lx->s + lx->pos, lx->len - lx->pos, width);
-}
-
-static int emit(struct lexer *lx, struct buf *out, const char *s, size_t n)
-{
-	if (buf_add(out, s, n) < 0)
-		return buf_error(lx);
-	return 0;
 }
 
 static bool is_special_param(int32_t c)
@@ -806,9 +815,17 @@ static int lex_double_quote(struct lexer *lx, bool raw_escapes, struct buf *out)
 	}
 }
 
-static const char *lookup(const struct lexer *lx, const char *name, size_t len)
+/* Returns 0 with *value (NULL when unset), or -1 when the work budget is spent: a lookup
+ * scans the whole set. */
+static int lookup(struct lexer *lx, const char *name, size_t len, const char **value)
 {
-	return lx->vars == NULL ? NULL : dockerfile_vars_get(lx->vars, name, len);
+	*value = NULL;
+	if (lx->vars == NULL)
+		return 0;
+	if (charge(lx, lx->vars->n) < 0)
+		return -1;
+	*value = dockerfile_vars_get(lx->vars, name, len);
+	return 0;
 }
 
 static int quote_len(size_t n)
@@ -827,7 +844,8 @@ static int lex_braced(struct lexer *lx, const char *name, size_t name_len, struc
 
 	lx->pos += w;
 	if (c == '}') {
-		value = lookup(lx, name, name_len);
+		if (lookup(lx, name, name_len, &value) < 0)
+			return -1;
 		if (value == NULL && skip_unset)
 			return emit(lx, out, name - 2, name_len + 3);
 		return value == NULL ? 0 : emit(lx, out, value, strlen(value));
@@ -853,7 +871,8 @@ static int lex_braced(struct lexer *lx, const char *name, size_t name_len, struc
 		}
 		if (lex_until(lx, '/', true, &pat, NULL) < 0 || lex_until(lx, '}', true, &repl, NULL) < 0)
 			return -1;
-		value = lookup(lx, name, name_len);
+		if (lookup(lx, name, name_len, &value) < 0)
+			return -1;
 		if (value == NULL && skip_unset) {
 			/* BuildKit writes a single `/` back, even for `//`. */
 			if (emit(lx, out, name - 2, name_len + 2) < 0 || emit(lx, out, "/", 1) < 0 ||
@@ -876,7 +895,8 @@ static int lex_braced(struct lexer *lx, const char *name, size_t name_len, struc
 
 	if (lex_until(lx, '}', c == '#' || c == '%', &word, NULL) < 0)
 		return -1;
-	value = lookup(lx, name, name_len);
+	if (lookup(lx, name, name_len, &value) < 0)
+		return -1;
 	if (value == NULL && skip_unset) {
 		if (emit(lx, out, name - 2, name_len + 2) < 0 || emit(lx, out, chs, chs_len) < 0 ||
 		    emit(lx, out, word.data, word.len) < 0 || emit(lx, out, "}", 1) < 0)
@@ -918,7 +938,8 @@ static int lex_dollar(struct lexer *lx, struct buf *out)
 		lex_name(lx, &name, &name_len);
 		if (name_len == 0)
 			return emit(lx, out, "$", 1);
-		value = lookup(lx, name, name_len);
+		if (lookup(lx, name, name_len, &value) < 0)
+			return -1;
 		if (value == NULL && skip_unset)
 			return emit(lx, out, name - 1, name_len + 1);
 		return value == NULL ? 0 : emit(lx, out, value, strlen(value));
@@ -1000,9 +1021,13 @@ static int lexer_init(struct lexer *lx, const char *s, size_t len, char escape,
 		      const struct dockerfile_vars *vars, unsigned flags, struct plate_error **err)
 {
 	*lx = (struct lexer){ .s = s, .len = len, .escape = escape, .flags = flags, .vars = vars,
-			      .budget = EXPAND_MATCH_BUDGET, .err = err };
+			      .budget = EXPAND_MATCH_BUDGET, .work = EXPAND_WORK_BUDGET,
+			      .err = err };
 	if (len > EXPAND_MAX_BYTES)
 		return plate_err_new(err, E2BIG, "word longer than %zu bytes", EXPAND_MAX_BYTES);
+	/* Results are C strings: a NUL would silently cut them short. */
+	if (memchr(s, '\0', len) != NULL)
+		return plate_err_new(err, EINVAL, "word contains a NUL byte");
 	return 0;
 }
 
