@@ -157,6 +157,7 @@ int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 	size_t len = 0;
 	struct dockerfile *df = NULL;
 	struct plan *plan = NULL;
+	struct stat st;
 	int rc;
 
 	for (int i = 1; i < argc; i++)
@@ -166,6 +167,11 @@ int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 		}
 	if (parse_args(ctx, argc, argv, &o, err) < 0)
 		return -1;
+	/* As docker build: the context must be a directory even when -f points elsewhere. */
+	if (stat(o.context, &st) != 0)
+		return plate_err_new(err, errno, "cannot use context '%s'", o.context);
+	if (!S_ISDIR(st.st_mode))
+		return plate_err_new(err, ENOTDIR, "cannot use context '%s'", o.context);
 	source.path = dockerfile_path(&o);
 	if (source.path == NULL)
 		return plate_err_new(err, ENOMEM, "cannot build the Dockerfile path");

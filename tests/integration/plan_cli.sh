@@ -61,9 +61,14 @@ tap_check "-f FILE wins over CONTEXT/dockerfile" jq_is "$T/out" '.stages[0].from
 tap_check "--file=FILE" jq_is "$T/out" '.stages[0].from' '"docker.io/library/busybox:latest"'
 printf 'FROM debian\n' | "$PLATE" plan -f - "$T/lower" >"$T/out" 2>&1
 tap_check "-f - reads stdin" jq_is "$T/out" '.stages[0].from' '"docker.io/library/debian:latest"'
-"$PLATE" plan "$T/nonexistent" >"$T/out" 2>"$T/err"; rc=$?
+mkdir -p "$T/empty"
+"$PLATE" plan "$T/empty" >"$T/out" 2>"$T/err"; rc=$?
 tap_check "missing Dockerfile exits 1" test "$rc" = 1
-tap_check "missing Dockerfile is named" grep -q "nonexistent/Dockerfile" "$T/err"
+tap_check "missing Dockerfile is named" grep -q "cannot open '$T/empty/Dockerfile'" "$T/err"
+
+"$PLATE" plan -f "$T/other/build.Dockerfile" "$T/no-such-dir" >"$T/out" 2>"$T/err"; rc=$?
+tap_check "a missing CONTEXT exits 1 even with -f" test "$rc" = 1
+tap_check "the missing CONTEXT is named" grep -q "no-such-dir" "$T/err"
 
 # --- options ---------------------------------------------------------------------------------
 cat >"$T/other/Dockerfile" <<'EOF'

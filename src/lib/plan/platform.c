@@ -52,11 +52,15 @@ char *plan_platform_normalize(const char *platform, struct plate_error **err)
 	const char *os, *arch, *variant;
 	size_t n = 0;
 
-	if (strlen(platform) > PLATFORM_MAX)
-		return plate_err_new(err, 0, "invalid platform: too long"), NULL;
+	if (strlen(platform) > PLATFORM_MAX) {
+		plate_err_new(err, 0, "invalid platform: longer than %d bytes", PLATFORM_MAX);
+		return NULL;
+	}
 	copy = strdup(platform);
-	if (copy == NULL)
-		return plate_err_new(err, ENOMEM, "cannot normalise platform"), NULL;
+	if (copy == NULL) {
+		plate_err_new(err, ENOMEM, "cannot normalise platform");
+		return NULL;
+	}
 	for (p = copy; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
@@ -70,10 +74,10 @@ char *plan_platform_normalize(const char *platform, struct plate_error **err)
 		*p++ = '\0';
 	}
 	if (n < 2 || n > 3 || p != NULL || !valid_part(parts[0]) || !valid_part(parts[1]) ||
-	    (n == 3 && !valid_part(parts[2])))
-		return plate_err_new(err, 0,
-				     "invalid platform '%s': expected os/arch[/variant]", platform),
-		       NULL;
+	    (n == 3 && !valid_part(parts[2]))) {
+		plate_err_new(err, 0, "invalid platform '%s': expected os/arch[/variant]", platform);
+		return NULL;
+	}
 	os = parts[0];
 	arch = parts[1];
 	variant = n == 3 ? parts[2] : "";
@@ -101,12 +105,16 @@ char *plan_platform_normalize(const char *platform, struct plate_error **err)
 	} else if (strcmp(arch, "arm") == 0) {
 		if (variant[0] == '\0' || strcmp(variant, "7") == 0)
 			variant = "v7";
-		else if (strcmp(variant, "5") == 0 || strcmp(variant, "6") == 0 ||
-			 strcmp(variant, "8") == 0)
-			variant = strcmp(variant, "5") == 0 ? "v5" :
-				  strcmp(variant, "6") == 0 ? "v6" : "v8";
+		else if (strcmp(variant, "5") == 0)
+			variant = "v5";
+		else if (strcmp(variant, "6") == 0)
+			variant = "v6";
+		else if (strcmp(variant, "8") == 0)
+			variant = "v8";
 	}
-	if (asprintf(&out, "%s/%s%s%s", os, arch, variant[0] ? "/" : "", variant) < 0)
-		return plate_err_new(err, ENOMEM, "cannot normalise platform"), NULL;
+	if (asprintf(&out, "%s/%s%s%s", os, arch, variant[0] ? "/" : "", variant) < 0) {
+		plate_err_new(err, ENOMEM, "cannot normalise platform");
+		return NULL;
+	}
 	return out;
 }
