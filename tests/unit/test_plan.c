@@ -764,6 +764,66 @@ static void test_json(void)
 	result_release(&r);
 }
 
+/* Hostile shapes within the parser's limits stay bounded in time and memory. */
+static void test_caps(void)
+{
+	_cleanup_buf_ struct buf b = BUF_INIT(BUF_UNLIMITED);
+	struct result r;
+
+	/* Thousands of stages: names are looked up through a table, not a scan. */
+	for (unsigned i = 0; i < 20000; i++)
+		buf_addf(&b, "FROM %s AS s%u\n", i ? "alpine" : "scratch", i);
+	buf_addstr(&b, "FROM S0\nCOPY --from=s19999 / /\nCOPY --from=19998 / /\n");
+	r = run(b.data);
+	if (ok_plan(&r, "20001 stages"))
+		check_order(&r, "0,19998,19999,20000", "20001 stages");
+	result_release(&r);
+
+	/* Every stage FROM a base with ONBUILD triggers gets a copy of them: capped. */
+	buf_reset(&b);
+	buf_addstr(&b, "FROM alpine AS base\n");
+	for (unsigned i = 0; i < 100; i++)
+		buf_addstr(&b, "ONBUILD RUN true\n");
+	for (unsigned i = 0; i < 3000; i++)
+		buf_addstr(&b, "FROM base\n");
+	r = run(b.data);
+	tap_ok(r.plan == NULL && r.err && strstr(r.err->message, "more than 262144 steps"),
+	       "ONBUILD fan-out is capped");
+	result_release(&r);
+
+	/* Long chains of stages each inheriting many variables: capped. */
+	buf_reset(&b);
+	buf_addstr(&b, "FROM alpine AS s0\nENV");
+	for (unsigned i = 0; i < 4000; i++)
+		buf_addf(&b, " V%u=%u", i, i);
+	buf_addch(&b, '\n');
+	for (unsigned i = 1; i < 300; i++)
+		buf_addf(&b, "FROM s%u AS s%u\n", i - 1, i);
+	r = run(b.data);
+	tap_ok(r.plan == NULL && r.err && strstr(r.err->message, "variables copied between stages"),
+	       "variable copies between stages are capped");
+	result_release(&r);
+
+	buf_reset(&b);
+	buf_addstr(&b, "FROM alpine\nENV");
+	for (unsigned i = 0; i < 5000; i++)
+		buf_addf(&b, " V%u=%u", i, i);
+	buf_addch(&b, '\n');
+	r = run(b.data);
+	check_error(&r, 2, 1, "too many variables", "variables in one scope are capped");
+	result_release(&r);
+
+	/* Doubling a variable: each word is capped. */
+	buf_reset(&b);
+	buf_addstr(&b, "FROM alpine\nENV A=0123456789abcdef0123456789abcdef\n");
+	for (unsigned i = 0; i < 40; i++)
+		buf_addstr(&b, "ENV A=$A$A\n");
+	r = run(b.data);
+	tap_ok(r.plan == NULL && r.err && r.err->line > 2 && r.err->line < 40,
+	       "doubling a variable stops at the word cap");
+	result_release(&r);
+}
+
 int main(void)
 {
 	test_seed_pattern();
@@ -779,5 +839,6 @@ int main(void)
 	test_errors();
 	test_vars_and_env();
 	test_json();
+	test_caps();
 	return tap_done();
 }

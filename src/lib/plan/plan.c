@@ -63,12 +63,95 @@ int plan_strv_push(char ***v, size_t *n, char *s)
 	return 0;
 }
 
-long plan_find_stage(const struct plan *plan, const char *name, size_t limit)
+int plan_charge(struct plan_ctx *ctx, size_t n, struct plate_error **err)
 {
-	for (size_t i = 0; i < limit && i < plan->n_stages; i++)
-		if (plan->stages[i].name != NULL && strcasecmp(plan->stages[i].name, name) == 0)
-			return (long)i;
+	if (n > PLAN_MAX_BYTES - ctx->bytes)
+		return plate_err_new(err, 0, "plan too large: more than %zu MiB of arguments",
+				     PLAN_MAX_BYTES >> 20);
+	ctx->bytes += n;
+	return 0;
+}
+
+int plan_vars_set(struct dockerfile_vars *vars, const char *name, const char *value,
+		  struct plate_error **err)
+{
+	if (vars->n >= PLAN_MAX_VARS && dockerfile_vars_get(vars, name, strlen(name)) == NULL)
+		return plate_err_new(err, 0, "too many variables: more than %d in one scope",
+				     PLAN_MAX_VARS);
+	if (dockerfile_vars_set(vars, name, value) < 0)
+		return plate_err_new(err, ENOMEM, "cannot set '%s'", name);
+	return 0;
+}
+
+/*
+ * Copies a scope into an empty dst.  Names in src are unique, so this copies the arrays
+ * directly: dockerfile_vars_copy() sets each name in turn, a lookup per name, which is
+ * quadratic in the size of the scope and dominated long chains of `FROM <stage>`.
+ */
+static int vars_copy(struct plan_ctx *ctx, struct dockerfile_vars *dst,
+		     const struct dockerfile_vars *src, struct plate_error **err)
+{
+	struct dockerfile_vars copy;
+
+	if (src->n > PLAN_MAX_VAR_COPIES - ctx->var_copies)
+		return plate_err_new(err, 0, "plan too large: more than %zu variables copied between "
+					     "stages",
+				     PLAN_MAX_VAR_COPIES);
+	ctx->var_copies += src->n;
+	dockerfile_vars_init(&copy);
+	if (src->n > 0) {
+		bool ok;
+
+		copy.names = calloc(src->n, sizeof(*copy.names));
+		copy.values = calloc(src->n, sizeof(*copy.values));
+		ok = copy.names != NULL && copy.values != NULL;
+		for (size_t i = 0; ok && i < src->n; i++) {
+			copy.names[i] = strdup(src->names[i]);
+			copy.values[i] = strdup(src->values[i]);
+			ok = copy.names[i] != NULL && copy.values[i] != NULL;
+		}
+		if (!ok) {
+			strv_free(copy.names, copy.names ? src->n : 0);
+			strv_free(copy.values, copy.values ? src->n : 0);
+			return plate_err_new(err, ENOMEM, "cannot copy stage variables");
+		}
+		copy.n = copy.alloc = src->n;
+	}
+	*dst = copy;
+	return 0;
+}
+
+/* FNV-1a over the lower-cased name: stage names are case-insensitive. */
+static size_t name_hash(const char *name)
+{
+	size_t h = (size_t)14695981039346656037ULL;
+
+	for (; *name; name++) {
+		h ^= (unsigned char)lower_ascii(*name);
+		h *= (size_t)1099511628211ULL;
+	}
+	return h;
+}
+
+long plan_find_stage(const struct plan_ctx *ctx, const char *name)
+{
+	size_t mask = ctx->names_cap - 1;
+
+	for (size_t i = name_hash(name) & mask; ctx->names[i] != 0; i = (i + 1) & mask) {
+		const struct plan_stage *st = &ctx->plan->stages[ctx->names[i] - 1];
+		if (strcasecmp(st->name, name) == 0)
+			return (long)st->index;
+	}
 	return -1;
+}
+
+static void add_stage_name(struct plan_ctx *ctx, size_t si)
+{
+	size_t mask = ctx->names_cap - 1, i = name_hash(ctx->plan->stages[si].name) & mask;
+
+	while (ctx->names[i] != 0)
+		i = (i + 1) & mask;
+	ctx->names[i] = si + 1;
 }
 
 const char *plan_stage_label(const struct plan_stage *st, char buf[32])
@@ -215,8 +298,10 @@ static int global_arg(struct plan_ctx *ctx, const struct dockerfile_instruction 
 		} else {
 			continue;
 		}
-		if (value == NULL || dockerfile_vars_set(&ctx->plan->global_args, name, value) < 0)
+		if (value == NULL)
 			return plate_err_new(err, ENOMEM, "cannot record ARG '%s'", name);
+		if (plan_vars_set(&ctx->plan->global_args, name, value, err) < 0)
+			return plan_locate(err, in->start_line, in->column);
 	}
 	return 0;
 }
@@ -291,7 +376,7 @@ static int process_from(struct plan_ctx *ctx, size_t si, struct plate_error **er
 					    "invalid name for build stage '%s': a name starts with a "
 					    "letter and holds only letters, digits, '-', '_' and '.'",
 					    in->args[2]);
-		if (plan_find_stage(ctx->plan, st->name, si) >= 0)
+		if (plan_find_stage(ctx, st->name) >= 0)
 			return plate_err_at(err, in->start_line, in->column,
 					    "duplicate stage name '%s'", st->name);
 	} else if (in->n_args != 1) {
@@ -307,7 +392,10 @@ static int process_from(struct plan_ctx *ctx, size_t si, struct plate_error **er
 	if (from_platform(ctx, in, st, err) < 0)
 		return -1;
 
-	base = plan_find_stage(ctx->plan, st->base, si);
+	/* Looked up before this stage's own name is added: `FROM x AS x` names an image. */
+	base = plan_find_stage(ctx, st->base);
+	if (st->name != NULL)
+		add_stage_name(ctx, si);
 	if (base >= 0) {
 		st->from_stage = (int)base;
 		return 0;
@@ -436,7 +524,7 @@ static int select_target(struct plan_ctx *ctx, struct plate_error **err)
 		plan->target = plan->n_stages - 1;
 		return 0;
 	}
-	t = plan_find_stage(plan, ctx->opts->target, plan->n_stages);
+	t = plan_find_stage(ctx, ctx->opts->target);
 	if (t < 0)
 		return plate_err_new(err, 0, "target stage '%s' could not be found",
 				     ctx->opts->target);
@@ -504,22 +592,23 @@ static int initial_vars(struct plan_ctx *ctx, struct plan_stage *st,
 {
 	const struct plan_options *o = ctx->opts;
 
-	if (st->from_stage >= 0) {
-		if (dockerfile_vars_copy(vars, &finals[st->from_stage]) < 0)
-			return plate_err_new(err, ENOMEM, "cannot copy stage variables");
-		return 0;
-	}
+	if (st->from_stage >= 0)
+		return vars_copy(ctx, vars, &finals[st->from_stage], err);
 	if (o->base_env != NULL && strcmp(st->from, "scratch") != 0) {
 		const char *platform = st->platform ? st->platform : ctx->plan->target_platform;
 		if (o->base_env(o->base_env_data, st->from, platform, vars, err) < 0) {
 			plate_err_wrap(err, "base image '%s'", st->from);
 			return plan_locate(err, st->line, st->column);
 		}
+		if (vars->n > PLAN_MAX_VARS)
+			return plate_err_at(err, st->line, st->column,
+					    "base image '%s' has more than %d variables", st->from,
+					    PLAN_MAX_VARS);
 	}
 	/* BuildKit gives every image without PATH in its config the default PATH. */
 	if (dockerfile_vars_get(vars, "PATH", 4) == NULL &&
-	    dockerfile_vars_set(vars, "PATH", PLAN_DEFAULT_PATH) < 0)
-		return plate_err_new(err, ENOMEM, "cannot set PATH");
+	    plan_vars_set(vars, "PATH", PLAN_DEFAULT_PATH, err) < 0)
+		return plan_locate(err, st->line, st->column);
 	return 0;
 }
 
@@ -538,8 +627,10 @@ static int expand_needed(struct plan_ctx *ctx, struct plate_error **err)
 		struct plan_stage *st = &plan->stages[si];
 
 		rc = initial_vars(ctx, st, finals, &finals[si], err);
-		if (rc == 0 && dockerfile_vars_copy(&st->initial_vars, &finals[si]) < 0)
-			rc = plate_err_new(err, ENOMEM, "cannot copy stage variables");
+		if (rc == 0)
+			rc = vars_copy(ctx, &st->initial_vars, &finals[si], err);
+		if (rc < 0)
+			plan_locate(err, st->line, st->column);
 		if (rc == 0)
 			rc = plan_expand_steps(ctx, si, &finals[si], err);
 	}
@@ -559,9 +650,14 @@ static int split_stages(struct plan_ctx *ctx, struct plate_error **err)
 			n++;
 	if (n == 0)
 		return plate_err_new(err, 0, "dockerfile contains no stages to build");
+	for (ctx->names_cap = 16; ctx->names_cap < 2 * n; ctx->names_cap *= 2)
+		;
+	ctx->names = calloc(ctx->names_cap, sizeof(*ctx->names));
 	ctx->from_at = calloc(n, sizeof(*ctx->from_at));
+	ctx->triggers = calloc(n, sizeof(*ctx->triggers));
 	ctx->plan->stages = calloc(n, sizeof(*ctx->plan->stages));
-	if (ctx->from_at == NULL || ctx->plan->stages == NULL)
+	if (ctx->names == NULL || ctx->from_at == NULL || ctx->triggers == NULL ||
+	    ctx->plan->stages == NULL)
 		return plate_err_new(err, ENOMEM, "cannot record stages");
 	for (size_t i = 0; i < df->n_instructions; i++) {
 		const struct dockerfile_instruction *in = &df->instructions[i];
@@ -631,6 +727,10 @@ int plan_build(const struct dockerfile *df, const struct plan_options *opts, str
 	ctx.plan = plan;
 	rc = build(&ctx, err);
 	dockerfile_vars_release(&ctx.build_args);
+	for (size_t i = 0; ctx.triggers != NULL && i < plan->n_stages; i++)
+		free(ctx.triggers[i].at);
+	free(ctx.triggers);
+	free(ctx.names);
 	free(ctx.from_at);
 	if (rc < 0) {
 		plan_free(plan);

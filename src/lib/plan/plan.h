@@ -29,6 +29,12 @@
  *   The plan owns all its strings and arrays; plan_free() releases it.  Each step borrows its
  *   `instr` from the `struct dockerfile` given to plan_build(): the plan must not outlive it.
  *
+ * Limits
+ *   Input-fed growth is capped (plan_internal.h): 1 MiB per expanded word, 128 MiB of
+ *   arguments in all, 262,144 steps (ONBUILD triggers copied into stages included), 4,096
+ *   variables in one scope and 1,048,576 variables copied from stage to stage.  Exceeding a
+ *   cap is an error ("plan too large …"), located when an instruction is to blame.
+ *
  * Errors
  *   Problems in the Dockerfile (unknown instruction, bad FROM, unknown flag, expansion error,
  *   invalid image reference, circular or forward stage dependency …) are located errors

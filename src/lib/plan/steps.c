@@ -327,7 +327,7 @@ static int copy_from_source(struct plan_ctx *ctx, struct plan_step *step, const 
 		src.stage = (int)index;
 		return add_source(step, &src, err);
 	}
-	named = plan_find_stage(ctx->plan, value, ctx->plan->n_stages);
+	named = plan_find_stage(ctx, value);
 	if (named >= 0) {
 		src.stage = (int)named;
 		return add_source(step, &src, err);
@@ -407,7 +407,7 @@ static int run_mount_sources(struct plan_ctx *ctx, struct plan_step *step,
 			return plate_err_at(err, step->line, step->column,
 					    "'from' doesn't support variable expansion, define alias "
 					    "stage instead");
-		named = plan_find_stage(ctx->plan, from, ctx->plan->n_stages);
+		named = plan_find_stage(ctx, from);
 		if (named >= 0) {
 			src.stage = (int)named;
 		} else if (image_source(from, &src, err) < 0) {
@@ -438,9 +438,13 @@ static int make_step(struct plan_ctx *ctx, struct plan_step *step,
 	for (size_t i = 0; i < in->n_flags; i++)
 		if (plan_strv_push(&step->flags, &step->n_flags, strdup(in->flags[i])) < 0)
 			return plate_err_new(err, ENOMEM, "cannot record step");
+	for (size_t i = 0; i < step->n_args; i++)
+		if (plan_charge(ctx, strlen(step->args[i]), err) < 0)
+			return plan_locate(err, line, column);
+	/* An empty --from means the build context, as in BuildKit. */
 	if (strcmp(in->keyword, "copy") == 0) {
 		for (size_t i = 0; i < in->n_flags; i++)
-			if (strncmp(in->flags[i], "--from=", 7) == 0 &&
+			if (strncmp(in->flags[i], "--from=", 7) == 0 && in->flags[i][7] != '\0' &&
 			    copy_from_source(ctx, step, in->flags[i] + 7, err) < 0)
 				return -1;
 	} else if (strcmp(in->keyword, "run") == 0) {
@@ -458,26 +462,29 @@ static void stage_range(const struct plan_ctx *ctx, size_t si, size_t *start, si
 int plan_collect_steps(struct plan_ctx *ctx, size_t si, struct plate_error **err)
 {
 	struct plan_stage *st = &ctx->plan->stages[si];
-	size_t start, end, base_start = 0, base_end = 0, n = 0;
+	const struct plan_triggers *base = NULL;
+	struct plan_triggers *own = &ctx->triggers[si];
+	size_t start, end, n;
 
 	stage_range(ctx, si, &start, &end);
 	n = end - start;
-	/* ONBUILD triggers of a base stage run first, located at this stage's FROM (BuildKit). */
+	/* ONBUILD triggers of a base stage run first, located at this stage's FROM (BuildKit).
+	 * Stages are collected in file order, so the base's triggers are known. */
 	if (st->from_stage >= 0) {
-		stage_range(ctx, (size_t)st->from_stage, &base_start, &base_end);
-		for (size_t i = base_start; i < base_end; i++)
-			if (strcmp(ctx->df->instructions[i].keyword, "onbuild") == 0)
-				n++;
+		base = &ctx->triggers[st->from_stage];
+		n += base->n;
 	}
+	if (n > PLAN_MAX_STEPS - ctx->steps)
+		return plate_err_at(err, st->line, st->column,
+				    "plan too large: more than %zu steps", PLAN_MAX_STEPS);
+	ctx->steps += n;
 	if (n == 0)
 		return 0;
 	st->steps = calloc(n, sizeof(*st->steps));
 	if (st->steps == NULL)
 		return plate_err_new(err, ENOMEM, "cannot record steps");
-	for (size_t i = base_start; i < base_end; i++) {
-		const struct dockerfile_instruction *in = &ctx->df->instructions[i];
-		if (strcmp(in->keyword, "onbuild") != 0 || in->sub == NULL)
-			continue;
+	for (size_t k = 0; base != NULL && k < base->n; k++) {
+		const struct dockerfile_instruction *in = &ctx->df->instructions[base->at[k]];
 		if (make_step(ctx, &st->steps[st->n_steps++], in->sub, true, st->line, st->column,
 			      err) < 0)
 			return -1;
@@ -487,6 +494,14 @@ int plan_collect_steps(struct plan_ctx *ctx, size_t si, struct plate_error **err
 		if (make_step(ctx, &st->steps[st->n_steps++], in, false, in->start_line, in->column,
 			      err) < 0)
 			return -1;
+		if (strcmp(in->keyword, "onbuild") != 0)
+			continue;
+		if (own->at == NULL) {
+			own->at = calloc(end - start, sizeof(*own->at));
+			if (own->at == NULL)
+				return plate_err_new(err, ENOMEM, "cannot record ONBUILD triggers");
+		}
+		own->at[own->n++] = i;
 	}
 	return 0;
 }
@@ -500,11 +515,15 @@ int plan_expand_word(struct plan_ctx *ctx, const char *word, const struct docker
 	if (dockerfile_expand_word(word, strlen(word), ctx->df->escape, vars, 0, &res, err) < 0)
 		return -1;
 	len = strlen(res);
-	if (len > PLAN_MAX_WORD || ctx->expanded + len > PLAN_MAX_EXPANDED) {
+	if (len > PLAN_MAX_WORD) {
 		free(res);
-		return plate_err_new(err, 0, "expansion of '%.40s' is too large", word);
+		return plate_err_new(err, 0, "expansion of '%.40s' is longer than %u bytes", word,
+				     PLAN_MAX_WORD);
 	}
-	ctx->expanded += len;
+	if (plan_charge(ctx, len, err) < 0) {
+		free(res);
+		return -1;
+	}
 	*out = res;
 	return 0;
 }
@@ -586,10 +605,8 @@ static int expand_kv(struct plan_ctx *ctx, struct plan_step *step, struct docker
 		}
 	}
 	for (size_t i = 0; is_env && i < nk; i++)
-		if (dockerfile_vars_set(vars, keys[i], values[i]) < 0) {
-			plate_err_new(err, ENOMEM, "cannot set '%s'", keys[i]);
+		if (plan_vars_set(vars, keys[i], values[i], err) < 0)
 			goto out;
-		}
 	replace_args(step, steal_pointer(&out), n);
 	rc = 0;
 out:
@@ -630,8 +647,9 @@ static int expand_arg(struct plan_ctx *ctx, struct plan_step *step, struct docke
 			goto out;
 		}
 		if (value != NULL) {
-			if (dockerfile_vars_set(vars, name, value) < 0 ||
-			    asprintf(&text, "%s=%s", name, value) < 0)
+			if (plan_vars_set(vars, name, value, err) < 0)
+				goto out;
+			if (asprintf(&text, "%s=%s", name, value) < 0)
 				goto oom;
 		} else {
 			text = strdup(name);
