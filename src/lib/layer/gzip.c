@@ -276,7 +276,7 @@ static int gz_decode(struct layer_decoder *d, const unsigned char **in, size_t *
 	int r;
 
 	*produced = 0;
-	if (*in_len == 0)
+	if (*in_len == 0 && !g->in_member)
 		return 0;
 	if (!g->in_member) {
 		if (inflateReset(&g->z) != Z_OK)
