@@ -249,7 +249,7 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
 		if (r->a == NULL)
 			plate_err_new(err, ENOMEM, "cannot allocate the tar reader");
 		else
-			archive_failure(r, "cannot read the layer", err);
+			archive_failure(r, "layer is not a tar archive", err);
 		uselocale(old);
 		goto fail;
 	}
@@ -497,7 +497,6 @@ int layer_reader_block(struct layer_reader *r, const void **buf, size_t *len, in
 		return 0;
 	if (a != ARCHIVE_OK) {
 		archive_failure(r, "cannot read entry content", err);
-		entry_error(r, err);
 		return broken(r);
 	}
 	*offset = off;
