@@ -120,7 +120,9 @@ struct layer_xattr {
 /*
  * One tar entry.  path is relative, '/'-separated, without "." or ".." components or a
  * trailing slash (layer_path_clean() form).  mode holds permission bits only (07777);
- * the type comes from `type`.  WHITEOUT and OPAQUE entries use only path.
+ * the type comes from `type`.  WHITEOUT and OPAQUE entries use only path (an OPAQUE
+ * entry read from a layer may have path "", the root).  The writer stores xattrs sorted
+ * by name and the reader returns them sorted.
  */
 struct layer_entry {
 	enum layer_entry_type type;
