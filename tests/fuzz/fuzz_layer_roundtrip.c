@@ -260,20 +260,22 @@ static void compare(const struct gen *g, size_t n, long long epoch, int fd)
 			while ((part = layer_reader_read(r, buf + got, sizeof(buf) - (size_t)got, &err)) > 0)
 				got += part;
 			if (part < 0 || e.size != w->size || (size_t)got != g[i].content_len ||
-			    memcmp(buf, g[i].content, (size_t)got) != 0)
+			    (got > 0 && memcmp(buf, g[i].content, (size_t)got) != 0))
 				fail("content differs", w->path);
 		}
 		if (w->type != LAYER_ENTRY_WHITEOUT && w->type != LAYER_ENTRY_OPAQUE &&
 		    w->type != LAYER_ENTRY_HARDLINK) {
 			struct layer_xattr want[3];
-			memcpy(want, w->xattrs, w->n_xattrs * sizeof(want[0]));
-			qsort(want, w->n_xattrs, sizeof(want[0]), cmp_xattr);
+			if (w->n_xattrs > 0) {
+				memcpy(want, w->xattrs, w->n_xattrs * sizeof(want[0]));
+				qsort(want, w->n_xattrs, sizeof(want[0]), cmp_xattr);
+			}
 			if (e.n_xattrs != w->n_xattrs)
 				fail("xattr count differs", w->path);
 			for (size_t x = 0; x < e.n_xattrs; x++)
 				if (strcmp(e.xattrs[x].name, want[x].name) != 0 ||
 				    e.xattrs[x].size != want[x].size ||
-				    memcmp(e.xattrs[x].value, want[x].value, want[x].size) != 0)
+				    (want[x].size > 0 && memcmp(e.xattrs[x].value, want[x].value, want[x].size) != 0))
 					fail("xattr differs", w->path);
 		}
 		i++;
@@ -288,11 +290,12 @@ static void compare(const struct gen *g, size_t n, long long epoch, int fd)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const compressions[] = { "gzip", "zstd", "none" };
+	/* "none" half of the time: compressor set-up dominates the cost of tiny layers */
+	static const char *const compressions[] = { "gzip", "zstd", "none", "none" };
 	static struct gen g[MAX_ENTRIES];
 	struct input in = { data, size };
 	struct layer_result a, b;
-	const char *compression = compressions[take(&in) % 3];
+	const char *compression = compressions[take(&in) % 4];
 	long long epoch = (long long)take(&in) << 28 | take(&in);
 	size_t n = generate(&in, g, epoch);
 	int fd = memfd_create("layer", MFD_CLOEXEC);
