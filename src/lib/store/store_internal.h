@@ -97,6 +97,10 @@ int store_cache_digests(const char *json, size_t len, struct oci_strings *out,
 /* Opens a staged blob (not one of the store); -1 with ENOENT when not staged. */
 int store_txn_staged_open(struct store_txn *t, const char *digest, int *fd, int64_t *size);
 bool store_txn_has_snapshot(struct store_txn *t, const char *diff_id);
+struct store *store_txn_store(struct store_txn *t);
+/* Creates an empty scratch directory inside the transaction's directory (removed with it)
+ * and opens it. */
+int store_txn_workdir(struct store_txn *t, const char *name, int *fd, struct plate_error **err);
 
 /* ---- snapshots (snapshot.c) ------------------------------------------------------------------ */
 

@@ -392,6 +392,27 @@ int store_txn_add_blob(struct store_txn *t, const void *data, size_t len,
 
 /* ---- snapshots, pins, names, cache ---------------------------------------------------- */
 
+struct store *store_txn_store(struct store_txn *t)
+{
+	return t->store;
+}
+
+int store_txn_workdir(struct store_txn *t, const char *name, int *fd, struct plate_error **err)
+{
+	char path[128];
+
+	if (txn_check(t, __func__, err) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "work-%s", name);
+	if (mkdirat(t->dirfd, path, 0755) < 0 ||
+	    (*fd = openat(t->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		plate_err_new(err, errno, "cannot create '%s/%s/%s'", t->store->root, t->dirname,
+			      path);
+		return txn_fail(t);
+	}
+	return 0;
+}
+
 bool store_txn_has_snapshot(struct store_txn *t, const char *diff_id)
 {
 	for (size_t i = 0; i < t->snapshots.n; i++)
