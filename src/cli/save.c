@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -21,6 +22,7 @@ int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 	_cleanup_free_ char *tmp = NULL;
 	const char *output = NULL;
 	struct store *s = NULL;
+	struct stat st;
 	int c, fd = STDOUT_FILENO, rc = -1;
 
 	optind = 0;
@@ -51,8 +53,15 @@ int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 				       "save: refusing to write an archive to a terminal (use -o FILE)");
 	if (cli_open_store(ctx, &s, err) < 0)
 		return -1;
-	if (output != NULL) {
-		/* Written beside FILE and renamed, so FILE is never half an archive. */
+	if (output != NULL && stat(output, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* A device or a pipe is written in place. */
+		fd = open(output, O_WRONLY | O_CLOEXEC);
+		if (fd < 0) {
+			plate_err_new(err, errno, "cannot open '%s'", output);
+			goto out;
+		}
+	} else if (output != NULL) {
+		/* A file is written beside itself and renamed, so it is never half an archive. */
 		if (asprintf(&tmp, "%s.tmp.%d", output, (int)getpid()) < 0) {
 			plate_err_new(err, ENOMEM, "out of memory");
 			goto out;
@@ -66,7 +75,7 @@ int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 	if (store_save(s, (const char *const *)argv + optind, (size_t)(argc - optind),
 		       cli_host_platform(), format, fd, err) < 0)
 		goto out;
-	if (output != NULL) {
+	if (tmp != NULL) {
 		if (fsync(fd) < 0 || close(fd) < 0) {
 			fd = -1;
 			plate_err_new(err, errno, "cannot write '%s'", output);
