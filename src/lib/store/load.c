@@ -175,7 +175,7 @@ static int read_archive(struct store_txn *t, int fd, struct archive *a, struct p
 	int n, rc = -1;
 
 	if (layer_reader_new(fd, NULL, &r, err) < 0)
-		return -1;
+		return plate_err_wrap(err, "cannot read the archive");
 	while ((n = layer_reader_next(r, &e, err)) > 0) {
 		struct archive_file f = { 0 };
 
