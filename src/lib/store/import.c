@@ -148,8 +148,10 @@ static int key_values(const char *instr, const char *args, struct oci_strings *k
 	struct oci_strings words = { 0 };
 	int r = 0;
 
-	if (split_words(args, &words, err) < 0)
+	if (split_words(args, &words, err) < 0) {
+		oci_strings_release(&words);
 		return -1;
+	}
 	if (words.n == 0) {
 		r = plate_err_new(err, 0, "%s needs an argument", instr);
 	} else if (strchr(words.v[0], '=') == NULL) {
