@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "store/store.h"
 
 enum cli_exit {
 	CLI_EXIT_OK = 0,
@@ -42,6 +43,24 @@ int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct
 
 int cli_cmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+/* The store commands' helpers (store_open.c): the store at --root / $PLATE_ROOT / the
+ * default root, "linux/<arch>" of this machine, "busybox:1" for "docker.io/library/busybox:1",
+ * and a name normalised ("busybox" -> "docker.io/library/busybox:latest"). */
+int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error **err);
+const char *cli_host_platform(void);
+const char *cli_familiar_name(const char *name);
+int cli_normalise_name(const char *name, bool need_tag, char **out, struct plate_error **err);
+
 int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_history(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_tag(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_rmi(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_prune(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_load(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_fsck(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 
 #endif

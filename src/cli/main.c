@@ -20,6 +20,16 @@ static const struct cli_command commands[] = {
 	{ "parse", cli_cmd_parse, "print the parsed Dockerfile (BuildKit AST dump)" },
 	{ "plan", cli_cmd_plan, "print the build plan of a Dockerfile as JSON" },
 	{ "version", cli_cmd_version, "print the version" },
+	{ "images", cli_cmd_images, "list the images in the store" },
+	{ "inspect", cli_cmd_inspect, "show images as JSON" },
+	{ "history", cli_cmd_history, "show the history of an image" },
+	{ "tag", cli_cmd_tag, "give an image another name" },
+	{ "rmi", cli_cmd_rmi, "remove images" },
+	{ "prune", cli_cmd_prune, "remove unreferenced blobs, snapshots and cache" },
+	{ "save", cli_cmd_save, "write images to a docker or OCI archive" },
+	{ "load", cli_cmd_load, "load images from an archive or OCI layout" },
+	{ "import", cli_cmd_import, "make an image from a root filesystem tarball" },
+	{ "fsck", cli_cmd_fsck, "verify the store" },
 };
 
 static void print_usage(FILE *out)

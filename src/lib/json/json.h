@@ -1,0 +1,59 @@
+/*
+ * json/json.h — capped JSON parsing and canonical JSON writing over jansson.
+ *
+ * Purpose
+ *   Every JSON document plate reads comes from outside (archives, registries, the store)
+ *   and is parsed here with a size cap and a nesting cap, duplicate keys refused.  Every
+ *   JSON document plate writes (manifests, configs, index.json) is written here in one
+ *   canonical form, so that the same model always gives the same bytes and digest:
+ *   object keys sorted by byte value, no whitespace, and the escaping Go's encoding/json
+ *   applies (`<` `>` `&` U+2028 U+2029 as \u escapes), which is what docker, BuildKit,
+ *   containerd and the OCI tools produce.
+ *
+ * Ownership
+ *   json_parse() hands out a new reference (json_decref() it); json_canonical() a malloc'd
+ *   NUL-terminated string.  The field getters return views into the borrowed object.
+ *
+ * Errors
+ *   Parse errors carry line and column.  Getter errors name the field by the `where`
+ *   path the caller gives ("config.Env[2]").
+ *
+ * Thread safety
+ *   No shared state (jansson objects must not be shared between threads while mutated).
+ */
+#ifndef PLATE_JSON_H
+#define PLATE_JSON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+/* Nesting deeper than this is refused: OCI documents are at most ~6 levels deep. */
+#define JSON_DEFAULT_MAX_DEPTH 64
+
+/* Parses exactly one JSON value (any type) from data[0..len).  Refuses documents larger
+ * than max_size, nested deeper than max_depth, with duplicate object keys, NUL bytes in
+ * strings, or trailing garbage. */
+int json_parse(const char *data, size_t len, size_t max_size, unsigned max_depth, json_t **out,
+	       struct plate_error **err);
+
+/* Writes v in canonical form (see above) into a malloc'd string; *len gets its length. */
+int json_canonical(const json_t *v, char **out, size_t *len, struct plate_error **err);
+
+/* Field getters on an object.  A missing (or null) field is an error when required, and
+ * otherwise leaves *out untouched and returns 0.  A present field of the wrong type is
+ * always an error naming `where` (e.g. "manifest") and the key. */
+int json_get_string(const json_t *obj, const char *key, bool required, const char **out,
+		    const char *where, struct plate_error **err);
+int json_get_int(const json_t *obj, const char *key, bool required, int64_t *out,
+		 const char *where, struct plate_error **err);
+int json_get_bool(const json_t *obj, const char *key, bool required, bool *out,
+		  const char *where, struct plate_error **err);
+/* The value must be an object or array (json_typeof == type); null counts as missing. */
+int json_get_typed(const json_t *obj, const char *key, json_type type, bool required,
+		   json_t **out, const char *where, struct plate_error **err);
+
+#endif

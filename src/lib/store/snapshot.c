@@ -1,0 +1,101 @@
+/* Snapshots: a layer extracted once into snapshots/<hex>/fs, with info.json recording the
+ * tree's shape so that fsck can tell a damaged snapshot from a sound one. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "json/json.h"
+#include "layer/layer.h"
+#include "store/store_internal.h"
+
+#define INFO_MAX 4096
+
+int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *layer_digest,
+			const char *diff_id, struct plate_error **err)
+{
+	struct layer_extract_options opts = {
+		.expected_diff_id = diff_id,
+		.expected_digest = layer_digest,
+		.whiteouts = LAYER_WHITEOUT_OVERLAY,
+		/* Only root can make device nodes and overlay's trusted.* xattrs. */
+		.devices = geteuid() == 0 ? LAYER_DEVICES_CREATE : LAYER_DEVICES_SKIP,
+		.owners = LAYER_OWNER_AUTO,
+		.flags = geteuid() == 0 ? 0 : LAYER_EXTRACT_USER_XATTR,
+	};
+	struct layer_extract_result result;
+	_cleanup_close_ int snapfd = -1, fsfd = -1, infofd = -1;
+	_cleanup_free_ char *info = NULL;
+	uint64_t entries, bytes;
+	int n;
+
+	if (mkdirat(dirfd, name, 0755) < 0 ||
+	    (snapfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    mkdirat(snapfd, "fs", 0755) < 0 ||
+	    (fsfd = openat(snapfd, "fs", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return plate_err_new(err, errno, "cannot create snapshot directory '%s'", name);
+	if (layer_extract(layer_fd, fsfd, &opts, &result, err) < 0)
+		return -1;
+	if (store_fs_tree_stats(fsfd, &entries, &bytes, err) < 0)
+		return -1;
+	n = asprintf(&info,
+		     "{\"bytes\":%llu,\"diff_id\":\"%s\",\"digest\":\"%s\",\"entries\":%llu}\n",
+		     (unsigned long long)bytes, diff_id, layer_digest,
+		     (unsigned long long)entries);
+	if (n < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	infofd = openat(snapfd, "info.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (infofd < 0 || store_fs_write_all(infofd, info, (size_t)n) < 0)
+		return plate_err_new(err, errno, "cannot write '%s/info.json'", name);
+	return 0;
+}
+
+int store_snapshot_check(struct store *s, const char *diff_id, struct plate_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	_cleanup_close_ int fsfd = -1;
+	const char *hex = store_digest_hex(diff_id, err), *recorded = NULL;
+	char path[DIGEST_HEX_LEN + 32];
+	int64_t want_entries = -1, want_bytes = -1;
+	uint64_t entries, bytes;
+	json_t *info = NULL;
+	size_t len;
+	int r = -1;
+
+	if (hex == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "snapshots/%s/info.json", hex);
+	if (store_fs_read_file(s->rootfd, path, INFO_MAX, &data, &len, err) < 0 ||
+	    json_parse(data, len, INFO_MAX, 4, &info, err) < 0 ||
+	    json_get_string(info, "diff_id", true, &recorded, "info.json", err) < 0 ||
+	    json_get_int(info, "entries", true, &want_entries, "info.json", err) < 0 ||
+	    json_get_int(info, "bytes", true, &want_bytes, "info.json", err) < 0)
+		goto out;
+	if (strcmp(recorded, diff_id) != 0) {
+		plate_err_new(err, 0, "info.json names '%s'", recorded);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "snapshots/%s/fs", hex);
+	fsfd = openat(s->rootfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fsfd < 0) {
+		plate_err_new(err, errno, "cannot open '%s'", path);
+		goto out;
+	}
+	if (store_fs_tree_stats(fsfd, &entries, &bytes, err) < 0)
+		goto out;
+	if ((int64_t)entries != want_entries || (int64_t)bytes != want_bytes) {
+		plate_err_new(err, 0,
+			      "tree has %llu entries and %llu bytes, it was made with %lld and %lld",
+			      (unsigned long long)entries, (unsigned long long)bytes,
+			      (long long)want_entries, (long long)want_bytes);
+		goto out;
+	}
+	r = 0;
+out:
+	json_decref(info);
+	return r;
+}

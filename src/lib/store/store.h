@@ -1,0 +1,257 @@
+/*
+ * store/store.h — the content store: blobs, image names, extracted layers, build cache.
+ *
+ * Layout (the root IS an OCI image layout, image-layout.md):
+ *   oci-layout, index.json      the layout header and the list of images; an image's names
+ *                               are org.opencontainers.image.ref.name annotations holding
+ *                               the full normalised reference ("docker.io/library/x:tag"),
+ *                               one index entry per name; an entry without a name is an
+ *                               untagged image kept until removed
+ *   blobs/sha256/<hex>          content-addressed blobs
+ *   snapshots/<hex>/fs/         a layer extracted once (hex of its diffID), overlayfs
+ *                               whiteouts kept, usable as a lowerdir; info.json beside fs/
+ *                               records what the tree held when it was made
+ *   cache/<hex>.json            build-cache entries (format owned by the engine); every
+ *                               sha256 digest an entry mentions is kept alive by gc
+ *   tmp/                        every write lands here first (one directory per open
+ *                               transaction, flock'ed while alive)
+ *   plate.lock                  flock: shared for multi-step reads, exclusive to publish
+ *
+ * Writes
+ *   All changes go through a transaction.  Blobs are streamed into the transaction's
+ *   directory, hashed on the way and checked against the digest they claim, and fsynced;
+ *   snapshots are extracted there.  Nothing is visible until store_txn_commit(), which
+ *   under the exclusive lock checks that every new name's closure (index -> manifests ->
+ *   config, layers, snapshots) is complete, links blobs into blobs/ (EEXIST = already
+ *   present), renames snapshots into snapshots/, fsyncs the directories, then replaces
+ *   index.json whole (temp file, fsync, rename, fsync).  A crash or a failed transaction
+ *   leaves at most unreferenced files that gc removes; index.json never names anything
+ *   missing.  Concurrent processes are safe; a shared lock must not be held by the same
+ *   thread while it commits.
+ *
+ * Handles and errors
+ *   struct store and struct store_txn are opaque.  A transaction is OPEN until committed
+ *   or aborted; any I/O error inside it makes it FAILED, after which every call but
+ *   store_txn_free() is refused.  Misuse (wrong state) is an "internal error" naming the
+ *   function and state.  Errors name the object: "blob 'sha256:…'", "image 'ref'".
+ *
+ * Ownership
+ *   Results are owned by the caller (free with the matching *_free / *_release).
+ *   The library never prints; nothing reads the environment or the clock.
+ */
+#ifndef PLATE_STORE_H
+#define PLATE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+#include "digest/digest.h"
+#include "oci/oci.h"
+
+struct store;
+struct store_txn;
+struct store_blob_writer;
+
+enum store_open_flags {
+	/* Create the root and its layout when missing (otherwise it must exist). */
+	STORE_OPEN_CREATE = 1 << 0,
+};
+
+int store_open(const char *root, unsigned flags, struct store **out, struct plate_error **err);
+void store_free(struct store *s);
+const char *store_root(const struct store *s);
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+/* The current index.json. */
+int store_index_read(struct store *s, struct oci_index *out, struct plate_error **err);
+
+/* A resolved image: the manifest chosen (through an index for the platform when the name
+ * points at one), its parsed manifest and config, and every name of the same root. */
+struct store_image {
+	struct oci_descriptor root;     /* the index.json entry (manifest or index) */
+	struct oci_descriptor manifest_desc;
+	struct oci_manifest manifest;
+	struct oci_config config;
+	char *config_json; /* raw config blob, NUL-terminated */
+	size_t config_len;
+	struct oci_strings names; /* normalised references naming root, sorted */
+};
+
+/*
+ * Finds an image by name: a reference ("busybox", "docker.io/library/busybox:local"),
+ * a full digest ("sha256:…") or a unique hex prefix of an image ID (config digest) or of
+ * a manifest digest.  platform ("linux/amd64", "linux/arm64/v8") picks the manifest of a
+ * multi-platform index; NULL takes the first.  The image's blobs are read and verified.
+ */
+int store_image_resolve(struct store *s, const char *name, const char *platform,
+			struct store_image **out, struct plate_error **err);
+void store_image_free(struct store_image *img);
+
+/* Reads a small blob (at most max bytes) and verifies its digest. */
+int store_blob_read(struct store *s, const char *digest, size_t max, char **data, size_t *len,
+		    struct plate_error **err);
+/* Opens a blob read-only; *size gets its length. */
+int store_blob_open(struct store *s, const char *digest, int *fd, int64_t *size,
+		    struct plate_error **err);
+bool store_blob_exists(struct store *s, const char *digest);
+/* "ROOT/snapshots/<hex>/fs" for a diffID (malloc'd), whether or not it exists. */
+char *store_snapshot_path(const struct store *s, const char *diff_id);
+bool store_snapshot_exists(struct store *s, const char *diff_id);
+
+/* Reads cache/<hex of key>.json (key is a sha256 digest); 0 found, 1 absent, -1 error. */
+int store_cache_get(struct store *s, const char *key, char **json, size_t *len,
+		    struct plate_error **err);
+
+/* Holds a shared lock (gc and commits wait) until store_unlock_shared(). */
+int store_lock_shared(struct store *s, struct plate_error **err);
+void store_unlock_shared(struct store *s);
+
+/* ---- transactions ------------------------------------------------------------------- */
+
+int store_txn_begin(struct store *s, struct store_txn **out, struct plate_error **err);
+/* Aborts an uncommitted transaction: everything it staged is removed. */
+void store_txn_free(struct store_txn *t);
+
+/* Stages a blob held in memory; digest_out (may be NULL) gets its digest. */
+int store_txn_add_blob(struct store_txn *t, const void *data, size_t len,
+		       char digest_out[DIGEST_STRING_LEN + 1], struct plate_error **err);
+
+/*
+ * Streams a blob in.  expected_digest (or NULL) is what the blob must hash to, and
+ * expected_size (or -1) its length: a mismatch fails store_blob_writer_finish().  Bytes
+ * go in with store_blob_writer_write(), or straight to store_blob_writer_fd() (then
+ * finish re-reads the file to hash it).  The writer belongs to the transaction; free it
+ * after finish (freeing an unfinished writer discards it).
+ */
+int store_txn_blob_writer(struct store_txn *t, const char *expected_digest, int64_t expected_size,
+			  struct store_blob_writer **out, struct plate_error **err);
+int store_blob_writer_write(struct store_blob_writer *w, const void *data, size_t len,
+			    struct plate_error **err);
+int store_blob_writer_fd(struct store_blob_writer *w);
+int store_blob_writer_finish(struct store_blob_writer *w, char digest_out[DIGEST_STRING_LEN + 1],
+			     int64_t *size_out, struct plate_error **err);
+void store_blob_writer_free(struct store_blob_writer *w);
+
+/* Whether the transaction has staged this blob, or the store has it. */
+bool store_txn_has_blob(struct store_txn *t, const char *digest);
+/* Opens a staged or stored blob read-only. */
+int store_txn_blob_open(struct store_txn *t, const char *digest, int *fd, int64_t *size,
+			struct plate_error **err);
+
+/* Stages the snapshot of a layer (a staged or stored blob) unless the store or the
+ * transaction already has it; the layer's digest and its diffID are verified. */
+int store_txn_snapshot(struct store_txn *t, const char *layer_digest, const char *diff_id,
+		       struct plate_error **err);
+
+/* Keeps a stored blob (or, for a diffID, snapshot) from gc while the transaction lives. */
+int store_txn_pin(struct store_txn *t, const char *digest, struct plate_error **err);
+
+/*
+ * Name changes, applied at commit in call order to the index.json current then.
+ * tag: points name (a normalised reference; NULL adds an untagged entry) at target,
+ *      replacing an entry of that name and any untagged entry of the same digest.
+ * untag: removes the entry of that name (missing is an error at commit).
+ * remove: removes every entry whose digest is target_digest.
+ */
+int store_txn_tag(struct store_txn *t, const char *name, const struct oci_descriptor *target,
+		  struct plate_error **err);
+int store_txn_untag(struct store_txn *t, const char *name, struct plate_error **err);
+int store_txn_remove(struct store_txn *t, const char *target_digest, struct plate_error **err);
+
+/* Stages a build-cache entry under key (a sha256 digest). */
+int store_txn_cache_put(struct store_txn *t, const char *key, const char *json, size_t len,
+			struct plate_error **err);
+
+int store_txn_commit(struct store_txn *t, struct plate_error **err);
+
+/* ---- maintenance -------------------------------------------------------------------- */
+
+enum store_gc_flags {
+	/* Drop every build-cache entry first (otherwise only entries naming missing blobs). */
+	STORE_GC_ALL_CACHE = 1 << 0,
+};
+
+struct store_gc_result {
+	uint64_t blobs;
+	uint64_t blob_bytes;
+	uint64_t snapshots;
+	uint64_t cache_entries;
+	uint64_t tmp_entries;
+};
+
+/* Removes what no name, build-cache entry or live transaction references. */
+int store_gc(struct store *s, unsigned flags, struct store_gc_result *out,
+	     struct plate_error **err);
+
+struct store_fsck_result {
+	uint64_t blobs;      /* blobs hashed */
+	uint64_t images;     /* index entries checked */
+	uint64_t snapshots;  /* snapshots checked */
+	uint64_t unreferenced; /* blobs/snapshots nothing references (not a problem) */
+	struct oci_strings problems; /* one line each; empty when the store is sound */
+};
+
+/* Verifies every blob's digest, every name's closure (blobs present with the sizes their
+ * descriptors state, documents parse, diffIDs match the layer count), and every snapshot
+ * (present for each stored image layer, info.json consistent with its tree). */
+int store_fsck(struct store *s, struct store_fsck_result *out, struct plate_error **err);
+void store_fsck_result_release(struct store_fsck_result *r);
+
+/* ---- archives ----------------------------------------------------------------------- */
+
+enum store_archive_format {
+	STORE_ARCHIVE_OCI,    /* oci-archive: a tar of an OCI layout, names as ref.name */
+	STORE_ARCHIVE_DOCKER, /* docker-archive: manifest.json + config + layers (docker load) */
+};
+
+struct store_load_result {
+	struct oci_strings names;   /* references tagged */
+	struct oci_strings untagged; /* manifest digests stored without a name */
+};
+
+/*
+ * Loads every image of an archive read sequentially from fd: docker-archive or
+ * oci-archive, plain or compressed (what layer_reader detects).  Each file is streamed
+ * into the transaction with its digest checked (a blob's name in the layout, a config's
+ * name in docker-archive, the config's diffIDs for layers), every layer is extracted to a
+ * snapshot, and the whole load commits at once or not at all.
+ */
+int store_load(struct store *s, int fd, struct store_load_result *out, struct plate_error **err);
+/* The same from an OCI image layout directory. */
+int store_load_layout(struct store *s, const char *dir, struct store_load_result *out,
+		      struct plate_error **err);
+void store_load_result_release(struct store_load_result *r);
+
+/* Writes the named images (store_image_resolve names) as an archive to fd, uncompressed
+ * and deterministic (same images, same bytes). */
+int store_save(struct store *s, const char *const *names, size_t n_names, const char *platform,
+	       enum store_archive_format format, int fd, struct plate_error **err);
+
+/* ---- import ------------------------------------------------------------------------- */
+
+struct store_import_options {
+	const char *name;        /* normalised reference to tag, or NULL (untagged) */
+	const char *const *changes; /* Dockerfile-style: ENV, ENTRYPOINT, CMD, WORKDIR, USER,
+				       LABEL, EXPOSE, VOLUME, STOPSIGNAL */
+	size_t n_changes;
+	long long epoch;         /* mtimes clamped to it, config created from it */
+	const char *os;          /* "linux" */
+	const char *architecture; /* "amd64" */
+	const char *variant;     /* or NULL */
+	const char *comment;     /* history comment, or NULL */
+};
+
+/* Applies one --change instruction to a config (pure). */
+int store_config_apply_change(struct oci_config *c, const char *change,
+			      struct plate_error **err);
+
+/* Makes a one-layer image from a rootfs tar (plain or compressed) read from fd: the tree
+ * is rewritten by the deterministic layer writer (gzip), so equal trees give equal
+ * digests.  manifest_digest_out may be NULL. */
+int store_import(struct store *s, int fd, const struct store_import_options *opts,
+		 char manifest_digest_out[DIGEST_STRING_LEN + 1], struct plate_error **err);
+
+#endif
