@@ -49,7 +49,7 @@ static int read_capped(int fd, const char *name, struct buf *out, struct plate_e
 	if (fstat(fd, &st) < 0)
 		return plate_err_new(err, errno, "cannot stat '%s'", name);
 	if (!S_ISREG(st.st_mode))
-		return plate_err_new(err, EINVAL, "'%s' is not a regular file", name);
+		return plate_err_new(err, 0, "'%s' is not a regular file", name);
 	for (;;) {
 		char chunk[16384];
 		ssize_t got = read(fd, chunk, sizeof(chunk));
@@ -63,7 +63,7 @@ static int read_capped(int fd, const char *name, struct buf *out, struct plate_e
 		if (buf_add(out, chunk, (size_t)got) == 0)
 			continue;
 		if (errno == E2BIG)
-			return plate_err_new(err, E2BIG, "'%s' is larger than %d bytes", name, IGNORE_MAX_FILE);
+			return plate_err_new(err, 0, "'%s' is larger than %d bytes", name, IGNORE_MAX_FILE);
 		return plate_err_new(err, errno, "cannot read '%s'", name);
 	}
 }
