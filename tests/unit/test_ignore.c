@@ -488,6 +488,17 @@ static void test_semantics(void)
 	expect("b", "a/../b/c", "true", "raw paths: \"..\" in the parent");
 	expect("a/../b", "a/../b", "false", "raw paths: the path itself is not cleaned");
 	expect("**", "", "true", "\"**\" matches even the empty path");
+	/* more than 64 automaton states: the multi-word interpreter */
+	expect("**/a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*[0-9]", "x/y/abcdefghijklmnopqrstuvwxyzabcdefgh7",
+	       "true", "long pattern, match");
+	expect("**/a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*[0-9]", "x/y/a-b-c-d-e-f-g-h-i-j-k-l-m-n-o-p-q-r-s-t-u-v-w-x-y-z-a-b-c-d-e-f-g-hh-1",
+	       "true", "long pattern, match with fillers");
+	expect("**/a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*[0-9]", "x/y/abcdefghijklmnopqrstuvwxyzabcdefg7",
+	       "false", "long pattern, one letter short");
+	expect("**/a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*[0-9]", "x/abcdefghijklm/nopqrstuvwxyzabcdefgh7",
+	       "false", "long pattern, '*' does not cross '/'");
+	expect("a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*i*j*k*l*m*n", "abcdefghijklmnopqrstuvwxyzabcdefghijklmn/x",
+	       "true", "long pattern hits an ancestor");
 	expect("x", "/", "false", "root path");
 	expect("/", "/", "true", "\"/\" is an exact pattern");
 	expect("/x", "/x/y", "true", "rooted parent prefixes");
@@ -600,6 +611,8 @@ static void test_generated(void)
 		"a", "!a/b", "*.log", "**/*.tmp", "!**/keep", "node_modules", "!node_modules/keep",
 		"src/**", "!src/a", "a?", "[ab]", "**/.git", "!.git/keep", "*/b", "a/**/b", "**b",
 		"b\\[1]", "!*/*/keep", "ab**", "[!a]*",
+		"!**/a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*",
+		"**/?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*/keep",
 	};
 	uint64_t seed = 0x9E3779B97F4A7C15u;
 	size_t checked = 0, bad = 0, skips = 0, unsound = 0;

@@ -244,9 +244,22 @@ struct inst {
 #define MAX_STATES (2 * IGNORE_MAX_PATTERN_LEN + 64)
 #define MAX_WORDS ((MAX_STATES + 63) / 64)
 
+/* The single-word form of a program of at most 64 states: the transition of every state
+ * on every ASCII character and the epsilon closure of every state, precomputed, so that a
+ * step is a few AND/OR operations (see small_run()). */
+struct small {
+	uint64_t ascii[128];	  /* states whose set holds that character */
+	uint64_t sets;		  /* all OP_SET states */
+	uint64_t cl_mid[64];	  /* closure of each state, text before and after */
+	uint64_t cl_end[64];	  /* ... at the end of the text */
+	uint64_t init_mid, init_end; /* closure of state 0 at the start, text follows / empty */
+	uint8_t next[64];	  /* successor of each OP_SET state */
+};
+
 struct ignore_prog {
 	struct inst *inst;
 	size_t n_inst;
+	struct small *small; /* NULL when there are more than 64 states */
 	uint32_t *ranges; /* (lo, hi) pairs */
 	char *prefix;     /* bytes every match starts with */
 	size_t prefix_len;
@@ -651,11 +664,14 @@ nomem:
 	return plate_err_new(c->err, ENOMEM, "out of memory");
 }
 
+static int build_small(struct ignore_prog *g);
+
 void ignore_prog_free(struct ignore_prog *g)
 {
 	if (g == NULL)
 		return;
 	free(g->inst);
+	free(g->small);
 	free(g->ranges);
 	free(g->prefix);
 	free(g->suffix);
@@ -678,6 +694,10 @@ int ignore_prog_compile(const char *re, size_t len, const char *pattern,
 	if (parse_expression(&c) < 0 || emit_program(&c, g) < 0 || derive_filters(&c, g) < 0)
 		goto out;
 	g->ranges = steal_pointer(&c.ranges);
+	if (g->n_inst <= 64 && build_small(g) < 0) {
+		plate_err_new(err, ENOMEM, "out of memory");
+		goto out;
+	}
 	*out = steal_pointer(&g);
 	rc = 0;
 out:
@@ -685,6 +705,15 @@ out:
 	free(c.ranges);
 	ignore_prog_free(g);
 	return rc;
+}
+
+void ignore_prog_literals(const struct ignore_prog *g, const char **prefix, size_t *prefix_len,
+			  const char **suffix, size_t *suffix_len)
+{
+	*prefix = g->prefix;
+	*prefix_len = g->prefix_len;
+	*suffix = g->suffix;
+	*suffix_len = g->suffix_len;
 }
 
 int ignore_prog_slashes(const struct ignore_prog *g)
@@ -789,15 +818,85 @@ static bool run(const struct ignore_prog *g, const char *s, size_t len, struct s
 	return true;
 }
 
+static int build_small(struct ignore_prog *g)
+{
+	struct small *k = calloc(1, sizeof(*k));
+	struct states st;
+
+	if (k == NULL)
+		return -1;
+	for (uint32_t s = 0; s < g->n_inst; s++) {
+		const struct inst *in = &g->inst[s];
+
+		for (int end = 0; end <= 1; end++) {
+			memset(st.w, 0, sizeof(st.w[0]));
+			add_state(&st, s);
+			closure(g, &st, false, end);
+			(end ? k->cl_end : k->cl_mid)[s] = st.w[0];
+		}
+		if (in->op != OP_SET)
+			continue;
+		k->sets |= (uint64_t)1 << s;
+		k->next[s] = (uint8_t)in->next;
+		for (uint32_t c = 0; c < 128; c++)
+			if (set_has(in, g->ranges, c))
+				k->ascii[c] |= (uint64_t)1 << s;
+	}
+	for (int end = 0; end <= 1; end++) {
+		memset(st.w, 0, sizeof(st.w[0]));
+		add_state(&st, 0);
+		closure(g, &st, true, end);
+		*(end ? &k->init_end : &k->init_mid) = st.w[0];
+	}
+	g->small = k;
+	return 0;
+}
+
+/* run() for programs with a single-word form; returns the final states, 0 when none
+ * survived. */
+static uint64_t small_run(const struct ignore_prog *g, const char *s, size_t len, bool last_is_end)
+{
+	const struct small *k = g->small;
+	uint64_t cur = last_is_end && len == 0 ? k->init_end : k->init_mid;
+	size_t pos = 0, w = 1;
+
+	while (pos < len) {
+		unsigned char c = (unsigned char)s[pos];
+		uint64_t hit = 0, next = 0;
+		const uint64_t *cl;
+
+		if (c < 0x80) {
+			hit = cur & k->ascii[c];
+			w = 1;
+		} else {
+			uint32_t r = ignore_decode_rune(s + pos, len - pos, &w);
+			for (uint64_t b = cur & k->sets; b != 0; b &= b - 1)
+				if (set_has(&g->inst[__builtin_ctzll(b)], g->ranges, r))
+					hit |= b & -b;
+		}
+		pos += w;
+		cl = last_is_end && pos == len ? k->cl_end : k->cl_mid;
+		for (; hit != 0; hit &= hit - 1)
+			next |= cl[k->next[__builtin_ctzll(hit)]];
+		if (next == 0)
+			return 0;
+		cur = next;
+	}
+	return cur;
+}
+
 bool ignore_prog_match(const struct ignore_prog *g, const char *s, size_t len)
 {
 	struct states st;
 	uint32_t m = (uint32_t)g->n_inst - 1;
 
-	if (len < g->prefix_len || memcmp(s, g->prefix, g->prefix_len) != 0)
+	if (g->prefix_len > 0 && (len < g->prefix_len || memcmp(s, g->prefix, g->prefix_len) != 0))
 		return false;
-	if (len < g->suffix_len || memcmp(s + len - g->suffix_len, g->suffix, g->suffix_len) != 0)
+	if (g->suffix_len > 0 &&
+	    (len < g->suffix_len || memcmp(s + len - g->suffix_len, g->suffix, g->suffix_len) != 0))
 		return false;
+	if (g->small != NULL)
+		return (small_run(g, s, len, true) >> m) & 1;
 	if (!run(g, s, len, &st, true))
 		return false;
 	return (st.w[m / 64] >> (m % 64)) & 1;
@@ -812,6 +911,8 @@ bool ignore_prog_match_below(const struct ignore_prog *g, const char *s, size_t 
 		return false;
 	if (len < g->prefix_len && g->prefix[len] != '/')
 		return false;
+	if (g->small != NULL)
+		return (small_run(g, s, len, false) & g->small->ascii['/']) != 0;
 	if (!run(g, s, len, &st, false) || !step(g, &st, &next, '/'))
 		return false;
 	/* some consuming state is alive after "s/": text can follow */

@@ -19,6 +19,9 @@
 #include "ignore/ignore.h"
 #include "ignore/ignore_internal.h"
 
+/* Walk entries with fewer '/' than this get a pattern list of their own (struct ignore). */
+#define DEPTH_LISTS 16
+
 /* Non-clean paths up to this length get their parent cleaned on the stack. */
 #define DIR_STACK_BUF 4096
 
@@ -29,6 +32,10 @@ struct pattern {
 	enum ignore_kind kind;
 	int slashes; /* number of '/' in every string the pattern matches, -1 if it varies */
 	struct ignore_prog *prog;
+	/* cheap rejection before the real test: every match is at least min_len bytes, and
+	 * starts with first / ends with last (each -1 when unknown) */
+	size_t min_len;
+	int first, last;
 };
 
 struct ignore {
@@ -36,6 +43,9 @@ struct ignore {
 	size_t n;
 	/* next_exception[i]: the first exception at index >= i, or n */
 	size_t *next_exception;
+	/* by_depth[d] (d < DEPTH_LISTS - 1): the patterns an entry with d '/' can match, last
+	 * first, ending with (uint32_t)-1; by_depth[DEPTH_LISTS - 1] serves all deeper entries */
+	uint32_t *by_depth[DEPTH_LISTS];
 };
 
 void ignore_free(struct ignore *m)
@@ -48,6 +58,8 @@ void ignore_free(struct ignore *m)
 	}
 	free(m->pats);
 	free(m->next_exception);
+	for (size_t d = 0; d < DEPTH_LISTS; d++)
+		free(m->by_depth[d]);
 	free(m);
 }
 
@@ -63,6 +75,40 @@ static size_t count_slashes(const char *s, size_t len)
 	for (const char *p = s; (p = memchr(p, '/', len - (size_t)(p - s))) != NULL; p++)
 		k++;
 	return k;
+}
+
+static void set_filters(struct pattern *p)
+{
+	const char *pre = "", *suf = "";
+	size_t pre_len = 0, suf_len = 0;
+
+	switch (p->kind) {
+	case IGNORE_KIND_EXACT:
+		pre = suf = p->text;
+		pre_len = suf_len = p->len;
+		break;
+	case IGNORE_KIND_PREFIX:
+		pre = p->text;
+		pre_len = p->len - 2;
+		break;
+	case IGNORE_KIND_SUFFIX:
+		/* "**" + "/x" also matches "x": only the bytes after the '/' are certain */
+		suf = p->text + 2;
+		suf_len = p->len - 2;
+		if (suf_len > 0 && suf[0] == '/') {
+			suf++;
+			suf_len--;
+		}
+		break;
+	case IGNORE_KIND_REGEXP:
+		ignore_prog_literals(p->prog, &pre, &pre_len, &suf, &suf_len);
+		break;
+	default:
+		break;
+	}
+	p->min_len = pre_len > suf_len ? pre_len : suf_len;
+	p->first = pre_len ? (unsigned char)pre[0] : -1;
+	p->last = suf_len ? (unsigned char)suf[suf_len - 1] : -1;
 }
 
 /* One entry of patternmatcher.New: `raw` is trimmed, cleaned, split from its '!', checked
@@ -119,6 +165,7 @@ static int add_pattern(struct ignore *m, const char *raw, struct plate_error **e
 	}
 	p->text = steal_pointer(&clean);
 	p->len = clen;
+	set_filters(p);
 	m->n++;
 	rc = 0;
 out:
@@ -143,6 +190,18 @@ int ignore_new(const char *const *patterns, size_t n, struct ignore **out,
 	m->next_exception[m->n] = m->n;
 	for (size_t i = m->n; i-- > 0;)
 		m->next_exception[i] = m->pats[i].exception ? i : m->next_exception[i + 1];
+	for (size_t d = 0; d < DEPTH_LISTS; d++) {
+		size_t k = 0;
+
+		if ((m->by_depth[d] = malloc((m->n + 1) * sizeof(uint32_t))) == NULL)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		for (size_t j = m->n; j-- > 0;) {
+			int sl = m->pats[j].slashes;
+			if (sl < 0 || (size_t)sl == d || (d == DEPTH_LISTS - 1 && (size_t)sl > d))
+				m->by_depth[d][k++] = (uint32_t)j;
+		}
+		m->by_depth[d][k] = (uint32_t)-1;
+	}
 	*out = steal_pointer(&m);
 	return 0;
 }
@@ -153,7 +212,7 @@ bool ignore_has_exceptions(const struct ignore *m)
 }
 
 /* patternmatcher's Pattern.match on one string. */
-static bool hit_one(const struct pattern *p, const char *s, size_t len)
+static bool hit_full(const struct pattern *p, const char *s, size_t len)
 {
 	switch (p->kind) {
 	case IGNORE_KIND_EXACT:
@@ -177,52 +236,59 @@ static bool hit_one(const struct pattern *p, const char *s, size_t len)
 	}
 }
 
-/* A path and the directory whose prefixes are its ancestors for MatchesOrParentMatches. */
+/* Most tests fail on length or on the first or last byte: decide those inline. */
+static inline bool hit_one(const struct pattern *p, const char *s, size_t len)
+{
+	if (len < p->min_len || (p->first >= 0 && (unsigned char)s[0] != p->first) ||
+	    (p->last >= 0 && (unsigned char)s[len - 1] != p->last))
+		return false;
+	return hit_full(p, s, len);
+}
+
+/* Parents with more '/' than this get their cut list in heap memory. */
+#define CUTS_STACK 256
+
+/* A path and the directory whose prefixes are its ancestors for MatchesOrParentMatches:
+ * dir[0..cuts[i]) for each '/' in dir, then dir itself. */
 struct subject {
 	const char *path;
 	size_t len, slashes;
 	const char *dir; /* Go filepath.Dir(path), NULL when it is "." */
-	size_t dlen, dslashes;
+	size_t dlen;
+	const size_t *cuts; /* offsets of the '/' in dir */
+	size_t ncuts;
 };
 
-/* Length of the prefix of dir before its k-th '/' (0-based), or dlen when dir has exactly k
- * slashes; (size_t)-1 when it has fewer. */
-static size_t prefix_with_slashes(const struct subject *sb, size_t k)
-{
-	const char *p = sb->dir;
-
-	if (sb->dslashes < k)
-		return (size_t)-1;
-	if (sb->dslashes == k)
-		return sb->dlen;
-	for (size_t i = 0;; i++, p++) {
-		p = memchr(p, '/', sb->dlen - (size_t)(p - sb->dir));
-		if (i == k)
-			return (size_t)(p - sb->dir);
-	}
-}
-
-/* Does pattern p hit the path or one of its ancestors (the '/'-prefixes of dir and dir)? */
+/* Does pattern p hit the path or one of its ancestors? */
 static bool hit_any(const struct pattern *p, const struct subject *sb)
 {
 	if (p->slashes >= 0) {
-		/* only a string with exactly that many '/' can match */
-		size_t k = (size_t)p->slashes, n;
+		/* only a string with exactly that many '/' can match: one candidate at most */
+		size_t k = (size_t)p->slashes;
 
 		if (sb->slashes == k && hit_one(p, sb->path, sb->len))
 			return true;
-		if (sb->dir == NULL || (n = prefix_with_slashes(sb, k)) == (size_t)-1)
+		if (sb->dir == NULL || k > sb->ncuts)
 			return false;
-		return hit_one(p, sb->dir, n);
+		return hit_one(p, sb->dir, k < sb->ncuts ? sb->cuts[k] : sb->dlen);
 	}
 	if (hit_one(p, sb->path, sb->len))
 		return true;
 	if (sb->dir == NULL)
 		return false;
-	for (const char *s = sb->dir; (s = memchr(s, '/', sb->dlen - (size_t)(s - sb->dir))) != NULL; s++)
-		if (hit_one(p, sb->dir, (size_t)(s - sb->dir)))
+	for (size_t i = 0; i < sb->ncuts; i++)
+		if (hit_one(p, sb->dir, sb->cuts[i]))
 			return true;
 	return hit_one(p, sb->dir, sb->dlen);
+}
+
+static size_t list_cuts(const char *s, size_t len, size_t *cuts)
+{
+	size_t n = 0;
+
+	for (const char *p = s; (p = memchr(p, '/', len - (size_t)(p - s))) != NULL; p++)
+		cuts[n++] = (size_t)(p - s);
+	return n;
 }
 
 bool ignore_match(const struct ignore *m, const char *path)
@@ -230,12 +296,13 @@ bool ignore_match(const struct ignore *m, const char *path)
 	struct subject sb = { .path = path, .len = strlen(path) };
 	const char *slash = memrchr(path, '/', sb.len);
 	char stack[DIR_STACK_BUF + 2];
+	size_t cut_stack[CUTS_STACK];
 	_cleanup_free_ char *heap = NULL;
+	_cleanup_free_ size_t *heap_cuts = NULL;
 
-	sb.slashes = count_slashes(path, sb.len);
 	if (slash != NULL) {
 		/* Go's Dir: Clean of everything up to and including the last '/' */
-		size_t raw = (size_t)(slash - path) + 1;
+		size_t raw = (size_t)(slash - path) + 1, n;
 
 		if (ignore_is_clean_relative(path, raw - 1)) {
 			sb.dir = path;
@@ -249,8 +316,16 @@ bool ignore_match(const struct ignore *m, const char *path)
 			if (sb.dlen == 1 && buf[0] == '.')
 				sb.dir = NULL;
 		}
-		if (sb.dir != NULL)
-			sb.dslashes = count_slashes(sb.dir, sb.dlen);
+		if (sb.dir != NULL) {
+			n = count_slashes(sb.dir, sb.dlen);
+			size_t *cuts = cut_stack;
+			if (n > CUTS_STACK && (cuts = heap_cuts = malloc(n * sizeof(*cuts))) == NULL)
+				return true;
+			sb.ncuts = list_cuts(sb.dir, sb.dlen, cuts);
+			sb.cuts = cuts;
+		}
+		/* a clean path has one '/' more than its parent */
+		sb.slashes = sb.dir == path ? sb.ncuts + 1 : count_slashes(path, sb.len);
 	}
 	for (size_t j = m->n; j-- > 0;)
 		if (hit_any(&m->pats[j], &sb))
@@ -266,13 +341,14 @@ bool ignore_match_entry(const struct ignore *m, const struct ignore_dir *parent,
 
 	/* the entry's hits are the directory's plus those on the entry itself: only a later
 	 * pattern can change the answer */
-	for (size_t j = m->n; j-- > (size_t)(last + 1);) {
-		const struct pattern *p = &m->pats[j];
+	const uint32_t *list = m->by_depth[parent->depth < DEPTH_LISTS ? parent->depth : DEPTH_LISTS - 1];
+	for (; *list != (uint32_t)-1 && (int)*list > last; list++) {
+		const struct pattern *p = &m->pats[*list];
 
 		if (p->slashes >= 0 && (unsigned)p->slashes != parent->depth)
 			continue;
 		if (hit_one(p, path, len)) {
-			last = (int)j;
+			last = (int)*list;
 			break;
 		}
 	}

@@ -74,6 +74,9 @@ bool ignore_prog_match(const struct ignore_prog *g, const char *s, size_t len);
 /* True when some string that starts with s[0..len) + "/" could match (conservative: may
  * say true when none does, never false when one does). */
 bool ignore_prog_match_below(const struct ignore_prog *g, const char *s, size_t len);
+/* The literal bytes every match starts and ends with (possibly empty; they may overlap). */
+void ignore_prog_literals(const struct ignore_prog *g, const char **prefix, size_t *prefix_len,
+			  const char **suffix, size_t *suffix_len);
 /* Number of '/' in every string the expression matches, or -1 when it varies. */
 int ignore_prog_slashes(const struct ignore_prog *g);
 
