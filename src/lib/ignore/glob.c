@@ -4,7 +4,8 @@
  *
  *  1. ignore_glob_check(): the syntax check patternmatcher.New runs through Go's
  *     filepath.Match(pattern, ".") — the pattern is cut into chunks at '*' outside
- *     brackets, and every chunk must be well formed.
+ *     brackets, and every chunk must be well formed (current Go checks them all even after
+ *     a mismatch; Go 1.19 and older returned at the first chunk that did not match).
  *  2. ignore_glob_translate(): the classification (exact / prefix / suffix / regexp) and the
  *     regular expression patternmatcher builds, rune by rune as Go's text/scanner reads
  *     the pattern (a leading BOM skipped, invalid UTF-8 read as U+FFFD).

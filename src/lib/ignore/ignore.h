@@ -13,7 +13,9 @@
  *     filepath.Clean, then one leading '/' dropped.  A lone "!" survives reading.
  *   - ignore_new() compiles a pattern list, as patternmatcher.New does: trim, skip empty,
  *     Clean, "!" marks an exception (a lone "!" is an error), and a pattern that Go's
- *     filepath.Match syntax rejects is an error.  Each pattern is then classified and
+ *     filepath.Match syntax rejects is an error (anywhere in the pattern, as current Go
+ *     checks it; Go 1.19 and older stopped checking at the first chunk that failed to
+ *     match ".").  Each pattern is then classified and
  *     translated exactly as patternmatcher does (exact / prefix "x/" + "**" / suffix "**" + "x" /
  *     regular expression), and the regular expression is interpreted with Go RE2 rules.
  *   - ignore_match() answers "is this path excluded?" with MatchesOrParentMatches
@@ -104,9 +106,9 @@ bool ignore_has_exceptions(const struct ignore *m);
 /*
  * True when `path` is excluded.  `path` is slash-separated and relative to the context
  * root, e.g. "src/main.go".  It is taken as is, like MatchesOrParentMatches does: the path
- * itself is tested raw and its ancestors are the prefixes of Go's filepath.Dir(path).  For
- * a path that is not clean and longer than IGNORE_MAX_PATTERN_LEN bytes the ancestors are
- * computed in heap memory; if that allocation fails the answer is "excluded".
+ * itself is tested raw and its ancestors are the prefixes of Go's filepath.Dir(path).  Only
+ * an unusual path (not clean and over 4096 bytes, or with more than 256 '/') needs heap
+ * memory for that; if the allocation fails the answer is "excluded".
  */
 bool ignore_match(const struct ignore *m, const char *path);
 
