@@ -13,11 +13,11 @@
  *     filepath.Clean, then one leading '/' dropped.  A lone "!" survives reading.
  *   - ignore_new() compiles a pattern list, as patternmatcher.New does: trim, skip empty,
  *     Clean, "!" marks an exception (a lone "!" is an error), and a pattern that Go's
- *     filepath.Match syntax rejects is an error (anywhere in the pattern, as current Go
- *     checks it; Go 1.19 and older stopped checking at the first chunk that failed to
- *     match ".").  Each pattern is then classified and
- *     translated exactly as patternmatcher does (exact / prefix "x/" + "**" / suffix "**" + "x" /
- *     regular expression), and the regular expression is interpreted with Go RE2 rules.
+ *     filepath.Match syntax rejects anywhere is an error (current Go checks the whole
+ *     pattern; Go 1.19 and older stopped at the first chunk that failed to match ".").
+ *     Each pattern is then classified and translated exactly as patternmatcher does
+ *     (exact / prefix "x" + "**" / suffix "**" + "x" / regular expression), and the regular
+ *     expression is interpreted with Go RE2 rules.
  *   - ignore_match() answers "is this path excluded?" with MatchesOrParentMatches
  *     semantics: a pattern hits a path when it matches the path itself or one of its
  *     ancestor directories; the last pattern that hits decides (an exception re-includes).
@@ -27,6 +27,11 @@
  *   with ranges and `^` negation (as in Go, `!` is not a negation); `\c` the character c;
  *   `**` any number of directories, including none.  Patterns are anchored at the context
  *   root.  Matching is bounded: O(len(path) * len(pattern)) per test, no backtracking.
+ *   patternmatcher's oddities are kept, since they decide what reaches a build: "**x" is
+ *   a plain suffix test ("**file" matches "afile"), "x**" a plain prefix test, an
+ *   unescaped '^' outside brackets anchors, '*' or '?' inside brackets garble the class
+ *   the way the translated expression does, "[[:digit:]]" is a POSIX class, and "**"
+ *   translated to ".*" does not match '\n'.
  *
  * Deliberate differences from BuildKit (each is an error here, never a different answer)
  *   - An escape of a letter, digit or non-ASCII character ("\d", "\b", "\x41", "\é") is
@@ -44,10 +49,15 @@
  *   the patterns after the last one that hit the directory.  ignore_dir_skippable() says
  *   whether an excluded directory can be left unread because no exception pattern after
  *   the deciding one could hit anything beneath it.  Both give exactly the answers
- *   ignore_match() gives.  (patternmatcher's MatchesUsingParentResults differs from
- *   MatchesOrParentMatches in one corner: a pattern skipped while evaluating a directory
- *   is not seen as an ancestor hit by its children.  plate follows MatchesOrParentMatches
- *   everywhere.)
+ *   ignore_match() gives.
+ *
+ *   Known difference: BuildKit's context walker (tonistiigi/fsutil) calls
+ *   MatchesUsingParentResults, which differs from MatchesOrParentMatches in one corner: a
+ *   pattern skipped while evaluating a directory (an inclusion after the directory was
+ *   already excluded) is not remembered as a hit on that directory, so its entries do not
+ *   inherit it.  With the patterns "a", "!a/b", "a", BuildKit sends "a/b/c" and plate
+ *   excludes it.  plate follows MatchesOrParentMatches, the documented last-match-wins
+ *   rule, everywhere.
  *
  * Ownership
  *   `const char *` arguments are borrowed.  Pattern arrays returned by ignore_file_parse()
@@ -153,9 +163,10 @@ enum ignore_source {
  * dockerfile_dirfd, if it exists (even empty); else ".dockerignore" at the root of the
  * context directory context_dirfd; else no patterns.  The two files are never merged.
  * dockerfile_path may be NULL (Dockerfile read from stdin): then only the context file is
- * considered.  dockerfile_dirfd may be AT_FDCWD.  The context file is resolved with the
- * context as root (a symlink cannot leave it), as BuildKit reads it from the transferred
- * context.  A file that is not regular or is larger than IGNORE_MAX_FILE is an error.
+ * considered.  dockerfile_dirfd may be AT_FDCWD.  Each file is resolved with its directory
+ * as root (a symlink cannot leave it), as BuildKit reads both from transferred directories;
+ * where openat2() is unavailable a symlinked ignore file is refused (ELOOP).  A file that
+ * is not regular or is larger than IGNORE_MAX_FILE is an error.
  * On success *patterns and *n are as for ignore_file_parse() and *source (if not NULL) says
  * which file was used.
  */
