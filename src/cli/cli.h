@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "engine/engine.h"
 #include "store/store.h"
 
 enum cli_exit {
@@ -62,5 +63,19 @@ int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 int cli_cmd_load(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_fsck(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+
+/* Monotonic seconds, for durations shown to the user. */
+double cli_now(void);
+
+/* Progress rendering of engine events on stderr (progress.c): mode is auto, tty, plain,
+ * json or quiet (NULL: auto). */
+struct cli_progress;
+int cli_progress_new(const char *mode, struct cli_progress **out, struct plate_error **err);
+void cli_progress_event(void *data, const struct engine_event *ev);
+bool cli_progress_is_quiet(const struct cli_progress *p);
+bool cli_progress_is_json(const struct cli_progress *p);
+void cli_progress_free(struct cli_progress *p);
 
 #endif

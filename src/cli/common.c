@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -46,4 +47,12 @@ int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct
 	if (*data == NULL)
 		return plate_err_new(err, ENOMEM, "cannot read '%s'", path);
 	return 0;
+}
+
+double cli_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

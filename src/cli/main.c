@@ -30,6 +30,8 @@ static const struct cli_command commands[] = {
 	{ "load", cli_cmd_load, "load images from an archive or OCI layout" },
 	{ "import", cli_cmd_import, "make an image from a root filesystem tarball" },
 	{ "fsck", cli_cmd_fsck, "verify the store" },
+	{ "build", cli_cmd_build, "build an image from a Dockerfile" },
+	{ "run", cli_cmd_run, "run a command in an image" },
 };
 
 static void print_usage(FILE *out)

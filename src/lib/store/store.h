@@ -13,6 +13,7 @@
  *                               records what the tree held when it was made
  *   cache/<hex>.json            build-cache entries (format owned by the engine); every
  *                               sha256 digest an entry mentions is kept alive by gc
+ *   mounts/<hex>/               RUN --mount=type=cache directories (engine-owned, not gc'ed)
  *   tmp/                        every write lands here first (one directory per open
  *                               transaction, flock'ed while alive)
  *   plate.lock                  flock: shared for multi-step reads, exclusive to publish
@@ -166,6 +167,26 @@ int store_txn_cache_put(struct store_txn *t, const char *key, const char *json, 
 			struct plate_error **err);
 
 int store_txn_commit(struct store_txn *t, struct plate_error **err);
+
+/* ---- for the build engine (build.c) ------------------------------------------------- */
+
+/* Creates the empty directory `name` (unique within the transaction) inside the
+ * transaction's directory, on the store's filesystem, and returns its absolute path
+ * (malloc'd).  It is removed with the transaction unless published. */
+int store_txn_scratch_dir(struct store_txn *t, const char *name, char **path,
+			  struct plate_error **err);
+
+/* Publishes trees as snapshots now, without a blob: dirs[i] (scratch directories of t,
+ * holding a layer's files with overlayfs whiteouts, as an overlay upper directory does)
+ * becomes snapshots/<hex of diff_ids[i]>/fs.  Each is pinned by t first; the filesystem
+ * is synced once before the first rename.  A snapshot the store already has is left as
+ * it is (its scratch directory goes with the transaction). */
+int store_txn_snapshot_publish(struct store_txn *t, const char *const *dirs,
+			       const char *const *diff_ids, size_t n, struct plate_error **err);
+
+/* The persistent directory of RUN --mount=type=cache with this id (ROOT/mounts/<sha256 of
+ * id>), created when missing; malloc'd absolute path.  Not touched by gc. */
+int store_cache_mount_dir(struct store *s, const char *id, char **path, struct plate_error **err);
 
 /* ---- maintenance -------------------------------------------------------------------- */
 

@@ -1,0 +1,136 @@
+/*
+ * plate run [--rm] [-e KEY=VALUE]... [--network host|none] [--entrypoint CMD] [-u USER]
+ *           [-w DIR] [--hostname NAME] REF [CMD [ARG...]]
+ *
+ * Runs the image's entrypoint and command (CMD replaced by the arguments after REF) in the
+ * sandbox, over the image's layers with a throw-away upper directory: nothing the command
+ * writes is kept (--rm is accepted for docker compatibility and is always the case).
+ * The command's stdin, stdout and stderr are plate's; plate exits with its status.
+ * The network is the host's unless --network none: plate has no network bridge.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "cli.h"
+#include "engine/engine.h"
+
+static const char usage[] =
+	"usage: plate run [--rm] [-e KEY=VALUE]... [--network host|none] [--entrypoint CMD]\n"
+	"                 [-u USER] [-w DIR] [--hostname NAME] REF [CMD [ARG...]]\n";
+
+static int cancel_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	ssize_t ignored = write(cancel_pipe[1], "x", 1);
+
+	(void)ignored;
+	(void)sig;
+	errno = saved;
+}
+
+int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
+{
+	struct engine_run_options o = { .stdin_fd = STDIN_FILENO, .stdout_fd = STDOUT_FILENO,
+					.stderr_fd = STDERR_FILENO, .cancel_fd = -1 };
+	_cleanup_free_ const char **env = calloc((size_t)argc + 1, sizeof(char *));
+	_cleanup_free_ char *resolv = NULL, *name = NULL;
+	_cleanup_error_ struct plate_error *ignored = NULL;
+	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
+	struct store *s = NULL;
+	size_t resolv_len;
+	int i, status = 0, r;
+
+	if (env == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		const char *v = NULL;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage, stdout);
+			return CLI_EXIT_OK;
+		}
+		if (strcmp(a, "--rm") == 0 || strcmp(a, "-i") == 0 || strcmp(a, "-t") == 0 ||
+		    strcmp(a, "-it") == 0)
+			continue;
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strchr(a, '=') != NULL && strncmp(a, "--", 2) == 0) {
+			v = strchr(a, '=') + 1;
+		} else if (i + 1 < argc) {
+			v = argv[++i];
+		} else {
+			return cli_usage_error(ctx, err, "option '%s' needs a value", a);
+		}
+		if (strcmp(a, "-e") == 0 || strncmp(a, "--env", 5) == 0) {
+			if (strchr(v, '=') != NULL) {
+				env[o.n_env++] = v;
+			} else if (getenv(v) != NULL) {
+				/* docker: -e NAME passes the caller's value. */
+				char *kv = NULL;
+				if (asprintf(&kv, "%s=%s", v, getenv(v)) < 0)
+					return plate_err_new(err, ENOMEM, "out of memory");
+				env[o.n_env++] = kv; /* lives until exit */
+			}
+		} else if (strncmp(a, "--network", 9) == 0) {
+			if (strcmp(v, "none") == 0)
+				o.network = ENGINE_NET_NONE;
+			else if (strcmp(v, "host") == 0 || strcmp(v, "default") == 0)
+				o.network = ENGINE_NET_HOST;
+			else
+				return cli_usage_error(ctx, err, "--network must be host or none");
+		} else if (strncmp(a, "--entrypoint", 12) == 0) {
+			o.entrypoint = v;
+		} else if (strcmp(a, "-u") == 0 || strncmp(a, "--user", 6) == 0) {
+			o.user = v;
+		} else if (strcmp(a, "-w") == 0 || strncmp(a, "--workdir", 9) == 0) {
+			o.workdir = v;
+		} else if (strncmp(a, "--hostname", 10) == 0) {
+			o.hostname = v;
+		} else {
+			return cli_usage_error(ctx, err, "unknown option '%s' for run", a);
+		}
+	}
+	if (i >= argc)
+		return cli_usage_error(ctx, err, "run needs an image\n%s", usage);
+	o.image = argv[i++];
+	o.argv = (const char *const *)argv + i;
+	o.n_argv = (size_t)(argc - i);
+	o.env = env;
+	if (cli_read_file("/etc/resolv.conf", 65536, &resolv, &resolv_len, &ignored) == 0)
+		o.resolv_conf = resolv;
+	if (cli_open_store(ctx, &s, err) < 0)
+		return -1;
+	o.store = s;
+	if (pipe2(cancel_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		store_free(s);
+		return plate_err_new(err, errno, "cannot create a pipe");
+	}
+	o.cancel_fd = cancel_pipe[0];
+	/* Signals meant for the command reach it through the sandbox's pid 1 when it has a
+	 * terminal of its own; here SIGINT and SIGTERM stop the run. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	r = engine_run(&o, &status, err);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	close(cancel_pipe[0]);
+	close(cancel_pipe[1]);
+	store_free(s);
+	if (r < 0) {
+		if ((*err)->errno_value == ECANCELED)
+			ctx->error_exit = 130;
+		return -1;
+	}
+	return status;
+}

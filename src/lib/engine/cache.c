@@ -1,0 +1,294 @@
+/*
+ * The build cache and the layers of built steps.
+ *
+ * An entry (cache/<hex of the step key>.json, docs/internals/engine.md) records what the
+ * step produced: {"diff_id", "blob", "media_type", "size"} for a layer, {"empty": true}
+ * for a step that changed nothing.  The store's gc keeps an entry as long as every
+ * digest it names exists, and keeps those alive.  Entries are written at the end of the
+ * build, in its transaction, after the snapshots they name were published.
+ *
+ * A step's diff (the overlay upper directory) is hashed as the tar the layer writer
+ * produces, uncompressed, which gives its diffID.  The directory itself becomes the
+ * snapshot; the compressed blob is only written when an image containing the layer is
+ * stored, from the snapshot, and must give the same diffID.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "json/json.h"
+#include "layer/layer.h"
+#include "engine/engine_internal.h"
+
+#define ENTRY_MAX 65536
+
+int eng_cache_lookup(struct engine *e, const char *key, bool *hit, bool *empty,
+		     struct eng_layer *layer, struct plate_error **err)
+{
+	_cleanup_free_ char *json = NULL;
+	_cleanup_error_ struct plate_error *bad = NULL;
+	const char *diff_id = NULL, *blob = NULL, *media_type = NULL;
+	json_t *root = NULL;
+	int64_t size = -1;
+	bool is_empty = false;
+	size_t len;
+	int r;
+
+	*hit = false;
+	*empty = false;
+	if (e->o.no_cache)
+		return 0;
+	r = store_cache_get(e->o.store, key, &json, &len, err);
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	/* A damaged entry is a miss, not an error: it is only a cache. */
+	if (json_parse(json, len, ENTRY_MAX, 4, &root, &bad) < 0 ||
+	    json_get_bool(root, "empty", false, &is_empty, "cache entry", &bad) < 0 ||
+	    json_get_string(root, "diff_id", false, &diff_id, "cache entry", &bad) < 0 ||
+	    json_get_string(root, "blob", false, &blob, "cache entry", &bad) < 0 ||
+	    json_get_string(root, "media_type", false, &media_type, "cache entry", &bad) < 0 ||
+	    json_get_int(root, "size", false, &size, "cache entry", &bad) < 0)
+		goto out;
+	if (is_empty) {
+		*hit = *empty = true;
+		goto out;
+	}
+	if (diff_id == NULL || !digest_is_valid(diff_id))
+		goto out;
+	pthread_mutex_lock(&e->lock);
+	r = store_txn_pin(e->txn, diff_id, err);
+	if (r == 0 && blob != NULL && digest_is_valid(blob))
+		r = store_txn_pin(e->txn, blob, err);
+	pthread_mutex_unlock(&e->lock);
+	if (r < 0)
+		goto fail;
+	if (!store_snapshot_exists(e->o.store, diff_id))
+		goto out;
+	memset(layer, 0, sizeof(*layer));
+	layer->diff_id = strdup(diff_id);
+	layer->path = store_snapshot_path(e->o.store, diff_id);
+	layer->cache_key = strdup(key);
+	if (layer->diff_id == NULL || layer->path == NULL || layer->cache_key == NULL)
+		goto nomem;
+	if (blob != NULL && media_type != NULL && size >= 0 && digest_is_valid(blob) &&
+	    store_blob_exists(e->o.store, blob)) {
+		layer->blob = strdup(blob);
+		layer->media_type = strdup(media_type);
+		layer->size = size;
+		if (layer->blob == NULL || layer->media_type == NULL)
+			goto nomem;
+	}
+	*hit = true;
+out:
+	json_decref(root);
+	return 0;
+nomem:
+	plate_err_new(err, ENOMEM, "out of memory");
+fail:
+	eng_layer_release(layer);
+	json_decref(root);
+	return -1;
+}
+
+/* Called with e->lock held. */
+static struct eng_cache_put *find_put(struct engine *e, const char *key)
+{
+	for (size_t i = 0; i < e->n_puts; i++)
+		if (strcmp(e->puts[i].key, key) == 0)
+			return &e->puts[i];
+	return NULL;
+}
+
+/* Called with e->lock held. */
+static int set_put(struct engine *e, const char *key, const struct eng_layer *layer,
+		   struct plate_error **err)
+{
+	struct eng_cache_put *p = find_put(e, key);
+	struct eng_layers tmp = { 0 };
+
+	if (p == NULL) {
+		struct eng_cache_put *grown = realloc(e->puts, (e->n_puts + 1) * sizeof(*grown));
+		if (grown == NULL)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		e->puts = grown;
+		p = &grown[e->n_puts];
+		memset(p, 0, sizeof(*p));
+		if ((p->key = strdup(key)) == NULL)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		e->n_puts++;
+	}
+	eng_layer_release(&p->layer);
+	p->empty = layer == NULL;
+	if (layer == NULL)
+		return 0;
+	if (eng_layers_add(&tmp, layer, err) < 0)
+		return -1;
+	p->layer = tmp.v[0];
+	free(tmp.v);
+	return 0;
+}
+
+int eng_cache_record(struct engine *e, const char *key, const struct eng_layer *layer,
+		     struct plate_error **err)
+{
+	int r;
+
+	pthread_mutex_lock(&e->lock);
+	r = set_put(e, key, layer, err);
+	pthread_mutex_unlock(&e->lock);
+	return r;
+}
+
+/* Stages every recorded entry in the transaction (called once, at the end). */
+int eng_cache_flush(struct engine *e, struct plate_error **err)
+{
+	for (size_t i = 0; i < e->n_puts; i++) {
+		const struct eng_cache_put *p = &e->puts[i];
+		_cleanup_free_ char *text = NULL;
+		json_t *o = json_object();
+		size_t len;
+		int r;
+
+		if (o == NULL)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		if (p->empty) {
+			r = json_object_set_new(o, "empty", json_true());
+		} else {
+			r = json_object_set_new(o, "diff_id", json_string(p->layer.diff_id));
+			if (r == 0 && p->layer.blob != NULL)
+				r = json_object_set_new(o, "blob", json_string(p->layer.blob)) |
+				    json_object_set_new(o, "media_type",
+							json_string(p->layer.media_type)) |
+				    json_object_set_new(o, "size", json_integer(p->layer.size));
+		}
+		if (r < 0) {
+			json_decref(o);
+			return plate_err_new(err, ENOMEM, "out of memory");
+		}
+		r = json_canonical(o, &text, &len, err);
+		json_decref(o);
+		if (r < 0 || store_txn_cache_put(e->txn, p->key, text, len, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- layers of built steps -------------------------------------------------------------- */
+
+int eng_harvest(struct engine *e, const char *upper, struct eng_layer *out, bool *empty,
+		struct plate_error **err)
+{
+	struct layer_writer_options wo = { .compression = "none", .epoch = e->o.epoch };
+	struct layer_writer *w = NULL;
+	struct layer_result res;
+	_cleanup_close_ int dirfd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int r = -1;
+
+	memset(out, 0, sizeof(*out));
+	*empty = false;
+	if (dirfd < 0 || null < 0)
+		return plate_err_new(err, errno, "cannot open '%s'", dirfd < 0 ? upper : "/dev/null");
+	if (layer_writer_new(null, &wo, &w, err) < 0 ||
+	    layer_writer_add_tree(w, dirfd, "", LAYER_TREE_OVERLAY, err) < 0 ||
+	    layer_writer_finish(w, &res, err) < 0)
+		goto out;
+	if (res.entries == 0) {
+		*empty = true;
+		r = 0;
+		goto out;
+	}
+	if ((out->diff_id = strdup(res.diff_id)) == NULL)
+		goto nomem;
+	pthread_mutex_lock(&e->lock);
+	if (store_snapshot_exists(e->o.store, res.diff_id)) {
+		/* Built before (by another build of the same inputs, or another path to the same
+		 * tree): keep the stored one, the scratch copy goes with the transaction. */
+		r = store_txn_pin(e->txn, res.diff_id, err);
+		pthread_mutex_unlock(&e->lock);
+		if (r < 0 || (out->path = store_snapshot_path(e->o.store, res.diff_id)) == NULL)
+			goto fail;
+		goto out;
+	}
+	r = -1;
+	{
+		char **dirs = realloc(e->pending_dirs, (e->n_pending + 1) * sizeof(*dirs));
+		char **ids = dirs ? realloc(e->pending_ids, (e->n_pending + 1) * sizeof(*ids)) : NULL;
+		if (dirs != NULL)
+			e->pending_dirs = dirs;
+		if (ids != NULL)
+			e->pending_ids = ids;
+		if (dirs == NULL || ids == NULL) {
+			pthread_mutex_unlock(&e->lock);
+			goto nomem;
+		}
+		dirs[e->n_pending] = strdup(upper);
+		ids[e->n_pending] = strdup(res.diff_id);
+		if (dirs[e->n_pending] == NULL || ids[e->n_pending] == NULL) {
+			free(dirs[e->n_pending]);
+			free(ids[e->n_pending]);
+			pthread_mutex_unlock(&e->lock);
+			goto nomem;
+		}
+		e->n_pending++;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if ((out->path = strdup(upper)) == NULL)
+		goto nomem;
+	r = 0;
+	goto out;
+nomem:
+	plate_err_new(err, ENOMEM, "out of memory");
+fail:
+	r = -1;
+	eng_layer_release(out);
+out:
+	layer_writer_free(w);
+	return r;
+}
+
+int eng_layer_blob(struct engine *e, struct eng_layer *l, struct plate_error **err)
+{
+	struct layer_writer_options wo = { .compression = "gzip", .epoch = e->o.epoch };
+	struct store_blob_writer *bw = NULL;
+	struct layer_writer *w = NULL;
+	struct layer_result res;
+	char digest[DIGEST_STRING_LEN + 1];
+	int64_t size;
+	_cleanup_close_ int dirfd = -1;
+	int r = -1;
+
+	if (l->blob != NULL)
+		return 0;
+	dirfd = open(l->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return plate_err_new(err, errno, "cannot open snapshot '%s'", l->path);
+	pthread_mutex_lock(&e->lock);
+	if (store_txn_blob_writer(e->txn, NULL, -1, &bw, err) < 0 ||
+	    layer_writer_new(store_blob_writer_fd(bw), &wo, &w, err) < 0 ||
+	    layer_writer_add_tree(w, dirfd, "", LAYER_TREE_OVERLAY, err) < 0 ||
+	    layer_writer_finish(w, &res, err) < 0 ||
+	    store_blob_writer_finish(bw, digest, &size, err) < 0)
+		goto out;
+	if (strcmp(res.diff_id, l->diff_id) != 0) {
+		plate_err_new(err, EIO, "layer '%s' was written as '%s': its snapshot changed",
+			      l->diff_id, res.diff_id);
+		goto out;
+	}
+	l->blob = strdup(digest);
+	l->media_type = strdup(layer_compression_media_type("gzip"));
+	l->size = size;
+	if (l->blob == NULL || l->media_type == NULL) {
+		plate_err_new(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	r = l->cache_key != NULL ? set_put(e, l->cache_key, l, err) : 0;
+out:
+	pthread_mutex_unlock(&e->lock);
+	layer_writer_free(w);
+	store_blob_writer_free(bw);
+	return r;
+}

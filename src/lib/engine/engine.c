@@ -1,0 +1,400 @@
+/*
+ * The engine: one build = one store transaction.  Every needed stage runs in a thread of
+ * its own that first waits for the stages it depends on, so independent stages build in
+ * parallel and a stage never waits longer than its inputs.  The first failure stops the
+ * others (the sandboxes watch the engine's cancel pipe).  At the end the snapshots of the
+ * built layers are published, the cache entries and the image staged, and the whole
+ * transaction committed; after a failure only the finished steps' cache entries are.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "engine/engine_internal.h"
+
+int eng_scratch(struct engine *e, const char *what, char **path, struct plate_error **err)
+{
+	char name[64];
+	int r;
+
+	pthread_mutex_lock(&e->lock);
+	snprintf(name, sizeof(name), "%u-%s", ++e->scratch_seq, what);
+	r = store_txn_scratch_dir(e->txn, name, path, err);
+	pthread_mutex_unlock(&e->lock);
+	return r;
+}
+
+bool eng_cancelled(struct engine *e)
+{
+	struct pollfd p = { .fd = e->cancel_pipe[0], .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+void engine_cancel(struct engine *e)
+{
+	int saved = errno;
+	ssize_t ignored;
+
+	e->user_cancelled = 1;
+	ignored = write(e->cancel_pipe[1], "x", 1);
+	(void)ignored;
+	errno = saved;
+}
+
+void eng_emit(struct engine *e, const struct engine_event *ev)
+{
+	if (e->o.progress == NULL)
+		return;
+	pthread_mutex_lock(&e->progress_lock);
+	e->o.progress(e->o.progress_data, ev);
+	pthread_mutex_unlock(&e->progress_lock);
+}
+
+unsigned eng_new_id(struct engine *e)
+{
+	unsigned id;
+
+	pthread_mutex_lock(&e->lock);
+	id = ++e->next_id;
+	pthread_mutex_unlock(&e->lock);
+	return id;
+}
+
+int eng_image_get(struct engine *e, const char *name, const char *platform,
+		  const struct store_image **out, struct plate_error **err)
+{
+	struct eng_image *grown;
+	struct store_image *img = NULL;
+	int r = 0;
+
+	pthread_mutex_lock(&e->lock);
+	for (size_t i = 0; i < e->n_images; i++)
+		if (strcmp(e->images[i].name, name) == 0 &&
+		    strcmp(e->images[i].platform, platform) == 0) {
+			*out = e->images[i].img;
+			goto out;
+		}
+	if (store_image_resolve(e->o.store, name, platform, &img, err) < 0) {
+		r = -1;
+		goto out;
+	}
+	grown = realloc(e->images, (e->n_images + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		store_image_free(img);
+		r = plate_err_new(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	e->images = grown;
+	grown[e->n_images] = (struct eng_image){ .name = strdup(name), .platform = strdup(platform),
+						 .img = img };
+	if (grown[e->n_images].name == NULL || grown[e->n_images].platform == NULL) {
+		free(grown[e->n_images].name);
+		free(grown[e->n_images].platform);
+		store_image_free(img);
+		r = plate_err_new(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	e->n_images++;
+	*out = img;
+out:
+	pthread_mutex_unlock(&e->lock);
+	return r;
+}
+
+int eng_image_layers(struct engine *e, const struct store_image *img, struct eng_layers *out,
+		     struct plate_error **err)
+{
+	const struct oci_config *c = &img->config;
+	const struct oci_manifest *m = &img->manifest;
+
+	if (c->diff_ids.n != m->n_layers)
+		return plate_err_new(err, EINVAL, "image has %zu layers and %zu diffIDs", m->n_layers,
+				     c->diff_ids.n);
+	for (size_t i = 0; i < m->n_layers; i++) {
+		struct eng_layer l = { .diff_id = c->diff_ids.v[i], .blob = m->layers[i].digest,
+				       .media_type = m->layers[i].media_type,
+				       .size = m->layers[i].size };
+		int r;
+		pthread_mutex_lock(&e->lock);
+		r = store_txn_pin(e->txn, l.diff_id, err);
+		pthread_mutex_unlock(&e->lock);
+		if (r < 0)
+			return -1;
+		if (!store_snapshot_exists(e->o.store, l.diff_id))
+			return plate_err_new(err, ENOENT,
+					     "snapshot of layer '%s' is missing (run 'plate fsck')",
+					     l.diff_id);
+		l.path = store_snapshot_path(e->o.store, l.diff_id);
+		if (l.path == NULL)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		r = eng_layers_add(out, &l, err);
+		free(l.path);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int engine_new(const struct engine_options *opts, struct engine **out, struct plate_error **err)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	e->o = *opts;
+	e->context_fd = -1;
+	if (e->o.dockerfile_name == NULL)
+		e->o.dockerfile_name = "Dockerfile";
+	if (pipe2(e->cancel_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		free(e);
+		return plate_err_new(err, errno, "cannot create a pipe");
+	}
+	pthread_mutex_init(&e->lock, NULL);
+	pthread_mutex_init(&e->progress_lock, NULL);
+	pthread_cond_init(&e->cond, NULL);
+	*out = e;
+	return 0;
+}
+
+static void free_statrec(void *p)
+{
+	free(p);
+}
+
+void engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	for (size_t i = 0; i < e->n_stages; i++) {
+		struct eng_stage *st = &e->stages[i];
+		free(st->label);
+		eng_layers_release(&st->layers);
+		oci_config_release(&st->config);
+		strv_free(st->arg_names, st->n_arg_names);
+	}
+	free(e->stages);
+	for (size_t i = 0; i < e->n_images; i++) {
+		free(e->images[i].name);
+		free(e->images[i].platform);
+		store_image_free(e->images[i].img);
+	}
+	free(e->images);
+	for (size_t i = 0; i < e->n_puts; i++) {
+		free(e->puts[i].key);
+		eng_layer_release(&e->puts[i].layer);
+	}
+	free(e->puts);
+	strv_free(e->pending_dirs, e->n_pending);
+	strv_free(e->pending_ids, e->n_pending);
+	eng_strmap_release(&e->statcache, free_statrec);
+	plan_free(e->plan);
+	ignore_free(e->ignore);
+	store_txn_free(e->txn);
+	free(e->scratch);
+	free(e->empty_dir);
+	free(e->empty_dir2);
+	free(e->sandbox_tmp);
+	plate_error_free(e->first_error);
+	if (e->context_fd >= 0)
+		close(e->context_fd);
+	close(e->cancel_pipe[0]);
+	close(e->cancel_pipe[1]);
+	pthread_mutex_destroy(&e->lock);
+	pthread_mutex_destroy(&e->progress_lock);
+	pthread_cond_destroy(&e->cond);
+	free(e);
+}
+
+/* ---- planning ------------------------------------------------------------------------- */
+
+/* The ENV of a base image, for the planner's variables. */
+static int base_env(void *data, const char *image, const char *platform,
+		    struct dockerfile_vars *env, struct plate_error **err)
+{
+	struct engine *e = data;
+	const struct store_image *img;
+
+	if (eng_image_get(e, image, platform, &img, err) < 0) {
+		e->base_missing = true;
+		return -1;
+	}
+	for (size_t i = 0; i < img->config.env.n; i++) {
+		const char *kv = img->config.env.v[i], *eq = strchr(kv, '=');
+		_cleanup_free_ char *k = eq ? strndup(kv, (size_t)(eq - kv)) : strdup(kv);
+		if (k == NULL || dockerfile_vars_set(env, k, eq ? eq + 1 : "") < 0)
+			return plate_err_new(err, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int prepare(struct engine *e, struct plate_error **err)
+{
+	char **patterns = NULL;
+	size_t n = 0;
+	int r;
+
+	e->context_fd = open(e->o.context_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (e->context_fd < 0)
+		return plate_err_new(err, errno, "cannot open build context '%s'", e->o.context_dir);
+	if (ignore_load_for(e->context_fd, AT_FDCWD, e->o.dockerfile_path, &patterns, &n, NULL,
+			    err) < 0)
+		return -1;
+	r = ignore_new((const char *const *)patterns, n, &e->ignore, err);
+	strv_free(patterns, n);
+	if (r < 0)
+		return plate_err_wrap(err, ".dockerignore");
+	if (store_txn_begin(e->o.store, &e->txn, err) < 0 ||
+	    eng_scratch(e, "empty", &e->empty_dir, err) < 0 ||
+	    eng_scratch(e, "empty", &e->empty_dir2, err) < 0 ||
+	    eng_scratch(e, "sandbox", &e->sandbox_tmp, err) < 0)
+		return -1;
+	return eng_statcache_load(e, err);
+}
+
+/* ---- stage threads -------------------------------------------------------------------- */
+
+static void *stage_thread(void *arg)
+{
+	struct eng_stage *st = arg;
+	struct engine *e = st->engine;
+	struct plate_error *err = NULL;
+	bool ok = true;
+
+	pthread_mutex_lock(&e->lock);
+	for (size_t i = 0; i < st->ps->n_depends_on; i++) {
+		struct eng_stage *dep = &e->stages[st->ps->depends_on[i]];
+		while (!dep->done && !e->failed)
+			pthread_cond_wait(&e->cond, &e->lock);
+		if (dep->failed || e->failed)
+			ok = false;
+	}
+	pthread_mutex_unlock(&e->lock);
+	if (ok && eng_stage_build(e, st, &err) < 0)
+		ok = false;
+	pthread_mutex_lock(&e->lock);
+	st->done = true;
+	st->failed = !ok;
+	if (err != NULL) {
+		/* The first real failure is the build's error; the others were stopped by it. */
+		if (e->first_error == NULL && !(e->failed && err->errno_value == ECANCELED)) {
+			e->first_error = err;
+			err = NULL;
+		}
+		if (!e->failed) {
+			e->failed = true;
+			ssize_t ignored = write(e->cancel_pipe[1], "x", 1);
+			(void)ignored;
+		}
+	}
+	pthread_cond_broadcast(&e->cond);
+	pthread_mutex_unlock(&e->lock);
+	plate_error_free(err);
+	return NULL;
+}
+
+static int run_stages(struct engine *e, struct plate_error **err)
+{
+	int r;
+
+	for (size_t k = 0; k < e->plan->n_order; k++) {
+		struct eng_stage *st = &e->stages[e->plan->order[k]];
+		if ((r = pthread_create(&st->thread, NULL, stage_thread, st)) != 0) {
+			pthread_mutex_lock(&e->lock);
+			if (!e->failed) {
+				e->failed = true;
+				plate_err_new(&e->first_error, r, "cannot start a build thread");
+			}
+			pthread_cond_broadcast(&e->cond);
+			pthread_mutex_unlock(&e->lock);
+			break;
+		}
+		st->thread_started = true;
+	}
+	for (size_t k = 0; k < e->plan->n_order; k++) {
+		struct eng_stage *st = &e->stages[e->plan->order[k]];
+		if (st->thread_started)
+			pthread_join(st->thread, NULL);
+	}
+	if (!e->failed)
+		return 0;
+	if (e->first_error == NULL)
+		return plate_err_new(err, ECANCELED, "build cancelled");
+	*err = steal_pointer(&e->first_error);
+	return -1;
+}
+
+/* Publishes the built snapshots and stages the cache entries: done after a success and
+ * after a failure (so that the next build starts from the steps that worked). */
+static int finish(struct engine *e, struct plate_error **err)
+{
+	if (store_txn_snapshot_publish(e->txn, (const char *const *)e->pending_dirs,
+				       (const char *const *)e->pending_ids, e->n_pending, err) < 0 ||
+	    eng_cache_flush(e, err) < 0 || eng_statcache_save(e, err) < 0)
+		return -1;
+	return 0;
+}
+
+int engine_build(struct engine *e, const struct dockerfile *df, struct engine_result *result,
+		 struct plate_error **err)
+{
+	struct plan_options po = {
+		.target = e->o.target,
+		.build_args = e->o.build_args,
+		.n_build_args = e->o.n_build_args,
+		.target_platform = e->o.platform,
+		.base_env = base_env,
+		.base_env_data = e,
+	};
+	int r;
+
+	memset(result, 0, sizeof(*result));
+	e->escape = df->escape;
+	if (prepare(e, err) < 0)
+		return -1;
+	if (plan_build(df, &po, &e->plan, err) < 0) {
+		/* A base image missing from the store is a build failure, not a Dockerfile error. */
+		if (e->base_missing)
+			(*err)->line = (*err)->column = 0;
+		return -1;
+	}
+	if (e->o.platform != NULL && strcmp(e->plan->target_platform, e->plan->build_platform) != 0)
+		return plate_err_new(err, ENOTSUP,
+				     "platform '%s' is not supported: plate builds for '%s' only",
+				     e->plan->target_platform, e->plan->build_platform);
+	e->stages = calloc(e->plan->n_stages, sizeof(*e->stages));
+	if (e->stages == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	e->n_stages = e->plan->n_stages;
+	for (size_t i = 0; i < e->n_stages; i++) {
+		struct eng_stage *st = &e->stages[i];
+		st->engine = e;
+		st->ps = &e->plan->stages[i];
+		st->index = i;
+		if (st->ps->name != NULL)
+			st->label = strdup(st->ps->name);
+		else if (asprintf(&st->label, "stage-%zu", i) < 0)
+			st->label = NULL;
+		if (st->label == NULL)
+			return plate_err_new(err, ENOMEM, "out of memory");
+	}
+	r = run_stages(e, err);
+	result->steps = e->steps;
+	result->cached = e->cached;
+	if (r < 0) {
+		_cleanup_error_ struct plate_error *ignored = NULL;
+		if (!e->user_cancelled && finish(e, &ignored) == 0)
+			store_txn_commit(e->txn, &ignored);
+		return -1;
+	}
+	if (eng_image_commit(e, &e->stages[e->plan->target], result, err) < 0 ||
+	    finish(e, err) < 0 || store_txn_commit(e->txn, err) < 0)
+		return -1;
+	return eng_output(e, result, err);
+}

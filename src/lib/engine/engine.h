@@ -1,0 +1,172 @@
+/*
+ * engine/engine.h — the build engine: executes a planned Dockerfile against the store.
+ *
+ * Purpose
+ *   engine_build() plans a parsed Dockerfile (plan/plan.h), then runs the stages the target
+ *   needs, independent stages in parallel threads:
+ *     FROM     an image of the store, `scratch`, or an earlier stage
+ *     COPY/ADD files of the build context (after .dockerignore), of a stage or of an image,
+ *              written through a private overlay of the stage's layers
+ *     RUN      the command in the sandbox over an overlay of the stage's layers
+ *     WORKDIR  the directory, created when missing
+ *     others   changes to the image config
+ *   Each filesystem step's diff (the overlay upper directory) becomes a snapshot keyed by
+ *   its diffID; a layer blob is only written when an image that contains the layer is
+ *   stored.  Every step has a cache key (docs/internals/engine.md, "Cache keys"); a key
+ *   found in the store's build cache reuses the snapshot without running the step.  The
+ *   target stage becomes an OCI image (config + manifest, BuildKit-style history) in the
+ *   store, tagged with the requested names, and optionally written to an archive or a
+ *   directory.
+ *
+ * Determinism
+ *   Nothing here reads the environment or the current directory: the caller passes the
+ *   epoch (SOURCE_DATE_EPOCH or 0), paths and contents.  Layer mtimes are clamped to the
+ *   epoch and config and history dates are the epoch, so equal inputs give equal image
+ *   digests.  The clock is read for progress durations only.
+ *
+ * Progress
+ *   The progress callback receives events from any build thread, one at a time (the engine
+ *   serialises the calls); the pointers in an event are valid during the call only.
+ *
+ * Errors
+ *   Problems in the Dockerfile that planning finds are located errors (line and column).
+ *   Failures while building are not located: their frames name the step as
+ *   "[stage n/m] INSTRUCTION (Dockerfile:LINE)".  A failing RUN is an error whose message
+ *   gives the command, its exit status and the last lines of its output.  After a failure
+ *   the cache entries of the steps that completed are kept; after cancellation nothing is.
+ *
+ * Cancellation
+ *   engine_cancel() may be called from a signal handler: it makes running sandboxes stop
+ *   and engine_build() return ECANCELED.  A transaction that is not committed leaves
+ *   nothing behind in the store.
+ *
+ * Ownership
+ *   Options are borrowed for the life of the engine.  Results are plain data.
+ *
+ * Thread safety
+ *   One engine_build() at a time per engine; distinct engines are independent.
+ */
+#ifndef PLATE_ENGINE_H
+#define PLATE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/error.h"
+#include "digest/digest.h"
+#include "dockerfile/dockerfile.h"
+#include "store/store.h"
+
+enum engine_event_type {
+	ENGINE_EVENT_STEP_START,  /* a step begins: id, name */
+	ENGINE_EVENT_STEP_CACHED, /* the step's result came from the build cache */
+	ENGINE_EVENT_STEP_OUTPUT, /* output of a RUN: data, len, fd (1 or 2) */
+	ENGINE_EVENT_STEP_DONE,   /* the step finished: seconds */
+	ENGINE_EVENT_STEP_ERROR,  /* the step failed: message, seconds */
+	ENGINE_EVENT_WARNING,     /* message (not tied to a step when id is 0) */
+};
+
+struct engine_event {
+	enum engine_event_type type;
+	unsigned id;        /* step number in start order, from 1; 0 when none */
+	const char *name;   /* "[builder 3/6] RUN go mod download" */
+	const char *data;   /* OUTPUT */
+	size_t len;
+	int fd;
+	double seconds;     /* DONE, ERROR */
+	const char *message; /* ERROR, WARNING */
+};
+
+typedef void engine_progress_fn(void *data, const struct engine_event *ev);
+
+enum engine_network {
+	ENGINE_NET_DEFAULT, /* RUN shares the host's network (plate has no bridge) */
+	ENGINE_NET_NONE,    /* a private network namespace with only loopback */
+	ENGINE_NET_HOST,
+};
+
+enum engine_output_type {
+	ENGINE_OUTPUT_STORE,  /* only the store (tags, or an untagged image) */
+	ENGINE_OUTPUT_OCI,    /* also an oci-archive at output_dest */
+	ENGINE_OUTPUT_DOCKER, /* also a docker-archive at output_dest */
+	ENGINE_OUTPUT_LOCAL,  /* also the image's files in the directory output_dest */
+};
+
+/* A build secret (--secret id=ID,src=PATH or env=VAR): its contents are read from path,
+ * or taken from value when path is NULL. */
+struct engine_secret {
+	const char *id;
+	const char *path;
+	const char *value;
+};
+
+struct engine_options {
+	struct store *store;
+	long long epoch;             /* >= 0: mtimes clamped to it, config dates */
+	const char *context_dir;     /* the build context directory */
+	const char *dockerfile_path; /* for "<Dockerfile>.dockerignore"; NULL: none */
+	const char *dockerfile_name; /* shown in messages ("Dockerfile") */
+	const char *target;          /* stage name, NULL: the last stage */
+	const char *const *build_args; /* "NAME=value" */
+	size_t n_build_args;
+	const char *platform;        /* "os/arch[/variant]", NULL: the native platform */
+	const char *const *tags;     /* normalised references to tag the image with */
+	size_t n_tags;
+	const char *const *labels;   /* "key=value", added to the image's labels */
+	size_t n_labels;
+	bool no_cache;
+	enum engine_network network; /* for RUN without --network */
+	const struct engine_secret *secrets;
+	size_t n_secrets;
+	const char *resolv_conf;     /* contents of /etc/resolv.conf in RUN; NULL: empty */
+	enum engine_output_type output;
+	const char *output_dest;
+	engine_progress_fn *progress;
+	void *progress_data;
+};
+
+struct engine_result {
+	char image_id[DIGEST_STRING_LEN + 1];        /* the config digest */
+	char manifest_digest[DIGEST_STRING_LEN + 1];
+	size_t manifest_size;
+	unsigned steps;  /* filesystem steps of the needed stages (FROM included) */
+	unsigned cached; /* of those, taken from the cache */
+};
+
+struct engine;
+
+int engine_new(const struct engine_options *opts, struct engine **out, struct plate_error **err);
+void engine_free(struct engine *e);
+
+/* Builds df (borrowed) and fills *result. */
+int engine_build(struct engine *e, const struct dockerfile *df, struct engine_result *result,
+		 struct plate_error **err);
+
+/* Async-signal-safe: stops the build as soon as possible. */
+void engine_cancel(struct engine *e);
+
+/* ---- running an image (`plate run`) ------------------------------------------------- */
+
+struct engine_run_options {
+	struct store *store;
+	const char *image;          /* a name store_image_resolve() accepts */
+	const char *platform;       /* NULL: the first manifest */
+	const char *const *argv;    /* replaces the image's CMD when n_argv > 0 */
+	size_t n_argv;
+	const char *entrypoint;     /* replaces the image's ENTRYPOINT when not NULL ("" clears) */
+	const char *const *env;     /* "KEY=VALUE", over the image's Env */
+	size_t n_env;
+	const char *user;           /* NULL: the image's User */
+	const char *workdir;        /* NULL: the image's WorkingDir */
+	const char *hostname;       /* NULL: the sandbox default */
+	enum engine_network network; /* DEFAULT means HOST */
+	const char *resolv_conf;
+	int stdin_fd, stdout_fd, stderr_fd;
+	int cancel_fd;              /* -1 or readable to stop the command */
+};
+
+/* Runs the image's command in the sandbox over its layers with a throw-away upper
+ * directory.  *status is the command's status (128 + signal when killed). */
+int engine_run(const struct engine_run_options *opts, int *status, struct plate_error **err);
+
+#endif

@@ -1,0 +1,334 @@
+/*
+ * engine/engine_internal.h — what the engine's files share: the engine and stage state,
+ * layers, the build-context selection, overlay views, and the step executors.
+ */
+#if !defined(PLATE_BUILDING_LIB) && !defined(PLATE_TESTING)
+#error "engine/engine_internal.h is internal to the engine module"
+#endif
+#ifndef PLATE_ENGINE_INTERNAL_H
+#define PLATE_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "digest/digest.h"
+#include "engine/engine.h"
+#include "ignore/ignore.h"
+#include "oci/oci.h"
+#include "plan/plan.h"
+#include "store/store.h"
+
+/* A cache key, an image digest or a diffID: "sha256:<hex>". */
+typedef char eng_digest[DIGEST_STRING_LEN + 1];
+
+/* Bytes of RUN output kept for the error message of a failing step. */
+#define ENG_OUTPUT_TAIL 4096
+/* Lines of that tail shown in the message. */
+#define ENG_OUTPUT_TAIL_LINES 12
+/* Entries one COPY/ADD may select (files, directories, links). */
+#define ENG_MAX_SELECTED 1000000
+/* A context file larger than this is not read whole into memory by anyone. */
+#define ENG_MAX_HEREDOC ((size_t)4 << 20)
+
+/* ---- small helpers (util.c) --------------------------------------------------------- */
+
+/* A string map with insertion order kept, for the stat cache and variables. */
+struct eng_strmap {
+	char **keys;
+	void **values;
+	size_t n, alloc;
+	size_t *slots; /* open addressing: index + 1, 0 = free */
+	size_t n_slots;
+};
+
+int eng_strmap_put(struct eng_strmap *m, const char *key, void *value, void **old);
+void *eng_strmap_get(const struct eng_strmap *m, const char *key);
+/* Frees keys; values with free_value (may be NULL). */
+void eng_strmap_release(struct eng_strmap *m, void (*free_value)(void *));
+
+/* "1970-01-01T00:00:00Z" for the epoch. */
+int eng_time_string(long long epoch, char out[32], struct plate_error **err);
+/* Monotonic seconds. */
+double eng_now(void);
+/* path.Join-like: "/a/b" + "c/../d" → "/a/b/d"; an absolute rel replaces base.  The result
+ * is absolute and clean, "/" at least. */
+char *eng_path_join(const char *base, const char *rel);
+/* Cleans a path lexically to an absolute path, never above "/". */
+char *eng_path_clean_abs(const char *path);
+/* Go's %q of a string list: ["a" "b"] (the form BuildKit writes in history). */
+char *eng_quote_list(const char *const *v, size_t n);
+int eng_strv_push(char ***v, size_t *n, const char *s);
+
+/* Feeds a length-prefixed field into a digest (so "ab"+"c" differs from "a"+"bc"). */
+void eng_hash_field(struct digest *d, const char *s);
+void eng_hash_bytes(struct digest *d, const void *p, size_t len);
+void eng_hash_u64(struct digest *d, uint64_t v);
+
+/* Reads a whole small file relative to dirfd (no symlinks followed outside...). */
+int eng_read_fd(int fd, size_t max, char **data, size_t *len, struct plate_error **err);
+
+/* ---- layers ------------------------------------------------------------------------- */
+
+struct eng_layer {
+	char *diff_id;
+	char *blob;       /* layer digest, NULL until a blob is written */
+	char *media_type; /* of the blob */
+	int64_t size;
+	char *path;       /* the snapshot's tree: in the store, or a scratch dir of this build */
+	char *cache_key;  /* the step whose cache entry records this layer, or NULL */
+};
+
+struct eng_layers {
+	struct eng_layer *v;
+	size_t n;
+};
+
+void eng_layer_release(struct eng_layer *l);
+int eng_layers_copy(struct eng_layers *dst, const struct eng_layers *src, struct plate_error **err);
+void eng_layers_release(struct eng_layers *ls);
+/* Appends a copy. */
+int eng_layers_add(struct eng_layers *ls, const struct eng_layer *l, struct plate_error **err);
+/* Snapshot paths, top-most first (overlayfs lowerdir order); *paths borrows from ls. */
+int eng_layers_lowers(const struct eng_layers *ls, const char ***paths, size_t *n,
+		      struct plate_error **err);
+
+/* ---- engine and stage state ----------------------------------------------------------- */
+
+struct eng_image {
+	char *name;
+	char *platform;
+	struct store_image *img;
+};
+
+/* A cache entry to write at the end of the build. */
+struct eng_cache_put {
+	char *key;
+	bool empty;
+	struct eng_layer layer; /* when !empty */
+};
+
+struct eng_statrec {
+	uint64_t size, ino;
+	int64_t mtime_ns;
+	char hex[DIGEST_HEX_LEN + 1];
+};
+
+struct eng_stage {
+	struct engine *engine;
+	const struct plan_stage *ps;
+	size_t index;
+	char *label;        /* the stage name, or "stage-N" */
+	/* The stage's image so far; final once done. */
+	eng_digest key;
+	struct eng_layers layers;
+	struct oci_config config;
+	bool cmd_set;       /* CMD given in this stage (ENTRYPOINT keeps it) */
+	char **arg_names;   /* ARGs declared in this stage, in order (history of RUN) */
+	size_t n_arg_names;
+	bool workdir_exists; /* the config's WorkingDir is known to exist in the rootfs */
+	unsigned fs_steps;  /* FROM + filesystem steps, for "n/m" */
+	unsigned fs_done;
+	bool done;
+	bool failed;
+	pthread_t thread;
+	bool thread_started;
+};
+
+struct engine {
+	struct engine_options o;
+	int cancel_pipe[2];
+	volatile sig_atomic_t user_cancelled;
+	char escape;            /* the Dockerfile's escape character */
+	pthread_mutex_t progress_lock; /* progress callbacks, one at a time */
+	pthread_mutex_t lock;   /* everything below, and the transaction */
+	pthread_cond_t cond;
+	struct store_txn *txn;
+	char *scratch;          /* a scratch dir of the transaction */
+	char *empty_dir;        /* empty directories (bottom lowerdirs of views) */
+	char *empty_dir2;
+	char *sandbox_tmp;      /* the sandbox's tmpdir */
+	unsigned scratch_seq;
+	unsigned next_id;
+	int context_fd;
+	struct ignore *ignore;
+	eng_digest statcache_key;
+	struct eng_strmap statcache; /* context path -> struct eng_statrec */
+	bool statcache_dirty;
+	char **pending_dirs;    /* scratch trees to publish as snapshots */
+	char **pending_ids;
+	size_t n_pending;
+	struct eng_cache_put *puts;
+	size_t n_puts;
+	struct eng_image *images;
+	size_t n_images;
+	struct plan *plan;
+	struct eng_stage *stages;
+	size_t n_stages;
+	struct plate_error *first_error; /* of a stage thread */
+	bool failed;
+	bool base_missing;      /* planning failed on a base image */
+	unsigned steps, cached;
+};
+
+/* A new scratch directory (absolute path) in the build's transaction. */
+int eng_scratch(struct engine *e, const char *what, char **path, struct plate_error **err);
+bool eng_cancelled(struct engine *e);
+/* Progress, serialised. */
+void eng_emit(struct engine *e, const struct engine_event *ev);
+unsigned eng_new_id(struct engine *e);
+/* Resolves an image of the store (cached per engine). */
+int eng_image_get(struct engine *e, const char *name, const char *platform,
+		  const struct store_image **out, struct plate_error **err);
+/* The layers of a stored image (their snapshots must exist). */
+int eng_image_layers(struct engine *e, const struct store_image *img, struct eng_layers *out,
+		     struct plate_error **err);
+
+/* ---- the build context (context.c) ---------------------------------------------------- */
+
+struct eng_entry {
+	char *rel;   /* relative to the match ("" for the match itself) */
+	struct stat st;
+	char *link;  /* symlink target */
+	char hex[DIGEST_HEX_LEN + 1]; /* content digest of a regular file (context only) */
+};
+
+struct eng_match {
+	char *path;  /* relative to the source root, clean ("" for the root) */
+	size_t keep; /* --parents: path + keep is what is kept (after a "/./" pivot) */
+	bool is_dir;
+	struct eng_entry *entries; /* the match first, then what is under it, parents first */
+	size_t n;
+};
+
+struct eng_selection {
+	struct eng_match *m;
+	size_t n;
+	bool wildcard; /* a pattern had wildcards */
+};
+
+void eng_selection_release(struct eng_selection *s);
+
+struct eng_select_opts {
+	const struct ignore *ignore;  /* .dockerignore (context only), may be NULL */
+	const struct ignore *exclude; /* --exclude, may be NULL */
+	const char *what;             /* "build context", "stage 'builder'" for messages */
+};
+
+/* Selects what the source patterns name under rootfd (clean relative patterns with
+ * Go filepath.Match wildcards per component).  A pattern that matches nothing is an
+ * error naming it. */
+int eng_select(int rootfd, const char *const *patterns, size_t n,
+	       const struct eng_select_opts *o, struct eng_selection *out,
+	       struct plate_error **err);
+/* Fills the content digests of the selection's regular files, through the stat cache. */
+int eng_context_hash(struct engine *e, struct eng_selection *sel, struct plate_error **err);
+/* Feeds the selection into a cache key. */
+void eng_selection_key(struct digest *d, const struct eng_selection *sel, bool with_content);
+int eng_statcache_load(struct engine *e, struct plate_error **err);
+int eng_statcache_save(struct engine *e, struct plate_error **err);
+/* Cleans a source path of COPY/ADD: relative to the source root, "/" stripped; a path
+ * climbing out of the root is refused. */
+int eng_source_clean(const char *src, char **out, struct plate_error **err);
+
+/* ---- overlay views (view.c) ---------------------------------------------------------- */
+
+struct eng_view {
+	const char *const *lowers; /* top-most first; may be empty */
+	size_t n_lowers;
+	const char *upper;         /* NULL: a read-only view */
+	const char *work;
+	const char *mountpoint;    /* an empty directory */
+};
+
+/* fds[i] is the root of views[i]. */
+typedef int eng_view_fn(void *data, const int *fds, struct plate_error **err);
+
+/* Runs fn in a thread of its own with a private mount namespace in which the views are
+ * mounted (a sandbox started by fn sees them too).  The mounts vanish with the thread. */
+int eng_view_run(struct engine *e, const struct eng_view *views, size_t n_views,
+		 eng_view_fn *fn, void *data, struct plate_error **err);
+
+/* openat2(RESOLVE_IN_ROOT) helpers on a view's root. */
+int eng_open_in_root(int rootfd, const char *path, int flags, mode_t mode);
+/* Creates the directory path (absolute inside the root) and missing parents, owned by
+ * uid:gid, mode 0755; *created (may be NULL) tells whether the last one was created. */
+int eng_mkdir_p(int rootfd, const char *path, uid_t uid, gid_t gid, bool *created,
+		struct plate_error **err);
+
+/* ---- users (users.c) --------------------------------------------------------------------- */
+
+struct eng_user {
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	size_t n_groups;
+};
+
+/* Resolves "user[:group]" (names or numbers) against the root's /etc/passwd and
+ * /etc/group, as docker does: a name must exist, a number need not; a uid alone takes the
+ * passwd entry's group (0 without one); supplementary groups are those listing the user. */
+int eng_user_resolve(int rootfd, const char *spec, bool groups, struct eng_user *out,
+		     struct plate_error **err);
+void eng_user_release(struct eng_user *u);
+/* True when spec needs no /etc/passwd ("", "0", "1000:1000", "root"?? no: numbers only). */
+bool eng_user_is_numeric(const char *spec);
+
+/* ---- steps (stage.c, copy.c, run.c) ------------------------------------------------------ */
+
+struct eng_step_ctx {
+	struct engine *e;
+	struct eng_stage *st;
+	const struct plan_step *step;
+	size_t index;          /* in the stage's steps */
+	unsigned id;           /* progress id, 0 before start */
+	char *name;            /* "[builder 3/6] RUN …" */
+	struct dockerfile_vars vars; /* ARG + ENV in effect (plan_step_env) */
+	double t0;
+	bool cached;           /* set by eng_stage_apply() */
+	const char *history;   /* created_by for the history, NULL: the step's text */
+};
+
+/* A step's cache key and, when the build cache has it, its result. */
+int eng_cache_lookup(struct engine *e, const char *key, bool *hit, bool *empty,
+		     struct eng_layer *layer, struct plate_error **err);
+/* Stages every recorded entry in the build's transaction (once, at the end). */
+int eng_cache_flush(struct engine *e, struct plate_error **err);
+/* Records the step result to be written to the build cache. */
+int eng_cache_record(struct engine *e, const char *key, const struct eng_layer *layer,
+		     struct plate_error **err);
+
+/* Turns an upper directory into the step's layer: hashes it as a tar (diffID), publishes
+ * it later as a snapshot.  *empty when the directory holds no change. */
+int eng_harvest(struct engine *e, const char *upper, struct eng_layer *out, bool *empty,
+		struct plate_error **err);
+/* Writes the blob of a layer (gzip) when it has none, into the build's transaction. */
+int eng_layer_blob(struct engine *e, struct eng_layer *l, struct plate_error **err);
+
+int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err);
+int eng_step_run(struct eng_step_ctx *c, struct plate_error **err);
+int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err);
+/* Config-only instructions: ENV LABEL EXPOSE VOLUME USER STOPSIGNAL SHELL HEALTHCHECK
+ * ONBUILD MAINTAINER ARG CMD ENTRYPOINT (and WORKDIR's config part). */
+int eng_step_config(struct eng_step_ctx *c, struct plate_error **err);
+/* Appends a history entry to the stage's config. */
+int eng_history_add(struct eng_stage *st, long long epoch, const char *created_by,
+		    bool empty_layer, struct plate_error **err);
+/* The step's instruction for messages: "COPY go.mod go.sum ./". */
+char *eng_step_text(const struct plan_step *step);
+/* Applies a layer-producing step result: a layer (or none) and the new key. */
+int eng_stage_apply(struct eng_step_ctx *c, const char *key, const struct eng_layer *layer,
+		    bool empty, bool cached, struct plate_error **err);
+/* Runs every step of a stage. */
+int eng_stage_build(struct engine *e, struct eng_stage *st, struct plate_error **err);
+
+/* ---- the image (image.c) ------------------------------------------------------------------- */
+
+int eng_image_commit(struct engine *e, struct eng_stage *st, struct engine_result *res,
+		     struct plate_error **err);
+int eng_output(struct engine *e, struct engine_result *res, struct plate_error **err);
+
+#endif
