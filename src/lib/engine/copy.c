@@ -371,7 +371,7 @@ static int copy_in_view(void *data, const int *fds, struct plate_error **err)
 
 	if (j->chown != NULL) {
 		struct eng_user u;
-		if (eng_user_resolve(rootfd, j->chown, false, &u, err) < 0)
+		if (eng_user_resolve_root(rootfd, j->chown, false, &u, err) < 0)
 			return plate_err_wrap(err, "--chown=%s", j->chown);
 		j->uid = u.uid;
 		j->gid = u.gid;

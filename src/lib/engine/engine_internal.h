@@ -266,16 +266,31 @@ struct eng_user {
 	gid_t gid;
 	gid_t *groups;
 	size_t n_groups;
+	char *home; /* the passwd entry's home directory, "/" without one */
 };
 
-/* Resolves "user[:group]" (names or numbers) against the root's /etc/passwd and
- * /etc/group, as docker does: a name must exist, a number need not; a uid alone takes the
- * passwd entry's group (0 without one); supplementary groups are those listing the user. */
-int eng_user_resolve(int rootfd, const char *spec, bool groups, struct eng_user *out,
-		     struct plate_error **err);
+/* An image's /etc/passwd and /etc/group (NULL when missing). */
+struct eng_etc {
+	char *passwd, *group;
+	size_t passwd_len, group_len;
+};
+
+/* Reads them through a view's root (symlinks resolved inside it). */
+int eng_etc_from_root(int rootfd, struct eng_etc *out, struct plate_error **err);
+/* Reads them through a stack of snapshots, as overlayfs would show them, unmounted. */
+int eng_etc_from_layers(const struct eng_layers *ls, struct eng_etc *out,
+			struct plate_error **err);
+void eng_etc_release(struct eng_etc *etc);
+
+/* Resolves "user[:group]" (names or numbers) as docker does: a name must exist, a number
+ * need not; a uid alone takes the passwd entry's group (0 without one); supplementary
+ * groups (with `groups`) are those listing the user by name. */
+int eng_user_resolve(const struct eng_etc *etc, const char *spec, bool groups,
+		     struct eng_user *out, struct plate_error **err);
+/* The same with the files read through a view's root. */
+int eng_user_resolve_root(int rootfd, const char *spec, bool groups, struct eng_user *out,
+			  struct plate_error **err);
 void eng_user_release(struct eng_user *u);
-/* True when spec needs no /etc/passwd ("", "0", "1000:1000", "root"?? no: numbers only). */
-bool eng_user_is_numeric(const char *spec);
 
 /* ---- steps (stage.c, copy.c, run.c) ------------------------------------------------------ */
 

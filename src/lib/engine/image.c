@@ -210,7 +210,7 @@ static int run_prepare_in_view(void *data, const int *fds, struct plate_error **
 
 	if (eng_mkdir_p(fds[0], p->cwd, 0, 0, NULL, err) < 0)
 		return -1;
-	return eng_user_resolve(fds[0], p->user ? p->user : "", true, p->resolved, err);
+	return eng_user_resolve_root(fds[0], p->user ? p->user : "", true, p->resolved, err);
 }
 
 static int set_env(struct oci_strings *env, const char *kv, struct plate_error **err)

@@ -465,18 +465,6 @@ static int ensure_cwd(void *data, const int *fds, struct plate_error **err)
 	return eng_mkdir_p(fds[0], data, 0, 0, NULL, err);
 }
 
-struct user_job {
-	const char *spec;
-	struct eng_user *user;
-};
-
-static int user_in_view(void *data, const int *fds, struct plate_error **err)
-{
-	struct user_job *j = data;
-
-	return eng_user_resolve(fds[0], j->spec, true, j->user, err);
-}
-
 int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 {
 	struct engine *e = c->e;
@@ -607,28 +595,32 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 		lowers[0] = e->empty_dir;
 		n_lowers = 1;
 	}
-	if (!st->workdir_exists || (st->config.user != NULL && !eng_user_is_numeric(st->config.user))) {
+	if (!st->workdir_exists) {
 		_cleanup_free_ char *mnt = NULL;
 		struct eng_view v = { .lowers = lowers, .n_lowers = n_lowers, .upper = upper,
 				      .work = work };
 		if (eng_scratch(e, "mnt", &mnt, err) < 0)
 			goto out;
 		v.mountpoint = mnt;
-		if (!st->workdir_exists) {
-			if (eng_view_run(e, &v, 1, ensure_cwd, (void *)cwd, err) < 0)
-				goto out;
-			st->workdir_exists = true;
-		}
-		if (st->config.user != NULL && !eng_user_is_numeric(st->config.user)) {
-			struct user_job uj = { .spec = st->config.user, .user = &user };
-			v.upper = v.work = NULL;
-			if (eng_view_run(e, &v, 1, user_in_view, &uj, err) < 0)
-				goto out;
-		}
-	} else if (st->config.user != NULL && *st->config.user != '\0') {
-		const char *colon = strchr(st->config.user, ':');
-		user.uid = (uid_t)strtoul(st->config.user, NULL, 10);
-		user.gid = (gid_t)strtoul(colon + 1, NULL, 10);
+		if (eng_view_run(e, &v, 1, ensure_cwd, (void *)cwd, err) < 0)
+			goto out;
+		st->workdir_exists = true;
+	}
+	{
+		struct eng_etc etc;
+		if (eng_etc_from_layers(&st->layers, &etc, err) < 0)
+			goto out;
+		r = eng_user_resolve(&etc, st->config.user ? st->config.user : "", true, &user, err);
+		eng_etc_release(&etc);
+		if (r < 0)
+			goto out;
+		r = -1;
+	}
+	/* docker: HOME from the user's passwd entry, "/" without one, unless set. */
+	if (dockerfile_vars_get(&c->vars, "HOME", 4) == NULL) {
+		_cleanup_free_ char *kv = NULL;
+		if (asprintf(&kv, "HOME=%s", user.home) < 0 || oci_strings_add(&env, kv, err) < 0)
+			goto out;
 	}
 	for (size_t i = 0; i < j.n_mounts; i++) {
 		struct run_mount *m = &j.mounts[i];

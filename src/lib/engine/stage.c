@@ -114,7 +114,7 @@ static int workdir_in_view(void *data, const int *fds, struct plate_error **err)
 
 	/* BuildKit creates the directory as the current USER. */
 	if (j->user != NULL && *j->user != '\0' &&
-	    eng_user_resolve(fds[0], j->user, false, &u, err) < 0)
+	    eng_user_resolve_root(fds[0], j->user, false, &u, err) < 0)
 		return -1;
 	r = eng_mkdir_p(fds[0], j->path, u.uid, u.gid, NULL, err);
 	eng_user_release(&u);

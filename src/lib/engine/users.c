@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -26,18 +28,6 @@ static bool parse_id(const char *s, size_t len, unsigned long *out)
 		return false;
 	*out = v;
 	return true;
-}
-
-bool eng_user_is_numeric(const char *spec)
-{
-	const char *colon = strchr(spec, ':');
-	unsigned long v;
-
-	if (*spec == '\0')
-		return true;
-	if (!parse_id(spec, colon ? (size_t)(colon - spec) : strlen(spec), &v))
-		return false;
-	return colon != NULL && parse_id(colon + 1, strlen(colon + 1), &v);
 }
 
 /* Field `index` (0-based) of a ':'-separated line, as a pointer and length. */
@@ -79,6 +69,7 @@ struct pw_query {
 	bool found;
 	unsigned long found_uid, found_gid;
 	char found_name[256];
+	char found_home[1024];
 };
 
 static bool pw_match(void *ctx, const char *line, size_t len)
@@ -103,6 +94,11 @@ static bool pw_match(void *ctx, const char *line, size_t len)
 	q->found_gid = gid;
 	memcpy(q->found_name, name, name_len);
 	q->found_name[name_len] = '\0';
+	q->found_home[0] = '\0';
+	if (field(line, len, 5, &f, &fl) && fl < sizeof(q->found_home)) {
+		memcpy(q->found_home, f, fl);
+		q->found_home[fl] = '\0';
+	}
 	return true;
 }
 
@@ -168,13 +164,117 @@ static int read_etc(int rootfd, const char *path, char **data, size_t *len,
 	return 0;
 }
 
-int eng_user_resolve(int rootfd, const char *spec, bool groups, struct eng_user *out,
-		     struct plate_error **err)
+int eng_etc_from_root(int rootfd, struct eng_etc *out, struct plate_error **err)
 {
-	_cleanup_free_ char *copy = strdup(spec), *passwd = NULL, *group = NULL;
+	memset(out, 0, sizeof(*out));
+	if (read_etc(rootfd, "/etc/passwd", &out->passwd, &out->passwd_len, err) < 0 ||
+	    read_etc(rootfd, "/etc/group", &out->group, &out->group_len, err) < 0) {
+		eng_etc_release(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether a snapshot entry is an overlay whiteout (a 0/0 character device). */
+static bool is_whiteout(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == 0;
+}
+
+static bool is_opaque(int fd)
+{
+	char v[4];
+	ssize_t n = fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v));
+
+	if (n < 0)
+		n = fgetxattr(fd, "user.overlay.opaque", v, sizeof(v));
+	return n == 1 && v[0] == 'y';
+}
+
+/* Looks path ("etc/passwd") up through the layers as overlayfs would (whiteouts and
+ * opaque directories hide what is below), without mounting anything.  A symlink on the
+ * way is not followed: the file is then reported missing. */
+static int layers_read(const struct eng_layers *ls, const char *path, char **data, size_t *len,
+		       struct plate_error **err)
+{
+	*data = NULL;
+	*len = 0;
+	for (size_t i = ls->n; i-- > 0;) {
+		_cleanup_close_ int dir = open(ls->v[i].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		const char *p = path;
+		bool opaque = false;
+		struct stat st;
+
+		if (dir < 0)
+			return plate_err_new(err, errno, "cannot open layer '%s'", ls->v[i].path);
+		for (;;) {
+			const char *slash = strchr(p, '/');
+			char name[256];
+			size_t n = slash ? (size_t)(slash - p) : strlen(p);
+			if (n >= sizeof(name))
+				return 0;
+			memcpy(name, p, n);
+			name[n] = '\0';
+			if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+				if (errno != ENOENT)
+					return plate_err_new(err, errno, "cannot look up '%s'", path);
+				break; /* not in this layer */
+			}
+			if (is_whiteout(&st))
+				return 0;
+			if (slash == NULL) {
+				_cleanup_close_ int fd = -1;
+				if (!S_ISREG(st.st_mode))
+					return 0;
+				fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+				if (fd < 0 || eng_read_fd(fd, ETC_FILE_MAX, data, len, err) < 0)
+					return fd < 0 ? plate_err_new(err, errno, "cannot open '%s'", path) : -1;
+				return 0;
+			}
+			if (!S_ISDIR(st.st_mode))
+				return 0;
+			int sub = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0)
+				return plate_err_new(err, errno, "cannot look up '%s'", path);
+			close(dir);
+			dir = sub;
+			if (is_opaque(dir))
+				opaque = true;
+			p = slash + 1;
+		}
+		if (opaque)
+			return 0;
+	}
+	return 0;
+}
+
+int eng_etc_from_layers(const struct eng_layers *ls, struct eng_etc *out,
+			struct plate_error **err)
+{
+	memset(out, 0, sizeof(*out));
+	if (layers_read(ls, "etc/passwd", &out->passwd, &out->passwd_len, err) < 0 ||
+	    layers_read(ls, "etc/group", &out->group, &out->group_len, err) < 0) {
+		eng_etc_release(out);
+		return -1;
+	}
+	return 0;
+}
+
+void eng_etc_release(struct eng_etc *etc)
+{
+	free(etc->passwd);
+	free(etc->group);
+	memset(etc, 0, sizeof(*etc));
+}
+
+int eng_user_resolve(const struct eng_etc *etc, const char *spec, bool groups,
+		     struct eng_user *out, struct plate_error **err)
+{
+	_cleanup_free_ char *copy = strdup(spec);
+	const char *passwd = etc->passwd, *group = etc->group;
+	size_t passwd_len = etc->passwd_len, group_len = etc->group_len;
 	struct pw_query pq = { 0 };
 	struct eng_user u = { 0 };
-	size_t passwd_len = 0, group_len = 0;
 	char *grp, *usr;
 	unsigned long id;
 
@@ -186,9 +286,6 @@ int eng_user_resolve(int rootfd, const char *spec, bool groups, struct eng_user 
 		*grp++ = '\0';
 	if (*usr == '\0')
 		usr = (char *)"0";
-	if (read_etc(rootfd, "/etc/passwd", &passwd, &passwd_len, err) < 0 ||
-	    read_etc(rootfd, "/etc/group", &group, &group_len, err) < 0)
-		return -1;
 	if (parse_id(usr, strlen(usr), &id)) {
 		pq.uid = id;
 		each_line(passwd ? passwd : "", passwd_len, pw_match, &pq);
@@ -224,6 +321,10 @@ int eng_user_resolve(int rootfd, const char *spec, bool groups, struct eng_user 
 			return plate_err_new(err, ENOMEM, "out of memory");
 		}
 	}
+	if ((u.home = strdup(pq.found && pq.found_home[0] ? pq.found_home : "/")) == NULL) {
+		eng_user_release(&u);
+		return plate_err_new(err, ENOMEM, "out of memory");
+	}
 	*out = u;
 	return 0;
 }
@@ -231,5 +332,19 @@ int eng_user_resolve(int rootfd, const char *spec, bool groups, struct eng_user 
 void eng_user_release(struct eng_user *u)
 {
 	free(u->groups);
+	free(u->home);
 	memset(u, 0, sizeof(*u));
+}
+
+int eng_user_resolve_root(int rootfd, const char *spec, bool groups, struct eng_user *out,
+			  struct plate_error **err)
+{
+	struct eng_etc etc;
+	int r;
+
+	if (eng_etc_from_root(rootfd, &etc, err) < 0)
+		return -1;
+	r = eng_user_resolve(&etc, spec, groups, out, err);
+	eng_etc_release(&etc);
+	return r;
 }
