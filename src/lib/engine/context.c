@@ -36,7 +36,7 @@ void eng_selection_release(struct eng_selection *s)
 	memset(s, 0, sizeof(*s));
 }
 
-int eng_source_clean(const char *src, char **out, struct plate_error **err)
+int eng_source_clean(const char *src, const char *what, char **out, struct plate_error **err)
 {
 	_cleanup_free_ char *copy = strdup(src);
 	char *p, *save = NULL;
@@ -54,7 +54,7 @@ int eng_source_clean(const char *src, char **out, struct plate_error **err)
 			continue;
 		if (strcmp(p, "..") == 0) {
 			if (n == 0) {
-				plate_err_new(err, EPERM, "'%s' is outside the source root", src);
+				plate_err_new(err, 0, "'%s' is outside the %s", src, what);
 				goto out;
 			}
 			n--;
@@ -367,12 +367,12 @@ int eng_select(int rootfd, const char *const *patterns, size_t n,
 		char **paths = NULL;
 		size_t n_paths = 0, before = sel.n, keep = 0;
 
-		if (eng_source_clean(patterns[i], &clean, err) < 0)
+		if (eng_source_clean(patterns[i], o->what, &clean, err) < 0)
 			goto fail;
 		/* "a/./b/c" with --parents keeps "b/c": the part after the pivot. */
 		if (dot != NULL) {
 			_cleanup_free_ char *head = strndup(patterns[i], (size_t)(dot - patterns[i]));
-			if (head == NULL || eng_source_clean(head, &pivot, err) < 0) {
+			if (head == NULL || eng_source_clean(head, o->what, &pivot, err) < 0) {
 				if (head == NULL)
 					plate_err_new(err, ENOMEM, "out of memory");
 				goto fail;
@@ -401,12 +401,11 @@ int eng_select(int rootfd, const char *const *patterns, size_t n,
 		strv_free(paths, n_paths);
 		if (sel.n == before) {
 			if (o->ignore != NULL)
-				plate_err_new(err, ENOENT,
+				plate_err_new(err, 0,
 					      "'%s' not found in the %s (or excluded by .dockerignore)",
 					      patterns[i], o->what);
 			else
-				plate_err_new(err, ENOENT, "'%s' not found in the %s", patterns[i],
-					      o->what);
+				plate_err_new(err, 0, "'%s' not found in the %s", patterns[i], o->what);
 			goto fail;
 		}
 	}

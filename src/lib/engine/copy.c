@@ -470,7 +470,7 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 	struct eng_layers src_layers = { 0 };
 	_cleanup_free_ const char **patterns = NULL;
 	_cleanup_free_ const char **lowers = NULL, **src_lowers = NULL;
-	_cleanup_free_ char *upper = NULL, *work = NULL, *mnt = NULL, *srcmnt = NULL;
+	_cleanup_free_ char *upper = NULL, *work = NULL, *mnt = NULL, *srcmnt = NULL, *what = NULL;
 	struct ignore *exclude = NULL;
 	const char *v, *dest;
 	const char *wd = st->config.working_dir ? st->config.working_dir : "/";
@@ -574,21 +574,32 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 		eng_hash_field(&d, j.heredoc_data[i]);
 	if (step->n_sources > 0) {
 		const struct plan_source *s = &step->sources[0];
-		j.what = "source";
 		if (s->stage >= 0) {
 			struct eng_stage *from = &e->stages[s->stage];
+			if (asprintf(&what, "stage '%s'", from->label) < 0) {
+				plate_err_new(err, ENOMEM, "out of memory");
+				goto out;
+			}
 			eng_hash_field(&d, from->key);
 			if (eng_layers_copy(&src_layers, &from->layers, err) < 0)
 				goto out;
 		} else if (strcmp(s->image, "scratch") == 0) {
 			eng_hash_field(&d, "scratch");
+			what = strdup("image 'scratch'");
 		} else {
 			const struct store_image *img;
 			if (eng_image_get(e, s->image, e->plan->target_platform, &img, err) < 0 ||
 			    eng_image_layers(e, img, &src_layers, err) < 0)
 				goto out;
 			eng_hash_field(&d, img->manifest_desc.digest);
+			if (asprintf(&what, "image '%s'", s->image) < 0)
+				what = NULL;
 		}
+		if (what == NULL) {
+			plate_err_new(err, ENOMEM, "out of memory");
+			goto out;
+		}
+		j.what = what;
 	} else if (j.n_patterns > 0) {
 		struct eng_select_opts so = { .ignore = e->ignore, .exclude = exclude,
 					      .what = "build context" };

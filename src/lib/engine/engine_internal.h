@@ -232,7 +232,7 @@ int eng_statcache_load(struct engine *e, struct plate_error **err);
 int eng_statcache_save(struct engine *e, struct plate_error **err);
 /* Cleans a source path of COPY/ADD: relative to the source root, "/" stripped; a path
  * climbing out of the root is refused. */
-int eng_source_clean(const char *src, char **out, struct plate_error **err);
+int eng_source_clean(const char *src, const char *what, char **out, struct plate_error **err);
 
 /* ---- overlay views (view.c) ---------------------------------------------------------- */
 

@@ -1,0 +1,80 @@
+# Helpers for the `plate build` integration tests (sourced after lib.sh; not a test itself).
+#
+# Every test file gets its own store $R with one small base image, "base:test", made by
+# `plate import` from busybox-static and the static probe (tests/helpers/probe.c):
+#   /bin/busybox + applet links (sh, cat, ls, rm, mkdir, echo, …), /bin/probe
+#   /etc/passwd: root, app (1000:1000, home /home/app), nobody; /etc/group: root, app,
+#   staff (1001, members app), nogroup
+#   config: PATH, a base label, WORKDIR /, CMD ["/bin/sh"]
+
+PROBE=${PLATE_BUILD:?}/helpers/probe
+R=$T/root
+export PLATE_ROOT=$R
+p() { "$PLATE" --root "$R" "$@"; }
+
+build_prereqs() {
+	[ "$(id -u)" = 0 ] || tap_skip_all "plate build needs root (namespaces, overlayfs)"
+	[ -x "$PROBE" ] || tap_skip_all "helpers not built (make test-binaries)"
+	[ -x /bin/busybox ] || tap_skip_all "busybox-static not installed"
+	command -v jq >/dev/null || tap_skip_all "jq not installed"
+	grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null
+	grep -qw overlay /proc/filesystems || tap_skip_all "no overlayfs"
+}
+
+make_base() {
+	local r=$T/base-rootfs
+	mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,home/app}
+	cp /bin/busybox "$r/bin/busybox"
+	for a in $(/bin/busybox --list-full); do
+		[ "$a" = bin/busybox ] || ln -sfn /bin/busybox "$r/$a"
+	done
+	cp "$PROBE" "$r/bin/probe"
+	printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$r/etc/passwd"
+	printf 'root:x:0:\napp:x:1000:\nstaff:x:1001:app\nnogroup:x:65534:\n' >"$r/etc/group"
+	chmod 1777 "$r/tmp"
+	chown 1000:1000 "$r/home/app"
+	tar -C "$r" --numeric-owner -cf "$T/base.tar" .
+	p import -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' -c 'LABEL base=yes' -c 'CMD ["/bin/sh"]' \
+		"$T/base.tar" base:test >/dev/null
+}
+
+# build NAME-OF-CONTEXT-DIR [ARGS...]: plain progress into $T/out, exit status kept in $rc.
+build() {
+	local ctx=$1
+	shift
+	p build --progress plain "$@" "$ctx" >"$T/out" 2>&1
+	rc=$?
+}
+
+# config REF JQ: a field of the image config (plate inspect's .Config / full config).
+config() { p inspect "$1" | jq -c ".[0]$2"; }
+
+# run_probe REF ARGS...: the probe's output inside the image.
+run_probe() {
+	local ref=$1
+	shift
+	p run --network none "$ref" /bin/probe "$@"
+}
+
+# layer_files REF: "path" of every entry of every layer, in order, with whiteouts.
+layer_files() {
+	local layout=$T/layout-$$
+	rm -rf "$layout"
+	p save --format oci -o "$T/save.tar" "$1" >/dev/null &&
+		mkdir -p "$layout" && tar -C "$layout" -xf "$T/save.tar" &&
+		for d in $(jq -r '.manifests[0].digest' "$layout/index.json" | cut -d: -f2); do
+			jq -r '.layers[].digest' "$layout/blobs/sha256/$d" | cut -d: -f2
+		done | while read -r l; do
+			tar -tzf "$layout/blobs/sha256/$l"
+		done
+}
+
+diag() { printf '%s\n' "$@" | sed 's/^/# /'; }
+show_out() { diag "exit ${rc:-?}" "$(cat "$T/out" 2>/dev/null)"; }
+
+# ck NAME CMD...: tap_check, showing the last build's output when the check fails.
+ck() {
+	local before=$_tap_failed
+	tap_check "$@"
+	[ "$_tap_failed" = "$before" ] || show_out
+}
