@@ -26,11 +26,11 @@
 #define ENTRY_MAX 65536
 
 int eng_cache_lookup(struct engine *e, const char *key, bool *hit, bool *empty,
-		     struct eng_layer *layer, struct plate_error **err)
+		     struct eng_layer *layer, char *chain, struct plate_error **err)
 {
 	_cleanup_free_ char *json = NULL;
 	_cleanup_error_ struct plate_error *bad = NULL;
-	const char *diff_id = NULL, *blob = NULL, *media_type = NULL;
+	const char *diff_id = NULL, *blob = NULL, *media_type = NULL, *next = NULL;
 	json_t *root = NULL;
 	int64_t size = -1;
 	bool is_empty = false;
@@ -39,6 +39,8 @@ int eng_cache_lookup(struct engine *e, const char *key, bool *hit, bool *empty,
 
 	*hit = false;
 	*empty = false;
+	if (chain != NULL)
+		memmove(chain, key, DIGEST_STRING_LEN + 1);
 	if (e->o.no_cache)
 		return 0;
 	r = store_cache_get(e->o.store, key, &json, &len, err);
@@ -50,8 +52,17 @@ int eng_cache_lookup(struct engine *e, const char *key, bool *hit, bool *empty,
 	    json_get_string(root, "diff_id", false, &diff_id, "cache entry", &bad) < 0 ||
 	    json_get_string(root, "blob", false, &blob, "cache entry", &bad) < 0 ||
 	    json_get_string(root, "media_type", false, &media_type, "cache entry", &bad) < 0 ||
-	    json_get_int(root, "size", false, &size, "cache entry", &bad) < 0)
+	    json_get_int(root, "size", false, &size, "cache entry", &bad) < 0 ||
+	    json_get_string(root, "chain", false, &next, "cache entry", &bad) < 0)
 		goto out;
+	if (next != NULL) {
+		char full[DIGEST_STRING_LEN + 8];
+		snprintf(full, sizeof(full), "sha256:%s", next);
+		if (!digest_is_valid(full))
+			goto out;
+		if (chain != NULL)
+			memcpy(chain, full, DIGEST_STRING_LEN + 1);
+	}
 	if (is_empty) {
 		*hit = *empty = true;
 		goto out;
@@ -83,6 +94,8 @@ int eng_cache_lookup(struct engine *e, const char *key, bool *hit, bool *empty,
 	}
 	*hit = true;
 out:
+	if (!*hit && chain != NULL)
+		memmove(chain, key, DIGEST_STRING_LEN + 1);
 	json_decref(root);
 	return 0;
 nomem:
@@ -104,7 +117,7 @@ static struct eng_cache_put *find_put(struct engine *e, const char *key)
 
 /* Called with e->lock held. */
 static int set_put(struct engine *e, const char *key, const struct eng_layer *layer,
-		   struct plate_error **err)
+		   const char *chain, struct plate_error **err)
 {
 	struct eng_cache_put *p = find_put(e, key);
 	struct eng_layers tmp = { 0 };
@@ -121,6 +134,8 @@ static int set_put(struct engine *e, const char *key, const struct eng_layer *la
 		e->n_puts++;
 	}
 	eng_layer_release(&p->layer);
+	if (chain != NULL && strcmp(chain, key) != 0)
+		memcpy(p->chain, chain, sizeof(p->chain));
 	p->empty = layer == NULL;
 	if (layer == NULL)
 		return 0;
@@ -131,13 +146,31 @@ static int set_put(struct engine *e, const char *key, const struct eng_layer *la
 	return 0;
 }
 
+/* A blob was written for a layer: its cache entry (recorded in this build or not) learns
+ * it.  Called with e->lock held. */
+static int set_blob(struct engine *e, const struct eng_layer *l, struct plate_error **err)
+{
+	struct eng_cache_put *p = find_put(e, l->cache_key);
+
+	if (p == NULL || p->empty)
+		return set_put(e, l->cache_key, l, l->chain_key, err);
+	free(p->layer.blob);
+	free(p->layer.media_type);
+	p->layer.blob = strdup(l->blob);
+	p->layer.media_type = strdup(l->media_type);
+	p->layer.size = l->size;
+	if (p->layer.blob == NULL || p->layer.media_type == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	return 0;
+}
+
 int eng_cache_record(struct engine *e, const char *key, const struct eng_layer *layer,
-		     struct plate_error **err)
+		     const char *chain, struct plate_error **err)
 {
 	int r;
 
 	pthread_mutex_lock(&e->lock);
-	r = set_put(e, key, layer, err);
+	r = set_put(e, key, layer, chain, err);
 	pthread_mutex_unlock(&e->lock);
 	return r;
 }
@@ -164,6 +197,9 @@ int eng_cache_flush(struct engine *e, struct plate_error **err)
 							json_string(p->layer.media_type)) |
 				    json_object_set_new(o, "size", json_integer(p->layer.size));
 		}
+		/* The chain key without its prefix: it names no object gc should look for. */
+		if (r == 0 && p->chain[0] != '\0')
+			r = json_object_set_new(o, "chain", json_string(p->chain + 7));
 		if (r < 0) {
 			json_decref(o);
 			return plate_err_new(err, ENOMEM, "out of memory");
@@ -285,7 +321,7 @@ int eng_layer_blob(struct engine *e, struct eng_layer *l, struct plate_error **e
 		plate_err_new(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	r = l->cache_key != NULL ? set_put(e, l->cache_key, l, err) : 0;
+	r = l->cache_key != NULL ? set_blob(e, l, err) : 0;
 out:
 	pthread_mutex_unlock(&e->lock);
 	layer_writer_free(w);

@@ -444,7 +444,8 @@ static int hash_file(int fd, char hex[DIGEST_HEX_LEN + 1], struct plate_error **
 	return 0;
 }
 
-int eng_context_hash(struct engine *e, struct eng_selection *sel, struct plate_error **err)
+int eng_selection_hash(struct engine *e, int rootfd, struct eng_selection *sel,
+		       struct plate_error **err)
 {
 	for (size_t i = 0; i < sel->n; i++) {
 		struct eng_match *m = &sel->m[i];
@@ -460,6 +461,14 @@ int eng_context_hash(struct engine *e, struct eng_selection *sel, struct plate_e
 				continue;
 			if (path == NULL)
 				return plate_err_new(err, ENOMEM, "out of memory");
+			if (e == NULL) {
+				fd = eng_open_in_root(rootfd, path, O_RDONLY | O_NOFOLLOW, 0);
+				if (fd < 0)
+					return plate_err_new(err, errno, "cannot open '%s'", path);
+				if (hash_file(fd, en->hex, err) < 0)
+					return plate_err_wrap(err, "'%s'", path);
+				continue;
+			}
 			pthread_mutex_lock(&e->lock);
 			rec = eng_strmap_get(&e->statcache, path);
 			if (rec != NULL && rec->size == (uint64_t)en->st.st_size &&
@@ -469,7 +478,7 @@ int eng_context_hash(struct engine *e, struct eng_selection *sel, struct plate_e
 				continue;
 			}
 			pthread_mutex_unlock(&e->lock);
-			fd = eng_open_in_root(e->context_fd, path, O_RDONLY | O_NOFOLLOW, 0);
+			fd = eng_open_in_root(rootfd, path, O_RDONLY | O_NOFOLLOW, 0);
 			if (fd < 0 || hash_file(fd, en->hex, err) < 0) {
 				if (fd < 0)
 					plate_err_new(err, errno, "cannot open '%s'", path);

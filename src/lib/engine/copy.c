@@ -409,6 +409,28 @@ out:
 	return r;
 }
 
+struct hash_job {
+	struct copy_job *j;
+	struct digest *d;
+};
+
+/* The content of what a COPY --from selects in the source stage, for its cache key. */
+static int hash_in_view(void *data, const int *fds, struct plate_error **err)
+{
+	struct hash_job *h = data;
+	struct eng_select_opts so = { .exclude = h->j->exclude, .what = h->j->what };
+	struct eng_selection sel = { 0 };
+	int r = -1;
+
+	if (eng_select(fds[0], h->j->patterns, h->j->n_patterns, &so, &sel, err) == 0 &&
+	    eng_selection_hash(NULL, fds[0], &sel, err) == 0) {
+		eng_selection_key(h->d, &sel, true);
+		r = 0;
+	}
+	eng_selection_release(&sel);
+	return r;
+}
+
 /* ---- the step --------------------------------------------------------------------------- */
 
 static int parse_chmod(const char *v, int *out, struct plate_error **err)
@@ -476,10 +498,10 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 	const char *wd = st->config.working_dir ? st->config.working_dir : "/";
 	char **excludes = NULL;
 	size_t n_excludes = 0, n_lowers = 0, n_src_lowers = 0, next_heredoc = 0;
-	eng_digest key;
+	eng_digest key, chain, common;
 	struct digest d = { 0 };
 	struct eng_layer layer = { 0 };
-	bool hit = false, empty = false, link;
+	bool hit = false, empty = false, link, by_content = false;
 	int r = -1;
 
 	j.add = strcmp(step->instruction, "ADD") == 0;
@@ -559,7 +581,10 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 	}
 	j.patterns = patterns;
 
-	/* The cache key: parent, instruction, destination, owner and the sources' identity. */
+	/* The cache key: parent, instruction, destination, owner and the sources' identity.
+	 * A stage's files are identified cheaply by the stage's key first; when that misses,
+	 * by their content, so that a COPY --from of files that did not change (a CA bundle
+	 * from a builder whose other files did) is still a hit. */
 	if (digest_init(&d, err) < 0)
 		goto out;
 	eng_hash_field(&d, "plate copy v1");
@@ -572,6 +597,8 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 	eng_hash_field(&d, j.dest);
 	for (size_t i = 0; i < j.n_heredocs; i++)
 		eng_hash_field(&d, j.heredoc_data[i]);
+	digest_final(&d, common);
+	eng_hash_field(&d, common);
 	if (step->n_sources > 0) {
 		const struct plan_source *s = &step->sources[0];
 		if (s->stage >= 0) {
@@ -580,9 +607,11 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 				plate_err_new(err, ENOMEM, "out of memory");
 				goto out;
 			}
+			eng_hash_field(&d, "stage");
 			eng_hash_field(&d, from->key);
 			if (eng_layers_copy(&src_layers, &from->layers, err) < 0)
 				goto out;
+			by_content = true;
 		} else if (strcmp(s->image, "scratch") == 0) {
 			eng_hash_field(&d, "scratch");
 			what = strdup("image 'scratch'");
@@ -605,15 +634,42 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 					      .what = "build context" };
 		j.from_context = true;
 		if (eng_select(e->context_fd, patterns, j.n_patterns, &so, &sel, err) < 0 ||
-		    eng_context_hash(e, &sel, err) < 0)
+		    eng_selection_hash(e, e->context_fd, &sel, err) < 0)
 			goto out;
 		j.sel = &sel;
 		eng_selection_key(&d, &sel, true);
 	}
 	digest_final(&d, key);
+	memcpy(chain, key, sizeof(chain));
 
-	if (eng_cache_lookup(e, key, &hit, &empty, &layer, err) < 0)
+	if (eng_cache_lookup(e, key, &hit, &empty, &layer, chain, err) < 0)
 		goto out;
+	if (!hit && step->n_sources > 0) {
+		if (eng_scratch(e, "src", &srcmnt, err) < 0 ||
+		    eng_layers_lowers(&src_layers, &src_lowers, &n_src_lowers, err) < 0)
+			goto out;
+	}
+	if (!hit && by_content) {
+		struct eng_view sv = { .lowers = src_lowers, .n_lowers = n_src_lowers,
+				      .mountpoint = srcmnt };
+		struct hash_job hj = { .j = &j, .d = &d };
+		eng_hash_field(&d, common);
+		eng_hash_field(&d, "content");
+		if (eng_view_run(e, &sv, 1, hash_in_view, &hj, err) < 0)
+			goto out;
+		digest_final(&d, chain);
+		if (eng_cache_lookup(e, chain, &hit, &empty, &layer, NULL, err) < 0)
+			goto out;
+		if (hit) {
+			free(layer.cache_key);
+			if ((layer.cache_key = strdup(key)) == NULL) {
+				plate_err_new(err, ENOMEM, "out of memory");
+				goto out;
+			}
+			if (eng_cache_record(e, key, empty ? NULL : &layer, chain, err) < 0)
+				goto out;
+		}
+	}
 	if (!hit) {
 		struct eng_view views[2] = { { 0 } };
 		if (eng_scratch(e, "upper", &upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||
@@ -623,20 +679,21 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 			goto out;
 		views[0] = (struct eng_view){ .lowers = lowers, .n_lowers = n_lowers, .upper = upper,
 					      .work = work, .mountpoint = mnt };
-		if (step->n_sources > 0) {
-			if (eng_scratch(e, "src", &srcmnt, err) < 0 ||
-			    eng_layers_lowers(&src_layers, &src_lowers, &n_src_lowers, err) < 0)
-				goto out;
+		if (step->n_sources > 0)
 			views[1] = (struct eng_view){ .lowers = src_lowers, .n_lowers = n_src_lowers,
 						      .mountpoint = srcmnt };
-		}
 		if (eng_view_run(e, views, step->n_sources > 0 ? 2 : 1, copy_in_view, &j, err) < 0 ||
 		    eng_harvest(e, upper, &layer, &empty, err) < 0)
 			goto out;
-		if (eng_cache_record(e, key, empty ? NULL : &layer, err) < 0)
+		if (eng_cache_record(e, key, empty ? NULL : &layer, chain, err) < 0 ||
+		    (by_content && eng_cache_record(e, chain, empty ? NULL : &layer, NULL, err) < 0))
 			goto out;
+		if (!empty && (layer.cache_key = strdup(key)) == NULL) {
+			plate_err_new(err, ENOMEM, "out of memory");
+			goto out;
+		}
 	}
-	r = eng_stage_apply(c, key, empty ? NULL : &layer, empty, hit, err);
+	r = eng_stage_apply(c, chain, empty ? NULL : &layer, empty, hit, err);
 out:
 	digest_release(&d);
 	eng_layer_release(&layer);

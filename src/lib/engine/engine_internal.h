@@ -80,6 +80,7 @@ struct eng_layer {
 	int64_t size;
 	char *path;       /* the snapshot's tree: in the store, or a scratch dir of this build */
 	char *cache_key;  /* the step whose cache entry records this layer, or NULL */
+	char *chain_key;  /* that entry's chain key when it has one, or NULL */
 };
 
 struct eng_layers {
@@ -107,6 +108,7 @@ struct eng_image {
 /* A cache entry to write at the end of the build. */
 struct eng_cache_put {
 	char *key;
+	char chain[DIGEST_STRING_LEN + 1]; /* the key later steps continue from, "" = key */
 	bool empty;
 	struct eng_layer layer; /* when !empty */
 };
@@ -224,8 +226,10 @@ struct eng_select_opts {
 int eng_select(int rootfd, const char *const *patterns, size_t n,
 	       const struct eng_select_opts *o, struct eng_selection *out,
 	       struct plate_error **err);
-/* Fills the content digests of the selection's regular files, through the stat cache. */
-int eng_context_hash(struct engine *e, struct eng_selection *sel, struct plate_error **err);
+/* Fills the content digests of the selection's regular files under rootfd; with e, the
+ * root is the build context and digests go through the stat cache. */
+int eng_selection_hash(struct engine *e, int rootfd, struct eng_selection *sel,
+		       struct plate_error **err);
 /* Feeds the selection into a cache key. */
 void eng_selection_key(struct digest *d, const struct eng_selection *sel, bool with_content);
 int eng_statcache_load(struct engine *e, struct plate_error **err);
@@ -307,14 +311,18 @@ struct eng_step_ctx {
 	const char *history;   /* created_by for the history, NULL: the step's text */
 };
 
-/* A step's cache key and, when the build cache has it, its result. */
+/* Looks a step's key up in the build cache: on a hit, *empty or *layer is its result.
+ * chain (may be NULL) receives the key the stage continues from: the entry's chain key
+ * when it has one (COPY --from, whose entry under the cheap key points to the content
+ * key), else key itself. */
 int eng_cache_lookup(struct engine *e, const char *key, bool *hit, bool *empty,
-		     struct eng_layer *layer, struct plate_error **err);
+		     struct eng_layer *layer, char *chain, struct plate_error **err);
+/* Records a step's result (layer NULL: no change) to be written to the build cache;
+ * chain as above, NULL when it is the key. */
+int eng_cache_record(struct engine *e, const char *key, const struct eng_layer *layer,
+		     const char *chain, struct plate_error **err);
 /* Stages every recorded entry in the build's transaction (once, at the end). */
 int eng_cache_flush(struct engine *e, struct plate_error **err);
-/* Records the step result to be written to the build cache. */
-int eng_cache_record(struct engine *e, const char *key, const struct eng_layer *layer,
-		     struct plate_error **err);
 
 /* Turns an upper directory into the step's layer: hashes it as a tar (diffID), publishes
  * it later as a snapshot.  *empty when the directory holds no change. */

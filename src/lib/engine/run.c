@@ -569,7 +569,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 				goto out;
 			}
 			if (eng_select(e->context_fd, &src, 1, &so, &sel, err) < 0 ||
-			    eng_context_hash(e, &sel, err) < 0) {
+			    eng_selection_hash(e, e->context_fd, &sel, err) < 0) {
 				eng_selection_release(&sel);
 				goto out;
 			}
@@ -579,7 +579,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 	}
 	digest_final(&d, key);
 
-	if (eng_cache_lookup(e, key, &hit, &empty, &layer, err) < 0)
+	if (eng_cache_lookup(e, key, &hit, &empty, &layer, NULL, err) < 0)
 		goto out;
 	if (hit) {
 		c->history = history;
@@ -761,7 +761,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 		goto out;
 	}
 	if (eng_harvest(e, upper, &layer, &empty, err) < 0 ||
-	    eng_cache_record(e, key, empty ? NULL : &layer, err) < 0)
+	    eng_cache_record(e, key, empty ? NULL : &layer, NULL, err) < 0)
 		goto out;
 	c->history = history;
 	r = eng_stage_apply(c, key, empty ? NULL : &layer, empty, false, err);

@@ -78,7 +78,9 @@ int eng_stage_apply(struct eng_step_ctx *c, const char *key, const struct eng_la
 	memmove(st->key, key, sizeof(st->key));
 	if (!empty && layer != NULL) {
 		struct eng_layer l = *layer;
-		l.cache_key = (char *)key;
+		if (l.cache_key == NULL)
+			l.cache_key = (char *)key;
+		l.chain_key = strcmp(l.cache_key, key) != 0 ? (char *)key : NULL;
 		if (eng_layers_add(&st->layers, &l, err) < 0)
 			return -1;
 	}
@@ -152,7 +154,7 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 	digest_final(&d, key);
 	digest_release(&d);
 	if (strcmp(path, "/") != 0) {
-		if (eng_cache_lookup(e, key, &hit, &empty, &layer, err) < 0)
+		if (eng_cache_lookup(e, key, &hit, &empty, &layer, NULL, err) < 0)
 			goto out;
 		if (!hit) {
 			struct workdir_job j = { .path = path, .user = st->config.user };
@@ -165,7 +167,7 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 					       .work = work, .mountpoint = mnt };
 			if (eng_view_run(e, &v, 1, workdir_in_view, &j, err) < 0 ||
 			    eng_harvest(e, upper, &layer, &empty, err) < 0 ||
-			    eng_cache_record(e, key, empty ? NULL : &layer, err) < 0)
+			    eng_cache_record(e, key, empty ? NULL : &layer, NULL, err) < 0)
 				goto out;
 		}
 	}

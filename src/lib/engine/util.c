@@ -283,6 +283,7 @@ void eng_layer_release(struct eng_layer *l)
 	free(l->media_type);
 	free(l->path);
 	free(l->cache_key);
+	free(l->chain_key);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -302,7 +303,7 @@ int eng_layers_add(struct eng_layers *ls, const struct eng_layer *l, struct plat
 	ls->v = grown;
 	if (dup_or_null(&c.diff_id, l->diff_id) < 0 || dup_or_null(&c.blob, l->blob) < 0 ||
 	    dup_or_null(&c.media_type, l->media_type) < 0 || dup_or_null(&c.path, l->path) < 0 ||
-	    dup_or_null(&c.cache_key, l->cache_key) < 0) {
+	    dup_or_null(&c.cache_key, l->cache_key) < 0 || dup_or_null(&c.chain_key, l->chain_key) < 0) {
 		eng_layer_release(&c);
 		return plate_err_new(err, ENOMEM, "out of memory");
 	}
