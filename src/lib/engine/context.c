@@ -462,7 +462,7 @@ int eng_selection_hash(struct engine *e, int rootfd, struct eng_selection *sel,
 			if (path == NULL)
 				return plate_err_new(err, ENOMEM, "out of memory");
 			if (e == NULL) {
-				fd = eng_open_in_root(rootfd, path, O_RDONLY | O_NOFOLLOW, 0);
+				fd = eng_open_in_root(rootfd, path, O_RDONLY, 0);
 				if (fd < 0)
 					return plate_err_new(err, errno, "cannot open '%s'", path);
 				if (hash_file(fd, en->hex, err) < 0)
@@ -478,7 +478,7 @@ int eng_selection_hash(struct engine *e, int rootfd, struct eng_selection *sel,
 				continue;
 			}
 			pthread_mutex_unlock(&e->lock);
-			fd = eng_open_in_root(rootfd, path, O_RDONLY | O_NOFOLLOW, 0);
+			fd = eng_open_in_root(rootfd, path, O_RDONLY, 0);
 			if (fd < 0 || hash_file(fd, en->hex, err) < 0) {
 				if (fd < 0)
 					plate_err_new(err, errno, "cannot open '%s'", path);

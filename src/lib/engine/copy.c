@@ -35,6 +35,14 @@ struct copy_job {
 	const struct dockerfile_heredoc **heredocs;
 	char **heredoc_data; /* expanded contents */
 	size_t n_heredocs;
+	struct url_source {
+		const char *url;
+		char *file;     /* the download, in a scratch directory */
+		char *name;     /* the file name the URL gives */
+		long long mtime; /* Last-Modified, or -1 */
+		char digest[DIGEST_STRING_LEN + 1];
+	} *urls;
+	size_t n_urls;
 	struct eng_selection *sel;   /* context: selected before; other sources: in the view */
 	const struct ignore *exclude;
 	const char *what;
@@ -359,6 +367,42 @@ static int put_heredoc(struct copy_job *j, int rootfd, size_t i, bool dest_dir,
 	return 0;
 }
 
+/* ADD <url>: the download, mode 0600, dated by Last-Modified when the server sent one. */
+static int put_url(struct copy_job *j, int rootfd, const struct url_source *u, bool dest_dir,
+		   struct plate_error **err)
+{
+	_cleanup_free_ char *target = dest_dir ? eng_path_join(j->dest, u->name) : strdup(j->dest);
+	_cleanup_free_ char *parent = NULL;
+	_cleanup_close_ int pfd = -1, in = -1, out = -1;
+	bool is_dir;
+
+	if (target == NULL || (parent = dirname_of(target)) == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	if (eng_mkdir_p(rootfd, parent, j->set_owner ? j->uid : 0, j->set_owner ? j->gid : 0, NULL,
+			err) < 0)
+		return -1;
+	pfd = eng_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY, 0);
+	in = open(u->file, O_RDONLY | O_CLOEXEC);
+	if (pfd < 0 || in < 0)
+		return plate_err_new(err, errno, "cannot open '%s'", pfd < 0 ? parent : u->file);
+	if (clear_target(pfd, basename_of(target), false, &is_dir, err) < 0)
+		return -1;
+	out = openat(pfd, basename_of(target), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		     0600);
+	if (out < 0)
+		return plate_err_new(err, errno, "cannot create '%s'", target);
+	if (copy_data(in, out, err) < 0)
+		return plate_err_wrap(err, "'%s'", u->url);
+	if (fchown(out, j->set_owner ? j->uid : 0, j->set_owner ? j->gid : 0) < 0 ||
+	    fchmod(out, j->chmod >= 0 ? (mode_t)j->chmod : 0600) < 0)
+		return plate_err_new(err, errno, "cannot set attributes of '%s'", target);
+	if (u->mtime >= 0) {
+		struct timespec t[2] = { { .tv_sec = (time_t)u->mtime }, { .tv_sec = (time_t)u->mtime } };
+		futimens(out, t);
+	}
+	return 0;
+}
+
 static int copy_in_view(void *data, const int *fds, struct plate_error **err)
 {
 	struct copy_job *j = data;
@@ -384,13 +428,16 @@ static int copy_in_view(void *data, const int *fds, struct plate_error **err)
 			return -1;
 		j->sel = &local;
 	}
-	sources = (j->sel ? j->sel->n : 0) + j->n_heredocs;
+	sources = (j->sel ? j->sel->n : 0) + j->n_heredocs + j->n_urls;
 	dest_dir = j->dest_dir || sources > 1 || dest_is_existing_dir(rootfd, j->dest);
 	for (size_t i = 0; j->sel != NULL && i < j->sel->n; i++)
 		if (copy_match(j, rootfd, srcroot, &j->sel->m[i], dest_dir, err) < 0)
 			goto out;
 	for (size_t i = 0; i < j->n_heredocs; i++)
 		if (put_heredoc(j, rootfd, i, dest_dir, err) < 0)
+			goto out;
+	for (size_t i = 0; i < j->n_urls; i++)
+		if (put_url(j, rootfd, &j->urls[i], dest_dir, err) < 0)
 			goto out;
 	/* Directory times last, deepest first: writing into a directory changes its mtime. */
 	for (size_t i = j->n_dir_times; i-- > 0;) {
@@ -454,6 +501,11 @@ static bool is_heredoc_arg(const char *arg)
 
 static void job_release(struct copy_job *j)
 {
+	for (size_t i = 0; i < j->n_urls; i++) {
+		free(j->urls[i].file);
+		free(j->urls[i].name);
+	}
+	free(j->urls);
 	for (size_t i = 0; i < j->n_heredocs; i++)
 		free(j->heredoc_data[i]);
 	free(j->heredoc_data);
@@ -482,6 +534,62 @@ static char *chomp_tabs(const char *s)
 	return out;
 }
 
+static int url_source(struct copy_job *j, const char *url, struct plate_error **err)
+{
+	struct url_source *grown = realloc(j->urls, (j->n_urls + 1) * sizeof(*grown));
+	const char *path, *end;
+	struct url_source *u;
+
+	if (grown == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	j->urls = grown;
+	u = &grown[j->n_urls++];
+	memset(u, 0, sizeof(*u));
+	u->url = url;
+	u->mtime = -1;
+	/* The file name is the last component of the URL's path. */
+	path = strstr(url, "://") + 3;
+	path = strchr(path, '/');
+	end = path ? path + strcspn(path, "?#") : NULL;
+	if (path != NULL) {
+		const char *p = end;
+		while (p > path && p[-1] == '/')
+			p--;
+		const char *start = p;
+		while (start > path && start[-1] != '/')
+			start--;
+		if (p > start && (u->name = strndup(start, (size_t)(p - start))) == NULL)
+			return plate_err_new(err, ENOMEM, "out of memory");
+	}
+	if (u->name == NULL && j->dest_dir)
+		return plate_err_new(err, EINVAL,
+				     "cannot name the file of '%s': give a destination file name", url);
+	if (u->name == NULL && (u->name = strdup("download")) == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+static int download(struct engine *e, struct url_source *u, const char *checksum,
+		    struct plate_error **err)
+{
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_close_ int fd = -1;
+
+	if (u->file != NULL)
+		return 0;
+	if (eng_scratch(e, "download", &dir, err) < 0 || asprintf(&u->file, "%s/data", dir) < 0)
+		return u->file == NULL && dir != NULL ? plate_err_new(err, ENOMEM, "out of memory") : -1;
+	fd = open(u->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return plate_err_new(err, errno, "cannot create '%s'", u->file);
+	if (eng_fetch(u->url, fd, u->digest, &u->mtime, err) < 0)
+		return -1;
+	if (checksum != NULL && strcmp(checksum, u->digest) != 0)
+		return plate_err_new(err, 0, "checksum of '%s' is '%s', not '%s'", u->url, u->digest,
+				     checksum);
+	return 0;
+}
+
 int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 {
 	struct engine *e = c->e;
@@ -494,7 +602,7 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 	_cleanup_free_ const char **lowers = NULL, **src_lowers = NULL;
 	_cleanup_free_ char *upper = NULL, *work = NULL, *mnt = NULL, *srcmnt = NULL, *what = NULL;
 	struct ignore *exclude = NULL;
-	const char *v, *dest;
+	const char *v, *dest, *checksum = NULL;
 	const char *wd = st->config.working_dir ? st->config.working_dir : "/";
 	char **excludes = NULL;
 	size_t n_excludes = 0, n_lowers = 0, n_src_lowers = 0, next_heredoc = 0;
@@ -537,10 +645,6 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 		}
 		j.exclude = exclude;
 	}
-	if (j.add && flag(step, "checksum") != NULL) {
-		plate_err_new(err, ENOTSUP, "ADD --checksum is only supported for URL sources");
-		goto out;
-	}
 
 	/* Sources: here-documents, then files. */
 	patterns = calloc(step->n_args, sizeof(*patterns));
@@ -574,12 +678,24 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 			continue;
 		}
 		if (j.add && (strncmp(a, "http://", 7) == 0 || strncmp(a, "https://", 8) == 0)) {
-			plate_err_new(err, ENOTSUP, "ADD from a URL ('%s') is not supported yet", a);
-			goto out;
+			if (url_source(&j, a, err) < 0)
+				goto out;
+			continue;
 		}
 		patterns[j.n_patterns++] = a;
 	}
 	j.patterns = patterns;
+	if ((checksum = flag(step, "checksum")) != NULL) {
+		if (j.n_urls != 1 || j.n_patterns > 0 || j.n_heredocs > 0) {
+			plate_err_new(err, EINVAL, "ADD --checksum needs a single URL source");
+			goto out;
+		}
+		if (!digest_is_valid(checksum)) {
+			plate_err_new(err, EINVAL, "ADD --checksum=%s: a sha256:<hex> digest is expected",
+				      checksum);
+			goto out;
+		}
+	}
 
 	/* The cache key: parent, instruction, destination, owner and the sources' identity.
 	 * A stage's files are identified cheaply by the stage's key first; when that misses,
@@ -597,6 +713,16 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 	eng_hash_field(&d, j.dest);
 	for (size_t i = 0; i < j.n_heredocs; i++)
 		eng_hash_field(&d, j.heredoc_data[i]);
+	/* A URL is known by its checksum when ADD gives one (no download on a hit), else by
+	 * what it serves now. */
+	for (size_t i = 0; i < j.n_urls; i++) {
+		eng_hash_field(&d, j.urls[i].url);
+		if (checksum == NULL && download(e, &j.urls[i], NULL, err) < 0)
+			goto out;
+		eng_hash_field(&d, checksum ? checksum : j.urls[i].digest);
+		if (checksum == NULL)
+			eng_hash_u64(&d, (uint64_t)j.urls[i].mtime);
+	}
 	digest_final(&d, common);
 	eng_hash_field(&d, common);
 	if (step->n_sources > 0) {
@@ -670,6 +796,9 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 				goto out;
 		}
 	}
+	for (size_t i = 0; !hit && i < j.n_urls; i++)
+		if (download(e, &j.urls[i], checksum, err) < 0)
+			goto out;
 	if (!hit) {
 		struct eng_view views[2] = { { 0 } };
 		if (eng_scratch(e, "upper", &upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||
