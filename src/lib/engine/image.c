@@ -282,7 +282,8 @@ int engine_run(const struct engine_run_options *o, int *status, struct plate_err
 		for (size_t i = 0; i < o->n_argv; i++)
 			if (oci_strings_add(&argv, o->argv[i], err) < 0)
 				goto out;
-	} else {
+	} else if (o->entrypoint == NULL) {
+		/* docker: --entrypoint also clears the image's CMD. */
 		for (size_t i = 0; i < c->cmd.n; i++)
 			if (oci_strings_add(&argv, c->cmd.v[i], err) < 0)
 				goto out;
