@@ -92,7 +92,7 @@ fail:
 }
 
 /* Go's time.ParseDuration for what HEALTHCHECK takes: "30s", "1m30s", "1.5h", "500ms". */
-static int parse_duration(const char *s, int64_t *ns, struct plate_error **err)
+int eng_parse_duration(const char *s, int64_t *ns, struct plate_error **err)
 {
 	static const struct {
 		const char *unit;
@@ -180,7 +180,7 @@ static int healthcheck(struct eng_step_ctx *c, struct plate_error **err)
 		else if (strncmp(f, "--start-interval=", 17) == 0)
 			slot = &h->start_interval;
 		if (slot != NULL) {
-			if (parse_duration(v, slot, err) < 0)
+			if (eng_parse_duration(v, slot, err) < 0)
 				return plate_err_wrap(err, "HEALTHCHECK %.*s", (int)(eq - f), f);
 		} else if (strncmp(f, "--retries=", 10) == 0) {
 			char *end;

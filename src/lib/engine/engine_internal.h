@@ -63,6 +63,9 @@ char *eng_path_clean_abs(const char *path);
 char *eng_quote_list(const char *const *v, size_t n);
 int eng_strv_push(char ***v, size_t *n, const char *s);
 
+/* Go's time.ParseDuration for HEALTHCHECK's flags: "30s", "1m30s", "1.5h", "500ms". */
+int eng_parse_duration(const char *s, int64_t *ns, struct plate_error **err);
+
 /* Feeds a length-prefixed field into a digest (so "ab"+"c" differs from "a"+"bc"). */
 void eng_hash_field(struct digest *d, const char *s);
 void eng_hash_bytes(struct digest *d, const void *p, size_t len);
