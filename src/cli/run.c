@@ -7,6 +7,8 @@
  * writes is kept (--rm is accepted for docker compatibility and is always the case).
  * The command's stdin, stdout and stderr are plate's; plate exits with its status.
  * The network is the host's unless --network none: plate has no network bridge.
+ * SIGINT or SIGTERM stops the command (the whole sandbox is killed); plate then exits
+ * 128 + the signal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +27,7 @@ static const char usage[] =
 	"                 [-u USER] [-w DIR] [--hostname NAME] REF [CMD [ARG...]]\n";
 
 static int cancel_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t stopped_by;
 
 static void on_signal(int sig)
 {
@@ -32,7 +35,7 @@ static void on_signal(int sig)
 	ssize_t ignored = write(cancel_pipe[1], "x", 1);
 
 	(void)ignored;
-	(void)sig;
+	stopped_by = sig;
 	errno = saved;
 }
 
@@ -127,10 +130,10 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error *
 	close(cancel_pipe[0]);
 	close(cancel_pipe[1]);
 	store_free(s);
-	if (r < 0) {
-		if ((*err)->errno_value == ECANCELED)
-			ctx->error_exit = 130;
-		return -1;
+	if (r < 0 && (*err)->errno_value == ECANCELED && stopped_by != 0) {
+		/* Stopped on purpose: the shell's convention, no error message. */
+		plate_error_free(steal_pointer(err));
+		return 128 + stopped_by;
 	}
-	return status;
+	return r < 0 ? -1 : status;
 }

@@ -78,6 +78,19 @@ ck "-q prints only the image ID" bash -c "grep -qx 'sha256:[0-9a-f]\{64\}' '$T/q
 p build --progress tty "$C2" >"$T/tty" 2>&1
 ck "--progress tty redraws in place" grep -q $'\033\[' "$T/tty"
 
+# ---- platform ---------------------------------------------------------------------------
+native=linux/$(uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
+cat >"$C2/Dockerfile" <<'EOF'
+FROM --platform=$BUILDPLATFORM base:test
+ARG TARGETPLATFORM TARGETOS TARGETARCH BUILDPLATFORM
+RUN echo "$TARGETPLATFORM $TARGETOS $TARGETARCH $BUILDPLATFORM" > /platform
+EOF
+build "$C2" -t plat --platform "$native"
+ck "the platform ARGs are set" test "$(p run --network none plat cat /platform)" = "$native ${native%/*} ${native#*/} $native"
+ck "the config names the platform" test "$(config plat '| [.Os, .Architecture] | join("/")')" = "\"$native\""
+build "$C2" --platform linux/s390x
+ck "another platform is refused" bash -c "test $rc = 1 && grep -q \"platform 'linux/s390x' is not supported\" '$T/out'"
+
 # ---- plate run ----------------------------------------------------------------------------
 printf 'FROM base:test\nENV GREETING=hi\nWORKDIR /home/app\nUSER app\nENTRYPOINT ["/bin/probe"]\nCMD ["id"]\n' >"$C2/Dockerfile"
 build "$C2" -t runme
