@@ -2,6 +2,7 @@
  * plate's own Dockerfile parser cases: errors with their exact line:column, the limits,
  * locations, warnings, directives, heredoc bodies, flags and Go-style quoting in the dump.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -40,6 +41,8 @@ static const struct error_case error_cases[] = {
 	  "can't find '=' in 'c'" },
 	{ "JSON array with a number", "FROM a\nCMD [\"a\", 1]\n", 0, { 0 }, 2, 5,
 	  "arrays must be comprised of strings only" },
+	{ "JSON array with a number at the float64 limit", "CMD [\"a\", 1.7976931348623158e308]", 0,
+	  { 0 }, 1, 5, "strings only" },
 	{ "JSON array nested, on a continuation line", "FROM a\nRUN \\\n  [\"a\", [\"b\"]]\n", 0,
 	  { 0 }, 3, 3, "strings only" },
 	{ "unterminated heredoc", "FROM a\nRUN <<EOF\necho hi\n", 0, { 0 }, 2, 1,
@@ -50,6 +53,8 @@ static const struct error_case error_cases[] = {
 	  1, "unterminated heredoc" },
 	{ "malformed heredoc word", "FROM a\nRUN <<${a:-\\'}\n", 0, { 0 }, 2, 1,
 	  "syntax error: missing '}'" },
+	{ "a blank inside ${} splits the heredoc word", "FROM a\n RUN <<${y:-a b}\n", 0, { 0 },
+	  2, 2, "syntax error: missing '}'" },
 	{ "ONBUILD ONBUILD", "FROM a\nONBUILD ONBUILD RUN x\n", 0, { 0 }, 2, 9,
 	  "chaining ONBUILD via 'ONBUILD ONBUILD' isn't allowed" },
 	{ "ONBUILD FROM", "FROM a\nONBUILD from b\n", 0, { 0 }, 2, 9,
@@ -146,6 +151,9 @@ static const struct dump_case dump_cases[] = {
 	  "(cmd \"\xf0\x9f\x98\x80\" \"\xef\xbf\xbdx\" \"\xef\xbf\xbd\")\n" },
 	{ "invalid JSON falls back to shell form", "COPY [\"a\",] /b\nCMD [\"a\" \"b\"]\n",
 	  "(copy \"[\\\"a\\\",]\" \"/b\")\n(cmd \"[\\\"a\\\" \\\"b\\\"]\")\n" },
+	{ "a number beyond float64 makes the array not JSON",
+	  "CMD [\"a\", 1.7976931348623159e308, {}]\n",
+	  "(cmd \"[\\\"a\\\", 1.7976931348623159e308, {}]\")\n" },
 	{ "heredoc bodies are not instructions",
 	  "FROM a\nRUN <<EOF\nFROM b\n# not a comment\nEOF\nCMD c\n",
 	  "(from \"a\")\n(run \"<<EOF\")\n(cmd \"c\")\n" },
@@ -241,6 +249,42 @@ static void test_locations(void)
 	dockerfile_free(df);
 }
 
+struct heredoc_line_case {
+	const char *line;
+	const char *names; /* comma-separated, "!" marks a name whose body is not expanded */
+};
+
+static const struct heredoc_line_case heredoc_lines[] = {
+	{ "RUN cat <<\"EOF\" | sh", "!EOF" },
+	{ "RUN <<E\\OF", "EOF" },
+	{ "RUN echo \"<<A\" '<<B' \\<<C <<D", "D" },
+	{ "RUN <<EOF${x} <<${y:-a}", "EOF${x},${y:-a}" },
+	{ "COPY <<-\"A\" <<B'' 2<<C /x", "!A,!B,C" },
+	{ "RUN <<'EOF", "" },
+	{ "RUN <<EOF \"unterminated", "" },
+	{ "RUN <<<EOF <EOF", "" },
+};
+
+static void test_heredoc_lines(void)
+{
+	for (size_t k = 0; k < sizeof(heredoc_lines) / sizeof(heredoc_lines[0]); k++) {
+		const struct heredoc_line_case *c = &heredoc_lines[k];
+		_cleanup_error_ struct plate_error *err = NULL;
+		_cleanup_buf_ struct buf got = BUF_INIT(BUF_UNLIMITED);
+		struct dockerfile_heredoc *docs = NULL;
+		size_t n = 0;
+
+		tap_ok(dockerfile_heredocs_from_line(c->line, strlen(c->line), &docs, &n, &err) == 0,
+		       "heredocs of '%s' found", c->line);
+		for (size_t i = 0; i < n; i++) {
+			buf_addf(&got, "%s%s%s", i ? "," : "", docs[i].expand ? "" : "!", docs[i].name);
+			dockerfile_heredoc_release(&docs[i]);
+		}
+		free(docs);
+		tap_streq(got.data, c->names, "heredocs of '%s'", c->line);
+	}
+}
+
 static void test_limits(void)
 {
 	struct dockerfile_limits lim = dockerfile_default_limits;
@@ -272,6 +316,7 @@ int main(void)
 	test_errors();
 	test_dumps();
 	test_locations();
+	test_heredoc_lines();
 	test_limits();
 	return tap_done();
 }

@@ -7,7 +7,10 @@
  *     10000, Go's limit) means "not JSON" and the instruction falls back to shell form;
  *   - only then is a non-string element a hard error;
  *   - strings decode "\uXXXX" with surrogate pairs, a lone surrogate or an invalid UTF-8
- *     byte becomes U+FFFD, and a raw control character is a syntax error.
+ *     byte becomes U+FFFD, and a raw control character is a syntax error;
+ *   - a number anywhere in the array that does not fit a float64 (Go decodes numbers into
+ *     float64 and fails on overflow) makes the whole text "not JSON", even next to a
+ *     non-string element.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@ struct jscan {
 	const char *p;
 	size_t n;
 	size_t i;
+	bool overflow; /* a number beyond float64 range was seen */
 };
 
 static void skip_ws(struct jscan *s)
@@ -114,7 +118,7 @@ static bool scan_digits(struct jscan *s)
 	return s->i > from;
 }
 
-static bool scan_number(struct jscan *s)
+static bool scan_number_syntax(struct jscan *s)
 {
 	if (s->p[s->i] == '-')
 		s->i++;
@@ -136,6 +140,79 @@ static bool scan_number(struct jscan *s)
 		if (!scan_digits(s))
 			return false;
 	}
+	return true;
+}
+
+/* 2^1024 - 2^970: the halfway point between the largest float64 and 2^1024.  Go's
+ * ParseFloat rounds to nearest-even, so a magnitude at or above this is out of range. */
+static const char float64_limit[] =
+	"17976931348623158079372897140530341507993413271003782693617377898044496829276475094"
+	"66490179775872070963302864166928879109465555478519404026306574886715058206819089020"
+	"00708383676273854845817711531764475730270069855571366959622842914819860834936475292"
+	"719074168444365510704342711559699508093042880177904174497792";
+
+/* Whether the JSON number token p[0..n) overflows a float64: with its digits written as
+ * 0.D x 10^E (D without leading zeros), compare E and D with the limit's. */
+static bool number_overflows(const char *p, size_t n)
+{
+	const size_t limit_digits = sizeof(float64_limit) - 1;
+	const char *d[2] = { NULL, NULL };
+	size_t dn[2] = { 0, 0 }, i = 0, lead = 0;
+	long long exp10 = 0, e = 0;
+	bool neg_exp = false;
+
+	if (i < n && p[i] == '-')
+		i++;
+	d[0] = p + i;
+	while (i < n && is_digit(p[i]))
+		i++, dn[0]++;
+	if (i < n && p[i] == '.') {
+		d[1] = p + ++i;
+		while (i < n && is_digit(p[i]))
+			i++, dn[1]++;
+	}
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '+' || p[i] == '-'))
+			neg_exp = p[i++] == '-';
+		for (; i < n; i++)
+			if (e < 1000000000)
+				e = e * 10 + (p[i] - '0');
+	}
+	exp10 = (long long)dn[0] + (neg_exp ? -e : e);
+	/* Skip leading zeros over both parts. */
+	for (int part = 0; part < 2; part++) {
+		while (dn[part] > 0 && *d[part] == '0') {
+			d[part]++;
+			dn[part]--;
+			exp10--;
+			lead++;
+		}
+		if (dn[part] > 0)
+			break;
+	}
+	if (dn[0] == 0 && dn[1] == 0)
+		return false; /* zero */
+	if (exp10 != (long long)limit_digits)
+		return exp10 > (long long)limit_digits;
+	for (size_t k = 0, total = dn[0] + dn[1]; k < total || k < limit_digits; k++) {
+		char c = k < dn[0] ? d[0][k] : k < total ? d[1][k - dn[0]] : '0';
+		char l = k < limit_digits ? float64_limit[k] : '0';
+
+		if (c != l)
+			return c > l;
+	}
+	return true;
+}
+
+static bool scan_number(struct jscan *s)
+{
+	size_t from = s->i;
+
+	if (!scan_number_syntax(s))
+		return false;
+	if (number_overflows(s->p + from, s->i - from))
+		s->overflow = true;
 	return true;
 }
 
@@ -345,7 +422,7 @@ int dockerfile_json_array_parse(const char *text, size_t len, char ***args, size
 		}
 	}
 	skip_ws(&s);
-	if (s.i != s.n)
+	if (s.i != s.n || s.overflow)
 		return 0;
 	if (!all_strings)
 		return plate_err_new(err, 0,
