@@ -344,7 +344,7 @@ static int copy_from_source(struct plan_ctx *ctx, struct plan_step *step, const 
 static int mount_from(const char *value, char **from, struct plate_error **err)
 {
 	const char *p = value;
-	_cleanup_buf_ struct buf field = BUF_INIT(BUF_UNLIMITED);
+	_cleanup_buf_ struct buf field = BUF_INIT(strlen(value));
 
 	*from = NULL;
 	for (;;) {
@@ -598,8 +598,9 @@ static int expand_kv(struct plan_ctx *ctx, struct plan_step *step, struct docker
 		}
 		if (asprintf(&kv, "%s=%s", k, v) < 0)
 			kv = NULL;
-		if (plan_strv_push(&keys, &nk, k) < 0 || plan_strv_push(&values, &nv, v) < 0 ||
-		    plan_strv_push(&out, &n, kv) < 0) {
+		/* Each push takes ownership, even when it fails. */
+		if ((plan_strv_push(&keys, &nk, k) | plan_strv_push(&values, &nv, v) |
+		     plan_strv_push(&out, &n, kv)) < 0) {
 			plate_err_new(err, ENOMEM, "cannot expand %s", step->instruction);
 			goto out;
 		}
