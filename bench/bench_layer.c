@@ -8,8 +8,10 @@
  * 3. extracts the zstd layer,
  * and for comparison times `tar -c | pigz -p2`, `tar -c | zstd -T2` and `zcat | tar -x`
  * on the same data.  Every measured step runs in a child process, so the peak RSS
- * printed (getrusage of that child) is the step's own.  MB/s are of uncompressed tar
- * bytes (10^6 bytes per MB).  Temp files go to $TMPDIR (default /tmp).
+ * printed (getrusage of that child) is the step's own, and so is the CPU time (user +
+ * system, the child's children included: the shell pipelines count whole).  MB/s are of
+ * uncompressed tar bytes (10^6 bytes per MB) over wall time.  Temp files go to $TMPDIR
+ * (default /tmp).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +28,7 @@
 
 struct measure {
 	double seconds;
+	double cpu_seconds; /* user + system of the child and its children */
 	long max_rss_kb;
 	unsigned long long tar_bytes, stored_bytes;
 	int status;
@@ -77,6 +80,8 @@ static struct measure run_child(int (*fn)(const char *, const char *, const char
 	wait4(pid, &m.status, 0, &ru);
 	m.seconds = now() - start;
 	m.max_rss_kb = ru.ru_maxrss;
+	m.cpu_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+			(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	m.tar_bytes = counts[0];
 	m.stored_bytes = counts[1];
 	return m;
@@ -137,8 +142,8 @@ static void report(const char *what, struct measure m, unsigned long long tar_by
 {
 	unsigned long long bytes = m.tar_bytes != 0 ? m.tar_bytes : tar_bytes;
 
-	printf("%-34s %7.2f s  %7.1f MB/s  peak RSS %6.1f MiB%s", what, m.seconds,
-	       (double)bytes / 1e6 / m.seconds, (double)m.max_rss_kb / 1024.0,
+	printf("%-30s %6.2f s wall %6.2f s cpu %7.1f MB/s  peak RSS %5.1f MiB%s", what, m.seconds,
+	       m.cpu_seconds, (double)bytes / 1e6 / m.seconds, (double)m.max_rss_kb / 1024.0,
 	       m.status != 0 ? "  FAILED" : "");
 	if (m.stored_bytes != 0)
 		printf("  (%.1f MB tar, %.1f MB stored)", (double)m.tar_bytes / 1e6,
