@@ -77,4 +77,20 @@ tap_check "save to a full device fails" test "$rc" = 1
 p save -o "$T/none.tar" nope:1 2>"$T/err"; rc=$?
 tap_check "save of a missing image fails cleanly" bash -c "test $rc = 1 && ! test -e '$T/none.tar' && grep -q \"image 'nope:1' not found\" '$T/err'"
 
+# ---- whiteouts: a second layer deleting files --------------------------------------------------
+umoci unpack --image "$T/layout":t1 "$T/edit" >/dev/null
+rm "$T/edit/rootfs/etc/hello" && rm -r "$T/edit/rootfs/usr/share/doc" && echo new >"$T/edit/rootfs/etc/new"
+umoci repack --image "$T/layout":t2 "$T/edit" >/dev/null
+umoci unpack --image "$T/layout":t2 "$T/ref2" >/dev/null
+skopeo copy -q oci:"$T/layout":t2 oci-archive:"$T/wh.tar":docker.io/library/wh:1
+p load -i "$T/wh.tar" >/dev/null
+top=$(jq -r '.[0].RootFS.Layers[1]' <(p inspect wh:1))
+tap_check "the whiteout layer's snapshot keeps overlay whiteouts" \
+	test -c "$R/snapshots/${top#sha256:}/fs/etc/hello"
+tap_check "fsck clean with whiteout snapshots" bash -c "'$PLATE' --root '$R' fsck >/dev/null"
+p save --format oci -o "$T/wh-saved.tar" wh:1
+skopeo copy -q oci-archive:"$T/wh-saved.tar":docker.io/library/wh:1 oci:"$T/l4":z
+umoci unpack --image "$T/l4":z "$T/b4" >/dev/null
+tap_check "two-layer image with deletions unpacks identically" diff <(tree_listing "$T/ref2/rootfs") <(tree_listing "$T/b4/rootfs")
+
 tap_done

@@ -41,6 +41,11 @@ tap_check "SOURCE_DATE_EPOCH sets created" test "$(jq -r '.[0].Created' <("$PLAT
 snap=$(ls -d "$R"/snapshots/*/fs)
 tap_check "snapshot equals the imported tree" diff <(tree_listing "$T/rootfs" no-mtime) <(tree_listing "$snap" no-mtime)
 
+p save --format oci -o "$T/saved.tar" example.com/team/app:v1
+"$PLATE" --root "$T/root4" load -i "$T/saved.tar" >/dev/null
+tap_check "import's snapshot equals an extraction of its layer, mtimes included" \
+	diff <(tree_listing "$snap") <(tree_listing "$(ls -d "$T"/root4/snapshots/*/fs)")
+
 # tag / images / rmi
 p tag example.com/team/app:v1 app:latest
 tap_check "tag adds a name" test "$(p images -q | wc -l)" = 2

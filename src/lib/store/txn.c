@@ -397,7 +397,8 @@ struct store *store_txn_store(struct store_txn *t)
 	return t->store;
 }
 
-int store_txn_workdir(struct store_txn *t, const char *name, int *fd, struct plate_error **err)
+int store_txn_workdir(struct store_txn *t, const char *name, int *fd, char **out_path,
+		      struct plate_error **err)
 {
 	char path[128];
 
@@ -408,6 +409,12 @@ int store_txn_workdir(struct store_txn *t, const char *name, int *fd, struct pla
 	    (*fd = openat(t->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		plate_err_new(err, errno, "cannot create '%s/%s/%s'", t->store->root, t->dirname,
 			      path);
+		return txn_fail(t);
+	}
+	if (asprintf(out_path, "%s/%s/%s", t->store->root, t->dirname, path) < 0) {
+		close(*fd);
+		*fd = -1;
+		plate_err_new(err, ENOMEM, "out of memory");
 		return txn_fail(t);
 	}
 	return 0;
@@ -469,6 +476,32 @@ int store_txn_snapshot(struct store_txn *t, const char *layer_digest, const char
 		_cleanup_error_ struct plate_error *ignored = NULL;
 		store_fs_rm_rf(t->dirfd, name, &ignored);
 		return plate_err_wrap(err, "layer '%s'", layer_digest);
+	}
+	if (oci_strings_add(&t->snapshots, diff_id, err) < 0)
+		return txn_fail(t);
+	return 0;
+}
+
+int store_txn_snapshot_adopt(struct store_txn *t, const char *diff_id, const char *path,
+			     long long epoch, struct plate_error **err)
+{
+	const char *hex;
+	char name[DIGEST_HEX_LEN + 8];
+
+	if (txn_check(t, __func__, err) < 0 || (hex = store_digest_hex(diff_id, err)) == NULL)
+		return -1;
+	if (store_txn_has_snapshot(t, diff_id))
+		return 0;
+	if (store_snapshot_exists(t->store, diff_id) && store_txn_pin(t, diff_id, err) == 0 &&
+	    store_snapshot_exists(t->store, diff_id))
+		return 0;
+	if (*err != NULL)
+		return -1;
+	snprintf(name, sizeof(name), "snap-%s", hex);
+	if (store_snapshot_adopt(t->dirfd, name, path, diff_id, epoch, err) < 0) {
+		_cleanup_error_ struct plate_error *ignored = NULL;
+		store_fs_rm_rf(t->dirfd, name, &ignored);
+		return plate_err_wrap(err, "snapshot '%s'", diff_id);
 	}
 	if (oci_strings_add(&t->snapshots, diff_id, err) < 0)
 		return txn_fail(t);
