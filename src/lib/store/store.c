@@ -38,6 +38,9 @@ int store_lock_take(struct store *s, int op, struct plate_error **err)
 {
 	int fd = openat(s->rootfd, STORE_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
+	/* A reader without write access to the store can still take a shared lock. */
+	if (fd < 0 && op == LOCK_SH && (errno == EACCES || errno == EROFS))
+		fd = openat(s->rootfd, STORE_LOCK_FILE, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return plate_err_new(err, errno, "cannot open lock file '%s/%s'", s->root,
 				     STORE_LOCK_FILE);
