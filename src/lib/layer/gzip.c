@@ -123,6 +123,12 @@ static int gz_retire(struct layer_stage *s, struct gz *gz, bool wait_all, struct
 
 static int gz_queue(struct layer_stage *s, struct gz *gz, struct plate_error **err)
 {
+	struct gz_slot *slot = &gz->slots[gz->fill];
+
+	if (slot->out == NULL && (slot->out = malloc(gz->out_cap)) == NULL)
+		return plate_err_new(err, ENOMEM, "cannot allocate a gzip buffer");
+	if (slot->in == NULL && (slot->in = malloc(1)) == NULL)
+		return plate_err_new(err, ENOMEM, "cannot allocate a gzip buffer");
 	pthread_mutex_lock(&gz->mu);
 	gz->slots[gz->fill].state = SLOT_QUEUED;
 	gz->fill = (gz->fill + 1) % gz->n_slots;
@@ -138,6 +144,9 @@ static int gz_write(struct layer_stage *s, const void *buf, size_t len, struct p
 
 	while (len > 0) {
 		struct gz_slot *slot = &gz->slots[gz->fill];
+		/* Buffers are allocated on first use: a small layer touches one slot only. */
+		if (slot->in == NULL && (slot->in = malloc(GZ_CHUNK)) == NULL)
+			return plate_err_new(err, ENOMEM, "cannot allocate a gzip buffer");
 		size_t n = GZ_CHUNK - slot->in_len;
 		if (n > len)
 			n = len;
@@ -239,12 +248,6 @@ int layer_gzip_stage_new(const struct layer_compress_params *p, struct layer_sta
 			goto nomem;
 	}
 	gz->out_cap = libdeflate_gzip_compress_bound(gz->workers[0].c, GZ_CHUNK);
-	for (size_t i = 0; i < gz->n_slots; i++) {
-		gz->slots[i].in = malloc(GZ_CHUNK);
-		gz->slots[i].out = malloc(gz->out_cap);
-		if (gz->slots[i].in == NULL || gz->slots[i].out == NULL)
-			goto nomem;
-	}
 	for (unsigned i = 0; i < threads; i++) {
 		int r = pthread_create(&gz->workers[i].thread, NULL, gz_worker_main, &gz->workers[i]);
 		if (r != 0) {

@@ -47,10 +47,18 @@
  * State and errors
  *   Every function returns 0 (or a count) on success and -1 with *err set on failure.
  *   Handles carry a magic number and a state and check both on entry: calling a function
- *   in the wrong state is an "internal error" naming the function and the state.  Any
- *   failure while writing (I/O, ordering, bad entry) poisons the writer: every later
- *   call fails and layer_writer_finish() never reports a result for a broken stream.
- *   Extraction errors name the offending entry ("entry 'a/../../x': ...").
+ *   in the wrong state is an "internal error" naming the function and the state.  A
+ *   failure after bytes may have reached the stream (I/O, a file shorter than announced,
+ *   any failure inside layer_writer_add_tree()) poisons the writer: every later call
+ *   fails and layer_writer_finish() never reports a result for a broken stream.  A bad
+ *   argument caught before anything is written (unclean path, entry out of order, bad
+ *   xattr) fails that call only.  Reader and extraction errors name the offending entry
+ *   ("entry 'a/../../x': path 'a/../../x' escapes the root").
+ *
+ * Locale
+ *   libarchive converts names using the thread's locale; every call into it runs under
+ *   the "C" locale installed with uselocale() for the calling thread only and restored
+ *   before returning, so names are stored and read back as raw bytes whatever LANG is.
  *
  * Thread safety
  *   A handle must be used from one thread at a time; the worker threads a writer starts
@@ -120,7 +128,9 @@ struct layer_xattr {
 /*
  * One tar entry.  path is relative, '/'-separated, without "." or ".." components or a
  * trailing slash (layer_path_clean() form).  mode holds permission bits only (07777);
- * the type comes from `type`.  WHITEOUT and OPAQUE entries use only path.
+ * the type comes from `type`.  WHITEOUT and OPAQUE entries use only path (an OPAQUE
+ * entry read from a layer may have path "", the root).  The writer stores xattrs sorted
+ * by name and the reader returns them sorted.
  */
 struct layer_entry {
 	enum layer_entry_type type;

@@ -249,7 +249,7 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
 		if (r->a == NULL)
 			plate_err_new(err, ENOMEM, "cannot allocate the tar reader");
 		else
-			archive_failure(r, "cannot read the layer", err);
+			archive_failure(r, "layer is not a tar archive", err);
 		uselocale(old);
 		goto fail;
 	}
@@ -308,6 +308,11 @@ static int classify_whiteout(struct layer_reader *r, struct plate_error **err)
 	return 1;
 }
 
+static int xattr_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct layer_xattr *)a)->name, ((const struct layer_xattr *)b)->name);
+}
+
 static int fill_xattrs(struct layer_reader *r, struct plate_error **err)
 {
 	const char *name;
@@ -334,6 +339,11 @@ static int fill_xattrs(struct layer_reader *r, struct plate_error **err)
 		r->xattrs[n].size = size;
 		n++;
 	}
+	/* libarchive hands them out in reverse; sorted is what the writer stores */
+	qsort(r->xattrs, n, sizeof(r->xattrs[0]), xattr_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(r->xattrs[i - 1].name, r->xattrs[i].name) == 0)
+			return plate_err_new(err, EINVAL, "xattr '%s' appears twice", r->xattrs[i].name);
 	r->entry.xattrs = r->xattrs;
 	r->entry.n_xattrs = n;
 	return 0;
@@ -497,7 +507,6 @@ int layer_reader_block(struct layer_reader *r, const void **buf, size_t *len, in
 		return 0;
 	if (a != ARCHIVE_OK) {
 		archive_failure(r, "cannot read entry content", err);
-		entry_error(r, err);
 		return broken(r);
 	}
 	*offset = off;

@@ -68,18 +68,18 @@ static locale_t pin_locale(struct layer_writer *w)
 	return uselocale(w->c_locale);
 }
 
+/*
+ * A failure is recorded in w->io_err and checked after every libarchive call, but not
+ * reported to libarchive: an archive in its FATAL state skips its close on free and
+ * leaks the output client's buffers (libarchive 3.6).  Output after a failure is dropped.
+ */
 static la_ssize_t tar_output(struct archive *a, void *client, const void *buf, size_t len)
 {
 	struct layer_writer *w = client;
 
-	if (w->discard)
+	if (w->discard || w->io_err != NULL)
 		return (la_ssize_t)len;
-	if (w->io_err != NULL)
-		return -1;
-	if (layer_stage_write(w->chain, buf, len, &w->io_err) < 0) {
-		archive_set_error(a, EIO, "layer output failed");
-		return -1;
-	}
+	layer_stage_write(w->chain, buf, len, &w->io_err);
 	return (la_ssize_t)len;
 }
 
@@ -380,7 +380,7 @@ static int emit_entry(struct layer_writer *w, const struct layer_entry *e, const
 
 	/* ARCHIVE_WARN: a name not valid in the pinned "C" locale, stored as raw bytes with
 	 * hdrcharset=BINARY; the entry was written. */
-	if (archive_write_header(w->a, w->entry) < ARCHIVE_WARN) {
+	if (archive_write_header(w->a, w->entry) < ARCHIVE_WARN || w->io_err != NULL) {
 		archive_failure(w, "cannot write a tar header", err);
 		goto broken;
 	}
@@ -408,7 +408,7 @@ static int emit_entry(struct layer_writer *w, const struct layer_entry *e, const
 		}
 		while (n > 0) {
 			la_ssize_t wrote = archive_write_data(w->a, p, n);
-			if (wrote <= 0) {
+			if (wrote <= 0 || w->io_err != NULL) {
 				archive_failure(w, "cannot write tar data", err);
 				goto broken;
 			}
@@ -417,7 +417,7 @@ static int emit_entry(struct layer_writer *w, const struct layer_entry *e, const
 			left -= (unsigned long long)wrote;
 		}
 	}
-	if (archive_write_finish_entry(w->a) != ARCHIVE_OK) {
+	if (archive_write_finish_entry(w->a) != ARCHIVE_OK || w->io_err != NULL) {
 		archive_failure(w, "cannot finish a tar entry", err);
 		goto broken;
 	}
@@ -498,7 +498,7 @@ int layer_writer_finish(struct layer_writer *w, struct layer_result *result,
 	locale_t old = pin_locale(w);
 	int r = archive_write_close(w->a);
 	uselocale(old);
-	if (r != ARCHIVE_OK) {
+	if (r != ARCHIVE_OK || w->io_err != NULL) {
 		archive_failure(w, "cannot finish the tar stream", err);
 		return layer_writer_break(w);
 	}
