@@ -49,6 +49,8 @@ const char *cli_host_platform(void);
 const char *cli_familiar_name(const char *name);
 int cli_normalise_name(const char *name, bool need_tag, char **out, struct plate_error **err);
 
+int cli_cmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
