@@ -42,8 +42,6 @@ int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *f
 /* Reads a whole file (at most max bytes) into a NUL-terminated malloc'd buffer. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct plate_error **err);
 
-int cli_cmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
-int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 /* The store commands' helpers (store_open.c): the store at --root / $PLATE_ROOT / the
  * default root, "linux/<arch>" of this machine, "busybox:1" for "docker.io/library/busybox:1",
  * and a name normalised ("busybox" -> "docker.io/library/busybox:latest"). */
@@ -52,6 +50,8 @@ const char *cli_host_platform(void);
 const char *cli_familiar_name(const char *name);
 int cli_normalise_name(const char *name, bool need_tag, char **out, struct plate_error **err);
 
+int cli_cmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);

@@ -77,4 +77,42 @@ tap_check "save to a full device fails" test "$rc" = 1
 p save -o "$T/none.tar" nope:1 2>"$T/err"; rc=$?
 tap_check "save of a missing image fails cleanly" bash -c "test $rc = 1 && ! test -e '$T/none.tar' && grep -q \"image 'nope:1' not found\" '$T/err'"
 
+# ---- a multi-platform index: resolved for this machine, kept whole in oci-archives ------------
+mani=$(jq -r '.manifests[0].digest' "$T/layout/index.json")
+msize=$(jq -r '.manifests[0].size' "$T/layout/index.json")
+jq -cn --arg d "$mani" --argjson s "$msize" '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json",
+	manifests: [{mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $d, size: $s,
+		platform: {os: "linux", architecture: "amd64"}}]}' >"$T/mi.json"
+mi=$(sha256sum "$T/mi.json" | cut -d' ' -f1)
+cp -a "$T/layout" "$T/multi"
+cp "$T/mi.json" "$T/multi/blobs/sha256/$mi"
+jq -cn --arg d "sha256:$mi" --argjson s "$(stat -c %s "$T/mi.json")" '{schemaVersion: 2, manifests: [{
+	mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $s,
+	annotations: {"org.opencontainers.image.ref.name": "docker.io/library/multi:1"}}]}' >"$T/multi/index.json"
+p load -i "$T/multi" >"$T/out" 2>&1
+tap_check "load a layout whose name points at an index" grep -qx 'Loaded image: multi:1' "$T/out"
+tap_check "inspect resolves the index to this platform's manifest" \
+	test "$(jq -r '.[0].Descriptor.digest' <(p inspect multi:1))" = "$mani"
+p save --format oci -o "$T/multi.tar" multi:1
+tap_check "oci-archive keeps the index" bash -c "tar -xOf '$T/multi.tar' index.json | jq -e '.manifests[0].digest == \"sha256:$mi\"' >/dev/null"
+p save -o "$T/multi-docker.tar" multi:1
+tap_check "docker-archive holds the chosen manifest" \
+	bash -c "skopeo inspect docker-archive:'$T/multi-docker.tar' | jq -e '.Env == [\"A=1\"]' >/dev/null"
+
+# ---- whiteouts: a second layer deleting files --------------------------------------------------
+umoci unpack --image "$T/layout":t1 "$T/edit" >/dev/null
+rm "$T/edit/rootfs/etc/hello" && rm -r "$T/edit/rootfs/usr/share/doc" && echo new >"$T/edit/rootfs/etc/new"
+umoci repack --image "$T/layout":t2 "$T/edit" >/dev/null
+umoci unpack --image "$T/layout":t2 "$T/ref2" >/dev/null
+skopeo copy -q oci:"$T/layout":t2 oci-archive:"$T/wh.tar":docker.io/library/wh:1
+p load -i "$T/wh.tar" >/dev/null
+top=$(jq -r '.[0].RootFS.Layers[1]' <(p inspect wh:1))
+tap_check "the whiteout layer's snapshot keeps overlay whiteouts" \
+	test -c "$R/snapshots/${top#sha256:}/fs/etc/hello"
+tap_check "fsck clean with whiteout snapshots" bash -c "'$PLATE' --root '$R' fsck >/dev/null"
+p save --format oci -o "$T/wh-saved.tar" wh:1
+skopeo copy -q oci-archive:"$T/wh-saved.tar":docker.io/library/wh:1 oci:"$T/l4":z
+umoci unpack --image "$T/l4":z "$T/b4" >/dev/null
+tap_check "two-layer image with deletions unpacks identically" diff <(tree_listing "$T/ref2/rootfs") <(tree_listing "$T/b4/rootfs")
+
 tap_done

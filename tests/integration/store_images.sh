@@ -34,12 +34,23 @@ d1=$(jq -r '.manifests[0].digest' "$R/index.json")
 	-c 'USER 1000:1000' -c 'CMD echo "a && b"' -c 'LABEL a=1 "b c"="d e"' -c 'EXPOSE 8080' \
 	-m 'first import' "$T/rootfs.tar" example.com/team/app:v1 >/dev/null
 tap_check "import is reproducible" test "$(jq -r '.manifests[0].digest' "$T/root2/index.json")" = "$d1"
+gzip -c "$T/rootfs.tar" >"$T/rootfs.tar.gz"
+"$PLATE" --root "$T/root5" import -c 'ENV PATH=/bin' -c 'ENTRYPOINT ["/bin/sh", "-c"]' -c 'WORKDIR /home/user' \
+	-c 'USER 1000:1000' -c 'CMD echo "a && b"' -c 'LABEL a=1 "b c"="d e"' -c 'EXPOSE 8080' \
+	-m 'first import' - example.com/team/app:v1 <"$T/rootfs.tar.gz" >/dev/null
+tap_check "import of the gzipped tar from stdin gives the same image" \
+	test "$(jq -r '.manifests[0].digest' "$T/root5/index.json")" = "$d1"
 SOURCE_DATE_EPOCH=1700000000 "$PLATE" --root "$T/root3" import "$T/rootfs.tar" x:1 >/dev/null
 tap_check "SOURCE_DATE_EPOCH sets created" test "$(jq -r '.[0].Created' <("$PLATE" --root "$T/root3" inspect x:1))" = 2023-11-14T22:13:20Z
 
 # The snapshot is the layer's tree (content, modes, owners, links), mtimes aside.
 snap=$(ls -d "$R"/snapshots/*/fs)
 tap_check "snapshot equals the imported tree" diff <(tree_listing "$T/rootfs" no-mtime) <(tree_listing "$snap" no-mtime)
+
+p save --format oci -o "$T/saved.tar" example.com/team/app:v1
+"$PLATE" --root "$T/root4" load -i "$T/saved.tar" >/dev/null
+tap_check "import's snapshot equals an extraction of its layer, mtimes included" \
+	diff <(tree_listing "$snap") <(tree_listing "$(ls -d "$T"/root4/snapshots/*/fs)")
 
 # tag / images / rmi
 p tag example.com/team/app:v1 app:latest

@@ -48,6 +48,11 @@ p fsck >"$T/out" 2>&1; rc=$?
 tap_check "fsck finds a damaged snapshot" bash -c "test $rc = 1 && grep -q 'is damaged: tree has' '$T/out'"
 mv "$T/hello.bak" "$snap/etc/hello"
 tap_check "fsck clean again once repaired" fsck_clean
+rm -rf "$(dirname "$snap")"
+p fsck >"$T/out" 2>&1; rc=$?
+tap_check "fsck names a missing snapshot" bash -c "test $rc = 1 && grep -q 'snapshot of layer .* is missing' '$T/out'"
+p load -i "$T/small.oci.tar" >/dev/null
+tap_check "loading the image again restores it" fsck_clean
 
 # ---- refused input leaves the store as it was ----------------------------------------------
 refused() { # NAME ARCHIVE PATTERN

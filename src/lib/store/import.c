@@ -353,7 +353,7 @@ int store_import(struct store *s, int fd, const struct store_import_options *opt
 	struct oci_config c = { 0 };
 	struct oci_manifest m = { .schema_version = 2 };
 	struct oci_descriptor desc = { 0 };
-	_cleanup_free_ char *cjson = NULL, *mjson = NULL;
+	_cleanup_free_ char *cjson = NULL, *mjson = NULL, *workpath = NULL;
 	char cdigest[DIGEST_STRING_LEN + 1], mdigest[DIGEST_STRING_LEN + 1];
 	struct store_txn *t = NULL;
 	int workfd = -1, r = -1;
@@ -361,14 +361,15 @@ int store_import(struct store *s, int fd, const struct store_import_options *opt
 
 	if (store_txn_begin(s, &t, err) < 0)
 		return -1;
-	if (store_txn_workdir(t, "import", &workfd, err) < 0)
+	if (store_txn_workdir(t, "import", &workfd, &workpath, err) < 0)
 		goto out;
 	if (layer_extract(fd, workfd, &xopts, &xres, err) < 0) {
 		plate_err_wrap(err, "cannot read the root filesystem archive");
 		goto out;
 	}
+	/* The tree the layer was written from becomes its snapshot: no second extraction. */
 	if (write_layer(t, workfd, opts->epoch, &res, err) < 0 ||
-	    store_txn_snapshot(t, res.digest, res.diff_id, err) < 0 ||
+	    store_txn_snapshot_adopt(t, res.diff_id, workpath, opts->epoch, err) < 0 ||
 	    build_config(opts, &res, &c, err) < 0 || oci_config_write(&c, &cjson, &clen, err) < 0 ||
 	    store_txn_add_blob(t, cjson, clen, cdigest, err) < 0)
 		goto out;

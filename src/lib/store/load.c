@@ -568,7 +568,9 @@ static int stage_layout_blob(struct store_txn *t, int dirfd, const struct oci_de
 		return -1;
 	if (mt == NULL || (mt->kind != OCI_KIND_INDEX && mt->kind != OCI_KIND_MANIFEST))
 		return 0;
-	if (read_staged(t, d->digest, OCI_MAX_MANIFEST_SIZE, &data, &len, err) < 0)
+	/* Staged now, or already in the store (stage_file skips those). */
+	struct store_blob_source src = { .store = store_txn_store(t), .txn = t };
+	if (store_source_read(&src, d, OCI_MAX_MANIFEST_SIZE, &data, &len, err) < 0)
 		return -1;
 	if (mt->kind == OCI_KIND_INDEX) {
 		struct oci_index idx;

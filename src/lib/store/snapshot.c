@@ -1,11 +1,13 @@
 /* Snapshots: a layer extracted once into snapshots/<hex>/fs, with info.json recording the
  * tree's shape so that fsck can tell a damaged snapshot from a sound one. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -14,6 +16,29 @@
 #include "store/store_internal.h"
 
 #define INFO_MAX 4096
+
+/* Records the tree's shape beside it (dirfd/name/info.json). */
+static int write_info(int snapfd, int fsfd, const char *name, const char *layer_digest,
+		      const char *diff_id, struct plate_error **err)
+{
+	_cleanup_close_ int infofd = -1;
+	_cleanup_free_ char *info = NULL;
+	uint64_t entries, bytes;
+	int n;
+
+	if (store_fs_tree_stats(fsfd, &entries, &bytes, err) < 0)
+		return -1;
+	n = asprintf(&info, "{\"bytes\":%llu,\"diff_id\":\"%s\",%s%s%s\"entries\":%llu}\n",
+		     (unsigned long long)bytes, diff_id, layer_digest ? "\"digest\":\"" : "",
+		     layer_digest ? layer_digest : "", layer_digest ? "\"," : "",
+		     (unsigned long long)entries);
+	if (n < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	infofd = openat(snapfd, "info.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (infofd < 0 || store_fs_write_all(infofd, info, (size_t)n) < 0)
+		return plate_err_new(err, errno, "cannot write '%s/info.json'", name);
+	return 0;
+}
 
 int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *layer_digest,
 			const char *diff_id, struct plate_error **err)
@@ -28,10 +53,7 @@ int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *l
 		.flags = geteuid() == 0 ? 0 : LAYER_EXTRACT_USER_XATTR,
 	};
 	struct layer_extract_result result;
-	_cleanup_close_ int snapfd = -1, fsfd = -1, infofd = -1;
-	_cleanup_free_ char *info = NULL;
-	uint64_t entries, bytes;
-	int n;
+	_cleanup_close_ int snapfd = -1, fsfd = -1;
 
 	if (mkdirat(dirfd, name, 0755) < 0 ||
 	    (snapfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
@@ -40,18 +62,65 @@ int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *l
 		return plate_err_new(err, errno, "cannot create snapshot directory '%s'", name);
 	if (layer_extract(layer_fd, fsfd, &opts, &result, err) < 0)
 		return -1;
-	if (store_fs_tree_stats(fsfd, &entries, &bytes, err) < 0)
-		return -1;
-	n = asprintf(&info,
-		     "{\"bytes\":%llu,\"diff_id\":\"%s\",\"digest\":\"%s\",\"entries\":%llu}\n",
-		     (unsigned long long)bytes, diff_id, layer_digest,
-		     (unsigned long long)entries);
-	if (n < 0)
-		return plate_err_new(err, ENOMEM, "out of memory");
-	infofd = openat(snapfd, "info.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (infofd < 0 || store_fs_write_all(infofd, info, (size_t)n) < 0)
-		return plate_err_new(err, errno, "cannot write '%s/info.json'", name);
-	return 0;
+	return write_info(snapfd, fsfd, name, layer_digest, diff_id, err);
+}
+
+/* mtime := min(whole seconds of mtime, epoch) for every entry below fd (owned). */
+static int clamp_walk(int fd, long long epoch, struct plate_error **err)
+{
+	_cleanup_closedir_ DIR *d = fdopendir(fd);
+	struct dirent *de;
+
+	if (d == NULL) {
+		int e = errno;
+		close(fd);
+		return plate_err_new(err, e, "cannot read a snapshot directory");
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			return plate_err_new(err, errno, "cannot stat '%s'", de->d_name);
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0 || clamp_walk(sub, epoch, err) < 0)
+				return *err ? -1 : plate_err_new(err, errno, "cannot open '%s'", de->d_name);
+		}
+		if (st.st_mtim.tv_nsec == 0 && st.st_mtim.tv_sec <= epoch)
+			continue;
+		struct timespec ts[2] = {
+			{ .tv_nsec = UTIME_OMIT },
+			{ .tv_sec = st.st_mtim.tv_sec < epoch ? st.st_mtim.tv_sec : (time_t)epoch },
+		};
+		if (utimensat(dirfd(d), de->d_name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			return plate_err_new(err, errno, "cannot set the time of '%s'", de->d_name);
+	}
+	return errno != 0 ? plate_err_new(err, errno, "cannot read a snapshot directory") : 0;
+}
+
+int store_snapshot_adopt(int dirfd, const char *name, const char *src, const char *diff_id,
+			 long long epoch, struct plate_error **err)
+{
+	_cleanup_close_ int snapfd = -1, fsfd = -1;
+
+	if (mkdirat(dirfd, name, 0755) < 0 ||
+	    (snapfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return plate_err_new(err, errno, "cannot create snapshot directory '%s'", name);
+	if (renameat(AT_FDCWD, src, snapfd, "fs") < 0)
+		return plate_err_new(err, errno, "cannot move '%s' into the store", src);
+	if ((fsfd = openat(snapfd, "fs", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return plate_err_new(err, errno, "cannot open snapshot directory '%s'", name);
+	if (epoch >= 0) {
+		int walkfd = openat(snapfd, "fs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (walkfd < 0)
+			return plate_err_new(err, errno, "cannot open snapshot directory '%s'", name);
+		if (clamp_walk(walkfd, epoch, err) < 0)
+			return -1;
+	}
+	return write_info(snapfd, fsfd, name, NULL, diff_id, err);
 }
 
 int store_snapshot_check(struct store *s, const char *diff_id, struct plate_error **err)

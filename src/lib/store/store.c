@@ -38,6 +38,9 @@ int store_lock_take(struct store *s, int op, struct plate_error **err)
 {
 	int fd = openat(s->rootfd, STORE_LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 
+	/* A reader without write access to the store can still take a shared lock. */
+	if (fd < 0 && op == LOCK_SH && (errno == EACCES || errno == EROFS))
+		fd = openat(s->rootfd, STORE_LOCK_FILE, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return plate_err_new(err, errno, "cannot open lock file '%s/%s'", s->root,
 				     STORE_LOCK_FILE);
@@ -64,10 +67,19 @@ static int create_layout(struct store *s, struct plate_error **err)
 	int lock;
 	int r = -1;
 
-	for (size_t i = 0; i < sizeof(layout_dirs) / sizeof(layout_dirs[0]); i++)
-		if (mkdirat(s->rootfd, layout_dirs[i], 0755) < 0 && errno != EEXIST)
+	bool complete = faccessat(s->rootfd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+			faccessat(s->rootfd, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+
+	for (size_t i = 0; i < sizeof(layout_dirs) / sizeof(layout_dirs[0]); i++) {
+		if (mkdirat(s->rootfd, layout_dirs[i], 0755) == 0)
+			complete = false;
+		else if (errno != EEXIST)
 			return plate_err_new(err, errno, "cannot create '%s/%s'", s->root,
 					     layout_dirs[i]);
+	}
+	/* The usual case: nothing to create, no lock to wait for. */
+	if (complete)
+		return 0;
 	if ((lock = store_lock_take(s, LOCK_EX, err)) < 0)
 		return -1;
 	tmpfd = openat(s->rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

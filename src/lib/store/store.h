@@ -147,6 +147,14 @@ int store_txn_blob_open(struct store_txn *t, const char *digest, int *fd, int64_
 int store_txn_snapshot(struct store_txn *t, const char *layer_digest, const char *diff_id,
 		       struct plate_error **err);
 
+/* Stages the directory at path (on the store's filesystem: it is moved, not copied) as
+ * the snapshot of diff_id, the tree a layer was written from (an overlayfs upper dir keeps
+ * its whiteouts).  Modification times are cut to whole seconds and clamped to epoch as the
+ * layer writer does, so the snapshot equals what extracting the layer gives; epoch < 0
+ * leaves them.  Nothing happens (and path stays) when the snapshot is already there. */
+int store_txn_snapshot_adopt(struct store_txn *t, const char *diff_id, const char *path,
+			     long long epoch, struct plate_error **err);
+
 /* Keeps a stored blob (or, for a diffID, snapshot) from gc while the transaction lives. */
 int store_txn_pin(struct store_txn *t, const char *digest, struct plate_error **err);
 

@@ -98,15 +98,20 @@ int store_cache_digests(const char *json, size_t len, struct oci_strings *out,
 int store_txn_staged_open(struct store_txn *t, const char *digest, int *fd, int64_t *size);
 bool store_txn_has_snapshot(struct store_txn *t, const char *diff_id);
 struct store *store_txn_store(struct store_txn *t);
-/* Creates an empty scratch directory inside the transaction's directory (removed with it)
- * and opens it. */
-int store_txn_workdir(struct store_txn *t, const char *name, int *fd, struct plate_error **err);
+/* Creates an empty scratch directory inside the transaction's directory (removed with it),
+ * opens it and gives its path. */
+int store_txn_workdir(struct store_txn *t, const char *name, int *fd, char **out_path,
+		      struct plate_error **err);
 
 /* ---- snapshots (snapshot.c) ------------------------------------------------------------------ */
 
 /* Extracts the layer read from fd into dirfd/name/fs and writes dirfd/name/info.json. */
 int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *layer_digest,
 			const char *diff_id, struct plate_error **err);
+/* Moves the directory at path to dirfd/name/fs (same filesystem), clamps its mtimes to
+ * epoch (when >= 0) and writes dirfd/name/info.json. */
+int store_snapshot_adopt(int dirfd, const char *name, const char *src, const char *diff_id,
+			 long long epoch, struct plate_error **err);
 /* Checks ROOT/snapshots/<hex>: info.json names diff_id and matches the tree. */
 int store_snapshot_check(struct store *s, const char *diff_id, struct plate_error **err);
 

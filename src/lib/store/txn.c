@@ -397,7 +397,8 @@ struct store *store_txn_store(struct store_txn *t)
 	return t->store;
 }
 
-int store_txn_workdir(struct store_txn *t, const char *name, int *fd, struct plate_error **err)
+int store_txn_workdir(struct store_txn *t, const char *name, int *fd, char **out_path,
+		      struct plate_error **err)
 {
 	char path[128];
 
@@ -408,6 +409,12 @@ int store_txn_workdir(struct store_txn *t, const char *name, int *fd, struct pla
 	    (*fd = openat(t->dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		plate_err_new(err, errno, "cannot create '%s/%s/%s'", t->store->root, t->dirname,
 			      path);
+		return txn_fail(t);
+	}
+	if (asprintf(out_path, "%s/%s/%s", t->store->root, t->dirname, path) < 0) {
+		close(*fd);
+		*fd = -1;
+		plate_err_new(err, ENOMEM, "out of memory");
 		return txn_fail(t);
 	}
 	return 0;
@@ -469,6 +476,32 @@ int store_txn_snapshot(struct store_txn *t, const char *layer_digest, const char
 		_cleanup_error_ struct plate_error *ignored = NULL;
 		store_fs_rm_rf(t->dirfd, name, &ignored);
 		return plate_err_wrap(err, "layer '%s'", layer_digest);
+	}
+	if (oci_strings_add(&t->snapshots, diff_id, err) < 0)
+		return txn_fail(t);
+	return 0;
+}
+
+int store_txn_snapshot_adopt(struct store_txn *t, const char *diff_id, const char *path,
+			     long long epoch, struct plate_error **err)
+{
+	const char *hex;
+	char name[DIGEST_HEX_LEN + 8];
+
+	if (txn_check(t, __func__, err) < 0 || (hex = store_digest_hex(diff_id, err)) == NULL)
+		return -1;
+	if (store_txn_has_snapshot(t, diff_id))
+		return 0;
+	if (store_snapshot_exists(t->store, diff_id) && store_txn_pin(t, diff_id, err) == 0 &&
+	    store_snapshot_exists(t->store, diff_id))
+		return 0;
+	if (*err != NULL)
+		return -1;
+	snprintf(name, sizeof(name), "snap-%s", hex);
+	if (store_snapshot_adopt(t->dirfd, name, path, diff_id, epoch, err) < 0) {
+		_cleanup_error_ struct plate_error *ignored = NULL;
+		store_fs_rm_rf(t->dirfd, name, &ignored);
+		return plate_err_wrap(err, "snapshot '%s'", diff_id);
 	}
 	if (oci_strings_add(&t->snapshots, diff_id, err) < 0)
 		return txn_fail(t);
@@ -652,6 +685,10 @@ static int apply_op(struct oci_index *idx, const struct txn_op *op, struct plate
 
 struct publish {
 	struct store_txn *txn;
+	/* Walking an image index.json already names: what is missing was missing before
+	 * (fsck reports it), so it does not block the commit; what is staged still goes in,
+	 * which is how loading an archive again repairs a lost snapshot. */
+	bool existing;
 	struct oci_strings blobs;     /* staged blobs to link */
 	struct oci_strings snapshots; /* staged snapshots to rename */
 };
@@ -671,9 +708,12 @@ static int check_blob(void *data, const struct oci_descriptor *d, struct plate_e
 	_cleanup_close_ int fd = -1;
 	int64_t size;
 
-	if (!store_source_has(&src, d->digest, d->size))
+	if (!store_source_has(&src, d->digest, d->size)) {
+		if (p->existing)
+			return 1;
 		return plate_err_new(err, ENOENT, "blob '%s' (%s, %lld bytes) is missing",
 				     d->digest, d->media_type, (long long)d->size);
+	}
 	if (store_txn_staged_open(p->txn, d->digest, &fd, &size) == 0 &&
 	    !strings_has(&p->blobs, d->digest))
 		return oci_strings_add(&p->blobs, d->digest, err);
@@ -696,7 +736,7 @@ static int check_image(void *data, const struct oci_descriptor *desc, const stru
 		if (store_txn_has_snapshot(p->txn, id)) {
 			if (!strings_has(&p->snapshots, id) && oci_strings_add(&p->snapshots, id, err) < 0)
 				return -1;
-		} else if (!store_snapshot_exists(p->txn->store, id)) {
+		} else if (!store_snapshot_exists(p->txn->store, id) && !p->existing) {
 			return plate_err_new(err, ENOENT, "snapshot of layer '%s' is missing", id);
 		}
 	}
@@ -823,8 +863,10 @@ int store_txn_commit(struct store_txn *t, struct plate_error **err)
 		goto out;
 	for (size_t i = 0; i < t->n_ops; i++) {
 		const struct txn_op *op = &t->ops[i];
-		if (op->kind == OP_TAG && find_entry(&idx, NULL, op->desc.digest, 0) < 0 &&
-		    store_walk(&src, &op->desc, &ops, &p, err) < 0) {
+		if (op->kind == OP_TAG) {
+			p.existing = find_entry(&idx, NULL, op->desc.digest, 0) >= 0;
+		}
+		if (op->kind == OP_TAG && store_walk(&src, &op->desc, &ops, &p, err) < 0) {
 			plate_err_wrap(err, "image '%s' is incomplete",
 				       op->name ? op->name : op->desc.digest);
 			goto out;

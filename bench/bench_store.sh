@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# bench_store.sh — plate's store against its peers, in one run on this machine:
+#   load:  plate load -i golang.oci.tar        vs  buildah pull oci-archive:golang.oci.tar
+#   save:  plate save --format oci golang      vs  skopeo copy oci:LAYOUT -> oci-archive
+#   layer: plate import ROOTFS.tar (gzip layer) vs umoci repack of the same tree into a new
+#          image (gzip layer)
+#                                               vs  tar -c ROOTFS | pigz -p2
+# Prints medians of RUNS runs (wall seconds, peak RSS of the tool's process tree) and
+# plate/peer ratios.  Needs bench/make-base.sh output in $BENCH_OUT (default
+# /tmp/plate-bench-out) and a built ./plate.  Everything goes to a scratch dir on the
+# same filesystem as $BENCH_OUT.
+#   bench/bench_store.sh [RUNS]     (default 3)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-3}
+BENCH_OUT=${BENCH_OUT:-/tmp/plate-bench-out}
+PLATE=${PLATE:-$PWD/build/plate}
+ARCHIVE=$BENCH_OUT/golang-1.19-local.oci.tar
+LAYOUT=$BENCH_OUT/oci/golang
+[ -f "$ARCHIVE" ] || { echo "missing $ARCHIVE: run bench/make-base.sh (shared) first" >&2; exit 1; }
+[ -x "$PLATE" ] || { echo "missing $PLATE: make first" >&2; exit 1; }
+for t in buildah skopeo umoci pigz /usr/bin/time; do
+	command -v "$t" >/dev/null || { echo "missing $t (scripts/deps.sh)" >&2; exit 1; }
+done
+W=$(mktemp -d "$BENCH_OUT/bench-store.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+
+# measure LABEL SETUP CMD...: runs SETUP (untimed) then CMD RUNS times; records "secs kb".
+declare -A RESULT
+measure() {
+	local label=$1 setup=$2
+	shift 2
+	local i out=()
+	for i in $(seq "$RUNS"); do
+		eval "$setup"
+		sync
+		/usr/bin/time -f '%e %M' -o "$W/time" "$@" >/dev/null 2>"$W/err" || { cat "$W/err"; exit 1; }
+		out+=("$(cat "$W/time")")
+	done
+	RESULT[$label]=$(printf '%s\n' "${out[@]}" | sort -n | awk -v n="$RUNS" 'NR == int((n + 1) / 2)')
+	printf '%-34s %8s s %8s KB\n' "$label" ${RESULT[$label]}
+}
+ratio() { # A B: A/B for time and RSS
+	awk -v a="${RESULT[$1]}" -v b="${RESULT[$2]}" -v l="$1 / $2" 'BEGIN {
+		split(a, x, " "); split(b, y, " ");
+		printf "%-50s time x%.2f   rss x%.2f\n", l, x[1] / y[1], x[2] / y[2] }'
+}
+
+echo "== $(date -u +%FT%TZ) on $(nproc) cores; $(du -h "$ARCHIVE" | cut -f1) archive, $RUNS runs, medians"
+measure "plate load" "rm -rf '$W/plate'" "$PLATE" --root "$W/plate" load -i "$ARCHIVE"
+BAH=(buildah --root "$W/buildah" --runroot "$W/buildah-run" --storage-driver vfs)
+measure "buildah pull (vfs)" "rm -rf '$W/buildah' '$W/buildah-run'" "${BAH[@]}" pull -q "oci-archive:$ARCHIVE"
+
+"$PLATE" --root "$W/plate" load -q -i "$ARCHIVE"
+id=$("$PLATE" --root "$W/plate" images -q --no-trunc | head -1)
+measure "plate save --format oci" "rm -f '$W/s.tar'" "$PLATE" --root "$W/plate" save --format oci -o "$W/s.tar" "$id"
+measure "skopeo copy oci: -> oci-archive:" "rm -f '$W/k.tar'" skopeo copy -q "oci:$LAYOUT:1.19-local" "oci-archive:$W/k.tar:x"
+
+umoci unpack --image "$LAYOUT:1.19-local" "$W/bundle" >/dev/null
+tar -C "$W/bundle/rootfs" -cf "$W/rootfs.tar" .
+measure "plate import (gzip layer)" "rm -rf '$W/imp'" "$PLATE" --root "$W/imp" import "$W/rootfs.tar" imp:1
+measure "umoci repack (gzip layer)" "rm -rf '$W/ul' '$W/ub'; umoci init --layout '$W/ul'; umoci new --image '$W/ul:t';
+	umoci unpack --image '$W/ul:t' '$W/ub' >/dev/null; cp -a '$W/bundle/rootfs/.' '$W/ub/rootfs/'" \
+	umoci repack --image "$W/ul:t" "$W/ub"
+measure "tar | pigz -p2" "rm -f '$W/p.tgz'" sh -c "tar -C '$W/bundle/rootfs' -cf - . | pigz -p2 >'$W/p.tgz'"
+
+echo "== ratios (plate / peer; < 1 means plate is faster or smaller)"
+ratio "plate load" "buildah pull (vfs)"
+ratio "plate save --format oci" "skopeo copy oci: -> oci-archive:"
+ratio "plate import (gzip layer)" "umoci repack (gzip layer)"
+ratio "plate import (gzip layer)" "tar | pigz -p2"
