@@ -330,13 +330,17 @@ static int run_stages(struct engine *e, struct plate_error **err)
 	return -1;
 }
 
-/* Publishes the built snapshots and stages the cache entries: done after a success and
- * after a failure (so that the next build starts from the steps that worked). */
+/* Stages the built snapshots and the cache entries: done after a success and after a
+ * failure (so that the next build starts from the steps that worked). */
 static int finish(struct engine *e, struct plate_error **err)
 {
-	if (store_txn_snapshot_publish(e->txn, (const char *const *)e->pending_dirs,
-				       (const char *const *)e->pending_ids, e->n_pending, err) < 0 ||
-	    eng_cache_flush(e, err) < 0 || eng_statcache_save(e, err) < 0)
+	/* The upper directories become the snapshots (moved, not copied); the commit publishes
+	 * those a cache entry or the image names. */
+	for (size_t i = 0; i < e->n_pending; i++)
+		if (store_txn_snapshot_adopt(e->txn, e->pending_ids[i], e->pending_dirs[i],
+					     e->o.epoch, err) < 0)
+			return -1;
+	if (eng_cache_flush(e, err) < 0 || eng_statcache_save(e, err) < 0)
 		return -1;
 	return 0;
 }

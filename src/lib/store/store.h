@@ -180,17 +180,9 @@ int store_txn_commit(struct store_txn *t, struct plate_error **err);
 
 /* Creates the empty directory `name` (unique within the transaction) inside the
  * transaction's directory, on the store's filesystem, and returns its absolute path
- * (malloc'd).  It is removed with the transaction unless published. */
+ * (malloc'd).  It is removed with the transaction unless adopted as a snapshot. */
 int store_txn_scratch_dir(struct store_txn *t, const char *name, char **path,
 			  struct plate_error **err);
-
-/* Publishes trees as snapshots now, without a blob: dirs[i] (scratch directories of t,
- * holding a layer's files with overlayfs whiteouts, as an overlay upper directory does)
- * becomes snapshots/<hex of diff_ids[i]>/fs.  Each is pinned by t first; the filesystem
- * is synced once before the first rename.  A snapshot the store already has is left as
- * it is (its scratch directory goes with the transaction). */
-int store_txn_snapshot_publish(struct store_txn *t, const char *const *dirs,
-			       const char *const *diff_ids, size_t n, struct plate_error **err);
 
 /* The persistent directory of RUN --mount=type=cache with this id (ROOT/mounts/<sha256 of
  * id>), created when missing; malloc'd absolute path.  Not touched by gc. */
