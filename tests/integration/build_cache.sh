@@ -97,6 +97,20 @@ build "$C" -t app --build-arg VERSION=2
 ck "prune --all drops it" test "$(cached)" = 0
 ck "the store is sound" p fsck
 
+# Concurrent builds on one store.
+mkdir -p "$T/cc1" "$T/cc2"
+printf 'FROM base:test\nRUN echo same > /s && probe sleep 0.5\nCOPY f /f\n' >"$T/cc1/Dockerfile"
+cp "$T/cc1/Dockerfile" "$T/cc2/"
+echo 1 >"$T/cc1/f"
+echo 2 >"$T/cc2/f"
+p build -q --no-cache -t cc1 "$T/cc1" >"$T/id1" 2>&1 &
+p build -q --no-cache -t cc2 "$T/cc2" >"$T/id2" 2>&1 &
+p build -q --no-cache -t cc3 "$T/cc1" >"$T/id3" 2>&1 &
+wait
+ck "three builds at once on one store succeed" bash -c "grep -q sha256 '$T/id1' && grep -q sha256 '$T/id2' && grep -q sha256 '$T/id3'"
+ck "... equal inputs give equal images" test "$(cat "$T/id1")" = "$(cat "$T/id3")"
+ck "... and the store is sound" p fsck
+
 # Independent stages run at the same time.
 C3=$T/ctx3
 mkdir -p "$C3"
