@@ -93,6 +93,8 @@ ck "ADD of a plain file copies it" test "$(r cat /added)" = a
 ck "COPY a.txt . is relative to WORKDIR" test "$(r cat /w/a.txt)" = a
 ck "COPY a.txt rel/ creates the directory under WORKDIR" test "$(r cat /w/rel/a.txt)" = a
 
+skopeo inspect --config "oci:$R:docker.io/library/copies:latest" >"$T/copies.json" 2>/dev/null
+ck "history: COPY lines as BuildKit writes them (no flags)" bash -c "jq -r '.history[].created_by' '$T/copies.json' | grep -qx 'COPY /out/f /from-stage # buildkit' && jq -r '.history[].created_by' '$T/copies.json' | grep -qx 'ADD arch/pkg.tar.gz /unpacked/ # buildkit'"
 build "$C" -t copies
 ck "a rebuild is all cached" grep -q '(11 steps, 11 cached)\|cached)' "$T/out"
 ck "... every COPY shown CACHED" test "$(grep -c CACHED "$T/out")" -ge 20

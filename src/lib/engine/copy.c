@@ -22,6 +22,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/cleanup.h"
 #include "layer/layer.h"
 #include "engine/engine_internal.h"
@@ -822,7 +823,20 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 			goto out;
 		}
 	}
-	r = eng_stage_apply(c, chain, empty ? NULL : &layer, empty, hit, err);
+	/* BuildKit's history line: sources and destination, no flags. */
+	{
+		_cleanup_buf_ struct buf h = BUF_INIT(BUF_UNLIMITED);
+		bool ok = buf_addstr(&h, step->instruction) == 0;
+		for (size_t i = 0; ok && i < step->n_args; i++)
+			ok = buf_addf(&h, " %s", step->args[i]) == 0;
+		if (!ok || buf_addstr(&h, " # buildkit") < 0) {
+			plate_err_new(err, ENOMEM, "out of memory");
+			goto out;
+		}
+		c->history = h.data;
+		r = eng_stage_apply(c, chain, empty ? NULL : &layer, empty, hit, err);
+		c->history = NULL;
+	}
 out:
 	digest_release(&d);
 	eng_layer_release(&layer);
