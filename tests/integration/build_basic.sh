@@ -214,6 +214,18 @@ ck "... the sandbox is killed" bash -c "! pgrep -f '[p]robe sleep 60' >/dev/null
 ck "... nothing is left in the store's tmp/" test -z "$(ls -A "$R/tmp")"
 ck "... and the store is sound" p fsck
 
+# kill -9 of plate during RUN: the sandbox dies with it, the next command cleans up.
+"$PLATE" --root "$R" build --progress plain "$C" >"$T/out" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do grep -q started "$T/out" && break; sleep 0.1; done
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+for _ in $(seq 1 50); do pgrep -f '[p]robe sleep 60' >/dev/null || break; sleep 0.1; done
+ck "kill -9 of plate takes the sandbox down too" bash -c "! pgrep -f '[p]robe sleep 60' >/dev/null"
+ck "... the store is sound" p fsck
+p prune >/dev/null
+ck "... and the next transaction removes what it left in tmp/" test -z "$(ls -A "$R/tmp")"
+
 # ---- reproducibility ----------------------------------------------------------------------------
 id1=$(p inspect see | jq -r '.[0].Id')
 p build -q --no-cache --build-arg MARKER="$T/host-marker" -t see2 "$T/ctx-see" >"$T/id2" 2>"$T/out"
