@@ -31,12 +31,10 @@ typedef char eng_digest[DIGEST_STRING_LEN + 1];
 #define ENG_OUTPUT_TAIL_LINES 12
 /* Entries one COPY/ADD may select (files, directories, links). */
 #define ENG_MAX_SELECTED 1000000
-/* A context file larger than this is not read whole into memory by anyone. */
-#define ENG_MAX_HEREDOC ((size_t)4 << 20)
 
 /* ---- small helpers (util.c) --------------------------------------------------------- */
 
-/* A string map with insertion order kept, for the stat cache and variables. */
+/* A string map with insertion order kept (the context stat cache). */
 struct eng_strmap {
 	char **keys;
 	void **values;
@@ -71,7 +69,7 @@ void eng_hash_field(struct digest *d, const char *s);
 void eng_hash_bytes(struct digest *d, const void *p, size_t len);
 void eng_hash_u64(struct digest *d, uint64_t v);
 
-/* Reads a whole small file relative to dirfd (no symlinks followed outside...). */
+/* Reads what is left of fd (at most max bytes) into a NUL-terminated malloc'd buffer. */
 int eng_read_fd(int fd, size_t max, char **data, size_t *len, struct plate_error **err);
 
 /* ---- layers ------------------------------------------------------------------------- */
