@@ -74,7 +74,6 @@ double cli_now(void);
 struct cli_progress;
 int cli_progress_new(const char *mode, struct cli_progress **out, struct plate_error **err);
 void cli_progress_event(void *data, const struct engine_event *ev);
-bool cli_progress_is_quiet(const struct cli_progress *p);
 bool cli_progress_is_json(const struct cli_progress *p);
 void cli_progress_free(struct cli_progress *p);
 

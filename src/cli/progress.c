@@ -287,11 +287,6 @@ void cli_progress_event(void *data, const struct engine_event *ev)
 	}
 }
 
-bool cli_progress_is_quiet(const struct cli_progress *p)
-{
-	return p->mode == MODE_QUIET;
-}
-
 bool cli_progress_is_json(const struct cli_progress *p)
 {
 	return p->mode == MODE_JSON;
