@@ -504,7 +504,7 @@ int eng_selection_hash(struct engine *e, int rootfd, struct eng_selection *sel,
 	return 0;
 }
 
-void eng_selection_key(struct digest *d, const struct eng_selection *sel, bool with_content)
+void eng_selection_key(struct digest *d, const struct eng_selection *sel)
 {
 	eng_hash_u64(d, sel->n);
 	for (size_t i = 0; i < sel->n; i++) {
@@ -519,8 +519,7 @@ void eng_selection_key(struct digest *d, const struct eng_selection *sel, bool w
 			eng_hash_u64(d, en->st.st_gid);
 			if (S_ISREG(en->st.st_mode)) {
 				eng_hash_u64(d, (uint64_t)en->st.st_size);
-				if (with_content)
-					eng_hash_field(d, en->hex);
+				eng_hash_field(d, en->hex);
 			} else if (S_ISLNK(en->st.st_mode)) {
 				eng_hash_field(d, en->link);
 			} else if (S_ISCHR(en->st.st_mode) || S_ISBLK(en->st.st_mode)) {

@@ -472,7 +472,7 @@ static int hash_in_view(void *data, const int *fds, struct plate_error **err)
 
 	if (eng_select(fds[0], h->j->patterns, h->j->n_patterns, &so, &sel, err) == 0 &&
 	    eng_selection_hash(NULL, fds[0], &sel, err) == 0) {
-		eng_selection_key(h->d, &sel, true);
+		eng_selection_key(h->d, &sel);
 		r = 0;
 	}
 	eng_selection_release(&sel);
@@ -764,7 +764,7 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 		    eng_selection_hash(e, e->context_fd, &sel, err) < 0)
 			goto out;
 		j.sel = &sel;
-		eng_selection_key(&d, &sel, true);
+		eng_selection_key(&d, &sel);
 	}
 	digest_final(&d, key);
 	memcpy(chain, key, sizeof(chain));

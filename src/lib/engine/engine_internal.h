@@ -232,7 +232,7 @@ int eng_select(int rootfd, const char *const *patterns, size_t n,
 int eng_selection_hash(struct engine *e, int rootfd, struct eng_selection *sel,
 		       struct plate_error **err);
 /* Feeds the selection into a cache key. */
-void eng_selection_key(struct digest *d, const struct eng_selection *sel, bool with_content);
+void eng_selection_key(struct digest *d, const struct eng_selection *sel);
 int eng_statcache_load(struct engine *e, struct plate_error **err);
 int eng_statcache_save(struct engine *e, struct plate_error **err);
 /* Cleans a source path of COPY/ADD: relative to the source root, "/" stripped; a path

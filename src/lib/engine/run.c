@@ -573,7 +573,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 				eng_selection_release(&sel);
 				goto out;
 			}
-			eng_selection_key(&d, &sel, true);
+			eng_selection_key(&d, &sel);
 			eng_selection_release(&sel);
 		}
 	}
