@@ -40,6 +40,8 @@ int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *f
 /* Reads a whole file (at most max bytes) into a NUL-terminated malloc'd buffer. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct plate_error **err);
 
+int cli_cmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 
 #endif

@@ -17,6 +17,8 @@ struct cli_command {
 };
 
 static const struct cli_command commands[] = {
+	{ "parse", cli_cmd_parse, "print the parsed Dockerfile (BuildKit AST dump)" },
+	{ "plan", cli_cmd_plan, "print the build plan of a Dockerfile as JSON" },
 	{ "version", cli_cmd_version, "print the version" },
 };
 
