@@ -10,7 +10,7 @@
  *                           push-manifest REF FILE MEDIATYPE   prints the digest
  *                           tags REPO               one tag per line
  *                           ping DOMAIN             checks the registry and the credentials
- * Options: --mirrors S, --mirror-fallback, --insecure LIST, --ca-file F, --certs-dir D,
+ * Options: --mirrors S, --mirror-fallback, --insecure LIST, --secure LIST, --ca-file F, --certs-dir D,
  * --config PATH (docker config.json), --cred-helpers, --helper-dir D, --user U,
  * --password P, --attempts N, --backoff-ms N, --stall-timeout S, --chunk-size N,
  * --mount-from REPO, --expected-size N, --max-size N, --info, --repeat N, --pause-ms N,
@@ -321,6 +321,8 @@ int main(int argc, char **argv)
 			t.opts.mirror_fallback = true;
 		else if (OPT("--insecure"))
 			t.opts.insecure = argv[i];
+		else if (OPT("--secure"))
+			t.opts.secure = argv[i];
 		else if (OPT("--ca-file"))
 			t.opts.ca_file = argv[i];
 		else if (OPT("--certs-dir"))

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "base/cleanup.h"
@@ -138,7 +139,20 @@ void registry_client_stats(const struct registry_client *c, struct registry_stat
 
 static bool plain_http(const struct registry_client *c, const char *hostport)
 {
-	return reg_host_is_local(hostport) || reg_host_in_list(c->opts.insecure, hostport);
+	_cleanup_free_ char *dir = NULL;
+	struct stat st;
+
+	if (reg_host_in_list(c->opts.secure, hostport))
+		return false;
+	if (reg_host_in_list(c->opts.insecure, hostport))
+		return true;
+	if (!reg_host_is_local(hostport))
+		return false;
+	/* docker's convention: a certs.d entry says the registry on this host speaks TLS */
+	if (c->opts.certs_dir[0] != '\0' && asprintf(&dir, "%s/%s", c->opts.certs_dir, hostport) >= 0 &&
+	    stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		return false;
+	return true;
 }
 
 static struct reg_endpoint *endpoint_get(struct registry_client *c, const char *scheme,

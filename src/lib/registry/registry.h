@@ -18,8 +18,9 @@
  *
  * Endpoints
  *   docker.io (and index.docker.io) is served by https://registry-1.docker.io.  localhost,
- *   127.0.0.0/8, ::1 and the hosts in options.insecure use plain http; everything else https
- *   with the system CA bundle, plus options.ca_file and <certs_dir>/<host[:port]>/ca.crt
+ *   127.0.0.0/8, ::1 and the hosts in options.insecure use plain http, unless the host is in
+ *   options.secure or has a <certs_dir>/<host[:port]>/ directory (a local registry serving
+ *   TLS); everything else uses https with the system CA bundle, plus options.ca_file and <certs_dir>/<host[:port]>/ca.crt
  *   (docker's /etc/docker/certs.d convention) when present.  Mirrors ("docker.io=http://
  *   127.0.0.1:5000,…") serve reads (manifests, blobs, tags) only, in the order given; the
  *   registry itself is tried after them only with options.mirror_fallback.  Writes always go
@@ -155,6 +156,7 @@ struct registry_options {
 	const char *mirrors;       /* "docker.io=http://127.0.0.1:5000,…" or NULL */
 	bool mirror_fallback;      /* try the registry itself after its mirrors (reads) */
 	const char *insecure;      /* comma-separated host[:port] list served over plain http */
+	const char *secure;        /* host[:port] list that uses https even when local */
 	const char *ca_file;       /* extra PEM CA bundle trusted for every TLS registry */
 	const char *certs_dir;     /* NULL: "/etc/docker/certs.d"; "" disables the lookup */
 	const char *user_agent;    /* NULL: "plate" */

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""Fault-injecting HTTP proxy for the registry client tests (127.0.0.1 only).
+
+    fault_proxy.py PORT UPSTREAM_PORT LOGFILE
+
+Forwards every request to the registry on 127.0.0.1:UPSTREAM_PORT, keeping the Host header
+so the registry's Location URLs point back at the proxy.  A fault is armed with
+GET /__fault?mode=M&count=N[&method=GET][&path=SUBSTRING] and applies to the next N
+matching requests:
+  drop      send the headers and half of the body, then close the connection
+  norange   forward without the Range header (the registry answers 200 with everything)
+  fail500   answer 500 with a JSON error body
+  fail429   answer 429 with Retry-After: 1
+  stall     answer nothing for 60 s
+  corrupt   flip one byte of the body
+Every request is logged as "METHOD PATH range=VALUE fault=MODE".
+"""
+import http.client
+import http.server
+import socket
+import sys
+import threading
+import time
+import urllib.parse
+
+PORT, UPSTREAM, LOG = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+lock = threading.Lock()
+rule = {"mode": None, "count": 0, "method": None, "path": None}
+HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+       "proxy-connection"}
+
+
+def log(line):
+    with lock, open(LOG, "a") as f:
+        f.write(line + "\n")
+
+
+def take_fault(method, path):
+    with lock:
+        if rule["count"] <= 0 or rule["mode"] is None:
+            return None
+        if rule["method"] and rule["method"] != method:
+            return None
+        if rule["path"] and rule["path"] not in path:
+            return None
+        rule["count"] -= 1
+        return rule["mode"]
+
+
+class Proxy(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def handle_any(self):
+        method = self.command
+        if self.path.startswith("/__fault"):
+            q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+            with lock:
+                rule["mode"] = q.get("mode", [None])[0]
+                rule["count"] = int(q.get("count", ["1"])[0])
+                rule["method"] = q.get("method", [None])[0]
+                rule["path"] = q.get("path", [None])[0]
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        fault = take_fault(method, self.path)
+        log("%s %s range=%s fault=%s" % (method, self.path, self.headers.get("Range"), fault))
+        if fault == "fail500":
+            self.reply(500, b'{"errors":[{"code":"UNKNOWN","message":"injected failure"}]}',
+                       [("Content-Type", "application/json")])
+            return
+        if fault == "fail429":
+            self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
+                       [("Content-Type", "application/json"), ("Retry-After", "1")])
+            return
+        if fault == "stall":
+            time.sleep(60)
+            self.close_connection = True
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
+        if fault == "norange":
+            headers.pop("Range", None)
+        up = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=30)
+        up.request(method, self.path, body=body if (body or method in ("PUT", "POST", "PATCH")) else None,
+                   headers=headers)
+        resp = up.getresponse()
+        data = resp.read()
+        up.close()
+        out_headers = [(k, v) for k, v in resp.getheaders()
+                       if k.lower() not in HOP and k.lower() != "content-length"]
+        if fault == "corrupt" and data:
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        if fault == "drop" and len(data) > 1:
+            self.send_response(resp.status)
+            for k, v in out_headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        self.reply(resp.status, data, out_headers, head=(method == "HEAD"),
+                   length=resp.getheader("Content-Length"))
+
+    def reply(self, status, data, headers, head=False, length=None):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", length if head and length else str(len(data)))
+        self.end_headers()
+        if not head:
+            self.wfile.write(data)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = handle_any
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+Server(("127.0.0.1", PORT), Proxy).serve_forever()
