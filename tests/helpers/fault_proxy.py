@@ -6,13 +6,15 @@
 Forwards every request to the registry on 127.0.0.1:UPSTREAM_PORT, keeping the Host header
 so the registry's Location URLs point back at the proxy.  A fault is armed with
 GET /__fault?mode=M&count=N[&method=GET][&path=SUBSTRING] and applies to the next N
-matching requests:
+matching requests; mode=M1,M2,... applies M1 to the next matching request, M2 to the one
+after, and so on:
   drop      send the headers and half of the body, then close the connection
   norange   forward without the Range header (the registry answers 200 with everything)
   fail500   answer 500 with a JSON error body
   fail429   answer 429 with Retry-After: 1
   stall     answer nothing for 60 s
   corrupt   flip one byte of the body
+  ok        forward untouched (a placeholder in a sequence)
 Every request is logged as "METHOD PATH range=VALUE fault=MODE".
 """
 import http.client
@@ -25,7 +27,7 @@ import urllib.parse
 
 PORT, UPSTREAM, LOG = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 lock = threading.Lock()
-rule = {"mode": None, "count": 0, "method": None, "path": None}
+rule = {"queue": [], "method": None, "path": None}
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
        "proxy-connection"}
 
@@ -37,14 +39,13 @@ def log(line):
 
 def take_fault(method, path):
     with lock:
-        if rule["count"] <= 0 or rule["mode"] is None:
+        if not rule["queue"]:
             return None
         if rule["method"] and rule["method"] != method:
             return None
         if rule["path"] and rule["path"] not in path:
             return None
-        rule["count"] -= 1
-        return rule["mode"]
+        return rule["queue"].pop(0)
 
 
 class Proxy(http.server.BaseHTTPRequestHandler):
@@ -58,8 +59,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/__fault"):
             q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
             with lock:
-                rule["mode"] = q.get("mode", [None])[0]
-                rule["count"] = int(q.get("count", ["1"])[0])
+                modes = q.get("mode", [""])[0].split(",")
+                count = int(q.get("count", ["1"])[0])
+                rule["queue"] = modes * count if len(modes) == 1 else modes
                 rule["method"] = q.get("method", [None])[0]
                 rule["path"] = q.get("path", [None])[0]
             self.send_response(200)
