@@ -401,8 +401,10 @@ static int fetch_token(struct registry_client *c, struct reg_endpoint *ep,
 		return plate_err_wrap(err, "token realm");
 	buf_init(&tls.ca_blob, 0);
 	if (strcmp(scheme, "https") == 0 &&
-	    reg_tls_init(&tls, hostport, c->opts.ca_file, c->opts.certs_dir, err) < 0)
+	    reg_tls_init(&tls, hostport, c->opts.ca_file, c->opts.certs_dir, err) < 0) {
+		reg_tls_release(&tls);
 		return -1;
+	}
 	http_response_init(&resp);
 	buf_addstr(&url, tr->realm);
 	if (ep->has_cred && ep->cred.identity_token != NULL) {

@@ -658,6 +658,16 @@ int reg_url_origin(const char *url, char **scheme, char **hostport, struct plate
 	return 0;
 }
 
+/* Length of the first path segment (up to '/', '?' or '#'): where a scheme's ':' would be. */
+static size_t first_segment(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && s[n] != '/' && s[n] != '?' && s[n] != '#')
+		n++;
+	return n;
+}
+
 int reg_resolve_location(const char *base, const char *loc, size_t len, char **out,
 			 struct plate_error **err)
 {
@@ -678,7 +688,8 @@ int reg_resolve_location(const char *base, const char *loc, size_t len, char **o
 		if (len == sl)
 			return plate_err_at(err, 1, col(start, loc), "Location has no host");
 		keep = 0;
-	} else if (memchr(loc, ':', strcspn(loc, "/?#") < len ? strcspn(loc, "/?#") : len) != NULL) {
+	} else if (memchr(loc, ':', first_segment(loc, len)) != NULL) {
+		/* a scheme other than http(s): "ftp:", "file:", "javascript:" */
 		return plate_err_at(err, 1, col(start, loc), "Location has an unsupported scheme");
 	} else {
 		if (!has_http_scheme(base, base_len, &sl))
@@ -704,6 +715,10 @@ int reg_resolve_location(const char *base, const char *loc, size_t len, char **o
 	}
 	if (buf_add(&b, loc, len) < 0)
 		goto too_long;
+	/* one spelling of the scheme, so later "https:" prefix checks cannot be fooled */
+	for (size_t i = 0; i < b.len && b.data[i] != ':'; i++)
+		if (b.data[i] >= 'A' && b.data[i] <= 'Z')
+			b.data[i] = (char)(b.data[i] - 'A' + 'a');
 	*out = buf_detach(&b, NULL);
 	if (*out == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
