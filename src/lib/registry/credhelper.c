@@ -1,6 +1,6 @@
 /*
  * Running `docker-credential-<helper> get`: the helper protocol of docker-credential-helpers
- * (server URL on stdin, JSON {"ServerURL","Username","Secret"} on stdout, a non-zero exit
+ * (server URL on stdin, JSON {"ServerURL","Username","Secret"} on standard output, a non-zero exit
  * with "credentials not found" when it has none).  Kept apart from the pure parsers because
  * it spawns a process; the client only calls it when options.credential_helpers is set.
  */
@@ -31,7 +31,7 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Feeds stdin and collects stdout until both are done, the cap, or the deadline. */
+/* Feeds the helper its input and collects its output until both are done, the cap, or the deadline. */
 static int exchange(int in_fd, int out_fd, const char *input, struct buf *output,
 		    struct plate_error **err)
 {

@@ -139,7 +139,7 @@ const char *registry_credential_server_url(const char *host);
 
 /*
  * Runs `docker-credential-<helper> get` (from dir when given, else $PATH), writes the server
- * URL on its stdin and parses {"Username","Secret"} from its stdout (at most 64 KiB, 30 s).
+ * URL on its stdin and parses {"Username","Secret"} from its standard output (at most 64 KiB, 30 s).
  * Returns 1 with *cred filled, 0 when the helper says it has no credentials, -1 on error.
  * This spawns a process: the client does it only with options.credential_helpers.
  */
