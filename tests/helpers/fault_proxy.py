@@ -14,10 +14,14 @@ after, and so on:
   fail429   answer 429 with Retry-After: 1
   stall     answer nothing for 60 s
   corrupt   flip one byte of the body
+  paginate  serve tags/list in pages of 2 with a relative Link rel="next" (spec end-8b),
+            as registries that paginate do (docker-registry 2.8 ignores n)
+  redirect  answer 307 pointing at the registry itself (another host:port)
   ok        forward untouched (a placeholder in a sequence)
 Every request is logged as "METHOD PATH range=VALUE fault=MODE".
 """
 import http.client
+import json
 import http.server
 import socket
 import sys
@@ -80,6 +84,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self.reply(429, b'{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}',
                        [("Content-Type", "application/json"), ("Retry-After", "1")])
             return
+        if fault == "redirect":
+            self.reply(307, b"", [("Location", "http://127.0.0.1:%d%s" % (UPSTREAM, self.path))])
+            return
         if fault == "stall":
             time.sleep(60)
             self.close_connection = True
@@ -95,6 +102,21 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         up.close()
         out_headers = [(k, v) for k, v in resp.getheaders()
                        if k.lower() not in HOP and k.lower() != "content-length"]
+        if fault == "paginate" and resp.status == 200:
+            q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+            doc = json.loads(data)
+            tags = sorted(doc.get("tags") or [])
+            last = q.get("last", [None])[0]
+            if last is not None:
+                tags = [t for t in tags if t > last]
+            page, rest = tags[:2], tags[2:]
+            data = json.dumps({"name": doc.get("name"), "tags": page}).encode()
+            out_headers = [(k, v) for k, v in out_headers if k.lower() != "link"]
+            if rest:
+                out_headers.append(("Link", '<%s?n=2&last=%s>; rel="next"' % (
+                    urllib.parse.urlparse(self.path).path, page[-1])))
+                with lock:
+                    rule["queue"].insert(0, "paginate")
         if fault == "corrupt" and data:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
         if fault == "drop" and len(data) > 1:

@@ -13,7 +13,7 @@
  * Options: --mirrors S, --mirror-fallback, --insecure LIST, --secure LIST, --ca-file F, --certs-dir D,
  * --config PATH (docker config.json), --cred-helpers, --helper-dir D, --user U,
  * --password P, --attempts N, --backoff-ms N, --stall-timeout S, --chunk-size N,
- * --mount-from REPO, --expected-size N, --max-size N, --info, --repeat N, --pause-ms N,
+ * --mount-from REPO, --page-size N, --expected-size N, --max-size N, --info, --repeat N, --pause-ms N,
  * --stats (counters on stderr at exit).
  */
 #include <errno.h>
@@ -345,6 +345,8 @@ int main(int argc, char **argv)
 			t.opts.stall_timeout_s = (unsigned)num(argv[i]);
 		else if (OPT("--chunk-size"))
 			t.opts.chunk_size = num(argv[i]);
+		else if (OPT("--page-size"))
+			t.opts.tags_page_size = (unsigned)num(argv[i]);
 		else if (OPT("--mount-from"))
 			t.mount_from = argv[i];
 		else if (OPT("--expected-size"))

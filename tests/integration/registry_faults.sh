@@ -94,6 +94,21 @@ tap_like "proxy saw the status GET" "^GET /v2/f/up/blobs/uploads/" "$PLOG"
 "$RT" blob "$D/f/up" "$(sha256_of "$T/up2")" "$T/up2.back" >/dev/null 2>&1
 tap_check "the chunked blob is complete" cmp -s "$T/up2" "$T/up2.back"
 
+fault "mode=redirect&count=1&method=GET&path=/blobs/"
+: >"$PLOG"
+"$RT" "${FAST[@]}" blob "$P/f/app" "$B" "$T/out7" >/dev/null 2>"$T/e7"
+tap_check "blob GET redirected to another host:port is followed" cmp -s "$T/out7" "$T/blob"
+tap_like "the redirect was served" "fault=redirect" "$PLOG"
+
+for t in a b c d e; do
+	"$RT" push-manifest "$D/f/app:$t" "$T/img/manifest.json" application/vnd.oci.image.manifest.v1+json >/dev/null 2>&1
+done
+fault "mode=paginate&count=1&method=GET&path=/tags/list"
+"$RT" "${FAST[@]}" tags "$P/f/app" >"$T/tags" 2>"$T/tags.err"
+tap_check "tags gathered over Link rel=next pages" [ "$(tr '\n' ' ' <"$T/tags")" = "a b c d e v1 " ]
+tap_like "three pages requested" "requests=3 " "$T/tags.err"
+tap_like "the relative Link was followed" "GET /v2/f/app/tags/list\?n=2&last=d " "$PLOG"
+
 DEAD=$(free_port)
 "$RT" --backoff-ms 10 --attempts 2 manifest "127.0.0.1:$DEAD/x:y" >/dev/null 2>"$T/dead"
 tap_like "connection refused reported with the registry" "cannot pull '127.0.0.1:$DEAD/x:y' at 'http://127.0.0.1:$DEAD'" "$T/dead"

@@ -99,6 +99,16 @@ tap_like "Content-Type must equal the manifest's mediaType" "mediaType .* but is
 "$RT" tags "$R/plate/http" >"$T/tags" 2>&1
 tap_check "tags listed" [ "$(sort "$T/tags" | tr '\n' ' ')" = "docker multi v1 " ]
 
+for t in p1 p2 p3 p4; do
+	"$RT" push-manifest "$R/plate/http:$t" "$T/img/manifest.json" application/vnd.oci.image.manifest.v1+json >/dev/null 2>&1
+done
+"$RT" --page-size 2 tags "$R/plate/http" >"$T/paged" 2>"$T/paged.err"
+tap_check "tags with a page size" [ "$(sort "$T/paged" | tr '\n' ' ')" = "docker multi p1 p2 p3 p4 v1 " ]
+"$RT" head-manifest "$R/plate/http:v1" >"$T/hm" 2>&1
+tap_check "head-manifest: digest, type, size" grep -qx "$MDIGEST application/vnd.oci.image.manifest.v1+json $(stat -c %s "$T/img/manifest.json")" "$T/hm"
+"$RT" head-manifest "$R/plate/http:absent" >/dev/null 2>&1
+tap_check "head-manifest of an absent tag" [ $? = 3 ]
+
 "$RT" manifest "$R/plate/http:nope" >/dev/null 2>"$T/404"
 tap_like "404 names the reference, the registry and the registry's code" \
 	"manifest '$R/plate/http:nope' not found at 'http://$R': 404 not found: MANIFEST_UNKNOWN" "$T/404"

@@ -537,7 +537,14 @@ static int tags_at(struct registry_client *c, struct reg_endpoint *ep,
 
 	if (url == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
+	if (c->opts.tags_page_size > 0) {
+		char n_str[16];
+		snprintf(n_str, sizeof(n_str), "%u", c->opts.tags_page_size);
+		if (reg_url_add_query(&url, "n", n_str, err) < 0)
+			return -1;
+	}
 	http_response_init(&resp);
+	/* spec end-8b: follow Link rel="next" rather than counting on n results per page */
 	for (unsigned page = 0;; page++) {
 		struct http_request req = { .method = "GET", .url = url, .headers = headers,
 					    .body_max = REG_TAGS_BODY_MAX, .follow_redirects = true };

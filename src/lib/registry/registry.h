@@ -178,6 +178,7 @@ struct registry_options {
 	size_t max_manifest_size;  /* default 4 MiB (spec: registries accept at least 4 MB) */
 	uint64_t chunk_size;       /* push: PATCH chunks of this size when the blob is larger;
 				      0 = one monolithic PUT */
+	unsigned tags_page_size;   /* tag listing: ask for pages of n tags (0: registry's choice) */
 
 	uint64_t (*now_ms)(void *data); /* monotonic milliseconds */
 	void (*sleep_ms)(void *data, unsigned ms);
