@@ -513,47 +513,62 @@ out:
 	return rc;
 }
 
-/* Returns the Authorization value for a request to ep (NULL: none) and the cache key of the
- * token used, so that a 401 can invalidate exactly that token. */
-static int authorization(struct registry_client *c, struct reg_endpoint *ep,
-			 const struct reg_call *call, const char *challenge_scope, char **value,
-			 char **token_key, bool *fresh, struct plate_error **err)
+/* ---- authentication schemes (HOUSE_STYLE rule 12: one small table) ----------------------------- */
+
+/* What a scheme produces for one request: the Authorization value (NULL: none), and for
+ * bearer the cache key of the token used, so that a 401 can invalidate exactly that one. */
+struct auth_out {
+	char *value;
+	char *token_key;
+	bool fresh; /* the token was fetched for this request, not taken from the cache */
+};
+
+struct reg_auth_scheme {
+	int (*authorize)(struct registry_client *c, struct reg_endpoint *ep,
+			 const struct reg_call *call, const char *challenge_scope, struct auth_out *out,
+			 struct plate_error **err);
+};
+
+static int authorize_anonymous(struct registry_client *c, struct reg_endpoint *ep,
+			       const struct reg_call *call, const char *challenge_scope,
+			       struct auth_out *out, struct plate_error **err)
+{
+	return 0;
+}
+
+static int authorize_basic(struct registry_client *c, struct reg_endpoint *ep,
+			   const struct reg_call *call, const char *challenge_scope,
+			   struct auth_out *out, struct plate_error **err)
+{
+	_cleanup_free_ char *pair = NULL, *b64 = NULL;
+
+	if (endpoint_credentials(c, ep, err) < 0)
+		return -1;
+	if (!has_password(ep))
+		return 0;
+	if (asprintf(&pair, "%s:%s", ep->cred.username, ep->cred.password) < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	b64 = reg_base64_encode(pair, strlen(pair));
+	explicit_bzero(pair, strlen(pair));
+	if (b64 == NULL || asprintf(&out->value, "Basic %s", b64) < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	explicit_bzero(b64, strlen(b64));
+	return 0;
+}
+
+static int authorize_bearer(struct registry_client *c, struct reg_endpoint *ep,
+			    const struct reg_call *call, const char *challenge_scope,
+			    struct auth_out *out, struct plate_error **err)
 {
 	_cleanup_buf_ struct buf scopes = BUF_INIT(4096);
 	_cleanup_free_ char *key = NULL;
 	struct reg_token_entry *t;
 	struct reg_token tok = { 0 };
 
-	*value = NULL;
-	*token_key = NULL;
-	*fresh = false;
-	switch (ep->auth) {
-	case REG_AUTH_NONE:
-		return 0;
-	case REG_AUTH_BASIC: {
-		_cleanup_free_ char *pair = NULL, *b64 = NULL;
-		if (endpoint_credentials(c, ep, err) < 0)
-			return -1;
-		if (!has_password(ep))
-			return 0;
-		if (asprintf(&pair, "%s:%s", ep->cred.username, ep->cred.password) < 0)
-			return plate_err_new(err, ENOMEM, "out of memory");
-		b64 = reg_base64_encode(pair, strlen(pair));
-		explicit_bzero(pair, strlen(pair));
-		if (b64 == NULL || asprintf(value, "Basic %s", b64) < 0)
-			return plate_err_new(err, ENOMEM, "out of memory");
-		explicit_bzero(b64, strlen(b64));
-		return 0;
-	}
-	case REG_AUTH_BEARER:
-		break;
-	default:
-		PLATE_BUG("bad auth kind %d", (int)ep->auth);
-	}
 	if (endpoint_credentials(c, ep, err) < 0)
 		return -1;
 	if (ep->has_cred && ep->cred.registry_token != NULL)
-		return asprintf(value, "Bearer %s", ep->cred.registry_token) < 0
+		return asprintf(&out->value, "Bearer %s", ep->cred.registry_token) < 0
 			       ? plate_err_new(err, ENOMEM, "out of memory")
 			       : 0;
 	if (scopes_for(call, challenge_scope, &scopes) < 0)
@@ -573,11 +588,37 @@ static int authorization(struct registry_client *c, struct reg_endpoint *ep,
 		token_store(c, steal_pointer(&stored_key), steal_pointer(&tok.token), tok.expires_in);
 		reg_token_release(&tok);
 		t = token_find(c, key);
-		*fresh = true;
+		out->fresh = true;
 	}
-	if (asprintf(value, "Bearer %s", t->token) < 0)
+	if (asprintf(&out->value, "Bearer %s", t->token) < 0)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	*token_key = steal_pointer(&key);
+	out->token_key = steal_pointer(&key);
+	return 0;
+}
+
+static const struct reg_auth_scheme auth_schemes[] = {
+	[REG_AUTH_NONE] = { authorize_anonymous },
+	[REG_AUTH_BASIC] = { authorize_basic },
+	[REG_AUTH_BEARER] = { authorize_bearer },
+};
+
+static int authorization(struct registry_client *c, struct reg_endpoint *ep,
+			 const struct reg_call *call, const char *challenge_scope, char **value,
+			 char **token_key, bool *fresh, struct plate_error **err)
+{
+	struct auth_out out = { 0 };
+	size_t k = (size_t)ep->auth;
+
+	if (k >= sizeof(auth_schemes) / sizeof(auth_schemes[0]))
+		PLATE_BUG("bad auth kind %zu", k);
+	if (auth_schemes[k].authorize(c, ep, call, challenge_scope, &out, err) < 0) {
+		free(out.value);
+		free(out.token_key);
+		return -1;
+	}
+	*value = out.value;
+	*token_key = out.token_key;
+	*fresh = out.fresh;
 	return 0;
 }
 
@@ -651,7 +692,7 @@ int reg_send(struct registry_client *c, struct reg_endpoint *ep, const struct re
 	for (;;) {
 		_cleanup_free_ char *authz = NULL, *token_key = NULL;
 		uint64_t retry_after = 0;
-		bool fresh;
+		bool fresh = false;
 
 		if (authorization(c, ep, call, challenge_scope, &authz, &token_key, &fresh, err) < 0)
 			return -1;
