@@ -120,4 +120,8 @@ tap_like "manifest by an unknown digest is a 404" "404 not found" "$T/404d"
 tap_check "docker.io read through a mirror" grep -q "^$MDIGEST " "$T/mirror"
 "$RT" --mirrors "docker.io=$R" blob docker.io/plate/http "$LAYER" "$T/mirror-blob" >/dev/null 2>&1
 tap_check "blob through a scheme-less local mirror" cmp -s "$T/mirror-blob" "$T/img/layer.tar.gz"
+DEAD=$(free_port)
+"$RT" --attempts 1 --mirrors "docker.io=http://127.0.0.1:$DEAD,docker.io=http://$R" --info \
+	manifest docker.io/plate/http:v1 >"$T/mirror2" 2>&1
+tap_check "an unreachable mirror falls through to the next one" grep -q "^$MDIGEST " "$T/mirror2"
 tap_done

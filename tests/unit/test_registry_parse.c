@@ -550,6 +550,47 @@ static void test_backoff(void)
 	}
 	registry_client_free(c);
 
+	{
+		/* endpoint choice only: no request is sent */
+		struct registry_options o3 = { .mirrors = "docker.io=http://127.0.0.1:5000,"
+							  "docker.io=mirror.example:81",
+					       .insecure = "reg.internal", .secure = "127.0.0.1:6000",
+					       .certs_dir = "" };
+		struct registry_client *c3 = NULL;
+		struct reg_endpoint *eps[4];
+		size_t n = 0;
+
+		registry_client_new(&o3, &c3, &err);
+		tap_ok(reg_endpoints(c3, "docker.io", true, eps, 4, &n, &err) == 0 && n == 2 &&
+			       strcmp(eps[0]->base, "http://127.0.0.1:5000") == 0 &&
+			       strcmp(eps[1]->base, "https://mirror.example:81") == 0 && eps[1]->mirror &&
+			       strcmp(eps[1]->cred_host, "mirror.example:81") == 0,
+		       "reads go to the mirrors in order, credentials keyed by the mirror host");
+		tap_ok(reg_endpoints(c3, "docker.io", false, eps, 4, &n, &err) == 0 && n == 1 &&
+			       strcmp(eps[0]->base, "https://registry-1.docker.io") == 0 &&
+			       strcmp(eps[0]->cred_host, "docker.io") == 0,
+		       "writes go to Docker Hub itself");
+		tap_ok(reg_endpoints(c3, "localhost:5000", false, eps, 4, &n, &err) == 0 &&
+			       strcmp(eps[0]->base, "http://localhost:5000") == 0,
+		       "localhost over http");
+		tap_ok(reg_endpoints(c3, "127.0.0.1:6000", false, eps, 4, &n, &err) == 0 &&
+			       strcmp(eps[0]->base, "https://127.0.0.1:6000") == 0,
+		       "a local host listed as secure uses https");
+		tap_ok(reg_endpoints(c3, "reg.internal:5000", false, eps, 4, &n, &err) == 0 &&
+			       strcmp(eps[0]->base, "http://reg.internal:5000") == 0,
+		       "an insecure host uses http");
+		tap_ok(reg_endpoints(c3, "ghcr.io", true, eps, 4, &n, &err) == 0 && n == 1 &&
+			       strcmp(eps[0]->base, "https://ghcr.io") == 0,
+		       "other registries over https, no mirror");
+		registry_client_free(c3);
+		o3.mirror_fallback = true;
+		registry_client_new(&o3, &c3, &err);
+		tap_ok(reg_endpoints(c3, "docker.io", true, eps, 4, &n, &err) == 0 && n == 3 &&
+			       strcmp(eps[2]->base, "https://registry-1.docker.io") == 0,
+		       "mirror_fallback adds the registry after its mirrors");
+		registry_client_free(c3);
+	}
+
 	o.mirrors = "docker.io=";
 	tap_ok(registry_client_new(&o, &c, &err) < 0 && err && strstr(err->message, "no host"),
 	       "bad mirror option refused at creation");

@@ -159,9 +159,10 @@ done:
 	return rc;
 }
 
-/* Runs fn on each endpoint for reads until one succeeds.  A mirror's failure moves on to the
- * next endpoint unless the content itself was bad (EBADMSG never falls back silently). */
-#define FOR_EACH_READ_ENDPOINT(c, ref, err, call_expr)                                           \
+/* Runs call_expr on each endpoint for reads until one succeeds (returns at least found).  A
+ * mirror's failure or absence (0 < found) moves on to the next endpoint, unless the content
+ * itself was bad: EBADMSG never falls back silently. */
+#define FOR_EACH_READ_ENDPOINT(c, ref, err, found, call_expr)                                    \
 	do {                                                                                     \
 		struct reg_endpoint *eps_[MAX_ENDPOINTS];                                        \
 		size_t n_ = 0;                                                                   \
@@ -171,8 +172,10 @@ done:
 			struct reg_endpoint *ep = eps_[i_];                                      \
 			struct plate_error *e_ = NULL;                                           \
 			int r_ = (call_expr);                                                    \
-			if (r_ >= 0)                                                             \
+			if (r_ >= (found) || (r_ >= 0 && i_ + 1 == n_))                          \
 				return r_;                                                       \
+			if (r_ >= 0)                                                             \
+				continue;                                                        \
 			if (i_ + 1 == n_ || e_->errno_value == EBADMSG) {                        \
 				*(err) = e_;                                                     \
 				return -1;                                                       \
@@ -192,7 +195,7 @@ int registry_get_manifest(struct registry_client *c, const struct oci_reference 
 	ref_str = reg_ref_string(ref, true);
 	if (ref_str == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	FOR_EACH_READ_ENDPOINT(c, ref, err, manifest_at(c, ep, ref, ref_str, out, &e_));
+	FOR_EACH_READ_ENDPOINT(c, ref, err, 0, manifest_at(c, ep, ref, ref_str, out, &e_));
 }
 
 static int head_manifest_at(struct registry_client *c, struct reg_endpoint *ep,
@@ -263,7 +266,7 @@ int registry_head_manifest(struct registry_client *c, const struct oci_reference
 	ref_str = reg_ref_string(ref, true);
 	if (ref_str == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	FOR_EACH_READ_ENDPOINT(c, ref, err,
+	FOR_EACH_READ_ENDPOINT(c, ref, err, 1,
 			       head_manifest_at(c, ep, ref, ref_str, digest, media_type, size, &e_));
 }
 
@@ -323,7 +326,7 @@ int registry_head_blob(struct registry_client *c, const struct oci_reference *re
 		return plate_err_new(err, EINVAL, "bad digest '%s'", digest);
 	if (asprintf(&ref_str, "%s/%s@%s", ref->domain, ref->path, digest) < 0)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	FOR_EACH_READ_ENDPOINT(c, ref, err,
+	FOR_EACH_READ_ENDPOINT(c, ref, err, 1,
 			       head_blob_at(c, ep, ref, ref_str, digest, false, size, &e_));
 }
 
@@ -604,5 +607,5 @@ int registry_list_tags(struct registry_client *c, const struct oci_reference *re
 	ref_str = reg_ref_string(ref, false);
 	if (ref_str == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	FOR_EACH_READ_ENDPOINT(c, ref, err, tags_at(c, ep, ref, ref_str, tags, n, &e_));
+	FOR_EACH_READ_ENDPOINT(c, ref, err, 0, tags_at(c, ep, ref, ref_str, tags, n, &e_));
 }
