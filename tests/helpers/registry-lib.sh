@@ -69,6 +69,11 @@ start_helper() {
 	printf -v "$var" '%s' "$port"
 }
 
+# http_get URL: a GET for the helpers' control endpoints (python3, so no curl binary needed).
+http_get() {
+	python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10).read()' "$1"
+}
+
 sha256_of() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
 
 # make_image DIR NAME: a tiny image (one gzip layer holding NAME.txt, a config, an OCI

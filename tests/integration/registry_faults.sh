@@ -5,7 +5,7 @@
 # (timeout error), a corrupted blob (refused, nothing published), failed upload requests.
 . "$(dirname "$0")/lib.sh"
 . "$PLATE_SRC/tests/helpers/registry-lib.sh"
-reg_need docker-registry python3 curl
+reg_need docker-registry python3
 
 start_registry reg || tap_skip_all "docker-registry does not start here"
 PLOG=$T/proxy.log
@@ -13,7 +13,7 @@ PLOG=$T/proxy.log
 start_helper PP fault_proxy.py "$REG_PORT" "$PLOG" || tap_skip_all "proxy does not start"
 D=127.0.0.1:$REG_PORT
 P=127.0.0.1:$PP
-fault() { curl -s "http://$P/__fault?$1" >/dev/null; }
+fault() { http_get "http://$P/__fault?$1"; }
 FAST=(--backoff-ms 50 --stats)
 
 head -c 1048576 /dev/urandom >"$T/blob"

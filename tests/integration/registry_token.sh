@@ -73,14 +73,14 @@ printf '{"auths":{"%s":{"identitytoken":"refresh-alice"}}}\n' "$R" >"$T/idtoken.
 tap_check "identity token: OAuth2 refresh-token grant" grep -q "^$MDIGEST " "$T/idt"
 
 # Expiry: a 2 s token must be fetched again after 2.5 s.
-curl -s "http://127.0.0.1:$TP/control?expires_in=2" >/dev/null
+http_get "http://127.0.0.1:$TP/control?expires_in=2"
 "$RT" "${AUTH[@]}" --stats --repeat 2 --pause-ms 2500 --info manifest "$R/team/app:v1" >"$T/exp" 2>"$T/exp.err"
 tap_check "pull across a token expiry" [ "$(wc -l <"$T/exp")" = 2 ]
 tap_like "expired token refreshed (2 token requests)" "token_requests=2 " "$T/exp.err"
 
 # Refusal: the registry stops accepting a token the client still holds (its JWT expiry,
 # with the registry's 60 s leeway, passes 5 s from now while expires_in says 300 s).
-curl -s "http://127.0.0.1:$TP/control?expires_in=300&first_exp_offset=-55" >/dev/null
+http_get "http://127.0.0.1:$TP/control?expires_in=300&first_exp_offset=-55"
 "$RT" "${AUTH[@]}" --stats --repeat 2 --pause-ms 6500 --info manifest "$R/team/app:v1" >"$T/rej" 2>"$T/rej.err"
 tap_check "pull after the registry refused a cached token" [ "$(wc -l <"$T/rej")" = 2 ]
 tap_like "refused token dropped and fetched again" "token_requests=2 " "$T/rej.err"
