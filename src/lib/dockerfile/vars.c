@@ -83,14 +83,28 @@ int dockerfile_vars_copy(struct dockerfile_vars *dst, const struct dockerfile_va
 {
 	struct dockerfile_vars copy;
 
+	/* The source names are already unique, so the arrays are copied as they are: going
+	 * through dockerfile_vars_set() would cost a lookup per name, quadratic in scope size. */
 	dockerfile_vars_init(&copy);
-	for (size_t i = 0; i < src->n; i++) {
-		if (dockerfile_vars_set(&copy, src->names[i], src->values[i]) < 0) {
-			dockerfile_vars_release(&copy);
-			errno = ENOMEM;
-			return -1;
+	if (src->n > 0) {
+		copy.names = calloc(src->n, sizeof(*copy.names));
+		copy.values = calloc(src->n, sizeof(*copy.values));
+		if (copy.names == NULL || copy.values == NULL)
+			goto fail;
+		copy.alloc = src->n;
+		for (; copy.n < src->n; copy.n++) {
+			copy.names[copy.n] = strdup(src->names[copy.n]);
+			copy.values[copy.n] = strdup(src->values[copy.n]);
+			if (copy.names[copy.n] == NULL || copy.values[copy.n] == NULL) {
+				copy.n++;
+				goto fail;
+			}
 		}
 	}
 	*dst = copy;
 	return 0;
+fail:
+	dockerfile_vars_release(&copy);
+	errno = ENOMEM;
+	return -1;
 }
