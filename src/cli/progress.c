@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -208,7 +209,11 @@ static void json_event(struct cli_progress *p, const struct engine_event *ev)
 static void tty(struct cli_progress *p, const struct engine_event *ev)
 {
 	struct step *s = ev->id ? find(p, ev->id, ev->name) : NULL;
+	struct winsize ws;
 	unsigned cols = 100;
+
+	if (ioctl(fileno(p->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+		cols = ws.ws_col;
 
 	if (s == NULL && ev->type != ENGINE_EVENT_WARNING)
 		return;
@@ -259,7 +264,7 @@ static void tty(struct cli_progress *p, const struct engine_event *ev)
 			t->state[0] ? t->state : "...", secs);
 		p->drawn++;
 		if (t->state[0] == '\0' && t->last[0] != '\0') {
-			fprintf(p->out, "\033[2K    %s\n", t->last);
+			fprintf(p->out, "\033[2K    %.*s\n", (int)cols - 5, t->last);
 			p->drawn++;
 		}
 	}
