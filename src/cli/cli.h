@@ -14,7 +14,9 @@
 
 #include "base/error.h"
 #include "engine/engine.h"
+#include "registry/registry.h"
 #include "store/store.h"
+#include "transfer/transfer.h"
 
 enum cli_exit {
 	CLI_EXIT_OK = 0,
@@ -50,6 +52,33 @@ const char *cli_host_platform(void);
 const char *cli_familiar_name(const char *name);
 int cli_normalise_name(const char *name, bool need_tag, char **out, struct plate_error **err);
 
+/* Registry access shared by pull, push, login and build (registry_opts.c): the getopt
+ * entries of --tls-ca FILE and --insecure-registry HOST (repeatable), their handler
+ * (1: consumed), then options built from them, PLATE_REGISTRY_MIRRORS and the docker config
+ * ($DOCKER_CONFIG/config.json or ~/.docker/config.json). */
+enum { CLI_OPT_TLS_CA = 0x1001, CLI_OPT_INSECURE };
+#define CLI_REGISTRY_LONGOPTS                                                      \
+	{ "tls-ca", required_argument, NULL, CLI_OPT_TLS_CA },                     \
+	{ "insecure-registry", required_argument, NULL, CLI_OPT_INSECURE }
+struct cli_registry {
+	const char *ca_file;
+	char *insecure;
+	struct registry_docker_config config;
+	struct registry_options opts;
+};
+int cli_registry_opt(struct cli_registry *r, int c, const char *arg, struct plate_error **err);
+int cli_registry_setup(struct cli_registry *r, struct plate_error **err);
+void cli_registry_release(struct cli_registry *r);
+char *cli_docker_config_path(void);
+void cli_transfer_progress(void *data, const struct transfer_event *ev);
+/* login.c: a registry argument's host, the config file edit (1 changed, 0 nothing to do),
+ * and an atomic 0600 file replacement. */
+char *cli_registry_host(const char *s);
+int cli_docker_config_update(const char *host, const char *user, const char *password,
+			     struct plate_error **err);
+int cli_write_private_file(const char *path, const char *data, size_t len,
+			   struct plate_error **err);
+
 int cli_cmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
@@ -65,6 +94,10 @@ int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 int cli_cmd_fsck(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_pull(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_push(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_logout(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 
 /* Monotonic seconds, for durations shown to the user. */
 double cli_now(void);
