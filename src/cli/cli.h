@@ -79,6 +79,26 @@ int cli_docker_config_update(const char *host, const char *user, const char *pas
 int cli_write_private_file(const char *path, const char *data, size_t len,
 			   struct plate_error **err);
 
+/* Options shared by build and plan (dockerfile_opts.c).  cli_take_value matches "--name V",
+ * "--name=V" and "-x V": 1 matched, 0 not, -1 value missing.  cli_dockerfile_opt consumes
+ * -f, --target, --platform, --build-arg (1), or not (0), or fails (-1, usage error).
+ * cli_dockerfile_path: -f ("-" is stdin), else CONTEXT/Dockerfile, else CONTEXT/dockerfile. */
+struct cli_dockerfile_opts {
+	const char *file;
+	const char *target;
+	const char *platform;
+	const char *context;
+	char **build_args; /* "K=V", owned */
+	size_t n_build_args;
+};
+int cli_take_value(int argc, char **argv, int *i, const char *name, const char *short_name,
+		   const char **value);
+int cli_strv_add(char ***v, size_t *n, const char *s, struct plate_error **err);
+int cli_dockerfile_opt(struct cli_ctx *ctx, struct cli_dockerfile_opts *o, int argc, char **argv,
+		       int *i, struct plate_error **err);
+void cli_dockerfile_opts_release(struct cli_dockerfile_opts *o);
+char *cli_dockerfile_path(const struct cli_dockerfile_opts *o);
+
 int cli_cmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
