@@ -112,6 +112,9 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 		} else if ((m = cli_take_value(argc, argv, &i, "--insecure-registry", NULL, &v)) != 0) {
 			if (m > 0 && cli_registry_opt(&o->reg, CLI_OPT_INSECURE, v, err) < 0)
 				return -1;
+		} else if ((m = cli_take_value(argc, argv, &i, "--secure-registry", NULL, &v)) != 0) {
+			if (m > 0 && cli_registry_opt(&o->reg, CLI_OPT_SECURE, v, err) < 0)
+				return -1;
 		} else if ((m = cli_take_value(argc, argv, &i, "--progress", NULL, &v)) != 0) {
 			o->progress = v;
 		} else if ((m = cli_take_value(argc, argv, &i, "--output", "-o", &v)) != 0) {

@@ -53,16 +53,19 @@ const char *cli_familiar_name(const char *name);
 int cli_normalise_name(const char *name, bool need_tag, char **out, struct plate_error **err);
 
 /* Registry access shared by pull, push, login and build (registry_opts.c): the getopt
- * entries of --tls-ca FILE and --insecure-registry HOST (repeatable), their handler
+ * entries of --tls-ca FILE, --insecure-registry HOST and --secure-registry HOST (both
+ * repeatable), their handler
  * (1: consumed), then options built from them, PLATE_REGISTRY_MIRRORS and the docker config
  * ($DOCKER_CONFIG/config.json or ~/.docker/config.json). */
-enum { CLI_OPT_TLS_CA = 0x1001, CLI_OPT_INSECURE };
+enum { CLI_OPT_TLS_CA = 0x1001, CLI_OPT_INSECURE, CLI_OPT_SECURE };
 #define CLI_REGISTRY_LONGOPTS                                                      \
 	{ "tls-ca", required_argument, NULL, CLI_OPT_TLS_CA },                     \
-	{ "insecure-registry", required_argument, NULL, CLI_OPT_INSECURE }
+	{ "insecure-registry", required_argument, NULL, CLI_OPT_INSECURE },       \
+	{ "secure-registry", required_argument, NULL, CLI_OPT_SECURE }
 struct cli_registry {
 	const char *ca_file;
 	char *insecure;
+	char *secure;
 	struct registry_docker_config config;
 	struct registry_options opts;
 };

@@ -1,5 +1,5 @@
 /* What pull, push, login and build share to reach registries: --tls-ca, --insecure-registry,
- * PLATE_REGISTRY_MIRRORS, the docker config file, and progress lines for transfers. */
+ * --secure-registry (TLS on a loopback host, which is otherwise plain http), PLATE_REGISTRY_MIRRORS, the docker config file, and progress lines for transfers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -11,21 +11,27 @@
 #include "base/cleanup.h"
 #include "cli.h"
 
-int cli_registry_opt(struct cli_registry *r, int c, const char *arg, struct plate_error **err)
+static int append(char **list, const char *item, struct plate_error **err)
 {
 	char *joined;
 
+	if (asprintf(&joined, "%s%s%s", *list ? *list : "", *list ? "," : "", item) < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	free(*list);
+	*list = joined;
+	return 1;
+}
+
+int cli_registry_opt(struct cli_registry *r, int c, const char *arg, struct plate_error **err)
+{
 	switch (c) {
 	case CLI_OPT_TLS_CA:
 		r->ca_file = arg;
 		return 1;
 	case CLI_OPT_INSECURE:
-		if (asprintf(&joined, "%s%s%s", r->insecure ? r->insecure : "",
-			     r->insecure ? "," : "", arg) < 0)
-			return plate_err_new(err, ENOMEM, "out of memory");
-		free(r->insecure);
-		r->insecure = joined;
-		return 1;
+		return append(&r->insecure, arg, err);
+	case CLI_OPT_SECURE:
+		return append(&r->secure, arg, err);
 	default:
 		return 0;
 	}
@@ -55,6 +61,7 @@ int cli_registry_setup(struct cli_registry *r, struct plate_error **err)
 	r->opts = (struct registry_options){
 		.mirrors = mirrors && mirrors[0] ? mirrors : NULL,
 		.insecure = r->insecure,
+		.secure = r->secure,
 		.ca_file = r->ca_file,
 		.credential_helpers = true,
 	};
@@ -70,6 +77,7 @@ int cli_registry_setup(struct cli_registry *r, struct plate_error **err)
 void cli_registry_release(struct cli_registry *r)
 {
 	free(r->insecure);
+	free(r->secure);
 	registry_docker_config_release(&r->config);
 	memset(r, 0, sizeof(*r));
 }
