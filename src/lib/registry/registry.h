@@ -332,6 +332,15 @@ int registry_push_manifest(struct registry_client *c, const struct oci_reference
 			   const char *media_type, const void *data, size_t len,
 			   char digest_out[DIGEST_STRING_LEN + 1], struct plate_error **err);
 
+/* ---- plain downloads -------------------------------------------------------------------- */
+
+/* GETs url (http or https; redirects followed; TLS against the system CA store) into fd at
+ * its offset, hashing the bytes into digest_out; more than max bytes fails with EFBIG.
+ * *mtime gets the Last-Modified time, or -1.  For ADD <url>: no registry auth, mirrors or
+ * retries. */
+int registry_url_get(const char *url, int fd, uint64_t max, char digest_out[DIGEST_STRING_LEN + 1],
+		     long long *mtime, struct plate_error **err);
+
 /* ---- discovery ------------------------------------------------------------------------- */
 
 #define REGISTRY_MAX_TAGS 100000
