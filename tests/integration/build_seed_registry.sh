@@ -22,7 +22,7 @@ cp -r "$PLATE_SRC/tests/seed-go" "$T/ctx"
 PLATE_REGISTRY_MIRRORS="docker.io=http://$M" "$PLATE" --root "$S2" build --progress plain \
 	-t my-service "$T/ctx" >"$T/build.out" 2>&1
 ck "the seed's Dockerfile builds through the mirror" test $? = 0 || diag "$(tail -20 "$T/build.out")"
-ck "golang:1.22-alpine was pulled from the mirror" grep -q "pulled golang:1.22-alpine" "$T/build.out"
+ck "golang:1.22-alpine was pulled from the mirror" grep -q "pulled docker.io/library/golang:1.22-alpine" "$T/build.out"
 ck "the store names the base as docker.io/library/golang:1.22-alpine" \
 	bash -c "'$PLATE' --root '$S2' images | grep -q '^golang *1.22-alpine'"
 out=$("$PLATE" --root "$S2" run --network none my-service 2>&1)
