@@ -123,11 +123,16 @@ static int fetch_into_store(struct puller *p, struct registry_client *c,
 
 /* ---- workers ------------------------------------------------------------------------- */
 
+/* Records the first failure (later ones are dropped) and stops everyone. */
 static void fail(struct puller *p, struct plate_error **err)
 {
 	pthread_mutex_lock(&p->q_lock);
-	if (p->error == NULL)
+	if (p->error == NULL) {
 		p->error = steal_pointer(err);
+	} else {
+		plate_error_free(*err);
+		*err = NULL;
+	}
 	__atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&p->q_cond);
 	pthread_mutex_unlock(&p->q_lock);
@@ -176,7 +181,7 @@ static int extract_all(struct puller *p, struct plate_error **err)
 {
 	for (;;) {
 		struct pull_layer *l = NULL;
-		bool all_done = true;
+		bool all_done = true, failed;
 		int r;
 
 		pthread_mutex_lock(&p->q_lock);
@@ -192,10 +197,11 @@ static int extract_all(struct puller *p, struct plate_error **err)
 				break;
 			pthread_cond_wait(&p->q_cond, &p->q_lock);
 		}
-		if (l != NULL && p->error == NULL)
+		failed = p->error != NULL;
+		if (l != NULL && !failed)
 			l->state = LAYER_EXTRACTING;
 		pthread_mutex_unlock(&p->q_lock);
-		if (p->error != NULL)
+		if (failed)
 			return -1;
 		if (l == NULL)
 			return 0;
