@@ -3,12 +3,14 @@
  *             [--no-cache] [--progress auto|tty|plain|json|quiet] [-q]
  *             [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]
  *             [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]
- *             [--secret id=ID[,src=PATH|,env=VAR]]... CONTEXT
+ *             [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]
+ *             [--push] [--tls-ca FILE] [--insecure-registry HOST]... CONTEXT
  *
  * Builds the image and stores it (tagged with every -t, untagged without).  Progress goes
  * to stderr; with -q only the image ID is printed, on stdout.  SOURCE_DATE_EPOCH sets the
  * epoch (default 0) that layer mtimes are clamped to and that config dates are.  Ctrl-C
- * stops the build: the sandbox is killed and the store is left as it was.
+ * stops the build: the sandbox is killed and the store is left as it was.  Base images the
+ * store lacks are pulled (--pull); --push or --output type=registry pushes every -t tag.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,69 +31,35 @@ static const char usage[] =
 	"                   [--no-cache] [--progress auto|tty|plain|json|quiet] [-q]\n"
 	"                   [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]\n"
 	"                   [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]\n"
-	"                   [--secret id=ID[,src=PATH|,env=VAR]]... CONTEXT\n";
+	"                   [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]\n"
+	"                   [--push] [--tls-ca FILE] [--insecure-registry HOST]... CONTEXT\n";
 
 struct build_cli {
-	const char *file;
-	const char *target;
+	struct cli_dockerfile_opts df;
 	const char *progress;
 	const char *output;
 	const char *iidfile;
-	const char *platform;
 	const char *network;
-	const char *context;
+	const char *pull;
+	bool push;
 	bool no_cache;
 	bool quiet;
 	char **tags;
 	size_t n_tags;
-	char **build_args;
-	size_t n_build_args;
 	char **labels;
 	size_t n_labels;
 	char **secret_specs;
 	size_t n_secret_specs;
+	struct cli_registry reg;
 };
 
 static void build_cli_release(struct build_cli *o)
 {
+	cli_dockerfile_opts_release(&o->df);
 	strv_free(o->tags, o->n_tags);
-	strv_free(o->build_args, o->n_build_args);
 	strv_free(o->labels, o->n_labels);
 	strv_free(o->secret_specs, o->n_secret_specs);
-}
-
-static int push(char ***v, size_t *n, const char *s, struct plate_error **err)
-{
-	char **grown = realloc(*v, (*n + 1) * sizeof(**v));
-	char *copy = strdup(s);
-
-	if (grown != NULL)
-		*v = grown;
-	if (grown == NULL || copy == NULL) {
-		free(copy);
-		return plate_err_new(err, ENOMEM, "out of memory");
-	}
-	grown[(*n)++] = copy;
-	return 0;
-}
-
-/* "--name VALUE", "--name=VALUE", or the short form "-x VALUE". */
-static int take(int argc, char **argv, int *i, const char *name, const char *short_name,
-		const char **value)
-{
-	const char *a = argv[*i];
-	size_t n = strlen(name);
-
-	if (strncmp(a, name, n) == 0 && a[n] == '=') {
-		*value = a + n + 1;
-		return 1;
-	}
-	if (strcmp(a, name) != 0 && (short_name == NULL || strcmp(a, short_name) != 0))
-		return 0;
-	if (*i + 1 >= argc)
-		return -1;
-	*value = argv[++*i];
-	return 1;
+	cli_registry_release(&o->reg);
 }
 
 static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_cli *o,
@@ -102,10 +70,10 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 		int m;
 
 		if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
-			if (o->context != NULL)
+			if (o->df.context != NULL)
 				return cli_usage_error(ctx, err, "build takes one CONTEXT, got '%s' and '%s'",
-						       o->context, argv[i]);
-			o->context = argv[i];
+						       o->df.context, argv[i]);
+			o->df.context = argv[i];
 			continue;
 		}
 		if (strcmp(argv[i], "--no-cache") == 0) {
@@ -116,44 +84,50 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 			o->quiet = true;
 			continue;
 		}
-		if ((m = take(argc, argv, &i, "--tag", "-t", &v)) != 0) {
-			if (m > 0 && push(&o->tags, &o->n_tags, v, err) < 0)
+		if (strcmp(argv[i], "--push") == 0) {
+			o->push = true;
+			continue;
+		}
+		/* docker's boolean --pull is "always"; "--pull VALUE" only with a policy name. */
+		if (strcmp(argv[i], "--pull") == 0) {
+			o->pull = "always";
+			if (i + 1 < argc && (strcmp(argv[i + 1], "missing") == 0 ||
+					     strcmp(argv[i + 1], "always") == 0 ||
+					     strcmp(argv[i + 1], "never") == 0))
+				o->pull = argv[++i];
+			continue;
+		}
+		if ((m = cli_dockerfile_opt(ctx, &o->df, argc, argv, &i, err)) < 0)
+			return -1;
+		if (m > 0)
+			continue;
+		if ((m = cli_take_value(argc, argv, &i, "--tag", "-t", &v)) != 0) {
+			if (m > 0 && cli_strv_add(&o->tags, &o->n_tags, v, err) < 0)
 				return -1;
-		} else if ((m = take(argc, argv, &i, "--file", "-f", &v)) != 0) {
-			o->file = v;
-		} else if ((m = take(argc, argv, &i, "--target", NULL, &v)) != 0) {
-			o->target = v;
-		} else if ((m = take(argc, argv, &i, "--build-arg", NULL, &v)) != 0) {
-			if (m > 0) {
-				if (strchr(v, '=') == NULL) {
-					/* docker: NAME alone takes the value of the environment variable. */
-					const char *env = getenv(v);
-					_cleanup_free_ char *kv = NULL;
-					if (env != NULL) {
-						if (asprintf(&kv, "%s=%s", v, env) < 0)
-							return plate_err_new(err, ENOMEM, "out of memory");
-						if (push(&o->build_args, &o->n_build_args, kv, err) < 0)
-							return -1;
-					}
-				} else if (push(&o->build_args, &o->n_build_args, v, err) < 0) {
-					return -1;
-				}
-			}
-		} else if ((m = take(argc, argv, &i, "--progress", NULL, &v)) != 0) {
+		} else if ((m = cli_take_value(argc, argv, &i, "--pull", NULL, &v)) != 0) {
+			o->pull = v;
+		} else if ((m = cli_take_value(argc, argv, &i, "--tls-ca", NULL, &v)) != 0) {
+			if (m > 0 && cli_registry_opt(&o->reg, CLI_OPT_TLS_CA, v, err) < 0)
+				return -1;
+		} else if ((m = cli_take_value(argc, argv, &i, "--insecure-registry", NULL, &v)) != 0) {
+			if (m > 0 && cli_registry_opt(&o->reg, CLI_OPT_INSECURE, v, err) < 0)
+				return -1;
+		} else if ((m = cli_take_value(argc, argv, &i, "--secure-registry", NULL, &v)) != 0) {
+			if (m > 0 && cli_registry_opt(&o->reg, CLI_OPT_SECURE, v, err) < 0)
+				return -1;
+		} else if ((m = cli_take_value(argc, argv, &i, "--progress", NULL, &v)) != 0) {
 			o->progress = v;
-		} else if ((m = take(argc, argv, &i, "--output", "-o", &v)) != 0) {
+		} else if ((m = cli_take_value(argc, argv, &i, "--output", "-o", &v)) != 0) {
 			o->output = v;
-		} else if ((m = take(argc, argv, &i, "--iidfile", NULL, &v)) != 0) {
+		} else if ((m = cli_take_value(argc, argv, &i, "--iidfile", NULL, &v)) != 0) {
 			o->iidfile = v;
-		} else if ((m = take(argc, argv, &i, "--label", NULL, &v)) != 0) {
-			if (m > 0 && push(&o->labels, &o->n_labels, v, err) < 0)
+		} else if ((m = cli_take_value(argc, argv, &i, "--label", NULL, &v)) != 0) {
+			if (m > 0 && cli_strv_add(&o->labels, &o->n_labels, v, err) < 0)
 				return -1;
-		} else if ((m = take(argc, argv, &i, "--platform", NULL, &v)) != 0) {
-			o->platform = v;
-		} else if ((m = take(argc, argv, &i, "--network", NULL, &v)) != 0) {
+		} else if ((m = cli_take_value(argc, argv, &i, "--network", NULL, &v)) != 0) {
 			o->network = v;
-		} else if ((m = take(argc, argv, &i, "--secret", NULL, &v)) != 0) {
-			if (m > 0 && push(&o->secret_specs, &o->n_secret_specs, v, err) < 0)
+		} else if ((m = cli_take_value(argc, argv, &i, "--secret", NULL, &v)) != 0) {
+			if (m > 0 && cli_strv_add(&o->secret_specs, &o->n_secret_specs, v, err) < 0)
 				return -1;
 		} else {
 			return cli_usage_error(ctx, err, "unknown option '%s' for build", argv[i]);
@@ -161,14 +135,54 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 		if (m < 0)
 			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[i]);
 	}
-	if (o->context == NULL)
+	if (o->df.context == NULL)
 		return cli_usage_error(ctx, err, "build needs a CONTEXT directory\n%s", usage);
+	return 0;
+}
+
+static int parse_pull(struct cli_ctx *ctx, const char *v, enum engine_pull_policy *out,
+		      struct plate_error **err)
+{
+	if (v == NULL || strcmp(v, "missing") == 0 || strcmp(v, "false") == 0)
+		*out = ENGINE_PULL_MISSING;
+	else if (strcmp(v, "always") == 0 || strcmp(v, "true") == 0)
+		*out = ENGINE_PULL_ALWAYS;
+	else if (strcmp(v, "never") == 0)
+		*out = ENGINE_PULL_NEVER;
+	else
+		return cli_usage_error(ctx, err, "--pull must be missing, always or never, not '%s'", v);
+	return 0;
+}
+
+struct pull_ctx {
+	struct store *store;
+	const struct registry_options *reg;
+	bool quiet;
+};
+
+/* The engine's pull callback: FROM images the store lacks. */
+static int pull_image(void *data, const char *name, const char *platform,
+		      struct plate_error **err)
+{
+	const struct pull_ctx *p = data;
+	struct transfer_options to = { .store = p->store, .registry = p->reg,
+				       .platform = platform };
+	struct transfer_result res = { 0 };
+
+	if (!p->quiet)
+		fprintf(stderr, "pulling %s (%s)\n", name, platform);
+	if (transfer_pull(&to, name, &res, err) < 0)
+		return -1;
+	if (!p->quiet)
+		fprintf(stderr, "pulled %s: %u of %u blobs fetched (%.1f MiB)\n", name,
+			res.transferred, res.blobs, (double)res.bytes / (1 << 20));
+	transfer_result_release(&res);
 	return 0;
 }
 
 /* "type=oci,dest=x.tar", "type=local,dest=dir", or a bare "dir" (type=local). */
 static int parse_output(struct cli_ctx *ctx, const char *spec, struct engine_options *eo,
-			char **dest, struct plate_error **err)
+			char **dest, struct build_cli *o, struct plate_error **err)
 {
 	_cleanup_free_ char *copy = strdup(spec);
 	char *save = NULL, *kv;
@@ -192,8 +206,14 @@ static int parse_output(struct cli_ctx *ctx, const char *spec, struct engine_opt
 			free(*dest);
 			if ((*dest = strdup(eq)) == NULL)
 				return plate_err_new(err, ENOMEM, "out of memory");
-		} else if (strcmp(kv, "name") != 0 && strcmp(kv, "push") != 0)
+		} else if (strcmp(kv, "name") == 0) {
+			if (cli_strv_add(&o->tags, &o->n_tags, eq, err) < 0)
+				return -1;
+		} else if (strcmp(kv, "push") == 0) {
+			o->push = o->push || strcmp(eq, "true") == 0;
+		} else {
 			return cli_usage_error(ctx, err, "--output: unknown key '%s'", kv);
+		}
 	}
 	if (type == NULL)
 		return cli_usage_error(ctx, err, "--output needs type=oci|docker|local|image");
@@ -205,6 +225,10 @@ static int parse_output(struct cli_ctx *ctx, const char *spec, struct engine_opt
 		eo->output = ENGINE_OUTPUT_LOCAL;
 	else if (strncmp(type, "image", 5) == 0 && (type[5] == ',' || type[5] == '\0'))
 		eo->output = ENGINE_OUTPUT_STORE;
+	else if (strncmp(type, "registry", 8) == 0 && (type[8] == ',' || type[8] == '\0')) {
+		eo->output = ENGINE_OUTPUT_STORE;
+		o->push = true;
+	}
 	else
 		return cli_usage_error(ctx, err, "--output: unsupported type in '%s'", spec);
 	if (eo->output != ENGINE_OUTPUT_STORE && *dest == NULL)
@@ -245,28 +269,6 @@ static int parse_secret(struct cli_ctx *ctx, char *spec, struct engine_secret *s
 	return 0;
 }
 
-static char *dockerfile_path(const struct build_cli *o)
-{
-	char *path = NULL;
-	struct stat st;
-
-	if (o->file != NULL)
-		return strdup(o->file);
-	if (asprintf(&path, "%s/Dockerfile", o->context) < 0)
-		return NULL;
-	if (stat(path, &st) == 0 || errno != ENOENT)
-		return path;
-	free(path);
-	if (asprintf(&path, "%s/dockerfile", o->context) < 0)
-		return NULL;
-	if (stat(path, &st) == 0)
-		return path;
-	free(path);
-	if (asprintf(&path, "%s/Dockerfile", o->context) < 0)
-		return NULL;
-	return path;
-}
-
 static int epoch_from_env(struct cli_ctx *ctx, long long *epoch, struct plate_error **err)
 {
 	const char *v = getenv("SOURCE_DATE_EPOCH");
@@ -302,6 +304,7 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 {
 	_cleanup_(build_cli_release) struct build_cli o = { 0 };
 	struct engine_options eo = { 0 };
+	struct pull_ctx pc;
 	struct engine_result res;
 	_cleanup_free_ char *context = NULL, *out_dest = NULL, *resolv = NULL;
 	_cleanup_free_ char **norm_tags = NULL;
@@ -322,13 +325,19 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		}
 	if (parse_args(ctx, argc, argv, &o, err) < 0 || epoch_from_env(ctx, &eo.epoch, err) < 0)
 		return -1;
-	if ((context = realpath(o.context, NULL)) == NULL)
-		return plate_err_new(err, errno, "cannot use context '%s'", o.context);
+	if ((context = realpath(o.df.context, NULL)) == NULL)
+		return plate_err_new(err, errno, "cannot use context '%s'", o.df.context);
 	{
 		struct stat st;
 		if (stat(context, &st) < 0 || !S_ISDIR(st.st_mode))
-			return plate_err_new(err, ENOTDIR, "cannot use context '%s'", o.context);
+			return plate_err_new(err, ENOTDIR, "cannot use context '%s'", o.df.context);
 	}
+	if (o.output != NULL && parse_output(ctx, o.output, &eo, &out_dest, &o, err) < 0)
+		return -1;
+	if (parse_pull(ctx, o.pull, &eo.pull, err) < 0)
+		return -1;
+	if (o.push && o.n_tags == 0)
+		return cli_usage_error(ctx, err, "--push needs a name (-t REF)");
 	norm_tags = calloc(o.n_tags + 1, sizeof(*norm_tags));
 	secrets = calloc(o.n_secret_specs + 1, sizeof(*secrets));
 	if (norm_tags == NULL || secrets == NULL)
@@ -341,8 +350,6 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	for (size_t i = 0; i < o.n_secret_specs; i++)
 		if (parse_secret(ctx, o.secret_specs[i], &secrets[i], err) < 0)
 			goto out;
-	if (o.output != NULL && parse_output(ctx, o.output, &eo, &out_dest, err) < 0)
-		goto out;
 	if (o.network != NULL) {
 		if (strcmp(o.network, "none") == 0)
 			eo.network = ENGINE_NET_NONE;
@@ -359,18 +366,14 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	}
 
 	/* The Dockerfile: -f FILE ("-" for stdin), else CONTEXT/Dockerfile. */
-	if (o.file != NULL && strcmp(o.file, "-") == 0) {
-		source.path = strdup("/dev/stdin");
-	} else {
-		source.path = dockerfile_path(&o);
-	}
+	source.path = cli_dockerfile_path(&o.df);
 	if (source.path == NULL) {
 		plate_err_new(err, ENOMEM, "out of memory");
 		goto out;
 	}
 	if (cli_read_file(source.path, dockerfile_default_limits.max_file, &source.data, &len, err) < 0)
 		goto out;
-	ctx->error_file = o.file != NULL && strcmp(o.file, "-") == 0 ? "-" : source.path;
+	ctx->error_file = o.df.file != NULL && strcmp(o.df.file, "-") == 0 ? "-" : source.path;
 	ctx->error_source = source.data;
 	ctx->error_source_len = len;
 	if (dockerfile_parse(source.data, len, NULL, &df, err) < 0) {
@@ -387,16 +390,20 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 			resolv = NULL;
 	}
 
-	if (cli_open_store(ctx, &s, err) < 0)
+	if (cli_registry_setup(&o.reg, err) < 0 || cli_open_store(ctx, &s, err) < 0)
 		goto out;
+	pc = (struct pull_ctx){ .store = s, .reg = &o.reg.opts,
+				.quiet = o.quiet || cli_progress_is_json(progress) };
+	eo.pull_image = pull_image;
+	eo.pull_data = &pc;
 	eo.store = s;
 	eo.context_dir = context;
-	eo.dockerfile_path = o.file != NULL && strcmp(o.file, "-") == 0 ? NULL : source.path;
-	eo.dockerfile_name = o.file != NULL ? ctx->error_file : "Dockerfile";
-	eo.target = o.target;
-	eo.build_args = (const char *const *)o.build_args;
-	eo.n_build_args = o.n_build_args;
-	eo.platform = o.platform;
+	eo.dockerfile_path = o.df.file != NULL && strcmp(o.df.file, "-") == 0 ? NULL : source.path;
+	eo.dockerfile_name = o.df.file != NULL ? ctx->error_file : "Dockerfile";
+	eo.target = o.df.target;
+	eo.build_args = (const char *const *)o.df.build_args;
+	eo.n_build_args = o.df.n_build_args;
+	eo.platform = o.df.platform;
 	eo.tags = (const char *const *)norm_tags;
 	eo.n_tags = o.n_tags;
 	eo.labels = (const char *const *)o.labels;
@@ -442,6 +449,18 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 			cli_now() - t0, res.steps, res.cached);
 		for (size_t i = 0; i < o.n_tags; i++)
 			fprintf(stderr, "tagged %s\n", cli_familiar_name(norm_tags[i]));
+	}
+	for (size_t i = 0; o.push && i < o.n_tags; i++) {
+		struct transfer_options to = { .store = s, .registry = &o.reg.opts,
+					       .platform = o.df.platform };
+		struct transfer_result pr = { 0 };
+		if (transfer_push(&to, res.manifest_digest, norm_tags[i], &pr, err) < 0)
+			goto out;
+		if (!o.quiet)
+			fprintf(stderr, "pushed %s: %u of %u blobs uploaded (%.1f MiB), %s\n",
+				cli_familiar_name(pr.name), pr.transferred, pr.blobs,
+				(double)pr.bytes / (1 << 20), pr.digest);
+		transfer_result_release(&pr);
 	}
 	rc = CLI_EXIT_OK;
 out:

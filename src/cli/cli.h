@@ -14,7 +14,9 @@
 
 #include "base/error.h"
 #include "engine/engine.h"
+#include "registry/registry.h"
 #include "store/store.h"
+#include "transfer/transfer.h"
 
 enum cli_exit {
 	CLI_EXIT_OK = 0,
@@ -50,6 +52,56 @@ const char *cli_host_platform(void);
 const char *cli_familiar_name(const char *name);
 int cli_normalise_name(const char *name, bool need_tag, char **out, struct plate_error **err);
 
+/* Registry access shared by pull, push, login and build (registry_opts.c): the getopt
+ * entries of --tls-ca FILE, --insecure-registry HOST and --secure-registry HOST (both
+ * repeatable), their handler
+ * (1: consumed), then options built from them, PLATE_REGISTRY_MIRRORS and the docker config
+ * ($DOCKER_CONFIG/config.json or ~/.docker/config.json). */
+enum { CLI_OPT_TLS_CA = 0x1001, CLI_OPT_INSECURE, CLI_OPT_SECURE };
+#define CLI_REGISTRY_LONGOPTS                                                      \
+	{ "tls-ca", required_argument, NULL, CLI_OPT_TLS_CA },                     \
+	{ "insecure-registry", required_argument, NULL, CLI_OPT_INSECURE },       \
+	{ "secure-registry", required_argument, NULL, CLI_OPT_SECURE }
+struct cli_registry {
+	const char *ca_file;
+	char *insecure;
+	char *secure;
+	struct registry_docker_config config;
+	struct registry_options opts;
+};
+int cli_registry_opt(struct cli_registry *r, int c, const char *arg, struct plate_error **err);
+int cli_registry_setup(struct cli_registry *r, struct plate_error **err);
+void cli_registry_release(struct cli_registry *r);
+char *cli_docker_config_path(void);
+void cli_transfer_progress(void *data, const struct transfer_event *ev);
+/* login.c: a registry argument's host, the config file edit (1 changed, 0 nothing to do),
+ * and an atomic 0600 file replacement. */
+char *cli_registry_host(const char *s);
+int cli_docker_config_update(const char *host, const char *user, const char *password,
+			     struct plate_error **err);
+int cli_write_private_file(const char *path, const char *data, size_t len,
+			   struct plate_error **err);
+
+/* Options shared by build and plan (dockerfile_opts.c).  cli_take_value matches "--name V",
+ * "--name=V" and "-x V": 1 matched, 0 not, -1 value missing.  cli_dockerfile_opt consumes
+ * -f, --target, --platform, --build-arg (1), or not (0), or fails (-1, usage error).
+ * cli_dockerfile_path: -f ("-" is stdin), else CONTEXT/Dockerfile, else CONTEXT/dockerfile. */
+struct cli_dockerfile_opts {
+	const char *file;
+	const char *target;
+	const char *platform;
+	const char *context;
+	char **build_args; /* "K=V", owned */
+	size_t n_build_args;
+};
+int cli_take_value(int argc, char **argv, int *i, const char *name, const char *short_name,
+		   const char **value);
+int cli_strv_add(char ***v, size_t *n, const char *s, struct plate_error **err);
+int cli_dockerfile_opt(struct cli_ctx *ctx, struct cli_dockerfile_opts *o, int argc, char **argv,
+		       int *i, struct plate_error **err);
+void cli_dockerfile_opts_release(struct cli_dockerfile_opts *o);
+char *cli_dockerfile_path(const struct cli_dockerfile_opts *o);
+
 int cli_cmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_version(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
@@ -65,6 +117,10 @@ int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 int cli_cmd_fsck(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_pull(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_push(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_logout(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 
 /* Monotonic seconds, for durations shown to the user. */
 double cli_now(void);

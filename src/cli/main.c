@@ -32,6 +32,10 @@ static const struct cli_command commands[] = {
 	{ "fsck", cli_cmd_fsck, "verify the store" },
 	{ "build", cli_cmd_build, "build an image from a Dockerfile" },
 	{ "run", cli_cmd_run, "run a command in an image" },
+	{ "pull", cli_cmd_pull, "pull an image from a registry" },
+	{ "push", cli_cmd_push, "push an image to a registry" },
+	{ "login", cli_cmd_login, "log in to a registry" },
+	{ "logout", cli_cmd_logout, "log out from a registry" },
 };
 
 static void print_usage(FILE *out)
@@ -112,7 +116,12 @@ int main(int argc, char **argv)
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
 		if (strcmp(commands[c].name, argv[i]) != 0)
 			continue;
+		if (registry_global_init(&err) < 0) {
+			report_error(&ctx, err);
+			return CLI_EXIT_FAILURE;
+		}
 		rc = commands[c].handler(&ctx, argc - i, argv + i, &err);
+		registry_global_cleanup();
 		if (rc < 0) {
 			report_error(&ctx, err);
 			return ctx.error_exit;

@@ -17,75 +17,16 @@
 #include "dockerfile/dockerfile.h"
 #include "plan/plan.h"
 
-struct plan_cli_options {
-	const char *file;
-	const char *target;
-	const char *platform;
-	char **build_args; /* "K=V", owned */
-	size_t n_build_args;
-	const char *context;
-};
-
-static void plan_cli_options_release(struct plan_cli_options *o)
-{
-	strv_free(o->build_args, o->n_build_args);
-}
-
 static const char usage[] =
 	"usage: plate plan [-f FILE] [--target STAGE] [--build-arg NAME[=VALUE]]...\n"
 	"                  [--platform OS/ARCH[/VARIANT]] CONTEXT\n";
 
-static int add_build_arg(struct plan_cli_options *o, const char *arg, struct plate_error **err)
-{
-	char **grown, *kv = NULL;
-
-	if (strchr(arg, '=') == NULL) {
-		/* docker: a bare NAME takes the value of the environment variable, if any. */
-		const char *value = getenv(arg);
-		if (value == NULL)
-			return 0;
-		if (asprintf(&kv, "%s=%s", arg, value) < 0)
-			kv = NULL;
-	} else {
-		kv = strdup(arg);
-	}
-	grown = kv ? realloc(o->build_args, (o->n_build_args + 1) * sizeof(*grown)) : NULL;
-	if (grown == NULL) {
-		free(kv);
-		return plate_err_new(err, ENOMEM, "cannot record build-arg");
-	}
-	grown[o->n_build_args++] = kv;
-	o->build_args = grown;
-	return 0;
-}
-
-/* Matches "--name VALUE" and "--name=VALUE" (and "-f VALUE" for short); *i is advanced past a
- * separate value.  Returns 1 when matched, 0 when not, -1 when the value is missing. */
-static int take_value(int argc, char **argv, int *i, const char *name, const char *short_name,
-		      const char **value)
-{
-	const char *a = argv[*i];
-	size_t n = strlen(name);
-
-	if (strncmp(a, name, n) == 0 && a[n] == '=') {
-		*value = a + n + 1;
-		return 1;
-	}
-	if (strcmp(a, name) != 0 && (short_name == NULL || strcmp(a, short_name) != 0))
-		return 0;
-	if (*i + 1 >= argc)
-		return -1;
-	*value = argv[++*i];
-	return 1;
-}
-
-static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct plan_cli_options *o,
+static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct cli_dockerfile_opts *o,
 		      struct plate_error **err)
 {
 	bool options_done = false;
 
 	for (int i = 1; i < argc; i++) {
-		const char *v = NULL;
 		int m;
 
 		if (options_done || argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
@@ -99,47 +40,14 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct plan_cl
 			options_done = true;
 			continue;
 		}
-		if ((m = take_value(argc, argv, &i, "--file", "-f", &v)) != 0) {
-			o->file = v;
-		} else if ((m = take_value(argc, argv, &i, "--target", NULL, &v)) != 0) {
-			o->target = v;
-		} else if ((m = take_value(argc, argv, &i, "--platform", NULL, &v)) != 0) {
-			o->platform = v;
-		} else if ((m = take_value(argc, argv, &i, "--build-arg", NULL, &v)) != 0) {
-			if (m > 0 && add_build_arg(o, v, err) < 0)
-				return -1;
-		} else {
+		if ((m = cli_dockerfile_opt(ctx, o, argc, argv, &i, err)) < 0)
+			return -1;
+		if (m == 0)
 			return cli_usage_error(ctx, err, "unknown option '%s' for plan", argv[i]);
-		}
-		if (m < 0)
-			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[i]);
 	}
 	if (o->context == NULL)
 		return cli_usage_error(ctx, err, "plan needs a CONTEXT directory");
 	return 0;
-}
-
-/* -f FILE, else CONTEXT/Dockerfile, else CONTEXT/dockerfile (BuildKit dockerui). */
-static char *dockerfile_path(const struct plan_cli_options *o)
-{
-	char *path = NULL;
-	struct stat st;
-
-	if (o->file != NULL)
-		return strdup(strcmp(o->file, "-") == 0 ? "/dev/stdin" : o->file);
-	if (asprintf(&path, "%s/Dockerfile", o->context) < 0)
-		return NULL;
-	if (stat(path, &st) == 0 || errno != ENOENT)
-		return path;
-	free(path);
-	if (asprintf(&path, "%s/dockerfile", o->context) < 0)
-		return NULL;
-	if (stat(path, &st) == 0)
-		return path;
-	free(path);
-	if (asprintf(&path, "%s/Dockerfile", o->context) < 0)
-		return NULL;
-	return path;
 }
 
 /* The Dockerfile's name and text must outlive cli_cmd_plan(): main prints located errors
@@ -151,7 +59,7 @@ static struct {
 
 int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
-	_cleanup_(plan_cli_options_release) struct plan_cli_options o = { 0 };
+	_cleanup_(cli_dockerfile_opts_release) struct cli_dockerfile_opts o = { 0 };
 	struct plan_options popts = { 0 };
 	_cleanup_buf_ struct buf json = BUF_INIT(BUF_UNLIMITED);
 	size_t len = 0;
@@ -172,7 +80,7 @@ int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 		return plate_err_new(err, errno, "cannot use context '%s'", o.context);
 	if (!S_ISDIR(st.st_mode))
 		return plate_err_new(err, ENOTDIR, "cannot use context '%s'", o.context);
-	source.path = dockerfile_path(&o);
+	source.path = cli_dockerfile_path(&o);
 	if (source.path == NULL)
 		return plate_err_new(err, ENOMEM, "cannot build the Dockerfile path");
 	if (cli_read_file(source.path, dockerfile_default_limits.max_file, &source.data, &len,

@@ -24,6 +24,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "registry/registry.h"
 #include "layer/layer.h"
 #include "engine/engine_internal.h"
 
@@ -583,7 +584,7 @@ static int download(struct engine *e, struct url_source *u, const char *checksum
 	fd = open(u->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return plate_err_new(err, errno, "cannot create '%s'", u->file);
-	if (eng_fetch(u->url, fd, u->digest, &u->mtime, err) < 0)
+	if (registry_url_get(u->url, fd, ENG_ADD_URL_MAX, u->digest, &u->mtime, err) < 0)
 		return -1;
 	if (checksum != NULL && strcmp(checksum, u->digest) != 0)
 		return plate_err_new(err, 0, "checksum of '%s' is '%s', not '%s'", u->url, u->digest,

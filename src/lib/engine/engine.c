@@ -67,6 +67,31 @@ unsigned eng_new_id(struct engine *e)
 	return id;
 }
 
+/* Resolves name in the store, pulling it first as the pull policy says. */
+static int image_fetch(struct engine *e, const char *name, const char *platform,
+		       struct store_image **img, struct plate_error **err)
+{
+	bool can_pull = e->o.pull_image != NULL && e->o.pull != ENGINE_PULL_NEVER;
+
+	if (can_pull && e->o.pull == ENGINE_PULL_ALWAYS &&
+	    e->o.pull_image(e->o.pull_data, name, platform, err) < 0)
+		return -1;
+	if (store_image_resolve(e->o.store, name, platform, img, err) == 0)
+		return 0;
+	if ((*err)->errno_value != ENOENT)
+		return -1;
+	if (!can_pull || e->o.pull == ENGINE_PULL_ALWAYS)
+		return plate_err_wrap(err, e->o.pull == ENGINE_PULL_NEVER
+					    ? "image '%s' is not in the store (--pull never)"
+					    : "image '%s' is not in the store",
+				      name);
+	plate_error_free(*err);
+	*err = NULL;
+	if (e->o.pull_image(e->o.pull_data, name, platform, err) < 0)
+		return -1;
+	return store_image_resolve(e->o.store, name, platform, img, err);
+}
+
 int eng_image_get(struct engine *e, const char *name, const char *platform,
 		  const struct store_image **out, struct plate_error **err)
 {
@@ -79,12 +104,21 @@ int eng_image_get(struct engine *e, const char *name, const char *platform,
 		if (strcmp(e->images[i].name, name) == 0 &&
 		    strcmp(e->images[i].platform, platform) == 0) {
 			*out = e->images[i].img;
+			pthread_mutex_unlock(&e->lock);
+			return 0;
+		}
+	pthread_mutex_unlock(&e->lock);
+	/* Outside the lock: a pull takes a while and other stages go on meanwhile. */
+	if (image_fetch(e, name, platform, &img, err) < 0)
+		return -1;
+	pthread_mutex_lock(&e->lock);
+	for (size_t i = 0; i < e->n_images; i++)
+		if (strcmp(e->images[i].name, name) == 0 &&
+		    strcmp(e->images[i].platform, platform) == 0) {
+			store_image_free(img);
+			*out = e->images[i].img;
 			goto out;
 		}
-	if (store_image_resolve(e->o.store, name, platform, &img, err) < 0) {
-		r = -1;
-		goto out;
-	}
 	grown = realloc(e->images, (e->n_images + 1) * sizeof(*grown));
 	if (grown == NULL) {
 		store_image_free(img);

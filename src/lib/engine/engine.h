@@ -92,6 +92,19 @@ enum engine_output_type {
 	ENGINE_OUTPUT_LOCAL,  /* also the image's files in the directory output_dest */
 };
 
+/* When FROM (and COPY --from / RUN --mount from= an image) fetches the image from a
+ * registry through options.pull_image: only when the store lacks it (docker's default),
+ * before every build, or never (a missing image is an error). */
+enum engine_pull_policy {
+	ENGINE_PULL_MISSING = 0,
+	ENGINE_PULL_ALWAYS,
+	ENGINE_PULL_NEVER,
+};
+
+/* Puts image `name` (as the Dockerfile writes it) for platform into the store: 0 or -1. */
+typedef int engine_pull_fn(void *data, const char *name, const char *platform,
+			   struct plate_error **err);
+
 /* A build secret (--secret id=ID,src=PATH or env=VAR): its contents are read from path,
  * or taken from value when path is NULL. */
 struct engine_secret {
@@ -123,6 +136,9 @@ struct engine_options {
 	const char *output_dest;
 	engine_progress_fn *progress;
 	void *progress_data;
+	enum engine_pull_policy pull;
+	engine_pull_fn *pull_image;  /* NULL: images only come from the store */
+	void *pull_data;
 };
 
 struct engine_result {

@@ -333,10 +333,8 @@ int eng_harvest(struct engine *e, const char *upper, struct eng_layer *out, bool
 int eng_layer_blob(struct engine *e, struct eng_layer *l, struct plate_error **err);
 
 int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err);
-/* ADD <url>: downloads url (http or https) into fd; the digest of what was written and the
- * Last-Modified time (-1 when not sent). */
-int eng_fetch(const char *url, int fd, char digest_out[DIGEST_STRING_LEN + 1], long long *mtime,
-	      struct plate_error **err);
+/* ADD <url> downloads larger than this are refused. */
+#define ENG_ADD_URL_MAX ((uint64_t)8 << 30)
 int eng_step_run(struct eng_step_ctx *c, struct plate_error **err);
 int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err);
 /* Config-only instructions: ENV LABEL EXPOSE VOLUME USER STOPSIGNAL SHELL HEALTHCHECK

@@ -316,3 +316,61 @@ int registry_credential_helper_parse(const char *data, size_t len, struct regist
 	*cred = c;
 	return 0;
 }
+
+int registry_docker_config_edit(const char *data, size_t len, const char *host,
+				const char *username, const char *password, char **out,
+				size_t *out_len, struct plate_error **err)
+{
+	_cleanup_json_ json_t *j = NULL;
+	_cleanup_free_ char *userpass = NULL, *b64 = NULL;
+	const char *key = registry_credential_server_url(host), *k;
+	json_error_t je;
+	json_t *auths, *v, *tmp;
+	int removed = 0;
+
+	if (len > REGISTRY_DOCKER_CONFIG_MAX)
+		return plate_err_new(err, E2BIG, "docker config too large (%zu bytes)", len);
+	j = len == 0 ? json_object() : json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	if (j == NULL)
+		return plate_err_at(err, (unsigned)je.line, (unsigned)je.column,
+				    "invalid docker config: %s", je.text);
+	if (!json_is_object(j))
+		return plate_err_new(err, EINVAL, "invalid docker config: not an object");
+	auths = json_object_get(j, "auths");
+	if (auths == NULL) {
+		if (username == NULL)
+			return 0;
+		if (json_object_set_new(j, "auths", json_object()) < 0)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		auths = json_object_get(j, "auths");
+	}
+	if (!json_is_object(auths))
+		return plate_err_new(err, EINVAL, "invalid docker config: 'auths' is not an object");
+	/* Every spelling of the host goes: "https://index.docker.io/v1/" and "docker.io". */
+	json_object_foreach_safe(auths, tmp, k, v) {
+		_cleanup_free_ char *norm = reg_normalize_host(k, strlen(k));
+		if (norm != NULL && strcmp(norm, host) == 0) {
+			json_object_del(auths, k);
+			removed = 1;
+		}
+	}
+	if (username != NULL) {
+		if (asprintf(&userpass, "%s:%s", username, password ? password : "") < 0 ||
+		    (b64 = reg_base64_encode(userpass, strlen(userpass))) == NULL ||
+		    json_object_set_new(auths, key, json_pack("{s:s}", "auth", b64)) < 0) {
+			if (userpass != NULL)
+				explicit_bzero(userpass, strlen(userpass));
+			return plate_err_new(err, ENOMEM, "out of memory");
+		}
+		explicit_bzero(userpass, strlen(userpass));
+	} else if (!removed) {
+		return 0;
+	}
+	*out = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	if (b64 != NULL)
+		explicit_bzero(b64, strlen(b64));
+	if (*out == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	*out_len = strlen(*out);
+	return 1;
+}

@@ -134,6 +134,17 @@ int registry_docker_config_lookup(const struct registry_docker_config *cfg, cons
 				  struct registry_credentials *cred, const char **helper,
 				  struct plate_error **err);
 
+/*
+ * Edits the text of a docker config.json (pure; len 0 starts from "{}"): removes every
+ * "auths" entry of host (a normalised host: all its spellings go) and, when username is
+ * not NULL, adds host's entry with "auth" = base64(username:password) under the key docker
+ * uses.  Other keys are kept.  Returns 1 with *out (malloc'd, indented JSON) when something
+ * changed, 0 when there was nothing to remove, -1 with *err on invalid JSON.
+ */
+int registry_docker_config_edit(const char *data, size_t len, const char *host,
+				const char *username, const char *password, char **out,
+				size_t *out_len, struct plate_error **err);
+
 /* "docker.io" -> "https://index.docker.io/v1/" (the key docker's tools use), else host. */
 const char *registry_credential_server_url(const char *host);
 
@@ -320,6 +331,15 @@ int registry_push_blob(struct registry_client *c, const struct oci_reference *re
 int registry_push_manifest(struct registry_client *c, const struct oci_reference *ref,
 			   const char *media_type, const void *data, size_t len,
 			   char digest_out[DIGEST_STRING_LEN + 1], struct plate_error **err);
+
+/* ---- plain downloads -------------------------------------------------------------------- */
+
+/* GETs url (http or https; redirects followed; TLS against the system CA store) into fd at
+ * its offset, hashing the bytes into digest_out; more than max bytes fails with EFBIG.
+ * *mtime gets the Last-Modified time, or -1.  For ADD <url>: no registry auth, mirrors or
+ * retries. */
+int registry_url_get(const char *url, int fd, uint64_t max, char digest_out[DIGEST_STRING_LEN + 1],
+		     long long *mtime, struct plate_error **err);
 
 /* ---- discovery ------------------------------------------------------------------------- */
 

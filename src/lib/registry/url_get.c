@@ -1,9 +1,8 @@
 /*
- * ADD <url>: the download, over libcurl (http and https only, redirects followed, a size
- * cap, TLS verified against the system's CA store), hashed while written.
- *
- * The registry module owns the project's HTTP client; ADD needs a plain GET only, and
- * takes it directly from libcurl here, with its errors translated on the spot.
+ * registry_url_get(): a plain GET for the engine's ADD <url> (http and https only,
+ * redirects followed, a size cap, TLS verified against the system's CA store), hashed while
+ * written.  Here because this module is the only one that touches CURL; no registry auth,
+ * mirrors or retries apply.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -12,13 +11,11 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
-#include "engine/engine_internal.h"
-
-/* ADD downloads larger than this are refused. */
-#define FETCH_MAX ((unsigned long long)8 << 30)
+#include "registry/registry_internal.h"
 
 struct sink {
 	int fd;
+	unsigned long long max;
 	struct digest d;
 	unsigned long long n;
 	int error;
@@ -29,7 +26,7 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *data)
 	struct sink *s = data;
 	size_t len = size * nmemb;
 
-	if (s->n + len > FETCH_MAX) {
+	if (s->n + len > s->max) {
 		s->error = EFBIG;
 		return 0;
 	}
@@ -48,11 +45,11 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *data)
 	return len;
 }
 
-int eng_fetch(const char *url, int fd, char digest_out[DIGEST_STRING_LEN + 1], long long *mtime,
-	      struct plate_error **err)
+int registry_url_get(const char *url, int fd, uint64_t max, char digest_out[DIGEST_STRING_LEN + 1],
+		     long long *mtime, struct plate_error **err)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct sink s = { .fd = fd };
+	struct sink s = { .fd = fd, .max = max };
 	curl_off_t filetime = -1;
 	long status = 0;
 	CURLcode rc;

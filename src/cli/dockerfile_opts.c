@@ -1,0 +1,105 @@
+/* The options build and plan share: -f/--file, --target, --platform, --build-arg, and where
+ * the Dockerfile is. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/cleanup.h"
+#include "cli.h"
+
+int cli_take_value(int argc, char **argv, int *i, const char *name, const char *short_name,
+		   const char **value)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(name);
+
+	if (strncmp(a, name, n) == 0 && a[n] == '=') {
+		*value = a + n + 1;
+		return 1;
+	}
+	if (strcmp(a, name) != 0 && (short_name == NULL || strcmp(a, short_name) != 0))
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*value = argv[++*i];
+	return 1;
+}
+
+int cli_strv_add(char ***v, size_t *n, const char *s, struct plate_error **err)
+{
+	char **grown = realloc(*v, (*n + 1) * sizeof(**v));
+	char *copy = strdup(s);
+
+	if (grown != NULL)
+		*v = grown;
+	if (grown == NULL || copy == NULL) {
+		free(copy);
+		return plate_err_new(err, ENOMEM, "out of memory");
+	}
+	grown[(*n)++] = copy;
+	return 0;
+}
+
+static int add_build_arg(struct cli_dockerfile_opts *o, const char *arg, struct plate_error **err)
+{
+	_cleanup_free_ char *kv = NULL;
+	const char *value;
+
+	if (strchr(arg, '=') != NULL)
+		return cli_strv_add(&o->build_args, &o->n_build_args, arg, err);
+	/* docker: a bare NAME takes the value of the environment variable, if any. */
+	if ((value = getenv(arg)) == NULL)
+		return 0;
+	if (asprintf(&kv, "%s=%s", arg, value) < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	return cli_strv_add(&o->build_args, &o->n_build_args, kv, err);
+}
+
+int cli_dockerfile_opt(struct cli_ctx *ctx, struct cli_dockerfile_opts *o, int argc, char **argv,
+		       int *i, struct plate_error **err)
+{
+	const char *v = NULL;
+	int m;
+
+	if ((m = cli_take_value(argc, argv, i, "--file", "-f", &v)) > 0)
+		o->file = v;
+	else if (m == 0 && (m = cli_take_value(argc, argv, i, "--target", NULL, &v)) > 0)
+		o->target = v;
+	else if (m == 0 && (m = cli_take_value(argc, argv, i, "--platform", NULL, &v)) > 0)
+		o->platform = v;
+	else if (m == 0 && (m = cli_take_value(argc, argv, i, "--build-arg", NULL, &v)) > 0 &&
+		 add_build_arg(o, v, err) < 0)
+		return -1;
+	if (m < 0)
+		return cli_usage_error(ctx, err, "option '%s' needs a value", argv[*i]);
+	return m;
+}
+
+void cli_dockerfile_opts_release(struct cli_dockerfile_opts *o)
+{
+	strv_free(o->build_args, o->n_build_args);
+}
+
+char *cli_dockerfile_path(const struct cli_dockerfile_opts *o)
+{
+	char *path = NULL;
+	struct stat st;
+
+	if (o->file != NULL)
+		return strdup(strcmp(o->file, "-") == 0 ? "/dev/stdin" : o->file);
+	if (asprintf(&path, "%s/Dockerfile", o->context) < 0)
+		return NULL;
+	if (stat(path, &st) == 0 || errno != ENOENT)
+		return path;
+	free(path);
+	if (asprintf(&path, "%s/dockerfile", o->context) < 0)
+		return NULL;
+	if (stat(path, &st) == 0)
+		return path;
+	free(path);
+	if (asprintf(&path, "%s/Dockerfile", o->context) < 0)
+		return NULL;
+	return path;
+}

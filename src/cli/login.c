@@ -1,0 +1,211 @@
+/* plate login [-u USER] [-p PASS | --password-stdin] [--tls-ca FILE] [--insecure-registry HOST]
+ * REGISTRY: checks the credentials against the registry, then stores them in the docker
+ * config file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/buf.h"
+#include "base/cleanup.h"
+#include "cli.h"
+
+struct login_cred {
+	const char *username;
+	const char *password;
+};
+
+static int give_credentials(void *data, const char *host, struct registry_credentials *out,
+			    struct plate_error **err)
+{
+	const struct login_cred *lc = data;
+
+	(void)host;
+	out->username = strdup(lc->username);
+	out->password = strdup(lc->password);
+	if (out->username == NULL || out->password == NULL) {
+		registry_credentials_release(out);
+		return plate_err_new(err, ENOMEM, "out of memory");
+	}
+	return 1;
+}
+
+static int read_password(char **out, struct plate_error **err)
+{
+	_cleanup_buf_ struct buf b = BUF_INIT(64 * 1024);
+	char chunk[4096];
+	ssize_t n;
+
+	while ((n = read(STDIN_FILENO, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || buf_add(&b, chunk, (size_t)n) < 0)
+			return plate_err_new(err, n < 0 ? errno : EFBIG, "cannot read the password");
+	}
+	while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+		b.len--;
+	b.data[b.len] = '\0';
+	if ((*out = buf_detach(&b, NULL)) == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+/* "https://index.docker.io/v1/" -> "docker.io", "localhost:5000/" -> "localhost:5000". */
+char *cli_registry_host(const char *s)
+{
+	static const char *const hub[] = { "index.docker.io", "registry-1.docker.io",
+					   "registry.hub.docker.com" };
+	char *h;
+
+	if (strncmp(s, "https://", 8) == 0)
+		s += 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		s += 7;
+	h = strndup(s, strcspn(s, "/"));
+	for (size_t i = 0; h != NULL && i < sizeof(hub) / sizeof(hub[0]); i++)
+		if (strcmp(h, hub[i]) == 0) {
+			free(h);
+			return strdup("docker.io");
+		}
+	return h;
+}
+
+/* Replaces path with data: a temp file beside it, 0600, fsynced, renamed, directory fsynced. */
+int cli_write_private_file(const char *path, const char *data, size_t len,
+			   struct plate_error **err)
+{
+	_cleanup_free_ char *copy = strdup(path), *tmp = NULL;
+	_cleanup_close_ int dfd = -1;
+	const char *dir;
+	int fd;
+
+	if (copy == NULL || asprintf(&tmp, "%s.XXXXXX", path) < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	dir = dirname(copy);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return plate_err_new(err, errno, "cannot create '%s'", dir);
+	if ((fd = mkstemp(tmp)) < 0)
+		return plate_err_new(err, errno, "cannot create a file in '%s'", dir);
+	if (fchmod(fd, 0600) < 0 || write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
+		plate_err_new(err, errno, "cannot write '%s'", tmp);
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		plate_err_new(err, errno, "cannot replace '%s'", path);
+		unlink(tmp);
+		return -1;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+		fsync(dfd);
+	return 0;
+}
+
+/* Applies registry_docker_config_edit() to the docker config file; 1 changed, 0 not. */
+int cli_docker_config_update(const char *host, const char *user, const char *password,
+			     struct plate_error **err)
+{
+	_cleanup_free_ char *path = cli_docker_config_path(), *data = NULL, *out = NULL;
+	size_t len = 0, out_len;
+	int r;
+
+	if (path == NULL)
+		return plate_err_new(err, 0, "no docker config: set DOCKER_CONFIG or HOME");
+	if (access(path, F_OK) == 0 &&
+	    cli_read_file(path, REGISTRY_DOCKER_CONFIG_MAX, &data, &len, err) < 0)
+		return -1;
+	r = registry_docker_config_edit(data, len, host, user, password, &out, &out_len, err);
+	if (r < 0)
+		return plate_err_wrap(err, "docker config '%s'", path);
+	if (r > 0 && cli_write_private_file(path, out, out_len, err) < 0)
+		r = -1;
+	if (out != NULL)
+		explicit_bzero(out, out_len);
+	return r;
+}
+
+int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
+{
+	static const struct option longopts[] = {
+		{ "username", required_argument, NULL, 'u' },
+		{ "password", required_argument, NULL, 'p' },
+		{ "password-stdin", no_argument, NULL, 'S' },
+		CLI_REGISTRY_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli_registry reg = { 0 };
+	struct registry_client *client = NULL;
+	struct login_cred lc = { 0 };
+	_cleanup_free_ char *host = NULL, *password = NULL;
+	bool from_stdin = false;
+	int c, rc = -1;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "u:p:", longopts, NULL)) != -1) {
+		int r = cli_registry_opt(&reg, c, optarg, err);
+		if (r < 0)
+			goto out;
+		if (r > 0)
+			continue;
+		switch (c) {
+		case 'u':
+			lc.username = optarg;
+			break;
+		case 'p':
+			lc.password = optarg;
+			break;
+		case 'S':
+			from_stdin = true;
+			break;
+		default:
+			rc = cli_usage_error(ctx, err, "login: bad option '%s'", argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (argc - optind != 1 || lc.username == NULL || (lc.password != NULL && from_stdin) ||
+	    (lc.password == NULL && !from_stdin)) {
+		rc = cli_usage_error(ctx, err, "usage: plate login -u USER (-p PASSWORD | "
+					       "--password-stdin) REGISTRY");
+		goto out;
+	}
+	if (from_stdin) {
+		if (read_password(&password, err) < 0)
+			goto out;
+		lc.password = password;
+	}
+	if ((host = cli_registry_host(argv[optind])) == NULL || host[0] == '\0') {
+		rc = cli_usage_error(ctx, err, "login: invalid registry '%s'", argv[optind]);
+		goto out;
+	}
+	if (cli_registry_setup(&reg, err) < 0)
+		goto out;
+	/* Only the credentials given here are tried, and the registry itself (no mirror). */
+	reg.opts.docker_config = NULL;
+	reg.opts.credential_helpers = false;
+	reg.opts.mirrors = NULL;
+	reg.opts.credentials = give_credentials;
+	reg.opts.credentials_data = &lc;
+	if (registry_client_new(&reg.opts, &client, err) < 0 ||
+	    registry_ping(client, host, err) < 0) {
+		plate_err_wrap(err, "login to '%s'", host);
+		goto out;
+	}
+	if (cli_docker_config_update(host, lc.username, lc.password, err) < 0)
+		goto out;
+	printf("login succeeded\n");
+	rc = CLI_EXIT_OK;
+out:
+	if (password != NULL)
+		explicit_bzero(password, strlen(password));
+	registry_client_free(client);
+	cli_registry_release(&reg);
+	return rc;
+}

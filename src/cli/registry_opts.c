@@ -1,0 +1,109 @@
+/* What pull, push, login and build share to reach registries: --tls-ca, --insecure-registry,
+ * --secure-registry (TLS on a loopback host, which is otherwise plain http), PLATE_REGISTRY_MIRRORS, the docker config file, and progress lines for transfers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "cli.h"
+
+static int append(char **list, const char *item, struct plate_error **err)
+{
+	char *joined;
+
+	if (asprintf(&joined, "%s%s%s", *list ? *list : "", *list ? "," : "", item) < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	free(*list);
+	*list = joined;
+	return 1;
+}
+
+int cli_registry_opt(struct cli_registry *r, int c, const char *arg, struct plate_error **err)
+{
+	switch (c) {
+	case CLI_OPT_TLS_CA:
+		r->ca_file = arg;
+		return 1;
+	case CLI_OPT_INSECURE:
+		return append(&r->insecure, arg, err);
+	case CLI_OPT_SECURE:
+		return append(&r->secure, arg, err);
+	default:
+		return 0;
+	}
+}
+
+char *cli_docker_config_path(void)
+{
+	const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
+	char *path = NULL;
+
+	if (dir != NULL && dir[0] != '\0') {
+		if (asprintf(&path, "%s/config.json", dir) < 0)
+			return NULL;
+	} else if (home != NULL && home[0] != '\0') {
+		if (asprintf(&path, "%s/.docker/config.json", home) < 0)
+			return NULL;
+	}
+	return path;
+}
+
+int cli_registry_setup(struct cli_registry *r, struct plate_error **err)
+{
+	_cleanup_free_ char *path = cli_docker_config_path(), *data = NULL;
+	const char *mirrors = getenv("PLATE_REGISTRY_MIRRORS");
+	size_t len;
+
+	r->opts = (struct registry_options){
+		.mirrors = mirrors && mirrors[0] ? mirrors : NULL,
+		.insecure = r->insecure,
+		.secure = r->secure,
+		.ca_file = r->ca_file,
+		.credential_helpers = true,
+	};
+	if (path == NULL || access(path, F_OK) < 0)
+		return 0;
+	if (cli_read_file(path, REGISTRY_DOCKER_CONFIG_MAX, &data, &len, err) < 0 ||
+	    registry_docker_config_parse(data, len, &r->config, err) < 0)
+		return plate_err_wrap(err, "docker config '%s'", path);
+	r->opts.docker_config = &r->config;
+	return 0;
+}
+
+void cli_registry_release(struct cli_registry *r)
+{
+	free(r->insecure);
+	free(r->secure);
+	registry_docker_config_release(&r->config);
+	memset(r, 0, sizeof(*r));
+}
+
+static void format_size(uint64_t n, char *out, size_t len)
+{
+	if (n >= 1 << 20)
+		snprintf(out, len, "%.1f MiB", (double)n / (1 << 20));
+	else
+		snprintf(out, len, "%.1f KiB", (double)n / 1024);
+}
+
+void cli_transfer_progress(void *data, const struct transfer_event *ev)
+{
+	char size[32];
+
+	(void)data;
+	format_size(ev->size, size, sizeof(size));
+	switch (ev->type) {
+	case TRANSFER_EVENT_MANIFEST:
+		fprintf(stderr, "manifest %s\n", ev->digest);
+		break;
+	case TRANSFER_EVENT_BLOB_DONE:
+		fprintf(stderr, "%.19s: %s (%s)\n", ev->digest, ev->how, size);
+		break;
+	default:
+		break;
+	}
+}

@@ -1,0 +1,184 @@
+/*
+ * transfer_push(): a stored image to a registry.  Blobs first (config and layers, each
+ * HEAD-checked by registry_push_blob()), then the manifest; for an index, each listed
+ * manifest the store holds by digest, then the index under the tag.  The store's shared
+ * lock is held throughout so that gc cannot remove a blob being sent.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "transfer/transfer_internal.h"
+
+struct pusher {
+	const struct transfer_options *o;
+	struct registry_client *c;
+	const struct oci_reference *dest;
+	const char *mount_from; /* a repository of the same registry naming the image, or NULL */
+	struct transfer_result *res;
+};
+
+static const char *result_name(enum registry_push_result r)
+{
+	switch (r) {
+	case REGISTRY_BLOB_EXISTED:
+		return "exists";
+	case REGISTRY_BLOB_MOUNTED:
+		return "mounted";
+	case REGISTRY_BLOB_UPLOADED:
+		return "uploaded";
+	default:
+		return "?";
+	}
+}
+
+static int push_blob(struct pusher *p, const struct oci_descriptor *d, struct plate_error **err)
+{
+	_cleanup_close_ int fd = -1;
+	struct registry_fd_source fs;
+	struct registry_source src;
+	enum registry_push_result result;
+	int64_t size;
+
+	if (store_blob_open(p->o->store, d->digest, &fd, &size, err) < 0)
+		return -1;
+	registry_fd_source_init(&fs, fd, (uint64_t)size, &src);
+	if (registry_push_blob(p->c, p->dest, d->digest, &src, p->mount_from, &result, err) < 0)
+		return plate_err_wrap(err, "blob '%s'", d->digest);
+	p->res->blobs++;
+	if (result != REGISTRY_BLOB_EXISTED) {
+		p->res->transferred++;
+		if (result == REGISTRY_BLOB_UPLOADED)
+			p->res->bytes += (uint64_t)size;
+	}
+	if (p->o->progress) {
+		struct transfer_event ev = { .type = TRANSFER_EVENT_BLOB_DONE, .digest = d->digest,
+					     .size = (uint64_t)size, .how = result_name(result) };
+		p->o->progress(p->o->progress_data, &ev);
+	}
+	return 0;
+}
+
+/* Pushes the blobs of the manifest d, then the manifest under ref (tag or digest). */
+static int push_manifest(struct pusher *p, const struct oci_descriptor *d,
+			 const struct oci_reference *ref, char digest[DIGEST_STRING_LEN + 1],
+			 struct plate_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	struct oci_manifest m;
+	size_t len;
+	int r = -1;
+
+	if (store_blob_read(p->o->store, d->digest, OCI_MAX_MANIFEST_SIZE, &data, &len, err) < 0 ||
+	    oci_manifest_parse(data, len, 0, &m, err) < 0)
+		return -1;
+	if (push_blob(p, &m.config, err) < 0)
+		goto out;
+	for (size_t i = 0; i < m.n_layers; i++)
+		if (push_blob(p, &m.layers[i], err) < 0)
+			goto out;
+	if (p->o->progress) {
+		struct transfer_event ev = { .type = TRANSFER_EVENT_MANIFEST, .digest = d->digest,
+					     .size = len };
+		p->o->progress(p->o->progress_data, &ev);
+	}
+	r = registry_push_manifest(p->c, ref, d->media_type, data, len, digest, err);
+out:
+	oci_manifest_release(&m);
+	return r;
+}
+
+static int push_index(struct pusher *p, const struct oci_descriptor *root,
+		      char digest[DIGEST_STRING_LEN + 1], struct plate_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	struct oci_index idx;
+	size_t len;
+	int r = 0;
+
+	if (store_blob_read(p->o->store, root->digest, OCI_MAX_MANIFEST_SIZE, &data, &len,
+			    err) < 0 ||
+	    oci_index_parse(data, len, 0, &idx, err) < 0)
+		return -1;
+	for (size_t i = 0; i < idx.n_manifests && r == 0; i++) {
+		const struct oci_descriptor *d = &idx.manifests[i];
+		struct oci_reference by_digest = { .domain = p->dest->domain,
+						   .path = p->dest->path, .digest = d->digest };
+		char ignored[DIGEST_STRING_LEN + 1];
+
+		/* An index pulled for one platform lists manifests the store never got;
+		 * the registry must have those already, or it refuses the index. */
+		if (!store_blob_exists(p->o->store, d->digest))
+			continue;
+		r = push_manifest(p, d, &by_digest, ignored, err);
+	}
+	oci_index_release(&idx);
+	if (r == 0)
+		r = registry_push_manifest(p->c, p->dest, root->media_type, data, len, digest, err);
+	return r;
+}
+
+/* A repository on dest's registry that also names the image: its blobs can be mounted. */
+static const char *find_mount_source(const struct store_image *img,
+				     const struct oci_reference *dest, struct oci_reference *tmp)
+{
+	for (size_t i = 0; i < img->names.n; i++) {
+		_cleanup_error_ struct plate_error *ignored = NULL;
+		if (oci_reference_parse(img->names.v[i], strlen(img->names.v[i]), tmp, &ignored) < 0)
+			continue;
+		if (strcmp(tmp->domain, dest->domain) == 0 && strcmp(tmp->path, dest->path) != 0)
+			return tmp->path;
+		oci_reference_release(tmp);
+	}
+	return NULL;
+}
+
+int transfer_push(const struct transfer_options *o, const char *name, const char *reference,
+		  struct transfer_result *out, struct plate_error **err)
+{
+	struct transfer_result res = { 0 };
+	struct oci_reference dest = { 0 }, mount = { 0 };
+	struct store_image *img = NULL;
+	struct pusher p = { .o = o, .dest = &dest, .res = &res };
+	const struct oci_media_type *t;
+	bool locked = false;
+	int r = -1;
+
+	if (reference == NULL)
+		reference = name;
+	if (oci_reference_parse(reference, strlen(reference), &dest, err) < 0)
+		return plate_err_wrap(err, "invalid image name '%s'", reference);
+	if ((res.name = oci_reference_format(&dest)) == NULL) {
+		plate_err_new(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (store_lock_shared(o->store, err) < 0)
+		goto out;
+	locked = true;
+	if (store_image_resolve(o->store, name, o->platform, &img, err) < 0 ||
+	    registry_client_new(o->registry, &p.c, err) < 0)
+		goto out;
+	p.mount_from = find_mount_source(img, &dest, &mount);
+	t = oci_media_type_lookup(img->root.media_type);
+	if (t != NULL && t->kind == OCI_KIND_INDEX)
+		r = push_index(&p, &img->root, res.digest, err);
+	else
+		r = push_manifest(&p, &img->root, &dest, res.digest, err);
+	if (r < 0)
+		goto out;
+	*out = res;
+	memset(&res, 0, sizeof(res));
+out:
+	if (r < 0)
+		plate_err_wrap(err, "push '%s'", res.name ? res.name : reference);
+	if (locked)
+		store_unlock_shared(o->store);
+	registry_client_free(p.c);
+	store_image_free(img);
+	oci_reference_release(&mount);
+	oci_reference_release(&dest);
+	transfer_result_release(&res);
+	return r;
+}

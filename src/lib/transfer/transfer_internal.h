@@ -1,0 +1,16 @@
+/*
+ * transfer/transfer_internal.h — what pull.c and push.c share.
+ */
+#if !defined(PLATE_BUILDING_LIB) && !defined(PLATE_TESTING)
+#error "transfer/transfer_internal.h is internal to the transfer module"
+#endif
+#ifndef PLATE_TRANSFER_INTERNAL_H
+#define PLATE_TRANSFER_INTERNAL_H
+
+#include "transfer/transfer.h"
+
+/* The manifest of idx for platform ("os/arch[/variant]"; NULL: linux/amd64). */
+int transfer_pick_platform(const struct oci_index *idx, const char *platform,
+			   const struct oci_descriptor **out, struct plate_error **err);
+
+#endif
