@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
+#include "dockerfile/dockerfile.h"
 #include "engine/engine.h"
 #include "store/store.h"
 
@@ -65,6 +66,24 @@ int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 int cli_cmd_fsck(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_check_dockerfile(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+
+/* The Dockerfile checks of one build (check_dockerfile.c), for `plate check DOCKERFILE` and
+ * `plate build`: findings added to *report, sorted, with the check policy applied. */
+struct check_report;
+struct cli_lint_input {
+	const struct dockerfile *df;
+	const char *source;          /* the Dockerfile's bytes */
+	size_t source_len;
+	const char *display_name;    /* file name in findings */
+	const char *dockerfile_path; /* for <Dockerfile>.dockerignore; NULL for stdin */
+	const char *context_dir;     /* NULL: no context checks */
+	const char *const *build_args; /* "NAME=VALUE" */
+	size_t n_build_args;
+	const char *platform;        /* target platform, NULL for linux/amd64 */
+};
+int cli_lint_dockerfile(const struct cli_lint_input *in, struct check_report *report,
+			struct plate_error **err);
 
 /* Monotonic seconds, for durations shown to the user. */
 double cli_now(void);

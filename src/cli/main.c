@@ -32,6 +32,7 @@ static const struct cli_command commands[] = {
 	{ "fsck", cli_cmd_fsck, "verify the store" },
 	{ "build", cli_cmd_build, "build an image from a Dockerfile" },
 	{ "run", cli_cmd_run, "run a command in an image" },
+	{ "check", cli_check_dockerfile, "check a Dockerfile (BuildKit build checks + context)" },
 };
 
 static void print_usage(FILE *out)

@@ -189,6 +189,7 @@ struct lexer {
 	char escape;
 	unsigned flags;
 	const struct dockerfile_vars *vars;
+	struct dockerfile_vars *unset; /* records names looked up but not set, or NULL */
 	unsigned depth;
 	uint64_t budget; /* pattern-matching steps left */
 	uint64_t work;   /* bytes to copy or names to compare left */
@@ -820,11 +821,21 @@ static int lex_double_quote(struct lexer *lx, bool raw_escapes, struct buf *out)
 static int lookup(struct lexer *lx, const char *name, size_t len, const char **value)
 {
 	*value = NULL;
-	if (lx->vars == NULL)
+	if (lx->vars == NULL && lx->unset == NULL)
 		return 0;
-	if (charge(lx, lx->vars->n) < 0)
+	if (lx->vars != NULL && charge(lx, lx->vars->n) < 0)
 		return -1;
-	*value = dockerfile_vars_get(lx->vars, name, len);
+	if (lx->vars != NULL)
+		*value = dockerfile_vars_get(lx->vars, name, len);
+	if (*value == NULL && lx->unset != NULL && len > 0) {
+		if (charge(lx, lx->unset->n) < 0)
+			return -1;
+		if (dockerfile_vars_get(lx->unset, name, len) != NULL)
+			return 0;
+		_cleanup_free_ char *copy = strndup(name, len);
+		if (copy == NULL || dockerfile_vars_set(lx->unset, copy, "") < 0)
+			return oom(lx);
+	}
 	return 0;
 }
 
@@ -1077,4 +1088,17 @@ fail:
 	strv_free(ws.v, ws.n);
 	buf_release(&ws.word);
 	return -1;
+}
+
+int dockerfile_expand_unset(const char *word, size_t len, char escape,
+			    const struct dockerfile_vars *vars, struct dockerfile_vars *unset,
+			    struct plate_error **err)
+{
+	_cleanup_buf_ struct buf result = BUF_INIT(EXPAND_MAX_BYTES);
+	struct lexer lx;
+
+	if (lexer_init(&lx, word, len, escape, vars, 0, err) < 0)
+		return -1;
+	lx.unset = unset;
+	return lex_until(&lx, RUNE_EOF, false, &result, NULL) < 0 ? -1 : 0;
 }
