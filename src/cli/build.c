@@ -1,5 +1,5 @@
 /*
- * plate build [-t REF]... [-f FILE] [--target STAGE] [--build-arg NAME[=VALUE]]...
+ * plate build [-t REF]... [-f FILE] [--target STAGE] [--build-arg NAME[=VALUE]]... [--check]
  *             [--no-cache] [--progress auto|tty|plain|json|quiet] [-q]
  *             [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]
  *             [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]
@@ -19,7 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/cleanup.h"
+#include "check/check.h"
 #include "cli.h"
 #include "dockerfile/dockerfile.h"
 #include "engine/engine.h"
@@ -29,7 +31,7 @@ static const char usage[] =
 	"                   [--no-cache] [--progress auto|tty|plain|json|quiet] [-q]\n"
 	"                   [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]\n"
 	"                   [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]\n"
-	"                   [--secret id=ID[,src=PATH|,env=VAR]]... CONTEXT\n";
+	"                   [--secret id=ID[,src=PATH|,env=VAR]]... [--check] CONTEXT\n";
 
 struct build_cli {
 	const char *file;
@@ -42,6 +44,7 @@ struct build_cli {
 	const char *context;
 	bool no_cache;
 	bool quiet;
+	bool check;
 	char **tags;
 	size_t n_tags;
 	char **build_args;
@@ -110,6 +113,10 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 		}
 		if (strcmp(argv[i], "--no-cache") == 0) {
 			o->no_cache = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--check") == 0) {
+			o->check = true;
 			continue;
 		}
 		if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
@@ -283,10 +290,11 @@ static int epoch_from_env(struct cli_ctx *ctx, long long *epoch, struct plate_er
 }
 
 /* The Dockerfile's text must outlive cli_cmd_build(): main prints located errors from it. */
-static struct {
+struct dockerfile_source {
 	char *path;
 	char *data;
-} source;
+};
+static struct dockerfile_source source;
 
 static struct engine *running;
 static volatile sig_atomic_t stop_signal;
@@ -296,6 +304,44 @@ static void on_signal(int sig)
 	stop_signal = sig;
 	if (running != NULL)
 		engine_cancel(running);
+}
+
+/* The Dockerfile checks of a build: findings go to stdout with --check, else to stderr.  An
+ * error finding (`# check=error=true`) stops the build with exit 3. */
+static int lint_build(struct cli_ctx *ctx, const struct build_cli *o,
+		      const struct dockerfile_source *src, size_t len, const struct dockerfile *df,
+		      const char *context, struct plate_error **err)
+{
+	_cleanup_(check_report_release) struct check_report report = CHECK_REPORT_INIT;
+	_cleanup_buf_ struct buf out = BUF_INIT(BUF_UNLIMITED);
+	bool stdin_file = o->file != NULL && strcmp(o->file, "-") == 0;
+	struct cli_lint_input in = { .df = df,
+				     .source = src->data,
+				     .source_len = len,
+				     .display_name = ctx->error_file,
+				     .dockerfile_path = stdin_file ? NULL : src->path,
+				     .context_dir = context,
+				     .build_args = (const char *const *)o->build_args,
+				     .n_build_args = o->n_build_args,
+				     .platform = o->platform };
+	size_t errors;
+
+	if (cli_lint_dockerfile(&in, &report, err) < 0) {
+		ctx->error_exit = CLI_EXIT_USAGE;
+		return -1;
+	}
+	if (check_report_render_text(&report, &out) < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	fwrite(out.data, 1, out.len, o->check ? stdout : stderr);
+	errors = check_report_count(&report, CHECK_ERROR);
+	if (errors == 0)
+		return CLI_EXIT_OK;
+	if (o->check)
+		return CLI_EXIT_CHECK;
+	ctx->error_file = NULL;
+	ctx->error_exit = CLI_EXIT_CHECK;
+	return plate_err_new(err, 0, "%zu Dockerfile check error%s (check=error=true)", errors,
+			     errors == 1 ? "" : "s");
 }
 
 int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
@@ -377,9 +423,14 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		ctx->error_exit = CLI_EXIT_USAGE;
 		goto out;
 	}
-	for (size_t i = 0; i < df->n_warnings; i++)
-		fprintf(stderr, "%s:%u: warning: %s\n", ctx->error_file, df->warnings[i].line,
-			df->warnings[i].message);
+	/* BuildKit runs its build checks before building; --check runs only them. */
+	{
+		int lint_rc = lint_build(ctx, &o, &source, len, df, context, err);
+		if (lint_rc != CLI_EXIT_OK || o.check) {
+			rc = lint_rc;
+			goto out;
+		}
+	}
 	/* RUN gets the host's resolver configuration (RUN shares the host network). */
 	{
 		_cleanup_error_ struct plate_error *ignored = NULL;
