@@ -310,7 +310,7 @@ static void on_signal(int sig)
  * error finding (`# check=error=true`) stops the build with exit 3. */
 static int lint_build(struct cli_ctx *ctx, const struct build_cli *o,
 		      const struct dockerfile_source *src, size_t len, const struct dockerfile *df,
-		      const char *context, struct plate_error **err)
+		      const char *context, struct store *store, struct plate_error **err)
 {
 	_cleanup_(check_report_release) struct check_report report = CHECK_REPORT_INIT;
 	_cleanup_buf_ struct buf out = BUF_INIT(BUF_UNLIMITED);
@@ -323,7 +323,8 @@ static int lint_build(struct cli_ctx *ctx, const struct build_cli *o,
 				     .context_dir = context,
 				     .build_args = (const char *const *)o->build_args,
 				     .n_build_args = o->n_build_args,
-				     .platform = o->platform };
+				     .platform = o->platform ? o->platform : cli_host_platform(),
+				     .store = store };
 	size_t errors;
 
 	if (cli_lint_dockerfile(&in, &report, err) < 0) {
@@ -423,13 +424,11 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		ctx->error_exit = CLI_EXIT_USAGE;
 		goto out;
 	}
-	/* BuildKit runs its build checks before building; --check runs only them. */
-	{
-		int lint_rc = lint_build(ctx, &o, &source, len, df, context, err);
-		if (lint_rc != CLI_EXIT_OK || o.check) {
-			rc = lint_rc;
-			goto out;
-		}
+	/* --check runs only the Dockerfile checks (BuildKit's `build --check`), without a store:
+	 * checking must not create one. */
+	if (o.check) {
+		rc = lint_build(ctx, &o, &source, len, df, context, NULL, err);
+		goto out;
 	}
 	/* RUN gets the host's resolver configuration (RUN shares the host network). */
 	{
@@ -440,6 +439,15 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 
 	if (cli_open_store(ctx, &s, err) < 0)
 		goto out;
+	/* BuildKit runs its build checks before building and prints their warnings; base images
+	 * already in the store inform them. */
+	{
+		int lint_rc = lint_build(ctx, &o, &source, len, df, context, s, err);
+		if (lint_rc != CLI_EXIT_OK) {
+			rc = lint_rc;
+			goto out;
+		}
+	}
 	eo.store = s;
 	eo.context_dir = context;
 	eo.dockerfile_path = o.file != NULL && strcmp(o.file, "-") == 0 ? NULL : source.path;

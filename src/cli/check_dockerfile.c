@@ -25,6 +25,8 @@
 #include "dockerfile/dockerfile.h"
 #include "ignore/ignore.h"
 #include "lint/lint.h"
+#include "oci/oci.h"
+#include "store/store.h"
 
 /* Context entries listed for the context checks: enough for any real context. */
 #define MAX_CONTEXT_ENTRIES 200000
@@ -96,6 +98,42 @@ static int walk(int fd_in, const char *prefix, unsigned depth, struct entries *o
 	return rc;
 }
 
+struct image_lookup {
+	struct store *store;
+	const char *platform;
+};
+
+/* What the store knows of a base image (lint_options.image_info): its Env, platform and
+ * whether it sets a Shell.  An image not in the store is unknown, never an error. */
+static bool image_info(void *data, const char *image, struct lint_image_info *info)
+{
+	const struct image_lookup *l = data;
+	_cleanup_error_ struct plate_error *e = NULL;
+	struct store_image *img = NULL;
+	const struct oci_config *c;
+	bool ok = true;
+
+	if (store_image_resolve(l->store, image, l->platform, &img, &e) < 0)
+		return false;
+	c = &img->config;
+	info->env_known = true;
+	for (size_t i = 0; i < c->env.n && ok; i++) {
+		const char *eq = strchr(c->env.v[i], '=');
+		_cleanup_free_ char *name = eq ? strndup(c->env.v[i], (size_t)(eq - c->env.v[i]))
+					       : strdup(c->env.v[i]);
+		ok = name != NULL && dockerfile_vars_set(&info->env, name, eq ? eq + 1 : "") == 0;
+	}
+	if (ok && c->os && c->architecture &&
+	    asprintf(&info->platform, "%s/%s%s%s", c->os, c->architecture,
+		     c->variant ? "/" : "", c->variant ? c->variant : "") < 0) {
+		info->platform = NULL;
+		ok = false;
+	}
+	info->shell_set = c->shell.n > 0;
+	store_image_free(img);
+	return ok;
+}
+
 static int set_build_args(struct dockerfile_vars *vars, const char *const *args, size_t n,
 			  struct plate_error **err)
 {
@@ -121,6 +159,8 @@ int cli_lint_dockerfile(const struct cli_lint_input *in, struct check_report *re
 				    .source = in->source,
 				    .source_len = in->source_len,
 				    .target_platform = in->platform };
+	struct image_lookup lookup = { .store = in->store,
+				       .platform = in->platform ? in->platform : "linux/amd64" };
 	struct lint_policy policy;
 	int rc = -1;
 
@@ -128,6 +168,10 @@ int cli_lint_dockerfile(const struct cli_lint_input *in, struct check_report *re
 	if (set_build_args(&args, in->build_args, in->n_build_args, err) < 0)
 		goto out;
 	opt.build_args = &args;
+	if (in->store != NULL) {
+		opt.image_info = image_info;
+		opt.image_info_data = &lookup;
+	}
 	if (in->context_dir != NULL) {
 		_cleanup_close_ int cfd = open(in->context_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		int wfd;
@@ -179,6 +223,7 @@ int cli_check_dockerfile(struct cli_ctx *ctx, int argc, char **argv, struct plat
 	_cleanup_free_ char *dir_copy = NULL;
 	const char *file = NULL, *context = NULL, *format = "text";
 	struct dockerfile *df = NULL;
+	struct store *store = NULL;
 	size_t n_build_args = 0;
 	bool strict = false;
 	int rc;
@@ -246,8 +291,17 @@ int cli_check_dockerfile(struct cli_ctx *ctx, int argc, char **argv, struct plat
 		}
 		context = dirname(dir_copy);
 	}
+	/* Base images in the store inform UndefinedVar and InvalidBaseImagePlatform; only a
+	 * store named with --root or $PLATE_ROOT is used, so checking never creates one. */
+	if (ctx->root != NULL && ctx->root[0] != '\0') {
+		_cleanup_error_ struct plate_error *ignored = NULL;
+		if (store_open(ctx->root, 0, &store, &ignored) < 0)
+			store = NULL;
+	}
 	{
 		struct cli_lint_input in = { .df = df,
+					     .store = store,
+					     .platform = cli_host_platform(),
 					     .source = source,
 					     .source_len = source_len,
 					     .display_name = file,
@@ -257,6 +311,7 @@ int cli_check_dockerfile(struct cli_ctx *ctx, int argc, char **argv, struct plat
 					     .n_build_args = n_build_args };
 		rc = cli_lint_dockerfile(&in, &report, err);
 	}
+	store_free(store);
 	dockerfile_free(df);
 	if (rc < 0) {
 		ctx->error_exit = CLI_EXIT_USAGE;

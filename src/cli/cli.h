@@ -81,6 +81,7 @@ struct cli_lint_input {
 	const char *const *build_args; /* "NAME=VALUE" */
 	size_t n_build_args;
 	const char *platform;        /* target platform, NULL for linux/amd64 */
+	struct store *store;         /* base images found here inform the checks; may be NULL */
 };
 int cli_lint_dockerfile(const struct cli_lint_input *in, struct check_report *report,
 			struct plate_error **err);

@@ -54,4 +54,15 @@ printf 'FROM scratch\nENV A\n' > bad
 tap_check "unparsable Dockerfile: exit 2" test $? = 2
 "$PLATE" check >/dev/null 2>&1
 tap_check "no Dockerfile: usage exit 2" test $? = 2
+
+# A base image in the store (--root) informs UndefinedVar and InvalidBaseImagePlatform.
+mkdir -p "$T/rootfs/etc" && echo x > "$T/rootfs/etc/x"
+tar -C "$T/rootfs" -cf "$T/r.tar" .
+"$PLATE" --root "$T/store" import -c 'ENV GOPATH=/go' --platform linux/s390x "$T/r.tar" base:1 >/dev/null
+printf 'FROM base:1\nLABEL a=$GOPATH b=$GOPTH\n' > D3
+"$PLATE" --root "$T/store" check D3 "$T/empty" > "$T/out"
+tap_check "store base image env: typo reported with a suggestion" \
+	grep -q "Usage of undefined variable '\$GOPTH' (did you mean \$GOPATH?)" "$T/out"
+tap_check "store base image env: its variables are defined" bash -c "! grep -q \"'\\\$GOPATH'\" '$T/out'"
+tap_check "store base image platform: InvalidBaseImagePlatform" grep -q "InvalidBaseImagePlatform" "$T/out"
 tap_done

@@ -66,6 +66,7 @@ struct lint_image_info {
 	bool env_known;           /* env below is the image's full Env (else unknown) */
 	struct dockerfile_vars env;
 	char *platform;           /* "os/arch[/variant]" of the image, or NULL */
+	bool shell_set;           /* the image config sets Shell (JSONArgsRecommended) */
 };
 
 struct lint_options {

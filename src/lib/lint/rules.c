@@ -624,6 +624,7 @@ static int from(struct rules *r, const struct dockerfile_instruction *inst, stru
 		dockerfile_vars_init(&info.env);
 		if (r->run->opt->image_info(r->run->opt->image_info_data, base, &info)) {
 			int rc = 0;
+			s->shell_set = info.shell_set;
 			if (info.env_known) {
 				s->env_known = true;
 				for (size_t i = 0; i < info.env.n && rc == 0; i++)
