@@ -513,7 +513,7 @@ static bool platform_in_name(const char *platform, const char *name)
 
 	if (name == NULL || strlen(platform) >= sizeof(buf))
 		return false;
-	strcpy(buf, platform);
+	memcpy(buf, platform, strlen(platform) + 1);
 	for (char *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save))
 		if (*t && strstr(name, t) != NULL)
 			return true;
