@@ -13,7 +13,6 @@
 #include <stddef.h>
 
 #include "base/error.h"
-#include "dockerfile/dockerfile.h"
 #include "engine/engine.h"
 #include "store/store.h"
 
@@ -71,6 +70,7 @@ int cli_check_dockerfile(struct cli_ctx *ctx, int argc, char **argv, struct plat
 /* The Dockerfile checks of one build (check_dockerfile.c), for `plate check DOCKERFILE` and
  * `plate build`: findings added to *report, sorted, with the check policy applied. */
 struct check_report;
+struct dockerfile;
 struct cli_lint_input {
 	const struct dockerfile *df;
 	const char *source;          /* the Dockerfile's bytes */
