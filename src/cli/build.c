@@ -1,5 +1,5 @@
 /*
- * plate build [-t REF]... [-f FILE] [--target STAGE] [--build-arg NAME[=VALUE]]...
+ * plate build [-t REF]... [-f FILE] [--target STAGE] [--build-arg NAME[=VALUE]]... [--check]
  *             [--no-cache] [--progress auto|tty|plain|json|quiet] [-q]
  *             [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]
  *             [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]
@@ -21,7 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/cleanup.h"
+#include "check/check.h"
 #include "cli.h"
 #include "dockerfile/dockerfile.h"
 #include "engine/engine.h"
@@ -32,7 +34,7 @@ static const char usage[] =
 	"                   [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]\n"
 	"                   [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]\n"
 	"                   [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]\n"
-	"                   [--push] [--tls-ca FILE] [--insecure-registry HOST]... CONTEXT\n";
+	"                   [--push] [--check] [--tls-ca FILE] [--insecure-registry HOST]... CONTEXT\n";
 
 struct build_cli {
 	struct cli_dockerfile_opts df;
@@ -44,6 +46,7 @@ struct build_cli {
 	bool push;
 	bool no_cache;
 	bool quiet;
+	bool check;
 	char **tags;
 	size_t n_tags;
 	char **labels;
@@ -78,6 +81,10 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 		}
 		if (strcmp(argv[i], "--no-cache") == 0) {
 			o->no_cache = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--check") == 0) {
+			o->check = true;
 			continue;
 		}
 		if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
@@ -285,10 +292,11 @@ static int epoch_from_env(struct cli_ctx *ctx, long long *epoch, struct plate_er
 }
 
 /* The Dockerfile's text must outlive cli_cmd_build(): main prints located errors from it. */
-static struct {
+struct dockerfile_source {
 	char *path;
 	char *data;
-} source;
+};
+static struct dockerfile_source source;
 
 static struct engine *running;
 static volatile sig_atomic_t stop_signal;
@@ -298,6 +306,45 @@ static void on_signal(int sig)
 	stop_signal = sig;
 	if (running != NULL)
 		engine_cancel(running);
+}
+
+/* The Dockerfile checks of a build: findings go to stdout with --check, else to stderr.  An
+ * error finding (`# check=error=true`) stops the build with exit 3. */
+static int lint_build(struct cli_ctx *ctx, const struct build_cli *o,
+		      const struct dockerfile_source *src, size_t len, const struct dockerfile *df,
+		      const char *context, struct store *store, struct plate_error **err)
+{
+	_cleanup_(check_report_release) struct check_report report = CHECK_REPORT_INIT;
+	_cleanup_buf_ struct buf out = BUF_INIT(BUF_UNLIMITED);
+	bool stdin_file = o->df.file != NULL && strcmp(o->df.file, "-") == 0;
+	struct cli_lint_input in = { .df = df,
+				     .source = src->data,
+				     .source_len = len,
+				     .display_name = ctx->error_file,
+				     .dockerfile_path = stdin_file ? NULL : src->path,
+				     .context_dir = context,
+				     .build_args = (const char *const *)o->df.build_args,
+				     .n_build_args = o->df.n_build_args,
+				     .platform = o->df.platform ? o->df.platform : cli_host_platform(),
+				     .store = store };
+	size_t errors;
+
+	if (cli_lint_dockerfile(&in, &report, err) < 0) {
+		ctx->error_exit = CLI_EXIT_USAGE;
+		return -1;
+	}
+	if (check_report_render_text(&report, &out) < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	fwrite(out.data, 1, out.len, o->check ? stdout : stderr);
+	errors = check_report_count(&report, CHECK_ERROR);
+	if (errors == 0)
+		return CLI_EXIT_OK;
+	if (o->check)
+		return CLI_EXIT_CHECK;
+	ctx->error_file = NULL;
+	ctx->error_exit = CLI_EXIT_CHECK;
+	return plate_err_new(err, 0, "%zu Dockerfile check error%s (check=error=true)", errors,
+			     errors == 1 ? "" : "s");
 }
 
 int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
@@ -380,9 +427,12 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		ctx->error_exit = CLI_EXIT_USAGE;
 		goto out;
 	}
-	for (size_t i = 0; i < df->n_warnings; i++)
-		fprintf(stderr, "%s:%u: warning: %s\n", ctx->error_file, df->warnings[i].line,
-			df->warnings[i].message);
+	/* --check runs only the Dockerfile checks (BuildKit's `build --check`), without a store:
+	 * checking must not create one. */
+	if (o.check) {
+		rc = lint_build(ctx, &o, &source, len, df, context, NULL, err);
+		goto out;
+	}
 	/* RUN gets the host's resolver configuration (RUN shares the host network). */
 	{
 		_cleanup_error_ struct plate_error *ignored = NULL;
@@ -396,6 +446,15 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 				.quiet = o.quiet || cli_progress_is_json(progress) };
 	eo.pull_image = pull_image;
 	eo.pull_data = &pc;
+	/* BuildKit runs its build checks before building and prints their warnings; base images
+	 * already in the store inform them. */
+	{
+		int lint_rc = lint_build(ctx, &o, &source, len, df, context, s, err);
+		if (lint_rc != CLI_EXIT_OK) {
+			rc = lint_rc;
+			goto out;
+		}
+	}
 	eo.store = s;
 	eo.context_dir = context;
 	eo.dockerfile_path = o.df.file != NULL && strcmp(o.df.file, "-") == 0 ? NULL : source.path;

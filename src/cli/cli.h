@@ -121,6 +121,26 @@ int cli_cmd_pull(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 int cli_cmd_push(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_logout(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_check_dockerfile(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+
+/* The Dockerfile checks of one build (check_dockerfile.c), for `plate check DOCKERFILE` and
+ * `plate build`: findings added to *report, sorted, with the check policy applied. */
+struct check_report;
+struct dockerfile;
+struct cli_lint_input {
+	const struct dockerfile *df;
+	const char *source;          /* the Dockerfile's bytes */
+	size_t source_len;
+	const char *display_name;    /* file name in findings */
+	const char *dockerfile_path; /* for <Dockerfile>.dockerignore; NULL for stdin */
+	const char *context_dir;     /* NULL: no context checks */
+	const char *const *build_args; /* "NAME=VALUE" */
+	size_t n_build_args;
+	const char *platform;        /* target platform, NULL for linux/amd64 */
+	struct store *store;         /* base images found here inform the checks; may be NULL */
+};
+int cli_lint_dockerfile(const struct cli_lint_input *in, struct check_report *report,
+			struct plate_error **err);
 
 /* Monotonic seconds, for durations shown to the user. */
 double cli_now(void);

@@ -36,6 +36,7 @@ static const struct cli_command commands[] = {
 	{ "push", cli_cmd_push, "push an image to a registry" },
 	{ "login", cli_cmd_login, "log in to a registry" },
 	{ "logout", cli_cmd_logout, "log out from a registry" },
+	{ "check", cli_check_dockerfile, "check a Dockerfile (BuildKit build checks + context)" },
 };
 
 static void print_usage(FILE *out)

@@ -6,6 +6,7 @@
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/error.h"
+#include "base/utf8.h"
 #include "tap.h"
 
 static int fails_with_enoent(struct plate_error **err)
@@ -71,11 +72,43 @@ static void test_steal(void)
 	free(q);
 }
 
+/* Go's utf8.DecodeRune answers, including the invalid cases it maps to one U+FFFD byte. */
+static void test_utf8(void)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		uint32_t rune;
+		size_t width;
+	} cases[] = {
+		{ "a", 1, 'a', 1 },
+		{ "\xC3\xA9", 2, 0xE9, 2 },
+		{ "\xE2\x98\xBA", 3, 0x263A, 3 },
+		{ "\xF0\x9F\x98\x80", 4, 0x1F600, 4 },
+		{ "\xEF\xBF\xBD", 3, 0xFFFD, 3 },       /* a real U+FFFD: width 3 */
+		{ "\xC0\x80", 2, UTF8_RUNE_ERROR, 1 },    /* overlong */
+		{ "\xE0\x80\x80", 3, UTF8_RUNE_ERROR, 1 }, /* overlong */
+		{ "\xED\xA0\x80", 3, UTF8_RUNE_ERROR, 1 }, /* surrogate */
+		{ "\xF4\x90\x80\x80", 4, UTF8_RUNE_ERROR, 1 }, /* above U+10FFFF */
+		{ "\xE2\x98", 2, UTF8_RUNE_ERROR, 1 },    /* truncated */
+		{ "\x80", 1, UTF8_RUNE_ERROR, 1 },         /* lone continuation */
+		{ "\xFF", 1, UTF8_RUNE_ERROR, 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint32_t r = 0;
+		size_t w = utf8_decode_rune(cases[i].s, cases[i].len, &r);
+		tap_ok(r == cases[i].rune && w == cases[i].width, "utf8 case %zu: U+%04X width %zu", i,
+		       (unsigned)r, w);
+	}
+}
+
 int main(void)
 {
 	test_error_chain();
 	test_error_location();
 	test_buf_cap();
 	test_steal();
+	test_utf8();
 	return tap_done();
 }

@@ -142,4 +142,12 @@ int dockerfile_expand_words(const char *text, size_t len, char escape,
 			    const struct dockerfile_vars *vars, unsigned flags, char ***words,
 			    size_t *n_words, struct plate_error **err);
 
+/* Expands word as dockerfile_expand_word() does (no flags) and adds to *unset (value "") the
+ * name of every variable the expansion looked up and found unset, including those of the
+ * `${name:-word}` forms: what BuildKit's lexer reports as unmatched (the UndefinedVar and
+ * UndefinedArgInFrom checks).  vars may be NULL (nothing set). */
+int dockerfile_expand_unset(const char *word, size_t len, char escape,
+			    const struct dockerfile_vars *vars, struct dockerfile_vars *unset,
+			    struct plate_error **err);
+
 #endif

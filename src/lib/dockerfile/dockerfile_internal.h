@@ -19,15 +19,11 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "base/utf8.h"
 #include "dockerfile/dockerfile.h"
 
 /* --- utf8.c, printable.c -------------------------------------------------------------- */
 
-#define DOCKERFILE_RUNE_ERROR 0xFFFDu
-
-/* Decodes one rune at s (len > 0) the way Go's utf8.DecodeRune does: an invalid or
- * truncated sequence gives DOCKERFILE_RUNE_ERROR and width 1.  Returns the width. */
-size_t dockerfile_utf8_decode(const char *s, size_t len, uint32_t *rune);
 /* Bytes of the rune at s when it is white space for Go's unicode.IsSpace, else 0. */
 size_t dockerfile_space_len(const char *s, size_t len);
 /* Go's unicode.IsSpace for a rune. */

@@ -18,11 +18,11 @@ int dockerfile_quote_go(struct buf *out, const char *s, size_t len)
 		return -1;
 	for (size_t i = 0; i < len;) {
 		uint32_t r;
-		size_t w = dockerfile_utf8_decode(s + i, len - i, &r);
+		size_t w = utf8_decode_rune(s + i, len - i, &r);
 		char esc[12];
 		int n = 0;
 
-		if (w == 1 && r == DOCKERFILE_RUNE_ERROR) {
+		if (w == 1 && r == UTF8_RUNE_ERROR) {
 			/* An invalid byte is written as \xNN. */
 			unsigned char b = (unsigned char)s[i];
 

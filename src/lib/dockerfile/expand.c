@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/utf8.h"
 
 #define EXPAND_MAX_BYTES ((size_t)1 << 20)
 #define EXPAND_MAX_DEPTH 64
@@ -100,49 +101,16 @@ static bool is_space(int32_t c)
 	}
 }
 
-/* Decodes one character of s[0..len) (len > 0), strictly: overlong forms, surrogates and
- * values past U+10FFFF are invalid, and an invalid sequence yields one byte. */
+/* One character of s[0..len) (len > 0), decoded as Go does (base/utf8.h); a byte that
+ * starts no valid sequence is RUNE_BAD + byte, so it can be copied back unchanged. */
 static int32_t utf8_decode(const char *s, size_t len, size_t *width)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t need;
-	int32_t c;
+	uint32_t r;
 
-	*width = 1;
-	if (u[0] < 0x80)
-		return u[0];
-	if (u[0] >= 0xC2 && u[0] <= 0xDF) {
-		need = 1;
-		c = u[0] & 0x1F;
-	} else if (u[0] >= 0xE0 && u[0] <= 0xEF) {
-		need = 2;
-		c = u[0] & 0x0F;
-		if (u[0] == 0xE0)
-			lo = 0xA0;
-		else if (u[0] == 0xED)
-			hi = 0x9F;
-	} else if (u[0] >= 0xF0 && u[0] <= 0xF4) {
-		need = 3;
-		c = u[0] & 0x07;
-		if (u[0] == 0xF0)
-			lo = 0x90;
-		else if (u[0] == 0xF4)
-			hi = 0x8F;
-	} else {
-		return RUNE_BAD + u[0];
-	}
-	if (len <= need)
-		return RUNE_BAD + u[0];
-	for (size_t i = 1; i <= need; i++) {
-		unsigned char min = i == 1 ? lo : 0x80, max = i == 1 ? hi : 0xBF;
-
-		if (u[i] < min || u[i] > max)
-			return RUNE_BAD + u[0];
-		c = (c << 6) | (u[i] & 0x3F);
-	}
-	*width = need + 1;
-	return c;
+	*width = utf8_decode_rune(s, len, &r);
+	if (r == UTF8_RUNE_ERROR && *width == 1)
+		return RUNE_BAD + (unsigned char)s[0];
+	return (int32_t)r;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -189,6 +157,7 @@ struct lexer {
 	char escape;
 	unsigned flags;
 	const struct dockerfile_vars *vars;
+	struct dockerfile_vars *unset; /* records names looked up but not set, or NULL */
 	unsigned depth;
 	uint64_t budget; /* pattern-matching steps left */
 	uint64_t work;   /* bytes to copy or names to compare left */
@@ -820,11 +789,21 @@ static int lex_double_quote(struct lexer *lx, bool raw_escapes, struct buf *out)
 static int lookup(struct lexer *lx, const char *name, size_t len, const char **value)
 {
 	*value = NULL;
-	if (lx->vars == NULL)
+	if (lx->vars == NULL && lx->unset == NULL)
 		return 0;
-	if (charge(lx, lx->vars->n) < 0)
+	if (lx->vars != NULL && charge(lx, lx->vars->n) < 0)
 		return -1;
-	*value = dockerfile_vars_get(lx->vars, name, len);
+	if (lx->vars != NULL)
+		*value = dockerfile_vars_get(lx->vars, name, len);
+	if (*value == NULL && lx->unset != NULL && len > 0) {
+		if (charge(lx, lx->unset->n) < 0)
+			return -1;
+		if (dockerfile_vars_get(lx->unset, name, len) != NULL)
+			return 0;
+		_cleanup_free_ char *copy = strndup(name, len);
+		if (copy == NULL || dockerfile_vars_set(lx->unset, copy, "") < 0)
+			return oom(lx);
+	}
 	return 0;
 }
 
@@ -1077,4 +1056,17 @@ fail:
 	strv_free(ws.v, ws.n);
 	buf_release(&ws.word);
 	return -1;
+}
+
+int dockerfile_expand_unset(const char *word, size_t len, char escape,
+			    const struct dockerfile_vars *vars, struct dockerfile_vars *unset,
+			    struct plate_error **err)
+{
+	_cleanup_buf_ struct buf result = BUF_INIT(EXPAND_MAX_BYTES);
+	struct lexer lx;
+
+	if (lexer_init(&lx, word, len, escape, vars, 0, err) < 0)
+		return -1;
+	lx.unset = unset;
+	return lex_until(&lx, RUNE_EOF, false, &result, NULL) < 0 ? -1 : 0;
 }

@@ -84,7 +84,7 @@ static int words_add_char(struct words *w, const char *s, size_t len)
 {
 	uint32_t r;
 
-	dockerfile_utf8_decode(s, len, &r);
+	utf8_decode_rune(s, len, &r);
 	if (dockerfile_rune_is_space(r)) {
 		if (w->in_word && w->word.len != 0)
 			return words_push(w);
@@ -97,7 +97,7 @@ static int words_add_string(struct words *w, const char *s, size_t len)
 {
 	for (size_t i = 0; i < len;) {
 		uint32_t r;
-		size_t k = dockerfile_utf8_decode(s + i, len - i, &r);
+		size_t k = utf8_decode_rune(s + i, len - i, &r);
 
 		if (words_add_char(w, s + i, k) < 0)
 			return -1;
@@ -122,7 +122,7 @@ static long lex_peek(const struct lexer *lx, size_t *width)
 		*width = 0;
 		return -1;
 	}
-	*width = dockerfile_utf8_decode(lx->p + lx->i, lx->n - lx->i, &r);
+	*width = utf8_decode_rune(lx->p + lx->i, lx->n - lx->i, &r);
 	return (long)r;
 }
 
@@ -144,7 +144,7 @@ static bool is_name_rune(long r)
 {
 	return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') ||
 	       r == '_' ||
-	       (r >= 0x80 && r != DOCKERFILE_RUNE_ERROR && !dockerfile_rune_is_space((uint32_t)r));
+	       (r >= 0x80 && r != UTF8_RUNE_ERROR && !dockerfile_rune_is_space((uint32_t)r));
 }
 
 /* A variable name after `$`: a run of digits, one special parameter, or letters, digits
@@ -217,7 +217,7 @@ static int lex_dollar(struct lexer *lx, struct buf *out)
 		if (ch == ':') {
 			ch = lex_next(lx);
 			/* Go appends string(rune(-1)), U+FFFD, for a missing character. */
-			if (add_rune(out, ch < 0 ? (long)DOCKERFILE_RUNE_ERROR : ch) < 0)
+			if (add_rune(out, ch < 0 ? (long)UTF8_RUNE_ERROR : ch) < 0)
 				return -1;
 		}
 		raw = ch == '#' || ch == '%';

@@ -229,7 +229,7 @@ static int parse_words(const char *s, size_t n, char escape, char ***words, size
 
 	for (size_t pos = 0; pos <= n; pos += w) {
 		if (pos != n)
-			w = dockerfile_utf8_decode(s + pos, n - pos, &ch);
+			w = utf8_decode_rune(s + pos, n - pos, &ch);
 		if (phase == IN_SPACES) {
 			if (pos == n)
 				break;
@@ -264,7 +264,7 @@ static int parse_words(const char *s, size_t n, char escape, char ***words, size
 				if (dockerfile_buf_add_rune(&word, ch) < 0)
 					return -1;
 				pos += w;
-				w = dockerfile_utf8_decode(s + pos, n - pos, &ch);
+				w = utf8_decode_rune(s + pos, n - pos, &ch);
 			}
 			if (dockerfile_buf_add_rune(&word, ch) < 0)
 				return -1;
@@ -281,7 +281,7 @@ static int parse_words(const char *s, size_t n, char escape, char ***words, size
 			if (dockerfile_buf_add_rune(&word, ch) < 0)
 				return -1;
 			pos += w;
-			w = dockerfile_utf8_decode(s + pos, n - pos, &ch);
+			w = utf8_decode_rune(s + pos, n - pos, &ch);
 		}
 		if (dockerfile_buf_add_rune(&word, ch) < 0)
 			return -1;

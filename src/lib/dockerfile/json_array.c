@@ -347,7 +347,7 @@ static int decode_string(const char *p, size_t n, struct buf *out)
 						u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
 						i += 6;
 					} else {
-						u = DOCKERFILE_RUNE_ERROR;
+						u = UTF8_RUNE_ERROR;
 					}
 				}
 				rc = dockerfile_buf_add_rune(out, (uint32_t)u);
@@ -360,9 +360,9 @@ static int decode_string(const char *p, size_t n, struct buf *out)
 			rc = buf_addch(out, (char)c);
 			i++;
 		} else {
-			size_t w = dockerfile_utf8_decode(p + i, n - i, &r);
+			size_t w = utf8_decode_rune(p + i, n - i, &r);
 
-			if (r == DOCKERFILE_RUNE_ERROR && w == 1)
+			if (r == UTF8_RUNE_ERROR && w == 1)
 				rc = dockerfile_buf_add_rune(out, r);
 			else
 				rc = buf_add(out, p + i, w);

@@ -8,55 +8,6 @@
 #include "base/buf.h"
 #include "dockerfile/dockerfile_internal.h"
 
-size_t dockerfile_utf8_decode(const char *s, size_t len, uint32_t *rune)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	unsigned char lo = 0x80, hi = 0xBF;
-	uint32_t r;
-	size_t need;
-
-	if (p[0] < 0x80) {
-		*rune = p[0];
-		return 1;
-	}
-	/* Go's accept ranges: no overlong forms, no surrogates, nothing above U+10FFFF. */
-	if (p[0] >= 0xC2 && p[0] <= 0xDF) {
-		need = 1;
-		r = p[0] & 0x1F;
-	} else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-		need = 2;
-		r = p[0] & 0x0F;
-		if (p[0] == 0xE0)
-			lo = 0xA0;
-		else if (p[0] == 0xED)
-			hi = 0x9F;
-	} else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-		need = 3;
-		r = p[0] & 0x07;
-		if (p[0] == 0xF0)
-			lo = 0x90;
-		else if (p[0] == 0xF4)
-			hi = 0x8F;
-	} else {
-		*rune = DOCKERFILE_RUNE_ERROR;
-		return 1;
-	}
-	if (len < need + 1 || p[1] < lo || p[1] > hi) {
-		*rune = DOCKERFILE_RUNE_ERROR;
-		return 1;
-	}
-	r = (r << 6) | (p[1] & 0x3F);
-	for (size_t i = 2; i <= need; i++) {
-		if (p[i] < 0x80 || p[i] > 0xBF) {
-			*rune = DOCKERFILE_RUNE_ERROR;
-			return 1;
-		}
-		r = (r << 6) | (p[i] & 0x3F);
-	}
-	*rune = r;
-	return need + 1;
-}
-
 bool dockerfile_rune_is_space(uint32_t r)
 {
 	switch (r) {
@@ -87,7 +38,7 @@ size_t dockerfile_space_len(const char *s, size_t len)
 
 	if (len == 0)
 		return 0;
-	w = dockerfile_utf8_decode(s, len, &r);
+	w = utf8_decode_rune(s, len, &r);
 	/* An invalid byte decodes to U+FFFD, which is not space. */
 	return dockerfile_rune_is_space(r) ? w : 0;
 }
@@ -111,10 +62,10 @@ void dockerfile_trim_space(const char *s, size_t *start, size_t *end)
 
 		while (b > lim && ((unsigned char)s[b] & 0xC0) == 0x80)
 			b--;
-		w = dockerfile_utf8_decode(s + b, *end - b, &r);
+		w = utf8_decode_rune(s + b, *end - b, &r);
 		if (b + w != *end)
 			break; /* a stray byte: U+FFFD, not space */
-		if (r == DOCKERFILE_RUNE_ERROR || !dockerfile_rune_is_space(r))
+		if (r == UTF8_RUNE_ERROR || !dockerfile_rune_is_space(r))
 			break;
 		*end = b;
 	}
@@ -138,7 +89,7 @@ size_t dockerfile_utf8_encode(uint32_t r, char out[4])
 		return 3;
 	}
 	if (r > 0x10FFFF)
-		return dockerfile_utf8_encode(DOCKERFILE_RUNE_ERROR, out);
+		return dockerfile_utf8_encode(UTF8_RUNE_ERROR, out);
 	out[0] = (char)(0xF0 | (r >> 18));
 	out[1] = (char)(0x80 | ((r >> 12) & 0x3F));
 	out[2] = (char)(0x80 | ((r >> 6) & 0x3F));

@@ -1,7 +1,7 @@
 /*
  * ignore/ignore_internal.h — shared between the files of the ignore module and its tests.
  *
- * text.c   Go string helpers: strings.TrimSpace, filepath.Clean, utf8.DecodeRune.
+ * text.c   Go string helpers: strings.TrimSpace, filepath.Clean (utf8.DecodeRune: base/utf8.h).
  * glob.c   Go filepath.Match syntax check, patternmatcher's classification and translation
  *          to a regular expression, and a Thompson-NFA interpreter for that expression.
  * ignore.c the matcher (struct ignore) and the walk API.
@@ -19,15 +19,21 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "base/utf8.h"
 
 /* --- text.c --------------------------------------------------------------------------- */
 
-#define IGNORE_RUNE_ERROR 0xFFFDu
+#define IGNORE_RUNE_ERROR UTF8_RUNE_ERROR
 
-/* Go utf8.DecodeRune: the rune at s[0..len) and its width; invalid input (bad sequence,
- * overlong form, surrogate, above U+10FFFF) gives IGNORE_RUNE_ERROR with width 1.
- * len must be > 0. */
-uint32_t ignore_decode_rune(const char *s, size_t len, size_t *width);
+/* Go utf8.DecodeRune (base/utf8.h) in the rune-returning shape the matcher's scanners use:
+ * the rune at s[0..len) and its width; invalid input gives IGNORE_RUNE_ERROR, width 1. */
+static inline uint32_t ignore_decode_rune(const char *s, size_t len, size_t *width)
+{
+	uint32_t r;
+
+	*width = utf8_decode_rune(s, len, &r);
+	return r;
+}
 
 /* Go strings.TrimSpace (Unicode white space): narrows [*s, *s + *len). */
 void ignore_trim_space(const char **s, size_t *len);

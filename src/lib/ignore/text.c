@@ -1,59 +1,11 @@
 /*
- * Go string semantics the .dockerignore rules are defined in terms of: utf8.DecodeRune,
- * strings.TrimSpace and filepath.Clean.  Byte-exact, because BuildKit compares the cleaned
+ * Go string semantics the .dockerignore rules are defined in terms of: strings.TrimSpace
+ * and filepath.Clean (utf8.DecodeRune is base/utf8.h).  Byte-exact, because BuildKit compares the cleaned
  * pattern text directly for its exact/prefix/suffix classes.
  */
 #include <string.h>
 
 #include "ignore/ignore_internal.h"
-
-static bool is_cont(unsigned char c)
-{
-	return (c & 0xC0) == 0x80;
-}
-
-uint32_t ignore_decode_rune(const char *s, size_t len, size_t *width)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-	size_t need;
-	uint32_t r;
-
-	*width = 1;
-	if (p[0] < 0x80)
-		return p[0];
-	if (p[0] >= 0xC2 && p[0] <= 0xDF) {
-		need = 2;
-		r = p[0] & 0x1F;
-	} else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-		need = 3;
-		r = p[0] & 0x0F;
-		/* E0 would be overlong below A0; ED A0.. would be a UTF-16 surrogate. */
-		if (p[0] == 0xE0)
-			lo = 0xA0;
-		else if (p[0] == 0xED)
-			hi = 0x9F;
-	} else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-		need = 4;
-		r = p[0] & 0x07;
-		/* F0 would be overlong below 90; F4 90.. is above U+10FFFF. */
-		if (p[0] == 0xF0)
-			lo = 0x90;
-		else if (p[0] == 0xF4)
-			hi = 0x8F;
-	} else {
-		return IGNORE_RUNE_ERROR;
-	}
-	if (len < need || p[1] < lo || p[1] > hi)
-		return IGNORE_RUNE_ERROR;
-	for (size_t i = 1; i < need; i++) {
-		if (!is_cont(p[i]))
-			return IGNORE_RUNE_ERROR;
-		r = r << 6 | (p[i] & 0x3F);
-	}
-	*width = need;
-	return r;
-}
 
 /* unicode.IsSpace: Latin-1 space characters plus the White_Space property above it. */
 static bool is_space_rune(uint32_t r)
@@ -89,7 +41,7 @@ static uint32_t decode_last_rune(const char *s, size_t len, size_t *width)
 	*width = 1;
 	if ((unsigned char)s[start] < 0x80)
 		return (unsigned char)s[start];
-	while (start > lim && is_cont((unsigned char)s[start]))
+	while (start > lim && ((unsigned char)s[start] & 0xC0) == 0x80)
 		start--;
 	r = ignore_decode_rune(s + start, len - start, width);
 	if (start + *width != len) {
