@@ -308,6 +308,7 @@ struct eng_step_ctx {
 	char *name;            /* "[builder 3/6] RUN …" */
 	struct dockerfile_vars vars; /* ARG + ENV in effect (plan_step_env) */
 	double t0;
+	double process_seconds; /* RUN: the command's own wall time (sandbox_result) */
 	bool cached;           /* set by eng_stage_apply() */
 	const char *history;   /* created_by for the history, NULL: the step's text */
 };

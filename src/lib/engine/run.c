@@ -753,6 +753,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 	if (r < 0)
 		goto out;
 	r = -1;
+	c->process_seconds = j.result.seconds;
 	if (j.result.status != 0) {
 		_cleanup_free_ char *tail = tail_lines(&j.out);
 		_cleanup_free_ char *shown = eng_quote_list((const char *const *)cmd.argv.v, cmd.argv.n);

@@ -157,6 +157,8 @@ struct sandbox_spec {
 struct sandbox_result {
 	int status; /* bash style: the exit code, or 128 + signal when killed by a signal */
 	int signal; /* the signal that killed the command, 0 when it exited */
+	double seconds; /* wall time of the command alone, from its fork by pid 1 to its exit
+			 * (the sandbox's own setup and teardown are not included) */
 };
 
 /* Fills a spec with the defaults: directory root, no network, uid and gid 0, cwd "/",
