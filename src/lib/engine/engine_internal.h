@@ -245,7 +245,7 @@ struct eng_view {
 	const char *const *lowers; /* top-most first; may be empty */
 	size_t n_lowers;
 	const char *upper;         /* NULL: a read-only view */
-	const char *work;
+	const char *work;          /* mounted `volatile`: never reuse it for another mount */
 	const char *mountpoint;    /* an empty directory */
 };
 

@@ -596,11 +596,12 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 		n_lowers = 1;
 	}
 	if (!st->workdir_exists) {
-		_cleanup_free_ char *mnt = NULL;
-		struct eng_view v = { .lowers = lowers, .n_lowers = n_lowers, .upper = upper,
-				      .work = work };
-		if (eng_scratch(e, "mnt", &mnt, err) < 0)
+		_cleanup_free_ char *mnt = NULL, *vwork = NULL;
+		/* Its own workdir: a volatile overlay's cannot be mounted again. */
+		struct eng_view v = { .lowers = lowers, .n_lowers = n_lowers, .upper = upper };
+		if (eng_scratch(e, "mnt", &mnt, err) < 0 || eng_scratch(e, "work", &vwork, err) < 0)
 			goto out;
+		v.work = vwork;
 		v.mountpoint = mnt;
 		if (eng_view_run(e, &v, 1, ensure_cwd, (void *)cwd, err) < 0)
 			goto out;
@@ -720,6 +721,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 	j.spec.n_lowerdirs = n_lowers;
 	j.spec.upperdir = upper;
 	j.spec.workdir = work;
+	j.spec.overlay_volatile = true; /* finish() syncs the store once */
 	j.spec.tmpdir = e->sandbox_tmp;
 	j.spec.mounts = j.smounts;
 	j.spec.n_mounts = j.n_smounts;
