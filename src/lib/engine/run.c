@@ -47,7 +47,7 @@ struct run_mount {
 	char *host;      /* bind source path on the host (or in the view namespace) */
 	int view;        /* index of the view holding a from= tree, -1 */
 	int slot;        /* index of its sandbox mount, -1 */
-	int lockfd;      /* sharing=locked */
+	int lockfd;      /* cache: the directory, flock'ed for the run */
 	struct eng_layers layers;
 	char *view_dir;
 };
@@ -438,25 +438,48 @@ static int prepare_secret(struct eng_step_ctx *c, struct run_mount *m, struct oc
 	return 0;
 }
 
+/* Cache mounts, BuildKit's sharing modes, with flock on the directory (which also tells
+ * `plate prune` it is in use):
+ *   shared   (default) everyone uses the same directory at once: a shared lock;
+ *   locked   one build step at a time, the others wait: an exclusive lock;
+ *   private  one user at a time, concurrent users get another instance of the id (kept
+ *            and reused like the first): the first instance not locked exclusively. */
 static int prepare_cache(struct eng_step_ctx *c, struct run_mount *m, struct plate_error **err)
 {
+	const char *sharing = m->sharing ? m->sharing : "shared";
+	bool private = strcmp(sharing, "private") == 0;
 	_cleanup_close_ int fd = -1;
 
-	if (store_cache_mount_dir(c->e->o.store, m->id, &m->host, err) < 0)
-		return -1;
-	fd = open(m->host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return plate_err_new(err, errno, "cannot open cache mount '%s'", m->id);
+	if (!private && strcmp(sharing, "shared") != 0 && strcmp(sharing, "locked") != 0)
+		return plate_err_new(err, EINVAL, "invalid cache mount sharing '%s'", sharing);
+	for (unsigned n = 0;; n++) {
+		_cleanup_free_ char *id = NULL;
+		if (n > 0 && asprintf(&id, "%s\n%u", m->id, n) < 0)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		free(m->host);
+		m->host = NULL;
+		if (store_cache_mount_dir(c->e->o.store, id ? id : m->id, &m->host, err) < 0)
+			return -1;
+		fd = open(m->host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return plate_err_new(err, errno, "cannot open cache mount '%s'", m->id);
+		if (!private) {
+			if (flock(fd, strcmp(sharing, "locked") == 0 ? LOCK_EX : LOCK_SH) < 0)
+				return plate_err_new(err, errno, "cannot lock cache mount '%s'", m->id);
+			break;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK || n >= 1024)
+			return plate_err_new(err, errno, "cannot lock cache mount '%s'", m->id);
+		close(steal_fd(&fd));
+	}
 	if ((m->uid >= 0 || m->gid >= 0) &&
 	    fchown(fd, m->uid >= 0 ? (uid_t)m->uid : (uid_t)-1, m->gid >= 0 ? (gid_t)m->gid : (gid_t)-1) < 0)
 		return plate_err_new(err, errno, "cannot set the owner of cache mount '%s'", m->id);
 	if (m->mode >= 0 && fchmod(fd, (mode_t)m->mode) < 0)
 		return plate_err_new(err, errno, "cannot set the mode of cache mount '%s'", m->id);
-	if (m->sharing != NULL && strcmp(m->sharing, "locked") == 0) {
-		if (flock(fd, LOCK_EX) < 0)
-			return plate_err_new(err, errno, "cannot lock cache mount '%s'", m->id);
-		m->lockfd = steal_fd(&fd);
-	}
+	m->lockfd = steal_fd(&fd);
 	return 0;
 }
 
