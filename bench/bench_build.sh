@@ -84,6 +84,8 @@ chroot_build() {
 	' sh "$W/rootfs"
 }
 # The seconds plate spent inside RUN processes, from its json progress.
+JSON=$W/cold.json
+export JSON
 process_seconds() { jq -s '[.[] | select(.type == "done") | .process_seconds // 0] | add' "$1"; }
 
 for i in $(seq 1 "$RUNS"); do
@@ -92,8 +94,8 @@ for i in $(seq 1 "$RUNS"); do
 	# plate
 	p rmi my-awesome-service >/dev/null 2>&1 || true
 	p prune --all --mounts >/dev/null
-	timed p-cold sh -c '"$0" "$@" --progress json "$1" 2>"$1.json"' "$PLATE" "${B[@]}" "$W/app"
-	process_seconds "$W/app.json" >>"$W/p-process"
+	timed p-cold sh -c 'exec "$0" "$@" --progress json 2>"$JSON"' "$PLATE" "${B[@]}" "$W/app"
+	process_seconds "$JSON" >>"$W/p-process"
 	timed p-noop p "${B[@]}" -q "$W/app"
 	echo "// edit $i" >>"$W/app/main.go"
 	timed p-maingo p "${B[@]}" -q "$W/app"

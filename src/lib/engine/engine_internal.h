@@ -169,6 +169,8 @@ struct engine {
 	struct eng_image *images;
 	size_t n_images;
 	struct plan *plan;
+	struct dockerfile **onbuild; /* base images' ONBUILD triggers, borrowed by the plan */
+	size_t n_onbuild;
 	struct eng_stage *stages;
 	size_t n_stages;
 	struct plate_error *first_error; /* of a stage thread */

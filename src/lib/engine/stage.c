@@ -233,14 +233,6 @@ static int stage_from(struct engine *e, struct eng_stage *st, struct plate_error
 		    oci_config_copy(&st->config, &img->config, err) < 0)
 			return -1;
 		memcpy(st->key, img->manifest_desc.digest, sizeof(st->key));
-		if (st->config.on_build.n > 0) {
-			struct engine_event ev = { .type = ENGINE_EVENT_WARNING };
-			_cleanup_free_ char *msg = NULL;
-			if (asprintf(&msg, "the ONBUILD triggers of image '%s' are not run", ps->from) >= 0) {
-				ev.message = msg;
-				eng_emit(e, &ev);
-			}
-		}
 		st->workdir_exists = st->config.working_dir == NULL;
 	}
 	/* Triggers run in the stages built on this one, never inherited. */
