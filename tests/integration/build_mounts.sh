@@ -61,6 +61,24 @@ p prune --mounts >"$T/prune.out"
 ck "a cache mount in use survives prune" test -d "$d"
 wait
 
+# ---- RUN --mount=type=bind of the context respects .dockerignore ---------------------------
+C4=$T/ctx-bind
+mkdir -p "$C4/data"
+echo keep >"$C4/keep.txt"
+echo hidden >"$C4/secret.txt"
+echo kept >"$C4/data/in"
+echo noise >"$C4/data/x.log"
+printf 'secret.txt\n**/*.log\n' >"$C4/.dockerignore"
+cat >"$C4/Dockerfile" <<'EOF'
+FROM base:test
+RUN --mount=type=bind,target=/ctx ls /ctx | tr '\n' ' ' > /listing
+RUN --mount=type=bind,source=data,target=/d ls /d | tr '\n' ' ' > /sub-listing
+EOF
+build "$C4" -t bindignore
+ck "a bind of the context shows only what .dockerignore lets through" \
+	test "$(p run --network none bindignore cat /listing)" = "Dockerfile data keep.txt "
+ck "... in a subdirectory too" test "$(p run --network none bindignore cat /sub-listing)" = "in "
+
 # ---- network ------------------------------------------------------------------------------
 cat >"$C/Dockerfile" <<'EOF'
 FROM base:test

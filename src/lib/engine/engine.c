@@ -278,6 +278,7 @@ static int prepare(struct engine *e, struct plate_error **err)
 	if (ignore_load_for(e->context_fd, AT_FDCWD, e->o.dockerfile_path, &patterns, &n, NULL,
 			    err) < 0)
 		return -1;
+	e->has_ignore = n > 0;
 	r = ignore_new((const char *const *)patterns, n, &e->ignore, err);
 	strv_free(patterns, n);
 	if (r < 0)

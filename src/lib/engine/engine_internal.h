@@ -158,6 +158,7 @@ struct engine {
 	unsigned next_id;
 	int context_fd;
 	struct ignore *ignore;
+	bool has_ignore;        /* .dockerignore has patterns */
 	eng_digest statcache_key;
 	struct eng_strmap statcache; /* context path -> struct eng_statrec */
 	bool statcache_dirty;
@@ -216,6 +217,11 @@ struct eng_selection {
 };
 
 void eng_selection_release(struct eng_selection *s);
+
+/* Copies a selection of the build context (after .dockerignore) into the directory dstfd,
+ * as COPY would copy it to "/": what RUN --mount=type=bind of the context shows. */
+int eng_context_tree(struct engine *e, struct eng_selection *sel, int dstfd,
+		     struct plate_error **err);
 
 struct eng_select_opts {
 	const struct ignore *ignore;  /* .dockerignore (context only), may be NULL */

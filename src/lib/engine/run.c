@@ -50,6 +50,8 @@ struct run_mount {
 	int lockfd;      /* cache: the directory, flock'ed for the run */
 	struct eng_layers layers;
 	char *view_dir;
+	struct eng_selection ctx_sel; /* bind of the context: what .dockerignore lets through */
+	bool ctx_copy;               /* host is a filtered copy of the context */
 };
 
 static void mount_release(struct run_mount *m)
@@ -61,6 +63,7 @@ static void mount_release(struct run_mount *m)
 	free(m->env);
 	free(m->host);
 	free(m->view_dir);
+	eng_selection_release(&m->ctx_sel);
 	if (m->lockfd >= 0)
 		close(m->lockfd);
 	eng_layers_release(&m->layers);
@@ -367,6 +370,10 @@ static int resolve_binds(struct run_job *j, const int *fds, struct plate_error *
 
 		if (m->kind != MOUNT_BIND || m->slot < 0)
 			continue;
+		if (m->ctx_copy) {
+			j->smounts[m->slot].source = m->host;
+			continue;
+		}
 		fd = eng_open_in_root(root, src, O_PATH, 0);
 		if (fd < 0)
 			return plate_err_new(err, errno, "bind mount source '%s'", src);
@@ -597,7 +604,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 				goto out;
 			}
 			eng_selection_key(&d, &sel);
-			eng_selection_release(&sel);
+			m->ctx_sel = sel;
 		}
 	}
 	digest_final(&d, key);
@@ -679,6 +686,21 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 								    .work = steal_pointer(&vw),
 								    .mountpoint = m->view_dir };
 				m->view = (int)n_views++;
+			}
+			/* A directory of the context with a .dockerignore: the sandbox sees a copy of
+			 * what the ignore file lets through, as BuildKit only ever has that part. */
+			if (m->from == NULL && e->has_ignore && m->ctx_sel.n == 1 && m->ctx_sel.m[0].is_dir) {
+				_cleanup_close_ int dfd = -1;
+				if (eng_scratch(e, "bind-context", &m->host, err) < 0)
+					goto out;
+				dfd = open(m->host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (dfd < 0) {
+					plate_err_new(err, errno, "cannot open '%s'", m->host);
+					goto out;
+				}
+				if (eng_context_tree(e, &m->ctx_sel, dfd, err) < 0)
+					goto out;
+				m->ctx_copy = true;
 			}
 			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND, .source = "/",
 						      .target = m->target,
