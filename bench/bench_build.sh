@@ -75,6 +75,7 @@ buildah_base() {
 printf 'FROM golang:1.19-local\n' | p build -q -f - -o "$W/rootfs" "$W/app" >/dev/null
 mkdir -p "$W/rootfs/app" "$W/rootfs/proc" "$W/rootfs/dev"
 cp "$W/app"/*.go "$W/app/go.mod" "$W/app/go.sum" "$W/rootfs/app/"
+export W
 chroot_build() {
 	rm -rf "$W/rootfs/root/.cache"
 	env -i unshare --mount --pid --fork --propagation private /bin/sh -c '
@@ -83,6 +84,7 @@ chroot_build() {
 		exec /usr/sbin/chroot "$1" /bin/sh -c "cd /app && HOME=/root GOPATH=/go PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CGO_ENABLED=0 GOOS=linux go build -o /app/svc"
 	' sh "$W/rootfs"
 }
+export -f chroot_build
 # The seconds plate spent inside RUN processes, from its json progress.
 JSON=$W/cold.json
 export JSON
@@ -90,20 +92,20 @@ process_seconds() { jq -s '[.[] | select(.type == "done") | .process_seconds // 
 
 for i in $(seq 1 "$RUNS"); do
 	echo "run $i/$RUNS" >&2
-	timed chroot chroot_build
+	timed chroot bash -c chroot_build
 	# plate
 	p rmi my-awesome-service >/dev/null 2>&1 || true
 	p prune --all --mounts >/dev/null
 	timed p-cold sh -c 'exec "$0" "$@" --progress json 2>"$JSON"' "$PLATE" "${B[@]}" "$W/app"
 	process_seconds "$JSON" >>"$W/p-process"
-	timed p-noop p "${B[@]}" -q "$W/app"
+	timed p-noop "$PLATE" "${B[@]}" -q "$W/app"
 	echo "// edit $i" >>"$W/app/main.go"
-	timed p-maingo p "${B[@]}" -q "$W/app"
+	timed p-maingo "$PLATE" "${B[@]}" -q "$W/app"
 	echo "// edit $i" >>"$W/app/go.mod"
-	timed p-gomod p "${B[@]}" -q "$W/app"
+	timed p-gomod "$PLATE" "${B[@]}" -q "$W/app"
 	p build -q "${B[@]}" "$W/app-cm" >/dev/null
 	echo "// edit $i" >>"$W/app-cm/main.go"
-	timed p-cm p "${B[@]}" -q "$W/app-cm"
+	timed p-cm "$PLATE" "${B[@]}" -q "$W/app-cm"
 	# buildah
 	buildah_base
 	timed b-cold "${BR[@]}" "${BB[@]}" "$W/app-b"
