@@ -103,7 +103,7 @@ for i in $(seq 1 "$RUNS"); do
 	timed p-maingo "$PLATE" "${B[@]}" -q "$W/app"
 	echo "// edit $i" >>"$W/app/go.mod"
 	timed p-gomod "$PLATE" "${B[@]}" -q "$W/app"
-	p build -q "${B[@]}" "$W/app-cm" >/dev/null
+	p "${B[@]}" -q "$W/app-cm" >/dev/null
 	echo "// edit $i" >>"$W/app-cm/main.go"
 	timed p-cm "$PLATE" "${B[@]}" -q "$W/app-cm"
 	# buildah
