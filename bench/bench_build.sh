@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# bench_build.sh — plate build on the peer benchmark's sample service (../shared/bench/app),
-# the scenarios of ../shared/bench/buildah-bench.sh, against `go build` alone in a chroot of
-# the same base, in one run on this machine:
+# bench_build.sh — plate build against buildah on the peer benchmark's sample service
+# (../shared/bench/app), in one run on this machine, and against `go build` alone in a chroot:
 #   cold      base already in the store, empty build cache
-#   no-op     nothing changed
-#   main.go   main.go edited (a comment appended)
-#   go.mod    go.mod edited (a comment appended)
-#   export    plate save --format oci of the final image
+#   noop      nothing changed
+#   maingo    main.go edited (a comment appended)
+#   gomod     go.mod edited (a comment appended)
+#   cm-edit   plate only: a variant of the Dockerfile whose go build has
+#             `--mount=type=cache` for /root/.cache/go-build and /go/pkg/mod (generated here,
+#             never written into ../shared), main.go edited after a first build; compared
+#             with buildah's plain main.go edit
 #   chroot    CGO_ENABLED=0 go build in a chroot of the golang base, empty GOCACHE
-# Prints the median wall time of RUNS runs of each and plate's own overhead (cold − chroot).
-# Needs ../shared/bench/make-base.sh output in $BENCH_OUT (default /tmp/plate-bench-out) and a
-# built plate; runs as root.
+# Builder overhead: plate = cold − the time spent inside its RUN processes (plate reports
+# it per step in --progress json); buildah = cold − chroot (it reports no such figure).
+# Peak RSS: the builder's own process (VmHWM, ../shared/bench/rsswrap.py), not its RUNs.
+# Prints medians of RUNS runs and the ratios.  Needs ../shared/bench/make-base.sh output in
+# $BENCH_OUT (default /tmp/plate-bench-out), a built plate, buildah; runs as root.
 #   bench/bench_build.sh [RUNS]     (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,37 +22,60 @@ RUNS=${1:-3}
 BENCH_OUT=${BENCH_OUT:-/tmp/plate-bench-out}
 PLATE=${PLATE:-$PWD/build/plate}
 ARCHIVE=$BENCH_OUT/golang-1.19-local.oci.tar
-APP=${APP:-$PWD/../shared/bench/app}
+SHARED=${SHARED:-$PWD/../shared/bench}
+APP=$SHARED/app
+RSSWRAP=$SHARED/rsswrap.py
 [ -f "$ARCHIVE" ] || { echo "missing $ARCHIVE: run ../shared/bench/make-base.sh first" >&2; exit 1; }
 [ -x "$PLATE" ] || { echo "missing $PLATE: make first" >&2; exit 1; }
 [ -d "$APP" ] || { echo "missing $APP" >&2; exit 1; }
+command -v buildah >/dev/null || { echo "missing buildah (apt-get install buildah)" >&2; exit 1; }
 W=$(mktemp -d "$BENCH_OUT/bench-build.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+BR=(buildah --root "$W/buildah/root" --runroot "$W/buildah/run" --storage-driver overlay)
+cleanup() {
+	"${BR[@]}" rmi --all --force >/dev/null 2>&1 || true
+	local m
+	for m in $(awk -v s="$W/" 'index($2, s) == 1 {print $2}' /proc/mounts | sort -r); do
+		umount -l "$m" || true
+	done
+	rm -rf "$W"
+}
+trap cleanup EXIT
 export PLATE_ROOT=$W/store
 p() { "$PLATE" "$@"; }
 
-now() { date +%s.%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# timed LABEL CMD...: appends the wall time of CMD to $W/LABEL.
+# timed LABEL CMD...: runs CMD under rsswrap; appends wall time and own peak RSS (KiB).
 timed() {
-	local label=$1 t0
+	local label=$1
 	shift
-	t0=$(now)
-	"$@" >/dev/null 2>"$W/last.err" || { cat "$W/last.err" >&2; exit 1; }
-	echo "$(now) - $t0" | bc >>"$W/$label"
+	python3 "$RSSWRAP" "$W/rss.jsonl" "$label" -- "$@" >/dev/null 2>"$W/last.err" ||
+		{ tail -20 "$W/last.err" >&2; exit 1; }
+	tail -1 "$W/rss.jsonl" | jq -r .wall_s >>"$W/$label"
+	tail -1 "$W/rss.jsonl" | jq -r .main_hwm_kb >>"$W/$label.rss"
 }
 
 p load -i "$ARCHIVE" >/dev/null
-id=$(p images -q | head -1)
-p tag "$id" golang:1.19-local
-cp -r "$APP" "$W/app"
-chmod -R u+w "$W/app"
-B=(build -q --build-arg GO_IMAGE=golang:1.19-local -t my-awesome-service "$W/app")
+p tag "$(p images -q | head -1)" golang:1.19-local
+for d in app app-b app-cm; do
+	cp -r "$APP" "$W/$d"
+	chmod -R u+w "$W/$d"
+done
+sed -i 's|^RUN CGO_ENABLED=0 GOOS=linux go build|RUN --mount=type=cache,target=/root/.cache/go-build --mount=type=cache,target=/go/pkg/mod CGO_ENABLED=0 GOOS=linux go build|' \
+	"$W/app-cm/Dockerfile"
+grep -q -- '--mount=type=cache' "$W/app-cm/Dockerfile" || { echo "cannot make the cache-mount variant" >&2; exit 1; }
+B=(build --build-arg GO_IMAGE=golang:1.19-local -t my-awesome-service)
+BB=(build --layers --pull=false --isolation chroot --build-arg GO_IMAGE=localhost/golang:1.19-local
+	-t localhost/my-awesome-service)
+buildah_base() {
+	"${BR[@]}" rmi --all --force >/dev/null 2>&1 || true
+	"${BR[@]}" tag "$("${BR[@]}" pull -q "oci-archive:$ARCHIVE")" localhost/golang:1.19-local
+}
 
 # chroot baseline: the base's files, as `plate build -o` writes them.
 printf 'FROM golang:1.19-local\n' | p build -q -f - -o "$W/rootfs" "$W/app" >/dev/null
 mkdir -p "$W/rootfs/app" "$W/rootfs/proc" "$W/rootfs/dev"
 cp "$W/app"/*.go "$W/app/go.mod" "$W/app/go.sum" "$W/rootfs/app/"
+export W
 chroot_build() {
 	rm -rf "$W/rootfs/root/.cache"
 	env -i unshare --mount --pid --fork --propagation private /bin/sh -c '
@@ -57,26 +84,52 @@ chroot_build() {
 		exec /usr/sbin/chroot "$1" /bin/sh -c "cd /app && HOME=/root GOPATH=/go PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin CGO_ENABLED=0 GOOS=linux go build -o /app/svc"
 	' sh "$W/rootfs"
 }
+export -f chroot_build
+# The seconds plate spent inside RUN processes, from its json progress.
+JSON=$W/cold.json
+export JSON
+process_seconds() { jq -s '[.[] | select(.type == "done") | .process_seconds // 0] | add' "$1"; }
 
 for i in $(seq 1 "$RUNS"); do
-	timed chroot chroot_build
+	echo "run $i/$RUNS" >&2
+	timed chroot bash -c chroot_build
+	# plate
 	p rmi my-awesome-service >/dev/null 2>&1 || true
-	p prune --all >/dev/null
-	timed cold p "${B[@]}"
-	timed noop p "${B[@]}"
+	p prune --all --mounts >/dev/null
+	timed p-cold sh -c 'exec "$0" "$@" --progress json 2>"$JSON"' "$PLATE" "${B[@]}" "$W/app"
+	process_seconds "$JSON" >>"$W/p-process"
+	timed p-noop "$PLATE" "${B[@]}" -q "$W/app"
 	echo "// edit $i" >>"$W/app/main.go"
-	timed maingo p "${B[@]}"
+	timed p-maingo "$PLATE" "${B[@]}" -q "$W/app"
 	echo "// edit $i" >>"$W/app/go.mod"
-	timed gomod p "${B[@]}"
-	timed export p save --format oci -o "$W/out.tar" my-awesome-service
+	timed p-gomod "$PLATE" "${B[@]}" -q "$W/app"
+	p "${B[@]}" -q "$W/app-cm" >/dev/null
+	echo "// edit $i" >>"$W/app-cm/main.go"
+	timed p-cm "$PLATE" "${B[@]}" -q "$W/app-cm"
+	# buildah
+	buildah_base
+	timed b-cold "${BR[@]}" "${BB[@]}" "$W/app-b"
+	timed b-noop "${BR[@]}" "${BB[@]}" "$W/app-b"
+	echo "// edit $i" >>"$W/app-b/main.go"
+	timed b-maingo "${BR[@]}" "${BB[@]}" "$W/app-b"
+	echo "// edit $i" >>"$W/app-b/go.mod"
+	timed b-gomod "${BR[@]}" "${BB[@]}" "$W/app-b"
 done
 
-printf '%-10s %8s\n' scenario seconds
-for s in cold noop maingo gomod export chroot; do
-	printf '%-10s %8.3f\n' "$s" "$(median <"$W/$s")"
+m() { median <"$W/$1"; }
+r() { echo "$1 $2" | awk '{ printf "x%.3f", $1 / $2 }'; }
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)   runs: $RUNS (medians, seconds)"
+printf '%-34s %9s %9s %9s\n' scenario plate buildah plate/buildah
+for s in cold noop maingo gomod; do
+	printf '%-34s %9.3f %9.3f %9s\n' "$s" "$(m p-$s)" "$(m b-$s)" "$(r "$(m p-$s)" "$(m b-$s)")"
 done
-cold=$(median <"$W/cold")
-ch=$(median <"$W/chroot")
-printf 'plate overhead on a cold build (cold - chroot go build): %.3f s\n' "$(echo "$cold - $ch" | bc)"
-printf 'final image: %s bytes of layers\n' \
-	"$(p inspect my-awesome-service | jq '[.[0].Descriptor] | length' >/dev/null && p images | awk '/my-awesome-service/ {print $NF}')"
+printf '%-34s %9.3f %9.3f %9s\n' "main.go edit, plate with cache mount" "$(m p-cm)" "$(m b-maingo)" \
+	"$(r "$(m p-cm)" "$(m b-maingo)")"
+po=$(paste "$W/p-cold" "$W/p-process" | awk '{print $1 - $2}' | median)
+bo=$(echo "$(m b-cold) $(m chroot)" | awk '{print $1 - $2}')
+printf '%-34s %9.3f %9.3f %9s\n' "builder overhead (cold)" "$po" "$bo" "$(r "$po" "$bo")"
+pr=$(cat "$W"/p-*.rss | sort -n | tail -1)
+brs=$(cat "$W"/b-*.rss | sort -n | tail -1)
+printf '%-34s %9s %9s %9s\n' "peak RSS of the builder (KiB)" "$pr" "$brs" "$(r "$pr" "$brs")"
+printf '%-34s %9.3f\n' "go build alone in a chroot" "$(m chroot)"
+printf '%-34s %9.3f\n' "plate: inside RUN processes (cold)" "$(m p-process)"

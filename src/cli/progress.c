@@ -194,6 +194,8 @@ static void json_event(struct cli_progress *p, const struct engine_event *ev)
 	}
 	if (ev->type == ENGINE_EVENT_STEP_DONE || ev->type == ENGINE_EVENT_STEP_ERROR)
 		json_object_set_new(o, "seconds", json_real(ev->seconds));
+	if (ev->process_seconds > 0)
+		json_object_set_new(o, "process_seconds", json_real(ev->process_seconds));
 	if (ev->message)
 		json_object_set_new(o, "message", json_string(ev->message));
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);

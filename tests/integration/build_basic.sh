@@ -103,6 +103,23 @@ EOF
 build "$C" -t onbuild
 ck "ONBUILD triggers run in the child stage" test "$(p run --network none onbuild cat /seen)" = from-trigger
 
+# ONBUILD triggers stored in a base image's config run when a build uses it as FROM, first.
+cat >"$C/Dockerfile" <<'EOF'
+FROM base:test
+ONBUILD RUN echo image-trigger > /itrigger
+ONBUILD ENV FROM_TRIGGER=yes
+EOF
+build "$C" -t with-triggers
+ck "ONBUILD is stored in the image" test "$(config with-triggers .Config.OnBuild)" = '["RUN echo image-trigger > /itrigger","ENV FROM_TRIGGER=yes"]'
+cat >"$C/Dockerfile" <<'EOF'
+FROM with-triggers
+RUN cat /itrigger > /iseen && echo "$FROM_TRIGGER" >> /iseen
+EOF
+build "$C" -t child-of-image
+ck "a base image's ONBUILD triggers run before the stage's steps" \
+	test "$(p run --network none child-of-image cat /iseen | tr '\n' ' ')" = "image-trigger yes "
+ck "... and are not inherited" test "$(config child-of-image .Config.OnBuild)" = null
+
 # ---- whiteouts --------------------------------------------------------------------------------
 C=$T/ctx-wh
 mkdir -p "$C"

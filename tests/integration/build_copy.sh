@@ -145,5 +145,16 @@ ck "ADD --checksum of a URL whose content changed fails on a cache miss" bash -c
 printf 'FROM base:test\nADD http://127.0.0.1:%s/missing /x\n' "$port" >"$C2/Dockerfile"
 build "$C2"
 ck "ADD of a missing URL fails with the HTTP status" bash -c "test $rc = 1 && grep -q 'HTTP status 404' '$T/out'"
+# COPY --from=<index>: a stage by its number.
+C3=$T/ctx-index
+mkdir -p "$C3"
+cat >"$C3/Dockerfile" <<'EOF'
+FROM base:test
+RUN echo by-index > /idx
+FROM base:test
+COPY --from=0 /idx /copied-idx
+EOF
+build "$C3" -t by-index
+ck "COPY --from=<stage index>" test "$(p run --network none by-index cat /copied-idx)" = by-index
 ck "the store is sound" p fsck
 tap_done

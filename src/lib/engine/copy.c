@@ -458,6 +458,20 @@ out:
 	return r;
 }
 
+int eng_context_tree(struct engine *e, struct eng_selection *sel, int dstfd,
+		     struct plate_error **err)
+{
+	struct copy_job j = { .e = e, .from_context = true, .sel = sel, .what = "build context",
+			      .dest = (char *)"/", .dest_dir = true, .chmod = -1 };
+	int fds[2] = { dstfd, -1 };
+	int r = copy_in_view(&j, fds, err);
+
+	for (size_t i = 0; i < j.n_dir_times; i++)
+		free(j.dir_times[i].path);
+	free(j.dir_times);
+	return r;
+}
+
 struct hash_job {
 	struct copy_job *j;
 	struct digest *d;

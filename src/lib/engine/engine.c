@@ -229,6 +229,9 @@ void engine_free(struct engine *e)
 	strv_free(e->pending_ids, e->n_pending);
 	eng_strmap_release(&e->statcache, free_statrec);
 	plan_free(e->plan);
+	for (size_t i = 0; i < e->n_onbuild; i++)
+		dockerfile_free(e->onbuild[i]);
+	free(e->onbuild);
 	ignore_free(e->ignore);
 	store_txn_free(e->txn);
 	free(e->scratch);
@@ -268,6 +271,35 @@ static int base_env(void *data, const char *image, const char *platform,
 	return 0;
 }
 
+/* The image's ONBUILD triggers as a Dockerfile of ONBUILD lines, kept by the engine. */
+static int base_onbuild(void *data, const char *image, const char *platform,
+			const struct dockerfile **triggers, struct plate_error **err)
+{
+	struct engine *e = data;
+	const struct store_image *img;
+	_cleanup_error_ struct plate_error *missing = NULL;
+	_cleanup_buf_ struct buf text = BUF_INIT(BUF_UNLIMITED);
+	struct dockerfile *df = NULL, **grown;
+
+	*triggers = NULL;
+	if (eng_image_get(e, image, platform, &img, &missing) < 0 || img->config.on_build.n == 0)
+		return 0;
+	for (size_t i = 0; i < img->config.on_build.n; i++)
+		if (buf_addf(&text, "ONBUILD %s\n", img->config.on_build.v[i]) < 0)
+			return plate_err_new(err, ENOMEM, "out of memory");
+	if (dockerfile_parse(text.data, text.len, NULL, &df, err) < 0)
+		return -1;
+	grown = realloc(e->onbuild, (e->n_onbuild + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		dockerfile_free(df);
+		return plate_err_new(err, ENOMEM, "out of memory");
+	}
+	e->onbuild = grown;
+	e->onbuild[e->n_onbuild++] = df;
+	*triggers = df;
+	return 0;
+}
+
 static int prepare(struct engine *e, struct plate_error **err)
 {
 	char **patterns = NULL;
@@ -280,6 +312,7 @@ static int prepare(struct engine *e, struct plate_error **err)
 	if (ignore_load_for(e->context_fd, AT_FDCWD, e->o.dockerfile_path, &patterns, &n, NULL,
 			    err) < 0)
 		return -1;
+	e->has_ignore = n > 0;
 	r = ignore_new((const char *const *)patterns, n, &e->ignore, err);
 	strv_free(patterns, n);
 	if (r < 0)
@@ -389,6 +422,8 @@ int engine_build(struct engine *e, const struct dockerfile *df, struct engine_re
 		.target_platform = e->o.platform,
 		.base_env = base_env,
 		.base_env_data = e,
+		.base_onbuild = base_onbuild,
+		.base_onbuild_data = e,
 	};
 	int r;
 

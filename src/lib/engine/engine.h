@@ -74,6 +74,8 @@ struct engine_event {
 	size_t len;
 	int fd;
 	double seconds;     /* DONE, ERROR */
+	double process_seconds; /* DONE, ERROR of a RUN that ran: time inside its process (the
+				 * rest of `seconds` is the engine's and the sandbox's own) */
 	const char *message; /* ERROR, WARNING */
 };
 

@@ -158,6 +158,7 @@ struct engine {
 	unsigned next_id;
 	int context_fd;
 	struct ignore *ignore;
+	bool has_ignore;        /* .dockerignore has patterns */
 	eng_digest statcache_key;
 	struct eng_strmap statcache; /* context path -> struct eng_statrec */
 	bool statcache_dirty;
@@ -169,6 +170,8 @@ struct engine {
 	struct eng_image *images;
 	size_t n_images;
 	struct plan *plan;
+	struct dockerfile **onbuild; /* base images' ONBUILD triggers, borrowed by the plan */
+	size_t n_onbuild;
 	struct eng_stage *stages;
 	size_t n_stages;
 	struct plate_error *first_error; /* of a stage thread */
@@ -215,6 +218,11 @@ struct eng_selection {
 
 void eng_selection_release(struct eng_selection *s);
 
+/* Copies a selection of the build context (after .dockerignore) into the directory dstfd,
+ * as COPY would copy it to "/": what RUN --mount=type=bind of the context shows. */
+int eng_context_tree(struct engine *e, struct eng_selection *sel, int dstfd,
+		     struct plate_error **err);
+
 struct eng_select_opts {
 	const struct ignore *ignore;  /* .dockerignore (context only), may be NULL */
 	const struct ignore *exclude; /* --exclude, may be NULL */
@@ -245,7 +253,7 @@ struct eng_view {
 	const char *const *lowers; /* top-most first; may be empty */
 	size_t n_lowers;
 	const char *upper;         /* NULL: a read-only view */
-	const char *work;
+	const char *work;          /* mounted `volatile`: never reuse it for another mount */
 	const char *mountpoint;    /* an empty directory */
 };
 
@@ -308,6 +316,7 @@ struct eng_step_ctx {
 	char *name;            /* "[builder 3/6] RUN …" */
 	struct dockerfile_vars vars; /* ARG + ENV in effect (plan_step_env) */
 	double t0;
+	double process_seconds; /* RUN: the command's own wall time (sandbox_result) */
 	bool cached;           /* set by eng_stage_apply() */
 	const char *history;   /* created_by for the history, NULL: the step's text */
 };

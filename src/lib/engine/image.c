@@ -241,7 +241,7 @@ int engine_run(const struct engine_run_options *o, int *status, struct plate_err
 	struct sandbox_spec spec;
 	struct sandbox_result result;
 	_cleanup_free_ const char **lowers = NULL;
-	_cleanup_free_ char *upper = NULL, *work = NULL, *mnt = NULL;
+	_cleanup_free_ char *upper = NULL, *work = NULL, *vwork = NULL, *mnt = NULL;
 	const struct oci_config *c;
 	size_t n_lowers = 0;
 	int r = -1;
@@ -255,7 +255,7 @@ int engine_run(const struct engine_run_options *o, int *status, struct plate_err
 	    eng_scratch(e, "sandbox", &e->sandbox_tmp, err) < 0 ||
 	    eng_image_layers(e, img, &layers, err) < 0 ||
 	    eng_scratch(e, "upper", &upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||
-	    eng_scratch(e, "mnt", &mnt, err) < 0 ||
+	    eng_scratch(e, "work", &vwork, err) < 0 || eng_scratch(e, "mnt", &mnt, err) < 0 ||
 	    eng_layers_lowers(&layers, &lowers, &n_lowers, err) < 0)
 		goto out;
 	c = &img->config;
@@ -267,8 +267,9 @@ int engine_run(const struct engine_run_options *o, int *status, struct plate_err
 		struct run_prep p = { .cwd = o->workdir ? o->workdir
 						       : c->working_dir ? c->working_dir : "/",
 				      .user = o->user ? o->user : c->user, .resolved = &user };
+		/* Its own workdir: a volatile overlay's cannot be mounted again. */
 		struct eng_view v = { .lowers = lowers, .n_lowers = n_lowers, .upper = upper,
-				      .work = work, .mountpoint = mnt };
+				      .work = vwork, .mountpoint = mnt };
 		if (eng_view_run(e, &v, 1, run_prepare_in_view, &p, err) < 0)
 			goto out;
 	}

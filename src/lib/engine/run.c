@@ -47,9 +47,11 @@ struct run_mount {
 	char *host;      /* bind source path on the host (or in the view namespace) */
 	int view;        /* index of the view holding a from= tree, -1 */
 	int slot;        /* index of its sandbox mount, -1 */
-	int lockfd;      /* sharing=locked */
+	int lockfd;      /* cache: the directory, flock'ed for the run */
 	struct eng_layers layers;
 	char *view_dir;
+	struct eng_selection ctx_sel; /* bind of the context: what .dockerignore lets through */
+	bool ctx_copy;               /* host is a filtered copy of the context */
 };
 
 static void mount_release(struct run_mount *m)
@@ -61,6 +63,7 @@ static void mount_release(struct run_mount *m)
 	free(m->env);
 	free(m->host);
 	free(m->view_dir);
+	eng_selection_release(&m->ctx_sel);
 	if (m->lockfd >= 0)
 		close(m->lockfd);
 	eng_layers_release(&m->layers);
@@ -367,6 +370,10 @@ static int resolve_binds(struct run_job *j, const int *fds, struct plate_error *
 
 		if (m->kind != MOUNT_BIND || m->slot < 0)
 			continue;
+		if (m->ctx_copy) {
+			j->smounts[m->slot].source = m->host;
+			continue;
+		}
 		fd = eng_open_in_root(root, src, O_PATH, 0);
 		if (fd < 0)
 			return plate_err_new(err, errno, "bind mount source '%s'", src);
@@ -438,25 +445,48 @@ static int prepare_secret(struct eng_step_ctx *c, struct run_mount *m, struct oc
 	return 0;
 }
 
+/* Cache mounts, BuildKit's sharing modes, with flock on the directory (which also tells
+ * `plate prune` it is in use):
+ *   shared   (default) everyone uses the same directory at once: a shared lock;
+ *   locked   one build step at a time, the others wait: an exclusive lock;
+ *   private  one user at a time, concurrent users get another instance of the id (kept
+ *            and reused like the first): the first instance not locked exclusively. */
 static int prepare_cache(struct eng_step_ctx *c, struct run_mount *m, struct plate_error **err)
 {
+	const char *sharing = m->sharing ? m->sharing : "shared";
+	bool private = strcmp(sharing, "private") == 0;
 	_cleanup_close_ int fd = -1;
 
-	if (store_cache_mount_dir(c->e->o.store, m->id, &m->host, err) < 0)
-		return -1;
-	fd = open(m->host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return plate_err_new(err, errno, "cannot open cache mount '%s'", m->id);
+	if (!private && strcmp(sharing, "shared") != 0 && strcmp(sharing, "locked") != 0)
+		return plate_err_new(err, EINVAL, "invalid cache mount sharing '%s'", sharing);
+	for (unsigned n = 0;; n++) {
+		_cleanup_free_ char *id = NULL;
+		if (n > 0 && asprintf(&id, "%s\n%u", m->id, n) < 0)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		free(m->host);
+		m->host = NULL;
+		if (store_cache_mount_dir(c->e->o.store, id ? id : m->id, &m->host, err) < 0)
+			return -1;
+		fd = open(m->host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return plate_err_new(err, errno, "cannot open cache mount '%s'", m->id);
+		if (!private) {
+			if (flock(fd, strcmp(sharing, "locked") == 0 ? LOCK_EX : LOCK_SH) < 0)
+				return plate_err_new(err, errno, "cannot lock cache mount '%s'", m->id);
+			break;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK || n >= 1024)
+			return plate_err_new(err, errno, "cannot lock cache mount '%s'", m->id);
+		close(steal_fd(&fd));
+	}
 	if ((m->uid >= 0 || m->gid >= 0) &&
 	    fchown(fd, m->uid >= 0 ? (uid_t)m->uid : (uid_t)-1, m->gid >= 0 ? (gid_t)m->gid : (gid_t)-1) < 0)
 		return plate_err_new(err, errno, "cannot set the owner of cache mount '%s'", m->id);
 	if (m->mode >= 0 && fchmod(fd, (mode_t)m->mode) < 0)
 		return plate_err_new(err, errno, "cannot set the mode of cache mount '%s'", m->id);
-	if (m->sharing != NULL && strcmp(m->sharing, "locked") == 0) {
-		if (flock(fd, LOCK_EX) < 0)
-			return plate_err_new(err, errno, "cannot lock cache mount '%s'", m->id);
-		m->lockfd = steal_fd(&fd);
-	}
+	m->lockfd = steal_fd(&fd);
 	return 0;
 }
 
@@ -574,7 +604,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 				goto out;
 			}
 			eng_selection_key(&d, &sel);
-			eng_selection_release(&sel);
+			m->ctx_sel = sel;
 		}
 	}
 	digest_final(&d, key);
@@ -596,11 +626,12 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 		n_lowers = 1;
 	}
 	if (!st->workdir_exists) {
-		_cleanup_free_ char *mnt = NULL;
-		struct eng_view v = { .lowers = lowers, .n_lowers = n_lowers, .upper = upper,
-				      .work = work };
-		if (eng_scratch(e, "mnt", &mnt, err) < 0)
+		_cleanup_free_ char *mnt = NULL, *vwork = NULL;
+		/* Its own workdir: a volatile overlay's cannot be mounted again. */
+		struct eng_view v = { .lowers = lowers, .n_lowers = n_lowers, .upper = upper };
+		if (eng_scratch(e, "mnt", &mnt, err) < 0 || eng_scratch(e, "work", &vwork, err) < 0)
 			goto out;
+		v.work = vwork;
 		v.mountpoint = mnt;
 		if (eng_view_run(e, &v, 1, ensure_cwd, (void *)cwd, err) < 0)
 			goto out;
@@ -655,6 +686,21 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 								    .work = steal_pointer(&vw),
 								    .mountpoint = m->view_dir };
 				m->view = (int)n_views++;
+			}
+			/* A directory of the context with a .dockerignore: the sandbox sees a copy of
+			 * what the ignore file lets through, as BuildKit only ever has that part. */
+			if (m->from == NULL && e->has_ignore && m->ctx_sel.n == 1 && m->ctx_sel.m[0].is_dir) {
+				_cleanup_close_ int dfd = -1;
+				if (eng_scratch(e, "bind-context", &m->host, err) < 0)
+					goto out;
+				dfd = open(m->host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (dfd < 0) {
+					plate_err_new(err, errno, "cannot open '%s'", m->host);
+					goto out;
+				}
+				if (eng_context_tree(e, &m->ctx_sel, dfd, err) < 0)
+					goto out;
+				m->ctx_copy = true;
 			}
 			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND, .source = "/",
 						      .target = m->target,
@@ -720,6 +766,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 	j.spec.n_lowerdirs = n_lowers;
 	j.spec.upperdir = upper;
 	j.spec.workdir = work;
+	j.spec.overlay_volatile = true; /* finish() syncs the store once */
 	j.spec.tmpdir = e->sandbox_tmp;
 	j.spec.mounts = j.smounts;
 	j.spec.n_mounts = j.n_smounts;
@@ -753,6 +800,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 	if (r < 0)
 		goto out;
 	r = -1;
+	c->process_seconds = j.result.seconds;
 	if (j.result.status != 0) {
 		_cleanup_free_ char *tail = tail_lines(&j.out);
 		_cleanup_free_ char *shown = eng_quote_list((const char *const *)cmd.argv.v, cmd.argv.n);

@@ -233,14 +233,6 @@ static int stage_from(struct engine *e, struct eng_stage *st, struct plate_error
 		    oci_config_copy(&st->config, &img->config, err) < 0)
 			return -1;
 		memcpy(st->key, img->manifest_desc.digest, sizeof(st->key));
-		if (st->config.on_build.n > 0) {
-			struct engine_event ev = { .type = ENGINE_EVENT_WARNING };
-			_cleanup_free_ char *msg = NULL;
-			if (asprintf(&msg, "the ONBUILD triggers of image '%s' are not run", ps->from) >= 0) {
-				ev.message = msg;
-				eng_emit(e, &ev);
-			}
-		}
 		st->workdir_exists = st->config.working_dir == NULL;
 	}
 	/* Triggers run in the stages built on this one, never inherited. */
@@ -261,10 +253,11 @@ static char *step_name(const struct eng_stage *st, unsigned n, const char *text)
 }
 
 static void emit(struct engine *e, enum engine_event_type type, unsigned id, const char *name,
-		 double t0, const char *message)
+		 double t0, const char *message, double process_seconds)
 {
 	struct engine_event ev = { .type = type, .id = id, .name = name, .message = message,
-				   .seconds = t0 > 0 ? eng_now() - t0 : 0 };
+				   .seconds = t0 > 0 ? eng_now() - t0 : 0,
+				   .process_seconds = process_seconds };
 
 	eng_emit(e, &ev);
 }
@@ -298,13 +291,13 @@ int eng_stage_build(struct engine *e, struct eng_stage *st, struct plate_error *
 	    (name = step_name(st, 1, from_text)) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	id = eng_new_id(e);
-	emit(e, ENGINE_EVENT_STEP_START, id, name, 0, NULL);
+	emit(e, ENGINE_EVENT_STEP_START, id, name, 0, NULL, 0);
 	if (stage_from(e, st, err) < 0) {
 		plate_err_wrap(err, "%s (%s:%u)", name, e->o.dockerfile_name, ps->line);
-		emit(e, ENGINE_EVENT_STEP_ERROR, id, name, t0, (*err)->message);
+		emit(e, ENGINE_EVENT_STEP_ERROR, id, name, t0, (*err)->message, 0);
 		return -1;
 	}
-	emit(e, ENGINE_EVENT_STEP_DONE, id, name, t0, NULL);
+	emit(e, ENGINE_EVENT_STEP_DONE, id, name, t0, NULL, 0);
 
 	for (size_t i = 0; i < ps->n_steps; i++) {
 		struct eng_step_ctx c = { .e = e, .st = st, .step = &ps->steps[i], .index = i };
@@ -328,17 +321,18 @@ int eng_stage_build(struct engine *e, struct eng_stage *st, struct plate_error *
 		c.t0 = eng_now();
 		if (fs) {
 			c.id = eng_new_id(e);
-			emit(e, ENGINE_EVENT_STEP_START, c.id, c.name, 0, NULL);
+			emit(e, ENGINE_EVENT_STEP_START, c.id, c.name, 0, NULL, 0);
 		}
 		r = run_step(&c, err);
 		if (r < 0) {
 			if (fs)
-				emit(e, ENGINE_EVENT_STEP_ERROR, c.id, c.name, c.t0, (*err)->message);
+				emit(e, ENGINE_EVENT_STEP_ERROR, c.id, c.name, c.t0, (*err)->message,
+				     c.process_seconds);
 			plate_err_wrap(err, "%s (%s:%u)", c.name, e->o.dockerfile_name, c.step->line);
 		} else if (fs) {
 			if (c.cached)
-				emit(e, ENGINE_EVENT_STEP_CACHED, c.id, c.name, 0, NULL);
-			emit(e, ENGINE_EVENT_STEP_DONE, c.id, c.name, c.t0, NULL);
+				emit(e, ENGINE_EVENT_STEP_CACHED, c.id, c.name, 0, NULL, 0);
+			emit(e, ENGINE_EVENT_STEP_DONE, c.id, c.name, c.t0, NULL, c.process_seconds);
 		}
 		dockerfile_vars_release(&c.vars);
 		free(c.name);

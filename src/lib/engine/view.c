@@ -143,6 +143,23 @@ static int mount_view(const struct eng_view *v, const char *const empty[2], bool
 		goto toolong;
 	if (buf_addstr(&opts, ",index=off,redirect_dir=off,metacopy=off") < 0)
 		goto toolong;
+	/* volatile: the end of the view does not syncfs the store's filesystem; the build
+	 * syncs once when it publishes its snapshots.  Kernels before 5.10 refuse it. */
+	if (!readonly) {
+		size_t len = opts.len;
+		if (buf_addstr(&opts, ",volatile") < 0)
+			goto toolong;
+		if (mount("overlay", v->mountpoint, "overlay", 0, opts.data) == 0) {
+			r = 0;
+			goto out;
+		}
+		if (errno != EINVAL) {
+			plate_err_new(err, errno, "cannot mount overlay on '%s'", v->mountpoint);
+			goto out;
+		}
+		opts.len = len;
+		opts.data[len] = '\0';
+	}
 	if (mount("overlay", v->mountpoint, "overlay", readonly ? MS_RDONLY : 0, opts.data) < 0) {
 		plate_err_new(err, errno, "cannot mount overlay on '%s'", v->mountpoint);
 		goto out;

@@ -65,6 +65,15 @@
 typedef int (*plan_base_env_fn)(void *data, const char *image, const char *platform,
 				struct dockerfile_vars *env, struct plate_error **err);
 
+/*
+ * Called for every stage based on an image (never scratch or a stage), needed or not: sets
+ * *triggers to the image's ONBUILD triggers parsed as a Dockerfile of ONBUILD instructions
+ * (borrowed; it must outlive the plan), or NULL when it has none or cannot be found (a
+ * missing image of a needed stage is reported by base_env).  Returns 0, or -1 with *err.
+ */
+typedef int (*plan_base_onbuild_fn)(void *data, const char *image, const char *platform,
+				    const struct dockerfile **triggers, struct plate_error **err);
+
 struct plan_options {
 	const char *target;             /* stage name (case-insensitive), NULL = last stage */
 	const char *const *build_args;  /* "NAME=value" strings; a later NAME wins */
@@ -73,6 +82,8 @@ struct plan_options {
 	const char *build_platform;     /* NULL = plan_native_platform() */
 	plan_base_env_fn base_env;      /* NULL = images start with PATH=PLAN_DEFAULT_PATH only */
 	void *base_env_data;
+	plan_base_onbuild_fn base_onbuild; /* NULL = images' ONBUILD triggers are not run */
+	void *base_onbuild_data;
 };
 
 /* Where a `COPY --from` or a `RUN --mount=…,from=` reads from. */

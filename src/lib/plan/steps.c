@@ -464,10 +464,23 @@ int plan_collect_steps(struct plan_ctx *ctx, size_t si, struct plate_error **err
 	struct plan_stage *st = &ctx->plan->stages[si];
 	const struct plan_triggers *base = NULL;
 	struct plan_triggers *own = &ctx->triggers[si];
+	const struct dockerfile *image_triggers = NULL;
+	const struct plan_options *o = ctx->opts;
 	size_t start, end, n;
 
 	stage_range(ctx, si, &start, &end);
 	n = end - start;
+	/* ONBUILD triggers of a base image (its config's OnBuild) run first too. */
+	if (st->from_stage < 0 && st->from != NULL && strcmp(st->from, "scratch") != 0 &&
+	    o->base_onbuild != NULL) {
+		const char *platform = st->platform ? st->platform : ctx->plan->target_platform;
+		if (o->base_onbuild(o->base_onbuild_data, st->from, platform, &image_triggers, err) < 0) {
+			plate_err_wrap(err, "ONBUILD triggers of base image '%s'", st->from);
+			return plan_locate(err, st->line, st->column);
+		}
+		if (image_triggers != NULL)
+			n += image_triggers->n_instructions;
+	}
 	/* ONBUILD triggers of a base stage run first, located at this stage's FROM (BuildKit).
 	 * Stages are collected in file order, so the base's triggers are known. */
 	if (st->from_stage >= 0) {
@@ -483,6 +496,15 @@ int plan_collect_steps(struct plan_ctx *ctx, size_t si, struct plate_error **err
 	st->steps = calloc(n, sizeof(*st->steps));
 	if (st->steps == NULL)
 		return plate_err_new(err, ENOMEM, "cannot record steps");
+	for (size_t k = 0; image_triggers != NULL && k < image_triggers->n_instructions; k++) {
+		const struct dockerfile_instruction *in = &image_triggers->instructions[k];
+		if (in->sub == NULL)
+			return plate_err_at(err, st->line, st->column,
+					    "base image '%s' has an invalid ONBUILD trigger", st->from);
+		if (make_step(ctx, &st->steps[st->n_steps++], in->sub, true, st->line, st->column,
+			      err) < 0)
+			return -1;
+	}
 	for (size_t k = 0; base != NULL && k < base->n; k++) {
 		const struct dockerfile_instruction *in = &ctx->df->instructions[base->at[k]];
 		if (make_step(ctx, &st->steps[st->n_steps++], in->sub, true, st->line, st->column,

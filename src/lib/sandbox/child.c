@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -23,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox_internal.h"
@@ -260,7 +262,8 @@ static int exit_code(int status)
  * process that ends (orphans are re-parented to pid 1).  When the command itself ends,
  * its status goes to the parent and pid 1 exits, which makes the kernel kill whatever is
  * left in the pid namespace. */
-static _Noreturn void reap(const struct sandbox_plan *plan, int sfd, pid_t command)
+static _Noreturn void reap(const struct sandbox_plan *plan, int sfd, pid_t command,
+			   const struct timespec *started)
 {
 	for (;;) {
 		struct signalfd_siginfo si;
@@ -281,7 +284,13 @@ static _Noreturn void reap(const struct sandbox_plan *plan, int sfd, pid_t comma
 			if (pid <= 0)
 				break;
 			if (pid == command) {
-				sandbox_child_send(plan->msg_fd, SANDBOX_MSG_EXIT, status, NULL, 0);
+				struct timespec now;
+				uint64_t ns;
+				clock_gettime(CLOCK_MONOTONIC, &now);
+				ns = (uint64_t)(now.tv_sec - started->tv_sec) * 1000000000u +
+				     (uint64_t)now.tv_nsec - (uint64_t)started->tv_nsec;
+				sandbox_child_send(plan->msg_fd, SANDBOX_MSG_EXIT, status,
+						   (const char *)&ns, sizeof(ns));
 				child_exit(exit_code(status));
 			}
 		}
@@ -293,6 +302,7 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan)
 	struct pollfd alive = { .fd = plan->alive_fd, .events = POLLIN };
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t all;
+	struct timespec started;
 	pid_t command;
 	int sfd;
 
@@ -329,6 +339,7 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan)
 	sfd = signalfd(-1, &all, SFD_CLOEXEC);
 	if (sfd < 0)
 		sandbox_child_fail(plan, errno, "create a signalfd in pid 1", NULL);
+	clock_gettime(CLOCK_MONOTONIC, &started);
 	command = sandbox_clone(SIGCHLD);
 	if (command < 0)
 		sandbox_child_fail(plan, errno, "start the command", NULL);
@@ -339,5 +350,5 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan)
 				plan->msg_fd < sfd ? sfd : plan->msg_fd };
 		close_fds_except(plan, keep, 2);
 	}
-	reap(plan, sfd, command);
+	reap(plan, sfd, command, &started);
 }

@@ -57,6 +57,7 @@ struct run {
 	int child_errno;
 	bool have_exit;
 	int exit_status;
+	uint64_t command_ns;
 	struct stub *stubs;
 	size_t n_stubs;
 };
@@ -424,6 +425,8 @@ static void handle_record(struct run *r, const struct sandbox_msg_header *h, con
 	case SANDBOX_MSG_EXIT:
 		r->have_exit = true;
 		r->exit_status = h->value;
+		if (h->len == sizeof(r->command_ns))
+			memcpy(&r->command_ns, payload, sizeof(r->command_ns));
 		break;
 	default:
 		break;
@@ -593,6 +596,7 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 				      WEXITSTATUS(pid1_status));
 		return plate_err_wrap(err, "sandbox");
 	}
+	result->seconds = (double)r.command_ns / 1e9;
 	if (WIFSIGNALED(r.exit_status)) {
 		result->signal = WTERMSIG(r.exit_status);
 		result->status = 128 + result->signal;

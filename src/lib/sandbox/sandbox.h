@@ -52,6 +52,7 @@
 #ifndef PLATE_SANDBOX_H
 #define PLATE_SANDBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -118,6 +119,10 @@ struct sandbox_spec {
 	size_t n_lowerdirs;
 	const char *upperdir;
 	const char *workdir;
+	/* OVERLAY: mount it `volatile` when the kernel can, so that the unmount does not sync
+	 * the upper directory's whole filesystem: for callers that sync once themselves.  The
+	 * workdir cannot be used for another overlay mount afterwards. */
+	bool overlay_volatile;
 
 	/* An absolute host directory where the sandbox creates its private scratch directory
 	 * (overlay mount point, /etc files) and removes it afterwards: $PLATE_ROOT/tmp. */
@@ -157,6 +162,8 @@ struct sandbox_spec {
 struct sandbox_result {
 	int status; /* bash style: the exit code, or 128 + signal when killed by a signal */
 	int signal; /* the signal that killed the command, 0 when it exited */
+	double seconds; /* wall time of the command alone, from its fork by pid 1 to its exit
+			 * (the sandbox's own setup and teardown are not included) */
 };
 
 /* Fills a spec with the defaults: directory root, no network, uid and gid 0, cwd "/",

@@ -25,7 +25,8 @@
 enum sandbox_msg_type {
 	SANDBOX_MSG_ERROR = 1, /* value: errno; payload: what failed ("mount overlay on '…'") */
 	SANDBOX_MSG_STUB = 2,  /* payload: kind byte (enum sandbox_stub_kind), then the path */
-	SANDBOX_MSG_EXIT = 3,  /* value: the command's wait status as waitpid(2) returned it */
+	SANDBOX_MSG_EXIT = 3,  /* value: the command's wait status as waitpid(2) returned it;
+			* payload: its wall time in ns (uint64_t, CLOCK_MONOTONIC) */
 };
 
 struct sandbox_msg_header {

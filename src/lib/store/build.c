@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,4 +51,35 @@ int store_cache_mount_dir(struct store *s, const char *id, char **path, struct p
 		return plate_err_new(err, e, "cannot create cache mount directory for '%s'", id);
 	}
 	return 0;
+}
+
+int store_cache_mounts_prune(struct store *s, uint64_t *removed, struct plate_error **err)
+{
+	_cleanup_close_ int dfd = openat(s->rootfd, MOUNTS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *ent;
+	int r = 0;
+
+	*removed = 0;
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : plate_err_new(err, errno, "cannot open '%s/%s'", s->root,
+							   MOUNTS_DIR);
+	if ((d = fdopendir(dfd)) == NULL)
+		return plate_err_new(err, errno, "cannot read '%s/%s'", s->root, MOUNTS_DIR);
+	dfd = -1; /* owned by d */
+	while (r == 0 && (errno = 0, ent = readdir(d)) != NULL) {
+		_cleanup_close_ int fd = -1;
+		if (ent->d_name[0] == '.')
+			continue;
+		fd = openat(dirfd(d), ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		/* A build holds a lock on every cache mount it uses (shared or exclusive). */
+		if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0)
+			continue;
+		if (store_fs_rm_rf(dirfd(d), ent->d_name, err) < 0)
+			r = -1;
+		else
+			(*removed)++;
+	}
+	closedir(d);
+	return r;
 }

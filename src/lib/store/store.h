@@ -13,7 +13,8 @@
  *                               records what the tree held when it was made
  *   cache/<hex>.json            build-cache entries (format owned by the engine); every
  *                               sha256 digest an entry mentions is kept alive by gc
- *   mounts/<hex>/               RUN --mount=type=cache directories (engine-owned, not gc'ed)
+ *   mounts/<hex>/               RUN --mount=type=cache directories (engine-owned, not gc'ed;
+ *                               store_cache_mounts_prune() removes them)
  *   tmp/                        every write lands here first (one directory per open
  *                               transaction, flock'ed while alive)
  *   plate.lock                  flock: shared for multi-step reads, exclusive to publish
@@ -187,6 +188,10 @@ int store_txn_scratch_dir(struct store_txn *t, const char *name, char **path,
 /* The persistent directory of RUN --mount=type=cache with this id (ROOT/mounts/<sha256 of
  * id>), created when missing; malloc'd absolute path.  Not touched by gc. */
 int store_cache_mount_dir(struct store *s, const char *id, char **path, struct plate_error **err);
+
+/* Removes every cache mount directory no build is using (a build holds a flock on each it
+ * mounts; busy ones are skipped) and counts them in *removed. */
+int store_cache_mounts_prune(struct store *s, uint64_t *removed, struct plate_error **err);
 
 /* ---- maintenance -------------------------------------------------------------------- */
 

@@ -343,10 +343,8 @@ int store_blob_writer_finish(struct store_blob_writer *w, char digest_out[DIGEST
 	if (w->expected_size >= 0 && size != w->expected_size)
 		return plate_err_new(err, EILSEQ, "blob '%s' has %lld bytes, expected %lld", digest,
 				     (long long)size, (long long)w->expected_size);
-	if (fsync(w->fd) < 0) {
-		plate_err_new(err, errno, "cannot sync blob '%s'", digest);
-		return txn_fail(w->txn);
-	}
+	/* Not synced here: publish() syncs the filesystem once before anything staged
+	 * becomes visible, cheaper than one fsync per file. */
 	/* renameat over an already staged copy of the same content is harmless. */
 	if (renameat(w->txn->dirfd, w->tmpname, w->txn->blobsfd, digest + 7) < 0) {
 		plate_err_new(err, errno, "cannot stage blob '%s'", digest);
@@ -606,7 +604,7 @@ int store_txn_cache_put(struct store_txn *t, const char *key, const char *json, 
 	json_decref(v);
 	snprintf(path, sizeof(path), "cache/%s.json", hex);
 	fd = openat(t->dirfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || store_fs_write_all(fd, json, len) < 0 || fsync(fd) < 0) {
+	if (fd < 0 || store_fs_write_all(fd, json, len) < 0) {
 		plate_err_new(err, errno, "cannot stage cache entry '%s'", key);
 		return txn_fail(t);
 	}
@@ -813,7 +811,9 @@ static int publish(struct store_txn *t, struct publish *p, struct plate_error **
 	struct store *s = t->store;
 	char path[DIGEST_HEX_LEN + 32];
 
-	if (p->snapshots.n > 0 && syncfs(t->dirfd) < 0)
+	/* One syncfs for every staged blob, snapshot and cache entry (none of them was
+	 * fsynced on its own) before any of them is linked into the store. */
+	if ((p->snapshots.n > 0 || p->blobs.n > 0 || t->cache_keys.n > 0) && syncfs(t->dirfd) < 0)
 		return plate_err_new(err, errno, "cannot sync the store's filesystem");
 	for (size_t i = 0; i < p->blobs.n; i++) {
 		const char *hex = p->blobs.v[i] + 7;
