@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <locale.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -296,7 +297,9 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
 		     struct layer_reader **out, struct plate_error **err)
 {
 	struct layer_reader *r;
+	sigset_t all, saved;
 	locale_t old;
+	int started;
 
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
@@ -343,8 +346,13 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
 	pthread_cond_init(&r->ring.space, NULL);
 	pthread_cond_init(&r->ring.data, NULL);
 	r->ring.inited = true;
-	if ((errno = pthread_create(&r->ring.thread, NULL, producer_main, r)) != 0) {
-		plate_err_new(err, errno, "cannot start the layer reader's thread");
+	/* Signals stay with the caller's thread (the CLI's handlers cancel from there). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	started = pthread_create(&r->ring.thread, NULL, producer_main, r);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (started != 0) {
+		plate_err_new(err, started, "cannot start the layer reader's thread");
 		goto fail;
 	}
 	r->ring.started = true;
