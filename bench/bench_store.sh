@@ -78,7 +78,7 @@ echo "== speedups (peer time / plate time; goal in brackets) and memory"
 speedup() { # PLATE PEER GOAL
 	awk -v a="${RESULT[$1]}" -v b="${RESULT[$2]}" -v l="$2 / $1" -v g="$3" 'BEGIN {
 		split(a, x, " "); split(b, y, " "); s = y[1] / x[1];
-		printf "%-58s x%5.2f  [>= %s: %s]\n", l, s, g, s >= g ? "met" : "NOT met" }'
+		printf "%-58s x%5.2f  [>= %s: %s]\n", l, s, g, (s >= g ? "met" : "NOT met") }'
 }
 speedup "plate load" "buildah pull (vfs)" 3
 speedup "plate save --format oci" "buildah push oci-archive:" 3
@@ -91,5 +91,5 @@ if [ -n "${PLATE_BEFORE:-}" ]; then
 fi
 for l in "plate load" "plate save --format oci" "plate import (gzip layer)"; do
 	awk -v r="${RESULT[$l]}" -v l="$l" 'BEGIN { split(r, x, " ");
-		printf "%-58s %6.1f MiB  [<= 32: %s]\n", l " peak RSS", x[2] / 1024, x[2] <= 32768 ? "met" : "NOT met" }'
+		printf "%-58s %6.1f MiB  [<= 32: %s]\n", l " peak RSS", x[2] / 1024, (x[2] <= 32768 ? "met" : "NOT met") }'
 done
