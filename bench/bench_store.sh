@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # bench_store.sh — plate's store against its peers, in one run on this machine:
 #   load:  plate load -i golang.oci.tar        vs  buildah pull oci-archive:golang.oci.tar
-#   save:  plate save --format oci golang      vs  skopeo copy oci:LAYOUT -> oci-archive
+#   save:  plate save --format oci golang      vs  buildah push IMAGE oci-archive: (from
+#          its vfs storage, after the pull above) and skopeo copy oci:LAYOUT -> oci-archive
 #   layer: plate import ROOTFS.tar (gzip layer) vs umoci repack of the same tree into a new
 #          image (gzip layer)
 #                                               vs  tar -c ROOTFS | pigz -p2
-# Prints medians of RUNS runs (wall seconds, peak RSS of the tool's process tree) and
-# plate/peer ratios.  Needs bench/make-base.sh output in $BENCH_OUT (default
+# Prints medians of RUNS runs (wall seconds, peak RSS of the tool's process tree),
+# speedups (peer time / plate time) against the goals of issue 3, and plate's peak RSS.
+# PLATE_BEFORE=path/to/older/plate adds that binary's load and import for before/after.  Needs bench/make-base.sh output in $BENCH_OUT (default
 # /tmp/plate-bench-out) and a built ./plate.  Everything goes to a scratch dir on the
 # same filesystem as $BENCH_OUT.
 #   bench/bench_store.sh [RUNS]     (default 3)
@@ -50,22 +52,44 @@ echo "== $(date -u +%FT%TZ) on $(nproc) cores; $(du -h "$ARCHIVE" | cut -f1) arc
 measure "plate load" "rm -rf '$W/plate'" "$PLATE" --root "$W/plate" load -i "$ARCHIVE"
 BAH=(buildah --root "$W/buildah" --runroot "$W/buildah-run" --storage-driver vfs)
 measure "buildah pull (vfs)" "rm -rf '$W/buildah' '$W/buildah-run'" "${BAH[@]}" pull -q "oci-archive:$ARCHIVE"
+if [ -n "${PLATE_BEFORE:-}" ]; then
+	measure "plate load (before)" "rm -rf '$W/plate'" "$PLATE_BEFORE" --root "$W/plate" load -i "$ARCHIVE"
+fi
 
 "$PLATE" --root "$W/plate" load -q -i "$ARCHIVE"
 id=$("$PLATE" --root "$W/plate" images -q --no-trunc | head -1)
 measure "plate save --format oci" "rm -f '$W/s.tar'" "$PLATE" --root "$W/plate" save --format oci -o "$W/s.tar" "$id"
+bid=$("${BAH[@]}" images -q | head -1)
+measure "buildah push oci-archive:" "rm -f '$W/b.tar'" "${BAH[@]}" push -q "$bid" "oci-archive:$W/b.tar:x"
 measure "skopeo copy oci: -> oci-archive:" "rm -f '$W/k.tar'" skopeo copy -q "oci:$LAYOUT:1.19-local" "oci-archive:$W/k.tar:x"
 
 umoci unpack --image "$LAYOUT:1.19-local" "$W/bundle" >/dev/null
 tar -C "$W/bundle/rootfs" -cf "$W/rootfs.tar" .
 measure "plate import (gzip layer)" "rm -rf '$W/imp'" "$PLATE" --root "$W/imp" import "$W/rootfs.tar" imp:1
+if [ -n "${PLATE_BEFORE:-}" ]; then
+	measure "plate import (before)" "rm -rf '$W/imp'" "$PLATE_BEFORE" --root "$W/imp" import "$W/rootfs.tar" imp:1
+fi
 measure "umoci repack (gzip layer)" "rm -rf '$W/ul' '$W/ub'; umoci init --layout '$W/ul'; umoci new --image '$W/ul:t';
 	umoci unpack --image '$W/ul:t' '$W/ub' >/dev/null; cp -a '$W/bundle/rootfs/.' '$W/ub/rootfs/'" \
 	umoci repack --image "$W/ul:t" "$W/ub"
 measure "tar | pigz -p2" "rm -f '$W/p.tgz'" sh -c "tar -C '$W/bundle/rootfs' -cf - . | pigz -p2 >'$W/p.tgz'"
 
-echo "== ratios (plate / peer; < 1 means plate is faster or smaller)"
-ratio "plate load" "buildah pull (vfs)"
-ratio "plate save --format oci" "skopeo copy oci: -> oci-archive:"
-ratio "plate import (gzip layer)" "umoci repack (gzip layer)"
-ratio "plate import (gzip layer)" "tar | pigz -p2"
+echo "== speedups (peer time / plate time; goal in brackets) and memory"
+speedup() { # PLATE PEER GOAL
+	awk -v a="${RESULT[$1]}" -v b="${RESULT[$2]}" -v l="$2 / $1" -v g="$3" 'BEGIN {
+		split(a, x, " "); split(b, y, " "); s = y[1] / x[1];
+		printf "%-58s x%5.2f  [>= %s: %s]\n", l, s, g, (s >= g ? "met" : "NOT met") }'
+}
+speedup "plate load" "buildah pull (vfs)" 3
+speedup "plate save --format oci" "buildah push oci-archive:" 3
+speedup "plate save --format oci" "skopeo copy oci: -> oci-archive:" 1
+speedup "plate import (gzip layer)" "umoci repack (gzip layer)" 3
+speedup "plate import (gzip layer)" "tar | pigz -p2" 0.8
+if [ -n "${PLATE_BEFORE:-}" ]; then
+	speedup "plate load" "plate load (before)" 1
+	speedup "plate import (gzip layer)" "plate import (before)" 1
+fi
+for l in "plate load" "plate save --format oci" "plate import (gzip layer)"; do
+	awk -v r="${RESULT[$l]}" -v l="$l" 'BEGIN { split(r, x, " ");
+		printf "%-58s %6.1f MiB  [<= 32: %s]\n", l " peak RSS", x[2] / 1024, (x[2] <= 32768 ? "met" : "NOT met") }'
+done

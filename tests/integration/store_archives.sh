@@ -34,6 +34,24 @@ tap_check "an untagged load of a named image keeps the name" bash -c "'$PLATE' -
 tap_check "skopeo reads the store" bash -c "skopeo inspect oci:'$R':docker.io/library/rt:docker | jq -e '.Env == [\"A=1\"]' >/dev/null"
 tap_check "every layer has a snapshot; fsck clean" bash -c "'$PLATE' --root '$R' fsck >/dev/null"
 
+# docker-archive layers are uncompressed layer.tar files: they are stored as they came, as
+# tar-typed blobs whose digest is their diffID, so a docker round trip is bit for bit.
+dm=$(jq -r '.[0].Descriptor.digest' <(p inspect rt:docker))
+tap_check "docker-archive layers stored uncompressed: digest = diffID, tar media type" bash -c "
+	m='$R/blobs/sha256/${dm#sha256:}'; c=\$(jq -r .config.digest \"\$m\")
+	test \"\$(jq -c '[.layers[] | .digest]' \"\$m\")\" = \"\$(jq -c .rootfs.diff_ids '$R/blobs/sha256/'\${c#sha256:})\" &&
+	jq -e 'all(.layers[]; .mediaType == \"application/vnd.oci.image.layer.v1.tar\")' \"\$m\" >/dev/null"
+p save --format docker -o "$T/dd.tar" rt:docker
+mkdir "$T/dd"
+tar -C "$T/dd" -xf "$T/dd.tar"
+tap_check "saved again as docker-archive: each layer file hashes to its diffID" bash -c "
+	cd '$T/dd' && cfg=\$(jq -r '.[0].Config' manifest.json) &&
+	test \"\$(jq -r '.[0].Layers[]' manifest.json | xargs sha256sum | sed 's/^/sha256:/; s/ .*//' | jq -Rsc 'split(\"\n\")[:-1]')\" = \"\$(jq -c .rootfs.diff_ids \"\$cfg\")\""
+tap_check "... skopeo copies it" skopeo copy -q docker-archive:"$T/dd.tar" oci:"$T/l4":z
+"$PLATE" --root "$T/root5" load -i "$T/dd.tar" >/dev/null
+tap_check "... and it loads back to the same manifest" test \
+	"$(jq -r '.[0].Descriptor.digest' <("$PLATE" --root "$T/root5" inspect rt:docker))" = "$dm"
+
 # ---- save, oci ----------------------------------------------------------------------------
 p save --format oci -o "$T/s.oci.tar" rt:oci
 tap_check "saved oci-archive passes skopeo inspect" \

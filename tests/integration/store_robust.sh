@@ -48,6 +48,23 @@ p fsck >"$T/out" 2>&1; rc=$?
 tap_check "fsck finds a damaged snapshot" bash -c "test $rc = 1 && grep -q 'is damaged: tree has' '$T/out'"
 mv "$T/hello.bak" "$snap/etc/hello"
 tap_check "fsck clean again once repaired" fsck_clean
+# Damage that keeps the entry count and byte total: content, mode, symlink target.
+cp -p "$snap/etc/passwd" "$T/passwd.bak"
+printf 'X' | dd of="$snap/etc/passwd" bs=1 seek=3 conv=notrunc status=none
+touch -r "$T/passwd.bak" "$snap/etc/passwd"
+p fsck >"$T/out" 2>&1; rc=$?
+tap_check "fsck finds a same-size content change, by diffID and path" bash -c "test $rc = 1 &&
+	grep -q \"snapshot '$(jq -r '.[0].RootFS.Layers[0]' <(p inspect small:1))' is damaged: 'etc/passwd' differs from layer .*content differs\" '$T/out' || { cat '$T/out'; false; }"
+cp -p "$T/passwd.bak" "$snap/etc/passwd"
+chmod 0600 "$snap/etc/passwd"
+p fsck >"$T/out" 2>&1; rc=$?
+tap_check "fsck finds a changed mode" bash -c "test $rc = 1 && grep -q \"'etc/passwd' .*mode differs\" '$T/out'"
+chmod 0644 "$snap/etc/passwd"
+ln -sfn busybok "$snap/bin/sh"
+p fsck >"$T/out" 2>&1; rc=$?
+tap_check "fsck finds a changed symlink target" bash -c "test $rc = 1 && grep -q \"'bin/sh' .*symlink target differs\" '$T/out'"
+ln -sfn busybox "$snap/bin/sh"
+tap_check "fsck clean once put back" fsck_clean
 rm -rf "$(dirname "$snap")"
 p fsck >"$T/out" 2>&1; rc=$?
 tap_check "fsck names a missing snapshot" bash -c "test $rc = 1 && grep -q 'snapshot of layer .* is missing' '$T/out'"

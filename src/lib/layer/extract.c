@@ -194,9 +194,14 @@ static int extract_file(struct extraction *x, const struct layer_entry *e, int p
 {
 	_cleanup_close_ int fd = -1;
 
-	if (layer_remove_tree(&x->root, pfd, name, err) < 0)
-		return -1;
+	/* Create first: whatever is in the way (O_EXCL fails on any existing name, dangling
+	 * symlinks included) is removed only then, saving a stat per file. */
 	fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		if (layer_remove_tree(&x->root, pfd, name, err) < 0)
+			return -1;
+		fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
 	if (fd < 0)
 		return plate_err_new(err, errno, "cannot create the file");
 	if (write_content(x, e, fd, err) < 0 || set_owner(x, e, fd, pfd, name, err) < 0)

@@ -9,6 +9,13 @@
  * than one that honours it.  The only warning tolerated is a name that is not valid in
  * the "C" locale, which libarchive then reports as raw bytes — exactly what we want.
  *
+ * Reading, hashing and decompressing run in a thread of their own that fills a ring of
+ * RING_SLOTS blocks of tar bytes; libarchive and the caller (the extractor's syscalls) run
+ * in the calling thread.  On two cores inflate + SHA-256 and file creation overlap, and
+ * memory stays at the ring's fixed size whatever the layer size.  The producer thread
+ * owns fd, the decoder, both digests and the byte counters until it has been joined.
+ * An uncompressed stream is hashed once: its digest is its diffID.
+ *
  * States (HOUSE_STYLE rule 13): OPEN (between entries), ENTRY (an entry is current),
  * END (end of archive seen), DONE (finished), BROKEN (an error happened).
  */
@@ -16,6 +23,8 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <locale.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,6 +35,7 @@
 #define READER_MAGIC 0x4c617952u /* "LayR" */
 #define IN_BUFFER (128 * 1024)
 #define OUT_BUFFER (256 * 1024)
+#define RING_SLOTS 4
 
 enum reader_state {
 	READER_OPEN = 1 << 0,
@@ -50,7 +60,19 @@ struct layer_reader {
 	unsigned char *in;
 	size_t in_pos, in_len;
 	bool in_eof, decoder_finished;
-	unsigned char *out;
+	bool single_hash; /* uncompressed: only r->tar is updated, the digest is the diffID */
+	struct ring {
+		pthread_mutex_t mu;
+		pthread_cond_t space; /* a slot was released, or stop */
+		pthread_cond_t data;  /* a slot was filled */
+		pthread_t thread;
+		bool inited, started, stop;
+		unsigned char *buf;       /* RING_SLOTS * OUT_BUFFER */
+		ssize_t len[RING_SLOTS];  /* > 0 bytes, 0 end of stream, -1 error */
+		size_t head, count;       /* oldest filled slot; filled slots */
+		bool held;                /* libarchive holds the head slot */
+		struct plate_error *err;  /* the producer's failure */
+	} ring;
 	struct plate_error *src_err; /* first failure inside the libarchive callback */
 	char expected_diff_id[DIGEST_STRING_LEN + 1];
 	char expected_digest[DIGEST_STRING_LEN + 1];
@@ -114,29 +136,30 @@ static int read_input(struct layer_reader *r, struct plate_error **err)
 		r->in_eof = true;
 		return 0;
 	}
-	digest_update(&r->stored, r->in, (size_t)n);
+	if (!r->single_hash)
+		digest_update(&r->stored, r->in, (size_t)n);
 	r->stored_bytes += (size_t)n;
 	r->in_pos = 0;
 	r->in_len = (size_t)n;
 	return 0;
 }
 
-/* Produces the next block of tar bytes into r->out: returns its length, 0 at the end. */
-static ssize_t produce(struct layer_reader *r, struct plate_error **err)
+/* Produces the next block of tar bytes into out: returns its length, 0 at the end. */
+static ssize_t produce(struct layer_reader *r, unsigned char *out, struct plate_error **err)
 {
 	for (;;) {
 		if (r->in_len == 0 && !r->in_eof && read_input(r, err) < 0)
 			return -1;
 		const unsigned char *p = r->in + r->in_pos;
 		size_t left = r->in_len, produced = 0;
-		if (r->decoder->ops->decode(r->decoder, &p, &left, r->out, OUT_BUFFER, &produced,
+		if (r->decoder->ops->decode(r->decoder, &p, &left, out, OUT_BUFFER, &produced,
 					    err) < 0)
 			return -1;
 		size_t consumed = r->in_len - left;
 		r->in_pos += consumed;
 		r->in_len = left;
 		if (produced > 0) {
-			digest_update(&r->tar, r->out, produced);
+			digest_update(&r->tar, out, produced);
 			r->tar_bytes += produced;
 			return (ssize_t)produced;
 		}
@@ -156,15 +179,92 @@ static ssize_t produce(struct layer_reader *r, struct plate_error **err)
 	}
 }
 
+static void *producer_main(void *arg)
+{
+	struct layer_reader *r = arg;
+	struct ring *g = &r->ring;
+	struct plate_error *perr = NULL;
+	ssize_t n;
+
+	do {
+		size_t slot;
+
+		pthread_mutex_lock(&g->mu);
+		while (g->count == RING_SLOTS && !g->stop)
+			pthread_cond_wait(&g->space, &g->mu);
+		if (g->stop) {
+			pthread_mutex_unlock(&g->mu);
+			break;
+		}
+		slot = (g->head + g->count) % RING_SLOTS;
+		pthread_mutex_unlock(&g->mu);
+
+		n = produce(r, g->buf + slot * OUT_BUFFER, &perr);
+
+		pthread_mutex_lock(&g->mu);
+		g->len[slot] = n < 0 ? -1 : n;
+		if (n < 0)
+			g->err = steal_pointer(&perr);
+		g->count++;
+		pthread_cond_signal(&g->data);
+		pthread_mutex_unlock(&g->mu);
+	} while (n > 0);
+	return NULL;
+}
+
+/* The next block of tar bytes from the ring (valid until the next call): its length, 0 at
+ * the end, -1 with *err.  The final 0 or -1 stays in the ring, so it repeats. */
+static ssize_t ring_next(struct layer_reader *r, const void **buf, struct plate_error **err)
+{
+	struct ring *g = &r->ring;
+	ssize_t n;
+
+	pthread_mutex_lock(&g->mu);
+	if (g->held) {
+		g->held = false;
+		g->head = (g->head + 1) % RING_SLOTS;
+		g->count--;
+		pthread_cond_signal(&g->space);
+	}
+	while (g->count == 0)
+		pthread_cond_wait(&g->data, &g->mu);
+	n = g->len[g->head];
+	if (n > 0) {
+		g->held = true;
+		*buf = g->buf + g->head * OUT_BUFFER;
+	} else if (n < 0) {
+		if (g->err != NULL)
+			*err = steal_pointer(&g->err);
+		else
+			plate_err_new(err, EIO, "the layer reader failed earlier");
+	}
+	pthread_mutex_unlock(&g->mu);
+	return n;
+}
+
+/* Stops the producer (if still running) and waits for it: afterwards the digests and
+ * counters belong to the calling thread again. */
+static void ring_stop(struct ring *g)
+{
+	if (!g->started)
+		return;
+	pthread_mutex_lock(&g->mu);
+	g->stop = true;
+	pthread_cond_signal(&g->space);
+	pthread_mutex_unlock(&g->mu);
+	pthread_join(g->thread, NULL);
+	g->started = false;
+}
+
 static la_ssize_t source_read(struct archive *a, void *client, const void **buf)
 {
 	struct layer_reader *r = client;
 	ssize_t n;
 
-	*buf = r->out;
+	*buf = NULL;
 	if (r->src_err != NULL)
 		return -1;
-	n = produce(r, &r->src_err);
+	n = ring_next(r, buf, &r->src_err);
 	if (n < 0) {
 		archive_set_error(a, EIO, "layer input failed");
 		return -1;
@@ -197,7 +297,9 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
 		     struct layer_reader **out, struct plate_error **err)
 {
 	struct layer_reader *r;
+	sigset_t all, saved;
 	locale_t old;
+	int started;
 
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
@@ -212,8 +314,8 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
 	if (digest_init(&r->stored, err) < 0 || digest_init(&r->tar, err) < 0)
 		goto fail;
 	r->in = malloc(IN_BUFFER);
-	r->out = malloc(OUT_BUFFER);
-	if (r->in == NULL || r->out == NULL) {
+	r->ring.buf = malloc(RING_SLOTS * OUT_BUFFER);
+	if (r->in == NULL || r->ring.buf == NULL) {
 		plate_err_new(err, ENOMEM, "cannot allocate a layer reader");
 		goto fail;
 	}
@@ -235,6 +337,25 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
 	r->compressor = layer_compressor_detect(r->in, r->in_len);
 	if (r->compressor->decoder_new(&r->decoder, err) < 0)
 		goto fail;
+	if (strcmp(r->compressor->name, "none") == 0) {
+		/* The bytes read so far reach r->tar through the decoder too. */
+		r->single_hash = true;
+		digest_release(&r->stored);
+	}
+	pthread_mutex_init(&r->ring.mu, NULL);
+	pthread_cond_init(&r->ring.space, NULL);
+	pthread_cond_init(&r->ring.data, NULL);
+	r->ring.inited = true;
+	/* Signals stay with the caller's thread (the CLI's handlers cancel from there). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	started = pthread_create(&r->ring.thread, NULL, producer_main, r);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (started != 0) {
+		plate_err_new(err, started, "cannot start the layer reader's thread");
+		goto fail;
+	}
+	r->ring.started = true;
 
 	r->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 	if (r->c_locale == (locale_t)0) {
@@ -540,19 +661,24 @@ int layer_reader_finish(struct layer_reader *r, struct layer_result *result,
 		return -1;
 	/* Everything after the end-of-archive marker counts too: the digests cover the
 	 * whole blob, and a truncated compressed stream must still be detected. */
+	if (r->src_err != NULL) {
+		*err = steal_pointer(&r->src_err);
+		return broken(r);
+	}
 	for (;;) {
-		ssize_t n = produce(r, err);
+		const void *block;
+		ssize_t n = ring_next(r, &block, err);
 		if (n < 0)
 			return broken(r);
 		if (n == 0)
 			break;
 	}
-	if (r->src_err != NULL) {
-		*err = steal_pointer(&r->src_err);
-		return broken(r);
-	}
+	ring_stop(&r->ring);
 	digest_final(&r->tar, diff_id);
-	digest_final(&r->stored, digest);
+	if (r->single_hash)
+		memcpy(digest, diff_id, sizeof(digest));
+	else
+		digest_final(&r->stored, digest);
 	r->state = READER_DONE;
 	if (r->expected_digest[0] != '\0' && strcmp(r->expected_digest, digest) != 0)
 		return plate_err_new(err, EINVAL, "layer digest mismatch: expected '%s', got '%s'",
@@ -574,10 +700,16 @@ void layer_reader_free(struct layer_reader *r)
 {
 	if (r == NULL || r->magic != READER_MAGIC)
 		return;
+	ring_stop(&r->ring);
 	if (r->a != NULL) {
 		locale_t old = uselocale(r->c_locale);
 		archive_read_free(r->a);
 		uselocale(old);
+	}
+	if (r->ring.inited) {
+		pthread_mutex_destroy(&r->ring.mu);
+		pthread_cond_destroy(&r->ring.space);
+		pthread_cond_destroy(&r->ring.data);
 	}
 	if (r->c_locale != (locale_t)0)
 		freelocale(r->c_locale);
@@ -587,7 +719,7 @@ void layer_reader_free(struct layer_reader *r)
 	digest_release(&r->tar);
 	plate_error_free(r->src_err);
 	free(r->in);
-	free(r->out);
+	free(r->ring.buf);
 	r->magic = 0;
 	free(r);
 }

@@ -297,6 +297,14 @@ static int fsck_ref_blob(void *data, const struct oci_descriptor *d, struct plat
 	return set_has(&f->corrupt, d->digest) ? 1 : 0;
 }
 
+/* A layer blob present and sound, so that a snapshot can be compared with it. */
+static bool layer_checkable(struct fsck *f, const struct oci_descriptor *l)
+{
+	struct store_blob_source src = { .store = f->store };
+
+	return !set_has(&f->corrupt, l->digest) && store_source_has(&src, l->digest, l->size);
+}
+
 static int fsck_image(void *data, const struct oci_descriptor *desc, const struct oci_manifest *m,
 		      const struct oci_config *c, struct plate_error **err)
 {
@@ -318,7 +326,9 @@ static int fsck_image(void *data, const struct oci_descriptor *desc, const struc
 		f->result->snapshots++;
 		if (!store_snapshot_exists(f->store, id))
 			problem(f, "image '%s': snapshot of layer '%s' is missing", f->image, id);
-		else if (store_snapshot_check(f->store, id, &e) < 0)
+		else if (store_snapshot_check(f->store, id, &e) < 0 ||
+			 (i < m->n_layers && layer_checkable(f, &m->layers[i]) &&
+			  store_snapshot_verify(f->store, id, m->layers[i].digest, &e) < 0))
 			problem(f, "snapshot '%s' is damaged: %s", id, e->message);
 	}
 	return 0;

@@ -114,5 +114,9 @@ int store_snapshot_adopt(int dirfd, const char *name, const char *src, const cha
 			 long long epoch, struct plate_error **err);
 /* Checks ROOT/snapshots/<hex>: info.json names diff_id and matches the tree. */
 int store_snapshot_check(struct store *s, const char *diff_id, struct plate_error **err);
+/* Compares ROOT/snapshots/<hex>/fs with the layer blob layer_digest it was made from
+ * (verify.c): fails naming the first entry that differs. */
+int store_snapshot_verify(struct store *s, const char *diff_id, const char *layer_digest,
+			  struct plate_error **err);
 
 #endif

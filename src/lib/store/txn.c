@@ -806,44 +806,40 @@ static int plan_cache(struct store_txn *t, struct publish *p, struct plate_error
 	return 0;
 }
 
-static int publish(struct store_txn *t, struct publish *p, struct plate_error **err)
+/* Moves each staged <fromfd>/<from_prefix><hex><suffix> to ROOT/<dir>/<hex><suffix>, by
+ * link (blobs stay staged until the transaction is dropped) or rename, then fsyncs dir.
+ * What is already published (same name, same content by construction) is left alone. */
+static int publish_set(struct store_txn *t, const struct oci_strings *names, int fromfd,
+		       const char *from_prefix, const char *dir, const char *suffix, bool link,
+		       const char *what, struct plate_error **err)
 {
 	struct store *s = t->store;
-	char path[DIGEST_HEX_LEN + 32];
+	char from[DIGEST_HEX_LEN + 32], to[DIGEST_HEX_LEN + 32];
 
+	for (size_t i = 0; i < names->n; i++) {
+		const char *hex = names->v[i] + 7;
+		snprintf(from, sizeof(from), "%s%s%s", from_prefix, hex, suffix);
+		snprintf(to, sizeof(to), "%s/%s%s", dir, hex, suffix);
+		if ((link ? linkat(fromfd, from, s->rootfd, to, 0) :
+			    renameat(fromfd, from, s->rootfd, to)) < 0 &&
+		    errno != EEXIST && errno != ENOTEMPTY)
+			return plate_err_new(err, errno, "cannot publish %s '%s'", what, names->v[i]);
+	}
+	return names->n > 0 ? store_fs_fsync_dir(s->rootfd, dir, err) : 0;
+}
+
+static int publish(struct store_txn *t, struct publish *p, struct plate_error **err)
+{
 	/* One syncfs for every staged blob, snapshot and cache entry (none of them was
 	 * fsynced on its own) before any of them is linked into the store. */
 	if ((p->snapshots.n > 0 || p->blobs.n > 0 || t->cache_keys.n > 0) && syncfs(t->dirfd) < 0)
 		return plate_err_new(err, errno, "cannot sync the store's filesystem");
-	for (size_t i = 0; i < p->blobs.n; i++) {
-		const char *hex = p->blobs.v[i] + 7;
-		snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
-		if (linkat(t->blobsfd, hex, s->rootfd, path, 0) < 0 && errno != EEXIST)
-			return plate_err_new(err, errno, "cannot publish blob '%s'", p->blobs.v[i]);
-	}
-	if (p->blobs.n > 0 && store_fs_fsync_dir(s->rootfd, "blobs/sha256", err) < 0)
+	if (publish_set(t, &p->blobs, t->blobsfd, "", "blobs/sha256", "", true, "blob", err) < 0 ||
+	    publish_set(t, &p->snapshots, t->dirfd, "snap-", "snapshots", "", false, "snapshot",
+			err) < 0)
 		return -1;
-	for (size_t i = 0; i < p->snapshots.n; i++) {
-		const char *hex = p->snapshots.v[i] + 7;
-		char from[DIGEST_HEX_LEN + 8];
-		snprintf(from, sizeof(from), "snap-%s", hex);
-		snprintf(path, sizeof(path), "snapshots/%s", hex);
-		if (renameat(t->dirfd, from, s->rootfd, path) < 0 && errno != EEXIST &&
-		    errno != ENOTEMPTY)
-			return plate_err_new(err, errno, "cannot publish snapshot '%s'",
-					     p->snapshots.v[i]);
-	}
-	if (p->snapshots.n > 0 && store_fs_fsync_dir(s->rootfd, "snapshots", err) < 0)
-		return -1;
-	for (size_t i = 0; i < t->cache_keys.n; i++) {
-		snprintf(path, sizeof(path), "cache/%s.json", t->cache_keys.v[i] + 7);
-		if (renameat(t->dirfd, path, s->rootfd, path) < 0)
-			return plate_err_new(err, errno, "cannot publish cache entry '%s'",
-					     t->cache_keys.v[i]);
-	}
-	if (t->cache_keys.n > 0 && store_fs_fsync_dir(s->rootfd, "cache", err) < 0)
-		return -1;
-	return 0;
+	return publish_set(t, &t->cache_keys, t->dirfd, "cache/", "cache", ".json", false,
+			   "cache entry", err);
 }
 
 int store_txn_commit(struct store_txn *t, struct plate_error **err)
