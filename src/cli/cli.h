@@ -65,6 +65,7 @@ int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 int cli_cmd_fsck(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_du(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 
 /* Monotonic seconds, for durations shown to the user. */
 double cli_now(void);

@@ -32,6 +32,7 @@ static const struct cli_command commands[] = {
 	{ "fsck", cli_cmd_fsck, "verify the store" },
 	{ "build", cli_cmd_build, "build an image from a Dockerfile" },
 	{ "run", cli_cmd_run, "run a command in an image" },
+	{ "du", cli_cmd_du, "show where the bytes of an image go, and what is wasted" },
 };
 
 static void print_usage(FILE *out)

@@ -706,6 +706,8 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 		goto out;
 	eng_hash_field(&d, "plate copy v1");
 	eng_hash_field(&d, link ? "" : st->key);
+	/* --link drops the parent key, which carried the epoch: mtimes still depend on it. */
+	eng_hash_u64(&d, (uint64_t)e->o.epoch);
 	eng_hash_field(&d, step->instruction);
 	for (size_t i = 0; i < step->n_flags; i++)
 		eng_hash_field(&d, step->flags[i]);
