@@ -702,6 +702,7 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 	 * A stage's files are identified cheaply by the stage's key first; when that misses,
 	 * by their content, so that a COPY --from of files that did not change (a CA bundle
 	 * from a builder whose other files did) is still a hit. */
+	eng_inputs_begin(c);
 	if (digest_init(&d, err) < 0)
 		goto out;
 	eng_hash_field(&d, "plate copy v1");
@@ -738,6 +739,8 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 			}
 			eng_hash_field(&d, "stage");
 			eng_hash_field(&d, from->key);
+			eng_inputs_set(c, "source", from->key);
+			eng_inputs_set(c, "source_name", what);
 			if (eng_layers_copy(&src_layers, &from->layers, err) < 0)
 				goto out;
 			by_content = true;
@@ -752,6 +755,8 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 			eng_hash_field(&d, img->manifest_desc.digest);
 			if (asprintf(&what, "image '%s'", s->image) < 0)
 				what = NULL;
+			eng_inputs_set(c, "source", img->manifest_desc.digest);
+			eng_inputs_set(c, "source_name", what);
 		}
 		if (what == NULL) {
 			plate_err_new(err, ENOMEM, "out of memory");
@@ -767,6 +772,7 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 			goto out;
 		j.sel = &sel;
 		eng_selection_key(&d, &sel);
+		eng_inputs_selection(c, &sel);
 	}
 	digest_final(&d, key);
 	memcpy(chain, key, sizeof(chain));
@@ -799,6 +805,8 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 				goto out;
 		}
 	}
+	if (!hit)
+		eng_explain_miss(c, key);
 	for (size_t i = 0; !hit && i < j.n_urls; i++)
 		if (download(e, &j.urls[i], checksum, err) < 0)
 			goto out;

@@ -64,6 +64,8 @@ enum engine_event_type {
 	ENGINE_EVENT_STEP_DONE,   /* the step finished: seconds */
 	ENGINE_EVENT_STEP_ERROR,  /* the step failed: message, seconds */
 	ENGINE_EVENT_WARNING,     /* message (not tied to a step when id is 0) */
+	ENGINE_EVENT_STEP_MISS,   /* the step was not cached: message says why (--no-cache,
+				   * what changed since the last build of the tag) */
 };
 
 struct engine_event {
@@ -74,7 +76,7 @@ struct engine_event {
 	size_t len;
 	int fd;
 	double seconds;     /* DONE, ERROR */
-	const char *message; /* ERROR, WARNING */
+	const char *message; /* ERROR, WARNING, MISS */
 };
 
 typedef void engine_progress_fn(void *data, const struct engine_event *ev);

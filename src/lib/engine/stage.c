@@ -145,6 +145,8 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 	if ((st->config.working_dir = strdup(path)) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	c->history = history;
+	eng_inputs_begin(c);
+	eng_inputs_set(c, "path", path);
 	if (digest_init(&d, err) < 0)
 		return -1;
 	eng_hash_field(&d, "plate workdir v1");
@@ -158,6 +160,7 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 			goto out;
 		if (!hit) {
 			struct workdir_job j = { .path = path, .user = st->config.user };
+			eng_explain_miss(c, key);
 			struct eng_view v;
 			if (eng_scratch(e, "upper", &upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||
 			    eng_scratch(e, "mnt", &mnt, err) < 0 ||
@@ -356,10 +359,12 @@ int eng_stage_build(struct engine *e, struct eng_stage *st, struct plate_error *
 				emit(e, ENGINE_EVENT_STEP_ERROR, c.id, c.name, c.t0, (*err)->message);
 			plate_err_wrap(err, "%s (%s:%u)", c.name, e->o.dockerfile_name, c.step->line);
 		} else if (fs) {
+			eng_inputs_commit(&c);
 			if (c.cached)
 				emit(e, ENGINE_EVENT_STEP_CACHED, c.id, c.name, 0, NULL);
 			emit(e, ENGINE_EVENT_STEP_DONE, c.id, c.name, c.t0, NULL);
 		}
+		eng_inputs_release(&c);
 		dockerfile_vars_release(&c.vars);
 		free(c.name);
 		if (r < 0)
