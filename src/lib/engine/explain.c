@@ -21,9 +21,10 @@
 #include "engine/engine_internal.h"
 #include "json/json.h"
 
-#define EXPLAIN_MAX (4 << 20)
-/* Above this many entries a COPY records one digest of its files instead of the list. */
-#define EXPLAIN_MAX_FILES 10000
+/* A build-cache entry's limit (the store reads no larger one). */
+#define EXPLAIN_MAX ((size_t)1 << 20)
+/* Above this many entries a COPY records only the digest of its files, not the list. */
+#define EXPLAIN_MAX_FILES 2000
 /* Names listed in one explanation. */
 #define EXPLAIN_NAMES 3
 
@@ -84,6 +85,15 @@ int eng_explain_save(struct engine *e, struct plate_error **err)
 	if (root == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	r = json_canonical(root, &text, &len, err);
+	if (r == 0 && len > EXPLAIN_MAX) {
+		/* Too large: keep the digests of the copied files, drop their lists. */
+		const char *k;
+		json_t *v;
+		json_object_foreach(e->explain_new, k, v)
+			json_object_del(v, "files");
+		free(steal_pointer(&text));
+		r = json_canonical(root, &text, &len, err);
+	}
 	json_decref(root);
 	if (r < 0)
 		return -1;
@@ -186,11 +196,9 @@ void eng_inputs_selection(struct eng_step_ctx *c, const struct eng_selection *se
 	if (ok && c->inputs != NULL) {
 		char sum[DIGEST_STRING_LEN + 1];
 		digest_final(&d, sum);
-		if (count > EXPLAIN_MAX_FILES) {
-			set_str(c, "files_digest", hex_of(sum));
-		} else {
+		set_str(c, "files_digest", hex_of(sum));
+		if (count <= EXPLAIN_MAX_FILES && c->inputs != NULL)
 			ok = json_object_set(c->inputs, "files", files) == 0;
-		}
 	}
 	if (!ok) {
 		json_decref(c->inputs);
@@ -319,9 +327,12 @@ void eng_explain_miss(struct eng_step_ctx *c, const char *key)
 		buf_addstr(&b, "the instruction changed");
 		first = false;
 	}
-	diff_objects(e, json_object_get(prev, "files"), json_object_get(cur, "files"), false, &b,
-		     &first);
-	if (!same_field(prev, cur, "files_digest")) {
+	if (json_object_get(prev, "files") != NULL && json_object_get(cur, "files") != NULL)
+		diff_objects(e, json_object_get(prev, "files"), json_object_get(cur, "files"), false,
+			     &b, &first);
+	/* The names are known when both builds listed them; else only that they changed. */
+	if ((json_object_get(prev, "files") == NULL || json_object_get(cur, "files") == NULL) &&
+	    !same_field(prev, cur, "files_digest")) {
 		buf_addstr(&b, first ? "the copied files changed" : ", the copied files changed");
 		first = false;
 	}
