@@ -9,7 +9,7 @@ packages=(
   libarchive-dev libssl-dev libjansson-dev libcurl4-openssl-dev
   libzstd-dev zlib1g-dev libdeflate-dev
   # tests and judges
-  jq git python3 zstd tar gzip skopeo umoci runc buildah docker-registry
+  jq git python3 zstd tar gzip skopeo umoci runc buildah docker-registry faketime
   busybox-static golang-go ca-certificates openssl apache2-utils
   # benchmarks
   hyperfine pigz time

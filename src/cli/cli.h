@@ -141,6 +141,7 @@ struct cli_lint_input {
 };
 int cli_lint_dockerfile(const struct cli_lint_input *in, struct check_report *report,
 			struct plate_error **err);
+int cli_cmd_du(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 
 /* Monotonic seconds, for durations shown to the user. */
 double cli_now(void);

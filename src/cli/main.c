@@ -37,6 +37,7 @@ static const struct cli_command commands[] = {
 	{ "login", cli_cmd_login, "log in to a registry" },
 	{ "logout", cli_cmd_logout, "log out from a registry" },
 	{ "check", cli_check_dockerfile, "check a Dockerfile (BuildKit build checks + context)" },
+	{ "du", cli_cmd_du, "show where the bytes of an image go, and what is wasted" },
 };
 
 static void print_usage(FILE *out)

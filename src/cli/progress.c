@@ -163,6 +163,9 @@ static void plain(struct cli_progress *p, const struct engine_event *ev)
 	case ENGINE_EVENT_WARNING:
 		fprintf(p->out, "WARNING: %s\n", ev->message);
 		break;
+	case ENGINE_EVENT_STEP_MISS:
+		fprintf(p->out, "#%u CACHE MISS: %s\n", ev->id, ev->message);
+		break;
 	default:
 		break;
 	}
@@ -177,6 +180,7 @@ static void json_event(struct cli_progress *p, const struct engine_event *ev)
 		[ENGINE_EVENT_STEP_START] = "start",   [ENGINE_EVENT_STEP_CACHED] = "cached",
 		[ENGINE_EVENT_STEP_OUTPUT] = "output", [ENGINE_EVENT_STEP_DONE] = "done",
 		[ENGINE_EVENT_STEP_ERROR] = "error",   [ENGINE_EVENT_WARNING] = "warning",
+		[ENGINE_EVENT_STEP_MISS] = "miss",
 	};
 	json_t *o = json_object();
 	char *text;
@@ -196,8 +200,10 @@ static void json_event(struct cli_progress *p, const struct engine_event *ev)
 		json_object_set_new(o, "seconds", json_real(ev->seconds));
 	if (ev->process_seconds > 0)
 		json_object_set_new(o, "process_seconds", json_real(ev->process_seconds));
+	/* A miss says why in "reason". */
 	if (ev->message)
-		json_object_set_new(o, "message", json_string(ev->message));
+		json_object_set_new(o, ev->type == ENGINE_EVENT_STEP_MISS ? "reason" : "message",
+				    json_string(ev->message));
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (text != NULL)
 		fprintf(p->out, "%s\n", text);
@@ -249,6 +255,7 @@ static void tty(struct cli_progress *p, const struct engine_event *ev)
 		s->seconds = ev->seconds;
 		break;
 	case ENGINE_EVENT_WARNING:
+	case ENGINE_EVENT_STEP_MISS:
 		break;
 	default:
 		break;

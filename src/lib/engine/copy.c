@@ -717,10 +717,13 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 	 * A stage's files are identified cheaply by the stage's key first; when that misses,
 	 * by their content, so that a COPY --from of files that did not change (a CA bundle
 	 * from a builder whose other files did) is still a hit. */
+	eng_inputs_begin(c);
 	if (digest_init(&d, err) < 0)
 		goto out;
 	eng_hash_field(&d, "plate copy v1");
 	eng_hash_field(&d, link ? "" : st->key);
+	/* --link drops the parent key, which carried the epoch: mtimes still depend on it. */
+	eng_hash_u64(&d, (uint64_t)e->o.epoch);
 	eng_hash_field(&d, step->instruction);
 	for (size_t i = 0; i < step->n_flags; i++)
 		eng_hash_field(&d, step->flags[i]);
@@ -751,6 +754,8 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 			}
 			eng_hash_field(&d, "stage");
 			eng_hash_field(&d, from->key);
+			eng_inputs_set(c, "source", from->key);
+			eng_inputs_set(c, "source_name", what);
 			if (eng_layers_copy(&src_layers, &from->layers, err) < 0)
 				goto out;
 			by_content = true;
@@ -765,6 +770,8 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 			eng_hash_field(&d, img->manifest_desc.digest);
 			if (asprintf(&what, "image '%s'", s->image) < 0)
 				what = NULL;
+			eng_inputs_set(c, "source", img->manifest_desc.digest);
+			eng_inputs_set(c, "source_name", what);
 		}
 		if (what == NULL) {
 			plate_err_new(err, ENOMEM, "out of memory");
@@ -780,6 +787,7 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 			goto out;
 		j.sel = &sel;
 		eng_selection_key(&d, &sel);
+		eng_inputs_selection(c, &sel);
 	}
 	digest_final(&d, key);
 	memcpy(chain, key, sizeof(chain));
@@ -812,6 +820,8 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 				goto out;
 		}
 	}
+	if (!hit)
+		eng_explain_miss(c, key);
 	for (size_t i = 0; !hit && i < j.n_urls; i++)
 		if (download(e, &j.urls[i], checksum, err) < 0)
 			goto out;

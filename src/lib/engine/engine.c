@@ -239,6 +239,7 @@ void engine_free(struct engine *e)
 	free(e->empty_dir2);
 	free(e->sandbox_tmp);
 	plate_error_free(e->first_error);
+	eng_explain_release(e);
 	if (e->context_fd >= 0)
 		close(e->context_fd);
 	close(e->cancel_pipe[0]);
@@ -322,7 +323,9 @@ static int prepare(struct engine *e, struct plate_error **err)
 	    eng_scratch(e, "empty", &e->empty_dir2, err) < 0 ||
 	    eng_scratch(e, "sandbox", &e->sandbox_tmp, err) < 0)
 		return -1;
-	return eng_statcache_load(e, err);
+	if (eng_statcache_load(e, err) < 0)
+		return -1;
+	return eng_explain_load(e, err);
 }
 
 /* ---- stage threads -------------------------------------------------------------------- */
@@ -407,7 +410,8 @@ static int finish(struct engine *e, struct plate_error **err)
 		if (store_txn_snapshot_adopt(e->txn, e->pending_ids[i], e->pending_dirs[i],
 					     e->o.epoch, err) < 0)
 			return -1;
-	if (eng_cache_flush(e, err) < 0 || eng_statcache_save(e, err) < 0)
+	if (eng_cache_flush(e, err) < 0 || eng_statcache_save(e, err) < 0 ||
+	    eng_explain_save(e, err) < 0)
 		return -1;
 	return 0;
 }

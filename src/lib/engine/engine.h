@@ -22,7 +22,13 @@
  *   Nothing here reads the environment or the current directory: the caller passes the
  *   epoch (SOURCE_DATE_EPOCH or 0), paths and contents.  Layer mtimes are clamped to the
  *   epoch and config and history dates are the epoch, so equal inputs give equal image
- *   digests.  The clock is read for progress durations only.
+ *   digests.  The epoch is part of every cache key (a layer's diffID depends on it).  The
+ *   clock is read for progress durations only.
+ *
+ * Cache misses
+ *   Each build keeps the inputs of its steps per tag in the build cache; a step that is
+ *   not cached gets an ENGINE_EVENT_STEP_MISS event saying what changed since the last
+ *   build of that tag (docs/internals/engine.md, "Cache-miss explanations").
  *
  * Progress
  *   The progress callback receives events from any build thread, one at a time (the engine
@@ -64,6 +70,8 @@ enum engine_event_type {
 	ENGINE_EVENT_STEP_DONE,   /* the step finished: seconds */
 	ENGINE_EVENT_STEP_ERROR,  /* the step failed: message, seconds */
 	ENGINE_EVENT_WARNING,     /* message (not tied to a step when id is 0) */
+	ENGINE_EVENT_STEP_MISS,   /* the step was not cached: message says why (--no-cache,
+				   * what changed since the last build of the tag) */
 };
 
 struct engine_event {
@@ -76,7 +84,7 @@ struct engine_event {
 	double seconds;     /* DONE, ERROR */
 	double process_seconds; /* DONE, ERROR of a RUN that ran: time inside its process (the
 				 * rest of `seconds` is the engine's and the sandbox's own) */
-	const char *message; /* ERROR, WARNING */
+	const char *message; /* ERROR, WARNING, MISS */
 };
 
 typedef void engine_progress_fn(void *data, const struct engine_event *ev);

@@ -177,6 +177,12 @@ struct engine {
 	struct plate_error *first_error; /* of a stage thread */
 	bool failed;
 	bool base_missing;      /* planning failed on a base image */
+	/* Cache-miss explanations (explain.c): the step inputs of the last build of this
+	 * name, read-only, and those of this build (under lock). */
+	eng_digest explain_key;
+	char *explain_name;
+	struct json_t *explain_old;
+	struct json_t *explain_new;
 	unsigned steps, cached;
 };
 
@@ -319,6 +325,7 @@ struct eng_step_ctx {
 	double process_seconds; /* RUN: the command's own wall time (sandbox_result) */
 	bool cached;           /* set by eng_stage_apply() */
 	const char *history;   /* created_by for the history, NULL: the step's text */
+	struct json_t *inputs; /* what the key covers, for explanations (explain.c); may be NULL */
 };
 
 /* Looks a step's key up in the build cache: on a hit, *empty or *layer is its result.
@@ -359,6 +366,26 @@ int eng_stage_apply(struct eng_step_ctx *c, const char *key, const struct eng_la
 		    bool empty, bool cached, struct plate_error **err);
 /* Runs every step of a stage. */
 int eng_stage_build(struct engine *e, struct eng_stage *st, struct plate_error **err);
+
+/* ---- cache-miss explanations (explain.c) ------------------------------------------------ */
+
+/* Reads the step inputs of the last build of this name (the first tag, or the context and
+ * Dockerfile) from the build cache. */
+int eng_explain_load(struct engine *e, struct plate_error **err);
+/* Stages this build's step inputs (those of steps that did not run are kept). */
+int eng_explain_save(struct engine *e, struct plate_error **err);
+void eng_explain_release(struct engine *e);
+/* A step's inputs, recorded while its key is computed; best effort (no errors: a failure
+ * drops the record).  begin records the parent key, instruction, USER and WORKDIR. */
+void eng_inputs_begin(struct eng_step_ctx *c);
+void eng_inputs_set(struct eng_step_ctx *c, const char *field, const char *value);
+void eng_inputs_vars(struct eng_step_ctx *c);
+void eng_inputs_selection(struct eng_step_ctx *c, const struct eng_selection *sel);
+/* Keeps the record for the next build (the step succeeded). */
+void eng_inputs_commit(struct eng_step_ctx *c);
+void eng_inputs_release(struct eng_step_ctx *c);
+/* Emits ENGINE_EVENT_STEP_MISS saying why the step (key: its cache key) was not cached. */
+void eng_explain_miss(struct eng_step_ctx *c, const char *key);
 
 /* ---- the image (image.c) ------------------------------------------------------------------- */
 

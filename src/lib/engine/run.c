@@ -561,6 +561,8 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 	}
 
 	/* The key: parent, command, environment, user, directory, mounts, network. */
+	eng_inputs_begin(c);
+	eng_inputs_vars(c);
 	if (digest_init(&d, err) < 0)
 		goto out;
 	eng_hash_field(&d, "plate run v1");
@@ -616,6 +618,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 		r = eng_stage_apply(c, key, empty ? NULL : &layer, empty, true, err);
 		goto out;
 	}
+	eng_explain_miss(c, key);
 
 	/* Not cached: prepare the root, the user, the mounts, and run. */
 	if (eng_scratch(e, "upper", &upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||

@@ -145,6 +145,8 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 	if ((st->config.working_dir = strdup(path)) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	c->history = history;
+	eng_inputs_begin(c);
+	eng_inputs_set(c, "path", path);
 	if (digest_init(&d, err) < 0)
 		return -1;
 	eng_hash_field(&d, "plate workdir v1");
@@ -158,6 +160,7 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 			goto out;
 		if (!hit) {
 			struct workdir_job j = { .path = path, .user = st->config.user };
+			eng_explain_miss(c, key);
 			struct eng_view v;
 			if (eng_scratch(e, "upper", &upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||
 			    eng_scratch(e, "mnt", &mnt, err) < 0 ||
@@ -206,6 +209,23 @@ static int platform_parts(const char *platform, struct oci_config *c, struct pla
 	return 0;
 }
 
+/* The key of FROM an image: its manifest digest (a re-tagged base invalidates every
+ * step) and the epoch, as for scratch. */
+static int image_key(const char *manifest, long long epoch, eng_digest out,
+		     struct plate_error **err)
+{
+	struct digest d = { 0 };
+
+	if (digest_init(&d, err) < 0)
+		return -1;
+	eng_hash_field(&d, "plate from image v1");
+	eng_hash_field(&d, manifest);
+	eng_hash_u64(&d, (uint64_t)epoch);
+	digest_final(&d, out);
+	digest_release(&d);
+	return 0;
+}
+
 static int stage_from(struct engine *e, struct eng_stage *st, struct plate_error **err)
 {
 	const struct plan_stage *ps = st->ps;
@@ -219,8 +239,10 @@ static int stage_from(struct engine *e, struct eng_stage *st, struct plate_error
 		    oci_config_copy(&st->config, &base->config, err) < 0)
 			return -1;
 	} else if (strcmp(ps->from, "scratch") == 0) {
-		char seed[128];
-		snprintf(seed, sizeof(seed), "plate scratch v1\n%s", platform);
+		char seed[160];
+		/* The epoch is part of every key: a layer's diffID depends on it (mtimes are
+		 * clamped to it), so a result built under another epoch is not this one's. */
+		snprintf(seed, sizeof(seed), "plate scratch v1\n%s\n%lld", platform, e->o.epoch);
 		if (digest_buffer(seed, strlen(seed), st->key, err) < 0 ||
 		    oci_strings_add(&st->config.env, "PATH=" PLAN_DEFAULT_PATH, err) < 0 ||
 		    platform_parts(platform, &st->config, err) < 0)
@@ -232,7 +254,8 @@ static int stage_from(struct engine *e, struct eng_stage *st, struct plate_error
 		    eng_image_layers(e, img, &st->layers, err) < 0 ||
 		    oci_config_copy(&st->config, &img->config, err) < 0)
 			return -1;
-		memcpy(st->key, img->manifest_desc.digest, sizeof(st->key));
+		if (image_key(img->manifest_desc.digest, e->o.epoch, st->key, err) < 0)
+			return -1;
 		st->workdir_exists = st->config.working_dir == NULL;
 	}
 	/* Triggers run in the stages built on this one, never inherited. */
@@ -330,10 +353,12 @@ int eng_stage_build(struct engine *e, struct eng_stage *st, struct plate_error *
 				     c.process_seconds);
 			plate_err_wrap(err, "%s (%s:%u)", c.name, e->o.dockerfile_name, c.step->line);
 		} else if (fs) {
+			eng_inputs_commit(&c);
 			if (c.cached)
 				emit(e, ENGINE_EVENT_STEP_CACHED, c.id, c.name, 0, NULL, 0);
 			emit(e, ENGINE_EVENT_STEP_DONE, c.id, c.name, c.t0, NULL, c.process_seconds);
 		}
+		eng_inputs_release(&c);
 		dockerfile_vars_release(&c.vars);
 		free(c.name);
 		if (r < 0)
