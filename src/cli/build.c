@@ -3,9 +3,11 @@
  *             [--no-cache] [--progress auto|tty|plain|json|quiet] [-q]
  *             [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]
  *             [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]
- *             [--secret id=ID[,src=PATH|,env=VAR]]... CONTEXT
+ *             [--secret id=ID[,src=PATH|,env=VAR]]... [--strict] [--max-size SIZE] CONTEXT
  *
- * Builds the image and stores it (tagged with every -t, untagged without).  Progress goes
+ * Builds the image and stores it (tagged with every -t, untagged without), then runs the
+ * image doctor on it (check.c) and prints its findings on stderr: --strict exits 3 when
+ * any warning or error remains, --max-size sets a size budget whose excess exits 3.  Progress goes
  * to stderr; with -q only the image ID is printed, on stdout.  SOURCE_DATE_EPOCH sets the
  * epoch (default 0) that layer mtimes are clamped to and that config dates are.  Ctrl-C
  * stops the build: the sandbox is killed and the store is left as it was.
@@ -29,7 +31,8 @@ static const char usage[] =
 	"                   [--no-cache] [--progress auto|tty|plain|json|quiet] [-q]\n"
 	"                   [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]\n"
 	"                   [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]\n"
-	"                   [--secret id=ID[,src=PATH|,env=VAR]]... CONTEXT\n";
+	"                   [--secret id=ID[,src=PATH|,env=VAR]]... [--strict] [--max-size SIZE]\n"
+	"                   CONTEXT\n";
 
 struct build_cli {
 	const char *file;
@@ -42,6 +45,8 @@ struct build_cli {
 	const char *context;
 	bool no_cache;
 	bool quiet;
+	bool strict;
+	int64_t max_size;
 	char **tags;
 	size_t n_tags;
 	char **build_args;
@@ -116,6 +121,10 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 			o->quiet = true;
 			continue;
 		}
+		if (strcmp(argv[i], "--strict") == 0) {
+			o->strict = true;
+			continue;
+		}
 		if ((m = take(argc, argv, &i, "--tag", "-t", &v)) != 0) {
 			if (m > 0 && push(&o->tags, &o->n_tags, v, err) < 0)
 				return -1;
@@ -150,6 +159,9 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 				return -1;
 		} else if ((m = take(argc, argv, &i, "--platform", NULL, &v)) != 0) {
 			o->platform = v;
+		} else if ((m = take(argc, argv, &i, "--max-size", NULL, &v)) != 0) {
+			if (m > 0 && cli_parse_size(v, &o->max_size) < 0)
+				return cli_usage_error(ctx, err, "--max-size '%s' is not a size", v);
 		} else if ((m = take(argc, argv, &i, "--network", NULL, &v)) != 0) {
 			o->network = v;
 		} else if ((m = take(argc, argv, &i, "--secret", NULL, &v)) != 0) {
@@ -298,9 +310,30 @@ static void on_signal(int sig)
 		engine_cancel(running);
 }
 
+/* The doctor on the image just built: findings on stderr.  A failure of the doctor itself
+ * is reported but does not fail the build.  Exit 3 under --strict when anything remains,
+ * or when an error remains and a --max-size budget was given. */
+static int run_doctor(struct cli_ctx *ctx, struct store *s, const struct build_cli *o,
+		      const char *manifest_digest)
+{
+	_cleanup_error_ struct plate_error *derr = NULL;
+	struct cli_doctor_options d = {
+		.strict = o->strict, .max_size = o->max_size, .platform = o->platform, .out = stderr,
+	};
+	int r = cli_doctor(ctx, s, manifest_digest, &d, &derr);
+
+	if (r < 0) {
+		_cleanup_free_ char *text = plate_error_format(derr);
+		fprintf(stderr, "plate: warning: image check skipped: %s\n",
+			text ? text : derr->message);
+		return CLI_EXIT_OK;
+	}
+	return r == CLI_EXIT_CHECK && (o->strict || o->max_size >= 0) ? CLI_EXIT_CHECK : CLI_EXIT_OK;
+}
+
 int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
-	_cleanup_(build_cli_release) struct build_cli o = { 0 };
+	_cleanup_(build_cli_release) struct build_cli o = { .max_size = -1 };
 	struct engine_options eo = { 0 };
 	struct engine_result res;
 	_cleanup_free_ char *context = NULL, *out_dest = NULL, *resolv = NULL;
@@ -443,7 +476,7 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		for (size_t i = 0; i < o.n_tags; i++)
 			fprintf(stderr, "tagged %s\n", cli_familiar_name(norm_tags[i]));
 	}
-	rc = CLI_EXIT_OK;
+	rc = run_doctor(ctx, s, &o, res.manifest_digest);
 out:
 	if (norm_tags != NULL)
 		for (size_t i = 0; i < o.n_tags; i++)

@@ -32,6 +32,8 @@ static const struct cli_command commands[] = {
 	{ "fsck", cli_cmd_fsck, "verify the store" },
 	{ "build", cli_cmd_build, "build an image from a Dockerfile" },
 	{ "run", cli_cmd_run, "run a command in an image" },
+	{ "check", cli_cmd_check, "find what makes an image fail at run time" },
+	{ "sbom", cli_cmd_sbom, "write an SPDX 2.3 SBOM of an image" },
 };
 
 static void print_usage(FILE *out)
