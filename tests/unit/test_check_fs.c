@@ -148,7 +148,7 @@ int main(void)
 	tap_ok(check_fs_walk(fs, "/", collect, &walk, &err) == 0, "walk succeeds");
 	tap_streq(walk.data,
 		  "/abs@\n/d/\n/d/b\n/esc@\n/etc/\n/etc/passwd\n/lib@\n/loop@\n/o/\n/o/y\n"
-		  "/usr/\n/usr/lib/\n/usr/lib/libz.so\n",
+		  "/phys@\n/usr/\n/usr/lib/\n/usr/lib/libz.so\n",
 		  "walk: merged, sorted, whiteouts and opaque content left out");
 	buf_release(&walk);
 	check_fs_free(fs);
