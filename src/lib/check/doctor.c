@@ -8,8 +8,9 @@
  * TLS in Go: the standard library's packages are not listed in build info, so a Go binary
  * is called TLS-capable when its bytes hold the symbol prefix "crypto/tls." (the runtime's
  * function table, kept even in stripped binaries, names every linked function).  Time
- * zones: "time.LoadLocation" is linked only when called; "time/tzdata." marks a binary
- * that embeds its own database.
+ * zones: the function "time.LoadLocation" (its name with the terminating NUL, so that
+ * LoadLocationFromTZData, linked by every binary, does not count) is linked only when
+ * called; "time/tzdata." marks a binary that embeds its own database.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -576,8 +577,8 @@ static int has_ca_bundle(struct doctor *d, bool *yes, struct plate_error **err)
 	return rc;
 }
 
-static int binary_mentions(struct doctor *d, const char *path, const char *needle, bool *yes,
-			   struct plate_error **err)
+static int binary_mentions(struct doctor *d, const char *path, const char *needle, size_t n,
+			   bool *yes, struct plate_error **err)
 {
 	struct mapped m;
 	int r = map_file(d, path, &m, err);
@@ -585,7 +586,7 @@ static int binary_mentions(struct doctor *d, const char *path, const char *needl
 	*yes = false;
 	if (r != 0)
 		return r < 0 ? -1 : 0;
-	*yes = memmem(m.p, m.len, needle, strlen(needle)) != NULL;
+	*yes = memmem(m.p, m.len, needle, n) != NULL;
 	unmap(&m);
 	return 0;
 }
@@ -612,7 +613,7 @@ static int check_tls_and_zones(struct doctor *d, struct plate_error **err)
 		const char *bin = d->go_binaries.v[i];
 		bool yes, embedded;
 		if (!ca) {
-			if (binary_mentions(d, bin, "crypto/tls.", &yes, err) < 0)
+			if (binary_mentions(d, bin, "crypto/tls.", 11, &yes, err) < 0)
 				return -1;
 			if (yes && check_report_add(d->r, "MissingCABundle", CHECK_WARNING, NULL, 0, bin,
 						    "copy /etc/ssl/certs/ca-certificates.crt into the image",
@@ -621,8 +622,8 @@ static int check_tls_and_zones(struct doctor *d, struct plate_error **err)
 				return -1;
 		}
 		if (!zones) {
-			if (binary_mentions(d, bin, "time.LoadLocation", &yes, err) < 0 ||
-			    binary_mentions(d, bin, "time/tzdata.", &embedded, err) < 0)
+			if (binary_mentions(d, bin, "time.LoadLocation", 18, &yes, err) < 0 ||
+			    binary_mentions(d, bin, "time/tzdata.", 12, &embedded, err) < 0)
 				return -1;
 			if (yes && !embedded &&
 			    check_report_add(d->r, "MissingZoneinfo", CHECK_INFO, NULL, 0, bin,
