@@ -24,6 +24,14 @@
  *
  * Ownership
  *   A report owns copies of every string added to it; release it with check_report_release().
+ *   Parser results (struct check_elf, check_go_info, check_packages) own their strings;
+ *   release them with the matching *_release().
+ *
+ * Also here (docs/internals/check.md)
+ *   Pure, capped parsers of what images hold (ELF, Go build info, dpkg and apk databases);
+ *   struct check_fs, the merged file tree of an image's layer snapshots (I/O, read-only);
+ *   check_image(), the minimal-image doctor; check_sbom(), SPDX 2.3 JSON.  The library
+ *   never prints; nothing reads the environment or the clock.
  */
 #ifndef PLATE_CHECK_H
 #define PLATE_CHECK_H
