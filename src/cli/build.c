@@ -6,7 +6,8 @@
  *             [--secret id=ID[,src=PATH|,env=VAR]]... [--strict] [--max-size SIZE] CONTEXT
  *
  * Builds the image and stores it (tagged with every -t, untagged without), then runs the
- * image doctor on it (check.c) and prints its findings on stderr: --strict exits 3 when
+ * image doctor on it (check.c) and prints its findings on stderr (one JSON event line
+ * {"type":"check",...} with --progress json, nothing with -q): --strict exits 3 when
  * any warning or error remains, --max-size sets a size budget whose excess exits 3.  Progress goes
  * to stderr; with -q only the image ID is printed, on stdout.  SOURCE_DATE_EPOCH sets the
  * epoch (default 0) that layer mtimes are clamped to and that config dates are.  Ctrl-C
@@ -314,14 +315,17 @@ static void on_signal(int sig)
  * is reported but does not fail the build.  Exit 3 under --strict when anything remains,
  * or when an error remains and a --max-size budget was given. */
 static int run_doctor(struct cli_ctx *ctx, struct store *s, const struct build_cli *o,
-		      const char *manifest_digest)
+		      bool json, const char *manifest_digest)
 {
 	_cleanup_error_ struct plate_error *derr = NULL;
 	struct cli_doctor_options d = {
 		.strict = o->strict, .max_size = o->max_size, .platform = o->platform, .out = stderr,
+		.json = json, .event = json, .quiet = o->quiet,
 	};
 	int r = cli_doctor(ctx, s, manifest_digest, &d, &derr);
 
+	if (r < 0 && o->quiet)
+		return CLI_EXIT_OK;
 	if (r < 0) {
 		_cleanup_free_ char *text = plate_error_format(derr);
 		fprintf(stderr, "plate: warning: image check skipped: %s\n",
@@ -476,7 +480,7 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		for (size_t i = 0; i < o.n_tags; i++)
 			fprintf(stderr, "tagged %s\n", cli_familiar_name(norm_tags[i]));
 	}
-	rc = run_doctor(ctx, s, &o, res.manifest_digest);
+	rc = run_doctor(ctx, s, &o, cli_progress_is_json(progress), res.manifest_digest);
 out:
 	if (norm_tags != NULL)
 		for (size_t i = 0; i < o.n_tags; i++)

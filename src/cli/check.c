@@ -110,7 +110,14 @@ int cli_doctor(struct cli_ctx *ctx, struct store *s, const char *name,
 			plate_err_new(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	fwrite(text.data, 1, text.len, o->out ? o->out : stdout);
+	if (o->quiet)
+		buf_reset(&text);
+	if (o->json && o->event && text.len > 1) {
+		/* the canonical document starts with '{"findings":' */
+		fprintf(o->out ? o->out : stdout, "{\"type\":\"check\",%s", text.data + 1);
+	} else {
+		fwrite(text.data, 1, text.len, o->out ? o->out : stdout);
+	}
 	rc = check_report_count(&r, CHECK_ERROR) > 0 ? CLI_EXIT_CHECK : CLI_EXIT_OK;
 out:
 	store_unlock_shared(s);

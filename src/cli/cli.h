@@ -76,6 +76,8 @@ int cli_cmd_sbom(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 struct check_fs;
 struct cli_doctor_options {
 	bool strict, json;
+	bool quiet; /* print nothing, only the exit status */
+	bool event; /* JSON as a progress event: {"type":"check","findings":...} */
 	int64_t max_size;
 	const char *skip; /* "ID,ID" or NULL */
 	const char *platform;
