@@ -304,18 +304,24 @@ static int walk_dir(struct walk *w, struct buf *rel, size_t top, size_t min, uns
 {
 	struct check_fs *fs = w->fs;
 	struct dirent_rec *recs = NULL;
-	size_t n = 0, alloc = 0, base = rel->len;
+	size_t n = 0, alloc = 0, base = rel->len, low = top;
 	int rc = -1;
 
 	if (depth >= MAX_DEPTH)
 		return plate_err_new(err, ELOOP, "'/%s' is nested too deeply", rel->data);
+	/* The directory's layers, from its top down to the first layer holding something else
+	 * at this path or marking it opaque (min is only a floor). */
 	for (size_t i = top + 1; i-- > min;) {
 		int fd = openat(fs->dirs[i], rel->len ? rel->data : ".",
 				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		bool opaque;
 		DIR *d;
 		struct dirent *de;
-		if (fd < 0)
+		if (fd < 0 && errno == ENOENT)
 			continue;
+		if (fd < 0)
+			break;
+		low = i;
 		d = fdopendir(fd);
 		if (d == NULL) {
 			close(fd);
@@ -346,12 +352,15 @@ static int walk_dir(struct walk *w, struct buf *rel, size_t top, size_t min, uns
 			}
 			n++;
 		}
+		opaque = opaque_fd(dirfd(d));
 		closedir(d);
+		if (opaque)
+			break;
 	}
 	if (n > 1)
 		qsort(recs, n, sizeof(*recs), rec_cmp);
 	for (size_t k = 0; k < n;) {
-		size_t end = k + 1, cmin;
+		size_t end = k + 1;
 		struct stat st;
 		while (end < n && strcmp(recs[end].name, recs[k].name) == 0)
 			end++;
@@ -377,22 +386,7 @@ static int walk_dir(struct walk *w, struct buf *rel, size_t top, size_t min, uns
 		if (w->fn(w->data, abs, &st, recs[k].layer, err) < 0)
 			goto out;
 		if (S_ISDIR(st.st_mode)) {
-			cmin = recs[k].layer;
-			if (!opaque_at(fs->dirs[cmin], rel->data)) {
-				for (size_t j = k + 1; j < end && recs[j].layer >= min; j++) {
-					struct stat sj;
-					if (recs[j].type != DT_DIR &&
-					    (recs[j].type != DT_UNKNOWN ||
-					     fstatat(fs->dirs[recs[j].layer], rel->data, &sj,
-						     AT_SYMLINK_NOFOLLOW) < 0 ||
-					     !S_ISDIR(sj.st_mode)))
-						break;
-					cmin = recs[j].layer;
-					if (opaque_at(fs->dirs[cmin], rel->data))
-						break;
-				}
-			}
-			if (walk_dir(w, rel, recs[k].layer, cmin, depth + 1, err) < 0)
+			if (walk_dir(w, rel, recs[k].layer, low, depth + 1, err) < 0)
 				goto out;
 		}
 		k = end;
