@@ -621,9 +621,11 @@ static int check_tls_and_zones(struct doctor *d, struct plate_error **err)
 						    bin) < 0)
 				return -1;
 		}
-		if (!zones) {
+		/* info only, and a whole-binary scan: for the programs the image runs */
+		if (!zones && is_target(d, bin)) {
+			embedded = false;
 			if (binary_mentions(d, bin, "time.LoadLocation", 18, &yes, err) < 0 ||
-			    binary_mentions(d, bin, "time/tzdata.", 12, &embedded, err) < 0)
+			    (yes && binary_mentions(d, bin, "time/tzdata.", 12, &embedded, err) < 0))
 				return -1;
 			if (yes && !embedded &&
 			    check_report_add(d->r, "MissingZoneinfo", CHECK_INFO, NULL, 0, bin,
