@@ -4,9 +4,13 @@
  *             [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]
  *             [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]
  *             [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]
- *             [--push] [--tls-ca FILE] [--insecure-registry HOST]... CONTEXT
+ *             [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]
+ *             [--insecure-registry HOST]... CONTEXT
  *
- * Builds the image and stores it (tagged with every -t, untagged without).  Progress goes
+ * Builds the image and stores it (tagged with every -t, untagged without), then runs the
+ * image doctor on it (check.c) and prints its findings on stderr (one JSON event line
+ * {"type":"check",...} with --progress json, nothing with -q): --strict exits 3 when
+ * any warning or error remains, --max-size sets a size budget whose excess exits 3.  Progress goes
  * to stderr; with -q only the image ID is printed, on stdout.  SOURCE_DATE_EPOCH sets the
  * epoch (default 0) that layer mtimes are clamped to and that config dates are.  Ctrl-C
  * stops the build: the sandbox is killed and the store is left as it was.  Base images the
@@ -34,7 +38,8 @@ static const char usage[] =
 	"                   [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]\n"
 	"                   [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]\n"
 	"                   [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]\n"
-	"                   [--push] [--check] [--tls-ca FILE] [--insecure-registry HOST]... CONTEXT\n";
+	"                   [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]\n"
+	"                   [--insecure-registry HOST]... CONTEXT\n";
 
 struct build_cli {
 	struct cli_dockerfile_opts df;
@@ -47,6 +52,8 @@ struct build_cli {
 	bool no_cache;
 	bool quiet;
 	bool check;
+	bool strict;
+	int64_t max_size;
 	char **tags;
 	size_t n_tags;
 	char **labels;
@@ -104,6 +111,10 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 				o->pull = argv[++i];
 			continue;
 		}
+		if (strcmp(argv[i], "--strict") == 0) {
+			o->strict = true;
+			continue;
+		}
 		if ((m = cli_dockerfile_opt(ctx, &o->df, argc, argv, &i, err)) < 0)
 			return -1;
 		if (m > 0)
@@ -131,6 +142,9 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 		} else if ((m = cli_take_value(argc, argv, &i, "--label", NULL, &v)) != 0) {
 			if (m > 0 && cli_strv_add(&o->labels, &o->n_labels, v, err) < 0)
 				return -1;
+		} else if ((m = cli_take_value(argc, argv, &i, "--max-size", NULL, &v)) != 0) {
+			if (m > 0 && cli_parse_size(v, &o->max_size) < 0)
+				return cli_usage_error(ctx, err, "--max-size '%s' is not a size", v);
 		} else if ((m = cli_take_value(argc, argv, &i, "--network", NULL, &v)) != 0) {
 			o->network = v;
 		} else if ((m = cli_take_value(argc, argv, &i, "--secret", NULL, &v)) != 0) {
@@ -347,9 +361,33 @@ static int lint_build(struct cli_ctx *ctx, const struct build_cli *o,
 			     errors == 1 ? "" : "s");
 }
 
+/* The doctor on the image just built: findings on stderr.  A failure of the doctor itself
+ * is reported but does not fail the build.  Exit 3 under --strict when anything remains,
+ * or when an error remains and a --max-size budget was given. */
+static int run_doctor(struct cli_ctx *ctx, struct store *s, const struct build_cli *o,
+		      bool json, const char *manifest_digest)
+{
+	_cleanup_error_ struct plate_error *derr = NULL;
+	struct cli_doctor_options d = {
+		.strict = o->strict, .max_size = o->max_size, .platform = o->df.platform, .out = stderr,
+		.json = json, .event = json, .quiet = o->quiet,
+	};
+	int r = cli_doctor(ctx, s, manifest_digest, &d, &derr);
+
+	if (r < 0 && o->quiet)
+		return CLI_EXIT_OK;
+	if (r < 0) {
+		_cleanup_free_ char *text = plate_error_format(derr);
+		fprintf(stderr, "plate: warning: image check skipped: %s\n",
+			text ? text : derr->message);
+		return CLI_EXIT_OK;
+	}
+	return r == CLI_EXIT_CHECK && (o->strict || o->max_size >= 0) ? CLI_EXIT_CHECK : CLI_EXIT_OK;
+}
+
 int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
-	_cleanup_(build_cli_release) struct build_cli o = { 0 };
+	_cleanup_(build_cli_release) struct build_cli o = { .max_size = -1 };
 	struct engine_options eo = { 0 };
 	struct pull_ctx pc;
 	struct engine_result res;
@@ -509,19 +547,24 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		for (size_t i = 0; i < o.n_tags; i++)
 			fprintf(stderr, "tagged %s\n", cli_familiar_name(norm_tags[i]));
 	}
+	/* The doctor first: a build that fails its checks under --strict is not pushed. */
+	rc = run_doctor(ctx, s, &o, cli_progress_is_json(progress), res.manifest_digest);
+	if (rc != CLI_EXIT_OK)
+		goto out;
 	for (size_t i = 0; o.push && i < o.n_tags; i++) {
 		struct transfer_options to = { .store = s, .registry = &o.reg.opts,
 					       .platform = o.df.platform };
 		struct transfer_result pr = { 0 };
-		if (transfer_push(&to, res.manifest_digest, norm_tags[i], &pr, err) < 0)
+		if (transfer_push(&to, res.manifest_digest, norm_tags[i], &pr, err) < 0) {
+			rc = -1;
 			goto out;
+		}
 		if (!o.quiet)
 			fprintf(stderr, "pushed %s: %u of %u blobs uploaded (%.1f MiB), %s\n",
 				cli_familiar_name(pr.name), pr.transferred, pr.blobs,
 				(double)pr.bytes / (1 << 20), pr.digest);
 		transfer_result_release(&pr);
 	}
-	rc = CLI_EXIT_OK;
 out:
 	if (norm_tags != NULL)
 		for (size_t i = 0; i < o.n_tags; i++)

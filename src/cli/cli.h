@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "base/error.h"
 #include "engine/engine.h"
@@ -142,6 +144,27 @@ struct cli_lint_input {
 int cli_lint_dockerfile(const struct cli_lint_input *in, struct check_report *report,
 			struct plate_error **err);
 int cli_cmd_du(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+int cli_cmd_sbom(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+
+/* The doctor on a stored image (check.c), shared by `plate check` and `plate build`:
+ * prints the findings to out (stdout when NULL); returns 0, 3 when an error finding
+ * remains, or -1.  max_size < 0: no budget.  SIZE strings: cli_parse_size(). */
+struct check_fs;
+struct cli_doctor_options {
+	bool strict, json;
+	bool quiet; /* print nothing, only the exit status */
+	bool event; /* JSON as a progress event: {"type":"check","findings":...} */
+	int64_t max_size;
+	const char *skip; /* "ID,ID" or NULL */
+	const char *platform;
+	FILE *out;
+};
+int cli_doctor(struct cli_ctx *ctx, struct store *s, const char *name,
+	       const struct cli_doctor_options *o, struct plate_error **err);
+int cli_parse_size(const char *s, int64_t *out);
+int cli_image_fs(struct store *s, const struct store_image *img, struct check_fs **out,
+		 struct plate_error **err);
 
 /* Monotonic seconds, for durations shown to the user. */
 double cli_now(void);

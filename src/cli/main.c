@@ -36,8 +36,9 @@ static const struct cli_command commands[] = {
 	{ "push", cli_cmd_push, "push an image to a registry" },
 	{ "login", cli_cmd_login, "log in to a registry" },
 	{ "logout", cli_cmd_logout, "log out from a registry" },
-	{ "check", cli_check_dockerfile, "check a Dockerfile (BuildKit build checks + context)" },
+	{ "check", cli_cmd_check, "check an image (the doctor) or a Dockerfile (build checks)" },
 	{ "du", cli_cmd_du, "show where the bytes of an image go, and what is wasted" },
+	{ "sbom", cli_cmd_sbom, "write an SPDX 2.3 SBOM of an image" },
 };
 
 static void print_usage(FILE *out)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench_check.sh — the image doctor (`plate check`) and `plate sbom` on the ~500 MB golang
+# base image of ../shared/bench/make-base.sh, against a bare walk of the same layer
+# snapshots with find(1) (the least any tool examining the whole tree must do).  Goal: the
+# doctor under 100 ms (issue 6).  Prints medians of RUNS runs (wall milliseconds) and
+# the plate/find ratio.
+#   bench/bench_check.sh [RUNS]     (default 5; needs $BENCH_OUT/golang-1.19-local.oci.tar)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-5}
+BENCH_OUT=${BENCH_OUT:-/tmp/plate-bench-out}
+PLATE=${PLATE:-$PWD/build/plate}
+ARCHIVE=$BENCH_OUT/golang-1.19-local.oci.tar
+[ -f "$ARCHIVE" ] || { echo "missing $ARCHIVE: run ../shared/bench/make-base.sh first" >&2; exit 1; }
+[ -x "$PLATE" ] || { echo "missing $PLATE: make first" >&2; exit 1; }
+W=$(mktemp -d "$BENCH_OUT/bench-check.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+R=$W/root
+"$PLATE" --root "$R" load -i "$ARCHIVE" >/dev/null
+REF=$(jq -r '.manifests[0].digest' "$R/index.json")
+BYTES=$(du -sb "$R/snapshots" | cut -f1)
+FILES=$(find "$R/snapshots" -type f | wc -l)
+
+ms() { # ms CMD...: median wall milliseconds of RUNS runs (one warm-up run first)
+	local i t0 t1 out=()
+	"$@" >/dev/null 2>&1 || true
+	for i in $(seq "$RUNS"); do
+		t0=$(date +%s%N)
+		"$@" >/dev/null 2>&1 || true
+		t1=$(date +%s%N)
+		out+=($(((t1 - t0) / 1000000)))
+	done
+	printf '%s\n' "${out[@]}" | sort -n | awk -v n="$RUNS" 'NR == int((n + 1) / 2)'
+}
+check=$(ms "$PLATE" --root "$R" check "$REF")
+sbom=$(ms "$PLATE" --root "$R" sbom "$REF")
+walk=$(ms find "$R/snapshots" -printf '')
+echo "image $REF: $((BYTES / 1000000)) MB unpacked, $FILES files (machine shared with other jobs)"
+echo "plate check  ${check} ms   (goal < 100 ms)"
+echo "plate sbom   ${sbom} ms"
+echo "find walk    ${walk} ms   (bare walk of the snapshots)"
+awk -v a="$check" -v b="$walk" 'BEGIN { if (b > 0) printf "ratio check/find %.2f\n", a / b }'
+"$PLATE" --root "$R" check "$REF" || true

@@ -1,0 +1,219 @@
+/*
+ * plate check [--strict] [--format text|json] [--max-size SIZE] [--skip ID,...] REF
+ *
+ * Runs the minimal-image doctor on a stored image and prints its findings (stdout).
+ * Exit 0, or 3 when an error finding remains (--strict makes every warning an error).
+ * SIZE is bytes, or a number with k, M, G (powers of 1000) or Ki, Mi, Gi (powers of 1024),
+ * an optional trailing "B".  The same doctor runs at the end of `plate build`
+ * (cli_doctor below).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/buf.h"
+#include "base/cleanup.h"
+#include "check/check.h"
+#include "cli.h"
+
+static const char usage[] =
+	"usage: plate check [--strict] [--format text|json] [--max-size SIZE] [--skip ID,...] REF\n";
+
+int cli_parse_size(const char *s, int64_t *out)
+{
+	char *end;
+	double v;
+	double mult = 1;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno != 0 || v < 0)
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		mult = 1e3, end++;
+	else if (*end == 'M' || *end == 'm')
+		mult = 1e6, end++;
+	else if (*end == 'G' || *end == 'g')
+		mult = 1e9, end++;
+	if (mult > 1 && *end == 'i') {
+		mult = mult == 1e3 ? 1024.0 : mult == 1e6 ? 1048576.0 : 1073741824.0;
+		end++;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end != '\0' || v * mult > 9e18)
+		return -1;
+	*out = (int64_t)(v * mult);
+	return 0;
+}
+
+int cli_image_fs(struct store *s, const struct store_image *img, struct check_fs **out,
+		 struct plate_error **err)
+{
+	const struct oci_strings *ids = &img->config.diff_ids;
+	char **dirs = calloc(ids->n + 1, sizeof(*dirs));
+	int rc;
+
+	if (dirs == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < ids->n; i++)
+		if ((dirs[i] = store_snapshot_path(s, ids->v[i])) == NULL) {
+			strv_free(dirs, i);
+			return plate_err_new(err, ENOMEM, "out of memory");
+		}
+	rc = check_fs_open((const char *const *)dirs, ids->n, out, err);
+	strv_free(dirs, ids->n);
+	return rc;
+}
+
+static int64_t image_size(const struct store_image *img)
+{
+	int64_t n = img->manifest.config.size;
+
+	for (size_t i = 0; i < img->manifest.n_layers; i++)
+		n += img->manifest.layers[i].size;
+	return n;
+}
+
+int cli_doctor(struct cli_ctx *ctx, struct store *s, const char *name,
+	       const struct cli_doctor_options *o, struct plate_error **err)
+{
+	struct store_image *img = NULL;
+	struct check_fs *fs = NULL;
+	struct check_report r = CHECK_REPORT_INIT;
+	_cleanup_buf_ struct buf text = BUF_INIT(BUF_UNLIMITED);
+	_cleanup_free_ char *skip_copy = o->skip ? strdup(o->skip) : NULL;
+	const char *skip[64] = { 0 };
+	size_t n_skip = 0;
+	int rc = -1;
+
+	if (o->skip && skip_copy == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	for (char *save = NULL, *id = skip_copy ? strtok_r(skip_copy, ",", &save) : NULL;
+	     id && n_skip + 1 < sizeof(skip) / sizeof(*skip); id = strtok_r(NULL, ",", &save))
+		skip[n_skip++] = id;
+	if (store_lock_shared(s, err) < 0)
+		return -1;
+	if (store_image_resolve(s, name, o->platform ? o->platform : cli_host_platform(), &img, err) < 0 ||
+	    cli_image_fs(s, img, &fs, err) < 0)
+		goto out;
+	struct check_image_options io = { .max_size = o->max_size, .image_size = image_size(img) };
+	if (check_image(fs, &img->config, &io, &r, err) < 0)
+		goto out;
+	check_report_apply_policy(&r, skip, o->strict);
+	check_report_sort(&r);
+	if (o->json ? check_report_render_json(&r, &text, err) < 0
+		    : check_report_render_text(&r, &text) < 0) {
+		if (*err == NULL)
+			plate_err_new(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (o->quiet)
+		buf_reset(&text);
+	if (o->json && o->event && text.len > 1) {
+		/* the canonical document starts with '{"findings":' */
+		fprintf(o->out ? o->out : stdout, "{\"type\":\"check\",%s", text.data + 1);
+	} else {
+		fwrite(text.data, 1, text.len, o->out ? o->out : stdout);
+	}
+	rc = check_report_count(&r, CHECK_ERROR) > 0 ? CLI_EXIT_CHECK : CLI_EXIT_OK;
+out:
+	store_unlock_shared(s);
+	check_report_release(&r);
+	check_fs_free(fs);
+	store_image_free(img);
+	(void)ctx;
+	return rc;
+}
+
+/* `plate check REF|DOCKERFILE` (DESIGN.md): -f, --build-arg, or a first operand naming an
+ * existing regular file select the Dockerfile checks; anything else is an image. */
+static bool names_dockerfile(int argc, char **argv)
+{
+	static const char *const doctor_with_value[] = { "--format", "--max-size", "--skip",
+							  "--platform" };
+	struct stat st;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0 ||
+		    strncmp(a, "--file=", 7) == 0 || strcmp(a, "--build-arg") == 0 ||
+		    strncmp(a, "--build-arg=", 12) == 0)
+			return true;
+		for (size_t k = 0; k < sizeof(doctor_with_value) / sizeof(*doctor_with_value); k++)
+			if (strcmp(a, doctor_with_value[k]) == 0)
+				i++;
+		if (a[0] != '-')
+			return stat(a, &st) == 0 && S_ISREG(st.st_mode);
+	}
+	return false;
+}
+
+int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
+{
+	struct cli_doctor_options o = { .max_size = -1 };
+	const char *ref = NULL, *format = "text";
+	struct store *s = NULL;
+	int rc;
+
+	if (names_dockerfile(argc, argv))
+		return cli_check_dockerfile(ctx, argc, argv, err);
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = NULL;
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage, stdout);
+			return CLI_EXIT_OK;
+		}
+		if (strcmp(a, "--strict") == 0) {
+			o.strict = true;
+			continue;
+		}
+		if (a[0] != '-') {
+			if (ref != NULL)
+				return cli_usage_error(ctx, err, "check takes one REF\n%s", usage);
+			ref = a;
+			continue;
+		}
+		static const char *const with_value[] = { "--format", "--max-size", "--skip",
+							  "--platform" };
+		size_t k;
+		for (k = 0; k < sizeof(with_value) / sizeof(*with_value); k++) {
+			size_t n = strlen(with_value[k]);
+			if (strcmp(a, with_value[k]) == 0) {
+				if (i + 1 >= argc)
+					return cli_usage_error(ctx, err, "option '%s' needs a value", a);
+				v = argv[++i];
+				break;
+			}
+			if (strncmp(a, with_value[k], n) == 0 && a[n] == '=') {
+				v = a + n + 1;
+				break;
+			}
+		}
+		if (v == NULL)
+			return cli_usage_error(ctx, err, "unknown option '%s' for check\n%s", a, usage);
+		if (k == 0)
+			format = v;
+		else if (k == 1 && cli_parse_size(v, &o.max_size) < 0)
+			return cli_usage_error(ctx, err, "--max-size '%s' is not a size", v);
+		else if (k == 2)
+			o.skip = v;
+		else if (k == 3)
+			o.platform = v;
+	}
+	if (ref == NULL)
+		return cli_usage_error(ctx, err, "check needs a REF\n%s", usage);
+	if (strcmp(format, "json") == 0)
+		o.json = true;
+	else if (strcmp(format, "text") != 0)
+		return cli_usage_error(ctx, err, "--format must be text or json");
+	if (cli_open_store(ctx, &s, err) < 0)
+		return -1;
+	rc = cli_doctor(ctx, s, ref, &o, err);
+	store_free(s);
+	return rc;
+}

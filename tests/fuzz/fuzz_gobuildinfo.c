@@ -1,0 +1,31 @@
+/*
+ * Fuzz target for Go build info read from a buffer that is not ELF (the inline layout
+ * searched by its header) and for the module text on its own.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "base/cleanup.h"
+#include "check/check.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	_cleanup_error_ struct plate_error *err = NULL;
+	struct check_go_info g;
+	int r = check_go_buildinfo_parse(data, size, NULL, &g, &err);
+
+	if (r == 0) {
+		if (g.go_version == NULL)
+			abort();
+		check_go_info_release(&g);
+	}
+	plate_error_free(err);
+	err = NULL;
+	if (check_go_modinfo_parse((const char *)data, size, &g, &err) == 0)
+		check_go_info_release(&g);
+	else if (err == NULL)
+		abort();
+	return 0;
+}
