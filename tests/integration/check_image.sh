@@ -188,9 +188,10 @@ tap_check "--strict makes warnings exit 3" test $? = 3
 tap_check "--skip drops a finding" test "$(ids named --skip NonNumericUser)" = ""
 p check "$T/missing-file" >/dev/null 2>&1
 tap_check "a missing image fails" test $? = 1
-printf 'FROM scratch\n' >"$T/Dockerfile"
-p check "$T/Dockerfile" >/dev/null 2>&1
-tap_check "a Dockerfile argument is a usage error until the Dockerfile checks are wired" test $? = 2
+printf 'FROM scratch AS Final\n' >"$T/Dockerfile"
+out=$(p check "$T/Dockerfile" 2>&1)
+tap_check "a Dockerfile argument runs the Dockerfile checks, not the doctor" \
+	sh -c 'test $0 = 0 && case "$1" in *"[StageNameCasing]"*) exit 0;; esac; exit 1' $? "$out"
 
 # ---- the doctor after plate build (HEALTHCHECK cannot be set by import) ----------------------
 if [ "$(id -u)" = 0 ]; then
