@@ -76,6 +76,18 @@ int cli_registry_setup(struct cli_registry *r, struct plate_error **err);
 void cli_registry_release(struct cli_registry *r);
 char *cli_docker_config_path(void);
 void cli_transfer_progress(void *data, const struct transfer_event *ev);
+/* pull and push: [--platform P] [-q] and the registry options parsed, the store opened;
+ * returns the index of the first operand.  cli_transfer_end() releases everything. */
+struct cli_transfer {
+	struct cli_registry reg;
+	struct transfer_options o;
+	struct transfer_result res;
+	struct store *store;
+	bool quiet;
+};
+int cli_transfer_begin(struct cli_ctx *ctx, const char *cmd, int argc, char **argv,
+		       struct cli_transfer *t, struct plate_error **err);
+void cli_transfer_end(struct cli_transfer *t);
 /* login.c: a registry argument's host, the config file edit (1 changed, 0 nothing to do),
  * and an atomic 0600 file replacement. */
 char *cli_registry_host(const char *s);

@@ -1,6 +1,7 @@
 /* What pull, push, login and build share to reach registries: --tls-ca, --insecure-registry,
  * --secure-registry (TLS on a loopback host, which is otherwise plain http), PLATE_REGISTRY_MIRRORS, the docker config file, and progress lines for transfers. */
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,4 +107,51 @@ void cli_transfer_progress(void *data, const struct transfer_event *ev)
 	default:
 		break;
 	}
+}
+
+int cli_transfer_begin(struct cli_ctx *ctx, const char *cmd, int argc, char **argv,
+		       struct cli_transfer *t, struct plate_error **err)
+{
+	static const struct option longopts[] = {
+		{ "platform", required_argument, NULL, 'P' },
+		{ "quiet", no_argument, NULL, 'q' },
+		CLI_REGISTRY_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	t->o.platform = cli_host_platform();
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+		int r = cli_registry_opt(&t->reg, c, optarg, err);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;
+		switch (c) {
+		case 'P':
+			t->o.platform = optarg;
+			break;
+		case 'q':
+			t->quiet = true;
+			break;
+		default:
+			return cli_usage_error(ctx, err, "%s: bad option '%s'", cmd, argv[optind - 1]);
+		}
+	}
+	if (cli_registry_setup(&t->reg, err) < 0 || cli_open_store(ctx, &t->store, err) < 0)
+		return -1;
+	t->o.store = t->store;
+	t->o.registry = &t->reg.opts;
+	if (!t->quiet)
+		t->o.progress = cli_transfer_progress;
+	return optind;
+}
+
+void cli_transfer_end(struct cli_transfer *t)
+{
+	transfer_result_release(&t->res);
+	store_free(t->store);
+	cli_registry_release(&t->reg);
 }
