@@ -69,6 +69,55 @@ start_helper() {
 	printf -v "$var" '%s' "$port"
 }
 
+# start_tls_basic_registry NAME USER PASSWORD: a registry serving TLS with a certificate of a
+# test CA made here ($P/ca.crt) and htpasswd Basic auth for USER; sets REG_PORT and P.
+start_tls_basic_registry() {
+	local name=$1 user=$2 password=$3
+	P=$T/pki
+	mkdir -p "$P"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=plate test CA" \
+		-keyout "$P/ca.key" -out "$P/ca.crt" >/dev/null 2>&1
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$P/server.key" \
+		-out "$P/server.csr" >/dev/null 2>&1
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$P/ext"
+	openssl x509 -req -in "$P/server.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial \
+		-days 2 -extfile "$P/ext" -out "$P/server.crt" >/dev/null 2>&1 ||
+		tap_skip_all "openssl cannot make certificates"
+	htpasswd -Bbn "$user" "$password" >"$T/$name.htpasswd" 2>/dev/null
+	cat >"$T/$name-extra.yml" <<YAML
+  tls:
+    certificate: $P/server.crt
+    key: $P/server.key
+auth:
+  htpasswd:
+    realm: plate-test
+    path: $T/$name.htpasswd
+YAML
+	start_registry "$name" "$T/$name-extra.yml"
+}
+
+# start_token_registry NAME USER:PASSWORD: the token server of the suite (issuer key made
+# here) and a registry trusting it; sets TP (its port), LOG (tokens issued) and REG_PORT.
+start_token_registry() {
+	local name=$1 cred=$2
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=plate token issuer" \
+		-keyout "$T/token.key" -out "$T/token.crt" >/dev/null 2>&1 ||
+		tap_skip_all "openssl cannot make keys"
+	LOG=$T/token.log
+	: >"$LOG"
+	start_helper TP token_server.py "$T/token.key" "$T/token.crt" plate-issuer plate-registry \
+		"$cred" "$LOG" || tap_skip_all "token server does not start"
+	cat >"$T/$name-extra.yml" <<YAML
+auth:
+  token:
+    realm: http://127.0.0.1:$TP/token
+    service: plate-registry
+    issuer: plate-issuer
+    rootcertbundle: $T/token.crt
+YAML
+	start_registry "$name" "$T/$name-extra.yml"
+}
+
 # http_get URL: a GET for the helpers' control endpoints (python3, so no curl binary needed).
 http_get() {
 	python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10).read()' "$1"

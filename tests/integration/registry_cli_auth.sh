@@ -10,26 +10,7 @@ S=$T/store
 export DOCKER_CONFIG=$T/docker
 p() { "$PLATE" --root "$S" "$@"; }
 
-P=$T/pki
-mkdir -p "$P"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=plate test CA" \
-	-keyout "$P/ca.key" -out "$P/ca.crt" >/dev/null 2>&1
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$P/server.key" \
-	-out "$P/server.csr" >/dev/null 2>&1
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$P/ext"
-openssl x509 -req -in "$P/server.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial \
-	-days 2 -extfile "$P/ext" -out "$P/server.crt" >/dev/null 2>&1 || tap_skip_all "openssl cannot make certificates"
-htpasswd -Bbn alice 's3cret:pw' >"$T/htpasswd" 2>/dev/null
-cat >"$T/extra.yml" <<YAML
-  tls:
-    certificate: $P/server.crt
-    key: $P/server.key
-auth:
-  htpasswd:
-    realm: plate-test
-    path: $T/htpasswd
-YAML
-start_registry tls "$T/extra.yml" || tap_skip_all "docker-registry does not start here"
+start_tls_basic_registry tls alice 's3cret:pw' || tap_skip_all "docker-registry does not start here"
 R=127.0.0.1:$REG_PORT
 TLS=(--tls-ca "$P/ca.crt" --secure-registry "$R")
 make_image "$T/img" tls
@@ -60,21 +41,7 @@ p pull "$R/priv/app:v1" >/dev/null 2>"$T/notls.err"
 tap_check "without --secure-registry the loopback registry is spoken to in http, and fails" [ $? = 1 ]
 
 # The token flow.
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=plate token issuer" \
-	-keyout "$T/token.key" -out "$T/token.crt" >/dev/null 2>&1
-LOG=$T/token.log
-: >"$LOG"
-start_helper TP token_server.py "$T/token.key" "$T/token.crt" plate-issuer plate-registry \
-	"bob:pw" "$LOG" || tap_skip_all "token server does not start"
-cat >"$T/tok-extra.yml" <<YAML
-auth:
-  token:
-    realm: http://127.0.0.1:$TP/token
-    service: plate-registry
-    issuer: plate-issuer
-    rootcertbundle: $T/token.crt
-YAML
-start_registry tok "$T/tok-extra.yml" || tap_skip_all "docker-registry does not start here"
+start_token_registry tok "bob:pw" || tap_skip_all "docker-registry does not start here"
 K=127.0.0.1:$REG_PORT
 push_image "$T/img" "$K/team/app:v1" --user bob --password pw >/dev/null 2>&1
 echo pw | p login -u bob --password-stdin "$K" >/dev/null 2>&1

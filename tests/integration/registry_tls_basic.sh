@@ -6,26 +6,7 @@
 . "$PLATE_SRC/tests/helpers/registry-lib.sh"
 reg_need docker-registry openssl htpasswd python3
 
-P=$T/pki
-mkdir -p "$P"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=plate test CA" \
-	-keyout "$P/ca.key" -out "$P/ca.crt" >/dev/null 2>&1
-openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$P/server.key" \
-	-out "$P/server.csr" >/dev/null 2>&1
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$P/ext"
-openssl x509 -req -in "$P/server.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial \
-	-days 2 -extfile "$P/ext" -out "$P/server.crt" >/dev/null 2>&1 || tap_skip_all "openssl cannot make certificates"
-htpasswd -Bbn alice 's3cret:pw' >"$T/htpasswd" 2>/dev/null
-cat >"$T/extra.yml" <<YAML
-  tls:
-    certificate: $P/server.crt
-    key: $P/server.key
-auth:
-  htpasswd:
-    realm: plate-test
-    path: $T/htpasswd
-YAML
-start_registry tls "$T/extra.yml" || tap_skip_all "docker-registry does not start here"
+start_tls_basic_registry tls alice 's3cret:pw' || tap_skip_all "docker-registry does not start here"
 R=127.0.0.1:$REG_PORT
 make_image "$T/img" tls
 MDIGEST=$(sha256_of "$T/img/manifest.json")

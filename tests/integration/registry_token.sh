@@ -7,21 +7,7 @@
 . "$PLATE_SRC/tests/helpers/registry-lib.sh"
 reg_need docker-registry openssl python3
 
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=plate token issuer" \
-	-keyout "$T/token.key" -out "$T/token.crt" >/dev/null 2>&1 || tap_skip_all "openssl cannot make keys"
-LOG=$T/token.log
-: >"$LOG"
-start_helper TP token_server.py "$T/token.key" "$T/token.crt" plate-issuer plate-registry \
-	"alice:pw" "$LOG" || tap_skip_all "token server does not start"
-cat >"$T/extra.yml" <<YAML
-auth:
-  token:
-    realm: http://127.0.0.1:$TP/token
-    service: plate-registry
-    issuer: plate-issuer
-    rootcertbundle: $T/token.crt
-YAML
-start_registry tok "$T/extra.yml" || tap_skip_all "docker-registry does not start here"
+start_token_registry tok "alice:pw" || tap_skip_all "docker-registry does not start here"
 R=127.0.0.1:$REG_PORT
 AUTH=(--user alice --password pw)
 tokens() { grep -c '^TOKEN' "$LOG"; }
