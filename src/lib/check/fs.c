@@ -24,6 +24,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "layer/layer.h"
 #include "check/check.h"
 
 #define MAX_LINKS 40
@@ -36,26 +37,11 @@ struct check_fs {
 	size_t root_min;
 };
 
-static bool is_whiteout(const struct stat *st)
-{
-	return S_ISCHR(st->st_mode) && st->st_rdev == 0;
-}
-
-static bool opaque_fd(int fd)
-{
-	char v[4];
-	ssize_t n = fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v));
-
-	if (n < 0)
-		n = fgetxattr(fd, "user.overlay.opaque", v, sizeof(v));
-	return n == 1 && v[0] == 'y';
-}
-
 static bool opaque_at(int layer, const char *rel)
 {
 	_cleanup_close_ int fd = openat(layer, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
-	return fd >= 0 && opaque_fd(fd);
+	return fd >= 0 && layer_overlay_is_opaque(fd);
 }
 
 int check_fs_open(const char *const *layer_dirs, size_t n, struct check_fs **out,
@@ -77,7 +63,7 @@ int check_fs_open(const char *const *layer_dirs, size_t n, struct check_fs **out
 			return plate_err_new(err, e, "cannot open layer '%s'", layer_dirs[i]);
 		}
 		fs->n = i + 1;
-		if (opaque_fd(fs->dirs[i]))
+		if (layer_overlay_is_opaque(fs->dirs[i]))
 			fs->root_min = i;
 	}
 	*out = fs;
@@ -130,7 +116,7 @@ static int child_lookup(const struct check_fs *fs, const char *rel, size_t floor
 				continue;
 			return plate_err_new(err, errno, "cannot look up '/%s'", rel);
 		}
-		if (is_whiteout(st))
+		if (layer_overlay_is_whiteout(st))
 			return 1;
 		*layer = i;
 		*min = S_ISDIR(st->st_mode) ? dir_min(fs, rel, i, floor) : i;
@@ -352,7 +338,7 @@ static int walk_dir(struct walk *w, struct buf *rel, size_t top, size_t min, uns
 			}
 			n++;
 		}
-		opaque = opaque_fd(dirfd(d));
+		opaque = layer_overlay_is_opaque(dirfd(d));
 		closedir(d);
 		if (opaque)
 			break;
@@ -373,7 +359,7 @@ static int walk_dir(struct walk *w, struct buf *rel, size_t top, size_t min, uns
 			plate_err_new(err, errno, "cannot look up '/%s'", rel->data);
 			goto out;
 		}
-		if (is_whiteout(&st)) {
+		if (layer_overlay_is_whiteout(&st)) {
 			k = end;
 			continue;
 		}

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "layer/layer.h"
 #include "engine/engine_internal.h"
 
 #define ETC_FILE_MAX ((size_t)16 << 20)
@@ -175,22 +176,6 @@ int eng_etc_from_root(int rootfd, struct eng_etc *out, struct plate_error **err)
 	return 0;
 }
 
-/* Whether a snapshot entry is an overlay whiteout (a 0/0 character device). */
-static bool is_whiteout(const struct stat *st)
-{
-	return S_ISCHR(st->st_mode) && st->st_rdev == 0;
-}
-
-static bool is_opaque(int fd)
-{
-	char v[4];
-	ssize_t n = fgetxattr(fd, "trusted.overlay.opaque", v, sizeof(v));
-
-	if (n < 0)
-		n = fgetxattr(fd, "user.overlay.opaque", v, sizeof(v));
-	return n == 1 && v[0] == 'y';
-}
-
 /* Looks path ("etc/passwd") up through the layers as overlayfs would (whiteouts and
  * opaque directories hide what is below), without mounting anything.  A symlink on the
  * way is not followed: the file is then reported missing. */
@@ -220,7 +205,7 @@ static int layers_read(const struct eng_layers *ls, const char *path, char **dat
 					return plate_err_new(err, errno, "cannot look up '%s'", path);
 				break; /* not in this layer */
 			}
-			if (is_whiteout(&st))
+			if (layer_overlay_is_whiteout(&st))
 				return 0;
 			if (slash == NULL) {
 				_cleanup_close_ int fd = -1;
@@ -238,7 +223,7 @@ static int layers_read(const struct eng_layers *ls, const char *path, char **dat
 				return plate_err_new(err, errno, "cannot look up '%s'", path);
 			close(dir);
 			dir = sub;
-			if (is_opaque(dir))
+			if (layer_overlay_is_opaque(dir))
 				opaque = true;
 			p = slash + 1;
 		}

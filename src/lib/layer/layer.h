@@ -70,6 +70,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "base/error.h"
@@ -268,6 +269,12 @@ int layer_reader_finish(struct layer_reader *r, struct layer_result *result,
 void layer_reader_free(struct layer_reader *r);
 
 /* ---- extraction --------------------------------------------------------------------- */
+
+/* The overlay form of LAYER_WHITEOUT_OVERLAY, for readers of extracted layers that stack them
+ * without mounting: whether st is a whiteout (0/0 character device), and whether the open
+ * directory fd is opaque (either xattr set to "y"). */
+bool layer_overlay_is_whiteout(const struct stat *st);
+bool layer_overlay_is_opaque(int dirfd);
 
 enum layer_whiteout_mode {
 	/* Keep whiteouts as overlayfs understands them, so the extracted layer can be a

@@ -217,7 +217,7 @@ static int list_children(struct walk *t, int dirfd, bool opaque, struct child **
 			children_free(c, n);
 			return plate_err_new(err, saved, "cannot stat '%s'", de->d_name);
 		}
-		if ((t->flags & LAYER_TREE_OVERLAY) && S_ISCHR(ch->st.st_mode) && ch->st.st_rdev == 0) {
+		if ((t->flags & LAYER_TREE_OVERLAY) && layer_overlay_is_whiteout(&ch->st)) {
 			ch->kind = CHILD_WHITEOUT;
 			if (asprintf(&ch->name, "%s%c" LAYER_WHITEOUT_PREFIX "%s", de->d_name, 0,
 				     de->d_name) < 0) {
@@ -470,4 +470,19 @@ out:
 		return layer_writer_break(w);
 	}
 	return 0;
+}
+
+bool layer_overlay_is_whiteout(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == 0;
+}
+
+bool layer_overlay_is_opaque(int dirfd)
+{
+	char v[4];
+	ssize_t n = fgetxattr(dirfd, "trusted.overlay.opaque", v, sizeof(v));
+
+	if (n < 0)
+		n = fgetxattr(dirfd, "user.overlay.opaque", v, sizeof(v));
+	return n == 1 && v[0] == 'y';
 }
