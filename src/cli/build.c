@@ -1,6 +1,6 @@
 /*
  * plate build [-t REF]... [-f FILE] [--target STAGE] [--build-arg NAME[=VALUE]]... [--check]
- *             [--no-cache] [--progress auto|tty|plain|json|quiet] [-q]
+ *             [--no-cache] [--sbom] [--progress auto|tty|plain|json|quiet] [-q]
  *             [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]
  *             [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]
  *             [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]
@@ -34,7 +34,7 @@
 
 static const char usage[] =
 	"usage: plate build [-t REF]... [-f FILE] [--target STAGE] [--build-arg NAME[=VALUE]]...\n"
-	"                   [--no-cache] [--progress auto|tty|plain|json|quiet] [-q]\n"
+	"                   [--no-cache] [--sbom] [--progress auto|tty|plain|json|quiet] [-q]\n"
 	"                   [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]\n"
 	"                   [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]\n"
 	"                   [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]\n"
@@ -53,6 +53,7 @@ struct build_cli {
 	bool quiet;
 	bool check;
 	bool strict;
+	bool sbom;
 	int64_t max_size;
 	char **tags;
 	size_t n_tags;
@@ -109,6 +110,10 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 					     strcmp(argv[i + 1], "always") == 0 ||
 					     strcmp(argv[i + 1], "never") == 0))
 				o->pull = argv[++i];
+			continue;
+		}
+		if (strcmp(argv[i], "--sbom") == 0) {
+			o->sbom = true;
 			continue;
 		}
 		if (strcmp(argv[i], "--strict") == 0) {
@@ -547,6 +552,8 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		for (size_t i = 0; i < o.n_tags; i++)
 			fprintf(stderr, "tagged %s\n", cli_familiar_name(norm_tags[i]));
 	}
+	if (o.sbom && cli_sbom_attach(s, res.manifest_digest, o.df.platform, err) < 0)
+		goto out;
 	/* The doctor first: a build that fails its checks under --strict is not pushed. */
 	rc = run_doctor(ctx, s, &o, cli_progress_is_json(progress), res.manifest_digest);
 	if (rc != CLI_EXIT_OK)

@@ -175,6 +175,9 @@ struct cli_doctor_options {
 int cli_doctor(struct cli_ctx *ctx, struct store *s, const char *name,
 	       const struct cli_doctor_options *o, struct plate_error **err);
 int cli_parse_size(const char *s, int64_t *out);
+/* Stores the SBOM of a stored image (digest) as its OCI 1.1 referrer (sbom.c). */
+int cli_sbom_attach(struct store *s, const char *digest, const char *platform,
+		    struct plate_error **err);
 int cli_image_fs(struct store *s, const struct store_image *img, struct check_fs **out,
 		 struct plate_error **err);
 

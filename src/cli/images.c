@@ -105,6 +105,8 @@ int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 		const char *id;
 		int64_t total;
 
+		if (oci_map_get(&d->annotations, STORE_ANNOTATION_SUBJECT) != NULL)
+			continue; /* a referrer (an SBOM), shown with its image by plate sbom */
 		if (store_image_resolve(s, d->digest, cli_host_platform(), &img, &e) < 0) {
 			fprintf(stderr, "plate: warning: %s: %s\n", name ? name : d->digest, e->message);
 			continue;

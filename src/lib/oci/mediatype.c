@@ -43,6 +43,13 @@ static const struct oci_media_type media_types[] = {
 
 #define N_MEDIA_TYPES (sizeof(media_types) / sizeof(media_types[0]))
 
+bool oci_media_type_is_layer(const char *name)
+{
+	const struct oci_media_type *t = name ? oci_media_type_lookup(name) : NULL;
+
+	return t != NULL && t->kind == OCI_KIND_LAYER;
+}
+
 const struct oci_media_type *oci_media_type_lookup(const char *name)
 {
 	if (name == NULL)

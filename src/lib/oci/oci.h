@@ -129,6 +129,9 @@ const char *oci_media_type_find(enum oci_kind kind, enum oci_compression compres
 /* The equivalent of a known type in format (NULL when there is none); an unknown type is
  * returned unchanged. */
 const char *oci_media_type_convert(const char *name, enum oci_format format);
+/* Whether name is a known tar layer type (one that unpacks to a snapshot); artifact
+ * layers such as an SBOM blob are not. */
+bool oci_media_type_is_layer(const char *name);
 /* RFC 6838 type/subtype as the OCI schema's pattern has it (each side 1..127 characters). */
 bool oci_media_type_is_valid(const char *s);
 /* "<algorithm>:<encoded>" per descriptor.md; the registered algorithms sha256 and sha512

@@ -319,6 +319,8 @@ static int fsck_image(void *data, const struct oci_descriptor *desc, const struc
 		_cleanup_error_ struct plate_error *e = NULL;
 		const char *id = c->diff_ids.v[i];
 
+		if (i < m->n_layers && !oci_media_type_is_layer(m->layers[i].media_type))
+			continue;
 		if (set_has(&f->checked, id))
 			continue;
 		if (set_add(&f->checked, id, err) < 0 || set_add(&f->referenced, id, err) < 0)

@@ -52,6 +52,11 @@
 #include "digest/digest.h"
 #include "oci/oci.h"
 
+/* On an index.json entry: the digest of the entry (image) this one refers to, an OCI 1.1
+ * referrer such as a build's SBOM.  Such an entry is no image of its own; a commit drops
+ * it once no other entry has that digest. */
+#define STORE_ANNOTATION_SUBJECT "dev.plate.subject"
+
 struct store;
 struct store_txn;
 struct store_blob_writer;

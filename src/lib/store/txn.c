@@ -635,6 +635,25 @@ static void drop_entry(struct oci_index *idx, size_t i)
 	idx->n_manifests--;
 }
 
+/* A referrer (an entry with STORE_ANNOTATION_SUBJECT) leaves index.json with the last
+ * entry of its subject, so gc then drops its blobs. */
+static void drop_orphan_referrers(struct oci_index *idx)
+{
+	for (size_t i = 0; i < idx->n_manifests;) {
+		const char *subject =
+			oci_map_get(&idx->manifests[i].annotations, STORE_ANNOTATION_SUBJECT);
+		bool alive = subject == NULL;
+		for (size_t j = 0; !alive && j < idx->n_manifests; j++)
+			alive = strcmp(idx->manifests[j].digest, subject) == 0 &&
+				oci_map_get(&idx->manifests[j].annotations,
+					    STORE_ANNOTATION_SUBJECT) == NULL;
+		if (alive)
+			i++;
+		else
+			drop_entry(idx, i);
+	}
+}
+
 static int apply_op(struct oci_index *idx, const struct txn_op *op, struct plate_error **err)
 {
 	struct oci_descriptor *grown;
@@ -734,7 +753,8 @@ static int check_image(void *data, const struct oci_descriptor *desc, const stru
 		if (store_txn_has_snapshot(p->txn, id)) {
 			if (!strings_has(&p->snapshots, id) && oci_strings_add(&p->snapshots, id, err) < 0)
 				return -1;
-		} else if (!store_snapshot_exists(p->txn->store, id) && !p->existing) {
+		} else if (oci_media_type_is_layer(m->layers[i].media_type) &&
+			   !store_snapshot_exists(p->txn->store, id) && !p->existing) {
 			return plate_err_new(err, ENOENT, "snapshot of layer '%s' is missing", id);
 		}
 	}
@@ -870,6 +890,7 @@ int store_txn_commit(struct store_txn *t, struct plate_error **err)
 		if (apply_op(&idx, op, err) < 0)
 			goto out;
 	}
+	drop_orphan_referrers(&idx);
 	if (plan_cache(t, &p, err) < 0 || publish(t, &p, err) < 0 ||
 	    (t->n_ops > 0 && store_index_replace(t->store, &idx, err) < 0))
 		goto out;
