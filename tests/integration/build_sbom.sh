@@ -7,6 +7,7 @@ build_prereqs
 make_base
 
 quiet() { "$@" >/dev/null; }
+fails() { ! "$@" >/dev/null 2>&1; }
 
 C=$T/ctx
 mkdir -p "$C"
@@ -34,6 +35,7 @@ p sbom withsbom >"$T/printed"
 ck "plate sbom prints the stored document" cmp -s <(cat "$blob"; echo) "$T/printed"
 ck "the stored document is a spdx 2.3 document" test "$(jq -r .spdxVersion "$blob")" = SPDX-2.3
 ck "the stored document equals the computed one" cmp -s "$T/computed" "$T/printed"
+ck "the referrer's digest prefix names no image" fails p inspect "${rm_hex:0:12}"
 p tag withsbom other
 p rmi withsbom >/dev/null
 ck "the referrer stays while its image has a name" \

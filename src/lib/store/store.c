@@ -444,7 +444,10 @@ static ssize_t find_root(struct store *s, const struct oci_index *idx, const cha
 		const char *match = NULL;
 		for (size_t i = 0; i < idx->n_manifests; i++) {
 			const struct oci_descriptor *d = &idx->manifests[i];
-			bool hit = digest_has_prefix(d->digest, name);
+			bool hit;
+			if (oci_map_get(&d->annotations, STORE_ANNOTATION_SUBJECT) != NULL)
+				continue; /* a referrer is no image (its config is empty) */
+			hit = digest_has_prefix(d->digest, name);
 			if (!hit) {
 				/* The image ID is the config digest (docker's convention). */
 				struct store_image probe = { 0 };
