@@ -191,6 +191,14 @@ static void test_media_types(void)
 		       !oci_digest_is_valid("sha256:") && !oci_digest_is_valid(":abc") &&
 		       !oci_digest_is_valid("sha512:abc"),
 	       "digest grammar and registered lengths");
+	tap_ok(oci_media_type_is_layer(OCI_MEDIA_TYPE_LAYER_GZIP) &&
+		       oci_media_type_is_layer("application/vnd.docker.image.rootfs.diff.tar.gzip") &&
+		       oci_media_type_is_layer("application/vnd.oci.image.layer.nondistributable.v1.tar"),
+	       "tar layer types unpack to snapshots");
+	tap_ok(!oci_media_type_is_layer("application/spdx+json") &&
+		       !oci_media_type_is_layer(OCI_MEDIA_TYPE_EMPTY) &&
+		       !oci_media_type_is_layer(OCI_MEDIA_TYPE_CONFIG) && !oci_media_type_is_layer(NULL),
+	       "artifact, empty and config types are no tar layers");
 }
 
 static const char docker_manifest[] =
