@@ -74,6 +74,56 @@ out:
 	return r;
 }
 
+/* Commits an image whose one layer (the blob "data") has media type layer_type. */
+static int commit_one_layer(struct store *s, const char *name, const char *layer_type,
+			    struct plate_error **err)
+{
+	struct store_txn *t = NULL;
+	struct oci_config c = { 0 };
+	struct oci_descriptor layer = { .media_type = (char *)layer_type, .size = 4 };
+	struct oci_manifest m = { .schema_version = 2, .layers = &layer, .n_layers = 1 };
+	_cleanup_free_ char *cj = NULL, *mj = NULL;
+	char cd[DIGEST_STRING_LEN + 1], ld[DIGEST_STRING_LEN + 1], md[DIGEST_STRING_LEN + 1];
+	struct oci_descriptor d = { .media_type = (char *)OCI_MEDIA_TYPE_MANIFEST, .digest = md };
+	size_t cl, ml;
+	int r = -1;
+
+	c.os = strdup("linux");
+	c.architecture = strdup("amd64");
+	if (store_txn_begin(s, &t, err) < 0 || store_txn_add_blob(t, "data", 4, ld, err) < 0 ||
+	    oci_strings_add(&c.diff_ids, ld, err) < 0 || oci_config_write(&c, &cj, &cl, err) < 0 ||
+	    store_txn_add_blob(t, cj, cl, cd, err) < 0)
+		goto out;
+	m.config = (struct oci_descriptor){ .media_type = (char *)OCI_MEDIA_TYPE_CONFIG,
+					    .digest = cd, .size = (int64_t)cl };
+	layer.digest = ld;
+	if (oci_manifest_write(&m, OCI_FORMAT_OCI, &mj, &ml, err) < 0 ||
+	    store_txn_add_blob(t, mj, ml, md, err) < 0)
+		goto out;
+	d.size = (int64_t)ml;
+	r = store_txn_tag(t, name, &d, err) < 0 || store_txn_commit(t, err) < 0 ? -1 : 0;
+out:
+	store_txn_free(t);
+	oci_config_release(&c);
+	return r;
+}
+
+/* Only tar layer types need a snapshot; an artifact layer is a plain blob. */
+static void test_artifact_layers(struct store *s)
+{
+	_cleanup_error_ struct plate_error *err = NULL;
+	struct store_fsck_result fr = { 0 };
+
+	tap_ok(commit_one_layer(s, "docker.io/library/art:1", "application/spdx+json", &err) == 0,
+	       "an artifact layer needs no snapshot: %s", err ? err->message : "");
+	tap_ok(store_fsck(s, &fr, &err) == 0 && fr.problems.n == 0, "fsck accepts it: %s",
+	       fr.problems.n ? fr.problems.v[0] : "");
+	store_fsck_result_release(&fr);
+	tap_ok(commit_one_layer(s, "docker.io/library/art:2", OCI_MEDIA_TYPE_LAYER, &err) < 0 &&
+		       strstr(err->message, "snapshot of layer") != NULL,
+	       "a tar layer without its snapshot is refused");
+}
+
 static void test_transactions(struct store *s)
 {
 	_cleanup_error_ struct plate_error *err = NULL;
@@ -361,6 +411,7 @@ int main(void)
 	tap_ok(count_dir("blobs/sha256") == 0 && count_dir("snapshots") == 0, "layout made");
 	test_transactions(s);
 	test_cache_pins_gc(s);
+	test_artifact_layers(s);
 	store_free(s);
 	test_concurrent_commits();
 	test_changes();
