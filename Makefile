@@ -113,12 +113,22 @@ check: test-binaries
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=gnu17 -g -O1 -D_GNU_SOURCE -DPLATE_BUILDING_LIB -DPLATE_TESTING -Isrc/lib -Itests \
 	$(PKG_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-fuzz:
-	@mkdir -p $(FUZZ_BUILD)
-	set -e; for f in $(FUZZ_SRCS); do \
-		n=$$(basename $$f .c); \
-		clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $(LIB_SRCS) $$f -o $(FUZZ_BUILD)/$$n $(LIBS); \
-	done
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_TARGETS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+# The library is compiled once for every target (objects in parallel with -j).
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/libplate-fuzz.a: $(FUZZ_LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_BUILD)/libplate-fuzz.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_BUILD)/libplate-fuzz.a -o $@ $(LIBS)
+
+fuzz: $(FUZZ_TARGETS)
 
 check-headers:
 	set -e; for h in $$(find src/lib -name '*.h' ! -name '*_internal.h'); do \
