@@ -29,6 +29,9 @@ cp -r "$PLATE_SRC/examples/go-service" "$T/ctx"
 build "$T/ctx" --build-arg GO_IMAGE=golang:1.19-local -t plate-demo \
 	--output type=oci,dest="$T/demo.oci.tar"
 ck "the example builds" test "$rc" = 0
+ck "no Dockerfile check and no doctor finding is printed for it" \
+	bash -c "! grep -E ': (error|warning|info): .*\[[A-Za-z]+\]\$' '$T/out'"
+ck "plate check finds nothing in it" test "$(p check --format json plate-demo | jq -c '.findings')" = "[]"
 
 # skopeo, straight from the store and from the archive.
 skopeo inspect --config "oci:$R:docker.io/library/plate-demo:latest" >"$T/config.json" 2>"$T/err"
