@@ -4,6 +4,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/cleanup.h"
 #include "check/check.h"
@@ -23,9 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	plate_error_free(err);
 	err = NULL;
-	if (check_go_modinfo_parse((const char *)data, size, &g, &err) == 0)
-		check_go_info_release(&g);
-	else if (err == NULL)
+	memset(&g, 0, sizeof(g));
+	if (check_go_modinfo_parse((const char *)data, size, &g, &err) < 0 && err == NULL)
 		abort();
+	check_go_info_release(&g);
 	return 0;
 }

@@ -169,7 +169,8 @@ struct check_go_info {
 
 int check_go_buildinfo_parse(const void *buf, size_t len, const struct check_elf *elf,
 			     struct check_go_info *out, struct plate_error **err);
-/* Only the module text (what `go version -m` prints after the first line). */
+/* Only the module text (what `go version -m` prints after the first line), added to *out,
+ * which the caller zeroes first and releases afterwards, also on failure. */
 int check_go_modinfo_parse(const char *text, size_t len, struct check_go_info *out,
 			   struct plate_error **err);
 void check_go_info_release(struct check_go_info *g);

@@ -718,6 +718,8 @@ void layer_reader_free(struct layer_reader *r)
 	digest_release(&r->stored);
 	digest_release(&r->tar);
 	plate_error_free(r->src_err);
+	/* the producer's error when the reader is freed before the consumer reached it */
+	plate_error_free(r->ring.err);
 	free(r->in);
 	free(r->ring.buf);
 	r->magic = 0;
