@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,6 +71,28 @@ int store_fs_rm_rf(int dirfd, const char *path, struct plate_error **err)
 	if (unlinkat(dirfd, path, AT_REMOVEDIR) < 0 && errno != ENOENT)
 		return plate_err_new(err, errno, "cannot remove '%s'", path);
 	return 0;
+}
+
+/*
+ * FS_TOPDIR_FL (chattr +T) makes ext4 place each new subdirectory with its Orlov
+ * allocator, spreading them over block groups with free space, instead of next to the
+ * parent.  Why it matters here: everything a transaction writes lives below tmp/, and the
+ * previous store or transaction was usually deleted just before, leaving the parent's
+ * block groups full of freshly freed inodes.  On an ext4 without a journal the inode
+ * allocator rejects each of those as recently_deleted() only after reading its inode-table
+ * block, one candidate at a time: measured as 35-60% of `plate load` of a 461 MB layer
+ * and a 2x spread between runs.  Other filesystems ignore the flag or refuse it
+ * (ENOTTY, EOPNOTSUPP, EINVAL), and an unprivileged owner may not be allowed to set it
+ * (EPERM): placement is only a hint, so every failure is ignored.
+ */
+void store_fs_spread_subdirs(int fd)
+{
+	int flags;
+
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0 || (flags & FS_TOPDIR_FL) != 0)
+		return;
+	flags |= FS_TOPDIR_FL;
+	(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
 }
 
 int store_fs_fsync_dir(int dirfd, const char *path, struct plate_error **err)

@@ -77,16 +77,17 @@ static int create_layout(struct store *s, struct plate_error **err)
 			return plate_err_new(err, errno, "cannot create '%s/%s'", s->root,
 					     layout_dirs[i]);
 	}
+	tmpfd = openat(s->rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tmpfd < 0)
+		return plate_err_new(err, errno, "cannot open '%s/tmp'", s->root);
+	/* Transactions extract layers and build steps below tmp/: see fs.c.  Also for
+	 * stores made before the flag was set. */
+	store_fs_spread_subdirs(tmpfd);
 	/* The usual case: nothing to create, no lock to wait for. */
 	if (complete)
 		return 0;
 	if ((lock = store_lock_take(s, LOCK_EX, err)) < 0)
 		return -1;
-	tmpfd = openat(s->rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (tmpfd < 0) {
-		plate_err_new(err, errno, "cannot open '%s/tmp'", s->root);
-		goto out;
-	}
 	if (faccessat(s->rootfd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
 		const char *h = oci_layout_header();
 		if (store_fs_replace_file(s->rootfd, "oci-layout", tmpfd, h, strlen(h), err) < 0)

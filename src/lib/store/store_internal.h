@@ -29,6 +29,9 @@ struct store {
 /* Removes path (relative to dirfd) and everything below it; a missing path is fine. */
 int store_fs_rm_rf(int dirfd, const char *path, struct plate_error **err);
 int store_fs_fsync_dir(int dirfd, const char *path, struct plate_error **err);
+/* Best effort: asks the filesystem to place new subdirectories of fd away from it (see
+ * fs.c).  No error: a filesystem without the hint works as before. */
+void store_fs_spread_subdirs(int fd);
 int store_fs_read_file(int dirfd, const char *path, size_t max, char **data, size_t *len,
 		       struct plate_error **err);
 /* Writes data to path through a temp file in tmpdirfd (same filesystem), fsyncs it,
