@@ -22,7 +22,7 @@ SAN_FLAGS :=
 endif
 
 CC ?= cc
-PKGS := libarchive libcrypto jansson libcurl libzstd zlib libdeflate
+PKGS := libarchive libcrypto jansson libcurl libzstd libdeflate libisal
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -1,11 +1,13 @@
 /*
  * Unit tests for layer/: path cleaning and order, writer states, round trips of a tree
  * holding every entry type through each compressor and both resolution methods,
- * determinism, readability by gzip/zcat/python/zstd, and whiteout conversion both ways.
+ * determinism, readability by gzip/zcat/python/zstd, whiteout conversion both ways, and
+ * the gzip decoder on multi-member, corrupt, truncated and trailing input.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "base/cleanup.h"
 #include "fsutil.h"
 #include "layer/layer.h"
+#include "layer/layer_internal.h"
 #include "tap.h"
 
 /* What this process may do (root, an unprivileged user, root in a user namespace). */
@@ -892,6 +895,165 @@ static void test_add_tree_prefix(void)
 	tap_streq(out, "0/0 app/ 0/0 app/bin/ 0/0 app/bin/main 0/0 zz", "paths and owners");
 }
 
+/* ---- the gzip decoder ------------------------------------------------------------------ */
+
+/* Decodes in[0..len) feeding at most `step` bytes per call into an output buffer of
+ * out_cap bytes, as the reader's producer does; *out (malloc'd) gets the bytes decoded,
+ * the message of a failure goes to msg.  Returns 0 or -1. */
+static int gz_decode_all(const unsigned char *in, size_t len, size_t step, size_t out_cap,
+			 unsigned char **out, size_t *out_len, char *msg, size_t msg_cap)
+{
+	struct layer_decoder *d = NULL;
+	struct plate_error *err = NULL;
+	_cleanup_free_ unsigned char *block = malloc(out_cap);
+	size_t pos = 0, total = 0;
+	int rc = -1;
+
+	*out = NULL;
+	*out_len = 0;
+	msg[0] = '\0';
+	if (block == NULL || layer_gzip_decoder_new(&d, &err) < 0)
+		goto out;
+	for (;;) {
+		const unsigned char *p = in + pos;
+		size_t avail = len - pos < step ? len - pos : step, left = avail, produced = 0;
+		if (d->ops->decode(d, &p, &left, block, out_cap, &produced, &err) < 0)
+			goto out;
+		pos += avail - left;
+		if (produced > 0) {
+			unsigned char *grown = realloc(*out, total + produced);
+			if (grown == NULL)
+				goto out;
+			memcpy(grown + total, block, produced);
+			*out = grown;
+			total += produced;
+			continue;
+		}
+		if (avail - left > 0)
+			continue;
+		if (pos < len) {
+			snprintf(msg, msg_cap, "no progress at %zu", pos);
+			goto out;
+		}
+		if (d->ops->finish(d, &err) < 0)
+			goto out;
+		break;
+	}
+	*out_len = total;
+	rc = 0;
+out:
+	if (err != NULL) {
+		_cleanup_free_ char *text = plate_error_format(err);
+		snprintf(msg, msg_cap, "%s", text != NULL ? text : "out of memory");
+	}
+	plate_error_free(err);
+	if (d != NULL)
+		d->ops->free(d);
+	if (rc < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* Appends one gzip member of data to buf at *len. */
+static void gz_member(unsigned char *buf, size_t *len, size_t cap, const unsigned char *data,
+		      size_t n)
+{
+	struct libdeflate_compressor *c = libdeflate_alloc_compressor(6);
+
+	*len += libdeflate_gzip_compress(c, data, n, buf + *len, cap - *len);
+	libdeflate_free_compressor(c);
+}
+
+static void test_gzip_decoder(void)
+{
+	enum { PART = 70000, CAP = 4 * PART };
+	_cleanup_free_ unsigned char *plain = malloc(2 * PART);
+	_cleanup_free_ unsigned char *gz = malloc(CAP);
+	_cleanup_free_ unsigned char *bad = malloc(CAP + 16);
+	unsigned char *out;
+	size_t len = 0, out_len, m1_end, m2_end;
+	char msg[512];
+	uint32_t x = 1;
+
+	/* Compressible but not trivial: a text-like stream with a pseudo-random walk. */
+	for (size_t i = 0; i < 2 * PART; i++) {
+		x = x * 1103515245u + 12345u;
+		plain[i] = (unsigned char)("abcdefgh \n"[(x >> 16) % 10]);
+	}
+	gz_member(gz, &len, CAP, plain, PART);
+	m1_end = len;
+	gz_member(gz, &len, CAP, plain, 0); /* an empty member is still a member */
+	gz_member(gz, &len, CAP, plain + PART, PART);
+	m2_end = len;
+
+	static const size_t steps[] = { 1, 7, 4096, SIZE_MAX };
+	static const size_t caps[] = { 1, 1000, 256 * 1024 };
+	bool all = true;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		for (size_t j = 0; j < sizeof(caps) / sizeof(caps[0]); j++) {
+			if (steps[i] == 1 && caps[j] == 1)
+				continue; /* 140 000 calls for nothing new */
+			bool ok = gz_decode_all(gz, len, steps[i], caps[j], &out, &out_len, msg,
+						sizeof(msg)) == 0 &&
+				  out_len == 2 * PART && memcmp(out, plain, 2 * PART) == 0;
+			if (!ok)
+				tap_diag("step %zu, out %zu: %s", steps[i], caps[j], msg);
+			all = all && ok;
+			free(out);
+		}
+	tap_ok(all, "gzip: three members (one empty) decode whole in any input and output split");
+
+	/* RFC 1952 2.3.1: the trailer is CRC32 then ISIZE, little-endian. */
+	memcpy(bad, gz, len);
+	bad[m2_end - 8] ^= 0x01;
+	tap_ok(gz_decode_all(bad, len, 4096, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
+		       strstr(msg, "gzip: corrupt data in member 3") && strstr(msg, "crc") &&
+		       gz_decode_all(bad, len, 1, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
+		       strstr(msg, "gzip: corrupt data in member 3") && strstr(msg, "crc"),
+	       "gzip: a wrong CRC in the last member's trailer is refused (any input split)");
+	memcpy(bad, gz, len);
+	bad[m1_end - 4] ^= 0x01;
+	tap_ok(gz_decode_all(bad, len, 1, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
+		       strstr(msg, "gzip: corrupt data in member 1"),
+	       "gzip: a wrong ISIZE in the first member is refused (input byte by byte)");
+	memcpy(bad, gz, len);
+	bad[m1_end / 2] ^= 0x55;
+	tap_ok(gz_decode_all(bad, len, 4096, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
+		       strstr(msg, "gzip: corrupt data in member 1"),
+	       "gzip: a damaged deflate stream is refused");
+
+	bool trunc = true;
+	static const size_t cuts[] = { 5, 100, 1, 4 };
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		bool ok = gz_decode_all(gz, len - cuts[i], 4096, 256 * 1024, &out, &out_len, msg,
+					sizeof(msg)) < 0 &&
+			  strstr(msg, "gzip: truncated stream (member 3 incomplete)") != NULL;
+		if (!ok)
+			tap_diag("cut %zu: %s", cuts[i], msg);
+		trunc = trunc && ok;
+	}
+	tap_ok(trunc, "gzip: a member cut in its data or its trailer is a truncated stream");
+
+	memcpy(bad, gz, len);
+	memcpy(bad + len, "garbage!", 8);
+	tap_ok(gz_decode_all(bad, len + 8, 4096, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
+		       strstr(msg, "gzip: data after member 3 is not a gzip member"),
+	       "gzip: trailing garbage is refused");
+	memcpy(bad + len, "\x1f" "x", 2);
+	tap_ok(gz_decode_all(bad, len + 2, 1, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
+		       strstr(msg, "gzip: data after member 3 is not a gzip member"),
+	       "gzip: trailing garbage is refused at its first wrong byte, byte by byte");
+	bad[len] = 0x1f;
+	tap_ok(gz_decode_all(bad, len + 1, 4096, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
+		       strstr(msg, "gzip: truncated stream (member 4 incomplete)"),
+	       "gzip: one byte of a next member is a truncated member");
+	tap_ok(gz_decode_all(gz, 0, 4096, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
+		       strstr(msg, "gzip: empty stream"),
+	       "gzip: no member at all is refused");
+}
+
 int main(void)
 {
 	tmp = fsutil_mkdtemp("test_layer");
@@ -909,6 +1071,7 @@ int main(void)
 	test_overlay_whiteouts();
 	test_digest_mismatch();
 	test_add_tree_prefix();
+	test_gzip_decoder();
 	fsutil_remove(tmp);
 	free(tmp);
 	return tap_done();

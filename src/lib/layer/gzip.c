@@ -7,15 +7,16 @@
  * Readers (Go's compress/gzip with multistream on by default, containerd, docker,
  * gzip -d, zcat, Python's gzip) concatenate the members.
  *
- * Decoding uses zlib's streaming inflate and accepts any number of members; bytes after
- * the last member that are not another member are an error, as in Go's reader.
+ * Decoding uses ISA-L's streaming inflate (igzip) and accepts any number of members;
+ * bytes after the last member that are not another member are an error, as in Go's
+ * reader.
  */
 #include <errno.h>
+#include <isa-l/igzip_lib.h>
 #include <libdeflate.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "layer/layer_internal.h"
 
@@ -265,11 +266,39 @@ nomem:
 
 /* ---- decoder --------------------------------------------------------------------------- */
 
+/* ISA-L's igzip inflate: 2-3x zlib's speed on x86-64 (AVX2/AVX-512 decoding), which is
+ * most of the reader thread's time for a gzip layer.  With crc_flag ISAL_GZIP it parses
+ * the member header and checks the trailer's CRC-32 and ISIZE against the output
+ * (ISAL_INCORRECT_CHECKSUM otherwise).  A member ends in state ISAL_BLOCK_FINISH with
+ * next_in just past its trailer; the next member starts from a reset state on the rest. */
 struct gz_dec {
-	z_stream z;
+	struct inflate_state st;
 	bool in_member;
 	unsigned long long members;
+	size_t magic_seen; /* bytes of the current member's ID1 ID2 checked so far */
 };
+
+static const char *isal_message(int r)
+{
+	switch (r) {
+	case ISAL_INVALID_BLOCK:
+		return "invalid block";
+	case ISAL_INVALID_SYMBOL:
+		return "invalid code";
+	case ISAL_INVALID_LOOKBACK:
+		return "invalid distance";
+	case ISAL_INVALID_WRAPPER:
+		return "bad header";
+	case ISAL_UNSUPPORTED_METHOD:
+		return "unknown compression method";
+	case ISAL_INCORRECT_CHECKSUM:
+		return "crc or length mismatch";
+	case ISAL_NEED_DICT:
+		return "needs a dictionary";
+	default:
+		return "inflate error";
+	}
+}
 
 static int gz_decode(struct layer_decoder *d, const unsigned char **in, size_t *in_len,
 		     unsigned char *out, size_t out_cap, size_t *produced,
@@ -282,36 +311,43 @@ static int gz_decode(struct layer_decoder *d, const unsigned char **in, size_t *
 	if (*in_len == 0 && !g->in_member)
 		return 0;
 	if (!g->in_member) {
-		if (inflateReset(&g->z) != Z_OK)
-			return plate_err_new(err, EIO, "gzip: cannot reset the decoder");
+		isal_inflate_reset(&g->st);
+		g->st.crc_flag = ISAL_GZIP;
 		g->in_member = true;
+		g->magic_seen = 0;
 	}
-	g->z.next_in = (unsigned char *)*in;
-	g->z.avail_in = *in_len > UINT32_MAX ? UINT32_MAX : (uInt)*in_len;
-	g->z.next_out = out;
-	g->z.avail_out = out_cap > UINT32_MAX ? UINT32_MAX : (uInt)out_cap;
-	r = inflate(&g->z, Z_NO_FLUSH);
-	*produced = (size_t)(g->z.next_out - out);
-	*in_len -= (size_t)(g->z.next_in - *in);
-	*in = g->z.next_in;
-	switch (r) {
-	case Z_STREAM_END:
-		g->in_member = false;
-		g->members++;
-		return 0;
-	case Z_OK:
-	case Z_BUF_ERROR:
-		return 0;
-	case Z_MEM_ERROR:
-		return plate_err_new(err, ENOMEM, "gzip: out of memory");
-	default:
-		if (g->members > 0 && g->z.total_in <= 10)
+	/* ISA-L judges a header only once it has all of it, so a few bytes of trailing garbage
+	 * would pass for a truncated member: check ID1 ID2 (RFC 1952 2.3.1) byte by byte, as
+	 * zlib, Go and gzip -d do. */
+	for (size_t i = 0; g->members > 0 && g->magic_seen < 2 && i < *in_len; i++)
+		if ((*in)[i] != (g->magic_seen++ == 0 ? 0x1f : 0x8b))
+			return plate_err_new(err, EINVAL,
+					     "gzip: data after member %llu is not a gzip member (bad header)",
+					     g->members);
+	g->st.next_in = (uint8_t *)*in;
+	g->st.avail_in = *in_len > UINT32_MAX ? UINT32_MAX : (uint32_t)*in_len;
+	g->st.next_out = out;
+	g->st.avail_out = out_cap > UINT32_MAX ? UINT32_MAX : (uint32_t)out_cap;
+	r = isal_inflate(&g->st);
+	*produced = (size_t)(g->st.next_out - out);
+	*in_len -= (size_t)(g->st.next_in - *in);
+	*in = g->st.next_in;
+	if (r < 0) {
+		/* A header refused before any output of the member: what follows the last
+		 * member is not a member (Go's reader: "gzip: invalid header"). */
+		if (g->members > 0 && g->st.total_out == 0 &&
+		    (r == ISAL_INVALID_WRAPPER || r == ISAL_UNSUPPORTED_METHOD))
 			return plate_err_new(err, EINVAL,
 					     "gzip: data after member %llu is not a gzip member (%s)",
-					     g->members, g->z.msg != NULL ? g->z.msg : "bad header");
+					     g->members, isal_message(r));
 		return plate_err_new(err, EINVAL, "gzip: corrupt data in member %llu (%s)",
-				     g->members + 1, g->z.msg != NULL ? g->z.msg : "inflate error");
+				     g->members + 1, isal_message(r));
 	}
+	if (g->st.block_state == ISAL_BLOCK_FINISH) {
+		g->in_member = false;
+		g->members++;
+	}
+	return 0;
 }
 
 static int gz_finish(struct layer_decoder *d, struct plate_error **err)
@@ -328,10 +364,7 @@ static int gz_finish(struct layer_decoder *d, struct plate_error **err)
 
 static void gz_decoder_free(struct layer_decoder *d)
 {
-	struct gz_dec *g = d->data;
-
-	inflateEnd(&g->z);
-	free(g);
+	free(d->data);
 	free(d);
 }
 
@@ -351,12 +384,7 @@ int layer_gzip_decoder_new(struct layer_decoder **out, struct plate_error **err)
 		free(g);
 		return plate_err_new(err, ENOMEM, "cannot allocate the gzip decoder");
 	}
-	/* 15 + 16: a 32 KiB window, gzip wrapper only (RFC 1952, not zlib or raw). */
-	if (inflateInit2(&g->z, 15 + 16) != Z_OK) {
-		free(d);
-		free(g);
-		return plate_err_new(err, ENOMEM, "cannot initialise the gzip decoder");
-	}
+	isal_inflate_init(&g->st);
 	d->ops = &gz_decoder_ops;
 	d->data = g;
 	*out = d;
