@@ -30,6 +30,11 @@
 
 /* Directories whose final mode and mtime are applied at the end. */
 #define MAX_DEFERRED_DIRS (1u << 20)
+/* Files at least this large get their writeback started as soon as they are written
+ * (write_content).  Smaller ones are left to the syncfs, which batches them: starting
+ * writeback file by file for the thousands of small files of a base image cost more
+ * system time than it saved (measured on the golang:1.19 layer). */
+#define EARLY_WRITEBACK_MIN (64ull * 1024)
 
 struct deferred_dir {
 	char *path;
@@ -186,6 +191,12 @@ static int write_content(struct extraction *x, const struct layer_entry *e, int 
 	/* A sparse tail leaves the file short: extend it with a hole. */
 	if (end < e->size && ftruncate(fd, (off_t)e->size) < 0)
 		return plate_err_new(err, errno, "cannot set the file size");
+	/* Starts writeback now, without waiting for it: extracted trees are made durable
+	 * by one syncfs at commit, which otherwise finds the whole layer dirty and waits for
+	 * all of it (0.6 s for 461 MB here); started early, the disk writes while the rest of
+	 * the layer is inflated.  Advisory: an error only means the syncfs does the work. */
+	if (end >= EARLY_WRITEBACK_MIN)
+		(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	return 0;
 }
 
