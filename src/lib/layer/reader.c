@@ -9,12 +9,17 @@
  * than one that honours it.  The only warning tolerated is a name that is not valid in
  * the "C" locale, which libarchive then reports as raw bytes — exactly what we want.
  *
- * Reading, hashing and decompressing run in a thread of their own that fills a ring of
- * RING_SLOTS blocks of tar bytes; libarchive and the caller (the extractor's syscalls) run
- * in the calling thread.  On two cores inflate + SHA-256 and file creation overlap, and
- * memory stays at the ring's fixed size whatever the layer size.  The producer thread
- * owns fd, the decoder, both digests and the byte counters until it has been joined.
- * An uncompressed stream is hashed once: its digest is its diffID.
+ * Reading, hashing the stored bytes and decompressing run in a producer thread that
+ * fills a ring of RING_SLOTS blocks of tar bytes; a hasher thread computes the diffID
+ * over the same blocks; libarchive and the caller (the extractor's syscalls) run in the
+ * calling thread.  A block is reused only when both the hasher and the caller are done
+ * with it, so memory stays at the ring's fixed size whatever the layer size.  Three
+ * threads rather than two because the work does not split evenly in two: on two cores
+ * the scheduler balances inflate, SHA-256 and file creation better than any fixed
+ * assignment (a 461 MB layer: inflate ~0.75 s, diffID ~0.4 s, extraction ~0.8 s).  The
+ * producer owns fd, the decoder, the stored digest and the byte counters, the hasher
+ * owns the diffID digest, until they have been joined.  An uncompressed stream is hashed
+ * once: its digest is its diffID.
  *
  * States (HOUSE_STYLE rule 13): OPEN (between entries), ENTRY (an entry is current),
  * END (end of archive seen), DONE (finished), BROKEN (an error happened).
@@ -35,7 +40,7 @@
 #define READER_MAGIC 0x4c617952u /* "LayR" */
 #define IN_BUFFER (128 * 1024)
 #define OUT_BUFFER (256 * 1024)
-#define RING_SLOTS 4
+#define RING_SLOTS 8
 
 enum reader_state {
 	READER_OPEN = 1 << 0,
@@ -64,13 +69,14 @@ struct layer_reader {
 	struct ring {
 		pthread_mutex_t mu;
 		pthread_cond_t space; /* a slot was released, or stop */
-		pthread_cond_t data;  /* a slot was filled */
-		pthread_t thread;
-		bool inited, started, stop;
+		pthread_cond_t data;  /* a slot was filled, or stop */
+		pthread_t thread, hasher;
+		bool inited, started, hasher_started, stop;
 		unsigned char *buf;       /* RING_SLOTS * OUT_BUFFER */
 		ssize_t len[RING_SLOTS];  /* > 0 bytes, 0 end of stream, -1 error */
-		size_t head, count;       /* oldest filled slot; filled slots */
-		bool held;                /* libarchive holds the head slot */
+		/* Blocks counted from the start: block i is in slot i % RING_SLOTS. */
+		unsigned long long produced, consumed, hashed;
+		bool held;                /* libarchive holds block `consumed` */
 		struct plate_error *err;  /* the producer's failure */
 	} ring;
 	struct plate_error *src_err; /* first failure inside the libarchive callback */
@@ -159,7 +165,6 @@ static ssize_t produce(struct layer_reader *r, unsigned char *out, struct plate_
 		r->in_pos += consumed;
 		r->in_len = left;
 		if (produced > 0) {
-			digest_update(&r->tar, out, produced);
 			r->tar_bytes += produced;
 			return (ssize_t)produced;
 		}
@@ -190,13 +195,15 @@ static void *producer_main(void *arg)
 		size_t slot;
 
 		pthread_mutex_lock(&g->mu);
-		while (g->count == RING_SLOTS && !g->stop)
+		while (g->produced - (g->consumed < g->hashed ? g->consumed : g->hashed) ==
+			       RING_SLOTS &&
+		       !g->stop)
 			pthread_cond_wait(&g->space, &g->mu);
 		if (g->stop) {
 			pthread_mutex_unlock(&g->mu);
 			break;
 		}
-		slot = (g->head + g->count) % RING_SLOTS;
+		slot = g->produced % RING_SLOTS;
 		pthread_mutex_unlock(&g->mu);
 
 		n = produce(r, g->buf + slot * OUT_BUFFER, &perr);
@@ -205,10 +212,37 @@ static void *producer_main(void *arg)
 		g->len[slot] = n < 0 ? -1 : n;
 		if (n < 0)
 			g->err = steal_pointer(&perr);
-		g->count++;
-		pthread_cond_signal(&g->data);
+		g->produced++;
+		pthread_cond_broadcast(&g->data); /* the caller and the hasher */
 		pthread_mutex_unlock(&g->mu);
 	} while (n > 0);
+	return NULL;
+}
+
+/* Hashes every block into the diffID up to the end of the stream (or an error), then
+ * returns; on stop it returns as soon as no filled block is left. */
+static void *hasher_main(void *arg)
+{
+	struct layer_reader *r = arg;
+	struct ring *g = &r->ring;
+
+	pthread_mutex_lock(&g->mu);
+	for (;;) {
+		while (g->hashed == g->produced && !g->stop)
+			pthread_cond_wait(&g->data, &g->mu);
+		if (g->hashed == g->produced)
+			break;
+		size_t slot = g->hashed % RING_SLOTS;
+		ssize_t n = g->len[slot];
+		if (n <= 0)
+			break;
+		pthread_mutex_unlock(&g->mu);
+		digest_update(&r->tar, g->buf + slot * OUT_BUFFER, (size_t)n);
+		pthread_mutex_lock(&g->mu);
+		g->hashed++;
+		pthread_cond_signal(&g->space);
+	}
+	pthread_mutex_unlock(&g->mu);
 	return NULL;
 }
 
@@ -222,16 +256,15 @@ static ssize_t ring_next(struct layer_reader *r, const void **buf, struct plate_
 	pthread_mutex_lock(&g->mu);
 	if (g->held) {
 		g->held = false;
-		g->head = (g->head + 1) % RING_SLOTS;
-		g->count--;
+		g->consumed++;
 		pthread_cond_signal(&g->space);
 	}
-	while (g->count == 0)
+	while (g->consumed == g->produced)
 		pthread_cond_wait(&g->data, &g->mu);
-	n = g->len[g->head];
+	n = g->len[g->consumed % RING_SLOTS];
 	if (n > 0) {
 		g->held = true;
-		*buf = g->buf + g->head * OUT_BUFFER;
+		*buf = g->buf + (g->consumed % RING_SLOTS) * OUT_BUFFER;
 	} else if (n < 0) {
 		if (g->err != NULL)
 			*err = steal_pointer(&g->err);
@@ -242,18 +275,23 @@ static ssize_t ring_next(struct layer_reader *r, const void **buf, struct plate_
 	return n;
 }
 
-/* Stops the producer (if still running) and waits for it: afterwards the digests and
- * counters belong to the calling thread again. */
+/* Stops the producer and the hasher (if still running) and waits for them: afterwards
+ * the digests and counters belong to the calling thread again.  After the end of the
+ * stream has been consumed, the hasher has hashed every block when it returns. */
 static void ring_stop(struct ring *g)
 {
-	if (!g->started)
+	if (!g->started && !g->hasher_started)
 		return;
 	pthread_mutex_lock(&g->mu);
 	g->stop = true;
-	pthread_cond_signal(&g->space);
+	pthread_cond_broadcast(&g->space);
+	pthread_cond_broadcast(&g->data);
 	pthread_mutex_unlock(&g->mu);
-	pthread_join(g->thread, NULL);
-	g->started = false;
+	if (g->started)
+		pthread_join(g->thread, NULL);
+	if (g->hasher_started)
+		pthread_join(g->hasher, NULL);
+	g->started = g->hasher_started = false;
 }
 
 static la_ssize_t source_read(struct archive *a, void *client, const void **buf)
@@ -350,12 +388,16 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	started = pthread_create(&r->ring.thread, NULL, producer_main, r);
+	if (started == 0) {
+		r->ring.started = true;
+		started = pthread_create(&r->ring.hasher, NULL, hasher_main, r);
+		r->ring.hasher_started = started == 0;
+	}
 	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (started != 0) {
-		plate_err_new(err, started, "cannot start the layer reader's thread");
+		plate_err_new(err, started, "cannot start the layer reader's threads");
 		goto fail;
 	}
-	r->ring.started = true;
 
 	r->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
 	if (r->c_locale == (locale_t)0) {
