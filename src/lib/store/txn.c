@@ -344,7 +344,11 @@ int store_blob_writer_finish(struct store_blob_writer *w, char digest_out[DIGEST
 		return plate_err_new(err, EILSEQ, "blob '%s' has %lld bytes, expected %lld", digest,
 				     (long long)size, (long long)w->expected_size);
 	/* Not synced here: publish() syncs the filesystem once before anything staged
-	 * becomes visible, cheaper than one fsync per file. */
+	 * becomes visible, cheaper than one fsync per file.  Writeback starts now, without
+	 * waiting, so that the disk writes while the rest of the transaction (a layer's
+	 * extraction) runs and the syncfs finds little left; advisory, errors ignored. */
+	if (size >= 64 * 1024)
+		(void)sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	/* renameat over an already staged copy of the same content is harmless. */
 	if (renameat(w->txn->dirfd, w->tmpname, w->txn->blobsfd, digest + 7) < 0) {
 		plate_err_new(err, errno, "cannot stage blob '%s'", digest);
