@@ -3,7 +3,8 @@
 # its RUN and COPY layers as `plate import` does for imported ones; the doctor and the SBOM
 # give the same answers with the index, without it and with a damaged one (they walk the
 # layer then); that the doctor reads the index, not the tree, shows once the tree is
-# tampered with behind its back; `plate fsck` reports a missing, damaged or stale index.
+# tampered with behind its back; `plate fsck` reports a missing, damaged, foreign or stale
+# index.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/build-helpers.bash"
 build_prereqs
@@ -73,4 +74,8 @@ p fsck >"$T/fsck" 2>&1
 tap_check "fsck reports the tree that no longer matches" grep -q "snapshot 'sha256:$hex' is damaged" "$T/fsck"
 mv "$T/probe.moved" "$run/fs/app/probe"
 tap_check "fsck is clean again once the tree is put back" p fsck
+chown 4242:4242 "$run/fs/app/probe"
+p fsck >"$T/fsck" 2>&1
+tap_check "fsck reports an index the tree no longer matches (an owner changed)" \
+	grep -q "snapshot 'sha256:$hex' has a bad index: fs.index does not match the tree" "$T/fsck"
 tap_done
