@@ -53,18 +53,26 @@ int cli_image_fs(struct store *s, const struct store_image *img, struct check_fs
 		 struct plate_error **err)
 {
 	const struct oci_strings *ids = &img->config.diff_ids;
-	char **dirs = calloc(ids->n + 1, sizeof(*dirs));
-	int rc;
+	struct check_fs_layer *layers = calloc(ids->n + 1, sizeof(*layers));
+	int rc = -1;
 
-	if (dirs == NULL)
+	if (layers == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < ids->n; i++)
-		if ((dirs[i] = store_snapshot_path(s, ids->v[i])) == NULL) {
-			strv_free(dirs, i);
-			return plate_err_new(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < ids->n; i++) {
+		layers[i].diff_id = ids->v[i];
+		if ((layers[i].dir = store_snapshot_path(s, ids->v[i])) == NULL ||
+		    (layers[i].index = store_snapshot_index_path(s, ids->v[i])) == NULL) {
+			plate_err_new(err, ENOMEM, "out of memory");
+			goto out;
 		}
-	rc = check_fs_open((const char *const *)dirs, ids->n, out, err);
-	strv_free(dirs, ids->n);
+	}
+	rc = check_fs_open_layers(layers, ids->n, out, err);
+out:
+	for (size_t i = 0; i < ids->n; i++) {
+		free((char *)layers[i].dir);
+		free((char *)layers[i].index);
+	}
+	free(layers);
 	return rc;
 }
 

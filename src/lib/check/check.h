@@ -203,6 +203,50 @@ int check_apk_installed_parse(const char *buf, size_t len, struct check_packages
 			      struct plate_error **err);
 void check_packages_release(struct check_packages *p);
 
+/* ---- the snapshot index ---------------------------------------------------------------- */
+
+/*
+ * What the doctor knows about a regular executable without opening it again: the facts of
+ * check_elf_parse() and whether check_go_buildinfo_parse() found build info.  Only for
+ * well-formed ELF files; strings are owned by whatever handed the facts out.
+ */
+struct check_file_facts {
+	enum check_elf_kind kind;
+	const char *interp, *runpath, *rpath; /* or NULL */
+	const char *const *needed;            /* DT_NEEDED in order */
+	size_t n_needed;
+	bool go;     /* Go build info was read */
+	bool go_cgo; /* ... and says CGO_ENABLED=1 */
+};
+
+/*
+ * A layer snapshot's index (docs/internals/check.md "The snapshot index"): every entry of
+ * an extracted layer tree (name, type, mode, owner, size, link target, device, overlayfs
+ * whiteout and opaque markers) and the ELF facts of its regular executables, written once
+ * when the snapshot is made so that the doctor and the SBOM never walk the tree.
+ * Binary, versioned (CHECK_INDEX_VERSION), checksummed (SHA-256 of the body), and bound to
+ * the layer's diffID.  check_index_build() is deterministic: the same tree gives the same
+ * bytes, so checking an index is rebuilding it and comparing.
+ */
+#define CHECK_INDEX_VERSION 1
+#define CHECK_INDEX_MAX ((size_t)256 << 20)
+
+struct check_index;
+
+/* Walks the tree at dirfd (not following links) and serialises its index into out (at most
+ * CHECK_INDEX_MAX bytes).  diff_id may be NULL (recorded as "").  entries (every entry
+ * but the root) and bytes (sizes of regular files) may be NULL. */
+int check_index_build(int dirfd, const char *diff_id, struct buf *out, uint64_t *entries,
+		      uint64_t *bytes, struct plate_error **err);
+/* Parses an index (outside input: bounds-checked, capped).  diff_id, when not NULL, must be
+ * the one the index records.  -1 with *err for anything but a sound index of version
+ * CHECK_INDEX_VERSION. */
+int check_index_parse(const void *data, size_t len, const char *diff_id,
+		      struct check_index **out, struct plate_error **err);
+void check_index_free(struct check_index *ix);
+/* Every entry but the root, and the bytes of regular files (as info.json counts them). */
+void check_index_stats(const struct check_index *ix, uint64_t *entries, uint64_t *bytes);
+
 /* ---- an image's merged file tree ------------------------------------------------------ */
 
 /*
@@ -221,8 +265,22 @@ struct check_fs_entry {
 	size_t min;      /* a directory: the lowest layer merged into it */
 };
 
+/* One layer of an image: its extracted tree, and the tree's index when there is one. */
+struct check_fs_layer {
+	const char *dir;
+	const char *index;   /* a check_index file, or NULL */
+	const char *diff_id; /* what the index must name, or NULL */
+};
+
+/* An index that is missing, unreadable, of another version or damaged is not an error: that
+ * layer's tree is read instead (the view is the same either way). */
+int check_fs_open_layers(const struct check_fs_layer *layers, size_t n, struct check_fs **out,
+			 struct plate_error **err);
+/* The same without indexes. */
 int check_fs_open(const char *const *layer_dirs, size_t n, struct check_fs **out,
 		  struct plate_error **err);
+/* How many layers were read from their index (the others were walked). */
+size_t check_fs_indexed(const struct check_fs *fs);
 void check_fs_free(struct check_fs *fs);
 /* 0 found (*out filled; release with check_fs_entry_release), 1 missing, -1 error.
  * follow: whether a symlink as the last component is followed too. */
@@ -232,6 +290,11 @@ void check_fs_entry_release(struct check_fs_entry *e);
 /* Opens a found regular file read-only. */
 int check_fs_open_entry(struct check_fs *fs, const struct check_fs_entry *e, int *fd,
 			struct plate_error **err);
+/* The ELF facts of the regular file at path (not following a last symlink): 0 with *out
+ * (owned by fs; NULL when the file is not a well-formed ELF file), 1 when path is missing
+ * or not a regular file, -1 error (a file the index could not read is read now). */
+int check_fs_facts(struct check_fs *fs, const char *path, const struct check_file_facts **out,
+		   struct plate_error **err);
 /* Reads at most max bytes from the start of a file (following symlinks); 1 when missing. */
 int check_fs_read(struct check_fs *fs, const char *path, size_t max, char **data, size_t *len,
 		  struct plate_error **err);

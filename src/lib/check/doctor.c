@@ -200,7 +200,7 @@ static int find_in_dirs(struct doctor *d, const char *dirs, const char *origin, 
 	return 0;
 }
 
-static int library_present(struct doctor *d, const struct check_elf *e, const char *bin,
+static int library_present(struct doctor *d, const struct check_file_facts *e, const char *bin,
 			   const char *name, bool *found, struct plate_error **err)
 {
 	_cleanup_free_ char *origin = strndup(bin, (size_t)(strrchr(bin, '/') - bin));
@@ -293,78 +293,50 @@ static int map_file(struct doctor *d, const char *path, struct mapped *m,
 	return 0;
 }
 
-/* Checks one executable: ELF interpreter and libraries, Go build info, TLS libraries. */
+/* Checks one executable: ELF interpreter and libraries, Go build info, TLS libraries.
+ * Its facts come from the layer's index: nothing is opened here. */
 static int examine_binary(struct doctor *d, const char *path, bool target,
 			  struct plate_error **err)
 {
-	struct mapped m;
-	struct check_elf e;
-	struct check_go_info g;
+	const struct check_file_facts *f;
 	enum check_severity sev = target ? CHECK_ERROR : CHECK_WARNING;
 	_cleanup_buf_ struct buf missing = BUF_INIT(BUF_UNLIMITED);
 	bool tls = false;
-	int rc = -1, r = map_file(d, path, &m, err);
+	int r = check_fs_facts(d->fs, path, &f, err);
 
-	if (r != 0)
+	if (r != 0 || f == NULL)
 		return r < 0 ? -1 : 0;
-	r = check_elf_parse(m.p, m.len, &e, err);
-	if (r != 0) {
-		unmap(&m);
-		/* a malformed ELF is not the doctor's business: the runtime reports it */
-		if (r < 0) {
-			plate_error_free(*err);
-			*err = NULL;
-		}
-		return 0;
-	}
-	r = check_go_buildinfo_parse(m.p, m.len, &e, &g, err);
-	if (r < 0) {
-		plate_error_free(*err);
-		*err = NULL;
-	} else if (r == 0) {
-		if (oci_strings_add(&d->go_binaries, path, err) < 0)
-			goto out_go;
-	}
-	if (e.kind == CHECK_ELF_DYNAMIC) {
-		const char *cgo = r == 0 ? check_go_setting(&g, "CGO_ENABLED") : NULL;
-		const char *fix = r == 0 ? "build it statically (`CGO_ENABLED=0 go build`) or add the "
-					   "C library to the image"
-					 : "link it statically or add its libraries to the image";
+	if (f->go && oci_strings_add(&d->go_binaries, path, err) < 0)
+		return -1;
+	if (f->kind == CHECK_ELF_DYNAMIC) {
+		const char *fix = f->go ? "build it statically (`CGO_ENABLED=0 go build`) or add the "
+					  "C library to the image"
+					: "link it statically or add its libraries to the image";
 		int x = 0;
-		if (!exists(d, e.interp, false, err, &x) && x == 0) {
+		if (!exists(d, f->interp, false, err, &x) && x == 0) {
 			if (check_report_add(d->r, "MissingInterpreter", sev, NULL, 0, path, fix, err,
 					     "'%s' is dynamically linked%s but its interpreter '%s' is not in the image",
-					     path, cgo && strcmp(cgo, "1") == 0 ? " (CGO_ENABLED=1)" : "",
-					     e.interp) < 0)
-				goto out_go;
+					     path, f->go_cgo ? " (CGO_ENABLED=1)" : "", f->interp) < 0)
+				return -1;
 		}
 		if (x < 0)
-			goto out_go;
-		for (size_t i = 0; i < e.n_needed; i++) {
+			return -1;
+		for (size_t i = 0; i < f->n_needed; i++) {
 			bool found;
-			if (library_present(d, &e, path, e.needed[i], &found, err) < 0)
-				goto out_go;
-			if (!found && (buf_addf(&missing, "%s'%s'", missing.len ? ", " : "", e.needed[i]) < 0))
-				goto oom;
-			tls = tls || is_tls_library(e.needed[i]);
+			if (library_present(d, f, path, f->needed[i], &found, err) < 0)
+				return -1;
+			if (!found && (buf_addf(&missing, "%s'%s'", missing.len ? ", " : "", f->needed[i]) < 0))
+				return plate_err_new(err, ENOMEM, "out of memory");
+			tls = tls || is_tls_library(f->needed[i]);
 		}
 		if (missing.len && check_report_add(d->r, "MissingLibrary", sev, NULL, 0, path, fix, err,
 						    "'%s' needs %s, not in the image", path,
 						    missing.data) < 0)
-			goto out_go;
+			return -1;
 	}
 	if (tls && oci_strings_add(&d->ssl_binaries, path, err) < 0)
-		goto out_go;
-	rc = 0;
-	goto out_go;
-oom:
-	plate_err_new(err, ENOMEM, "out of memory");
-out_go:
-	if (r == 0)
-		check_go_info_release(&g);
-	check_elf_release(&e);
-	unmap(&m);
-	return rc;
+		return -1;
+	return 0;
 }
 
 static bool is_target(const struct doctor *d, const char *path)

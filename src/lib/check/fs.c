@@ -6,77 +6,82 @@
  * something else there or the directory is opaque (trusted.overlay.opaque=y, or the
  * user.overlay.opaque=y of unprivileged stores).
  *
- * Resolution works on canonical relative paths built one component at a time, and
- * remembers for each directory the lowest layer that still contributes to it ("min").
- * In every layer between a directory's top and its min, each ancestor of that directory
- * is a real directory or absent, so fstatat() on the relative path inside such a layer
- * cannot cross a symlink of the layer and never leaves it.
+ * Every layer is read as its index (index.c): the snapshot's index file when it is sound,
+ * else an index built now from the layer's tree, so both give the same view.  A merged
+ * directory remembers the layers merged into it (its "contributors", top first; the
+ * lowest is its "min"), and its children are merged from theirs the first time a lookup
+ * or a walk enters it.  Files are only opened to be read.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "base/buf.h"
 #include "base/cleanup.h"
-#include "layer/layer.h"
-#include "check/check.h"
+#include "check/check_internal.h"
 
 #define MAX_LINKS 40
 #define MAX_PATH 4096
 #define MAX_DEPTH 256
 
-struct check_fs {
-	int *dirs; /* bottom first */
-	size_t n;
-	size_t root_min;
+struct contrib {
+	const struct check_index_node *node;
+	size_t layer;
 };
 
-static bool opaque_at(int layer, const char *rel)
+struct mnode {
+	const struct check_index_node *node; /* as the providing layer has it */
+	size_t layer, min;
+	struct contrib *contrib; /* directories: the layers merged, top first */
+	size_t n_contrib;
+	struct mnode *children; /* once merged: sorted by name */
+	size_t n_children;
+	bool merged;
+};
+
+struct live_facts {
+	struct live_facts *next;
+	struct check_elf elf;
+	struct check_file_facts facts;
+};
+
+struct check_fs {
+	int *dirs; /* bottom first */
+	struct check_index **ix;
+	size_t n, indexed;
+	struct mnode root;
+	struct live_facts *live;
+};
+
+static void mnode_release(struct mnode *m)
 {
-	_cleanup_close_ int fd = openat(layer, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-	return fd >= 0 && layer_overlay_is_opaque(fd);
-}
-
-int check_fs_open(const char *const *layer_dirs, size_t n, struct check_fs **out,
-		  struct plate_error **err)
-{
-	struct check_fs *fs = calloc(1, sizeof(*fs));
-
-	*out = NULL;
-	if (fs == NULL || (fs->dirs = calloc(n ? n : 1, sizeof(int))) == NULL) {
-		free(fs);
-		return plate_err_new(err, ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < n; i++) {
-		fs->dirs[i] = open(layer_dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fs->dirs[i] < 0) {
-			int e = errno;
-			fs->n = i;
-			check_fs_free(fs);
-			return plate_err_new(err, e, "cannot open layer '%s'", layer_dirs[i]);
-		}
-		fs->n = i + 1;
-		if (layer_overlay_is_opaque(fs->dirs[i]))
-			fs->root_min = i;
-	}
-	*out = fs;
-	return 0;
+	for (size_t i = 0; i < m->n_children; i++)
+		mnode_release(&m->children[i]);
+	free(m->children);
+	free(m->contrib);
 }
 
 void check_fs_free(struct check_fs *fs)
 {
 	if (fs == NULL)
 		return;
-	for (size_t i = 0; i < fs->n; i++)
+	mnode_release(&fs->root);
+	for (size_t i = 0; i < fs->n; i++) {
 		close(fs->dirs[i]);
+		check_index_free(fs->ix[i]);
+	}
+	while (fs->live) {
+		struct live_facts *l = fs->live;
+		fs->live = l->next;
+		check_elf_release(&l->elf);
+		free(l);
+	}
 	free(fs->dirs);
+	free(fs->ix);
 	free(fs);
 }
 
@@ -86,106 +91,272 @@ void check_fs_entry_release(struct check_fs_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-/* The lowest layer (>= floor) contributing to the directory rel provided by layer top. */
-static size_t dir_min(const struct check_fs *fs, const char *rel, size_t top, size_t floor)
+static const struct check_index_node *child_of(const struct check_index *ix,
+					       const struct check_index_node *dir, size_t k)
 {
-	size_t min = top;
-	struct stat st;
-
-	if (opaque_at(fs->dirs[top], rel))
-		return top;
-	for (size_t j = top; j-- > floor;) {
-		if (fstatat(fs->dirs[j], rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (!S_ISDIR(st.st_mode))
-			break;
-		min = j;
-		if (opaque_at(fs->dirs[j], rel))
-			break;
-	}
-	return min;
+	return &ix->nodes[dir->first_child + k];
 }
 
-/* Finds rel (whose parent directory reaches down to layer floor): 0 found, 1 missing. */
-static int child_lookup(const struct check_fs *fs, const char *rel, size_t floor, size_t *layer,
-			struct stat *st, size_t *min, struct plate_error **err)
+/* Reads the layer's index file when it is sound and names diff_id; 1 when it is not. */
+static int read_index(const char *path, const char *diff_id, struct check_index **out)
 {
-	for (size_t i = fs->n; i-- > floor;) {
-		if (fstatat(fs->dirs[i], rel, st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT || errno == ENOTDIR)
-				continue;
-			return plate_err_new(err, errno, "cannot look up '/%s'", rel);
-		}
-		if (layer_overlay_is_whiteout(st))
+	_cleanup_error_ struct plate_error *ignored = NULL;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_free_ char *data = NULL;
+	struct stat st;
+	size_t got = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > CHECK_INDEX_MAX)
+		return 1;
+	if ((data = malloc((size_t)st.st_size + 1)) == NULL)
+		return 1;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
 			return 1;
-		*layer = i;
-		*min = S_ISDIR(st->st_mode) ? dir_min(fs, rel, i, floor) : i;
-		return 0;
+		got += (size_t)n;
 	}
-	return 1;
+	return check_index_parse(data, got, diff_id, out, &ignored) < 0 ? 1 : 0;
+}
+
+static int build_index(int dirfd, const char *what, struct check_index **out,
+		       struct plate_error **err)
+{
+	_cleanup_buf_ struct buf b = BUF_INIT(CHECK_INDEX_MAX);
+
+	if (check_index_build(dirfd, NULL, &b, NULL, NULL, err) < 0 ||
+	    check_index_parse(b.data, b.len, NULL, out, err) < 0)
+		return plate_err_wrap(err, "layer '%s'", what);
+	return 0;
+}
+
+int check_fs_open_layers(const struct check_fs_layer *layers, size_t n, struct check_fs **out,
+			 struct plate_error **err)
+{
+	struct check_fs *fs = calloc(1, sizeof(*fs));
+	size_t root_min = 0;
+
+	*out = NULL;
+	if (fs == NULL || (fs->dirs = calloc(n ? n : 1, sizeof(int))) == NULL ||
+	    (fs->ix = calloc(n ? n : 1, sizeof(*fs->ix))) == NULL) {
+		if (fs)
+			free(fs->dirs);
+		free(fs);
+		return plate_err_new(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		fs->dirs[i] = open(layers[i].dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fs->dirs[i] < 0) {
+			int e = errno;
+			check_fs_free(fs);
+			return plate_err_new(err, e, "cannot open layer '%s'", layers[i].dir);
+		}
+		fs->n = i + 1;
+		if (layers[i].index &&
+		    read_index(layers[i].index, layers[i].diff_id, &fs->ix[i]) == 0)
+			fs->indexed++;
+		else if (build_index(fs->dirs[i], layers[i].dir, &fs->ix[i], err) < 0) {
+			check_fs_free(fs);
+			return -1;
+		}
+		if (fs->ix[i]->nodes[0].flags & CHECK_NODE_OPAQUE)
+			root_min = i;
+	}
+	if (n > 0) {
+		fs->root.node = &fs->ix[n - 1]->nodes[0];
+		fs->root.layer = n - 1;
+		fs->root.min = root_min;
+		fs->root.n_contrib = n - root_min;
+		if ((fs->root.contrib = calloc(fs->root.n_contrib, sizeof(struct contrib))) == NULL) {
+			check_fs_free(fs);
+			return plate_err_new(err, ENOMEM, "out of memory");
+		}
+		for (size_t k = 0; k < fs->root.n_contrib; k++) {
+			fs->root.contrib[k].layer = n - 1 - k;
+			fs->root.contrib[k].node = &fs->ix[n - 1 - k]->nodes[0];
+		}
+	}
+	*out = fs;
+	return 0;
+}
+
+int check_fs_open(const char *const *layer_dirs, size_t n, struct check_fs **out,
+		  struct plate_error **err)
+{
+	_cleanup_free_ struct check_fs_layer *layers = calloc(n ? n : 1, sizeof(*layers));
+
+	if (layers == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		layers[i].dir = layer_dirs[i];
+	return check_fs_open_layers(layers, n, out, err);
+}
+
+size_t check_fs_indexed(const struct check_fs *fs)
+{
+	return fs->indexed;
+}
+
+/* The merged directory m gets its children: for each name, the topmost contributor
+ * holding it provides it (a whiteout hides it); a directory merges with the same name in
+ * the contributors below until one holds a non-directory there or one is opaque. */
+static int merge(struct check_fs *fs, struct mnode *m, struct plate_error **err)
+{
+	_cleanup_free_ size_t *cur = calloc(m->n_contrib, sizeof(*cur));
+	_cleanup_free_ const struct check_index_node **hit = calloc(m->n_contrib, sizeof(*hit));
+	size_t total = 0;
+
+	if (m->merged)
+		return 0;
+	if (cur == NULL || hit == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	for (size_t k = 0; k < m->n_contrib; k++)
+		total += m->contrib[k].node->n_children;
+	if (total > 0 && (m->children = calloc(total, sizeof(*m->children))) == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	m->merged = true;
+	for (;;) {
+		const char *best = NULL;
+		size_t top = 0;
+		for (size_t k = 0; k < m->n_contrib; k++) {
+			const struct contrib *c = &m->contrib[k];
+			const char *name;
+			if (cur[k] >= c->node->n_children)
+				continue;
+			name = child_of(fs->ix[c->layer], c->node, cur[k])->name;
+			if (best == NULL || strcmp(name, best) < 0) {
+				best = name;
+				top = k;
+			}
+		}
+		if (best == NULL)
+			break;
+		for (size_t k = 0; k < m->n_contrib; k++) {
+			const struct contrib *c = &m->contrib[k];
+			const struct check_index_node *x;
+			hit[k] = NULL;
+			if (cur[k] >= c->node->n_children)
+				continue;
+			x = child_of(fs->ix[c->layer], c->node, cur[k]);
+			if (k >= top && strcmp(x->name, best) == 0)
+				hit[k] = x;
+		}
+		for (size_t k = 0; k < m->n_contrib; k++)
+			if (hit[k])
+				cur[k]++;
+		if (hit[top]->flags & CHECK_NODE_WHITEOUT)
+			continue;
+		struct mnode *ch = &m->children[m->n_children++];
+		ch->node = hit[top];
+		ch->layer = ch->min = m->contrib[top].layer;
+		if ((ch->node->mode & S_IFMT) != S_IFDIR)
+			continue;
+		if ((ch->contrib = calloc(m->n_contrib - top, sizeof(*ch->contrib))) == NULL)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		for (size_t k = top; k < m->n_contrib; k++) {
+			if (hit[k] == NULL)
+				continue;
+			if ((hit[k]->mode & S_IFMT) != S_IFDIR)
+				break;
+			ch->contrib[ch->n_contrib].node = hit[k];
+			ch->contrib[ch->n_contrib++].layer = m->contrib[k].layer;
+			ch->min = m->contrib[k].layer;
+			if (hit[k]->flags & CHECK_NODE_OPAQUE)
+				break;
+		}
+	}
+	return 0;
+}
+
+/* The merged child of directory m called c (n bytes), or NULL. */
+static struct mnode *find_child(struct mnode *m, const char *c, size_t n)
+{
+	size_t lo = 0, hi = m->n_children;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *name = m->children[mid].node->name;
+		int r = strncmp(name, c, n);
+		if (r == 0 && name[n] != '\0')
+			r = 1;
+		if (r == 0)
+			return &m->children[mid];
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void fill_stat(const struct check_index_node *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = n->mode;
+	st->st_uid = n->uid;
+	st->st_gid = n->gid;
+	st->st_size = (off_t)n->size;
+	st->st_rdev = (dev_t)n->rdev;
+	st->st_nlink = 1;
 }
 
 struct resolve_level {
-	size_t min, len, layer;
-	struct stat st;
+	struct mnode *m;
+	size_t len;
 };
 
-int check_fs_lookup(struct check_fs *fs, const char *path, bool follow,
-		    struct check_fs_entry *out, struct plate_error **err)
+/* Resolves path to a merged node: 0 (*out, and the resolved path without its "/" in cur),
+ * 1 missing. */
+static int resolve(struct check_fs *fs, const char *path, bool follow, struct buf *cur,
+		   struct mnode **out, struct plate_error **err)
 {
-	_cleanup_buf_ struct buf cur = BUF_INIT(MAX_PATH), rest = BUF_INIT(8 * MAX_PATH);
+	_cleanup_buf_ struct buf rest = BUF_INIT(8 * MAX_PATH);
 	_cleanup_free_ struct resolve_level *lv = calloc(MAX_DEPTH, sizeof(*lv));
 	unsigned links = 0;
 	size_t pos = 0, depth = 0;
 
-	memset(out, 0, sizeof(*out));
 	if (lv == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	if (fs->n == 0)
 		return 1;
-	if (fstat(fs->dirs[fs->n - 1], &lv[0].st) < 0)
-		return plate_err_new(err, errno, "cannot look up '/'");
-	lv[0].min = fs->root_min;
-	lv[0].layer = fs->n - 1;
+	lv[0].m = &fs->root;
 	if (buf_addstr(&rest, path) < 0)
 		return plate_err_new(err, ENAMETOOLONG, "path '%s' is too long", path);
 	while (pos < rest.len) {
 		const char *c = rest.data + pos, *slash = memchr(c, '/', rest.len - pos);
 		size_t n = slash ? (size_t)(slash - c) : rest.len - pos;
-		struct resolve_level next = { 0 };
+		struct mnode *next;
 		bool last;
-		int r;
 
 		pos += n + (slash != NULL);
 		last = pos >= rest.len;
 		if (n == 0 || (n == 1 && c[0] == '.'))
 			continue;
-		if (!S_ISDIR(lv[depth].st.st_mode))
+		if ((lv[depth].m->node->mode & S_IFMT) != S_IFDIR)
 			return 1;
 		if (n == 2 && c[0] == '.' && c[1] == '.') {
 			if (depth > 0)
 				depth--;
-			buf_truncate(&cur, lv[depth].len);
+			buf_truncate(cur, lv[depth].len);
 			continue;
 		}
 		if (depth + 1 >= MAX_DEPTH)
 			return plate_err_new(err, ENAMETOOLONG, "path '%s' is too deep", path);
-		if ((cur.len > 0 && buf_addch(&cur, '/') < 0) || buf_add(&cur, c, n) < 0)
+		if (merge(fs, lv[depth].m, err) < 0)
+			return -1;
+		if ((next = find_child(lv[depth].m, c, n)) == NULL)
+			return 1;
+		if ((cur->len > 0 && buf_addch(cur, '/') < 0) || buf_add(cur, c, n) < 0)
 			return plate_err_new(err, ENAMETOOLONG, "path '%s' is too long", path);
-		r = child_lookup(fs, cur.data, lv[depth].min, &next.layer, &next.st, &next.min, err);
-		if (r != 0)
-			return r;
-		if (S_ISLNK(next.st.st_mode) && (!last || follow)) {
+		if ((next->node->mode & S_IFMT) == S_IFLNK && (!last || follow)) {
 			_cleanup_buf_ struct buf again = BUF_INIT(8 * MAX_PATH);
-			char target[MAX_PATH];
-			ssize_t tn;
+			const char *target = next->node->target;
 			if (++links > MAX_LINKS)
 				return plate_err_new(err, ELOOP, "too many symbolic links in '%s'", path);
-			tn = readlinkat(fs->dirs[next.layer], cur.data, target, sizeof(target) - 1);
-			if (tn < 0)
-				return plate_err_new(err, errno, "cannot read link '/%s'", cur.data);
-			target[tn] = '\0';
-			if (buf_add(&again, target, (size_t)tn) < 0 || buf_addch(&again, '/') < 0 ||
+			if (buf_addstr(&again, target) < 0 || buf_addch(&again, '/') < 0 ||
 			    buf_add(&again, rest.data + pos, rest.len - pos) < 0)
 				return plate_err_new(err, ENAMETOOLONG, "path '%s' is too long", path);
 			buf_reset(&rest);
@@ -194,15 +365,29 @@ int check_fs_lookup(struct check_fs *fs, const char *path, bool follow,
 			pos = 0;
 			if (target[0] == '/')
 				depth = 0;
-			buf_truncate(&cur, lv[depth].len);
+			buf_truncate(cur, lv[depth].len);
 			continue;
 		}
-		next.len = cur.len;
-		lv[++depth] = next;
+		lv[++depth].m = next;
+		lv[depth].len = cur->len;
 	}
-	out->st = lv[depth].st;
-	out->layer = lv[depth].layer;
-	out->min = lv[depth].min;
+	*out = lv[depth].m;
+	return 0;
+}
+
+int check_fs_lookup(struct check_fs *fs, const char *path, bool follow,
+		    struct check_fs_entry *out, struct plate_error **err)
+{
+	_cleanup_buf_ struct buf cur = BUF_INIT(MAX_PATH);
+	struct mnode *m;
+	int r = resolve(fs, path, follow, &cur, &m, err);
+
+	memset(out, 0, sizeof(*out));
+	if (r != 0)
+		return r;
+	fill_stat(m->node, &out->st);
+	out->layer = m->layer;
+	out->min = m->min;
 	if (asprintf(&out->path, "/%s", cur.data) < 0) {
 		out->path = NULL;
 		return plate_err_new(err, ENOMEM, "out of memory");
@@ -218,6 +403,49 @@ int check_fs_open_entry(struct check_fs *fs, const struct check_fs_entry *e, int
 	*fd = openat(fs->dirs[e->layer], rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 	if (*fd < 0)
 		return plate_err_new(err, errno, "cannot open '%s'", e->path);
+	return 0;
+}
+
+int check_fs_facts(struct check_fs *fs, const char *path, const struct check_file_facts **out,
+		   struct plate_error **err)
+{
+	_cleanup_buf_ struct buf cur = BUF_INIT(MAX_PATH);
+	_cleanup_close_ int fd = -1;
+	struct live_facts *l;
+	struct mnode *m;
+	int r = resolve(fs, path, false, &cur, &m, err);
+
+	*out = NULL;
+	if (r != 0)
+		return r;
+	if ((m->node->mode & S_IFMT) != S_IFREG)
+		return 1;
+	if (m->node->facts >= 0) {
+		*out = &fs->ix[m->layer]->facts[m->node->facts];
+		return 0;
+	}
+	if (!(m->node->flags & CHECK_NODE_UNREAD))
+		return 0;
+	fd = openat(fs->dirs[m->layer], cur.len ? cur.data : ".",
+		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return plate_err_new(err, errno, "cannot open '%s'", path);
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	r = check_facts_read(fd, m->node->size, &l->elf, &l->facts.go, &l->facts.go_cgo, err);
+	if (r != 0) {
+		free(l);
+		return r < 0 ? plate_err_wrap(err, "'%s'", path) : 0;
+	}
+	l->facts.kind = l->elf.kind;
+	l->facts.interp = l->elf.interp;
+	l->facts.runpath = l->elf.runpath;
+	l->facts.rpath = l->elf.rpath;
+	l->facts.needed = (const char *const *)l->elf.needed;
+	l->facts.n_needed = l->elf.n_needed;
+	l->next = fs->live;
+	fs->live = l;
+	*out = &l->facts;
 	return 0;
 }
 
@@ -263,151 +491,56 @@ int check_fs_read(struct check_fs *fs, const char *path, size_t max, char **data
 
 /* ---- walking ------------------------------------------------------------------------ */
 
-struct dirent_rec {
-	char *name;
-	size_t layer;
-	unsigned char type;
-};
-
-static int rec_cmp(const void *pa, const void *pb)
-{
-	const struct dirent_rec *a = pa, *b = pb;
-	int c = strcmp(a->name, b->name);
-
-	if (c)
-		return c;
-	return a->layer < b->layer ? 1 : a->layer > b->layer ? -1 : 0;
-}
-
 struct walk {
 	struct check_fs *fs;
 	check_fs_walk_fn *fn;
 	void *data;
+	struct buf path; /* "/"-rooted */
 };
 
-static int walk_dir(struct walk *w, struct buf *rel, size_t top, size_t min, unsigned depth,
-		    struct plate_error **err)
+static int walk_dir(struct walk *w, struct mnode *m, unsigned depth, struct plate_error **err)
 {
-	struct check_fs *fs = w->fs;
-	struct dirent_rec *recs = NULL;
-	size_t n = 0, alloc = 0, base = rel->len, low = top;
-	int rc = -1;
+	size_t base = w->path.len;
 
 	if (depth >= MAX_DEPTH)
-		return plate_err_new(err, ELOOP, "'/%s' is nested too deeply", rel->data);
-	/* The directory's layers, from its top down to the first layer holding something else
-	 * at this path or marking it opaque (min is only a floor). */
-	for (size_t i = top + 1; i-- > min;) {
-		int fd = openat(fs->dirs[i], rel->len ? rel->data : ".",
-				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		bool opaque;
-		DIR *d;
-		struct dirent *de;
-		if (fd < 0 && errno == ENOENT)
-			continue;
-		if (fd < 0)
-			break;
-		low = i;
-		d = fdopendir(fd);
-		if (d == NULL) {
-			close(fd);
-			plate_err_new(err, errno, "cannot read directory '/%s'", rel->data);
-			goto out;
-		}
-		while ((de = readdir(d)) != NULL) {
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
-			if (n == alloc) {
-				size_t want = alloc ? alloc * 2 : 32;
-				struct dirent_rec *g = reallocarray(recs, want, sizeof(*g));
-				if (g == NULL) {
-					closedir(d);
-					plate_err_new(err, ENOMEM, "out of memory");
-					goto out;
-				}
-				recs = g;
-				alloc = want;
-			}
-			recs[n].name = strdup(de->d_name);
-			recs[n].layer = i;
-			recs[n].type = de->d_type;
-			if (recs[n].name == NULL) {
-				closedir(d);
-				plate_err_new(err, ENOMEM, "out of memory");
-				goto out;
-			}
-			n++;
-		}
-		opaque = layer_overlay_is_opaque(dirfd(d));
-		closedir(d);
-		if (opaque)
-			break;
-	}
-	if (n > 1)
-		qsort(recs, n, sizeof(*recs), rec_cmp);
-	for (size_t k = 0; k < n;) {
-		size_t end = k + 1;
+		return plate_err_new(err, ELOOP, "'%s' is nested too deeply", w->path.data);
+	if (merge(w->fs, m, err) < 0)
+		return -1;
+	for (size_t k = 0; k < m->n_children; k++) {
+		struct mnode *c = &m->children[k];
 		struct stat st;
-		while (end < n && strcmp(recs[end].name, recs[k].name) == 0)
-			end++;
-		buf_truncate(rel, base);
-		if ((base > 0 && buf_addch(rel, '/') < 0) || buf_addstr(rel, recs[k].name) < 0) {
-			plate_err_new(err, ENAMETOOLONG, "path '/%s' is too long", rel->data);
-			goto out;
-		}
-		if (fstatat(fs->dirs[recs[k].layer], rel->data, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			plate_err_new(err, errno, "cannot look up '/%s'", rel->data);
-			goto out;
-		}
-		if (layer_overlay_is_whiteout(&st)) {
-			k = end;
-			continue;
-		}
-		_cleanup_free_ char *abs = NULL;
-		if (asprintf(&abs, "/%s", rel->data) < 0) {
-			abs = NULL;
-			plate_err_new(err, ENOMEM, "out of memory");
-			goto out;
-		}
-		if (w->fn(w->data, abs, &st, recs[k].layer, err) < 0)
-			goto out;
-		if (S_ISDIR(st.st_mode)) {
-			if (walk_dir(w, rel, recs[k].layer, low, depth + 1, err) < 0)
-				goto out;
-		}
-		k = end;
+		buf_truncate(&w->path, base);
+		if ((base > 1 && buf_addch(&w->path, '/') < 0) ||
+		    buf_addstr(&w->path, c->node->name) < 0)
+			return plate_err_new(err, ENAMETOOLONG, "path '%s' is too long", w->path.data);
+		fill_stat(c->node, &st);
+		if (w->fn(w->data, w->path.data, &st, c->layer, err) < 0)
+			return -1;
+		if (S_ISDIR(st.st_mode) && walk_dir(w, c, depth + 1, err) < 0)
+			return -1;
 	}
-	rc = 0;
-out:
-	buf_truncate(rel, base);
-	for (size_t i = 0; i < n; i++)
-		free(recs[i].name);
-	free(recs);
-	return rc;
+	buf_truncate(&w->path, base);
+	return 0;
 }
 
 int check_fs_walk(struct check_fs *fs, const char *dir, check_fs_walk_fn *fn, void *data,
 		  struct plate_error **err)
 {
-	_cleanup_buf_ struct buf rel = BUF_INIT(MAX_PATH);
-	struct check_fs_entry e;
-	struct walk w = { .fs = fs, .fn = fn, .data = data };
+	struct walk w = { .fs = fs, .fn = fn, .data = data, .path = BUF_INIT(MAX_PATH) };
+	struct mnode *m;
 	int r;
+
+	_cleanup_buf_ struct buf cur = BUF_INIT(MAX_PATH);
 
 	if (fs->n == 0)
 		return 0;
-	r = check_fs_lookup(fs, dir, true, &e, err);
-	if (r != 0)
-		return r < 0 ? -1 : 0;
-	if (!S_ISDIR(e.st.st_mode)) {
-		check_fs_entry_release(&e);
-		return 0;
+	r = resolve(fs, dir, true, &cur, &m, err);
+	if (r == 0 && (m->node->mode & S_IFMT) == S_IFDIR) {
+		if (buf_addch(&w.path, '/') < 0 || buf_add(&w.path, cur.data, cur.len) < 0)
+			r = plate_err_new(err, ENAMETOOLONG, "path '%s' is too long", dir);
+		else
+			r = walk_dir(&w, m, 0, err);
 	}
-	if (buf_addstr(&rel, e.path + 1) < 0) {
-		check_fs_entry_release(&e);
-		return plate_err_new(err, ENAMETOOLONG, "path '%s' is too long", dir);
-	}
-	r = walk_dir(&w, &rel, e.layer, e.min, 0, err);
-	check_fs_entry_release(&e);
-	return r;
+	buf_release(&w.path);
+	return r < 0 ? -1 : 0;
 }

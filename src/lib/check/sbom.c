@@ -121,8 +121,14 @@ static int walk_one(void *data, const char *path, const struct stat *st, size_t 
 	size_t len = (size_t)st->st_size;
 	int r, rc = 0;
 
+	const struct check_file_facts *f;
+
 	if (!S_ISREG(st->st_mode) || (st->st_mode & 0111) == 0 || st->st_size < 64)
 		return 0;
+	/* the index knows which executables are Go binaries: only those are read */
+	r = check_fs_facts(sb->fs, path, &f, err);
+	if (r != 0 || f == NULL || !f->go)
+		return r < 0 ? -1 : 0;
 	r = check_fs_lookup(sb->fs, path, false, &e, err);
 	if (r != 0)
 		return r < 0 ? -1 : 0;

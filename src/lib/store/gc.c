@@ -332,6 +332,8 @@ static int fsck_image(void *data, const struct oci_descriptor *desc, const struc
 			 (i < m->n_layers && layer_checkable(f, &m->layers[i]) &&
 			  store_snapshot_verify(f->store, id, m->layers[i].digest, &e) < 0))
 			problem(f, "snapshot '%s' is damaged: %s", id, e->message);
+		else if (store_snapshot_index_check(f->store, id, &e) < 0)
+			problem(f, "snapshot '%s' has a bad index: %s", id, e->message);
 	}
 	return 0;
 }

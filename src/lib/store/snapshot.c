@@ -1,5 +1,6 @@
 /* Snapshots: a layer extracted once into snapshots/<hex>/fs, with info.json recording the
- * tree's shape so that fsck can tell a damaged snapshot from a sound one. */
+ * tree's shape so that fsck can tell a damaged snapshot from a sound one, and fs.index
+ * listing the tree for the doctor (check_index_build()). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,14 +11,33 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/cleanup.h"
+#include "check/check.h"
 #include "json/json.h"
 #include "layer/layer.h"
 #include "store/store_internal.h"
 
 #define INFO_MAX 4096
 
-/* Records the tree's shape beside it (dirfd/name/info.json). */
+/* Writes the tree's index beside it (dirfd/name/fs.index): one walk of the fresh tree,
+ * whose pages are still hot, that also counts it for info.json.  Like info.json it is
+ * published with the snapshot and synced by the commit's syncfs. */
+static int write_index(int snapfd, int fsfd, const char *name, const char *diff_id,
+		       uint64_t *entries, uint64_t *bytes, struct plate_error **err)
+{
+	_cleanup_buf_ struct buf ix = BUF_INIT(CHECK_INDEX_MAX);
+	_cleanup_close_ int fd = -1;
+
+	if (check_index_build(fsfd, diff_id, &ix, entries, bytes, err) < 0)
+		return plate_err_wrap(err, "cannot index snapshot '%s'", name);
+	fd = openat(snapfd, STORE_SNAPSHOT_INDEX, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || store_fs_write_all(fd, ix.data, ix.len) < 0)
+		return plate_err_new(err, errno, "cannot write '%s/%s'", name, STORE_SNAPSHOT_INDEX);
+	return 0;
+}
+
+/* Records the tree's shape beside it (dirfd/name/info.json), after its index. */
 static int write_info(int snapfd, int fsfd, const char *name, const char *layer_digest,
 		      const char *diff_id, struct plate_error **err)
 {
@@ -26,7 +46,7 @@ static int write_info(int snapfd, int fsfd, const char *name, const char *layer_
 	uint64_t entries, bytes;
 	int n;
 
-	if (store_fs_tree_stats(fsfd, &entries, &bytes, err) < 0)
+	if (write_index(snapfd, fsfd, name, diff_id, &entries, &bytes, err) < 0)
 		return -1;
 	n = asprintf(&info, "{\"bytes\":%llu,\"diff_id\":\"%s\",%s%s%s\"entries\":%llu}\n",
 		     (unsigned long long)bytes, diff_id, layer_digest ? "\"digest\":\"" : "",
@@ -167,4 +187,34 @@ int store_snapshot_check(struct store *s, const char *diff_id, struct plate_erro
 out:
 	json_decref(info);
 	return r;
+}
+
+int store_snapshot_index_check(struct store *s, const char *diff_id, struct plate_error **err)
+{
+	_cleanup_buf_ struct buf want = BUF_INIT(CHECK_INDEX_MAX);
+	_cleanup_free_ char *data = NULL;
+	_cleanup_close_ int fsfd = -1;
+	const char *hex = store_digest_hex(diff_id, err);
+	char path[DIGEST_HEX_LEN + 32];
+	struct check_index *ix = NULL;
+	size_t len;
+
+	if (hex == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "snapshots/%s/%s", hex, STORE_SNAPSHOT_INDEX);
+	if (faccessat(s->rootfd, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		return plate_err_new(err, ENOENT, "%s is missing", STORE_SNAPSHOT_INDEX);
+	if (store_fs_read_file(s->rootfd, path, CHECK_INDEX_MAX, &data, &len, err) < 0 ||
+	    check_index_parse(data, len, diff_id, &ix, err) < 0)
+		return -1;
+	check_index_free(ix);
+	snprintf(path, sizeof(path), "snapshots/%s/fs", hex);
+	fsfd = openat(s->rootfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fsfd < 0)
+		return plate_err_new(err, errno, "cannot open '%s'", path);
+	if (check_index_build(fsfd, diff_id, &want, NULL, NULL, err) < 0)
+		return -1;
+	if (want.len != len || memcmp(want.data, data, len) != 0)
+		return plate_err_new(err, 0, "%s does not match the tree", STORE_SNAPSHOT_INDEX);
+	return 0;
 }

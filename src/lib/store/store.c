@@ -281,6 +281,17 @@ char *store_snapshot_path(const struct store *s, const char *diff_id)
 	return path;
 }
 
+char *store_snapshot_index_path(const struct store *s, const char *diff_id)
+{
+	const char *colon = strchr(diff_id, ':');
+	char *path = NULL;
+
+	if (asprintf(&path, "%s/snapshots/%s/" STORE_SNAPSHOT_INDEX, s->root,
+		     colon ? colon + 1 : diff_id) < 0)
+		return NULL;
+	return path;
+}
+
 bool store_snapshot_exists(struct store *s, const char *diff_id)
 {
 	_cleanup_error_ struct plate_error *err = NULL;
