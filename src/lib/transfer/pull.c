@@ -1,12 +1,13 @@
 /*
  * transfer_pull(): a registry image into the store.
  *
- * Threads: the caller's thread fetches the manifest and config, then extracts layers as
- * they complete; up to `jobs` workers download the missing layers, each with its own
- * registry client (a client is single-threaded, registry.h).  A store transaction is not
- * thread-safe, so every call on it is made under txn_lock; the queue and the layer states
- * are under q_lock.  The bulk of a download (writing into a blob writer the worker owns)
- * holds neither.
+ * Threads: the caller's thread fetches the manifest and config, then extracts the layers
+ * whose blobs it did not stream (present ones, restarted downloads); up to `jobs` workers
+ * download the missing layers, each with its own registry client (a client is
+ * single-threaded, registry.h), and each download feeds an extraction thread of its own
+ * (struct stream).  A store transaction is not thread-safe, so every call on it is made
+ * under txn_lock; the queue and the layer states are under q_lock.  Downloads and
+ * extractions hold neither.
  */
 #include <errno.h>
 #include <fcntl.h>

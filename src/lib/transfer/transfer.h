@@ -10,8 +10,9 @@
  *   index or manifest list is resolved to the manifest of options.platform.  The manifest's
  *   bytes are stored verbatim, so the image in the store has the source's digest.  Blobs the
  *   store already holds are not fetched; the missing layers are downloaded by up to
- *   options.jobs threads (one registry client each) and each layer is extracted into its
- *   snapshot as soon as its download completes, while the others still download.
+ *   options.jobs threads (one registry client each); each layer is extracted into its
+ *   snapshot while it downloads (the bytes go to the blob file and, through a pipe, to an
+ *   extraction thread), and the extraction is kept only once the blob's digest is verified.
  *   Everything happens in one store transaction: a failure (or the process dying) leaves
  *   the store as it was.
  *
