@@ -170,5 +170,13 @@ if [ "$(id -u)" = 0 ] && grep -qw overlay /proc/filesystems; then
 		  "$(jq -r --arg n "$R/pl/built:v1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$S2/index.json")" ]
 	"$PLATE" --root "$S2" build --progress plain -t "$R/pl/built:v1" "$T/ctx" >/dev/null 2>"$T/b3.err"
 	tap_check "the next build does not pull again (default: missing)" bash -c "! grep -q pulling '$T/b3.err'"
+	# The built image, named only locally, pushed to a new repository: the base's layer is
+	# mounted from the repository the base was pulled from, the rest uploaded.
+	"$PLATE" --root "$S2" build -q -t local/app "$T/ctx" >/dev/null 2>&1
+	"$PLATE" --root "$S2" rmi "$R/pl/built:v1" >/dev/null 2>&1
+	"$PLATE" --root "$S2" push local/app "$R/pl/fresh:v1" >/dev/null 2>"$T/push4.err"
+	tap_like "a base layer is mounted from the base's repository" \
+		"^$(sha256_of "$T/img/layer.tar.gz" | cut -c1-19): mounted" "$T/push4.err"
+	tap_like "the image's own layer is uploaded" "uploaded" "$T/push4.err"
 fi
 tap_done

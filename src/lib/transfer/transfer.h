@@ -20,8 +20,9 @@
  *   transfer_push() sends a stored image (its config, layers and manifest; for an index,
  *   every manifest it lists that the store holds, then the index) to a reference.  Each blob
  *   is checked with HEAD first, so nothing is uploaded twice; a blob of an image that also
- *   carries a name in another repository of the same registry is mounted from there
- *   (registries answer a mount they cannot do with an upload session).
+ *   carries a name in another repository of the same registry, or that another stored
+ *   image named there holds (a base pulled from there), is mounted from there (registries
+ *   answer a mount they cannot do with an upload session).
  *
  * Ownership and threads
  *   Options are borrowed.  The registry options are shared read-only by the threads of one
