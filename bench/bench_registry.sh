@@ -4,8 +4,14 @@
 #     docker-registry: `plate pull` (layers into snapshots) vs `buildah pull` (overlay
 #     storage) vs `skopeo copy` to an OCI directory (no extraction);
 #   push of a fresh ~100 MB image: `plate push` vs `skopeo copy` (from plate's store, which
-#     is an OCI layout, so both send the same blobs) to fresh repositories.
-# Prints seconds, peak RSS (GNU time %M) and ratios.  Needs root (buildah's storage), the
+#     is an OCI layout, so both send the same kind of blobs) to fresh repositories.  Every
+#     push, of either tool, sends a layer the registry has never seen: a new image of fresh
+#     random data is imported (untimed) before each one.  Pushing one image to several
+#     repositories of a registry would let the second push mount the blob from the first
+#     (skopeo's blob-info cache, /var/lib/containers/cache/blob-info-cache-v1.boltdb,
+#     remembers where it pushed a blob and asks for a cross-repository mount), which
+#     measures no upload at all.
+# Prints seconds, user+sys CPU seconds, peak RSS (GNU time %e %U %S %M) and ratios.  Needs root (buildah's storage), the
 # base from make-base.sh ($BENCH_OUT, default /tmp/plate-bench-out; made when missing),
 # docker-registry, skopeo, buildah.  RUNS=N repeats each measurement (median reported).
 set -euo pipefail
@@ -40,13 +46,14 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && brea
 R=127.0.0.1:$port
 skopeo copy -q --dest-tls-verify=false "oci:$BENCH_OUT/oci/golang:1.19-local" "docker://$R/library/golang:1.19-local"
 
-# measure NAME CMD...: runs CMD, appends "NAME seconds maxrss_kib" to $W/times.
+# measure NAME CMD...: runs CMD, appends "NAME seconds maxrss_kib user sys" to $W/times.
 measure() {
 	local name=$1
 	shift
-	/usr/bin/time -f "$name %e %M" -a -o "$W/times" "$@" >/dev/null 2>"$W/last.err" ||
+	/usr/bin/time -f "$name %e %M %U %S" -a -o "$W/times" "$@" >/dev/null 2>"$W/last.err" ||
 		{ echo "bench_registry: $name failed:" >&2; cat "$W/last.err" >&2; exit 1; }
 }
+cpu() { grep "^$1 " "$W/times" | awk '{print $4 + $5}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 median() { grep "^$1 " "$W/times" | awk '{print $'"$2"'}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 for i in $(seq "$RUNS"); do
@@ -58,22 +65,27 @@ for i in $(seq "$RUNS"); do
 	measure skopeo-oci skopeo copy -q --src-tls-verify=false "docker://$R/library/golang:1.19-local" "oci:$W/oci:x"
 done
 
-# A fresh ~100 MB image (incompressible content, so the gzip layer stays ~100 MB).
-mkdir -p "$W/rootfs"
-head -c 100000000 /dev/urandom >"$W/rootfs/data"
-tar -C "$W/rootfs" -cf "$W/rootfs.tar" .
-"$PLATE" --root "$W/plate" import "$W/rootfs.tar" bench/fresh:latest >/dev/null
+# fresh_image TAG: a new ~100 MB image of random data (incompressible, so the gzip layer
+# stays ~100 MB) in plate's store, never seen by the registry.
+fresh_image() {
+	rm -rf "$W/rootfs" && mkdir -p "$W/rootfs"
+	head -c 100000000 /dev/urandom >"$W/rootfs/data"
+	tar -C "$W/rootfs" -cf "$W/rootfs.tar" .
+	"$PLATE" --root "$W/plate" import "$W/rootfs.tar" "bench/$1:latest" >/dev/null
+}
 for i in $(seq "$RUNS"); do
-	measure plate-push "$PLATE" --root "$W/plate" push -q bench/fresh:latest "$R/push/plate$i:v1"
+	fresh_image plate$i
+	measure plate-push "$PLATE" --root "$W/plate" push -q "bench/plate$i:latest" "$R/push/plate$i:v1"
+	fresh_image skopeo$i
 	measure skopeo-push skopeo copy -q --dest-tls-verify=false \
-		"oci:$W/plate:docker.io/bench/fresh:latest" "docker://$R/push/skopeo$i:v1"
+		"oci:$W/plate:docker.io/bench/skopeo$i:latest" "docker://$R/push/skopeo$i:v1"
 done
 
 pp=$(median plate-pull 2); bp=$(median buildah-pull 2); sp=$(median skopeo-oci 2)
 pu=$(median plate-push 2); su=$(median skopeo-push 2)
-printf '%-34s %8s %12s\n' "scenario (median of $RUNS)" seconds "peak RSS MiB"
+printf '%-34s %8s %10s %12s\n' "scenario (median of $RUNS)" seconds user+sys "peak RSS MiB"
 for n in plate-pull buildah-pull skopeo-oci plate-push skopeo-push; do
-	printf '%-34s %8s %12.1f\n' "$n" "$(median $n 2)" "$(echo "$(median $n 3) / 1024" | bc -l)"
+	printf '%-34s %8s %10s %12.1f\n' "$n" "$(median $n 2)" "$(cpu $n)" "$(echo "$(median $n 3) / 1024" | bc -l)"
 done
 echo "pull+extract: buildah/plate = $(echo "scale=2; $bp / $pp" | bc -l)x (goal >= 3)," \
 	"skopeo-to-OCI-dir/plate = $(echo "scale=2; $sp / $pp" | bc -l)x"

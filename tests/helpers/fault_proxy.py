@@ -17,12 +17,16 @@ after, and so on:
   paginate  serve tags/list in pages of 2 with a relative Link rel="next" (spec end-8b),
             as registries that paginate do (docker-registry 2.8 ignores n)
   redirect  answer 307 pointing at the registry itself (another host:port)
+  hold      send the headers and all of the body but its last 64 KiB, then wait (at most
+            60 s) until the file named by the fault's release=PATH exists, then the rest:
+            the client has all those bytes while the blob's end is still to come
   ok        forward untouched (a placeholder in a sequence)
 Every request is logged as "METHOD PATH range=VALUE fault=MODE".
 """
 import http.client
 import json
 import http.server
+import os
 import socket
 import sys
 import threading
@@ -31,7 +35,7 @@ import urllib.parse
 
 PORT, UPSTREAM, LOG = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 lock = threading.Lock()
-rule = {"queue": [], "method": None, "path": None}
+rule = {"queue": [], "method": None, "path": None, "release": None}
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
        "proxy-connection"}
 
@@ -68,6 +72,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                 rule["queue"] = modes * count if len(modes) == 1 else modes
                 rule["method"] = q.get("method", [None])[0]
                 rule["path"] = q.get("path", [None])[0]
+                rule["release"] = q.get("release", [None])[0]
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -119,6 +124,22 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                     rule["queue"].insert(0, "paginate")
         if fault == "corrupt" and data:
             data = bytes([data[0] ^ 0xFF]) + data[1:]
+        if fault == "hold" and len(data) > 65536:
+            self.send_response(resp.status)
+            for k, v in out_headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[:-65536])
+            self.wfile.flush()
+            with lock:
+                release = rule["release"]
+            for _ in range(600):
+                if release and os.path.exists(release):
+                    break
+                time.sleep(0.1)
+            self.wfile.write(data[-65536:])
+            return
         if fault == "drop" and len(data) > 1:
             self.send_response(resp.status)
             for k, v in out_headers:

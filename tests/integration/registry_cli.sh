@@ -2,7 +2,9 @@
 # plate pull / push against a real docker-registry over http: what skopeo pushed, plate
 # pulls with identical digests (OCI and Docker schema2); what plate pushes, skopeo inspects
 # and copies back; an index pulled with --platform; faults injected by the proxy (retried,
-# or a clear error, and `plate fsck` clean after); FROM pulling what the store lacks.
+# or a clear error, and `plate fsck` clean after); extraction overlapping the download, and
+# falling back to the completed blob when a download starts over; FROM pulling what the
+# store lacks.
 . "$(dirname "$0")/lib.sh"
 . "$PLATE_SRC/tests/helpers/registry-lib.sh"
 reg_need docker-registry skopeo python3 jq
@@ -108,6 +110,49 @@ tap_like "the proxy saw the resumed Range request" "GET /v2/f/big/blobs/$BIG ran
 p fsck >"$T/fsck" 2>&1
 tap_check "plate fsck is clean after the faults" grep -q " 0 problems" "$T/fsck"
 
+# Extraction is pipelined with the download: while the proxy holds back the last 64 KiB
+# of the layer, the file at the head of the layer is already extracted (in the pull's
+# transaction directory); then the pull completes.
+mkdir -p "$T/pipe/root"
+echo first >"$T/pipe/root/a-first"
+head -c 1000000 /dev/urandom >"$T/pipe/root/b-random"
+tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$T/pipe/root" -cf "$T/pipe/layer.tar" .
+gzip -n -c "$T/pipe/layer.tar" >"$T/pipe/layer.tar.gz"
+printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["%s"]}}' "$(sha256_of "$T/pipe/layer.tar")" >"$T/pipe/config.json"
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%s}]}' \
+	"$(sha256_of "$T/pipe/config.json")" "$(stat -c %s "$T/pipe/config.json")" "$(sha256_of "$T/pipe/layer.tar.gz")" "$(stat -c %s "$T/pipe/layer.tar.gz")" >"$T/pipe/manifest.json"
+push_image "$T/pipe" "$R/f/pipe:v1" >/dev/null 2>&1
+PIPE=$(sha256_of "$T/pipe/layer.tar.gz")
+S3=$T/store3
+fault "mode=hold&method=GET&path=/blobs/$PIPE&release=$T/release"
+"$PLATE" --root "$S3" pull -q "$P/f/pipe:v1" >/dev/null 2>"$T/pipe.err" &
+pull_pid=$!
+seen=
+for _ in $(seq 300); do
+	for f in "$S3"/tmp/*/snapw-*/fs/a-first; do
+		[ -f "$f" ] && [ "$(cat "$f")" = first ] && seen=1
+	done
+	[ -n "$seen" ] && break
+	sleep 0.1
+done
+tap_check "the layer's first file is extracted before its last bytes arrive" \
+	[ -n "$seen" ] && [ ! -e "$T/release" ]
+touch "$T/release"
+wait "$pull_pid"
+tap_check "then the pull completes" [ $? = 0 ]
+tap_check "with the snapshot in the store" \
+	cmp -s "$S3/snapshots/$(sha256_of "$T/pipe/layer.tar" | cut -d: -f2)/fs/b-random" "$T/pipe/root/b-random"
+# A download that starts over (Range ignored) cannot continue its stream: the layer is
+# extracted from the completed blob instead.
+fault "mode=drop,norange&method=GET&path=/blobs/$BIG"
+"$PLATE" --root "$S3" pull "$P/f/big:v1" >/dev/null 2>"$T/restart.err"
+tap_check "a restarted download still gives the snapshot" [ $? = 0 ] &&
+	cmp -s "$S3/snapshots/$(sha256_of "$T/big/layer.tar" | cut -d: -f2)/fs/random" "$T/big/root/random"
+tap_like "the proxy saw the request that ignored Range" "GET /v2/f/big/blobs/$BIG range=bytes=[1-9].* fault=norange" "$PLOG"
+"$PLATE" --root "$S3" fsck >"$T/fsck3" 2>&1
+tap_check "plate fsck is clean after both" grep -q " 0 problems" "$T/fsck3"
+fault "mode=&count=0"
+
 # FROM pulls what the store lacks; --pull never refuses.
 if [ "$(id -u)" = 0 ] && grep -qw overlay /proc/filesystems; then
 	mkdir -p "$T/ctx"
@@ -125,5 +170,13 @@ if [ "$(id -u)" = 0 ] && grep -qw overlay /proc/filesystems; then
 		  "$(jq -r --arg n "$R/pl/built:v1" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $n) | .digest' "$S2/index.json")" ]
 	"$PLATE" --root "$S2" build --progress plain -t "$R/pl/built:v1" "$T/ctx" >/dev/null 2>"$T/b3.err"
 	tap_check "the next build does not pull again (default: missing)" bash -c "! grep -q pulling '$T/b3.err'"
+	# The built image, named only locally, pushed to a new repository: the base's layer is
+	# mounted from the repository the base was pulled from, the rest uploaded.
+	"$PLATE" --root "$S2" build -q -t local/app "$T/ctx" >/dev/null 2>&1
+	"$PLATE" --root "$S2" rmi "$R/pl/built:v1" >/dev/null 2>&1
+	"$PLATE" --root "$S2" push local/app "$R/pl/fresh:v1" >/dev/null 2>"$T/push4.err"
+	tap_like "a base layer is mounted from the base's repository" \
+		"^$(sha256_of "$T/img/layer.tar.gz" | cut -c1-19): mounted" "$T/push4.err"
+	tap_like "the image's own layer is uploaded" "uploaded" "$T/push4.err"
 fi
 tap_done

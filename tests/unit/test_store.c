@@ -1,5 +1,5 @@
 /* Unit tests for store/: the transaction contract (states, digest checks, all-or-nothing
- * commits), names, build-cache entries, pins and gc, and --change parsing. */
+ * commits), snapshot writers, names, build-cache entries, pins and gc, and --change parsing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -394,6 +394,73 @@ static void test_changes(void)
 	oci_config_release(&c);
 }
 
+/* Extracts len bytes of data through a pipe (all of them fit in its buffer). */
+static int extract_piped(struct store_snapshot_writer *w, const char *data, size_t len,
+			 struct plate_error **err)
+{
+	int fds[2], r;
+
+	if (pipe(fds) < 0)
+		return plate_err_new(err, errno, "pipe");
+	if (write(fds[1], data, len) != (ssize_t)len) {
+		close(fds[0]);
+		close(fds[1]);
+		return plate_err_new(err, errno, "write");
+	}
+	close(fds[1]);
+	r = store_snapshot_writer_extract(w, fds[0], err);
+	close(fds[0]);
+	return r;
+}
+
+/* Snapshot writers: extraction from a pipe, the digest checked, a cut-short stream
+ * refused, two writers of one diffID (the first commit wins), the other's tree removed. */
+static void test_snapshot_writers(struct store *s)
+{
+	_cleanup_error_ struct plate_error *err = NULL;
+	_cleanup_free_ char *tar = NULL;
+	struct store_snapshot_writer *w1 = NULL, *w2 = NULL, *w3 = NULL, *bad = NULL;
+	struct store_txn *t = NULL;
+	char cmd[1400], path[600], d[DIGEST_STRING_LEN + 1];
+	size_t len = 0;
+
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/lt' && echo hi >'%s/lt/f' && tar -C '%s/lt' -cf '%s/lt.tar' f",
+		 root, root, root, root);
+	snprintf(path, sizeof(path), "%s/lt.tar", root);
+	if (system(cmd) != 0 || (tar = tap_read_file(path, &len)) == NULL ||
+	    digest_buffer(tar, len, d, &err) < 0) {
+		tap_ok(false, "cannot make a test layer");
+		return;
+	}
+	tap_ok(store_txn_begin(s, &t, &err) == 0 &&
+		       store_txn_snapshot_writer(t, d, d, &w1, &err) == 0 && w1 != NULL &&
+		       store_txn_snapshot_writer(t, d, d, &w2, &err) == 0 && w2 != NULL &&
+		       store_txn_snapshot_writer(t, "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+						 d, &bad, &err) == 0 && bad != NULL,
+	       "snapshot writers prepared: %s", err ? err->message : "");
+	tap_ok(extract_piped(w1, tar, len, &err) == 0, "a layer extracted from a pipe: %s",
+	       err ? err->message : "");
+	tap_ok(extract_piped(bad, tar, len, &err) < 0 && strstr(err->message, "digest") != NULL,
+	       "the layer digest is checked: %s", err ? err->message : "");
+	plate_error_free(err);
+	err = NULL;
+	tap_ok(store_snapshot_writer_commit(bad, &err) < 0, "a failed extraction cannot be committed");
+	plate_error_free(err);
+	err = NULL;
+	tap_ok(extract_piped(w2, tar, len, &err) == 0 && store_snapshot_writer_commit(w1, &err) == 0 &&
+		       store_snapshot_writer_commit(w2, &err) == 0,
+	       "two writers of one diffID both commit: %s", err ? err->message : "");
+	tap_ok(store_txn_snapshot_writer(t, d, d, &w3, &err) == 0 && w3 == NULL,
+	       "a staged snapshot needs no writer");
+	store_snapshot_writer_free(w1);
+	store_snapshot_writer_free(w2);
+	store_snapshot_writer_free(bad);
+	snprintf(cmd, sizeof(cmd), "test $(ls -d '%s'/tmp/txn.*/snapw-* 2>/dev/null | wc -l) = 0 && "
+		 "test -f '%s'/tmp/txn.*/snap-%s/fs/f", root, root, d + 7);
+	tap_ok(system(cmd) == 0, "the loser's and the failed tree are removed, the winner staged");
+	store_txn_free(t);
+}
+
 int main(void)
 {
 	_cleanup_error_ struct plate_error *err = NULL;
@@ -412,6 +479,7 @@ int main(void)
 	test_transactions(s);
 	test_cache_pins_gc(s);
 	test_artifact_layers(s);
+	test_snapshot_writers(s);
 	store_free(s);
 	test_concurrent_commits();
 	test_changes();

@@ -157,6 +157,28 @@ int store_txn_blob_open(struct store_txn *t, const char *digest, int *fd, int64_
 int store_txn_snapshot(struct store_txn *t, const char *layer_digest, const char *diff_id,
 		       struct plate_error **err);
 
+/*
+ * The same in three steps, so that the long middle one can run on another thread while
+ * the transaction serves other calls (the transaction is not thread-safe; a snapshot
+ * writer's extraction touches only its own directory inside the transaction's):
+ *   store_txn_snapshot_writer() prepares one; *out is NULL (and 0 returned) when the
+ *     store or the transaction already has the snapshot of diff_id;
+ *   store_snapshot_writer_extract() reads the layer from fd once, front to back (a pipe is
+ *     fine), verifying layer_digest and diff_id; it needs no lock on the transaction and
+ *     may be called once;
+ *   store_snapshot_writer_commit() (after a successful extract) stages the snapshot; when
+ *     the transaction got that diffID meanwhile (two layers of one tar), it keeps that one.
+ * store_snapshot_writer_free() removes what an uncommitted writer extracted.  Free every
+ * writer before the transaction.
+ */
+struct store_snapshot_writer;
+int store_txn_snapshot_writer(struct store_txn *t, const char *layer_digest, const char *diff_id,
+			      struct store_snapshot_writer **out, struct plate_error **err);
+int store_snapshot_writer_extract(struct store_snapshot_writer *w, int fd,
+				  struct plate_error **err);
+int store_snapshot_writer_commit(struct store_snapshot_writer *w, struct plate_error **err);
+void store_snapshot_writer_free(struct store_snapshot_writer *w);
+
 /* Stages the directory at path (on the store's filesystem: it is moved, not copied) as
  * the snapshot of diff_id, the tree a layer was written from (an overlayfs upper dir keeps
  * its whiteouts).  Modification times are cut to whole seconds and clamped to epoch as the

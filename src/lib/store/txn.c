@@ -454,15 +454,28 @@ int store_txn_pin(struct store_txn *t, const char *digest, struct plate_error **
 	return 0;
 }
 
-int store_txn_snapshot(struct store_txn *t, const char *layer_digest, const char *diff_id,
-		       struct plate_error **err)
-{
-	_cleanup_close_ int fd = -1;
-	const char *hex;
-	char name[DIGEST_HEX_LEN + 8];
+#define SNAPW_MAGIC 0x706c7473u
 
-	if (txn_check(t, __func__, err) < 0 || (hex = store_digest_hex(diff_id, err)) == NULL)
+struct store_snapshot_writer {
+	unsigned magic;
+	bool extracted; /* extract was called */
+	bool sound;     /* and succeeded: committable */
+	struct store_txn *txn;
+	char *layer_digest;
+	char *diff_id;
+	char tmpname[32]; /* inside the transaction's directory until committed */
+};
+
+int store_txn_snapshot_writer(struct store_txn *t, const char *layer_digest, const char *diff_id,
+			      struct store_snapshot_writer **out, struct plate_error **err)
+{
+	struct store_snapshot_writer *w;
+
+	*out = NULL;
+	if (txn_check(t, __func__, err) < 0 || store_digest_hex(diff_id, err) == NULL)
 		return -1;
+	if (!digest_is_valid(layer_digest))
+		return plate_err_new(err, EINVAL, "bad digest '%s'", layer_digest);
 	if (store_txn_has_snapshot(t, diff_id))
 		return 0;
 	if (store_snapshot_exists(t->store, diff_id)) {
@@ -471,17 +484,88 @@ int store_txn_snapshot(struct store_txn *t, const char *layer_digest, const char
 		if (store_snapshot_exists(t->store, diff_id))
 			return 0;
 	}
-	if (store_txn_blob_open(t, layer_digest, &fd, NULL, err) < 0)
-		return plate_err_wrap(err, "layer '%s'", layer_digest);
-	snprintf(name, sizeof(name), "snap-%s", hex);
-	if (store_snapshot_make(t->dirfd, name, fd, layer_digest, diff_id, err) < 0) {
-		_cleanup_error_ struct plate_error *ignored = NULL;
-		store_fs_rm_rf(t->dirfd, name, &ignored);
-		return plate_err_wrap(err, "layer '%s'", layer_digest);
+	w = calloc(1, sizeof(*w));
+	if (w == NULL || (w->layer_digest = strdup(layer_digest)) == NULL ||
+	    (w->diff_id = strdup(diff_id)) == NULL) {
+		store_snapshot_writer_free(w);
+		return plate_err_new(err, ENOMEM, "out of memory");
 	}
-	if (oci_strings_add(&t->snapshots, diff_id, err) < 0)
+	w->magic = SNAPW_MAGIC;
+	w->txn = t;
+	snprintf(w->tmpname, sizeof(w->tmpname), "snapw-%u", t->seq++);
+	*out = w;
+	return 0;
+}
+
+int store_snapshot_writer_extract(struct store_snapshot_writer *w, int fd, struct plate_error **err)
+{
+	if (w == NULL || w->magic != SNAPW_MAGIC || w->extracted)
+		return plate_err_new(err, EINVAL, "internal error: '%s' called on a bad writer",
+				     __func__);
+	w->extracted = true;
+	if (store_snapshot_make(w->txn->dirfd, w->tmpname, fd, w->layer_digest, w->diff_id, err) < 0)
+		return plate_err_wrap(err, "layer '%s'", w->layer_digest);
+	w->sound = true;
+	return 0;
+}
+
+int store_snapshot_writer_commit(struct store_snapshot_writer *w, struct plate_error **err)
+{
+	struct store_txn *t;
+	const char *hex;
+	char name[DIGEST_HEX_LEN + 8];
+
+	if (w == NULL || w->magic != SNAPW_MAGIC || !w->sound)
+		return plate_err_new(err, EINVAL,
+				     "internal error: '%s' called on a writer not extracted", __func__);
+	t = w->txn;
+	if (txn_check(t, __func__, err) < 0 || (hex = store_digest_hex(w->diff_id, err)) == NULL)
+		return -1;
+	/* Two layers of one diffID (the same tar compressed two ways) may race: one wins. */
+	if (store_txn_has_snapshot(t, w->diff_id))
+		return 0;
+	snprintf(name, sizeof(name), "snap-%s", hex);
+	if (renameat(t->dirfd, w->tmpname, t->dirfd, name) < 0) {
+		plate_err_new(err, errno, "cannot stage the snapshot of '%s'", w->diff_id);
+		return txn_fail(t);
+	}
+	w->tmpname[0] = '\0';
+	if (oci_strings_add(&t->snapshots, w->diff_id, err) < 0)
 		return txn_fail(t);
 	return 0;
+}
+
+void store_snapshot_writer_free(struct store_snapshot_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->txn != NULL && w->tmpname[0] != '\0') {
+		_cleanup_error_ struct plate_error *ignored = NULL;
+		store_fs_rm_rf(w->txn->dirfd, w->tmpname, &ignored);
+	}
+	free(w->layer_digest);
+	free(w->diff_id);
+	free(w);
+}
+
+int store_txn_snapshot(struct store_txn *t, const char *layer_digest, const char *diff_id,
+		       struct plate_error **err)
+{
+	struct store_snapshot_writer *w = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (store_txn_snapshot_writer(t, layer_digest, diff_id, &w, err) < 0)
+		return -1;
+	if (w == NULL)
+		return 0;
+	if (store_txn_blob_open(t, layer_digest, &fd, NULL, err) < 0)
+		r = plate_err_wrap(err, "layer '%s'", layer_digest);
+	else
+		r = store_snapshot_writer_extract(w, fd, err) < 0 ? -1
+								    : store_snapshot_writer_commit(w, err);
+	store_snapshot_writer_free(w);
+	return r;
 }
 
 int store_txn_snapshot_adopt(struct store_txn *t, const char *diff_id, const char *path,

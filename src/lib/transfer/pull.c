@@ -1,17 +1,20 @@
 /*
  * transfer_pull(): a registry image into the store.
  *
- * Threads: the caller's thread fetches the manifest and config, then extracts layers as
- * they complete; up to `jobs` workers download the missing layers, each with its own
- * registry client (a client is single-threaded, registry.h).  A store transaction is not
- * thread-safe, so every call on it is made under txn_lock; the queue and the layer states
- * are under q_lock.  The bulk of a download (writing into a blob writer the worker owns)
- * holds neither.
+ * Threads: the caller's thread fetches the manifest and config, then extracts the layers
+ * whose blobs it did not stream (present ones, restarted downloads); up to `jobs` workers
+ * download the missing layers, each with its own registry client (a client is
+ * single-threaded, registry.h), and each download feeds an extraction thread of its own
+ * (struct stream).  A store transaction is not thread-safe, so every call on it is made
+ * under txn_lock; the queue and the layer states are under q_lock.  Downloads and
+ * extractions hold neither.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/cleanup.h"
@@ -52,12 +55,102 @@ void transfer_result_release(struct transfer_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* ---- a sink into a store blob writer --------------------------------------------------- */
+/* ---- a layer download feeding its extraction ------------------------------------------ */
+
+/* The extraction of a layer reading the bytes of its download as they arrive, through a
+ * pipe, on a thread of its own.  The sink writes every byte to the blob writer, then to
+ * the pipe; registry_fetch_blob() hands the sink the blob's bytes exactly once and in
+ * order across resumed (Range) requests, so the pipe carries the blob as the file gets
+ * it.  A download that starts over (the registry ignored Range, or another endpoint took
+ * over) abandons the stream: the extraction sees it cut short and is discarded, and the
+ * layer is extracted from the completed file instead, as one that was present.  The
+ * extraction is only committed once the blob writer has verified the blob's digest. */
+struct stream {
+	struct store_snapshot_writer *sw; /* NULL: nothing streamed */
+	int rfd, wfd;                     /* the pipe; -1 once closed */
+	pthread_t thread;
+	bool running;
+	bool streamed;  /* the extraction thread was started */
+	bool abandoned; /* the download started over: the stream is not the blob */
+	int rc;         /* the extraction's result, once joined */
+	struct plate_error *error;
+};
+
+/* Large enough that the download does not wait on every scheduling hiccup of the
+ * extraction; pipe-max-size (1 MiB by default) caps it for unprivileged processes. */
+#define STREAM_PIPE_SIZE (1 << 20)
+
+static void *stream_extract(void *data)
+{
+	struct stream *st = data;
+	char buf[16384];
+
+	st->rc = store_snapshot_writer_extract(st->sw, st->rfd, &st->error);
+	/* Read to the end whatever happened, so the download never writes into a pipe
+	 * without a reader (no SIGPIPE, no error but its own). */
+	for (;;) {
+		ssize_t n = read(st->rfd, buf, sizeof(buf));
+		if (n > 0 || (n < 0 && errno == EINTR))
+			continue;
+		break;
+	}
+	return NULL;
+}
+
+/* Ends the stream (EOF for the extraction) and waits for the extraction. */
+static void stream_close(struct stream *st)
+{
+	if (st->wfd >= 0) {
+		close(st->wfd);
+		st->wfd = -1;
+	}
+	if (st->running) {
+		pthread_join(st->thread, NULL);
+		st->running = false;
+	}
+	if (st->rfd >= 0) {
+		close(st->rfd);
+		st->rfd = -1;
+	}
+}
+
+/* Starts the extraction thread; on failure (no pipe, no thread) the layer is just not
+ * streamed: the caller extracts it from the file. */
+static void stream_start(struct stream *st)
+{
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return;
+	(void)fcntl(fds[1], F_SETPIPE_SZ, STREAM_PIPE_SIZE);
+	st->rfd = fds[0];
+	st->wfd = fds[1];
+	if (pthread_create(&st->thread, NULL, stream_extract, st) != 0) {
+		stream_close(st);
+		return;
+	}
+	st->running = st->streamed = true;
+}
+
+static int stream_write(struct stream *st, const char *buf, size_t len, struct plate_error **err)
+{
+	while (len > 0) {
+		ssize_t n = write(st->wfd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return plate_err_new(err, errno, "cannot feed the extraction");
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
 
 struct writer_sink {
 	struct puller *p;
-	const struct oci_descriptor *d;
+	const struct pull_layer *l;
 	struct store_blob_writer *w;
+	struct stream st;
 	uint64_t n;
 };
 
@@ -67,7 +160,8 @@ static int ws_write(void *data, const void *buf, size_t len, struct plate_error 
 
 	if (__atomic_load_n(&s->p->stop, __ATOMIC_RELAXED))
 		return plate_err_new(err, ECANCELED, "pull stopped");
-	if (store_blob_writer_write(s->w, buf, len, err) < 0)
+	if (store_blob_writer_write(s->w, buf, len, err) < 0 ||
+	    (s->st.wfd >= 0 && stream_write(&s->st, buf, len, err) < 0))
 		return -1;
 	s->n += len;
 	return 0;
@@ -78,16 +172,18 @@ static int ws_open(struct writer_sink *s, struct plate_error **err)
 	int r;
 
 	pthread_mutex_lock(&s->p->txn_lock);
-	r = store_txn_blob_writer(s->p->txn, s->d->digest, s->d->size, &s->w, err);
+	r = store_txn_blob_writer(s->p->txn, s->l->d->digest, s->l->d->size, &s->w, err);
 	pthread_mutex_unlock(&s->p->txn_lock);
 	return r;
 }
 
-/* The registry ignored Range: start the blob over in a new writer. */
+/* The download starts over: so does the blob writer, and the stream is abandoned. */
 static int ws_reset(void *data, struct plate_error **err)
 {
 	struct writer_sink *s = data;
 
+	s->st.abandoned = true;
+	stream_close(&s->st);
 	pthread_mutex_lock(&s->p->txn_lock);
 	store_blob_writer_free(s->w);
 	s->w = NULL;
@@ -95,23 +191,46 @@ static int ws_reset(void *data, struct plate_error **err)
 	return ws_open(s, err);
 }
 
-static int fetch_into_store(struct puller *p, struct registry_client *c,
-			    const struct oci_descriptor *d, struct plate_error **err)
+/* Downloads a layer into the store, extracting it on the way; *extracted tells whether
+ * its snapshot is staged (else the caller extracts it from the stored blob). */
+static int fetch_into_store(struct puller *p, struct registry_client *c, const struct pull_layer *l,
+			    bool *extracted, struct plate_error **err)
 {
-	struct writer_sink s = { .p = p, .d = d };
+	struct writer_sink s = { .p = p, .l = l, .st = { .rfd = -1, .wfd = -1 } };
 	struct registry_sink sink = { .write = ws_write, .reset = ws_reset, .data = &s };
+	const struct oci_descriptor *d = l->d;
 	int r;
 
+	*extracted = false;
 	if (d->size < 0)
 		return plate_err_new(err, EINVAL, "blob '%s' has a negative size", d->digest);
 	if (ws_open(&s, err) < 0)
 		return -1;
-	r = registry_fetch_blob(c, p->ref, d->digest, (uint64_t)d->size, 0, &sink, err);
+	pthread_mutex_lock(&p->txn_lock);
+	r = store_txn_snapshot_writer(p->txn, d->digest, l->diff_id, &s.st.sw, err);
+	pthread_mutex_unlock(&p->txn_lock);
+	if (r == 0 && s.st.sw != NULL)
+		stream_start(&s.st);
+	if (r == 0)
+		r = registry_fetch_blob(c, p->ref, d->digest, (uint64_t)d->size, 0, &sink, err);
+	stream_close(&s.st);
 	pthread_mutex_lock(&p->txn_lock);
 	if (r == 0)
 		r = store_blob_writer_finish(s.w, NULL, NULL, err);
 	store_blob_writer_free(s.w);
+	/* The blob's digest is good, so the bytes the extraction read were the blob. */
+	if (r == 0 && s.st.streamed && !s.st.abandoned) {
+		if (s.st.rc == 0) {
+			r = store_snapshot_writer_commit(s.st.sw, err);
+			*extracted = r == 0;
+		} else {
+			*err = steal_pointer(&s.st.error);
+			r = -1;
+		}
+	}
+	store_snapshot_writer_free(s.st.sw);
 	pthread_mutex_unlock(&p->txn_lock);
+	plate_error_free(s.st.error);
 	if (r == 0) {
 		pthread_mutex_lock(&p->q_lock);
 		p->res->transferred++;
@@ -150,6 +269,7 @@ static void *worker(void *data)
 	}
 	for (;;) {
 		struct pull_layer *l = NULL;
+		bool extracted;
 
 		pthread_mutex_lock(&p->q_lock);
 		while (p->next < p->n_layers && p->layers[p->next].state != LAYER_QUEUED)
@@ -161,18 +281,44 @@ static void *worker(void *data)
 		pthread_mutex_unlock(&p->q_lock);
 		if (l == NULL)
 			break;
-		if (fetch_into_store(p, c, l->d, &err) < 0) {
+		if (fetch_into_store(p, c, l, &extracted, &err) < 0) {
 			plate_err_wrap(&err, "layer '%s'", l->d->digest);
 			fail(p, &err);
 			break;
 		}
 		pthread_mutex_lock(&p->q_lock);
-		l->state = LAYER_READY;
+		l->state = extracted ? LAYER_DONE : LAYER_READY;
 		pthread_cond_broadcast(&p->q_cond);
 		pthread_mutex_unlock(&p->q_lock);
 	}
 	registry_client_free(c);
 	return NULL;
+}
+
+/* Extracts a layer from its staged or stored blob, holding the transaction only to
+ * prepare and to commit, so that downloads go on meanwhile. */
+static int extract_stored(struct puller *p, const struct pull_layer *l, struct plate_error **err)
+{
+	struct store_snapshot_writer *sw = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	pthread_mutex_lock(&p->txn_lock);
+	r = store_txn_snapshot_writer(p->txn, l->d->digest, l->diff_id, &sw, err);
+	if (r == 0 && sw != NULL && store_txn_blob_open(p->txn, l->d->digest, &fd, NULL, err) < 0)
+		r = plate_err_wrap(err, "layer '%s'", l->d->digest);
+	pthread_mutex_unlock(&p->txn_lock);
+	if (r < 0 || sw == NULL) {
+		store_snapshot_writer_free(sw);
+		return r;
+	}
+	r = store_snapshot_writer_extract(sw, fd, err);
+	pthread_mutex_lock(&p->txn_lock);
+	if (r == 0)
+		r = store_snapshot_writer_commit(sw, err);
+	store_snapshot_writer_free(sw);
+	pthread_mutex_unlock(&p->txn_lock);
+	return r;
 }
 
 /* Extracts layers in the order their downloads complete, until all are done or one
@@ -205,9 +351,7 @@ static int extract_all(struct puller *p, struct plate_error **err)
 			return -1;
 		if (l == NULL)
 			return 0;
-		pthread_mutex_lock(&p->txn_lock);
-		r = store_txn_snapshot(p->txn, l->d->digest, l->diff_id, err);
-		pthread_mutex_unlock(&p->txn_lock);
+		r = extract_stored(p, l, err);
 		if (r < 0) {
 			fail(p, err);
 			return -1;

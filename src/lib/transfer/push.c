@@ -2,7 +2,9 @@
  * transfer_push(): a stored image to a registry.  Blobs first (config and layers, each
  * HEAD-checked by registry_push_blob()), then the manifest; for an index, each listed
  * manifest the store holds by digest, then the index under the tag.  The store's shared
- * lock is held throughout so that gc cannot remove a blob being sent.
+ * lock is held throughout so that gc cannot remove a blob being sent.  A blob is mounted
+ * from another repository of the destination registry when the image itself, or another
+ * stored image holding that blob (a base pulled from there), is named in it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,13 +14,107 @@
 #include "base/cleanup.h"
 #include "transfer/transfer_internal.h"
 
+struct blob_origin {
+	char *digest;
+	char *repo;
+};
+
 struct pusher {
 	const struct transfer_options *o;
 	struct registry_client *c;
 	const struct oci_reference *dest;
 	const char *mount_from; /* a repository of the same registry naming the image, or NULL */
+	struct blob_origin *origins; /* other images' blobs in other repositories of dest's registry */
+	size_t n_origins;
 	struct transfer_result *res;
 };
+
+/* The store keeps no per-blob origin, but every image's names say where it was pulled from
+ * or pushed to.  At most this many index.json entries are looked at. */
+#define ORIGIN_SCAN_MAX 512
+
+static void origins_free(struct pusher *p)
+{
+	for (size_t i = 0; i < p->n_origins; i++) {
+		free(p->origins[i].digest);
+		free(p->origins[i].repo);
+	}
+	free(p->origins);
+}
+
+static int origin_add(struct pusher *p, const char *digest, const char *repo)
+{
+	struct blob_origin *v = realloc(p->origins, (p->n_origins + 1) * sizeof(*v));
+
+	if (v == NULL)
+		return -1;
+	p->origins = v;
+	v[p->n_origins].digest = strdup(digest);
+	v[p->n_origins].repo = strdup(repo);
+	if (v[p->n_origins].digest == NULL || v[p->n_origins].repo == NULL) {
+		free(v[p->n_origins].digest);
+		free(v[p->n_origins].repo);
+		return -1;
+	}
+	p->n_origins++;
+	return 0;
+}
+
+/* Records the blobs of every stored image (a manifest, not an index) named in another
+ * repository of dest's registry, e.g. the base a built image was made FROM: those can be
+ * mounted instead of uploaded.  Best effort: an entry that cannot be read is skipped, as
+ * a mount is only a shortcut (a registry that cannot mount answers with an upload). */
+static void find_blob_origins(struct pusher *p)
+{
+	_cleanup_error_ struct plate_error *ignored = NULL;
+	struct oci_index idx;
+
+	if (store_index_read(p->o->store, &idx, &ignored) < 0)
+		return;
+	for (size_t i = 0; i < idx.n_manifests && i < ORIGIN_SCAN_MAX; i++) {
+		const struct oci_descriptor *e = &idx.manifests[i];
+		const char *name = oci_map_get(&e->annotations, OCI_ANNOTATION_REF_NAME);
+		const struct oci_media_type *t = oci_media_type_lookup(e->media_type);
+		_cleanup_free_ char *data = NULL;
+		struct oci_reference ref;
+		struct oci_manifest m;
+		size_t len;
+		int r = 0;
+
+		if (name == NULL || t == NULL || t->kind != OCI_KIND_MANIFEST ||
+		    oci_reference_parse(name, strlen(name), &ref, &ignored) < 0) {
+			plate_error_free(ignored);
+			ignored = NULL;
+			continue;
+		}
+		if (strcmp(ref.domain, p->dest->domain) == 0 && strcmp(ref.path, p->dest->path) != 0 &&
+		    store_blob_read(p->o->store, e->digest, OCI_MAX_MANIFEST_SIZE, &data, &len,
+				    &ignored) == 0 &&
+		    oci_manifest_parse(data, len, 0, &m, &ignored) == 0) {
+			r = origin_add(p, m.config.digest, ref.path);
+			for (size_t j = 0; j < m.n_layers && r == 0; j++)
+				r = origin_add(p, m.layers[j].digest, ref.path);
+			oci_manifest_release(&m);
+		}
+		plate_error_free(ignored);
+		ignored = NULL;
+		oci_reference_release(&ref);
+		if (r < 0)
+			break;
+	}
+	oci_index_release(&idx);
+}
+
+/* Where to mount d from: the image's own other repository, else one holding that blob. */
+static const char *mount_source(const struct pusher *p, const char *digest)
+{
+	if (p->mount_from != NULL)
+		return p->mount_from;
+	for (size_t i = 0; i < p->n_origins; i++)
+		if (strcmp(p->origins[i].digest, digest) == 0)
+			return p->origins[i].repo;
+	return NULL;
+}
 
 static const char *result_name(enum registry_push_result r)
 {
@@ -45,7 +141,8 @@ static int push_blob(struct pusher *p, const struct oci_descriptor *d, struct pl
 	if (store_blob_open(p->o->store, d->digest, &fd, &size, err) < 0)
 		return -1;
 	registry_fd_source_init(&fs, fd, (uint64_t)size, &src);
-	if (registry_push_blob(p->c, p->dest, d->digest, &src, p->mount_from, &result, err) < 0)
+	if (registry_push_blob(p->c, p->dest, d->digest, &src, mount_source(p, d->digest), &result,
+			       err) < 0)
 		return plate_err_wrap(err, "blob '%s'", d->digest);
 	p->res->blobs++;
 	if (result != REGISTRY_BLOB_EXISTED) {
@@ -161,6 +258,8 @@ int transfer_push(const struct transfer_options *o, const char *name, const char
 	    registry_client_new(o->registry, &p.c, err) < 0)
 		goto out;
 	p.mount_from = find_mount_source(img, &dest, &mount);
+	if (p.mount_from == NULL)
+		find_blob_origins(&p);
 	t = oci_media_type_lookup(img->root.media_type);
 	if (t != NULL && t->kind == OCI_KIND_INDEX)
 		r = push_index(&p, &img->root, res.digest, err);
@@ -176,6 +275,7 @@ out:
 	if (locked)
 		store_unlock_shared(o->store);
 	registry_client_free(p.c);
+	origins_free(&p);
 	store_image_free(img);
 	oci_reference_release(&mount);
 	oci_reference_release(&dest);

@@ -10,8 +10,9 @@
  *   index or manifest list is resolved to the manifest of options.platform.  The manifest's
  *   bytes are stored verbatim, so the image in the store has the source's digest.  Blobs the
  *   store already holds are not fetched; the missing layers are downloaded by up to
- *   options.jobs threads (one registry client each) and each layer is extracted into its
- *   snapshot as soon as its download completes, while the others still download.
+ *   options.jobs threads (one registry client each); each layer is extracted into its
+ *   snapshot while it downloads (the bytes go to the blob file and, through a pipe, to an
+ *   extraction thread), and the extraction is kept only once the blob's digest is verified.
  *   Everything happens in one store transaction: a failure (or the process dying) leaves
  *   the store as it was.
  *
@@ -19,8 +20,9 @@
  *   transfer_push() sends a stored image (its config, layers and manifest; for an index,
  *   every manifest it lists that the store holds, then the index) to a reference.  Each blob
  *   is checked with HEAD first, so nothing is uploaded twice; a blob of an image that also
- *   carries a name in another repository of the same registry is mounted from there
- *   (registries answer a mount they cannot do with an upload session).
+ *   carries a name in another repository of the same registry, or that another stored
+ *   image named there holds (a base pulled from there), is mounted from there (registries
+ *   answer a mount they cannot do with an upload session).
  *
  * Ownership and threads
  *   Options are borrowed.  The registry options are shared read-only by the threads of one
