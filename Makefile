@@ -22,8 +22,9 @@ SAN_FLAGS :=
 endif
 
 CC ?= cc
-PKGS := libarchive libcrypto jansson libcurl libzstd libdeflate libisal
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# libcurl is compiled against but not linked: src/lib/registry/libcurl.c opens it on first use.
+PKGS := libarchive libcrypto jansson libzstd libdeflate libisal
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -119,12 +119,7 @@ int main(int argc, char **argv)
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
 		if (strcmp(commands[c].name, argv[i]) != 0)
 			continue;
-		if (registry_global_init(&err) < 0) {
-			report_error(&ctx, err);
-			return CLI_EXIT_FAILURE;
-		}
 		rc = commands[c].handler(&ctx, argc - i, argv + i, &err);
-		registry_global_cleanup();
 		if (rc < 0) {
 			report_error(&ctx, err);
 			return ctx.error_exit;

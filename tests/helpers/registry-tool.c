@@ -371,8 +371,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "registry-tool: no command\n");
 		return 2;
 	}
-	if (registry_global_init(&err) < 0)
-		goto fail;
 	if (t.config_path != NULL) {
 		_cleanup_free_ char *data = NULL;
 		size_t len;
@@ -405,7 +403,6 @@ int main(int argc, char **argv)
 		goto fail;
 	registry_client_free(c);
 	registry_docker_config_release(&t.config);
-	registry_global_cleanup();
 	return rc;
 fail: {
 	_cleanup_free_ char *msg = plate_error_format(err);
@@ -413,6 +410,5 @@ fail: {
 }
 	registry_client_free(c);
 	registry_docker_config_release(&t.config);
-	registry_global_cleanup();
 	return 1;
 }

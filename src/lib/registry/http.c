@@ -21,28 +21,17 @@ struct reg_http {
 	unsigned connect_timeout_s, stall_timeout_s;
 };
 
-int registry_global_init(struct plate_error **err)
-{
-	CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-
-	if (rc != CURLE_OK)
-		return plate_err_new(err, 0, "cannot initialise libcurl: %s", curl_easy_strerror(rc));
-	return 0;
-}
-
-void registry_global_cleanup(void)
-{
-	curl_global_cleanup();
-}
-
 int reg_http_new(const char *user_agent, unsigned connect_timeout_s, unsigned stall_timeout_s,
 		 struct reg_http **out, struct plate_error **err)
 {
-	struct reg_http *h = calloc(1, sizeof(*h));
+	struct reg_http *h;
 
+	if (reg_curl_load(err) < 0)
+		return -1;
+	h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	h->curl = curl_easy_init();
+	h->curl = reg_curl.easy_init();
 	h->user_agent = strdup(user_agent);
 	if (h->curl == NULL || h->user_agent == NULL) {
 		reg_http_free(h);
@@ -59,7 +48,7 @@ void reg_http_free(struct reg_http *h)
 	if (h == NULL)
 		return;
 	if (h->curl != NULL)
-		curl_easy_cleanup(h->curl);
+		reg_curl.easy_cleanup(h->curl);
 	free(h->user_agent);
 	free(h);
 }
@@ -279,7 +268,7 @@ int reg_http_perform(struct reg_http *h, const struct http_request *req, struct 
 	CURLcode rc;
 	char *eff = NULL;
 
-	curl_easy_reset(c);
+	reg_curl.easy_reset(c);
 	buf_reset(&resp->headers);
 	buf_reset(&resp->body);
 	resp->body.max = req->body_max ? req->body_max : REG_ERROR_BODY_MAX;
@@ -291,7 +280,7 @@ int reg_http_perform(struct reg_http *h, const struct http_request *req, struct 
 	resp->curl_error[0] = '\0';
 
 	for (const char *const *l = req->headers; l != NULL && *l != NULL; l++) {
-		grown = curl_slist_append(hdrs, *l);
+		grown = reg_curl.slist_append(hdrs, *l);
 		if (grown == NULL)
 			goto oom;
 		hdrs = grown;
@@ -299,86 +288,86 @@ int reg_http_perform(struct reg_http *h, const struct http_request *req, struct 
 	if (req->authorization != NULL) {
 		if (asprintf(&auth, "Authorization: %s", req->authorization) < 0)
 			goto oom;
-		grown = curl_slist_append(hdrs, auth);
+		grown = reg_curl.slist_append(hdrs, auth);
 		explicit_bzero(auth, strlen(auth));
 		if (grown == NULL)
 			goto oom;
 		hdrs = grown;
 	}
 	/* 100-continue costs a round trip (or a 1 s wait) per upload for nothing. */
-	grown = curl_slist_append(hdrs, "Expect:");
+	grown = reg_curl.slist_append(hdrs, "Expect:");
 	if (grown == NULL)
 		goto oom;
 	hdrs = grown;
 
-	curl_easy_setopt(c, CURLOPT_URL, req->url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)h->connect_timeout_s);
+	reg_curl.easy_setopt(c, CURLOPT_URL, req->url);
+	reg_curl.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	reg_curl.easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);
+	reg_curl.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	reg_curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	reg_curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	reg_curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)h->connect_timeout_s);
 	/* A stall, not a slow link, is the failure: less than 1 byte/s for the whole window. */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)h->stall_timeout_s);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+	reg_curl.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	reg_curl.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)h->stall_timeout_s);
+	reg_curl.easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	reg_curl.easy_setopt(c, CURLOPT_HEADERDATA, &t);
+	reg_curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	reg_curl.easy_setopt(c, CURLOPT_WRITEDATA, &t);
 	if (req->follow_redirects) {
 		/* Blob GETs are commonly redirected to object storage.  curl drops our
 		 * Authorization header when the host changes (spec: MUST NOT forward it across
 		 * hosts), and an https registry may not redirect us down to http. */
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-		curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
+		reg_curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+		reg_curl.easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+		reg_curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
 				 strncmp(req->url, "https:", 6) == 0 ? "https" : "http,https");
 	}
 	if (req->tls != NULL && req->tls->ca_blob.len > 0) {
 		struct curl_blob blob = { .data = req->tls->ca_blob.data,
 					  .len = req->tls->ca_blob.len,
 					  .flags = CURL_BLOB_NOCOPY };
-		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+		reg_curl.easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
 	}
 
 	if (strcmp(req->method, "HEAD") == 0) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		reg_curl.easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(req->method, "GET") == 0) {
-		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		reg_curl.easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(req->method, "POST") == 0 && req->body == NULL) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+		reg_curl.easy_setopt(c, CURLOPT_POST, 1L);
+		reg_curl.easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		reg_curl.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	} else if (strcmp(req->method, "POST") == 0) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
-		curl_easy_setopt(c, CURLOPT_READDATA, &t);
-		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_cb);
-		curl_easy_setopt(c, CURLOPT_SEEKDATA, &t);
+		reg_curl.easy_setopt(c, CURLOPT_POST, 1L);
+		reg_curl.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		reg_curl.easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+		reg_curl.easy_setopt(c, CURLOPT_READDATA, &t);
+		reg_curl.easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_cb);
+		reg_curl.easy_setopt(c, CURLOPT_SEEKDATA, &t);
 	} else if (strcmp(req->method, "PUT") == 0 || strcmp(req->method, "PATCH") == 0) {
-		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+		reg_curl.easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		reg_curl.easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
 				 (curl_off_t)(req->body ? req->body_len : 0));
 		if (req->body != NULL) {
-			curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
-			curl_easy_setopt(c, CURLOPT_READDATA, &t);
-			curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_cb);
-			curl_easy_setopt(c, CURLOPT_SEEKDATA, &t);
+			reg_curl.easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+			reg_curl.easy_setopt(c, CURLOPT_READDATA, &t);
+			reg_curl.easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_cb);
+			reg_curl.easy_setopt(c, CURLOPT_SEEKDATA, &t);
 		} else {
-			curl_easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
-			curl_easy_setopt(c, CURLOPT_READDATA, &t);
+			reg_curl.easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
+			reg_curl.easy_setopt(c, CURLOPT_READDATA, &t);
 		}
 		if (req->method[1] == 'A')
-			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PATCH");
+			reg_curl.easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PATCH");
 	} else {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+		reg_curl.easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
 	}
 
-	rc = curl_easy_perform(c);
-	curl_slist_free_all(hdrs);
+	rc = reg_curl.easy_perform(c);
+	reg_curl.slist_free_all(hdrs);
 	hdrs = NULL;
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	reg_curl.easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
 	if (t.read_error != NULL) {
 		/* the body source failed: a local error, not the registry's */
 		*err = t.read_error;
@@ -388,7 +377,7 @@ int reg_http_perform(struct reg_http *h, const struct http_request *req, struct 
 		*err = steal_pointer(&resp->sink_error);
 		return -1;
 	}
-	if (curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff != NULL) {
+	if (reg_curl.easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff != NULL) {
 		free(resp->effective_url);
 		resp->effective_url = strdup(eff);
 	}
@@ -398,7 +387,7 @@ int reg_http_perform(struct reg_http *h, const struct http_request *req, struct 
 		if (rc == CURLE_WRITE_ERROR && resp->too_large)
 			resp->errno_value = E2BIG;
 		snprintf(resp->curl_error, sizeof(resp->curl_error), "%s",
-			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			 errbuf[0] ? errbuf : reg_curl.easy_strerror(rc));
 		/* curl ends errbuf with a newline in some versions */
 		size_t l = strlen(resp->curl_error);
 		while (l > 0 && (resp->curl_error[l - 1] == '\n' || resp->curl_error[l - 1] == '\r'))
@@ -411,7 +400,7 @@ int reg_http_perform(struct reg_http *h, const struct http_request *req, struct 
 	}
 	return 0;
 oom:
-	curl_slist_free_all(hdrs);
+	reg_curl.slist_free_all(hdrs);
 	return plate_err_new(err, ENOMEM, "out of memory");
 }
 
@@ -452,8 +441,12 @@ int reg_tls_init(struct reg_tls *t, const char *hostport, const char *extra_ca,
 {
 	_cleanup_buf_ struct buf extra = BUF_INIT(16u << 20);
 	_cleanup_free_ char *dir_ca = NULL;
-	curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+	curl_version_info_data *vi;
 	int r;
+
+	if (reg_curl_load(err) < 0)
+		return -1;
+	vi = reg_curl.version_info(CURLVERSION_NOW);
 
 	buf_init(&t->ca_blob, 64u << 20);
 	t->hostport = strdup(hostport);

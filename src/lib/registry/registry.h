@@ -12,9 +12,8 @@
  *   This is the only module that touches CURL handles (HOUSE_STYLE rule 7).
  *
  * Process setup
- *   libcurl must be initialised once per process before any client exists and before any
- *   thread is started: the CLI's main calls registry_global_init() (curl_global_init),
- *   never the library itself.
+ *   None: libcurl is loaded and initialised (curl_global_init) on the first request, once
+ *   per process, from whichever thread gets there first.
  *
  * Endpoints
  *   docker.io (and index.docker.io) is served by https://registry-1.docker.io.  localhost,
@@ -74,12 +73,6 @@
 #include "base/error.h"
 #include "digest/digest.h"
 #include "oci/oci.h"
-
-/* ---- process setup ------------------------------------------------------------------ */
-
-/* curl_global_init(); call once from main before threads start. */
-int registry_global_init(struct plate_error **err);
-void registry_global_cleanup(void);
 
 /* ---- credentials and ~/.docker/config.json ------------------------------------------ */
 

@@ -12,6 +12,7 @@
 #ifndef PLATE_REGISTRY_INTERNAL_H
 #define PLATE_REGISTRY_INTERNAL_H
 
+#include <curl/curl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,26 @@
 #include "base/buf.h"
 #include "base/error.h"
 #include "registry/registry.h"
+
+/* libcurl's entry points, resolved by reg_curl_load() (libcurl.c says why it is not linked).
+ * Every path into libcurl (reg_http_new(), reg_tls_init(), registry_url_get()) calls
+ * reg_curl_load() first; it is cheap after the first call and safe from any thread. */
+struct reg_curl_api {
+	bool ready;
+	CURLcode (*global_init)(long flags);
+	CURL *(*easy_init)(void);
+	CURLcode (*easy_setopt)(CURL *curl, CURLoption option, ...);
+	CURLcode (*easy_perform)(CURL *curl);
+	CURLcode (*easy_getinfo)(CURL *curl, CURLINFO info, ...);
+	void (*easy_reset)(CURL *curl);
+	void (*easy_cleanup)(CURL *curl);
+	const char *(*easy_strerror)(CURLcode code);
+	struct curl_slist *(*slist_append)(struct curl_slist *list, const char *string);
+	void (*slist_free_all)(struct curl_slist *list);
+	curl_version_info_data *(*version_info)(CURLversion age);
+};
+extern struct reg_curl_api reg_curl;
+int reg_curl_load(struct plate_error **err);
 
 /* Caps on what a registry may send us. */
 #define REG_HEADER_VALUE_MAX 8192u        /* one (combined) header value */

@@ -56,32 +56,32 @@ int registry_url_get(const char *url, int fd, uint64_t max, char digest_out[DIGE
 	CURL *h;
 
 	*mtime = -1;
-	if (digest_init(&s.d, err) < 0)
+	if (reg_curl_load(err) < 0 || digest_init(&s.d, err) < 0)
 		return -1;
-	h = curl_easy_init();
+	h = reg_curl.easy_init();
 	if (h == NULL) {
 		digest_release(&s.d);
 		return plate_err_new(err, ENOMEM, "cannot start a download");
 	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-	curl_easy_setopt(h, CURLOPT_FILETIME, 1L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	reg_curl.easy_setopt(h, CURLOPT_URL, url);
+	reg_curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	reg_curl.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	reg_curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	reg_curl.easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+	reg_curl.easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+	reg_curl.easy_setopt(h, CURLOPT_FILETIME, 1L);
+	reg_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	reg_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
 	/* A stalled transfer (under 1 byte/s for a minute) is an error, not a hang. */
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
-	rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(h, CURLINFO_FILETIME_T, &filetime);
-	curl_easy_cleanup(h);
+	reg_curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	reg_curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+	reg_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	reg_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	reg_curl.easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	rc = reg_curl.easy_perform(h);
+	reg_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	reg_curl.easy_getinfo(h, CURLINFO_FILETIME_T, &filetime);
+	reg_curl.easy_cleanup(h);
 	if (rc != CURLE_OK) {
 		digest_release(&s.d);
 		if (s.error != 0)
@@ -89,7 +89,7 @@ int registry_url_get(const char *url, int fd, uint64_t max, char digest_out[DIGE
 		if (rc == CURLE_HTTP_RETURNED_ERROR)
 			return plate_err_new(err, 0, "cannot download '%s': HTTP status %ld", url, status);
 		return plate_err_new(err, 0, "cannot download '%s': %s", url,
-				     errbuf[0] ? errbuf : curl_easy_strerror(rc));
+				     errbuf[0] ? errbuf : reg_curl.easy_strerror(rc));
 	}
 	digest_final(&s.d, digest_out);
 	digest_release(&s.d);
