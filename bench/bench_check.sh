@@ -43,7 +43,7 @@ floor=$(ms "$PLATE" version)
 for d in "$R"/snapshots/*; do mv "$d/fs.index" "$d/fs.index.away"; done
 noindex=$(ms "$PLATE" --root "$R" check "$REF")
 for d in "$R"/snapshots/*; do mv "$d/fs.index.away" "$d/fs.index"; done
-echo "image $REF: $((BYTES / 1000000)) MB unpacked, $FILES files (machine shared with other jobs)"
+echo "image $REF: $((BYTES / 1000000)) MB unpacked, $FILES files"
 echo "plate check  ${check} ms   (goal < 100 ms)"
 echo "plate sbom   ${sbom} ms"
 echo "find walk    ${walk} ms   (bare walk of the snapshots)"
