@@ -110,4 +110,25 @@ static inline int fsutil_count(int dirfd, const char *name)
 	return n;
 }
 
+/* mkdir dir/rel (0755) and symlink dir/rel -> target, for building test trees; 0 or -1. */
+static inline int fsutil_mkdir_in(const char *dir, const char *rel)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	return mkdir(path, 0755);
+}
+
+static inline int fsutil_symlink_in(const char *dir, const char *rel, const char *target)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	if (symlink(target, path) < 0) {
+		fprintf(stderr, "# symlink %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 #endif

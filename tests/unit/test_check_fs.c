@@ -32,23 +32,6 @@ static void write_file(const char *dir, const char *rel, const char *text)
 	}
 }
 
-static void mk(const char *dir, const char *rel)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	mkdir(path, 0755);
-}
-
-static void link_to(const char *dir, const char *rel, const char *target)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	if (symlink(target, path) < 0)
-		tap_diag("symlink %s: %s", path, strerror(errno));
-}
-
 static int collect(void *data, const char *path, const struct stat *st, size_t layer,
 		   struct plate_error **err)
 {
@@ -88,31 +71,31 @@ int main(void)
 	snprintf(l1, sizeof(l1), "%s/l1", tmp);
 	mkdir(l0, 0755);
 	mkdir(l1, 0755);
-	mk(l0, "etc");
+	fsutil_mkdir_in(l0, "etc");
 	write_file(l0, "etc/passwd", "root\n");
-	mk(l0, "d");
+	fsutil_mkdir_in(l0, "d");
 	write_file(l0, "d/a", "a\n");
 	write_file(l0, "d/b", "b\n");
-	mk(l0, "o");
+	fsutil_mkdir_in(l0, "o");
 	write_file(l0, "o/x", "x\n");
-	mk(l0, "usr");
-	mk(l0, "usr/lib");
+	fsutil_mkdir_in(l0, "usr");
+	fsutil_mkdir_in(l0, "usr/lib");
 	write_file(l0, "usr/lib/libz.so", "z\n");
-	link_to(l0, "lib", "usr/lib");
-	link_to(l0, "esc", "../../../../../etc/passwd");
-	link_to(l0, "abs", "/etc/../etc/passwd");
-	link_to(l0, "phys", "/lib/../etc/passwd");
-	link_to(l0, "loop", "loop");
-	mk(l1, "etc");
+	fsutil_symlink_in(l0, "lib", "usr/lib");
+	fsutil_symlink_in(l0, "esc", "../../../../../etc/passwd");
+	fsutil_symlink_in(l0, "abs", "/etc/../etc/passwd");
+	fsutil_symlink_in(l0, "phys", "/lib/../etc/passwd");
+	fsutil_symlink_in(l0, "loop", "loop");
+	fsutil_mkdir_in(l1, "etc");
 	write_file(l1, "etc/passwd", "app\n");
-	mk(l1, "d");
+	fsutil_mkdir_in(l1, "d");
 	{
 		char wh[8192];
 		snprintf(wh, sizeof(wh), "%s/d/a", l1);
 		if (mknod(wh, S_IFCHR | 0, makedev(0, 0)) < 0)
 			tap_diag("mknod: %s", strerror(errno));
 	}
-	mk(l1, "o");
+	fsutil_mkdir_in(l1, "o");
 	write_file(l1, "o/y", "y\n");
 	snprintf(opq, sizeof(opq), "%s/o", l1);
 	if (setxattr(opq, "trusted.overlay.opaque", "y", 1, 0) < 0 &&

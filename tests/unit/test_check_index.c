@@ -41,23 +41,6 @@ static void put(const char *dir, const char *rel, const char *text, mode_t mode)
 	chmod(path, mode);
 }
 
-static void mk(const char *dir, const char *rel)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	mkdir(path, 0755);
-}
-
-static void link_to(const char *dir, const char *rel, const char *target)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	if (symlink(target, path) < 0)
-		tap_diag("symlink %s: %s", path, strerror(errno));
-}
-
 static void copy_exe(const char *dir, const char *rel)
 {
 	char path[4096];
@@ -169,34 +152,34 @@ int main(void)
 	snprintf(i1, sizeof(i1), "%s/l1.index", tmp);
 	mkdir(l0, 0755);
 	mkdir(l1, 0755);
-	mk(l0, "etc");
+	fsutil_mkdir_in(l0, "etc");
 	put(l0, "etc/passwd", "root\n", 0644);
-	mk(l0, "d");
+	fsutil_mkdir_in(l0, "d");
 	put(l0, "d/a", "a\n", 0644);
 	put(l0, "d/b", "b\n", 0600);
-	mk(l0, "o");
+	fsutil_mkdir_in(l0, "o");
 	put(l0, "o/x", "x\n", 0644);
-	mk(l0, "r");
+	fsutil_mkdir_in(l0, "r");
 	put(l0, "r/z", "z\n", 0644);
-	mk(l0, "usr");
-	mk(l0, "usr/lib");
+	fsutil_mkdir_in(l0, "usr");
+	fsutil_mkdir_in(l0, "usr/lib");
 	put(l0, "usr/lib/libz.so", "z\n", 0755);
-	link_to(l0, "lib", "usr/lib");
-	mk(l1, "etc");
+	fsutil_symlink_in(l0, "lib", "usr/lib");
+	fsutil_mkdir_in(l1, "etc");
 	put(l1, "etc/passwd", "app\n", 0644);
-	mk(l1, "d");
+	fsutil_mkdir_in(l1, "d");
 	snprintf(wh, sizeof(wh), "%s/d/a", l1);
 	if (mknod(wh, S_IFCHR | 0, makedev(0, 0)) < 0)
 		tap_diag("mknod: %s", strerror(errno));
-	mk(l1, "o");
+	fsutil_mkdir_in(l1, "o");
 	put(l1, "o/y", "y\n", 0644);
 	snprintf(opq, sizeof(opq), "%s/o", l1);
 	if (setxattr(opq, "trusted.overlay.opaque", "y", 1, 0) < 0 &&
 	    setxattr(opq, "user.overlay.opaque", "y", 1, 0) < 0)
 		tap_diag("opaque xattr: %s", strerror(errno));
 	put(l1, "r", "now a file\n", 0644);
-	mk(l1, "usr");
-	mk(l1, "usr/bin");
+	fsutil_mkdir_in(l1, "usr");
+	fsutil_mkdir_in(l1, "usr/bin");
 	copy_exe(l1, "usr/bin/tool");
 	put(l1, "usr/bin/script", "#!/bin/sh\necho this is not an ELF file at all\n", 0755);
 

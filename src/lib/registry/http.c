@@ -321,7 +321,7 @@ int reg_http_perform(struct reg_http *h, const struct http_request *req, struct 
 		reg_curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 		reg_curl.easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 		reg_curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
-				 strncmp(req->url, "https:", 6) == 0 ? "https" : "http,https");
+				     strncmp(req->url, "https:", 6) == 0 ? "https" : "http,https");
 	}
 	if (req->tls != NULL && req->tls->ca_blob.len > 0) {
 		struct curl_blob blob = { .data = req->tls->ca_blob.data,
@@ -348,7 +348,7 @@ int reg_http_perform(struct reg_http *h, const struct http_request *req, struct 
 	} else if (strcmp(req->method, "PUT") == 0 || strcmp(req->method, "PATCH") == 0) {
 		reg_curl.easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		reg_curl.easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
-				 (curl_off_t)(req->body ? req->body_len : 0));
+				     (curl_off_t)(req->body ? req->body_len : 0));
 		if (req->body != NULL) {
 			reg_curl.easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
 			reg_curl.easy_setopt(c, CURLOPT_READDATA, &t);
