@@ -247,6 +247,30 @@ int main(void)
 	tap_ok(check_fs_open_layers(layers, 2, &indexed, &err) == 0 && check_fs_indexed(indexed) == 0,
 	       "an index naming another layer is not used");
 	check_fs_free(indexed);
+	indexed = NULL;
+
+	/* an index out of step with its tree: what is opened is checked, never trusted */
+	layers[0].index = i0;
+	layers[1].diff_id = DIFF_ID;
+	{
+		char fifo[4096];
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+		snprintf(fifo, sizeof(fifo), "%s/etc/passwd", l1);
+		unlink(fifo);
+		mkfifo(fifo, 0644);
+		tap_ok(check_fs_open_layers(layers, 2, &indexed, &err) == 0 &&
+		       check_fs_indexed(indexed) == 2 &&
+		       check_fs_read(indexed, "/etc/passwd", 4096, &text, &len, &err) < 0 &&
+		       err && strstr(err->message, "not a regular file") != NULL,
+		       "a FIFO where the index says file: an error, not a hang");
+		plate_error_free(err);
+		err = NULL;
+		check_fs_free(indexed);
+		indexed = NULL;
+		unlink(fifo);
+		put(l1, "etc/passwd", "app\n", 0644);
+	}
 	check_fs_free(plain);
 
 	/* ---- damaged input ---- */

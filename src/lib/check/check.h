@@ -287,9 +287,10 @@ void check_fs_free(struct check_fs *fs);
 int check_fs_lookup(struct check_fs *fs, const char *path, bool follow,
 		    struct check_fs_entry *out, struct plate_error **err);
 void check_fs_entry_release(struct check_fs_entry *e);
-/* Opens a found regular file read-only. */
+/* Opens a found regular file read-only; *size is the open file's own size (the entry's stat
+ * may come from an index): an entry that is not a regular file in its layer is an error. */
 int check_fs_open_entry(struct check_fs *fs, const struct check_fs_entry *e, int *fd,
-			struct plate_error **err);
+			off_t *size, struct plate_error **err);
 /* The ELF facts of the regular file at path (not following a last symlink): 0 with *out
  * (owned by fs; NULL when the file is not a well-formed ELF file), 1 when path is missing
  * or not a regular file, -1 error (a file the index could not read is read now). */

@@ -270,6 +270,7 @@ static int map_file(struct doctor *d, const char *path, struct mapped *m,
 {
 	struct check_fs_entry e;
 	_cleanup_close_ int fd = -1;
+	off_t size;
 	int r = check_fs_lookup(d->fs, path, true, &e, err);
 
 	m->p = NULL;
@@ -280,11 +281,13 @@ static int map_file(struct doctor *d, const char *path, struct mapped *m,
 		check_fs_entry_release(&e);
 		return 1;
 	}
-	r = check_fs_open_entry(d->fs, &e, &fd, err);
-	m->len = (size_t)e.st.st_size;
+	r = check_fs_open_entry(d->fs, &e, &fd, &size, err);
 	check_fs_entry_release(&e);
 	if (r < 0)
 		return -1;
+	if (size == 0)
+		return 1;
+	m->len = (size_t)size;
 	m->p = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m->p == MAP_FAILED) {
 		m->p = NULL;

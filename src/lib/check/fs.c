@@ -15,9 +15,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -395,15 +397,44 @@ int check_fs_lookup(struct check_fs *fs, const char *path, bool follow,
 	return 0;
 }
 
-int check_fs_open_entry(struct check_fs *fs, const struct check_fs_entry *e, int *fd,
+#define OPEN_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
+
+/* The entry may come from an index that is stale or forged (a checksum is not a MAC): the
+ * open stays beneath the layer without following any symlink, never blocks on a FIFO, and
+ * the type and size that count are those of the open file. */
+static int open_regular(int layerfd, const char *rel, const char *path, off_t *size,
 			struct plate_error **err)
 {
-	const char *rel = e->path[1] ? e->path + 1 : ".";
+	struct open_how how = {
+		.flags = OPEN_FLAGS,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	struct stat st;
+	int fd = (int)syscall(SYS_openat2, layerfd, rel, &how, sizeof(how));
 
-	*fd = openat(fs->dirs[e->layer], rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (*fd < 0)
-		return plate_err_new(err, errno, "cannot open '%s'", e->path);
-	return 0;
+	/* ENOSYS: kernel before 5.6; EPERM: seccomp profiles that predate openat2 */
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+		fd = openat(layerfd, rel, OPEN_FLAGS);
+	if (fd < 0)
+		return plate_err_new(err, errno, "cannot open '%s'", path);
+	if (fstat(fd, &st) < 0) {
+		plate_err_new(err, errno, "cannot stat '%s'", path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return plate_err_new(err, EINVAL, "'%s' is not a regular file in its layer", path);
+	}
+	*size = st.st_size;
+	return fd;
+}
+
+int check_fs_open_entry(struct check_fs *fs, const struct check_fs_entry *e, int *fd,
+			off_t *size, struct plate_error **err)
+{
+	*fd = open_regular(fs->dirs[e->layer], e->path[1] ? e->path + 1 : ".", e->path, size, err);
+	return *fd < 0 ? -1 : 0;
 }
 
 int check_fs_facts(struct check_fs *fs, const char *path, const struct check_file_facts **out,
@@ -413,6 +444,7 @@ int check_fs_facts(struct check_fs *fs, const char *path, const struct check_fil
 	_cleanup_close_ int fd = -1;
 	struct live_facts *l;
 	struct mnode *m;
+	off_t size;
 	int r = resolve(fs, path, false, &cur, &m, err);
 
 	*out = NULL;
@@ -426,13 +458,12 @@ int check_fs_facts(struct check_fs *fs, const char *path, const struct check_fil
 	}
 	if (!(m->node->flags & CHECK_NODE_UNREAD))
 		return 0;
-	fd = openat(fs->dirs[m->layer], cur.len ? cur.data : ".",
-		    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	fd = open_regular(fs->dirs[m->layer], cur.len ? cur.data : ".", path, &size, err);
 	if (fd < 0)
-		return plate_err_new(err, errno, "cannot open '%s'", path);
+		return -1;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	r = check_facts_read(fd, m->node->size, &l->elf, &l->facts.go, &l->facts.go_cgo, err);
+	r = check_facts_read(fd, size, &l->elf, &l->facts.go, &l->facts.go_cgo, err);
 	if (r != 0) {
 		free(l);
 		return r < 0 ? plate_err_wrap(err, "'%s'", path) : 0;
@@ -456,6 +487,7 @@ int check_fs_read(struct check_fs *fs, const char *path, size_t max, char **data
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *b = NULL;
 	size_t got = 0;
+	off_t size;
 	int r = check_fs_lookup(fs, path, true, &e, err);
 
 	*data = NULL;
@@ -466,7 +498,7 @@ int check_fs_read(struct check_fs *fs, const char *path, size_t max, char **data
 		check_fs_entry_release(&e);
 		return 1;
 	}
-	r = check_fs_open_entry(fs, &e, &fd, err);
+	r = check_fs_open_entry(fs, &e, &fd, &size, err);
 	check_fs_entry_release(&e);
 	if (r < 0)
 		return -1;

@@ -48,14 +48,16 @@ int check_facts_read(int fd, uint64_t size, struct check_elf *elf, bool *go, boo
 {
 	unsigned char head[4];
 	struct check_go_info g;
+	ssize_t got;
 	void *m;
 	int r;
 
 	*go = *go_cgo = false;
 	if (size < 16)
 		return 1;
-	if (pread(fd, head, sizeof(head), 0) != (ssize_t)sizeof(head))
-		return plate_err_new(err, errno ? errno : EIO, "cannot read");
+	got = pread(fd, head, sizeof(head), 0);
+	if (got != (ssize_t)sizeof(head))
+		return plate_err_new(err, got < 0 ? errno : EIO, "cannot read");
 	if (memcmp(head, "\177ELF", 4) != 0)
 		return 1;
 	m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -70,8 +72,9 @@ int check_facts_read(int fd, uint64_t size, struct check_elf *elf, bool *go, boo
 			*go_cgo = cgo && strcmp(cgo, "1") == 0;
 			check_go_info_release(&g);
 		}
-	} else if (r < 0) {
-		/* malformed: the runtime's business, not the doctor's */
+	} else if (r < 0 && (*err)->errno_value == EINVAL) {
+		/* malformed: the runtime's business, not the doctor's; anything else (ENOMEM)
+		 * is reported, never recorded as "not ELF" */
 		plate_error_free(*err);
 		*err = NULL;
 		r = 1;
@@ -95,6 +98,7 @@ struct bnode {
 struct builder {
 	size_t n_nodes;
 	uint64_t bytes;
+	char link[MAX_TARGET + 1]; /* here, not in build_child's frame: it recurses per level */
 };
 
 static void bnode_release(struct bnode *b)
@@ -131,12 +135,11 @@ static int build_child(struct builder *bd, int dfd, struct bnode *c, unsigned de
 		if (build_dir(bd, sub, c, depth + 1, err) < 0)
 			return plate_err_wrap(err, "'%s'", c->name);
 	} else if (S_ISLNK(c->st.st_mode)) {
-		char target[MAX_TARGET + 1];
-		ssize_t n = readlinkat(dfd, c->name, target, sizeof(target));
+		ssize_t n = readlinkat(dfd, c->name, bd->link, sizeof(bd->link));
 		if (n < 0 || n > MAX_TARGET)
 			return plate_err_new(err, n < 0 ? errno : ENAMETOOLONG,
 					     "cannot read link '%s'", c->name);
-		if ((c->target = strndup(target, (size_t)n)) == NULL)
+		if ((c->target = strndup(bd->link, (size_t)n)) == NULL)
 			return plate_err_new(err, ENOMEM, "out of memory");
 	} else if (S_ISREG(c->st.st_mode)) {
 		bd->bytes += (uint64_t)c->st.st_size;
@@ -567,8 +570,10 @@ static int parse_body(struct rd *r, const char *diff_id, struct check_index *ix)
 			free(nl.v);
 			return -1;
 		}
-		if ((ix->nodes[i].mode & S_IFMT) == S_IFREG)
-			ix->bytes += ix->nodes[i].size;
+		/* saturating: a forged index may claim sizes that wrap the total */
+		if ((ix->nodes[i].mode & S_IFMT) == S_IFREG &&
+		    __builtin_add_overflow(ix->bytes, ix->nodes[i].size, &ix->bytes))
+			ix->bytes = UINT64_MAX;
 	}
 	ix->needed = nl.v;
 	if (next_child != ix->n)

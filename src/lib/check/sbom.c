@@ -117,11 +117,11 @@ static int walk_one(void *data, const char *path, const struct stat *st, size_t 
 	_cleanup_close_ int fd = -1;
 	struct check_elf elf;
 	struct check_go_info g;
-	void *m;
-	size_t len = (size_t)st->st_size;
-	int r, rc = 0;
-
 	const struct check_file_facts *f;
+	void *m;
+	off_t size;
+	size_t len;
+	int r, rc = 0;
 
 	if (!S_ISREG(st->st_mode) || (st->st_mode & 0111) == 0 || st->st_size < 64)
 		return 0;
@@ -132,10 +132,13 @@ static int walk_one(void *data, const char *path, const struct stat *st, size_t 
 	r = check_fs_lookup(sb->fs, path, false, &e, err);
 	if (r != 0)
 		return r < 0 ? -1 : 0;
-	r = check_fs_open_entry(sb->fs, &e, &fd, err);
+	r = check_fs_open_entry(sb->fs, &e, &fd, &size, err);
 	check_fs_entry_release(&e);
 	if (r < 0)
 		return -1;
+	if (size < 64)
+		return 0;
+	len = (size_t)size;
 	m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED)
 		return plate_err_new(err, errno, "cannot map '%s'", path);

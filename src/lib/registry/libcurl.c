@@ -20,6 +20,7 @@ struct reg_curl_api reg_curl;
 /* The SONAME of libcurl 7.x/8.x; the Debian packages libcurl4 and libcurl4-openssl-dev
  * (build dependency) provide it. */
 #define LIBCURL_SONAME "libcurl.so.4"
+#define MIN_VERSION 0x075500
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 static char load_error[256];
@@ -40,6 +41,7 @@ static bool resolve(void *lib, const char *name, void *slot)
 static void load(void)
 {
 	void *lib = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	curl_version_info_data *vi;
 	CURLcode rc;
 
 	if (lib == NULL) {
@@ -58,6 +60,15 @@ static void load(void)
 	    !resolve(lib, "curl_slist_free_all", &reg_curl.slist_free_all) ||
 	    !resolve(lib, "curl_version_info", &reg_curl.version_info))
 		return;
+	/* CURLOPT_PROTOCOLS_STR (our protocol limits, redirects included) needs 7.85; older
+	 * libraries ignore it with CURLE_UNKNOWN_OPTION, and before 7.84 curl_global_init
+	 * was not thread-safe. */
+	vi = reg_curl.version_info(CURLVERSION_NOW);
+	if (vi == NULL || vi->version_num < MIN_VERSION) {
+		snprintf(load_error, sizeof(load_error), "libcurl %s is older than 7.85.0",
+			 vi != NULL ? vi->version : "?");
+		return;
+	}
 	/* Under pthread_once, so one thread initialises even when several transfers start
 	 * together; the library stays loaded (and initialised) until the process exits. */
 	rc = reg_curl.global_init(CURL_GLOBAL_DEFAULT);
