@@ -125,21 +125,27 @@ http_get() {
 
 sha256_of() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
 
-# make_image DIR NAME: a tiny image (one gzip layer holding NAME.txt, a config, an OCI
-# manifest) as files DIR/layer.tar.gz DIR/config.json DIR/manifest.json.
+# image_from_root DIR CMD: an image of the files in DIR/root (one gzip layer, a config whose
+# Cmd is CMD, an OCI manifest) as files DIR/layer.tar.gz DIR/config.json DIR/manifest.json.
+image_from_root() {
+	local dir=$1 cmd=$2
+	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$dir/root" -cf "$dir/layer.tar" .
+	gzip -n -c "$dir/layer.tar" >"$dir/layer.tar.gz"
+	cat >"$dir/config.json" <<JSON
+{"architecture":"amd64","os":"linux","config":{"Cmd":["$cmd"]},"rootfs":{"type":"layers","diff_ids":["$(sha256_of "$dir/layer.tar")"]}}
+JSON
+	cat >"$dir/manifest.json" <<JSON
+{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"$(sha256_of "$dir/config.json")","size":$(stat -c %s "$dir/config.json")},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"$(sha256_of "$dir/layer.tar.gz")","size":$(stat -c %s "$dir/layer.tar.gz")}]}
+JSON
+}
+
+# make_image DIR NAME: a tiny image holding NAME.txt and some noise (see image_from_root).
 make_image() {
 	local dir=$1 name=$2
 	mkdir -p "$dir/root"
 	echo "hello from $name" >"$dir/root/$name.txt"
 	head -c 3000 /dev/urandom | base64 >"$dir/root/noise-$name"
-	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$dir/root" -cf "$dir/layer.tar" .
-	gzip -n -c "$dir/layer.tar" >"$dir/layer.tar.gz"
-	cat >"$dir/config.json" <<JSON
-{"architecture":"amd64","os":"linux","config":{"Cmd":["/$name.txt"]},"rootfs":{"type":"layers","diff_ids":["$(sha256_of "$dir/layer.tar")"]}}
-JSON
-	cat >"$dir/manifest.json" <<JSON
-{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"$(sha256_of "$dir/config.json")","size":$(stat -c %s "$dir/config.json")},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"$(sha256_of "$dir/layer.tar.gz")","size":$(stat -c %s "$dir/layer.tar.gz")}]}
-JSON
+	image_from_root "$dir" "/$name.txt"
 }
 
 # push_image DIR REF [TOOL OPTIONS...]: pushes make_image's files with registry-tool.

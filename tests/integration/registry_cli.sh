@@ -88,11 +88,7 @@ P=127.0.0.1:$PP
 fault() { http_get "http://$P/__fault?$1"; }
 mkdir -p "$T/big/root"
 head -c 2000000 /dev/urandom >"$T/big/root/random"
-tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$T/big/root" -cf "$T/big/layer.tar" .
-gzip -n -c "$T/big/layer.tar" >"$T/big/layer.tar.gz"
-printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["%s"]}}' "$(sha256_of "$T/big/layer.tar")" >"$T/big/config.json"
-printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%s}]}' \
-	"$(sha256_of "$T/big/config.json")" "$(stat -c %s "$T/big/config.json")" "$(sha256_of "$T/big/layer.tar.gz")" "$(stat -c %s "$T/big/layer.tar.gz")" >"$T/big/manifest.json"
+image_from_root "$T/big" /random
 push_image "$T/big" "$R/f/big:v1" >/dev/null 2>&1
 BIG=$(sha256_of "$T/big/layer.tar.gz")
 
@@ -116,11 +112,7 @@ tap_check "plate fsck is clean after the faults" grep -q " 0 problems" "$T/fsck"
 mkdir -p "$T/pipe/root"
 echo first >"$T/pipe/root/a-first"
 head -c 1000000 /dev/urandom >"$T/pipe/root/b-random"
-tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$T/pipe/root" -cf "$T/pipe/layer.tar" .
-gzip -n -c "$T/pipe/layer.tar" >"$T/pipe/layer.tar.gz"
-printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["%s"]}}' "$(sha256_of "$T/pipe/layer.tar")" >"$T/pipe/config.json"
-printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%s}]}' \
-	"$(sha256_of "$T/pipe/config.json")" "$(stat -c %s "$T/pipe/config.json")" "$(sha256_of "$T/pipe/layer.tar.gz")" "$(stat -c %s "$T/pipe/layer.tar.gz")" >"$T/pipe/manifest.json"
+image_from_root "$T/pipe" /a-first
 push_image "$T/pipe" "$R/f/pipe:v1" >/dev/null 2>&1
 PIPE=$(sha256_of "$T/pipe/layer.tar.gz")
 S3=$T/store3

@@ -110,7 +110,24 @@ static inline int fsutil_count(int dirfd, const char *name)
 	return n;
 }
 
-/* mkdir dir/rel (0755) and symlink dir/rel -> target, for building test trees; 0 or -1. */
+/* For building test trees: write text to dir/rel with mode, mkdir dir/rel (0755), symlink
+ * dir/rel -> target; 0 or -1. */
+static inline int fsutil_write_in(const char *dir, const char *rel, const char *text, mode_t mode)
+{
+	char path[4096];
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	rc = fputs(text, f) < 0 ? -1 : 0;
+	if (fclose(f) != 0)
+		rc = -1;
+	return chmod(path, mode) < 0 ? -1 : rc;
+}
+
 static inline int fsutil_mkdir_in(const char *dir, const char *rel)
 {
 	char path[4096];

@@ -19,19 +19,6 @@
 #include "fsutil.h"
 #include "tap.h"
 
-static void write_file(const char *dir, const char *rel, const char *text)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	f = fopen(path, "w");
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-}
-
 static int collect(void *data, const char *path, const struct stat *st, size_t layer,
 		   struct plate_error **err)
 {
@@ -72,22 +59,22 @@ int main(void)
 	mkdir(l0, 0755);
 	mkdir(l1, 0755);
 	fsutil_mkdir_in(l0, "etc");
-	write_file(l0, "etc/passwd", "root\n");
+	fsutil_write_in(l0, "etc/passwd", "root\n", 0644);
 	fsutil_mkdir_in(l0, "d");
-	write_file(l0, "d/a", "a\n");
-	write_file(l0, "d/b", "b\n");
+	fsutil_write_in(l0, "d/a", "a\n", 0644);
+	fsutil_write_in(l0, "d/b", "b\n", 0644);
 	fsutil_mkdir_in(l0, "o");
-	write_file(l0, "o/x", "x\n");
+	fsutil_write_in(l0, "o/x", "x\n", 0644);
 	fsutil_mkdir_in(l0, "usr");
 	fsutil_mkdir_in(l0, "usr/lib");
-	write_file(l0, "usr/lib/libz.so", "z\n");
+	fsutil_write_in(l0, "usr/lib/libz.so", "z\n", 0644);
 	fsutil_symlink_in(l0, "lib", "usr/lib");
 	fsutil_symlink_in(l0, "esc", "../../../../../etc/passwd");
 	fsutil_symlink_in(l0, "abs", "/etc/../etc/passwd");
 	fsutil_symlink_in(l0, "phys", "/lib/../etc/passwd");
 	fsutil_symlink_in(l0, "loop", "loop");
 	fsutil_mkdir_in(l1, "etc");
-	write_file(l1, "etc/passwd", "app\n");
+	fsutil_write_in(l1, "etc/passwd", "app\n", 0644);
 	fsutil_mkdir_in(l1, "d");
 	{
 		char wh[8192];
@@ -96,7 +83,7 @@ int main(void)
 			tap_diag("mknod: %s", strerror(errno));
 	}
 	fsutil_mkdir_in(l1, "o");
-	write_file(l1, "o/y", "y\n");
+	fsutil_write_in(l1, "o/y", "y\n", 0644);
 	snprintf(opq, sizeof(opq), "%s/o", l1);
 	if (setxattr(opq, "trusted.overlay.opaque", "y", 1, 0) < 0 &&
 	    setxattr(opq, "user.overlay.opaque", "y", 1, 0) < 0)

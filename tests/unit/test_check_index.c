@@ -27,20 +27,6 @@
 #define HEADER_LEN 48
 #define DIFF_ID "sha256:0000000000000000000000000000000000000000000000000000000000000001"
 
-static void put(const char *dir, const char *rel, const char *text, mode_t mode)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	f = fopen(path, "w");
-	if (f) {
-		fputs(text, f);
-		fclose(f);
-	}
-	chmod(path, mode);
-}
-
 static void copy_exe(const char *dir, const char *rel)
 {
 	char path[4096];
@@ -153,35 +139,35 @@ int main(void)
 	mkdir(l0, 0755);
 	mkdir(l1, 0755);
 	fsutil_mkdir_in(l0, "etc");
-	put(l0, "etc/passwd", "root\n", 0644);
+	fsutil_write_in(l0, "etc/passwd", "root\n", 0644);
 	fsutil_mkdir_in(l0, "d");
-	put(l0, "d/a", "a\n", 0644);
-	put(l0, "d/b", "b\n", 0600);
+	fsutil_write_in(l0, "d/a", "a\n", 0644);
+	fsutil_write_in(l0, "d/b", "b\n", 0600);
 	fsutil_mkdir_in(l0, "o");
-	put(l0, "o/x", "x\n", 0644);
+	fsutil_write_in(l0, "o/x", "x\n", 0644);
 	fsutil_mkdir_in(l0, "r");
-	put(l0, "r/z", "z\n", 0644);
+	fsutil_write_in(l0, "r/z", "z\n", 0644);
 	fsutil_mkdir_in(l0, "usr");
 	fsutil_mkdir_in(l0, "usr/lib");
-	put(l0, "usr/lib/libz.so", "z\n", 0755);
+	fsutil_write_in(l0, "usr/lib/libz.so", "z\n", 0755);
 	fsutil_symlink_in(l0, "lib", "usr/lib");
 	fsutil_mkdir_in(l1, "etc");
-	put(l1, "etc/passwd", "app\n", 0644);
+	fsutil_write_in(l1, "etc/passwd", "app\n", 0644);
 	fsutil_mkdir_in(l1, "d");
 	snprintf(wh, sizeof(wh), "%s/d/a", l1);
 	if (mknod(wh, S_IFCHR | 0, makedev(0, 0)) < 0)
 		tap_diag("mknod: %s", strerror(errno));
 	fsutil_mkdir_in(l1, "o");
-	put(l1, "o/y", "y\n", 0644);
+	fsutil_write_in(l1, "o/y", "y\n", 0644);
 	snprintf(opq, sizeof(opq), "%s/o", l1);
 	if (setxattr(opq, "trusted.overlay.opaque", "y", 1, 0) < 0 &&
 	    setxattr(opq, "user.overlay.opaque", "y", 1, 0) < 0)
 		tap_diag("opaque xattr: %s", strerror(errno));
-	put(l1, "r", "now a file\n", 0644);
+	fsutil_write_in(l1, "r", "now a file\n", 0644);
 	fsutil_mkdir_in(l1, "usr");
 	fsutil_mkdir_in(l1, "usr/bin");
 	copy_exe(l1, "usr/bin/tool");
-	put(l1, "usr/bin/script", "#!/bin/sh\necho this is not an ELF file at all\n", 0755);
+	fsutil_write_in(l1, "usr/bin/script", "#!/bin/sh\necho this is not an ELF file at all\n", 0755);
 
 	/* ---- building and round trip ---- */
 	tap_ok(build(l0, NULL, &ix0, NULL, NULL) == 0 && build(l1, DIFF_ID, &ix1, &entries, &bytes) == 0,
@@ -269,7 +255,7 @@ int main(void)
 		check_fs_free(indexed);
 		indexed = NULL;
 		unlink(fifo);
-		put(l1, "etc/passwd", "app\n", 0644);
+		fsutil_write_in(l1, "etc/passwd", "app\n", 0644);
 	}
 	check_fs_free(plain);
 
