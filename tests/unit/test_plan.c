@@ -539,6 +539,8 @@ static void test_run_flags(void)
 		{ "--mount=target=/x,required", "unexpected key 'required' for mount type 'bind'" },
 		{ "--mount=type=cache,target=/x,size=1k", "unexpected key 'size'" },
 		{ "--mount=type=tmpfs,target=/x,size=lots", "invalid value for size: lots" },
+		{ "--mount=type=tmpfs,target=/x,size=1.2.3k", "invalid value for size: 1.2.3k" },
+		{ "--mount=type=cache,target=/x,env=A", "unexpected key 'env' for mount type 'cache'" },
 		{ "--mount=type=cache,target=/x,sharing=bogus", "invalid cache mount sharing 'bogus'" },
 		{ "--mount=type=bind,target=/x,sharing=locked", "invalid cache sharing set for bind" },
 		{ "--mount=type=cache,target=/x,mode=9", "invalid value 9 for mode" },

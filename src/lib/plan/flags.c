@@ -93,8 +93,8 @@ static int parse_u32(const char *v, int base, long *out)
 	return 0;
 }
 
-/* docker/go-units RAMInBytes: a decimal number, an optional space, an optional binary
- * unit k m g t p (any case), then an optional "i" and an optional "b". */
+/* docker/go-units RAMInBytes: a decimal number (one fraction), an optional space, an
+ * optional binary unit k m g t p (any case), then an optional "i" and an optional "b". */
 static int parse_ram(const char *v, unsigned long long *out)
 {
 	static const char units[] = "kmgtp";
@@ -109,7 +109,7 @@ static int parse_ram(const char *v, unsigned long long *out)
 			return -1;
 		whole = whole * 10 + (unsigned)(*p - '0');
 	}
-	while (*p == '.' && p[1] >= '0' && p[1] <= '9')
+	if (*p == '.' && p[1] >= '0' && p[1] <= '9')
 		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
 			frac += (*p - '0') * scale;
 	if (*p == ' ')
@@ -229,6 +229,9 @@ static int mount_field(struct mount_parse *mp, const char *key, const char *v, c
 	} else if (strcmp(key, "id") == 0) {
 		return set_str(&m->id, v, err);
 	} else if (strcmp(key, "env") == 0) {
+		/* plate's (and newer BuildKit's) secret as an environment variable. */
+		if (m->type != PLAN_MOUNT_SECRET)
+			return plate_err_new(err, 0, "unexpected key '%s' for mount type '%s'", key, type);
 		return set_str(&m->env, v, err);
 	} else if (strcmp(key, "sharing") == 0) {
 		/* plate's message since before BuildKit's was adopted: tests and users grep it. */
