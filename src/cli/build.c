@@ -476,7 +476,8 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		rc = lint_build(ctx, &o, &source, len, df, context, NULL, err);
 		goto out;
 	}
-	/* RUN gets the host's resolver configuration (RUN shares the host network). */
+	/* RUN gets the host's resolver configuration, its nameservers adapted by the sandbox to
+	 * the default network's DNS forwarder. */
 	{
 		_cleanup_error_ struct plate_error *ignored = NULL;
 		if (cli_read_file("/etc/resolv.conf", 65536, &resolv, &resolv_len, &ignored) < 0)

@@ -490,6 +490,19 @@ static int prepare_cache(struct eng_step_ctx *c, struct run_mount *m, struct pla
 	return 0;
 }
 
+enum sandbox_network eng_sandbox_network(enum engine_network net)
+{
+	switch (net) {
+	case ENGINE_NET_NONE:
+		return SANDBOX_NET_NONE;
+	case ENGINE_NET_HOST:
+		return SANDBOX_NET_HOST;
+	case ENGINE_NET_DEFAULT:
+	default:
+		return SANDBOX_NET_PRIVATE;
+	}
+}
+
 static int ensure_cwd(void *data, const int *fds, struct plate_error **err)
 {
 	return eng_mkdir_p(fds[0], data, 0, 0, NULL, err);
@@ -784,14 +797,17 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 	j.spec.n_groups = user.n_groups;
 	j.spec.etc_files = SANDBOX_ETC_RESOLV_CONF | SANDBOX_ETC_HOSTS | SANDBOX_ETC_HOSTNAME;
 	j.spec.resolv_conf = e->o.resolv_conf;
-	if (network != NULL && strcmp(network, "none") == 0)
+	/* BuildKit: `default` (or no flag) is the build's network, the others name one. */
+	if (network == NULL || strcmp(network, "default") == 0) {
+		j.spec.network = eng_sandbox_network(e->o.network);
+	} else if (strcmp(network, "none") == 0) {
 		j.spec.network = SANDBOX_NET_NONE;
-	else if (network != NULL && strcmp(network, "host") != 0 && strcmp(network, "default") != 0) {
+	} else if (strcmp(network, "host") == 0) {
+		j.spec.network = SANDBOX_NET_HOST;
+	} else {
 		plate_err_new(err, ENOTSUP, "RUN --network=%s is not supported", network);
 		goto out;
-	} else
-		j.spec.network = network == NULL && e->o.network == ENGINE_NET_NONE ? SANDBOX_NET_NONE
-										    : SANDBOX_NET_HOST;
+	}
 	j.spec.output = on_output;
 	j.spec.output_data = &j.out;
 	j.spec.cancel_fd = e->cancel_pipe[0];
