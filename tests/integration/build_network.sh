@@ -107,7 +107,8 @@ ck "build --network none: only lo" test "$(in_img net-none /devs)" = lo
 ck "... no host listener" test "$(in_img net-none /lo)" = "failed: Connection refused"
 ck "... no outbound connection" grep -q 'probe: connect' <(in_img net-none /remote)
 
-# Per step, as BuildKit: --network=host and none override the build's, default follows it.
+# Per step, as BuildKit: --network=host (with the caller's consent) and none override the
+# build's network, default follows it.
 cat >"$C/Dockerfile" <<'EOF'
 FROM base:test
 ARG PORT
@@ -117,11 +118,20 @@ RUN --network=none probe netdevs >/none-devs
 RUN --network=default probe abstract $ABS >/default-abs; true
 EOF
 build "$C" "${BA[@]}" -t net-steps
+ck "RUN --network=host is refused without --allow network.host" test "$rc" = 1
+ck "... saying what to do" grep -q 'RUN --network=host is not allowed: build with --allow network.host' "$T/out"
+build "$C" "${BA[@]}" -t net-steps --allow network.host
 ck "RUN --network=host reaches the host's loopback" test "$(in_img net-steps /host-lo)" = connected
 ck "RUN --network=none has only lo" test "$(in_img net-steps /none-devs)" = lo
 ck "RUN --network=default is the build's default: no host abstract socket" \
 	test "$(in_img net-steps /default-abs)" = "failed: Connection refused"
-build "$C" "${BA[@]}" -t net-steps-none --network none --no-cache
+build "$C" "${BA[@]}" -t net-steps-again
+ck "a cached RUN --network=host is refused without --allow too" test "$rc" = 1
+build "$C" "${BA[@]}" -t net-steps-again --allow security.insecure
+ck "--allow takes only network.host" test "$rc" = 2
+build "$C" "${BA[@]}" -t net-steps-hostbuild --network host
+ck "build --network host allows RUN --network=host" test "$rc" = 0
+build "$C" "${BA[@]}" -t net-steps-none --network none --allow network.host --no-cache
 ck "RUN --network=default follows build --network none" \
 	test "$(in_img net-steps-none /default-abs)" = "failed: Connection refused"
 

@@ -140,6 +140,8 @@ struct engine_options {
 	size_t n_labels;
 	bool no_cache;
 	enum engine_network network; /* for RUN without --network or with --network=default */
+	bool allow_host_network;     /* RUN --network=host is allowed (BuildKit's network.host
+				      * entitlement): the Dockerfile alone cannot ask for it */
 	const struct engine_secret *secrets;
 	size_t n_secrets;
 	const char *resolv_conf;     /* contents of /etc/resolv.conf in RUN; NULL: empty */

@@ -503,6 +503,26 @@ enum sandbox_network eng_sandbox_network(enum engine_network net)
 	}
 }
 
+/* RUN --network=VALUE as BuildKit: `default` is the build's network; `host` only with the
+ * caller's consent (the network.host entitlement), never on the Dockerfile's word alone. */
+static int run_network(const struct engine *e, const char *value, enum sandbox_network *out,
+		       struct plate_error **err)
+{
+	if (strcmp(value, "default") == 0) {
+		*out = eng_sandbox_network(e->o.network);
+	} else if (strcmp(value, "none") == 0) {
+		*out = SANDBOX_NET_NONE;
+	} else if (strcmp(value, "host") == 0) {
+		if (!e->o.allow_host_network)
+			return plate_err_new(err, EPERM, "RUN --network=host is not allowed: build "
+							 "with --allow network.host");
+		*out = SANDBOX_NET_HOST;
+	} else {
+		return plate_err_new(err, ENOTSUP, "RUN --network=%s is not supported", value);
+	}
+	return 0;
+}
+
 static int ensure_cwd(void *data, const int *fds, struct plate_error **err)
 {
 	return eng_mkdir_p(fds[0], data, 0, 0, NULL, err);
@@ -523,6 +543,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 	_cleanup_free_ char *upper = NULL, *work = NULL, *history = NULL, *script_dir = NULL;
 	const char *cwd = st->config.working_dir ? st->config.working_dir : "/";
 	const char *network = NULL;
+	enum sandbox_network net = eng_sandbox_network(e->o.network);
 	size_t n_lowers = 0, n_views = 0, next_source = 0;
 	struct digest d = { 0 };
 	eng_digest key;
@@ -550,6 +571,9 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 				m->from = &step->sources[next_source++];
 		} else if (strncmp(f, "--network=", 10) == 0) {
 			network = f + 10;
+			/* Before the cache: a cached step must not bypass the entitlement either. */
+			if (run_network(e, network, &net, err) < 0)
+				goto out;
 		} else if (strncmp(f, "--security=", 11) == 0) {
 			if (strcmp(f + 11, "sandbox") != 0) {
 				plate_err_new(err, ENOTSUP, "RUN --security=%s is not supported", f + 11);
@@ -797,17 +821,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 	j.spec.n_groups = user.n_groups;
 	j.spec.etc_files = SANDBOX_ETC_RESOLV_CONF | SANDBOX_ETC_HOSTS | SANDBOX_ETC_HOSTNAME;
 	j.spec.resolv_conf = e->o.resolv_conf;
-	/* BuildKit: `default` (or no flag) is the build's network, the others name one. */
-	if (network == NULL || strcmp(network, "default") == 0) {
-		j.spec.network = eng_sandbox_network(e->o.network);
-	} else if (strcmp(network, "none") == 0) {
-		j.spec.network = SANDBOX_NET_NONE;
-	} else if (strcmp(network, "host") == 0) {
-		j.spec.network = SANDBOX_NET_HOST;
-	} else {
-		plate_err_new(err, ENOTSUP, "RUN --network=%s is not supported", network);
-		goto out;
-	}
+	j.spec.network = net;
 	j.spec.output = on_output;
 	j.spec.output_data = &j.out;
 	j.spec.cancel_fd = e->cancel_pipe[0];

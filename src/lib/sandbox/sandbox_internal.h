@@ -97,7 +97,7 @@ struct sandbox_plan {
 struct sandbox_net {
 	char *helper;  /* absolute path of slirp4netns */
 	int ready[2];  /* [0] kept by pid 1, [1] handed to the helper as --ready-fd */
-	int log_fd;    /* the helper's stdout and stderr: <scratch>/net.log */
+	int log_fd;    /* what the helper writes (<scratch>/net.log, unlinked) */
 	int null_fd;   /* the helper's stdin */
 	pid_t pid;     /* the running helper, or -1 */
 	char ready_arg[32], target_arg[32];
