@@ -604,6 +604,8 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 		_cleanup_free_ char *words = sandbox_net_last_words(&r.net);
 		int status = 0;
 
+		/* It closed the pipe, normally by exiting; one that lingers is ended here. */
+		kill(r.net.pid, SIGKILL);
 		if (waitpid(r.net.pid, &status, 0) == r.net.pid)
 			r.net.pid = -1;
 		plate_err_new(err, ENETDOWN, "network helper '%s' %s %d before the network was up%s%s",
