@@ -87,4 +87,26 @@ E=$(entry "$R/sk/docker:v1")
 skopeo inspect "oci:$S:$R/sk/docker:v1" >/dev/null 2>"$T/sk2.err"
 tap_check "skopeo reads the loaded entry (media type $(jq -r .mediaType <<<"$E"))" test $? = 0
 sed 's/^/# /' "$T/sk2.err" | head -3
+# An OCI layout archive whose index.json lists a Docker manifest (as Docker 25's `docker
+# save` writes): loaded the same way, pushed unchanged.
+O=$T/oci-docker
+mkdir -p "$O/blobs/sha256"
+skopeo copy -q --src-tls-verify=false "docker://$R/sk/docker:v1" "dir:$T/d" >/dev/null
+for f in "$T"/d/*; do
+	case $f in */manifest.json | */version) ;; *) cp "$f" "$O/blobs/sha256/" ;; esac
+done
+cp "$T/d/manifest.json" "$O/blobs/sha256/${SK#sha256:}"
+echo '{"imageLayoutVersion":"1.0.0"}' >"$O/oci-layout"
+printf '{"schemaVersion":2,"manifests":[{"mediaType":"%s","digest":"%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"lo/docker:v1"}}]}' \
+	"$DOCKER_MT" "$SK" "$(stat -c %s "$T/d/manifest.json")" >"$O/index.json"
+tar -C "$O" -cf "$T/oci-docker.tar" .
+p load -i "$T/oci-docker.tar" >/dev/null 2>"$T/load.err"
+tap_check "an OCI layout listing a Docker manifest is loaded" test $? = 0
+sed 's/^/# /' "$T/load.err" | head -3
+skopeo inspect "oci:$S:docker.io/lo/docker:v1" >/dev/null 2>"$T/sk3.err"
+tap_check "skopeo reads its entry in the store" test $? = 0
+sed 's/^/# /' "$T/sk3.err" | head -3
+p push "lo/docker:v1" "$R/pl/loaded:v1" >/dev/null 2>&1
+tap_check "pushed unchanged" test \
+	"$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$R/pl/loaded:v1" 2>/dev/null)" = "$SK"
 tap_done
