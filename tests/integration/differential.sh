@@ -78,8 +78,8 @@ touch "$T/base-rootfs"/etc/{hosts,resolv.conf}
 make_base
 p save -o "$T/base.docker.tar" base:test >/dev/null &&
 	$DOCKER load -q -i "$T/base.docker.tar" >/dev/null
-ck "the base is loaded into dockerd" test $? = 0
-ck "both bases have the same image ID" test \
+tap_check "the base is loaded into dockerd" test $? = 0
+tap_check "both bases have the same image ID" test \
 	"$($DOCKER image inspect -f '{{.Id}}' base:test)" = "$(p inspect base:test | jq -r '.[0].Id')"
 
 cases=()
