@@ -216,6 +216,13 @@ static int pull_image(void *data, const char *name, const char *platform,
 	return 0;
 }
 
+/* The engine's fetcher for ADD <url>: plain downloads, no registry auth. */
+static int fetch_url(void *data, const char *url, int fd, uint64_t max,
+		     char digest[DIGEST_STRING_LEN + 1], long long *mtime, struct plate_error **err)
+{
+	return registry_url_get(url, fd, max, digest, mtime, err);
+}
+
 /* "type=oci,dest=x.tar", "type=local,dest=dir", or a bare "dir" (type=local). */
 static int parse_output(struct cli_ctx *ctx, const char *spec, struct engine_options *eo,
 			char **dest, struct build_cli *o, struct plate_error **err)
@@ -500,6 +507,7 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 				.quiet = o.quiet || cli_progress_is_json(progress) };
 	eo.pull_image = pull_image;
 	eo.pull_data = &pc;
+	eo.fetch_url = fetch_url;
 	/* BuildKit runs its build checks before building and prints their warnings; base images
 	 * already in the store inform them. */
 	{
