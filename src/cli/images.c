@@ -120,7 +120,7 @@ int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 		snprintf(repo, sizeof(repo), "<none>");
 		snprintf(tag, sizeof(tag), "<none>");
 		if (name != NULL) {
-			const char *f = cli_familiar_name(name), *colon = strrchr(f, ':');
+			const char *f = oci_familiar_name(name), *colon = strrchr(f, ':');
 			if (colon != NULL && strchr(colon, '/') == NULL) {
 				snprintf(repo, sizeof(repo), "%.*s", (int)(colon - f), f);
 				snprintf(tag, sizeof(tag), "%s", colon + 1);

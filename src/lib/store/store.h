@@ -11,7 +11,7 @@
  *   snapshots/<hex>/fs/         a layer extracted once (hex of its diffID), overlayfs
  *                               whiteouts kept, usable as a lowerdir; info.json beside fs/
  *                               records what the tree held when it was made, fs.index
- *                               lists it for the doctor (check.h, check_index_build)
+ *                               lists it for the doctor (check.h, layer_index_build)
  *   cache/<hex>.json            build-cache entries (format owned by the engine); every
  *                               sha256 digest an entry mentions is kept alive by gc
  *   mounts/<hex>/               RUN --mount=type=cache directories (engine-owned, not gc'ed;
