@@ -79,6 +79,28 @@ static void build_cli_release(struct build_cli *o)
 	cli_registry_release(&o->reg);
 }
 
+/* The options without a value. */
+static bool take_flag(struct build_cli *o, const char *a)
+{
+	bool *flag = NULL;
+
+	if (strcmp(a, "--no-cache") == 0)
+		flag = &o->no_cache;
+	else if (strcmp(a, "--check") == 0)
+		flag = &o->check;
+	else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
+		flag = &o->quiet;
+	else if (strcmp(a, "--push") == 0)
+		flag = &o->push;
+	else if (strcmp(a, "--sbom") == 0)
+		flag = &o->sbom;
+	else if (strcmp(a, "--strict") == 0)
+		flag = &o->strict;
+	if (flag != NULL)
+		*flag = true;
+	return flag != NULL;
+}
+
 static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_cli *o,
 		      struct plate_error **err)
 {
@@ -93,22 +115,8 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 			o->df.context = argv[i];
 			continue;
 		}
-		if (strcmp(argv[i], "--no-cache") == 0) {
-			o->no_cache = true;
+		if (take_flag(o, argv[i]))
 			continue;
-		}
-		if (strcmp(argv[i], "--check") == 0) {
-			o->check = true;
-			continue;
-		}
-		if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
-			o->quiet = true;
-			continue;
-		}
-		if (strcmp(argv[i], "--push") == 0) {
-			o->push = true;
-			continue;
-		}
 		/* docker's boolean --pull is "always"; "--pull VALUE" only with a policy name. */
 		if (strcmp(argv[i], "--pull") == 0) {
 			o->pull = "always";
@@ -116,14 +124,6 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 					     strcmp(argv[i + 1], "always") == 0 ||
 					     strcmp(argv[i + 1], "never") == 0))
 				o->pull = argv[++i];
-			continue;
-		}
-		if (strcmp(argv[i], "--sbom") == 0) {
-			o->sbom = true;
-			continue;
-		}
-		if (strcmp(argv[i], "--strict") == 0) {
-			o->strict = true;
 			continue;
 		}
 		if ((m = cli_dockerfile_opt(ctx, &o->df, argc, argv, &i, err)) < 0)

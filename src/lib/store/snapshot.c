@@ -13,7 +13,6 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
-#include "layer/layer.h"
 #include "json/json.h"
 #include "layer/layer.h"
 #include "store/store_internal.h"
