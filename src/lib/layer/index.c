@@ -1,5 +1,5 @@
 /*
- * The snapshot index (docs/internals/check.md "The snapshot index"): one file per layer
+ * The snapshot index (docs/internals/layers.md "The snapshot index"): one file per layer
  * snapshot listing its tree and the ELF facts of its executables, so that the doctor reads
  * N small files instead of stat'ing, listing and opening thousands.
  *
@@ -8,7 +8,7 @@
  *   "PLATEIDX"  u32 version  u32 body length  32 bytes SHA-256 of the body  body
  *   body:  string diffID, varint node count, the nodes breadth first (root first; the
  *          children of a directory follow each other, sorted by name with strcmp)
- *   node:  string name ("" for the root), varint flags (check_internal.h), varint mode,
+ *   node:  string name ("" for the root), varint flags (LAYER_INDEX_*), varint mode,
  *          varint uid, varint gid, then by type: regular file varint size; directory
  *          varint child count; symbolic link string target; device varint rdev.
  *          With LAYER_INDEX_ELF: u8 kind, optional strings interp, runpath, rpath,
