@@ -2,10 +2,12 @@
  * check/check.h — the image doctor and the SBOM, and what they read.
  *
  * Contents (docs/internals/check.md)
- *   Findings go into a struct finding_report (finding/finding.h).  Pure, capped parsers of what images hold (ELF, Go build info, dpkg and apk databases);
- *   struct check_fs, the merged file tree of an image's layer snapshots (I/O, read-only);
- *   check_image(), the minimal-image doctor; check_sbom(), SPDX 2.3 JSON.  The library
- *   never prints; nothing reads the environment or the clock.
+ *   Pure, capped parsers of the installed-package databases (dpkg, apk); struct check_fs,
+ *   the merged file tree of an image's layer snapshots (I/O, read-only), read through their
+ *   indexes (layer/layer.h) with executables' facts from elf/elf.h; check_image(), the
+ *   minimal-image doctor, whose findings go into a struct finding_report
+ *   (finding/finding.h); check_sbom(), SPDX 2.3 JSON; and the same on stored images.  The
+ *   library never prints; nothing reads the environment or the clock.
  */
 #ifndef PLATE_CHECK_H
 #define PLATE_CHECK_H

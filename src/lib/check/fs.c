@@ -6,7 +6,7 @@
  * something else there or the directory is opaque (trusted.overlay.opaque=y, or the
  * user.overlay.opaque=y of unprivileged stores).
  *
- * Every layer is read as its index (index.c): the snapshot's index file when it is sound,
+ * Every layer is read as its index (layer/index.c): the snapshot's index file when it is sound,
  * else an index built now from the layer's tree, so both give the same view.  A merged
  * directory remembers the layers merged into it (its "contributors", top first; the
  * lowest is its "min"), and its children are merged from theirs the first time a lookup
