@@ -9,7 +9,7 @@
  *             [--insecure-registry HOST]... CONTEXT
  *
  * Builds the image and stores it (tagged with every -t, untagged without), then runs the
- * image doctor on it (check.c) and prints its findings on stderr (one JSON event line
+ * image doctor on it (build_run(), build/build.h) and prints its findings on stderr (one JSON event line
  * {"type":"check",...} with --progress json, nothing with -q): --strict exits 3 when
  * any warning or error remains, --max-size sets a size budget whose excess exits 3.  Progress goes
  * to stderr; with -q only the image ID is printed, on stdout.  SOURCE_DATE_EPOCH sets the
