@@ -10,6 +10,7 @@ packages=(
   libzstd-dev zlib1g-dev libdeflate-dev libisal-dev
   # tests and judges
   jq git python3 zstd tar gzip skopeo umoci runc buildah docker-registry faketime
+  strace libcap2-bin util-linux
   busybox-static golang-go ca-certificates openssl apache2-utils
   # benchmarks
   hyperfine pigz time
