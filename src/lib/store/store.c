@@ -14,8 +14,8 @@
 
 static const char *const layout_dirs[] = { "blobs", "blobs/sha256", "snapshots", "cache", "tmp" };
 
-/* The directories whose modes keep other users out (see store_open()): the root and every
- * directory of the layout, "trash" and "mounts" included when present. */
+/* The directories whose modes keep other users out (see tighten_modes()): the root and
+ * every directory of the layout, "trash" and "mounts" included when present. */
 static const char *const private_dirs[] = { ".",	 "blobs", "blobs/sha256", "snapshots",
 					    "cache", "tmp",   STORE_TRASH_DIR, "mounts" };
 
@@ -127,15 +127,25 @@ out:
  * modes (not the owner, a read-only filesystem) still reads the store, and fsck reports
  * what is loose.
  */
+static bool is_loose(struct store *s, size_t i, struct stat *st)
+{
+	if (fstatat(s->rootfd, private_dirs[i], st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	/* A sticky root is a shared directory (`--root /tmp`), not one made for the store:
+	 * closing it would break its other users, and the 0700 layout directories inside
+	 * keep the image files out of reach anyway. */
+	if (i == 0 && (st->st_mode & S_ISVTX))
+		return false;
+	return S_ISDIR(st->st_mode) && (st->st_mode & 077) != 0;
+}
+
 static void tighten_modes(struct store *s)
 {
 	for (size_t i = 0; i < sizeof(private_dirs) / sizeof(private_dirs[0]); i++) {
 		struct stat st;
 
-		if (fstatat(s->rootfd, private_dirs[i], &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISDIR(st.st_mode) || (st.st_mode & 077) == 0)
-			continue;
-		(void)fchmodat(s->rootfd, private_dirs[i], st.st_mode & 07700, 0);
+		if (is_loose(s, i, &st))
+			(void)fchmodat(s->rootfd, private_dirs[i], st.st_mode & 07700, 0);
 	}
 }
 
@@ -146,17 +156,12 @@ int store_mode_problems(struct store *s, struct oci_strings *out, struct plate_e
 		struct stat st;
 		int r;
 
-		if (fstatat(s->rootfd, private_dirs[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)
-				continue;
-			return plate_err_new(err, errno, "cannot stat '%s/%s'", s->root,
-					     private_dirs[i]);
-		}
-		if (!S_ISDIR(st.st_mode) || (st.st_mode & 077) == 0)
+		if (!is_loose(s, i, &st))
 			continue;
-		if (strcmp(private_dirs[i], ".") == 0)
-			r = asprintf(&msg, "store '%s' is mode %04o: other users can reach its image "
-				     "files (setuid ones too); any other plate command run by its owner makes it 0700",
+		if (i == 0)
+			r = asprintf(&msg, "store '%s' is mode %04o: other users can reach its "
+				     "image files (setuid ones too); any other plate command run "
+				     "by its owner makes it 0700",
 				     s->root, st.st_mode & 07777);
 		else
 			r = asprintf(&msg, "'%s/%s' is mode %04o: other users can reach what it "
