@@ -140,6 +140,8 @@ tap_check "prune killed at each of 3 unlinkat points" test "$killed" = 3
 start=$(date +%s%N)
 k rmi many:1 >/dev/null
 dur_ms=$(( ($(date +%s%N) - start) / 1000000 + 5 ))
+# On a loaded machine rmi waits on the disk; its gc still starts early.
+[ "$dur_ms" -le 800 ] || dur_ms=800
 k load -i "$T/many-img.tar" >/dev/null
 for i in $(seq 1 4); do
 	"$PLATE" --root "$K" rmi many:1 >/dev/null 2>&1 &
