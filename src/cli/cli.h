@@ -50,6 +50,8 @@ int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct
  * default root, "linux/<arch>" of this machine, "busybox:1" for "docker.io/library/busybox:1",
  * and a name normalised ("busybox" -> "docker.io/library/busybox:latest"). */
 int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error **err);
+/* The same without creating or fixing anything: for fsck, which reports what it finds. */
+int cli_open_store_as_found(struct cli_ctx *ctx, struct store **out, struct plate_error **err);
 const char *cli_host_platform(void);
 const char *cli_familiar_name(const char *name);
 int cli_normalise_name(const char *name, bool need_tag, char **out, struct plate_error **err);

@@ -63,7 +63,9 @@ struct store_txn;
 struct store_blob_writer;
 
 enum store_open_flags {
-	/* Create the root and its layout when missing (otherwise it must exist). */
+	/* Create the root (0700) and its layout when missing (otherwise it must exist), and
+	 * tighten the modes of an older store's root and layout directories to 0700.
+	 * Without it the store is opened as found (fsck, to report what is loose). */
 	STORE_OPEN_CREATE = 1 << 0,
 };
 
@@ -258,12 +260,15 @@ struct store_fsck_result {
 	uint64_t images;     /* index entries checked */
 	uint64_t snapshots;  /* snapshots checked */
 	uint64_t unreferenced; /* blobs/snapshots nothing references (not a problem) */
+	uint64_t leftovers;  /* entries of trash/ and dead ones of tmp/ (not a problem) */
 	struct oci_strings problems; /* one line each; empty when the store is sound */
 };
 
-/* Verifies every blob's digest, every name's closure (blobs present with the sizes their
- * descriptors state, documents parse, diffIDs match the layer count), and every snapshot
- * (present for each stored image layer, info.json consistent with its tree). */
+/* Verifies that no other user can enter the store (the root and layout directories
+ * 0700), every blob's digest, every name's closure (blobs present with the sizes their
+ * descriptors state, documents parse, diffIDs match the layer count), and every snapshot,
+ * referenced or not (present for each stored image layer, info.json and fs.index
+ * consistent with its tree, a referenced one compared with its layer blob). */
 int store_fsck(struct store *s, struct store_fsck_result *out, struct plate_error **err);
 void store_fsck_result_release(struct store_fsck_result *r);
 

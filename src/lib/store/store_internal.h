@@ -17,6 +17,8 @@
 #define STORE_LOCK_FILE "plate.lock"
 #define STORE_INDEX_MAX ((size_t)64 << 20)
 #define STORE_CACHE_ENTRY_MAX ((size_t)1 << 20)
+/* Where removed snapshots go before they are deleted (trash.c). */
+#define STORE_TRASH_DIR "trash"
 
 struct store {
 	char *root;
@@ -52,6 +54,10 @@ const char *store_digest_hex(const char *digest, struct plate_error **err);
 int store_fs_tree_stats(int dirfd, uint64_t *entries, uint64_t *bytes, struct plate_error **err);
 
 /* ---- lock and index (store.c) ----------------------------------------------------------- */
+
+/* Appends one line to out for each of the root and the layout directories that other users
+ * can enter (any group or other bit): fsck's view of store_open()'s tightening. */
+int store_mode_problems(struct store *s, struct oci_strings *out, struct plate_error **err);
 
 /* Opens the lock file and takes an flock (LOCK_SH or LOCK_EX); returns the fd to close. */
 int store_lock_take(struct store *s, int op, struct plate_error **err);
@@ -105,6 +111,17 @@ struct store *store_txn_store(struct store_txn *t);
  * opens it and gives its path. */
 int store_txn_workdir(struct store_txn *t, const char *name, int *fd, char **out_path,
 		      struct plate_error **err);
+
+/* ---- removal (trash.c) ---------------------------------------------------------------------- */
+
+/* Moves dirfd/name into trash/ with one rename (same filesystem); a missing name is fine.
+ * Called with the exclusive store lock held, after store_trash_clean(). */
+int store_trash_move(struct store *s, int dirfd, const char *name, struct plate_error **err);
+/* Deletes what trash/ holds (what a killed gc left, or what store_trash_move() just put
+ * there); in a store made before trash/, first removes every snapshot that no longer
+ * matches its info.json, then makes trash/.  Exclusive lock held; *removed (may be NULL)
+ * counts what went. */
+int store_trash_clean(struct store *s, uint64_t *removed, struct plate_error **err);
 
 /* ---- snapshots (snapshot.c) ------------------------------------------------------------------ */
 

@@ -142,7 +142,7 @@ int store_txn_begin(struct store *s, struct store_txn **out, struct plate_error 
 	/* Under the exclusive lock so that no cleaner sees the directory before its flock. */
 	if ((lock = store_lock_take(s, LOCK_EX, err)) < 0)
 		goto fail;
-	if (store_tmp_clean(s, NULL, err) < 0) {
+	if (store_tmp_clean(s, NULL, err) < 0 || store_trash_clean(s, NULL, err) < 0) {
 		store_lock_drop(lock);
 		goto fail;
 	}
