@@ -76,7 +76,7 @@ static size_t strv_slots(size_t n)
 	return c;
 }
 
-static int strv_push(char ***v, size_t *n, char *s)
+static int vec_push(char ***v, size_t *n, char *s)
 {
 	if (s == NULL)
 		return -1;
@@ -97,7 +97,7 @@ static int strv_push(char ***v, size_t *n, char *s)
 
 static int push_copy(char ***v, size_t *n, const char *s, size_t len)
 {
-	return strv_push(v, n, strndup(s, len));
+	return vec_push(v, n, strndup(s, len));
 }
 
 static bool is_token_space(char c)
@@ -329,7 +329,7 @@ static int maybe_json(struct dockerfile_instruction *inst, const char *s, size_t
 	for (size_t k = 0; k < nv; k++) {
 		if (strlen(v[k]) != lens[k])
 			ctx->json_nul = true;
-		if (strv_push(&inst->args, &inst->n_args, v[k]) < 0) {
+		if (vec_push(&inst->args, &inst->n_args, v[k]) < 0) {
 			v[k] = NULL;
 			strv_free(v, nv);
 			return oom(err);

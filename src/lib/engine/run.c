@@ -191,14 +191,14 @@ static char *run_history(const struct eng_step_ctx *c, const struct oci_strings 
 	const struct eng_stage *st = c->st;
 	unsigned n = 0;
 
-	for (size_t i = 0; i < st->n_arg_names; i++)
-		if (dockerfile_vars_get(&c->vars, st->arg_names[i], strlen(st->arg_names[i])) != NULL)
+	for (size_t i = 0; i < st->arg_names.n; i++)
+		if (dockerfile_vars_get(&c->vars, st->arg_names.v[i], strlen(st->arg_names.v[i])) != NULL)
 			n++;
 	if (buf_addstr(&b, "RUN") < 0 || (n > 0 && buf_addf(&b, " |%u", n) < 0))
 		return NULL;
-	for (size_t i = 0; i < st->n_arg_names; i++) {
-		const char *v = dockerfile_vars_get(&c->vars, st->arg_names[i], strlen(st->arg_names[i]));
-		if (v != NULL && buf_addf(&b, " %s=%s", st->arg_names[i], v) < 0)
+	for (size_t i = 0; i < st->arg_names.n; i++) {
+		const char *v = dockerfile_vars_get(&c->vars, st->arg_names.v[i], strlen(st->arg_names.v[i]));
+		if (v != NULL && buf_addf(&b, " %s=%s", st->arg_names.v[i], v) < 0)
 			return NULL;
 	}
 	for (size_t i = 0; i < argv->n; i++)
