@@ -32,31 +32,10 @@
 #define MAX_CONTEXT_ENTRIES 200000
 #define MAX_CONTEXT_DEPTH 64
 
-struct entries {
-	char **v;
-	size_t n, alloc;
-};
-
-static int entries_add(struct entries *e, const char *path, struct plate_error **err)
-{
-	if (e->n == e->alloc) {
-		size_t want = e->alloc ? e->alloc * 2 : 256;
-		char **grown = reallocarray(e->v, want, sizeof(*grown));
-		if (grown == NULL)
-			return plate_err_new(err, ENOMEM, "out of memory listing the context");
-		e->v = grown;
-		e->alloc = want;
-	}
-	e->v[e->n] = strdup(path);
-	if (e->v[e->n] == NULL)
-		return plate_err_new(err, ENOMEM, "out of memory listing the context");
-	e->n++;
-	return 0;
-}
 
 /* Lists fd_in's entries below `prefix` ("" for the root), without following symlinks and
  * without entering .git (its presence is what matters). */
-static int walk(int fd_in, const char *prefix, unsigned depth, struct entries *out,
+static int walk(int fd_in, const char *prefix, unsigned depth, struct strv *out,
 		struct plate_error **err)
 {
 	DIR *d;
@@ -80,7 +59,8 @@ static int walk(int fd_in, const char *prefix, unsigned depth, struct entries *o
 			rc = plate_err_new(err, ENOMEM, "out of memory listing the context");
 			break;
 		}
-		rc = entries_add(out, path, err);
+		if (strv_add(out, path) < 0)
+			rc = plate_err_new(err, ENOMEM, "out of memory listing the context");
 		dir = de->d_type == DT_DIR;
 		if (de->d_type == DT_UNKNOWN) {
 			struct stat st;
@@ -150,7 +130,7 @@ static int set_build_args(struct dockerfile_vars *vars, const char *const *args,
 int cli_lint_dockerfile(const struct cli_lint_input *in, struct check_report *report,
 			struct plate_error **err)
 {
-	struct entries ctx_entries = { 0 };
+	struct strv ctx_entries = STRV_INIT;
 	char **patterns = NULL;
 	size_t n_patterns = 0;
 	struct ignore *ign = NULL;
@@ -201,7 +181,7 @@ int cli_lint_dockerfile(const struct cli_lint_input *in, struct check_report *re
 	lint_policy_release(&policy);
 	rc = 0;
 out:
-	strv_free(ctx_entries.v, ctx_entries.n);
+	strv_release(&ctx_entries);
 	strv_free(patterns, n_patterns);
 	ignore_free(ign);
 	dockerfile_vars_release(&args);

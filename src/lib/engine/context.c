@@ -161,10 +161,9 @@ static int read_names(int dirfd, char ***names, size_t *n, struct plate_error **
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_strv_ struct strv found = STRV_INIT;
 	struct dirent *de;
 
-	*names = NULL;
-	*n = 0;
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
 		int e = errno;
 		if (fd >= 0)
@@ -174,17 +173,14 @@ static int read_names(int dirfd, char ***names, size_t *n, struct plate_error **
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (eng_strv_push(names, n, de->d_name) < 0) {
-			strv_free(*names, *n);
+		if (strv_add(&found, de->d_name) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
-		}
 	}
-	if (errno != 0) {
-		strv_free(*names, *n);
+	if (errno != 0)
 		return plate_err_new(err, errno, "cannot read directory");
-	}
-	if (*n > 1)
-		qsort(*names, *n, sizeof(**names), cmp_names);
+	if (found.n > 1)
+		qsort(found.v, found.n, sizeof(*found.v), cmp_names);
+	*names = strv_detach(&found, n);
 	return 0;
 }
 
@@ -298,26 +294,24 @@ static int add_match(int rootfd, const char *path, size_t keep, const struct eng
 
 /* Expands a pattern with wildcards component by component into existing paths. */
 static int expand(int rootfd, const char *pattern, const struct eng_select_opts *o,
-		  char ***out, size_t *n_out, struct plate_error **err)
+		  struct strv *out, struct plate_error **err)
 {
 	_cleanup_free_ char *copy = strdup(pattern);
-	char **cur = NULL, *comp, *save = NULL;
-	size_t n_cur = 0;
+	_cleanup_strv_ struct strv cur = STRV_INIT;
+	char *comp, *save = NULL;
 
-	if (copy == NULL || eng_strv_push(&cur, &n_cur, "") < 0)
+	if (copy == NULL || strv_add(&cur, "") < 0)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	for (comp = strtok_r(copy, "/", &save); comp != NULL; comp = strtok_r(NULL, "/", &save)) {
-		char **next = NULL;
-		size_t n_next = 0;
-		for (size_t i = 0; i < n_cur; i++) {
+		_cleanup_strv_ struct strv next = STRV_INIT;
+		for (size_t i = 0; i < cur.n; i++) {
 			if (!has_wildcard(comp)) {
-				_cleanup_free_ char *p = join(cur[i], comp);
-				if (p == NULL || eng_strv_push(&next, &n_next, p) < 0)
+				if (strv_push(&next, join(cur.v[i], comp)) < 0)
 					goto nomem;
 				continue;
 			}
 			_cleanup_close_ int dfd =
-				eng_open_in_root(rootfd, cur[i], O_RDONLY | O_DIRECTORY, 0);
+				eng_open_in_root(rootfd, cur.v[i], O_RDONLY | O_DIRECTORY, 0);
 			char **names = NULL;
 			size_t n_names = 0;
 			_cleanup_error_ struct plate_error *ignored = NULL;
@@ -327,30 +321,28 @@ static int expand(int rootfd, const char *pattern, const struct eng_select_opts 
 				_cleanup_free_ char *p = NULL;
 				if (fnmatch(comp, names[j], 0) != 0)
 					continue;
-				if ((p = join(cur[i], names[j])) == NULL) {
+				if ((p = join(cur.v[i], names[j])) == NULL) {
 					strv_free(names, n_names);
 					goto nomem;
 				}
 				if (excluded(o, p))
 					continue;
-				if (eng_strv_push(&next, &n_next, p) < 0) {
+				if (strv_push(&next, steal_pointer(&p)) < 0) {
 					strv_free(names, n_names);
 					goto nomem;
 				}
 			}
 			strv_free(names, n_names);
 		}
-		strv_free(cur, n_cur);
+		strv_release(&cur);
 		cur = next;
-		n_cur = n_next;
+		next = (struct strv)STRV_INIT;
 		continue;
 nomem:
-		strv_free(next, n_next);
-		strv_free(cur, n_cur);
 		return plate_err_new(err, ENOMEM, "out of memory");
 	}
 	*out = cur;
-	*n_out = n_cur;
+	cur = (struct strv)STRV_INIT;
 	return 0;
 }
 
@@ -364,8 +356,8 @@ int eng_select(int rootfd, const char *const *patterns, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *clean = NULL, *pivot = NULL;
 		const char *dot = strstr(patterns[i], "/./");
-		char **paths = NULL;
-		size_t n_paths = 0, before = sel.n, keep = 0;
+		_cleanup_strv_ struct strv paths = STRV_INIT;
+		size_t before = sel.n, keep = 0;
 
 		if (eng_source_clean(patterns[i], o->what, &clean, err) < 0)
 			goto fail;
@@ -381,24 +373,20 @@ int eng_select(int rootfd, const char *const *patterns, size_t n,
 		}
 		if (has_wildcard(clean)) {
 			sel.wildcard = true;
-			if (expand(rootfd, clean, o, &paths, &n_paths, err) < 0)
+			if (expand(rootfd, clean, o, &paths, err) < 0)
 				goto fail;
 		} else {
 			_cleanup_close_ int fd = -1;
 			if (!excluded(o, clean))
 				fd = eng_open_in_root(rootfd, clean, O_PATH, 0);
-			if (fd >= 0 && eng_strv_push(&paths, &n_paths, clean) < 0) {
+			if (fd >= 0 && strv_add(&paths, clean) < 0) {
 				plate_err_new(err, ENOMEM, "out of memory");
 				goto fail;
 			}
 		}
-		for (size_t j = 0; j < n_paths; j++) {
-			if (add_match(rootfd, paths[j], keep, o, &sel, &total, err) < 0) {
-				strv_free(paths, n_paths);
+		for (size_t j = 0; j < paths.n; j++)
+			if (add_match(rootfd, paths.v[j], keep, o, &sel, &total, err) < 0)
 				goto fail;
-			}
-		}
-		strv_free(paths, n_paths);
 		if (sel.n == before) {
 			if (o->ignore != NULL)
 				plate_err_new(err, 0,

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "base/strv.h"
 #include "digest/digest.h"
 #include "engine/engine.h"
 #include "ignore/ignore.h"
@@ -60,7 +61,6 @@ char *eng_path_join(const char *base, const char *rel);
 char *eng_path_clean_abs(const char *path);
 /* Go's %q of a string list: ["a" "b"] (the form BuildKit writes in history). */
 char *eng_quote_list(const char *const *v, size_t n);
-int eng_strv_push(char ***v, size_t *n, const char *s);
 
 /* Go's time.ParseDuration for HEALTHCHECK's flags: "30s", "1m30s", "1.5h", "500ms". */
 int eng_parse_duration(const char *s, int64_t *ns, struct plate_error **err);
@@ -131,8 +131,7 @@ struct eng_stage {
 	struct eng_layers layers;
 	struct oci_config config;
 	bool cmd_set;       /* CMD given in this stage (ENTRYPOINT keeps it) */
-	char **arg_names;   /* ARGs declared in this stage, in order (history of RUN) */
-	size_t n_arg_names;
+	struct strv arg_names; /* ARGs declared in this stage, in order (history of RUN) */
 	bool workdir_exists; /* the config's WorkingDir is known to exist in the rootfs */
 	unsigned fs_steps;  /* FROM + filesystem steps, for "n/m" */
 	unsigned fs_done;

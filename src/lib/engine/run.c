@@ -24,6 +24,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/output.h"
 #include "sandbox/sandbox.h"
 #include "engine/engine_internal.h"
 
@@ -191,14 +192,14 @@ static char *run_history(const struct eng_step_ctx *c, const struct oci_strings 
 	const struct eng_stage *st = c->st;
 	unsigned n = 0;
 
-	for (size_t i = 0; i < st->n_arg_names; i++)
-		if (dockerfile_vars_get(&c->vars, st->arg_names[i], strlen(st->arg_names[i])) != NULL)
+	for (size_t i = 0; i < st->arg_names.n; i++)
+		if (dockerfile_vars_get(&c->vars, st->arg_names.v[i], strlen(st->arg_names.v[i])) != NULL)
 			n++;
 	if (buf_addstr(&b, "RUN") < 0 || (n > 0 && buf_addf(&b, " |%u", n) < 0))
 		return NULL;
-	for (size_t i = 0; i < st->n_arg_names; i++) {
-		const char *v = dockerfile_vars_get(&c->vars, st->arg_names[i], strlen(st->arg_names[i]));
-		if (v != NULL && buf_addf(&b, " %s=%s", st->arg_names[i], v) < 0)
+	for (size_t i = 0; i < st->arg_names.n; i++) {
+		const char *v = dockerfile_vars_get(&c->vars, st->arg_names.v[i], strlen(st->arg_names.v[i]));
+		if (v != NULL && buf_addf(&b, " %s=%s", st->arg_names.v[i], v) < 0)
 			return NULL;
 	}
 	for (size_t i = 0; i < argv->n; i++)
@@ -341,7 +342,7 @@ static int prepare_secret(struct eng_step_ctx *c, struct run_mount *m, struct oc
 	if (eng_scratch(c->e, "secret", &dir, err) < 0 || asprintf(&path, "%s/data", dir) < 0)
 		return -1;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
-	if (fd < 0 || write(fd, data, len) != (ssize_t)len ||
+	if (fd < 0 || write_all(fd, data, len) < 0 ||
 	    fchown(fd, pm->uid >= 0 ? (uid_t)pm->uid : 0, pm->gid >= 0 ? (gid_t)pm->gid : 0) < 0 ||
 	    fchmod(fd, pm->mode >= 0 ? (mode_t)pm->mode : 0400) < 0)
 		return plate_err_new(err, errno, "cannot prepare secret '%s'", pm->id);
@@ -698,7 +699,7 @@ static int job_sandbox_mounts(struct run_job *j, struct plate_error **err)
 		    asprintf(&path, "%s/script", j->script_dir) < 0)
 			return -1;
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
-		if (fd < 0 || write(fd, j->cmd.script, len) != (ssize_t)len)
+		if (fd < 0 || write_all(fd, j->cmd.script, len) < 0)
 			return plate_err_new(err, errno, "cannot write the here-document script");
 		free(j->cmd.script);
 		j->cmd.script = steal_pointer(&path);

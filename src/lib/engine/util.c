@@ -219,22 +219,6 @@ char *eng_quote_list(const char *const *v, size_t n)
 	return buf_detach(&b, NULL);
 }
 
-int eng_strv_push(char ***v, size_t *n, const char *s)
-{
-	char **grown = realloc(*v, (*n + 2) * sizeof(**v));
-	char *copy = strdup(s);
-
-	if (grown != NULL)
-		*v = grown;
-	if (grown == NULL || copy == NULL) {
-		free(copy);
-		return -1;
-	}
-	grown[(*n)++] = copy;
-	grown[*n] = NULL;
-	return 0;
-}
-
 void eng_hash_bytes(struct digest *d, const void *p, size_t len)
 {
 	eng_hash_u64(d, len);

@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/output.h"
 #include "store/store_internal.h"
 
 /* Empties the directory fd (owned: closed here). */
@@ -130,23 +131,6 @@ int store_fs_read_file(int dirfd, const char *path, size_t max, char **data, siz
 	return 0;
 }
 
-int store_fs_write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int store_fs_replace_file(int dirfd, const char *path, int tmpdirfd, const void *data,
 			  size_t len, struct plate_error **err)
 {
@@ -160,7 +144,7 @@ int store_fs_replace_file(int dirfd, const char *path, int tmpdirfd, const void 
 			return plate_err_new(err, errno, "cannot create a temporary file for '%s'",
 					     path);
 	}
-	if (store_fs_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		int e = errno;
 		close(fd);
 		unlinkat(tmpdirfd, tmpname, 0);
@@ -220,7 +204,7 @@ int store_fs_copy(int src, int dst, struct plate_error **err)
 				continue;
 			return plate_err_new(err, errno, "cannot read");
 		}
-		if (store_fs_write_all(dst, buf, (size_t)n) < 0)
+		if (write_all(dst, buf, (size_t)n) < 0)
 			return plate_err_new(err, errno, "cannot write");
 	}
 	return 0;

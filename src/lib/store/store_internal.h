@@ -40,7 +40,6 @@ int store_fs_read_file(int dirfd, const char *path, size_t max, char **data, siz
  * renames it over path and fsyncs dirfd. */
 int store_fs_replace_file(int dirfd, const char *path, int tmpdirfd, const void *data,
 			  size_t len, struct plate_error **err);
-int store_fs_write_all(int fd, const void *data, size_t len);
 /* Hashes fd from offset 0 to its end. */
 int store_fs_hash_fd(int fd, char digest[DIGEST_STRING_LEN + 1], int64_t *size,
 		     struct plate_error **err);
