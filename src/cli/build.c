@@ -5,7 +5,7 @@
  *             [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]
  *             [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]
  *             [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]
- *             [--insecure-registry HOST]... CONTEXT
+ *             [--insecure-registry HOST]... [--allow security.insecure] CONTEXT
  *
  * Builds the image and stores it (tagged with every -t, untagged without), then runs the
  * image doctor on it (check.c) and prints its findings on stderr (one JSON event line
@@ -15,6 +15,8 @@
  * epoch (default 0) that layer mtimes are clamped to and that config dates are.  Ctrl-C
  * stops the build: the sandbox is killed and the store is left as it was.  Base images the
  * store lacks are pulled (--pull); --push or --output type=registry pushes every -t tag.
+ * --allow security.insecure lets `RUN --security=insecure` run without the sandbox's
+ * seccomp filter and with every capability (BuildKit's entitlement of the same name).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +41,7 @@ static const char usage[] =
 	"                   [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]\n"
 	"                   [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]\n"
 	"                   [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]\n"
-	"                   [--insecure-registry HOST]... CONTEXT\n";
+	"                   [--insecure-registry HOST]... [--allow security.insecure] CONTEXT\n";
 
 struct build_cli {
 	struct cli_dockerfile_opts df;
@@ -54,6 +56,7 @@ struct build_cli {
 	bool check;
 	bool strict;
 	bool sbom;
+	bool allow_insecure;
 	int64_t max_size;
 	char **tags;
 	size_t n_tags;
@@ -152,6 +155,11 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 				return cli_usage_error(ctx, err, "--max-size '%s' is not a size", v);
 		} else if ((m = cli_take_value(argc, argv, &i, "--network", NULL, &v)) != 0) {
 			o->network = v;
+		} else if ((m = cli_take_value(argc, argv, &i, "--allow", NULL, &v)) != 0) {
+			if (m > 0 && strcmp(v, "security.insecure") != 0)
+				return cli_usage_error(ctx, err, "--allow takes 'security.insecure', "
+								 "not '%s'", v);
+			o->allow_insecure = true;
 		} else if ((m = cli_take_value(argc, argv, &i, "--secret", NULL, &v)) != 0) {
 			if (m > 0 && cli_strv_add(&o->secret_specs, &o->n_secret_specs, v, err) < 0)
 				return -1;
@@ -511,6 +519,7 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	eo.labels = (const char *const *)o.labels;
 	eo.n_labels = o.n_labels;
 	eo.no_cache = o.no_cache;
+	eo.allow_insecure = o.allow_insecure;
 	eo.secrets = secrets;
 	eo.n_secrets = o.n_secret_specs;
 	eo.resolv_conf = resolv;

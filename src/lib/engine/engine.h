@@ -138,6 +138,7 @@ struct engine_options {
 	const char *const *labels;   /* "key=value", added to the image's labels */
 	size_t n_labels;
 	bool no_cache;
+	bool allow_insecure;         /* `--allow security.insecure`: RUN --security=insecure */
 	enum engine_network network; /* for RUN without --network */
 	const struct engine_secret *secrets;
 	size_t n_secrets;

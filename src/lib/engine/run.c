@@ -513,7 +513,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 	size_t n_lowers = 0, n_views = 0, next_source = 0;
 	struct digest d = { 0 };
 	eng_digest key;
-	bool hit = false, empty = false;
+	bool hit = false, empty = false, insecure = false;
 	int r = -1;
 
 	j.mounts = calloc(step->n_flags + 1, sizeof(*j.mounts));
@@ -538,8 +538,15 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 		} else if (strncmp(f, "--network=", 10) == 0) {
 			network = f + 10;
 		} else if (strncmp(f, "--security=", 11) == 0) {
-			if (strcmp(f + 11, "sandbox") != 0) {
+			insecure = strcmp(f + 11, "insecure") == 0;
+			if (!insecure && strcmp(f + 11, "sandbox") != 0) {
 				plate_err_new(err, ENOTSUP, "RUN --security=%s is not supported", f + 11);
+				goto out;
+			}
+			/* BuildKit's entitlement: the Dockerfile alone cannot lift the sandbox. */
+			if (insecure && !e->o.allow_insecure) {
+				plate_err_new(err, EPERM, "RUN --security=insecure needs 'plate build "
+							  "--allow security.insecure'");
 				goto out;
 			}
 		} else {
@@ -577,6 +584,8 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 	eng_hash_field(&d, st->config.user);
 	eng_hash_field(&d, cwd);
 	eng_hash_field(&d, network);
+	if (insecure) /* only then: the keys of every other step stay as they were */
+		eng_hash_field(&d, "security=insecure");
 	for (size_t i = 0; i < step->n_flags; i++)
 		if (strncmp(step->flags[i], "--mount=", 8) == 0)
 			eng_hash_field(&d, step->flags[i]);
@@ -784,6 +793,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 	j.spec.n_groups = user.n_groups;
 	j.spec.etc_files = SANDBOX_ETC_RESOLV_CONF | SANDBOX_ETC_HOSTS | SANDBOX_ETC_HOSTNAME;
 	j.spec.resolv_conf = e->o.resolv_conf;
+	j.spec.insecure = insecure;
 	if (network != NULL && strcmp(network, "none") == 0)
 		j.spec.network = SANDBOX_NET_NONE;
 	else if (network != NULL && strcmp(network, "host") != 0 && strcmp(network, "default") != 0) {
