@@ -181,7 +181,10 @@ static void drop_capabilities(const struct sandbox_plan *plan)
  * mode, where the command keeps them. */
 static void join_session_keyring(const struct sandbox_plan *plan)
 {
-	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS)
+	/* ENOSYS: no keys in this kernel; EPERM: an outer seccomp filter (plate in a
+	 * container) denies keyctl to the caller, and so to every command as well. */
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS &&
+	    errno != EPERM)
 		sandbox_child_fail(plan, errno, "join a new session keyring", NULL);
 }
 
@@ -194,9 +197,12 @@ static void hide_command_line(const struct sandbox_plan *plan)
 	static const char title[] = "sandbox-init";
 	size_t n = sizeof(title) - 1 < plan->args_len ? sizeof(title) - 1 : 0;
 
-	memset(plan->args, 0, plan->args_len);
-	memcpy(plan->args, title, n);
-	memset(plan->envs, 0, plan->envs_len);
+	if (plan->args_len > 0) {
+		memset(plan->args, 0, plan->args_len);
+		memcpy(plan->args, title, n);
+	}
+	if (plan->envs_len > 0)
+		memset(plan->envs, 0, plan->envs_len);
 }
 
 /* Until it execs, the command is a copy of plate: /proc/self/exe (and a "#!/proc/self/exe"
@@ -435,8 +441,10 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan)
 				plan->msg_fd < sfd ? sfd : plan->msg_fd };
 		close_fds_except(plan, keep, 2);
 	}
-	/* The caller's standard descriptors (a terminal, a log file): the command has its own. */
+	/* The caller's standard descriptors (a terminal, a log file): the command has its own.
+	 * (A caller started with one of them closed may have given its number to a pipe.) */
 	for (int fd = 0; fd < 3; fd++)
-		close(fd);
+		if (fd != plan->msg_fd && fd != sfd)
+			close(fd);
 	reap(plan, sfd, command, &started);
 }
