@@ -40,6 +40,7 @@ ck "... and both instances are kept" test "$(ls "$R/mounts" | wc -l)" -ge 3
 printf 'FROM base:test\nRUN --mount=type=cache,target=/c,id=lk,sharing=bogus true\n' >"$C/Dockerfile"
 build "$C"
 ck "an unknown sharing mode is refused" grep -q "invalid cache mount sharing 'bogus'" "$T/out"
+ck "... when planning, located" grep -q "Dockerfile:2:1: error: --mount=" "$T/out"
 
 # ---- prune and cache mounts ---------------------------------------------------------------
 before=$(ls "$R/mounts" | wc -l)
@@ -78,6 +79,31 @@ build "$C4" -t bindignore
 ck "a bind of the context shows only what .dockerignore lets through" \
 	test "$(p run --network none bindignore cat /listing)" = "Dockerfile data keep.txt "
 ck "... in a subdirectory too" test "$(p run --network none bindignore cat /sub-listing)" = "in "
+
+# ---- mounts are typed by the planner: each --mount gets its own source ----------------------
+# An empty from= is the context.  Mount sources used to be matched to mounts by position,
+# so the mount after an empty from= got the wrong tree and /b became a bind of the context.
+mkdir -p "$C4/only-in-context"
+cat >"$C4/Dockerfile" <<'EOF'
+FROM base:test AS b
+RUN mkdir /only-in-b
+FROM base:test
+RUN --mount=FROM=,target=/a --mount=from=b,TARGET=/b \
+    ls -d /a/only-in-context /b/only-in-b > /seen
+EOF
+build "$C4" -t aligned
+ck "an empty from= binds the context, the next mount its own stage" \
+	test "$(p run --network none aligned cat /seen | tr '\n' ' ')" = "/a/only-in-context /b/only-in-b "
+
+# ---- flags BuildKit refuses are refused when planning, before any step runs ----------------
+for flag in '--device=/dev/fuse' '--mount=type=bind,target=/x,mode=0755' '--network=bridge' \
+	'--security=paranoid' '--mount=type=cache,target=/c,required=true' '--mount=type=nfs,target=/n'; do
+	printf 'FROM base:test\nRUN echo STEP-RAN\nRUN %s true\n' "$flag" >"$C/Dockerfile"
+	build "$C" --no-cache
+	ck "RUN $flag: refused at Dockerfile:3:1 (exit 2)" \
+		bash -c "test $rc = 2 && grep -q '^$C/Dockerfile:3:1: error: ' '$T/out'"
+	ck "... before the first RUN ran" bash -c "! grep -q STEP-RAN '$T/out'"
+done
 
 # ---- network ------------------------------------------------------------------------------
 cat >"$C/Dockerfile" <<'EOF'

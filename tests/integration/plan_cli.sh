@@ -115,6 +115,25 @@ printf 'FROM alpine AS a\nCOPY --from=b / /\nFROM alpine AS b\nCOPY --from=a / /
 "$PLATE" plan "$T/bad" >"$T/out" 2>"$T/err"; rc=$?
 tap_check "circular dependency exits 2" test "$rc" = 2
 tap_check "circular dependency is located" grep -q "Dockerfile:2:1: error: circular dependency" "$T/err"
+# RUN --mount, typed once: each mount names its own source (an empty from= is the context).
+printf 'FROM alpine AS b\nFROM alpine\nRUN --mount=from=,target=/a --mount=FROM=b,Dst=/b,rw \\\n    --mount=type=cache,target=/c --mount=type=secret,id=s,env=S true\nRUN true\n' \
+	>"$T/bad/Dockerfile"
+"$PLATE" plan "$T/bad" >"$T/out" 2>"$T/err"; rc=$?
+tap_check "mounts: exit 0" test "$rc" = 0
+tap_check "mounts: typed, each with its own source" jq_is "$T/out" \
+	'[.stages[1].steps[0].mounts[] | [.type, .target, .from_stage, .from_image, .readonly, .id]]' \
+	'[["bind","/a",null,null,true,null],["bind","/b",0,null,false,null],["cache","/c",null,null,false,"/c"],["secret",null,null,null,true,"s"]]'
+tap_check "mounts: only RUN steps with mounts have the key" jq_is "$T/out" \
+	'[(.stages[1].steps[1] | has("mounts")), (.stages[1].steps[0] | keys_unsorted)]' \
+	'[false,["line","instruction","args","mounts"]]'
+printf 'FROM alpine\nRUN true\n  RUN --device=/dev/fuse true\n' >"$T/bad/Dockerfile"
+"$PLATE" plan "$T/bad" >"$T/out" 2>"$T/err"; rc=$?
+tap_check "RUN --device is refused, located, exit 2" \
+	sh -c "test $rc = 2 && grep -q \"^$T/bad/Dockerfile:3:3: error: unknown flag '--device' for RUN\" '$T/err'"
+printf 'FROM alpine\nRUN --mount=type=cache,target=/c,size=1k true\n' >"$T/bad/Dockerfile"
+"$PLATE" plan "$T/bad" >"$T/out" 2>"$T/err"; rc=$?
+tap_check "a mount key of another type is refused, located, exit 2" \
+	sh -c "test $rc = 2 && grep -q \"^$T/bad/Dockerfile:2:1: error: .*unexpected key 'size' for mount type 'cache'\" '$T/err'"
 "$PLATE" plan >"$T/out" 2>&1; rc=$?
 tap_check "no CONTEXT exits 2" test "$rc" = 2
 "$PLATE" plan --frobnicate "$T/seed" >"$T/out" 2>&1; rc=$?

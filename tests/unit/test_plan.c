@@ -466,6 +466,198 @@ static void test_run_mount(void)
 	result_release(&r);
 }
 
+/* A typed mount, rendered for comparison. */
+static char *mount_text(const struct plan_step *s, size_t i)
+{
+	static const char *const types[] = { "bind", "cache", "tmpfs", "secret", "ssh" };
+	const struct plan_mount *m = &s->run.mounts[i];
+	char *out = NULL, mode[24] = "-";
+
+	if (m->mode >= 0)
+		snprintf(mode, sizeof(mode), "%lo", (unsigned long)m->mode);
+	if (asprintf(&out, "%s target=%s source=%s from=%s ro=%d id=%s sharing=%d mode=%s "
+			   "uid=%ld gid=%ld required=%d env=%s size=%llu",
+		     types[m->type], m->target ? m->target : "-", m->source ? m->source : "-",
+		     m->from < 0 ? "context" : s->sources[m->from].stage >= 0 ? "stage" : "image",
+		     m->readonly, m->id ? m->id : "-", (int)m->sharing, mode,
+		     m->uid, m->gid, m->required, m->env ? m->env : "-", m->size) < 0)
+		return NULL;
+	return out;
+}
+
+/* RUN --mount (BuildKit's grammar), --network and --security, typed once by the planner. */
+static void test_run_flags(void)
+{
+	struct {
+		const char *spec, *want;
+	} ok[] = {
+		{ "target=/x", "bind target=/x source=- from=context ro=1 id=- sharing=0 "
+			       "mode=- uid=-1 gid=-1 required=0 env=- size=0" },
+		{ "TYPE=Cache,DST=/c", "cache target=/c source=- from=context ro=0 id=/c sharing=0 "
+				       "mode=- uid=-1 gid=-1 required=0 env=- size=0" },
+		{ "type=cache,target=/c,id=go,sharing=LOCKED,mode=0700,uid=1000,gid=1001,ro",
+		  "cache target=/c source=- from=context ro=1 id=go sharing=2 mode=700 uid=1000 "
+		  "gid=1001 required=0 env=- size=0" },
+		{ "type=bind,from=b,src=/out,destination=/o,rw",
+		  "bind target=/o source=/out from=stage ro=0 id=- sharing=0 mode=- "
+		  "uid=-1 gid=-1 required=0 env=- size=0" },
+		{ "type=bind,from=busybox,target=/bb,readonly=false",
+		  "bind target=/bb source=- from=image ro=0 id=- sharing=0 mode=- "
+		  "uid=-1 gid=-1 required=0 env=- size=0" },
+		{ "from=,target=/a", "bind target=/a source=- from=context ro=1 id=- sharing=0 "
+				     "mode=- uid=-1 gid=-1 required=0 env=- size=0" },
+		{ "type=tmpfs,target=/t,size=1.5k", "tmpfs target=/t source=- from=context ro=0 id=- "
+						    "sharing=0 mode=- uid=-1 gid=-1 "
+						    "required=0 env=- size=1536" },
+		{ "type=tmpfs,target=/t,size=64MiB", "tmpfs target=/t source=- from=context ro=0 "
+						     "id=- sharing=0 mode=- uid=-1 "
+						     "gid=-1 required=0 env=- size=67108864" },
+		{ "type=secret,id=tok", "secret target=/run/secrets/tok source=- from=context ro=1 "
+					"id=tok sharing=0 mode=- uid=-1 gid=-1 required=0 "
+					"env=- size=0" },
+		{ "type=secret,target=/etc/key,required", "secret target=/etc/key source=- "
+							  "from=context ro=1 id=key sharing=0 "
+							  "mode=- uid=-1 gid=-1 "
+							  "required=1 env=- size=0" },
+		{ "type=secret,src=npm,env=NPM_TOKEN,required=TRUE,mode=0440",
+		  "secret target=- source=- from=context ro=1 id=npm sharing=0 mode=440 uid=-1 "
+		  "gid=-1 required=1 env=NPM_TOKEN size=0" },
+		{ "\"type=bind\",\"target=/a,b\",\"source=x\"\"y\"",
+		  "bind target=/a,b source=x\"y from=context ro=1 id=- sharing=0 mode=- "
+		  "uid=-1 gid=-1 required=0 env=- size=0" },
+		{ "type=cache", "cache target=- source=- from=context ro=0 id= sharing=0 "
+				"mode=- uid=-1 gid=-1 required=0 env=- size=0" },
+	};
+	struct {
+		const char *flags, *has;
+	} bad[] = {
+		{ "--mount=", "failed to parse csv mounts" },
+		{ "--mount=type=nfs,target=/n", "unsupported mount type 'nfs'" },
+		{ "--mount=target=/x,bogus=1", "unexpected key 'bogus' in 'bogus=1'" },
+		{ "--mount=target=/x,nokey", "invalid field 'nokey' must be a key=value pair" },
+		{ "--mount=target=/x,ro=maybe", "invalid value for ro: maybe" },
+		{ "--mount=target=/x,required", "unexpected key 'required' for mount type 'bind'" },
+		{ "--mount=type=cache,target=/x,size=1k", "unexpected key 'size'" },
+		{ "--mount=type=tmpfs,target=/x,size=lots", "invalid value for size: lots" },
+		{ "--mount=type=tmpfs,target=/x,size=1.2.3k", "invalid value for size: 1.2.3k" },
+		{ "--mount=type=cache,target=/x,env=A", "unexpected key 'env' for mount type 'cache'" },
+		{ "--mount=type=cache,target=/x,sharing=bogus", "invalid cache mount sharing 'bogus'" },
+		{ "--mount=type=bind,target=/x,sharing=locked", "invalid cache sharing set for bind" },
+		{ "--mount=type=cache,target=/x,mode=9", "invalid value 9 for mode" },
+		{ "--mount=type=cache,target=/x,uid=-1", "invalid value -1 for uid" },
+		{ "--mount=type=cache,target=/x,gid=4294967296", "invalid value 4294967296 for gid" },
+		{ "--mount=type=bind,target=/x,uid=0", "not allowed for 'bind' type mounts" },
+		{ "--mount=type=secret,id=a,from=b", "secret mount should not have a from" },
+		{ "--mount=type=secret,id=a,source=b", "both source and id can't be set" },
+		{ "--mount=type=secret", "invalid secret mount" },
+		{ "--mount=type=bind,from=$X,target=/x", "doesn't support variable expansion" },
+		{ "--mount='type=bind,\"target=/x'", "unterminated quote" },
+		{ "--device=/dev/fuse", "unknown flag '--device' for RUN" },
+		{ "--network=bridge", "unsupported network mode 'bridge'" },
+		{ "--network=NONE", "unsupported network mode 'NONE'" },
+		{ "--security=paranoid", "unsupported security mode 'paranoid'" },
+	};
+	struct result r;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		_cleanup_free_ char *text = NULL, *got = NULL;
+		if (asprintf(&text, "FROM alpine AS b\nFROM alpine\nRUN --mount='%s' true\n",
+			     ok[i].spec) < 0)
+			abort();
+		r = run(text);
+		if (ok_plan(&r, ok[i].spec)) {
+			const struct plan_step *s = &r.plan->stages[1].steps[0];
+			got = s->run.n_mounts == 1 ? mount_text(s, 0) : strdup("(no mount)");
+			tap_streq(got, ok[i].want, "--mount=%s typed", ok[i].spec);
+		}
+		result_release(&r);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		_cleanup_free_ char *text = NULL;
+		if (asprintf(&text, "FROM alpine AS b\nFROM alpine\n  RUN %s true\n", bad[i].flags) < 0)
+			abort();
+		r = run(text);
+		check_error(&r, 3, 3, bad[i].has, bad[i].flags);
+		result_release(&r);
+	}
+
+	/* Each mount knows its own source: an empty from= (the context) used to shift the
+	 * sources of the mounts after it. */
+	r = run("FROM alpine AS b\nFROM alpine AS c\nFROM alpine\n"
+		"RUN --mount=from=,target=/a --mount=from=b,target=/b --mount=target=/ctx "
+		"--mount=from=c,target=/c --network=none --security=sandbox true\n");
+	if (ok_plan(&r, "mixed from=")) {
+		const struct plan_step *s = &r.plan->stages[2].steps[0];
+		const struct plan_mount *m = s->run.mounts;
+		tap_ok(s->run.n_mounts == 4 && s->n_sources == 2 && m[0].from == -1 &&
+			       m[1].from == 0 && s->sources[0].stage == 0 && m[2].from == -1 &&
+			       m[3].from == 1 && s->sources[1].stage == 1,
+		       "an empty from= is the context; later mounts keep their own stage");
+		tap_ok(s->run.network == PLAN_NET_NONE && s->run.security == PLAN_SECURITY_SANDBOX,
+		       "--network=none --security=sandbox typed");
+	}
+	result_release(&r);
+	r = run("FROM alpine\nRUN --security=insecure --network=host true\nRUN true\n");
+	if (ok_plan(&r, "insecure")) {
+		const struct plan_stage *st = &r.plan->stages[0];
+		tap_ok(st->steps[0].run.security == PLAN_SECURITY_INSECURE &&
+			       st->steps[0].run.network == PLAN_NET_HOST &&
+			       st->steps[1].run.network == PLAN_NET_UNSET,
+		       "--security=insecure and --network=host typed; no --network is unset");
+	}
+	result_release(&r);
+}
+
+/* COPY/ADD flags: typed after expansion, for needed stages. */
+static void test_copy_flags(void)
+{
+	struct result r = run_args("FROM alpine AS src\n"
+				   "FROM alpine\n"
+				   "ARG OWNER=app MODE=0640 EX=*.md\n"
+				   "COPY --from=src --chown=$OWNER:staff --chmod=$MODE --link "
+				   "--parents=FALSE --exclude=$EX --exclude=tmp a b /d/\n"
+				   "ADD --checksum=sha256:" /* 64 hex digits */
+				   "0000000000000000000000000000000000000000000000000000000000000000"
+				   " --keep-git-dir=true --unpack=false --chown= --chmod= u /f\n"
+				   "COPY a /g\n",
+				   NULL, "MODE=0755", NULL);
+
+	if (ok_plan(&r, "COPY/ADD flags")) {
+		const struct plan_stage *st = &r.plan->stages[1];
+		const struct plan_copy_flags *c = &st->steps[1].copy, *a = &st->steps[2].copy,
+					     *n = &st->steps[3].copy;
+		tap_ok(c->from == 0 && st->steps[1].sources[0].stage == 0, "--from is source 0");
+		tap_streq(c->chown, "app:staff", "--chown expanded");
+		tap_ok(c->chmod == 0755, "--chmod expanded with the build-arg, octal");
+		tap_ok(c->link && !c->parents && !c->keep_git_dir && c->unpack == -1,
+		       "--link, --parents=FALSE typed");
+		tap_ok(c->n_exclude == 2 && strcmp(c->exclude[0], "*.md") == 0 &&
+			       strcmp(c->exclude[1], "tmp") == 0,
+		       "--exclude repeated, expanded, in order");
+		tap_ok(a->checksum != NULL && a->keep_git_dir && a->unpack == 0 && a->chown == NULL &&
+			       a->chmod == -1 && a->from == -1,
+		       "ADD --checksum, --keep-git-dir, --unpack=false; empty --chown/--chmod unset");
+		tap_ok(n->from == -1 && n->chmod == -1 && n->chown == NULL && !n->link &&
+			       n->n_exclude == 0 && n->checksum == NULL && n->unpack == -1,
+		       "no flags: the defaults");
+	}
+	result_release(&r);
+
+	r = run("FROM alpine\nCOPY --chmod=rwx a /x\n");
+	check_error(&r, 2, 1, "invalid --chmod 'rwx': an octal mode is expected", "--chmod=rwx");
+	result_release(&r);
+	r = run("FROM alpine\nCOPY --chmod=10000 a /x\n");
+	check_error(&r, 2, 1, "invalid --chmod '10000'", "--chmod out of range");
+	result_release(&r);
+	r = run("FROM alpine\nADD --checksum=md5:abc http://h/x /x\n");
+	check_error(&r, 2, 1, "a sha256:<hex> digest is expected", "--checksum not sha256");
+	result_release(&r);
+	/* Stages that are not needed are not expanded, so their flags are not typed either. */
+	r = run("FROM alpine AS unused\nCOPY --chmod=${X:?unset} a /x\nFROM alpine\n");
+	tap_ok(r.plan != NULL, "flags of a stage that is not needed are not evaluated");
+	result_release(&r);
+}
+
 static void test_platform(void)
 {
 	const char *text = "FROM --platform=$BUILDPLATFORM golang AS build\n"
@@ -833,6 +1025,8 @@ int main(void)
 	test_target();
 	test_copy_from();
 	test_run_mount();
+	test_run_flags();
+	test_copy_flags();
 	test_platform();
 	test_predefined();
 	test_onbuild();

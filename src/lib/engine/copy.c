@@ -63,30 +63,6 @@ struct copy_job {
 	bool set_owner;
 };
 
-/* "--name=value" / "--name" (true) among a step's flags. */
-static const char *flag(const struct plan_step *step, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < step->n_flags; i++) {
-		const char *f = step->flags[i];
-		if (strncmp(f, "--", 2) != 0 || strncmp(f + 2, name, n) != 0)
-			continue;
-		if (f[2 + n] == '=')
-			return f + 3 + n;
-		if (f[2 + n] == '\0')
-			return "true";
-	}
-	return NULL;
-}
-
-static bool flag_bool(const struct plan_step *step, const char *name)
-{
-	const char *v = flag(step, name);
-
-	return v != NULL && strcmp(v, "false") != 0;
-}
-
 static char *dirname_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -496,19 +472,6 @@ static int hash_in_view(void *data, const int *fds, struct plate_error **err)
 
 /* ---- the step --------------------------------------------------------------------------- */
 
-static int parse_chmod(const char *v, int *out, struct plate_error **err)
-{
-	char *end;
-	long m;
-
-	errno = 0;
-	m = strtol(v, &end, 8);
-	if (errno != 0 || *v == '\0' || *end != '\0' || m < 0 || m > 07777)
-		return plate_err_new(err, EINVAL, "invalid --chmod '%s': an octal mode is expected", v);
-	*out = (int)m;
-	return 0;
-}
-
 /* The heredoc the argument "<<EOF" (or "<<-EOF", "<<'EOF'") refers to, in order. */
 static bool is_heredoc_arg(const char *arg)
 {
@@ -606,269 +569,313 @@ static int download(struct engine *e, struct url_source *u, const char *checksum
 	return 0;
 }
 
-int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
-{
-	struct engine *e = c->e;
-	struct eng_stage *st = c->st;
-	const struct plan_step *step = c->step;
-	struct copy_job j = { .e = e, .chmod = -1 };
-	struct eng_selection sel = { 0 };
-	struct eng_layers src_layers = { 0 };
-	_cleanup_free_ const char **patterns = NULL;
-	_cleanup_free_ const char **lowers = NULL, **src_lowers = NULL;
-	_cleanup_free_ char *upper = NULL, *work = NULL, *mnt = NULL, *srcmnt = NULL, *what = NULL;
-	struct ignore *exclude = NULL;
-	const char *v, *dest, *checksum = NULL;
-	const char *wd = st->config.working_dir ? st->config.working_dir : "/";
-	char **excludes = NULL;
-	size_t n_excludes = 0, n_lowers = 0, n_src_lowers = 0, next_heredoc = 0;
+/* One COPY or ADD, from its typed flags to its layer. */
+struct copy_step {
+	struct eng_step_ctx *c;
+	struct copy_job j;
+	const struct plan_source *from; /* COPY --from, NULL: the context */
+	struct eng_selection sel;       /* context sources */
+	struct eng_layers src_layers;   /* --from sources */
+	const char **patterns;
+	struct ignore *exclude;
+	char *what;
+	bool by_content;  /* a stage source: looked up again by the content it selects */
+	struct digest d;
 	eng_digest key, chain, common;
-	struct digest d = { 0 };
-	struct eng_layer layer = { 0 };
-	bool hit = false, empty = false, link, by_content = false;
-	int r = -1;
+	struct eng_layer layer;
+	bool hit, empty;
+};
 
-	j.add = strcmp(step->instruction, "ADD") == 0;
+static void copy_step_release(struct copy_step *s)
+{
+	digest_release(&s->d);
+	eng_layer_release(&s->layer);
+	eng_layers_release(&s->src_layers);
+	eng_selection_release(&s->sel);
+	ignore_free(s->exclude);
+	free(s->patterns);
+	free(s->what);
+	job_release(&s->j);
+}
+
+/* The destination (relative to the WORKDIR) and the flags the planner typed. */
+static int copy_setup(struct copy_step *s, struct plate_error **err)
+{
+	const struct plan_step *step = s->c->step;
+	const struct plan_copy_flags *f = &step->copy;
+	const char *wd = s->c->st->config.working_dir ? s->c->st->config.working_dir : "/";
+	const char *dest;
+
+	s->j = (struct copy_job){ .e = s->c->e, .chmod = f->chmod, .chown = f->chown,
+				  .parents = f->parents };
+	s->j.add = strcmp(step->instruction, "ADD") == 0;
+	if (f->from >= 0)
+		s->from = &step->sources[f->from];
 	if (step->n_args < 2)
 		return plate_err_new(err, EINVAL, "%s needs a source and a destination",
 				     step->instruction);
 	dest = step->args[step->n_args - 1];
-	j.dest_dir = strcmp(dest, ".") == 0 || dest[strlen(dest) - 1] == '/' ||
-		     (strlen(dest) >= 2 && strcmp(dest + strlen(dest) - 2, "/.") == 0);
-	if ((j.dest = eng_path_join(wd, dest)) == NULL)
+	s->j.dest_dir = strcmp(dest, ".") == 0 || dest[strlen(dest) - 1] == '/' ||
+			(strlen(dest) >= 2 && strcmp(dest + strlen(dest) - 2, "/.") == 0);
+	if ((s->j.dest = eng_path_join(wd, dest)) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	if (step->n_args > 2 && !j.dest_dir) {
-		plate_err_new(err, EINVAL,
-			      "when using %s with more than one source file, the destination must be a "
-			      "directory and end with a /", step->instruction);
-		goto out;
+	if (step->n_args > 2 && !s->j.dest_dir)
+		return plate_err_new(err, EINVAL,
+				     "when using %s with more than one source file, the destination "
+				     "must be a directory and end with a /", step->instruction);
+	if (f->n_exclude > 0) {
+		if (ignore_new((const char *const *)f->exclude, f->n_exclude, &s->exclude, err) < 0)
+			return plate_err_wrap(err, "--exclude");
+		s->j.exclude = s->exclude;
 	}
-	j.chown = flag(step, "chown");
-	j.parents = flag_bool(step, "parents");
-	link = flag_bool(step, "link");
-	if ((v = flag(step, "chmod")) != NULL && parse_chmod(v, &j.chmod, err) < 0)
-		goto out;
-	for (size_t i = 0; i < step->n_flags; i++)
-		if (strncmp(step->flags[i], "--exclude=", 10) == 0 &&
-		    eng_strv_push(&excludes, &n_excludes, step->flags[i] + 10) < 0) {
-			plate_err_new(err, ENOMEM, "out of memory");
-			goto out;
-		}
-	if (n_excludes > 0) {
-		if (ignore_new((const char *const *)excludes, n_excludes, &exclude, err) < 0) {
-			plate_err_wrap(err, "--exclude");
-			goto out;
-		}
-		j.exclude = exclude;
-	}
+	return 0;
+}
 
-	/* Sources: here-documents, then files. */
-	patterns = calloc(step->n_args, sizeof(*patterns));
-	j.heredocs = calloc(step->n_args, sizeof(*j.heredocs));
-	j.heredoc_data = calloc(step->n_args, sizeof(*j.heredoc_data));
-	if (patterns == NULL || j.heredocs == NULL || j.heredoc_data == NULL) {
-		plate_err_new(err, ENOMEM, "out of memory");
-		goto out;
+/* A here-document source: its contents, expanded unless its marker was quoted. */
+static int heredoc_source(struct copy_step *s, const struct dockerfile_heredoc *h,
+			  struct plate_error **err)
+{
+	_cleanup_free_ char *body = h->chomp ? chomp_tabs(h->content) : strdup(h->content);
+	char *text = NULL;
+
+	if (body == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	if (!h->expand) {
+		text = steal_pointer(&body);
+	} else if (dockerfile_expand_word(body, strlen(body), s->c->e->escape, &s->c->vars,
+					  DOCKERFILE_EXPAND_RAW_QUOTES, &text, err) < 0) {
+		return plate_err_wrap(err, "here-document '%s'", h->name);
 	}
+	s->j.heredocs[s->j.n_heredocs] = h;
+	s->j.heredoc_data[s->j.n_heredocs++] = text;
+	return 0;
+}
+
+/* Sources: here-documents, URLs (ADD), then files. */
+static int copy_sources(struct copy_step *s, struct plate_error **err)
+{
+	const struct plan_step *step = s->c->step;
+	const char *checksum = step->copy.checksum;
+	size_t next_heredoc = 0;
+
+	s->patterns = calloc(step->n_args, sizeof(*s->patterns));
+	s->j.heredocs = calloc(step->n_args, sizeof(*s->j.heredocs));
+	s->j.heredoc_data = calloc(step->n_args, sizeof(*s->j.heredoc_data));
+	if (s->patterns == NULL || s->j.heredocs == NULL || s->j.heredoc_data == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i + 1 < step->n_args; i++) {
 		const char *a = step->args[i];
 		if (is_heredoc_arg(a) && step->instr != NULL && next_heredoc < step->instr->n_heredocs) {
-			const struct dockerfile_heredoc *h = &step->instr->heredocs[next_heredoc++];
-			_cleanup_free_ char *body = h->chomp ? chomp_tabs(h->content) : strdup(h->content);
-			char *text = NULL;
-			if (body == NULL) {
-				plate_err_new(err, ENOMEM, "out of memory");
-				goto out;
-			}
-			if (h->expand) {
-				if (dockerfile_expand_word(body, strlen(body), e->escape, &c->vars,
-							   DOCKERFILE_EXPAND_RAW_QUOTES, &text, err) < 0) {
-					plate_err_wrap(err, "here-document '%s'", h->name);
-					goto out;
-				}
-			} else {
-				text = steal_pointer(&body);
-			}
-			j.heredocs[j.n_heredocs] = h;
-			j.heredoc_data[j.n_heredocs++] = text;
-			continue;
-		}
-		if (j.add && (strncmp(a, "http://", 7) == 0 || strncmp(a, "https://", 8) == 0)) {
-			if (url_source(&j, a, err) < 0)
-				goto out;
-			continue;
-		}
-		patterns[j.n_patterns++] = a;
-	}
-	j.patterns = patterns;
-	if ((checksum = flag(step, "checksum")) != NULL) {
-		if (j.n_urls != 1 || j.n_patterns > 0 || j.n_heredocs > 0) {
-			plate_err_new(err, EINVAL, "ADD --checksum needs a single URL source");
-			goto out;
-		}
-		if (!digest_is_valid(checksum)) {
-			plate_err_new(err, EINVAL, "ADD --checksum=%s: a sha256:<hex> digest is expected",
-				      checksum);
-			goto out;
+			if (heredoc_source(s, &step->instr->heredocs[next_heredoc++], err) < 0)
+				return -1;
+		} else if (s->j.add && (strncmp(a, "http://", 7) == 0 || strncmp(a, "https://", 8) == 0)) {
+			if (url_source(&s->j, a, err) < 0)
+				return -1;
+		} else {
+			s->patterns[s->j.n_patterns++] = a;
 		}
 	}
+	s->j.patterns = s->patterns;
+	if (checksum != NULL && (s->j.n_urls != 1 || s->j.n_patterns > 0 || s->j.n_heredocs > 0))
+		return plate_err_new(err, EINVAL, "ADD --checksum needs a single URL source");
+	return 0;
+}
 
-	/* The cache key: parent, instruction, destination, owner and the sources' identity.
-	 * A stage's files are identified cheaply by the stage's key first; when that misses,
-	 * by their content, so that a COPY --from of files that did not change (a CA bundle
-	 * from a builder whose other files did) is still a hit. */
+/* The key's part that does not depend on where files come from: parent, instruction,
+ * destination, owner, here-documents and URLs. */
+static int copy_common_key(struct copy_step *s, struct plate_error **err)
+{
+	struct eng_step_ctx *c = s->c;
+	const struct plan_step *step = c->step;
+	const char *checksum = step->copy.checksum;
+
 	eng_inputs_begin(c);
-	if (digest_init(&d, err) < 0)
-		goto out;
-	eng_hash_field(&d, "plate copy v1");
-	eng_hash_field(&d, link ? "" : st->key);
+	if (digest_init(&s->d, err) < 0)
+		return -1;
+	eng_hash_field(&s->d, "plate copy v1");
+	eng_hash_field(&s->d, step->copy.link ? "" : c->st->key);
 	/* --link drops the parent key, which carried the epoch: mtimes still depend on it. */
-	eng_hash_u64(&d, (uint64_t)e->o.epoch);
-	eng_hash_field(&d, step->instruction);
+	eng_hash_u64(&s->d, (uint64_t)c->e->o.epoch);
+	eng_hash_field(&s->d, step->instruction);
 	for (size_t i = 0; i < step->n_flags; i++)
-		eng_hash_field(&d, step->flags[i]);
+		eng_hash_field(&s->d, step->flags[i]);
 	for (size_t i = 0; i < step->n_args; i++)
-		eng_hash_field(&d, step->args[i]);
-	eng_hash_field(&d, j.dest);
-	for (size_t i = 0; i < j.n_heredocs; i++)
-		eng_hash_field(&d, j.heredoc_data[i]);
+		eng_hash_field(&s->d, step->args[i]);
+	eng_hash_field(&s->d, s->j.dest);
+	for (size_t i = 0; i < s->j.n_heredocs; i++)
+		eng_hash_field(&s->d, s->j.heredoc_data[i]);
 	/* A URL is known by its checksum when ADD gives one (no download on a hit), else by
 	 * what it serves now. */
-	for (size_t i = 0; i < j.n_urls; i++) {
-		eng_hash_field(&d, j.urls[i].url);
-		if (checksum == NULL && download(e, &j.urls[i], NULL, err) < 0)
-			goto out;
-		eng_hash_field(&d, checksum ? checksum : j.urls[i].digest);
+	for (size_t i = 0; i < s->j.n_urls; i++) {
+		eng_hash_field(&s->d, s->j.urls[i].url);
+		if (checksum == NULL && download(c->e, &s->j.urls[i], NULL, err) < 0)
+			return -1;
+		eng_hash_field(&s->d, checksum ? checksum : s->j.urls[i].digest);
 		if (checksum == NULL)
-			eng_hash_u64(&d, (uint64_t)j.urls[i].mtime);
+			eng_hash_u64(&s->d, (uint64_t)s->j.urls[i].mtime);
 	}
-	digest_final(&d, common);
-	eng_hash_field(&d, common);
-	if (step->n_sources > 0) {
-		const struct plan_source *s = &step->sources[0];
-		if (s->stage >= 0) {
-			struct eng_stage *from = &e->stages[s->stage];
-			if (asprintf(&what, "stage '%s'", from->label) < 0) {
-				plate_err_new(err, ENOMEM, "out of memory");
-				goto out;
-			}
-			eng_hash_field(&d, "stage");
-			eng_hash_field(&d, from->key);
-			eng_inputs_set(c, "source", from->key);
-			eng_inputs_set(c, "source_name", what);
-			if (eng_layers_copy(&src_layers, &from->layers, err) < 0)
-				goto out;
-			by_content = true;
-		} else if (strcmp(s->image, "scratch") == 0) {
-			eng_hash_field(&d, "scratch");
-			what = strdup("image 'scratch'");
-		} else {
-			const struct store_image *img;
-			if (eng_image_get(e, s->image, e->plan->target_platform, &img, err) < 0 ||
-			    eng_image_layers(e, img, &src_layers, err) < 0)
-				goto out;
-			eng_hash_field(&d, img->manifest_desc.digest);
-			if (asprintf(&what, "image '%s'", s->image) < 0)
-				what = NULL;
-			eng_inputs_set(c, "source", img->manifest_desc.digest);
-			eng_inputs_set(c, "source_name", what);
-		}
-		if (what == NULL) {
-			plate_err_new(err, ENOMEM, "out of memory");
-			goto out;
-		}
-		j.what = what;
-	} else if (j.n_patterns > 0) {
-		struct eng_select_opts so = { .ignore = e->ignore, .exclude = exclude,
-					      .what = "build context" };
-		j.from_context = true;
-		if (eng_select(e->context_fd, patterns, j.n_patterns, &so, &sel, err) < 0 ||
-		    eng_selection_hash(e, e->context_fd, &sel, err) < 0)
-			goto out;
-		j.sel = &sel;
-		eng_selection_key(&d, &sel);
-		eng_inputs_selection(c, &sel);
-	}
-	digest_final(&d, key);
-	memcpy(chain, key, sizeof(chain));
+	digest_final(&s->d, s->common);
+	return 0;
+}
 
-	if (eng_cache_lookup(e, key, &hit, &empty, &layer, chain, err) < 0)
+/* The sources' identity: a stage's key (cheap; by content later if that misses), an
+ * image's digest, or the selected context files' content. */
+static int copy_source_key(struct copy_step *s, struct plate_error **err)
+{
+	struct eng_step_ctx *c = s->c;
+	struct engine *e = c->e;
+
+	eng_hash_field(&s->d, s->common);
+	if (s->from != NULL && s->from->stage >= 0) {
+		struct eng_stage *from = &e->stages[s->from->stage];
+		if (asprintf(&s->what, "stage '%s'", from->label) < 0)
+			s->what = NULL;
+		eng_hash_field(&s->d, "stage");
+		eng_hash_field(&s->d, from->key);
+		eng_inputs_set(c, "source", from->key);
+		eng_inputs_set(c, "source_name", s->what);
+		if (eng_layers_copy(&s->src_layers, &from->layers, err) < 0)
+			return -1;
+		s->by_content = true;
+	} else if (s->from != NULL && strcmp(s->from->image, "scratch") == 0) {
+		eng_hash_field(&s->d, "scratch");
+		s->what = strdup("image 'scratch'");
+	} else if (s->from != NULL) {
+		const struct store_image *img;
+		if (eng_image_get(e, s->from->image, e->plan->target_platform, &img, err) < 0 ||
+		    eng_image_layers(e, img, &s->src_layers, err) < 0)
+			return -1;
+		eng_hash_field(&s->d, img->manifest_desc.digest);
+		if (asprintf(&s->what, "image '%s'", s->from->image) < 0)
+			s->what = NULL;
+		eng_inputs_set(c, "source", img->manifest_desc.digest);
+		eng_inputs_set(c, "source_name", s->what);
+	} else if (s->j.n_patterns > 0) {
+		struct eng_select_opts so = { .ignore = e->ignore, .exclude = s->exclude,
+					      .what = "build context" };
+		s->j.from_context = true;
+		if (eng_select(e->context_fd, s->patterns, s->j.n_patterns, &so, &s->sel, err) < 0 ||
+		    eng_selection_hash(e, e->context_fd, &s->sel, err) < 0)
+			return -1;
+		s->j.sel = &s->sel;
+		eng_selection_key(&s->d, &s->sel);
+		eng_inputs_selection(c, &s->sel);
+	}
+	if (s->from != NULL && s->what == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	s->j.what = s->what;
+	digest_final(&s->d, s->key);
+	memcpy(s->chain, s->key, sizeof(s->chain));
+	return 0;
+}
+
+/* A stage source that missed by key: the content it selects, so that a COPY --from of
+ * files that did not change (a CA bundle from a builder whose other files did) is still a
+ * hit.  A hit is recorded under the first key too. */
+static int copy_lookup_by_content(struct copy_step *s, const char **src_lowers,
+				  size_t n_src_lowers, const char *srcmnt, struct plate_error **err)
+{
+	struct engine *e = s->c->e;
+	struct eng_view sv = { .lowers = src_lowers, .n_lowers = n_src_lowers,
+			       .mountpoint = srcmnt };
+	struct hash_job hj = { .j = &s->j, .d = &s->d };
+
+	eng_hash_field(&s->d, s->common);
+	eng_hash_field(&s->d, "content");
+	if (eng_view_run(e, &sv, 1, hash_in_view, &hj, err) < 0)
+		return -1;
+	digest_final(&s->d, s->chain);
+	if (eng_cache_lookup(e, s->chain, &s->hit, &s->empty, &s->layer, NULL, err) < 0)
+		return -1;
+	if (!s->hit)
+		return 0;
+	free(s->layer.cache_key);
+	if ((s->layer.cache_key = strdup(s->key)) == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	return eng_cache_record(e, s->key, s->empty ? NULL : &s->layer, s->chain, err);
+}
+
+/* The copy itself: through a writable view of the stage (none with --link) and a
+ * read-only view of the source stage or image. */
+static int copy_execute(struct copy_step *s, const char **src_lowers, size_t n_src_lowers,
+			const char *srcmnt, struct plate_error **err)
+{
+	struct engine *e = s->c->e;
+	_cleanup_free_ const char **lowers = NULL;
+	_cleanup_free_ char *upper = NULL, *work = NULL, *mnt = NULL;
+	struct eng_view views[2] = { { 0 } };
+	size_t n_lowers = 0;
+
+	for (size_t i = 0; i < s->j.n_urls; i++)
+		if (download(e, &s->j.urls[i], s->c->step->copy.checksum, err) < 0)
+			return -1;
+	if (eng_scratch(e, "upper", &upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||
+	    eng_scratch(e, "mnt", &mnt, err) < 0)
+		return -1;
+	if (!s->c->step->copy.link &&
+	    eng_layers_lowers(&s->c->st->layers, &lowers, &n_lowers, err) < 0)
+		return -1;
+	views[0] = (struct eng_view){ .lowers = lowers, .n_lowers = n_lowers, .upper = upper,
+				      .work = work, .mountpoint = mnt };
+	if (s->from != NULL)
+		views[1] = (struct eng_view){ .lowers = src_lowers, .n_lowers = n_src_lowers,
+					      .mountpoint = srcmnt };
+	if (eng_view_run(e, views, s->from != NULL ? 2 : 1, copy_in_view, &s->j, err) < 0 ||
+	    eng_harvest(e, upper, &s->layer, &s->empty, err) < 0)
+		return -1;
+	if (eng_cache_record(e, s->key, s->empty ? NULL : &s->layer, s->chain, err) < 0 ||
+	    (s->by_content &&
+	     eng_cache_record(e, s->chain, s->empty ? NULL : &s->layer, NULL, err) < 0))
+		return -1;
+	if (!s->empty && (s->layer.cache_key = strdup(s->key)) == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+/* BuildKit's history line: sources and destination, no flags. */
+static int copy_apply(struct copy_step *s, struct plate_error **err)
+{
+	const struct plan_step *step = s->c->step;
+	_cleanup_buf_ struct buf h = BUF_INIT(BUF_UNLIMITED);
+	bool ok = buf_addstr(&h, step->instruction) == 0;
+	int r;
+
+	for (size_t i = 0; ok && i < step->n_args; i++)
+		ok = buf_addf(&h, " %s", step->args[i]) == 0;
+	if (!ok || buf_addstr(&h, " # buildkit") < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	s->c->history = h.data;
+	r = eng_stage_apply(s->c, s->chain, s->empty ? NULL : &s->layer, s->empty, s->hit, err);
+	s->c->history = NULL;
+	return r;
+}
+
+int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
+{
+	struct copy_step s = { .c = c };
+	_cleanup_free_ const char **src_lowers = NULL;
+	_cleanup_free_ char *srcmnt = NULL;
+	size_t n_src_lowers = 0;
+	int r = -1;
+
+	if (copy_setup(&s, err) < 0 || copy_sources(&s, err) < 0 ||
+	    copy_common_key(&s, err) < 0 || copy_source_key(&s, err) < 0 ||
+	    eng_cache_lookup(c->e, s.key, &s.hit, &s.empty, &s.layer, s.chain, err) < 0)
 		goto out;
-	if (!hit && step->n_sources > 0) {
-		if (eng_scratch(e, "src", &srcmnt, err) < 0 ||
-		    eng_layers_lowers(&src_layers, &src_lowers, &n_src_lowers, err) < 0)
+	if (!s.hit && s.from != NULL &&
+	    (eng_scratch(c->e, "src", &srcmnt, err) < 0 ||
+	     eng_layers_lowers(&s.src_layers, &src_lowers, &n_src_lowers, err) < 0))
+		goto out;
+	if (!s.hit && s.by_content &&
+	    copy_lookup_by_content(&s, src_lowers, n_src_lowers, srcmnt, err) < 0)
+		goto out;
+	if (!s.hit) {
+		eng_explain_miss(c, s.key);
+		if (copy_execute(&s, src_lowers, n_src_lowers, srcmnt, err) < 0)
 			goto out;
 	}
-	if (!hit && by_content) {
-		struct eng_view sv = { .lowers = src_lowers, .n_lowers = n_src_lowers,
-				      .mountpoint = srcmnt };
-		struct hash_job hj = { .j = &j, .d = &d };
-		eng_hash_field(&d, common);
-		eng_hash_field(&d, "content");
-		if (eng_view_run(e, &sv, 1, hash_in_view, &hj, err) < 0)
-			goto out;
-		digest_final(&d, chain);
-		if (eng_cache_lookup(e, chain, &hit, &empty, &layer, NULL, err) < 0)
-			goto out;
-		if (hit) {
-			free(layer.cache_key);
-			if ((layer.cache_key = strdup(key)) == NULL) {
-				plate_err_new(err, ENOMEM, "out of memory");
-				goto out;
-			}
-			if (eng_cache_record(e, key, empty ? NULL : &layer, chain, err) < 0)
-				goto out;
-		}
-	}
-	if (!hit)
-		eng_explain_miss(c, key);
-	for (size_t i = 0; !hit && i < j.n_urls; i++)
-		if (download(e, &j.urls[i], checksum, err) < 0)
-			goto out;
-	if (!hit) {
-		struct eng_view views[2] = { { 0 } };
-		if (eng_scratch(e, "upper", &upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||
-		    eng_scratch(e, "mnt", &mnt, err) < 0)
-			goto out;
-		if (!link && eng_layers_lowers(&st->layers, &lowers, &n_lowers, err) < 0)
-			goto out;
-		views[0] = (struct eng_view){ .lowers = lowers, .n_lowers = n_lowers, .upper = upper,
-					      .work = work, .mountpoint = mnt };
-		if (step->n_sources > 0)
-			views[1] = (struct eng_view){ .lowers = src_lowers, .n_lowers = n_src_lowers,
-						      .mountpoint = srcmnt };
-		if (eng_view_run(e, views, step->n_sources > 0 ? 2 : 1, copy_in_view, &j, err) < 0 ||
-		    eng_harvest(e, upper, &layer, &empty, err) < 0)
-			goto out;
-		if (eng_cache_record(e, key, empty ? NULL : &layer, chain, err) < 0 ||
-		    (by_content && eng_cache_record(e, chain, empty ? NULL : &layer, NULL, err) < 0))
-			goto out;
-		if (!empty && (layer.cache_key = strdup(key)) == NULL) {
-			plate_err_new(err, ENOMEM, "out of memory");
-			goto out;
-		}
-	}
-	/* BuildKit's history line: sources and destination, no flags. */
-	{
-		_cleanup_buf_ struct buf h = BUF_INIT(BUF_UNLIMITED);
-		bool ok = buf_addstr(&h, step->instruction) == 0;
-		for (size_t i = 0; ok && i < step->n_args; i++)
-			ok = buf_addf(&h, " %s", step->args[i]) == 0;
-		if (!ok || buf_addstr(&h, " # buildkit") < 0) {
-			plate_err_new(err, ENOMEM, "out of memory");
-			goto out;
-		}
-		c->history = h.data;
-		r = eng_stage_apply(c, chain, empty ? NULL : &layer, empty, hit, err);
-		c->history = NULL;
-	}
+	r = copy_apply(&s, err);
 out:
-	digest_release(&d);
-	eng_layer_release(&layer);
-	eng_layers_release(&src_layers);
-	eng_selection_release(&sel);
-	ignore_free(exclude);
-	strv_free(excludes, n_excludes);
-	job_release(&j);
+	copy_step_release(&s);
 	return r;
 }

@@ -27,23 +27,11 @@
 #include "sandbox/sandbox.h"
 #include "engine/engine_internal.h"
 
-enum mount_kind { MOUNT_BIND, MOUNT_CACHE, MOUNT_TMPFS, MOUNT_SECRET };
-
+/* A --mount of the step (typed by the planner) and what the engine resolved for it. */
 struct run_mount {
-	enum mount_kind kind;
-	char *target;
-	char *source;
-	bool has_from;
-	const struct plan_source *from;
-	bool rw;       /* rw/readwrite given */
-	bool readonly; /* ro/readonly given */
-	char *id;
-	char *sharing;
-	long mode, uid, gid;
-	bool required;
-	char *env;
-	unsigned long long size;
-	/* resolved */
+	const struct plan_mount *pm;
+	const struct plan_source *from; /* NULL: the build context (binds) */
+	char *target;    /* absolute: the plan's target resolved against the WORKDIR */
 	char *host;      /* bind source path on the host (or in the view namespace) */
 	int view;        /* index of the view holding a from= tree, -1 */
 	int slot;        /* index of its sandbox mount, -1 */
@@ -57,133 +45,12 @@ struct run_mount {
 static void mount_release(struct run_mount *m)
 {
 	free(m->target);
-	free(m->source);
-	free(m->id);
-	free(m->sharing);
-	free(m->env);
 	free(m->host);
 	free(m->view_dir);
 	eng_selection_release(&m->ctx_sel);
 	if (m->lockfd >= 0)
 		close(m->lockfd);
 	eng_layers_release(&m->layers);
-}
-
-static bool parse_bool_opt(const char *v, bool dflt)
-{
-	if (v == NULL)
-		return true;
-	if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-		return true;
-	if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-		return false;
-	return dflt;
-}
-
-static int parse_long(const char *v, int base, long *out, struct plate_error **err)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtol(v, &end, base);
-	if (errno != 0 || *v == '\0' || *end != '\0' || *out < 0)
-		return plate_err_new(err, EINVAL, "invalid number '%s'", v);
-	return 0;
-}
-
-/* --mount=type=cache,target=/root/.cache,id=go — comma-separated key=value. */
-static int parse_mount(const char *spec, struct run_mount *m, struct plate_error **err)
-{
-	_cleanup_free_ char *copy = strdup(spec);
-	char *save = NULL, *kv;
-
-	*m = (struct run_mount){ .kind = MOUNT_BIND, .mode = -1, .uid = -1, .gid = -1, .view = -1,
-				 .slot = -1, .lockfd = -1 };
-	if (copy == NULL)
-		return plate_err_new(err, ENOMEM, "out of memory");
-	for (kv = strtok_r(copy, ",", &save); kv != NULL; kv = strtok_r(NULL, ",", &save)) {
-		char *v = strchr(kv, '=');
-		char **slot = NULL;
-		if (v != NULL)
-			*v++ = '\0';
-		if (strcmp(kv, "type") == 0 && v != NULL) {
-			if (strcmp(v, "bind") == 0)
-				m->kind = MOUNT_BIND;
-			else if (strcmp(v, "cache") == 0)
-				m->kind = MOUNT_CACHE;
-			else if (strcmp(v, "tmpfs") == 0)
-				m->kind = MOUNT_TMPFS;
-			else if (strcmp(v, "secret") == 0)
-				m->kind = MOUNT_SECRET;
-			else
-				return plate_err_new(err, ENOTSUP, "unsupported mount type '%s'", v);
-		} else if (strcmp(kv, "target") == 0 || strcmp(kv, "dst") == 0 ||
-			   strcmp(kv, "destination") == 0) {
-			slot = &m->target;
-		} else if (strcmp(kv, "source") == 0 || strcmp(kv, "src") == 0) {
-			slot = &m->source;
-		} else if (strcmp(kv, "from") == 0) {
-			m->has_from = true;
-		} else if (strcmp(kv, "id") == 0) {
-			slot = &m->id;
-		} else if (strcmp(kv, "sharing") == 0) {
-			slot = &m->sharing;
-		} else if (strcmp(kv, "env") == 0) {
-			slot = &m->env;
-		} else if (strcmp(kv, "ro") == 0 || strcmp(kv, "readonly") == 0) {
-			m->readonly = parse_bool_opt(v, true);
-			m->rw = !m->readonly;
-		} else if (strcmp(kv, "rw") == 0 || strcmp(kv, "readwrite") == 0) {
-			m->rw = parse_bool_opt(v, true);
-			m->readonly = !m->rw;
-		} else if (strcmp(kv, "required") == 0) {
-			m->required = parse_bool_opt(v, true);
-		} else if (strcmp(kv, "mode") == 0 && v != NULL) {
-			if (parse_long(v, 8, &m->mode, err) < 0)
-				return plate_err_wrap(err, "mount mode");
-		} else if (strcmp(kv, "uid") == 0 && v != NULL) {
-			if (parse_long(v, 10, &m->uid, err) < 0)
-				return plate_err_wrap(err, "mount uid");
-		} else if (strcmp(kv, "gid") == 0 && v != NULL) {
-			if (parse_long(v, 10, &m->gid, err) < 0)
-				return plate_err_wrap(err, "mount gid");
-		} else if (strcmp(kv, "size") == 0 && v != NULL) {
-			char *end;
-			m->size = strtoull(v, &end, 10);
-			if (*end == 'k' || *end == 'K')
-				m->size <<= 10;
-			else if (*end == 'm' || *end == 'M')
-				m->size <<= 20;
-			else if (*end == 'g' || *end == 'G')
-				m->size <<= 30;
-		} else {
-			return plate_err_new(err, EINVAL, "unknown mount option '%s'", kv);
-		}
-		if (slot != NULL) {
-			if (v == NULL)
-				return plate_err_new(err, EINVAL, "mount option '%s' needs a value", kv);
-			free(*slot);
-			if ((*slot = strdup(v)) == NULL)
-				return plate_err_new(err, ENOMEM, "out of memory");
-		}
-	}
-	if (m->kind == MOUNT_SECRET) {
-		if (m->id == NULL && m->target != NULL) {
-			const char *slash = strrchr(m->target, '/');
-			m->id = strdup(slash ? slash + 1 : m->target);
-		}
-		if (m->id == NULL)
-			return plate_err_new(err, EINVAL, "secret mount needs an id or a target");
-		if (m->target == NULL && m->env == NULL &&
-		    asprintf(&m->target, "/run/secrets/%s", m->id) < 0)
-			return plate_err_new(err, ENOMEM, "out of memory");
-		return 0;
-	}
-	if (m->target == NULL)
-		return plate_err_new(err, EINVAL, "mount '%s' needs a target", spec);
-	if (m->kind == MOUNT_CACHE && m->id == NULL && (m->id = strdup(m->target)) == NULL)
-		return plate_err_new(err, ENOMEM, "out of memory");
-	return 0;
 }
 
 /* ---- output ---------------------------------------------------------------------------- */
@@ -344,16 +211,52 @@ static char *run_history(const struct eng_step_ctx *c, const struct oci_strings 
 
 /* ---- execution --------------------------------------------------------------------------- */
 
+/* One RUN, from its typed flags to its layer. */
 struct run_job {
 	struct eng_step_ctx *c;
-	struct sandbox_spec spec;
+	const char *cwd;
+	struct run_cmd cmd;
+	char *history;
+	struct oci_strings env;
+	struct eng_user user;
 	struct run_mount *mounts;
 	size_t n_mounts;
+	struct eng_view *views;      /* trees of stages and images bound by from= */
+	size_t n_views;
 	struct sandbox_mount *smounts;
 	size_t n_smounts;
+	const char **lowers;
+	size_t n_lowers;
+	char *upper, *work, *script_dir;
+	eng_digest key;
 	struct run_output out;
+	struct sandbox_spec spec;
 	struct sandbox_result result;
 };
+
+static void job_release(struct run_job *j)
+{
+	for (size_t i = 0; i < j->n_mounts; i++)
+		mount_release(&j->mounts[i]);
+	free(j->mounts);
+	for (size_t i = 0; i < j->n_views; i++) {
+		free((void *)j->views[i].lowers);
+		free((void *)j->views[i].upper);
+		free((void *)j->views[i].work);
+	}
+	free(j->views);
+	free(j->smounts);
+	free(j->lowers);
+	free(j->upper);
+	free(j->work);
+	free(j->script_dir);
+	free(j->history);
+	oci_strings_release(&j->cmd.argv);
+	free(j->cmd.script);
+	free(j->cmd.script_name);
+	oci_strings_release(&j->env);
+	eng_user_release(&j->user);
+}
 
 /* Resolves bind sources where the sandbox will look them up (the view namespace for the
  * trees of stages and images), with symlinks resolved inside each tree, so that the path
@@ -363,12 +266,12 @@ static int resolve_binds(struct run_job *j, const int *fds, struct plate_error *
 	for (size_t i = 0; i < j->n_mounts; i++) {
 		struct run_mount *m = &j->mounts[i];
 		int root = m->view >= 0 ? fds[m->view] : j->c->e->context_fd;
-		const char *src = m->source ? m->source : "/";
+		const char *src = m->pm->source ? m->pm->source : "/";
 		_cleanup_close_ int fd = -1;
 		char link[64], target[4096];
 		ssize_t n;
 
-		if (m->kind != MOUNT_BIND || m->slot < 0)
+		if (m->pm->type != PLAN_MOUNT_BIND || m->slot < 0)
 			continue;
 		if (m->ctx_copy) {
 			j->smounts[m->slot].source = m->host;
@@ -402,18 +305,19 @@ static int run_sandbox(void *data, const int *fds, struct plate_error **err)
 static int prepare_secret(struct eng_step_ctx *c, struct run_mount *m, struct oci_strings *env,
 			  struct plate_error **err)
 {
+	const struct plan_mount *pm = m->pm;
 	const struct engine_secret *s = NULL;
 	_cleanup_free_ char *data = NULL, *dir = NULL, *path = NULL;
 	_cleanup_close_ int fd = -1;
 	size_t len = 0;
 
 	for (size_t i = 0; i < c->e->o.n_secrets; i++)
-		if (strcmp(c->e->o.secrets[i].id, m->id) == 0)
+		if (strcmp(c->e->o.secrets[i].id, pm->id) == 0)
 			s = &c->e->o.secrets[i];
 	if (s == NULL) {
-		if (m->required)
+		if (pm->required)
 			return plate_err_new(err, ENOENT, "secret '%s' not provided (--secret id=%s,src=…)",
-					     m->id, m->id);
+					     pm->id, pm->id);
 		return 1;
 	}
 	if (s->path != NULL) {
@@ -426,9 +330,9 @@ static int prepare_secret(struct eng_step_ctx *c, struct run_mount *m, struct oc
 	} else {
 		len = strlen(data);
 	}
-	if (m->env != NULL) {
+	if (pm->env != NULL) {
 		_cleanup_free_ char *kv = NULL;
-		if (asprintf(&kv, "%s=%.*s", m->env, (int)len, data) < 0 ||
+		if (asprintf(&kv, "%s=%.*s", pm->env, (int)len, data) < 0 ||
 		    oci_strings_add(env, kv, err) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
 	}
@@ -438,9 +342,9 @@ static int prepare_secret(struct eng_step_ctx *c, struct run_mount *m, struct oc
 		return -1;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
 	if (fd < 0 || write(fd, data, len) != (ssize_t)len ||
-	    fchown(fd, m->uid >= 0 ? (uid_t)m->uid : 0, m->gid >= 0 ? (gid_t)m->gid : 0) < 0 ||
-	    fchmod(fd, m->mode >= 0 ? (mode_t)m->mode : 0400) < 0)
-		return plate_err_new(err, errno, "cannot prepare secret '%s'", m->id);
+	    fchown(fd, pm->uid >= 0 ? (uid_t)pm->uid : 0, pm->gid >= 0 ? (gid_t)pm->gid : 0) < 0 ||
+	    fchmod(fd, pm->mode >= 0 ? (mode_t)pm->mode : 0400) < 0)
+		return plate_err_new(err, errno, "cannot prepare secret '%s'", pm->id);
 	m->host = steal_pointer(&path);
 	return 0;
 }
@@ -453,39 +357,38 @@ static int prepare_secret(struct eng_step_ctx *c, struct run_mount *m, struct oc
  *            and reused like the first): the first instance not locked exclusively. */
 static int prepare_cache(struct eng_step_ctx *c, struct run_mount *m, struct plate_error **err)
 {
-	const char *sharing = m->sharing ? m->sharing : "shared";
-	bool private = strcmp(sharing, "private") == 0;
+	const struct plan_mount *pm = m->pm;
+	const char *cache_id = pm->id[0] != '\0' ? pm->id : m->target;
+	bool private = pm->sharing == PLAN_SHARING_PRIVATE;
 	_cleanup_close_ int fd = -1;
 
-	if (!private && strcmp(sharing, "shared") != 0 && strcmp(sharing, "locked") != 0)
-		return plate_err_new(err, EINVAL, "invalid cache mount sharing '%s'", sharing);
 	for (unsigned n = 0;; n++) {
 		_cleanup_free_ char *id = NULL;
-		if (n > 0 && asprintf(&id, "%s\n%u", m->id, n) < 0)
+		if (n > 0 && asprintf(&id, "%s\n%u", cache_id, n) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
 		free(m->host);
 		m->host = NULL;
-		if (store_cache_mount_dir(c->e->o.store, id ? id : m->id, &m->host, err) < 0)
+		if (store_cache_mount_dir(c->e->o.store, id ? id : cache_id, &m->host, err) < 0)
 			return -1;
 		fd = open(m->host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
-			return plate_err_new(err, errno, "cannot open cache mount '%s'", m->id);
+			return plate_err_new(err, errno, "cannot open cache mount '%s'", cache_id);
 		if (!private) {
-			if (flock(fd, strcmp(sharing, "locked") == 0 ? LOCK_EX : LOCK_SH) < 0)
-				return plate_err_new(err, errno, "cannot lock cache mount '%s'", m->id);
+			if (flock(fd, pm->sharing == PLAN_SHARING_LOCKED ? LOCK_EX : LOCK_SH) < 0)
+				return plate_err_new(err, errno, "cannot lock cache mount '%s'", cache_id);
 			break;
 		}
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			break;
 		if (errno != EWOULDBLOCK || n >= 1024)
-			return plate_err_new(err, errno, "cannot lock cache mount '%s'", m->id);
+			return plate_err_new(err, errno, "cannot lock cache mount '%s'", cache_id);
 		close(steal_fd(&fd));
 	}
-	if ((m->uid >= 0 || m->gid >= 0) &&
-	    fchown(fd, m->uid >= 0 ? (uid_t)m->uid : (uid_t)-1, m->gid >= 0 ? (gid_t)m->gid : (gid_t)-1) < 0)
-		return plate_err_new(err, errno, "cannot set the owner of cache mount '%s'", m->id);
-	if (m->mode >= 0 && fchmod(fd, (mode_t)m->mode) < 0)
-		return plate_err_new(err, errno, "cannot set the mode of cache mount '%s'", m->id);
+	if ((pm->uid >= 0 || pm->gid >= 0) &&
+	    fchown(fd, pm->uid >= 0 ? (uid_t)pm->uid : (uid_t)-1, pm->gid >= 0 ? (gid_t)pm->gid : (gid_t)-1) < 0)
+		return plate_err_new(err, errno, "cannot set the owner of cache mount '%s'", cache_id);
+	if (pm->mode >= 0 && fchmod(fd, (mode_t)pm->mode) < 0)
+		return plate_err_new(err, errno, "cannot set the mode of cache mount '%s'", cache_id);
 	m->lockfd = steal_fd(&fd);
 	return 0;
 }
@@ -495,355 +398,401 @@ static int ensure_cwd(void *data, const int *fds, struct plate_error **err)
 	return eng_mkdir_p(fds[0], data, 0, 0, NULL, err);
 }
 
-int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
+/* The step's mounts, with targets resolved against the WORKDIR as BuildKit does; what the
+ * engine cannot do yet is refused here, before the key is computed. */
+static int job_mounts(struct run_job *j, struct plate_error **err)
 {
-	struct engine *e = c->e;
-	struct eng_stage *st = c->st;
-	const struct plan_step *step = c->step;
-	struct run_cmd cmd = { 0 };
-	struct run_job j = { .c = c };
-	struct oci_strings env = { 0 };
-	struct eng_user user = { 0 };
-	struct eng_layer layer = { 0 };
-	struct eng_view *views = NULL;
-	_cleanup_free_ const char **lowers = NULL;
-	_cleanup_free_ char *upper = NULL, *work = NULL, *history = NULL, *script_dir = NULL;
-	const char *cwd = st->config.working_dir ? st->config.working_dir : "/";
-	const char *network = NULL;
-	size_t n_lowers = 0, n_views = 0, next_source = 0;
-	struct digest d = { 0 };
-	eng_digest key;
-	bool hit = false, empty = false, insecure = false;
-	int r = -1;
+	const struct plan_step *step = j->c->step;
 
-	j.mounts = calloc(step->n_flags + 1, sizeof(*j.mounts));
-	j.smounts = calloc(step->n_flags + 2, sizeof(*j.smounts));
-	views = calloc(step->n_flags + 1, sizeof(*views));
-	if (j.mounts == NULL || j.smounts == NULL || views == NULL) {
-		plate_err_new(err, ENOMEM, "out of memory");
-		goto out;
+	/* BuildKit's entitlement: the Dockerfile alone cannot lift the sandbox. */
+	if (step->run.security == PLAN_SECURITY_INSECURE && !j->c->e->o.allow_insecure)
+		return plate_err_new(err, EPERM, "RUN --security=insecure needs 'plate build "
+						 "--allow security.insecure'");
+	j->mounts = calloc(step->run.n_mounts + 1, sizeof(*j->mounts));
+	j->smounts = calloc(step->run.n_mounts + 2, sizeof(*j->smounts));
+	j->views = calloc(step->run.n_mounts + 1, sizeof(*j->views));
+	if (j->mounts == NULL || j->smounts == NULL || j->views == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < step->run.n_mounts; i++) {
+		const struct plan_mount *pm = &step->run.mounts[i];
+		struct run_mount *m = &j->mounts[j->n_mounts++];
+
+		*m = (struct run_mount){ .pm = pm, .view = -1, .slot = -1, .lockfd = -1 };
+		if (pm->from >= 0)
+			m->from = &step->sources[pm->from];
+		if (pm->type == PLAN_MOUNT_SSH)
+			return plate_err_new(err, ENOTSUP, "--mount=%s: unsupported mount type 'ssh'",
+					     pm->spec);
+		if (pm->target == NULL && pm->type == PLAN_MOUNT_SECRET)
+			continue; /* env= only */
+		m->target = eng_path_join(j->cwd, pm->target ? pm->target : "");
+		if (m->target == NULL)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		if (strcmp(m->target, "/") == 0)
+			return plate_err_new(err, EINVAL, "--mount=%s: invalid mount target '/'",
+					     pm->spec);
 	}
-	for (size_t i = 0; i < step->n_flags; i++) {
-		const char *f = step->flags[i];
-		if (strncmp(f, "--mount=", 8) == 0) {
-			struct run_mount *m = &j.mounts[j.n_mounts];
-			if (parse_mount(f + 8, m, err) < 0) {
-				j.n_mounts++;
-				plate_err_wrap(err, "--mount=%s", f + 8);
-				goto out;
-			}
-			j.n_mounts++;
-			if (m->has_from && next_source < step->n_sources)
-				m->from = &step->sources[next_source++];
-		} else if (strncmp(f, "--network=", 10) == 0) {
-			network = f + 10;
-		} else if (strncmp(f, "--security=", 11) == 0) {
-			insecure = strcmp(f + 11, "insecure") == 0;
-			if (!insecure && strcmp(f + 11, "sandbox") != 0) {
-				plate_err_new(err, ENOTSUP, "RUN --security=%s is not supported", f + 11);
-				goto out;
-			}
-			/* BuildKit's entitlement: the Dockerfile alone cannot lift the sandbox. */
-			if (insecure && !e->o.allow_insecure) {
-				plate_err_new(err, EPERM, "RUN --security=insecure needs 'plate build "
-							  "--allow security.insecure'");
-				goto out;
-			}
-		} else {
-			plate_err_new(err, ENOTSUP, "RUN %s is not supported", f);
-			goto out;
-		}
-	}
-	if (build_command(c, &cmd, err) < 0)
-		goto out;
-	if ((history = run_history(c, &cmd.argv)) == NULL) {
-		plate_err_new(err, ENOMEM, "out of memory");
-		goto out;
-	}
+	return 0;
+}
+
+/* The command, its history line and the ARG/ENV environment. */
+static int job_command(struct run_job *j, struct plate_error **err)
+{
+	struct eng_step_ctx *c = j->c;
+
+	if (build_command(c, &j->cmd, err) < 0)
+		return -1;
+	if ((j->history = run_history(c, &j->cmd.argv)) == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < c->vars.n; i++) {
 		_cleanup_free_ char *kv = NULL;
 		if (asprintf(&kv, "%s=%s", c->vars.names[i], c->vars.values[i]) < 0 ||
-		    oci_strings_add(&env, kv, err) < 0)
-			goto out;
+		    oci_strings_add(&j->env, kv, err) < 0)
+			return -1;
 	}
+	return 0;
+}
 
-	/* The key: parent, command, environment, user, directory, mounts, network. */
+static const char *network_name(enum plan_network n)
+{
+	switch (n) {
+	case PLAN_NET_UNSET:
+		return NULL;
+	case PLAN_NET_DEFAULT:
+		return "default";
+	case PLAN_NET_NONE:
+		return "none";
+	case PLAN_NET_HOST:
+		return "host";
+	default:
+		PLATE_BUG("network %d", (int)n);
+	}
+}
+
+/* A bind's source identity for the key: the stage's key, the image's digest, or the
+ * selected context files' content (kept for the bind itself). */
+static int bind_key(struct run_job *j, struct run_mount *m, struct digest *d,
+		    struct plate_error **err)
+{
+	struct engine *e = j->c->e;
+
+	if (m->from != NULL && m->from->stage >= 0) {
+		eng_hash_field(d, e->stages[m->from->stage].key);
+	} else if (m->from != NULL && strcmp(m->from->image, "scratch") != 0) {
+		const struct store_image *img;
+		if (eng_image_get(e, m->from->image, e->plan->target_platform, &img, err) < 0)
+			return -1;
+		eng_hash_field(d, img->manifest_desc.digest);
+	} else if (m->from == NULL) {
+		struct eng_select_opts so = { .ignore = e->ignore, .what = "build context" };
+		const char *src = m->pm->source ? m->pm->source : ".";
+		if (!m->pm->readonly)
+			return plate_err_new(err, ENOTSUP, "read-write bind mounts of the build context "
+							   "are not supported");
+		if (eng_select(e->context_fd, &src, 1, &so, &m->ctx_sel, err) < 0 ||
+		    eng_selection_hash(e, e->context_fd, &m->ctx_sel, err) < 0)
+			return -1;
+		eng_selection_key(d, &m->ctx_sel);
+	}
+	return 0;
+}
+
+/* The key: parent, command, environment, user, directory, mounts, network. */
+static int job_key(struct run_job *j, struct plate_error **err)
+{
+	struct eng_step_ctx *c = j->c;
+	const struct plan_step *step = c->step;
+	struct digest d = { 0 };
+	int r = -1;
+
 	eng_inputs_begin(c);
 	eng_inputs_vars(c);
 	if (digest_init(&d, err) < 0)
-		goto out;
-	eng_hash_field(&d, "plate run v1");
-	eng_hash_field(&d, st->key);
-	eng_hash_u64(&d, cmd.argv.n);
-	for (size_t i = 0; i < cmd.argv.n; i++)
-		eng_hash_field(&d, cmd.argv.v[i]);
-	eng_hash_field(&d, cmd.script);
-	eng_hash_u64(&d, env.n);
-	for (size_t i = 0; i < env.n; i++)
-		eng_hash_field(&d, env.v[i]);
-	eng_hash_field(&d, st->config.user);
-	eng_hash_field(&d, cwd);
-	eng_hash_field(&d, network);
-	if (insecure) /* only then: the keys of every other step stay as they were */
+		return -1;
+	eng_hash_field(&d, "plate run v2");
+	eng_hash_field(&d, c->st->key);
+	eng_hash_u64(&d, j->cmd.argv.n);
+	for (size_t i = 0; i < j->cmd.argv.n; i++)
+		eng_hash_field(&d, j->cmd.argv.v[i]);
+	eng_hash_field(&d, j->cmd.script);
+	eng_hash_u64(&d, j->env.n);
+	for (size_t i = 0; i < j->env.n; i++)
+		eng_hash_field(&d, j->env.v[i]);
+	eng_hash_field(&d, c->st->config.user);
+	eng_hash_field(&d, j->cwd);
+	eng_hash_field(&d, network_name(step->run.network));
+	if (step->run.security == PLAN_SECURITY_INSECURE) /* only then: other keys stay */
 		eng_hash_field(&d, "security=insecure");
-	for (size_t i = 0; i < step->n_flags; i++)
-		if (strncmp(step->flags[i], "--mount=", 8) == 0)
-			eng_hash_field(&d, step->flags[i]);
-	for (size_t i = 0; i < j.n_mounts; i++) {
-		struct run_mount *m = &j.mounts[i];
-		if (m->kind != MOUNT_BIND)
-			continue;
-		if (m->from != NULL && m->from->stage >= 0) {
-			eng_hash_field(&d, e->stages[m->from->stage].key);
-		} else if (m->from != NULL && strcmp(m->from->image, "scratch") != 0) {
-			const struct store_image *img;
-			if (eng_image_get(e, m->from->image, e->plan->target_platform, &img, err) < 0)
-				goto out;
-			eng_hash_field(&d, img->manifest_desc.digest);
-		} else if (m->from == NULL) {
-			struct eng_selection sel = { 0 };
-			struct eng_select_opts so = { .ignore = e->ignore, .what = "build context" };
-			const char *src = m->source ? m->source : ".";
-			if (m->rw) {
-				plate_err_new(err, ENOTSUP, "read-write bind mounts of the build context are "
-							    "not supported");
-				goto out;
-			}
-			if (eng_select(e->context_fd, &src, 1, &so, &sel, err) < 0 ||
-			    eng_selection_hash(e, e->context_fd, &sel, err) < 0) {
-				eng_selection_release(&sel);
-				goto out;
-			}
-			eng_selection_key(&d, &sel);
-			m->ctx_sel = sel;
-		}
-	}
-	digest_final(&d, key);
+	for (size_t i = 0; i < j->n_mounts; i++)
+		eng_hash_field(&d, j->mounts[i].pm->spec);
+	for (size_t i = 0; i < j->n_mounts; i++)
+		if (j->mounts[i].pm->type == PLAN_MOUNT_BIND && bind_key(j, &j->mounts[i], &d, err) < 0)
+			goto out;
+	digest_final(&d, j->key);
+	r = 0;
+out:
+	digest_release(&d);
+	return r;
+}
 
-	if (eng_cache_lookup(e, key, &hit, &empty, &layer, NULL, err) < 0)
-		goto out;
-	if (hit) {
-		c->history = history;
-		r = eng_stage_apply(c, key, empty ? NULL : &layer, empty, true, err);
-		goto out;
-	}
-	eng_explain_miss(c, key);
+/* The overlay (lowers, a fresh upper), the WORKDIR, the user and HOME. */
+static int job_root(struct run_job *j, struct plate_error **err)
+{
+	struct engine *e = j->c->e;
+	struct eng_stage *st = j->c->st;
+	struct eng_etc etc;
+	int r;
 
-	/* Not cached: prepare the root, the user, the mounts, and run. */
-	if (eng_scratch(e, "upper", &upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||
-	    eng_layers_lowers(&st->layers, &lowers, &n_lowers, err) < 0)
-		goto out;
-	if (n_lowers == 0) {
-		lowers[0] = e->empty_dir;
-		n_lowers = 1;
+	if (eng_scratch(e, "upper", &j->upper, err) < 0 || eng_scratch(e, "work", &j->work, err) < 0 ||
+	    eng_layers_lowers(&st->layers, &j->lowers, &j->n_lowers, err) < 0)
+		return -1;
+	if (j->n_lowers == 0) {
+		j->lowers[0] = e->empty_dir;
+		j->n_lowers = 1;
 	}
 	if (!st->workdir_exists) {
 		_cleanup_free_ char *mnt = NULL, *vwork = NULL;
 		/* Its own workdir: a volatile overlay's cannot be mounted again. */
-		struct eng_view v = { .lowers = lowers, .n_lowers = n_lowers, .upper = upper };
+		struct eng_view v = { .lowers = j->lowers, .n_lowers = j->n_lowers, .upper = j->upper };
 		if (eng_scratch(e, "mnt", &mnt, err) < 0 || eng_scratch(e, "work", &vwork, err) < 0)
-			goto out;
+			return -1;
 		v.work = vwork;
 		v.mountpoint = mnt;
-		if (eng_view_run(e, &v, 1, ensure_cwd, (void *)cwd, err) < 0)
-			goto out;
+		if (eng_view_run(e, &v, 1, ensure_cwd, (void *)j->cwd, err) < 0)
+			return -1;
 		st->workdir_exists = true;
 	}
-	{
-		struct eng_etc etc;
-		if (eng_etc_from_layers(&st->layers, &etc, err) < 0)
-			goto out;
-		r = eng_user_resolve(&etc, st->config.user ? st->config.user : "", true, &user, err);
-		eng_etc_release(&etc);
-		if (r < 0)
-			goto out;
-		r = -1;
-	}
+	if (eng_etc_from_layers(&st->layers, &etc, err) < 0)
+		return -1;
+	r = eng_user_resolve(&etc, st->config.user ? st->config.user : "", true, &j->user, err);
+	eng_etc_release(&etc);
+	if (r < 0)
+		return -1;
 	/* docker: HOME from the user's passwd entry, "/" without one, unless set. */
-	if (dockerfile_vars_get(&c->vars, "HOME", 4) == NULL) {
+	if (dockerfile_vars_get(&j->c->vars, "HOME", 4) == NULL) {
 		_cleanup_free_ char *kv = NULL;
-		if (asprintf(&kv, "HOME=%s", user.home) < 0 || oci_strings_add(&env, kv, err) < 0)
-			goto out;
+		if (asprintf(&kv, "HOME=%s", j->user.home) < 0 || oci_strings_add(&j->env, kv, err) < 0)
+			return -1;
 	}
-	for (size_t i = 0; i < j.n_mounts; i++) {
-		struct run_mount *m = &j.mounts[i];
-		struct sandbox_mount *sm = &j.smounts[j.n_smounts];
+	return 0;
+}
+
+/* A bind: a stage's or image's tree through a view (rw: writes land in a throw-away upper
+ * directory, as in BuildKit), or the context. */
+static int prepare_bind(struct run_job *j, struct run_mount *m, struct plate_error **err)
+{
+	struct engine *e = j->c->e;
+	_cleanup_free_ const char **vl = NULL;
+	_cleanup_free_ char *vu = NULL, *vw = NULL;
+	_cleanup_close_ int dfd = -1;
+	size_t n_vl = 0;
+
+	if (m->from != NULL) {
+		if (m->from->stage >= 0) {
+			if (eng_layers_copy(&m->layers, &e->stages[m->from->stage].layers, err) < 0)
+				return -1;
+		} else if (strcmp(m->from->image, "scratch") != 0) {
+			const struct store_image *img;
+			if (eng_image_get(e, m->from->image, e->plan->target_platform, &img, err) < 0 ||
+			    eng_image_layers(e, img, &m->layers, err) < 0)
+				return -1;
+		}
+		if (eng_scratch(e, "bind", &m->view_dir, err) < 0 ||
+		    eng_layers_lowers(&m->layers, &vl, &n_vl, err) < 0)
+			return -1;
+		if (!m->pm->readonly && (eng_scratch(e, "bind-upper", &vu, err) < 0 ||
+					 eng_scratch(e, "bind-work", &vw, err) < 0))
+			return -1;
+		j->views[j->n_views] = (struct eng_view){ .lowers = steal_pointer(&vl),
+							  .n_lowers = n_vl,
+							  .upper = steal_pointer(&vu),
+							  .work = steal_pointer(&vw),
+							  .mountpoint = m->view_dir };
+		m->view = (int)j->n_views++;
+		return 0;
+	}
+	/* A directory of the context with a .dockerignore: the sandbox sees a copy of what the
+	 * ignore file lets through, as BuildKit only ever has that part. */
+	if (!e->has_ignore || m->ctx_sel.n != 1 || !m->ctx_sel.m[0].is_dir)
+		return 0;
+	if (eng_scratch(e, "bind-context", &m->host, err) < 0)
+		return -1;
+	dfd = open(m->host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return plate_err_new(err, errno, "cannot open '%s'", m->host);
+	if (eng_context_tree(e, &m->ctx_sel, dfd, err) < 0)
+		return -1;
+	m->ctx_copy = true;
+	return 0;
+}
+
+/* Each mount becomes a sandbox mount (a secret not provided or given as env= only does
+ * not); a shebang script is bound where its command line names it. */
+static int job_sandbox_mounts(struct run_job *j, struct plate_error **err)
+{
+	for (size_t i = 0; i < j->n_mounts; i++) {
+		struct run_mount *m = &j->mounts[i];
+		struct sandbox_mount *sm = &j->smounts[j->n_smounts];
 		int pr;
-		switch (m->kind) {
-		case MOUNT_BIND:
-			if (m->from != NULL) {
-				_cleanup_free_ const char **vl = NULL;
-				_cleanup_free_ char *vu = NULL, *vw = NULL;
-				size_t n_vl = 0;
-				if (m->from->stage >= 0) {
-					if (eng_layers_copy(&m->layers, &e->stages[m->from->stage].layers, err) < 0)
-						goto out;
-				} else if (strcmp(m->from->image, "scratch") != 0) {
-					const struct store_image *img;
-					if (eng_image_get(e, m->from->image, e->plan->target_platform, &img,
-							  err) < 0 ||
-					    eng_image_layers(e, img, &m->layers, err) < 0)
-						goto out;
-				}
-				if (eng_scratch(e, "bind", &m->view_dir, err) < 0 ||
-				    eng_layers_lowers(&m->layers, &vl, &n_vl, err) < 0)
-					goto out;
-				/* rw: writes land in a throw-away upper directory, as in BuildKit. */
-				if (m->rw && (eng_scratch(e, "bind-upper", &vu, err) < 0 ||
-					      eng_scratch(e, "bind-work", &vw, err) < 0))
-					goto out;
-				views[n_views] = (struct eng_view){ .lowers = steal_pointer(&vl),
-								    .n_lowers = n_vl,
-								    .upper = steal_pointer(&vu),
-								    .work = steal_pointer(&vw),
-								    .mountpoint = m->view_dir };
-				m->view = (int)n_views++;
-			}
-			/* A directory of the context with a .dockerignore: the sandbox sees a copy of
-			 * what the ignore file lets through, as BuildKit only ever has that part. */
-			if (m->from == NULL && e->has_ignore && m->ctx_sel.n == 1 && m->ctx_sel.m[0].is_dir) {
-				_cleanup_close_ int dfd = -1;
-				if (eng_scratch(e, "bind-context", &m->host, err) < 0)
-					goto out;
-				dfd = open(m->host, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				if (dfd < 0) {
-					plate_err_new(err, errno, "cannot open '%s'", m->host);
-					goto out;
-				}
-				if (eng_context_tree(e, &m->ctx_sel, dfd, err) < 0)
-					goto out;
-				m->ctx_copy = true;
-			}
+		switch (m->pm->type) {
+		case PLAN_MOUNT_BIND:
+			if (prepare_bind(j, m, err) < 0)
+				return -1;
 			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND, .source = "/",
 						      .target = m->target,
-						      .flags = m->rw ? 0 : SANDBOX_MOUNT_READONLY };
+						      .flags = m->pm->readonly ? SANDBOX_MOUNT_READONLY : 0 };
 			break;
-		case MOUNT_CACHE:
-			if (prepare_cache(c, m, err) < 0)
-				goto out;
+		case PLAN_MOUNT_CACHE:
+			if (prepare_cache(j->c, m, err) < 0)
+				return -1;
 			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND, .source = m->host,
 						      .target = m->target,
-						      .flags = m->readonly ? SANDBOX_MOUNT_READONLY : 0 };
+						      .flags = m->pm->readonly ? SANDBOX_MOUNT_READONLY : 0 };
 			break;
-		case MOUNT_TMPFS:
+		case PLAN_MOUNT_TMPFS:
 			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_TMPFS, .target = m->target,
-						      .tmpfs_size = m->size };
+						      .tmpfs_size = m->pm->size };
 			break;
-		case MOUNT_SECRET:
-			pr = prepare_secret(c, m, &env, err);
+		case PLAN_MOUNT_SECRET:
+			pr = prepare_secret(j->c, m, &j->env, err);
 			if (pr < 0)
-				goto out;
+				return -1;
 			if (pr > 0)
 				continue; /* not provided, or env= only */
 			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND, .source = m->host,
 						      .target = m->target, .flags = SANDBOX_MOUNT_READONLY };
 			break;
+		case PLAN_MOUNT_SSH:
 		default:
-			PLATE_BUG("mount kind %d", (int)m->kind);
+			PLATE_BUG("mount type %d", (int)m->pm->type);
 		}
-		m->slot = (int)j.n_smounts++;
+		m->slot = (int)j->n_smounts++;
 	}
-	if (cmd.script != NULL) {
+	if (j->cmd.script != NULL) {
 		_cleanup_close_ int fd = -1;
 		_cleanup_free_ char *path = NULL;
-		size_t len = strlen(cmd.script);
-		if (eng_scratch(e, "script", &script_dir, err) < 0 ||
-		    asprintf(&path, "%s/script", script_dir) < 0)
-			goto out;
+		size_t len = strlen(j->cmd.script);
+		if (eng_scratch(j->c->e, "script", &j->script_dir, err) < 0 ||
+		    asprintf(&path, "%s/script", j->script_dir) < 0)
+			return -1;
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
-		if (fd < 0 || write(fd, cmd.script, len) != (ssize_t)len) {
-			plate_err_new(err, errno, "cannot write the here-document script");
-			goto out;
-		}
-		free(cmd.script);
-		cmd.script = steal_pointer(&path);
-		j.smounts[j.n_smounts++] = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND,
-								   .source = cmd.script,
-								   .target = cmd.script_name,
-								   .flags = SANDBOX_MOUNT_READONLY };
+		if (fd < 0 || write(fd, j->cmd.script, len) != (ssize_t)len)
+			return plate_err_new(err, errno, "cannot write the here-document script");
+		free(j->cmd.script);
+		j->cmd.script = steal_pointer(&path);
+		j->smounts[j->n_smounts++] = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND,
+								     .source = j->cmd.script,
+								     .target = j->cmd.script_name,
+								     .flags = SANDBOX_MOUNT_READONLY };
 	}
-	for (size_t i = 0; i < e->plan->proxy_args.n; i++) {
-		_cleanup_free_ char *kv = NULL;
-		const char *name = e->plan->proxy_args.names[i];
-		if (dockerfile_vars_get(&c->vars, name, strlen(name)) != NULL)
-			continue;
-		if (asprintf(&kv, "%s=%s", name, e->plan->proxy_args.values[i]) < 0 ||
-		    oci_strings_add(&env, kv, err) < 0)
-			goto out;
-	}
+	return 0;
+}
 
-	sandbox_spec_init(&j.spec);
-	j.spec.rootfs_mode = SANDBOX_ROOTFS_OVERLAY;
-	j.spec.lowerdirs = lowers;
-	j.spec.n_lowerdirs = n_lowers;
-	j.spec.upperdir = upper;
-	j.spec.workdir = work;
-	j.spec.overlay_volatile = true; /* finish() syncs the store once */
-	j.spec.tmpdir = e->sandbox_tmp;
-	j.spec.mounts = j.smounts;
-	j.spec.n_mounts = j.n_smounts;
-	j.spec.argv = (const char *const *)cmd.argv.v;
-	j.spec.n_argv = cmd.argv.n;
-	j.spec.env = (const char *const *)env.v;
-	j.spec.n_env = env.n;
-	j.spec.cwd = cwd;
-	j.spec.uid = user.uid;
-	j.spec.gid = user.gid;
-	j.spec.groups = user.groups;
-	j.spec.n_groups = user.n_groups;
-	j.spec.etc_files = SANDBOX_ETC_RESOLV_CONF | SANDBOX_ETC_HOSTS | SANDBOX_ETC_HOSTNAME;
-	j.spec.resolv_conf = e->o.resolv_conf;
-	j.spec.insecure = insecure;
-	if (network != NULL && strcmp(network, "none") == 0)
-		j.spec.network = SANDBOX_NET_NONE;
-	else if (network != NULL && strcmp(network, "host") != 0 && strcmp(network, "default") != 0) {
-		plate_err_new(err, ENOTSUP, "RUN --network=%s is not supported", network);
-		goto out;
-	} else
-		j.spec.network = network == NULL && e->o.network == ENGINE_NET_NONE ? SANDBOX_NET_NONE
-										    : SANDBOX_NET_HOST;
-	j.spec.output = on_output;
-	j.spec.output_data = &j.out;
-	j.spec.cancel_fd = e->cancel_pipe[0];
-	j.out.c = c;
-	if (n_views > 0)
-		r = eng_view_run(e, views, n_views, run_sandbox, &j, err);
-	else
-		r = run_sandbox(&j, NULL, err);
-	if (r < 0)
-		goto out;
-	r = -1;
-	c->process_seconds = j.result.seconds;
-	if (j.result.status != 0) {
-		_cleanup_free_ char *tail = tail_lines(&j.out);
-		_cleanup_free_ char *shown = eng_quote_list((const char *const *)cmd.argv.v, cmd.argv.n);
-		plate_err_new(err, 0, "process %s did not complete successfully: exit code: %d%s",
-			      shown ? shown : "?", j.result.status, tail ? tail : "");
-		goto out;
+/* The predefined proxy ARGs given as build-args reach every RUN, declared or not. */
+static int job_proxy_env(struct run_job *j, struct plate_error **err)
+{
+	const struct plan *plan = j->c->e->plan;
+
+	for (size_t i = 0; i < plan->proxy_args.n; i++) {
+		_cleanup_free_ char *kv = NULL;
+		const char *name = plan->proxy_args.names[i];
+		if (dockerfile_vars_get(&j->c->vars, name, strlen(name)) != NULL)
+			continue;
+		if (asprintf(&kv, "%s=%s", name, plan->proxy_args.values[i]) < 0 ||
+		    oci_strings_add(&j->env, kv, err) < 0)
+			return -1;
 	}
-	if (eng_harvest(e, upper, &layer, &empty, err) < 0 ||
-	    eng_cache_record(e, key, empty ? NULL : &layer, NULL, err) < 0)
+	return 0;
+}
+
+static enum sandbox_network job_network(const struct run_job *j)
+{
+	switch (j->c->step->run.network) {
+	case PLAN_NET_NONE:
+		return SANDBOX_NET_NONE;
+	case PLAN_NET_DEFAULT:
+	case PLAN_NET_HOST:
+		return SANDBOX_NET_HOST;
+	case PLAN_NET_UNSET:
+		return j->c->e->o.network == ENGINE_NET_NONE ? SANDBOX_NET_NONE : SANDBOX_NET_HOST;
+	default:
+		PLATE_BUG("network %d", (int)j->c->step->run.network);
+	}
+}
+
+/* The sandbox spec, then the command (from the view thread when a tree is bound). */
+static int job_exec(struct run_job *j, struct plate_error **err)
+{
+	struct engine *e = j->c->e;
+	struct sandbox_spec *sp = &j->spec;
+
+	sandbox_spec_init(sp);
+	sp->rootfs_mode = SANDBOX_ROOTFS_OVERLAY;
+	sp->lowerdirs = j->lowers;
+	sp->n_lowerdirs = j->n_lowers;
+	sp->upperdir = j->upper;
+	sp->workdir = j->work;
+	sp->overlay_volatile = true; /* finish() syncs the store once */
+	sp->tmpdir = e->sandbox_tmp;
+	sp->mounts = j->smounts;
+	sp->n_mounts = j->n_smounts;
+	sp->argv = (const char *const *)j->cmd.argv.v;
+	sp->n_argv = j->cmd.argv.n;
+	sp->env = (const char *const *)j->env.v;
+	sp->n_env = j->env.n;
+	sp->cwd = j->cwd;
+	sp->uid = j->user.uid;
+	sp->gid = j->user.gid;
+	sp->groups = j->user.groups;
+	sp->n_groups = j->user.n_groups;
+	sp->etc_files = SANDBOX_ETC_RESOLV_CONF | SANDBOX_ETC_HOSTS | SANDBOX_ETC_HOSTNAME;
+	sp->resolv_conf = e->o.resolv_conf;
+	sp->network = job_network(j);
+	sp->insecure = j->c->step->run.security == PLAN_SECURITY_INSECURE;
+	sp->output = on_output;
+	sp->output_data = &j->out;
+	sp->cancel_fd = e->cancel_pipe[0];
+	j->out.c = j->c;
+	if ((j->n_views > 0 ? eng_view_run(e, j->views, j->n_views, run_sandbox, j, err)
+			    : run_sandbox(j, NULL, err)) < 0)
+		return -1;
+	j->c->process_seconds = j->result.seconds;
+	if (j->result.status != 0) {
+		_cleanup_free_ char *tail = tail_lines(&j->out);
+		_cleanup_free_ char *shown = eng_quote_list((const char *const *)j->cmd.argv.v,
+							    j->cmd.argv.n);
+		return plate_err_new(err, 0, "process %s did not complete successfully: exit code: %d%s",
+				     shown ? shown : "?", j->result.status, tail ? tail : "");
+	}
+	return 0;
+}
+
+int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
+{
+	struct engine *e = c->e;
+	struct eng_stage *st = c->st;
+	struct run_job j = { .c = c };
+	struct eng_layer layer = { 0 };
+	bool hit = false, empty = false;
+	int r = -1;
+
+	j.cwd = st->config.working_dir ? st->config.working_dir : "/";
+	if (job_mounts(&j, err) < 0 || job_command(&j, err) < 0 || job_key(&j, err) < 0 ||
+	    eng_cache_lookup(e, j.key, &hit, &empty, &layer, NULL, err) < 0)
 		goto out;
-	c->history = history;
-	r = eng_stage_apply(c, key, empty ? NULL : &layer, empty, false, err);
+	if (!hit) {
+		eng_explain_miss(c, j.key);
+		if (job_root(&j, err) < 0 || job_sandbox_mounts(&j, err) < 0 ||
+		    job_proxy_env(&j, err) < 0 || job_exec(&j, err) < 0 ||
+		    eng_harvest(e, j.upper, &layer, &empty, err) < 0 ||
+		    eng_cache_record(e, j.key, empty ? NULL : &layer, NULL, err) < 0)
+			goto out;
+	}
+	c->history = j.history;
+	r = eng_stage_apply(c, j.key, empty ? NULL : &layer, empty, hit, err);
 out:
 	c->history = NULL;
-	digest_release(&d);
-	for (size_t i = 0; i < j.n_mounts; i++)
-		mount_release(&j.mounts[i]);
-	for (size_t i = 0; i < n_views; i++) {
-		free((void *)views[i].lowers);
-		free((void *)views[i].upper);
-		free((void *)views[i].work);
-	}
-	free(views);
-	free(j.mounts);
-	free(j.smounts);
-	oci_strings_release(&cmd.argv);
-	free(cmd.script);
-	free(cmd.script_name);
-	oci_strings_release(&env);
-	eng_user_release(&user);
+	job_release(&j);
 	eng_layer_release(&layer);
 	return r;
 }

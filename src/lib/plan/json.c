@@ -106,9 +106,32 @@ static json_t *index_array(const size_t *v, size_t n)
 	return arr;
 }
 
+static json_t *optional_string(const char *s)
+{
+	return s ? string_value(s) : json_null();
+}
+
+static json_t *mount_json(const struct plan_step *step, const struct plan_mount *m)
+{
+	static const char *const types[] = { "bind", "cache", "tmpfs", "secret", "ssh" };
+	const struct plan_source *src = m->from >= 0 ? &step->sources[m->from] : NULL;
+	_cleanup_plan_json_ json_t *obj = json_object();
+
+	if (obj == NULL || set(obj, "type", json_string(types[m->type])) < 0 ||
+	    set(obj, "target", optional_string(m->target)) < 0 ||
+	    set(obj, "source", optional_string(m->source)) < 0 ||
+	    set(obj, "from_stage", src && src->stage >= 0 ? json_integer(src->stage) : json_null()) <
+		    0 ||
+	    set(obj, "from_image", optional_string(src ? src->image : NULL)) < 0 ||
+	    set(obj, "readonly", json_boolean(m->readonly)) < 0 ||
+	    set(obj, "id", optional_string(m->id)) < 0)
+		return NULL;
+	return json_incref(obj);
+}
+
 static json_t *step_json(const struct plan_step *step)
 {
-	_cleanup_plan_json_ json_t *obj = json_object(), *args = json_array();
+	_cleanup_plan_json_ json_t *obj = json_object(), *args = json_array(), *mounts = NULL;
 
 	if (obj == NULL || args == NULL)
 		return NULL;
@@ -118,6 +141,15 @@ static json_t *step_json(const struct plan_step *step)
 	if (set(obj, "line", json_integer(step->line)) < 0 ||
 	    set(obj, "instruction", string_value(step->instruction)) < 0 ||
 	    set(obj, "args", json_incref(args)) < 0)
+		return NULL;
+	if (step->run.n_mounts == 0)
+		return json_incref(obj);
+	if ((mounts = json_array()) == NULL)
+		return NULL;
+	for (size_t i = 0; i < step->run.n_mounts; i++)
+		if (push(mounts, mount_json(step, &step->run.mounts[i])) < 0)
+			return NULL;
+	if (set(obj, "mounts", json_incref(mounts)) < 0)
 		return NULL;
 	return json_incref(obj);
 }

@@ -170,6 +170,8 @@ void plan_step_release(struct plan_step *step)
 	for (size_t i = 0; i < step->n_sources; i++)
 		free(step->sources[i].image);
 	free(step->sources);
+	plan_run_flags_release(&step->run);
+	plan_copy_flags_release(&step->copy);
 }
 
 void plan_free(struct plan *plan)

@@ -93,6 +93,82 @@ struct plan_source {
 };
 
 /*
+ * Typed flags.  Every instruction flag is parsed once, here, with the grammar BuildKit's
+ * Dockerfile frontend gives it; the engine reads only these fields.  RUN flags are parsed
+ * when the step is recorded (for every stage, as BuildKit does: they are never expanded).
+ * COPY and ADD flag values other than --from are expanded like the arguments, so they are
+ * typed after expansion, for needed stages only: in other stages `copy` keeps its defaults.
+ */
+
+/* `RUN --mount=type=…` (BuildKit's mount types; plate's engine refuses ssh). */
+enum plan_mount_type {
+	PLAN_MOUNT_BIND,
+	PLAN_MOUNT_CACHE,
+	PLAN_MOUNT_TMPFS,
+	PLAN_MOUNT_SECRET,
+	PLAN_MOUNT_SSH,
+};
+
+/* `sharing=` of a cache mount. */
+enum plan_mount_sharing {
+	PLAN_SHARING_SHARED, /* the default */
+	PLAN_SHARING_PRIVATE,
+	PLAN_SHARING_LOCKED,
+};
+
+/*
+ * One `--mount=` value: a CSV record of key=value fields (Go encoding/csv quoting; keys
+ * case-insensitive; `type`, `sharing` values too).  Defaults are applied: a bind or a
+ * secret is read-only unless rw/readonly=false is given, a cache or tmpfs is writable; a
+ * cache's id is its target; a secret's id is its id, else its source, else the base name
+ * of its target, and its target is /run/secrets/<id> unless only env= is given.
+ */
+struct plan_mount {
+	enum plan_mount_type type;
+	char *spec;      /* the value as written, for cache keys and messages */
+	char *target;    /* as written: NULL when absent (a secret given as env= only, or a
+			  * mount at the WORKDIR), maybe relative to the WORKDIR */
+	char *source;    /* path in the source (bind), NULL = its root */
+	int from;        /* index into the step's sources, or -1: the build context */
+	bool readonly;
+	char *id;        /* cache and secret (never NULL for them), else NULL */
+	enum plan_mount_sharing sharing;
+	long mode;       /* cache, secret: octal mode, -1 = unset */
+	long uid, gid;   /* cache, secret: -1 = unset */
+	bool required;   /* secret, ssh */
+	char *env;       /* secret: also (or only) exported as this variable, NULL = not */
+	unsigned long long size; /* tmpfs: bytes, 0 = no limit */
+};
+
+/* `RUN --network=`: unset means the build's --network (plate build --network). */
+enum plan_network { PLAN_NET_UNSET, PLAN_NET_DEFAULT, PLAN_NET_NONE, PLAN_NET_HOST };
+
+/* `RUN --security=`. */
+enum plan_security { PLAN_SECURITY_SANDBOX, PLAN_SECURITY_INSECURE };
+
+struct plan_run_flags {
+	struct plan_mount *mounts; /* in flag order */
+	size_t n_mounts;
+	enum plan_network network;
+	enum plan_security security;
+};
+
+/* COPY and ADD flags (ADD has no --from or --parents; COPY no --checksum, --keep-git-dir or
+ * --unpack: the planner refuses them where they do not belong). */
+struct plan_copy_flags {
+	int from;          /* index into the step's sources, or -1: the build context */
+	char *chown;       /* "user[:group]" as expanded, NULL = unset (also for --chown=) */
+	int chmod;         /* octal mode, -1 = unset (also for --chmod=) */
+	bool link;
+	bool parents;
+	bool keep_git_dir;
+	int unpack;        /* ADD --unpack: 1 true, 0 false, -1 unset */
+	char *checksum;    /* ADD: "sha256:<hex>", NULL = unset */
+	char **exclude;    /* patterns, in flag order */
+	size_t n_exclude;
+};
+
+/*
  * One instruction of a stage (FROM itself is the stage, not a step).
  *
  * args, by instruction (see docs/plan-json.md):
@@ -121,6 +197,8 @@ struct plan_step {
 	const struct dockerfile_instruction *instr; /* borrowed; the trigger itself for onbuild */
 	struct plan_source *sources; /* COPY --from / RUN --mount from=, in flag order */
 	size_t n_sources;
+	struct plan_run_flags run;   /* RUN only, else zero */
+	struct plan_copy_flags copy; /* COPY and ADD of needed stages, else the defaults */
 };
 
 struct plan_stage {

@@ -83,4 +83,26 @@ int plan_expand_word(struct plan_ctx *ctx, const char *word, const struct docker
 
 void plan_step_release(struct plan_step *step);
 
+/* Records the source a COPY --from or a mount's from= names: a stage by name, else an
+ * image (normalised; unlocated error when invalid).  Appended to step->sources. */
+int plan_add_named_source(struct plan_ctx *ctx, struct plan_step *step, const char *name,
+			  struct plate_error **err);
+
+/* flags.c: parses one --mount value into *m (released on failure) and *from (the from=
+ * field, NULL when absent; the caller resolves it).  Pure; errors are unlocated. */
+int plan_mount_parse(const char *spec, struct plan_mount *m, char **from,
+		     struct plate_error **err);
+void plan_mount_release(struct plan_mount *m);
+
+/* flags.c: RUN's flags as written into step->run, recording from= sources (located
+ * errors). */
+int plan_run_flags_parse(struct plan_ctx *ctx, struct plan_step *step,
+			 const struct dockerfile_instruction *in, struct plate_error **err);
+void plan_run_flags_release(struct plan_run_flags *f);
+
+/* flags.c: COPY/ADD flags, already expanded in step->flags, into step->copy (unlocated
+ * errors). */
+int plan_copy_flags_parse(struct plan_step *step, struct plate_error **err);
+void plan_copy_flags_release(struct plan_copy_flags *f);
+
 #endif

@@ -36,8 +36,9 @@ static const char *const copy_bool[] = { "link", "parents", NULL };
 static const char *const add_flags[] = { "chown", "chmod", "checksum", "exclude", NULL };
 static const char *const add_bool[] = { "link", "keep-git-dir", "unpack", NULL };
 static const char *const exclude_multi[] = { "exclude", NULL };
-static const char *const run_flags[] = { "mount", "network", "security", "device", NULL };
-static const char *const run_multi[] = { "mount", "device", NULL };
+/* BuildKit's stable syntax has no --device (a labs feature): refused as an unknown flag. */
+static const char *const run_flags[] = { "mount", "network", "security", NULL };
+static const char *const run_multi[] = { "mount", NULL };
 static const char *const health_flags[] = { "interval", "timeout", "start-period",
 					    "start-interval", "retries", NULL };
 
@@ -337,86 +338,17 @@ static int copy_from_source(struct plan_ctx *ctx, struct plan_step *step, const 
 	return add_source(step, &src, err);
 }
 
-/*
- * The from= field of a --mount value, which is one CSV record (Go encoding/csv rules:
- * fields may be double-quoted, "" is a quote inside quotes).  *from is NULL when absent.
- */
-static int mount_from(const char *value, char **from, struct plate_error **err)
+int plan_add_named_source(struct plan_ctx *ctx, struct plan_step *step, const char *name,
+			  struct plate_error **err)
 {
-	const char *p = value;
-	_cleanup_buf_ struct buf field = BUF_INIT(strlen(value));
+	struct plan_source src = { .stage = -1 };
+	long named = plan_find_stage(ctx, name);
 
-	*from = NULL;
-	for (;;) {
-		buf_reset(&field);
-		if (*p == '"') {
-			for (p++;; p++) {
-				if (*p == '\0')
-					return plate_err_new(err, 0, "failed to parse csv mounts: "
-								     "unterminated quote");
-				if (*p == '"' && p[1] == '"')
-					p++;
-				else if (*p == '"')
-					break;
-				if (buf_addch(&field, *p) < 0)
-					return plate_err_new(err, errno, "cannot parse mount");
-			}
-			p++;
-			if (*p != ',' && *p != '\0')
-				return plate_err_new(err, 0,
-						     "failed to parse csv mounts: extraneous '\"' in field");
-		} else {
-			for (; *p != ',' && *p != '\0'; p++) {
-				if (*p == '"')
-					return plate_err_new(err, 0, "failed to parse csv mounts: bare "
-								     "'\"' in non-quoted field");
-				if (buf_addch(&field, *p) < 0)
-					return plate_err_new(err, errno, "cannot parse mount");
-			}
-		}
-		if (field.len >= 5 && strncasecmp(field.data, "from=", 5) == 0) {
-			free(*from);
-			*from = strdup(field.data + 5);
-			if (*from == NULL)
-				return plate_err_new(err, ENOMEM, "cannot parse mount");
-		}
-		if (*p == '\0')
-			return 0;
-		p++;
-	}
-}
-
-static int run_mount_sources(struct plan_ctx *ctx, struct plan_step *step,
-			     const struct dockerfile_instruction *in, struct plate_error **err)
-{
-	for (size_t i = 0; i < in->n_flags; i++) {
-		_cleanup_free_ char *from = NULL;
-		struct plan_source src = { .stage = -1 };
-		const char *dollar;
-		long named;
-
-		if (strncmp(in->flags[i], "--mount=", 8) != 0)
-			continue;
-		if (mount_from(in->flags[i] + 8, &from, err) < 0)
-			return plan_locate(err, step->line, step->column);
-		if (from == NULL || from[0] == '\0')
-			continue;
-		/* BuildKit: a '$' followed by anything in from= is refused, not expanded. */
-		dollar = strchr(from, '$');
-		if (dollar != NULL && dollar[1] != '\0')
-			return plate_err_at(err, step->line, step->column,
-					    "'from' doesn't support variable expansion, define alias "
-					    "stage instead");
-		named = plan_find_stage(ctx, from);
-		if (named >= 0) {
-			src.stage = (int)named;
-		} else if (image_source(from, &src, err) < 0) {
-			return plan_locate(err, step->line, step->column);
-		}
-		if (add_source(step, &src, err) < 0)
-			return -1;
-	}
-	return 0;
+	if (named >= 0)
+		src.stage = (int)named;
+	else if (image_source(name, &src, err) < 0)
+		return -1;
+	return add_source(step, &src, err);
 }
 
 static int make_step(struct plan_ctx *ctx, struct plan_step *step,
@@ -428,6 +360,7 @@ static int make_step(struct plan_ctx *ctx, struct plan_step *step,
 	step->instr = in;
 	step->onbuild = trigger;
 	step->json_form = in->json_form;
+	step->copy = (struct plan_copy_flags){ .from = -1, .chmod = -1, .unpack = -1 };
 	if (!trigger && plan_check_instruction(in, err) < 0)
 		return -1;
 	if (strcmp(in->keyword, "from") == 0)
@@ -444,11 +377,13 @@ static int make_step(struct plan_ctx *ctx, struct plan_step *step,
 	/* An empty --from means the build context, as in BuildKit. */
 	if (strcmp(in->keyword, "copy") == 0) {
 		for (size_t i = 0; i < in->n_flags; i++)
-			if (strncmp(in->flags[i], "--from=", 7) == 0 && in->flags[i][7] != '\0' &&
-			    copy_from_source(ctx, step, in->flags[i] + 7, err) < 0)
-				return -1;
+			if (strncmp(in->flags[i], "--from=", 7) == 0 && in->flags[i][7] != '\0') {
+				if (copy_from_source(ctx, step, in->flags[i] + 7, err) < 0)
+					return -1;
+				step->copy.from = 0;
+			}
 	} else if (strcmp(in->keyword, "run") == 0) {
-		return run_mount_sources(ctx, step, in, err);
+		return plan_run_flags_parse(ctx, step, in, err);
 	}
 	return 0;
 }
@@ -597,7 +532,7 @@ static int expand_words(struct plan_ctx *ctx, struct plan_step *step,
 		free(step->flags[i]);
 		step->flags[i] = f;
 	}
-	return 0;
+	return plan_copy_flags_parse(step, err);
 }
 
 /* ENV and LABEL: every pair is expanded with the variables as they were before the
