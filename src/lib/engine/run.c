@@ -428,9 +428,11 @@ static int job_mounts(struct run_job *j, struct plate_error **err)
 {
 	const struct plan_step *step = j->c->step;
 
-	if (step->run.security == PLAN_SECURITY_INSECURE)
-		return plate_err_new(err, ENOTSUP, "RUN --security=insecure is not supported");
-	/* Before the cache: a cached step must not bypass the entitlement either. */
+	/* BuildKit's entitlements, checked before the cache so that a cached step cannot bypass
+	 * them: the Dockerfile alone cannot lift the sandbox or reach the host network. */
+	if (step->run.security == PLAN_SECURITY_INSECURE && !j->c->e->o.allow_insecure)
+		return plate_err_new(err, EPERM, "RUN --security=insecure needs 'plate build "
+						 "--allow security.insecure'");
 	if (check_network(j, err) < 0)
 		return -1;
 	j->mounts = calloc(step->run.n_mounts + 1, sizeof(*j->mounts));
@@ -546,6 +548,8 @@ static int job_key(struct run_job *j, struct plate_error **err)
 	eng_hash_field(&d, c->st->config.user);
 	eng_hash_field(&d, j->cwd);
 	eng_hash_field(&d, network_name(step->run.network));
+	if (step->run.security == PLAN_SECURITY_INSECURE) /* only then: other keys stay */
+		eng_hash_field(&d, "security=insecure");
 	for (size_t i = 0; i < j->n_mounts; i++)
 		eng_hash_field(&d, j->mounts[i].pm->spec);
 	for (size_t i = 0; i < j->n_mounts; i++)
@@ -771,6 +775,7 @@ static int job_exec(struct run_job *j, struct plate_error **err)
 	sp->etc_files = SANDBOX_ETC_RESOLV_CONF | SANDBOX_ETC_HOSTS | SANDBOX_ETC_HOSTNAME;
 	sp->resolv_conf = e->o.resolv_conf;
 	sp->network = job_network(j);
+	sp->insecure = j->c->step->run.security == PLAN_SECURITY_INSECURE;
 	sp->output = on_output;
 	sp->output_data = &j->out;
 	sp->cancel_fd = e->cancel_pipe[0];
