@@ -30,8 +30,8 @@ echo
 ./plate history plate-demo
 echo
 port=18080
-echo "== plate run plate-demo (LISTEN=127.0.0.1:$port), then GET /healthz"
-./plate run -e LISTEN=127.0.0.1:$port plate-demo &
+echo "== plate run --network host plate-demo (LISTEN=127.0.0.1:$port), then GET /healthz"
+./plate run --network host -e LISTEN=127.0.0.1:$port plate-demo &
 pid=$!
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
 curl -s "http://127.0.0.1:$port/"

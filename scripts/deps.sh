@@ -10,7 +10,10 @@ packages=(
   libzstd-dev zlib1g-dev libdeflate-dev libisal-dev
   # tests and judges
   jq git python3 zstd tar gzip skopeo umoci runc buildah docker-registry faketime
+  docker.io xz-utils bzip2
   busybox-static golang-go ca-certificates openssl apache2-utils
+  # RUN's default network (slirp4netns); the network tests' remote test host (ip netns, veth)
+  slirp4netns iproute2 curl
   # benchmarks
   hyperfine pigz time
 )
@@ -26,6 +29,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # docker.io would start the system's dockerd: a policy-rc.d refusing every start keeps
+  # it stopped (the differential test starts its own), removed again if we made it.
+  made_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d &&
+      made_policy=1
+  fi
+  rc=0
+  apt-get update -qq &&
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" || rc=$?
+  [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
+  exit "$rc"
 fi

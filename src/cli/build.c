@@ -3,6 +3,7 @@
  *             [--no-cache] [--sbom] [--progress auto|tty|plain|json|quiet] [-q]
  *             [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]
  *             [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]
+ *             [--allow network.host]
  *             [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]
  *             [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]
  *             [--insecure-registry HOST]... CONTEXT
@@ -13,7 +14,9 @@
  * any warning or error remains, --max-size sets a size budget whose excess exits 3.  Progress goes
  * to stderr; with -q only the image ID is printed, on stdout.  SOURCE_DATE_EPOCH sets the
  * epoch (default 0) that layer mtimes are clamped to and that config dates are.  Ctrl-C
- * stops the build: the sandbox is killed and the store is left as it was.  Base images the
+ * stops the build: the sandbox is killed and the store is left as it was.  RUN gets a
+ * private network with outbound connections; `RUN --network=host` needs the caller's
+ * consent, --allow network.host (BuildKit's entitlement) or --network host.  Base images the
  * store lacks are pulled (--pull); --push or --output type=registry pushes every -t tag.
  */
 #include <errno.h>
@@ -37,6 +40,7 @@ static const char usage[] =
 	"                   [--no-cache] [--sbom] [--progress auto|tty|plain|json|quiet] [-q]\n"
 	"                   [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]\n"
 	"                   [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]\n"
+	"                   [--allow network.host]\n"
 	"                   [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]\n"
 	"                   [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]\n"
 	"                   [--insecure-registry HOST]... CONTEXT\n";
@@ -47,6 +51,7 @@ struct build_cli {
 	const char *output;
 	const char *iidfile;
 	const char *network;
+	bool allow_host_network;
 	const char *pull;
 	bool push;
 	bool no_cache;
@@ -152,6 +157,11 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 				return cli_usage_error(ctx, err, "--max-size '%s' is not a size", v);
 		} else if ((m = cli_take_value(argc, argv, &i, "--network", NULL, &v)) != 0) {
 			o->network = v;
+		} else if ((m = cli_take_value(argc, argv, &i, "--allow", NULL, &v)) != 0) {
+			if (m > 0 && strcmp(v, "network.host") != 0)
+				return cli_usage_error(ctx, err, "--allow '%s': only network.host is "
+							      "supported", v);
+			o->allow_host_network = true;
 		} else if ((m = cli_take_value(argc, argv, &i, "--secret", NULL, &v)) != 0) {
 			if (m > 0 && cli_strv_add(&o->secret_specs, &o->n_secret_specs, v, err) < 0)
 				return -1;
@@ -476,7 +486,8 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		rc = lint_build(ctx, &o, &source, len, df, context, NULL, err);
 		goto out;
 	}
-	/* RUN gets the host's resolver configuration (RUN shares the host network). */
+	/* RUN gets the host's resolver configuration, its nameservers adapted by the sandbox to
+	 * the default network's DNS forwarder. */
 	{
 		_cleanup_error_ struct plate_error *ignored = NULL;
 		if (cli_read_file("/etc/resolv.conf", 65536, &resolv, &resolv_len, &ignored) < 0)
@@ -511,6 +522,7 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	eo.labels = (const char *const *)o.labels;
 	eo.n_labels = o.n_labels;
 	eo.no_cache = o.no_cache;
+	eo.allow_host_network = o.allow_host_network || eo.network == ENGINE_NET_HOST;
 	eo.secrets = secrets;
 	eo.n_secrets = o.n_secret_specs;
 	eo.resolv_conf = resolv;

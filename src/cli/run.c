@@ -1,12 +1,13 @@
 /*
- * plate run [--rm] [-e KEY=VALUE]... [--network host|none] [--entrypoint CMD] [-u USER]
+ * plate run [--rm] [-e KEY=VALUE]... [--network default|none|host] [--entrypoint CMD] [-u USER]
  *           [-w DIR] [--hostname NAME] REF [CMD [ARG...]]
  *
  * Runs the image's entrypoint and command (CMD replaced by the arguments after REF) in the
  * sandbox, over the image's layers with a throw-away upper directory: nothing the command
  * writes is kept (--rm is accepted for docker compatibility and is always the case).
  * The command's stdin, stdout and stderr are plate's; plate exits with its status.
- * The network is the host's unless --network none: plate has no network bridge.
+ * The network is a private namespace with outbound connections (the host's loopback out of
+ * reach) unless --network none (loopback only) or host (the host's own).
  * SIGINT or SIGTERM stops the command (the whole sandbox is killed); plate then exits
  * 128 + the signal.
  */
@@ -23,8 +24,8 @@
 #include "engine/engine.h"
 
 static const char usage[] =
-	"usage: plate run [--rm] [-e KEY=VALUE]... [--network host|none] [--entrypoint CMD]\n"
-	"                 [-u USER] [-w DIR] [--hostname NAME] REF [CMD [ARG...]]\n";
+	"usage: plate run [--rm] [-e KEY=VALUE]... [--network default|none|host]\n"
+	"                 [--entrypoint CMD] [-u USER] [-w DIR] [--hostname NAME] REF [CMD [ARG...]]\n";
 
 static int cancel_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t stopped_by;
@@ -87,10 +88,12 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error *
 		} else if (strncmp(a, "--network", 9) == 0) {
 			if (strcmp(v, "none") == 0)
 				o.network = ENGINE_NET_NONE;
-			else if (strcmp(v, "host") == 0 || strcmp(v, "default") == 0)
+			else if (strcmp(v, "host") == 0)
 				o.network = ENGINE_NET_HOST;
+			else if (strcmp(v, "default") == 0)
+				o.network = ENGINE_NET_DEFAULT;
 			else
-				return cli_usage_error(ctx, err, "--network must be host or none");
+				return cli_usage_error(ctx, err, "--network must be default, none or host");
 		} else if (strncmp(a, "--entrypoint", 12) == 0) {
 			o.entrypoint = v;
 		} else if (strcmp(a, "-u") == 0 || strncmp(a, "--user", 6) == 0) {

@@ -26,6 +26,13 @@
  *   nonewprivs          the NoNewPrivs value from /proc/self/status
  *   pid | ppid          getpid() | getppid()
  *   netdevs             network interface names from /proc/net/dev, one per line
+ *   connect ADDR PORT   TCP connect to an IPv4 address (1 s timeout): "connected" (exit 0)
+ *                       or "failed: <error>" (exit 1)
+ *   http ADDR PORT PATH GET http://ADDR:PORT/PATH (HTTP/1.0, 3 s timeout): the body
+ *   abstract NAME       connect to the abstract UNIX stream socket "@NAME": "connected"
+ *                       (exit 0) or "failed: <error>" (exit 1)
+ *   sniff SECONDS TEXT  an AF_PACKET socket on every interface for SECONDS: "packets=N
+ *                       marked=M", M the packets whose bytes contain TEXT
  *   orphan              makes an orphan that exits, then prints "reaped" once pid 1
  *                       reaped it or "zombie" if it stays a zombie
  *   exit N              exits with status N
@@ -39,12 +46,20 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -254,6 +269,145 @@ static int cmd_netdevs(void)
 	return 0;
 }
 
+/* ---- network attacks: what the host's network leaks into the sandbox ---- */
+
+/* A connected TCP socket to addr:port within timeout_ms, or -1 with errno. */
+static int tcp_connect(const char *addr, const char *port, int timeout_ms)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port)) };
+	struct pollfd p;
+	socklen_t len = sizeof(int);
+	int fd, e = 0;
+
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+		goto connected;
+	if (errno != EINPROGRESS)
+		goto fail;
+	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	if (poll(&p, 1, timeout_ms) == 0) {
+		errno = ETIMEDOUT;
+		goto fail;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0 || e != 0) {
+		errno = e != 0 ? e : errno;
+		goto fail;
+	}
+connected:
+	fcntl(fd, F_SETFL, 0);
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+static int cmd_connect(const char *addr, const char *port)
+{
+	int fd = tcp_connect(addr, port, 1000);
+
+	if (fd < 0) {
+		printf("failed: %s\n", strerror(errno));
+		return 1;
+	}
+	close(fd);
+	puts("connected");
+	return 0;
+}
+
+static int cmd_http(const char *addr, const char *port, const char *path)
+{
+	static char resp[1 << 20];
+	struct timeval tv = { .tv_sec = 3 };
+	size_t got = 0;
+	ssize_t n;
+	char *body;
+	int fd = tcp_connect(addr, port, 3000);
+
+	if (fd < 0)
+		return fail("connect", addr);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	dprintf(fd, "GET /%s HTTP/1.0\r\nHost: %s\r\n\r\n", path, addr);
+	while (got < sizeof(resp) - 1 && (n = read(fd, resp + got, sizeof(resp) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	resp[got] = '\0';
+	body = strstr(resp, "\r\n\r\n");
+	if (strncmp(resp, "HTTP/1.", 7) != 0 || strncmp(resp + 8, " 200", 4) != 0 || body == NULL) {
+		fprintf(stderr, "probe: http: unexpected response '%.40s'\n", resp);
+		return 1;
+	}
+	fputs(body + 4, stdout);
+	return 0;
+}
+
+static int cmd_abstract(const char *name)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	size_t len = strlen(name);
+	int fd;
+
+	if (len + 1 > sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return fail("abstract", name);
+	}
+	memcpy(sun.sun_path + 1, name, len); /* sun_path[0] == '\0': the abstract namespace */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return fail("socket", "AF_UNIX");
+	if (connect(fd, (struct sockaddr *)&sun,
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) < 0) {
+		printf("failed: %s\n", strerror(errno));
+		close(fd);
+		return 1;
+	}
+	close(fd);
+	puts("connected");
+	return 0;
+}
+
+static int cmd_sniff(const char *seconds, const char *marker)
+{
+	static unsigned char frame[65536];
+	struct timespec now, end;
+	size_t mlen = strlen(marker);
+	unsigned long packets = 0, marked = 0;
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+
+	if (fd < 0)
+		return fail("socket", "AF_PACKET");
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += atoi(seconds);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long left;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+		if (left <= 0)
+			break;
+		if (poll(&p, 1, (int)left) <= 0)
+			continue;
+		n = recv(fd, frame, sizeof(frame), MSG_DONTWAIT);
+		if (n <= 0)
+			continue;
+		packets++;
+		if (mlen > 0 && memmem(frame, (size_t)n, marker, mlen) != NULL)
+			marked++;
+	}
+	close(fd);
+	printf("packets=%lu marked=%lu\n", packets, marked);
+	return 0;
+}
+
 static int cmd_orphan(void)
 {
 	int p[2];
@@ -428,6 +582,22 @@ static int run(int argc, char **argv)
 	if (strcmp(cmd, "netdevs") == 0) {
 		NEED(0);
 		return cmd_netdevs();
+	}
+	if (strcmp(cmd, "connect") == 0) {
+		NEED(2);
+		return cmd_connect(argv[1], argv[2]);
+	}
+	if (strcmp(cmd, "http") == 0) {
+		NEED(3);
+		return cmd_http(argv[1], argv[2], argv[3]);
+	}
+	if (strcmp(cmd, "abstract") == 0) {
+		NEED(1);
+		return cmd_abstract(argv[1]);
+	}
+	if (strcmp(cmd, "sniff") == 0) {
+		NEED(2);
+		return cmd_sniff(argv[1], argv[2]);
 	}
 	if (strcmp(cmd, "orphan") == 0) {
 		NEED(0);

@@ -5,7 +5,8 @@
  *   sandbox-run --tmpdir DIR (--rootfs DIR | --lower DIR... --upper DIR --work DIR)
  *               [--bind SRC:DST[:ro]]... [--tmpfs DST[:SIZE]]... [--env K=V]...
  *               [--uid N] [--gid N] [--groups A,B,...] [--cwd DIR] [--hostname NAME]
- *               [--net none|host] [--etc resolv,hosts,hostname] [--resolv-conf TEXT]
+ *               [--net none|host|private] [--net-helper PATH]
+ *               [--etc resolv,hosts,hostname] [--resolv-conf TEXT]
  *               [--timeout MS] [--output-callback] [--report FILE] [--threads N]
  *               -- ARGV...
  *
@@ -193,7 +194,11 @@ int main(int argc, char **argv)
 		} else if (strcmp(opt, "--hostname") == 0) {
 			spec.hostname = val;
 		} else if (strcmp(opt, "--net") == 0) {
-			spec.network = strcmp(val, "host") == 0 ? SANDBOX_NET_HOST : SANDBOX_NET_NONE;
+			spec.network = strcmp(val, "host") == 0      ? SANDBOX_NET_HOST
+				       : strcmp(val, "private") == 0 ? SANDBOX_NET_PRIVATE
+								     : SANDBOX_NET_NONE;
+		} else if (strcmp(opt, "--net-helper") == 0) {
+			spec.net_helper = val;
 		} else if (strcmp(opt, "--etc") == 0) {
 			if (strstr(val, "resolv") != NULL)
 				spec.etc_files |= SANDBOX_ETC_RESOLV_CONF;

@@ -71,9 +71,10 @@ ck "runc runs it and /healthz answers" test "$health" = ok || diag "$(cat "$T/ru
 ck "... as uid 65534" test "$(awk '/^Uid:/{print $2}' "/proc/$(cat "$T/pid")/status" 2>/dev/null)" = 65534
 runc --root "$T/runc" delete -f demo >/dev/null 2>&1
 
-# plate run on the host network, on a free port given through LISTEN.
+# plate run on the host network (asked for: the default one is private), on a free port
+# given through LISTEN.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$PLATE" --root "$R" run -e LISTEN=127.0.0.1:$port plate-demo >"$T/run.log" 2>&1 &
+"$PLATE" --root "$R" run --network host -e LISTEN=127.0.0.1:$port plate-demo >"$T/run.log" 2>&1 &
 runpid=$!
 health=""
 for _ in $(seq 1 50); do

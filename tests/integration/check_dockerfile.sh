@@ -33,6 +33,11 @@ tap_check "StageNameCasing at line 1" grep -q "^Dockerfile:1: warning: Stage nam
 tap_check "SecretInContext names .env and the COPY line" grep -q "^Dockerfile:2: warning: '.env' looks like a secret.*\[SecretInContext\]" "$T/out"
 "$PLATE" check --strict Dockerfile . > /dev/null
 tap_check "--strict: exit 3" test $? = 3
+printf 'FROM scratch AS builder\nCOPY . /src\nFROM scratch\nCOPY --from=builder /src /app\n' > D3
+"$PLATE" check D3 . > "$T/out"
+tap_check "SecretInContext follows .env through COPY --from into /app/.env" \
+	grep -q "^D3:4: warning: '.env' looks like a secret and reaches the image as '/app/.env' through COPY --from=builder '/src'.*\[SecretInContext\]" "$T/out"
+rm D3
 echo .env > .dockerignore
 tap_check ".dockerignore excluding .env: no SecretInContext" \
 	bash -c "! '$PLATE' check Dockerfile . | grep -q SecretInContext"

@@ -228,6 +228,28 @@ int main(void)
 	tap_ok(lint("FROM golang AS build\nCOPY . .\nFROM scratch\nCOPY --from=build /app /\n",
 		    "SecretInContext", &(struct env){ .context = ctx_files }, NULL) == 0,
 	       "secrets copied into a builder stage only do not reach the image");
+	tap_ok(lint("FROM golang AS builder\nCOPY . /src\nFROM scratch\nCOPY --from=builder /src /app\n",
+		    "SecretInContext", &(struct env){ .context = ctx_files }, NULL) == 2,
+	       "secrets copied into a builder stage, then from it into the image");
+	tap_ok(lint("FROM golang AS b\nWORKDIR /src\nCOPY . .\nFROM b AS c\nRUN make\nFROM scratch\n"
+		    "COPY --from=2 /src/.env /app/\n",
+		    "SecretInContext", &(struct env){ .context = ctx_files }, NULL) == 0,
+	       "--from=2 names the third stage (the image itself here), which has nothing");
+	tap_ok(lint("FROM golang AS b\nWORKDIR /src\nCOPY . .\nFROM b AS c\nRUN make\nFROM scratch\n"
+		    "COPY --from=1 /src/ /app/\n",
+		    "SecretInContext", &(struct env){ .context = ctx_files }, NULL) == 2,
+	       "through WORKDIR, FROM <stage> and --from=<index>");
+	tap_ok(lint("FROM golang AS b\nCOPY . /src\nFROM b AS c\nCOPY --from=b /src/ /copy/\n"
+		    "FROM scratch\nCOPY --from=c /copy/.env /final\n",
+		    "SecretInContext", &(struct env){ .context = ctx_files }, NULL) == 1,
+	       "through two COPY --from");
+	tap_ok(lint("FROM golang AS b\nCOPY . /src\nFROM scratch\nCOPY --from=b /src/bin /app\n",
+		    "SecretInContext", &(struct env){ .context = ctx_files }, NULL) == 0,
+	       "COPY --from of another directory of the builder");
+	tap_ok(lint("FROM golang AS b\nCOPY . /src\nFROM scratch\nCOPY --from=b /etc/ssl /ssl\n"
+		    "COPY --from=busybox /src /app\n",
+		    "SecretInContext", &(struct env){ .context = ctx_files }, NULL) == 0,
+	       "COPY --from of an image is not the builder's tree");
 	tap_ok(lint("FROM scratch\nCOPY .env.example /\n", "SecretInContext",
 		    &(struct env){ .context = (const char *const[]){ ".env.example", NULL } },
 		    NULL) == 0,

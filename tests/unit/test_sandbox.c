@@ -313,6 +313,40 @@ static void test_host_settings(void)
 	check("host network with all /etc files", &s, NULL, 0);
 	s.etc_files = 1 << 5;
 	check("unknown etc flag", &s, "unknown etc file flags 0x20", EINVAL);
+	base_spec(&s);
+	s.network = SANDBOX_NET_PRIVATE;
+	check("private network, helper searched", &s, NULL, 0);
+	s.net_helper = "bin/slirp4netns";
+	check("private network, relative helper", &s,
+	      "net_helper 'bin/slirp4netns' is not an absolute path", EINVAL);
+}
+
+static void test_private_resolv_conf(void)
+{
+	static const struct {
+		const char *name, *host, *want;
+	} cases[] = {
+		{ "no host file: the forwarder only", NULL, "nameserver 10.0.2.3\n" },
+		{ "a loopback resolver is reached through the forwarder",
+		  "nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch lan\n",
+		  "nameserver 10.0.2.3\noptions edns0 trust-ad\nsearch lan\n" },
+		{ "routable IPv4 resolvers follow the forwarder, three in all",
+		  "# comment\nnameserver 192.0.2.1\n\tnameserver\t192.0.2.2 # second\n"
+		  "nameserver 192.0.2.3\n",
+		  "nameserver 10.0.2.3\n# comment\nnameserver 192.0.2.1\nnameserver 192.0.2.2\n" },
+		{ "IPv6, zero and malformed addresses are dropped",
+		  "nameserver ::1\nnameserver 2001:db8::1\nnameserver 0.0.0.0\nnameserver 1.2.3\n"
+		  "nameserver 1.2.3.4.5\nnameserver 256.1.1.1\nnameserver 1.2.3.4x\nnameservers 1.1.1.1",
+		  "nameserver 10.0.2.3\nnameservers 1.1.1.1\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		_cleanup_buf_ struct buf b = BUF_INIT(4096);
+
+		tap_ok(sandbox_private_resolv_conf(cases[i].host, &b) == 0, "%s: generated",
+		       cases[i].name);
+		tap_streq(b.data, cases[i].want, "%s", cases[i].name);
+	}
 }
 
 static void test_hosts_file(void)
@@ -494,6 +528,7 @@ int main(void)
 	test_process();
 	test_host_settings();
 	test_hosts_file();
+	test_private_resolv_conf();
 	test_resolve();
 	return tap_done();
 }

@@ -90,9 +90,10 @@ struct engine_event {
 typedef void engine_progress_fn(void *data, const struct engine_event *ev);
 
 enum engine_network {
-	ENGINE_NET_DEFAULT, /* RUN shares the host's network (plate has no bridge) */
+	ENGINE_NET_DEFAULT, /* a private network namespace with outbound connections through a
+			     * user-mode NAT (slirp4netns); the host's loopback is out of reach */
 	ENGINE_NET_NONE,    /* a private network namespace with only loopback */
-	ENGINE_NET_HOST,
+	ENGINE_NET_HOST,    /* the host's network namespace, only when asked for */
 };
 
 enum engine_output_type {
@@ -138,7 +139,9 @@ struct engine_options {
 	const char *const *labels;   /* "key=value", added to the image's labels */
 	size_t n_labels;
 	bool no_cache;
-	enum engine_network network; /* for RUN without --network */
+	enum engine_network network; /* for RUN without --network or with --network=default */
+	bool allow_host_network;     /* RUN --network=host is allowed (BuildKit's network.host
+				      * entitlement): the Dockerfile alone cannot ask for it */
 	const struct engine_secret *secrets;
 	size_t n_secrets;
 	const char *resolv_conf;     /* contents of /etc/resolv.conf in RUN; NULL: empty */
@@ -185,7 +188,7 @@ struct engine_run_options {
 	const char *user;           /* NULL: the image's User */
 	const char *workdir;        /* NULL: the image's WorkingDir */
 	const char *hostname;       /* NULL: the sandbox default */
-	enum engine_network network; /* DEFAULT means HOST */
+	enum engine_network network;
 	const char *resolv_conf;
 	int stdin_fd, stdout_fd, stderr_fd;
 	int cancel_fd;              /* -1 or readable to stop the command */

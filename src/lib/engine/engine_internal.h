@@ -20,6 +20,7 @@
 #include "ignore/ignore.h"
 #include "oci/oci.h"
 #include "plan/plan.h"
+#include "sandbox/sandbox.h"
 #include "store/store.h"
 
 /* A cache key, an image digest or a diffID: "sha256:<hex>". */
@@ -320,6 +321,9 @@ int eng_user_resolve_root(int rootfd, const char *spec, bool groups, struct eng_
 void eng_user_release(struct eng_user *u);
 
 /* ---- steps (stage.c, copy.c, run.c) ------------------------------------------------------ */
+
+/* The sandbox network of an engine network: DEFAULT is the sandbox's PRIVATE one. */
+enum sandbox_network eng_sandbox_network(enum engine_network net);
 
 struct eng_step_ctx {
 	struct engine *e;

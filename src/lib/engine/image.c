@@ -316,7 +316,7 @@ int engine_run(const struct engine_run_options *o, int *status, struct plate_err
 	spec.groups = user.groups;
 	spec.n_groups = user.n_groups;
 	spec.hostname = o->hostname;
-	spec.network = o->network == ENGINE_NET_NONE ? SANDBOX_NET_NONE : SANDBOX_NET_HOST;
+	spec.network = eng_sandbox_network(o->network);
 	spec.etc_files = SANDBOX_ETC_RESOLV_CONF | SANDBOX_ETC_HOSTS | SANDBOX_ETC_HOSTNAME;
 	spec.resolv_conf = o->resolv_conf;
 	spec.stdin_fd = o->stdin_fd;

@@ -393,6 +393,29 @@ static int prepare_cache(struct eng_step_ctx *c, struct run_mount *m, struct pla
 	return 0;
 }
 
+enum sandbox_network eng_sandbox_network(enum engine_network net)
+{
+	switch (net) {
+	case ENGINE_NET_NONE:
+		return SANDBOX_NET_NONE;
+	case ENGINE_NET_HOST:
+		return SANDBOX_NET_HOST;
+	case ENGINE_NET_DEFAULT:
+	default:
+		return SANDBOX_NET_PRIVATE;
+	}
+}
+
+/* RUN --network=host as BuildKit: only with the caller's consent (the network.host
+ * entitlement), never on the Dockerfile's word alone. */
+static int check_network(const struct run_job *j, struct plate_error **err)
+{
+	if (j->c->step->run.network == PLAN_NET_HOST && !j->c->e->o.allow_host_network)
+		return plate_err_new(err, EPERM,
+				     "RUN --network=host is not allowed: build with --allow network.host");
+	return 0;
+}
+
 static int ensure_cwd(void *data, const int *fds, struct plate_error **err)
 {
 	return eng_mkdir_p(fds[0], data, 0, 0, NULL, err);
@@ -406,6 +429,9 @@ static int job_mounts(struct run_job *j, struct plate_error **err)
 
 	if (step->run.security == PLAN_SECURITY_INSECURE)
 		return plate_err_new(err, ENOTSUP, "RUN --security=insecure is not supported");
+	/* Before the cache: a cached step must not bypass the entitlement either. */
+	if (check_network(j, err) < 0)
+		return -1;
 	j->mounts = calloc(step->run.n_mounts + 1, sizeof(*j->mounts));
 	j->smounts = calloc(step->run.n_mounts + 2, sizeof(*j->smounts));
 	j->views = calloc(step->run.n_mounts + 1, sizeof(*j->views));
@@ -706,11 +732,11 @@ static enum sandbox_network job_network(const struct run_job *j)
 	switch (j->c->step->run.network) {
 	case PLAN_NET_NONE:
 		return SANDBOX_NET_NONE;
-	case PLAN_NET_DEFAULT:
 	case PLAN_NET_HOST:
 		return SANDBOX_NET_HOST;
+	case PLAN_NET_DEFAULT: /* BuildKit: `default` is the build's network */
 	case PLAN_NET_UNSET:
-		return j->c->e->o.network == ENGINE_NET_NONE ? SANDBOX_NET_NONE : SANDBOX_NET_HOST;
+		return eng_sandbox_network(j->c->e->o.network);
 	default:
 		PLATE_BUG("network %d", (int)j->c->step->run.network);
 	}

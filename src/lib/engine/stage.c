@@ -127,7 +127,8 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 {
 	struct engine *e = c->e;
 	struct eng_stage *st = c->st;
-	_cleanup_free_ char *path = NULL, *upper = NULL, *work = NULL, *mnt = NULL, *history = NULL;
+	_cleanup_free_ char *path = NULL, *written = NULL, *upper = NULL, *work = NULL, *mnt = NULL,
+			    *history = NULL;
 	_cleanup_free_ const char **lowers = NULL;
 	struct eng_layer layer = { 0 };
 	struct digest d = { 0 };
@@ -139,11 +140,13 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 	if (c->step->n_args != 1)
 		return plate_err_new(err, EINVAL, "WORKDIR takes one argument");
 	path = eng_path_join(st->config.working_dir ? st->config.working_dir : "/", c->step->args[0]);
-	if (path == NULL || asprintf(&history, "WORKDIR %s", path) < 0)
+	/* BuildKit (system.NormalizeWorkdir) stores an absolute WORKDIR as written and a
+	 * relative one joined to the current one and cleaned; the directory made is the same. */
+	written = strdup(c->step->args[0][0] == '/' ? c->step->args[0] : path ? path : "");
+	if (path == NULL || written == NULL || asprintf(&history, "WORKDIR %s", written) < 0)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	free(st->config.working_dir);
-	if ((st->config.working_dir = strdup(path)) == NULL)
-		return plate_err_new(err, ENOMEM, "out of memory");
+	st->config.working_dir = steal_pointer(&written);
 	c->history = history;
 	eng_inputs_begin(c);
 	eng_inputs_set(c, "path", path);
@@ -151,7 +154,7 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 		return -1;
 	eng_hash_field(&d, "plate workdir v1");
 	eng_hash_field(&d, st->key);
-	eng_hash_field(&d, path);
+	eng_hash_field(&d, st->config.working_dir);
 	eng_hash_field(&d, st->config.user);
 	digest_final(&d, key);
 	digest_release(&d);
@@ -243,6 +246,9 @@ static int stage_from(struct engine *e, struct eng_stage *st, struct plate_error
 		/* The epoch is part of every key: a layer's diffID depends on it (mtimes are
 		 * clamped to it), so a result built under another epoch is not this one's. */
 		snprintf(seed, sizeof(seed), "plate scratch v1\n%s\n%lld", platform, e->o.epoch);
+		/* BuildKit's empty image (dockerfile2llb emptyImage) has WorkingDir "/". */
+		if ((st->config.working_dir = strdup("/")) == NULL)
+			return plate_err_new(err, ENOMEM, "out of memory");
 		if (digest_buffer(seed, strlen(seed), st->key, err) < 0 ||
 		    oci_strings_add(&st->config.env, "PATH=" PLAN_DEFAULT_PATH, err) < 0 ||
 		    platform_parts(platform, &st->config, err) < 0)

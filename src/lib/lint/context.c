@@ -61,31 +61,35 @@ char *lint_clean_source(const char *src)
 	return buf_detach(&out, NULL);
 }
 
-/* Whether a cleaned COPY source sends context path `path` (or a directory above it). */
-static bool covers(const char *src, const char *path)
+/* Whether a cleaned COPY source sends `path` (or a directory above it): -1 when not, else the
+ * length of the part of `path` the source names (the whole path: the file itself; shorter: a
+ * directory whose contents are copied, 0 for the root). */
+static ssize_t covered_at(const char *src, const char *path)
 {
 	size_t n = strlen(src);
 
 	if (strcmp(src, ".") == 0)
-		return true;
+		return 0;
 	if (strpbrk(src, "*?[") != NULL) {
 		char buf[4096];
 		size_t len = strlen(path);
 		if (len >= sizeof(buf))
-			return false;
+			return -1;
 		memcpy(buf, path, len + 1);
 		/* The pattern may name the file or any directory above it. */
 		for (;;) {
 			char *slash;
 			if (fnmatch(src, buf, FNM_PATHNAME) == 0)
-				return true;
+				return (ssize_t)strlen(buf);
 			slash = strrchr(buf, '/');
 			if (slash == NULL)
-				return false;
+				return -1;
 			*slash = '\0';
 		}
 	}
-	return strncmp(path, src, n) == 0 && (path[n] == '\0' || path[n] == '/');
+	if (strncmp(path, src, n) == 0 && (path[n] == '\0' || path[n] == '/'))
+		return (ssize_t)n;
+	return -1;
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -124,94 +128,245 @@ static bool looks_secret(const char *path)
 	       ends_with(path, "/.docker/config.json");
 }
 
-/* The stages of the image: the last stage and the stages it is built FROM, by name. */
-static int image_stages(const struct dockerfile *df, bool *in_image)
-{
-	size_t n = df->n_instructions;
-	ssize_t cur = -1;
-
-	for (size_t i = 0; i < n; i++) {
-		in_image[i] = false;
-		if (strcmp(df->instructions[i].keyword, "from") == 0)
-			cur = (ssize_t)i;
-	}
-	while (cur >= 0) {
-		const struct dockerfile_instruction *from = &df->instructions[cur];
-		const char *base = from->n_args ? from->args[0] : "";
-		ssize_t next = -1;
-		for (size_t i = (size_t)cur; i < n; i++) {
-			if (i > (size_t)cur && strcmp(df->instructions[i].keyword, "from") == 0)
-				break;
-			in_image[i] = true;
-		}
-		for (ssize_t i = cur - 1; i >= 0; i--) {
-			const struct dockerfile_instruction *f = &df->instructions[i];
-			if (strcmp(f->keyword, "from") == 0 && f->n_args >= 3 &&
-			    strcasecmp(f->args[2], base) == 0) {
-				next = i;
-				break;
-			}
-		}
-		if (next >= 0 && in_image[next])
-			break;
-		cur = next;
-	}
-	return 0;
-}
-
 static bool is_source(const struct dockerfile_instruction *inst, size_t i)
 {
 	return i + 1 < inst->n_args && strncmp(inst->args[i], "<<", 2) != 0 &&
 	       !is_remote(inst->args[i]);
 }
 
+/* Where a COPY or ADD puts one file, in the stage it writes to. */
+struct place {
+	char *path; /* absolute, cleaned */
+	unsigned line;
+	const struct dockerfile_instruction *inst;
+	const char *arg; /* the source argument that sent it */
+};
+
+/* One stage's view while following a secret: where the file is in that stage's tree. */
+struct stage_view {
+	const char *name; /* `AS name`, or NULL */
+	char *workdir;	  /* absolute; "/" until a WORKDIR (a base image's is not known) */
+	struct place *places;
+	size_t n_places;
+};
+
+static void views_release(struct stage_view *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < v[i].n_places; j++)
+			free(v[i].places[j].path);
+		free(v[i].places);
+		free(v[i].workdir);
+	}
+	free(v);
+}
+
+/* `rel` made absolute against `dir` and cleaned; malloc'd or NULL. */
+static char *abs_path(const char *dir, const char *rel)
+{
+	_cleanup_free_ char *joined = NULL, *clean = NULL;
+	char *out;
+
+	if (asprintf(&joined, "%s/%s", rel[0] == '/' ? "" : dir, rel) < 0)
+		return NULL;
+	if ((clean = lint_clean_source(joined)) == NULL)
+		return NULL;
+	if (asprintf(&out, "/%s", strcmp(clean, ".") == 0 ? "" : clean) < 0)
+		return NULL;
+	return out;
+}
+
+/* Where source `src` of `inst` puts `path` (both relative to the tree copied from, cleaned),
+ * in a stage whose WORKDIR is `workdir`: 1 and *out set, 0 when it does not copy it. */
+static int destination(const struct dockerfile_instruction *inst, const char *src,
+		       const char *path, const char *workdir, char **out)
+{
+	const char *dest = inst->args[inst->n_args - 1];
+	size_t dl = strlen(dest);
+	ssize_t at = covered_at(src, path);
+	_cleanup_free_ char *dir = NULL;
+
+	*out = NULL;
+	if (at < 0)
+		return 0;
+	if ((dir = abs_path(workdir, dest)) == NULL)
+		return -1;
+	if ((size_t)at < strlen(path)) {
+		/* A directory: its contents go into the destination. */
+		const char *rest = path + at + (at > 0);
+		if (asprintf(out, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, rest) < 0)
+			return -1;
+	} else if (inst->n_args > 2 || (dl > 0 && dest[dl - 1] == '/') ||
+		   strcmp(dest, ".") == 0) {
+		const char *slash = strrchr(path, '/');
+		if (asprintf(out, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir,
+			     slash ? slash + 1 : path) < 0)
+			return -1;
+	} else {
+		*out = steal_pointer(&dir);
+	}
+	return 1;
+}
+
+static int add_place(struct stage_view *v, char *path, const struct dockerfile_instruction *inst,
+		     const char *arg, unsigned line)
+{
+	struct place *p = reallocarray(v->places, v->n_places + 1, sizeof(*p));
+
+	if (p == NULL) {
+		free(path);
+		return -1;
+	}
+	v->places = p;
+	v->places[v->n_places++] = (struct place){ path, line, inst, arg };
+	return 0;
+}
+
+/* The stage `name` names among views[0, n) (by its index too for --from=): its index, or -1
+ * (an image). */
+static ssize_t stage_named(const struct stage_view *views, size_t n, const char *name,
+			   bool by_index)
+{
+	char *end;
+	unsigned long idx = strtoul(name, &end, 10);
+
+	if (by_index && *name != '\0' && *end == '\0')
+		return idx < n ? (ssize_t)idx : -1;
+	for (size_t i = n; i-- > 0;)
+		if (views[i].name && strcasecmp(views[i].name, name) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Follows context file `path` through the stages: into a stage by COPY or ADD from the
+ * context, from stage to stage by FROM <stage> and COPY --from=<stage> (the `plate du` view
+ * of `COPY . /src` in a builder then `COPY --from=builder /src /app`). *views gets one view
+ * per stage; the last is the image's. */
+static int follow(const struct dockerfile *df, const char *path, struct stage_view **views,
+		  size_t *n_views)
+{
+	struct stage_view *v = NULL, *cur = NULL;
+	size_t n = 0;
+
+	*views = NULL;
+	*n_views = 0;
+	for (size_t i = 0; i < df->n_instructions; i++) {
+		const struct dockerfile_instruction *inst = &df->instructions[i];
+		const char *from = NULL;
+		ssize_t base;
+		if (strcmp(inst->keyword, "from") == 0) {
+			struct stage_view *nv = reallocarray(v, n + 1, sizeof(*v));
+			if (nv == NULL)
+				goto oom;
+			v = nv;
+			cur = &v[n];
+			*cur = (struct stage_view){ .name = inst->n_args >= 3 ? inst->args[2] : NULL };
+			base = inst->n_args ? stage_named(v, n, inst->args[0], false) : -1;
+			n++;
+			if ((cur->workdir = strdup(base >= 0 ? v[base].workdir : "/")) == NULL)
+				goto oom;
+			for (size_t j = 0; base >= 0 && j < v[base].n_places; j++) {
+				const struct place *pl = &v[base].places[j];
+				char *copy = strdup(pl->path);
+				if (copy == NULL || add_place(cur, copy, pl->inst, pl->arg, pl->line) < 0)
+					goto oom;
+			}
+			continue;
+		}
+		if (cur == NULL)
+			continue;
+		if (strcmp(inst->keyword, "workdir") == 0 && inst->n_args == 1) {
+			char *wd = abs_path(cur->workdir, inst->args[0]);
+			if (wd == NULL)
+				goto oom;
+			free(cur->workdir);
+			cur->workdir = wd;
+			continue;
+		}
+		if ((strcmp(inst->keyword, "copy") != 0 && strcmp(inst->keyword, "add") != 0) ||
+		    inst->n_args < 2)
+			continue;
+		from = lint_flag(inst, "from");
+		base = from ? stage_named(v, n - 1, from, true) : -1;
+		if (from != NULL && base < 0)
+			continue;
+		for (size_t a = 0; a + 1 < inst->n_args; a++) {
+			_cleanup_free_ char *src = NULL;
+			if (!is_source(inst, a))
+				continue;
+			if ((src = lint_clean_source(inst->args[a])) == NULL)
+				goto oom;
+			if (from == NULL) {
+				char *to;
+				int r = destination(inst, src, path, cur->workdir, &to);
+				if (r < 0 || (r > 0 && add_place(cur, to, inst, inst->args[a],
+								 inst->start_line) < 0))
+					goto oom;
+				continue;
+			}
+			for (size_t j = 0; j < v[base].n_places; j++) {
+				char *to;
+				int r = destination(inst, src, v[base].places[j].path + 1, cur->workdir,
+						    &to);
+				if (r < 0 || (r > 0 && add_place(cur, to, inst, inst->args[a],
+								 inst->start_line) < 0))
+					goto oom;
+			}
+		}
+	}
+	*views = v;
+	*n_views = n;
+	return 0;
+oom:
+	views_release(v, n);
+	return -1;
+}
+
 static int secret_in_context(struct lint_run *run)
 {
 	const struct dockerfile *df = run->df;
 	const struct lint_options *opt = run->opt;
-	_cleanup_free_ bool *in_image = NULL;
 	size_t found = 0;
 
 	if (opt->context == NULL || df->n_instructions == 0)
 		return 0;
-	in_image = calloc(df->n_instructions, sizeof(*in_image));
-	if (in_image == NULL)
-		return oom(run);
-	image_stages(df, in_image);
 	for (size_t c = 0; c < opt->n_context && found < MAX_SECRET_FINDINGS; c++) {
 		const char *path = opt->context[c];
-		bool hit = false;
+		struct stage_view *views;
+		size_t n_views;
+		const struct place *pl;
+		const char *from;
+		_cleanup_free_ char *fix = NULL;
+		int r;
 		if (!looks_secret(path) || (opt->ignore && ignore_match(opt->ignore, path)))
 			continue;
-		for (size_t i = 0; i < df->n_instructions && !hit; i++) {
-			const struct dockerfile_instruction *inst = &df->instructions[i];
-			if (!in_image[i] || !lint_copies_context(inst))
-				continue;
-			for (size_t a = 0; a + 1 < inst->n_args && !hit; a++) {
-				_cleanup_free_ char *src = NULL;
-				if (!is_source(inst, a))
-					continue;
-				src = lint_clean_source(inst->args[a]);
-				if (src == NULL)
-					return oom(run);
-				if (!covers(src, path))
-					continue;
-				hit = true;
-				found++;
-				{
-					_cleanup_free_ char *fix = NULL;
-					if (asprintf(&fix, "add '%s' to .dockerignore", path) < 0)
-						return oom(run);
-					if (lint_emit(run, "SecretInContext", inst->start_line, fix,
-						      "'%s' looks like a secret and reaches the image "
-						      "through %s '%s': .dockerignore does not exclude it",
-						      path, strcmp(inst->keyword, "add") == 0 ? "ADD"
-											      : "COPY",
-						      inst->args[a]) < 0)
-						return -1;
-				}
-			}
+		if (follow(df, path, &views, &n_views) < 0)
+			return oom(run);
+		if (n_views == 0 || views[n_views - 1].n_places == 0) {
+			views_release(views, n_views);
+			continue;
 		}
+		found++;
+		pl = &views[n_views - 1].places[0];
+		from = lint_flag(pl->inst, "from");
+		if (asprintf(&fix, "add '%s' to .dockerignore", path) < 0) {
+			views_release(views, n_views);
+			return oom(run);
+		}
+		if (from != NULL)
+			r = lint_emit(run, "SecretInContext", pl->line, fix,
+				      "'%s' looks like a secret and reaches the image as '%s' through "
+				      "COPY --from=%s '%s': .dockerignore does not exclude it",
+				      path, pl->path, from, pl->arg);
+		else
+			r = lint_emit(run, "SecretInContext", pl->line, fix,
+				      "'%s' looks like a secret and reaches the image through %s '%s': "
+				      ".dockerignore does not exclude it",
+				      path, strcmp(pl->inst->keyword, "add") == 0 ? "ADD" : "COPY",
+				      pl->arg);
+		views_release(views, n_views);
+		if (r < 0)
+			return -1;
 	}
 	return 0;
 }

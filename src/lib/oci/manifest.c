@@ -216,16 +216,19 @@ static int put_descriptor(json_t *o, const char *key, const struct oci_descripto
 	return 0;
 }
 
+/* format NULL: each descriptor keeps its own media type. */
 static int put_descriptors(json_t *o, const char *key, const struct oci_descriptor *d, size_t n,
-			   enum oci_format format, struct plate_error **err)
+			   const enum oci_format *format, struct plate_error **err)
 {
 	json_t *arr = json_array();
-	const char *mt;
+	const char *mt = NULL;
 
 	if (arr == NULL || json_object_set_new(o, key, arr) < 0)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
-		if (convert(d[i].media_type, format, &mt, err) < 0)
+		if (format == NULL)
+			mt = d[i].media_type;
+		else if (convert(d[i].media_type, *format, &mt, err) < 0)
 			return -1;
 		if (json_array_append_new(arr, oci_descriptor_json(&d[i], mt)) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
@@ -250,7 +253,7 @@ int oci_manifest_write(const struct oci_manifest *m, enum oci_format format, cha
 		return plate_err_new(err, ENOMEM, "out of memory");
 	}
 	if (put_descriptor(o, "config", &m->config, format, err) < 0 ||
-	    put_descriptors(o, "layers", m->layers, m->n_layers, format, err) < 0 ||
+	    put_descriptors(o, "layers", m->layers, m->n_layers, &format, err) < 0 ||
 	    (m->subject != NULL && put_descriptor(o, "subject", m->subject, format, err) < 0)) {
 		json_decref(o);
 		return plate_err_wrap(err, "cannot write manifest");
@@ -273,7 +276,10 @@ int oci_index_write(const struct oci_index *idx, enum oci_format format, char **
 		json_decref(o);
 		return plate_err_new(err, ENOMEM, "out of memory");
 	}
-	if (put_descriptors(o, "manifests", idx->manifests, idx->n_manifests, format, err) < 0 ||
+	/* The entries keep their own media types: the documents they point at are not
+	 * rewritten, and a descriptor must say what its document is (an OCI index may list a
+	 * Docker schema2 manifest; calling it an OCI manifest breaks every reader). */
+	if (put_descriptors(o, "manifests", idx->manifests, idx->n_manifests, NULL, err) < 0 ||
 	    (idx->subject != NULL && put_descriptor(o, "subject", idx->subject, format, err) < 0)) {
 		json_decref(o);
 		return plate_err_wrap(err, "cannot write index");

@@ -270,6 +270,8 @@ enum oci_kind oci_document_kind(const char *buf, size_t len);
  * its layers.  Fails when a layer type has no equivalent in format. */
 int oci_manifest_write(const struct oci_manifest *m, enum oci_format format, char **out,
 		       size_t *len, struct plate_error **err);
+/* format picks the index's own media type; its entries keep theirs (the documents they
+ * point at are not rewritten). */
 int oci_index_write(const struct oci_index *idx, enum oci_format format, char **out, size_t *len,
 		    struct plate_error **err);
 int oci_config_write(const struct oci_config *c, char **out, size_t *len,

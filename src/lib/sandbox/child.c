@@ -136,6 +136,22 @@ static void bring_up_loopback(const struct sandbox_plan *plan)
 	close(fd);
 }
 
+/* Blocks until slirp4netns has configured tap0 (it writes one byte on --ready-fd), so the
+ * command never starts on a half-made network.  End of file means the helper exited
+ * first; ENETDOWN tells the parent to add what the helper said. */
+static void wait_for_network(const struct sandbox_plan *plan)
+{
+	char c;
+	ssize_t n;
+
+	while ((n = read(plan->net_ready_fd, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		sandbox_child_fail(plan, ENETDOWN,
+				   "the network helper exited before the network was up", NULL);
+	close(plan->net_ready_fd);
+}
+
 /* Bounds pid 1 (and so the command) to Docker's default capabilities: dropped from the
  * bounding set so no exec can regain them, and from the effective, permitted, inheritable
  * and ambient sets.  A root command then gets exactly the default set on exec; a non-root
@@ -331,10 +347,12 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan)
 
 	if (sethostname(plan->hostname, strlen(plan->hostname)) < 0)
 		sandbox_child_fail(plan, errno, "set hostname '", plan->hostname, "'", NULL);
-	if (plan->spec->network == SANDBOX_NET_NONE)
+	if (plan->spec->network != SANDBOX_NET_HOST)
 		bring_up_loopback(plan);
 	sandbox_setup_root(plan);
 	drop_capabilities(plan);
+	if (plan->net_ready_fd >= 0)
+		wait_for_network(plan);
 
 	sfd = signalfd(-1, &all, SFD_CLOEXEC);
 	if (sfd < 0)

@@ -49,6 +49,7 @@ struct run {
 	int stdio[3];
 	int msg[2], alive[2], out[2], err[2];
 	int *keep;
+	struct sandbox_net net;
 
 	/* What the child reported. */
 	char inbox[2 * (sizeof(struct sandbox_msg_header) + SANDBOX_MSG_MAX_PAYLOAD)];
@@ -77,6 +78,7 @@ static void run_init(struct run *r, const struct sandbox_spec *spec)
 		r->stdio[i] = -1;
 	for (int i = 0; i < 2; i++)
 		r->msg[i] = r->alive[i] = r->out[i] = r->err[i] = -1;
+	sandbox_net_init(&r->net);
 }
 
 static bool is_opaque(int dirfd, const char *name)
@@ -132,6 +134,8 @@ static void run_release(struct run *r)
 {
 	bool overlay = r->spec->rootfs_mode == SANDBOX_ROOTFS_OVERLAY;
 	int basefd = overlay ? r->upper_fd : r->rootfs_fd;
+
+	sandbox_net_release(&r->net);
 
 	/* Children first: a stub dir is removable only after the stubs inside it. */
 	for (size_t i = r->n_stubs; i-- > 0;) {
@@ -307,11 +311,13 @@ static int prepare_plan(struct run *r, struct plate_error **err)
 	struct sandbox_plan *p = &r->plan;
 	size_t n = 0;
 
-	r->keep = malloc(6 * sizeof(int));
+	r->keep = malloc(7 * sizeof(int));
 	if (r->keep == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	r->keep[n++] = r->msg[1];
 	r->keep[n++] = r->alive[0];
+	if (r->net.ready[0] >= 0)
+		r->keep[n++] = r->net.ready[0];
 	for (int i = 0; i < 3; i++)
 		r->keep[n++] = r->stdio[i];
 	if (r->upper_fd >= 0)
@@ -330,6 +336,7 @@ static int prepare_plan(struct run *r, struct plate_error **err)
 	p->envp = (char *const *)r->envp;
 	p->msg_fd = r->msg[1];
 	p->alive_fd = r->alive[0];
+	p->net_ready_fd = r->net.ready[0];
 	for (int i = 0; i < 3; i++)
 		p->stdio[i] = r->stdio[i];
 	p->keep_fds = r->keep;
@@ -371,9 +378,19 @@ static int prepare(struct run *r, struct plate_error **err)
 			return plate_err_new(err, ENOMEM, "out of memory");
 	}
 
+	if (spec->network == SANDBOX_NET_PRIVATE &&
+	    sandbox_net_prepare(&r->net, spec, r->scratch_fd, r->scratch, err) < 0)
+		return -1;
 	if (spec->etc_files & SANDBOX_ETC_RESOLV_CONF) {
-		if (write_scratch_file(r, SANDBOX_ETC_FILE_RESOLV,
-				       spec->resolv_conf != NULL ? spec->resolv_conf : "", err) < 0)
+		_cleanup_buf_ struct buf resolv = BUF_INIT(2 * SANDBOX_MAX_RESOLV_CONF);
+
+		if (spec->network == SANDBOX_NET_PRIVATE) {
+			if (sandbox_private_resolv_conf(spec->resolv_conf, &resolv) < 0)
+				return plate_err_new(err, errno, "generate /etc/resolv.conf");
+		} else if (spec->resolv_conf != NULL && buf_addstr(&resolv, spec->resolv_conf) < 0) {
+			return plate_err_new(err, errno, "copy /etc/resolv.conf");
+		}
+		if (write_scratch_file(r, SANDBOX_ETC_FILE_RESOLV, resolv.data, err) < 0)
 			return -1;
 	}
 	if (spec->etc_files & SANDBOX_ETC_HOSTS) {
@@ -563,7 +580,7 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 		return plate_err_wrap(err, "sandbox");
 
 	flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD;
-	if (spec->network == SANDBOX_NET_NONE)
+	if (spec->network != SANDBOX_NET_HOST)
 		flags |= CLONE_NEWNET;
 	pid = sandbox_clone(flags);
 	if (pid == 0)
@@ -574,10 +591,29 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 	}
 	close_fd(&r.msg[1]);
 	close_fd(&r.alive[0]);
+	close_fd(&r.net.ready[0]);
 	for (int i = 0; i < 3; i++)
 		close_fd(&r.stdio[i]);
+	/* Pid 1 sets up the root meanwhile, and waits for the network only before the command. */
+	if (spec->network == SANDBOX_NET_PRIVATE && sandbox_net_start(&r.net, pid, err) < 0)
+		return plate_err_wrap(err, "sandbox");
 
 	stop = wait_for_sandbox(&r, &pid, &pid1_status);
+	if (r.child_error != NULL && r.child_errno == ENETDOWN && r.net.pid > 0) {
+		/* The helper failed first: its status and last words are the cause. */
+		_cleanup_free_ char *words = sandbox_net_last_words(&r.net);
+		int status = 0;
+
+		/* It closed the pipe, normally by exiting; one that lingers is ended here. */
+		kill(r.net.pid, SIGKILL);
+		if (waitpid(r.net.pid, &status, 0) == r.net.pid)
+			r.net.pid = -1;
+		plate_err_new(err, ENETDOWN, "network helper '%s' %s %d before the network was up%s%s",
+			      r.net.helper, WIFSIGNALED(status) ? "was killed by signal" : "exited with",
+			      WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+			      words != NULL && *words != '\0' ? ": " : "", words != NULL ? words : "");
+		return plate_err_wrap(err, "sandbox");
+	}
 	if (r.child_error != NULL) {
 		plate_err_new(err, r.child_errno, "%s", r.child_error);
 		return plate_err_wrap(err, "sandbox");

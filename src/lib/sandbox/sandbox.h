@@ -5,8 +5,9 @@
  *   Executes Dockerfile RUN steps and `plate run`.  The engine describes the run as plain
  *   data in a struct sandbox_spec (HOUSE_STYLE rule 15); sandbox_spec_validate() checks it
  *   without touching the system and sandbox_run() executes it:
- *     - new mount, pid, ipc, uts and cgroup namespaces (plus a new network namespace with
- *       only `lo` up when network is SANDBOX_NET_NONE);
+ *     - new mount, pid, ipc, uts and cgroup namespaces, and a new network namespace
+ *       unless network is SANDBOX_NET_HOST: with only `lo` up (NONE), or with `lo` and a
+ *       user-mode NAT to the caller's network, the host's loopback excluded (PRIVATE);
  *     - the root is a plain directory or an overlay of read-only lower directories and one
  *       upper directory, which then holds exactly the changes the command made (the diff
  *       the engine turns into a layer);
@@ -38,10 +39,12 @@
  *   failing namespace or mount call is reported as an error.
  *
  * Processes and signals
- *   sandbox_run() forks and waits for exactly one child, the sandbox's pid 1.  The caller
- *   must not reap children it did not create (no SIGCHLD handler calling waitpid(-1), no
- *   SIGCHLD set to SIG_IGN).
- *   When the calling thread dies, the kernel kills the sandbox (PR_SET_PDEATHSIG).
+ *   sandbox_run() forks and waits for the sandbox's pid 1 and, with a PRIVATE network, for
+ *   the slirp4netns it starts for it (killed by its pid when the run ends, on every path).
+ *   The caller must not reap children it did not create (no SIGCHLD handler calling
+ *   waitpid(-1), no SIGCHLD set to SIG_IGN).
+ *   When the calling thread dies, the kernel kills the sandbox and the network helper
+ *   (PR_SET_PDEATHSIG).
  *   Cancellation: the caller's signal handler makes `cancel_fd` readable (self-pipe or
  *   eventfd); sandbox_run() then kills the whole sandbox and returns ECANCELED.
  *
@@ -73,6 +76,7 @@
 #define SANDBOX_MAX_ARGV 65536
 #define SANDBOX_MAX_GROUPS 1024
 #define SANDBOX_MAX_RESOLV_CONF (64 * 1024)
+#define SANDBOX_MAX_NAMESERVERS 3 /* glibc's MAXNS: later nameserver lines are ignored */
 
 enum sandbox_rootfs_mode {
 	SANDBOX_ROOTFS_DIR,     /* `rootfs` is the root, changes are written into it */
@@ -82,7 +86,19 @@ enum sandbox_rootfs_mode {
 enum sandbox_network {
 	SANDBOX_NET_NONE, /* a new network namespace with only the loopback interface, up */
 	SANDBOX_NET_HOST, /* share the caller's network namespace */
+	/* A new network namespace whose `tap0` (SANDBOX_PRIVATE_ADDR, gateway
+	 * SANDBOX_PRIVATE_GATEWAY) slirp4netns connects to the caller's network through host
+	 * sockets: outbound connections work, the host's 127.0.0.0/8 does not answer, and the
+	 * DNS forwarder SANDBOX_PRIVATE_DNS relays to the caller's first nameserver. */
+	SANDBOX_NET_PRIVATE,
 };
+
+/* The addresses slirp4netns gives the PRIVATE network (its defaults, 10.0.2.0/24). */
+#define SANDBOX_PRIVATE_ADDR "10.0.2.100"
+#define SANDBOX_PRIVATE_GATEWAY "10.0.2.2"
+#define SANDBOX_PRIVATE_DNS "10.0.2.3"
+/* The user-mode network helper, searched in SANDBOX_DEFAULT_PATH unless spec->net_helper. */
+#define SANDBOX_NET_HELPER "slirp4netns"
 
 enum sandbox_mount_type {
 	SANDBOX_MOUNT_BIND,  /* bind a host file or directory (not recursive) */
@@ -144,8 +160,11 @@ struct sandbox_spec {
 
 	const char *hostname; /* NULL: SANDBOX_DEFAULT_HOSTNAME */
 	enum sandbox_network network;
+	const char *net_helper; /* PRIVATE: absolute path of slirp4netns; NULL: searched */
 	unsigned etc_files;      /* enum sandbox_etc_flags */
-	const char *resolv_conf; /* contents for SANDBOX_ETC_RESOLV_CONF; NULL: an empty file */
+	/* Contents for SANDBOX_ETC_RESOLV_CONF, normally the caller's own; NULL: an empty file.
+	 * With a PRIVATE network its nameservers are rewritten (sandbox_private_resolv_conf). */
+	const char *resolv_conf;
 
 	/* The command's descriptors 0, 1 and 2: the caller's descriptors, or -1 for /dev/null.
 	 * When `output` is set, 1 and 2 go to pipes read by sandbox_run() instead. */
@@ -180,6 +199,13 @@ int sandbox_spec_validate(const struct sandbox_spec *spec, struct plate_error **
  * otherwise (see Errors above). */
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 		struct plate_error **err);
+
+/* The /etc/resolv.conf of a PRIVATE network made from the caller's: every line but the
+ * nameservers kept, SANDBOX_PRIVATE_DNS as the first nameserver (it relays to the caller's
+ * first one, loopback resolvers such as 127.0.0.53 included), then the caller's IPv4
+ * nameservers outside 127.0.0.0/8, which the NAT reaches directly, up to three in all.
+ * Pure; appends to out; -1 with errno on failure. */
+int sandbox_private_resolv_conf(const char *host, struct buf *out);
 
 /* The /etc/hosts the sandbox writes for SANDBOX_ETC_HOSTS: localhost (IPv4 and IPv6)
  * followed by the hostname on the IPv4 line.  Appends to out; -1 with errno on failure. */

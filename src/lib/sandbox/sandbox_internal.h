@@ -85,10 +85,36 @@ struct sandbox_plan {
 	const char *path; /* the search path for argv[0] */
 	int msg_fd;       /* write end of the message pipe */
 	int alive_fd;     /* read end of a pipe only the parent writes: hang-up = parent died */
+	int net_ready_fd; /* PRIVATE network: read end of slirp4netns's --ready-fd, else -1 */
 	int stdio[3];     /* descriptors >= 3 that become the command's 0, 1 and 2 */
 	const int *keep_fds; /* sorted: every descriptor above the child needs during setup */
 	size_t n_keep;
 };
+
+/* The PRIVATE network's helper (net.c, parent side).  slirp4netns needs the pid of a
+ * process in the new network namespace, so it starts after the clone, while pid 1 sets up
+ * the root; pid 1 waits for the byte it writes on `ready` before it starts the command. */
+struct sandbox_net {
+	char *helper;  /* absolute path of slirp4netns */
+	int ready[2];  /* [0] kept by pid 1, [1] handed to the helper as --ready-fd */
+	int log_fd;    /* what the helper writes (<scratch>/net.log, unlinked) */
+	int null_fd;   /* the helper's stdin */
+	pid_t pid;     /* the running helper, or -1 */
+	char ready_arg[32], target_arg[32];
+	const char *argv[12];
+};
+
+void sandbox_net_init(struct sandbox_net *n);
+/* Finds the helper and opens its pipe and log in the scratch directory.  0 or -1. */
+int sandbox_net_prepare(struct sandbox_net *n, const struct sandbox_spec *spec, int scratch_fd,
+			const char *scratch, struct plate_error **err);
+/* Starts the helper for the network namespace of `target`, dying with the calling thread,
+ * and closes the parent's copy of the ready pipe's write end.  0 or -1. */
+int sandbox_net_start(struct sandbox_net *n, pid_t target, struct plate_error **err);
+/* The helper's last line of output ("" when none), for an error message; malloc'd. */
+char *sandbox_net_last_words(const struct sandbox_net *n);
+/* Kills and reaps the helper when it runs, closes everything, frees the path. */
+void sandbox_net_release(struct sandbox_net *n);
 
 /* fork() semantics (the child continues on a copy of the caller's stack) with clone(2)
  * flags, and without glibc's fork handlers: returns 0 in the child, the pid in the

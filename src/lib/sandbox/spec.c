@@ -216,6 +216,10 @@ int sandbox_spec_validate(const struct sandbox_spec *spec, struct plate_error **
 	case SANDBOX_NET_NONE:
 	case SANDBOX_NET_HOST:
 		break;
+	case SANDBOX_NET_PRIVATE:
+		if (spec->net_helper != NULL && check_path("net_helper", spec->net_helper, err) < 0)
+			return -1;
+		break;
 	default:
 		return plate_err_new(err, EINVAL, "unknown network mode %d", (int)spec->network);
 	}
@@ -224,6 +228,58 @@ int sandbox_spec_validate(const struct sandbox_spec *spec, struct plate_error **
 		return plate_err_new(err, EINVAL, "unknown etc file flags 0x%x", spec->etc_files);
 	if (spec->resolv_conf != NULL && strlen(spec->resolv_conf) > SANDBOX_MAX_RESOLV_CONF)
 		return plate_err_new(err, E2BIG, "resolv.conf contents are too large");
+	return 0;
+}
+
+/* "nameserver ADDR" with ADDR an IPv4 address outside 127.0.0.0/8: one the NAT reaches.
+ * Anything else (IPv6, loopback, malformed) is left to the forwarder. */
+static bool routable_ipv4(const char *addr, size_t len)
+{
+	unsigned parts = 0, value = 0, digits = 0, first = 0;
+
+	for (size_t i = 0; i <= len; i++) {
+		char c = i < len ? addr[i] : '.';
+
+		if (c >= '0' && c <= '9' && digits < 3) {
+			value = value * 10 + (unsigned)(c - '0');
+			digits++;
+		} else if (c == '.' && digits > 0 && value <= 255 && parts < 4) {
+			if (parts++ == 0)
+				first = value;
+			value = digits = 0;
+		} else {
+			return false;
+		}
+	}
+	return parts == 4 && first != 127 && first != 0;
+}
+
+int sandbox_private_resolv_conf(const char *host, struct buf *out)
+{
+	unsigned servers = 1;
+
+	if (buf_addf(out, "nameserver %s\n", SANDBOX_PRIVATE_DNS) < 0)
+		return -1;
+	for (const char *line = host != NULL ? host : ""; *line != '\0';) {
+		size_t len = strcspn(line, "\n");
+		const char *p = line + strspn(line, " \t");
+
+		if (strncmp(p, "nameserver", 10) == 0 && (p[10] == ' ' || p[10] == '\t')) {
+			const char *addr = p + 10 + strspn(p + 10, " \t");
+			size_t alen = strcspn(addr, " \t\n#;");
+
+			if (servers < SANDBOX_MAX_NAMESERVERS && routable_ipv4(addr, alen)) {
+				if (buf_addf(out, "nameserver %.*s\n", (int)alen, addr) < 0)
+					return -1;
+				servers++;
+			}
+		} else if (buf_add(out, line, len) < 0 || buf_addch(out, '\n') < 0) {
+			return -1;
+		}
+		line += len;
+		if (*line == '\n')
+			line++;
+	}
 	return 0;
 }
 

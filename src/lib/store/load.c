@@ -305,7 +305,7 @@ static int add_image(struct store_txn *t, const struct oci_descriptor *root, con
 	struct store_walk_ops ops = { .blob = require_blob, .image = extract_layers };
 	struct found f = { .txn = t };
 
-	if (store_walk(&src, root, &ops, &f, err) < 0 || store_txn_tag(t, name, root, err) < 0)
+	if (store_walk(&src, root, &ops, &f, err) < 0 || store_txn_tag_image(t, name, root, err) < 0)
 		return plate_err_wrap(err, "image '%s'", name ? name : root->digest);
 	if (name != NULL)
 		return oci_strings_add(&out->names, name, err);

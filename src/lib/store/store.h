@@ -96,6 +96,10 @@ struct store_image {
  */
 int store_image_resolve(struct store *s, const char *name, const char *platform,
 			struct store_image **out, struct plate_error **err);
+/* The Docker manifest img was stored from (store_txn_tag_image()), to push unchanged: 0 and
+ * *out set, 1 when img has none. */
+int store_image_original(struct store *s, const struct store_image *img,
+			 struct oci_descriptor *out, struct plate_error **err);
 void store_image_free(struct store_image *img);
 
 /* Reads a small blob (at most max bytes) and verifies its digest. */
@@ -200,6 +204,12 @@ int store_txn_pin(struct store_txn *t, const char *digest, struct plate_error **
 int store_txn_tag(struct store_txn *t, const char *name, const struct oci_descriptor *target,
 		  struct plate_error **err);
 int store_txn_untag(struct store_txn *t, const char *name, struct plate_error **err);
+/* store_txn_tag() for a staged or stored image manifest or index.  A Docker schema2
+ * manifest is named through its OCI twin (same config and layers, OCI media types: what OCI
+ * layout readers require), and kept as it is in an unnamed entry with its own media type
+ * and STORE_ANNOTATION_SUBJECT naming the twin, for store_image_original(). */
+int store_txn_tag_image(struct store_txn *t, const char *name, const struct oci_descriptor *d,
+			struct plate_error **err);
 int store_txn_remove(struct store_txn *t, const char *target_digest, struct plate_error **err);
 
 /* Stages a build-cache entry under key (a sha256 digest). */

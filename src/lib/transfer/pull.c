@@ -576,7 +576,7 @@ static int pull_image(struct puller *p, struct registry_client *c, struct regist
 			}
 		}
 	}
-	if (pull_layers(p, err) < 0 || store_txn_tag(p->txn, name, &root, err) < 0)
+	if (pull_layers(p, err) < 0 || store_txn_tag_image(p->txn, name, &root, err) < 0)
 		goto out;
 	r = 0;
 out:

@@ -237,6 +237,8 @@ int transfer_push(const struct transfer_options *o, const char *name, const char
 {
 	struct transfer_result res = { 0 };
 	struct oci_reference dest = { 0 }, mount = { 0 };
+	struct oci_descriptor original = { 0 };
+	const struct oci_descriptor *root;
 	struct store_image *img = NULL;
 	struct pusher p = { .o = o, .dest = &dest, .res = &res };
 	const struct oci_media_type *t;
@@ -260,11 +262,15 @@ int transfer_push(const struct transfer_options *o, const char *name, const char
 	p.mount_from = find_mount_source(img, &dest, &mount);
 	if (p.mount_from == NULL)
 		find_blob_origins(&p);
-	t = oci_media_type_lookup(img->root.media_type);
+	/* A Docker manifest goes out as it came in (same digest), not as its OCI twin. */
+	if ((r = store_image_original(o->store, img, &original, err)) < 0)
+		goto out;
+	root = r == 0 ? &original : &img->root;
+	t = oci_media_type_lookup(root->media_type);
 	if (t != NULL && t->kind == OCI_KIND_INDEX)
-		r = push_index(&p, &img->root, res.digest, err);
+		r = push_index(&p, root, res.digest, err);
 	else
-		r = push_manifest(&p, &img->root, &dest, res.digest, err);
+		r = push_manifest(&p, root, &dest, res.digest, err);
 	if (r < 0)
 		goto out;
 	*out = res;
@@ -279,6 +285,7 @@ out:
 	store_image_free(img);
 	oci_reference_release(&mount);
 	oci_reference_release(&dest);
+	oci_descriptor_release(&original);
 	transfer_result_release(&res);
 	return r;
 }
