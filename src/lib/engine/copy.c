@@ -741,7 +741,9 @@ static int copy_common_key(struct copy_step *s, struct plate_error **err)
 	eng_inputs_begin(c);
 	if (digest_init(&s->d, err) < 0)
 		return -1;
-	eng_hash_field(&s->d, "plate copy v1");
+	/* v2: the rules of issue 12 (hardlinks, --chown=UID, archives, --exclude, wildcards)
+	 * give other layers for the same inputs; no entry of v1 may be reused. */
+	eng_hash_field(&s->d, "plate copy v2");
 	eng_hash_field(&s->d, step->copy.link ? "" : c->st->key);
 	/* --link drops the parent key, which carried the epoch: mtimes still depend on it. */
 	eng_hash_u64(&s->d, (uint64_t)c->e->o.epoch);
