@@ -206,6 +206,7 @@ struct eng_entry {
 	struct stat st;
 	char *link;  /* symlink target */
 	char hex[DIGEST_HEX_LEN + 1]; /* content digest of a regular file (context only) */
+	size_t hardlink; /* 1 + index of the match's first entry with the same inode, or 0 */
 };
 
 struct eng_match {
@@ -219,7 +220,6 @@ struct eng_match {
 struct eng_selection {
 	struct eng_match *m;
 	size_t n;
-	bool wildcard; /* a pattern had wildcards */
 };
 
 void eng_selection_release(struct eng_selection *s);
@@ -233,11 +233,19 @@ struct eng_select_opts {
 	const struct ignore *ignore;  /* .dockerignore (context only), may be NULL */
 	const struct ignore *exclude; /* --exclude, may be NULL */
 	const char *what;             /* "build context", "stage 'builder'" for messages */
+	/* COPY/ADD: a wildcard may match nothing (BuildKit's AllowEmptyWildcard). */
+	bool allow_empty;
+	/* --parents: --exclude is matched from the root (or the "/./" pivot), the matches
+	 * included; otherwise from each match, which is never excluded itself. */
+	bool parents;
 };
 
 /* Selects what the source patterns name under rootfd (clean relative patterns with
- * Go filepath.Match wildcards per component).  A pattern that matches nothing is an
- * error naming it. */
+ * Go filepath.Match wildcards per component, as BuildKit resolves them: the part before the
+ * first wildcard must exist, then every path under it whose components match, without
+ * following symlinks between them).  A pattern that matches nothing is an error naming it,
+ * except a wildcard with allow_empty.  Regular files of a match that share an inode are
+ * linked to the first of them (eng_entry.hardlink). */
 int eng_select(int rootfd, const char *const *patterns, size_t n,
 	       const struct eng_select_opts *o, struct eng_selection *out,
 	       struct plate_error **err);

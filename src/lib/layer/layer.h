@@ -313,6 +313,10 @@ struct layer_extract_options {
 	enum layer_whiteout_mode whiteouts;
 	enum layer_device_policy devices;
 	enum layer_owner_policy owners;
+	/* Every entry owned by uid:gid instead of the archive's owners (ADD --chown). */
+	bool set_owner;
+	uid_t uid;
+	gid_t gid;
 	unsigned flags; /* enum layer_extract_flags */
 	/* Non-fatal problems (an xattr the filesystem refuses, a skipped device); may be NULL. */
 	void (*warn)(void *data, const char *message);
@@ -332,5 +336,20 @@ struct layer_extract_result {
  */
 int layer_extract(int in_fd, int target_dirfd, const struct layer_extract_options *opts,
 		  struct layer_extract_result *result, struct plate_error **err);
+
+/*
+ * ADD's archive test (BuildKit's): is the file at fd, decompressed when it is gzip, bzip2,
+ * xz or zstd, a tar stream with at least one valid header?  DIRECT: layer_extract() reads
+ * it as it is (plain, gzip, zstd); DECODE: bzip2 or xz, to be decompressed first with
+ * layer_archive_decode().  Reads from the start of fd and leaves its offset at 0.
+ */
+enum layer_archive {
+	LAYER_ARCHIVE_NONE,
+	LAYER_ARCHIVE_DIRECT,
+	LAYER_ARCHIVE_DECODE,
+};
+enum layer_archive layer_archive_detect(int fd);
+/* Writes the decompressed content of in_fd (any of the four compressions) to out_fd. */
+int layer_archive_decode(int in_fd, int out_fd, struct plate_error **err);
 
 #endif
