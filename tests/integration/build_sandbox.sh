@@ -29,6 +29,7 @@ RUN mknod /shipped-null c 1 3 && (probe open /shipped-null > /shipped-open 2>&1 
 RUN probe cat /proc/1/cmdline | tr '\0' ' ' > /cmdline
 RUN probe ls /proc/self/fd > /fds
 RUN mkdir /suid && cp /bin/probe /suid/probe && chmod 4755 /suid/probe
+RUN mkdir -p /mv/a /mv/b && echo x > /mv/a/f && ln /mv/a/f /mv/b/link && mv /mv/a/f /mv/b/moved && echo ok > /mv/result
 USER nobody
 RUN /suid/probe euid > /tmp/euid && probe euid > /tmp/own-euid
 EOF
@@ -45,6 +46,8 @@ ck "RUN: a device node made with mknod does not open" test "$(in_image /kvm-open
 ck "RUN: nor one from an earlier layer" test "$(in_image /shipped-open | tail -1)" = denied
 ck "RUN: pid 1's command line shows nothing of the build" test "$(in_image /cmdline | sed 's/ *$//')" = sandbox-init
 ck "RUN: no descriptor but the command's own" test "$(in_image /fds | tr '\n' ' ')" = "0 1 2 3 "
+ck "RUN: the exec guard leaves links and renames across directories alone (Landlock REFER)" \
+	test "$(in_image /mv/result)" = ok
 ck "RUN: a setuid-root file after USER nobody gives euid 0" \
 	test "$(in_image /tmp/euid)/$(in_image /tmp/own-euid)" = 0/65534
 

@@ -224,21 +224,24 @@ static void hide_command_line(const struct sandbox_plan *plan)
 /* Until it execs, the command is a copy of plate: /proc/self/exe (and a "#!/proc/self/exe"
  * script or ELF interpreter) names the host's plate binary, which an exec would run inside
  * the sandbox.  Landlock allows exec only beneath the sandbox's root, a hierarchy the
- * host binary is not in whatever link leads to it.  Kernels without Landlock (before 5.13,
- * or not enabled) run without this guard. */
+ * host binary is not in whatever link leads to it.  A Landlock domain also refuses every
+ * link or rename into another directory (EXDEV) unless a rule grants REFER, so the rule
+ * grants it beneath the root too; Landlock ABI 1 (Linux 5.13-5.18) has no REFER right and
+ * would break `ln`, `mv` and package managers, so there, as on kernels without Landlock,
+ * the sandbox runs without this guard. */
 static void restrict_exec(const struct sandbox_plan *plan)
 {
-	struct landlock_ruleset_attr attr = { .handled_access_fs = LANDLOCK_ACCESS_FS_EXECUTE };
-	struct landlock_path_beneath_attr beneath = { .allowed_access =
-							      LANDLOCK_ACCESS_FS_EXECUTE };
-	int ruleset, root;
+	const __u64 access = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_REFER;
+	struct landlock_ruleset_attr attr = { .handled_access_fs = access };
+	struct landlock_path_beneath_attr beneath = { .allowed_access = access };
+	int ruleset, root, abi;
 
+	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 2)
+		return;
 	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
-	if (ruleset < 0) {
-		if (errno == ENOSYS || errno == EOPNOTSUPP)
-			return;
+	if (ruleset < 0)
 		sandbox_child_fail(plan, errno, "create a landlock ruleset", NULL);
-	}
 	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		sandbox_child_fail(plan, errno, "open the new root", NULL);
