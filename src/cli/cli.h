@@ -43,7 +43,8 @@ struct cli_ctx {
 int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Reads a whole file (at most max bytes) into a NUL-terminated malloc'd buffer. */
+/* file_read_at() of a file the user named: regular files only, except below /dev/ (stdin,
+ * /dev/fd/N), where a pipe is accepted. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct plate_error **err);
 
 /* The store commands' helpers (store_open.c): the store at --root / $PLATE_ROOT / the
