@@ -17,6 +17,7 @@
 #include "base/error.h"
 #include "engine/engine.h"
 #include "registry/registry.h"
+#include "layer/layer.h"
 #include "store/store.h"
 #include "transfer/transfer.h"
 
@@ -37,6 +38,8 @@ struct cli_ctx {
 	const char *error_source;
 	size_t error_source_len;
 	int error_exit; /* exit code to use for *err (default 1) */
+	/* --max-layer-size/-ratio/-entries or $PLATE_MAX_LAYER_*: limits on incoming layers */
+	struct layer_limits limits;
 };
 
 /* Reports a usage problem: sets *err and makes main exit 2. */

@@ -12,7 +12,7 @@
 
 /* --root, then $PLATE_ROOT (main puts either in ctx->root), then /var/lib/plate for root
  * and $XDG_DATA_HOME/plate (default ~/.local/share/plate) for everyone else. */
-int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error **err)
+static int open_store(struct cli_ctx *ctx, struct store **out, struct plate_error **err)
 {
 	_cleanup_free_ char *path = NULL;
 	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
@@ -31,6 +31,14 @@ int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error *
 		return plate_err_new(err, 0, "no store root: set --root, PLATE_ROOT or HOME");
 	}
 	return store_open(path, STORE_OPEN_CREATE, out, err);
+}
+
+int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error **err)
+{
+	if (open_store(ctx, out, err) < 0)
+		return -1;
+	store_set_layer_limits(*out, &ctx->limits);
+	return 0;
 }
 
 const char *cli_host_platform(void)

@@ -91,6 +91,33 @@
 #define LAYER_MAX_XATTR_NAME 255
 #define LAYER_MAX_XATTR_TOTAL (256 * 1024)
 
+/*
+ * Limits on a layer that comes from outside (load, pull, import).  A layer is refused when
+ *   - its tar stream, or the sum of the sizes of its files (holes of sparse files count:
+ *     extracting them costs no disk, but every reader of the tree pays for them), is
+ *     larger than max_size;
+ *   - it has more than max_entries entries;
+ *   - once past LAYER_RATIO_FLOOR uncompressed bytes, it expands to more than max_ratio
+ *     times the bytes read so far (a gzip bomb: 2 GiB of zeros is 2 MiB of gzip);
+ *   - more than LAYER_MAX_TRAILING bytes follow the end-of-archive marker (an endless
+ *     stream of zeros is an empty archive followed by padding that never ends).
+ * 0 in a field means no limit on it.  Readers of layers the store already accepted pass
+ * no limits.
+ */
+struct layer_limits {
+	unsigned long long max_size;
+	unsigned long long max_entries;
+	unsigned long long max_ratio;
+};
+#define LAYER_DEFAULT_MAX_SIZE (16ULL << 30)
+#define LAYER_DEFAULT_MAX_ENTRIES 1000000ULL
+#define LAYER_DEFAULT_MAX_RATIO 100ULL
+#define LAYER_RATIO_FLOOR (64ULL << 20)
+#define LAYER_MAX_TRAILING (1ULL << 20)
+#define LAYER_DEFAULT_LIMITS                                                                \
+	{ .max_size = LAYER_DEFAULT_MAX_SIZE, .max_entries = LAYER_DEFAULT_MAX_ENTRIES,     \
+	  .max_ratio = LAYER_DEFAULT_MAX_RATIO }
+
 /* OCI image-spec layer.md whiteout names. */
 #define LAYER_WHITEOUT_PREFIX ".wh."
 #define LAYER_OPAQUE_NAME ".wh..wh..opq"
@@ -253,6 +280,7 @@ struct layer_reader;
 struct layer_reader_options {
 	const char *expected_diff_id; /* NULL: not checked */
 	const char *expected_digest;  /* NULL: not checked */
+	const struct layer_limits *limits; /* NULL: none (copied, not kept) */
 };
 
 /* Starts reading a layer from in_fd (not closed; read sequentially, pipes are fine). */
@@ -310,6 +338,7 @@ enum layer_extract_flags {
 struct layer_extract_options {
 	const char *expected_diff_id; /* NULL: not checked */
 	const char *expected_digest;  /* NULL: not checked */
+	const struct layer_limits *limits; /* NULL: none */
 	enum layer_whiteout_mode whiteouts;
 	enum layer_device_policy devices;
 	enum layer_owner_policy owners;

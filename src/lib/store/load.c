@@ -167,14 +167,20 @@ out:
 	return rc;
 }
 
-static int read_archive(struct store_txn *t, int fd, struct archive *a, struct plate_error **err)
+static int read_archive(struct store_txn *t, int fd, const struct layer_limits *store_limits,
+			struct archive *a, struct plate_error **err)
 {
+	/* The archive holds every layer: its size is bounded by theirs, checked as each is
+	 * extracted; its entries, expansion and trailing bytes are bounded here. */
+	const struct layer_limits limits = { .max_entries = store_limits->max_entries,
+					     .max_ratio = store_limits->max_ratio };
+	const struct layer_reader_options ro = { .limits = &limits };
 	struct layer_reader *r = NULL;
 	struct layer_result result;
 	struct layer_entry e;
 	int n, rc = -1;
 
-	if (layer_reader_new(fd, NULL, &r, err) < 0)
+	if (layer_reader_new(fd, &ro, &r, err) < 0)
 		return plate_err_wrap(err, "cannot read the archive");
 	while ((n = layer_reader_next(r, &e, err)) > 0) {
 		struct archive_file f = { 0 };
@@ -494,7 +500,7 @@ int store_load(struct store *s, int fd, struct store_load_result *out, struct pl
 	int r = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (store_txn_begin(s, &t, err) < 0 || read_archive(t, fd, &a, err) < 0)
+	if (store_txn_begin(s, &t, err) < 0 || read_archive(t, fd, &s->limits, &a, err) < 0)
 		goto out;
 	if (archive_has(&a, "oci-layout")) {
 		_cleanup_free_ char *layout = NULL, *index = NULL;

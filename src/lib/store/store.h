@@ -60,6 +60,7 @@
 
 struct store;
 struct store_txn;
+struct layer_limits;
 struct store_blob_writer;
 
 enum store_open_flags {
@@ -70,6 +71,9 @@ enum store_open_flags {
 int store_open(const char *root, unsigned flags, struct store **out, struct plate_error **err);
 void store_free(struct store *s);
 const char *store_root(const struct store *s);
+/* Limits on every layer that comes in (load, pull, import); LAYER_DEFAULT_LIMITS unless
+ * set.  A refused layer fails its operation with EFBIG and leaves the store unchanged. */
+void store_set_layer_limits(struct store *s, const struct layer_limits *limits);
 
 /* ---- reading ------------------------------------------------------------------------ */
 
