@@ -50,6 +50,12 @@ int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *f
  * /dev/fd/N), where a pipe is accepted. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct plate_error **err);
 
+/* s as base/printable.h shows it (escape sequences visible, at most CLI_SAFE_MAX
+ * characters), for names, paths and messages from outside in the CLI's own output.  The
+ * string lives until eight more calls: for the arguments of one printf. */
+#define CLI_SAFE_MAX 4096
+const char *cli_safe(const char *s);
+
 /* The store commands' helpers (store_open.c): the store at --root / $PLATE_ROOT / the
  * default root, "linux/<arch>" of this machine, "busybox:1" for "docker.io/library/busybox:1",
  * and a name normalised ("busybox" -> "docker.io/library/busybox:latest"). */

@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/file.h"
+#include "base/printable.h"
 #include "cli.h"
 
 int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *fmt, ...)
@@ -33,6 +34,17 @@ int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct
 	unsigned flags = strncmp(path, "/dev/", 5) == 0 ? FILE_READ_STREAM : 0;
 
 	return file_read_at(AT_FDCWD, path, flags, max, data, len, err);
+}
+
+const char *cli_safe(const char *s)
+{
+	static char *ring[8];
+	static unsigned next;
+	char **slot = &ring[next++ % 8];
+
+	free(*slot);
+	*slot = printable_dup(s, strlen(s), CLI_SAFE_MAX, 0);
+	return *slot ? *slot : "?";
 }
 
 double cli_now(void)

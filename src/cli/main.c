@@ -4,11 +4,13 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/printable.h"
 #include "cli.h"
 
 struct cli_command {
@@ -51,10 +53,13 @@ static void print_usage(FILE *out)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
 
-/* Prints the offending source line and a caret under the column, as compilers do. */
+/* Prints the offending source line and a caret under the column, as compilers do.  A long
+ * line shows PRINTABLE_LINE_MAX characters around the column, each side cut with "…". */
 static void print_source_line(const char *source, size_t len, unsigned line, unsigned column)
 {
-	const char *p = source, *end = source + len, *eol;
+	_cleanup_buf_ struct buf before = BUF_INIT(BUF_UNLIMITED);
+	_cleanup_buf_ struct buf shown = BUF_INIT(BUF_UNLIMITED);
+	const char *p = source, *end = source + len, *eol, *from, *at;
 
 	for (unsigned l = 1; l < line && p < end; l++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -69,25 +74,48 @@ static void print_source_line(const char *source, size_t len, unsigned line, uns
 		eol = end;
 	if (eol > p && eol[-1] == '\r')
 		eol--;
-	fprintf(stderr, "  %.*s\n  ", (int)(eol - p), p);
-	for (unsigned c = 1; c < column && p + c - 1 < eol; c++)
-		fputc(p[c - 1] == '\t' ? '\t' : ' ', stderr);
+	at = column - 1 < (size_t)(eol - p) ? p + column - 1 : eol;
+	from = at - p > PRINTABLE_LINE_MAX / 2 ? at - PRINTABLE_LINE_MAX / 2 : p;
+	while (from > p && ((unsigned char)*from & 0xc0) == 0x80)
+		from--; /* not in the middle of a UTF-8 sequence */
+	if ((from > p && buf_addstr(&before, "…") < 0) ||
+	    printable_add(&before, from, (size_t)(at - from), SIZE_MAX, 0) < 0 ||
+	    buf_addstr(&shown, before.data) < 0 ||
+	    printable_add(&shown, at, (size_t)(eol - at), PRINTABLE_LINE_MAX / 2, 0) < 0)
+		return;
+	fprintf(stderr, "  %s\n  ", shown.data);
+	for (const char *c = before.data; *c != '\0'; c++) {
+		if (((unsigned char)*c & 0xc0) == 0x80)
+			continue; /* one column per character */
+		fputc(*c == '\t' ? '\t' : ' ', stderr);
+	}
 	fputs("^\n", stderr);
 }
+
+/* The longest error message printed: frames quote names and lines from outside. */
+#define ERROR_PRINT_MAX 2000
 
 static void report_error(const struct cli_ctx *ctx, const struct plate_error *error)
 {
 	_cleanup_free_ char *text = plate_error_format(error);
 	const char *msg = text ? text : error->message;
+	_cleanup_free_ char *safe =
+		printable_dup(msg, strlen(msg), ERROR_PRINT_MAX, PRINTABLE_KEEP_NEWLINE);
+	_cleanup_free_ char *file =
+		ctx->error_file ? printable_dup(ctx->error_file, strlen(ctx->error_file),
+						PRINTABLE_LINE_MAX, 0)
+				: NULL;
 
+	if (safe == NULL)
+		safe = strdup("out of memory");
 	if (ctx->error_file != NULL && error->line > 0) {
-		fprintf(stderr, "%s:%u:%u: error: %s\n", ctx->error_file, error->line,
-			error->column ? error->column : 1, msg);
+		fprintf(stderr, "%s:%u:%u: error: %s\n", file ? file : "?", error->line,
+			error->column ? error->column : 1, safe ? safe : "out of memory");
 		if (ctx->error_source != NULL)
 			print_source_line(ctx->error_source, ctx->error_source_len, error->line,
 					  error->column ? error->column : 1);
 	} else {
-		fprintf(stderr, "plate: error: %s\n", msg);
+		fprintf(stderr, "plate: error: %s\n", safe ? safe : "out of memory");
 	}
 }
 

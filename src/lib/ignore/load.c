@@ -56,8 +56,15 @@ static int try_file(int root, const char *name, const char *shown, char ***patte
 		return plate_err_new(err, errno, "cannot open '%s'", shown);
 	if (file_read_fd(fd, shown, 0, IGNORE_MAX_FILE, &data, &len, err) < 0)
 		return -1;
-	if (ignore_file_parse(data, len, patterns, n, err) < 0)
-		return plate_err_wrap(err, "%s", shown);
+	if (ignore_file_parse(data, len, patterns, n, err) < 0) {
+		/* The location is in this file, not in the Dockerfile a caller may be showing:
+		 * it goes into the text, and the error is no longer located. */
+		_cleanup_error_ struct plate_error *inner = steal_pointer(err);
+		if (inner->line == 0)
+			return plate_err_new(err, inner->errno_value, "%s: %s", shown, inner->message);
+		return plate_err_new(err, inner->errno_value, "%s:%u:%u: %s", shown, inner->line,
+				     inner->column ? inner->column : 1, inner->message);
+	}
 	return 1;
 }
 
