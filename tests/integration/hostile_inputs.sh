@@ -161,7 +161,8 @@ ck "  not in the Dockerfile" eval '! grep -q "Dockerfile:" "$T/out"'
 # ---- stopping a command that waits -------------------------------------------------------
 
 mkfifo "$T/stall"
-p load <"$T/stall" >"$T/out" 2>&1 &
+# (plate itself in the background, not the p function's subshell: $! must be plate)
+"$PLATE" --root "$R" load <"$T/stall" >"$T/out" 2>&1 &
 pid=$!
 exec 9>"$T/stall" # a writer that never writes: load waits for the archive
 sleep 0.5
@@ -174,9 +175,9 @@ ck "SIGTERM stops a load waiting on its input" test "$rc" -gt 128 -a "$rc" != 13
 ck "  and the store is sound" eval 'p fsck >/dev/null'
 
 mkdir -p "$T/sleep"
-printf 'FROM base:test\nRUN sleep 1000\n' >"$T/sleep/Dockerfile"
+printf 'FROM base:test\nRUN sleep 4321\n' >"$T/sleep/Dockerfile"
 images_before=$(p images -q --no-trunc)
-p build --progress plain "$T/sleep" >"$T/out" 2>&1 &
+"$PLATE" --root "$R" build --progress plain "$T/sleep" >"$T/out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q "RUN sleep" "$T/out" && break; sleep 0.1; done
 kill -TERM "$pid"
@@ -184,6 +185,7 @@ timeout -s KILL 20 tail --pid="$pid" -f /dev/null
 wait "$pid"
 rc=$?
 ck "SIGTERM stops a build in RUN" test "$rc" != 0 -a "$rc" != 137
+ck "  and its sandbox" eval '! pgrep -f "^sleep 4321$" >/dev/null'
 ck "  with no image made and the store sound" \
 	eval '[ "$(p images -q --no-trunc)" = "$images_before" ] && p fsck >/dev/null'
 
