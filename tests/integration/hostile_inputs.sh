@@ -99,6 +99,12 @@ ck "  (--max-layer-ratio raises it)" said "--max-layer-ratio"
 ck "import: the same bomb is refused" within p import "$T/bomb.tar.gz" bomb:t
 ck "  by its ratio" said "times its compressed size"
 ck "the store is unchanged" unchanged
+mkdir -p "$T/addbomb"
+ln "$T/bomb.tar.gz" "$T/addbomb/bomb.tar.gz"
+printf 'FROM base:test\nADD bomb.tar.gz /x/\n' >"$T/addbomb/Dockerfile"
+ck "build: ADD of the bomb from the context is refused" within p build --progress plain "$T/addbomb"
+ck "  by its ratio" said "times its compressed size"
+store_before=$(store_files "$R")
 
 # A 32 GiB sparse file: a 10 KiB GNU sparse tar.
 mkdir -p "$T/sparse"

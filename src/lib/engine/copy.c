@@ -263,6 +263,7 @@ static int unpack(struct copy_job *j, int rootfd, int srcroot, const char *src, 
 		  struct plate_error **err)
 {
 	struct layer_extract_options xo = {
+		.limits = store_layer_limits(j->e->o.store),
 		.whiteouts = LAYER_WHITEOUT_APPLY,
 		.devices = LAYER_DEVICES_CREATE,
 		.owners = LAYER_OWNER_KEEP,

@@ -159,6 +159,11 @@ void store_set_layer_limits(struct store *s, const struct layer_limits *limits)
 	s->limits = *limits;
 }
 
+const struct layer_limits *store_layer_limits(const struct store *s)
+{
+	return &s->limits;
+}
+
 const char *store_root(const struct store *s)
 {
 	return s->root;
