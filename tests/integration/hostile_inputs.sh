@@ -79,6 +79,15 @@ ck "the store is unchanged by the refused Dockerfile and .dockerignore" unchange
 
 ck "load -i /dev/zero ends" within p load -i /dev/zero
 ck "  with a clear error" said "follow the end of the archive"
+mkdir -p "$T/fifolayout" "$T/okroot"
+echo fine >"$T/okroot/f"
+tar -C "$T/okroot" -cf "$T/ok.tar" .
+oci_archive "$T/ok.tar" "$T/ok.oci.tar"
+tar -C "$T/fifolayout" -xf "$T/ok.oci.tar"
+rm "$T/fifolayout/blobs/sha256/$(sha "$T/ok.tar")"
+mkfifo "$T/fifolayout/blobs/sha256/$(sha "$T/ok.tar")"
+ck "load of an OCI layout whose layer blob is a FIFO ends" within p load -i "$T/fifolayout"
+ck "  naming the blob" said "blob 'sha256:$(sha "$T/ok.tar")' is not a regular file"
 
 # A 2 GiB file of zeros as 32 concatenated gzip members of 64 MiB each: 2 MiB to write.
 python3 -c '

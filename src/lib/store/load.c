@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "json/json.h"
 #include "layer/layer.h"
 #include "store/store_internal.h"
@@ -539,6 +540,7 @@ static int stage_file(struct store_txn *t, int dirfd, const struct oci_descripto
 {
 	struct store_blob_writer *w = NULL;
 	_cleanup_close_ int fd = -1;
+	struct stat st;
 	const char *hex = store_digest_hex(d->digest, err);
 	char path[DIGEST_HEX_LEN + 16];
 	int r = -1;
@@ -548,9 +550,18 @@ static int stage_file(struct store_txn *t, int dirfd, const struct oci_descripto
 	if (store_txn_has_blob(t, d->digest))
 		return 0;
 	snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Non-blocking, typed and sized before a byte is copied: a FIFO must not hang the load,
+	 * a huge or sparse file must not be copied only to fail its digest. */
+	fd = openat(dirfd, path, FILE_READ_OPEN_FLAGS | O_NOFOLLOW);
 	if (fd < 0)
 		return plate_err_new(err, errno, "blob '%s' (%s)", d->digest, d->media_type);
+	if (fstat(fd, &st) < 0)
+		return plate_err_new(err, errno, "blob '%s'", d->digest);
+	if (!S_ISREG(st.st_mode))
+		return plate_err_new(err, 0, "blob '%s' is not a regular file", d->digest);
+	if (st.st_size != d->size)
+		return plate_err_new(err, 0, "blob '%s' has %lld bytes, its descriptor says %lld",
+				     d->digest, (long long)st.st_size, (long long)d->size);
 	if (store_txn_blob_writer(t, d->digest, d->size, &w, err) < 0)
 		return -1;
 	if (store_fs_copy(fd, store_blob_writer_fd(w), err) == 0 &&
