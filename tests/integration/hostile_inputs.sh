@@ -115,9 +115,10 @@ ck "build: ADD of the bomb from the context is refused" within p build --progres
 ck "  by its ratio" said "times its compressed size"
 store_before=$(store_files "$R")
 
-# A 32 GiB sparse file: a 10 KiB GNU sparse tar.
+# A 32 GiB sparse file with data after the hole: a 10 KiB GNU sparse tar.
 mkdir -p "$T/sparse"
 truncate -s 32G "$T/sparse/big"
+echo tail >>"$T/sparse/big"
 echo small >"$T/sparse/small"
 tar -C "$T/sparse" --sparse -cf "$T/sparse.tar" .
 rm -rf "$T/sparse"
@@ -131,6 +132,11 @@ id=$(sed -n 's/^Loaded image ID: //p' "$T/out")
 ck "du of the sparse image ends (holes are not read)" eval 'tp du "$id" >"$T/out" 2>&1'
 ck "  and shows the file" said "/big"
 ck "fsck of the sparse image ends, clean" eval 'tp fsck >/dev/null'
+big=$(find "$R/snapshots" -path '*/fs/big')
+printf x | dd of="$big" bs=1 seek=$((1 << 30)) conv=notrunc 2>/dev/null
+ck "fsck still sees a byte written into the hole" eval '! tp fsck >"$T/out" 2>&1 && said "content differs"'
+printf '\0' | dd of="$big" bs=1 seek=$((1 << 30)) conv=notrunc 2>/dev/null
+ck "  and a zero written back there is clean" eval 'tp fsck >/dev/null'
 ck "PLATE_MAX_LAYER_SIZE is read too" eval \
 	'PLATE_MAX_LAYER_SIZE=64GiB timeout 20 "$PLATE" --root "$T/root2" load -q -i "$T/sparse.oci.tar"'
 store_before=$(store_files "$R")

@@ -70,6 +70,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -289,7 +290,16 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
 /* Returns 1 and fills *e with the next entry (a view valid until the next call), 0 at the
  * end of the archive, -1 on error.  Root entries ("./") are skipped. */
 int layer_reader_next(struct layer_reader *r, struct layer_entry *e, struct plate_error **err);
-/* Reads content of the current FILE entry: returns bytes read, 0 at its end, -1 on error. */
+/* The next block of the current FILE entry's content as libarchive holds it, for readers
+ * that must not pay for holes: *buf is valid until the next call; *offset is where it goes
+ * in the file, and a gap between the end of one block and the offset of the next (or the
+ * entry's size) is a hole of zeros.  Returns 1 with a block, 0 at the end of the content,
+ * -1 on error (not wrapped with the entry name).  Do not mix with layer_reader_read() on
+ * one entry. */
+int layer_reader_block(struct layer_reader *r, const void **buf, size_t *len, int64_t *offset,
+		       struct plate_error **err);
+/* Reads content of the current FILE entry: returns bytes read, 0 at its end, -1 on error.
+ * Holes of sparse entries are returned as zeros. */
 ssize_t layer_reader_read(struct layer_reader *r, void *buf, size_t len, struct plate_error **err);
 /* Reads the rest of the stream, verifies the expected digests and fills *result. */
 int layer_reader_finish(struct layer_reader *r, struct layer_result *result,
