@@ -160,9 +160,12 @@ int cli_lint_dockerfile(const struct cli_lint_input *in, struct check_report *re
 			goto out;
 		}
 		if (ignore_load_for(cfd, AT_FDCWD, in->dockerfile_path, &patterns, &n_patterns, NULL,
-				    err) < 0 ||
-		    ignore_new((const char *const *)patterns, n_patterns, &ign, err) < 0)
+				    err) < 0)
 			goto out;
+		if (ignore_new((const char *const *)patterns, n_patterns, &ign, err) < 0) {
+			plate_err_wrap(err, ".dockerignore");
+			goto out;
+		}
 		wfd = dup(cfd);
 		if (wfd < 0) {
 			plate_err_new(err, errno, "cannot read context '%s'", in->context_dir);

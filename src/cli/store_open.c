@@ -34,14 +34,17 @@ static int open_store(struct cli_ctx *ctx, unsigned flags, struct store **out,
 	return store_open(path, flags, out, err);
 }
 
-int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error **err)
-{
-	return open_store(ctx, STORE_OPEN_CREATE, out, err);
-}
-
 int cli_open_store_as_found(struct cli_ctx *ctx, struct store **out, struct plate_error **err)
 {
 	return open_store(ctx, 0, out, err);
+}
+
+int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error **err)
+{
+	if (open_store(ctx, STORE_OPEN_CREATE, out, err) < 0)
+		return -1;
+	store_set_layer_limits(*out, &ctx->limits);
+	return 0;
 }
 
 const char *cli_host_platform(void)

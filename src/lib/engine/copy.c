@@ -247,6 +247,7 @@ static int unpack(struct copy_job *j, int rootfd, int in, enum layer_archive kin
 		  const char *src, const char *dest, struct plate_error **err)
 {
 	struct layer_extract_options xo = {
+		.limits = store_layer_limits(j->e->o.store),
 		.whiteouts = LAYER_WHITEOUT_APPLY,
 		.devices = LAYER_DEVICES_CREATE,
 		.owners = LAYER_OWNER_KEEP,

@@ -70,9 +70,6 @@ void eng_hash_field(struct digest *d, const char *s);
 void eng_hash_bytes(struct digest *d, const void *p, size_t len);
 void eng_hash_u64(struct digest *d, uint64_t v);
 
-/* Reads what is left of fd (at most max bytes) into a NUL-terminated malloc'd buffer. */
-int eng_read_fd(int fd, size_t max, char **data, size_t *len, struct plate_error **err);
-
 /* ---- layers ------------------------------------------------------------------------- */
 
 struct eng_layer {

@@ -24,6 +24,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "base/output.h"
 #include "sandbox/sandbox.h"
 #include "engine/engine_internal.h"
@@ -323,7 +324,8 @@ static int prepare_secret(struct eng_step_ctx *c, struct run_mount *m, struct oc
 	}
 	if (s->path != NULL) {
 		fd = open(s->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || eng_read_fd(fd, (size_t)1 << 20, &data, &len, err) < 0)
+		if (fd < 0 || file_read_fd(fd, s->path, FILE_READ_STREAM, (size_t)1 << 20, &data, &len,
+					   err) < 0)
 			return fd < 0 ? plate_err_new(err, errno, "cannot read secret '%s'", s->id) : -1;
 		close(steal_fd(&fd));
 	} else if ((data = strdup(s->value ? s->value : "")) == NULL) {

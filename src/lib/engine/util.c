@@ -239,25 +239,6 @@ void eng_hash_u64(struct digest *d, uint64_t v)
 	digest_update(d, b, sizeof(b));
 }
 
-int eng_read_fd(int fd, size_t max, char **data, size_t *len, struct plate_error **err)
-{
-	_cleanup_buf_ struct buf b = BUF_INIT(max);
-	char chunk[65536];
-	ssize_t n;
-
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return plate_err_new(err, errno, "read failed");
-		}
-		if (buf_add(&b, chunk, (size_t)n) < 0)
-			return plate_err_new(err, errno, "file too large (more than %zu bytes)", max);
-	}
-	*data = buf_detach(&b, len);
-	return *data == NULL ? plate_err_new(err, ENOMEM, "out of memory") : 0;
-}
-
 /* ---- layers ------------------------------------------------------------------------- */
 
 void eng_layer_release(struct eng_layer *l)

@@ -495,6 +495,7 @@ int layer_extract(int in_fd, int target_dirfd, const struct layer_extract_option
 	layer_root_init(&x.root, target_dirfd, !(opts->flags & LAYER_EXTRACT_NO_OPENAT2));
 	ropts.expected_diff_id = opts->expected_diff_id;
 	ropts.expected_digest = opts->expected_digest;
+	ropts.limits = opts->limits;
 	if (layer_reader_new(in_fd, &ropts, &x.reader, err) < 0)
 		goto out;
 	while ((n = layer_reader_next(x.reader, &e, err)) > 0) {

@@ -70,6 +70,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -90,6 +91,33 @@
 #define LAYER_MAX_XATTR_VALUE 65536
 #define LAYER_MAX_XATTR_NAME 255
 #define LAYER_MAX_XATTR_TOTAL (256 * 1024)
+
+/*
+ * Limits on a layer that comes from outside (load, pull, import).  A layer is refused when
+ *   - its tar stream, or the sum of the sizes of its files (holes of sparse files count:
+ *     extracting them costs no disk, but every reader of the tree pays for them), is
+ *     larger than max_size;
+ *   - it has more than max_entries entries;
+ *   - once past LAYER_RATIO_FLOOR uncompressed bytes, it expands to more than max_ratio
+ *     times the bytes read so far (a gzip bomb: 2 GiB of zeros is 2 MiB of gzip);
+ *   - more than LAYER_MAX_TRAILING bytes follow the end-of-archive marker (an endless
+ *     stream of zeros is an empty archive followed by padding that never ends).
+ * 0 in a field means no limit on it.  Readers of layers the store already accepted pass
+ * no limits.
+ */
+struct layer_limits {
+	unsigned long long max_size;
+	unsigned long long max_entries;
+	unsigned long long max_ratio;
+};
+#define LAYER_DEFAULT_MAX_SIZE (16ULL << 30)
+#define LAYER_DEFAULT_MAX_ENTRIES 1000000ULL
+#define LAYER_DEFAULT_MAX_RATIO 100ULL
+#define LAYER_RATIO_FLOOR (64ULL << 20)
+#define LAYER_MAX_TRAILING (1ULL << 20)
+#define LAYER_DEFAULT_LIMITS                                                                \
+	{ .max_size = LAYER_DEFAULT_MAX_SIZE, .max_entries = LAYER_DEFAULT_MAX_ENTRIES,     \
+	  .max_ratio = LAYER_DEFAULT_MAX_RATIO }
 
 /* OCI image-spec layer.md whiteout names. */
 #define LAYER_WHITEOUT_PREFIX ".wh."
@@ -253,6 +281,7 @@ struct layer_reader;
 struct layer_reader_options {
 	const char *expected_diff_id; /* NULL: not checked */
 	const char *expected_digest;  /* NULL: not checked */
+	const struct layer_limits *limits; /* NULL: none (copied, not kept) */
 };
 
 /* Starts reading a layer from in_fd (not closed; read sequentially, pipes are fine). */
@@ -261,7 +290,16 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
 /* Returns 1 and fills *e with the next entry (a view valid until the next call), 0 at the
  * end of the archive, -1 on error.  Root entries ("./") are skipped. */
 int layer_reader_next(struct layer_reader *r, struct layer_entry *e, struct plate_error **err);
-/* Reads content of the current FILE entry: returns bytes read, 0 at its end, -1 on error. */
+/* The next block of the current FILE entry's content as libarchive holds it, for readers
+ * that must not pay for holes: *buf is valid until the next call; *offset is where it goes
+ * in the file, and a gap between the end of one block and the offset of the next (or the
+ * entry's size) is a hole of zeros.  Returns 1 with a block, 0 at the end of the content,
+ * -1 on error (not wrapped with the entry name).  Do not mix with layer_reader_read() on
+ * one entry. */
+int layer_reader_block(struct layer_reader *r, const void **buf, size_t *len, int64_t *offset,
+		       struct plate_error **err);
+/* Reads content of the current FILE entry: returns bytes read, 0 at its end, -1 on error.
+ * Holes of sparse entries are returned as zeros. */
 ssize_t layer_reader_read(struct layer_reader *r, void *buf, size_t len, struct plate_error **err);
 /* Reads the rest of the stream, verifies the expected digests and fills *result. */
 int layer_reader_finish(struct layer_reader *r, struct layer_result *result,
@@ -310,6 +348,7 @@ enum layer_extract_flags {
 struct layer_extract_options {
 	const char *expected_diff_id; /* NULL: not checked */
 	const char *expected_digest;  /* NULL: not checked */
+	const struct layer_limits *limits; /* NULL: none */
 	enum layer_whiteout_mode whiteouts;
 	enum layer_device_policy devices;
 	enum layer_owner_policy owners;

@@ -12,6 +12,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "base/output.h"
 #include "store/store_internal.h"
 
@@ -108,27 +109,7 @@ int store_fs_fsync_dir(int dirfd, const char *path, struct plate_error **err)
 int store_fs_read_file(int dirfd, const char *path, size_t max, char **data, size_t *len,
 		       struct plate_error **err)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	_cleanup_buf_ struct buf b = BUF_INIT(max);
-	char chunk[65536];
-	ssize_t n;
-
-	if (fd < 0)
-		return plate_err_new(err, errno, "cannot open '%s'", path);
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return plate_err_new(err, errno, "cannot read '%s'", path);
-		}
-		if (buf_add(&b, chunk, (size_t)n) < 0)
-			return plate_err_new(err, errno == E2BIG ? EFBIG : errno,
-					     "cannot read '%s'", path);
-	}
-	*data = buf_detach(&b, len);
-	if (*data == NULL)
-		return plate_err_new(err, ENOMEM, "cannot read '%s'", path);
-	return 0;
+	return file_read_at(dirfd, path, FILE_READ_NOFOLLOW, max, data, len, err);
 }
 
 int store_fs_replace_file(int dirfd, const char *path, int tmpdirfd, const void *data,

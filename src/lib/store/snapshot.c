@@ -62,11 +62,13 @@ static int write_info(int snapfd, int fsfd, const char *name, const char *layer_
 }
 
 int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *layer_digest,
-			const char *diff_id, struct plate_error **err)
+			const char *diff_id, const struct layer_limits *limits,
+			struct plate_error **err)
 {
 	struct layer_extract_options opts = {
 		.expected_diff_id = diff_id,
 		.expected_digest = layer_digest,
+		.limits = limits,
 		.whiteouts = LAYER_WHITEOUT_OVERLAY,
 		/* Only root can make device nodes and overlay's trusted.* xattrs. */
 		.devices = geteuid() == 0 ? LAYER_DEVICES_CREATE : LAYER_DEVICES_SKIP,

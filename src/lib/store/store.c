@@ -189,6 +189,7 @@ int store_open(const char *root, unsigned flags, struct store **out, struct plat
 	if (s == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	s->shared_lock_fd = -1;
+	s->limits = (struct layer_limits)LAYER_DEFAULT_LIMITS;
 	s->root = strdup(root);
 	s->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->root == NULL) {
@@ -224,6 +225,16 @@ void store_free(struct store *s)
 		close(s->rootfd);
 	free(s->root);
 	free(s);
+}
+
+void store_set_layer_limits(struct store *s, const struct layer_limits *limits)
+{
+	s->limits = *limits;
+}
+
+const struct layer_limits *store_layer_limits(const struct store *s)
+{
+	return &s->limits;
 }
 
 const char *store_root(const struct store *s)

@@ -60,6 +60,7 @@
 
 struct store;
 struct store_txn;
+struct layer_limits;
 struct store_blob_writer;
 
 enum store_open_flags {
@@ -72,6 +73,11 @@ enum store_open_flags {
 int store_open(const char *root, unsigned flags, struct store **out, struct plate_error **err);
 void store_free(struct store *s);
 const char *store_root(const struct store *s);
+/* Limits on every layer that comes in (load, pull, import, and the archives a build's ADD
+ * unpacks); LAYER_DEFAULT_LIMITS unless set.  A refused layer fails its operation with
+ * EFBIG and leaves the store unchanged.  The getter's pointer lives as long as s. */
+void store_set_layer_limits(struct store *s, const struct layer_limits *limits);
+const struct layer_limits *store_layer_limits(const struct store *s);
 
 /* ---- reading ------------------------------------------------------------------------ */
 

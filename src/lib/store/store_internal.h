@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "layer/layer.h"
 #include "store/store.h"
 
 #define STORE_LOCK_FILE "plate.lock"
@@ -24,6 +25,7 @@ struct store {
 	char *root;
 	int rootfd;
 	int shared_lock_fd; /* store_lock_shared(), or -1 */
+	struct layer_limits limits; /* on layers coming in (store_set_layer_limits) */
 };
 
 /* ---- files (fs.c) --------------------------------------------------------------------- */
@@ -126,7 +128,8 @@ int store_trash_clean(struct store *s, uint64_t *removed, struct plate_error **e
 
 /* Extracts the layer read from fd into dirfd/name/fs and writes dirfd/name/info.json. */
 int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *layer_digest,
-			const char *diff_id, struct plate_error **err);
+			const char *diff_id, const struct layer_limits *limits,
+			struct plate_error **err);
 /* Moves the directory at path to dirfd/name/fs (same filesystem), clamps its mtimes to
  * epoch (when >= 0) and writes dirfd/name/info.json. */
 int store_snapshot_adopt(int dirfd, const char *name, const char *src, const char *diff_id,

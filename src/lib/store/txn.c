@@ -504,7 +504,8 @@ int store_snapshot_writer_extract(struct store_snapshot_writer *w, int fd, struc
 		return plate_err_new(err, EINVAL, "internal error: '%s' called on a bad writer",
 				     __func__);
 	w->extracted = true;
-	if (store_snapshot_make(w->txn->dirfd, w->tmpname, fd, w->layer_digest, w->diff_id, err) < 0)
+	if (store_snapshot_make(w->txn->dirfd, w->tmpname, fd, w->layer_digest, w->diff_id,
+				&w->txn->store->limits, err) < 0)
 		return plate_err_wrap(err, "layer '%s'", w->layer_digest);
 	w->sound = true;
 	return 0;
