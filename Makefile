@@ -23,7 +23,7 @@ endif
 
 CC ?= cc
 # libcurl is compiled against but not linked: src/lib/registry/libcurl.c opens it on first use.
-PKGS := libarchive libcrypto jansson libzstd libdeflate libisal
+PKGS := libarchive libcrypto jansson libzstd libdeflate libisal libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

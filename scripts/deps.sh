@@ -7,10 +7,12 @@ packages=(
   # build
   build-essential pkg-config clang libclang-rt-14-dev llvm
   libarchive-dev libssl-dev libjansson-dev libcurl4-openssl-dev
-  libzstd-dev zlib1g-dev libdeflate-dev libisal-dev
+  libzstd-dev zlib1g-dev libdeflate-dev libisal-dev libseccomp-dev
   # tests and judges
   jq git python3 zstd tar gzip skopeo umoci runc buildah docker-registry faketime
   docker.io xz-utils bzip2
+  # store_safety: strace's fault injection kills rmi/prune at the Nth call; setpriv, setcap
+  strace libcap2-bin util-linux
   busybox-static golang-go ca-certificates openssl apache2-utils
   # RUN's default network (slirp4netns); the network tests' remote test host (ip netns, veth)
   slirp4netns iproute2 curl

@@ -3,7 +3,7 @@
  *             [--no-cache] [--sbom] [--progress auto|tty|plain|json|quiet] [-q]
  *             [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]
  *             [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]
- *             [--allow network.host]
+ *             [--allow network.host|security.insecure]...
  *             [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]
  *             [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]
  *             [--insecure-registry HOST]... CONTEXT
@@ -18,6 +18,8 @@
  * private network with outbound connections; `RUN --network=host` needs the caller's
  * consent, --allow network.host (BuildKit's entitlement) or --network host.  Base images the
  * store lacks are pulled (--pull); --push or --output type=registry pushes every -t tag.
+ * --allow security.insecure lets `RUN --security=insecure` run without the sandbox's
+ * seccomp filter and with every capability (BuildKit's entitlement of the same name).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,7 +43,7 @@ static const char usage[] =
 	"                   [--no-cache] [--sbom] [--progress auto|tty|plain|json|quiet] [-q]\n"
 	"                   [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]\n"
 	"                   [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]\n"
-	"                   [--allow network.host]\n"
+	"                   [--allow network.host|security.insecure]...\n"
 	"                   [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]\n"
 	"                   [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]\n"
 	"                   [--insecure-registry HOST]... CONTEXT\n";
@@ -60,6 +62,7 @@ struct build_cli {
 	bool check;
 	bool strict;
 	bool sbom;
+	bool allow_insecure;
 	int64_t max_size;
 	char **tags;
 	size_t n_tags;
@@ -159,10 +162,13 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 		} else if ((m = cli_take_value(argc, argv, &i, "--network", NULL, &v)) != 0) {
 			o->network = v;
 		} else if ((m = cli_take_value(argc, argv, &i, "--allow", NULL, &v)) != 0) {
-			if (m > 0 && strcmp(v, "network.host") != 0)
-				return cli_usage_error(ctx, err, "--allow '%s': only network.host is "
-							      "supported", v);
-			o->allow_host_network = true;
+			if (m > 0 && strcmp(v, "network.host") == 0)
+				o->allow_host_network = true;
+			else if (m > 0 && strcmp(v, "security.insecure") == 0)
+				o->allow_insecure = true;
+			else if (m > 0)
+				return cli_usage_error(ctx, err, "--allow '%s': only network.host and "
+							      "security.insecure are supported", v);
 		} else if ((m = cli_take_value(argc, argv, &i, "--secret", NULL, &v)) != 0) {
 			if (m > 0 && cli_strv_add(&o->secret_specs, &o->n_secret_specs, v, err) < 0)
 				return -1;
@@ -582,6 +588,7 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	c.eo.n_labels = c.o.n_labels;
 	c.eo.no_cache = c.o.no_cache;
 	c.eo.allow_host_network = c.o.allow_host_network || c.eo.network == ENGINE_NET_HOST;
+	c.eo.allow_insecure = c.o.allow_insecure;
 	c.eo.secrets = c.secrets;
 	c.eo.n_secrets = c.o.n_secret_specs;
 	c.eo.resolv_conf = c.resolv;

@@ -17,6 +17,7 @@
 #include "base/error.h"
 #include "engine/engine.h"
 #include "registry/registry.h"
+#include "layer/layer.h"
 #include "store/store.h"
 #include "transfer/transfer.h"
 
@@ -37,19 +38,30 @@ struct cli_ctx {
 	const char *error_source;
 	size_t error_source_len;
 	int error_exit; /* exit code to use for *err (default 1) */
+	/* --max-layer-size/-ratio/-entries or $PLATE_MAX_LAYER_*: limits on incoming layers */
+	struct layer_limits limits;
 };
 
 /* Reports a usage problem: sets *err and makes main exit 2. */
 int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Reads a whole file (at most max bytes) into a NUL-terminated malloc'd buffer. */
+/* file_read_at() of a file the user named: regular files only, except below /dev/ (stdin,
+ * /dev/fd/N), where a pipe is accepted. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct plate_error **err);
+
+/* s as base/printable.h shows it (escape sequences visible, at most CLI_SAFE_MAX
+ * characters), for names, paths and messages from outside in the CLI's own output.  The
+ * string lives until eight more calls: for the arguments of one printf. */
+#define CLI_SAFE_MAX 4096
+const char *cli_safe(const char *s);
 
 /* The store commands' helpers (store_open.c): the store at --root / $PLATE_ROOT / the
  * default root, "linux/<arch>" of this machine, and a name normalised ("busybox" ->
  * "docker.io/library/busybox:latest"). */
 int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error **err);
+/* The same without creating or fixing anything: for fsck, which reports what it finds. */
+int cli_open_store_as_found(struct cli_ctx *ctx, struct store **out, struct plate_error **err);
 const char *cli_host_platform(void);
 int cli_normalise_name(const char *name, bool need_tag, char **out, struct plate_error **err);
 

@@ -3,12 +3,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/file.h"
+#include "base/printable.h"
 #include "cli.h"
 
 int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *fmt, ...)
@@ -26,27 +29,22 @@ int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *f
 
 int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct plate_error **err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	_cleanup_buf_ struct buf b = BUF_INIT(max);
-	char chunk[65536];
-	ssize_t n;
+	/* "-f -" is /dev/stdin, and a shell's <(...) is /dev/fd/N: a pipe there is the user's
+	 * choice.  A FIFO anywhere else is refused rather than waited on. */
+	unsigned flags = strncmp(path, "/dev/", 5) == 0 ? FILE_READ_STREAM : 0;
 
-	if (fd < 0)
-		return plate_err_new(err, errno, "cannot open '%s'", path);
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return plate_err_new(err, errno, "cannot read '%s'", path);
-		}
-		if (buf_add(&b, chunk, (size_t)n) < 0)
-			return plate_err_new(err, errno == E2BIG ? EFBIG : errno, "cannot read '%s'",
-					     path);
-	}
-	*data = buf_detach(&b, len);
-	if (*data == NULL)
-		return plate_err_new(err, ENOMEM, "cannot read '%s'", path);
-	return 0;
+	return file_read_at(AT_FDCWD, path, flags, max, data, len, err);
+}
+
+const char *cli_safe(const char *s)
+{
+	static char *ring[8];
+	static unsigned next;
+	char **slot = &ring[next++ % 8];
+
+	free(*slot);
+	*slot = printable_dup(s, strlen(s), CLI_SAFE_MAX, 0);
+	return *slot ? *slot : "?";
 }
 
 double cli_now(void)

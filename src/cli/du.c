@@ -23,7 +23,7 @@ static void print_text(const struct du_report *r)
 	       "CREATED BY");
 	for (size_t i = 0; i < r->n_layers; i++) {
 		const struct du_layer *l = &r->layers[i];
-		const char *by = l->created_by ? l->created_by : "";
+		const char *by = cli_safe(l->created_by ? l->created_by : "");
 		printf("%-5zu %-9s %-9s %-7llu %-9s %.*s%s\n", i + 1, hs(l->size, a),
 		       hs(l->uncompressed_size, b), (unsigned long long)l->files, hs(l->wasted_bytes, c),
 		       60, by, strlen(by) > 60 ? "..." : "");
@@ -38,7 +38,7 @@ static void print_text(const struct du_report *r)
 		printf("\nLARGEST FILES\n%-9s %-5s %s\n", "SIZE", "LAYER", "PATH");
 		for (size_t i = 0; i < r->n_largest; i++)
 			printf("%-9s %-5zu %s\n", hs(r->largest[i].size, a), r->largest[i].layer + 1,
-			       r->largest[i].path);
+			       cli_safe(r->largest[i].path));
 	}
 	if (r->n_duplicates > 0) {
 		printf("\nDUPLICATED ACROSS LAYERS\n%-9s %-12s %-13s %s\n", "WASTED", "LAYERS",
@@ -51,7 +51,7 @@ static void print_text(const struct du_report *r)
 				off += (size_t)snprintf(layers + off, sizeof(layers) - off, "%s%zu",
 							k ? "," : "", d->layers[k] + 1);
 			printf("%-9s %-12s %-13s %s\n", hs(d->wasted_bytes, a), layers,
-			       d->same_content ? "same" : "different", d->path);
+			       d->same_content ? "same" : "different", cli_safe(d->path));
 		}
 	}
 	if (r->n_wasted > 0) {
@@ -62,7 +62,7 @@ static void print_text(const struct du_report *r)
 			snprintf(why, sizeof(why), "%s in layer %zu",
 				 w->reason == DU_OVERWRITTEN ? "overwritten" : "deleted", w->by_layer + 1);
 			printf("%-9s %-5zu %-24s %s\n", hs(w->file.size, a), w->file.layer + 1, why,
-			       w->file.path);
+			       cli_safe(w->file.path));
 		}
 	}
 }

@@ -36,7 +36,7 @@ int cli_cmd_history(struct cli_ctx *ctx, int argc, char **argv, struct plate_err
 	layer = img->manifest.n_layers;
 	for (size_t k = img->config.n_history; k-- > 0;) {
 		const struct oci_history *h = &img->config.history[k];
-		const char *by = h->created_by ? h->created_by : "";
+		const char *by = cli_safe(h->created_by ? h->created_by : "");
 		long long size = 0;
 
 		if (!h->empty_layer && layer > 0)
@@ -48,7 +48,7 @@ int cli_cmd_history(struct cli_ctx *ctx, int argc, char **argv, struct plate_err
 			printf("%-42.42s... ", by);
 		else
 			printf("%-45s ", by);
-		printf("%-10lld %s\n", size, h->comment ? h->comment : "");
+		printf("%-10lld %s\n", size, cli_safe(h->comment ? h->comment : ""));
 	}
 	store_image_free(img);
 	store_free(s);

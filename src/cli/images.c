@@ -108,7 +108,8 @@ int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 		if (oci_map_get(&d->annotations, STORE_ANNOTATION_SUBJECT) != NULL)
 			continue; /* a referrer (an SBOM), shown with its image by plate sbom */
 		if (store_image_resolve(s, d->digest, cli_host_platform(), &img, &e) < 0) {
-			fprintf(stderr, "plate: warning: %s: %s\n", name ? name : d->digest, e->message);
+			fprintf(stderr, "plate: warning: %s: %s\n", cli_safe(name ? name : d->digest),
+				cli_safe(e->message));
 			continue;
 		}
 		id = img->manifest.config.digest + (o.no_trunc ? 0 : 7);
@@ -131,7 +132,7 @@ int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 			total += img->manifest.layers[j].size;
 		format_age(img->config.created, age, sizeof(age));
 		format_size((double)total, size, sizeof(size));
-		printf("%-40s %-20s ", repo, tag);
+		printf("%-40s %-20s ", cli_safe(repo), cli_safe(tag));
 		if (o.digests)
 			printf("%-71s ", d->digest);
 		printf("%-*.*s %-20s %s\n", o.no_trunc ? 71 : 12, o.no_trunc ? 71 : 12, id, age, size);

@@ -13,6 +13,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/output.h"
 #include "cli.h"
 
 struct login_cred {
@@ -75,37 +76,27 @@ char *cli_registry_host(const char *s)
 	return h;
 }
 
-/* Replaces path with data: a temp file beside it, 0600, fsynced, renamed, directory fsynced. */
+/* Replaces path with data, 0600, in a directory created 0700 if need be. */
 int cli_write_private_file(const char *path, const char *data, size_t len,
 			   struct plate_error **err)
 {
-	_cleanup_free_ char *copy = strdup(path), *tmp = NULL;
-	_cleanup_close_ int dfd = -1;
+	_cleanup_free_ char *copy = strdup(path);
+	struct replace_file rf;
 	const char *dir;
-	int fd;
 
-	if (copy == NULL || asprintf(&tmp, "%s.XXXXXX", path) < 0)
+	if (copy == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	dir = dirname(copy);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return plate_err_new(err, errno, "cannot create '%s'", dir);
-	if ((fd = mkstemp(tmp)) < 0)
-		return plate_err_new(err, errno, "cannot create a file in '%s'", dir);
-	if (fchmod(fd, 0600) < 0 || write(fd, data, len) != (ssize_t)len || fsync(fd) < 0) {
-		plate_err_new(err, errno, "cannot write '%s'", tmp);
-		close(fd);
-		unlink(tmp);
+	if (replace_file_open(&rf, path, 0600, err) < 0)
+		return -1;
+	if (fchmod(rf.fd, 0600) < 0 || write_all(rf.fd, data, len) < 0) {
+		plate_err_new(err, errno, "cannot write '%s'", path);
+		replace_file_abort(&rf);
 		return -1;
 	}
-	close(fd);
-	if (rename(tmp, path) < 0) {
-		plate_err_new(err, errno, "cannot replace '%s'", path);
-		unlink(tmp);
-		return -1;
-	}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
-		fsync(dfd);
-	return 0;
+	return replace_file_commit(&rf, err);
 }
 
 /* Applies registry_docker_config_edit() to the docker config file; 1 changed, 0 not. */

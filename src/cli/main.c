@@ -3,11 +3,14 @@
  * becomes text on stderr and an exit code.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "base/printable.h"
 #include "cli.h"
 
 struct cli_command {
@@ -43,15 +46,20 @@ static const struct cli_command commands[] = {
 
 static void print_usage(FILE *out)
 {
-	fputs("usage: plate [--root DIR] [--debug] COMMAND [ARGS...]\n\ncommands:\n", out);
+	fputs("usage: plate [--root DIR] [--debug] [--max-layer-size SIZE] [--max-layer-ratio N]\n"
+	      "             [--max-layer-entries N] COMMAND [ARGS...]\n\ncommands:\n",
+	      out);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
 
-/* Prints the offending source line and a caret under the column, as compilers do. */
+/* Prints the offending source line and a caret under the column, as compilers do.  A long
+ * line shows PRINTABLE_LINE_MAX characters around the column, each side cut with "…". */
 static void print_source_line(const char *source, size_t len, unsigned line, unsigned column)
 {
-	const char *p = source, *end = source + len, *eol;
+	_cleanup_buf_ struct buf before = BUF_INIT(BUF_UNLIMITED);
+	_cleanup_buf_ struct buf shown = BUF_INIT(BUF_UNLIMITED);
+	const char *p = source, *end = source + len, *eol, *from, *at;
 
 	for (unsigned l = 1; l < line && p < end; l++) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -66,36 +74,127 @@ static void print_source_line(const char *source, size_t len, unsigned line, uns
 		eol = end;
 	if (eol > p && eol[-1] == '\r')
 		eol--;
-	fprintf(stderr, "  %.*s\n  ", (int)(eol - p), p);
-	for (unsigned c = 1; c < column && p + c - 1 < eol; c++)
-		fputc(p[c - 1] == '\t' ? '\t' : ' ', stderr);
+	at = column - 1 < (size_t)(eol - p) ? p + column - 1 : eol;
+	from = at - p > PRINTABLE_LINE_MAX / 2 ? at - PRINTABLE_LINE_MAX / 2 : p;
+	while (from > p && ((unsigned char)*from & 0xc0) == 0x80)
+		from--; /* not in the middle of a UTF-8 sequence */
+	if ((from > p && buf_addstr(&before, "…") < 0) ||
+	    printable_add(&before, from, (size_t)(at - from), SIZE_MAX, 0) < 0 ||
+	    buf_addstr(&shown, before.data) < 0 ||
+	    printable_add(&shown, at, (size_t)(eol - at), PRINTABLE_LINE_MAX / 2, 0) < 0)
+		return;
+	fprintf(stderr, "  %s\n  ", shown.data);
+	for (const char *c = before.data; *c != '\0'; c++) {
+		if (((unsigned char)*c & 0xc0) == 0x80)
+			continue; /* one column per character */
+		fputc(*c == '\t' ? '\t' : ' ', stderr);
+	}
 	fputs("^\n", stderr);
 }
+
+/* The longest error message printed: frames quote names and lines from outside. */
+#define ERROR_PRINT_MAX 2000
 
 static void report_error(const struct cli_ctx *ctx, const struct plate_error *error)
 {
 	_cleanup_free_ char *text = plate_error_format(error);
 	const char *msg = text ? text : error->message;
+	_cleanup_free_ char *safe =
+		printable_dup(msg, strlen(msg), ERROR_PRINT_MAX, PRINTABLE_KEEP_NEWLINE);
+	_cleanup_free_ char *file =
+		ctx->error_file ? printable_dup(ctx->error_file, strlen(ctx->error_file),
+						PRINTABLE_LINE_MAX, 0)
+				: NULL;
 
+	if (safe == NULL)
+		safe = strdup("out of memory");
 	if (ctx->error_file != NULL && error->line > 0) {
-		fprintf(stderr, "%s:%u:%u: error: %s\n", ctx->error_file, error->line,
-			error->column ? error->column : 1, msg);
+		fprintf(stderr, "%s:%u:%u: error: %s\n", file ? file : "?", error->line,
+			error->column ? error->column : 1, safe ? safe : "out of memory");
 		if (ctx->error_source != NULL)
 			print_source_line(ctx->error_source, ctx->error_source_len, error->line,
 					  error->column ? error->column : 1);
 	} else {
-		fprintf(stderr, "plate: error: %s\n", msg);
+		fprintf(stderr, "plate: error: %s\n", safe ? safe : "out of memory");
 	}
+}
+
+/* The limits on incoming layers: one option, its environment variable, its field. */
+static const struct limit_option {
+	const char *option, *env;
+	bool is_size;
+	size_t offset;
+} limit_options[] = {
+	{ "--max-layer-size", "PLATE_MAX_LAYER_SIZE", true,
+	  offsetof(struct layer_limits, max_size) },
+	{ "--max-layer-ratio", "PLATE_MAX_LAYER_RATIO", false,
+	  offsetof(struct layer_limits, max_ratio) },
+	{ "--max-layer-entries", "PLATE_MAX_LAYER_ENTRIES", false,
+	  offsetof(struct layer_limits, max_entries) },
+};
+
+/* SIZE as cli_parse_size() reads it, a count as a plain number; 0 means no limit. */
+static int set_limit(struct layer_limits *l, const struct limit_option *o, const char *value)
+{
+	unsigned long long *field = (unsigned long long *)((char *)l + o->offset);
+	int64_t size;
+	char *end;
+
+	if (o->is_size) {
+		if (cli_parse_size(value, &size) < 0)
+			return -1;
+		*field = (unsigned long long)size;
+		return 0;
+	}
+	errno = 0;
+	*field = strtoull(value, &end, 10);
+	return end == value || *end != '\0' || errno != 0 || value[0] == '-' ? -1 : 0;
+}
+
+/* 1 when argv[*i] is one of limit_options (its value consumed), 0 when not, -1 when bad. */
+static int take_limit(struct layer_limits *l, int argc, char **argv, int *i)
+{
+	for (size_t k = 0; k < sizeof(limit_options) / sizeof(limit_options[0]); k++) {
+		const struct limit_option *o = &limit_options[k];
+		size_t n = strlen(o->option);
+		const char *v;
+
+		if (strcmp(argv[*i], o->option) == 0 && *i + 1 < argc)
+			v = argv[++*i];
+		else if (strncmp(argv[*i], o->option, n) == 0 && argv[*i][n] == '=')
+			v = argv[*i] + n + 1;
+		else
+			continue;
+		if (set_limit(l, o, v) < 0) {
+			fprintf(stderr, "plate: error: %s '%s' is not a %s\n", o->option, v,
+				o->is_size ? "size" : "number");
+			return -1;
+		}
+		return 1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
 {
 	struct cli_ctx ctx = { .prog = "plate", .root = getenv("PLATE_ROOT"), .error_exit = 1 };
 	_cleanup_error_ struct plate_error *err = NULL;
-	int i, rc;
+	int i, rc, lim;
 
+	ctx.limits = (struct layer_limits)LAYER_DEFAULT_LIMITS;
+	for (size_t k = 0; k < sizeof(limit_options) / sizeof(limit_options[0]); k++) {
+		const char *v = getenv(limit_options[k].env);
+		if (v != NULL && v[0] != '\0' && set_limit(&ctx.limits, &limit_options[k], v) < 0) {
+			fprintf(stderr, "plate: error: %s='%s' is not a %s\n", limit_options[k].env, v,
+				limit_options[k].is_size ? "size" : "number");
+			return CLI_EXIT_USAGE;
+		}
+	}
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
+		if ((lim = take_limit(&ctx.limits, argc, argv, &i)) != 0) {
+			if (lim < 0)
+				return CLI_EXIT_USAGE;
+		} else if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
 			ctx.root = argv[++i];
 		} else if (strncmp(argv[i], "--root=", 7) == 0) {
 			ctx.root = argv[i] + 7;

@@ -17,6 +17,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/printable.h"
 #include "cli.h"
 
 enum mode { MODE_PLAIN, MODE_JSON, MODE_TTY, MODE_QUIET };
@@ -102,6 +103,15 @@ static struct step *find(struct cli_progress *p, unsigned id, const char *name)
 
 /* ---- plain ------------------------------------------------------------------------------ */
 
+/* Names, messages and output come from the Dockerfile, the context, the image and what RUN
+ * printed: escape sequences are shown, not obeyed (base/printable.h). */
+#define SAFE(var, s, len, max)                                                              \
+	_cleanup_free_ char *var = printable_dup((s), (len), (max), 0);                     \
+	if (var == NULL)                                                                     \
+		return
+
+#define MESSAGE_MAX 2000
+
 static void plain_lines(struct cli_progress *p, struct step *s, const char *data, size_t len,
 			bool flush)
 {
@@ -118,7 +128,10 @@ static void plain_lines(struct cli_progress *p, struct step *s, const char *data
 		} else {
 			l = (size_t)(nl - s->partial.data);
 		}
-		fprintf(p->out, "#%u %.3f %.*s\n", s->id, s->seconds, (int)l, s->partial.data);
+		{
+			SAFE(line, s->partial.data, l, SIZE_MAX);
+			fprintf(p->out, "#%u %.3f %s\n", s->id, s->seconds, line);
+		}
 		if (nl == NULL) {
 			buf_reset(&s->partial);
 			return;
@@ -131,10 +144,13 @@ static void plain_lines(struct cli_progress *p, struct step *s, const char *data
 static void plain(struct cli_progress *p, const struct engine_event *ev)
 {
 	struct step *s = ev->id ? find(p, ev->id, ev->name) : NULL;
+	SAFE(name, ev->name ? ev->name : "", ev->name ? strlen(ev->name) : 0, MESSAGE_MAX);
+	SAFE(message, ev->message ? ev->message : "", ev->message ? strlen(ev->message) : 0,
+	     MESSAGE_MAX);
 
 	switch (ev->type) {
 	case ENGINE_EVENT_STEP_START:
-		fprintf(p->out, "#%u %s\n", ev->id, ev->name);
+		fprintf(p->out, "#%u %s\n", ev->id, name);
 		if (s != NULL)
 			s->t0 = cli_now();
 		break;
@@ -158,13 +174,13 @@ static void plain(struct cli_progress *p, const struct engine_event *ev)
 	case ENGINE_EVENT_STEP_ERROR:
 		if (s != NULL)
 			plain_lines(p, s, "", 0, true);
-		fprintf(p->out, "#%u ERROR: %s\n", ev->id, ev->message);
+		fprintf(p->out, "#%u ERROR: %s\n", ev->id, message);
 		break;
 	case ENGINE_EVENT_WARNING:
-		fprintf(p->out, "WARNING: %s\n", ev->message);
+		fprintf(p->out, "WARNING: %s\n", message);
 		break;
 	case ENGINE_EVENT_STEP_MISS:
-		fprintf(p->out, "#%u CACHE MISS: %s\n", ev->id, ev->message);
+		fprintf(p->out, "#%u CACHE MISS: %s\n", ev->id, message);
 		break;
 	default:
 		break;
@@ -264,16 +280,20 @@ static void tty(struct cli_progress *p, const struct engine_event *ev)
 	if (p->drawn > 0)
 		fprintf(p->out, "\033[%uA", p->drawn);
 	p->drawn = 0;
-	if (ev->type == ENGINE_EVENT_WARNING)
-		fprintf(p->out, "\033[2KWARNING: %s\n", ev->message);
+	if (ev->type == ENGINE_EVENT_WARNING) {
+		SAFE(message, ev->message, strlen(ev->message), MESSAGE_MAX);
+		fprintf(p->out, "\033[2KWARNING: %s\n", message);
+	}
 	for (size_t i = 0; i < p->n; i++) {
 		struct step *t = &p->steps[i];
 		double secs = t->state[0] ? t->seconds : cli_now() - t->t0;
-		fprintf(p->out, "\033[2K => %-*.*s %s %.1fs\n", (int)cols - 20, (int)cols - 20, t->name,
+		SAFE(name, t->name, strlen(t->name), cols - 20);
+		fprintf(p->out, "\033[2K => %-*.*s %s %.1fs\n", (int)cols - 20, (int)cols - 20, name,
 			t->state[0] ? t->state : "...", secs);
 		p->drawn++;
 		if (t->state[0] == '\0' && t->last[0] != '\0') {
-			fprintf(p->out, "\033[2K    %.*s\n", (int)cols - 5, t->last);
+			SAFE(last, t->last, strlen(t->last), cols - 5);
+			fprintf(p->out, "\033[2K    %.*s\n", (int)cols - 5, last);
 			p->drawn++;
 		}
 	}

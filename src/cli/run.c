@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,19 @@ static void on_signal(int sig)
 
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "rm", no_argument, NULL, 'R' },
+		{ "interactive", no_argument, NULL, 'i' },
+		{ "tty", no_argument, NULL, 't' },
+		{ "env", required_argument, NULL, 'e' },
+		{ "network", required_argument, NULL, 'N' },
+		{ "entrypoint", required_argument, NULL, 'E' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "workdir", required_argument, NULL, 'w' },
+		{ "hostname", required_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct engine_run_options o = { .stdin_fd = STDIN_FILENO, .stdout_fd = STDOUT_FILENO,
 					.stderr_fd = STDERR_FILENO, .cancel_fd = -1 };
 	_cleanup_free_ const char **env = calloc((size_t)argc + 1, sizeof(char *));
@@ -50,62 +64,63 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error *
 	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
 	struct store *s = NULL;
 	size_t resolv_len;
-	int i, status = 0, r;
+	int c, i, status = 0, r;
 
 	if (env == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		const char *a = argv[i];
-		const char *v = NULL;
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+	optind = 0;
+	opterr = 0;
+	/* "+": options end at the image; what follows is the command's. */
+	while ((c = getopt_long(argc, argv, "+:he:u:w:it", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
 			fputs(usage, stdout);
 			return CLI_EXIT_OK;
-		}
-		if (strcmp(a, "--rm") == 0 || strcmp(a, "-i") == 0 || strcmp(a, "-t") == 0 ||
-		    strcmp(a, "-it") == 0)
-			continue;
-		if (strcmp(a, "--") == 0) {
-			i++;
+		case 'R':
+		case 'i':
+		case 't':
 			break;
-		}
-		if (strchr(a, '=') != NULL && strncmp(a, "--", 2) == 0) {
-			v = strchr(a, '=') + 1;
-		} else if (i + 1 < argc) {
-			v = argv[++i];
-		} else {
-			return cli_usage_error(ctx, err, "option '%s' needs a value", a);
-		}
-		if (strcmp(a, "-e") == 0 || strncmp(a, "--env", 5) == 0) {
-			if (strchr(v, '=') != NULL) {
-				env[o.n_env++] = v;
-			} else if (getenv(v) != NULL) {
+		case 'e':
+			if (strchr(optarg, '=') != NULL) {
+				env[o.n_env++] = optarg;
+			} else if (getenv(optarg) != NULL) {
 				/* docker: -e NAME passes the caller's value. */
 				char *kv = NULL;
-				if (asprintf(&kv, "%s=%s", v, getenv(v)) < 0)
+				if (asprintf(&kv, "%s=%s", optarg, getenv(optarg)) < 0)
 					return plate_err_new(err, ENOMEM, "out of memory");
 				env[o.n_env++] = kv; /* lives until exit */
 			}
-		} else if (strncmp(a, "--network", 9) == 0) {
-			if (strcmp(v, "none") == 0)
+			break;
+		case 'N':
+			if (strcmp(optarg, "none") == 0)
 				o.network = ENGINE_NET_NONE;
-			else if (strcmp(v, "host") == 0)
+			else if (strcmp(optarg, "host") == 0)
 				o.network = ENGINE_NET_HOST;
-			else if (strcmp(v, "default") == 0)
+			else if (strcmp(optarg, "default") == 0)
 				o.network = ENGINE_NET_DEFAULT;
 			else
 				return cli_usage_error(ctx, err, "--network must be default, none or host");
-		} else if (strncmp(a, "--entrypoint", 12) == 0) {
-			o.entrypoint = v;
-		} else if (strcmp(a, "-u") == 0 || strncmp(a, "--user", 6) == 0) {
-			o.user = v;
-		} else if (strcmp(a, "-w") == 0 || strncmp(a, "--workdir", 9) == 0) {
-			o.workdir = v;
-		} else if (strncmp(a, "--hostname", 10) == 0) {
-			o.hostname = v;
-		} else {
-			return cli_usage_error(ctx, err, "unknown option '%s' for run", a);
+			break;
+		case 'E':
+			o.entrypoint = optarg;
+			break;
+		case 'u':
+			o.user = optarg;
+			break;
+		case 'w':
+			o.workdir = optarg;
+			break;
+		case 'H':
+			o.hostname = optarg;
+			break;
+		case ':':
+			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error(ctx, err, "unknown option '%s' for run",
+					       argv[optind - 1]);
 		}
 	}
+	i = optind;
 	if (i >= argc)
 		return cli_usage_error(ctx, err, "run needs an image\n%s", usage);
 	o.image = argv[i++];

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/output.h"
 #include "cli.h"
 
 int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
@@ -19,7 +20,8 @@ int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 		{ NULL, 0, NULL, 0 },
 	};
 	enum store_archive_format format = STORE_ARCHIVE_DOCKER;
-	_cleanup_free_ char *tmp = NULL;
+	struct replace_file rf = REPLACE_FILE_INIT;
+	_cleanup_close_ int dev_fd = -1;
 	const char *output = NULL;
 	struct store *s = NULL;
 	struct stat st;
@@ -55,44 +57,25 @@ int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 		return -1;
 	if (output != NULL && stat(output, &st) == 0 && !S_ISREG(st.st_mode)) {
 		/* A device or a pipe is written in place. */
-		fd = open(output, O_WRONLY | O_CLOEXEC);
+		fd = dev_fd = open(output, O_WRONLY | O_CLOEXEC);
 		if (fd < 0) {
 			plate_err_new(err, errno, "cannot open '%s'", output);
 			goto out;
 		}
 	} else if (output != NULL) {
-		/* A file is written beside itself and renamed, so it is never half an archive. */
-		if (asprintf(&tmp, "%s.tmp.%d", output, (int)getpid()) < 0) {
-			plate_err_new(err, ENOMEM, "out of memory");
+		/* A file is replaced whole, so it is never half an archive. */
+		if (replace_file_open(&rf, output, 0644, err) < 0)
 			goto out;
-		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0) {
-			plate_err_new(err, errno, "cannot create '%s'", tmp);
-			goto out;
-		}
+		fd = rf.fd;
 	}
 	if (store_save(s, (const char *const *)argv + optind, (size_t)(argc - optind),
 		       cli_host_platform(), format, fd, err) < 0)
 		goto out;
-	if (tmp != NULL) {
-		if (fsync(fd) < 0 || close(fd) < 0) {
-			fd = -1;
-			plate_err_new(err, errno, "cannot write '%s'", output);
-			goto out;
-		}
-		fd = -1;
-		if (rename(tmp, output) < 0) {
-			plate_err_new(err, errno, "cannot rename '%s' to '%s'", tmp, output);
-			goto out;
-		}
-	}
+	if (rf.fd >= 0 && replace_file_commit(&rf, err) < 0)
+		goto out;
 	rc = CLI_EXIT_OK;
 out:
-	if (output != NULL && fd >= 0)
-		close(fd);
-	if (rc < 0 && tmp != NULL)
-		unlink(tmp);
+	replace_file_abort(&rf);
 	store_free(s);
 	return rc;
 }

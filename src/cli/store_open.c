@@ -12,15 +12,16 @@
 
 /* --root, then $PLATE_ROOT (main puts either in ctx->root), then /var/lib/plate for root
  * and $XDG_DATA_HOME/plate (default ~/.local/share/plate) for everyone else. */
-int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error **err)
+static int open_store(struct cli_ctx *ctx, unsigned flags, struct store **out,
+		      struct plate_error **err)
 {
 	_cleanup_free_ char *path = NULL;
 	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
 
 	if (ctx->root != NULL && ctx->root[0] != '\0')
-		return store_open(ctx->root, STORE_OPEN_CREATE, out, err);
+		return store_open(ctx->root, flags, out, err);
 	if (geteuid() == 0)
-		return store_open("/var/lib/plate", STORE_OPEN_CREATE, out, err);
+		return store_open("/var/lib/plate", flags, out, err);
 	if (xdg != NULL && xdg[0] == '/') {
 		if (asprintf(&path, "%s/plate", xdg) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
@@ -30,7 +31,20 @@ int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error *
 	} else {
 		return plate_err_new(err, 0, "no store root: set --root, PLATE_ROOT or HOME");
 	}
-	return store_open(path, STORE_OPEN_CREATE, out, err);
+	return store_open(path, flags, out, err);
+}
+
+int cli_open_store_as_found(struct cli_ctx *ctx, struct store **out, struct plate_error **err)
+{
+	return open_store(ctx, 0, out, err);
+}
+
+int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error **err)
+{
+	if (open_store(ctx, STORE_OPEN_CREATE, out, err) < 0)
+		return -1;
+	store_set_layer_limits(*out, &ctx->limits);
+	return 0;
 }
 
 const char *cli_host_platform(void)

@@ -24,6 +24,16 @@
  *   ls DIR              entry names, sorted, one per line
  *   caps                "CapEff=…" and "CapBnd=…" from /proc/self/status
  *   nonewprivs          the NoNewPrivs value from /proc/self/status
+ *   seccomp             the Seccomp value from /proc/self/status (0 none, 2 filter)
+ *   euid                geteuid()
+ *   unshare             unshare(CLONE_NEWUSER), then unshare(CLONE_NEWNS): "ok" or fails
+ *   mknod PATH MAJ MIN  creates a character device node (mode 0666)
+ *   open PATH           opens PATH read-write (read-only for a directory): "opened"
+ *   exec PATH ARGS...   execv(PATH, [PATH, ARGS...]) (the rest of the line is its argv)
+ *   addkey RING DESC DATA  add_key("user", DESC, DATA) to RING (@s, @u, @us): its id
+ *   readkey ID          the payload of key ID (KEYCTL_READ)
+ *   findkey RING DESC   searches RING for the user key DESC: its id, or fails
+ *   delkey ID           invalidates key ID
  *   pid | ppid          getpid() | getppid()
  *   netdevs             network interface names from /proc/net/dev, one per line
  *   connect ADDR PORT   TCP connect to an IPv4 address (1 s timeout): "connected" (exit 0)
@@ -52,12 +62,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/types.h>
@@ -447,6 +459,53 @@ static int cmd_orphan(void)
 	return 1;
 }
 
+/* Keyring names as keyctl(1) spells them; the values of <linux/keyctl.h>. */
+static long keyring_id(const char *name)
+{
+	if (strcmp(name, "@s") == 0)
+		return -3; /* KEY_SPEC_SESSION_KEYRING */
+	if (strcmp(name, "@u") == 0)
+		return -4; /* KEY_SPEC_USER_KEYRING */
+	if (strcmp(name, "@us") == 0)
+		return -5; /* KEY_SPEC_USER_SESSION_KEYRING */
+	return strtol(name, NULL, 10);
+}
+
+enum { KEYCTL_SEARCH_ = 10, KEYCTL_READ_ = 11, KEYCTL_INVALIDATE_ = 21 };
+
+static int cmd_key(int argc, char **argv)
+{
+	const char *cmd = argv[0];
+	char buf[4096];
+	long r;
+
+	if (strcmp(cmd, "addkey") == 0 && argc == 4) {
+		r = syscall(SYS_add_key, "user", argv[2], argv[3], strlen(argv[3]),
+			    keyring_id(argv[1]));
+	} else if (strcmp(cmd, "readkey") == 0 && argc == 2) {
+		r = syscall(SYS_keyctl, KEYCTL_READ_, strtol(argv[1], NULL, 10), buf,
+			    sizeof(buf) - 1);
+		if (r >= 0) {
+			buf[r < (long)sizeof(buf) ? r : (long)sizeof(buf) - 1] = '\0';
+			puts(buf);
+			return 0;
+		}
+	} else if (strcmp(cmd, "findkey") == 0 && argc == 3) {
+		r = syscall(SYS_keyctl, KEYCTL_SEARCH_, keyring_id(argv[1]), "user", argv[2], 0);
+	} else if (strcmp(cmd, "delkey") == 0 && argc == 2) {
+		r = syscall(SYS_keyctl, KEYCTL_INVALIDATE_, strtol(argv[1], NULL, 10));
+		if (r == 0)
+			return 0;
+	} else {
+		fprintf(stderr, "probe: wrong arguments for '%s'\n", cmd);
+		return 2;
+	}
+	if (r < 0)
+		return fail(cmd, argv[1]);
+	printf("%ld\n", r);
+	return 0;
+}
+
 static int cmd_sleep(const char *arg)
 {
 	double s = strtod(arg, NULL);
@@ -574,6 +633,56 @@ static int run(int argc, char **argv)
 		NEED(0);
 		return status_fields(keys, 1, false);
 	}
+	if (strcmp(cmd, "seccomp") == 0) {
+		static const char *const keys[] = { "Seccomp" };
+		NEED(0);
+		return status_fields(keys, 1, false);
+	}
+	if (strcmp(cmd, "euid") == 0) {
+		NEED(0);
+		printf("%u\n", (unsigned)geteuid());
+		return 0;
+	}
+	if (strcmp(cmd, "unshare") == 0) {
+		NEED(0);
+		if (unshare(CLONE_NEWUSER) < 0)
+			return fail("unshare", "CLONE_NEWUSER");
+		if (unshare(CLONE_NEWNS) < 0)
+			return fail("unshare", "CLONE_NEWNS");
+		puts("ok");
+		return 0;
+	}
+	if (strcmp(cmd, "mknod") == 0) {
+		NEED(3);
+		if (mknod(argv[1], S_IFCHR | 0666,
+			  makedev(strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10))) < 0)
+			return fail("mknod", argv[1]);
+		return 0;
+	}
+	if (strcmp(cmd, "open") == 0) {
+		int fd;
+		NEED(1);
+		fd = open(argv[1], O_RDWR);
+		if (fd < 0 && errno == EISDIR)
+			fd = open(argv[1], O_RDONLY);
+		if (fd < 0)
+			return fail("open", argv[1]);
+		close(fd);
+		puts("opened");
+		return 0;
+	}
+	if (strcmp(cmd, "exec") == 0) {
+		if (argc < 2) {
+			fprintf(stderr, "probe: 'exec' takes a path\n");
+			return 2;
+		}
+		fflush(stdout);
+		execv(argv[1], argv + 1);
+		return fail("exec", argv[1]);
+	}
+	if (strcmp(cmd, "addkey") == 0 || strcmp(cmd, "readkey") == 0 ||
+	    strcmp(cmd, "findkey") == 0 || strcmp(cmd, "delkey") == 0)
+		return cmd_key(argc, argv);
 	if (strcmp(cmd, "pid") == 0 || strcmp(cmd, "ppid") == 0) {
 		NEED(0);
 		printf("%d\n", (int)(cmd[0] == 'p' && cmd[1] == 'p' ? getppid() : getpid()));

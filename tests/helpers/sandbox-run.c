@@ -7,7 +7,7 @@
  *               [--uid N] [--gid N] [--groups A,B,...] [--cwd DIR] [--hostname NAME]
  *               [--net none|host|private] [--net-helper PATH]
  *               [--etc resolv,hosts,hostname] [--resolv-conf TEXT]
- *               [--timeout MS] [--output-callback] [--report FILE] [--threads N]
+ *               [--timeout MS] [--output-callback] [--report FILE] [--threads N] [--insecure]
  *               -- ARGV...
  *
  * Exit status: the command's status (bash style); 125 when sandbox_run() fails, 124 on a
@@ -17,7 +17,8 @@
  * stderr through the output callback, which prefixes every chunk with "[1] " or "[2] ".
  * --threads N runs the same spec N times at once from N threads (the engine's parallel
  * stages); every run must succeed with the same status, which becomes the exit status
- * (126 when the statuses differ).
+ * (126 when the statuses differ).  --insecure sets the spec's `insecure` (no seccomp
+ * filter, the caller's capabilities).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -133,6 +134,10 @@ int main(int argc, char **argv)
 
 		if (strcmp(opt, "--output-callback") == 0) {
 			spec.output = print_chunk;
+			continue;
+		}
+		if (strcmp(opt, "--insecure") == 0) {
+			spec.insecure = true;
 			continue;
 		}
 		if (val == NULL)

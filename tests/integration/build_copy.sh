@@ -103,9 +103,6 @@ ck "... every COPY shown CACHED" test "$(grep -c CACHED "$T/out")" -ge 20
 C2=$T/ctx2
 mkdir -p "$C2"
 cp "$C/a.txt" "$C/b.txt" "$C2/"
-printf 'FROM base:test\nCOPY a.txt b.txt /notadir\n' >"$C2/Dockerfile"
-build "$C2"
-ck "several sources need a directory destination" bash -c "test $rc = 1 && grep -q 'must be a directory and end with a /' '$T/out'"
 printf 'FROM base:test\nCOPY --chown=nosuchuser a.txt /x\n' >"$C2/Dockerfile"
 build "$C2"
 ck "--chown with an unknown user fails" bash -c "test $rc = 1 && grep -q 'unable to find user nosuchuser' '$T/out'"

@@ -14,8 +14,16 @@ if [ "${1:-}" = __docker ] || [ "${1:-}" = __plate ]; then
 	n=$2 o=$T/r/$2 ctx=$T/ctx/$2 b=${1#__}
 	mkdir -p "$o"
 	if [ "$b" = docker ]; then
-		$DOCKER build --network=host -t "diff-$n" "$ctx" >"$o/docker.log" 2>&1
-		echo $? >"$o/docker.rc"
+		# dockerd 20.10 fails a build now and then on a loaded machine (context transfer, RUN
+		# mount stubs); a real failure fails every time, so BuildKit gets three tries.
+		for try in 1 2 3; do
+			$DOCKER build --network=host -t "diff-$n" "$ctx" >"$o/docker.log" 2>&1
+			rc=$?
+			[ "$rc" = 0 ] && break
+			echo "(try $try failed)" >>"$o/docker.tries"
+			cat "$o/docker.log" >>"$o/docker.tries"
+		done
+		echo "$rc" >"$o/docker.rc"
 		save() { $DOCKER save -o "$o/docker.tar" "diff-$n"; }
 	else
 		"$PLATE" --root "$T/root" build --progress plain --network host -t "diff-$n" "$ctx" >"$o/plate.log" 2>&1

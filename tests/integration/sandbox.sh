@@ -136,8 +136,77 @@ out_is "root gets Docker's default capabilities" \
 	"$(printf 'CapEff=00000000a80425fb\nCapBnd=00000000a80425fb')" "${DIR[@]}" -- /probe caps
 out_is "non-root gets no capabilities, same bound" \
 	"$(printf 'CapEff=0000000000000000\nCapBnd=00000000a80425fb')" "${DIR[@]}" --uid 1000 -- /probe caps
-out_is "no_new_privs is set" "1" "${DIR[@]}" -- /probe nonewprivs
+out_is "no_new_privs is not set (setuid works, as in BuildKit)" "0" "${DIR[@]}" -- /probe nonewprivs
 rc_is "host root can't be reached through /proc/1/root" 1 "${DIR[@]}" -- /probe ls /proc/1/root/
+
+# --- the security profile: what Docker's default gives, tried from inside -------------------
+out_is "a seccomp filter is loaded" "2" "${DIR[@]}" -- /probe seccomp
+rc_is "no user namespace: unshare(CLONE_NEWUSER) fails" 1 "${DIR[@]}" -- /probe unshare
+stderr_has "... with EPERM from the filter" "unshare 'CLONE_NEWUSER': Operation not permitted"
+rc_is "non-root is filtered too" 1 "${DIR[@]}" --uid 1000 -- /probe unshare
+mkdir -p "$T/root/suid"
+cp "$PROBE" "$T/root/suid/probe"
+chmod 4755 "$T/root/suid/probe"
+out_is "a non-root command has its own euid" "65534" "${DIR[@]}" --uid 65534 --gid 65534 -- /probe euid
+out_is "a setuid-root file gives it euid 0" "0" "${DIR[@]}" --uid 65534 --gid 65534 -- /suid/probe euid
+out_is "... with Docker's default capabilities, no more" \
+	"$(printf 'CapEff=00000000a80425fb\nCapBnd=00000000a80425fb')" "${DIR[@]}" --uid 65534 -- /suid/probe caps
+rm -rf "$T/root/suid"
+
+# Keys: the host user's keyring holds a key, which every process of the user possesses
+# through its session keyring (plate's, inherited by pid 1); the sandbox has a session
+# keyring of its own and no keyctl().
+host_key=$("$PROBE" addkey @u "plate-sandbox-test-$$" host-s3cret)
+trap '"$PROBE" delkey "$host_key" >/dev/null 2>&1; rm -rf "$T"' EXIT
+tap_check "the host can read its key (the check below can fail)" \
+	test "$("$PROBE" readkey "$host_key")" = host-s3cret
+rc_is "a host key is not readable inside" 1 "${DIR[@]}" -- /probe readkey "$host_key"
+stderr_has "... keyctl is denied" "Operation not permitted"
+rc_is "no key can be added inside" 1 "${DIR[@]}" -- /probe addkey @u "plate-inside-$$" x
+rc_is "insecure: the host key is still not readable (own session keyring)" 1 \
+	"${DIR[@]}" --insecure -- /probe readkey "$host_key"
+rc_is "insecure: a key can be added to the session keyring" 0 \
+	"${DIR[@]}" --insecure -- /probe addkey @s "plate-inside-$$" x
+tap_check "... and is not in the host's session keyring afterwards" \
+	bash -c "! '$PROBE' findkey @s 'plate-inside-$$' 2>/dev/null && ! '$PROBE' findkey @u 'plate-inside-$$' 2>/dev/null"
+
+# Devices: only the standard nodes open.
+rc_is "mknod works (CAP_MKNOD) but the node does not open" 1 "${DIR[@]}" -- /probe mknod /kvm 10 232 , open /kvm
+stderr_has "... nodev" "open '/kvm': Permission denied"
+rm -f "$T/root/kvm"
+rc_is "nor under /dev" 1 "${DIR[@]}" -- /probe mknod /dev/loop-control 10 237 , open /dev/loop-control
+mknod "$T/root/shipped-null" c 1 3
+rc_is "a device node shipped in the root does not open" 1 "${DIR[@]}" -- /probe open /shipped-null
+rm -f "$T/root/shipped-null"
+mkdir -p "$T/devdir"
+mknod "$T/devdir/null" c 1 3
+rc_is "nor one in a bind mount" 1 "${DIR[@]}" --bind "$T/devdir:/devdir" -- /probe open /devdir/null
+out_is "the standard nodes do" "$(printf 'opened\nopened')" "${DIR[@]}" -- /probe open /dev/null , open /dev/zero
+
+# Pid 1 and the host binary.
+"$SR" --tmpdir "$T/tmp" "${DIR[@]}" --env MARK=plate-secret-arg -- /probe cat /proc/1/cmdline |
+	tr '\0' ' ' >"$T/cmdline"
+tap_check "pid 1's command line is a neutral name" test "$(sed 's/ *$//' "$T/cmdline")" = sandbox-init
+rc_is "pid 1's environment is not readable" 1 "${DIR[@]}" -- /probe cat /proc/1/environ
+rc_is "/proc/self/exe of the command does not run the host binary" 125 "${DIR[@]}" -- /proc/self/exe --help
+stderr_has "... exec is refused" "sandbox: exec '/proc/self/exe': Permission denied"
+ln -s /proc/self/exe "$T/root/selfexe"
+printf '#!/proc/self/exe\n' >"$T/root/selfexe.sh"
+chmod 755 "$T/root/selfexe.sh"
+rc_is "nor through a symlink in the image" 125 "${DIR[@]}" --env PATH=/ -- selfexe --help
+rc_is "nor as a script's interpreter" 125 "${DIR[@]}" -- /selfexe.sh
+rc_is "nor /proc/1/exe" 125 "${DIR[@]}" -- /proc/1/exe --help
+rm -f "$T/root/selfexe" "$T/root/selfexe.sh"
+out_is "the command has only its three descriptors" "$(printf '0\n1\n2\n3')" "${DIR[@]}" -- /probe ls /proc/self/fd
+"$SR" --tmpdir "$T/tmp" "${DIR[@]}" -- /probe ls /proc/1/fd >"$T/pid1fds" 2>&1
+tap_check "pid 1 holds only its two pipes, none of the caller's descriptors" test "$(wc -l <"$T/pid1fds")" = 2
+for fd in $(cat "$T/pid1fds"); do
+	rc_is "and the command cannot follow pid 1's descriptor $fd" 1 "${DIR[@]}" -- /probe readlink "/proc/1/fd/$fd"
+done
+
+# Insecure (BuildKit's security.insecure): no filter, the caller's capabilities.
+out_is "insecure: no seccomp filter" "0" "${DIR[@]}" --insecure -- /probe seccomp
+out_is "insecure: the caller's capabilities" "$("$PROBE" caps)" "${DIR[@]}" --insecure -- /probe caps
 
 # --- exit status ------------------------------------------------------------------------
 rc_is "exit status is propagated" 7 "${DIR[@]}" -- /probe exit 7

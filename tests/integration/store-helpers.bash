@@ -49,3 +49,30 @@ umoci_image() {
 store_files() {
 	(cd "$1" && find . ! -name plate.lock -printf '%P %s\n' | sort)
 }
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# oci_archive LAYER OUT [MEDIA-TYPE [DIFF-ID]]: a one-layer image "hostile" around LAYER
+# (by default an uncompressed tar, whose digest is its diffID), every digest correct but
+# the diffID when one is given.
+oci_archive() {
+	local layer=$1 out=$2 mt=${3:-application/vnd.oci.image.layer.v1.tar} d lh ch mh diff
+	d=$(mktemp -d "$T/img.XXXXXX")
+	mkdir -p "$d/blobs/sha256"
+	lh=$(sha "$layer")
+	diff=${4:-$lh}
+	cp "$layer" "$d/blobs/sha256/$lh"
+	printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+		"$diff" >"$d/c.json"
+	ch=$(sha "$d/c.json")
+	mv "$d/c.json" "$d/blobs/sha256/$ch"
+	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"%s","digest":"sha256:%s","size":%d}]}' \
+		"$ch" "$(stat -c %s "$d/blobs/sha256/$ch")" "$mt" "$lh" "$(stat -c %s "$layer")" >"$d/m.json"
+	mh=$(sha "$d/m.json")
+	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"hostile"}}]}' \
+		"$mh" "$(stat -c %s "$d/m.json")" >"$d/index.json"
+	mv "$d/m.json" "$d/blobs/sha256/$mh"
+	echo '{"imageLayoutVersion":"1.0.0"}' >"$d/oci-layout"
+	(cd "$d" && tar --sort=name -cf "$out" oci-layout index.json blobs)
+	rm -rf "$d"
+}

@@ -15,29 +15,6 @@ R=$T/work/root
 mkdir -p "$T/work/canary" "$T/arch"
 echo keep >"$T/work/canary/keep"
 p() { "$PLATE" --root "$R" "$@"; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-
-# oci_archive LAYER OUT: a one-layer image around LAYER (an uncompressed tar).
-oci_archive() {
-	local layer=$1 out=$2 d lh ch mh
-	d=$(mktemp -d "$T/arch/img.XXXXXX")
-	mkdir -p "$d/blobs/sha256"
-	lh=$(sha "$layer")
-	cp "$layer" "$d/blobs/sha256/$lh"
-	printf '{"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-		"$lh" >"$d/c.json"
-	ch=$(sha "$d/c.json")
-	mv "$d/c.json" "$d/blobs/sha256/$ch"
-	printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:%s","size":%d}]}' \
-		"$ch" "$(stat -c %s "$d/blobs/sha256/$ch")" "$lh" "$(stat -c %s "$layer")" >"$d/m.json"
-	mh=$(sha "$d/m.json")
-	printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"hostile"}}]}' \
-		"$mh" "$(stat -c %s "$d/m.json")" >"$d/index.json"
-	mv "$d/m.json" "$d/blobs/sha256/$mh"
-	echo '{"imageLayoutVersion":"1.0.0"}' >"$d/oci-layout"
-	(cd "$d" && tar --sort=name -cf "$out" oci-layout index.json blobs)
-	rm -rf "$d"
-}
 
 # A sound image first, so "unchanged" covers a store with content.
 mkdir -p "$T/ok"

@@ -1,11 +1,18 @@
-/* Unit tests for base/: the error contract and the capped buffer. */
+/* Unit tests for base/: the error contract, the capped buffer, the capped read of outside
+ * files and printable text. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/error.h"
+#include "base/file.h"
+#include "base/printable.h"
 #include "base/utf8.h"
 #include "tap.h"
 
@@ -103,6 +110,105 @@ static void test_utf8(void)
 	}
 }
 
+/* "ok:<content>" or "error:<message> (errno)" for file_read_at(dir, name, flags, max). */
+static char *read_result(int dir, const char *name, unsigned flags, size_t max)
+{
+	_cleanup_error_ struct plate_error *err = NULL;
+	_cleanup_free_ char *data = NULL;
+	char *out = NULL;
+	size_t len = 0;
+
+	if (file_read_at(dir, name, flags, max, &data, &len, &err) < 0) {
+		if (asprintf(&out, "error:%s (%d)", err->message, err->errno_value) < 0)
+			out = NULL;
+	} else if (asprintf(&out, "ok:%.*s", (int)len, data) < 0) {
+		out = NULL;
+	}
+	return out;
+}
+
+static void test_file_read(void)
+{
+	char dir[] = "/tmp/test_base.XXXXXX", fifo[64];
+	int dfd, fd;
+
+	if (mkdtemp(dir) == NULL || (dfd = open(dir, O_RDONLY | O_DIRECTORY)) < 0) {
+		tap_ok(false, "temp dir");
+		return;
+	}
+	fd = openat(dfd, "f", O_WRONLY | O_CREAT, 0644);
+	tap_ok(fd >= 0 && write(fd, "hello", 5) == 5 && close(fd) == 0, "make a file");
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	tap_ok(mkfifo(fifo, 0644) == 0, "make a FIFO");
+	tap_ok(symlinkat("f", dfd, "link") == 0, "make a symlink");
+	tap_ok(mkdirat(dfd, "d", 0755) == 0, "make a directory");
+
+	struct {
+		const char *name;
+		unsigned flags;
+		size_t max;
+		const char *want;
+	} cases[] = {
+		{ "f", 0, 100, "ok:hello" },
+		{ "f", 0, 5, "ok:hello" },
+		{ "f", 0, 4, "error:'f' is larger than 4 bytes (27)" },
+		{ "fifo", 0, 100, "error:'fifo' is not a regular file (0)" },
+		/* a stream is accepted, and opened without blocking: no writer is EOF */
+		{ "fifo", FILE_READ_STREAM, 100, "ok:" },
+		{ "d", 0, 100, "error:'d' is not a regular file (0)" },
+		{ "link", 0, 100, "ok:hello" },
+		{ "link", FILE_READ_NOFOLLOW, 100, "error:cannot open 'link' (40)" },
+		{ "missing", 0, 100, "error:cannot open 'missing' (2)" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		_cleanup_free_ char *got = read_result(dfd, cases[i].name, cases[i].flags, cases[i].max);
+		tap_streq(got, cases[i].want, "file_read_at '%s' flags %u max %zu", cases[i].name,
+			  cases[i].flags, cases[i].max);
+	}
+	/* /dev/zero is endless: the cap ends it */
+	{
+		_cleanup_free_ char *got = read_result(AT_FDCWD, "/dev/zero", FILE_READ_STREAM, 70000);
+		tap_streq(got, "error:'/dev/zero' is larger than 70000 bytes (27)",
+			  "an endless stream stops at the cap");
+	}
+	unlinkat(dfd, "f", 0);
+	unlinkat(dfd, "fifo", 0);
+	unlinkat(dfd, "link", 0);
+	unlinkat(dfd, "d", AT_REMOVEDIR);
+	close(dfd);
+	rmdir(dir);
+}
+
+static void test_printable(void)
+{
+	struct {
+		const char *in;
+		size_t len, max;
+		unsigned flags;
+		const char *want;
+	} cases[] = {
+		{ "plain text", 10, 100, 0, "plain text" },
+		{ "tab\tkept", 8, 100, 0, "tab\tkept" },
+		{ "a\nb", 3, 100, 0, "a\\x0ab" },
+		{ "a\nb", 3, 100, PRINTABLE_KEEP_NEWLINE, "a\nb" },
+		{ "\033]0;title\a\033[2J", 14, 100, 0, "\\x1b]0;title\\x07\\x1b[2J" },
+		{ "del\177", 4, 100, 0, "del\\x7f" },
+		{ "nul\0x", 5, 100, 0, "nul\\x00x" },
+		/* C1 CSI (U+009B) as UTF-8, and a raw 0x9b byte (invalid UTF-8) */
+		{ "\xc2\x9b" "2J", 4, 100, 0, "\\u009b2J" },
+		{ "\x9b" "2J", 3, 100, 0, "\\x9b2J" },
+		{ "caf\xc3\xa9 \xe2\x80\xa6", 9, 100, 0, "caf\xc3\xa9 \xe2\x80\xa6" },
+		{ "abcdef", 6, 3, 0, "abc…" },
+		{ "abc", 3, 3, 0, "abc" },
+		{ "\xc3\xa9\xc3\xa9\xc3\xa9", 6, 2, 0, "\xc3\xa9\xc3\xa9…" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		_cleanup_free_ char *got =
+			printable_dup(cases[i].in, cases[i].len, cases[i].max, cases[i].flags);
+		tap_streq(got, cases[i].want, "printable case %zu", i);
+	}
+}
+
 int main(void)
 {
 	test_error_chain();
@@ -110,5 +216,7 @@ int main(void)
 	test_buf_cap();
 	test_steal();
 	test_utf8();
+	test_file_read();
+	test_printable();
 	return tap_done();
 }

@@ -1054,6 +1054,76 @@ static void test_gzip_decoder(void)
 	       "gzip: no member at all is refused");
 }
 
+/* Limits on incoming layers (layer.h): each refusal, and the same layers without limits. */
+static void test_limits(void)
+{
+	_cleanup_close_ int src = fresh_dir("lim-src");
+	_cleanup_close_ int bomb = fresh_dir("lim-bomb");
+	struct layer_limits l = LAYER_DEFAULT_LIMITS;
+	struct layer_extract_options xo = { .limits = &l };
+	struct layer_extract_result xr;
+	struct layer_result res;
+	char name[16], *msg = NULL;
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		fsutil_write_at(src, name, "0123456789", i == 0 ? 10 : 1, 0644);
+	}
+	must(write_layer(src, "lim.tar", "none", 0, 1, 0, &res) == 0, "write lim.tar");
+
+#define REFUSED(file, want, why)                                                            \
+	do {                                                                                 \
+		_cleanup_close_ int d = fresh_dir("lim-dst");                                \
+		int r = extract_layer(file, d, &xo, &xr, &msg);                              \
+		tap_ok(r < 0 && strstr(msg, want) != NULL, why " (%s)",                      \
+		       msg ? msg : "extracted");                                             \
+		free(msg);                                                                   \
+		msg = NULL;                                                                  \
+	} while (0)
+#define ACCEPTED(file, why)                                                                 \
+	do {                                                                                 \
+		_cleanup_close_ int d = fresh_dir("lim-dst");                                \
+		tap_ok(extract_layer(file, d, &xo, &xr, NULL) == 0, why);                    \
+	} while (0)
+
+	ACCEPTED("lim.tar", "a small layer is within the default limits");
+	l.max_entries = 3;
+	REFUSED("lim.tar", "layer has more than 3 entries", "the entry count");
+	l.max_entries = 5;
+	ACCEPTED("lim.tar", "as many entries as the limit");
+	/* (the sum of file sizes, holes included, is the sparse case of hostile_inputs.sh: here
+	 * the stream is always the larger) */
+	l.max_size = 2000;
+	REFUSED("lim.tar", "layer expands to more than 2000 bytes", "the tar stream's size");
+
+	/* 72 MiB of zeros: gzip makes it ~72 KiB, a ratio of about 1000 */
+	{
+		_cleanup_close_ int fd = openat(bomb, "zeros", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		must(fd >= 0 && ftruncate(fd, 72 << 20) == 0, "make a 72 MiB sparse file");
+	}
+	must(write_layer(bomb, "bomb.tgz", "gzip", 0, 2, 0, &res) == 0, "write bomb.tgz");
+	l = (struct layer_limits)LAYER_DEFAULT_LIMITS;
+	REFUSED("bomb.tgz", "times its compressed size", "a gzip bomb, by its ratio");
+	l.max_ratio = 0;
+	ACCEPTED("bomb.tgz", "the same layer with no ratio limit");
+
+	/* 2 MiB of zeros after the end-of-archive marker */
+	{
+		_cleanup_free_ char *p = tmp_path("lim.tar");
+		FILE *f = fopen(p, "a");
+		static const char zeros[1 << 16];
+		for (int i = 0; i < 32 && f != NULL; i++)
+			fwrite(zeros, 1, sizeof(zeros), f);
+		must(f != NULL && fclose(f) == 0, "pad lim.tar");
+	}
+	l = (struct layer_limits)LAYER_DEFAULT_LIMITS;
+	REFUSED("lim.tar", "follow the end of the archive", "padding past LAYER_MAX_TRAILING");
+	xo.limits = NULL;
+	ACCEPTED("lim.tar", "the same padding when no limits are given (a stored blob)");
+#undef REFUSED
+#undef ACCEPTED
+}
+
 int main(void)
 {
 	tmp = fsutil_mkdtemp("test_layer");
@@ -1072,6 +1142,7 @@ int main(void)
 	test_digest_mismatch();
 	test_add_tree_prefix();
 	test_gzip_decoder();
+	test_limits();
 	fsutil_remove(tmp);
 	free(tmp);
 	return tap_done();

@@ -20,6 +20,7 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "base/strv.h"
 
 static inline void cleanup_freep(void *p)
 {
@@ -77,6 +78,7 @@ static inline void cleanup_kill_childp(pid_t *pid)
 #define _cleanup_closedir_ _cleanup_(cleanup_closedirp)
 #define _cleanup_error_ _cleanup_(cleanup_errorp)
 #define _cleanup_buf_ _cleanup_(cleanup_bufp)
+#define _cleanup_strv_ _cleanup_(cleanup_strvp)
 #define _cleanup_kill_child_ _cleanup_(cleanup_kill_childp)
 
 static inline void *steal_pointer_impl(void **pp)
@@ -94,7 +96,9 @@ static inline int steal_fd(int *fd)
 	return r;
 }
 
-/* Frees a NULL-terminated or counted array of malloc'd strings. */
-void strv_free(char **v, size_t n);
+static inline void cleanup_strvp(struct strv *sv)
+{
+	strv_release(sv);
+}
 
 #endif

@@ -11,6 +11,7 @@
 #ifndef PLATE_BASE_UTF8_H
 #define PLATE_BASE_UTF8_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,5 +21,15 @@
  * width in bytes; an invalid sequence gives UTF8_RUNE_ERROR and width 1 (a valid encoding
  * of U+FFFD has width 3, which is how callers tell the two apart). */
 size_t utf8_decode_rune(const char *s, size_t len, uint32_t *rune);
+
+/* Go's unicode.IsSpace: Latin-1 white space and the White_Space property above it. */
+bool utf8_is_space(uint32_t r);
+
+/* Bytes of the rune at s when it is white space for unicode.IsSpace, else 0. */
+size_t utf8_space_len(const char *s, size_t len);
+
+/* Go's strings.TrimSpace: narrows [*start, *end) of s by white space at both ends, decoding
+ * backwards as utf8.DecodeLastRune does (a stray byte at the end is U+FFFD, not space). */
+void utf8_trim_space(const char *s, size_t *start, size_t *end);
 
 #endif

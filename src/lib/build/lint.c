@@ -21,31 +21,10 @@
 #define MAX_CONTEXT_ENTRIES 200000
 #define MAX_CONTEXT_DEPTH 64
 
-struct entries {
-	char **v;
-	size_t n, alloc;
-};
-
-static int entries_add(struct entries *e, const char *path, struct plate_error **err)
-{
-	if (e->n == e->alloc) {
-		size_t want = e->alloc ? e->alloc * 2 : 256;
-		char **grown = reallocarray(e->v, want, sizeof(*grown));
-		if (grown == NULL)
-			return plate_err_new(err, ENOMEM, "out of memory listing the context");
-		e->v = grown;
-		e->alloc = want;
-	}
-	e->v[e->n] = strdup(path);
-	if (e->v[e->n] == NULL)
-		return plate_err_new(err, ENOMEM, "out of memory listing the context");
-	e->n++;
-	return 0;
-}
 
 /* Lists fd_in's entries below `prefix` ("" for the root), without following symlinks and
  * without entering .git (its presence is what matters). */
-static int walk(int fd_in, const char *prefix, unsigned depth, struct entries *out,
+static int walk(int fd_in, const char *prefix, unsigned depth, struct strv *out,
 		struct plate_error **err)
 {
 	DIR *d;
@@ -69,7 +48,8 @@ static int walk(int fd_in, const char *prefix, unsigned depth, struct entries *o
 			rc = plate_err_new(err, ENOMEM, "out of memory listing the context");
 			break;
 		}
-		rc = entries_add(out, path, err);
+		if (strv_add(out, path) < 0)
+			rc = plate_err_new(err, ENOMEM, "out of memory listing the context");
 		dir = de->d_type == DT_DIR;
 		if (de->d_type == DT_UNKNOWN) {
 			struct stat st;
@@ -139,7 +119,7 @@ static int set_build_args(struct dockerfile_vars *vars, const char *const *args,
 int build_lint(const struct build_lint_input *in, struct finding_report *report,
 	       struct plate_error **err)
 {
-	struct entries ctx_entries = { 0 };
+	struct strv ctx_entries = STRV_INIT;
 	char **patterns = NULL;
 	size_t n_patterns = 0;
 	struct ignore *ign = NULL;
@@ -169,9 +149,12 @@ int build_lint(const struct build_lint_input *in, struct finding_report *report,
 			goto out;
 		}
 		if (ignore_load_for(cfd, AT_FDCWD, in->dockerfile_path, &patterns, &n_patterns, NULL,
-				    err) < 0 ||
-		    ignore_new((const char *const *)patterns, n_patterns, &ign, err) < 0)
+				    err) < 0)
 			goto out;
+		if (ignore_new((const char *const *)patterns, n_patterns, &ign, err) < 0) {
+			plate_err_wrap(err, ".dockerignore");
+			goto out;
+		}
 		wfd = dup(cfd);
 		if (wfd < 0) {
 			plate_err_new(err, errno, "cannot read context '%s'", in->context_dir);
@@ -190,7 +173,7 @@ int build_lint(const struct build_lint_input *in, struct finding_report *report,
 	lint_policy_release(&policy);
 	rc = 0;
 out:
-	strv_free(ctx_entries.v, ctx_entries.n);
+	strv_release(&ctx_entries);
 	strv_free(patterns, n_patterns);
 	ignore_free(ign);
 	dockerfile_vars_release(&args);

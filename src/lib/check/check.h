@@ -71,7 +71,7 @@ struct check_fs_entry {
 /* One layer of an image: its extracted tree, and the tree's index when there is one. */
 struct check_fs_layer {
 	const char *dir;
-	const char *index;   /* a check_index file, or NULL */
+	const char *index;   /* a layer_index file, or NULL */
 	const char *diff_id; /* what the index must name, or NULL */
 };
 

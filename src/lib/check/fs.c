@@ -24,6 +24,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "check/check.h"
 #include "layer/layer.h"
 
@@ -103,26 +104,13 @@ static const struct layer_index_node *child_of(const struct layer_index *ix,
 /* Reads the layer's index file when it is sound and names diff_id; 1 when it is not. */
 static int read_index(const char *path, const char *diff_id, struct layer_index **out)
 {
-	_cleanup_error_ struct plate_error *ignored = NULL;
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	_cleanup_error_ struct plate_error *unread = NULL, *unparsed = NULL;
 	_cleanup_free_ char *data = NULL;
-	struct stat st;
-	size_t got = 0;
+	size_t len;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > LAYER_INDEX_MAX)
+	if (file_read_at(AT_FDCWD, path, 0, LAYER_INDEX_MAX, &data, &len, &unread) < 0)
 		return 1;
-	if ((data = malloc((size_t)st.st_size + 1)) == NULL)
-		return 1;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, data + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return 1;
-		got += (size_t)n;
-	}
-	return layer_index_parse(data, got, diff_id, out, &ignored) < 0 ? 1 : 0;
+	return layer_index_parse(data, len, diff_id, out, &unparsed) < 0 ? 1 : 0;
 }
 
 static int build_index(int dirfd, const char *what, struct layer_index **out,

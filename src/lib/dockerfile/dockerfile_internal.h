@@ -24,10 +24,6 @@
 
 /* --- utf8.c, printable.c -------------------------------------------------------------- */
 
-/* Bytes of the rune at s when it is white space for Go's unicode.IsSpace, else 0. */
-size_t dockerfile_space_len(const char *s, size_t len);
-/* Go's unicode.IsSpace for a rune. */
-bool dockerfile_rune_is_space(uint32_t r);
 /* Go's strconv.IsPrint. */
 bool dockerfile_rune_printable(uint32_t r);
 /* Writes the UTF-8 encoding of r (U+FFFD for a value above U+10FFFF); returns its length. */
@@ -36,8 +32,6 @@ size_t dockerfile_utf8_encode(uint32_t r, char out[4]);
 int dockerfile_buf_add_rune(struct buf *b, uint32_t r);
 /* ASCII white space as one byte: \t \n \v \f \r and space. */
 bool dockerfile_is_ascii_space(char c);
-/* Go's strings.TrimSpace: narrows [*start, *end) by Unicode white space at both ends. */
-void dockerfile_trim_space(const char *s, size_t *start, size_t *end);
 
 /* --- locations ------------------------------------------------------------------------ */
 

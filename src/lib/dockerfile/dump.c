@@ -161,7 +161,7 @@ static int dump_instruction(struct buf *out, const struct dockerfile_instruction
 		return -1;
 	/* Node.Dump() trims its result (it matters for an empty keyword). */
 	end = b.len;
-	dockerfile_trim_space(b.data, &start, &end);
+	utf8_trim_space(b.data, &start, &end);
 	return buf_add(out, b.data + start, end - start);
 }
 

@@ -609,28 +609,13 @@ out:
 struct words {
 	struct buf word;
 	bool in_word;
-	char **v;
-	size_t n, alloc;
+	struct strv list;
 };
 
 static int words_push(struct lexer *lx, struct words *ws)
 {
-	char *s;
-
-	if (ws->n + 1 >= ws->alloc) {
-		size_t alloc = ws->alloc < 8 ? 8 : ws->alloc * 2;
-		char **v = reallocarray(ws->v, alloc, sizeof(*v));
-
-		if (v == NULL)
-			return oom(lx);
-		ws->v = v;
-		ws->alloc = alloc;
-	}
-	s = buf_detach(&ws->word, NULL);
-	if (s == NULL)
+	if (strv_push(&ws->list, buf_detach(&ws->word, NULL)) < 0)
 		return oom(lx);
-	ws->v[ws->n++] = s;
-	ws->v[ws->n] = NULL;
 	ws->in_word = false;
 	return 0;
 }
@@ -1033,7 +1018,7 @@ int dockerfile_expand_words(const char *text, size_t len, char escape,
 			    size_t *n_words, struct plate_error **err)
 {
 	_cleanup_buf_ struct buf result = BUF_INIT(EXPAND_MAX_BYTES);
-	struct words ws = { .word = BUF_INIT(EXPAND_MAX_BYTES) };
+	struct words ws = { .word = BUF_INIT(EXPAND_MAX_BYTES), .list = STRV_INIT };
 	struct lexer lx;
 
 	if (lexer_init(&lx, text, len, escape, vars, flags, err) < 0)
@@ -1041,19 +1026,18 @@ int dockerfile_expand_words(const char *text, size_t len, char escape,
 	if (lex_until(&lx, RUNE_EOF, false, &result, &ws) < 0 ||
 	    (ws.word.len > 0 && words_push(&lx, &ws) < 0))
 		goto fail;
-	if (ws.v == NULL) {
-		ws.v = calloc(1, sizeof(*ws.v));
-		if (ws.v == NULL) {
+	if (ws.list.v == NULL) {
+		ws.list.v = calloc(1, sizeof(*ws.list.v));
+		if (ws.list.v == NULL) {
 			oom(&lx);
 			goto fail;
 		}
 	}
-	*words = ws.v;
-	*n_words = ws.n;
+	*words = strv_detach(&ws.list, n_words);
 	buf_release(&ws.word);
 	return 0;
 fail:
-	strv_free(ws.v, ws.n);
+	strv_release(&ws.list);
 	buf_release(&ws.word);
 	return -1;
 }

@@ -85,7 +85,7 @@ static int words_add_char(struct words *w, const char *s, size_t len)
 	uint32_t r;
 
 	utf8_decode_rune(s, len, &r);
-	if (dockerfile_rune_is_space(r)) {
+	if (utf8_is_space(r)) {
 		if (w->in_word && w->word.len != 0)
 			return words_push(w);
 		return 0;
@@ -144,7 +144,7 @@ static bool is_name_rune(long r)
 {
 	return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') ||
 	       r == '_' ||
-	       (r >= 0x80 && r != UTF8_RUNE_ERROR && !dockerfile_rune_is_space((uint32_t)r));
+	       (r >= 0x80 && r != UTF8_RUNE_ERROR && !utf8_is_space((uint32_t)r));
 }
 
 /* A variable name after `$`: a run of digits, one special parameter, or letters, digits

@@ -76,7 +76,7 @@ static size_t strv_slots(size_t n)
 	return c;
 }
 
-static int strv_push(char ***v, size_t *n, char *s)
+static int vec_push(char ***v, size_t *n, char *s)
 {
 	if (s == NULL)
 		return -1;
@@ -97,7 +97,7 @@ static int strv_push(char ***v, size_t *n, char *s)
 
 static int push_copy(char ***v, size_t *n, const char *s, size_t len)
 {
-	return strv_push(v, n, strndup(s, len));
+	return vec_push(v, n, strndup(s, len));
 }
 
 static bool is_token_space(char c)
@@ -192,7 +192,7 @@ int dockerfile_split_command(const char *line, size_t len, struct dockerfile_spl
 	size_t start = 0, end = len, k, rest = 0, args_start, args_end;
 
 	*out = (struct dockerfile_split){ 0 };
-	dockerfile_trim_space(line, &start, &end);
+	utf8_trim_space(line, &start, &end);
 	for (k = start; k < end && !is_token_space(line[k]); k++)
 		;
 	out->keyword = line + start;
@@ -208,7 +208,7 @@ int dockerfile_split_command(const char *line, size_t len, struct dockerfile_spl
 	}
 	args_start = k + rest;
 	args_end = end;
-	dockerfile_trim_space(line, &args_start, &args_end);
+	utf8_trim_space(line, &args_start, &args_end);
 	out->rest_offset = args_start;
 	out->rest_len = args_end - args_start;
 	return 0;
@@ -233,7 +233,7 @@ static int parse_words(const char *s, size_t n, char escape, char ***words, size
 		if (phase == IN_SPACES) {
 			if (pos == n)
 				break;
-			if (dockerfile_rune_is_space(ch))
+			if (utf8_is_space(ch))
 				continue;
 			phase = IN_WORD;
 		}
@@ -243,7 +243,7 @@ static int parse_words(const char *s, size_t n, char escape, char ***words, size
 			break;
 		}
 		if (phase == IN_WORD) {
-			if (dockerfile_rune_is_space(ch)) {
+			if (utf8_is_space(ch)) {
 				phase = IN_SPACES;
 				if ((blank_ok || word.len > 0) &&
 				    push_copy(words, n_words, word.data, word.len) < 0)
@@ -329,7 +329,7 @@ static int maybe_json(struct dockerfile_instruction *inst, const char *s, size_t
 	for (size_t k = 0; k < nv; k++) {
 		if (strlen(v[k]) != lens[k])
 			ctx->json_nul = true;
-		if (strv_push(&inst->args, &inst->n_args, v[k]) < 0) {
+		if (vec_push(&inst->args, &inst->n_args, v[k]) < 0) {
 			v[k] = NULL;
 			strv_free(v, nv);
 			return oom(err);

@@ -385,7 +385,7 @@ int dockerfile_json_array_parse(const char *text, size_t len, char ***args, size
 	bool all_strings = true;
 	size_t w;
 
-	while (s.i < s.n && (w = dockerfile_space_len(s.p + s.i, s.n - s.i)) > 0)
+	while (s.i < s.n && (w = utf8_space_len(s.p + s.i, s.n - s.i)) > 0)
 		s.i += w;
 	if (s.i >= s.n || s.p[s.i] != '[')
 		return 0;

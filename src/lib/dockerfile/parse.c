@@ -87,7 +87,7 @@ static size_t leading_space(const char *s, size_t len)
 {
 	size_t i = 0, w;
 
-	while (i < len && (w = dockerfile_space_len(s + i, len - i)) > 0)
+	while (i < len && (w = utf8_space_len(s + i, len - i)) > 0)
 		i += w;
 	return i;
 }

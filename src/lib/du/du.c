@@ -148,6 +148,46 @@ static int mark(struct state *st, const char *path, size_t layer, enum layer_ent
 	return 0;
 }
 
+/* The content's identity for "same content": SHA-256 of the bytes, except that a hole of a
+ * sparse entry is hashed as a marker and its length instead of as zeros, so that a 32 GiB
+ * sparse file costs what its data costs.  A dense file hashes as plain SHA-256 of its
+ * bytes; the same bytes stored sparse in one layer and dense in another count as different
+ * (a rare case, against reading every hole). */
+static int hash_content(struct layer_reader *r, unsigned long long size,
+			char hex[DIGEST_STRING_LEN + 1], struct plate_error **err)
+{
+	static const char hole_marker[] = "\0plate-du-hole\0";
+	unsigned long long pos = 0;
+	struct digest d;
+	int b;
+
+	if (digest_init(&d, err) < 0)
+		return -1;
+	for (;;) {
+		const void *block;
+		size_t len;
+		int64_t off;
+		b = layer_reader_block(r, &block, &len, &off, err);
+		if (b <= 0)
+			break;
+		if ((unsigned long long)off > pos) {
+			unsigned long long hole = (unsigned long long)off - pos;
+			digest_update(&d, hole_marker, sizeof(hole_marker));
+			digest_update(&d, &hole, sizeof(hole));
+		}
+		digest_update(&d, block, len);
+		pos = (unsigned long long)off + len;
+	}
+	if (b == 0 && size > pos) {
+		unsigned long long hole = size - pos;
+		digest_update(&d, hole_marker, sizeof(hole_marker));
+		digest_update(&d, &hole, sizeof(hole));
+	}
+	digest_final(&d, hex);
+	digest_release(&d);
+	return b < 0 ? -1 : 0;
+}
+
 static int read_layer(struct state *st, const struct du_layer_input *in, size_t index,
 		      struct du_layer *out, struct plate_error **err)
 {
@@ -155,11 +195,8 @@ static int read_layer(struct state *st, const struct du_layer_input *in, size_t 
 	struct layer_reader *r = NULL;
 	struct layer_result res;
 	struct layer_entry e;
-	_cleanup_free_ char *buf = malloc(1 << 16);
 	int n, rc = -1;
 
-	if (buf == NULL)
-		return plate_err_new(err, ENOMEM, "out of memory");
 	if (layer_reader_new(in->fd, &ro, &r, err) < 0)
 		goto out;
 	while ((n = layer_reader_next(r, &e, err)) > 0) {
@@ -194,15 +231,7 @@ static int read_layer(struct state *st, const struct du_layer_input *in, size_t 
 		st->n_nodes++;
 		out->files++;
 		if (e.type == LAYER_ENTRY_FILE) {
-			struct digest d;
-			ssize_t k;
-			if (digest_init(&d, err) < 0)
-				goto out;
-			while ((k = layer_reader_read(r, buf, 1 << 16, err)) > 0)
-				digest_update(&d, buf, (size_t)k);
-			digest_final(&d, nd->hex);
-			digest_release(&d);
-			if (k < 0)
+			if (hash_content(r, e.size, nd->hex, err) < 0)
 				goto out;
 			nd->size = e.size;
 			out->content_bytes += e.size;

@@ -274,10 +274,10 @@ static int add_arg_name(struct eng_stage *st, const char *arg, struct plate_erro
 
 	if (name == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < st->n_arg_names; i++)
-		if (strcmp(st->arg_names[i], name) == 0)
+	for (size_t i = 0; i < st->arg_names.n; i++)
+		if (strcmp(st->arg_names.v[i], name) == 0)
 			return 0;
-	if (eng_strv_push(&st->arg_names, &st->n_arg_names, name) < 0)
+	if (strv_push(&st->arg_names, steal_pointer(&name)) < 0)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/cleanup.h"
 #include "json/json.h"
 #include "engine/engine_internal.h"
@@ -101,12 +102,17 @@ static char *join(const char *a, const char *b)
 	return asprintf(&r, "%s/%s", a, b) < 0 ? NULL : r;
 }
 
-static bool excluded(const struct eng_select_opts *o, const char *path)
+/* .dockerignore: paths from the context root. */
+static bool ignored(const struct eng_select_opts *o, const char *path)
 {
-	if (*path == '\0')
-		return false;
-	return (o->ignore != NULL && ignore_match(o->ignore, path)) ||
-	       (o->exclude != NULL && ignore_match(o->exclude, path));
+	return *path != '\0' && o->ignore != NULL && ignore_match(o->ignore, path);
+}
+
+/* --exclude: paths relative to the source (BuildKit's copier matches the path below the
+ * directory it copies), see eng_select_opts.parents. */
+static bool excluded(const struct eng_select_opts *o, const char *rel)
+{
+	return *rel != '\0' && o->exclude != NULL && ignore_match(o->exclude, rel);
 }
 
 /* An excluded directory must still be read when an exception could bring back something
@@ -120,6 +126,7 @@ static bool can_skip(const struct eng_select_opts *o)
 struct walk {
 	const struct eng_select_opts *o;
 	struct eng_match *m;
+	size_t keep; /* --parents: --exclude sees the path after the pivot */
 	size_t alloc;
 	size_t *total;
 };
@@ -161,10 +168,9 @@ static int read_names(int dirfd, char ***names, size_t *n, struct plate_error **
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_strv_ struct strv found = STRV_INIT;
 	struct dirent *de;
 
-	*names = NULL;
-	*n = 0;
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
 		int e = errno;
 		if (fd >= 0)
@@ -174,17 +180,14 @@ static int read_names(int dirfd, char ***names, size_t *n, struct plate_error **
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (eng_strv_push(names, n, de->d_name) < 0) {
-			strv_free(*names, *n);
+		if (strv_add(&found, de->d_name) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
-		}
 	}
-	if (errno != 0) {
-		strv_free(*names, *n);
+	if (errno != 0)
 		return plate_err_new(err, errno, "cannot read directory");
-	}
-	if (*n > 1)
-		qsort(*names, *n, sizeof(**names), cmp_names);
+	if (found.n > 1)
+		qsort(found.v, found.n, sizeof(*found.v), cmp_names);
+	*names = strv_detach(&found, n);
 	return 0;
 }
 
@@ -217,7 +220,8 @@ static long walk_dir(struct walk *w, int dirfd, const char *path, const char *re
 		}
 		if (S_ISSOCK(st.st_mode))
 			continue;
-		skip = excluded(w->o, cpath);
+		skip = ignored(w->o, cpath) ||
+		       excluded(w->o, w->o->parents ? cpath + w->keep : crel);
 		if (skip && (!S_ISDIR(st.st_mode) || can_skip(w->o)))
 			continue;
 		mark = w->m->n;
@@ -261,6 +265,43 @@ static long walk_dir(struct walk *w, int dirfd, const char *path, const char *re
 	return added;
 }
 
+static int cmp_inode(const void *a, const void *b, void *data)
+{
+	const struct eng_entry *en = data;
+	const struct stat *x = &en[*(const size_t *)a].st, *y = &en[*(const size_t *)b].st;
+
+	if (x->st_dev != y->st_dev)
+		return x->st_dev < y->st_dev ? -1 : 1;
+	if (x->st_ino != y->st_ino)
+		return x->st_ino < y->st_ino ? -1 : 1;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Regular files of the match that share an inode are one hardlink group, as BuildKit's
+ * copier keeps them (per copied source): each later one links to the first. */
+static int link_groups(struct eng_match *m, struct plate_error **err)
+{
+	_cleanup_free_ size_t *idx = calloc(m->n, sizeof(*idx));
+	size_t n = 0;
+
+	if (idx == NULL && m->n > 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < m->n; i++)
+		if (S_ISREG(m->entries[i].st.st_mode) && m->entries[i].st.st_nlink > 1)
+			idx[n++] = i;
+	if (n < 2)
+		return 0;
+	qsort_r(idx, n, sizeof(*idx), cmp_inode, m->entries);
+	for (size_t i = 1, first = idx[0]; i < n; i++) {
+		const struct stat *a = &m->entries[first].st, *b = &m->entries[idx[i]].st;
+		if (a->st_dev == b->st_dev && a->st_ino == b->st_ino)
+			m->entries[idx[i]].hardlink = first + 1;
+		else
+			first = idx[i];
+	}
+	return 0;
+}
+
 /* Adds one match (path resolved in the root, the final symlink followed). */
 static int add_match(int rootfd, const char *path, size_t keep, const struct eng_select_opts *o,
 		     struct eng_selection *sel, size_t *total, struct plate_error **err)
@@ -284,6 +325,7 @@ static int add_match(int rootfd, const char *path, size_t keep, const struct eng
 	m->keep = keep <= strlen(path) ? keep : 0;
 	m->is_dir = S_ISDIR(st.st_mode);
 	w.m = m;
+	w.keep = m->keep;
 	if (add_entry(&w, "", &st, NULL, err) < 0)
 		return -1;
 	if (m->is_dir) {
@@ -293,64 +335,88 @@ static int add_match(int rootfd, const char *path, size_t keep, const struct eng
 		if (walk_dir(&w, dfd, path, "", err) < 0)
 			return -1;
 	}
-	return 0;
+	return link_groups(m, err);
 }
 
-/* Expands a pattern with wildcards component by component into existing paths. */
-static int expand(int rootfd, const char *pattern, const struct eng_select_opts *o,
-		  char ***out, size_t *n_out, struct plate_error **err)
+/* The selection's verdict on a match: .dockerignore, and --exclude with --parents. */
+static bool match_dropped(const struct eng_select_opts *o, const char *path, size_t keep)
+{
+	return ignored(o, path) || (o->parents && excluded(o, keep <= strlen(path) ? path + keep : path));
+}
+
+/* Expands a pattern with wildcards into existing paths, as BuildKit's fsutil resolves it:
+ * the components before the first wildcard name a path that must exist (symlinks followed),
+ * then each further component (wildcard or not) matches names of the directory reached so
+ * far, that directory being a real one, not a symlink.  So a wildcard in a middle component
+ * selects the matches that have the rest of the path and ignores the others. */
+static int expand(int rootfd, const char *pattern, size_t keep, const struct eng_select_opts *o,
+		  struct strv *out, struct plate_error **err)
 {
 	_cleanup_free_ char *copy = strdup(pattern);
-	char **cur = NULL, *comp, *save = NULL;
-	size_t n_cur = 0;
+	_cleanup_buf_ struct buf prefix = BUF_INIT(BUF_UNLIMITED);
+	_cleanup_strv_ struct strv cur = STRV_INIT;
+	char *comp, *save = NULL;
+	bool wild = false;
 
-	if (copy == NULL || eng_strv_push(&cur, &n_cur, "") < 0)
+	if (copy == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	for (comp = strtok_r(copy, "/", &save); comp != NULL; comp = strtok_r(NULL, "/", &save)) {
-		char **next = NULL;
-		size_t n_next = 0;
-		for (size_t i = 0; i < n_cur; i++) {
-			if (!has_wildcard(comp)) {
-				_cleanup_free_ char *p = join(cur[i], comp);
-				if (p == NULL || eng_strv_push(&next, &n_next, p) < 0)
-					goto nomem;
-				continue;
-			}
+		_cleanup_strv_ struct strv next = STRV_INIT;
+		bool last = save == NULL || *save == '\0';
+
+		if (!wild && !has_wildcard(comp)) {
+			if ((prefix.len > 0 && buf_addch(&prefix, '/') < 0) || buf_addstr(&prefix, comp) < 0)
+				return plate_err_new(err, ENOMEM, "out of memory");
+			continue;
+		}
+		if (!wild) {
+			_cleanup_close_ int fd = eng_open_in_root(rootfd, prefix.len ? prefix.data : "",
+								  O_PATH, 0);
+			if (fd < 0)
+				return plate_err_new(err, errno, "'%s': '%s' not found in the %s", pattern,
+						     prefix.len ? prefix.data : ".", o->what);
+			if (strv_add(&cur, prefix.len ? prefix.data : "") < 0)
+				return plate_err_new(err, ENOMEM, "out of memory");
+			wild = true;
+		}
+		for (size_t i = 0; i < cur.n; i++) {
 			_cleanup_close_ int dfd =
-				eng_open_in_root(rootfd, cur[i], O_RDONLY | O_DIRECTORY, 0);
+				eng_open_in_root(rootfd, cur.v[i], O_RDONLY | O_DIRECTORY, 0);
 			char **names = NULL;
 			size_t n_names = 0;
-			_cleanup_error_ struct plate_error *ignored = NULL;
-			if (dfd < 0 || read_names(dfd, &names, &n_names, &ignored) < 0)
+			_cleanup_error_ struct plate_error *ignored_err = NULL;
+			if (dfd < 0 || read_names(dfd, &names, &n_names, &ignored_err) < 0)
 				continue;
 			for (size_t j = 0; j < n_names; j++) {
 				_cleanup_free_ char *p = NULL;
-				if (fnmatch(comp, names[j], 0) != 0)
+				struct stat st;
+				if (fnmatch(comp, names[j], FNM_PATHNAME) != 0)
 					continue;
-				if ((p = join(cur[i], names[j])) == NULL) {
+				if (!last && (fstatat(dfd, names[j], &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+					      !S_ISDIR(st.st_mode)))
+					continue;
+				if ((p = join(cur.v[i], names[j])) == NULL) {
 					strv_free(names, n_names);
 					goto nomem;
 				}
-				if (excluded(o, p))
+				if (last && match_dropped(o, p, keep))
 					continue;
-				if (eng_strv_push(&next, &n_next, p) < 0) {
+				if (strv_push(&next, steal_pointer(&p)) < 0) {
 					strv_free(names, n_names);
 					goto nomem;
 				}
 			}
 			strv_free(names, n_names);
 		}
-		strv_free(cur, n_cur);
+		strv_release(&cur);
 		cur = next;
-		n_cur = n_next;
+		next = (struct strv)STRV_INIT;
 		continue;
 nomem:
-		strv_free(next, n_next);
-		strv_free(cur, n_cur);
 		return plate_err_new(err, ENOMEM, "out of memory");
 	}
 	*out = cur;
-	*n_out = n_cur;
+	cur = (struct strv)STRV_INIT;
 	return 0;
 }
 
@@ -364,8 +430,8 @@ int eng_select(int rootfd, const char *const *patterns, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *clean = NULL, *pivot = NULL;
 		const char *dot = strstr(patterns[i], "/./");
-		char **paths = NULL;
-		size_t n_paths = 0, before = sel.n, keep = 0;
+		_cleanup_strv_ struct strv paths = STRV_INIT;
+		size_t before = sel.n, keep = 0;
 
 		if (eng_source_clean(patterns[i], o->what, &clean, err) < 0)
 			goto fail;
@@ -380,25 +446,22 @@ int eng_select(int rootfd, const char *const *patterns, size_t n,
 			keep = *pivot ? strlen(pivot) + 1 : 0;
 		}
 		if (has_wildcard(clean)) {
-			sel.wildcard = true;
-			if (expand(rootfd, clean, o, &paths, &n_paths, err) < 0)
+			if (expand(rootfd, clean, keep, o, &paths, err) < 0)
 				goto fail;
+			if (paths.n == 0 && o->allow_empty)
+				continue;
 		} else {
 			_cleanup_close_ int fd = -1;
-			if (!excluded(o, clean))
+			if (!match_dropped(o, clean, keep))
 				fd = eng_open_in_root(rootfd, clean, O_PATH, 0);
-			if (fd >= 0 && eng_strv_push(&paths, &n_paths, clean) < 0) {
+			if (fd >= 0 && strv_add(&paths, clean) < 0) {
 				plate_err_new(err, ENOMEM, "out of memory");
 				goto fail;
 			}
 		}
-		for (size_t j = 0; j < n_paths; j++) {
-			if (add_match(rootfd, paths[j], keep, o, &sel, &total, err) < 0) {
-				strv_free(paths, n_paths);
+		for (size_t j = 0; j < paths.n; j++)
+			if (add_match(rootfd, paths.v[j], keep, o, &sel, &total, err) < 0)
 				goto fail;
-			}
-		}
-		strv_free(paths, n_paths);
 		if (sel.n == before) {
 			if (o->ignore != NULL)
 				plate_err_new(err, 0,
@@ -520,6 +583,8 @@ void eng_selection_key(struct digest *d, const struct eng_selection *sel)
 			if (S_ISREG(en->st.st_mode)) {
 				eng_hash_u64(d, (uint64_t)en->st.st_size);
 				eng_hash_field(d, en->hex);
+				/* A hardlink group changes the layer (one file, not two). */
+				eng_hash_u64(d, en->hardlink);
 			} else if (S_ISLNK(en->st.st_mode)) {
 				eng_hash_field(d, en->link);
 			} else if (S_ISCHR(en->st.st_mode) || S_ISBLK(en->st.st_mode)) {

@@ -4,14 +4,17 @@
  * so the destination is resolved in the image's own tree (symlinks followed inside it,
  * existing directories merged) and the upper directory ends up holding exactly the new
  * layer.  Rules as BuildKit applies them:
- *   - a destination ending in '/' (or ".") is a directory, as is an existing directory;
- *     several sources need such a destination;
+ *   - sources (each match of a wildcard too) are copied one after the other: into the
+ *     destination when it ends in '/' (or ".") or is a directory by then, else onto it;
  *   - a source directory's contents are copied, not the directory itself (--parents keeps
  *     the source path, or the part after a "/./" pivot);
+ *   - files of one source that share an inode stay one hardlink group;
  *   - context files become 0:0, files of a stage or image keep their owners, --chown
- *     (names resolved in the destination's /etc/passwd and /etc/group) overrides both,
- *     and created parent directories get the same owner;
- *   - ADD unpacks local tar archives (plain, gzip, zstd) into the destination directory.
+ *     (names resolved in the destination's /etc/passwd and /etc/group; a number alone is
+ *     the group too) overrides both, and created parent directories get the same owner;
+ *   - ADD unpacks local tar archives (plain, or compressed with gzip, bzip2, xz or zstd)
+ *     into the destination directory; anything else, a .gz that is no tar included, is
+ *     copied as a file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -152,9 +155,26 @@ static int record_dir_time(struct copy_job *j, const char *path, const struct st
 	return 0;
 }
 
-/* Writes one entry at target (absolute in the root).  src is the entry's path in srcroot. */
+/* Links target to the file already written at first (the same hardlink group). */
+static int put_hardlink(int rootfd, int parent, const char *name, const char *first,
+			const char *target, struct plate_error **err)
+{
+	_cleanup_free_ char *fdir = dirname_of(first);
+	_cleanup_close_ int fparent = -1;
+
+	if (fdir == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	fparent = eng_open_in_root(rootfd, fdir, O_RDONLY | O_DIRECTORY, 0);
+	if (fparent < 0 || linkat(fparent, basename_of(first), parent, name, 0) < 0)
+		return plate_err_new(err, errno, "cannot link '%s' to '%s'", target, first);
+	return 0;
+}
+
+/* Writes one entry at target (absolute in the root).  src is the entry's path in srcroot;
+ * link_to, when not NULL, the target of the first file of its hardlink group. */
 static int put_entry(struct copy_job *j, int rootfd, int srcroot, const char *src,
-		     const struct eng_entry *en, const char *target, struct plate_error **err)
+		     const struct eng_entry *en, const char *target, const char *link_to,
+		     struct plate_error **err)
 {
 	_cleanup_free_ char *dir = dirname_of(target);
 	const char *name = basename_of(target);
@@ -176,6 +196,8 @@ static int put_entry(struct copy_job *j, int rootfd, int srcroot, const char *sr
 		return plate_err_wrap(err, "'%s'", target);
 	switch (en->st.st_mode & S_IFMT) {
 	case S_IFREG:
+		if (link_to != NULL)
+			return put_hardlink(rootfd, parent, name, link_to, target, err);
 		in = eng_open_in_root(srcroot, src, O_RDONLY, 0);
 		if (in < 0)
 			return plate_err_new(err, errno, "cannot open source '%s'", src);
@@ -217,42 +239,46 @@ static int put_entry(struct copy_job *j, int rootfd, int srcroot, const char *sr
 	}
 }
 
-/* ADD: a local tar archive (plain, gzip or zstd) is unpacked instead of copied. */
-static bool is_archive(int srcroot, const char *src)
-{
-	_cleanup_close_ int fd = eng_open_in_root(srcroot, src, O_RDONLY, 0);
-	unsigned char b[512];
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = pread(fd, b, sizeof(b), 0);
-	if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
-		return true;
-	if (n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd)
-		return true;
-	return n >= 262 && memcmp(b + 257, "ustar", 5) == 0;
-}
-
-static int unpack(struct copy_job *j, int rootfd, int srcroot, const char *src, const char *dest,
-		  struct plate_error **err)
+/* ADD of a local tar archive: unpacked into dest, every entry owned by --chown's user when
+ * it is given (BuildKit v0.23 and later).  bzip2 and xz are decompressed into the
+ * transaction's scratch space first, since the layer reader knows only gzip and zstd. */
+static int unpack(struct copy_job *j, int rootfd, int in, enum layer_archive kind,
+		  const char *src, const char *dest, struct plate_error **err)
 {
 	struct layer_extract_options xo = {
+		.limits = store_layer_limits(j->e->o.store),
 		.whiteouts = LAYER_WHITEOUT_APPLY,
 		.devices = LAYER_DEVICES_CREATE,
 		.owners = LAYER_OWNER_KEEP,
 		.flags = LAYER_EXTRACT_NO_XATTRS,
+		.set_owner = j->set_owner,
+		.uid = j->uid,
+		.gid = j->gid,
 	};
 	struct layer_extract_result xr;
-	_cleanup_close_ int in = -1, dir = -1;
+	_cleanup_free_ char *scratch = NULL, *plain = NULL;
+	_cleanup_close_ int dir = -1, decoded = -1;
 
 	if (eng_mkdir_p(rootfd, dest, j->set_owner ? j->uid : 0, j->set_owner ? j->gid : 0, NULL,
 			err) < 0)
 		return -1;
-	in = eng_open_in_root(srcroot, src, O_RDONLY, 0);
 	dir = eng_open_in_root(rootfd, dest, O_RDONLY | O_DIRECTORY, 0);
-	if (in < 0 || dir < 0)
-		return plate_err_new(err, errno, "cannot open '%s'", in < 0 ? src : dest);
+	if (dir < 0)
+		return plate_err_new(err, errno, "cannot open '%s'", dest);
+	if (kind == LAYER_ARCHIVE_DECODE) {
+		if (eng_scratch(j->e, "unpack", &scratch, err) < 0)
+			return -1;
+		if (asprintf(&plain, "%s/tar", scratch) < 0)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		decoded = open(plain, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (decoded < 0)
+			return plate_err_new(err, errno, "cannot create '%s'", plain);
+		if (layer_archive_decode(in, decoded, err) < 0)
+			return plate_err_wrap(err, "cannot unpack '%s'", src);
+		if (lseek(decoded, 0, SEEK_SET) < 0)
+			return plate_err_new(err, errno, "cannot read '%s'", plain);
+		in = decoded;
+	}
 	if (layer_extract(in, dir, &xo, &xr, err) < 0)
 		return plate_err_wrap(err, "cannot unpack '%s'", src);
 	return 0;
@@ -263,6 +289,20 @@ static bool dest_is_existing_dir(int rootfd, const char *dest)
 	_cleanup_close_ int fd = eng_open_in_root(rootfd, dest, O_PATH | O_DIRECTORY, 0);
 
 	return fd >= 0;
+}
+
+static bool dest_is_dir(const struct copy_job *j, int rootfd)
+{
+	return j->dest_dir || j->parents || dest_is_existing_dir(rootfd, j->dest);
+}
+
+/* "--chown=4242": a number and no group. */
+static bool chown_uid_only(const char *spec)
+{
+	const char *colon = strchr(spec, ':');
+	size_t len = colon ? (size_t)(colon - spec) : strlen(spec);
+
+	return (colon == NULL || colon[1] == '\0') && len > 0 && strspn(spec, "0123456789") == len;
 }
 
 static int copy_match(struct copy_job *j, int rootfd, int srcroot, const struct eng_match *m,
@@ -289,16 +329,23 @@ static int copy_match(struct copy_job *j, int rootfd, int srcroot, const struct 
 			return plate_err_new(err, ENOMEM, "out of memory");
 		if (eng_mkdir_p(rootfd, parent, puid, pgid, NULL, err) < 0)
 			return -1;
-		if (j->add && S_ISREG(m->entries[0].st.st_mode) && is_archive(srcroot, m->path))
-			return unpack(j, rootfd, srcroot, m->path, dest_dir ? j->dest : base, err);
-		return put_entry(j, rootfd, srcroot, m->path, &m->entries[0], base, err);
+		if (j->add && S_ISREG(m->entries[0].st.st_mode)) {
+			_cleanup_close_ int in = eng_open_in_root(srcroot, m->path, O_RDONLY, 0);
+			enum layer_archive kind = in >= 0 ? layer_archive_detect(in) : LAYER_ARCHIVE_NONE;
+			if (kind != LAYER_ARCHIVE_NONE)
+				return unpack(j, rootfd, in, kind, m->path, dest_dir ? j->dest : base, err);
+		}
+		return put_entry(j, rootfd, srcroot, m->path, &m->entries[0], base, NULL, err);
 	}
 	for (size_t i = 1; i < m->n; i++) {
 		const struct eng_entry *en = &m->entries[i];
 		_cleanup_free_ char *src = NULL, *target = eng_path_join(base, en->rel);
-		if (target == NULL || asprintf(&src, "%s%s%s", m->path, *m->path ? "/" : "", en->rel) < 0)
+		_cleanup_free_ char *link_to = NULL;
+		if (target == NULL || asprintf(&src, "%s%s%s", m->path, *m->path ? "/" : "", en->rel) < 0 ||
+		    (en->hardlink > 0 &&
+		     (link_to = eng_path_join(base, m->entries[en->hardlink - 1].rel)) == NULL))
 			return plate_err_new(err, ENOMEM, "out of memory");
-		if (put_entry(j, rootfd, srcroot, src, en, target, err) < 0)
+		if (put_entry(j, rootfd, srcroot, src, en, target, link_to, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -386,8 +433,6 @@ static int copy_in_view(void *data, const int *fds, struct plate_error **err)
 	int rootfd = fds[0], srcfd = fds[1];
 	struct eng_selection local = { 0 };
 	int srcroot = j->from_context ? j->e->context_fd : srcfd;
-	size_t sources;
-	bool dest_dir;
 	int r = -1;
 
 	if (j->chown != NULL) {
@@ -395,26 +440,34 @@ static int copy_in_view(void *data, const int *fds, struct plate_error **err)
 		if (eng_user_resolve_root(rootfd, j->chown, false, &u, err) < 0)
 			return plate_err_wrap(err, "--chown=%s", j->chown);
 		j->uid = u.uid;
-		j->gid = u.gid;
+		/* A user given by number alone is also the group (BuildKit's readUser). */
+		j->gid = chown_uid_only(j->chown) ? (gid_t)u.uid : u.gid;
 		j->set_owner = true;
 		eng_user_release(&u);
 	}
 	if (!j->from_context && j->n_patterns > 0) {
-		struct eng_select_opts so = { .exclude = j->exclude, .what = j->what };
+		struct eng_select_opts so = { .exclude = j->exclude, .what = j->what,
+					      .allow_empty = true, .parents = j->parents };
 		if (eng_select(srcfd, j->patterns, j->n_patterns, &so, &local, err) < 0)
 			return -1;
 		j->sel = &local;
 	}
-	sources = (j->sel ? j->sel->n : 0) + j->n_heredocs + j->n_urls;
-	dest_dir = j->dest_dir || sources > 1 || dest_is_existing_dir(rootfd, j->dest);
+	/* --parents copies a tree, the root or the pivot, into the destination directory,
+	 * which therefore exists even when no wildcard matched. */
+	if (j->parents && eng_mkdir_p(rootfd, j->dest, j->set_owner ? j->uid : 0,
+				      j->set_owner ? j->gid : 0, NULL, err) < 0)
+		goto out;
+	/* Sources are copied one after the other, each into the destination when it ends in
+	 * '/' or is a directory by then, else onto it: "COPY a b /notadir" leaves b there, as
+	 * BuildKit does (it has no rule against several sources). */
 	for (size_t i = 0; j->sel != NULL && i < j->sel->n; i++)
-		if (copy_match(j, rootfd, srcroot, &j->sel->m[i], dest_dir, err) < 0)
+		if (copy_match(j, rootfd, srcroot, &j->sel->m[i], dest_is_dir(j, rootfd), err) < 0)
 			goto out;
 	for (size_t i = 0; i < j->n_heredocs; i++)
-		if (put_heredoc(j, rootfd, i, dest_dir, err) < 0)
+		if (put_heredoc(j, rootfd, i, dest_is_dir(j, rootfd), err) < 0)
 			goto out;
 	for (size_t i = 0; i < j->n_urls; i++)
-		if (put_url(j, rootfd, &j->urls[i], dest_dir, err) < 0)
+		if (put_url(j, rootfd, &j->urls[i], dest_is_dir(j, rootfd), err) < 0)
 			goto out;
 	/* Directory times last, deepest first: writing into a directory changes its mtime. */
 	for (size_t i = j->n_dir_times; i-- > 0;) {
@@ -456,7 +509,8 @@ struct hash_job {
 static int hash_in_view(void *data, const int *fds, struct plate_error **err)
 {
 	struct hash_job *h = data;
-	struct eng_select_opts so = { .exclude = h->j->exclude, .what = h->j->what };
+	struct eng_select_opts so = { .exclude = h->j->exclude, .what = h->j->what,
+				      .allow_empty = true, .parents = h->j->parents };
 	struct eng_selection sel = { 0 };
 	int r = -1;
 
@@ -622,10 +676,6 @@ static int copy_setup(struct copy_step *s, struct plate_error **err)
 			(strlen(dest) >= 2 && strcmp(dest + strlen(dest) - 2, "/.") == 0);
 	if ((s->j.dest = eng_path_join(wd, dest)) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	if (step->n_args > 2 && !s->j.dest_dir)
-		return plate_err_new(err, EINVAL,
-				     "when using %s with more than one source file, the destination "
-				     "must be a directory and end with a /", step->instruction);
 	if (f->n_exclude > 0) {
 		if (ignore_new((const char *const *)f->exclude, f->n_exclude, &s->exclude, err) < 0)
 			return plate_err_wrap(err, "--exclude");
@@ -695,7 +745,9 @@ static int copy_common_key(struct copy_step *s, struct plate_error **err)
 	eng_inputs_begin(c);
 	if (digest_init(&s->d, err) < 0)
 		return -1;
-	eng_hash_field(&s->d, "plate copy v1");
+	/* v2: the rules of issue 12 (hardlinks, --chown=UID, archives, --exclude, wildcards)
+	 * give other layers for the same inputs; no entry of v1 may be reused. */
+	eng_hash_field(&s->d, "plate copy v2");
 	eng_hash_field(&s->d, step->copy.link ? "" : c->st->key);
 	/* --link drops the parent key, which carried the epoch: mtimes still depend on it. */
 	eng_hash_u64(&s->d, (uint64_t)c->e->o.epoch);
@@ -755,7 +807,8 @@ static int copy_source_key(struct copy_step *s, struct plate_error **err)
 		eng_inputs_set(c, "source_name", s->what);
 	} else if (s->j.n_patterns > 0) {
 		struct eng_select_opts so = { .ignore = e->ignore, .exclude = s->exclude,
-					      .what = "build context" };
+					      .what = "build context", .allow_empty = true,
+					      .parents = s->j.parents };
 		s->j.from_context = true;
 		if (eng_select(e->context_fd, s->patterns, s->j.n_patterns, &so, &s->sel, err) < 0 ||
 		    eng_selection_hash(e, e->context_fd, &s->sel, err) < 0)

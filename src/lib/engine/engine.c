@@ -211,7 +211,7 @@ void engine_free(struct engine *e)
 		free(st->label);
 		eng_layers_release(&st->layers);
 		oci_config_release(&st->config);
-		strv_free(st->arg_names, st->n_arg_names);
+		strv_release(&st->arg_names);
 	}
 	free(e->stages);
 	for (size_t i = 0; i < e->n_images; i++) {

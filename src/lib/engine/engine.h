@@ -149,6 +149,7 @@ struct engine_options {
 	enum engine_network network; /* for RUN without --network or with --network=default */
 	bool allow_host_network;     /* RUN --network=host is allowed (BuildKit's network.host
 				      * entitlement): the Dockerfile alone cannot ask for it */
+	bool allow_insecure;         /* `--allow security.insecure`: RUN --security=insecure */
 	const struct engine_secret *secrets;
 	size_t n_secrets;
 	const char *resolv_conf;     /* contents of /etc/resolv.conf in RUN; NULL: empty */

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "base/strv.h"
 #include "digest/digest.h"
 #include "engine/engine.h"
 #include "ignore/ignore.h"
@@ -60,7 +61,6 @@ char *eng_path_join(const char *base, const char *rel);
 char *eng_path_clean_abs(const char *path);
 /* Go's %q of a string list: ["a" "b"] (the form BuildKit writes in history). */
 char *eng_quote_list(const char *const *v, size_t n);
-int eng_strv_push(char ***v, size_t *n, const char *s);
 
 /* Go's time.ParseDuration for HEALTHCHECK's flags: "30s", "1m30s", "1.5h", "500ms". */
 int eng_parse_duration(const char *s, int64_t *ns, struct plate_error **err);
@@ -69,9 +69,6 @@ int eng_parse_duration(const char *s, int64_t *ns, struct plate_error **err);
 void eng_hash_field(struct digest *d, const char *s);
 void eng_hash_bytes(struct digest *d, const void *p, size_t len);
 void eng_hash_u64(struct digest *d, uint64_t v);
-
-/* Reads what is left of fd (at most max bytes) into a NUL-terminated malloc'd buffer. */
-int eng_read_fd(int fd, size_t max, char **data, size_t *len, struct plate_error **err);
 
 /* ---- layers ------------------------------------------------------------------------- */
 
@@ -131,8 +128,7 @@ struct eng_stage {
 	struct eng_layers layers;
 	struct oci_config config;
 	bool cmd_set;       /* CMD given in this stage (ENTRYPOINT keeps it) */
-	char **arg_names;   /* ARGs declared in this stage, in order (history of RUN) */
-	size_t n_arg_names;
+	struct strv arg_names; /* ARGs declared in this stage, in order (history of RUN) */
 	bool workdir_exists; /* the config's WorkingDir is known to exist in the rootfs */
 	unsigned fs_steps;  /* FROM + filesystem steps, for "n/m" */
 	unsigned fs_done;
@@ -207,6 +203,7 @@ struct eng_entry {
 	struct stat st;
 	char *link;  /* symlink target */
 	char hex[DIGEST_HEX_LEN + 1]; /* content digest of a regular file (context only) */
+	size_t hardlink; /* 1 + index of the match's first entry with the same inode, or 0 */
 };
 
 struct eng_match {
@@ -220,7 +217,6 @@ struct eng_match {
 struct eng_selection {
 	struct eng_match *m;
 	size_t n;
-	bool wildcard; /* a pattern had wildcards */
 };
 
 void eng_selection_release(struct eng_selection *s);
@@ -234,11 +230,19 @@ struct eng_select_opts {
 	const struct ignore *ignore;  /* .dockerignore (context only), may be NULL */
 	const struct ignore *exclude; /* --exclude, may be NULL */
 	const char *what;             /* "build context", "stage 'builder'" for messages */
+	/* COPY/ADD: a wildcard may match nothing (BuildKit's AllowEmptyWildcard). */
+	bool allow_empty;
+	/* --parents: --exclude is matched from the root (or the "/./" pivot), the matches
+	 * included; otherwise from each match, which is never excluded itself. */
+	bool parents;
 };
 
 /* Selects what the source patterns name under rootfd (clean relative patterns with
- * Go filepath.Match wildcards per component).  A pattern that matches nothing is an
- * error naming it. */
+ * Go filepath.Match wildcards per component, as BuildKit resolves them: the part before the
+ * first wildcard must exist, then every path under it whose components match, without
+ * following symlinks between them).  A pattern that matches nothing is an error naming it,
+ * except a wildcard with allow_empty.  Regular files of a match that share an inode are
+ * linked to the first of them (eng_entry.hardlink). */
 int eng_select(int rootfd, const char *const *patterns, size_t n,
 	       const struct eng_select_opts *o, struct eng_selection *out,
 	       struct plate_error **err);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/output.h"
 #include "layer/layer.h"
 #include "engine/engine_internal.h"
 
@@ -152,8 +153,7 @@ int eng_output(struct engine *e, struct engine_result *res, struct plate_error *
 {
 	const char *name = e->o.n_tags > 0 ? e->o.tags[0] : res->manifest_digest;
 	enum store_archive_format format = STORE_ARCHIVE_OCI;
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *tmp = NULL;
+	struct replace_file rf = REPLACE_FILE_INIT;
 	int out_fd;
 
 	switch (e->o.output) {
@@ -174,23 +174,15 @@ int eng_output(struct engine *e, struct engine_result *res, struct plate_error *
 	if (strcmp(e->o.output_dest, "-") == 0) {
 		out_fd = STDOUT_FILENO;
 	} else {
-		/* Written beside the destination and renamed: never a half archive. */
-		if (asprintf(&tmp, "%s.tmp-%ld", e->o.output_dest, (long)getpid()) < 0)
-			return plate_err_new(err, ENOMEM, "out of memory");
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (fd < 0)
-			return plate_err_new(err, errno, "cannot create '%s'", tmp);
-		out_fd = fd;
+		/* Replaced whole: never a half archive. */
+		if (replace_file_open(&rf, e->o.output_dest, 0644, err) < 0)
+			return plate_err_wrap(err, "--output dest=%s", e->o.output_dest);
+		out_fd = rf.fd;
 	}
-	if (store_save(e->o.store, &name, 1, NULL, format, out_fd, err) < 0) {
-		if (tmp != NULL)
-			unlink(tmp);
+	if (store_save(e->o.store, &name, 1, NULL, format, out_fd, err) < 0 ||
+	    (rf.fd >= 0 && replace_file_commit(&rf, err) < 0)) {
+		replace_file_abort(&rf);
 		return plate_err_wrap(err, "--output dest=%s", e->o.output_dest);
-	}
-	if (tmp != NULL && (fsync(fd) < 0 || rename(tmp, e->o.output_dest) < 0)) {
-		int saved = errno;
-		unlink(tmp);
-		return plate_err_new(err, saved, "cannot write '%s'", e->o.output_dest);
 	}
 	return 0;
 }

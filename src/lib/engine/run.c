@@ -24,6 +24,8 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/file.h"
+#include "base/output.h"
 #include "sandbox/sandbox.h"
 #include "engine/engine_internal.h"
 
@@ -191,14 +193,14 @@ static char *run_history(const struct eng_step_ctx *c, const struct oci_strings 
 	const struct eng_stage *st = c->st;
 	unsigned n = 0;
 
-	for (size_t i = 0; i < st->n_arg_names; i++)
-		if (dockerfile_vars_get(&c->vars, st->arg_names[i], strlen(st->arg_names[i])) != NULL)
+	for (size_t i = 0; i < st->arg_names.n; i++)
+		if (dockerfile_vars_get(&c->vars, st->arg_names.v[i], strlen(st->arg_names.v[i])) != NULL)
 			n++;
 	if (buf_addstr(&b, "RUN") < 0 || (n > 0 && buf_addf(&b, " |%u", n) < 0))
 		return NULL;
-	for (size_t i = 0; i < st->n_arg_names; i++) {
-		const char *v = dockerfile_vars_get(&c->vars, st->arg_names[i], strlen(st->arg_names[i]));
-		if (v != NULL && buf_addf(&b, " %s=%s", st->arg_names[i], v) < 0)
+	for (size_t i = 0; i < st->arg_names.n; i++) {
+		const char *v = dockerfile_vars_get(&c->vars, st->arg_names.v[i], strlen(st->arg_names.v[i]));
+		if (v != NULL && buf_addf(&b, " %s=%s", st->arg_names.v[i], v) < 0)
 			return NULL;
 	}
 	for (size_t i = 0; i < argv->n; i++)
@@ -322,7 +324,8 @@ static int prepare_secret(struct eng_step_ctx *c, struct run_mount *m, struct oc
 	}
 	if (s->path != NULL) {
 		fd = open(s->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || eng_read_fd(fd, (size_t)1 << 20, &data, &len, err) < 0)
+		if (fd < 0 || file_read_fd(fd, s->path, FILE_READ_STREAM, (size_t)1 << 20, &data, &len,
+					   err) < 0)
 			return fd < 0 ? plate_err_new(err, errno, "cannot read secret '%s'", s->id) : -1;
 		close(steal_fd(&fd));
 	} else if ((data = strdup(s->value ? s->value : "")) == NULL) {
@@ -341,7 +344,7 @@ static int prepare_secret(struct eng_step_ctx *c, struct run_mount *m, struct oc
 	if (eng_scratch(c->e, "secret", &dir, err) < 0 || asprintf(&path, "%s/data", dir) < 0)
 		return -1;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
-	if (fd < 0 || write(fd, data, len) != (ssize_t)len ||
+	if (fd < 0 || write_all(fd, data, len) < 0 ||
 	    fchown(fd, pm->uid >= 0 ? (uid_t)pm->uid : 0, pm->gid >= 0 ? (gid_t)pm->gid : 0) < 0 ||
 	    fchmod(fd, pm->mode >= 0 ? (mode_t)pm->mode : 0400) < 0)
 		return plate_err_new(err, errno, "cannot prepare secret '%s'", pm->id);
@@ -427,9 +430,11 @@ static int job_mounts(struct run_job *j, struct plate_error **err)
 {
 	const struct plan_step *step = j->c->step;
 
-	if (step->run.security == PLAN_SECURITY_INSECURE)
-		return plate_err_new(err, ENOTSUP, "RUN --security=insecure is not supported");
-	/* Before the cache: a cached step must not bypass the entitlement either. */
+	/* BuildKit's entitlements, checked before the cache so that a cached step cannot bypass
+	 * them: the Dockerfile alone cannot lift the sandbox or reach the host network. */
+	if (step->run.security == PLAN_SECURITY_INSECURE && !j->c->e->o.allow_insecure)
+		return plate_err_new(err, EPERM, "RUN --security=insecure needs 'plate build "
+						 "--allow security.insecure'");
 	if (check_network(j, err) < 0)
 		return -1;
 	j->mounts = calloc(step->run.n_mounts + 1, sizeof(*j->mounts));
@@ -545,6 +550,8 @@ static int job_key(struct run_job *j, struct plate_error **err)
 	eng_hash_field(&d, c->st->config.user);
 	eng_hash_field(&d, j->cwd);
 	eng_hash_field(&d, network_name(step->run.network));
+	if (step->run.security == PLAN_SECURITY_INSECURE) /* only then: other keys stay */
+		eng_hash_field(&d, "security=insecure");
 	for (size_t i = 0; i < j->n_mounts; i++)
 		eng_hash_field(&d, j->mounts[i].pm->spec);
 	for (size_t i = 0; i < j->n_mounts; i++)
@@ -698,7 +705,7 @@ static int job_sandbox_mounts(struct run_job *j, struct plate_error **err)
 		    asprintf(&path, "%s/script", j->script_dir) < 0)
 			return -1;
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
-		if (fd < 0 || write(fd, j->cmd.script, len) != (ssize_t)len)
+		if (fd < 0 || write_all(fd, j->cmd.script, len) < 0)
 			return plate_err_new(err, errno, "cannot write the here-document script");
 		free(j->cmd.script);
 		j->cmd.script = steal_pointer(&path);
@@ -770,6 +777,7 @@ static int job_exec(struct run_job *j, struct plate_error **err)
 	sp->etc_files = SANDBOX_ETC_RESOLV_CONF | SANDBOX_ETC_HOSTS | SANDBOX_ETC_HOSTNAME;
 	sp->resolv_conf = e->o.resolv_conf;
 	sp->network = job_network(j);
+	sp->insecure = j->c->step->run.security == PLAN_SECURITY_INSECURE;
 	sp->output = on_output;
 	sp->output_data = &j->out;
 	sp->cancel_fd = e->cancel_pipe[0];

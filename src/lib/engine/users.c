@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "layer/layer.h"
 #include "engine/engine_internal.h"
 
@@ -154,15 +155,14 @@ static bool gr_match(void *ctx, const char *line, size_t len)
 static int read_etc(int rootfd, const char *path, char **data, size_t *len,
 		    struct plate_error **err)
 {
-	_cleanup_close_ int fd = eng_open_in_root(rootfd, path, O_RDONLY, 0);
+	/* The image's file: a FIFO or device planted there must neither block nor be read. */
+	_cleanup_close_ int fd = eng_open_in_root(rootfd, path, FILE_READ_OPEN_FLAGS, 0);
 
 	*data = NULL;
 	*len = 0;
 	if (fd < 0)
 		return errno == ENOENT ? 0 : plate_err_new(err, errno, "cannot open '%s'", path);
-	if (eng_read_fd(fd, ETC_FILE_MAX, data, len, err) < 0)
-		return plate_err_wrap(err, "'%s'", path);
-	return 0;
+	return file_read_fd(fd, path, 0, ETC_FILE_MAX, data, len, err);
 }
 
 int eng_etc_from_root(int rootfd, struct eng_etc *out, struct plate_error **err)
@@ -211,10 +211,10 @@ static int layers_read(const struct eng_layers *ls, const char *path, char **dat
 				_cleanup_close_ int fd = -1;
 				if (!S_ISREG(st.st_mode))
 					return 0;
-				fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-				if (fd < 0 || eng_read_fd(fd, ETC_FILE_MAX, data, len, err) < 0)
-					return fd < 0 ? plate_err_new(err, errno, "cannot open '%s'", path) : -1;
-				return 0;
+				fd = openat(dir, name, FILE_READ_OPEN_FLAGS | O_NOFOLLOW);
+				if (fd < 0)
+					return plate_err_new(err, errno, "cannot open '%s'", path);
+				return file_read_fd(fd, path, 0, ETC_FILE_MAX, data, len, err);
 			}
 			if (!S_ISDIR(st.st_mode))
 				return 0;

@@ -219,22 +219,6 @@ char *eng_quote_list(const char *const *v, size_t n)
 	return buf_detach(&b, NULL);
 }
 
-int eng_strv_push(char ***v, size_t *n, const char *s)
-{
-	char **grown = realloc(*v, (*n + 2) * sizeof(**v));
-	char *copy = strdup(s);
-
-	if (grown != NULL)
-		*v = grown;
-	if (grown == NULL || copy == NULL) {
-		free(copy);
-		return -1;
-	}
-	grown[(*n)++] = copy;
-	grown[*n] = NULL;
-	return 0;
-}
-
 void eng_hash_bytes(struct digest *d, const void *p, size_t len)
 {
 	eng_hash_u64(d, len);
@@ -253,25 +237,6 @@ void eng_hash_u64(struct digest *d, uint64_t v)
 	for (int i = 0; i < 8; i++)
 		b[i] = (unsigned char)(v >> (8 * i));
 	digest_update(d, b, sizeof(b));
-}
-
-int eng_read_fd(int fd, size_t max, char **data, size_t *len, struct plate_error **err)
-{
-	_cleanup_buf_ struct buf b = BUF_INIT(max);
-	char chunk[65536];
-	ssize_t n;
-
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return plate_err_new(err, errno, "read failed");
-		}
-		if (buf_add(&b, chunk, (size_t)n) < 0)
-			return plate_err_new(err, errno, "file too large (more than %zu bytes)", max);
-	}
-	*data = buf_detach(&b, len);
-	return *data == NULL ? plate_err_new(err, ENOMEM, "out of memory") : 0;
 }
 
 /* ---- layers ------------------------------------------------------------------------- */

@@ -17,9 +17,10 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "ignore/ignore.h"
 
-#define FLAGS (O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+#define FLAGS FILE_READ_OPEN_FLAGS
 
 /* Opens name (one component, or a relative path) inside the directory root. */
 static int open_in_root(int root, const char *name)
@@ -41,48 +42,29 @@ static bool is_absent(int e)
 	return e == ENOENT || e == ENOTDIR;
 }
 
-/* Reads the regular file `fd` whole, refusing more than IGNORE_MAX_FILE bytes. */
-static int read_capped(int fd, const char *name, struct buf *out, struct plate_error **err)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		return plate_err_new(err, errno, "cannot stat '%s'", name);
-	if (!S_ISREG(st.st_mode))
-		return plate_err_new(err, 0, "'%s' is not a regular file", name);
-	for (;;) {
-		char chunk[16384];
-		ssize_t got = read(fd, chunk, sizeof(chunk));
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return plate_err_new(err, errno, "cannot read '%s'", name);
-		if (got == 0)
-			return 0;
-		if (buf_add(out, chunk, (size_t)got) == 0)
-			continue;
-		if (errno == E2BIG)
-			return plate_err_new(err, 0, "'%s' is larger than %d bytes", name, IGNORE_MAX_FILE);
-		return plate_err_new(err, errno, "cannot read '%s'", name);
-	}
-}
-
 /* 1 and the parsed patterns when root/name exists, 0 when it does not, -1 on error. */
 static int try_file(int root, const char *name, const char *shown, char ***patterns, size_t *n,
 		    struct plate_error **err)
 {
 	_cleanup_close_ int fd = open_in_root(root, name);
-	_cleanup_buf_ struct buf data = BUF_INIT(IGNORE_MAX_FILE);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
 
 	if (fd < 0 && is_absent(errno))
 		return 0;
 	if (fd < 0)
 		return plate_err_new(err, errno, "cannot open '%s'", shown);
-	if (read_capped(fd, shown, &data, err) < 0)
+	if (file_read_fd(fd, shown, 0, IGNORE_MAX_FILE, &data, &len, err) < 0)
 		return -1;
-	if (ignore_file_parse(data.data, data.len, patterns, n, err) < 0)
-		return plate_err_wrap(err, "%s", shown);
+	if (ignore_file_parse(data, len, patterns, n, err) < 0) {
+		/* The location is in this file, not in the Dockerfile a caller may be showing:
+		 * it goes into the text, and the error is no longer located. */
+		_cleanup_error_ struct plate_error *inner = steal_pointer(err);
+		if (inner->line == 0)
+			return plate_err_new(err, inner->errno_value, "%s: %s", shown, inner->message);
+		return plate_err_new(err, inner->errno_value, "%s:%u:%u: %s", shown, inner->line,
+				     inner->column ? inner->column : 1, inner->message);
+	}
 	return 1;
 }
 

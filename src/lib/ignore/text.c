@@ -5,65 +5,16 @@
  */
 #include <string.h>
 
+#include "base/utf8.h"
 #include "ignore/ignore_internal.h"
-
-/* unicode.IsSpace: Latin-1 space characters plus the White_Space property above it. */
-static bool is_space_rune(uint32_t r)
-{
-	switch (r) {
-	case '\t':
-	case '\n':
-	case '\v':
-	case '\f':
-	case '\r':
-	case ' ':
-	case 0x85:
-	case 0xA0:
-	case 0x1680:
-	case 0x2028:
-	case 0x2029:
-	case 0x202F:
-	case 0x205F:
-	case 0x3000:
-		return true;
-	default:
-		return r >= 0x2000 && r <= 0x200A;
-	}
-}
-
-/* Go utf8.DecodeLastRune: decodes from the nearest lead byte among the last four bytes, and
- * reports an invalid rune of width 1 unless that decoding ends exactly at the end. */
-static uint32_t decode_last_rune(const char *s, size_t len, size_t *width)
-{
-	size_t start = len - 1, lim = len >= 4 ? len - 4 : 0;
-	uint32_t r;
-
-	*width = 1;
-	if ((unsigned char)s[start] < 0x80)
-		return (unsigned char)s[start];
-	while (start > lim && ((unsigned char)s[start] & 0xC0) == 0x80)
-		start--;
-	r = ignore_decode_rune(s + start, len - start, width);
-	if (start + *width != len) {
-		*width = 1;
-		return IGNORE_RUNE_ERROR;
-	}
-	return r;
-}
 
 void ignore_trim_space(const char **s, size_t *len)
 {
-	const char *p = *s;
-	size_t n = *len, w;
+	size_t start = 0, end = *len;
 
-	while (n > 0 && is_space_rune(ignore_decode_rune(p, n, &w))) {
-		p += w;
-		n -= w;
-	}
-	while (n > 0 && is_space_rune(decode_last_rune(p, n, &w)))
-		n -= w;
-	*s = p;
-	*len = n;
+	utf8_trim_space(*s, &start, &end);
+	*s += start;
+	*len = end - start;
 }
 
 size_t ignore_clean(const char *src, size_t len, char *dst)

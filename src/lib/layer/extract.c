@@ -136,15 +136,16 @@ static int set_xattrs(struct extraction *x, const struct layer_entry *e, int fd,
 static int set_owner(struct extraction *x, const struct layer_entry *e, int fd, int pfd,
 		     const char *name, struct plate_error **err)
 {
+	uid_t uid = x->opts->set_owner ? x->opts->uid : (uid_t)e->uid;
+	gid_t gid = x->opts->set_owner ? x->opts->gid : (gid_t)e->gid;
 	int r;
 
 	if (!x->chown)
 		return 0;
-	r = fd >= 0 ? fchown(fd, e->uid, e->gid)
-		    : fchownat(pfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW);
+	r = fd >= 0 ? fchown(fd, uid, gid) : fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
 	if (r < 0)
-		return plate_err_new(err, errno, "cannot chown to %u:%u", (unsigned)e->uid,
-				     (unsigned)e->gid);
+		return plate_err_new(err, errno, "cannot chown to %u:%u", (unsigned)uid,
+				     (unsigned)gid);
 	return 0;
 }
 
@@ -494,6 +495,7 @@ int layer_extract(int in_fd, int target_dirfd, const struct layer_extract_option
 	layer_root_init(&x.root, target_dirfd, !(opts->flags & LAYER_EXTRACT_NO_OPENAT2));
 	ropts.expected_diff_id = opts->expected_diff_id;
 	ropts.expected_digest = opts->expected_digest;
+	ropts.limits = opts->limits;
 	if (layer_reader_new(in_fd, &ropts, &x.reader, err) < 0)
 		goto out;
 	while ((n = layer_reader_next(x.reader, &e, err)) > 0) {

@@ -94,6 +94,33 @@
 #define LAYER_MAX_XATTR_NAME 255
 #define LAYER_MAX_XATTR_TOTAL (256 * 1024)
 
+/*
+ * Limits on a layer that comes from outside (load, pull, import).  A layer is refused when
+ *   - its tar stream, or the sum of the sizes of its files (holes of sparse files count:
+ *     extracting them costs no disk, but every reader of the tree pays for them), is
+ *     larger than max_size;
+ *   - it has more than max_entries entries;
+ *   - once past LAYER_RATIO_FLOOR uncompressed bytes, it expands to more than max_ratio
+ *     times the bytes read so far (a gzip bomb: 2 GiB of zeros is 2 MiB of gzip);
+ *   - more than LAYER_MAX_TRAILING bytes follow the end-of-archive marker (an endless
+ *     stream of zeros is an empty archive followed by padding that never ends).
+ * 0 in a field means no limit on it.  Readers of layers the store already accepted pass
+ * no limits.
+ */
+struct layer_limits {
+	unsigned long long max_size;
+	unsigned long long max_entries;
+	unsigned long long max_ratio;
+};
+#define LAYER_DEFAULT_MAX_SIZE (16ULL << 30)
+#define LAYER_DEFAULT_MAX_ENTRIES 1000000ULL
+#define LAYER_DEFAULT_MAX_RATIO 100ULL
+#define LAYER_RATIO_FLOOR (64ULL << 20)
+#define LAYER_MAX_TRAILING (1ULL << 20)
+#define LAYER_DEFAULT_LIMITS                                                                \
+	{ .max_size = LAYER_DEFAULT_MAX_SIZE, .max_entries = LAYER_DEFAULT_MAX_ENTRIES,     \
+	  .max_ratio = LAYER_DEFAULT_MAX_RATIO }
+
 /* OCI image-spec layer.md whiteout names. */
 #define LAYER_WHITEOUT_PREFIX ".wh."
 #define LAYER_OPAQUE_NAME ".wh..wh..opq"
@@ -256,6 +283,7 @@ struct layer_reader;
 struct layer_reader_options {
 	const char *expected_diff_id; /* NULL: not checked */
 	const char *expected_digest;  /* NULL: not checked */
+	const struct layer_limits *limits; /* NULL: none (copied, not kept) */
 };
 
 /* Starts reading a layer from in_fd (not closed; read sequentially, pipes are fine). */
@@ -264,7 +292,16 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
 /* Returns 1 and fills *e with the next entry (a view valid until the next call), 0 at the
  * end of the archive, -1 on error.  Root entries ("./") are skipped. */
 int layer_reader_next(struct layer_reader *r, struct layer_entry *e, struct plate_error **err);
-/* Reads content of the current FILE entry: returns bytes read, 0 at its end, -1 on error. */
+/* The next block of the current FILE entry's content as libarchive holds it, for readers
+ * that must not pay for holes: *buf is valid until the next call; *offset is where it goes
+ * in the file, and a gap between the end of one block and the offset of the next (or the
+ * entry's size) is a hole of zeros.  Returns 1 with a block, 0 at the end of the content,
+ * -1 on error (not wrapped with the entry name).  Do not mix with layer_reader_read() on
+ * one entry. */
+int layer_reader_block(struct layer_reader *r, const void **buf, size_t *len, int64_t *offset,
+		       struct plate_error **err);
+/* Reads content of the current FILE entry: returns bytes read, 0 at its end, -1 on error.
+ * Holes of sparse entries are returned as zeros. */
 ssize_t layer_reader_read(struct layer_reader *r, void *buf, size_t len, struct plate_error **err);
 /* Reads the rest of the stream, verifies the expected digests and fills *result. */
 int layer_reader_finish(struct layer_reader *r, struct layer_result *result,
@@ -313,9 +350,14 @@ enum layer_extract_flags {
 struct layer_extract_options {
 	const char *expected_diff_id; /* NULL: not checked */
 	const char *expected_digest;  /* NULL: not checked */
+	const struct layer_limits *limits; /* NULL: none */
 	enum layer_whiteout_mode whiteouts;
 	enum layer_device_policy devices;
 	enum layer_owner_policy owners;
+	/* Every entry owned by uid:gid instead of the archive's owners (ADD --chown). */
+	bool set_owner;
+	uid_t uid;
+	gid_t gid;
 	unsigned flags; /* enum layer_extract_flags */
 	/* Non-fatal problems (an xattr the filesystem refuses, a skipped device); may be NULL. */
 	void (*warn)(void *data, const char *message);
@@ -335,6 +377,21 @@ struct layer_extract_result {
  */
 int layer_extract(int in_fd, int target_dirfd, const struct layer_extract_options *opts,
 		  struct layer_extract_result *result, struct plate_error **err);
+
+/*
+ * ADD's archive test (BuildKit's): is the file at fd, decompressed when it is gzip, bzip2,
+ * xz or zstd, a tar stream with at least one valid header?  DIRECT: layer_extract() reads
+ * it as it is (plain, gzip, zstd); DECODE: bzip2 or xz, to be decompressed first with
+ * layer_archive_decode().  Reads from the start of fd and leaves its offset at 0.
+ */
+enum layer_archive {
+	LAYER_ARCHIVE_NONE,
+	LAYER_ARCHIVE_DIRECT,
+	LAYER_ARCHIVE_DECODE,
+};
+enum layer_archive layer_archive_detect(int fd);
+/* Writes the decompressed content of in_fd (any of the four compressions) to out_fd. */
+int layer_archive_decode(int in_fd, int out_fd, struct plate_error **err);
 
 /* ---- the snapshot index ---------------------------------------------------------------- */
 
@@ -365,7 +422,7 @@ struct layer_index_node {
 	uint32_t mode, uid, gid, flags;
 	uint64_t size, rdev;
 	uint32_t first_child, n_children;
-	int32_t facts; /* index into check_index.facts, or -1 */
+	int32_t facts; /* index into layer_index.facts, or -1 */
 };
 
 struct layer_index {

@@ -62,6 +62,9 @@ struct layer_reader {
 	struct digest stored;   /* digest of the bytes read from fd */
 	struct digest tar;      /* diffID */
 	unsigned long long stored_bytes, tar_bytes, entries;
+	struct layer_limits limits;         /* all 0: none */
+	bool limited;                       /* limits given: LAYER_MAX_TRAILING applies */
+	unsigned long long file_bytes;      /* sum of the FILE entries' sizes */
 	unsigned char *in;
 	size_t in_pos, in_len;
 	bool in_eof, decoder_finished;
@@ -150,6 +153,26 @@ static int read_input(struct layer_reader *r, struct plate_error **err)
 	return 0;
 }
 
+/* The size and ratio limits on the uncompressed stream (layer.h), checked as it grows so
+ * that a bomb is stopped after LAYER_RATIO_FLOOR bytes, not after it has been inflated. */
+static int check_expansion(const struct layer_reader *r, struct plate_error **err)
+{
+	const struct layer_limits *l = &r->limits;
+
+	if (l->max_size != 0 && r->tar_bytes > l->max_size)
+		return plate_err_new(err, EFBIG,
+				     "layer expands to more than %llu bytes (the limit; raise it "
+				     "with --max-layer-size)",
+				     l->max_size);
+	if (l->max_ratio != 0 && r->tar_bytes > LAYER_RATIO_FLOOR &&
+	    r->tar_bytes / l->max_ratio > r->stored_bytes)
+		return plate_err_new(err, EFBIG,
+				     "layer expands to more than %llu times its compressed size "
+				     "(%llu bytes from %llu; raise the limit with --max-layer-ratio)",
+				     l->max_ratio, r->tar_bytes, r->stored_bytes);
+	return 0;
+}
+
 /* Produces the next block of tar bytes into out: returns its length, 0 at the end. */
 static ssize_t produce(struct layer_reader *r, unsigned char *out, struct plate_error **err)
 {
@@ -166,6 +189,8 @@ static ssize_t produce(struct layer_reader *r, unsigned char *out, struct plate_
 		r->in_len = left;
 		if (produced > 0) {
 			r->tar_bytes += produced;
+			if (check_expansion(r, err) < 0)
+				return -1;
 			return (ssize_t)produced;
 		}
 		if (consumed > 0)
@@ -349,6 +374,10 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
 	    (copy_expected(r->expected_diff_id, opts->expected_diff_id, "diffID", err) < 0 ||
 	     copy_expected(r->expected_digest, opts->expected_digest, "digest", err) < 0))
 		goto fail;
+	if (opts != NULL && opts->limits != NULL) {
+		r->limits = *opts->limits;
+		r->limited = true;
+	}
 	if (digest_init(&r->stored, err) < 0 || digest_init(&r->tar, err) < 0)
 		goto fail;
 	r->in = malloc(IN_BUFFER);
@@ -643,8 +672,29 @@ int layer_reader_next(struct layer_reader *r, struct layer_entry *e, struct plat
 			break;
 		}
 		r->entries++;
+		if (r->limits.max_entries != 0 && r->entries > r->limits.max_entries) {
+			plate_err_new(err, EFBIG,
+				      "layer has more than %llu entries (the limit; raise it with "
+				      "--max-layer-entries)",
+				      r->limits.max_entries);
+			ret = broken(r);
+			break;
+		}
 		if (c == 0)
 			continue;
+		if (r->entry.type == LAYER_ENTRY_FILE) {
+			r->file_bytes += r->entry.size;
+			if (r->limits.max_size != 0 && (r->file_bytes > r->limits.max_size ||
+							 r->entry.size > r->limits.max_size)) {
+				plate_err_new(err, EFBIG,
+					      "the layer's files add up to more than %llu bytes "
+					      "(the limit; raise it with --max-layer-size)",
+					      r->limits.max_size);
+				entry_error(r, err);
+				ret = broken(r);
+				break;
+			}
+		}
 		*e = r->entry;
 		r->state = READER_ENTRY;
 		ret = 1;
@@ -707,13 +757,21 @@ int layer_reader_finish(struct layer_reader *r, struct layer_result *result,
 		*err = steal_pointer(&r->src_err);
 		return broken(r);
 	}
-	for (;;) {
+	for (unsigned long long trailing = 0;;) {
 		const void *block;
 		ssize_t n = ring_next(r, &block, err);
 		if (n < 0)
 			return broken(r);
 		if (n == 0)
 			break;
+		trailing += (unsigned long long)n;
+		if (r->state == READER_END && r->limited &&
+		    trailing > LAYER_MAX_TRAILING) {
+			plate_err_new(err, EFBIG,
+				      "more than %llu bytes follow the end of the archive",
+				      LAYER_MAX_TRAILING);
+			return broken(r);
+		}
 	}
 	ring_stop(&r->ring);
 	digest_final(&r->tar, diff_id);

@@ -17,7 +17,7 @@
 
 /* One CSV record, Go encoding/csv rules (no lazy quotes): fields may be double-quoted, ""
  * is a quote inside quotes, a quote anywhere else is an error. */
-static int csv_fields(const char *value, char ***fields, size_t *n, struct plate_error **err)
+static int csv_fields(const char *value, struct strv *fields, struct plate_error **err)
 {
 	const char *p = value;
 
@@ -51,7 +51,7 @@ static int csv_fields(const char *value, char ***fields, size_t *n, struct plate
 					return plate_err_new(err, errno, "cannot parse mount");
 			}
 		}
-		if (plan_strv_push(fields, n, buf_detach(&field, NULL)) < 0)
+		if (strv_push(fields, buf_detach(&field, NULL)) < 0)
 			return plate_err_new(err, ENOMEM, "cannot parse mount");
 		if (*p == '\0')
 			return 0;
@@ -300,8 +300,7 @@ int plan_mount_parse(const char *spec, struct plan_mount *m, char **from,
 		     struct plate_error **err)
 {
 	struct mount_parse mp = { .m = m, .ro_auto = true };
-	char **fields = NULL;
-	size_t n = 0;
+	_cleanup_strv_ struct strv fields = STRV_INIT;
 	int rc = -1;
 
 	*m = (struct plan_mount){ .type = PLAN_MOUNT_BIND, .from = -1, .mode = -1, .uid = -1,
@@ -310,12 +309,12 @@ int plan_mount_parse(const char *spec, struct plan_mount *m, char **from,
 		plate_err_new(err, ENOMEM, "cannot parse mount");
 		goto out;
 	}
-	if (csv_fields(spec, &fields, &n, err) < 0)
+	if (csv_fields(spec, &fields, err) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		char *eq = strchr(fields[i], '=');
-		_cleanup_free_ char *key = eq ? strndup(fields[i], (size_t)(eq - fields[i]))
-					      : strdup(fields[i]);
+	for (size_t i = 0; i < fields.n; i++) {
+		char *eq = strchr(fields.v[i], '=');
+		_cleanup_free_ char *key = eq ? strndup(fields.v[i], (size_t)(eq - fields.v[i]))
+					      : strdup(fields.v[i]);
 		if (key == NULL) {
 			plate_err_new(err, ENOMEM, "cannot parse mount");
 			goto out;
@@ -323,8 +322,8 @@ int plan_mount_parse(const char *spec, struct plan_mount *m, char **from,
 		for (char *k = key; *k; k++)
 			if (*k >= 'A' && *k <= 'Z')
 				*k = (char)(*k - 'A' + 'a');
-		if ((eq ? mount_field(&mp, key, eq + 1, fields[i], err)
-			: mount_bare_key(&mp, key, fields[i], err)) < 0)
+		if ((eq ? mount_field(&mp, key, eq + 1, fields.v[i], err)
+			: mount_bare_key(&mp, key, fields.v[i], err)) < 0)
 			goto out;
 	}
 	if (mount_finish(&mp, err) < 0)
@@ -332,7 +331,6 @@ int plan_mount_parse(const char *spec, struct plan_mount *m, char **from,
 	*from = steal_pointer(&mp.from);
 	rc = 0;
 out:
-	strv_free(fields, n);
 	free(mp.from);
 	if (rc < 0)
 		plan_mount_release(m);
@@ -428,7 +426,8 @@ static bool flag_bool_value(const char *rest)
 	return rest[0] == '\0' || strcasecmp(rest + 1, "false") != 0;
 }
 
-static int copy_flag(struct plan_step *step, const char *fl, struct plate_error **err)
+static int copy_flag(struct plan_step *step, const char *fl, struct strv *exclude,
+		     struct plate_error **err)
 {
 	struct plan_copy_flags *f = &step->copy;
 	const char *eq = strchr(fl, '='), *v = eq ? eq + 1 : "";
@@ -463,7 +462,7 @@ static int copy_flag(struct plan_step *step, const char *fl, struct plate_error 
 	} else if (IS("--unpack")) {
 		f->unpack = flag_bool_value(fl + len);
 	} else if (IS("--exclude")) {
-		if (plan_strv_push(&f->exclude, &f->n_exclude, strdup(v)) < 0)
+		if (strv_add(exclude, v) < 0)
 			return plate_err_new(err, ENOMEM, "cannot record flags");
 	} else if (IS("--checksum")) {
 		if (!digest_is_valid(v))
@@ -482,9 +481,13 @@ static int copy_flag(struct plan_step *step, const char *fl, struct plate_error 
 
 int plan_copy_flags_parse(struct plan_step *step, struct plate_error **err)
 {
+	_cleanup_strv_ struct strv exclude = STRV_INIT;
+
 	for (size_t i = 0; i < step->n_flags; i++)
-		if (copy_flag(step, step->flags[i], err) < 0)
+		if (copy_flag(step, step->flags[i], &exclude, err) < 0)
 			return -1;
+	strv_free(step->copy.exclude, step->copy.n_exclude);
+	step->copy.exclude = strv_detach(&exclude, &step->copy.n_exclude);
 	return 0;
 }
 

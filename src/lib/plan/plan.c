@@ -47,22 +47,6 @@ int plan_locate(struct plate_error **err, unsigned line, unsigned column)
 	return plate_err_at(err, line, column, "%s", msg);
 }
 
-int plan_strv_push(char ***v, size_t *n, char *s)
-{
-	char **grown;
-
-	if (s == NULL)
-		return -1;
-	grown = realloc(*v, (*n + 1) * sizeof(**v));
-	if (grown == NULL) {
-		free(s);
-		return -1;
-	}
-	grown[(*n)++] = s;
-	*v = grown;
-	return 0;
-}
-
 int plan_charge(struct plan_ctx *ctx, size_t n, struct plate_error **err)
 {
 	if (n > PLAN_MAX_BYTES - ctx->bytes)

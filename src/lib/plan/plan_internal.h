@@ -56,9 +56,6 @@ int plan_vars_set(struct dockerfile_vars *vars, const char *name, const char *va
  * instruction, keeping its text.  Returns -1. */
 int plan_locate(struct plate_error **err, unsigned line, unsigned column);
 
-/* Appends s (taking ownership; freed on failure) to a counted string array.  -1 on ENOMEM. */
-int plan_strv_push(char ***v, size_t *n, char *s);
-
 /* Index of the stage named name (case-insensitive) among the stages whose FROM has been
  * processed so far (all of them once plan.c is done with FROMs), or -1. */
 long plan_find_stage(const struct plan_ctx *ctx, const char *name);

@@ -220,29 +220,30 @@ int plan_check_instruction(const struct dockerfile_instruction *in, struct plate
 }
 
 /* Arguments as written: ENV and LABEL triples become "key=value", ONBUILD its trigger. */
-static int raw_args(const struct dockerfile_instruction *in, char ***v, size_t *n)
+static int raw_args(const struct dockerfile_instruction *in, struct strv *v)
 {
 	const struct rule *r = find_rule(in->keyword);
 
 	if (r != NULL && r->kind == EXPAND_KV) {
 		for (size_t i = 0; i + 2 < in->n_args; i += 3) {
 			char *kv = NULL;
-			if (asprintf(&kv, "%s=%s", in->args[i], in->args[i + 1]) < 0 ||
-			    plan_strv_push(v, n, kv) < 0)
+			if (asprintf(&kv, "%s=%s", in->args[i], in->args[i + 1]) < 0)
+				kv = NULL;
+			if (strv_push(v, kv) < 0)
 				return -1;
 		}
 		return 0;
 	}
 	if (r != NULL && r->kind == EXPAND_TRIGGER && in->sub != NULL) {
-		if (plan_strv_push(v, n, upper_dup(in->sub->keyword)) < 0)
+		if (strv_push(v, upper_dup(in->sub->keyword)) < 0)
 			return -1;
 		for (size_t i = 0; i < in->sub->n_flags; i++)
-			if (plan_strv_push(v, n, strdup(in->sub->flags[i])) < 0)
+			if (strv_add(v, in->sub->flags[i]) < 0)
 				return -1;
-		return raw_args(in->sub, v, n);
+		return raw_args(in->sub, v);
 	}
 	for (size_t i = 0; i < in->n_args; i++)
-		if (plan_strv_push(v, n, strdup(in->args[i])) < 0)
+		if (strv_add(v, in->args[i]) < 0)
 			return -1;
 	return 0;
 }
@@ -355,6 +356,8 @@ static int make_step(struct plan_ctx *ctx, struct plan_step *step,
 		     const struct dockerfile_instruction *in, bool trigger, unsigned line,
 		     unsigned column, struct plate_error **err)
 {
+	_cleanup_strv_ struct strv args = STRV_INIT, flags = STRV_INIT;
+
 	step->line = line;
 	step->column = column;
 	step->instr = in;
@@ -366,11 +369,13 @@ static int make_step(struct plan_ctx *ctx, struct plan_step *step,
 	if (strcmp(in->keyword, "from") == 0)
 		PLATE_BUG("FROM inside a stage (the parser refuses ONBUILD FROM)");
 	step->instruction = upper_dup(in->keyword);
-	if (step->instruction == NULL || raw_args(in, &step->args, &step->n_args) < 0)
+	if (step->instruction == NULL || raw_args(in, &args) < 0)
 		return plate_err_new(err, ENOMEM, "cannot record step");
 	for (size_t i = 0; i < in->n_flags; i++)
-		if (plan_strv_push(&step->flags, &step->n_flags, strdup(in->flags[i])) < 0)
+		if (strv_add(&flags, in->flags[i]) < 0)
 			return plate_err_new(err, ENOMEM, "cannot record step");
+	step->args = strv_detach(&args, &step->n_args);
+	step->flags = strv_detach(&flags, &step->n_flags);
 	for (size_t i = 0; i < step->n_args; i++)
 		if (plan_charge(ctx, strlen(step->args[i]), err) < 0)
 			return plan_locate(err, line, column);
@@ -495,11 +500,10 @@ static bool is_heredoc_word(const struct dockerfile_instruction *in, const char 
 	return w[0] == '<' && w[1] == '<';
 }
 
-static void replace_args(struct plan_step *step, char **args, size_t n)
+static void replace_args(struct plan_step *step, struct strv *args)
 {
 	strv_free(step->args, step->n_args);
-	step->args = args;
-	step->n_args = n;
+	step->args = strv_detach(args, &step->n_args);
 }
 
 static int expand_words(struct plan_ctx *ctx, struct plan_step *step,
@@ -541,37 +545,27 @@ static int expand_kv(struct plan_ctx *ctx, struct plan_step *step, struct docker
 		     bool is_env, struct plate_error **err)
 {
 	const struct dockerfile_instruction *in = step->instr;
-	char **out = NULL, **keys = NULL, **values = NULL;
-	size_t n = 0, nk = 0, nv = 0;
-	int rc = -1;
+	_cleanup_strv_ struct strv out = STRV_INIT, keys = STRV_INIT, values = STRV_INIT;
 
 	for (size_t i = 0; i + 2 < in->n_args; i += 3) {
 		char *k = NULL, *v = NULL, *kv = NULL;
 		if (plan_expand_word(ctx, in->args[i], vars, &k, err) < 0)
-			goto out;
+			return -1;
 		if (plan_expand_word(ctx, in->args[i + 1], vars, &v, err) < 0) {
 			free(k);
-			goto out;
+			return -1;
 		}
 		if (asprintf(&kv, "%s=%s", k, v) < 0)
 			kv = NULL;
 		/* Each push takes ownership, even when it fails. */
-		if ((plan_strv_push(&keys, &nk, k) | plan_strv_push(&values, &nv, v) |
-		     plan_strv_push(&out, &n, kv)) < 0) {
-			plate_err_new(err, ENOMEM, "cannot expand %s", step->instruction);
-			goto out;
-		}
+		if ((strv_push(&keys, k) | strv_push(&values, v) | strv_push(&out, kv)) < 0)
+			return plate_err_new(err, ENOMEM, "cannot expand %s", step->instruction);
 	}
-	for (size_t i = 0; is_env && i < nk; i++)
-		if (plan_vars_set(vars, keys[i], values[i], err) < 0)
-			goto out;
-	replace_args(step, steal_pointer(&out), n);
-	rc = 0;
-out:
-	strv_free(out, n);
-	strv_free(keys, nk);
-	strv_free(values, nv);
-	return rc;
+	for (size_t i = 0; is_env && i < keys.n; i++)
+		if (plan_vars_set(vars, keys.v[i], values.v[i], err) < 0)
+			return -1;
+	replace_args(step, &out);
+	return 0;
 }
 
 /* ARG inside a stage ("ARG" › "Scope"): a build-arg wins; without a default the global value
@@ -581,8 +575,7 @@ static int expand_arg(struct plan_ctx *ctx, struct plan_step *step, struct docke
 		      struct plate_error **err)
 {
 	const struct dockerfile_instruction *in = step->instr;
-	char **out = NULL;
-	size_t n = 0;
+	_cleanup_strv_ struct strv out = STRV_INIT;
 
 	for (size_t i = 0; i < in->n_args; i++) {
 		const char *word = in->args[i], *eq = strchr(word, '='), *given;
@@ -602,26 +595,23 @@ static int expand_arg(struct plan_ctx *ctx, struct plan_step *step, struct docke
 			if (given != NULL && (value = strdup(given)) == NULL)
 				goto oom;
 		} else if (plan_expand_word(ctx, eq + 1, vars, &value, err) < 0) {
-			goto out;
+			return -1;
 		}
 		if (value != NULL) {
 			if (plan_vars_set(vars, name, value, err) < 0)
-				goto out;
+				return -1;
 			if (asprintf(&text, "%s=%s", name, value) < 0)
 				goto oom;
 		} else {
 			text = strdup(name);
 		}
-		if (plan_strv_push(&out, &n, text) < 0)
+		if (strv_push(&out, text) < 0)
 			goto oom;
 	}
-	replace_args(step, steal_pointer(&out), n);
+	replace_args(step, &out);
 	return 0;
 oom:
-	plate_err_new(err, ENOMEM, "cannot expand ARG");
-out:
-	strv_free(out, n);
-	return -1;
+	return plate_err_new(err, ENOMEM, "cannot expand ARG");
 }
 
 int plan_expand_steps(struct plan_ctx *ctx, size_t si, struct dockerfile_vars *vars,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "registry/registry_internal.h"
 
 struct reg_http {
@@ -408,25 +409,19 @@ oom:
 
 static int append_file(struct buf *b, const char *path, bool must_exist, struct plate_error **err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char chunk[8192];
-	ssize_t r;
+	_cleanup_free_ char *data = NULL;
+	size_t len;
 
-	if (fd < 0) {
-		if (!must_exist && errno == ENOENT)
+	if (file_read_at(AT_FDCWD, path, 0, b->max, &data, &len, err) < 0) {
+		if (!must_exist && (*err)->errno_value == ENOENT) {
+			plate_error_free(steal_pointer(err));
 			return 0;
-		return plate_err_new(err, errno, "cannot open CA file '%s'", path);
-	}
-	while ((r = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return plate_err_new(err, errno, "cannot read CA file '%s'", path);
 		}
-		if (buf_add(b, chunk, (size_t)r) < 0)
-			return plate_err_new(err, errno, "CA file '%s'", path);
+		return plate_err_wrap(err, "CA file");
 	}
-	return buf_addch(b, '\n') < 0 ? plate_err_new(err, errno, "CA file '%s'", path) : 1;
+	if (buf_add(b, data, len) < 0 || buf_addch(b, '\n') < 0)
+		return plate_err_new(err, errno, "CA file '%s'", path);
+	return 1;
 }
 
 void reg_tls_release(struct reg_tls *t)

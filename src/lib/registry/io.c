@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/output.h"
 #include "registry/registry_internal.h"
 
 static int fd_read_at(void *data, uint64_t offset, void *buf, size_t len, struct plate_error **err)
@@ -52,16 +53,9 @@ void registry_mem_source_init(struct registry_mem_source *s, const void *data, s
 static int fd_sink_write(void *data, const void *buf, size_t len, struct plate_error **err)
 {
 	struct registry_fd_sink *s = data;
-	size_t done = 0;
 
-	while (done < len) {
-		ssize_t w = write(s->fd, (const char *)buf + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return plate_err_new(err, errno, "cannot write blob");
-		done += (size_t)w;
-	}
+	if (write_all(s->fd, buf, len) < 0)
+		return plate_err_new(err, errno, "cannot write blob");
 	return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/output.h"
 #include "registry/registry_internal.h"
 
 struct sink {
@@ -30,15 +31,9 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *data)
 		s->error = EFBIG;
 		return 0;
 	}
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(s->fd, p + off, len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			s->error = errno;
-			return 0;
-		}
-		off += (size_t)w;
+	if (write_all(s->fd, p, len) < 0) {
+		s->error = errno;
+		return 0;
 	}
 	digest_update(&s->d, p, len);
 	s->n += len;

@@ -11,6 +11,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/keyctl.h>
+#include <linux/landlock.h>
+#include <linux/seccomp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
@@ -155,7 +158,9 @@ static void wait_for_network(const struct sandbox_plan *plan)
 /* Bounds pid 1 (and so the command) to Docker's default capabilities: dropped from the
  * bounding set so no exec can regain them, and from the effective, permitted, inheritable
  * and ambient sets.  A root command then gets exactly the default set on exec; a non-root
- * one gets none, because the kernel clears them when the uids change. */
+ * one gets none, because the kernel clears them when the uids change, and regains the
+ * default set through a setuid-root file, as under Docker and BuildKit: no_new_privs is
+ * not set, the seccomp filter is what bounds such a process. */
 static void drop_capabilities(const struct sandbox_plan *plan)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
@@ -184,9 +189,81 @@ static void drop_capabilities(const struct sandbox_plan *plan)
 		sandbox_child_fail(plan, errno, "set capabilities", NULL);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		sandbox_child_fail(plan, errno, "clear ambient capabilities", NULL);
-	/* setuid binaries and file capabilities in the image cannot raise privilege. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		sandbox_child_fail(plan, errno, "set no_new_privs", NULL);
+}
+
+/* A fresh anonymous session keyring: the caller's session keyring (and through it the
+ * keys it possesses, such as the host user's keyring) is not the sandbox's.  The filter
+ * denies keyctl() and add_key() afterwards, as Docker's does; this covers the insecure
+ * mode, where the command keeps them. */
+static void join_session_keyring(const struct sandbox_plan *plan)
+{
+	/* ENOSYS: no keys in this kernel; EPERM: an outer seccomp filter (plate in a
+	 * container) denies keyctl to the caller, and so to every command as well. */
+	if (syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL) < 0 && errno != ENOSYS &&
+	    errno != EPERM)
+		sandbox_child_fail(plan, errno, "join a new session keyring", NULL);
+}
+
+/* What /proc/1/cmdline shows.  Pid 1 is a copy of the caller, so it would show plate's own
+ * command line (every --build-arg); the arguments and the environment are overwritten in
+ * pid 1's copy of the memory the kernel reads them from.  PR_SET_MM could move the range
+ * instead, but it takes CAP_SYS_RESOURCE, which plate's caller may lack. */
+static void hide_command_line(const struct sandbox_plan *plan)
+{
+	static const char title[] = "sandbox-init";
+	size_t n = sizeof(title) - 1 < plan->args_len ? sizeof(title) - 1 : 0;
+
+	if (plan->args_len > 0) {
+		memset(plan->args, 0, plan->args_len);
+		memcpy(plan->args, title, n);
+	}
+	if (plan->envs_len > 0)
+		memset(plan->envs, 0, plan->envs_len);
+}
+
+/* Until it execs, the command is a copy of plate: /proc/self/exe (and a "#!/proc/self/exe"
+ * script or ELF interpreter) names the host's plate binary, which an exec would run inside
+ * the sandbox.  Landlock allows exec only beneath the sandbox's root, a hierarchy the
+ * host binary is not in whatever link leads to it.  A Landlock domain also refuses every
+ * link or rename into another directory (EXDEV) unless a rule grants REFER, so the rule
+ * grants it beneath the root too; Landlock ABI 1 (Linux 5.13-5.18) has no REFER right and
+ * would break `ln`, `mv` and package managers, so there, as on kernels without Landlock,
+ * the sandbox runs without this guard. */
+static void restrict_exec(const struct sandbox_plan *plan)
+{
+	const __u64 access = LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_REFER;
+	struct landlock_ruleset_attr attr = { .handled_access_fs = access };
+	struct landlock_path_beneath_attr beneath = { .allowed_access = access };
+	int ruleset, root, abi;
+
+	abi = (int)syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+	if (abi < 2)
+		return;
+	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (ruleset < 0)
+		sandbox_child_fail(plan, errno, "create a landlock ruleset", NULL);
+	root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		sandbox_child_fail(plan, errno, "open the new root", NULL);
+	beneath.parent_fd = root;
+	if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &beneath, 0) < 0)
+		sandbox_child_fail(plan, errno, "allow exec beneath the root", NULL);
+	/* Without no_new_privs this takes CAP_SYS_ADMIN, which pid 1 still has. */
+	if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
+		sandbox_child_fail(plan, errno, "restrict exec to the root", NULL);
+	close(root);
+	close(ruleset);
+}
+
+/* Loaded while pid 1 still has CAP_SYS_ADMIN, so no no_new_privs is needed; the filter
+ * allows what pid 1 does afterwards (capset, prctl, clone without namespaces, signalfd,
+ * wait4). */
+static void load_seccomp(const struct sandbox_plan *plan)
+{
+	struct sock_fprog prog = { .len = plan->seccomp->len, .filter = plan->seccomp->insns };
+
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		sandbox_child_fail(plan, errno, "load the seccomp filter", NULL);
 }
 
 static void set_credentials(const struct sandbox_plan *plan)
@@ -243,13 +320,19 @@ static void exec_command(const struct sandbox_plan *plan)
 }
 
 /* The command process: pid 2 of the sandbox. */
-static _Noreturn void command_main(const struct sandbox_plan *plan)
+static _Noreturn void command_main(const struct sandbox_plan *plan, const int go[2])
 {
 	sigset_t none;
+	char c;
 	int keep[1] = { plan->msg_fd };
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Nothing runs in the sandbox before pid 1 has hidden its command line. */
+	close(go[1]);
+	while (read(go[0], &c, 1) < 0 && errno == EINTR)
+		;
+	close(go[0]);
 	for (int i = 0; i < 3; i++) {
 		if (dup2(plan->stdio[i], i) < 0)
 			sandbox_child_fail(plan, errno, "set up standard descriptors", NULL);
@@ -320,7 +403,7 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan)
 	sigset_t all;
 	struct timespec started;
 	pid_t command;
-	int sfd;
+	int sfd, go[2];
 
 	/* Die with the caller; the pipe check closes the race with a caller that died before
 	 * the prctl (only the caller holds the write end, so a hang-up means it is gone). */
@@ -350,23 +433,39 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan)
 	if (plan->spec->network != SANDBOX_NET_HOST)
 		bring_up_loopback(plan);
 	sandbox_setup_root(plan);
-	drop_capabilities(plan);
+	join_session_keyring(plan);
+	/* Insecure (BuildKit's security.insecure): the caller's capabilities, no filter. */
+	if (!plan->spec->insecure) {
+		restrict_exec(plan);
+		load_seccomp(plan);
+		drop_capabilities(plan);
+	}
 	if (plan->net_ready_fd >= 0)
 		wait_for_network(plan);
 
 	sfd = signalfd(-1, &all, SFD_CLOEXEC);
 	if (sfd < 0)
 		sandbox_child_fail(plan, errno, "create a signalfd in pid 1", NULL);
+	/* The command waits for EOF on this pipe: pid 1 hides its command line only once the
+	 * command has its own copy of the strings it needs (the spec may point into them). */
+	if (pipe2(go, O_CLOEXEC) < 0)
+		sandbox_child_fail(plan, errno, "create a pipe in pid 1", NULL);
 	clock_gettime(CLOCK_MONOTONIC, &started);
 	command = sandbox_clone(SIGCHLD);
 	if (command < 0)
 		sandbox_child_fail(plan, errno, "start the command", NULL);
 	if (command == 0)
-		command_main(plan);
+		command_main(plan, go);
+	hide_command_line(plan);
 	{
 		int keep[2] = { plan->msg_fd < sfd ? plan->msg_fd : sfd,
 				plan->msg_fd < sfd ? sfd : plan->msg_fd };
 		close_fds_except(plan, keep, 2);
 	}
+	/* The caller's standard descriptors (a terminal, a log file): the command has its own.
+	 * (A caller started with one of them closed may have given its number to a pipe.) */
+	for (int fd = 0; fd < 3; fd++)
+		if (fd != plan->msg_fd && fd != sfd)
+			close(fd);
 	reap(plan, sfd, command, &started);
 }

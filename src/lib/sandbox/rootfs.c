@@ -83,10 +83,10 @@ static void do_mount(const struct sandbox_plan *plan, const char *what, const ch
 		sandbox_child_fail(plan, errno, what, " on '", target, "'", NULL);
 }
 
-/* Makes a bind mount read-only.  The remount must repeat the flags the mount already has
- * (nosuid, nodev, noexec, atime): in a user namespace they are locked and dropping one
- * fails with EPERM. */
-static void remount_readonly(const struct sandbox_plan *plan, const char *path)
+/* Adds `add` (MS_RDONLY, MS_NODEV) to the flags of a bind mount.  The remount must repeat
+ * the flags the mount already has (nosuid, nodev, noexec, atime): in a user namespace they
+ * are locked and dropping one fails with EPERM. */
+static void remount_bind(const struct sandbox_plan *plan, const char *path, unsigned long add)
 {
 	static const struct {
 		unsigned long st, ms;
@@ -94,8 +94,9 @@ static void remount_readonly(const struct sandbox_plan *plan, const char *path)
 		{ ST_NOSUID, MS_NOSUID },	{ ST_NODEV, MS_NODEV },
 		{ ST_NOEXEC, MS_NOEXEC },	{ ST_NOATIME, MS_NOATIME },
 		{ ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME },
+		{ ST_RDONLY, MS_RDONLY },
 	};
-	unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
+	unsigned long flags = MS_REMOUNT | MS_BIND | add;
 	struct statfs sfs;
 
 	if (statfs(path, &sfs) < 0)
@@ -104,7 +105,8 @@ static void remount_readonly(const struct sandbox_plan *plan, const char *path)
 		if ((unsigned long)sfs.f_flags & keep[i].st)
 			flags |= keep[i].ms;
 	}
-	do_mount(plan, "remount read-only", NULL, path, NULL, flags, NULL);
+	do_mount(plan, add & MS_RDONLY ? "remount read-only" : "remount nodev", NULL, path, NULL,
+		 flags, NULL);
 }
 
 /* Docker's masked and read-only paths (moby oci/defaults.go): kernel interfaces that leak
@@ -155,13 +157,15 @@ static void setup_proc_sys(struct root *r)
 		if (lstat(path, &st) < 0)
 			continue;
 		do_mount(plan, "bind", path, path, NULL, MS_BIND | MS_REC, NULL);
-		remount_readonly(plan, path);
+		remount_bind(plan, path, MS_RDONLY);
 	}
 }
 
 /* A tmpfs /dev like Docker's: the harmless character devices bound from the host (a bind
  * works where mknod is not allowed, and keeps the host's major/minor numbers), a private
- * devpts instance, /dev/shm and the /proc/self/fd links. */
+ * devpts instance, /dev/shm and the /proc/self/fd links.  The tmpfs itself is nodev (each
+ * bound device is a mount of its own, with the host /dev's flags), so a node made with
+ * mknod here does not open, as nowhere else in the sandbox but devpts. */
 static void setup_dev(struct root *r)
 {
 	static const char *const devices[] = { "null", "zero", "full", "random", "urandom", "tty" };
@@ -180,7 +184,7 @@ static void setup_dev(struct root *r)
 	int devfd;
 
 	mount_target(r, "/dev", true, dev);
-	do_mount(plan, "mount tmpfs", "tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME,
+	do_mount(plan, "mount tmpfs", "tmpfs", dev, "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME,
 		 "mode=755,size=65536k");
 	devfd = open(dev, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (devfd < 0)
@@ -271,10 +275,13 @@ static void setup_spec_mounts(struct root *r)
 		mount_target(r, m->target, r->plan->mount_dirs[i], path);
 		switch (m->type) {
 		case SANDBOX_MOUNT_BIND:
-			/* Not recursive: host mounts below the source stay out of reach. */
+			/* Not recursive: host mounts below the source stay out of reach.  nodev:
+			 * a device node in a cache or context directory must not open. */
 			if (mount(m->source, path, NULL, MS_BIND, NULL) < 0)
 				sandbox_child_fail(r->plan, errno, "bind '", m->source, "' on '",
 						   m->target, "'", NULL);
+			remount_bind(r->plan, path,
+				     MS_NODEV | (m->flags & SANDBOX_MOUNT_READONLY ? MS_RDONLY : 0));
 			break;
 		case SANDBOX_MOUNT_TMPFS:
 			memcpy(options, "mode=755", 9);
@@ -289,8 +296,8 @@ static void setup_spec_mounts(struct root *r)
 		default:
 			sandbox_child_fail(r->plan, EINVAL, "unknown mount type", NULL);
 		}
-		if (m->flags & SANDBOX_MOUNT_READONLY)
-			remount_readonly(r->plan, path);
+		if (m->type == SANDBOX_MOUNT_TMPFS && (m->flags & SANDBOX_MOUNT_READONLY))
+			remount_bind(r->plan, path, MS_RDONLY);
 	}
 }
 
@@ -349,13 +356,13 @@ static void mount_overlay(const struct sandbox_plan *plan)
 	if (spec->overlay_volatile) {
 		size_t len = o.len;
 		opts_add(plan, &o, ",volatile");
-		if (mount("overlay", plan->root, "overlay", 0, o.data) == 0)
+		if (mount("overlay", plan->root, "overlay", MS_NODEV, o.data) == 0)
 			return;
 		if (errno != EINVAL)
 			sandbox_child_fail(plan, errno, "mount overlay", " on '", plan->root, "'", NULL);
 		o.data[o.len = len] = '\0';
 	}
-	do_mount(plan, "mount overlay", "overlay", plan->root, "overlay", 0, o.data);
+	do_mount(plan, "mount overlay", "overlay", plan->root, "overlay", MS_NODEV, o.data);
 }
 
 static void pivot(const struct sandbox_plan *plan)
@@ -378,10 +385,14 @@ void sandbox_setup_root(const struct sandbox_plan *plan)
 	struct stat st;
 
 	do_mount(plan, "make mounts private", NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
-	if (plan->overlay)
+	/* nodev, not nosuid: device nodes shipped in an image must not open (Docker's device
+	 * cgroup denies them), setuid files in it must work (as with Docker and BuildKit). */
+	if (plan->overlay) {
 		mount_overlay(plan);
-	else
+	} else {
 		do_mount(plan, "bind root", plan->root, plan->root, NULL, MS_BIND | MS_REC, NULL);
+		remount_bind(plan, plan->root, MS_NODEV);
+	}
 	r.fd = open(plan->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (r.fd < 0 || fstat(r.fd, &st) < 0)
 		sandbox_child_fail(plan, errno, "open root '", plan->root, "'", NULL);

@@ -45,6 +45,7 @@ struct run {
 	char *etc_paths[SANDBOX_N_ETC_FILES];
 	int rootfs_fd, upper_fd;
 	bool *mount_dirs;
+	const struct sandbox_bpf *seccomp;
 	const char **argv, **envp;
 	int stdio[3];
 	int msg[2], alive[2], out[2], err[2];
@@ -305,6 +306,37 @@ static int cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Where the kernel finds this process's command line and environment: fields 48 to 51 of
+ * /proc/self/stat (after the parenthesised name, which may contain anything). */
+static int find_cmdline(struct sandbox_plan *p, struct plate_error **err)
+{
+	_cleanup_close_ int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	char buf[4096], *s;
+	unsigned long v[4];
+	ssize_t n;
+	int field;
+
+	if (fd < 0)
+		return plate_err_new(err, errno, "open '/proc/self/stat'");
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return plate_err_new(err, n < 0 ? errno : EIO, "read '/proc/self/stat'");
+	buf[n] = '\0';
+	s = strrchr(buf, ')');
+	for (field = 2; s != NULL && field < 51; field++) {
+		s = strchr(s + 1, ' ');
+		if (s != NULL && field >= 47)
+			v[field - 47] = strtoul(s + 1, NULL, 10);
+	}
+	if (s == NULL || v[1] < v[0] || v[3] < v[2])
+		return plate_err_new(err, EINVAL, "no argument range in '/proc/self/stat'");
+	p->args = (char *)v[0];
+	p->args_len = v[1] - v[0];
+	p->envs = (char *)v[2];
+	p->envs_len = v[3] - v[2];
+	return 0;
+}
+
 static int prepare_plan(struct run *r, struct plate_error **err)
 {
 	const struct sandbox_spec *spec = r->spec;
@@ -325,6 +357,7 @@ static int prepare_plan(struct run *r, struct plate_error **err)
 	qsort(r->keep, n, sizeof(int), cmp_int);
 
 	p->spec = spec;
+	p->seccomp = r->seccomp;
 	p->root = r->root;
 	p->overlay = spec->rootfs_mode == SANDBOX_ROOTFS_OVERLAY;
 	p->upper_fd = r->upper_fd;
@@ -341,7 +374,7 @@ static int prepare_plan(struct run *r, struct plate_error **err)
 		p->stdio[i] = r->stdio[i];
 	p->keep_fds = r->keep;
 	p->n_keep = n;
-	return 0;
+	return find_cmdline(p, err);
 }
 
 static int prepare(struct run *r, struct plate_error **err)
@@ -410,6 +443,8 @@ static int prepare(struct run *r, struct plate_error **err)
 			return -1;
 	}
 	if (prepare_mounts(r, err) < 0 || prepare_process(r, null_fd, err) < 0)
+		return -1;
+	if (!spec->insecure && sandbox_seccomp_filter(&r->seccomp, err) < 0)
 		return -1;
 	return prepare_plan(r, err);
 }

@@ -14,7 +14,9 @@
  *     - /proc, /sys (read-only), a minimal /dev, and optional /etc/resolv.conf, /etc/hosts
  *       and /etc/hostname bound from files outside the root, so they never land in the
  *       upper directory;
- *     - uid, gid and supplementary groups, Docker's default capability set, no_new_privs;
+ *     - uid, gid and supplementary groups, Docker's default capability set and default
+ *       seccomp filter, a private session keyring, exec only of files beneath the root,
+ *       nodev on every mount but the standard /dev nodes (unless `insecure`);
  *     - the command runs as pid 2 under a pid-1 reaper that forwards signals, reaps
  *       orphans and reports the exit status.
  *   docs/internals/sandbox.md describes the setup sequence and its quirks.
@@ -173,6 +175,11 @@ struct sandbox_spec {
 	int stderr_fd;
 	sandbox_output_fn *output;
 	void *output_data;
+
+	/* BuildKit's security.insecure (`RUN --security=insecure`): no seccomp filter, no exec
+	 * restriction, every capability the caller has.  Namespaces, masks, the private
+	 * keyring and nodev stay. */
+	bool insecure;
 
 	int cancel_fd;       /* -1, or a descriptor that becomes readable to cancel the run */
 	unsigned timeout_ms; /* 0: no timeout */

@@ -15,6 +15,7 @@
 #define PLATE_SANDBOX_INTERNAL_H
 
 #include <limits.h>
+#include <linux/filter.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -72,8 +73,20 @@ int sandbox_resolve(int rootfd, const char *path, unsigned flags, char *out, siz
 enum sandbox_etc_file { SANDBOX_ETC_FILE_RESOLV, SANDBOX_ETC_FILE_HOSTS, SANDBOX_ETC_FILE_HOSTNAME };
 #define SANDBOX_N_ETC_FILES 3
 
+/* A seccomp filter as the kernel takes it, built by the parent (libseccomp allocates). */
+struct sandbox_bpf {
+	struct sock_filter *insns;
+	unsigned short len;
+};
+
+/* Docker's default filter for a process with Docker's default capabilities (seccomp.c),
+ * built on the first call and shared, read-only, by every later one.  Returns 0 with *out,
+ * or -1 with *err. */
+int sandbox_seccomp_filter(const struct sandbox_bpf **out, struct plate_error **err);
+
 struct sandbox_plan {
 	const struct sandbox_spec *spec;
+	const struct sandbox_bpf *seccomp; /* NULL: spec->insecure, no filter */
 	const char *root; /* host path of the root mount point */
 	bool overlay;     /* mount spec->lowerdirs, upperdir and workdir on root */
 	int upper_fd;     /* O_PATH upperdir for copy-up detection, or -1 */
@@ -89,6 +102,12 @@ struct sandbox_plan {
 	int stdio[3];     /* descriptors >= 3 that become the command's 0, 1 and 2 */
 	const int *keep_fds; /* sorted: every descriptor above the child needs during setup */
 	size_t n_keep;
+	/* The caller's argument and environment strings as the kernel shows them in
+	 * /proc/PID/cmdline and environ (from /proc/self/stat), overwritten in pid 1. */
+	char *args;
+	size_t args_len;
+	char *envs;
+	size_t envs_len;
 };
 
 /* The PRIVATE network's helper (net.c, parent side).  slirp4netns needs the pid of a

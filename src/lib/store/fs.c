@@ -12,6 +12,8 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/file.h"
+#include "base/output.h"
 #include "store/store_internal.h"
 
 /* Empties the directory fd (owned: closed here). */
@@ -107,44 +109,7 @@ int store_fs_fsync_dir(int dirfd, const char *path, struct plate_error **err)
 int store_fs_read_file(int dirfd, const char *path, size_t max, char **data, size_t *len,
 		       struct plate_error **err)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	_cleanup_buf_ struct buf b = BUF_INIT(max);
-	char chunk[65536];
-	ssize_t n;
-
-	if (fd < 0)
-		return plate_err_new(err, errno, "cannot open '%s'", path);
-	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return plate_err_new(err, errno, "cannot read '%s'", path);
-		}
-		if (buf_add(&b, chunk, (size_t)n) < 0)
-			return plate_err_new(err, errno == E2BIG ? EFBIG : errno,
-					     "cannot read '%s'", path);
-	}
-	*data = buf_detach(&b, len);
-	if (*data == NULL)
-		return plate_err_new(err, ENOMEM, "cannot read '%s'", path);
-	return 0;
-}
-
-int store_fs_write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return file_read_at(dirfd, path, FILE_READ_NOFOLLOW, max, data, len, err);
 }
 
 int store_fs_replace_file(int dirfd, const char *path, int tmpdirfd, const void *data,
@@ -160,7 +125,7 @@ int store_fs_replace_file(int dirfd, const char *path, int tmpdirfd, const void 
 			return plate_err_new(err, errno, "cannot create a temporary file for '%s'",
 					     path);
 	}
-	if (store_fs_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		int e = errno;
 		close(fd);
 		unlinkat(tmpdirfd, tmpname, 0);
@@ -220,7 +185,7 @@ int store_fs_copy(int src, int dst, struct plate_error **err)
 				continue;
 			return plate_err_new(err, errno, "cannot read");
 		}
-		if (store_fs_write_all(dst, buf, (size_t)n) < 0)
+		if (write_all(dst, buf, (size_t)n) < 0)
 			return plate_err_new(err, errno, "cannot write");
 	}
 	return 0;

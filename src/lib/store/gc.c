@@ -182,7 +182,7 @@ static int gc_snapshot(void *data, int dirfd, const char *name, struct plate_err
 		if (set_has(&gc->live, digest))
 			return 0;
 	}
-	if (store_fs_rm_rf(dirfd, name, err) < 0)
+	if (store_trash_move(gc->store, dirfd, name, err) < 0)
 		return -1;
 	gc->result->snapshots++;
 	return 0;
@@ -200,7 +200,8 @@ int store_gc(struct store *s, unsigned flags, struct store_gc_result *out,
 	memset(out, 0, sizeof(*out));
 	if ((lock = store_lock_take(s, LOCK_EX, err)) < 0)
 		return -1;
-	if (store_tmp_clean(s, &out->tmp_entries, err) < 0 || store_index_load(s, &idx, err) < 0)
+	if (store_tmp_clean(s, &out->tmp_entries, err) < 0 ||
+	    store_trash_clean(s, &out->tmp_entries, err) < 0 || store_index_load(s, &idx, err) < 0)
 		goto out;
 	for (size_t i = 0; i < idx.n_manifests; i++) {
 		if (store_walk(&src, &idx.manifests[i], &ops, &gc, err) < 0) {
@@ -213,6 +214,13 @@ int store_gc(struct store *s, unsigned flags, struct store_gc_result *out,
 	    each_entry(s, "blobs/sha256", gc_blob, &gc, err) < 0 ||
 	    each_entry(s, "snapshots", gc_snapshot, &gc, err) < 0 ||
 	    store_fs_fsync_dir(s->rootfd, "blobs/sha256", err) < 0)
+		goto out;
+	/* The renames reach the disk before any file of the trees they moved is deleted: a
+	 * filesystem without a journal orders nothing by itself. */
+	if (gc.result->snapshots > 0 &&
+	    (store_fs_fsync_dir(s->rootfd, "snapshots", err) < 0 ||
+	     store_fs_fsync_dir(s->rootfd, STORE_TRASH_DIR, err) < 0 ||
+	     store_trash_clean(s, NULL, err) < 0))
 		goto out;
 	r = 0;
 out:
@@ -361,6 +369,7 @@ static int fsck_snapshot_dir(void *data, int dirfd, const char *name, struct pla
 {
 	struct fsck *f = data;
 	char digest[DIGEST_STRING_LEN + 1];
+	_cleanup_error_ struct plate_error *e = NULL;
 
 	if (!is_hex64(name)) {
 		problem(f, "snapshots/%s: not a sha256 diffID name", name);
@@ -370,6 +379,29 @@ static int fsck_snapshot_dir(void *data, int dirfd, const char *name, struct pla
 	if (set_has(&f->referenced, digest))
 		return 0;
 	f->result->unreferenced++;
+	/* Reused as it is by the next load, pull or build that needs this layer: it must be
+	 * as whole as a referenced one (no blob names the layer it came from, so the check
+	 * is against its info.json and fs.index). */
+	f->result->snapshots++;
+	if (store_snapshot_check(f->store, digest, &e) < 0)
+		problem(f, "unreferenced snapshot '%s' is damaged: %s", digest, e->message);
+	else if (store_snapshot_index_check(f->store, digest, &e) < 0)
+		problem(f, "unreferenced snapshot '%s' has a bad index: %s", digest, e->message);
+	return 0;
+}
+
+/* What an interrupted gc or transaction left: the next writer's or gc's to delete, never
+ * read by anyone, so counted rather than reported. */
+static int fsck_leftover(void *data, int dirfd, const char *name, struct plate_error **err)
+{
+	struct fsck *f = data;
+
+	if (strncmp(name, "txn.", 4) == 0) {
+		_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0)
+			return 0; /* a live transaction */
+	}
+	f->result->leftovers++;
 	return 0;
 }
 
@@ -387,7 +419,8 @@ int store_fsck(struct store *s, struct store_fsck_result *out, struct plate_erro
 	memset(out, 0, sizeof(*out));
 	if ((lock = store_lock_take(s, LOCK_SH, err)) < 0)
 		return -1;
-	if (each_entry(s, "blobs/sha256", fsck_blob_file, &f, err) < 0)
+	if (store_mode_problems(s, &out->problems, err) < 0 ||
+	    each_entry(s, "blobs/sha256", fsck_blob_file, &f, err) < 0)
 		goto out;
 	if (store_index_load(s, &idx, &e) < 0) {
 		problem(&f, "index.json: %s", e->message);
@@ -418,7 +451,11 @@ int store_fsck(struct store *s, struct store_fsck_result *out, struct plate_erro
 			goto out;
 	}
 	if (each_entry(s, "blobs/sha256", fsck_unreferenced_blob, &f, err) < 0 ||
-	    each_entry(s, "snapshots", fsck_snapshot_dir, &f, err) < 0)
+	    each_entry(s, "snapshots", fsck_snapshot_dir, &f, err) < 0 ||
+	    each_entry(s, "tmp", fsck_leftover, &f, err) < 0)
+		goto out;
+	if (faccessat(s->rootfd, STORE_TRASH_DIR, F_OK, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    each_entry(s, STORE_TRASH_DIR, fsck_leftover, &f, err) < 0)
 		goto out;
 	r = 0;
 out:

@@ -344,6 +344,7 @@ int store_import(struct store *s, int fd, const struct store_import_options *opt
 		 char manifest_digest_out[DIGEST_STRING_LEN + 1], struct plate_error **err)
 {
 	struct layer_extract_options xopts = {
+		.limits = &s->limits,
 		.whiteouts = LAYER_WHITEOUT_APPLY,
 		.devices = geteuid() == 0 ? LAYER_DEVICES_CREATE : LAYER_DEVICES_SKIP,
 		.owners = LAYER_OWNER_AUTO,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/file.h"
 #include "json/json.h"
 #include "layer/layer.h"
 #include "store/store_internal.h"
@@ -167,14 +168,20 @@ out:
 	return rc;
 }
 
-static int read_archive(struct store_txn *t, int fd, struct archive *a, struct plate_error **err)
+static int read_archive(struct store_txn *t, int fd, const struct layer_limits *store_limits,
+			struct archive *a, struct plate_error **err)
 {
+	/* The archive holds every layer: its size is bounded by theirs, checked as each is
+	 * extracted; its entries, expansion and trailing bytes are bounded here. */
+	const struct layer_limits limits = { .max_entries = store_limits->max_entries,
+					     .max_ratio = store_limits->max_ratio };
+	const struct layer_reader_options ro = { .limits = &limits };
 	struct layer_reader *r = NULL;
 	struct layer_result result;
 	struct layer_entry e;
 	int n, rc = -1;
 
-	if (layer_reader_new(fd, NULL, &r, err) < 0)
+	if (layer_reader_new(fd, &ro, &r, err) < 0)
 		return plate_err_wrap(err, "cannot read the archive");
 	while ((n = layer_reader_next(r, &e, err)) > 0) {
 		struct archive_file f = { 0 };
@@ -494,7 +501,7 @@ int store_load(struct store *s, int fd, struct store_load_result *out, struct pl
 	int r = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (store_txn_begin(s, &t, err) < 0 || read_archive(t, fd, &a, err) < 0)
+	if (store_txn_begin(s, &t, err) < 0 || read_archive(t, fd, &s->limits, &a, err) < 0)
 		goto out;
 	if (archive_has(&a, "oci-layout")) {
 		_cleanup_free_ char *layout = NULL, *index = NULL;
@@ -533,6 +540,7 @@ static int stage_file(struct store_txn *t, int dirfd, const struct oci_descripto
 {
 	struct store_blob_writer *w = NULL;
 	_cleanup_close_ int fd = -1;
+	struct stat st;
 	const char *hex = store_digest_hex(d->digest, err);
 	char path[DIGEST_HEX_LEN + 16];
 	int r = -1;
@@ -542,9 +550,18 @@ static int stage_file(struct store_txn *t, int dirfd, const struct oci_descripto
 	if (store_txn_has_blob(t, d->digest))
 		return 0;
 	snprintf(path, sizeof(path), "blobs/sha256/%s", hex);
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* Non-blocking, typed and sized before a byte is copied: a FIFO must not hang the load,
+	 * a huge or sparse file must not be copied only to fail its digest. */
+	fd = openat(dirfd, path, FILE_READ_OPEN_FLAGS | O_NOFOLLOW);
 	if (fd < 0)
 		return plate_err_new(err, errno, "blob '%s' (%s)", d->digest, d->media_type);
+	if (fstat(fd, &st) < 0)
+		return plate_err_new(err, errno, "blob '%s'", d->digest);
+	if (!S_ISREG(st.st_mode))
+		return plate_err_new(err, 0, "blob '%s' is not a regular file", d->digest);
+	if (st.st_size != d->size)
+		return plate_err_new(err, 0, "blob '%s' has %lld bytes, its descriptor says %lld",
+				     d->digest, (long long)st.st_size, (long long)d->size);
 	if (store_txn_blob_writer(t, d->digest, d->size, &w, err) < 0)
 		return -1;
 	if (store_fs_copy(fd, store_blob_writer_fd(w), err) == 0 &&

@@ -13,6 +13,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/output.h"
 #include "json/json.h"
 #include "layer/layer.h"
 #include "store/store_internal.h"
@@ -31,7 +32,7 @@ static int write_index(int snapfd, int fsfd, const char *name, const char *diff_
 	if (layer_index_build(fsfd, diff_id, &ix, entries, bytes, err) < 0)
 		return plate_err_wrap(err, "cannot index snapshot '%s'", name);
 	fd = openat(snapfd, STORE_SNAPSHOT_INDEX, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0 || store_fs_write_all(fd, ix.data, ix.len) < 0)
+	if (fd < 0 || write_all(fd, ix.data, ix.len) < 0)
 		return plate_err_new(err, errno, "cannot write '%s/%s'", name, STORE_SNAPSHOT_INDEX);
 	return 0;
 }
@@ -54,17 +55,19 @@ static int write_info(int snapfd, int fsfd, const char *name, const char *layer_
 	if (n < 0)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	infofd = openat(snapfd, "info.json", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (infofd < 0 || store_fs_write_all(infofd, info, (size_t)n) < 0)
+	if (infofd < 0 || write_all(infofd, info, (size_t)n) < 0)
 		return plate_err_new(err, errno, "cannot write '%s/info.json'", name);
 	return 0;
 }
 
 int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *layer_digest,
-			const char *diff_id, struct plate_error **err)
+			const char *diff_id, const struct layer_limits *limits,
+			struct plate_error **err)
 {
 	struct layer_extract_options opts = {
 		.expected_diff_id = diff_id,
 		.expected_digest = layer_digest,
+		.limits = limits,
 		.whiteouts = LAYER_WHITEOUT_OVERLAY,
 		/* Only root can make device nodes and overlay's trusted.* xattrs. */
 		.devices = geteuid() == 0 ? LAYER_DEVICES_CREATE : LAYER_DEVICES_SKIP,

@@ -14,6 +14,13 @@
 
 static const char *const layout_dirs[] = { "blobs", "blobs/sha256", "snapshots", "cache", "tmp" };
 
+/* The directories whose modes keep other users out (see tighten_modes()): the root and
+ * every directory of the layout, "trash" and "mounts" included when present. */
+static const char *const private_dirs[] = { ".",	 "blobs", "blobs/sha256", "snapshots",
+					    "cache", "tmp",   STORE_TRASH_DIR, "mounts" };
+
+/* Creates path and its missing parents; the parents get the usual 0755 (they are not the
+ * store's), path itself 0700. */
 static int mkdir_p(const char *path, struct plate_error **err)
 {
 	_cleanup_free_ char *copy = strdup(path);
@@ -25,7 +32,7 @@ static int mkdir_p(const char *path, struct plate_error **err)
 			continue;
 		char c = *p;
 		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+		if (mkdir(copy, c == '\0' ? 0700 : 0755) < 0 && errno != EEXIST)
 			return plate_err_new(err, errno, "cannot create directory '%s'", copy);
 		*p = c;
 		if (c == '\0')
@@ -71,11 +78,18 @@ static int create_layout(struct store *s, struct plate_error **err)
 			faccessat(s->rootfd, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 
 	for (size_t i = 0; i < sizeof(layout_dirs) / sizeof(layout_dirs[0]); i++) {
-		if (mkdirat(s->rootfd, layout_dirs[i], 0755) == 0)
+		if (mkdirat(s->rootfd, layout_dirs[i], 0700) == 0) {
 			complete = false;
-		else if (errno != EEXIST)
+			/* A new snapshots/ has nothing a plate without trash/ could have
+			 * half-deleted: its trash/ is made with it (store_trash_clean()). */
+			if (strcmp(layout_dirs[i], "snapshots") == 0 &&
+			    mkdirat(s->rootfd, STORE_TRASH_DIR, 0700) < 0 && errno != EEXIST)
+				return plate_err_new(err, errno, "cannot create '%s/%s'", s->root,
+						     STORE_TRASH_DIR);
+		} else if (errno != EEXIST) {
 			return plate_err_new(err, errno, "cannot create '%s/%s'", s->root,
 					     layout_dirs[i]);
+		}
 	}
 	tmpfd = openat(s->rootfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (tmpfd < 0)
@@ -104,6 +118,63 @@ out:
 	return r;
 }
 
+/*
+ * Image files keep their modes and file capabilities in snapshots (a lowerdir must be the
+ * image as it is), so a setuid-root binary of an image sits in snapshots/<hex>/fs.  What
+ * keeps another local user from running it is that nothing below the root can be reached
+ * by anyone but the owner: the root and the layout directories are 0700.  Stores made
+ * before were 0755; each is tightened here.  Best effort: a user who may not change the
+ * modes (not the owner, a read-only filesystem) still reads the store, and fsck reports
+ * what is loose.
+ */
+static bool is_loose(struct store *s, size_t i, struct stat *st)
+{
+	if (fstatat(s->rootfd, private_dirs[i], st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	/* A sticky root is a shared directory (`--root /tmp`), not one made for the store:
+	 * closing it would break its other users, and the 0700 layout directories inside
+	 * keep the image files out of reach anyway. */
+	if (i == 0 && (st->st_mode & S_ISVTX))
+		return false;
+	return S_ISDIR(st->st_mode) && (st->st_mode & 077) != 0;
+}
+
+static void tighten_modes(struct store *s)
+{
+	for (size_t i = 0; i < sizeof(private_dirs) / sizeof(private_dirs[0]); i++) {
+		struct stat st;
+
+		if (is_loose(s, i, &st))
+			(void)fchmodat(s->rootfd, private_dirs[i], st.st_mode & 07700, 0);
+	}
+}
+
+int store_mode_problems(struct store *s, struct oci_strings *out, struct plate_error **err)
+{
+	for (size_t i = 0; i < sizeof(private_dirs) / sizeof(private_dirs[0]); i++) {
+		_cleanup_free_ char *msg = NULL;
+		struct stat st;
+		int r;
+
+		if (!is_loose(s, i, &st))
+			continue;
+		if (i == 0)
+			r = asprintf(&msg, "store '%s' is mode %04o: other users can reach its "
+				     "image files (setuid ones too); any other plate command run "
+				     "by its owner makes it 0700",
+				     s->root, st.st_mode & 07777);
+		else
+			r = asprintf(&msg, "'%s/%s' is mode %04o: other users can reach what it "
+				     "holds; any other plate command run by its owner makes it 0700",
+				     s->root, private_dirs[i], st.st_mode & 07777);
+		if (r < 0)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		if (oci_strings_add(out, msg, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int store_open(const char *root, unsigned flags, struct store **out, struct plate_error **err)
 {
 	_cleanup_free_ char *layout = NULL;
@@ -118,6 +189,7 @@ int store_open(const char *root, unsigned flags, struct store **out, struct plat
 	if (s == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	s->shared_lock_fd = -1;
+	s->limits = (struct layer_limits)LAYER_DEFAULT_LIMITS;
 	s->root = strdup(root);
 	s->rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->root == NULL) {
@@ -133,6 +205,8 @@ int store_open(const char *root, unsigned flags, struct store **out, struct plat
 		store_free(s);
 		return plate_err_wrap(err, "store '%s'", root);
 	}
+	if (flags & STORE_OPEN_CREATE)
+		tighten_modes(s);
 	if (store_fs_read_file(s->rootfd, "oci-layout", 4096, &layout, &len, err) < 0 ||
 	    oci_layout_header_parse(layout, len, err) < 0) {
 		store_free(s);
@@ -151,6 +225,16 @@ void store_free(struct store *s)
 		close(s->rootfd);
 	free(s->root);
 	free(s);
+}
+
+void store_set_layer_limits(struct store *s, const struct layer_limits *limits)
+{
+	s->limits = *limits;
+}
+
+const struct layer_limits *store_layer_limits(const struct store *s)
+{
+	return &s->limits;
 }
 
 const char *store_root(const struct store *s)

@@ -60,16 +60,24 @@
 
 struct store;
 struct store_txn;
+struct layer_limits;
 struct store_blob_writer;
 
 enum store_open_flags {
-	/* Create the root and its layout when missing (otherwise it must exist). */
+	/* Create the root (0700) and its layout when missing (otherwise it must exist), and
+	 * tighten the modes of an older store's root and layout directories to 0700.
+	 * Without it the store is opened as found (fsck, to report what is loose). */
 	STORE_OPEN_CREATE = 1 << 0,
 };
 
 int store_open(const char *root, unsigned flags, struct store **out, struct plate_error **err);
 void store_free(struct store *s);
 const char *store_root(const struct store *s);
+/* Limits on every layer that comes in (load, pull, import, and the archives a build's ADD
+ * unpacks); LAYER_DEFAULT_LIMITS unless set.  A refused layer fails its operation with
+ * EFBIG and leaves the store unchanged.  The getter's pointer lives as long as s. */
+void store_set_layer_limits(struct store *s, const struct layer_limits *limits);
+const struct layer_limits *store_layer_limits(const struct store *s);
 
 /* ---- reading ------------------------------------------------------------------------ */
 
@@ -112,7 +120,7 @@ bool store_blob_exists(struct store *s, const char *digest);
 /* "ROOT/snapshots/<hex>/fs" for a diffID (malloc'd), whether or not it exists. */
 char *store_snapshot_path(const struct store *s, const char *diff_id);
 bool store_snapshot_exists(struct store *s, const char *diff_id);
-/* "ROOT/snapshots/<hex>/fs.index" (malloc'd): the snapshot's check_index, written with it. */
+/* "ROOT/snapshots/<hex>/fs.index" (malloc'd): the snapshot's layer_index, written with it. */
 #define STORE_SNAPSHOT_INDEX "fs.index"
 char *store_snapshot_index_path(const struct store *s, const char *diff_id);
 
@@ -258,12 +266,15 @@ struct store_fsck_result {
 	uint64_t images;     /* index entries checked */
 	uint64_t snapshots;  /* snapshots checked */
 	uint64_t unreferenced; /* blobs/snapshots nothing references (not a problem) */
+	uint64_t leftovers;  /* entries of trash/ and dead ones of tmp/ (not a problem) */
 	struct oci_strings problems; /* one line each; empty when the store is sound */
 };
 
-/* Verifies every blob's digest, every name's closure (blobs present with the sizes their
- * descriptors state, documents parse, diffIDs match the layer count), and every snapshot
- * (present for each stored image layer, info.json consistent with its tree). */
+/* Verifies that no other user can enter the store (the root and layout directories
+ * 0700), every blob's digest, every name's closure (blobs present with the sizes their
+ * descriptors state, documents parse, diffIDs match the layer count), and every snapshot,
+ * referenced or not (present for each stored image layer, info.json and fs.index
+ * consistent with its tree, a referenced one compared with its layer blob). */
 int store_fsck(struct store *s, struct store_fsck_result *out, struct plate_error **err);
 void store_fsck_result_release(struct store_fsck_result *r);
 

@@ -12,16 +12,20 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "layer/layer.h"
 #include "store/store.h"
 
 #define STORE_LOCK_FILE "plate.lock"
 #define STORE_INDEX_MAX ((size_t)64 << 20)
 #define STORE_CACHE_ENTRY_MAX ((size_t)1 << 20)
+/* Where removed snapshots go before they are deleted (trash.c). */
+#define STORE_TRASH_DIR "trash"
 
 struct store {
 	char *root;
 	int rootfd;
 	int shared_lock_fd; /* store_lock_shared(), or -1 */
+	struct layer_limits limits; /* on layers coming in (store_set_layer_limits) */
 };
 
 /* ---- files (fs.c) --------------------------------------------------------------------- */
@@ -38,7 +42,6 @@ int store_fs_read_file(int dirfd, const char *path, size_t max, char **data, siz
  * renames it over path and fsyncs dirfd. */
 int store_fs_replace_file(int dirfd, const char *path, int tmpdirfd, const void *data,
 			  size_t len, struct plate_error **err);
-int store_fs_write_all(int fd, const void *data, size_t len);
 /* Hashes fd from offset 0 to its end. */
 int store_fs_hash_fd(int fd, char digest[DIGEST_STRING_LEN + 1], int64_t *size,
 		     struct plate_error **err);
@@ -52,6 +55,10 @@ const char *store_digest_hex(const char *digest, struct plate_error **err);
 int store_fs_tree_stats(int dirfd, uint64_t *entries, uint64_t *bytes, struct plate_error **err);
 
 /* ---- lock and index (store.c) ----------------------------------------------------------- */
+
+/* Appends one line to out for each of the root and the layout directories that other users
+ * can enter (any group or other bit): fsck's view of store_open()'s tightening. */
+int store_mode_problems(struct store *s, struct oci_strings *out, struct plate_error **err);
 
 /* Opens the lock file and takes an flock (LOCK_SH or LOCK_EX); returns the fd to close. */
 int store_lock_take(struct store *s, int op, struct plate_error **err);
@@ -106,11 +113,23 @@ struct store *store_txn_store(struct store_txn *t);
 int store_txn_workdir(struct store_txn *t, const char *name, int *fd, char **out_path,
 		      struct plate_error **err);
 
+/* ---- removal (trash.c) ---------------------------------------------------------------------- */
+
+/* Moves dirfd/name into trash/ with one rename (same filesystem); a missing name is fine.
+ * Called with the exclusive store lock held, after store_trash_clean(). */
+int store_trash_move(struct store *s, int dirfd, const char *name, struct plate_error **err);
+/* Deletes what trash/ holds (what a killed gc left, or what store_trash_move() just put
+ * there); in a store made before trash/, first removes every snapshot that no longer
+ * matches its info.json, then makes trash/.  Exclusive lock held; *removed (may be NULL)
+ * counts what went. */
+int store_trash_clean(struct store *s, uint64_t *removed, struct plate_error **err);
+
 /* ---- snapshots (snapshot.c) ------------------------------------------------------------------ */
 
 /* Extracts the layer read from fd into dirfd/name/fs and writes dirfd/name/info.json. */
 int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *layer_digest,
-			const char *diff_id, struct plate_error **err);
+			const char *diff_id, const struct layer_limits *limits,
+			struct plate_error **err);
 /* Moves the directory at path to dirfd/name/fs (same filesystem), clamps its mtimes to
  * epoch (when >= 0) and writes dirfd/name/info.json. */
 int store_snapshot_adopt(int dirfd, const char *name, const char *src, const char *diff_id,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/output.h"
 #include "json/json.h"
 #include "store/store_internal.h"
 
@@ -142,7 +143,7 @@ int store_txn_begin(struct store *s, struct store_txn **out, struct plate_error 
 	/* Under the exclusive lock so that no cleaner sees the directory before its flock. */
 	if ((lock = store_lock_take(s, LOCK_EX, err)) < 0)
 		goto fail;
-	if (store_tmp_clean(s, NULL, err) < 0) {
+	if (store_tmp_clean(s, NULL, err) < 0 || store_trash_clean(s, NULL, err) < 0) {
 		store_lock_drop(lock);
 		goto fail;
 	}
@@ -301,7 +302,7 @@ int store_blob_writer_write(struct store_blob_writer *w, const void *data, size_
 {
 	if (writer_check(w, __func__, err) < 0)
 		return -1;
-	if (store_fs_write_all(w->fd, data, len) < 0) {
+	if (write_all(w->fd, data, len) < 0) {
 		w->state = WRITER_FAILED;
 		plate_err_new(err, errno, "cannot write a blob in '%s/%s'", w->txn->store->root,
 			      w->txn->dirname);
@@ -444,7 +445,7 @@ int store_txn_pin(struct store_txn *t, const char *digest, struct plate_error **
 		return -1;
 	fd = openat(t->dirfd, "pins", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	snprintf(line, sizeof(line), "%s\n", digest);
-	if (fd < 0 || store_fs_write_all(fd, line, strlen(line)) < 0) {
+	if (fd < 0 || write_all(fd, line, strlen(line)) < 0) {
 		plate_err_new(err, errno, "cannot record a pin in '%s/%s'", t->store->root,
 			      t->dirname);
 		store_lock_drop(lock);
@@ -503,7 +504,8 @@ int store_snapshot_writer_extract(struct store_snapshot_writer *w, int fd, struc
 		return plate_err_new(err, EINVAL, "internal error: '%s' called on a bad writer",
 				     __func__);
 	w->extracted = true;
-	if (store_snapshot_make(w->txn->dirfd, w->tmpname, fd, w->layer_digest, w->diff_id, err) < 0)
+	if (store_snapshot_make(w->txn->dirfd, w->tmpname, fd, w->layer_digest, w->diff_id,
+				&w->txn->store->limits, err) < 0)
 		return plate_err_wrap(err, "layer '%s'", w->layer_digest);
 	w->sound = true;
 	return 0;
@@ -692,7 +694,7 @@ int store_txn_cache_put(struct store_txn *t, const char *key, const char *json, 
 	json_decref(v);
 	snprintf(path, sizeof(path), "cache/%s.json", hex);
 	fd = openat(t->dirfd, path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || store_fs_write_all(fd, json, len) < 0) {
+	if (fd < 0 || write_all(fd, json, len) < 0) {
 		plate_err_new(err, errno, "cannot stage cache entry '%s'", key);
 		return txn_fail(t);
 	}

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ struct verify {
 	struct candidate c[VERIFY_MAX_CANDIDATES];
 	size_t n;
 	bool overflow; /* more mismatches than candidates: reported whatever follows */
-	unsigned char *a, *b;
+	unsigned char *b; /* the snapshot's bytes being compared */
 };
 
 /* Opens path below fsfd without following any symlink, including in parents. */
@@ -89,31 +90,82 @@ static int mismatch(struct verify *v, const char *path, const char *why,
 	return 0;
 }
 
-/* The content of the current entry against fd: NULL when equal, else the difference. */
-static const char *compare_content(struct verify *v, struct layer_reader *r, int fd,
-				   struct plate_error **err)
+/* Whether fd holds the bytes data[0..len) at off. */
+static bool same_at(int fd, off_t off, const char *data, size_t len, unsigned char *buf)
 {
-	const char *why = NULL;
+	while (len > 0) {
+		size_t want = len < VERIFY_BUFFER ? len : VERIFY_BUFFER;
+		ssize_t k = pread(fd, buf, want, off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0 || memcmp(buf, data, (size_t)k) != 0)
+			return false;
+		data += k;
+		off += k;
+		len -= (size_t)k;
+	}
+	return true;
+}
 
-	for (;;) {
-		ssize_t n = layer_reader_read(r, v->a, VERIFY_BUFFER, err), got = 0;
-		if (n < 0)
-			return NULL;
-		if (n == 0)
-			break;
-		if (why != NULL)
-			continue; /* the layer still has to be read to its end */
-		while (got < n) {
-			ssize_t k = read(fd, v->b + got, (size_t)(n - got));
+/* Whether fd reads as zeros over [from, to): its holes are skipped with SEEK_DATA and
+ * SEEK_HOLE, so a 32 GiB hole costs two syscalls; data found there is read and checked. */
+static bool zeros_in(int fd, off_t from, off_t to, unsigned char *buf)
+{
+	while (from < to) {
+		off_t data = lseek(fd, from, SEEK_DATA), end;
+		if (data < 0 && errno == ENXIO)
+			return true; /* nothing but a hole up to the end of the file */
+		if (data < 0)
+			data = from; /* no SEEK_DATA here: read it all */
+		if (data >= to)
+			return true;
+		end = lseek(fd, data, SEEK_HOLE);
+		if (end < 0 || end > to)
+			end = to;
+		for (from = data; from < end;) {
+			size_t want = (size_t)(end - from) < VERIFY_BUFFER ? (size_t)(end - from)
+									 : VERIFY_BUFFER;
+			ssize_t k = pread(fd, buf, want, from);
 			if (k < 0 && errno == EINTR)
 				continue;
 			if (k <= 0)
-				break;
-			got += k;
+				return false;
+			for (ssize_t i = 0; i < k; i++)
+				if (buf[i] != 0)
+					return false;
+			from += k;
 		}
-		if (got != n || memcmp(v->a, v->b, (size_t)n) != 0)
-			why = "content differs";
 	}
+	return true;
+}
+
+/* The content of the current entry (size bytes) against fd: NULL when equal, else the
+ * difference.  Only the layer's data blocks are compared byte for byte; where the layer
+ * has a hole the file must read as zeros, which its own holes do without being read. */
+static const char *compare_content(struct verify *v, struct layer_reader *r, int fd,
+				   unsigned long long size, struct plate_error **err)
+{
+	const char *why = NULL;
+	off_t pos = 0;
+
+	for (;;) {
+		const void *block;
+		size_t len;
+		int64_t off;
+		int b = layer_reader_block(r, &block, &len, &off, err);
+		if (b < 0)
+			return NULL;
+		if (b == 0)
+			break;
+		if (why != NULL)
+			continue; /* the layer still has to be read to its end */
+		if ((off > pos && !zeros_in(fd, pos, (off_t)off, v->b)) ||
+		    !same_at(fd, (off_t)off, block, len, v->b))
+			why = "content differs";
+		pos = (off_t)off + (off_t)len;
+	}
+	if (why == NULL && (off_t)size > pos && !zeros_in(fd, pos, (off_t)size, v->b))
+		why = "content differs";
 	return why;
 }
 
@@ -193,7 +245,7 @@ static const char *check_entry(struct verify *v, struct layer_reader *r,
 		_cleanup_close_ int rfd = open_beneath(v->fsfd, e->path, O_RDONLY | O_NONBLOCK);
 		if (rfd < 0)
 			return "cannot be opened";
-		return compare_content(v, r, rfd, err);
+		return compare_content(v, r, rfd, e->size, err);
 	}
 	return NULL;
 }
@@ -216,13 +268,12 @@ int store_snapshot_verify(struct store *s, const char *diff_id, const char *laye
 	if (store_blob_open(s, layer_digest, &blobfd, &size, err) < 0)
 		return -1;
 	v.fsfd = open(fs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	v.a = malloc(VERIFY_BUFFER);
 	v.b = malloc(VERIFY_BUFFER);
 	if (v.fsfd < 0) {
 		plate_err_new(err, errno, "cannot open '%s'", fs);
 		goto out;
 	}
-	if (v.a == NULL || v.b == NULL) {
+	if (v.b == NULL) {
 		plate_err_new(err, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -256,7 +307,6 @@ out:
 	layer_reader_free(r);
 	if (v.fsfd >= 0)
 		close(v.fsfd);
-	free(v.a);
 	free(v.b);
 	return rc;
 }

@@ -18,6 +18,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/output.h"
 #include "transfer/transfer_internal.h"
 
 enum layer_state {
@@ -134,15 +135,8 @@ static void stream_start(struct stream *st)
 
 static int stream_write(struct stream *st, const char *buf, size_t len, struct plate_error **err)
 {
-	while (len > 0) {
-		ssize_t n = write(st->wfd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return plate_err_new(err, errno, "cannot feed the extraction");
-		buf += n;
-		len -= (size_t)n;
-	}
+	if (write_all(st->wfd, buf, len) < 0)
+		return plate_err_new(err, errno, "cannot feed the extraction");
 	return 0;
 }
 

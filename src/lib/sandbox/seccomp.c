@@ -1,0 +1,272 @@
+/*
+ * The default seccomp filter of RUN and `plate run`, built with libseccomp on the parent
+ * side and handed to pid 1 as plain BPF (the child may not allocate, and libseccomp does).
+ *
+ * The rules are those Docker's default profile applies to a container holding Docker's
+ * 14 default capabilities (moby profiles/seccomp/default.json): an allowlist, EPERM for
+ * everything else, clone only without namespace flags, clone3 answered with ENOSYS so
+ * that libc falls back to clone (whose flags a filter can see), personality only with
+ * the harmless values, socket with any family but AF_VSOCK, and nothing that Docker
+ * allows only with another capability (no mount, unshare, setns, keyctl, add_key,
+ * request_key, bpf, perf_event_open, ...).  The same rules cover the architectures a
+ * process of the native one can switch to: x86_64 with x86 and x32, aarch64 with arm.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "sandbox/sandbox_internal.h"
+
+/* Allowed unconditionally, on every architecture that has them. */
+static const char *const allowed[] = {
+	"accept", "accept4", "access", "adjtimex", "alarm", "bind", "brk", "capget", "capset",
+	"chdir", "chmod", "chown", "chown32", "chroot", "clock_adjtime", "clock_adjtime64",
+	"clock_getres", "clock_getres_time64", "clock_gettime", "clock_gettime64",
+	"clock_nanosleep", "clock_nanosleep_time64", "close", "close_range", "connect",
+	"copy_file_range", "creat", "dup", "dup2", "dup3", "epoll_create", "epoll_create1",
+	"epoll_ctl", "epoll_ctl_old", "epoll_pwait", "epoll_pwait2", "epoll_wait",
+	"epoll_wait_old", "eventfd", "eventfd2", "execve", "execveat", "exit", "exit_group",
+	"faccessat", "faccessat2", "fadvise64", "fadvise64_64", "fallocate", "fanotify_mark",
+	"fchdir", "fchmod", "fchmodat", "fchown", "fchown32", "fchownat", "fcntl", "fcntl64",
+	"fdatasync", "fgetxattr", "flistxattr", "flock", "fork", "fremovexattr", "fsetxattr",
+	"fstat", "fstat64", "fstatat64", "fstatfs", "fstatfs64", "fsync", "ftruncate",
+	"ftruncate64", "futex", "futex_time64", "futex_waitv", "futimesat", "getcpu", "getcwd",
+	"getdents", "getdents64", "getegid", "getegid32", "geteuid", "geteuid32", "getgid",
+	"getgid32", "getgroups", "getgroups32", "getitimer", "getpeername", "getpgid",
+	"getpgrp", "getpid", "getppid", "getpriority", "getrandom", "getresgid", "getresgid32",
+	"getresuid", "getresuid32", "getrlimit", "get_robust_list", "getrusage", "getsid",
+	"getsockname", "getsockopt", "get_thread_area", "gettid", "gettimeofday", "getuid",
+	"getuid32", "getxattr", "inotify_add_watch", "inotify_init", "inotify_init1",
+	"inotify_rm_watch", "io_cancel", "ioctl", "io_destroy", "io_getevents",
+	"io_pgetevents", "io_pgetevents_time64", "ioprio_get", "ioprio_set", "io_setup",
+	"io_submit", "io_uring_enter", "io_uring_register", "io_uring_setup", "ipc", "kill",
+	"landlock_add_rule", "landlock_create_ruleset", "landlock_restrict_self", "lchown",
+	"lchown32", "lgetxattr", "link", "linkat", "listen", "listxattr", "llistxattr",
+	"_llseek", "lremovexattr", "lseek", "lsetxattr", "lstat", "lstat64", "madvise",
+	"membarrier", "memfd_create", "memfd_secret", "mincore", "mkdir", "mkdirat", "mknod",
+	"mknodat", "mlock", "mlock2", "mlockall", "mmap", "mmap2", "mprotect", "mq_getsetattr",
+	"mq_notify", "mq_open", "mq_timedreceive", "mq_timedreceive_time64", "mq_timedsend",
+	"mq_timedsend_time64", "mq_unlink", "mremap", "msgctl", "msgget", "msgrcv", "msgsnd",
+	"msync", "munlock", "munlockall", "munmap", "name_to_handle_at", "nanosleep",
+	"newfstatat", "_newselect", "open", "openat", "openat2", "pause", "pidfd_open",
+	"pidfd_send_signal", "pipe", "pipe2", "pkey_alloc", "pkey_free", "pkey_mprotect",
+	"poll", "ppoll", "ppoll_time64", "prctl", "pread64", "preadv", "preadv2", "prlimit64",
+	"process_mrelease", "process_vm_readv", "process_vm_writev", "pselect6",
+	"pselect6_time64", "ptrace", "pwrite64", "pwritev", "pwritev2", "read", "readahead",
+	"readlink", "readlinkat", "readv", "recv", "recvfrom", "recvmmsg", "recvmmsg_time64",
+	"recvmsg", "remap_file_pages", "removexattr", "rename", "renameat", "renameat2",
+	"restart_syscall", "rmdir", "rseq", "rt_sigaction", "rt_sigpending", "rt_sigprocmask",
+	"rt_sigqueueinfo", "rt_sigreturn", "rt_sigsuspend", "rt_sigtimedwait",
+	"rt_sigtimedwait_time64", "rt_tgsigqueueinfo", "sched_getaffinity", "sched_getattr",
+	"sched_getparam", "sched_get_priority_max", "sched_get_priority_min",
+	"sched_getscheduler", "sched_rr_get_interval", "sched_rr_get_interval_time64",
+	"sched_setaffinity", "sched_setattr", "sched_setparam", "sched_setscheduler",
+	"sched_yield", "seccomp", "select", "semctl", "semget", "semop", "semtimedop",
+	"semtimedop_time64", "send", "sendfile", "sendfile64", "sendmmsg", "sendmsg", "sendto",
+	"setfsgid", "setfsgid32", "setfsuid", "setfsuid32", "setgid", "setgid32", "setgroups",
+	"setgroups32", "setitimer", "setpgid", "setpriority", "setregid", "setregid32",
+	"setresgid", "setresgid32", "setresuid", "setresuid32", "setreuid", "setreuid32",
+	"setrlimit", "set_robust_list", "setsid", "setsockopt", "set_thread_area",
+	"set_tid_address", "setuid", "setuid32", "setxattr", "shmat", "shmctl", "shmdt",
+	"shmget", "shutdown", "sigaltstack", "signalfd", "signalfd4", "sigprocmask",
+	"sigreturn", "socketcall", "socketpair", "splice", "stat", "stat64", "statfs",
+	"statfs64", "statx", "symlink", "symlinkat", "sync", "sync_file_range", "syncfs",
+	"sysinfo", "tee", "tgkill", "time", "timer_create", "timer_delete", "timer_getoverrun",
+	"timer_gettime", "timer_gettime64", "timer_settime", "timer_settime64",
+	"timerfd_create", "timerfd_gettime", "timerfd_gettime64", "timerfd_settime",
+	"timerfd_settime64", "times", "tkill", "truncate", "truncate64", "ugetrlimit", "umask",
+	"uname", "unlink", "unlinkat", "utime", "utimensat", "utimensat_time64", "utimes",
+	"vfork", "vmsplice", "wait4", "waitid", "waitpid", "write", "writev",
+};
+
+/* Allowed only on some architectures (Docker's "includes": {"arches": ...}). */
+enum { ON_X86_64 = 1 << 0, ON_X86 = 1 << 1, ON_X32 = 1 << 2, ON_ARM = 1 << 3 };
+static const struct {
+	const char *name;
+	unsigned arches;
+} arch_allowed[] = {
+	{ "arch_prctl", ON_X86_64 | ON_X32 },
+	{ "modify_ldt", ON_X86_64 | ON_X86 | ON_X32 },
+	{ "arm_fadvise64_64", ON_ARM },
+	{ "arm_sync_file_range", ON_ARM },
+	{ "sync_file_range2", ON_ARM },
+	{ "breakpoint", ON_ARM },
+	{ "cacheflush", ON_ARM },
+	{ "set_tls", ON_ARM },
+};
+
+/* personality(2) values that change nothing a filter relies on: PER_LINUX, PER_LINUX32,
+ * UNAME26, PER_LINUX32|UNAME26, and 0xffffffff (a query). */
+static const unsigned long personalities[] = { 0x0, 0x8, 0x20000, 0x20008, 0xffffffff };
+
+/* CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET */
+#define NAMESPACE_FLAGS 0x7E020000ULL
+#define AF_VSOCK_FAMILY 40
+
+struct arch {
+	uint32_t token;
+	unsigned mask;
+};
+
+#if defined(__x86_64__)
+static const struct arch arches[] = {
+	{ SCMP_ARCH_X86_64, ON_X86_64 }, { SCMP_ARCH_X86, ON_X86 }, { SCMP_ARCH_X32, ON_X32 } };
+#elif defined(__aarch64__)
+static const struct arch arches[] = { { SCMP_ARCH_AARCH64, ON_ARM }, { SCMP_ARCH_ARM, ON_ARM } };
+#else
+static const struct arch arches[] = { { SCMP_ARCH_NATIVE, 0 } };
+#endif
+
+static void release_ctx(scmp_filter_ctx *ctx)
+{
+	if (*ctx != NULL)
+		seccomp_release(*ctx);
+}
+#define _cleanup_scmp_ __attribute__((cleanup(release_ctx)))
+
+/* libseccomp returns -errno. */
+static int scmp_err(struct plate_error **err, int rc, const char *what, const char *name)
+{
+	return plate_err_new(err, -rc, "seccomp: %s '%s'", what, name);
+}
+
+static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
+		    const struct scmp_arg_cmp *cmp, struct plate_error **err)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+	int rc;
+
+	/* A name no architecture of this libseccomp knows (a newer syscall) stays denied. */
+	if (nr == __NR_SCMP_ERROR)
+		return 0;
+	rc = seccomp_rule_add_array(ctx, action, nr, n, cmp);
+	/* -EDOM, -EOPNOTSUPP: the syscall does not exist on this architecture. */
+	if (rc < 0 && rc != -EDOM && rc != -EOPNOTSUPP)
+		return scmp_err(err, rc, "add rule for", name);
+	return 0;
+}
+
+/* The rules for one architecture, in a context of its own (seccomp_merge() joins them, so
+ * that architecture-specific syscalls stay specific). */
+static int build_arch(const struct arch *a, scmp_filter_ctx *out, struct plate_error **err)
+{
+	_cleanup_scmp_ scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+	int rc;
+
+	if (ctx == NULL)
+		return plate_err_new(err, ENOMEM, "seccomp: out of memory");
+	/* A binary tree of syscall numbers: on kernels without the filter cache (before
+	 * 5.11) every syscall walks the filter. */
+	if ((rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2)) < 0)
+		return scmp_err(err, rc, "set attribute", "optimize");
+	if (a->token != SCMP_ARCH_NATIVE && a->token != seccomp_arch_native()) {
+		if ((rc = seccomp_arch_add(ctx, a->token)) < 0 ||
+		    (rc = seccomp_arch_remove(ctx, SCMP_ARCH_NATIVE)) < 0)
+			return scmp_err(err, rc, "add architecture", "");
+	}
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (add_rule(ctx, SCMP_ACT_ALLOW, allowed[i], 0, NULL, err) < 0)
+			return -1;
+	for (size_t i = 0; i < sizeof(arch_allowed) / sizeof(arch_allowed[0]); i++)
+		if ((arch_allowed[i].arches & a->mask) &&
+		    add_rule(ctx, SCMP_ACT_ALLOW, arch_allowed[i].name, 0, NULL, err) < 0)
+			return -1;
+	for (size_t i = 0; i < sizeof(personalities) / sizeof(personalities[0]); i++) {
+		struct scmp_arg_cmp c = SCMP_A0(SCMP_CMP_EQ, personalities[i]);
+		if (add_rule(ctx, SCMP_ACT_ALLOW, "personality", 1, &c, err) < 0)
+			return -1;
+	}
+	{
+		struct scmp_arg_cmp sock = SCMP_A0(SCMP_CMP_NE, AF_VSOCK_FAMILY);
+		/* s390 passes the clone flags second. */
+#if defined(__s390__)
+		struct scmp_arg_cmp clone = SCMP_A1(SCMP_CMP_MASKED_EQ, NAMESPACE_FLAGS, 0);
+#else
+		struct scmp_arg_cmp clone = SCMP_A0(SCMP_CMP_MASKED_EQ, NAMESPACE_FLAGS, 0);
+#endif
+		if (add_rule(ctx, SCMP_ACT_ALLOW, "socket", 1, &sock, err) < 0 ||
+		    add_rule(ctx, SCMP_ACT_ALLOW, "clone", 1, &clone, err) < 0 ||
+		    add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL, err) < 0)
+			return -1;
+	}
+	*out = steal_pointer(&ctx);
+	return 0;
+}
+
+static int build(struct sandbox_bpf *out, struct plate_error **err)
+{
+	_cleanup_scmp_ scmp_filter_ctx ctx = NULL;
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ struct sock_filter *insns = NULL;
+	struct stat st;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(arches) / sizeof(arches[0]); i++) {
+		scmp_filter_ctx one = NULL;
+
+		if (build_arch(&arches[i], &one, err) < 0)
+			return -1;
+		if (ctx == NULL) {
+			ctx = one;
+		} else if ((rc = seccomp_merge(ctx, one)) < 0) {
+			seccomp_release(one);
+			return scmp_err(err, rc, "merge architecture", "");
+		}
+	}
+	/* libseccomp 2.5 exports BPF to a descriptor only. */
+	fd = memfd_create("seccomp-bpf", MFD_CLOEXEC);
+	if (fd < 0)
+		return plate_err_new(err, errno, "seccomp: create a memfd");
+	if ((rc = seccomp_export_bpf(ctx, fd)) < 0)
+		return scmp_err(err, rc, "export", "bpf");
+	if (fstat(fd, &st) < 0)
+		return plate_err_new(err, errno, "seccomp: stat the exported filter");
+	if (st.st_size <= 0 || st.st_size % (off_t)sizeof(struct sock_filter) != 0 ||
+	    st.st_size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return plate_err_new(err, EINVAL, "seccomp: exported filter of %lld bytes",
+				     (long long)st.st_size);
+	insns = malloc((size_t)st.st_size);
+	if (insns == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	if (pread(fd, insns, (size_t)st.st_size, 0) != (ssize_t)st.st_size)
+		return plate_err_new(err, errno, "seccomp: read the exported filter");
+	out->insns = steal_pointer(&insns);
+	out->len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
+	return 0;
+}
+
+/* The filter is a constant of the program, but libseccomp takes about 20 ms to compute it:
+ * too much to repeat for every RUN, so it is built once per process, on first use, and
+ * never changes or is freed afterwards. */
+static struct {
+	pthread_once_t once;
+	struct sandbox_bpf bpf;
+	int errnum;
+	char message[256];
+} filter = { .once = PTHREAD_ONCE_INIT };
+
+static void build_once(void)
+{
+	_cleanup_error_ struct plate_error *e = NULL;
+
+	if (build(&filter.bpf, &e) < 0) {
+		filter.errnum = e->errno_value != 0 ? e->errno_value : EINVAL;
+		snprintf(filter.message, sizeof(filter.message), "%s", e->message);
+	}
+}
+
+int sandbox_seccomp_filter(const struct sandbox_bpf **out, struct plate_error **err)
+{
+	pthread_once(&filter.once, build_once);
+	if (filter.errnum != 0)
+		return plate_err_new(err, filter.errnum, "%s", filter.message);
+	*out = &filter.bpf;
+	return 0;
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The sandbox's security profile as RUN steps and `plate run` see it, tried from inside with
+# the static probe: seccomp filter, no user namespaces, private keyring, no host devices, a
+# clean pid 1, no way to run the host's plate binary, setuid after USER, and
+# `RUN --security=insecure` behind `--allow security.insecure`.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/build-helpers.bash"
+build_prereqs
+make_base
+
+# A key in the host user's keyring: possessed by every process of the user (plate
+# included), so a sandbox sharing plate's session keyring could read it.
+host_key=$("$PROBE" addkey @u "plate-build-test-$$" host-s3cret)
+trap '"$PROBE" delkey "$host_key" >/dev/null 2>&1; rm -rf "$T"' EXIT
+ck "the host can read its key (the checks below can fail)" \
+	test "$("$PROBE" readkey "$host_key")" = host-s3cret
+
+C=$T/ctx
+mkdir -p "$C"
+# Every probe writes what it saw; a refused operation writes "denied".
+cat >"$C/Dockerfile" <<EOF
+FROM base:test
+RUN probe seccomp > /seccomp
+RUN probe unshare > /unshare 2>&1 || echo denied >> /unshare
+RUN probe readkey $host_key > /readkey 2>&1 || echo denied >> /readkey
+RUN probe addkey @u plate-inside-$$ x > /addkey 2>&1 || echo denied >> /addkey
+RUN probe mknod /kvm 10 232 && (probe open /kvm > /kvm-open 2>&1 || echo denied >> /kvm-open)
+RUN mknod /shipped-null c 1 3 && (probe open /shipped-null > /shipped-open 2>&1 || echo denied >> /shipped-open)
+RUN probe cat /proc/1/cmdline | tr '\0' ' ' > /cmdline
+RUN probe ls /proc/self/fd > /fds
+RUN mkdir /suid && cp /bin/probe /suid/probe && chmod 4755 /suid/probe
+RUN mkdir -p /mv/a /mv/b && echo x > /mv/a/f && ln /mv/a/f /mv/b/link && mv /mv/a/f /mv/b/moved && echo ok > /mv/result
+USER nobody
+RUN /suid/probe euid > /tmp/euid && probe euid > /tmp/own-euid
+EOF
+build "$C" -t secure --build-arg UNDECLARED=plate-secret-build-arg
+ck "the probes build" test "$rc" = 0
+in_image() { p run --network none secure cat "$1"; }
+ck "RUN: a seccomp filter" test "$(in_image /seccomp)" = 2
+ck "RUN: no user namespace" test "$(in_image /unshare)" = "probe: unshare 'CLONE_NEWUSER': Operation not permitted
+denied"
+ck "RUN: a host key is not readable" test "$(in_image /readkey | tail -1)" = denied
+ck "RUN: no key can be added" test "$(in_image /addkey | tail -1)" = denied
+ck "... and none appeared on the host" bash -c "! '$PROBE' findkey @u 'plate-inside-$$' 2>/dev/null"
+ck "RUN: a device node made with mknod does not open" test "$(in_image /kvm-open | tail -1)" = denied
+ck "RUN: nor one from an earlier layer" test "$(in_image /shipped-open | tail -1)" = denied
+ck "RUN: pid 1's command line shows nothing of the build" test "$(in_image /cmdline | sed 's/ *$//')" = sandbox-init
+ck "RUN: no descriptor but the command's own" test "$(in_image /fds | tr '\n' ' ')" = "0 1 2 3 "
+ck "RUN: the exec guard leaves links and renames across directories alone (Landlock REFER)" \
+	test "$(in_image /mv/result)" = ok
+ck "RUN: a setuid-root file after USER nobody gives euid 0" \
+	test "$(in_image /tmp/euid)/$(in_image /tmp/own-euid)" = 0/65534
+
+run_in() { p run --network none --user root secure /bin/probe "$@" 2>&1; }
+ck "plate run: a seccomp filter" test "$(run_in seccomp)" = 2
+ck "plate run: no user namespace" test "$(run_in unshare)" = "probe: unshare 'CLONE_NEWUSER': Operation not permitted"
+ck "plate run: a host key is not readable" \
+	test "$(run_in readkey "$host_key")" = "probe: readkey '$host_key': Operation not permitted"
+ck "plate run: an image's device node does not open" \
+	test "$(run_in open /shipped-null)" = "probe: open '/shipped-null': Permission denied"
+ck "plate run: the standard ones do" test "$(run_in open /dev/null)" = opened
+ck "plate run: pid 1's command line is neutral" \
+	test "$(p run --network none secure probe cat /proc/1/cmdline | tr '\0' ' ' | sed 's/ *$//')" = sandbox-init
+ck "plate run: setuid after USER nobody (the image's user)" test "$(p run --network none secure /suid/probe euid)" = 0
+ck "plate run: /proc/self/exe does not run plate" \
+	bash -c "! p() { :; }; ! '$PLATE' --root '$R' run --network none secure /proc/self/exe version >'$T/selfexe' 2>&1 && grep -q \"exec '/proc/self/exe': Permission denied\" '$T/selfexe'"
+
+# RUN ["/proc/self/exe", ...]: the command is a copy of plate until it execs.
+printf 'FROM base:test\nRUN ["/proc/self/exe", "version"]\n' >"$T/Dockerfile.exe"
+build "$C" -f "$T/Dockerfile.exe"
+ck "RUN /proc/self/exe fails the build" \
+	bash -c "test $rc = 1 && grep -q \"exec '/proc/self/exe': Permission denied\" '$T/out' && ! grep -q 'plate 0' '$T/out'"
+
+# RUN --security=insecure: BuildKit's entitlement.
+cat >"$T/Dockerfile.insecure" <<'EOF'
+FROM base:test
+RUN --security=insecure probe seccomp > /seccomp && probe caps > /caps && probe unshare > /unshare
+EOF
+build "$C" -f "$T/Dockerfile.insecure" -t insecure
+ck "--security=insecure without --allow fails" \
+	bash -c "test $rc = 1 && grep -q \"RUN --security=insecure needs 'plate build --allow security.insecure'\" '$T/out'"
+build "$C" -f "$T/Dockerfile.insecure" -t insecure --allow security.insecure
+ck "with --allow security.insecure it builds" test "$rc" = 0
+ck "insecure: no seccomp filter" test "$(p run --network none insecure cat /seccomp)" = 0
+ck "insecure: every capability plate has" test "$(p run --network none insecure cat /caps)" = "$("$PROBE" caps)"
+ck "insecure: namespaces can be made" test "$(p run --network none insecure cat /unshare)" = ok
+build "$C" -f "$T/Dockerfile.insecure" --allow security.network
+ck "--allow takes only security.insecure" bash -c "test $rc = 2 && grep -q \"'security.network'\" '$T/out'"
+printf 'FROM base:test\nRUN --security=sandbox probe seccomp > /s\n' >"$T/Dockerfile.sandbox"
+build "$C" -f "$T/Dockerfile.sandbox" -t sandboxed
+ck "--security=sandbox is the default sandbox" test "$(p run --network none sandboxed cat /s)" = 2
+tap_done
