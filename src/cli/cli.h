@@ -57,13 +57,12 @@ int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct
 const char *cli_safe(const char *s);
 
 /* The store commands' helpers (store_open.c): the store at --root / $PLATE_ROOT / the
- * default root, "linux/<arch>" of this machine, "busybox:1" for "docker.io/library/busybox:1",
- * and a name normalised ("busybox" -> "docker.io/library/busybox:latest"). */
+ * default root, "linux/<arch>" of this machine, and a name normalised ("busybox" ->
+ * "docker.io/library/busybox:latest"). */
 int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error **err);
 /* The same without creating or fixing anything: for fsck, which reports what it finds. */
 int cli_open_store_as_found(struct cli_ctx *ctx, struct store **out, struct plate_error **err);
 const char *cli_host_platform(void);
-const char *cli_familiar_name(const char *name);
 int cli_normalise_name(const char *name, bool need_tag, char **out, struct plate_error **err);
 
 /* Registry access shared by pull, push, login and build (registry_opts.c): the getopt
@@ -149,49 +148,16 @@ int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 int cli_cmd_logout(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_check_dockerfile(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 
-/* The Dockerfile checks of one build (check_dockerfile.c), for `plate check DOCKERFILE` and
- * `plate build`: findings added to *report, sorted, with the check policy applied. */
-struct check_report;
-struct dockerfile;
-struct cli_lint_input {
-	const struct dockerfile *df;
-	const char *source;          /* the Dockerfile's bytes */
-	size_t source_len;
-	const char *display_name;    /* file name in findings */
-	const char *dockerfile_path; /* for <Dockerfile>.dockerignore; NULL for stdin */
-	const char *context_dir;     /* NULL: no context checks */
-	const char *const *build_args; /* "NAME=VALUE" */
-	size_t n_build_args;
-	const char *platform;        /* target platform, NULL for linux/amd64 */
-	struct store *store;         /* base images found here inform the checks; may be NULL */
-};
-int cli_lint_dockerfile(const struct cli_lint_input *in, struct check_report *report,
-			struct plate_error **err);
 int cli_cmd_du(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_sbom(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 
-/* The doctor on a stored image (check.c), shared by `plate check` and `plate build`:
- * prints the findings to out (stdout when NULL); returns 0, 3 when an error finding
- * remains, or -1.  max_size < 0: no budget.  SIZE strings: cli_parse_size(). */
-struct check_fs;
-struct cli_doctor_options {
-	bool strict, json;
-	bool quiet; /* print nothing, only the exit status */
-	bool event; /* JSON as a progress event: {"type":"check","findings":...} */
-	int64_t max_size;
-	const char *skip; /* "ID,ID" or NULL */
-	const char *platform;
-	FILE *out;
-};
-int cli_doctor(struct cli_ctx *ctx, struct store *s, const char *name,
-	       const struct cli_doctor_options *o, struct plate_error **err);
+/* Findings as text, or JSON (event: as a progress event {"type":"check","findings":...}),
+ * written to out (check.c).  SIZE strings: cli_parse_size(). */
+struct finding_report;
+int cli_render_findings(const struct finding_report *r, bool json, bool event, FILE *out,
+			struct plate_error **err);
 int cli_parse_size(const char *s, int64_t *out);
-/* Stores the SBOM of a stored image (digest) as its OCI 1.1 referrer (sbom.c). */
-int cli_sbom_attach(struct store *s, const char *digest, const char *platform,
-		    struct plate_error **err);
-int cli_image_fs(struct store *s, const struct store_image *img, struct check_fs **out,
-		 struct plate_error **err);
 
 /* Monotonic seconds, for durations shown to the user. */
 double cli_now(void);

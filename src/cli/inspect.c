@@ -13,7 +13,7 @@ static json_t *strings_array(const struct oci_strings *s, bool familiar, const c
 
 	for (size_t i = 0; a != NULL && i < s->n; i++) {
 		_cleanup_free_ char *v = NULL;
-		const char *name = familiar ? cli_familiar_name(s->v[i]) : s->v[i];
+		const char *name = familiar ? oci_familiar_name(s->v[i]) : s->v[i];
 		if (suffix != NULL) {
 			/* RepoDigests: "repo@digest", the repository without its tag. */
 			const char *colon = strrchr(name, ':');

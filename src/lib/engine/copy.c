@@ -27,7 +27,6 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
-#include "registry/registry.h"
 #include "layer/layer.h"
 #include "engine/engine_internal.h"
 
@@ -610,12 +609,16 @@ static int download(struct engine *e, struct url_source *u, const char *checksum
 
 	if (u->file != NULL)
 		return 0;
+	if (e->o.fetch_url == NULL)
+		return plate_err_new(err, ENOTSUP, "cannot download '%s': this build has no URL fetcher",
+				     u->url);
 	if (eng_scratch(e, "download", &dir, err) < 0 || asprintf(&u->file, "%s/data", dir) < 0)
 		return u->file == NULL && dir != NULL ? plate_err_new(err, ENOMEM, "out of memory") : -1;
 	fd = open(u->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return plate_err_new(err, errno, "cannot create '%s'", u->file);
-	if (registry_url_get(u->url, fd, ENG_ADD_URL_MAX, u->digest, &u->mtime, err) < 0)
+	if (e->o.fetch_url(e->o.fetch_data, u->url, fd, ENG_ADD_URL_MAX, u->digest, &u->mtime,
+			   err) < 0)
 		return -1;
 	if (checksum != NULL && strcmp(checksum, u->digest) != 0)
 		return plate_err_new(err, 0, "checksum of '%s' is '%s', not '%s'", u->url, u->digest,

@@ -316,7 +316,7 @@ int eng_user_resolve_root(int rootfd, const char *spec, bool groups, struct eng_
 			  struct plate_error **err);
 void eng_user_release(struct eng_user *u);
 
-/* ---- steps (stage.c, copy.c, run.c) ------------------------------------------------------ */
+/* ---- steps (build_stage.c, copy.c, run.c) ------------------------------------------------------ */
 
 /* The sandbox network of an engine network: DEFAULT is the sandbox's PRIVATE one. */
 enum sandbox_network eng_sandbox_network(enum engine_network net);

@@ -1,6 +1,6 @@
 /* Snapshots: a layer extracted once into snapshots/<hex>/fs, with info.json recording the
  * tree's shape so that fsck can tell a damaged snapshot from a sound one, and fs.index
- * listing the tree for the doctor (check_index_build()). */
+ * listing the tree for the doctor (layer_index_build()). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,6 @@
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/output.h"
-#include "check/check.h"
 #include "json/json.h"
 #include "layer/layer.h"
 #include "store/store_internal.h"
@@ -27,10 +26,10 @@
 static int write_index(int snapfd, int fsfd, const char *name, const char *diff_id,
 		       uint64_t *entries, uint64_t *bytes, struct plate_error **err)
 {
-	_cleanup_buf_ struct buf ix = BUF_INIT(CHECK_INDEX_MAX);
+	_cleanup_buf_ struct buf ix = BUF_INIT(LAYER_INDEX_MAX);
 	_cleanup_close_ int fd = -1;
 
-	if (check_index_build(fsfd, diff_id, &ix, entries, bytes, err) < 0)
+	if (layer_index_build(fsfd, diff_id, &ix, entries, bytes, err) < 0)
 		return plate_err_wrap(err, "cannot index snapshot '%s'", name);
 	fd = openat(snapfd, STORE_SNAPSHOT_INDEX, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0 || write_all(fd, ix.data, ix.len) < 0)
@@ -194,12 +193,12 @@ out:
 
 int store_snapshot_index_check(struct store *s, const char *diff_id, struct plate_error **err)
 {
-	_cleanup_buf_ struct buf want = BUF_INIT(CHECK_INDEX_MAX);
+	_cleanup_buf_ struct buf want = BUF_INIT(LAYER_INDEX_MAX);
 	_cleanup_free_ char *data = NULL;
 	_cleanup_close_ int fsfd = -1;
 	const char *hex = store_digest_hex(diff_id, err);
 	char path[DIGEST_HEX_LEN + 32];
-	struct check_index *ix = NULL;
+	struct layer_index *ix = NULL;
 	size_t len;
 
 	if (hex == NULL)
@@ -207,15 +206,15 @@ int store_snapshot_index_check(struct store *s, const char *diff_id, struct plat
 	snprintf(path, sizeof(path), "snapshots/%s/%s", hex, STORE_SNAPSHOT_INDEX);
 	if (faccessat(s->rootfd, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
 		return plate_err_new(err, ENOENT, "%s is missing", STORE_SNAPSHOT_INDEX);
-	if (store_fs_read_file(s->rootfd, path, CHECK_INDEX_MAX, &data, &len, err) < 0 ||
-	    check_index_parse(data, len, diff_id, &ix, err) < 0)
+	if (store_fs_read_file(s->rootfd, path, LAYER_INDEX_MAX, &data, &len, err) < 0 ||
+	    layer_index_parse(data, len, diff_id, &ix, err) < 0)
 		return -1;
-	check_index_free(ix);
+	layer_index_free(ix);
 	snprintf(path, sizeof(path), "snapshots/%s/fs", hex);
 	fsfd = openat(s->rootfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fsfd < 0)
 		return plate_err_new(err, errno, "cannot open '%s'", path);
-	if (check_index_build(fsfd, diff_id, &want, NULL, NULL, err) < 0)
+	if (layer_index_build(fsfd, diff_id, &want, NULL, NULL, err) < 0)
 		return -1;
 	if (want.len != len || memcmp(want.data, data, len) != 0)
 		return plate_err_new(err, 0, "%s does not match the tree", STORE_SNAPSHOT_INDEX);

@@ -135,7 +135,7 @@ int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *l
 int store_snapshot_adopt(int dirfd, const char *name, const char *src, const char *diff_id,
 			 long long epoch, struct plate_error **err);
 /* Checks ROOT/snapshots/<hex>/fs.index: present, sound, naming diff_id, and what
- * check_index_build() makes of the tree today. */
+ * layer_index_build() makes of the tree today. */
 int store_snapshot_index_check(struct store *s, const char *diff_id, struct plate_error **err);
 /* Checks ROOT/snapshots/<hex>: info.json names diff_id and matches the tree. */
 int store_snapshot_check(struct store *s, const char *diff_id, struct plate_error **err);
