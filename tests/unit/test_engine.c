@@ -113,6 +113,16 @@ static void test_quote(void)
 
 	tap_streq(q, "[\"/bin/sh\" \"-c\" \"echo \\\"a\\\\b\\\"\\t\\n\"]", "Go %%q of a list");
 	tap_streq(e, "[]", "empty list");
+
+	/* Where the old ASCII-only quoting wrote raw bytes or \x0b: Go keeps printable
+	 * runes, escapes invalid bytes as \xNN, non-printable runes as \u/\U, \v as \v. */
+	const char *w[] = { "caf\xc3\xa9 \xe2\x82\xac", "\xff\xc3", "\xc2\x85\xc2\xad\v",
+			    "\xf3\xa0\x80\x81" };
+	_cleanup_free_ char *u = eng_quote_list(w, 4);
+
+	tap_streq(u, "[\"caf\xc3\xa9 \xe2\x82\xac\" \"\\xff\\xc3\" \"\\u0085\\u00ad\\v\" "
+		     "\"\\U000e0001\"]",
+		  "Go %%q of non-ASCII and invalid UTF-8");
 }
 
 static void test_durations(void)
