@@ -46,6 +46,9 @@ struct cli_ctx {
 int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* $SOURCE_DATE_EPOCH in seconds, 0 when unset or empty; anything else is a usage error. */
+int cli_source_date_epoch(struct cli_ctx *ctx, long long *epoch, struct plate_error **err);
+
 /* file_read_at() of a file the user named: regular files only, except below /dev/ (stdin,
  * /dev/fd/N), where a pipe is accepted. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct plate_error **err);

@@ -27,6 +27,21 @@ int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *f
 	return plate_err_new(err, 0, "%s", msg ? msg : "usage error");
 }
 
+int cli_source_date_epoch(struct cli_ctx *ctx, long long *epoch, struct plate_error **err)
+{
+	const char *v = getenv("SOURCE_DATE_EPOCH");
+	char *end;
+
+	*epoch = 0;
+	if (v == NULL || *v == '\0')
+		return 0;
+	errno = 0;
+	*epoch = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0' || *epoch < 0)
+		return cli_usage_error(ctx, err, "SOURCE_DATE_EPOCH '%s' is not a number of seconds", v);
+	return 0;
+}
+
 int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct plate_error **err)
 {
 	/* "-f -" is /dev/stdin, and a shell's <(...) is /dev/fd/N: a pipe there is the user's

@@ -173,6 +173,24 @@ char *eng_path_join(const char *base, const char *rel)
 	return eng_path_clean_abs(joined);
 }
 
+int eng_env_set(struct oci_strings *env, const char *kv, struct plate_error **err)
+{
+	const char *eq = strchr(kv, '=');
+	size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
+
+	for (size_t i = 0; i < env->n; i++) {
+		if (strncmp(env->v[i], kv, klen) == 0 && env->v[i][klen] == '=') {
+			char *copy = strdup(kv);
+			if (copy == NULL)
+				return plate_err_new(err, ENOMEM, "out of memory");
+			free(env->v[i]);
+			env->v[i] = copy;
+			return 0;
+		}
+	}
+	return oci_strings_add(env, kv, err);
+}
+
 char *eng_quote_list(const char *const *v, size_t n)
 {
 	_cleanup_buf_ struct buf b = BUF_INIT(BUF_UNLIMITED);
