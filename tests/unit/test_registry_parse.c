@@ -597,6 +597,38 @@ static void test_backoff(void)
 	plate_error_free(err);
 }
 
+/* The checked setopt against the real libcurl: a URL over libcurl's 8 MB input limit is
+ * refused, the refusal names the option, and the options after it are not applied. */
+static void test_setopt_checked(void)
+{
+	_cleanup_error_ struct plate_error *err = NULL;
+	size_t n = 9u << 20;
+	char *url = malloc(n + 1);
+	struct reg_setopts so = { 0 };
+	int rc;
+
+	if (reg_curl_load(&err) < 0 || url == NULL || (so.curl = reg_curl.easy_init()) == NULL) {
+		tap_ok(false, "libcurl loads: %s", err ? err->message : "out of memory");
+		free(url);
+		return;
+	}
+	memcpy(url, "http://127.0.0.1/", 17);
+	memset(url + 17, 'a', n - 17);
+	url[n] = '\0';
+	REG_SETOPT(&so, CURLOPT_NOSIGNAL, 1L);
+	TAP_OK(reg_setopts_done(&so, &err) == 0, "an accepted option is no error");
+	REG_SETOPT(&so, CURLOPT_URL, url);
+	REG_SETOPT(&so, CURLOPT_MAXREDIRS, 3L);
+	rc = reg_setopts_done(&so, &err);
+	TAP_OK(rc < 0 && err->errno_value == EINVAL &&
+		       strstr(err->message, "libcurl refused CURLOPT_URL: ") == err->message,
+	       "a refused option is an error naming it (%s)", err ? err->message : "none");
+	TAP_OK(so.rc != CURLE_OK && strcmp(so.failed, "CURLOPT_URL") == 0,
+	       "the first refusal is kept");
+	reg_curl.easy_cleanup(so.curl);
+	free(url);
+}
+
 int main(void)
 {
 	test_www_authenticate();
@@ -609,5 +641,6 @@ int main(void)
 	test_credential_helper();
 	test_endpoints();
 	test_backoff();
+	test_setopt_checked();
 	return tap_done();
 }
