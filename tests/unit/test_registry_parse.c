@@ -160,6 +160,21 @@ static void test_small_headers(void)
 	tap_ok(reg_parse_http_date(S("Sun, 06 Nov 1994 08:49:37 GMT"), &t, &err) == 0 &&
 		       t == 784111777,
 	       "IMF-fixdate (RFC 9110 example)");
+	tap_ok(reg_parse_http_date(S(" Thu, 29 Feb 2024 23:59:60 GMT "), &t, &err) == 0 &&
+		       t == 1709251200,
+	       "leap day, leap second, surrounding blanks");
+	static const char *const bad_dates[] = {
+		"Sun, 06 Nop 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 UTC",
+		"Sun, 06 Nov 1994 24:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT",
+		"Sun Nov  6 08:49:37 1994",	 "Sun, 06 Nov 1994 08:49:37 GMTX",
+	};
+	for (size_t i = 0; i < sizeof(bad_dates) / sizeof(bad_dates[0]); i++) {
+		tap_ok(reg_parse_http_date(S(bad_dates[i]), &t, &err) < 0 && err != NULL &&
+			       strcmp(err->message, "expected an IMF-fixdate") == 0,
+		       "'%s' refused", bad_dates[i]);
+		plate_error_free(err);
+		err = NULL;
+	}
 	tap_ok(reg_parse_retry_after(S("120"), NULL, 0, &v, &err) == 0 && v == 120,
 	       "retry-after seconds");
 	tap_ok(reg_parse_retry_after(S("Sun, 06 Nov 1994 08:50:07 GMT"),
@@ -319,6 +334,17 @@ static void test_base64(void)
 	tap_ok(reg_base64_decode(S("dXNl*jpw"), &d, &n) < 0, "bad character refused");
 	tap_ok(reg_base64_decode(S("dXNlc"), &d, &n) < 0, "bad length refused");
 	tap_ok(reg_base64_decode(S("dXNlcjpwYSBzcx=="), &d, &n) < 0, "non-canonical bits refused");
+	tap_ok(reg_base64_decode(S("dXNl cjpw"), &d, &n) < 0, "white space refused");
+	tap_ok(reg_base64_decode(S("dX=l"), &d, &n) < 0, "padding inside refused");
+	for (size_t len = 0; len <= 4; len++) {
+		e = reg_base64_encode("a:b\xff", len);
+		tap_ok(e != NULL && reg_base64_decode(e, strlen(e), &d, &n) == 0 && n == len &&
+			       memcmp(d, "a:b\xff", len) == 0,
+		       "%zu bytes round trip (%s)", len, e ? e : "?");
+		free(d);
+		free(e);
+		d = NULL;
+	}
 }
 
 static void test_docker_config(void)
