@@ -60,7 +60,7 @@ int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "q", longopts)) != -1) {
 		switch (c) {
 		case 'q':
 			o.quiet = true;

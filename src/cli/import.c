@@ -30,7 +30,7 @@ int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 		return plate_err_new(err, ENOMEM, "out of memory");
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:m:", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "c:m:", longopts)) != -1) {
 		switch (c) {
 		case 'c':
 			changes[o.n_changes++] = optarg;
