@@ -286,21 +286,6 @@ static int parse_secret(struct cli_ctx *ctx, char *spec, struct engine_secret *s
 	return 0;
 }
 
-static int epoch_from_env(struct cli_ctx *ctx, long long *epoch, struct plate_error **err)
-{
-	const char *v = getenv("SOURCE_DATE_EPOCH");
-	char *end;
-
-	*epoch = 0;
-	if (v == NULL || *v == '\0')
-		return 0;
-	errno = 0;
-	*epoch = strtoll(v, &end, 10);
-	if (errno != 0 || *end != '\0' || *epoch < 0)
-		return cli_usage_error(ctx, err, "SOURCE_DATE_EPOCH '%s' is not a number of seconds", v);
-	return 0;
-}
-
 /* The Dockerfile's text must outlive cli_cmd_build(): main prints located errors from it. */
 struct dockerfile_source {
 	char *path;
@@ -567,7 +552,7 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 			fputs(usage, stdout);
 			return CLI_EXIT_OK;
 		}
-	if (parse_args(ctx, argc, argv, &c.o, err) < 0 || epoch_from_env(ctx, &c.eo.epoch, err) < 0 ||
+	if (parse_args(ctx, argc, argv, &c.o, err) < 0 || cli_source_date_epoch(ctx, &c.eo.epoch, err) < 0 ||
 	    prepare(&c, err) < 0 || read_dockerfile(&c, err) < 0)
 		return -1;
 	if (c.o.check)

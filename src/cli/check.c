@@ -21,34 +21,6 @@
 static const char usage[] =
 	"usage: plate check [--strict] [--format text|json] [--max-size SIZE] [--skip ID,...] REF\n";
 
-int cli_parse_size(const char *s, int64_t *out)
-{
-	char *end;
-	double v;
-	double mult = 1;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno != 0 || v < 0)
-		return -1;
-	if (*end == 'k' || *end == 'K')
-		mult = 1e3, end++;
-	else if (*end == 'M' || *end == 'm')
-		mult = 1e6, end++;
-	else if (*end == 'G' || *end == 'g')
-		mult = 1e9, end++;
-	if (mult > 1 && *end == 'i') {
-		mult = mult == 1e3 ? 1024.0 : mult == 1e6 ? 1048576.0 : 1073741824.0;
-		end++;
-	}
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end != '\0' || v * mult > 9e18)
-		return -1;
-	*out = (int64_t)(v * mult);
-	return 0;
-}
-
 int cli_render_findings(const struct finding_report *r, bool json, bool event, FILE *out,
 			struct plate_error **err)
 {

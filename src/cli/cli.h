@@ -46,6 +46,21 @@ struct cli_ctx {
 int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* getopt_long() without its abbreviations: "--fil" is not "--file" (docker refuses it too,
+ * and a prefix that names one option today may name two tomorrow).  An abbreviation comes
+ * back as '?' with argv[optind - 1] the word, as an unknown option does. */
+struct option;
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* getopt_long for a command that has no options: the index of its first operand, or -1 with
+ * a usage error naming the option ("--" ends the options, "-" is an operand). */
+int cli_operands(struct cli_ctx *ctx, const char *cmd, int argc, char **argv,
+		 struct plate_error **err);
+/* After getopt_long returned '?': the usage error "unknown option 'X' for CMD". */
+int cli_bad_option(struct cli_ctx *ctx, const char *cmd, char **argv, struct plate_error **err);
+
+/* $SOURCE_DATE_EPOCH in seconds, 0 when unset or empty; anything else is a usage error. */
+int cli_source_date_epoch(struct cli_ctx *ctx, long long *epoch, struct plate_error **err);
+
 /* file_read_at() of a file the user named: regular files only, except below /dev/ (stdin,
  * /dev/fd/N), where a pipe is accepted. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct plate_error **err);
@@ -107,10 +122,19 @@ int cli_docker_config_update(const char *host, const char *user, const char *pas
 int cli_write_private_file(const char *path, const char *data, size_t len,
 			   struct plate_error **err);
 
-/* Options shared by build and plan (dockerfile_opts.c).  cli_take_value matches "--name V",
- * "--name=V" and "-x V": 1 matched, 0 not, -1 value missing.  cli_dockerfile_opt consumes
- * -f, --target, --platform, --build-arg (1), or not (0), or fails (-1, usage error).
+/* Options shared by build and plan (dockerfile_opts.c): -f, --target, --platform,
+ * --build-arg.  For getopt_long: CLI_DOCKERFILE_LONGOPTS and "f:" in the short options, then
+ * cli_dockerfile_getopt() on what it returns: 1 consumed, 0 not one of these, -1 failed.
+ * Hand-parsed (build): cli_take_value matches "--name V", "--name=V" and "-x V" (1 matched,
+ * 0 not, -1 value missing), cli_dockerfile_opt consumes one of the four (1), or not (0), or
+ * fails (-1, usage error).
  * cli_dockerfile_path: -f ("-" is stdin), else CONTEXT/Dockerfile, else CONTEXT/dockerfile. */
+enum { CLI_OPT_TARGET = 0x1101, CLI_OPT_PLATFORM, CLI_OPT_BUILD_ARG };
+#define CLI_DOCKERFILE_LONGOPTS                                               \
+	{ "file", required_argument, NULL, 'f' },                             \
+	{ "target", required_argument, NULL, CLI_OPT_TARGET },                \
+	{ "platform", required_argument, NULL, CLI_OPT_PLATFORM },            \
+	{ "build-arg", required_argument, NULL, CLI_OPT_BUILD_ARG }
 struct cli_dockerfile_opts {
 	const char *file;
 	const char *target;
@@ -122,6 +146,8 @@ struct cli_dockerfile_opts {
 int cli_take_value(int argc, char **argv, int *i, const char *name, const char *short_name,
 		   const char **value);
 int cli_strv_add(char ***v, size_t *n, const char *s, struct plate_error **err);
+int cli_dockerfile_getopt(struct cli_dockerfile_opts *o, int c, const char *arg,
+			  struct plate_error **err);
 int cli_dockerfile_opt(struct cli_ctx *ctx, struct cli_dockerfile_opts *o, int argc, char **argv,
 		       int *i, struct plate_error **err);
 void cli_dockerfile_opts_release(struct cli_dockerfile_opts *o);
@@ -153,10 +179,11 @@ int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 int cli_cmd_sbom(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 
 /* Findings as text, or JSON (event: as a progress event {"type":"check","findings":...}),
- * written to out (check.c).  SIZE strings: cli_parse_size(). */
+ * written to out (check.c). */
 struct finding_report;
 int cli_render_findings(const struct finding_report *r, bool json, bool event, FILE *out,
 			struct plate_error **err);
+/* A SIZE as docker reads it: 50M, 1GiB, 512kB (common.c). */
 int cli_parse_size(const char *s, int64_t *out);
 
 /* Monotonic seconds, for durations shown to the user. */

@@ -7,6 +7,7 @@
 
 #include "base/cleanup.h"
 #include "cli.h"
+#include "du/du.h"
 
 struct images_opts {
 	bool quiet;
@@ -42,18 +43,6 @@ static void format_age(const char *created, char *out, size_t size)
 			return;
 		}
 	}
-}
-
-static void format_size(double bytes, char *out, size_t size)
-{
-	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
-	size_t u = 0;
-
-	while (bytes >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		bytes /= 1000;
-		u++;
-	}
-	snprintf(out, size, u == 0 ? "%.0f%s" : "%.3g%s", bytes, units[u]);
 }
 
 /* One line of the listing (the ID alone with -q); an image that cannot be read is a
@@ -94,7 +83,7 @@ static void print_image(struct store *s, const struct oci_descriptor *d,
 	for (size_t j = 0; j < img->manifest.n_layers; j++)
 		total += img->manifest.layers[j].size;
 	format_age(img->config.created, age, sizeof(age));
-	format_size((double)total, size, sizeof(size));
+	du_human_size(total, size);
 	printf("%-40s %-20s ", cli_safe(repo), cli_safe(tag));
 	if (o->digests)
 		printf("%-71s ", d->digest);
@@ -117,7 +106,7 @@ int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "q", longopts)) != -1) {
 		switch (c) {
 		case 'q':
 			o.quiet = true;

@@ -24,7 +24,7 @@ int cli_cmd_load(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "i:q", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "i:q", longopts)) != -1) {
 		if (c == 'i')
 			input = optarg;
 		else if (c == 'q')

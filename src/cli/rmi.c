@@ -34,7 +34,7 @@ int cli_cmd_rmi(struct cli_ctx *ctx, int argc, char **argv, struct plate_error *
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "f", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "f", longopts)) != -1) {
 		if (c != 'f')
 			return cli_usage_error(ctx, err, "rmi: unknown option '%s'", argv[optind - 1]);
 		force = true;

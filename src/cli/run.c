@@ -65,7 +65,7 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **e
 	optind = 0;
 	opterr = 0;
 	/* "+": options end at the image; what follows is the command's. */
-	while ((c = getopt_long(argc, argv, "+:he:u:w:it", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+:he:u:w:it", longopts)) != -1) {
 		switch (c) {
 		case 'h':
 			fputs(usage, stdout);

@@ -26,23 +26,6 @@ static int run_prepare_in_view(void *data, const int *fds, struct plate_error **
 	return eng_user_resolve_root(fds[0], p->user ? p->user : "", true, p->resolved, err);
 }
 
-static int set_env(struct oci_strings *env, const char *kv, struct plate_error **err)
-{
-	const char *eq = strchr(kv, '=');
-	size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
-
-	for (size_t i = 0; i < env->n; i++)
-		if (strncmp(env->v[i], kv, klen) == 0 && env->v[i][klen] == '=') {
-			char *copy = strdup(kv);
-			if (copy == NULL)
-				return plate_err_new(err, ENOMEM, "out of memory");
-			free(env->v[i]);
-			env->v[i] = copy;
-			return 0;
-		}
-	return oci_strings_add(env, kv, err);
-}
-
 int engine_run(const struct engine_run_options *o, int *status, struct plate_error **err)
 {
 	struct engine_options eo = { .store = o->store };
@@ -110,7 +93,7 @@ int engine_run(const struct engine_run_options *o, int *status, struct plate_err
 	if (oci_strings_copy(&env, &c->env, err) < 0)
 		goto out;
 	for (size_t i = 0; i < o->n_env; i++)
-		if (set_env(&env, o->env[i], err) < 0)
+		if (eng_env_set(&env, o->env[i], err) < 0)
 			goto out;
 	sandbox_spec_init(&spec);
 	spec.rootfs_mode = SANDBOX_ROOTFS_OVERLAY;

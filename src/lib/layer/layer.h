@@ -5,7 +5,7 @@
  * Purpose
  *   A layer is a tar stream, optionally compressed (gzip or zstd).  Its diffID is the
  *   SHA-256 of the uncompressed tar, its digest the SHA-256 of the bytes as stored.  This
- *   module is the only one that touches libarchive, zlib, libdeflate and libzstd.
+ *   module is the only one that touches libarchive, libdeflate, ISA-L and libzstd.
  *
  *   Writing is one pass through a chain of stages (layer_internal.h):
  *     tar (libarchive) -> sha256 (diffID) -> compressor -> sha256 (digest) -> output fd

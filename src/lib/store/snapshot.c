@@ -87,40 +87,21 @@ int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *l
 	return write_info(snapfd, fsfd, name, layer_digest, diff_id, err);
 }
 
-/* mtime := min(whole seconds of mtime, epoch) for every entry below fd (owned). */
-static int clamp_walk(int fd, long long epoch, struct plate_error **err)
+/* mtime := min(whole seconds of mtime, epoch), for store_fs_walk(). */
+static int clamp_entry(int dirfd, const char *name, const struct stat *st, void *data,
+		       struct plate_error **err)
 {
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	struct dirent *de;
+	time_t epoch = (time_t)*(const long long *)data;
+	struct timespec ts[2] = {
+		{ .tv_nsec = UTIME_OMIT },
+		{ .tv_sec = st->st_mtim.tv_sec < epoch ? st->st_mtim.tv_sec : epoch },
+	};
 
-	if (d == NULL) {
-		int e = errno;
-		close(fd);
-		return plate_err_new(err, e, "cannot read a snapshot directory");
-	}
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return plate_err_new(err, errno, "cannot stat '%s'", de->d_name);
-		if (S_ISDIR(st.st_mode)) {
-			int sub = openat(dirfd(d), de->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0 || clamp_walk(sub, epoch, err) < 0)
-				return *err ? -1 : plate_err_new(err, errno, "cannot open '%s'", de->d_name);
-		}
-		if (st.st_mtim.tv_nsec == 0 && st.st_mtim.tv_sec <= epoch)
-			continue;
-		struct timespec ts[2] = {
-			{ .tv_nsec = UTIME_OMIT },
-			{ .tv_sec = st.st_mtim.tv_sec < epoch ? st.st_mtim.tv_sec : (time_t)epoch },
-		};
-		if (utimensat(dirfd(d), de->d_name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-			return plate_err_new(err, errno, "cannot set the time of '%s'", de->d_name);
-	}
-	return errno != 0 ? plate_err_new(err, errno, "cannot read a snapshot directory") : 0;
+	if (st->st_mtim.tv_nsec == 0 && st->st_mtim.tv_sec <= epoch)
+		return 0;
+	if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return plate_err_new(err, errno, "cannot set the time of '%s'", name);
+	return 0;
 }
 
 int store_snapshot_adopt(int dirfd, const char *name, const char *src, const char *diff_id,
@@ -139,7 +120,7 @@ int store_snapshot_adopt(int dirfd, const char *name, const char *src, const cha
 		int walkfd = openat(snapfd, "fs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (walkfd < 0)
 			return plate_err_new(err, errno, "cannot open snapshot directory '%s'", name);
-		if (clamp_walk(walkfd, epoch, err) < 0)
+		if (store_fs_walk(walkfd, clamp_entry, &epoch, err) < 0)
 			return -1;
 	}
 	return write_info(snapfd, fsfd, name, NULL, diff_id, err);
