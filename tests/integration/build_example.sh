@@ -12,10 +12,11 @@ for tool in skopeo umoci runc curl ip unshare nsenter; do
 done
 [ -x /usr/lib/go-1.19/bin/go ] || tap_skip_all "golang-1.19-go not installed"
 
-# The private network namespace is bound onto a file of $T rather than made by `ip netns add`:
-# concurrent `ip netns add`s (other tests, other suites) may each bind /run/netns onto
-# itself, and a namespace bound beneath the upper of those mounts leaves an empty file at
-# its path, which runc refuses ("setting the network namespace ...: invalid argument").
+# The private network namespace is bound onto a file of $T rather than named in /run/netns,
+# which every `ip netns` user on the machine shares: a name there is an empty file before its
+# namespace is bound onto it and after it is unmounted (a run killed then leaves it behind
+# for the next test whose pid, recycled, gives the same name), and runc refuses an empty
+# file ("failed to setns into net namespace: Invalid argument").  Its creation is checked.
 NS=$T/netns
 cleanup() {
 	runc --root "$T/runc" delete -f demo >/dev/null 2>&1
