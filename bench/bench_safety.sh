@@ -15,8 +15,9 @@
 # filter and the network namespace together cost at most 5 % of the cold build, judged on the
 # CPU of the whole build and on the builder overhead, which a loaded machine disturbs far less
 # than the wall time (cold builds varied 4-19 s within one run at load 10-13).  The load
-# average is printed at start and end: compare only variants of the same run.  Needs ../shared/bench/make-base.sh
-# output in $BENCH_OUT (default /tmp/plate-bench-out), a built plate and an older one; root.
+# average is printed at start and end: compare only variants of the same run.  Needs
+# ../shared/bench/make-base.sh output in $BENCH_OUT (default /tmp/plate-bench-out), a built
+# plate and an older one (`git worktree add ../before 6aef657 && make -C ../before -j2`); root.
 #   PLATE_BEFORE=../before/build/plate bench/bench_safety.sh [RUNS]     (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
