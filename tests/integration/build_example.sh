@@ -7,17 +7,34 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/build-helpers.bash"
 build_prereqs
-for tool in skopeo umoci runc curl ip; do
+for tool in skopeo umoci runc curl ip unshare nsenter; do
 	command -v $tool >/dev/null || tap_skip_all "$tool not installed"
 done
 [ -x /usr/lib/go-1.19/bin/go ] || tap_skip_all "golang-1.19-go not installed"
 
-NS=platetest$$
+# The private network namespace is bound onto a file of $T rather than named in /run/netns,
+# which every `ip netns` user on the machine shares: a name there is an empty file before its
+# namespace is bound onto it and after it is unmounted (a run killed then leaves it behind
+# for the next test whose pid, recycled, gives the same name), and runc refuses an empty
+# file ("failed to setns into net namespace: Invalid argument").  Its creation is checked.
+NS=$T/netns
 cleanup() {
 	runc --root "$T/runc" delete -f demo >/dev/null 2>&1
 	[ -n "${runpid:-}" ] && kill "$runpid" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
+	umount "$NS" 2>/dev/null
 	rm -rf "$T"
+}
+# wait_healthz PID URL [NSENTER...]: polls URL until it answers "ok" (stdout: the answer),
+# for up to 120 s (a loaded machine can take seconds to start the server), giving up early
+# when the process PID has gone.
+wait_healthz() {
+	local pid=$1 url=$2 answer="" deadline=$((SECONDS + 120))
+	shift 2
+	while [ $SECONDS -lt $deadline ] && kill -0 "$pid" 2>/dev/null; do
+		answer=$("$@" curl -s --max-time 5 "$url") && [ "$answer" = ok ] && break
+		sleep 0.2
+	done
+	echo "$answer"
 }
 trap cleanup EXIT
 
@@ -57,16 +74,14 @@ ck "the image holds only the binary and the CA bundle" test "$(sort "$T/files" |
 umoci unpack --image "$T/layout:demo" "$T/bundle" >/dev/null 2>"$T/err"
 ck "umoci unpacks it" test -x "$T/bundle/rootfs/app/plate-demo" || diag "$(cat "$T/err")"
 ck "it has no shell" test ! -e "$T/bundle/rootfs/bin/sh"
-ip netns add "$NS" && ip netns exec "$NS" ip link set lo up
-jq --arg ns "/run/netns/$NS" '.process.terminal = false |
+touch "$NS"
+unshare --net="$NS" true && nsenter --net="$NS" ip link set lo up
+ck "a private network namespace for runc" test "$(stat -f -c %T "$NS")" = nsfs
+jq --arg ns "$NS" '.process.terminal = false |
 	.linux.namespaces = ([.linux.namespaces[] | select(.type != "network")] + [{"type": "network", "path": $ns}])' \
 	"$T/bundle/config.json" >"$T/config.runc.json" && mv "$T/config.runc.json" "$T/bundle/config.json"
 runc --root "$T/runc" run -d --pid-file "$T/pid" -b "$T/bundle" demo >"$T/runc.log" 2>&1 </dev/null
-health=""
-for _ in $(seq 1 50); do
-	health=$(ip netns exec "$NS" curl -s --max-time 1 http://127.0.0.1:8080/healthz) && [ -n "$health" ] && break
-	sleep 0.1
-done
+health=$(wait_healthz "$(cat "$T/pid" 2>/dev/null || echo 0)" http://127.0.0.1:8080/healthz nsenter --net="$NS")
 ck "runc runs it and /healthz answers" test "$health" = ok || diag "$(cat "$T/runc.log")"
 ck "... as uid 65534" test "$(awk '/^Uid:/{print $2}' "/proc/$(cat "$T/pid")/status" 2>/dev/null)" = 65534
 runc --root "$T/runc" delete -f demo >/dev/null 2>&1
@@ -76,11 +91,7 @@ runc --root "$T/runc" delete -f demo >/dev/null 2>&1
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$PLATE" --root "$R" run --network host -e LISTEN=127.0.0.1:$port plate-demo >"$T/run.log" 2>&1 &
 runpid=$!
-health=""
-for _ in $(seq 1 50); do
-	health=$(curl -s --max-time 1 "http://127.0.0.1:$port/healthz") && [ -n "$health" ] && break
-	sleep 0.1
-done
+health=$(wait_healthz "$runpid" "http://127.0.0.1:$port/healthz")
 ck "plate run serves /healthz" test "$health" = ok || diag "$(cat "$T/run.log")"
 ck "... as uid 65534" bash -c "curl -s http://127.0.0.1:$port/ | jq -e '.uid == 65534' >/dev/null"
 kill "$runpid"
