@@ -113,8 +113,10 @@ int check_sbom_stored(struct store *s, const struct store_image *img, char **jso
 		    d->artifact_type == NULL || strcmp(d->artifact_type, SBOM_MEDIA_TYPE) != 0)
 			continue;
 		if (store_blob_read(s, d->digest, OCI_MAX_MANIFEST_SIZE, &data, &n, err) < 0 ||
-		    oci_manifest_parse(data, n, 0, &m, err) < 0)
-			return -1;
+		    oci_manifest_parse(data, n, 0, &m, err) < 0) {
+			r = -1;
+			break;
+		}
 		if (m.subject != NULL && strcmp(m.subject->digest, img->manifest_desc.digest) == 0 &&
 		    m.n_layers == 1 && strcmp(m.layers[0].media_type, SBOM_MEDIA_TYPE) == 0)
 			r = store_blob_read(s, m.layers[0].digest, SBOM_MAX, json, len, err) < 0 ?
