@@ -349,7 +349,10 @@ static void mount_overlay(const struct sandbox_plan *plan)
 	opts_add_dir(plan, &o, "upperdir", spec->upperdir);
 	opts_add(plan, &o, ",workdir=");
 	opts_add_dir(plan, &o, "workdir", spec->workdir);
-	opts_add(plan, &o, ",index=off,redirect_dir=off,metacopy=off");
+	/* Root of a user namespace: overlayfs keeps its marks in user.overlay.* and then
+	 * takes redirect_dir=nofollow, not off (which would follow redirects). */
+	opts_add(plan, &o, plan->userxattr ? ",userxattr,index=off,redirect_dir=nofollow,metacopy=off"
+					   : ",index=off,redirect_dir=off,metacopy=off");
 	/* volatile (Linux 5.10): the unmount at the end of the run does not syncfs the whole
 	 * filesystem of the upper directory; the caller syncs once for all its steps.  A
 	 * kernel without it gets the plain mount. */

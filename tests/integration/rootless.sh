@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Rootless: a normal user with subordinate ids builds the image root builds, digest for
+# digest (RUN chowns to several ids, USER switches), runs it, and a user without
+# subordinate ids gets the notice and a precise error instead of a different image.
+# Runs as root to make the test users (removed again, with their /etc/subuid and /etc/subgid
+# lines, on exit); everything rootless runs as those users through setpriv.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/build-helpers.bash"
+build_prereqs
+make_base
+command -v useradd >/dev/null || tap_skip_all "useradd not installed"
+command -v setpriv >/dev/null || tap_skip_all "setpriv not installed"
+[ -x /usr/bin/newuidmap ] && [ -x /usr/bin/newgidmap ] || tap_skip_all "uidmap not installed"
+[ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 0)" != 0 ] ||
+	tap_skip_all "user namespaces disabled (user.max_user_namespaces=0)"
+[ "$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null || echo 1)" = 1 ] ||
+	tap_skip_all "unprivileged user namespaces disabled (kernel.unprivileged_userns_clone=0)"
+
+U=plrl$$a   # with subordinate ids
+V=plrl$$b   # without
+users=()
+cleanup() {
+	for u in "${users[@]}"; do
+		sed -i "/^$u:/d" /etc/subuid /etc/subgid
+		userdel "$u" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+for u in "$U" "$V"; do
+	useradd -M -N -d /nonexistent -s /bin/false "$u" || tap_skip_all "useradd $u failed"
+	users+=("$u")
+	sed -i "/^$u:/d" /etc/subuid /etc/subgid # useradd may have given it a range already
+done
+# A range past every other one, so no one else's ids are this test's.
+START=$(cat /etc/subuid /etc/subgid 2>/dev/null |
+	awk -F: 'BEGIN { m = 1000000 } { e = $2 + $3; if (e > m) m = e } END { print m }')
+echo "$U:$START:65536" >>/etc/subuid
+echo "$U:$START:65536" >>/etc/subgid
+
+chmod 755 "$T"
+for u in "$U" "$V"; do
+	mkdir -p "$T/$u"
+	chown "$u" "$T/$u"
+done
+# as USER CMD...: a login-less normal user, its own HOME and data directory, nothing of root's.
+as() {
+	local u=$1
+	shift
+	(cd "$T/$u" && setpriv --reuid "$u" --regid "$(id -g "$u")" --clear-groups \
+		env -i PATH=/usr/bin:/bin HOME="$T/$u" XDG_DATA_HOME="$T/$u/data" "$@")
+}
+EPOCH=1700000000
+# not_listed USER NAME: NAME is not among the user's images.
+not_listed() { ! as "$1" "$PLATE" images 2>&1 | grep -q "$2"; }
+
+C=$T/ctx
+mkdir -p "$C"
+echo copied >"$C/f"
+cat >"$C/Dockerfile" <<'EOF'
+FROM base:test
+COPY f /f
+COPY --chown=1000:1001 f /f-app
+RUN mkdir /data && echo a > /data/a && echo b > /data/b && echo c > /data/c && \
+    chown 1000:1000 /data/a && chown 1001:65534 /data/b && chown 65534:1000 /data/c && \
+    echo x > /home/app/x && chown app /home/app/x
+USER app
+RUN id -u > /home/app/uid && echo mine > /tmp/mine
+USER root
+RUN --mount=type=cache,target=/cache n=$(cat /cache/n 2>/dev/null || echo 0); echo $((n + 1)) > /cache/n
+EOF
+chmod -R a+rX "$C" "$T/base.tar" 2>/dev/null || true
+cp "$T/base.tar" "$T/$U/base.tar"
+cp "$T/base.tar" "$T/$V/base.tar"
+chown "$U" "$T/$U/base.tar"
+chown "$V" "$T/$V/base.tar"
+
+# ---- root's build: the reference --------------------------------------------------------
+SOURCE_DATE_EPOCH=$EPOCH build "$C" -t ref --network none --iidfile "$T/ref.iid"
+ck "root builds the reference image" test "$rc" = 0
+ref_digest=$(p inspect ref | jq -r '.[0].Descriptor.digest')
+
+# ---- the user with subordinate ids ------------------------------------------------------
+as "$U" "$PLATE" import -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' -c 'LABEL base=yes' \
+	-c 'CMD ["/bin/sh"]' base.tar base:test >"$T/out" 2>&1
+rc=$?
+ck "the user imports the base (owners 1000:1000 inside)" test "$rc" = 0
+ck "its store is \$XDG_DATA_HOME/plate, owned by the user" \
+	test "$(stat -c %U "$T/$U/data/plate")" = "$U"
+as "$U" env SOURCE_DATE_EPOCH=$EPOCH "$PLATE" build --progress plain --network none -t img --iidfile iid "$C" >"$T/out" 2>&1
+rc=$?
+ck "the user builds: COPY --chown, RUN chown to 1000, 1001 and 65534, USER app" test "$rc" = 0
+ck "no notice with subordinate ids" sh -c "! grep -q notice '$T/out'"
+user_digest=$(as "$U" "$PLATE" inspect img | jq -r '.[0].Descriptor.digest')
+ck "the same image digest as root's ($ref_digest)" \
+	test "${ref_digest#sha256:}" != "$ref_digest" -a "$user_digest" = "$ref_digest"
+ck "the same image id" cmp -s "$T/ref.iid" "$T/$U/iid"
+# On disk the store holds the subordinate ids: uid 1000 inside is START+999 outside.
+ck "the store's files are owned by subordinate ids on the host" \
+	sh -c "find '$T/$U/data/plate' -uid $((START + 999)) | grep -q ."
+as "$U" "$PLATE" run --network none img /bin/sh -c \
+	'stat -c "%u:%g %n" /data/a /data/b /data/c /home/app/x /home/app/uid /tmp/mine /f-app; cat /home/app/uid' \
+	>"$T/run.out" 2>&1
+rc=$?
+ck "plate run as the user" test "$rc" = 0
+ck "plate run sees the in-container owners" test "$(cat "$T/run.out")" = "1000:1000 /data/a
+1001:65534 /data/b
+65534:1000 /data/c
+1000:0 /home/app/x
+1000:1000 /home/app/uid
+1000:1000 /tmp/mine
+1000:1001 /f-app
+1000"
+as "$U" "$PLATE" run --network none --user app img /bin/probe id >"$T/run.out" 2>&1
+ck "plate run --user app" grep -q '^uid=1000 gid=1000' "$T/run.out"
+# The default network: slirp4netns opens /dev/net/tun as the user.
+if [ -r /dev/net/tun ] && [ -w /dev/net/tun ] && as "$U" test -r /dev/net/tun -a -w /dev/net/tun; then
+	as "$U" "$PLATE" run img /bin/probe netdevs >"$T/run.out" 2>&1
+	ck "plate run's default network as the user: lo and tap0" grep -qx 'lo tap0' "$T/run.out"
+else
+	as "$U" "$PLATE" run img /bin/probe netdevs >"$T/run.out" 2>&1
+	rc=$?
+	ck "a /dev/net/tun the user cannot open: the precise error" sh -c \
+		"[ $rc = 1 ] && grep -q 'rootless: the default network needs /dev/net/tun.*chmod 0666 /dev/net/tun.*--network none' '$T/run.out'"
+fi
+as "$U" "$PLATE" fsck >"$T/out" 2>&1
+rc=$?
+ck "fsck of the user's store" test "$rc" = 0
+as "$U" "$PLATE" rmi img >"$T/out" 2>&1 && as "$U" "$PLATE" prune >>"$T/out" 2>&1
+rc=$?
+ck "rmi and prune remove files owned by subordinate ids" test "$rc" = 0
+
+# ---- the user without subordinate ids ---------------------------------------------------
+mkdir -p "$T/$V/ctx"
+printf 'FROM scratch\nCOPY f /f\n' >"$T/$V/ctx/Dockerfile"
+echo copied >"$T/$V/ctx/f"
+chown -R "$V" "$T/$V/ctx"
+as "$V" "$PLATE" build -q -t one ctx >"$T/out" 2>&1
+rc=$?
+ck "without subordinate ids: FROM scratch + COPY builds" test "$rc" = 0
+ck "... with a notice naming the cause and the fix" \
+	grep -q "^plate: notice: rootless with one id: .*no subordinate uids for $V.*/etc/subuid.*usermod --add-subuids" "$T/out"
+as "$V" "$PLATE" import base.tar base:test >"$T/out" 2>&1
+rc=$?
+ck "a layer owning files by uid 1000 is refused" test "$rc" = 1
+ck "... naming the id, the cause and the fix" sh -c \
+	"grep -q 'chown to 1000:1000.*Invalid argument' '$T/out' && grep -q '^plate: hint: rootless with one id: .*usermod' '$T/out'"
+ck "... and no image was stored" not_listed "$V" base:test
+tar -C "$T/base-rootfs" --numeric-owner --owner=0 --group=0 -cf "$T/$V/root.tar" .
+chown "$V" "$T/$V/root.tar"
+as "$V" "$PLATE" import root.tar base:root >"$T/out" 2>&1
+rc=$?
+ck "a base owned by root only imports" test "$rc" = 0
+printf 'FROM base:root\nRUN echo x > /x && chown 1000 /x\n' >"$T/$V/ctx/Dockerfile"
+as "$V" "$PLATE" build --network none -t chowned ctx >"$T/out" 2>&1
+rc=$?
+ck "RUN chown to an unmapped id fails the build" test "$rc" = 1
+ck "... with the hint naming the cause and the fix" \
+	grep -q '^plate: hint: rootless with one id: .*/etc/subuid' "$T/out"
+ck "... and stores no image" not_listed "$V" chowned
+tap_done
