@@ -113,20 +113,51 @@ ck "plate run sees the in-container owners" test "$(cat "$T/run.out")" = "1000:1
 1000"
 as "$U" "$PLATE" run --network none --user app img /bin/probe id >"$T/run.out" 2>&1
 ck "plate run --user app" grep -q '^uid=1000 gid=1000' "$T/run.out"
-# The default network: slirp4netns opens /dev/net/tun as the user.
-if [ -r /dev/net/tun ] && [ -w /dev/net/tun ] && as "$U" test -r /dev/net/tun -a -w /dev/net/tun; then
-	as "$U" "$PLATE" run img /bin/probe netdevs >"$T/run.out" 2>&1
-	ck "plate run's default network as the user: lo and tap0" grep -qx 'lo tap0' "$T/run.out"
-else
+# The default network: slirp4netns opens /dev/net/tun as the user.  A host that keeps it
+# root's (mode 0600) gets the precise error; then the same run again in a private mount
+# namespace of this test where a 0666 node of the same device is bound over it.
+if ! as "$U" test -r /dev/net/tun -a -w /dev/net/tun; then
 	as "$U" "$PLATE" run img /bin/probe netdevs >"$T/run.out" 2>&1
 	rc=$?
 	ck "a /dev/net/tun the user cannot open: the precise error" sh -c \
 		"[ $rc = 1 ] && grep -q 'rootless: the default network needs /dev/net/tun.*chmod 0666 /dev/net/tun.*--network none' '$T/run.out'"
+	mknod -m 0666 "$T/tun" c 10 200
+	# net as USER CMD...: CMD in a mount namespace where that node is /dev/net/tun.
+	# shellcheck disable=SC2016
+	net() {
+		shift
+		local u=$1
+		shift
+		unshare -m sh -c 'mount --bind "$1" /dev/net/tun && shift && exec "$@"' sh "$T/tun" \
+			setpriv --reuid "$u" --regid "$(id -g "$u")" --clear-groups env -i \
+			PATH=/usr/bin:/bin HOME="$T/$u" XDG_DATA_HOME="$T/$u/data" "$@"
+	}
+else
+	net() { "$@"; }
 fi
+net as "$U" "$PLATE" run img /bin/probe netdevs >"$T/run.out" 2>&1
+ck "plate run's default network as the user: lo and tap0" \
+	test "$(tr '\n' ' ' <"$T/run.out")" = "lo tap0 "
+# What the command can do is root's sandbox, also where pid 1 stayed dumpable until the
+# network helper had joined: the filter, the capabilities, no namespaces, pid 1 closed.
+sec='probe seccomp; probe caps; probe unshare 2>&1
+for f in $(seq 0 40); do probe readlink /proc/1/fd/$f >/dev/null 2>&1 && echo "pid 1 fd $f open"; done
+probe cat /proc/1/environ >/dev/null 2>&1 || echo "pid 1 environ closed"
+probe cat /proc/1/cmdline | tr "\0" " " | sed "s/ *\$//"'
+p run ref /bin/sh -c "$sec" >"$T/sec.root" 2>&1
+net as "$U" "$PLATE" run img /bin/sh -c "$sec" >"$T/sec.user" 2>&1
+ck "the user's sandbox: root's seccomp filter, capabilities, no user namespace, pid 1 closed" \
+	sh -c "grep -q 'environ closed' '$T/sec.root' && cmp -s '$T/sec.root' '$T/sec.user'"
+printf 'FROM img\nRUN probe netdevs > /devs\n' >"$T/$U/Dockerfile"
+net as "$U" "$PLATE" build -t net -f "$T/$U/Dockerfile" "$C" \
+	>"$T/out" 2>&1 && as "$U" "$PLATE" run --network none net cat /devs >"$T/run.out" 2>&1
+rc=$?
+ck "RUN's default network as the user: lo and tap0" \
+	test "$rc" = 0 -a "$(tr '\n' ' ' <"$T/run.out")" = "lo tap0 "
 as "$U" "$PLATE" fsck >"$T/out" 2>&1
 rc=$?
 ck "fsck of the user's store" test "$rc" = 0
-as "$U" "$PLATE" rmi img >"$T/out" 2>&1 && as "$U" "$PLATE" prune >>"$T/out" 2>&1
+as "$U" "$PLATE" rmi img net >"$T/out" 2>&1 && as "$U" "$PLATE" prune >>"$T/out" 2>&1
 rc=$?
 ck "rmi and prune remove files owned by subordinate ids" test "$rc" = 0
 

@@ -423,8 +423,11 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan)
 	 * decides whether to cancel, instead of hitting the command directly. */
 	setsid();
 	/* Not dumpable: the command cannot ptrace pid 1 or open /proc/1/fd (the message pipe)
-	 * even as root, since it lacks CAP_SYS_PTRACE. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	 * even as root, since it lacks CAP_SYS_PTRACE.  Rootless, not yet: that also gives
+	 * /proc/1/ns to the host's root, and slirp4netns, the user's, must open the
+	 * network namespace first; the command does not exist before the network is up. */
+	if (!plan->rootless)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
 	umask(022); /* checksrc: allow (the child process only; Docker's RUN umask) */
 
@@ -442,6 +445,8 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan)
 	}
 	if (plan->net_ready_fd >= 0)
 		wait_for_network(plan);
+	if (plan->rootless)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	sfd = signalfd(-1, &all, SFD_CLOEXEC);
 	if (sfd < 0)

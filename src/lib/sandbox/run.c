@@ -361,7 +361,7 @@ static int prepare_plan(struct run *r, struct plate_error **err)
 	p->seccomp = r->seccomp;
 	p->root = r->root;
 	p->overlay = spec->rootfs_mode == SANDBOX_ROOTFS_OVERLAY;
-	p->userxattr = userns_nested();
+	p->rootless = userns_nested();
 	p->upper_fd = r->upper_fd;
 	p->hostname = spec->hostname != NULL ? spec->hostname : SANDBOX_DEFAULT_HOSTNAME;
 	for (int i = 0; i < SANDBOX_N_ETC_FILES; i++)

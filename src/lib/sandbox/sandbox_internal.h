@@ -89,7 +89,8 @@ struct sandbox_plan {
 	const struct sandbox_bpf *seccomp; /* NULL: spec->insecure, no filter */
 	const char *root; /* host path of the root mount point */
 	bool overlay;     /* mount spec->lowerdirs, upperdir and workdir on root */
-	bool userxattr;   /* root of a nested user namespace (rootless): overlayfs "userxattr" */
+	bool rootless;    /* root of a user namespace not the host's: overlayfs "userxattr",
+			   * pid 1 dumpable until the network helper has joined */
 	int upper_fd;     /* O_PATH upperdir for copy-up detection, or -1 */
 	const char *hostname;
 	const char *etc_sources[SANDBOX_N_ETC_FILES]; /* scratch files to bind, or NULL */
