@@ -6,7 +6,9 @@
 # lines, on exit); everything rootless runs as those users through setpriv.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/build-helpers.bash"
+. "$PLATE_SRC/tests/helpers/registry-lib.sh"
 build_prereqs
+reg_need docker-registry
 make_base
 command -v useradd >/dev/null || tap_skip_all "useradd not installed"
 command -v setpriv >/dev/null || tap_skip_all "setpriv not installed"
@@ -24,7 +26,7 @@ cleanup() {
 		sed -i "/^$u:/d" /etc/subuid /etc/subgid
 		userdel "$u" 2>/dev/null
 	done
-	rm -rf "$T"
+	_reg_cleanup
 }
 trap cleanup EXIT
 for u in "$U" "$V"; do
@@ -68,15 +70,19 @@ USER app
 RUN id -u > /home/app/uid && echo mine > /tmp/mine
 USER root
 RUN --mount=type=cache,target=/cache n=$(cat /cache/n 2>/dev/null || echo 0); echo $((n + 1)) > /cache/n
+RUN --mount=type=secret,id=tok,required=true test "$(cat /run/secrets/tok)" = s3cr3t
 EOF
 chmod -R a+rX "$C" "$T/base.tar" 2>/dev/null || true
+printf s3cr3t >"$T/$U/secret"
+chmod 600 "$T/$U/secret"
+chown "$U" "$T/$U/secret"
 cp "$T/base.tar" "$T/$U/base.tar"
 cp "$T/base.tar" "$T/$V/base.tar"
 chown "$U" "$T/$U/base.tar"
 chown "$V" "$T/$V/base.tar"
 
 # ---- root's build: the reference --------------------------------------------------------
-SOURCE_DATE_EPOCH=$EPOCH build "$C" -t ref --network none --iidfile "$T/ref.iid"
+SOURCE_DATE_EPOCH=$EPOCH build "$C" -t ref --network none --secret id=tok,src="$T/$U/secret" --iidfile "$T/ref.iid"
 ck "root builds the reference image" test "$rc" = 0
 ref_digest=$(p inspect ref | jq -r '.[0].Descriptor.digest')
 
@@ -87,9 +93,10 @@ rc=$?
 ck "the user imports the base (owners 1000:1000 inside)" test "$rc" = 0
 ck "its store is \$XDG_DATA_HOME/plate, owned by the user" \
 	test "$(stat -c %U "$T/$U/data/plate")" = "$U"
-as "$U" env SOURCE_DATE_EPOCH=$EPOCH "$PLATE" build --progress plain --network none -t img --iidfile iid "$C" >"$T/out" 2>&1
+as "$U" env SOURCE_DATE_EPOCH=$EPOCH "$PLATE" build --progress plain --network none \
+	--secret id=tok,src=secret -t img --iidfile iid "$C" >"$T/out" 2>&1
 rc=$?
-ck "the user builds: COPY --chown, RUN chown to 1000, 1001 and 65534, USER app" test "$rc" = 0
+ck "the user builds: COPY --chown, RUN chown to 1000, 1001 and 65534, USER app, cache, secret" test "$rc" = 0
 ck "no notice with subordinate ids" sh -c "! grep -q notice '$T/out'"
 user_digest=$(as "$U" "$PLATE" inspect img | jq -r '.[0].Descriptor.digest')
 ck "the same image digest as root's ($ref_digest)" \
@@ -154,12 +161,39 @@ net as "$U" "$PLATE" build -t net -f "$T/$U/Dockerfile" "$C" \
 rc=$?
 ck "RUN's default network as the user: lo and tap0" \
 	test "$rc" = 0 -a "$(tr '\n' ' ' <"$T/run.out")" = "lo tap0 "
+# check, du and sbom read the user's store (files owned by subordinate ids) as root's.
+for cmd in "check --format json" du sbom; do
+	# shellcheck disable=SC2086
+	p $cmd ref >"$T/cmd.root" 2>&1
+	r1=$?
+	# shellcheck disable=SC2086
+	as "$U" "$PLATE" $cmd img >"$T/cmd.user" 2>&1
+	r2=$?
+	sed -i 's/\bimg\b/ref/g; s/img:latest/ref:latest/g' "$T/cmd.user"
+	ck "plate $cmd as the user: root's answer" sh -c \
+		"[ $r1 = $r2 ] && [ -s '$T/cmd.root' ] && diff '$T/cmd.root' '$T/cmd.user' >&2"
+done
+# push as the user, pull as root: the registry holds root's manifest.
+start_registry reg || tap_skip_all "docker-registry does not start here"
+as "$U" "$PLATE" push img "127.0.0.1:$REG_PORT/rl/img:v1" >"$T/out" 2>&1
+rc=$?
+ck "push as the user" test "$rc" = 0
+p pull "127.0.0.1:$REG_PORT/rl/img:v1" >"$T/out" 2>&1
+rc=$?
+ck "pull as root: the manifest root built" sh -c \
+	"[ $rc = 0 ] && [ \"\$('$PLATE' --root '$R' inspect 127.0.0.1:$REG_PORT/rl/img:v1 | jq -r '.[0].Descriptor.digest')\" = '$ref_digest' ]"
 as "$U" "$PLATE" fsck >"$T/out" 2>&1
 rc=$?
 ck "fsck of the user's store" test "$rc" = 0
 as "$U" "$PLATE" rmi img net >"$T/out" 2>&1 && as "$U" "$PLATE" prune >>"$T/out" 2>&1
 rc=$?
 ck "rmi and prune remove files owned by subordinate ids" test "$rc" = 0
+as "$U" "$PLATE" pull "127.0.0.1:$REG_PORT/rl/img:v1" >"$T/out" 2>&1 &&
+	as "$U" "$PLATE" run --network none "127.0.0.1:$REG_PORT/rl/img:v1" stat -c %u:%g /data/b \
+	>"$T/run.out" 2>&1
+rc=$?
+ck "pull as the user into the emptied store, owners in place" \
+	test "$rc" = 0 -a "$(cat "$T/run.out")" = 1001:65534
 
 # ---- the user without subordinate ids ---------------------------------------------------
 mkdir -p "$T/$V/ctx"
