@@ -200,12 +200,19 @@ static int enter_userns(struct cli_ctx *ctx, char **root, struct userns_entry *u
 	return 0;
 }
 
-/* A step that failed on EINVAL from chown, setuid or setgid most likely asked for an id the
- * namespace does not map: say so, with the ids that exist. */
+/* A chown, setuid or setgid to an id the namespace does not map fails with EINVAL: in
+ * plate itself (the errno) or in a RUN command, whose last output lines the error quotes. */
 static void report_unmapped(const struct userns_entry *u, const struct plate_error *error)
 {
-	if (!userns_nested() || error == NULL || error->errno_value != EINVAL)
+	_cleanup_free_ char *text = NULL;
+
+	if (!userns_nested() || error == NULL)
 		return;
+	if (error->errno_value != EINVAL) {
+		text = plate_error_format(error);
+		if (text == NULL || strstr(text, strerror(EINVAL)) == NULL)
+			return;
+	}
 	if (u->mapping == USERNS_MAPPING_SINGLE)
 		fprintf(stderr, "plate: hint: rootless with one id: %s\n", u->reason);
 	else if (u->n_uids > 0)

@@ -9,6 +9,7 @@
 
 #include "base/cleanup.h"
 #include "cli.h"
+#include "userns/userns.h"
 
 int cli_user_store_path(char **out, struct plate_error **err)
 {
@@ -27,8 +28,8 @@ int cli_user_store_path(char **out, struct plate_error **err)
 }
 
 /* --root, then $PLATE_ROOT (main puts either in ctx->root, or the user's store when it
- * enters a user namespace), then /var/lib/plate for root and the user's store for everyone
- * else. */
+ * enters a user namespace), then /var/lib/plate for the host's root and the user's store
+ * for everyone else (root of a user namespace made by someone else, `unshare -r` included). */
 static int open_store(struct cli_ctx *ctx, unsigned flags, struct store **out,
 		      struct plate_error **err)
 {
@@ -36,7 +37,7 @@ static int open_store(struct cli_ctx *ctx, unsigned flags, struct store **out,
 
 	if (ctx->root != NULL && ctx->root[0] != '\0')
 		return store_open(ctx->root, flags, out, err);
-	if (geteuid() == 0)
+	if (geteuid() == 0 && !userns_nested())
 		return store_open("/var/lib/plate", flags, out, err);
 	if (cli_user_store_path(&path, err) < 0)
 		return -1;

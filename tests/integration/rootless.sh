@@ -161,6 +161,12 @@ net as "$U" "$PLATE" build -t net -f "$T/$U/Dockerfile" "$C" \
 rc=$?
 ck "RUN's default network as the user: lo and tap0" \
 	test "$rc" = 0 -a "$(tr '\n' ' ' <"$T/run.out")" = "lo tap0 "
+# An id past the user's ranges: the step fails, the hint gives the ids there are.
+printf 'FROM img\nRUN touch /far && chown 70000 /far\n' >"$T/$U/Dockerfile.far"
+as "$U" "$PLATE" build --network none -t far -f Dockerfile.far "$C" >"$T/out" 2>&1
+rc=$?
+ck "RUN chown to an id past the ranges fails, with the ids that are mapped" sh -c \
+	"[ $rc = 1 ] && grep -q '^plate: hint: rootless: only uids 0-65536 and gids 0-65536 are mapped' '$T/out'"
 # check, du and sbom read the user's store (files owned by subordinate ids) as root's.
 for cmd in "check --format json" du sbom; do
 	# shellcheck disable=SC2086
@@ -216,6 +222,17 @@ chown "$V" "$T/$V/root.tar"
 as "$V" "$PLATE" import root.tar base:root >"$T/out" 2>&1
 rc=$?
 ck "a base owned by root only imports" test "$rc" = 0
+printf 'FROM base:root\nRUN echo ok > /ok && probe id > /id\n' >"$T/$V/ctx/Dockerfile"
+as "$V" "$PLATE" build --network none -t runs ctx >"$T/out" 2>&1 &&
+	as "$V" "$PLATE" run --network none runs cat /ok /id >"$T/run.out" 2>"$T/run.err"
+rc=$?
+ck "with one id, RUN and plate run as root work" sh -c \
+	"[ $rc = 0 ] && [ \"\$(head -1 '$T/run.out')\" = ok ] && grep -q '^uid=0 gid=0 groups=\$' '$T/run.out'"
+printf 'FROM base:root\nUSER 1000\nRUN true\n' >"$T/$V/ctx/Dockerfile"
+as "$V" "$PLATE" build --network none -t user ctx >"$T/out" 2>&1
+rc=$?
+ck "USER 1000 with one id fails the build, with the hint" sh -c \
+	"[ $rc = 1 ] && grep -q 'Invalid argument' '$T/out' && grep -q '^plate: hint: rootless with one id: .*usermod' '$T/out'"
 printf 'FROM base:root\nRUN echo x > /x && chown 1000 /x\n' >"$T/$V/ctx/Dockerfile"
 as "$V" "$PLATE" build --network none -t chowned ctx >"$T/out" 2>&1
 rc=$?

@@ -269,8 +269,17 @@ static void load_seccomp(const struct sandbox_plan *plan)
 static void set_credentials(const struct sandbox_plan *plan)
 {
 	const struct sandbox_spec *spec = plan->spec;
+	bool need_groups = !plan->no_setgroups;
 
-	if (syscall(SYS_setgroups, spec->n_groups, spec->groups) < 0)
+	/* Rootless with one id the kernel denies setgroups; the only id there is is the
+	 * command's gid, so a list of nothing else needs no call. */
+	for (size_t i = 0; !need_groups && i < spec->n_groups; i++)
+		need_groups = spec->groups[i] != spec->gid;
+	if (need_groups && plan->no_setgroups)
+		sandbox_child_fail(plan, EINVAL,
+				   "set supplementary groups (a rootless namespace with one id "
+				   "has gid 0 only)", NULL);
+	if (need_groups && syscall(SYS_setgroups, spec->n_groups, spec->groups) < 0)
 		sandbox_child_fail(plan, errno, "set supplementary groups", NULL);
 	if (syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid) < 0)
 		sandbox_child_fail(plan, errno, "set gid", NULL);

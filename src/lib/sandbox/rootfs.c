@@ -210,9 +210,11 @@ static void setup_dev(struct root *r)
 	if (mkdirat(devfd, "pts", 0755) < 0 || mkdirat(devfd, "shm", 01777) < 0)
 		sandbox_child_fail(plan, errno, "create directories in '", dev, "'", NULL);
 	join(plan, path, dev, "pts");
-	/* newinstance: the command's ptys are its own, not the host's; gid 5 is "tty". */
+	/* newinstance: the command's ptys are its own, not the host's; gid 5 is "tty", which a
+	 * rootless namespace with one id does not have (the kernel refuses an unmapped gid). */
 	do_mount(plan, "mount devpts", "devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
-		 "newinstance,ptmxmode=0666,mode=0620,gid=5");
+		 plan->tty_gid ? "newinstance,ptmxmode=0666,mode=0620,gid=5"
+			       : "newinstance,ptmxmode=0666,mode=0620");
 	join(plan, path, dev, "shm");
 	do_mount(plan, "mount tmpfs", "shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		 "mode=1777,size=65536k");

@@ -352,3 +352,39 @@ bool userns_nested(void)
 	pthread_once(&nested_once, read_nested);
 	return nested;
 }
+
+bool userns_maps_gid(uint32_t gid)
+{
+	char buf[4096];
+	int fd = open("/proc/self/gid_map", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	const char *line = buf;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	while (line != NULL && *line != '\0') {
+		unsigned long long inside, outside, count;
+
+		if (sscanf(line, "%llu %llu %llu", &inside, &outside, &count) == 3 &&
+		    gid >= inside && gid - inside < count)
+			return true;
+		line = strchr(line, '\n');
+		if (line != NULL)
+			line++;
+	}
+	return false;
+}
+
+bool userns_setgroups_denied(void)
+{
+	char buf[16] = "";
+	int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	return n > 0 && strncmp(buf, "deny", 4) == 0;
+}

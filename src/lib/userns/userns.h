@@ -61,7 +61,13 @@ int userns_enter(struct userns_entry *out, struct plate_error **err);
 int userns_read_ranges(const char *path, const char *name, uint32_t id,
 		       struct userns_range *ranges, size_t max, struct plate_error **err);
 
-/* Whether this process is in a user namespace other than the initial one. */
+/* Whether this process is in a user namespace other than the initial one (read once). */
 bool userns_nested(void);
+
+/* Whether setgroups(2) is denied in this process's user namespace (a one-id mapping). */
+bool userns_setgroups_denied(void);
+
+/* Whether gid exists in this process's user namespace (its gid_map covers it). */
+bool userns_maps_gid(uint32_t gid);
 
 #endif
