@@ -21,24 +21,28 @@ command -v setpriv >/dev/null || tap_skip_all "setpriv not installed"
 U=plrl$$a   # with subordinate ids
 V=plrl$$b   # without
 users=()
+START=
 cleanup() {
+	[ -z "$START" ] || usermod --del-subuids "$START-$((START + 65535))" \
+		--del-subgids "$START-$((START + 65535))" "$U"
 	for u in "${users[@]}"; do
-		sed -i "/^$u:/d" /etc/subuid /etc/subgid
 		userdel "$u" 2>/dev/null
 	done
 	_reg_cleanup
 }
 trap cleanup EXIT
+# System users (-r): useradd gives them no subordinate ids of its own; usermod edits the
+# files under the shadow tools' lock.
 for u in "$U" "$V"; do
-	useradd -M -N -d /nonexistent -s /bin/false "$u" || tap_skip_all "useradd $u failed"
+	useradd -r -M -N -d /nonexistent -s /bin/false "$u" || tap_skip_all "useradd $u failed"
 	users+=("$u")
-	sed -i "/^$u:/d" /etc/subuid /etc/subgid # useradd may have given it a range already
 done
 # A range past every other one, so no one else's ids are this test's.
-START=$(cat /etc/subuid /etc/subgid 2>/dev/null |
+start=$(cat /etc/subuid /etc/subgid 2>/dev/null |
 	awk -F: 'BEGIN { m = 1000000 } { e = $2 + $3; if (e > m) m = e } END { print m }')
-echo "$U:$START:65536" >>/etc/subuid
-echo "$U:$START:65536" >>/etc/subgid
+usermod --add-subuids "$start-$((start + 65535))" --add-subgids "$start-$((start + 65535))" "$U" ||
+	tap_skip_all "usermod --add-subuids failed"
+START=$start
 
 chmod 755 "$T"
 for u in "$U" "$V"; do
