@@ -44,7 +44,8 @@ static const struct cli_command commands[] = {
 	{ "push", cli_cmd_push, "push an image to a registry", true },
 	{ "login", cli_cmd_login, "log in to a registry", false },
 	{ "logout", cli_cmd_logout, "log out from a registry", false },
-	{ "check", cli_cmd_check, "check an image (the doctor) or a Dockerfile (build checks)", true },
+	{ "check", cli_cmd_check, "check an image (the doctor) or a Dockerfile (build checks)",
+	  true },
 	{ "du", cli_cmd_du, "show where the bytes of an image go, and what is wasted", true },
 	{ "sbom", cli_cmd_sbom, "write an SPDX 2.3 SBOM of an image", true },
 };
@@ -267,7 +268,8 @@ int main(int argc, char **argv)
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
 		if (strcmp(commands[c].name, argv[i]) != 0)
 			continue;
-		if (commands[c].userns && geteuid() != 0 && enter_userns(&ctx, &user_root, &userns, &err) < 0) {
+		if (commands[c].userns && geteuid() != 0 &&
+		    enter_userns(&ctx, &user_root, &userns, &err) < 0) {
 			report_error(&ctx, err);
 			return CLI_EXIT_FAILURE;
 		}

@@ -271,8 +271,8 @@ static void set_credentials(const struct sandbox_plan *plan)
 	const struct sandbox_spec *spec = plan->spec;
 	bool need_groups = !plan->no_setgroups;
 
-	/* Rootless with one id the kernel denies setgroups; the only id there is is the
-	 * command's gid, so a list of nothing else needs no call. */
+	/* Rootless with one id, the kernel denies setgroups: a list holding nothing but the
+	 * command's gid (the one gid there is) needs no call, any other cannot be had. */
 	for (size_t i = 0; !need_groups && i < spec->n_groups; i++)
 		need_groups = spec->groups[i] != spec->gid;
 	if (need_groups && plan->no_setgroups)

@@ -352,9 +352,11 @@ static void mount_overlay(const struct sandbox_plan *plan)
 	opts_add(plan, &o, ",workdir=");
 	opts_add_dir(plan, &o, "workdir", spec->workdir);
 	/* Root of a user namespace: overlayfs keeps its marks in user.overlay.* and then
-	 * takes redirect_dir=nofollow, not off (which would follow redirects). */
-	opts_add(plan, &o, plan->rootless ? ",userxattr,index=off,redirect_dir=nofollow,metacopy=off"
-					   : ",index=off,redirect_dir=off,metacopy=off");
+	 * takes redirect_dir=nofollow, not off (which means "follow"); neither creates any. */
+	if (plan->rootless)
+		opts_add(plan, &o, ",userxattr,index=off,redirect_dir=nofollow,metacopy=off");
+	else
+		opts_add(plan, &o, ",index=off,redirect_dir=off,metacopy=off");
 	/* volatile (Linux 5.10): the unmount at the end of the run does not syncfs the whole
 	 * filesystem of the upper directory; the caller syncs once for all its steps.  A
 	 * kernel without it gets the plain mount. */

@@ -121,11 +121,10 @@ static int run_tool(char **argv, int fd)
 	if (pid < 0)
 		return -1;
 	if (pid == 0) {
-		if (dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
-			_exit(127);
-		execv(argv[0], argv);
+		if (dup2(fd, 1) >= 0 && dup2(fd, 2) >= 0)
+			execv(argv[0], argv);
 		dprintf(fd, "cannot run %s: %s", argv[0], strerror(errno));
-		_exit(127);
+		_exit(127); /* checksrc: allow (the forked tool only) */
 	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
@@ -218,17 +217,17 @@ static int enter_mapped(char **uidmap, char **gidmap, struct plate_error **err)
 	}
 	if (helper == 0) {
 		char c;
-		int s;
+		int code = 0;
 
 		close(go[1]);
 		close(out[0]);
 		if (read(go[0], &c, 1) != 1)
-			_exit(1); /* the unshare failed: nothing to map */
-		s = run_tool(uidmap, out[1]);
-		if (s != 0)
-			_exit(2);
-		s = run_tool(gidmap, out[1]);
-		_exit(s != 0 ? 3 : 0);
+			code = 1; /* the unshare failed: nothing to map */
+		else if (run_tool(uidmap, out[1]) != 0)
+			code = 2;
+		else if (run_tool(gidmap, out[1]) != 0)
+			code = 3;
+		_exit(code); /* checksrc: allow (the forked helper only) */
 	}
 	close(go[0]);
 	go[0] = -1;
