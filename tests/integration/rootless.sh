@@ -255,4 +255,21 @@ ck "RUN chown to an unmapped id fails the build" test "$rc" = 1
 ck "... with the hint naming the cause and the fix" \
 	grep -q '^plate: hint: rootless with one id: .*/etc/subuid' "$T/out"
 ck "... and stores no image" not_listed "$V" chowned
+# User namespaces refused: in a user namespace of this test whose max_user_namespaces is 0
+# (a per-namespace limit), the user's plate cannot make its own.
+vu=$(id -u "$V")
+vg=$(id -g "$V")
+unshare -U sleep 60 &
+holder=$!
+sleep 0.2
+/usr/bin/printf '0 0 1\n%s %s 1\n' "$vu" "$vu" >"/proc/$holder/uid_map"
+/usr/bin/printf '0 0 1\n%s %s 1\n' "$vg" "$vg" >"/proc/$holder/gid_map"
+nsenter -t "$holder" -U --preserve-credentials sh -c \
+	'echo 0 >/proc/sys/user/max_user_namespaces && cd "$1" && exec setpriv --reuid "$2" --regid "$3" \
+	--clear-groups env -i HOME="$1" "$4" images' sh "$H/$V" "$vu" "$vg" "$UPLATE" >"$T/out" 2>&1
+rc=$?
+kill "$holder"
+wait "$holder" 2>/dev/null
+ck "user namespaces disabled: one error naming the knob and the fix" sh -c \
+	"[ $rc = 1 ] && [ \$(wc -l <'$T/out') = 1 ] && grep -q '^plate: error: rootless: cannot create a user namespace: /proc/sys/user/max_user_namespaces is 0; as root: sysctl user.max_user_namespaces=' '$T/out'"
 tap_done
