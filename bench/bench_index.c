@@ -5,9 +5,9 @@
  *
  *   build/bench/bench_index DIR [RUNS]
  *
- * Prints the medians of RUNS runs (default 5, after one warm-up) of: check_index_build()
+ * Prints the medians of RUNS runs (default 5, after one warm-up) of: layer_index_build()
  * on DIR, a bare nftw(FTW_PHYS) walk with one lstat per entry (the walk it replaces), and
- * check_index_parse() of the result; wall and CPU milliseconds, and the index size.
+ * layer_index_parse() of the result; wall and CPU milliseconds, and the index size.
  */
 #define _XOPEN_SOURCE 700
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "base/buf.h"
-#include "check/check.h"
+#include "layer/layer.h"
 
 static double ms(clockid_t c)
 {
@@ -60,11 +60,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (int r = 0; r <= runs; r++) {
-		struct buf b = BUF_INIT(CHECK_INDEX_MAX);
+		struct buf b = BUF_INIT(LAYER_INDEX_MAX);
 		struct plate_error *err = NULL;
-		struct check_index *ix = NULL;
+		struct layer_index *ix = NULL;
 		double w0 = ms(CLOCK_MONOTONIC), c0 = ms(CLOCK_PROCESS_CPUTIME_ID);
-		if (check_index_build(fd, NULL, &b, &entries, &bytes, &err) < 0) {
+		if (layer_index_build(fd, NULL, &b, &entries, &bytes, &err) < 0) {
 			fprintf(stderr, "bench_index: %s\n", err->message);
 			return 1;
 		}
@@ -72,12 +72,12 @@ int main(int argc, char **argv)
 		walked = 0;
 		nftw(argv[1], count, 64, FTW_PHYS);
 		double w2 = ms(CLOCK_MONOTONIC), c2 = ms(CLOCK_PROCESS_CPUTIME_ID);
-		if (check_index_parse(b.data, b.len, NULL, &ix, &err) < 0) {
+		if (layer_index_parse(b.data, b.len, NULL, &ix, &err) < 0) {
 			fprintf(stderr, "bench_index: %s\n", err->message);
 			return 1;
 		}
 		double w3 = ms(CLOCK_MONOTONIC), c3 = ms(CLOCK_PROCESS_CPUTIME_ID);
-		check_index_free(ix);
+		layer_index_free(ix);
 		size = b.len;
 		buf_release(&b);
 		if (r == 0)

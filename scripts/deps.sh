@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential pkg-config clang libclang-rt-14-dev llvm
   libarchive-dev libssl-dev libjansson-dev libcurl4-openssl-dev
-  libzstd-dev zlib1g-dev libdeflate-dev libisal-dev libseccomp-dev
+  libzstd-dev libdeflate-dev libisal-dev libseccomp-dev
   # tests and judges
   jq git python3 zstd tar gzip skopeo umoci runc buildah docker-registry faketime
   docker.io xz-utils bzip2

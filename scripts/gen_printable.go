@@ -1,6 +1,6 @@
-// Generates src/lib/dockerfile/printable.c: the ranges of non-ASCII runes that Go's
-// strconv.IsPrint accepts, so dockerfile_dump() quotes strings exactly as Go's
-// strconv.Quote does.  Run: go run scripts/gen_printable.go > src/lib/dockerfile/printable.c
+// Generates src/lib/base/go_printable.c: the ranges of non-ASCII runes that Go's
+// strconv.IsPrint accepts, so go_quote() quotes strings exactly as Go's
+// strconv.Quote does.  Run: go run scripts/gen_printable.go > src/lib/base/go_printable.c
 package main
 
 import (
@@ -28,7 +28,7 @@ func main() {
 	fmt.Printf(" *\n * The non-ASCII runes Go's strconv.IsPrint reports as printable (letters, marks, numbers,\n")
 	fmt.Printf(" * punctuation, symbols), as sorted inclusive ranges.  strconv.Quote, and therefore\n")
 	fmt.Printf(" * BuildKit's Node.Dump(), writes every other rune as an escape.\n */\n")
-	fmt.Printf("#include <stddef.h>\n#include <stdint.h>\n\n#include \"dockerfile/dockerfile_internal.h\"\n\n")
+	fmt.Printf("#include <stddef.h>\n#include <stdint.h>\n\n#include \"base/go_quote.h\"\n\n")
 	fmt.Printf("static const uint32_t printable[][2] = {\n")
 	for i, rg := range ranges {
 		if i%3 == 0 {
@@ -42,7 +42,7 @@ func main() {
 		}
 	}
 	fmt.Printf("};\n\n")
-	fmt.Printf(`bool dockerfile_rune_printable(uint32_t r)
+	fmt.Printf(`bool go_rune_printable(uint32_t r)
 {
 	size_t lo = 0, hi = sizeof(printable) / sizeof(printable[0]);
 

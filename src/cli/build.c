@@ -9,7 +9,7 @@
  *             [--insecure-registry HOST]... CONTEXT
  *
  * Builds the image and stores it (tagged with every -t, untagged without), then runs the
- * image doctor on it (check.c) and prints its findings on stderr (one JSON event line
+ * image doctor on it (build_run(), build/build.h) and prints its findings on stderr (one JSON event line
  * {"type":"check",...} with --progress json, nothing with -q): --strict exits 3 when
  * any warning or error remains, --max-size sets a size budget whose excess exits 3.  Progress goes
  * to stderr; with -q only the image ID is printed, on stdout.  SOURCE_DATE_EPOCH sets the
@@ -32,7 +32,8 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
-#include "check/check.h"
+#include "build/build.h"
+#include "finding/finding.h"
 #include "cli.h"
 #include "dockerfile/dockerfile.h"
 #include "engine/engine.h"
@@ -81,6 +82,28 @@ static void build_cli_release(struct build_cli *o)
 	cli_registry_release(&o->reg);
 }
 
+/* The options without a value. */
+static bool take_flag(struct build_cli *o, const char *a)
+{
+	bool *flag = NULL;
+
+	if (strcmp(a, "--no-cache") == 0)
+		flag = &o->no_cache;
+	else if (strcmp(a, "--check") == 0)
+		flag = &o->check;
+	else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
+		flag = &o->quiet;
+	else if (strcmp(a, "--push") == 0)
+		flag = &o->push;
+	else if (strcmp(a, "--sbom") == 0)
+		flag = &o->sbom;
+	else if (strcmp(a, "--strict") == 0)
+		flag = &o->strict;
+	if (flag != NULL)
+		*flag = true;
+	return flag != NULL;
+}
+
 static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_cli *o,
 		      struct plate_error **err)
 {
@@ -95,22 +118,8 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 			o->df.context = argv[i];
 			continue;
 		}
-		if (strcmp(argv[i], "--no-cache") == 0) {
-			o->no_cache = true;
+		if (take_flag(o, argv[i]))
 			continue;
-		}
-		if (strcmp(argv[i], "--check") == 0) {
-			o->check = true;
-			continue;
-		}
-		if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
-			o->quiet = true;
-			continue;
-		}
-		if (strcmp(argv[i], "--push") == 0) {
-			o->push = true;
-			continue;
-		}
 		/* docker's boolean --pull is "always"; "--pull VALUE" only with a policy name. */
 		if (strcmp(argv[i], "--pull") == 0) {
 			o->pull = "always";
@@ -118,14 +127,6 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 					     strcmp(argv[i + 1], "always") == 0 ||
 					     strcmp(argv[i + 1], "never") == 0))
 				o->pull = argv[++i];
-			continue;
-		}
-		if (strcmp(argv[i], "--sbom") == 0) {
-			o->sbom = true;
-			continue;
-		}
-		if (strcmp(argv[i], "--strict") == 0) {
-			o->strict = true;
 			continue;
 		}
 		if ((m = cli_dockerfile_opt(ctx, &o->df, argc, argv, &i, err)) < 0)
@@ -193,32 +194,6 @@ static int parse_pull(struct cli_ctx *ctx, const char *v, enum engine_pull_polic
 		*out = ENGINE_PULL_NEVER;
 	else
 		return cli_usage_error(ctx, err, "--pull must be missing, always or never, not '%s'", v);
-	return 0;
-}
-
-struct pull_ctx {
-	struct store *store;
-	const struct registry_options *reg;
-	bool quiet;
-};
-
-/* The engine's pull callback: FROM images the store lacks. */
-static int pull_image(void *data, const char *name, const char *platform,
-		      struct plate_error **err)
-{
-	const struct pull_ctx *p = data;
-	struct transfer_options to = { .store = p->store, .registry = p->reg,
-				       .platform = platform };
-	struct transfer_result res = { 0 };
-
-	if (!p->quiet)
-		fprintf(stderr, "pulling %s (%s)\n", name, platform);
-	if (transfer_pull(&to, name, &res, err) < 0)
-		return -1;
-	if (!p->quiet)
-		fprintf(stderr, "pulled %s: %u of %u blobs fetched (%.1f MiB)\n", name,
-			res.transferred, res.blobs, (double)res.bytes / (1 << 20));
-	transfer_result_release(&res);
 	return 0;
 }
 
@@ -311,21 +286,6 @@ static int parse_secret(struct cli_ctx *ctx, char *spec, struct engine_secret *s
 	return 0;
 }
 
-static int epoch_from_env(struct cli_ctx *ctx, long long *epoch, struct plate_error **err)
-{
-	const char *v = getenv("SOURCE_DATE_EPOCH");
-	char *end;
-
-	*epoch = 0;
-	if (v == NULL || *v == '\0')
-		return 0;
-	errno = 0;
-	*epoch = strtoll(v, &end, 10);
-	if (errno != 0 || *end != '\0' || *epoch < 0)
-		return cli_usage_error(ctx, err, "SOURCE_DATE_EPOCH '%s' is not a number of seconds", v);
-	return 0;
-}
-
 /* The Dockerfile's text must outlive cli_cmd_build(): main prints located errors from it. */
 struct dockerfile_source {
 	char *path;
@@ -333,272 +293,308 @@ struct dockerfile_source {
 };
 static struct dockerfile_source source;
 
-static struct engine *running;
+static struct build *running;
 static volatile sig_atomic_t stop_signal;
 
 static void on_signal(int sig)
 {
 	stop_signal = sig;
 	if (running != NULL)
-		engine_cancel(running);
+		build_cancel(running);
 }
 
-/* The Dockerfile checks of a build: findings go to stdout with --check, else to stderr.  An
- * error finding (`# check=error=true`) stops the build with exit 3. */
-static int lint_build(struct cli_ctx *ctx, const struct build_cli *o,
-		      const struct dockerfile_source *src, size_t len, const struct dockerfile *df,
-		      const char *context, struct store *store, struct plate_error **err)
-{
-	_cleanup_(check_report_release) struct check_report report = CHECK_REPORT_INIT;
-	_cleanup_buf_ struct buf out = BUF_INIT(BUF_UNLIMITED);
-	bool stdin_file = o->df.file != NULL && strcmp(o->df.file, "-") == 0;
-	struct cli_lint_input in = { .df = df,
-				     .source = src->data,
-				     .source_len = len,
-				     .display_name = ctx->error_file,
-				     .dockerfile_path = stdin_file ? NULL : src->path,
-				     .context_dir = context,
-				     .build_args = (const char *const *)o->df.build_args,
-				     .n_build_args = o->df.n_build_args,
-				     .platform = o->df.platform ? o->df.platform : cli_host_platform(),
-				     .store = store };
-	size_t errors;
+/* What one `plate build` holds from its options to its end. */
+struct build_cmd {
+	struct cli_ctx *ctx;
+	struct build_cli o;
+	struct engine_options eo;
+	char *context, *out_dest, *resolv;
+	char **norm_tags;
+	struct engine_secret *secrets;
+	struct cli_progress *progress;
+	struct dockerfile *df;
+	struct store *store;
+	size_t len;
+	double t0;
+	bool handlers;
+	struct sigaction old_int, old_term;
+};
 
-	if (cli_lint_dockerfile(&in, &report, err) < 0) {
+static void build_cmd_release(struct build_cmd *c)
+{
+	if (c->norm_tags != NULL)
+		for (size_t i = 0; i < c->o.n_tags; i++)
+			free(c->norm_tags[i]);
+	free(c->norm_tags);
+	build_cli_release(&c->o);
+	free(c->context);
+	free(c->out_dest);
+	free(c->resolv);
+	free(c->secrets);
+	cli_progress_free(c->progress);
+	dockerfile_free(c->df);
+	store_free(c->store);
+}
+
+/* Ctrl-C stops the build while it builds; once the image is stored, signals act as usual. */
+static void handle_signals(struct build_cmd *c, bool on)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	if (on && !c->handlers) {
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, &c->old_int);
+		sigaction(SIGTERM, &sa, &c->old_term);
+	} else if (!on && c->handlers) {
+		sigaction(SIGINT, &c->old_int, NULL);
+		sigaction(SIGTERM, &c->old_term, NULL);
+	}
+	c->handlers = on;
+}
+
+/* Options into the engine's terms: context, outputs, pull policy, names, secrets, network. */
+static int prepare(struct build_cmd *c, struct plate_error **err)
+{
+	struct cli_ctx *ctx = c->ctx;
+	struct build_cli *o = &c->o;
+	struct stat st;
+
+	if ((c->context = realpath(o->df.context, NULL)) == NULL)
+		return plate_err_new(err, errno, "cannot use context '%s'", o->df.context);
+	if (stat(c->context, &st) < 0 || !S_ISDIR(st.st_mode))
+		return plate_err_new(err, ENOTDIR, "cannot use context '%s'", o->df.context);
+	if (o->output != NULL && parse_output(ctx, o->output, &c->eo, &c->out_dest, o, err) < 0)
+		return -1;
+	if (parse_pull(ctx, o->pull, &c->eo.pull, err) < 0)
+		return -1;
+	if (o->push && o->n_tags == 0)
+		return cli_usage_error(ctx, err, "--push needs a name (-t REF)");
+	c->norm_tags = calloc(o->n_tags + 1, sizeof(*c->norm_tags));
+	c->secrets = calloc(o->n_secret_specs + 1, sizeof(*c->secrets));
+	if (c->norm_tags == NULL || c->secrets == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < o->n_tags; i++)
+		if (cli_normalise_name(o->tags[i], true, &c->norm_tags[i], err) < 0) {
+			ctx->error_exit = CLI_EXIT_USAGE;
+			return -1;
+		}
+	for (size_t i = 0; i < o->n_secret_specs; i++)
+		if (parse_secret(ctx, o->secret_specs[i], &c->secrets[i], err) < 0)
+			return -1;
+	if (o->network != NULL) {
+		if (strcmp(o->network, "none") == 0)
+			c->eo.network = ENGINE_NET_NONE;
+		else if (strcmp(o->network, "host") == 0)
+			c->eo.network = ENGINE_NET_HOST;
+		else if (strcmp(o->network, "default") != 0)
+			return cli_usage_error(ctx, err, "--network must be default, none or host");
+	}
+	if (cli_progress_new(o->quiet ? "quiet" : o->progress, &c->progress, err) < 0) {
 		ctx->error_exit = CLI_EXIT_USAGE;
 		return -1;
 	}
-	if (check_report_render_text(&report, &out) < 0)
-		return plate_err_new(err, ENOMEM, "out of memory");
-	fwrite(out.data, 1, out.len, o->check ? stdout : stderr);
-	errors = check_report_count(&report, CHECK_ERROR);
-	if (errors == 0)
-		return CLI_EXIT_OK;
-	if (o->check)
-		return CLI_EXIT_CHECK;
-	ctx->error_file = NULL;
-	ctx->error_exit = CLI_EXIT_CHECK;
-	return plate_err_new(err, 0, "%zu Dockerfile check error%s (check=error=true)", errors,
-			     errors == 1 ? "" : "s");
+	return 0;
 }
 
-/* The doctor on the image just built: findings on stderr.  A failure of the doctor itself
- * is reported but does not fail the build.  Exit 3 under --strict when anything remains,
- * or when an error remains and a --max-size budget was given. */
-static int run_doctor(struct cli_ctx *ctx, struct store *s, const struct build_cli *o,
-		      bool json, const char *manifest_digest)
+/* The Dockerfile: -f FILE ("-" for stdin), else CONTEXT/Dockerfile. */
+static int read_dockerfile(struct build_cmd *c, struct plate_error **err)
 {
-	_cleanup_error_ struct plate_error *derr = NULL;
-	struct cli_doctor_options d = {
-		.strict = o->strict, .max_size = o->max_size, .platform = o->df.platform, .out = stderr,
-		.json = json, .event = json, .quiet = o->quiet,
-	};
-	int r = cli_doctor(ctx, s, manifest_digest, &d, &derr);
+	struct cli_ctx *ctx = c->ctx;
+	bool stdin_file = c->o.df.file != NULL && strcmp(c->o.df.file, "-") == 0;
 
-	if (r < 0 && o->quiet)
-		return CLI_EXIT_OK;
-	if (r < 0) {
-		_cleanup_free_ char *text = plate_error_format(derr);
-		fprintf(stderr, "plate: warning: image check skipped: %s\n",
-			text ? text : derr->message);
-		return CLI_EXIT_OK;
+	source.path = cli_dockerfile_path(&c->o.df);
+	if (source.path == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	if (cli_read_file(source.path, dockerfile_default_limits.max_file, &source.data, &c->len,
+			  err) < 0)
+		return -1;
+	ctx->error_file = stdin_file ? "-" : source.path;
+	ctx->error_source = source.data;
+	ctx->error_source_len = c->len;
+	if (dockerfile_parse(source.data, c->len, NULL, &c->df, err) < 0) {
+		ctx->error_exit = CLI_EXIT_USAGE;
+		return -1;
 	}
-	return r == CLI_EXIT_CHECK && (o->strict || o->max_size >= 0) ? CLI_EXIT_CHECK : CLI_EXIT_OK;
+	c->eo.context_dir = c->context;
+	c->eo.dockerfile_path = stdin_file ? NULL : source.path;
+	c->eo.dockerfile_name = c->o.df.file != NULL ? ctx->error_file : "Dockerfile";
+	c->eo.build_args = (const char *const *)c->o.df.build_args;
+	c->eo.n_build_args = c->o.df.n_build_args;
+	c->eo.platform = c->o.df.platform;
+	return 0;
+}
+
+/* --check: only the Dockerfile checks (BuildKit's `build --check`), findings on stdout,
+ * without a store: checking must not create one. */
+static int check_only(struct build_cmd *c, struct plate_error **err)
+{
+	_cleanup_(finding_report_release) struct finding_report report = FINDING_REPORT_INIT;
+	struct build_lint_input in = {
+		.df = c->df, .source = source.data, .source_len = c->len,
+		.display_name = c->ctx->error_file, .dockerfile_path = c->eo.dockerfile_path,
+		.context_dir = c->context, .build_args = c->eo.build_args,
+		.n_build_args = c->eo.n_build_args,
+		.platform = c->o.df.platform ? c->o.df.platform : cli_host_platform(),
+	};
+
+	if (build_lint(&in, &report, err) < 0) {
+		c->ctx->error_exit = CLI_EXIT_USAGE;
+		return -1;
+	}
+	if (cli_render_findings(&report, false, false, stdout, err) < 0)
+		return -1;
+	return finding_report_count(&report, FINDING_ERROR) > 0 ? CLI_EXIT_CHECK : CLI_EXIT_OK;
+}
+
+/* The image is stored: --iidfile, then the ID (-q) or the summary. */
+static int built(struct build_cmd *c, const struct engine_result *res, struct plate_error **err)
+{
+	handle_signals(c, false);
+	c->ctx->error_file = NULL;
+	if (c->o.iidfile != NULL) {
+		FILE *f = fopen(c->o.iidfile, "w");
+		if (f == NULL || fprintf(f, "%s", res->image_id) < 0 || fclose(f) != 0)
+			return plate_err_new(err, errno, "cannot write '%s'", c->o.iidfile);
+	}
+	if (c->o.quiet) {
+		printf("%s\n", res->image_id);
+	} else if (!cli_progress_is_json(c->progress)) {
+		fprintf(stderr, "built %s in %.1fs (%u steps, %u cached)\n", res->image_id,
+			cli_now() - c->t0, res->steps, res->cached);
+		for (size_t i = 0; i < c->o.n_tags; i++)
+			fprintf(stderr, "tagged %s\n", oci_familiar_name(c->norm_tags[i]));
+	}
+	return 0;
+}
+
+/* The pipeline's events on stderr: the Dockerfile checks' findings always, pulls unless -q
+ * or json progress, the doctor's findings (a json event with json progress) and pushes
+ * unless -q. */
+static int on_event(void *data, const struct build_event *ev, struct plate_error **err)
+{
+	struct build_cmd *c = data;
+	bool quiet = c->o.quiet, json = cli_progress_is_json(c->progress);
+	const struct transfer_result *t = ev->transfer;
+
+	switch (ev->type) {
+	case BUILD_EVENT_LINT:
+		return cli_render_findings(ev->report, false, false, stderr, err);
+	case BUILD_EVENT_PULL:
+		if (!quiet && !json)
+			fprintf(stderr, "pulling %s (%s)\n", ev->name, ev->platform);
+		return 0;
+	case BUILD_EVENT_PULLED:
+		if (!quiet && !json)
+			fprintf(stderr, "pulled %s: %u of %u blobs fetched (%.1f MiB)\n", ev->name,
+				t->transferred, t->blobs, (double)t->bytes / (1 << 20));
+		return 0;
+	case BUILD_EVENT_BUILT:
+		return built(c, ev->image, err);
+	case BUILD_EVENT_CHECK:
+		return quiet ? 0 : cli_render_findings(ev->report, json, json, stderr, err);
+	case BUILD_EVENT_CHECK_SKIPPED:
+		if (!quiet) {
+			_cleanup_free_ char *text = plate_error_format(ev->error);
+			fprintf(stderr, "plate: warning: image check skipped: %s\n",
+				text ? text : ev->error->message);
+		}
+		return 0;
+	case BUILD_EVENT_PUSHED:
+		if (!quiet)
+			fprintf(stderr, "pushed %s: %u of %u blobs uploaded (%.1f MiB), %s\n",
+				oci_familiar_name(t->name), t->transferred, t->blobs,
+				(double)t->bytes / (1 << 20), t->digest);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* The exit status of a build: errors in the Dockerfile's checks or planning exit 2,
+ * findings that fail the build 3, a build stopped by a signal 128 + the signal. */
+static int exit_status(struct build_cmd *c, int rc, const struct build_result *res,
+		       struct plate_error **err)
+{
+	struct cli_ctx *ctx = c->ctx;
+
+	if (rc < 0) {
+		if (res->phase == BUILD_PHASE_LINT)
+			ctx->error_exit = CLI_EXIT_USAGE;
+		else if (res->phase == BUILD_PHASE_ENGINE)
+			ctx->error_exit = (*err)->line > 0 ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
+		else
+			ctx->error_file = NULL;
+		if (stop_signal != 0 && res->phase != BUILD_PHASE_PUBLISH)
+			ctx->error_exit = 128 + stop_signal;
+		return -1;
+	}
+	if (res->outcome == BUILD_LINT_FAILED) {
+		ctx->error_file = NULL;
+		ctx->error_exit = CLI_EXIT_CHECK;
+		return plate_err_new(err, 0, "%zu Dockerfile check error%s (check=error=true)",
+				     res->lint_errors, res->lint_errors == 1 ? "" : "s");
+	}
+	return res->outcome == BUILD_CHECK_FAILED ? CLI_EXIT_CHECK : CLI_EXIT_OK;
 }
 
 int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
-	_cleanup_(build_cli_release) struct build_cli o = { .max_size = -1 };
-	struct engine_options eo = { 0 };
-	struct pull_ctx pc;
-	struct engine_result res;
-	_cleanup_free_ char *context = NULL, *out_dest = NULL, *resolv = NULL;
-	_cleanup_free_ char **norm_tags = NULL;
-	_cleanup_free_ struct engine_secret *secrets = NULL;
-	struct cli_progress *progress = NULL;
-	struct dockerfile *df = NULL;
-	struct engine *e = NULL;
-	struct store *s = NULL;
-	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
-	size_t len = 0, resolv_len;
-	double t0 = cli_now();
-	int rc = -1;
+	_cleanup_(build_cmd_release) struct build_cmd c = { .ctx = ctx, .o = { .max_size = -1 },
+							    .t0 = cli_now() };
+	struct build_options bo;
+	struct build_result res;
+	struct build *b = NULL;
+	size_t resolv_len;
+	int rc;
 
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			fputs(usage, stdout);
 			return CLI_EXIT_OK;
 		}
-	if (parse_args(ctx, argc, argv, &o, err) < 0 || epoch_from_env(ctx, &eo.epoch, err) < 0)
+	if (parse_args(ctx, argc, argv, &c.o, err) < 0 || cli_source_date_epoch(ctx, &c.eo.epoch, err) < 0 ||
+	    prepare(&c, err) < 0 || read_dockerfile(&c, err) < 0)
 		return -1;
-	if ((context = realpath(o.df.context, NULL)) == NULL)
-		return plate_err_new(err, errno, "cannot use context '%s'", o.df.context);
-	{
-		struct stat st;
-		if (stat(context, &st) < 0 || !S_ISDIR(st.st_mode))
-			return plate_err_new(err, ENOTDIR, "cannot use context '%s'", o.df.context);
-	}
-	if (o.output != NULL && parse_output(ctx, o.output, &eo, &out_dest, &o, err) < 0)
-		return -1;
-	if (parse_pull(ctx, o.pull, &eo.pull, err) < 0)
-		return -1;
-	if (o.push && o.n_tags == 0)
-		return cli_usage_error(ctx, err, "--push needs a name (-t REF)");
-	norm_tags = calloc(o.n_tags + 1, sizeof(*norm_tags));
-	secrets = calloc(o.n_secret_specs + 1, sizeof(*secrets));
-	if (norm_tags == NULL || secrets == NULL)
-		return plate_err_new(err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < o.n_tags; i++)
-		if (cli_normalise_name(o.tags[i], true, &norm_tags[i], err) < 0) {
-			ctx->error_exit = CLI_EXIT_USAGE;
-			goto out;
-		}
-	for (size_t i = 0; i < o.n_secret_specs; i++)
-		if (parse_secret(ctx, o.secret_specs[i], &secrets[i], err) < 0)
-			goto out;
-	if (o.network != NULL) {
-		if (strcmp(o.network, "none") == 0)
-			eo.network = ENGINE_NET_NONE;
-		else if (strcmp(o.network, "host") == 0)
-			eo.network = ENGINE_NET_HOST;
-		else if (strcmp(o.network, "default") != 0) {
-			cli_usage_error(ctx, err, "--network must be default, none or host");
-			goto out;
-		}
-	}
-	if (cli_progress_new(o.quiet ? "quiet" : o.progress, &progress, err) < 0) {
-		ctx->error_exit = CLI_EXIT_USAGE;
-		goto out;
-	}
-
-	/* The Dockerfile: -f FILE ("-" for stdin), else CONTEXT/Dockerfile. */
-	source.path = cli_dockerfile_path(&o.df);
-	if (source.path == NULL) {
-		plate_err_new(err, ENOMEM, "out of memory");
-		goto out;
-	}
-	if (cli_read_file(source.path, dockerfile_default_limits.max_file, &source.data, &len, err) < 0)
-		goto out;
-	ctx->error_file = o.df.file != NULL && strcmp(o.df.file, "-") == 0 ? "-" : source.path;
-	ctx->error_source = source.data;
-	ctx->error_source_len = len;
-	if (dockerfile_parse(source.data, len, NULL, &df, err) < 0) {
-		ctx->error_exit = CLI_EXIT_USAGE;
-		goto out;
-	}
-	/* --check runs only the Dockerfile checks (BuildKit's `build --check`), without a store:
-	 * checking must not create one. */
-	if (o.check) {
-		rc = lint_build(ctx, &o, &source, len, df, context, NULL, err);
-		goto out;
-	}
+	if (c.o.check)
+		return check_only(&c, err);
 	/* RUN gets the host's resolver configuration, its nameservers adapted by the sandbox to
 	 * the default network's DNS forwarder. */
 	{
 		_cleanup_error_ struct plate_error *ignored = NULL;
-		if (cli_read_file("/etc/resolv.conf", 65536, &resolv, &resolv_len, &ignored) < 0)
-			resolv = NULL;
+		if (cli_read_file("/etc/resolv.conf", 65536, &c.resolv, &resolv_len, &ignored) < 0)
+			c.resolv = NULL;
 	}
-
-	if (cli_registry_setup(&o.reg, err) < 0 || cli_open_store(ctx, &s, err) < 0)
-		goto out;
-	pc = (struct pull_ctx){ .store = s, .reg = &o.reg.opts,
-				.quiet = o.quiet || cli_progress_is_json(progress) };
-	eo.pull_image = pull_image;
-	eo.pull_data = &pc;
-	/* BuildKit runs its build checks before building and prints their warnings; base images
-	 * already in the store inform them. */
-	{
-		int lint_rc = lint_build(ctx, &o, &source, len, df, context, s, err);
-		if (lint_rc != CLI_EXIT_OK) {
-			rc = lint_rc;
-			goto out;
-		}
-	}
-	eo.store = s;
-	eo.context_dir = context;
-	eo.dockerfile_path = o.df.file != NULL && strcmp(o.df.file, "-") == 0 ? NULL : source.path;
-	eo.dockerfile_name = o.df.file != NULL ? ctx->error_file : "Dockerfile";
-	eo.target = o.df.target;
-	eo.build_args = (const char *const *)o.df.build_args;
-	eo.n_build_args = o.df.n_build_args;
-	eo.platform = o.df.platform;
-	eo.tags = (const char *const *)norm_tags;
-	eo.n_tags = o.n_tags;
-	eo.labels = (const char *const *)o.labels;
-	eo.n_labels = o.n_labels;
-	eo.no_cache = o.no_cache;
-	eo.allow_host_network = o.allow_host_network || eo.network == ENGINE_NET_HOST;
-	eo.allow_insecure = o.allow_insecure;
-	eo.secrets = secrets;
-	eo.n_secrets = o.n_secret_specs;
-	eo.resolv_conf = resolv;
-	eo.output_dest = out_dest;
-	eo.progress = cli_progress_event;
-	eo.progress_data = progress;
-	if (engine_new(&eo, &e, err) < 0)
-		goto out;
-
-	running = e;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	rc = engine_build(e, df, &res, err);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	if (cli_registry_setup(&c.o.reg, err) < 0 || cli_open_store(ctx, &c.store, err) < 0)
+		return -1;
+	c.eo.target = c.o.df.target;
+	c.eo.tags = (const char *const *)c.norm_tags;
+	c.eo.n_tags = c.o.n_tags;
+	c.eo.labels = (const char *const *)c.o.labels;
+	c.eo.n_labels = c.o.n_labels;
+	c.eo.no_cache = c.o.no_cache;
+	c.eo.allow_host_network = c.o.allow_host_network || c.eo.network == ENGINE_NET_HOST;
+	c.eo.allow_insecure = c.o.allow_insecure;
+	c.eo.secrets = c.secrets;
+	c.eo.n_secrets = c.o.n_secret_specs;
+	c.eo.resolv_conf = c.resolv;
+	c.eo.output_dest = c.out_dest;
+	c.eo.progress = cli_progress_event;
+	c.eo.progress_data = c.progress;
+	bo = (struct build_options){
+		.engine = c.eo, .store = c.store, .registry = &c.o.reg.opts, .df = c.df,
+		.source = source.data, .source_len = c.len, .display_name = ctx->error_file,
+		.host_platform = cli_host_platform(), .sbom = c.o.sbom, .strict = c.o.strict,
+		.max_size = c.o.max_size, .push = c.o.push, .event = on_event, .event_data = &c,
+	};
+	if (build_new(&bo, &b, err) < 0)
+		return -1;
+	running = b;
+	handle_signals(&c, true);
+	rc = build_run(b, &res, err);
+	handle_signals(&c, false);
 	running = NULL;
-	if (rc < 0) {
-		/* Planning errors point into the Dockerfile (exit 2); build failures do not. */
-		ctx->error_exit = (*err)->line > 0 ? CLI_EXIT_USAGE : CLI_EXIT_FAILURE;
-		if (stop_signal != 0)
-			ctx->error_exit = 128 + stop_signal;
-		goto out;
-	}
-	rc = -1;
-	ctx->error_file = NULL;
-	if (o.iidfile != NULL) {
-		FILE *f = fopen(o.iidfile, "w");
-		if (f == NULL || fprintf(f, "%s", res.image_id) < 0 || fclose(f) != 0) {
-			plate_err_new(err, errno, "cannot write '%s'", o.iidfile);
-			goto out;
-		}
-	}
-	if (o.quiet) {
-		printf("%s\n", res.image_id);
-	} else if (!cli_progress_is_json(progress)) {
-		fprintf(stderr, "built %s in %.1fs (%u steps, %u cached)\n", res.image_id,
-			cli_now() - t0, res.steps, res.cached);
-		for (size_t i = 0; i < o.n_tags; i++)
-			fprintf(stderr, "tagged %s\n", cli_familiar_name(norm_tags[i]));
-	}
-	if (o.sbom && cli_sbom_attach(s, res.manifest_digest, o.df.platform, err) < 0)
-		goto out;
-	/* The doctor first: a build that fails its checks under --strict is not pushed. */
-	rc = run_doctor(ctx, s, &o, cli_progress_is_json(progress), res.manifest_digest);
-	if (rc != CLI_EXIT_OK)
-		goto out;
-	for (size_t i = 0; o.push && i < o.n_tags; i++) {
-		struct transfer_options to = { .store = s, .registry = &o.reg.opts,
-					       .platform = o.df.platform };
-		struct transfer_result pr = { 0 };
-		if (transfer_push(&to, res.manifest_digest, norm_tags[i], &pr, err) < 0) {
-			rc = -1;
-			goto out;
-		}
-		if (!o.quiet)
-			fprintf(stderr, "pushed %s: %u of %u blobs uploaded (%.1f MiB), %s\n",
-				cli_familiar_name(pr.name), pr.transferred, pr.blobs,
-				(double)pr.bytes / (1 << 20), pr.digest);
-		transfer_result_release(&pr);
-	}
-out:
-	if (norm_tags != NULL)
-		for (size_t i = 0; i < o.n_tags; i++)
-			free(norm_tags[i]);
-	engine_free(e);
-	store_free(s);
-	dockerfile_free(df);
-	cli_progress_free(progress);
+	build_free(b);
+	rc = exit_status(&c, rc, &res, err);
 	if (rc >= 0) {
 		free(steal_pointer(&source.data));
 		free(steal_pointer(&source.path));

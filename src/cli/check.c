@@ -4,8 +4,8 @@
  * Runs the minimal-image doctor on a stored image and prints its findings (stdout).
  * Exit 0, or 3 when an error finding remains (--strict makes every warning an error).
  * SIZE is bytes, or a number with k, M, G (powers of 1000) or Ki, Mi, Gi (powers of 1024),
- * an optional trailing "B".  The same doctor runs at the end of `plate build`
- * (cli_doctor below).
+ * an optional trailing "B".  The same doctor (check_stored_image()) runs at the end of
+ * `plate build`, whose findings are rendered by cli_render_findings() below.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,119 +21,52 @@
 static const char usage[] =
 	"usage: plate check [--strict] [--format text|json] [--max-size SIZE] [--skip ID,...] REF\n";
 
-int cli_parse_size(const char *s, int64_t *out)
+int cli_render_findings(const struct finding_report *r, bool json, bool event, FILE *out,
+			struct plate_error **err)
 {
-	char *end;
-	double v;
-	double mult = 1;
+	_cleanup_buf_ struct buf text = BUF_INIT(BUF_UNLIMITED);
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (end == s || errno != 0 || v < 0)
-		return -1;
-	if (*end == 'k' || *end == 'K')
-		mult = 1e3, end++;
-	else if (*end == 'M' || *end == 'm')
-		mult = 1e6, end++;
-	else if (*end == 'G' || *end == 'g')
-		mult = 1e9, end++;
-	if (mult > 1 && *end == 'i') {
-		mult = mult == 1e3 ? 1024.0 : mult == 1e6 ? 1048576.0 : 1073741824.0;
-		end++;
+	if (json ? finding_report_render_json(r, &text, err) < 0
+		 : finding_report_render_text(r, &text) < 0)
+		return *err != NULL ? -1 : plate_err_new(err, ENOMEM, "out of memory");
+	if (json && event && text.len > 1) {
+		/* the canonical document starts with '{"findings":' */
+		fprintf(out, "{\"type\":\"check\",%s", text.data + 1);
+	} else {
+		fwrite(text.data, 1, text.len, out);
 	}
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end != '\0' || v * mult > 9e18)
-		return -1;
-	*out = (int64_t)(v * mult);
 	return 0;
 }
 
-int cli_image_fs(struct store *s, const struct store_image *img, struct check_fs **out,
-		 struct plate_error **err)
+struct doctor_options {
+	bool strict, json;
+	int64_t max_size;
+	const char *skip; /* "ID,ID" or NULL */
+	const char *platform;
+};
+
+/* The doctor on a stored image, its findings on stdout: 0, 3 when an error finding remains,
+ * or -1. */
+static int doctor(struct store *s, const char *name, const struct doctor_options *o,
+		  struct plate_error **err)
 {
-	const struct oci_strings *ids = &img->config.diff_ids;
-	struct check_fs_layer *layers = calloc(ids->n + 1, sizeof(*layers));
-	int rc = -1;
-
-	if (layers == NULL)
-		return plate_err_new(err, ENOMEM, "out of memory");
-	for (size_t i = 0; i < ids->n; i++) {
-		layers[i].diff_id = ids->v[i];
-		if ((layers[i].dir = store_snapshot_path(s, ids->v[i])) == NULL ||
-		    (layers[i].index = store_snapshot_index_path(s, ids->v[i])) == NULL) {
-			plate_err_new(err, ENOMEM, "out of memory");
-			goto out;
-		}
-	}
-	rc = check_fs_open_layers(layers, ids->n, out, err);
-out:
-	for (size_t i = 0; i < ids->n; i++) {
-		free((char *)layers[i].dir);
-		free((char *)layers[i].index);
-	}
-	free(layers);
-	return rc;
-}
-
-static int64_t image_size(const struct store_image *img)
-{
-	int64_t n = img->manifest.config.size;
-
-	for (size_t i = 0; i < img->manifest.n_layers; i++)
-		n += img->manifest.layers[i].size;
-	return n;
-}
-
-int cli_doctor(struct cli_ctx *ctx, struct store *s, const char *name,
-	       const struct cli_doctor_options *o, struct plate_error **err)
-{
-	struct store_image *img = NULL;
-	struct check_fs *fs = NULL;
-	struct check_report r = CHECK_REPORT_INIT;
-	_cleanup_buf_ struct buf text = BUF_INIT(BUF_UNLIMITED);
+	_cleanup_(finding_report_release) struct finding_report r = FINDING_REPORT_INIT;
 	_cleanup_free_ char *skip_copy = o->skip ? strdup(o->skip) : NULL;
 	const char *skip[64] = { 0 };
 	size_t n_skip = 0;
-	int rc = -1;
+	struct check_stored_options so = { .strict = o->strict, .max_size = o->max_size,
+					   .skip = skip };
 
 	if (o->skip && skip_copy == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	for (char *save = NULL, *id = skip_copy ? strtok_r(skip_copy, ",", &save) : NULL;
 	     id && n_skip + 1 < sizeof(skip) / sizeof(*skip); id = strtok_r(NULL, ",", &save))
 		skip[n_skip++] = id;
-	if (store_lock_shared(s, err) < 0)
+	if (check_stored_image(s, name, o->platform ? o->platform : cli_host_platform(), &so, &r,
+			       err) < 0 ||
+	    cli_render_findings(&r, o->json, false, stdout, err) < 0)
 		return -1;
-	if (store_image_resolve(s, name, o->platform ? o->platform : cli_host_platform(), &img, err) < 0 ||
-	    cli_image_fs(s, img, &fs, err) < 0)
-		goto out;
-	struct check_image_options io = { .max_size = o->max_size, .image_size = image_size(img) };
-	if (check_image(fs, &img->config, &io, &r, err) < 0)
-		goto out;
-	check_report_apply_policy(&r, skip, o->strict);
-	check_report_sort(&r);
-	if (o->json ? check_report_render_json(&r, &text, err) < 0
-		    : check_report_render_text(&r, &text) < 0) {
-		if (*err == NULL)
-			plate_err_new(err, ENOMEM, "out of memory");
-		goto out;
-	}
-	if (o->quiet)
-		buf_reset(&text);
-	if (o->json && o->event && text.len > 1) {
-		/* the canonical document starts with '{"findings":' */
-		fprintf(o->out ? o->out : stdout, "{\"type\":\"check\",%s", text.data + 1);
-	} else {
-		fwrite(text.data, 1, text.len, o->out ? o->out : stdout);
-	}
-	rc = check_report_count(&r, CHECK_ERROR) > 0 ? CLI_EXIT_CHECK : CLI_EXIT_OK;
-out:
-	store_unlock_shared(s);
-	check_report_release(&r);
-	check_fs_free(fs);
-	store_image_free(img);
-	(void)ctx;
-	return rc;
+	return finding_report_count(&r, FINDING_ERROR) > 0 ? CLI_EXIT_CHECK : CLI_EXIT_OK;
 }
 
 /* `plate check REF|DOCKERFILE` (DESIGN.md): -f, --build-arg, or a first operand naming an
@@ -161,7 +94,7 @@ static bool names_dockerfile(int argc, char **argv)
 
 int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
-	struct cli_doctor_options o = { .max_size = -1 };
+	struct doctor_options o = { .max_size = -1 };
 	const char *ref = NULL, *format = "text";
 	struct store *s = NULL;
 	int rc;
@@ -221,7 +154,7 @@ int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		return cli_usage_error(ctx, err, "--format must be text or json");
 	if (cli_open_store(ctx, &s, err) < 0)
 		return -1;
-	rc = cli_doctor(ctx, s, ref, &o, err);
+	rc = doctor(s, ref, &o, err);
 	store_free(s);
 	return rc;
 }

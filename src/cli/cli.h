@@ -46,6 +46,21 @@ struct cli_ctx {
 int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* getopt_long() without its abbreviations: "--fil" is not "--file" (docker refuses it too,
+ * and a prefix that names one option today may name two tomorrow).  An abbreviation comes
+ * back as '?' with argv[optind - 1] the word, as an unknown option does. */
+struct option;
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* getopt_long for a command that has no options: the index of its first operand, or -1 with
+ * a usage error naming the option ("--" ends the options, "-" is an operand). */
+int cli_operands(struct cli_ctx *ctx, const char *cmd, int argc, char **argv,
+		 struct plate_error **err);
+/* After getopt_long returned '?': the usage error "unknown option 'X' for CMD". */
+int cli_bad_option(struct cli_ctx *ctx, const char *cmd, char **argv, struct plate_error **err);
+
+/* $SOURCE_DATE_EPOCH in seconds, 0 when unset or empty; anything else is a usage error. */
+int cli_source_date_epoch(struct cli_ctx *ctx, long long *epoch, struct plate_error **err);
+
 /* file_read_at() of a file the user named: regular files only, except below /dev/ (stdin,
  * /dev/fd/N), where a pipe is accepted. */
 int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct plate_error **err);
@@ -57,15 +72,14 @@ int cli_read_file(const char *path, size_t max, char **data, size_t *len, struct
 const char *cli_safe(const char *s);
 
 /* The store commands' helpers (store_open.c): the store at --root / $PLATE_ROOT / the
- * default root, "linux/<arch>" of this machine, "busybox:1" for "docker.io/library/busybox:1",
- * and a name normalised ("busybox" -> "docker.io/library/busybox:latest"). */
+ * default root, "linux/<arch>" of this machine, and a name normalised ("busybox" ->
+ * "docker.io/library/busybox:latest"). */
 int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error **err);
 /* The same without creating or fixing anything: for fsck, which reports what it finds. */
 int cli_open_store_as_found(struct cli_ctx *ctx, struct store **out, struct plate_error **err);
 /* A normal user's store: $XDG_DATA_HOME/plate, else ~/.local/share/plate. */
 int cli_user_store_path(char **out, struct plate_error **err);
 const char *cli_host_platform(void);
-const char *cli_familiar_name(const char *name);
 int cli_normalise_name(const char *name, bool need_tag, char **out, struct plate_error **err);
 
 /* Registry access shared by pull, push, login and build (registry_opts.c): the getopt
@@ -110,10 +124,19 @@ int cli_docker_config_update(const char *host, const char *user, const char *pas
 int cli_write_private_file(const char *path, const char *data, size_t len,
 			   struct plate_error **err);
 
-/* Options shared by build and plan (dockerfile_opts.c).  cli_take_value matches "--name V",
- * "--name=V" and "-x V": 1 matched, 0 not, -1 value missing.  cli_dockerfile_opt consumes
- * -f, --target, --platform, --build-arg (1), or not (0), or fails (-1, usage error).
+/* Options shared by build and plan (dockerfile_opts.c): -f, --target, --platform,
+ * --build-arg.  For getopt_long: CLI_DOCKERFILE_LONGOPTS and "f:" in the short options, then
+ * cli_dockerfile_getopt() on what it returns: 1 consumed, 0 not one of these, -1 failed.
+ * Hand-parsed (build): cli_take_value matches "--name V", "--name=V" and "-x V" (1 matched,
+ * 0 not, -1 value missing), cli_dockerfile_opt consumes one of the four (1), or not (0), or
+ * fails (-1, usage error).
  * cli_dockerfile_path: -f ("-" is stdin), else CONTEXT/Dockerfile, else CONTEXT/dockerfile. */
+enum { CLI_OPT_TARGET = 0x1101, CLI_OPT_PLATFORM, CLI_OPT_BUILD_ARG };
+#define CLI_DOCKERFILE_LONGOPTS                                               \
+	{ "file", required_argument, NULL, 'f' },                             \
+	{ "target", required_argument, NULL, CLI_OPT_TARGET },                \
+	{ "platform", required_argument, NULL, CLI_OPT_PLATFORM },            \
+	{ "build-arg", required_argument, NULL, CLI_OPT_BUILD_ARG }
 struct cli_dockerfile_opts {
 	const char *file;
 	const char *target;
@@ -125,6 +148,8 @@ struct cli_dockerfile_opts {
 int cli_take_value(int argc, char **argv, int *i, const char *name, const char *short_name,
 		   const char **value);
 int cli_strv_add(char ***v, size_t *n, const char *s, struct plate_error **err);
+int cli_dockerfile_getopt(struct cli_dockerfile_opts *o, int c, const char *arg,
+			  struct plate_error **err);
 int cli_dockerfile_opt(struct cli_ctx *ctx, struct cli_dockerfile_opts *o, int argc, char **argv,
 		       int *i, struct plate_error **err);
 void cli_dockerfile_opts_release(struct cli_dockerfile_opts *o);
@@ -151,49 +176,17 @@ int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 int cli_cmd_logout(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_check_dockerfile(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 
-/* The Dockerfile checks of one build (check_dockerfile.c), for `plate check DOCKERFILE` and
- * `plate build`: findings added to *report, sorted, with the check policy applied. */
-struct check_report;
-struct dockerfile;
-struct cli_lint_input {
-	const struct dockerfile *df;
-	const char *source;          /* the Dockerfile's bytes */
-	size_t source_len;
-	const char *display_name;    /* file name in findings */
-	const char *dockerfile_path; /* for <Dockerfile>.dockerignore; NULL for stdin */
-	const char *context_dir;     /* NULL: no context checks */
-	const char *const *build_args; /* "NAME=VALUE" */
-	size_t n_build_args;
-	const char *platform;        /* target platform, NULL for linux/amd64 */
-	struct store *store;         /* base images found here inform the checks; may be NULL */
-};
-int cli_lint_dockerfile(const struct cli_lint_input *in, struct check_report *report,
-			struct plate_error **err);
 int cli_cmd_du(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_sbom(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 
-/* The doctor on a stored image (check.c), shared by `plate check` and `plate build`:
- * prints the findings to out (stdout when NULL); returns 0, 3 when an error finding
- * remains, or -1.  max_size < 0: no budget.  SIZE strings: cli_parse_size(). */
-struct check_fs;
-struct cli_doctor_options {
-	bool strict, json;
-	bool quiet; /* print nothing, only the exit status */
-	bool event; /* JSON as a progress event: {"type":"check","findings":...} */
-	int64_t max_size;
-	const char *skip; /* "ID,ID" or NULL */
-	const char *platform;
-	FILE *out;
-};
-int cli_doctor(struct cli_ctx *ctx, struct store *s, const char *name,
-	       const struct cli_doctor_options *o, struct plate_error **err);
+/* Findings as text, or JSON (event: as a progress event {"type":"check","findings":...}),
+ * written to out (check.c). */
+struct finding_report;
+int cli_render_findings(const struct finding_report *r, bool json, bool event, FILE *out,
+			struct plate_error **err);
+/* A SIZE as docker reads it: 50M, 1GiB, 512kB (common.c). */
 int cli_parse_size(const char *s, int64_t *out);
-/* Stores the SBOM of a stored image (digest) as its OCI 1.1 referrer (sbom.c). */
-int cli_sbom_attach(struct store *s, const char *digest, const char *platform,
-		    struct plate_error **err);
-int cli_image_fs(struct store *s, const struct store_image *img, struct check_fs **out,
-		 struct plate_error **err);
 
 /* Monotonic seconds, for durations shown to the user. */
 double cli_now(void);

@@ -57,24 +57,49 @@ static int add_build_arg(struct cli_dockerfile_opts *o, const char *arg, struct 
 	return cli_strv_add(&o->build_args, &o->n_build_args, kv, err);
 }
 
+int cli_dockerfile_getopt(struct cli_dockerfile_opts *o, int c, const char *arg,
+			  struct plate_error **err)
+{
+	switch (c) {
+	case 'f':
+		o->file = arg;
+		return 1;
+	case CLI_OPT_TARGET:
+		o->target = arg;
+		return 1;
+	case CLI_OPT_PLATFORM:
+		o->platform = arg;
+		return 1;
+	case CLI_OPT_BUILD_ARG:
+		return add_build_arg(o, arg, err) < 0 ? -1 : 1;
+	default:
+		return 0;
+	}
+}
+
 int cli_dockerfile_opt(struct cli_ctx *ctx, struct cli_dockerfile_opts *o, int argc, char **argv,
 		       int *i, struct plate_error **err)
 {
+	static const struct {
+		const char *name, *short_name;
+		int c;
+	} opts[] = {
+		{ "--file", "-f", 'f' },
+		{ "--target", NULL, CLI_OPT_TARGET },
+		{ "--platform", NULL, CLI_OPT_PLATFORM },
+		{ "--build-arg", NULL, CLI_OPT_BUILD_ARG },
+	};
 	const char *v = NULL;
-	int m;
 
-	if ((m = cli_take_value(argc, argv, i, "--file", "-f", &v)) > 0)
-		o->file = v;
-	else if (m == 0 && (m = cli_take_value(argc, argv, i, "--target", NULL, &v)) > 0)
-		o->target = v;
-	else if (m == 0 && (m = cli_take_value(argc, argv, i, "--platform", NULL, &v)) > 0)
-		o->platform = v;
-	else if (m == 0 && (m = cli_take_value(argc, argv, i, "--build-arg", NULL, &v)) > 0 &&
-		 add_build_arg(o, v, err) < 0)
-		return -1;
-	if (m < 0)
-		return cli_usage_error(ctx, err, "option '%s' needs a value", argv[*i]);
-	return m;
+	for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
+		int m = cli_take_value(argc, argv, i, opts[k].name, opts[k].short_name, &v);
+
+		if (m < 0)
+			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[*i]);
+		if (m > 0)
+			return cli_dockerfile_getopt(o, opts[k].c, v, err);
+	}
+	return 0;
 }
 
 void cli_dockerfile_opts_release(struct cli_dockerfile_opts *o)

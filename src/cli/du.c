@@ -83,7 +83,7 @@ int cli_cmd_du(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", longopts)) != -1) {
 		char *end;
 		switch (c) {
 		case 'f':

@@ -7,9 +7,11 @@ int cli_cmd_fsck(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 {
 	struct store_fsck_result r;
 	struct store *s = NULL;
-	int rc;
+	int rc, first = cli_operands(ctx, "fsck", argc, argv, err);
 
-	if (argc != 1)
+	if (first < 0)
+		return -1;
+	if (first != argc)
 		return cli_usage_error(ctx, err, "usage: plate fsck");
 	if (cli_open_store_as_found(ctx, &s, err) < 0 || store_fsck(s, &r, err) < 0) {
 		store_free(s);

@@ -19,7 +19,7 @@ int cli_cmd_history(struct cli_ctx *ctx, int argc, char **argv, struct plate_err
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", longopts)) != -1) {
 		if (c != 'T')
 			return cli_usage_error(ctx, err, "history: unknown option '%s'", argv[optind - 1]);
 		no_trunc = true;

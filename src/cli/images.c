@@ -7,6 +7,7 @@
 
 #include "base/cleanup.h"
 #include "cli.h"
+#include "du/du.h"
 
 struct images_opts {
 	bool quiet;
@@ -44,16 +45,50 @@ static void format_age(const char *created, char *out, size_t size)
 	}
 }
 
-static void format_size(double bytes, char *out, size_t size)
+/* One line of the listing (the ID alone with -q); an image that cannot be read is a
+ * warning. */
+static void print_image(struct store *s, const struct oci_descriptor *d,
+			const struct images_opts *o)
 {
-	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
-	size_t u = 0;
+	const char *name = oci_map_get(&d->annotations, OCI_ANNOTATION_REF_NAME);
+	_cleanup_error_ struct plate_error *e = NULL;
+	struct store_image *img = NULL;
+	char age[64], size[32], repo[512], tag[256];
+	const char *id;
+	int64_t total;
 
-	while (bytes >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		bytes /= 1000;
-		u++;
+	if (oci_map_get(&d->annotations, STORE_ANNOTATION_SUBJECT) != NULL)
+		return; /* a referrer (an SBOM), shown with its image by plate sbom */
+	if (store_image_resolve(s, d->digest, cli_host_platform(), &img, &e) < 0) {
+		fprintf(stderr, "plate: warning: %s: %s\n", cli_safe(name ? name : d->digest),
+			cli_safe(e->message));
+		return;
 	}
-	snprintf(out, size, u == 0 ? "%.0f%s" : "%.3g%s", bytes, units[u]);
+	id = img->manifest.config.digest + (o->no_trunc ? 0 : 7);
+	if (o->quiet) {
+		printf("%.*s\n", o->no_trunc ? (int)strlen(id) : 12, id);
+		store_image_free(img);
+		return;
+	}
+	snprintf(repo, sizeof(repo), "<none>");
+	snprintf(tag, sizeof(tag), "<none>");
+	if (name != NULL) {
+		const char *f = oci_familiar_name(name), *colon = strrchr(f, ':');
+		if (colon != NULL && strchr(colon, '/') == NULL) {
+			snprintf(repo, sizeof(repo), "%.*s", (int)(colon - f), f);
+			snprintf(tag, sizeof(tag), "%s", colon + 1);
+		}
+	}
+	total = img->manifest.config.size;
+	for (size_t j = 0; j < img->manifest.n_layers; j++)
+		total += img->manifest.layers[j].size;
+	format_age(img->config.created, age, sizeof(age));
+	du_human_size(total, size);
+	printf("%-40s %-20s ", cli_safe(repo), cli_safe(tag));
+	if (o->digests)
+		printf("%-71s ", d->digest);
+	printf("%-*.*s %-20s %s\n", o->no_trunc ? 71 : 12, o->no_trunc ? 71 : 12, id, age, size);
+	store_image_free(img);
 }
 
 int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
@@ -71,7 +106,7 @@ int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "q", longopts)) != -1) {
 		switch (c) {
 		case 'q':
 			o.quiet = true;
@@ -96,48 +131,8 @@ int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 			printf("%-71s ", "DIGEST");
 		printf("%-*s %-20s %s\n", o.no_trunc ? 71 : 12, "IMAGE ID", "CREATED", "SIZE");
 	}
-	for (size_t i = 0; i < idx.n_manifests; i++) {
-		const struct oci_descriptor *d = &idx.manifests[i];
-		const char *name = oci_map_get(&d->annotations, OCI_ANNOTATION_REF_NAME);
-		_cleanup_error_ struct plate_error *e = NULL;
-		struct store_image *img = NULL;
-		char age[64], size[32], repo[512], tag[256];
-		const char *id;
-		int64_t total;
-
-		if (oci_map_get(&d->annotations, STORE_ANNOTATION_SUBJECT) != NULL)
-			continue; /* a referrer (an SBOM), shown with its image by plate sbom */
-		if (store_image_resolve(s, d->digest, cli_host_platform(), &img, &e) < 0) {
-			fprintf(stderr, "plate: warning: %s: %s\n", cli_safe(name ? name : d->digest),
-				cli_safe(e->message));
-			continue;
-		}
-		id = img->manifest.config.digest + (o.no_trunc ? 0 : 7);
-		if (o.quiet) {
-			printf("%.*s\n", o.no_trunc ? (int)strlen(id) : 12, id);
-			store_image_free(img);
-			continue;
-		}
-		snprintf(repo, sizeof(repo), "<none>");
-		snprintf(tag, sizeof(tag), "<none>");
-		if (name != NULL) {
-			const char *f = cli_familiar_name(name), *colon = strrchr(f, ':');
-			if (colon != NULL && strchr(colon, '/') == NULL) {
-				snprintf(repo, sizeof(repo), "%.*s", (int)(colon - f), f);
-				snprintf(tag, sizeof(tag), "%s", colon + 1);
-			}
-		}
-		total = img->manifest.config.size;
-		for (size_t j = 0; j < img->manifest.n_layers; j++)
-			total += img->manifest.layers[j].size;
-		format_age(img->config.created, age, sizeof(age));
-		format_size((double)total, size, sizeof(size));
-		printf("%-40s %-20s ", cli_safe(repo), cli_safe(tag));
-		if (o.digests)
-			printf("%-71s ", d->digest);
-		printf("%-*.*s %-20s %s\n", o.no_trunc ? 71 : 12, o.no_trunc ? 71 : 12, id, age, size);
-		store_image_free(img);
-	}
+	for (size_t i = 0; i < idx.n_manifests; i++)
+		print_image(s, &idx.manifests[i], &o);
 	rc = CLI_EXIT_OK;
 out:
 	oci_index_release(&idx);

@@ -10,22 +10,6 @@
 #include "base/cleanup.h"
 #include "cli.h"
 
-/* SOURCE_DATE_EPOCH, or 0: imports are reproducible by default. */
-static int source_date_epoch(struct cli_ctx *ctx, long long *epoch, struct plate_error **err)
-{
-	const char *v = getenv("SOURCE_DATE_EPOCH");
-	char *end;
-
-	*epoch = 0;
-	if (v == NULL || *v == '\0')
-		return 0;
-	errno = 0;
-	*epoch = strtoll(v, &end, 10);
-	if (errno != 0 || *end != '\0' || *epoch < 0)
-		return cli_usage_error(ctx, err, "SOURCE_DATE_EPOCH '%s' is not a number of seconds", v);
-	return 0;
-}
-
 int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
 	static const struct option longopts[] = {
@@ -46,7 +30,7 @@ int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 		return plate_err_new(err, ENOMEM, "out of memory");
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:m:", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "c:m:", longopts)) != -1) {
 		switch (c) {
 		case 'c':
 			changes[o.n_changes++] = optarg;
@@ -66,7 +50,7 @@ int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 		return cli_usage_error(ctx, err,
 				       "usage: plate import [--change INSTR]... [-m MSG] FILE|- [REF]");
 	o.changes = changes;
-	if (source_date_epoch(ctx, &o.epoch, err) < 0)
+	if (cli_source_date_epoch(ctx, &o.epoch, err) < 0)
 		return -1;
 	if (argc - optind == 2) {
 		if (cli_normalise_name(argv[optind + 1], true, &name, err) < 0) {

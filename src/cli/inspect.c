@@ -13,7 +13,7 @@ static json_t *strings_array(const struct oci_strings *s, bool familiar, const c
 
 	for (size_t i = 0; a != NULL && i < s->n; i++) {
 		_cleanup_free_ char *v = NULL;
-		const char *name = familiar ? cli_familiar_name(s->v[i]) : s->v[i];
+		const char *name = familiar ? oci_familiar_name(s->v[i]) : s->v[i];
 		if (suffix != NULL) {
 			/* RepoDigests: "repo@digest", the repository without its tag. */
 			const char *colon = strrchr(name, ':');
@@ -77,13 +77,17 @@ int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv, struct plate_err
 	json_t *list = json_array();
 	_cleanup_free_ char *text = NULL;
 	struct plate_error *first = NULL;
-	int rc = -1;
+	int rc = -1, first_ref = cli_operands(ctx, "inspect", argc, argv, err);
 
-	if (argc < 2)
-		return cli_usage_error(ctx, err, "usage: plate inspect REF...");
+	if (first_ref < 0)
+		goto out;
+	if (first_ref == argc) {
+		rc = cli_usage_error(ctx, err, "usage: plate inspect REF...");
+		goto out;
+	}
 	if (cli_open_store(ctx, &s, err) < 0)
 		goto out;
-	for (int i = 1; i < argc; i++) {
+	for (int i = first_ref; i < argc; i++) {
 		struct plate_error *e = NULL;
 		struct store_image *img = NULL;
 		json_t *o;

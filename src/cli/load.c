@@ -24,7 +24,7 @@ int cli_cmd_load(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "i:q", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "i:q", longopts)) != -1) {
 		if (c == 'i')
 			input = optarg;
 		else if (c == 'q')
@@ -53,7 +53,7 @@ int cli_cmd_load(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 		}
 	}
 	for (size_t i = 0; !quiet && i < r.names.n; i++)
-		printf("Loaded image: %s\n", cli_safe(cli_familiar_name(r.names.v[i])));
+		printf("Loaded image: %s\n", cli_safe(oci_familiar_name(r.names.v[i])));
 	for (size_t i = 0; !quiet && i < r.untagged.n; i++)
 		printf("Loaded image ID: %s\n", r.untagged.v[i]);
 	rc = CLI_EXIT_OK;

@@ -140,7 +140,7 @@ int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "u:p:", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "u:p:", longopts)) != -1) {
 		int r = cli_registry_opt(&reg, c, optarg, err);
 		if (r < 0)
 			goto out;

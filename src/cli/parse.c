@@ -19,10 +19,14 @@ int cli_cmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	_cleanup_buf_ struct buf out = BUF_INIT(BUF_UNLIMITED);
 	struct dockerfile *df = NULL;
 	const char *path;
+	int i = cli_operands(ctx, "parse", argc, argv, err);
 
-	if (argc != 2 || argv[1][0] == '-')
+	if (i < 0)
+		return -1;
+	/* "-" is not stdin here: the dump is of a file the error messages can name. */
+	if (argc - i != 1 || strcmp(argv[i], "-") == 0)
 		return cli_usage_error(ctx, err, "usage: plate parse FILE");
-	path = argv[1];
+	path = argv[i];
 	if (cli_read_file(path, dockerfile_default_limits.max_file + 1, &source, &source_len,
 			  err) < 0) {
 		/* An oversized Dockerfile is malformed input, not a runtime failure. */

@@ -7,6 +7,7 @@
  * takes NAME's value from the environment (and is dropped when NAME is unset).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,29 +25,31 @@ static const char usage[] =
 static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct cli_dockerfile_opts *o,
 		      struct plate_error **err)
 {
-	bool options_done = false;
+	static const struct option longopts[] = {
+		CLI_DOCKERFILE_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
 
-	for (int i = 1; i < argc; i++) {
-		int m;
+	optind = 0;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":f:", longopts)) != -1) {
+		int r = cli_dockerfile_getopt(o, c, optarg, err);
 
-		if (options_done || argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
-			if (o->context != NULL)
-				return cli_usage_error(ctx, err, "plan takes one CONTEXT, got '%s' and '%s'",
-						       o->context, argv[i]);
-			o->context = argv[i];
-			continue;
-		}
-		if (strcmp(argv[i], "--") == 0) {
-			options_done = true;
-			continue;
-		}
-		if ((m = cli_dockerfile_opt(ctx, o, argc, argv, &i, err)) < 0)
+		if (r < 0)
 			return -1;
-		if (m == 0)
-			return cli_usage_error(ctx, err, "unknown option '%s' for plan", argv[i]);
+		if (r > 0)
+			continue;
+		if (c == ':')
+			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[optind - 1]);
+		return cli_bad_option(ctx, "plan", argv, err);
 	}
-	if (o->context == NULL)
+	if (argc - optind > 1)
+		return cli_usage_error(ctx, err, "plan takes one CONTEXT, got '%s' and '%s'",
+				       argv[optind], argv[optind + 1]);
+	if (optind == argc)
 		return cli_usage_error(ctx, err, "plan needs a CONTEXT directory");
+	o->context = argv[optind];
 	return 0;
 }
 

@@ -25,7 +25,7 @@ int cli_cmd_prune(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "a", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "a", longopts)) != -1) {
 		if (c == 'a') {
 			flags |= STORE_GC_ALL_CACHE;
 			mounts = true;

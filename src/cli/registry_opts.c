@@ -123,7 +123,7 @@ int cli_transfer_begin(struct cli_ctx *ctx, const char *cmd, int argc, char **ar
 	t->o.platform = cli_host_platform();
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "q", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "q", longopts)) != -1) {
 		int r = cli_registry_opt(&t->reg, c, optarg, err);
 		if (r < 0)
 			return -1;

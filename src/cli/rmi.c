@@ -34,7 +34,7 @@ int cli_cmd_rmi(struct cli_ctx *ctx, int argc, char **argv, struct plate_error *
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "f", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "f", longopts)) != -1) {
 		if (c != 'f')
 			return cli_usage_error(ctx, err, "rmi: unknown option '%s'", argv[optind - 1]);
 		force = true;
@@ -75,7 +75,7 @@ int cli_cmd_rmi(struct cli_ctx *ctx, int argc, char **argv, struct plate_error *
 	if (store_txn_commit(t, err) < 0)
 		goto out;
 	for (size_t i = 0; i < untagged.n; i++)
-		printf("Untagged: %s\n", cli_safe(cli_familiar_name(untagged.v[i])));
+		printf("Untagged: %s\n", cli_safe(oci_familiar_name(untagged.v[i])));
 	for (size_t i = 0; i < removed.n; i++)
 		printf("Deleted: %s\n", removed.v[i]);
 	if (store_gc(s, 0, &gc, err) < 0)

@@ -41,7 +41,10 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
-int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
+/* The options and operands into *out (its fds and cancel_fd kept), untouched on failure;
+ * env has argc + 1 slots for the -e values.  0, 1 when --help was printed, or -1. */
+static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **env,
+		      struct engine_run_options *out, struct plate_error **err)
 {
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -56,26 +59,17 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error *
 		{ "hostname", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct engine_run_options o = { .stdin_fd = STDIN_FILENO, .stdout_fd = STDOUT_FILENO,
-					.stderr_fd = STDERR_FILENO, .cancel_fd = -1 };
-	_cleanup_free_ const char **env = calloc((size_t)argc + 1, sizeof(char *));
-	_cleanup_free_ char *resolv = NULL, *name = NULL;
-	_cleanup_error_ struct plate_error *ignored = NULL;
-	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
-	struct store *s = NULL;
-	size_t resolv_len;
-	int c, i, status = 0, r;
+	struct engine_run_options o = *out;
+	int c, i;
 
-	if (env == NULL)
-		return plate_err_new(err, ENOMEM, "out of memory");
 	optind = 0;
 	opterr = 0;
 	/* "+": options end at the image; what follows is the command's. */
-	while ((c = getopt_long(argc, argv, "+:he:u:w:it", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+:he:u:w:it", longopts)) != -1) {
 		switch (c) {
 		case 'h':
 			fputs(usage, stdout);
-			return CLI_EXIT_OK;
+			return 1;
 		case 'R':
 		case 'i':
 		case 't':
@@ -127,6 +121,26 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error *
 	o.argv = (const char *const *)argv + i;
 	o.n_argv = (size_t)(argc - i);
 	o.env = env;
+	*out = o;
+	return 0;
+}
+
+int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
+{
+	struct engine_run_options o = { .stdin_fd = STDIN_FILENO, .stdout_fd = STDOUT_FILENO,
+					.stderr_fd = STDERR_FILENO, .cancel_fd = -1 };
+	_cleanup_free_ const char **env = calloc((size_t)argc + 1, sizeof(char *));
+	_cleanup_free_ char *resolv = NULL;
+	_cleanup_error_ struct plate_error *ignored = NULL;
+	struct sigaction sa = { .sa_handler = on_signal }, old_int, old_term;
+	struct store *s = NULL;
+	size_t resolv_len;
+	int status = 0, r;
+
+	if (env == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	if ((r = parse_args(ctx, argc, argv, env, &o, err)) != 0)
+		return r > 0 ? CLI_EXIT_OK : -1;
 	if (cli_read_file("/etc/resolv.conf", 65536, &resolv, &resolv_len, &ignored) == 0)
 		o.resolv_conf = resolv;
 	if (cli_open_store(ctx, &s, err) < 0)

@@ -29,7 +29,7 @@ int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "o:", longopts)) != -1) {
 		switch (c) {
 		case 'o':
 			output = optarg;

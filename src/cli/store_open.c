@@ -76,15 +76,6 @@ const char *cli_host_platform(void)
 	return "linux/amd64";
 }
 
-const char *cli_familiar_name(const char *name)
-{
-	if (strncmp(name, "docker.io/library/", 18) == 0 && strchr(name + 18, '/') == NULL)
-		return name + 18;
-	if (strncmp(name, "docker.io/", 10) == 0)
-		return name + 10;
-	return name;
-}
-
 int cli_normalise_name(const char *name, bool need_tag, char **out, struct plate_error **err)
 {
 	struct oci_reference ref;

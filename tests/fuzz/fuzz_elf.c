@@ -8,16 +8,16 @@
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "check/check.h"
+#include "elf/elf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	_cleanup_error_ struct plate_error *err = NULL;
-	struct check_elf e;
-	struct check_go_info g;
-	int r = check_elf_parse(data, size, &e, &err);
+	struct elf e;
+	struct elf_go_info g;
+	int r = elf_parse(data, size, &e, &err);
 
 	if (r < 0) {
 		if (err == NULL)
@@ -27,10 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r > 0)
 		return 0;
 	for (size_t i = 0; i < e.n_needed; i++)
-		if (strlen(e.needed[i]) >= CHECK_ELF_MAX_STRING)
+		if (strlen(e.needed[i]) >= ELF_MAX_STRING)
 			abort();
-	if (check_go_buildinfo_parse(data, size, &e, &g, &err) == 0)
-		check_go_info_release(&g);
-	check_elf_release(&e);
+	if (elf_go_buildinfo_parse(data, size, &e, &g, &err) == 0)
+		elf_go_info_release(&g);
+	elf_release(&e);
 	return 0;
 }

@@ -7,26 +7,26 @@
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "check/check.h"
+#include "elf/elf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	_cleanup_error_ struct plate_error *err = NULL;
-	struct check_go_info g;
-	int r = check_go_buildinfo_parse(data, size, NULL, &g, &err);
+	struct elf_go_info g;
+	int r = elf_go_buildinfo_parse(data, size, NULL, &g, &err);
 
 	if (r == 0) {
 		if (g.go_version == NULL)
 			abort();
-		check_go_info_release(&g);
+		elf_go_info_release(&g);
 	}
 	plate_error_free(err);
 	err = NULL;
 	memset(&g, 0, sizeof(g));
-	if (check_go_modinfo_parse((const char *)data, size, &g, &err) < 0 && err == NULL)
+	if (elf_go_modinfo_parse((const char *)data, size, &g, &err) < 0 && err == NULL)
 		abort();
-	check_go_info_release(&g);
+	elf_go_info_release(&g);
 	return 0;
 }

@@ -10,7 +10,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
-#include "check/check.h"
+#include "finding/finding.h"
 #include "dockerfile/dockerfile.h"
 #include "ignore/ignore.h"
 #include "lint/lint.h"
@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 							  .max_heredoc = 1 << 14,
 							  .max_instructions = 512 };
 	_cleanup_error_ struct plate_error *err = NULL;
-	struct check_report report = CHECK_REPORT_INIT;
+	struct finding_report report = FINDING_REPORT_INIT;
 	struct dockerfile *df = NULL;
 	struct ignore *ign = NULL;
 	struct dockerfile_vars args;
@@ -60,14 +60,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto out;
 	opt.ignore = ign;
 	if (lint_dockerfile(df, &opt, &report, NULL, &err) == 0) {
-		check_report_apply_policy(&report, NULL, true);
-		check_report_render_text(&report, &out);
+		finding_report_apply_policy(&report, NULL, true);
+		finding_report_render_text(&report, &out);
 		buf_reset(&out);
-		check_report_render_json(&report, &out, &err);
+		finding_report_render_json(&report, &out, &err);
 	}
 out:
 	buf_release(&out);
-	check_report_release(&report);
+	finding_report_release(&report);
 	ignore_free(ign);
 	dockerfile_vars_release(&args);
 	dockerfile_free(df);

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "check/check_internal.h"
+#include "layer/layer.h"
 #include "digest/digest.h"
 
 #define HEADER_LEN 48
@@ -26,15 +26,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	_cleanup_error_ struct plate_error *err = NULL;
 	_cleanup_free_ uint8_t *buf = NULL;
-	struct check_index *ix = NULL;
+	struct layer_index *ix = NULL;
 	char d[DIGEST_STRING_LEN + 1];
 	uint64_t entries, bytes;
 
 	if (size < 8 || memcmp(data, "PLATEIDX", 8) != 0) {
-		if (size > CHECK_INDEX_MAX - HEADER_LEN || (buf = malloc(size + HEADER_LEN)) == NULL)
+		if (size > LAYER_INDEX_MAX - HEADER_LEN || (buf = malloc(size + HEADER_LEN)) == NULL)
 			return 0;
 		memcpy(buf, "PLATEIDX", 8);
-		buf[8] = CHECK_INDEX_VERSION;
+		buf[8] = LAYER_INDEX_VERSION;
 		buf[9] = buf[10] = buf[11] = 0;
 		for (int i = 0; i < 4; i++)
 			buf[12 + i] = (uint8_t)(size >> (8 * i));
@@ -47,16 +47,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data = buf;
 		size += HEADER_LEN;
 	}
-	if (check_index_parse(data, size, NULL, &ix, &err) < 0) {
+	if (layer_index_parse(data, size, NULL, &ix, &err) < 0) {
 		if (err == NULL)
 			abort();
 		return 0;
 	}
-	check_index_stats(ix, &entries, &bytes);
+	layer_index_stats(ix, &entries, &bytes);
 	if (entries + 1 != ix->n)
 		abort();
 	for (size_t i = 0; i < ix->n; i++) {
-		const struct check_index_node *n = &ix->nodes[i];
+		const struct layer_index_node *n = &ix->nodes[i];
 		if (n->n_children && ((size_t)n->first_child <= i ||
 				      (size_t)n->first_child + n->n_children > ix->n))
 			abort();
@@ -65,14 +65,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   ix->nodes[n->first_child + k].name) >= 0)
 				abort();
 		if (n->facts >= 0) {
-			const struct check_file_facts *f = &ix->facts[n->facts];
+			const struct elf_facts *f = &ix->facts[n->facts];
 			if ((size_t)n->facts >= ix->n_facts)
 				abort();
 			for (size_t k = 0; k < f->n_needed; k++)
-				if (strlen(f->needed[k]) > CHECK_ELF_MAX_STRING)
+				if (strlen(f->needed[k]) > ELF_MAX_STRING)
 					abort();
 		}
 	}
-	check_index_free(ix);
+	layer_index_free(ix);
 	return 0;
 }

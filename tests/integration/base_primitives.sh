@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The primitives written once in base/, through the real binary: a long exec-form CMD plans in
-# linear time (the string vector doubles), `run` parses its options with getopt_long (an
-# option it does not know is refused, not taken as another by its prefix), and archive
+# linear time (the string vector doubles), every command parses its options with getopt_long
+# without abbreviations (an option it does not know is refused, not taken as another by its
+# prefix, nor a prefix taken for the whole), and archive
 # outputs replace their destination through an unpredictable O_EXCL temp file (a symlink
 # planted at the old predictable name DEST.tmp.PID is never written through).
 . "$(dirname "$0")/lib.sh"
@@ -31,6 +32,42 @@ tap_check "run --env-file: not taken as -e (the image was never looked up)" \
 p run -e 2>"$T/err"; rc=$?
 tap_check "run -e without a value: usage error" test "$rc" = 2
 tap_check "run -e without a value: says so" grep -q "option '-e' needs a value" "$T/err"
+
+# --- every command: getopt_long, and no abbreviations ----------------------------------------
+# An option is refused when it only starts like a known one (--fil for --file: getopt_long
+# would take it) or when a known one is its prefix (--target-platform, as --env-file above);
+# usage error, the word named, nothing looked up and no store created.
+mkdir -p "$T/pctx"
+printf 'FROM scratch\n' >"$T/pctx/Dockerfile"
+while IFS='|' read -r word cmd; do
+	rm -rf "$T/fresh"
+	# shellcheck disable=SC2086 # cmd is a word list
+	"$PLATE" --root "$T/fresh" $cmd >"$T/out" 2>"$T/err"; rc=$?
+	tap_check "${cmd%% *} $word: usage error (exit 2)" test "$rc" = 2
+	tap_check "${cmd%% *} $word: the message names it" grep -qF -- "'$word" "$T/err"
+	tap_check "${cmd%% *} $word: nothing done" \
+		bash -c "test ! -e '$T/fresh' && test ! -s '$T/out'"
+done <<EOF2
+--fil|plan --fil $T/pctx/Dockerfile $T/pctx
+--target-platform|plan --target-platform linux/amd64 $T/pctx
+--json|parse --json $T/pctx/Dockerfile
+--quie|images --quie
+--no-t|history --no-t busybox
+--for|inspect --for {{.Id}} busybox
+--force|tag --force busybox other
+--forc|rmi --forc busybox
+--al|prune --al
+--to|du --to 3 busybox
+--all|fsck --all
+--outp|save --outp $T/x.tar busybox
+--inpu|load --inpu $T/x.tar
+--chang|import --chang ENV=1 $T/x.tar
+--platf|pull --platf linux/amd64 127.0.0.1:1/a
+--qui|push --qui 127.0.0.1:1/a
+--user|login --user u 127.0.0.1:1
+--all|logout --all 127.0.0.1:1
+--entry|run --entry /bin/sh busybox true
+EOF2
 
 # --- archive outputs never write through a planted symlink -----------------------------------
 mkdir -p "$T/ctx"

@@ -42,6 +42,9 @@ tap_check "import of the gzipped tar from stdin gives the same image" \
 	test "$(jq -r '.manifests[0].digest' "$T/root5/index.json")" = "$d1"
 SOURCE_DATE_EPOCH=1700000000 "$PLATE" --root "$T/root3" import "$T/rootfs.tar" x:1 >/dev/null
 tap_check "SOURCE_DATE_EPOCH sets created" test "$(jq -r '.[0].Created' <("$PLATE" --root "$T/root3" inspect x:1))" = 2023-11-14T22:13:20Z
+rc=0; SOURCE_DATE_EPOCH=-5 "$PLATE" --root "$T/root3" import "$T/rootfs.tar" y:1 >/dev/null 2>"$T/epoch.err" || rc=$?
+tap_check "a bad SOURCE_DATE_EPOCH is a usage error" test "$rc" = 2
+tap_check "it names the value" grep -q "SOURCE_DATE_EPOCH '-5' is not a number of seconds" "$T/epoch.err"
 
 # The snapshot is the layer's tree (content, modes, owners, links), mtimes aside.
 snap=$(ls -d "$R"/snapshots/*/fs)

@@ -19,6 +19,7 @@
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "check/check.h"
+#include "layer/layer.h"
 #include "digest/digest.h"
 #include "store/store_internal.h"
 #include "fsutil.h"
@@ -58,7 +59,7 @@ static char *describe(struct check_fs *fs)
 					     "/lib/libz.so", "/usr/bin/tool", "/usr/bin/script" };
 	struct buf b = BUF_INIT(BUF_UNLIMITED);
 	struct plate_error *err = NULL;
-	const struct check_file_facts *f;
+	const struct elf_facts *f;
 
 	check_fs_walk(fs, "/", collect, &b, &err);
 	for (size_t i = 0; i < sizeof(paths) / sizeof(*paths); i++) {
@@ -109,7 +110,7 @@ static int build(const char *dir, const char *diff_id, struct buf *out, uint64_t
 {
 	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	struct plate_error *err = NULL;
-	int r = check_index_build(fd, diff_id, out, entries, bytes, &err);
+	int r = layer_index_build(fd, diff_id, out, entries, bytes, &err);
 
 	if (r < 0)
 		tap_diag("build %s: %s", dir, err->message);
@@ -121,9 +122,9 @@ int main(void)
 {
 	_cleanup_free_ char *tmp = fsutil_mkdtemp("check-index");
 	char l0[2048], l1[2048], i0[2048], i1[2048], opq[4096], wh[4096];
-	struct buf ix0 = BUF_INIT(CHECK_INDEX_MAX), ix1 = BUF_INIT(CHECK_INDEX_MAX);
-	struct buf again = BUF_INIT(CHECK_INDEX_MAX);
-	struct check_index *ix = NULL;
+	struct buf ix0 = BUF_INIT(LAYER_INDEX_MAX), ix1 = BUF_INIT(LAYER_INDEX_MAX);
+	struct buf again = BUF_INIT(LAYER_INDEX_MAX);
+	struct layer_index *ix = NULL;
 	struct check_fs *plain = NULL, *indexed = NULL;
 	struct plate_error *err = NULL;
 	uint64_t entries, bytes, want_entries, want_bytes;
@@ -181,18 +182,18 @@ int main(void)
 	       (unsigned long long)entries, (unsigned long long)bytes);
 	tap_ok(build(l1, DIFF_ID, &again, NULL, NULL) == 0 && again.len == ix1.len &&
 	       memcmp(again.data, ix1.data, ix1.len) == 0, "the same tree gives the same bytes");
-	tap_ok(check_index_parse(ix1.data, ix1.len, DIFF_ID, &ix, &err) == 0, "the index parses");
+	tap_ok(layer_index_parse(ix1.data, ix1.len, DIFF_ID, &ix, &err) == 0, "the index parses");
 	if (ix) {
 		uint64_t e2, b2;
-		check_index_stats(ix, &e2, &b2);
+		layer_index_stats(ix, &e2, &b2);
 		tap_ok(e2 == entries && b2 == bytes, "  and says what the build counted");
 	} else {
 		tap_ok(false, "  and says what the build counted (%s)", err ? err->message : "");
 	}
-	check_index_free(ix);
+	layer_index_free(ix);
 	ix = NULL;
-	tap_ok(check_index_parse(ix1.data, ix1.len, NULL, &ix, &err) == 0, "no diffID to check: parses");
-	check_index_free(ix);
+	tap_ok(layer_index_parse(ix1.data, ix1.len, NULL, &ix, &err) == 0, "no diffID to check: parses");
+	layer_index_free(ix);
 	ix = NULL;
 
 	/* ---- the view: indexed or walked, the same ---- */
@@ -264,9 +265,9 @@ int main(void)
 	for (size_t i = 0; i < ix1.len; i++) {
 		memcpy(bad, ix1.data, ix1.len);
 		bad[i] ^= 0x01;
-		if (check_index_parse(bad, ix1.len, NULL, &ix, &err) == 0) {
+		if (layer_index_parse(bad, ix1.len, NULL, &ix, &err) == 0) {
 			accepted++;
-			check_index_free(ix);
+			layer_index_free(ix);
 		}
 		plate_error_free(err);
 		err = NULL;
@@ -274,9 +275,9 @@ int main(void)
 	tap_ok(accepted == 0, "every flipped bit is caught (%zu of %zu accepted)", accepted, ix1.len);
 	accepted = 0;
 	for (size_t n = 0; n < ix1.len; n++) {
-		if (check_index_parse(ix1.data, n, NULL, &ix, &err) == 0) {
+		if (layer_index_parse(ix1.data, n, NULL, &ix, &err) == 0) {
 			accepted++;
-			check_index_free(ix);
+			layer_index_free(ix);
 		}
 		plate_error_free(err);
 		err = NULL;
@@ -289,10 +290,10 @@ int main(void)
 			memcpy(bad, ix1.data, ix1.len);
 			bad[i] = vals[v];
 			rechecksum(bad, ix1.len);
-			if (check_index_parse(bad, ix1.len, NULL, &ix, &err) == 0) {
+			if (layer_index_parse(bad, ix1.len, NULL, &ix, &err) == 0) {
 				uint64_t e2, b2;
-				check_index_stats(ix, &e2, &b2);
-				check_index_free(ix);
+				layer_index_stats(ix, &e2, &b2);
+				layer_index_free(ix);
 			} else if (err == NULL || strncmp(err->message, "index: ", 7) != 0) {
 				unexplained++;
 			}
@@ -303,18 +304,18 @@ int main(void)
 	tap_ok(unexplained == 0, "re-checksummed mutations of the body: each refused with an error");
 	memcpy(bad, ix1.data, ix1.len);
 	bad[8] = 2;
-	tap_ok(check_index_parse(bad, ix1.len, NULL, &ix, &err) < 0 && err &&
+	tap_ok(layer_index_parse(bad, ix1.len, NULL, &ix, &err) < 0 && err &&
 	       strstr(err->message, "version 2") != NULL, "another version is refused: %s",
 	       err ? err->message : "");
 	plate_error_free(err);
 	err = NULL;
-	tap_ok(check_index_parse(ix1.data, ix1.len,
+	tap_ok(layer_index_parse(ix1.data, ix1.len,
 				 "sha256:0000000000000000000000000000000000000000000000000000000000000002",
 				 &ix, &err) < 0 && err && strstr(err->message, "names") != NULL,
 	       "an index of another layer is refused: %s", err ? err->message : "");
 	plate_error_free(err);
 	err = NULL;
-	tap_ok(check_index_parse("PLATEIDX", 8, NULL, &ix, &err) < 0, "a bare magic is refused");
+	tap_ok(layer_index_parse("PLATEIDX", 8, NULL, &ix, &err) < 0, "a bare magic is refused");
 	plate_error_free(err);
 	err = NULL;
 

@@ -107,13 +107,13 @@ static void test_elf(void)
 {
 	static const char *const needed[] = { "libssl.so.3", "libc.so.6", NULL };
 	struct img m;
-	struct check_elf e;
+	struct elf e;
 	struct plate_error *err = NULL;
 
 	for (int v = 0; v < 4; v++) {
 		bool is64 = v & 1, be = v & 2;
 		size_t n = make_elf(&m, is64, be, 2, "/lib/ld.so.1", needed, "$ORIGIN/../lib", 0);
-		int r = check_elf_parse(m.b, n, &e, &err);
+		int r = elf_parse(m.b, n, &e, &err);
 		tap_ok(r == 0, "%d-bit %s ELF parses", is64 ? 64 : 32, be ? "big-endian" : "little-endian");
 		if (r != 0) {
 			tap_diag("%s", err ? err->message : "not elf");
@@ -121,47 +121,47 @@ static void test_elf(void)
 			err = NULL;
 			continue;
 		}
-		tap_ok(e.kind == CHECK_ELF_DYNAMIC && e.is_64 == is64 && e.big_endian == be,
+		tap_ok(e.kind == ELF_KIND_DYNAMIC && e.is_64 == is64 && e.big_endian == be,
 		       "  dynamic, class and byte order");
 		tap_streq(e.interp, "/lib/ld.so.1", "  PT_INTERP");
 		tap_ok(e.n_needed == 2 && strcmp(e.needed[0], "libssl.so.3") == 0 &&
 			       strcmp(e.needed[1], "libc.so.6") == 0,
 		       "  DT_NEEDED in order");
 		tap_streq(e.runpath, "$ORIGIN/../lib", "  DT_RUNPATH");
-		check_elf_release(&e);
+		elf_release(&e);
 	}
 	make_elf(&m, true, false, 2, NULL, NULL, NULL, 0);
-	tap_ok(check_elf_parse(m.b, sizeof(m.b), &e, &err) == 0 && e.kind == CHECK_ELF_STATIC &&
+	tap_ok(elf_parse(m.b, sizeof(m.b), &e, &err) == 0 && e.kind == ELF_KIND_STATIC &&
 		       e.n_needed == 0 && e.interp == NULL,
 	       "ET_EXEC without interpreter is static");
-	check_elf_release(&e);
+	elf_release(&e);
 	make_elf(&m, true, false, 3, NULL, NULL, NULL, 0x08000000);
-	tap_ok(check_elf_parse(m.b, sizeof(m.b), &e, &err) == 0 && e.kind == CHECK_ELF_STATIC_PIE,
+	tap_ok(elf_parse(m.b, sizeof(m.b), &e, &err) == 0 && e.kind == ELF_KIND_STATIC_PIE,
 	       "ET_DYN with DF_1_PIE and no interpreter is static-pie");
-	check_elf_release(&e);
+	elf_release(&e);
 	make_elf(&m, true, false, 3, NULL, needed + 1, NULL, 0);
-	tap_ok(check_elf_parse(m.b, sizeof(m.b), &e, &err) == 0 && e.kind == CHECK_ELF_SHARED,
+	tap_ok(elf_parse(m.b, sizeof(m.b), &e, &err) == 0 && e.kind == ELF_KIND_SHARED,
 	       "ET_DYN without PIE flag is a shared library");
-	check_elf_release(&e);
+	elf_release(&e);
 
-	tap_ok(check_elf_parse("#!/bin/sh\n", 10, &e, &err) == 1, "a script is not ELF");
+	tap_ok(elf_parse("#!/bin/sh\n", 10, &e, &err) == 1, "a script is not ELF");
 	make_elf(&m, true, false, 2, "/lib/ld.so.1", needed, NULL, 0);
-	tap_ok(check_elf_parse(m.b, 200, &e, &err) < 0 && err != NULL,
+	tap_ok(elf_parse(m.b, 200, &e, &err) < 0 && err != NULL,
 	       "truncated ELF is an error");
 	plate_error_free(err);
 	err = NULL;
 	make_elf(&m, true, false, 2, NULL, needed, NULL, 0);
 	memset(m.b + 1024, 'x', sizeof(m.b) - 1024); /* strings never terminated */
-	tap_ok(check_elf_parse(m.b, sizeof(m.b), &e, &err) < 0, "unterminated DT_NEEDED is an error");
+	tap_ok(elf_parse(m.b, sizeof(m.b), &e, &err) < 0, "unterminated DT_NEEDED is an error");
 	plate_error_free(err);
 	err = NULL;
 
 	size_t len;
 	_cleanup_free_ char *host = tap_read_file("/bin/true", &len);
-	if (host && check_elf_parse(host, len, &e, &err) == 0) {
-		tap_ok(e.kind == CHECK_ELF_DYNAMIC && e.interp && e.n_needed >= 1,
+	if (host && elf_parse(host, len, &e, &err) == 0) {
+		tap_ok(e.kind == ELF_KIND_DYNAMIC && e.interp && e.n_needed >= 1,
 		       "/bin/true: dynamic, interpreter '%s'", e.interp ? e.interp : "?");
-		check_elf_release(&e);
+		elf_release(&e);
 	} else {
 		tap_ok(false, "/bin/true parses");
 	}
@@ -180,7 +180,7 @@ static const char modinfo[] =
 	"build\tCGO_ENABLED=0\n"
 	"\xf9" "2C1\x86\x18 r\x00\x82" "B\x10" "A\x16\xd8\xf2";
 
-static void check_info(const struct check_go_info *g, const char *what)
+static void check_info(const struct elf_go_info *g, const char *what)
 {
 	tap_streq(g->go_version, "go1.21.4", "%s: Go version", what);
 	tap_streq(g->path, "example.com/app/cmd/app", "%s: main package", what);
@@ -190,14 +190,14 @@ static void check_info(const struct check_go_info *g, const char *what)
 	       "%s: deps with versions and sums", what);
 	tap_ok(g->n_deps == 2 && g->deps[1].replace_path && strcmp(g->deps[1].replace_path, "../b") == 0,
 	       "%s: replacement", what);
-	tap_streq(check_go_setting(g, "CGO_ENABLED"), "0", "%s: CGO_ENABLED", what);
-	tap_streq(check_go_setting(g, "-ldflags"), "-s -w", "%s: quoted setting", what);
+	tap_streq(elf_go_setting(g, "CGO_ENABLED"), "0", "%s: CGO_ENABLED", what);
+	tap_streq(elf_go_setting(g, "-ldflags"), "-s -w", "%s: quoted setting", what);
 }
 
 static void test_go(void)
 {
 	struct plate_error *err = NULL;
-	struct check_go_info g;
+	struct elf_go_info g;
 	uint8_t buf[1024] = { 0 };
 	size_t n = 0, ml = sizeof(modinfo) - 1;
 
@@ -213,16 +213,16 @@ static void test_go(void)
 	buf[n++] = (uint8_t)(ml >> 7);
 	memcpy(buf + n, modinfo, ml);
 	n += ml;
-	tap_ok(check_go_buildinfo_parse(buf, n, NULL, &g, &err) == 0, "inline build info parses");
+	tap_ok(elf_go_buildinfo_parse(buf, n, NULL, &g, &err) == 0, "inline build info parses");
 	check_info(&g, "inline");
-	check_go_info_release(&g);
-	tap_ok(check_go_buildinfo_parse(buf, 60, NULL, &g, &err) < 0, "truncated build info is an error");
+	elf_go_info_release(&g);
+	tap_ok(elf_go_buildinfo_parse(buf, 60, NULL, &g, &err) < 0, "truncated build info is an error");
 	plate_error_free(err);
 	err = NULL;
 
 	/* pointer layout (Go < 1.18), 32-bit big-endian, resolved through a PT_LOAD */
 	struct img m;
-	struct check_elf e;
+	struct elf e;
 	make_elf(&m, false, true, 2, NULL, NULL, NULL, 0);
 	uint64_t base = 0x400000;
 	size_t bi = 2048, hdr_v = 2200, hdr_m = 2208, sv = 2300, sm = 2400;
@@ -237,21 +237,21 @@ static void test_go(void)
 	put(&m, hdr_m + 4, ml, 4);
 	memcpy(m.b + sv, "go1.21.4", 8);
 	memcpy(m.b + sm, modinfo, ml);
-	tap_ok(check_elf_parse(m.b, sizeof(m.b), &e, &err) == 0, "ELF for pointer build info");
+	tap_ok(elf_parse(m.b, sizeof(m.b), &e, &err) == 0, "ELF for pointer build info");
 	/* the synthetic PT_LOAD is not writable: point the search at the section instead */
 	e.has_go_buildinfo = true;
 	e.go_buildinfo_offset = bi;
 	e.go_buildinfo_size = 32;
-	tap_ok(check_go_buildinfo_parse(m.b, sizeof(m.b), &e, &g, &err) == 0,
+	tap_ok(elf_go_buildinfo_parse(m.b, sizeof(m.b), &e, &g, &err) == 0,
 	       "pointer build info parses");
 	check_info(&g, "pointer");
-	check_go_info_release(&g);
-	check_elf_release(&e);
+	elf_go_info_release(&g);
+	elf_release(&e);
 
-	tap_ok(check_go_buildinfo_parse("no go here", 10, NULL, &g, &err) == 1, "not a Go binary");
-	tap_ok(check_go_modinfo_parse("=>\tx\tv1\n", 8, &g, &err) < 0 && err && err->line == 1,
+	tap_ok(elf_go_buildinfo_parse("no go here", 10, NULL, &g, &err) == 1, "not a Go binary");
+	tap_ok(elf_go_modinfo_parse("=>\tx\tv1\n", 8, &g, &err) < 0 && err && err->line == 1,
 	       "'=>' without a module: error at line 1");
-	check_go_info_release(&g);
+	elf_go_info_release(&g);
 	plate_error_free(err);
 }
 

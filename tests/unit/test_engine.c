@@ -113,6 +113,36 @@ static void test_quote(void)
 
 	tap_streq(q, "[\"/bin/sh\" \"-c\" \"echo \\\"a\\\\b\\\"\\t\\n\"]", "Go %%q of a list");
 	tap_streq(e, "[]", "empty list");
+
+	/* Where the old ASCII-only quoting wrote raw bytes or \x0b: Go keeps printable
+	 * runes, escapes invalid bytes as \xNN, non-printable runes as \u/\U, \v as \v. */
+	const char *w[] = { "caf\xc3\xa9 \xe2\x82\xac", "\xff\xc3", "\xc2\x85\xc2\xad\v",
+			    "\xf3\xa0\x80\x81" };
+	_cleanup_free_ char *u = eng_quote_list(w, 4);
+
+	tap_streq(u, "[\"caf\xc3\xa9 \xe2\x82\xac\" \"\\xff\\xc3\" \"\\u0085\\u00ad\\v\" "
+		     "\"\\U000e0001\"]",
+		  "Go %%q of non-ASCII and invalid UTF-8");
+}
+
+static void test_env_set(void)
+{
+	_cleanup_error_ struct plate_error *err = NULL;
+	struct oci_strings env = { 0 };
+	const char *steps[] = { "PATH=/bin", "A=1", "AB=2", "A=3", "PATH", "B=" };
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && rc == 0; i++)
+		rc = eng_env_set(&env, steps[i], &err);
+	TAP_OK(rc == 0 && env.n == 4, "four distinct keys");
+	/* A key is replaced where it stands, by KEY=VALUE or a bare KEY; "A" is not "AB". */
+	if (env.n == 4) {
+		tap_streq(env.v[0], "PATH", "PATH replaced in place by the bare key");
+		tap_streq(env.v[1], "A=3", "A replaced in place");
+		tap_streq(env.v[2], "AB=2", "AB untouched");
+		tap_streq(env.v[3], "B=", "B appended");
+	}
+	oci_strings_release(&env);
 }
 
 static void test_durations(void)
@@ -169,6 +199,7 @@ int main(void)
 	test_users();
 	test_paths();
 	test_quote();
+	test_env_set();
 	test_durations();
 	test_strmap();
 	return tap_done();

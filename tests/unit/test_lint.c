@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "check/check.h"
+#include "finding/finding.h"
 #include "dockerfile/dockerfile.h"
 #include "ignore/ignore.h"
 #include "lint/lint.h"
@@ -33,11 +33,11 @@ static bool fake_image_info(void *data, const char *image, struct lint_image_inf
 /* Lints text; returns the number of findings with id (all findings when id is NULL), and
  * the severity of the last such finding in *sev. */
 static int lint(const char *text, const char *id, const struct env *env,
-		enum check_severity *sev)
+		enum finding_severity *sev)
 {
 	struct dockerfile *df = NULL;
 	struct plate_error *err = NULL;
-	struct check_report r = CHECK_REPORT_INIT;
+	struct finding_report r = FINDING_REPORT_INIT;
 	struct dockerfile_vars args;
 	struct ignore *ign = NULL;
 	struct lint_options opt = { .file = "Dockerfile", .source = text,
@@ -91,7 +91,7 @@ static int lint(const char *text, const char *id, const struct env *env,
 				 r.items[i].message, r.items[i].id);
 		}
 	}
-	check_report_release(&r);
+	finding_report_release(&r);
 	dockerfile_vars_release(&args);
 	ignore_free(ign);
 	dockerfile_free(df);
@@ -164,7 +164,7 @@ static const struct rule_case cases[] = {
 
 int main(void)
 {
-	enum check_severity sev = CHECK_INFO;
+	enum finding_severity sev = FINDING_INFO;
 	struct env ignoring = { .context = ctx_files, .ignore = ignore_env };
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -173,7 +173,7 @@ int main(void)
 		int bad = lint(c->bad, c->id, &c->env, &sev);
 		if (strcmp(c->id, "SecretInContext") == 0)
 			good_env = &ignoring;
-		tap_ok(bad >= 1 && sev == CHECK_WARNING, "%s: reported as a warning", c->id);
+		tap_ok(bad >= 1 && sev == FINDING_WARNING, "%s: reported as a warning", c->id);
 		tap_ok(lint(c->good, c->id, good_env, NULL) == 0, "%s: clean Dockerfile passes",
 		       c->id);
 	}
@@ -189,7 +189,7 @@ int main(void)
 	       "skip=all drops everything");
 	tap_ok(lint("# check=error=true\nFROM scratch\nCMD x\n", "JSONArgsRecommended", NULL,
 		    &sev) == 1 &&
-		       sev == CHECK_ERROR,
+		       sev == FINDING_ERROR,
 	       "error=true raises to error");
 	tap_ok(lint("# check=skip=all;experimental=CopyIgnoredFile\nFROM scratch\nCMD x\n"
 		    "COPY secret.txt /\n",

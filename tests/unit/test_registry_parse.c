@@ -160,6 +160,21 @@ static void test_small_headers(void)
 	tap_ok(reg_parse_http_date(S("Sun, 06 Nov 1994 08:49:37 GMT"), &t, &err) == 0 &&
 		       t == 784111777,
 	       "IMF-fixdate (RFC 9110 example)");
+	tap_ok(reg_parse_http_date(S(" Thu, 29 Feb 2024 23:59:60 GMT "), &t, &err) == 0 &&
+		       t == 1709251200,
+	       "leap day, leap second, surrounding blanks");
+	static const char *const bad_dates[] = {
+		"Sun, 06 Nop 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 UTC",
+		"Sun, 06 Nov 1994 24:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT",
+		"Sun Nov  6 08:49:37 1994",	 "Sun, 06 Nov 1994 08:49:37 GMTX",
+	};
+	for (size_t i = 0; i < sizeof(bad_dates) / sizeof(bad_dates[0]); i++) {
+		tap_ok(reg_parse_http_date(S(bad_dates[i]), &t, &err) < 0 && err != NULL &&
+			       strcmp(err->message, "expected an IMF-fixdate") == 0,
+		       "'%s' refused", bad_dates[i]);
+		plate_error_free(err);
+		err = NULL;
+	}
 	tap_ok(reg_parse_retry_after(S("120"), NULL, 0, &v, &err) == 0 && v == 120,
 	       "retry-after seconds");
 	tap_ok(reg_parse_retry_after(S("Sun, 06 Nov 1994 08:50:07 GMT"),
@@ -319,6 +334,17 @@ static void test_base64(void)
 	tap_ok(reg_base64_decode(S("dXNl*jpw"), &d, &n) < 0, "bad character refused");
 	tap_ok(reg_base64_decode(S("dXNlc"), &d, &n) < 0, "bad length refused");
 	tap_ok(reg_base64_decode(S("dXNlcjpwYSBzcx=="), &d, &n) < 0, "non-canonical bits refused");
+	tap_ok(reg_base64_decode(S("dXNl cjpw"), &d, &n) < 0, "white space refused");
+	tap_ok(reg_base64_decode(S("dX=l"), &d, &n) < 0, "padding inside refused");
+	for (size_t len = 0; len <= 4; len++) {
+		e = reg_base64_encode("a:b\xff", len);
+		tap_ok(e != NULL && reg_base64_decode(e, strlen(e), &d, &n) == 0 && n == len &&
+			       memcmp(d, "a:b\xff", len) == 0,
+		       "%zu bytes round trip (%s)", len, e ? e : "?");
+		free(d);
+		free(e);
+		d = NULL;
+	}
 }
 
 static void test_docker_config(void)
@@ -597,6 +623,38 @@ static void test_backoff(void)
 	plate_error_free(err);
 }
 
+/* The checked setopt against the real libcurl: a URL over libcurl's 8 MB input limit is
+ * refused, the refusal names the option, and the options after it are not applied. */
+static void test_setopt_checked(void)
+{
+	_cleanup_error_ struct plate_error *err = NULL;
+	size_t n = 9u << 20;
+	char *url = malloc(n + 1);
+	struct reg_setopts so = { 0 };
+	int rc;
+
+	if (reg_curl_load(&err) < 0 || url == NULL || (so.curl = reg_curl.easy_init()) == NULL) {
+		tap_ok(false, "libcurl loads: %s", err ? err->message : "out of memory");
+		free(url);
+		return;
+	}
+	memcpy(url, "http://127.0.0.1/", 17);
+	memset(url + 17, 'a', n - 17);
+	url[n] = '\0';
+	REG_SETOPT(&so, CURLOPT_NOSIGNAL, 1L);
+	TAP_OK(reg_setopts_done(&so, &err) == 0, "an accepted option is no error");
+	REG_SETOPT(&so, CURLOPT_URL, url);
+	REG_SETOPT(&so, CURLOPT_MAXREDIRS, 3L);
+	rc = reg_setopts_done(&so, &err);
+	TAP_OK(rc < 0 && err->errno_value == EINVAL &&
+		       strstr(err->message, "libcurl refused CURLOPT_URL: ") == err->message,
+	       "a refused option is an error naming it (%s)", err ? err->message : "none");
+	TAP_OK(so.rc != CURLE_OK && strcmp(so.failed, "CURLOPT_URL") == 0,
+	       "the first refusal is kept");
+	reg_curl.easy_cleanup(so.curl);
+	free(url);
+}
+
 int main(void)
 {
 	test_www_authenticate();
@@ -609,5 +667,6 @@ int main(void)
 	test_credential_helper();
 	test_endpoints();
 	test_backoff();
+	test_setopt_checked();
 	return tap_done();
 }

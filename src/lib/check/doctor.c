@@ -57,7 +57,7 @@ struct lib_cache_entry {
 struct doctor {
 	struct check_fs *fs;
 	const struct oci_config *config;
-	struct check_report *r;
+	struct finding_report *r;
 	struct oci_strings lib_dirs; /* ld.so.conf directories, then the defaults */
 	struct lib_cache_entry *cache;
 	size_t n_cache;
@@ -200,7 +200,7 @@ static int find_in_dirs(struct doctor *d, const char *dirs, const char *origin, 
 	return 0;
 }
 
-static int library_present(struct doctor *d, const struct check_file_facts *e, const char *bin,
+static int library_present(struct doctor *d, const struct elf_facts *e, const char *bin,
 			   const char *name, bool *found, struct plate_error **err)
 {
 	_cleanup_free_ char *origin = strndup(bin, (size_t)(strrchr(bin, '/') - bin));
@@ -301,8 +301,8 @@ static int map_file(struct doctor *d, const char *path, struct mapped *m,
 static int examine_binary(struct doctor *d, const char *path, bool target,
 			  struct plate_error **err)
 {
-	const struct check_file_facts *f;
-	enum check_severity sev = target ? CHECK_ERROR : CHECK_WARNING;
+	const struct elf_facts *f;
+	enum finding_severity sev = target ? FINDING_ERROR : FINDING_WARNING;
 	_cleanup_buf_ struct buf missing = BUF_INIT(BUF_UNLIMITED);
 	bool tls = false;
 	int r = check_fs_facts(d->fs, path, &f, err);
@@ -311,13 +311,13 @@ static int examine_binary(struct doctor *d, const char *path, bool target,
 		return r < 0 ? -1 : 0;
 	if (f->go && oci_strings_add(&d->go_binaries, path, err) < 0)
 		return -1;
-	if (f->kind == CHECK_ELF_DYNAMIC) {
+	if (f->kind == ELF_KIND_DYNAMIC) {
 		const char *fix = f->go ? "build it statically (`CGO_ENABLED=0 go build`) or add the "
 					  "C library to the image"
 					: "link it statically or add its libraries to the image";
 		int x = 0;
 		if (!exists(d, f->interp, false, err, &x) && x == 0) {
-			if (check_report_add(d->r, "MissingInterpreter", sev, NULL, 0, path, fix, err,
+			if (finding_report_add(d->r, "MissingInterpreter", sev, NULL, 0, path, fix, err,
 					     "'%s' is dynamically linked%s but its interpreter '%s' is not in the image",
 					     path, f->go_cgo ? " (CGO_ENABLED=1)" : "", f->interp) < 0)
 				return -1;
@@ -332,7 +332,7 @@ static int examine_binary(struct doctor *d, const char *path, bool target,
 				return plate_err_new(err, ENOMEM, "out of memory");
 			tls = tls || is_tls_library(f->needed[i]);
 		}
-		if (missing.len && check_report_add(d->r, "MissingLibrary", sev, NULL, 0, path, fix, err,
+		if (missing.len && finding_report_add(d->r, "MissingLibrary", sev, NULL, 0, path, fix, err,
 						    "'%s' needs %s, not in the image", path,
 						    missing.data) < 0)
 			return -1;
@@ -415,7 +415,7 @@ static int check_command(struct doctor *d, const char *what, const struct oci_st
 	if (argv->n == 0)
 		return 0;
 	if (shell_form(argv) && !have_shell)
-		return check_report_add(d->r, "ShellFormWithoutShell", CHECK_ERROR, NULL, 0, NULL,
+		return finding_report_add(d->r, "ShellFormWithoutShell", FINDING_ERROR, NULL, 0, NULL,
 					"use the exec form: JSON array syntax, e.g. [\"/app\"]", err,
 					"shell-form %s needs /bin/sh, which is not in the image", what);
 	if (shell_form(argv))
@@ -424,12 +424,12 @@ static int check_command(struct doctor *d, const char *what, const struct oci_st
 	if (r < 0)
 		return -1;
 	if (r > 0)
-		return check_report_add(d->r, "MissingEntrypoint", CHECK_ERROR, NULL, 0,
+		return finding_report_add(d->r, "MissingEntrypoint", FINDING_ERROR, NULL, 0,
 					strchr(argv->v[0], '/') ? path : NULL,
 					"copy the program into the image or fix the path", err,
 					"%s program '%s' is not in the image", what, argv->v[0]);
 	if (!S_ISREG(e.st.st_mode) || (e.st.st_mode & 0111) == 0) {
-		r = check_report_add(d->r, "NotExecutable", CHECK_ERROR, NULL, 0, e.path,
+		r = finding_report_add(d->r, "NotExecutable", FINDING_ERROR, NULL, 0, e.path,
 				     "make it executable: `COPY --chmod=755`", err,
 				     "%s program '%s' is not an executable file", what, e.path);
 		check_fs_entry_release(&e);
@@ -453,7 +453,7 @@ static int check_commands(struct doctor *d, struct plate_error **err)
 	if (rc < 0)
 		return -1;
 	if (c->entrypoint.n == 0 && c->cmd.n == 0)
-		return check_report_add(d->r, "MissingEntrypoint", CHECK_WARNING, NULL, 0, NULL,
+		return finding_report_add(d->r, "MissingEntrypoint", FINDING_WARNING, NULL, 0, NULL,
 					"add ENTRYPOINT [\"/path/to/program\"]", err,
 					"the image has neither ENTRYPOINT nor CMD");
 	if (check_command(d, "ENTRYPOINT", &c->entrypoint, shell, err) < 0)
@@ -461,13 +461,13 @@ static int check_commands(struct doctor *d, struct plate_error **err)
 	if (c->entrypoint.n == 0 && check_command(d, "CMD", &c->cmd, shell, err) < 0)
 		return -1;
 	if (c->entrypoint.n > 0 && shell_form(&c->cmd) && !shell &&
-	    check_report_add(d->r, "ShellFormWithoutShell", CHECK_ERROR, NULL, 0, NULL,
+	    finding_report_add(d->r, "ShellFormWithoutShell", FINDING_ERROR, NULL, 0, NULL,
 			     "use the exec form: JSON array syntax", err,
 			     "shell-form CMD needs /bin/sh, which is not in the image") < 0)
 		return -1;
 	if (c->healthcheck && c->healthcheck->test.n > 0 &&
 	    strcmp(c->healthcheck->test.v[0], "CMD-SHELL") == 0 && !shell &&
-	    check_report_add(d->r, "ShellFormWithoutShell", CHECK_ERROR, NULL, 0, NULL,
+	    finding_report_add(d->r, "ShellFormWithoutShell", FINDING_ERROR, NULL, 0, NULL,
 			     "use HEALTHCHECK CMD [\"/app\", \"-health\"]", err,
 			     "shell-form HEALTHCHECK needs /bin/sh, which is not in the image") < 0)
 		return -1;
@@ -511,13 +511,13 @@ static int check_user(struct doctor *d, struct plate_error **err)
 
 	if (ul == 0 || (ul == 4 && memcmp(u, "root", 4) == 0) ||
 	    (numeric(u, ul) && strtoul(u, NULL, 10) == 0))
-		return check_report_add(d->r, "RunsAsRoot", CHECK_WARNING, NULL, 0, NULL,
+		return finding_report_add(d->r, "RunsAsRoot", FINDING_WARNING, NULL, 0, NULL,
 					"add `USER 65534:65534` (works without /etc/passwd, even FROM scratch)",
 					err, "the image runs as root%s",
 					ul == 0 ? " (no USER)" : "");
 	if (numeric(u, ul) && (g == NULL || numeric(g, strlen(g))))
 		return 0;
-	if (check_report_add(d->r, "NonNumericUser", CHECK_WARNING, NULL, 0, NULL,
+	if (finding_report_add(d->r, "NonNumericUser", FINDING_WARNING, NULL, 0, NULL,
 			     "use numeric ids, e.g. `USER 65534:65534`", err,
 			     "USER '%s' is not numeric: Kubernetes runAsNonRoot cannot verify it", u) < 0)
 		return -1;
@@ -525,13 +525,13 @@ static int check_user(struct doctor *d, struct plate_error **err)
 	    check_fs_read(d->fs, "/etc/group", PASSWD_MAX, &group, &glen, err) < 0)
 		return -1;
 	if (!numeric(u, ul) && !has_entry(passwd ? passwd : "", plen, u, ul) &&
-	    check_report_add(d->r, "UnknownUser", CHECK_ERROR, NULL, 0, "/etc/passwd",
+	    finding_report_add(d->r, "UnknownUser", FINDING_ERROR, NULL, 0, "/etc/passwd",
 			     "add the user to /etc/passwd or use a numeric `USER uid:gid`", err,
 			     "USER '%.*s' is not in the image's /etc/passwd: the container will not start",
 			     (int)ul, u) < 0)
 		return -1;
 	if (g && !numeric(g, strlen(g)) && !has_entry(group ? group : "", glen, g, strlen(g)) &&
-	    check_report_add(d->r, "UnknownUser", CHECK_ERROR, NULL, 0, "/etc/group",
+	    finding_report_add(d->r, "UnknownUser", FINDING_ERROR, NULL, 0, "/etc/group",
 			     "add the group to /etc/group or use a numeric `USER uid:gid`", err,
 			     "group '%s' is not in the image's /etc/group: the container will not start",
 			     g) < 0)
@@ -578,7 +578,7 @@ static int check_tls_and_zones(struct doctor *d, struct plate_error **err)
 	if (rc < 0)
 		return -1;
 	for (size_t i = 0; !ca && i < d->ssl_binaries.n; i++)
-		if (check_report_add(d->r, "MissingCABundle", CHECK_WARNING, NULL, 0,
+		if (finding_report_add(d->r, "MissingCABundle", FINDING_WARNING, NULL, 0,
 				     d->ssl_binaries.v[i],
 				     "copy /etc/ssl/certs/ca-certificates.crt into the image", err,
 				     "'%s' is linked to a TLS library but the image has no CA bundle",
@@ -590,7 +590,7 @@ static int check_tls_and_zones(struct doctor *d, struct plate_error **err)
 		if (!ca) {
 			if (binary_mentions(d, bin, "crypto/tls.", 11, &yes, err) < 0)
 				return -1;
-			if (yes && check_report_add(d->r, "MissingCABundle", CHECK_WARNING, NULL, 0, bin,
+			if (yes && finding_report_add(d->r, "MissingCABundle", FINDING_WARNING, NULL, 0, bin,
 						    "copy /etc/ssl/certs/ca-certificates.crt into the image",
 						    err, "'%s' uses crypto/tls but the image has no CA bundle",
 						    bin) < 0)
@@ -603,7 +603,7 @@ static int check_tls_and_zones(struct doctor *d, struct plate_error **err)
 			    (yes && binary_mentions(d, bin, "time/tzdata.", 12, &embedded, err) < 0))
 				return -1;
 			if (yes && !embedded &&
-			    check_report_add(d->r, "MissingZoneinfo", CHECK_INFO, NULL, 0, bin,
+			    finding_report_add(d->r, "MissingZoneinfo", FINDING_INFO, NULL, 0, bin,
 					     "copy /usr/share/zoneinfo or `import _ \"time/tzdata\"`", err,
 					     "'%s' loads time zones but the image has no /usr/share/zoneinfo",
 					     bin) < 0)
@@ -614,7 +614,7 @@ static int check_tls_and_zones(struct doctor *d, struct plate_error **err)
 }
 
 int check_image(struct check_fs *fs, const struct oci_config *config,
-		const struct check_image_options *opts, struct check_report *r,
+		const struct check_image_options *opts, struct finding_report *r,
 		struct plate_error **err)
 {
 	struct doctor d = { .fs = fs, .config = config, .r = r };
@@ -624,7 +624,7 @@ int check_image(struct check_fs *fs, const struct oci_config *config,
 	    check_fs_walk(fs, "/", walk_one, &d, err) < 0 || check_tls_and_zones(&d, err) < 0)
 		goto out;
 	if (opts && opts->max_size >= 0 && opts->image_size > opts->max_size &&
-	    check_report_add(r, "ImageTooLarge", CHECK_ERROR, NULL, 0, NULL,
+	    finding_report_add(r, "ImageTooLarge", FINDING_ERROR, NULL, 0, NULL,
 			     "use a smaller base (scratch, distroless) or a multi-stage build", err,
 			     "the image is %lld bytes, over the budget of %lld bytes",
 			     (long long)opts->image_size, (long long)opts->max_size) < 0)

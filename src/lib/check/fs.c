@@ -6,7 +6,7 @@
  * something else there or the directory is opaque (trusted.overlay.opaque=y, or the
  * user.overlay.opaque=y of unprivileged stores).
  *
- * Every layer is read as its index (index.c): the snapshot's index file when it is sound,
+ * Every layer is read as its index (layer/index.c): the snapshot's index file when it is sound,
  * else an index built now from the layer's tree, so both give the same view.  A merged
  * directory remembers the layers merged into it (its "contributors", top first; the
  * lowest is its "min"), and its children are merged from theirs the first time a lookup
@@ -25,19 +25,20 @@
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/file.h"
-#include "check/check_internal.h"
+#include "check/check.h"
+#include "layer/layer.h"
 
 #define MAX_LINKS 40
 #define MAX_PATH 4096
 #define MAX_DEPTH 256
 
 struct contrib {
-	const struct check_index_node *node;
+	const struct layer_index_node *node;
 	size_t layer;
 };
 
 struct mnode {
-	const struct check_index_node *node; /* as the providing layer has it */
+	const struct layer_index_node *node; /* as the providing layer has it */
 	size_t layer, min;
 	struct contrib *contrib; /* directories: the layers merged, top first */
 	size_t n_contrib;
@@ -48,13 +49,13 @@ struct mnode {
 
 struct live_facts {
 	struct live_facts *next;
-	struct check_elf elf;
-	struct check_file_facts facts;
+	struct elf elf;
+	struct elf_facts facts;
 };
 
 struct check_fs {
 	int *dirs; /* bottom first */
-	struct check_index **ix;
+	struct layer_index **ix;
 	size_t n, indexed;
 	struct mnode root;
 	struct live_facts *live;
@@ -75,12 +76,12 @@ void check_fs_free(struct check_fs *fs)
 	mnode_release(&fs->root);
 	for (size_t i = 0; i < fs->n; i++) {
 		close(fs->dirs[i]);
-		check_index_free(fs->ix[i]);
+		layer_index_free(fs->ix[i]);
 	}
 	while (fs->live) {
 		struct live_facts *l = fs->live;
 		fs->live = l->next;
-		check_elf_release(&l->elf);
+		elf_release(&l->elf);
 		free(l);
 	}
 	free(fs->dirs);
@@ -94,31 +95,31 @@ void check_fs_entry_release(struct check_fs_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
-static const struct check_index_node *child_of(const struct check_index *ix,
-					       const struct check_index_node *dir, size_t k)
+static const struct layer_index_node *child_of(const struct layer_index *ix,
+					       const struct layer_index_node *dir, size_t k)
 {
 	return &ix->nodes[dir->first_child + k];
 }
 
 /* Reads the layer's index file when it is sound and names diff_id; 1 when it is not. */
-static int read_index(const char *path, const char *diff_id, struct check_index **out)
+static int read_index(const char *path, const char *diff_id, struct layer_index **out)
 {
 	_cleanup_error_ struct plate_error *unread = NULL, *unparsed = NULL;
 	_cleanup_free_ char *data = NULL;
 	size_t len;
 
-	if (file_read_at(AT_FDCWD, path, 0, CHECK_INDEX_MAX, &data, &len, &unread) < 0)
+	if (file_read_at(AT_FDCWD, path, 0, LAYER_INDEX_MAX, &data, &len, &unread) < 0)
 		return 1;
-	return check_index_parse(data, len, diff_id, out, &unparsed) < 0 ? 1 : 0;
+	return layer_index_parse(data, len, diff_id, out, &unparsed) < 0 ? 1 : 0;
 }
 
-static int build_index(int dirfd, const char *what, struct check_index **out,
+static int build_index(int dirfd, const char *what, struct layer_index **out,
 		       struct plate_error **err)
 {
-	_cleanup_buf_ struct buf b = BUF_INIT(CHECK_INDEX_MAX);
+	_cleanup_buf_ struct buf b = BUF_INIT(LAYER_INDEX_MAX);
 
-	if (check_index_build(dirfd, NULL, &b, NULL, NULL, err) < 0 ||
-	    check_index_parse(b.data, b.len, NULL, out, err) < 0)
+	if (layer_index_build(dirfd, NULL, &b, NULL, NULL, err) < 0 ||
+	    layer_index_parse(b.data, b.len, NULL, out, err) < 0)
 		return plate_err_wrap(err, "layer '%s'", what);
 	return 0;
 }
@@ -152,7 +153,7 @@ int check_fs_open_layers(const struct check_fs_layer *layers, size_t n, struct c
 			check_fs_free(fs);
 			return -1;
 		}
-		if (fs->ix[i]->nodes[0].flags & CHECK_NODE_OPAQUE)
+		if (fs->ix[i]->nodes[0].flags & LAYER_INDEX_OPAQUE)
 			root_min = i;
 	}
 	if (n > 0) {
@@ -196,7 +197,7 @@ size_t check_fs_indexed(const struct check_fs *fs)
 static int merge(struct check_fs *fs, struct mnode *m, struct plate_error **err)
 {
 	_cleanup_free_ size_t *cur = calloc(m->n_contrib, sizeof(*cur));
-	_cleanup_free_ const struct check_index_node **hit = calloc(m->n_contrib, sizeof(*hit));
+	_cleanup_free_ const struct layer_index_node **hit = calloc(m->n_contrib, sizeof(*hit));
 	size_t total = 0;
 
 	if (m->merged)
@@ -226,7 +227,7 @@ static int merge(struct check_fs *fs, struct mnode *m, struct plate_error **err)
 			break;
 		for (size_t k = 0; k < m->n_contrib; k++) {
 			const struct contrib *c = &m->contrib[k];
-			const struct check_index_node *x;
+			const struct layer_index_node *x;
 			hit[k] = NULL;
 			if (cur[k] >= c->node->n_children)
 				continue;
@@ -237,7 +238,7 @@ static int merge(struct check_fs *fs, struct mnode *m, struct plate_error **err)
 		for (size_t k = 0; k < m->n_contrib; k++)
 			if (hit[k])
 				cur[k]++;
-		if (hit[top]->flags & CHECK_NODE_WHITEOUT)
+		if (hit[top]->flags & LAYER_INDEX_WHITEOUT)
 			continue;
 		struct mnode *ch = &m->children[m->n_children++];
 		ch->node = hit[top];
@@ -254,7 +255,7 @@ static int merge(struct check_fs *fs, struct mnode *m, struct plate_error **err)
 			ch->contrib[ch->n_contrib].node = hit[k];
 			ch->contrib[ch->n_contrib++].layer = m->contrib[k].layer;
 			ch->min = m->contrib[k].layer;
-			if (hit[k]->flags & CHECK_NODE_OPAQUE)
+			if (hit[k]->flags & LAYER_INDEX_OPAQUE)
 				break;
 		}
 	}
@@ -282,7 +283,7 @@ static struct mnode *find_child(struct mnode *m, const char *c, size_t n)
 	return NULL;
 }
 
-static void fill_stat(const struct check_index_node *n, struct stat *st)
+static void fill_stat(const struct layer_index_node *n, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_mode = n->mode;
@@ -425,7 +426,7 @@ int check_fs_open_entry(struct check_fs *fs, const struct check_fs_entry *e, int
 	return *fd < 0 ? -1 : 0;
 }
 
-int check_fs_facts(struct check_fs *fs, const char *path, const struct check_file_facts **out,
+int check_fs_facts(struct check_fs *fs, const char *path, const struct elf_facts **out,
 		   struct plate_error **err)
 {
 	_cleanup_buf_ struct buf cur = BUF_INIT(MAX_PATH);
@@ -444,14 +445,14 @@ int check_fs_facts(struct check_fs *fs, const char *path, const struct check_fil
 		*out = &fs->ix[m->layer]->facts[m->node->facts];
 		return 0;
 	}
-	if (!(m->node->flags & CHECK_NODE_UNREAD))
+	if (!(m->node->flags & LAYER_INDEX_UNREAD))
 		return 0;
 	fd = open_regular(fs->dirs[m->layer], cur.len ? cur.data : ".", path, &size, err);
 	if (fd < 0)
 		return -1;
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	r = check_facts_read(fd, size, &l->elf, &l->facts.go, &l->facts.go_cgo, err);
+	r = elf_facts_read(fd, size, &l->elf, &l->facts.go, &l->facts.go_cgo, err);
 	if (r != 0) {
 		free(l);
 		return r < 0 ? plate_err_wrap(err, "'%s'", path) : 0;

@@ -87,7 +87,7 @@ oom:
 	return plate_err_new(err, ENOMEM, "cannot build the SBOM (out of memory or text not UTF-8)");
 }
 
-static int add_go_binary(struct sbom *sb, const char *path, const struct check_go_info *g,
+static int add_go_binary(struct sbom *sb, const char *path, const struct elf_go_info *g,
 			 struct plate_error **err)
 {
 	_cleanup_free_ char *info = NULL;
@@ -100,7 +100,7 @@ static int add_go_binary(struct sbom *sb, const char *path, const struct check_g
 	if (add_package(sb, "stdlib", g->go_version, "golang", NULL, NULL, info, NULL, NULL, err) < 0)
 		return -1;
 	for (size_t i = 0; i < g->n_deps; i++) {
-		const struct check_go_module *m = &g->deps[i];
+		const struct elf_go_module *m = &g->deps[i];
 		const char *p = m->replace_path ? m->replace_path : m->path;
 		const char *v = m->replace_path ? m->replace_version : m->version;
 		if (add_package(sb, p, v, "golang", NULL, NULL, info, NULL, NULL, err) < 0)
@@ -115,9 +115,9 @@ static int walk_one(void *data, const char *path, const struct stat *st, size_t 
 	struct sbom *sb = data;
 	struct check_fs_entry e;
 	_cleanup_close_ int fd = -1;
-	struct check_elf elf;
-	struct check_go_info g;
-	const struct check_file_facts *f;
+	struct elf elf;
+	struct elf_go_info g;
+	const struct elf_facts *f;
 	void *m;
 	off_t size;
 	size_t len;
@@ -142,14 +142,14 @@ static int walk_one(void *data, const char *path, const struct stat *st, size_t 
 	m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED)
 		return plate_err_new(err, errno, "cannot map '%s'", path);
-	r = check_elf_parse(m, len, &elf, err);
+	r = elf_parse(m, len, &elf, err);
 	if (r == 0) {
-		r = check_go_buildinfo_parse(m, len, &elf, &g, err);
+		r = elf_go_buildinfo_parse(m, len, &elf, &g, err);
 		if (r == 0) {
 			rc = add_go_binary(sb, path, &g, err);
-			check_go_info_release(&g);
+			elf_go_info_release(&g);
 		}
-		check_elf_release(&elf);
+		elf_release(&elf);
 	}
 	if (r < 0) {
 		/* a binary we cannot read is left out, not fatal */

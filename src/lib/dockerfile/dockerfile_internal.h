@@ -4,8 +4,8 @@
  * The parser is split by concern: parse.c (physical lines, continuations, directives,
  * heredoc bodies, limits), instruction.c (one logical line -> one instruction, BuildKit's
  * per-keyword splitting rules), json_array.c (exec form), heredoc.c (finding `<<WORD` in a
- * line with the shell-word rules BuildKit uses), dump.c (Node.Dump() and Go quoting),
- * utf8.c and printable.c (the Unicode facts Go's runtime would supply).  Tests reach the
+ * line with the shell-word rules BuildKit uses), dump.c (Node.Dump(); the quoting is
+ * base/go_quote.h), utf8.c (the Unicode facts Go's runtime would supply).  Tests reach the
  * word- and line-level helpers through this header with PLATE_TESTING.
  */
 #if !defined(PLATE_BUILDING_LIB) && !defined(PLATE_TESTING)
@@ -22,10 +22,8 @@
 #include "base/utf8.h"
 #include "dockerfile/dockerfile.h"
 
-/* --- utf8.c, printable.c -------------------------------------------------------------- */
+/* --- utf8.c ---------------------------------------------------------------------------- */
 
-/* Go's strconv.IsPrint. */
-bool dockerfile_rune_printable(uint32_t r);
 /* Writes the UTF-8 encoding of r (U+FFFD for a value above U+10FFFF); returns its length. */
 size_t dockerfile_utf8_encode(uint32_t r, char out[4]);
 /* Appends the UTF-8 encoding of r; -1 with errno on failure. */
@@ -105,10 +103,5 @@ int dockerfile_heredoc_parse_word(const char *word, size_t len, struct dockerfil
 int dockerfile_heredocs_from_line(const char *line, size_t len, struct dockerfile_heredoc **out,
 				  size_t *n_out, struct plate_error **err);
 void dockerfile_heredoc_release(struct dockerfile_heredoc *heredoc);
-
-/* --- dump.c --------------------------------------------------------------------------- */
-
-/* Appends s as Go's strconv.Quote would print it. */
-int dockerfile_quote_go(struct buf *out, const char *s, size_t len);
 
 #endif

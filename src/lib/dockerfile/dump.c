@@ -8,71 +8,8 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/go_quote.h"
 #include "dockerfile/dockerfile_internal.h"
-
-static const char lowerhex[] = "0123456789abcdef";
-
-int dockerfile_quote_go(struct buf *out, const char *s, size_t len)
-{
-	if (buf_addch(out, '"') < 0)
-		return -1;
-	for (size_t i = 0; i < len;) {
-		uint32_t r;
-		size_t w = utf8_decode_rune(s + i, len - i, &r);
-		char esc[12];
-		int n = 0;
-
-		if (w == 1 && r == UTF8_RUNE_ERROR) {
-			/* An invalid byte is written as \xNN. */
-			unsigned char b = (unsigned char)s[i];
-
-			n = snprintf(esc, sizeof(esc), "\\x%c%c", lowerhex[b >> 4], lowerhex[b & 15]);
-		} else if (r == '"' || r == '\\') {
-			n = snprintf(esc, sizeof(esc), "\\%c", (char)r);
-		} else if (dockerfile_rune_printable(r)) {
-			if (buf_add(out, s + i, w) < 0)
-				return -1;
-			i += w;
-			continue;
-		} else {
-			switch (r) {
-			case '\a':
-				n = snprintf(esc, sizeof(esc), "\\a");
-				break;
-			case '\b':
-				n = snprintf(esc, sizeof(esc), "\\b");
-				break;
-			case '\f':
-				n = snprintf(esc, sizeof(esc), "\\f");
-				break;
-			case '\n':
-				n = snprintf(esc, sizeof(esc), "\\n");
-				break;
-			case '\r':
-				n = snprintf(esc, sizeof(esc), "\\r");
-				break;
-			case '\t':
-				n = snprintf(esc, sizeof(esc), "\\t");
-				break;
-			case '\v':
-				n = snprintf(esc, sizeof(esc), "\\v");
-				break;
-			default:
-				if (r < ' ' || r == 0x7f)
-					n = snprintf(esc, sizeof(esc), "\\x%02x", (unsigned)r);
-				else if (r < 0x10000)
-					n = snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)r);
-				else
-					n = snprintf(esc, sizeof(esc), "\\U%08x", (unsigned)r);
-				break;
-			}
-		}
-		if (buf_add(out, esc, (size_t)n) < 0)
-			return -1;
-		i += w;
-	}
-	return buf_addch(out, '"');
-}
 
 /*
  * A JSON "\u0000" leaves a NUL inside an exec-form argument, which the NUL-terminated
@@ -120,10 +57,10 @@ static int dump_args(struct buf *b, const struct dockerfile_instruction *inst)
 		first = strcmp(inst->keyword, "healthcheck") == 0 && inst->n_args > nj ? 1 : 0;
 		for (size_t k = 0; k < first && rc == 0; k++)
 			rc = buf_addch(b, ' ') < 0 ? -1
-						   : dockerfile_quote_go(b, inst->args[k],
+						   : go_quote(b, inst->args[k],
 									 strlen(inst->args[k]));
 		for (size_t k = 0; k < nj && rc == 0; k++)
-			rc = buf_addch(b, ' ') < 0 ? -1 : dockerfile_quote_go(b, jargs[k], jlens[k]);
+			rc = buf_addch(b, ' ') < 0 ? -1 : go_quote(b, jargs[k], jlens[k]);
 		strv_free(jargs, nj);
 		free(jlens);
 		return rc;
@@ -131,7 +68,7 @@ static int dump_args(struct buf *b, const struct dockerfile_instruction *inst)
 	for (size_t k = 0; k < inst->n_args && rc == 0; k++)
 		rc = buf_addch(b, ' ') < 0
 			     ? -1
-			     : dockerfile_quote_go(b, inst->args[k], strlen(inst->args[k]));
+			     : go_quote(b, inst->args[k], strlen(inst->args[k]));
 	return rc;
 }
 
@@ -147,7 +84,7 @@ static int dump_instruction(struct buf *out, const struct dockerfile_instruction
 			return -1;
 		for (size_t k = 0; k < inst->n_flags; k++)
 			if ((k > 0 && buf_addch(&b, ' ') < 0) ||
-			    dockerfile_quote_go(&b, inst->flags[k], strlen(inst->flags[k])) < 0)
+			    go_quote(&b, inst->flags[k], strlen(inst->flags[k])) < 0)
 				return -1;
 		if (buf_addch(&b, ']') < 0)
 			return -1;

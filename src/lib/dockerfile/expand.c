@@ -89,18 +89,6 @@ static bool is_digit(int32_t c)
 	       in_ranges(unicode_digits, sizeof(unicode_digits) / sizeof(unicode_digits[0]), c);
 }
 
-/* Go's unicode.IsSpace: the Latin-1 spaces plus the White_Space property. */
-static bool is_space(int32_t c)
-{
-	switch (c) {
-	case '\t': case '\n': case '\v': case '\f': case '\r': case ' ': case 0x85: case 0xA0:
-	case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
-		return true;
-	default:
-		return c >= 0x2000 && c <= 0x200A;
-	}
-}
-
 /* One character of s[0..len) (len > 0), decoded as Go does (base/utf8.h); a byte that
  * starts no valid sequence is RUNE_BAD + byte, so it can be copied back unchanged. */
 static int32_t utf8_decode(const char *s, size_t len, size_t *width)
@@ -634,7 +622,7 @@ static int words_add_char(struct lexer *lx, struct words *ws, int32_t c, const c
 {
 	if (ws == NULL)
 		return 0;
-	if (!is_space(c))
+	if (c < 0 || !utf8_is_space((uint32_t)c))
 		return words_add_raw(lx, ws, s, n);
 	if (ws->in_word && ws->word.len > 0)
 		return words_push(lx, ws);

@@ -12,24 +12,6 @@
 #include "base/cleanup.h"
 #include "engine/engine_internal.h"
 
-static int set_env(struct oci_strings *env, const char *kv, struct plate_error **err)
-{
-	const char *eq = strchr(kv, '=');
-	size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
-
-	for (size_t i = 0; i < env->n; i++) {
-		if (strncmp(env->v[i], kv, klen) == 0 && env->v[i][klen] == '=') {
-			char *copy = strdup(kv);
-			if (copy == NULL)
-				return plate_err_new(err, ENOMEM, "out of memory");
-			free(env->v[i]);
-			env->v[i] = copy;
-			return 0;
-		}
-	}
-	return oci_strings_add(env, kv, err);
-}
-
 static int set_sorted(struct oci_strings *set, const char *v, struct plate_error **err)
 {
 	size_t at = 0;
@@ -296,7 +278,7 @@ int eng_step_config(struct eng_step_ctx *c, struct plate_error **err)
 		r = buf_addstr(&hist, in);
 		for (size_t i = 0; r == 0 && i < step->n_args; i++) {
 			if (strcmp(in, "ENV") == 0) {
-				if (set_env(&cfg->env, args[i], err) < 0)
+				if (eng_env_set(&cfg->env, args[i], err) < 0)
 					return -1;
 			} else {
 				const char *eq = strchr(args[i], '=');

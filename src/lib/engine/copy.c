@@ -27,7 +27,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
-#include "registry/registry.h"
+#include "base/output.h"
 #include "layer/layer.h"
 #include "engine/engine_internal.h"
 
@@ -352,18 +352,17 @@ static int copy_match(struct copy_job *j, int rootfd, int srcroot, const struct 
 	return 0;
 }
 
-static int put_heredoc(struct copy_job *j, int rootfd, size_t i, bool dest_dir,
-		       struct plate_error **err)
+/* A new file at target, mode 0600 until set_attributes(): its parent made as needed and
+ * what stood at target removed.  The descriptor, or -1 with *err. */
+static int create_target(const struct copy_job *j, int rootfd, const char *target,
+			 struct plate_error **err)
 {
-	_cleanup_free_ char *target = dest_dir ? eng_path_join(j->dest, j->heredocs[i]->name)
-					       : strdup(j->dest);
-	_cleanup_free_ char *parent = NULL;
-	_cleanup_close_ int pfd = -1, fd = -1;
-	const char *data = j->heredoc_data[i];
-	size_t len = strlen(data);
+	_cleanup_free_ char *parent = dirname_of(target);
+	_cleanup_close_ int pfd = -1;
 	bool is_dir;
+	int fd;
 
-	if (target == NULL || (parent = dirname_of(target)) == NULL)
+	if (parent == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	if (eng_mkdir_p(rootfd, parent, j->set_owner ? j->uid : 0, j->set_owner ? j->gid : 0, NULL,
 			err) < 0)
@@ -377,19 +376,34 @@ static int put_heredoc(struct copy_job *j, int rootfd, size_t i, bool dest_dir,
 		    0600);
 	if (fd < 0)
 		return plate_err_new(err, errno, "cannot create '%s'", target);
-	for (size_t off = 0; off < len;) {
-		ssize_t w = write(fd, data + off, len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return plate_err_new(err, errno, "cannot write '%s'", target);
-		}
-		off += (size_t)w;
-	}
+	return fd;
+}
+
+/* --chown (else root) and --chmod (else mode) on a file create_target() made. */
+static int set_attributes(const struct copy_job *j, int fd, mode_t mode, const char *target,
+			  struct plate_error **err)
+{
 	if (fchown(fd, j->set_owner ? j->uid : 0, j->set_owner ? j->gid : 0) < 0 ||
-	    fchmod(fd, j->chmod >= 0 ? (mode_t)j->chmod : 0644) < 0)
+	    fchmod(fd, j->chmod >= 0 ? (mode_t)j->chmod : mode) < 0)
 		return plate_err_new(err, errno, "cannot set attributes of '%s'", target);
 	return 0;
+}
+
+static int put_heredoc(struct copy_job *j, int rootfd, size_t i, bool dest_dir,
+		       struct plate_error **err)
+{
+	_cleanup_free_ char *target = dest_dir ? eng_path_join(j->dest, j->heredocs[i]->name)
+					       : strdup(j->dest);
+	_cleanup_close_ int fd = -1;
+	const char *data = j->heredoc_data[i];
+
+	if (target == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	if ((fd = create_target(j, rootfd, target, err)) < 0)
+		return -1;
+	if (write_all(fd, data, strlen(data)) < 0)
+		return plate_err_new(err, errno, "cannot write '%s'", target);
+	return set_attributes(j, fd, 0644, target, err);
 }
 
 /* ADD <url>: the download, mode 0600, dated by Last-Modified when the server sent one. */
@@ -397,30 +411,18 @@ static int put_url(struct copy_job *j, int rootfd, const struct url_source *u, b
 		   struct plate_error **err)
 {
 	_cleanup_free_ char *target = dest_dir ? eng_path_join(j->dest, u->name) : strdup(j->dest);
-	_cleanup_free_ char *parent = NULL;
-	_cleanup_close_ int pfd = -1, in = -1, out = -1;
-	bool is_dir;
+	_cleanup_close_ int in = -1, out = -1;
 
-	if (target == NULL || (parent = dirname_of(target)) == NULL)
+	if (target == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	if (eng_mkdir_p(rootfd, parent, j->set_owner ? j->uid : 0, j->set_owner ? j->gid : 0, NULL,
-			err) < 0)
+	if ((in = open(u->file, O_RDONLY | O_CLOEXEC)) < 0)
+		return plate_err_new(err, errno, "cannot open '%s'", u->file);
+	if ((out = create_target(j, rootfd, target, err)) < 0)
 		return -1;
-	pfd = eng_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY, 0);
-	in = open(u->file, O_RDONLY | O_CLOEXEC);
-	if (pfd < 0 || in < 0)
-		return plate_err_new(err, errno, "cannot open '%s'", pfd < 0 ? parent : u->file);
-	if (clear_target(pfd, basename_of(target), false, &is_dir, err) < 0)
-		return -1;
-	out = openat(pfd, basename_of(target), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-		     0600);
-	if (out < 0)
-		return plate_err_new(err, errno, "cannot create '%s'", target);
 	if (copy_data(in, out, err) < 0)
 		return plate_err_wrap(err, "'%s'", u->url);
-	if (fchown(out, j->set_owner ? j->uid : 0, j->set_owner ? j->gid : 0) < 0 ||
-	    fchmod(out, j->chmod >= 0 ? (mode_t)j->chmod : 0600) < 0)
-		return plate_err_new(err, errno, "cannot set attributes of '%s'", target);
+	if (set_attributes(j, out, 0600, target, err) < 0)
+		return -1;
 	if (u->mtime >= 0) {
 		struct timespec t[2] = { { .tv_sec = (time_t)u->mtime }, { .tv_sec = (time_t)u->mtime } };
 		futimens(out, t);
@@ -610,12 +612,16 @@ static int download(struct engine *e, struct url_source *u, const char *checksum
 
 	if (u->file != NULL)
 		return 0;
+	if (e->o.fetch_url == NULL)
+		return plate_err_new(err, ENOTSUP, "cannot download '%s': this build has no URL fetcher",
+				     u->url);
 	if (eng_scratch(e, "download", &dir, err) < 0 || asprintf(&u->file, "%s/data", dir) < 0)
 		return u->file == NULL && dir != NULL ? plate_err_new(err, ENOMEM, "out of memory") : -1;
 	fd = open(u->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return plate_err_new(err, errno, "cannot create '%s'", u->file);
-	if (registry_url_get(u->url, fd, ENG_ADD_URL_MAX, u->digest, &u->mtime, err) < 0)
+	if (e->o.fetch_url(e->o.fetch_data, u->url, fd, ENG_ADD_URL_MAX, u->digest, &u->mtime,
+			   err) < 0)
 		return -1;
 	if (checksum != NULL && strcmp(checksum, u->digest) != 0)
 		return plate_err_new(err, 0, "checksum of '%s' is '%s', not '%s'", u->url, u->digest,

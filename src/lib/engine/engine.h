@@ -57,6 +57,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/error.h"
 #include "digest/digest.h"
@@ -116,6 +117,12 @@ enum engine_pull_policy {
 typedef int engine_pull_fn(void *data, const char *name, const char *platform,
 			   struct plate_error **err);
 
+/* Downloads url (ADD <url>) into fd at its offset, hashing the bytes into digest (at most max
+ * bytes, else EFBIG); *mtime gets the Last-Modified time, or -1.  0 or -1. */
+typedef int engine_fetch_fn(void *data, const char *url, int fd, uint64_t max,
+			    char digest[DIGEST_STRING_LEN + 1], long long *mtime,
+			    struct plate_error **err);
+
 /* A build secret (--secret id=ID,src=PATH or env=VAR): its contents are read from path,
  * or taken from value when path is NULL. */
 struct engine_secret {
@@ -153,6 +160,8 @@ struct engine_options {
 	enum engine_pull_policy pull;
 	engine_pull_fn *pull_image;  /* NULL: images only come from the store */
 	void *pull_data;
+	engine_fetch_fn *fetch_url;  /* NULL: ADD <url> fails */
+	void *fetch_data;
 };
 
 struct engine_result {

@@ -59,6 +59,8 @@ double eng_now(void);
 char *eng_path_join(const char *base, const char *rel);
 /* Cleans a path lexically to an absolute path, never above "/". */
 char *eng_path_clean_abs(const char *path);
+/* Sets KEY=VALUE (or a bare KEY) in env, replacing the entry with the same KEY in place. */
+int eng_env_set(struct oci_strings *env, const char *kv, struct plate_error **err);
 /* Go's %q of a string list: ["a" "b"] (the form BuildKit writes in history). */
 char *eng_quote_list(const char *const *v, size_t n);
 
@@ -316,7 +318,7 @@ int eng_user_resolve_root(int rootfd, const char *spec, bool groups, struct eng_
 			  struct plate_error **err);
 void eng_user_release(struct eng_user *u);
 
-/* ---- steps (stage.c, copy.c, run.c) ------------------------------------------------------ */
+/* ---- steps (build_stage.c, copy.c, run.c) ------------------------------------------------------ */
 
 /* The sandbox network of an engine network: DEFAULT is the sandbox's PRIVATE one. */
 enum sandbox_network eng_sandbox_network(enum engine_network net);

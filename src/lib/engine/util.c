@@ -8,6 +8,7 @@
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/go_quote.h"
 #include "engine/engine_internal.h"
 
 static size_t hash_str(const char *s)
@@ -172,37 +173,22 @@ char *eng_path_join(const char *base, const char *rel)
 	return eng_path_clean_abs(joined);
 }
 
-/* Go's strconv.Quote for printable ASCII and UTF-8 text; control bytes as escapes. */
-static int quote_go(struct buf *b, const char *s)
+int eng_env_set(struct oci_strings *env, const char *kv, struct plate_error **err)
 {
-	if (buf_addch(b, '"') < 0)
-		return -1;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		int r;
-		switch (*p) {
-		case '"':
-			r = buf_addstr(b, "\\\"");
-			break;
-		case '\\':
-			r = buf_addstr(b, "\\\\");
-			break;
-		case '\n':
-			r = buf_addstr(b, "\\n");
-			break;
-		case '\t':
-			r = buf_addstr(b, "\\t");
-			break;
-		case '\r':
-			r = buf_addstr(b, "\\r");
-			break;
-		default:
-			r = *p < 0x20 || *p == 0x7f ? buf_addf(b, "\\x%02x", *p) : buf_addch(b, (char)*p);
-			break;
+	const char *eq = strchr(kv, '=');
+	size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
+
+	for (size_t i = 0; i < env->n; i++) {
+		if (strncmp(env->v[i], kv, klen) == 0 && env->v[i][klen] == '=') {
+			char *copy = strdup(kv);
+			if (copy == NULL)
+				return plate_err_new(err, ENOMEM, "out of memory");
+			free(env->v[i]);
+			env->v[i] = copy;
+			return 0;
 		}
-		if (r < 0)
-			return -1;
 	}
-	return buf_addch(b, '"');
+	return oci_strings_add(env, kv, err);
 }
 
 char *eng_quote_list(const char *const *v, size_t n)
@@ -212,7 +198,7 @@ char *eng_quote_list(const char *const *v, size_t n)
 	if (buf_addch(&b, '[') < 0)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		if ((i > 0 && buf_addch(&b, ' ') < 0) || quote_go(&b, v[i]) < 0)
+		if ((i > 0 && buf_addch(&b, ' ') < 0) || go_quote(&b, v[i], strlen(v[i])) < 0)
 			return NULL;
 	if (buf_addch(&b, ']') < 0)
 		return NULL;

@@ -5,7 +5,7 @@
  * Purpose
  *   A layer is a tar stream, optionally compressed (gzip or zstd).  Its diffID is the
  *   SHA-256 of the uncompressed tar, its digest the SHA-256 of the bytes as stored.  This
- *   module is the only one that touches libarchive, zlib, libdeflate and libzstd.
+ *   module is the only one that touches libarchive, libdeflate, ISA-L and libzstd.
  *
  *   Writing is one pass through a chain of stages (layer_internal.h):
  *     tar (libarchive) -> sha256 (diffID) -> compressor -> sha256 (digest) -> output fd
@@ -74,8 +74,10 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "base/buf.h"
 #include "base/error.h"
 #include "digest/digest.h"
+#include "elf/elf.h"
 
 /* ---- limits ------------------------------------------------------------------------- */
 
@@ -390,5 +392,61 @@ enum layer_archive {
 enum layer_archive layer_archive_detect(int fd);
 /* Writes the decompressed content of in_fd (any of the four compressions) to out_fd. */
 int layer_archive_decode(int in_fd, int out_fd, struct plate_error **err);
+
+/* ---- the snapshot index ---------------------------------------------------------------- */
+
+/*
+ * A layer snapshot's index (docs/internals/layers.md "The snapshot index"): every entry of
+ * an extracted layer tree (name, type, mode, owner, size, link target, device, overlayfs
+ * whiteout and opaque markers) and the ELF facts of its regular executables, written once
+ * when the snapshot is made so that the doctor and the SBOM never walk the tree.
+ * Binary, versioned (LAYER_INDEX_VERSION), checksummed (SHA-256 of the body), and bound to
+ * the layer's diffID.  layer_index_build() is deterministic: the same tree gives the same
+ * bytes, so checking an index is rebuilding it and comparing.
+ */
+#define LAYER_INDEX_VERSION 1
+#define LAYER_INDEX_MAX ((size_t)256 << 20)
+
+/* The parsed index, read-only for its users (the doctor's image view, check/fs.c). */
+#define LAYER_INDEX_WHITEOUT 0x01u /* an overlayfs whiteout (0/0 character device) */
+#define LAYER_INDEX_OPAQUE 0x02u   /* a directory with the overlay opaque xattr */
+#define LAYER_INDEX_ELF 0x04u      /* a regular executable with ELF facts */
+#define LAYER_INDEX_UNREAD 0x08u   /* a regular executable the index could not read */
+#define LAYER_INDEX_FLAGS 0x0fu
+
+/* Nodes are in breadth-first order: node 0 is the root and a directory's children are
+ * nodes[first_child .. first_child + n_children), sorted by name (strcmp). */
+struct layer_index_node {
+	const char *name;   /* "" for the root */
+	const char *target; /* a symbolic link's target, else NULL */
+	uint32_t mode, uid, gid, flags;
+	uint64_t size, rdev;
+	uint32_t first_child, n_children;
+	int32_t facts; /* index into layer_index.facts, or -1 */
+};
+
+struct layer_index {
+	struct layer_index_node *nodes;
+	size_t n;
+	struct elf_facts *facts;
+	size_t n_facts;
+	const char **needed;
+	char *arena;
+	uint64_t bytes;
+};
+
+/* Walks the tree at dirfd (not following links) and serialises its index into out (at most
+ * LAYER_INDEX_MAX bytes).  diff_id may be NULL (recorded as "").  entries (every entry
+ * but the root) and bytes (sizes of regular files) may be NULL. */
+int layer_index_build(int dirfd, const char *diff_id, struct buf *out, uint64_t *entries,
+		      uint64_t *bytes, struct plate_error **err);
+/* Parses an index (outside input: bounds-checked, capped).  diff_id, when not NULL, must be
+ * the one the index records.  -1 with *err for anything but a sound index of version
+ * LAYER_INDEX_VERSION. */
+int layer_index_parse(const void *data, size_t len, const char *diff_id,
+		      struct layer_index **out, struct plate_error **err);
+void layer_index_free(struct layer_index *ix);
+/* Every entry but the root, and the bytes of regular files (as info.json counts them). */
+void layer_index_stats(const struct layer_index *ix, uint64_t *entries, uint64_t *bytes);
 
 #endif

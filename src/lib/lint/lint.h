@@ -2,7 +2,7 @@
  * lint/lint.h — Dockerfile checks: BuildKit's build-check rules and plate's context checks.
  *
  * Purpose
- *   lint_dockerfile() reports, as findings in a struct check_report (check/check.h):
+ *   lint_dockerfile() reports, as findings in a struct finding_report (finding/finding.h):
  *   - the build-check rules of BuildKit's Dockerfile frontend, with BuildKit's names,
  *     messages and semantics (docs/internals/lint.md lists the 22 and where plate differs):
  *     StageNameCasing, FromAsCasing, NoEmptyContinuation, ConsistentInstructionCasing,
@@ -40,7 +40,7 @@
 #include <stddef.h>
 
 #include "base/error.h"
-#include "check/check.h"
+#include "finding/finding.h"
 #include "dockerfile/dockerfile.h"
 #include "ignore/ignore.h"
 
@@ -98,7 +98,7 @@ void lint_image_info_release(struct lint_image_info *info);
 /* Runs every check on df and adds the findings that the policy keeps to *report (sorted).
  * *policy_out (may be NULL) receives the policy used, owned by the caller. */
 int lint_dockerfile(const struct dockerfile *df, const struct lint_options *opt,
-		    struct check_report *report, struct lint_policy *policy_out,
+		    struct finding_report *report, struct lint_policy *policy_out,
 		    struct plate_error **err);
 
 /* The rules plate knows, for `--help` and docs: IDs in a stable order, NULL-terminated. */

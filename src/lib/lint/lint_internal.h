@@ -17,7 +17,7 @@ struct lint_run {
 	const struct dockerfile *df;
 	const struct lint_options *opt;
 	const struct lint_policy *policy;
-	struct check_report *report;
+	struct finding_report *report;
 	struct plate_error **err;
 };
 

@@ -212,6 +212,6 @@ int lint_emit(struct lint_run *run, const char *id, unsigned line, const char *f
 		msg = NULL;
 		return plate_err_new(run->err, ENOMEM, "out of memory adding finding '%s'", id);
 	}
-	return check_report_add(run->report, id, run->policy->error ? CHECK_ERROR : CHECK_WARNING,
+	return finding_report_add(run->report, id, run->policy->error ? FINDING_ERROR : FINDING_WARNING,
 				run->opt->file, line, NULL, fix, run->err, "%s", msg);
 }

@@ -953,7 +953,7 @@ static int policy_for(const struct dockerfile *df, const struct lint_options *op
 }
 
 int lint_dockerfile(const struct dockerfile *df, const struct lint_options *opt,
-		    struct check_report *report, struct lint_policy *policy_out,
+		    struct finding_report *report, struct lint_policy *policy_out,
 		    struct plate_error **err)
 {
 	struct lint_policy policy;
@@ -975,7 +975,7 @@ int lint_dockerfile(const struct dockerfile *df, const struct lint_options *opt,
 	dockerfile_vars_release(&r.meta);
 	dockerfile_vars_release(&r.defaults);
 	if (rc == 0)
-		check_report_sort(report);
+		finding_report_sort(report);
 	if (rc == 0 && policy_out)
 		*policy_out = policy;
 	else

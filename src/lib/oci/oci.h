@@ -51,6 +51,9 @@ void oci_reference_release(struct oci_reference *ref);
 /* "docker.io/library/golang:1.22-alpine", "…@sha256:…", or "…:tag@sha256:…"; malloc'd, NULL
  * on ENOMEM.  Parsing the result gives the same reference back. */
 char *oci_reference_format(const struct oci_reference *ref);
+/* The short form docker shows: "busybox:1" for "docker.io/library/busybox:1", "user/app"
+ * for "docker.io/user/app"; other names as given.  A view into name. */
+const char *oci_familiar_name(const char *name);
 
 /* ---- image models (manifests, indexes, configs) ------------------------------------- */
 

@@ -310,3 +310,12 @@ char *oci_reference_format(const struct oci_reference *ref)
 		return NULL;
 	return s;
 }
+
+const char *oci_familiar_name(const char *name)
+{
+	if (strncmp(name, "docker.io/library/", 18) == 0 && strchr(name + 18, '/') == NULL)
+		return name + 18;
+	if (strncmp(name, "docker.io/", 10) == 0)
+		return name + 10;
+	return name;
+}

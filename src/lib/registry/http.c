@@ -266,6 +266,7 @@ int reg_http_perform(struct reg_http *h, const struct http_request *req, struct 
 	_cleanup_free_ char *auth = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *c = h->curl;
+	struct reg_setopts so = { .curl = h->curl };
 	CURLcode rc;
 	char *eff = NULL;
 
@@ -301,74 +302,81 @@ int reg_http_perform(struct reg_http *h, const struct http_request *req, struct 
 		goto oom;
 	hdrs = grown;
 
-	reg_curl.easy_setopt(c, CURLOPT_URL, req->url);
-	reg_curl.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	reg_curl.easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);
-	reg_curl.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	reg_curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	reg_curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	reg_curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)h->connect_timeout_s);
+	REG_SETOPT(&so, CURLOPT_URL, req->url);
+	REG_SETOPT(&so, CURLOPT_HTTPHEADER, hdrs);
+	REG_SETOPT(&so, CURLOPT_USERAGENT, h->user_agent);
+	REG_SETOPT(&so, CURLOPT_ERRORBUFFER, errbuf);
+	REG_SETOPT(&so, CURLOPT_NOSIGNAL, 1L);
+	REG_SETOPT(&so, CURLOPT_PROTOCOLS_STR, "http,https");
+	REG_SETOPT(&so, CURLOPT_CONNECTTIMEOUT, (long)h->connect_timeout_s);
 	/* A stall, not a slow link, is the failure: less than 1 byte/s for the whole window. */
-	reg_curl.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	reg_curl.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)h->stall_timeout_s);
-	reg_curl.easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-	reg_curl.easy_setopt(c, CURLOPT_HEADERDATA, &t);
-	reg_curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-	reg_curl.easy_setopt(c, CURLOPT_WRITEDATA, &t);
+	REG_SETOPT(&so, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	REG_SETOPT(&so, CURLOPT_LOW_SPEED_TIME, (long)h->stall_timeout_s);
+	REG_SETOPT(&so, CURLOPT_HEADERFUNCTION, header_cb);
+	REG_SETOPT(&so, CURLOPT_HEADERDATA, &t);
+	REG_SETOPT(&so, CURLOPT_WRITEFUNCTION, write_cb);
+	REG_SETOPT(&so, CURLOPT_WRITEDATA, &t);
 	if (req->follow_redirects) {
 		/* Blob GETs are commonly redirected to object storage.  curl drops our
 		 * Authorization header when the host changes (spec: MUST NOT forward it across
 		 * hosts), and an https registry may not redirect us down to http. */
-		reg_curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-		reg_curl.easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
-		reg_curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
-				     strncmp(req->url, "https:", 6) == 0 ? "https" : "http,https");
+		REG_SETOPT(&so, CURLOPT_FOLLOWLOCATION, 1L);
+		REG_SETOPT(&so, CURLOPT_MAXREDIRS, 5L);
+		REG_SETOPT(&so, CURLOPT_REDIR_PROTOCOLS_STR,
+			   strncmp(req->url, "https:", 6) == 0 ? "https" : "http,https");
 	}
 	if (req->tls != NULL && req->tls->ca_blob.len > 0) {
 		struct curl_blob blob = { .data = req->tls->ca_blob.data,
 					  .len = req->tls->ca_blob.len,
 					  .flags = CURL_BLOB_NOCOPY };
-		reg_curl.easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+		REG_SETOPT(&so, CURLOPT_CAINFO_BLOB, &blob);
 	}
 
 	if (strcmp(req->method, "HEAD") == 0) {
-		reg_curl.easy_setopt(c, CURLOPT_NOBODY, 1L);
+		REG_SETOPT(&so, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(req->method, "GET") == 0) {
-		reg_curl.easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		REG_SETOPT(&so, CURLOPT_HTTPGET, 1L);
 	} else if (strcmp(req->method, "POST") == 0 && req->body == NULL) {
-		reg_curl.easy_setopt(c, CURLOPT_POST, 1L);
-		reg_curl.easy_setopt(c, CURLOPT_POSTFIELDS, "");
-		reg_curl.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+		REG_SETOPT(&so, CURLOPT_POST, 1L);
+		REG_SETOPT(&so, CURLOPT_POSTFIELDS, "");
+		REG_SETOPT(&so, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	} else if (strcmp(req->method, "POST") == 0) {
-		reg_curl.easy_setopt(c, CURLOPT_POST, 1L);
-		reg_curl.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-		reg_curl.easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
-		reg_curl.easy_setopt(c, CURLOPT_READDATA, &t);
-		reg_curl.easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_cb);
-		reg_curl.easy_setopt(c, CURLOPT_SEEKDATA, &t);
+		REG_SETOPT(&so, CURLOPT_POST, 1L);
+		REG_SETOPT(&so, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		REG_SETOPT(&so, CURLOPT_READFUNCTION, read_cb);
+		REG_SETOPT(&so, CURLOPT_READDATA, &t);
+		REG_SETOPT(&so, CURLOPT_SEEKFUNCTION, seek_cb);
+		REG_SETOPT(&so, CURLOPT_SEEKDATA, &t);
 	} else if (strcmp(req->method, "PUT") == 0 || strcmp(req->method, "PATCH") == 0) {
-		reg_curl.easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		reg_curl.easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
-				     (curl_off_t)(req->body ? req->body_len : 0));
+		REG_SETOPT(&so, CURLOPT_UPLOAD, 1L);
+		REG_SETOPT(&so, CURLOPT_INFILESIZE_LARGE,
+			   (curl_off_t)(req->body ? req->body_len : 0));
 		if (req->body != NULL) {
-			reg_curl.easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
-			reg_curl.easy_setopt(c, CURLOPT_READDATA, &t);
-			reg_curl.easy_setopt(c, CURLOPT_SEEKFUNCTION, seek_cb);
-			reg_curl.easy_setopt(c, CURLOPT_SEEKDATA, &t);
+			REG_SETOPT(&so, CURLOPT_READFUNCTION, read_cb);
+			REG_SETOPT(&so, CURLOPT_READDATA, &t);
+			REG_SETOPT(&so, CURLOPT_SEEKFUNCTION, seek_cb);
+			REG_SETOPT(&so, CURLOPT_SEEKDATA, &t);
 		} else {
-			reg_curl.easy_setopt(c, CURLOPT_READFUNCTION, read_cb);
-			reg_curl.easy_setopt(c, CURLOPT_READDATA, &t);
+			REG_SETOPT(&so, CURLOPT_READFUNCTION, read_cb);
+			REG_SETOPT(&so, CURLOPT_READDATA, &t);
 		}
 		if (req->method[1] == 'A')
-			reg_curl.easy_setopt(c, CURLOPT_CUSTOMREQUEST, "PATCH");
+			REG_SETOPT(&so, CURLOPT_CUSTOMREQUEST, "PATCH");
 	} else {
-		reg_curl.easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+		REG_SETOPT(&so, CURLOPT_CUSTOMREQUEST, req->method);
+	}
+	if (reg_setopts_done(&so, err) < 0) {
+		reg_curl.slist_free_all(hdrs);
+		return -1;
 	}
 
 	rc = reg_curl.easy_perform(c);
 	reg_curl.slist_free_all(hdrs);
 	hdrs = NULL;
-	reg_curl.easy_setopt(c, CURLOPT_ERRORBUFFER, NULL);
+	/* errbuf is on this stack frame: libcurl must not keep the pointer. */
+	REG_SETOPT(&so, CURLOPT_ERRORBUFFER, NULL);
+	if (reg_setopts_done(&so, err) < 0)
+		return -1;
 	if (t.read_error != NULL) {
 		/* the body source failed: a local error, not the registry's */
 		*err = t.read_error;

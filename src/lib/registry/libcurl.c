@@ -9,6 +9,7 @@
  * calls go through reg_curl, filled here once.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -86,4 +87,12 @@ int reg_curl_load(struct plate_error **err)
 	if (!reg_curl.ready)
 		return plate_err_new(err, 0, "cannot load libcurl: %s", load_error);
 	return 0;
+}
+
+int reg_setopts_done(const struct reg_setopts *o, struct plate_error **err)
+{
+	if (o->rc == CURLE_OK)
+		return 0;
+	return plate_err_new(err, o->rc == CURLE_OUT_OF_MEMORY ? ENOMEM : EINVAL,
+			     "libcurl refused %s: %s", o->failed, reg_curl.easy_strerror(o->rc));
 }

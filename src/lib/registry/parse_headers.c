@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/cleanup.h"
 #include "digest/digest.h"
@@ -526,78 +527,24 @@ int reg_parse_upload_range(const char *s, size_t len, uint64_t *last, struct pla
 
 /* ---- dates and Retry-After ---------------------------------------------------------------------- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's civil-days formula). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static bool scan_fixed(const char **p, const char *end, unsigned digits, unsigned *out)
-{
-	unsigned v = 0;
-
-	if (end - *p < (ptrdiff_t)digits)
-		return false;
-	for (unsigned i = 0; i < digits; i++) {
-		char c = (*p)[i];
-		if (c < '0' || c > '9')
-			return false;
-		v = v * 10 + (unsigned)(c - '0');
-	}
-	*p += digits;
-	*out = v;
-	return true;
-}
-
 int reg_parse_http_date(const char *s, size_t len, int64_t *epoch, struct plate_error **err)
 {
-	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-	static const char *const days[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
-	const char *start = s, *p, *end;
-	unsigned day, month = 0, year, hh, mm, ss;
-	bool day_ok = false;
+	const char *start = s, *rest;
+	struct tm tm = { 0 };
+	char text[30];
 
 	trim(&s, &len);
-	p = s;
-	end = s + len;
 	/* IMF-fixdate only (RFC 9110 section 5.6.7); the obsolete forms are not produced by
-	 * registries. */
-	if (len != 29)
-		return plate_err_at(err, 1, col(start, p), "expected an IMF-fixdate");
-	for (unsigned i = 0; i < 7; i++)
-		if (strncmp(p, days[i], 3) == 0)
-			day_ok = true;
-	if (!day_ok || p[3] != ',' || p[4] != ' ')
-		return plate_err_at(err, 1, col(start, p), "expected a day name");
-	p += 5;
-	if (!scan_fixed(&p, end, 2, &day) || *p != ' ' || day < 1 || day > 31)
-		return plate_err_at(err, 1, col(start, p), "bad day");
-	p++;
-	for (unsigned i = 0; i < 12; i++)
-		if (strncmp(p, months + 3 * i, 3) == 0)
-			month = i + 1;
-	if (month == 0 || p[3] != ' ')
-		return plate_err_at(err, 1, col(start, p), "bad month");
-	p += 4;
-	if (!scan_fixed(&p, end, 4, &year) || *p != ' ')
-		return plate_err_at(err, 1, col(start, p), "bad year");
-	p++;
-	if (!scan_fixed(&p, end, 2, &hh) || *p != ':' || hh > 23)
-		return plate_err_at(err, 1, col(start, p), "bad hour");
-	p++;
-	if (!scan_fixed(&p, end, 2, &mm) || *p != ':' || mm > 59)
-		return plate_err_at(err, 1, col(start, p), "bad minute");
-	p++;
-	if (!scan_fixed(&p, end, 2, &ss) || ss > 60)
-		return plate_err_at(err, 1, col(start, p), "bad second");
-	if (strncmp(p, " GMT", 4) != 0)
-		return plate_err_at(err, 1, col(start, p), "expected 'GMT'");
-	*epoch = days_from_civil(year, month, day) * 86400 + hh * 3600 + mm * 60 + ss;
+	 * registries.  plate never calls setlocale(), so strptime() reads English names; the
+	 * fixed length keeps out what it would also take (full names, one-digit fields). */
+	if (len != sizeof(text) - 1)
+		return plate_err_at(err, 1, col(start, s), "expected an IMF-fixdate");
+	memcpy(text, s, len);
+	text[len] = '\0';
+	rest = strptime(text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (rest == NULL || *rest != '\0')
+		return plate_err_at(err, 1, col(start, s), "expected an IMF-fixdate");
+	*epoch = timegm(&tm);
 	return 0;
 }
 

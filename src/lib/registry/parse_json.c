@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -249,69 +251,60 @@ int reg_manifest_media_type(const char *s, size_t len, char **media_type, struct
 	return 1;
 }
 
-/* ---- base64 (RFC 4648 section 4) --------------------------------------------------------- */
+/* ---- base64 (RFC 4648 section 4), by OpenSSL ---------------------------------------------- */
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_value(char c)
-{
-	const char *p = c ? strchr(b64, c) : NULL;
-	return p ? (int)(p - b64) : -1;
-}
-
+/* Padding is optional (docker's config.json "auth" is written both ways); characters
+ * outside the alphabet, white space included, and non-canonical trailing bits are refused. */
 int reg_base64_decode(const char *s, size_t len, char **out, size_t *out_len)
 {
-	_cleanup_free_ char *d = NULL;
-	uint32_t acc = 0;
-	size_t n = 0, bits = 0, pad = 0;
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	_cleanup_free_ char *padded = NULL, *d = NULL, *again = NULL;
+	size_t pad = 0, full;
+	int n;
 
 	while (len > 0 && s[len - 1] == '=' && pad < 2) {
 		len--;
 		pad++;
 	}
-	if (len % 4 == 1 || (pad > 0 && (len + pad) % 4 != 0))
+	if (len % 4 == 1 || (pad > 0 && (len + pad) % 4 != 0) || len > INT_MAX / 2)
 		return -1;
-	d = malloc(len / 4 * 3 + 3);
-	if (d == NULL)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64_value(s[i]);
-		if (v < 0)
+	for (size_t i = 0; i < len; i++)
+		if (memchr(alphabet, s[i], sizeof(alphabet) - 1) == NULL)
 			return -1;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			d[n++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	/* leftover bits must be zero (canonical encoding) */
-	if ((acc & ((1u << bits) - 1)) != 0)
+	full = (len + 3) / 4 * 4;
+	padded = malloc(full + 1);
+	again = malloc(full + 1);
+	d = malloc(full / 4 * 3 + 1);
+	if (padded == NULL || again == NULL || d == NULL)
+		return -1;
+	memcpy(padded, s, len);
+	memset(padded + len, '=', full - len);
+	/* EVP_DecodeBlock counts the bytes the padding stands for. */
+	n = EVP_DecodeBlock((unsigned char *)d, (const unsigned char *)padded, (int)full);
+	if (n < 0)
+		return -1;
+	n -= (int)(full - len);
+	/* Canonical: the bytes encode back to the same text. */
+	EVP_EncodeBlock((unsigned char *)again, (const unsigned char *)d, n);
+	if (memcmp(again, padded, full) != 0)
 		return -1;
 	d[n] = '\0';
-	*out_len = n;
+	*out_len = (size_t)n;
 	*out = steal_pointer(&d);
 	return 0;
 }
 
 char *reg_base64_encode(const void *data, size_t len)
 {
-	const unsigned char *p = data;
-	char *o = malloc((len + 2) / 3 * 4 + 1), *q = o;
+	char *o;
 
-	if (o == NULL)
+	if (len > INT_MAX / 4 * 3) {
+		errno = E2BIG;
 		return NULL;
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		if (i + 1 < len)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < len)
-			v |= p[i + 2];
-		*q++ = b64[(v >> 18) & 63];
-		*q++ = b64[(v >> 12) & 63];
-		*q++ = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-		*q++ = i + 2 < len ? b64[v & 63] : '=';
 	}
-	*q = '\0';
+	o = malloc((len + 2) / 3 * 4 + 1);
+	if (o != NULL)
+		EVP_EncodeBlock((unsigned char *)o, data, (int)len);
 	return o;
 }

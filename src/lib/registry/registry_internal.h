@@ -41,6 +41,23 @@ struct reg_curl_api {
 extern struct reg_curl_api reg_curl;
 int reg_curl_load(struct plate_error **err);
 
+/* curl_easy_setopt() with its result checked.  A block of settings runs through one
+ * struct reg_setopts: the first option libcurl refuses is remembered and the later ones are
+ * skipped, and reg_setopts_done() at the end of the block turns the refusal into an error
+ * naming the option (a transfer with half its settings must not start). */
+struct reg_setopts {
+	CURL *curl;
+	CURLcode rc;
+	const char *failed;
+};
+#define REG_SETOPT(o, option, value)                                                          \
+	do {                                                                                  \
+		if ((o)->rc == CURLE_OK &&                                                    \
+		    ((o)->rc = reg_curl.easy_setopt((o)->curl, (option), (value))) != CURLE_OK) \
+			(o)->failed = #option;                                                \
+	} while (0)
+int reg_setopts_done(const struct reg_setopts *o, struct plate_error **err);
+
 /* Caps on what a registry may send us. */
 #define REG_HEADER_VALUE_MAX 8192u        /* one (combined) header value */
 #define REG_HEADER_BLOCK_MAX (64u << 10)  /* all headers of one response */

@@ -47,6 +47,7 @@ int registry_url_get(const char *url, int fd, uint64_t max, char digest_out[DIGE
 	struct sink s = { .fd = fd, .max = max };
 	curl_off_t filetime = -1;
 	long status = 0;
+	struct reg_setopts so = { 0 };
 	CURLcode rc;
 	CURL *h;
 
@@ -58,21 +59,27 @@ int registry_url_get(const char *url, int fd, uint64_t max, char digest_out[DIGE
 		digest_release(&s.d);
 		return plate_err_new(err, ENOMEM, "cannot start a download");
 	}
-	reg_curl.easy_setopt(h, CURLOPT_URL, url);
-	reg_curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	reg_curl.easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	reg_curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-	reg_curl.easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-	reg_curl.easy_setopt(h, CURLOPT_FAILONERROR, 1L);
-	reg_curl.easy_setopt(h, CURLOPT_FILETIME, 1L);
-	reg_curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	reg_curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+	so.curl = h;
+	REG_SETOPT(&so, CURLOPT_URL, url);
+	REG_SETOPT(&so, CURLOPT_PROTOCOLS_STR, "http,https");
+	REG_SETOPT(&so, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	REG_SETOPT(&so, CURLOPT_FOLLOWLOCATION, 1L);
+	REG_SETOPT(&so, CURLOPT_MAXREDIRS, 10L);
+	REG_SETOPT(&so, CURLOPT_FAILONERROR, 1L);
+	REG_SETOPT(&so, CURLOPT_FILETIME, 1L);
+	REG_SETOPT(&so, CURLOPT_NOSIGNAL, 1L);
+	REG_SETOPT(&so, CURLOPT_CONNECTTIMEOUT, 30L);
 	/* A stalled transfer (under 1 byte/s for a minute) is an error, not a hang. */
-	reg_curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	reg_curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-	reg_curl.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-	reg_curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	reg_curl.easy_setopt(h, CURLOPT_WRITEDATA, &s);
+	REG_SETOPT(&so, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	REG_SETOPT(&so, CURLOPT_LOW_SPEED_TIME, 60L);
+	REG_SETOPT(&so, CURLOPT_ERRORBUFFER, errbuf);
+	REG_SETOPT(&so, CURLOPT_WRITEFUNCTION, on_data);
+	REG_SETOPT(&so, CURLOPT_WRITEDATA, &s);
+	if (reg_setopts_done(&so, err) < 0) {
+		reg_curl.easy_cleanup(h);
+		digest_release(&s.d);
+		return -1;
+	}
 	rc = reg_curl.easy_perform(h);
 	reg_curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	reg_curl.easy_getinfo(h, CURLINFO_FILETIME_T, &filetime);

@@ -198,7 +198,7 @@ const char *store_digest_hex(const char *digest, struct plate_error **err)
 	return digest + sizeof(DIGEST_ALGORITHM);
 }
 
-static int tree_walk(int fd, uint64_t *entries, uint64_t *bytes, struct plate_error **err)
+int store_fs_walk(int fd, store_fs_visit_fn visit, void *data, struct plate_error **err)
 {
 	_cleanup_closedir_ DIR *d = fdopendir(fd);
 	struct dirent *de;
@@ -215,20 +215,35 @@ static int tree_walk(int fd, uint64_t *entries, uint64_t *bytes, struct plate_er
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return plate_err_new(err, errno, "cannot stat '%s'", de->d_name);
-		(*entries)++;
-		if (S_ISREG(st.st_mode))
-			*bytes += (uint64_t)st.st_size;
-		if (!S_ISDIR(st.st_mode))
-			continue;
-		int sub = openat(dirfd(d), de->d_name,
-				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0)
-			return plate_err_new(err, errno, "cannot open '%s'", de->d_name);
-		if (tree_walk(sub, entries, bytes, err) < 0)
-			return plate_err_wrap(err, "'%s'", de->d_name);
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub < 0)
+				return plate_err_new(err, errno, "cannot open '%s'", de->d_name);
+			if (store_fs_walk(sub, visit, data, err) < 0)
+				return plate_err_wrap(err, "'%s'", de->d_name);
+		}
+		if (visit(dirfd(d), de->d_name, &st, data, err) < 0)
+			return -1;
 	}
 	if (errno != 0)
 		return plate_err_new(err, errno, "cannot read snapshot directory");
+	return 0;
+}
+
+struct tree_stats {
+	uint64_t *entries;
+	uint64_t *bytes;
+};
+
+static int count_entry(int dirfd, const char *name, const struct stat *st, void *data,
+		       struct plate_error **err)
+{
+	struct tree_stats *t = data;
+
+	(*t->entries)++;
+	if (S_ISREG(st->st_mode))
+		*t->bytes += (uint64_t)st->st_size;
 	return 0;
 }
 
@@ -240,5 +255,5 @@ int store_fs_tree_stats(int dirfd, uint64_t *entries, uint64_t *bytes, struct pl
 	*bytes = 0;
 	if (fd < 0)
 		return plate_err_new(err, errno, "cannot open snapshot directory");
-	return tree_walk(fd, entries, bytes, err);
+	return store_fs_walk(fd, count_entry, &(struct tree_stats){ entries, bytes }, err);
 }

@@ -1,6 +1,6 @@
 /* Snapshots: a layer extracted once into snapshots/<hex>/fs, with info.json recording the
  * tree's shape so that fsck can tell a damaged snapshot from a sound one, and fs.index
- * listing the tree for the doctor (check_index_build()). */
+ * listing the tree for the doctor (layer_index_build()). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,6 @@
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "base/output.h"
-#include "check/check.h"
 #include "json/json.h"
 #include "layer/layer.h"
 #include "store/store_internal.h"
@@ -28,10 +27,10 @@
 static int write_index(int snapfd, int fsfd, const char *name, const char *diff_id,
 		       uint64_t *entries, uint64_t *bytes, struct plate_error **err)
 {
-	_cleanup_buf_ struct buf ix = BUF_INIT(CHECK_INDEX_MAX);
+	_cleanup_buf_ struct buf ix = BUF_INIT(LAYER_INDEX_MAX);
 	_cleanup_close_ int fd = -1;
 
-	if (check_index_build(fsfd, diff_id, &ix, entries, bytes, err) < 0)
+	if (layer_index_build(fsfd, diff_id, &ix, entries, bytes, err) < 0)
 		return plate_err_wrap(err, "cannot index snapshot '%s'", name);
 	fd = openat(snapfd, STORE_SNAPSHOT_INDEX, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0 || write_all(fd, ix.data, ix.len) < 0)
@@ -91,40 +90,21 @@ int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *l
 	return write_info(snapfd, fsfd, name, layer_digest, diff_id, err);
 }
 
-/* mtime := min(whole seconds of mtime, epoch) for every entry below fd (owned). */
-static int clamp_walk(int fd, long long epoch, struct plate_error **err)
+/* mtime := min(whole seconds of mtime, epoch), for store_fs_walk(). */
+static int clamp_entry(int dirfd, const char *name, const struct stat *st, void *data,
+		       struct plate_error **err)
 {
-	_cleanup_closedir_ DIR *d = fdopendir(fd);
-	struct dirent *de;
+	time_t epoch = (time_t)*(const long long *)data;
+	struct timespec ts[2] = {
+		{ .tv_nsec = UTIME_OMIT },
+		{ .tv_sec = st->st_mtim.tv_sec < epoch ? st->st_mtim.tv_sec : epoch },
+	};
 
-	if (d == NULL) {
-		int e = errno;
-		close(fd);
-		return plate_err_new(err, e, "cannot read a snapshot directory");
-	}
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return plate_err_new(err, errno, "cannot stat '%s'", de->d_name);
-		if (S_ISDIR(st.st_mode)) {
-			int sub = openat(dirfd(d), de->d_name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0 || clamp_walk(sub, epoch, err) < 0)
-				return *err ? -1 : plate_err_new(err, errno, "cannot open '%s'", de->d_name);
-		}
-		if (st.st_mtim.tv_nsec == 0 && st.st_mtim.tv_sec <= epoch)
-			continue;
-		struct timespec ts[2] = {
-			{ .tv_nsec = UTIME_OMIT },
-			{ .tv_sec = st.st_mtim.tv_sec < epoch ? st.st_mtim.tv_sec : (time_t)epoch },
-		};
-		if (utimensat(dirfd(d), de->d_name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-			return plate_err_new(err, errno, "cannot set the time of '%s'", de->d_name);
-	}
-	return errno != 0 ? plate_err_new(err, errno, "cannot read a snapshot directory") : 0;
+	if (st->st_mtim.tv_nsec == 0 && st->st_mtim.tv_sec <= epoch)
+		return 0;
+	if (utimensat(dirfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return plate_err_new(err, errno, "cannot set the time of '%s'", name);
+	return 0;
 }
 
 int store_snapshot_adopt(int dirfd, const char *name, const char *src, const char *diff_id,
@@ -143,7 +123,7 @@ int store_snapshot_adopt(int dirfd, const char *name, const char *src, const cha
 		int walkfd = openat(snapfd, "fs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (walkfd < 0)
 			return plate_err_new(err, errno, "cannot open snapshot directory '%s'", name);
-		if (clamp_walk(walkfd, epoch, err) < 0)
+		if (store_fs_walk(walkfd, clamp_entry, &epoch, err) < 0)
 			return -1;
 	}
 	return write_info(snapfd, fsfd, name, NULL, diff_id, err);
@@ -197,12 +177,12 @@ out:
 
 int store_snapshot_index_check(struct store *s, const char *diff_id, struct plate_error **err)
 {
-	_cleanup_buf_ struct buf want = BUF_INIT(CHECK_INDEX_MAX);
+	_cleanup_buf_ struct buf want = BUF_INIT(LAYER_INDEX_MAX);
 	_cleanup_free_ char *data = NULL;
 	_cleanup_close_ int fsfd = -1;
 	const char *hex = store_digest_hex(diff_id, err);
 	char path[DIGEST_HEX_LEN + 32];
-	struct check_index *ix = NULL;
+	struct layer_index *ix = NULL;
 	size_t len;
 
 	if (hex == NULL)
@@ -210,15 +190,15 @@ int store_snapshot_index_check(struct store *s, const char *diff_id, struct plat
 	snprintf(path, sizeof(path), "snapshots/%s/%s", hex, STORE_SNAPSHOT_INDEX);
 	if (faccessat(s->rootfd, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
 		return plate_err_new(err, ENOENT, "%s is missing", STORE_SNAPSHOT_INDEX);
-	if (store_fs_read_file(s->rootfd, path, CHECK_INDEX_MAX, &data, &len, err) < 0 ||
-	    check_index_parse(data, len, diff_id, &ix, err) < 0)
+	if (store_fs_read_file(s->rootfd, path, LAYER_INDEX_MAX, &data, &len, err) < 0 ||
+	    layer_index_parse(data, len, diff_id, &ix, err) < 0)
 		return -1;
-	check_index_free(ix);
+	layer_index_free(ix);
 	snprintf(path, sizeof(path), "snapshots/%s/fs", hex);
 	fsfd = openat(s->rootfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fsfd < 0)
 		return plate_err_new(err, errno, "cannot open '%s'", path);
-	if (check_index_build(fsfd, diff_id, &want, NULL, NULL, err) < 0)
+	if (layer_index_build(fsfd, diff_id, &want, NULL, NULL, err) < 0)
 		return -1;
 	if (want.len != len || memcmp(want.data, data, len) != 0)
 		return plate_err_new(err, 0, "%s does not match the tree", STORE_SNAPSHOT_INDEX);

@@ -11,7 +11,7 @@
  *   snapshots/<hex>/fs/         a layer extracted once (hex of its diffID), overlayfs
  *                               whiteouts kept, usable as a lowerdir; info.json beside fs/
  *                               records what the tree held when it was made, fs.index
- *                               lists it for the doctor (check.h, check_index_build)
+ *                               lists it for the doctor (check.h, layer_index_build)
  *   cache/<hex>.json            build-cache entries (format owned by the engine); every
  *                               sha256 digest an entry mentions is kept alive by gc
  *   mounts/<hex>/               RUN --mount=type=cache directories (engine-owned, not gc'ed;
@@ -120,7 +120,7 @@ bool store_blob_exists(struct store *s, const char *digest);
 /* "ROOT/snapshots/<hex>/fs" for a diffID (malloc'd), whether or not it exists. */
 char *store_snapshot_path(const struct store *s, const char *diff_id);
 bool store_snapshot_exists(struct store *s, const char *diff_id);
-/* "ROOT/snapshots/<hex>/fs.index" (malloc'd): the snapshot's check_index, written with it. */
+/* "ROOT/snapshots/<hex>/fs.index" (malloc'd): the snapshot's layer_index, written with it. */
 #define STORE_SNAPSHOT_INDEX "fs.index"
 char *store_snapshot_index_path(const struct store *s, const char *diff_id);
 

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "layer/layer.h"
@@ -51,6 +52,11 @@ int store_fs_copy(int src, int dst, struct plate_error **err);
  * the store can hold. */
 const char *store_digest_hex(const char *digest, struct plate_error **err);
 
+/* Calls visit for every entry below fd (owned: closed at the end) without following links,
+ * the entries of a directory before the directory itself; stops at the first -1. */
+typedef int (*store_fs_visit_fn)(int dirfd, const char *name, const struct stat *st, void *data,
+				 struct plate_error **err);
+int store_fs_walk(int fd, store_fs_visit_fn visit, void *data, struct plate_error **err);
 /* Counts a snapshot tree (entries, regular-file bytes) without following links. */
 int store_fs_tree_stats(int dirfd, uint64_t *entries, uint64_t *bytes, struct plate_error **err);
 
@@ -135,7 +141,7 @@ int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *l
 int store_snapshot_adopt(int dirfd, const char *name, const char *src, const char *diff_id,
 			 long long epoch, struct plate_error **err);
 /* Checks ROOT/snapshots/<hex>/fs.index: present, sound, naming diff_id, and what
- * check_index_build() makes of the tree today. */
+ * layer_index_build() makes of the tree today. */
 int store_snapshot_index_check(struct store *s, const char *diff_id, struct plate_error **err);
 /* Checks ROOT/snapshots/<hex>: info.json names diff_id and matches the tree. */
 int store_snapshot_check(struct store *s, const char *diff_id, struct plate_error **err);

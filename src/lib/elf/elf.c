@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "check/check.h"
+#include "elf/elf.h"
 
 #define PT_LOAD 1
 #define PT_DYNAMIC 2
@@ -49,7 +49,7 @@ static bool in_range(const struct rd *r, uint64_t off, uint64_t size)
 	return off <= r->len && size <= r->len - off;
 }
 
-/* A NUL-terminated string at off, at most CHECK_ELF_MAX_STRING long, inside [.., limit). */
+/* A NUL-terminated string at off, at most ELF_MAX_STRING long, inside [.., limit). */
 static int get_string(const struct rd *r, uint64_t off, uint64_t limit, const char *what,
 		      char **out, struct plate_error **err)
 {
@@ -61,8 +61,8 @@ static int get_string(const struct rd *r, uint64_t off, uint64_t limit, const ch
 	if (off >= limit)
 		return plate_err_new(err, EINVAL, "elf: %s lies outside the file", what);
 	max = limit - off;
-	if (max > CHECK_ELF_MAX_STRING)
-		max = CHECK_ELF_MAX_STRING;
+	if (max > ELF_MAX_STRING)
+		max = ELF_MAX_STRING;
 	nul = memchr(r->p + off, 0, (size_t)max);
 	if (nul == NULL)
 		return plate_err_new(err, EINVAL, "elf: %s is not terminated", what);
@@ -70,7 +70,7 @@ static int get_string(const struct rd *r, uint64_t off, uint64_t limit, const ch
 	return *out ? 0 : plate_err_new(err, ENOMEM, "out of memory");
 }
 
-void check_elf_release(struct check_elf *e)
+void elf_release(struct elf *e)
 {
 	free(e->interp);
 	strv_free(e->needed, e->n_needed);
@@ -80,10 +80,10 @@ void check_elf_release(struct check_elf *e)
 	memset(e, 0, sizeof(*e));
 }
 
-int64_t check_elf_vaddr_offset(const struct check_elf *e, uint64_t vaddr)
+int64_t elf_vaddr_offset(const struct elf *e, uint64_t vaddr)
 {
 	for (size_t i = 0; i < e->n_loads; i++) {
-		const struct check_elf_load *l = &e->loads[i];
+		const struct elf_load *l = &e->loads[i];
 		if (vaddr >= l->vaddr && vaddr - l->vaddr < l->filesz &&
 		    l->offset + (vaddr - l->vaddr) <= INT64_MAX)
 			return (int64_t)(l->offset + (vaddr - l->vaddr));
@@ -91,7 +91,7 @@ int64_t check_elf_vaddr_offset(const struct check_elf *e, uint64_t vaddr)
 	return -1;
 }
 
-static int read_dynamic(const struct rd *r, struct check_elf *e, uint64_t off, uint64_t size,
+static int read_dynamic(const struct rd *r, struct elf *e, uint64_t off, uint64_t size,
 			bool *pie, struct plate_error **err)
 {
 	unsigned word = r->is64 ? 8 : 4, ent = 2 * word;
@@ -104,7 +104,7 @@ static int read_dynamic(const struct rd *r, struct check_elf *e, uint64_t off, u
 
 	if (!in_range(r, off, size))
 		return plate_err_new(err, EINVAL, "elf: dynamic section lies outside the file");
-	if (n > CHECK_ELF_MAX_DYN)
+	if (n > ELF_MAX_DYN)
 		return plate_err_new(err, EINVAL, "elf: dynamic section has too many entries");
 	needed = calloc(n ? n : 1, sizeof(*needed));
 	if (needed == NULL)
@@ -115,7 +115,7 @@ static int read_dynamic(const struct rd *r, struct check_elf *e, uint64_t off, u
 			break;
 		switch (tag) {
 		case DT_NEEDED:
-			if (n_needed >= CHECK_ELF_MAX_NEEDED) {
+			if (n_needed >= ELF_MAX_NEEDED) {
 				plate_err_new(err, EINVAL, "elf: too many DT_NEEDED entries");
 				goto out;
 			}
@@ -147,7 +147,7 @@ static int read_dynamic(const struct rd *r, struct check_elf *e, uint64_t off, u
 		rc = 0;
 		goto out;
 	}
-	str_off = have_strtab ? check_elf_vaddr_offset(e, strtab) : -1;
+	str_off = have_strtab ? elf_vaddr_offset(e, strtab) : -1;
 	if (str_off < 0) {
 		plate_err_new(err, EINVAL, "elf: dynamic string table lies outside the file");
 		goto out;
@@ -185,14 +185,14 @@ out:
 	return rc;
 }
 
-static void find_go_section(const struct rd *r, struct check_elf *e, uint64_t shoff,
+static void find_go_section(const struct rd *r, struct elf *e, uint64_t shoff,
 			    uint64_t shentsize, uint64_t shnum, uint64_t shstrndx)
 {
 	unsigned word = r->is64 ? 8 : 4;
 	uint64_t names, names_size, base;
 	static const char want[] = ".go.buildinfo";
 
-	if (shoff == 0 || shnum == 0 || shnum > CHECK_ELF_MAX_SHDRS || shstrndx >= shnum ||
+	if (shoff == 0 || shnum == 0 || shnum > ELF_MAX_SHDRS || shstrndx >= shnum ||
 	    shentsize < (r->is64 ? 64u : 40u) || !in_range(r, shoff, shnum * shentsize))
 		return;
 	/* sh_offset and sh_size follow sh_name, sh_type (4 bytes each), sh_flags, sh_addr */
@@ -213,10 +213,10 @@ static void find_go_section(const struct rd *r, struct check_elf *e, uint64_t sh
 	}
 }
 
-int check_elf_parse(const void *buf, size_t len, struct check_elf *out, struct plate_error **err)
+int elf_parse(const void *buf, size_t len, struct elf *out, struct plate_error **err)
 {
 	struct rd r = { .p = buf, .len = len };
-	struct check_elf e = { 0 };
+	struct elf e = { 0 };
 	uint64_t phoff, phentsize, phnum, shoff, shentsize, shnum, shstrndx;
 	uint64_t dyn_off = 0, dyn_size = 0;
 	bool have_dyn = false, pie = false;
@@ -245,7 +245,7 @@ int check_elf_parse(const void *buf, size_t len, struct check_elf *out, struct p
 	shentsize = get(&r, 24 + 3 * word + 10, 2);
 	shnum = get(&r, 24 + 3 * word + 12, 2);
 	shstrndx = get(&r, 24 + 3 * word + 14, 2);
-	if (phnum > CHECK_ELF_MAX_PHDRS)
+	if (phnum > ELF_MAX_PHDRS)
 		return plate_err_new(err, EINVAL, "elf: too many program headers");
 	if (phnum > 0 && (phentsize < (r.is64 ? 56u : 32u) || !in_range(&r, phoff, phnum * phentsize)))
 		return plate_err_new(err, EINVAL, "elf: program headers lie outside the file");
@@ -269,7 +269,7 @@ int check_elf_parse(const void *buf, size_t len, struct check_elf *out, struct p
 			flags = get(&r, ph + 24, 4);
 		}
 		if (type == PT_LOAD) {
-			e.loads[e.n_loads++] = (struct check_elf_load){
+			e.loads[e.n_loads++] = (struct elf_load){
 				.vaddr = vaddr, .memsz = memsz, .offset = off,
 				.filesz = filesz, .writable = (flags & PF_W) != 0,
 			};
@@ -290,18 +290,18 @@ int check_elf_parse(const void *buf, size_t len, struct check_elf *out, struct p
 		goto fail;
 	find_go_section(&r, &e, shoff, shentsize, shnum, shstrndx);
 	if (e.interp != NULL)
-		e.kind = CHECK_ELF_DYNAMIC;
+		e.kind = ELF_KIND_DYNAMIC;
 	else if (e.type == ET_EXEC)
-		e.kind = CHECK_ELF_STATIC;
+		e.kind = ELF_KIND_STATIC;
 	else if (e.type == ET_DYN && pie && e.n_needed == 0)
-		e.kind = CHECK_ELF_STATIC_PIE;
+		e.kind = ELF_KIND_STATIC_PIE;
 	else if (e.type == ET_DYN)
-		e.kind = CHECK_ELF_SHARED;
+		e.kind = ELF_KIND_SHARED;
 	else
-		e.kind = CHECK_ELF_OTHER;
+		e.kind = ELF_KIND_OTHER;
 	*out = e;
 	return 0;
 fail:
-	check_elf_release(&e);
+	elf_release(&e);
 	return -1;
 }

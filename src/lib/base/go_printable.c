@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dockerfile/dockerfile_internal.h"
+#include "base/go_quote.h"
 
 static const uint32_t printable[][2] = {
 	{ 0x000a1, 0x000ac }, { 0x000ae, 0x00377 }, { 0x0037a, 0x0037f },
@@ -239,7 +239,7 @@ static const uint32_t printable[][2] = {
 	{ 0x30000, 0x3134a }, { 0xe0100, 0xe01ef },
 };
 
-bool dockerfile_rune_printable(uint32_t r)
+bool go_rune_printable(uint32_t r)
 {
 	size_t lo = 0, hi = sizeof(printable) / sizeof(printable[0]);
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "check/check.h"
+#include "elf/elf.h"
 
 static const char magic[] = "\xff Go buildinf:";
 #define MAGIC_LEN 14
@@ -22,7 +22,7 @@ static const char magic[] = "\xff Go buildinf:";
  * it at the start of the first writable segment, aligned to 16. */
 #define SEARCH_LIMIT (1u << 20)
 
-static void module_release(struct check_go_module *m)
+static void module_release(struct elf_go_module *m)
 {
 	free(m->path);
 	free(m->version);
@@ -32,7 +32,7 @@ static void module_release(struct check_go_module *m)
 	free(m->replace_sum);
 }
 
-void check_go_info_release(struct check_go_info *g)
+void elf_go_info_release(struct elf_go_info *g)
 {
 	free(g->go_version);
 	free(g->path);
@@ -45,7 +45,7 @@ void check_go_info_release(struct check_go_info *g)
 	memset(g, 0, sizeof(*g));
 }
 
-const char *check_go_setting(const struct check_go_info *g, const char *key)
+const char *elf_go_setting(const struct elf_go_info *g, const char *key)
 {
 	for (size_t i = 0; i < g->n_settings; i++)
 		if (strcmp(g->setting_keys[i], key) == 0)
@@ -69,7 +69,7 @@ static size_t split_tabs(char *line, char **fields, size_t max)
 	return n;
 }
 
-static int set_module(struct check_go_module *m, char **f, size_t n, bool replace)
+static int set_module(struct elf_go_module *m, char **f, size_t n, bool replace)
 {
 	char *path = strdup(f[1]), *version = strdup(n > 2 ? f[2] : ""),
 	     *sum = n > 3 && f[3][0] ? strdup(f[3]) : NULL;
@@ -116,7 +116,7 @@ static char *unquote(const char *v)
 	return out;
 }
 
-static int add_setting(struct check_go_info *g, const char *kv, struct plate_error **err)
+static int add_setting(struct elf_go_info *g, const char *kv, struct plate_error **err)
 {
 	const char *eq = strchr(kv, '=');
 	char **keys, **values;
@@ -142,8 +142,8 @@ static int add_setting(struct check_go_info *g, const char *kv, struct plate_err
 	return 0;
 }
 
-static int modinfo_line(struct check_go_info *g, char *line, unsigned lineno,
-			struct check_go_module **last, struct plate_error **err)
+static int modinfo_line(struct elf_go_info *g, char *line, unsigned lineno,
+			struct elf_go_module **last, struct plate_error **err)
 {
 	char *f[5];
 	size_t n = split_tabs(line, f, 5);
@@ -161,8 +161,8 @@ static int modinfo_line(struct check_go_info *g, char *line, unsigned lineno,
 							      : 0;
 	}
 	if (strcmp(f[0], "dep") == 0 && n >= 2) {
-		struct check_go_module *deps;
-		if (g->n_deps >= CHECK_GO_MAX_DEPS)
+		struct elf_go_module *deps;
+		if (g->n_deps >= ELF_GO_MAX_DEPS)
 			return plate_err_at(err, lineno, 1, "go build info: too many dependencies");
 		deps = reallocarray(g->deps, g->n_deps + 1, sizeof(*deps));
 		if (deps == NULL)
@@ -191,17 +191,17 @@ static int modinfo_line(struct check_go_info *g, char *line, unsigned lineno,
 	return plate_err_at(err, lineno, 1, "go build info: unknown line '%s'", f[0]);
 }
 
-int check_go_modinfo_parse(const char *text, size_t len, struct check_go_info *out,
+int elf_go_modinfo_parse(const char *text, size_t len, struct elf_go_info *out,
 			   struct plate_error **err)
 {
 	_cleanup_free_ char *copy = NULL;
-	struct check_go_module *last = NULL;
+	struct elf_go_module *last = NULL;
 	unsigned lineno = 0;
 	char *p, *end;
 
-	if (len > CHECK_GO_MAX_INFO)
+	if (len > ELF_GO_MAX_INFO)
 		return plate_err_new(err, EFBIG, "go build info is larger than %u bytes",
-				     CHECK_GO_MAX_INFO);
+				     ELF_GO_MAX_INFO);
 	/* the sentinels: 16 bytes before, 16 bytes after, the text ending in a newline */
 	if (len >= 2 * SENTINEL_LEN + 1 && text[len - SENTINEL_LEN - 1] == '\n') {
 		text += SENTINEL_LEN;
@@ -253,24 +253,24 @@ static uint64_t get_word(const uint8_t *p, unsigned size, bool be)
 }
 
 /* Reads the Go string whose header {ptr, len} is at virtual address addr (old layout). */
-static int read_go_string(const uint8_t *buf, size_t len, const struct check_elf *elf,
+static int read_go_string(const uint8_t *buf, size_t len, const struct elf *elf,
 			  uint64_t addr, unsigned ptr, bool be, const uint8_t **s, size_t *n)
 {
-	int64_t off = check_elf_vaddr_offset(elf, addr), data_off;
+	int64_t off = elf_vaddr_offset(elf, addr), data_off;
 	uint64_t data, length;
 
 	if (off < 0 || (uint64_t)off > len || len - (uint64_t)off < 2u * ptr)
 		return -1;
 	data = get_word(buf + off, ptr, be);
 	length = get_word(buf + off + ptr, ptr, be);
-	if (length > CHECK_GO_MAX_INFO)
+	if (length > ELF_GO_MAX_INFO)
 		return -1;
 	if (length == 0) {
 		*s = buf;
 		*n = 0;
 		return 0;
 	}
-	data_off = check_elf_vaddr_offset(elf, data);
+	data_off = elf_vaddr_offset(elf, data);
 	if (data_off < 0 || (uint64_t)data_off > len || len - (uint64_t)data_off < length)
 		return -1;
 	*s = buf + data_off;
@@ -278,7 +278,7 @@ static int read_go_string(const uint8_t *buf, size_t len, const struct check_elf
 	return 0;
 }
 
-static const uint8_t *find_header(const uint8_t *buf, size_t len, const struct check_elf *elf)
+static const uint8_t *find_header(const uint8_t *buf, size_t len, const struct elf *elf)
 {
 	if (elf != NULL && elf->has_go_buildinfo) {
 		if (elf->go_buildinfo_size >= HEADER_LEN &&
@@ -288,7 +288,7 @@ static const uint8_t *find_header(const uint8_t *buf, size_t len, const struct c
 	}
 	if (elf != NULL) {
 		for (size_t i = 0; i < elf->n_loads; i++) {
-			const struct check_elf_load *l = &elf->loads[i];
+			const struct elf_load *l = &elf->loads[i];
 			uint64_t n = l->filesz < SEARCH_LIMIT ? l->filesz : SEARCH_LIMIT;
 			if (!l->writable)
 				continue;
@@ -307,12 +307,12 @@ static const uint8_t *find_header(const uint8_t *buf, size_t len, const struct c
 	return NULL;
 }
 
-int check_go_buildinfo_parse(const void *data, size_t len, const struct check_elf *elf,
-			     struct check_go_info *out, struct plate_error **err)
+int elf_go_buildinfo_parse(const void *data, size_t len, const struct elf *elf,
+			     struct elf_go_info *out, struct plate_error **err)
 {
 	const uint8_t *buf = data, *h = find_header(buf, len, elf), *vs, *ms;
 	size_t vn, mn, end = len;
-	struct check_go_info g = { 0 };
+	struct elf_go_info g = { 0 };
 	unsigned ptr;
 	bool be;
 
@@ -350,8 +350,8 @@ int check_go_buildinfo_parse(const void *data, size_t len, const struct check_el
 	g.go_version = strndup((const char *)vs, vn);
 	if (g.go_version == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	if (check_go_modinfo_parse((const char *)ms, mn, &g, err) < 0) {
-		check_go_info_release(&g);
+	if (elf_go_modinfo_parse((const char *)ms, mn, &g, err) < 0) {
+		elf_go_info_release(&g);
 		return -1;
 	}
 	*out = g;

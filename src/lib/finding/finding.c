@@ -5,24 +5,24 @@
 #include <string.h>
 
 #include "base/cleanup.h"
-#include "check/check.h"
+#include "finding/finding.h"
 #include "json/json.h"
 
-const char *check_severity_name(enum check_severity s)
+const char *finding_severity_name(enum finding_severity s)
 {
 	switch (s) {
-	case CHECK_INFO:
+	case FINDING_INFO:
 		return "info";
-	case CHECK_WARNING:
+	case FINDING_WARNING:
 		return "warning";
-	case CHECK_ERROR:
+	case FINDING_ERROR:
 		return "error";
 	default:
 		return "unknown";
 	}
 }
 
-static void finding_release(struct check_finding *f)
+static void finding_release(struct finding *f)
 {
 	free(f->id);
 	free(f->file);
@@ -40,17 +40,17 @@ static int dup_optional(const char *s, char **out)
 	return *out ? 0 : -1;
 }
 
-int check_report_add(struct check_report *r, const char *id, enum check_severity severity,
+int finding_report_add(struct finding_report *r, const char *id, enum finding_severity severity,
 		     const char *file, unsigned line, const char *path, const char *fix,
 		     struct plate_error **err, const char *fmt, ...)
 {
-	struct check_finding f = { .severity = severity, .line = line };
+	struct finding f = { .severity = severity, .line = line };
 	va_list ap;
 	int n;
 
 	if (r->n == r->alloc) {
 		size_t want = r->alloc ? r->alloc * 2 : 8;
-		struct check_finding *grown = reallocarray(r->items, want, sizeof(*grown));
+		struct finding *grown = reallocarray(r->items, want, sizeof(*grown));
 		if (!grown)
 			return plate_err_new(err, ENOMEM, "out of memory adding finding '%s'", id);
 		r->items = grown;
@@ -73,12 +73,12 @@ oom:
 	return plate_err_new(err, ENOMEM, "out of memory adding finding '%s'", id);
 }
 
-void check_report_release(struct check_report *r)
+void finding_report_release(struct finding_report *r)
 {
 	for (size_t i = 0; i < r->n; i++)
 		finding_release(&r->items[i]);
 	free(r->items);
-	*r = (struct check_report)CHECK_REPORT_INIT;
+	*r = (struct finding_report)FINDING_REPORT_INIT;
 }
 
 static bool skipped(const char *id, const char *const *skip)
@@ -89,25 +89,25 @@ static bool skipped(const char *id, const char *const *skip)
 	return false;
 }
 
-void check_report_apply_policy(struct check_report *r, const char *const *skip,
+void finding_report_apply_policy(struct finding_report *r, const char *const *skip,
 			       bool errors_on_warnings)
 {
 	size_t kept = 0;
 
 	for (size_t i = 0; i < r->n; i++) {
-		struct check_finding *f = &r->items[i];
+		struct finding *f = &r->items[i];
 		if (skipped(f->id, skip)) {
 			finding_release(f);
 			continue;
 		}
-		if (errors_on_warnings && f->severity == CHECK_WARNING)
-			f->severity = CHECK_ERROR;
+		if (errors_on_warnings && f->severity == FINDING_WARNING)
+			f->severity = FINDING_ERROR;
 		r->items[kept++] = *f;
 	}
 	r->n = kept;
 }
 
-size_t check_report_count(const struct check_report *r, enum check_severity severity)
+size_t finding_report_count(const struct finding_report *r, enum finding_severity severity)
 {
 	size_t n = 0;
 
@@ -125,7 +125,7 @@ static int cmp_optional(const char *a, const char *b)
 
 static int finding_cmp(const void *pa, const void *pb)
 {
-	const struct check_finding *a = pa, *b = pb;
+	const struct finding *a = pa, *b = pb;
 	int c = cmp_optional(a->file, b->file);
 
 	if (c)
@@ -136,13 +136,13 @@ static int finding_cmp(const void *pa, const void *pb)
 	return c ? c : strcmp(a->id, b->id);
 }
 
-void check_report_sort(struct check_report *r)
+void finding_report_sort(struct finding_report *r)
 {
 	if (r->n > 1)
 		qsort(r->items, r->n, sizeof(*r->items), finding_cmp);
 }
 
-static int render_location(const struct check_finding *f, struct buf *out)
+static int render_location(const struct finding *f, struct buf *out)
 {
 	if (f->file && f->line)
 		return buf_addf(out, "%s:%u", f->file, f->line);
@@ -153,12 +153,12 @@ static int render_location(const struct check_finding *f, struct buf *out)
 	return buf_addstr(out, "image");
 }
 
-int check_report_render_text(const struct check_report *r, struct buf *out)
+int finding_report_render_text(const struct finding_report *r, struct buf *out)
 {
 	for (size_t i = 0; i < r->n; i++) {
-		const struct check_finding *f = &r->items[i];
+		const struct finding *f = &r->items[i];
 		if (render_location(f, out) < 0 ||
-		    buf_addf(out, ": %s: %s [%s]\n", check_severity_name(f->severity), f->message,
+		    buf_addf(out, ": %s: %s [%s]\n", finding_severity_name(f->severity), f->message,
 			     f->id) < 0)
 			return -1;
 		if (f->fix && buf_addf(out, "    fix: %s\n", f->fix) < 0)
@@ -172,7 +172,7 @@ static int set_optional(json_t *obj, const char *key, const char *value)
 	return value ? json_object_set_new(obj, key, json_string(value)) : 0;
 }
 
-int check_report_render_json(const struct check_report *r, struct buf *out,
+int finding_report_render_json(const struct finding_report *r, struct buf *out,
 			     struct plate_error **err)
 {
 	_cleanup_free_ char *text = NULL;
@@ -183,12 +183,12 @@ int check_report_render_json(const struct check_report *r, struct buf *out,
 	if (!doc || !list || !summary)
 		goto oom;
 	for (size_t i = 0; i < r->n; i++) {
-		const struct check_finding *f = &r->items[i];
+		const struct finding *f = &r->items[i];
 		json_t *o = json_object();
 		if (!o || json_array_append_new(list, o) < 0 ||
 		    json_object_set_new(o, "id", json_string(f->id)) < 0 ||
 		    json_object_set_new(o, "severity",
-					json_string(check_severity_name(f->severity))) < 0 ||
+					json_string(finding_severity_name(f->severity))) < 0 ||
 		    set_optional(o, "file", f->file) < 0 ||
 		    (f->line && json_object_set_new(o, "line", json_integer(f->line)) < 0) ||
 		    set_optional(o, "path", f->path) < 0 ||
@@ -196,9 +196,9 @@ int check_report_render_json(const struct check_report *r, struct buf *out,
 		    set_optional(o, "fix", f->fix) < 0)
 			goto oom;
 	}
-	for (enum check_severity s = CHECK_INFO; s <= CHECK_ERROR; s++)
-		if (json_object_set_new(summary, check_severity_name(s),
-					json_integer((json_int_t)check_report_count(r, s))) < 0)
+	for (enum finding_severity s = FINDING_INFO; s <= FINDING_ERROR; s++)
+		if (json_object_set_new(summary, finding_severity_name(s),
+					json_integer((json_int_t)finding_report_count(r, s))) < 0)
 			goto oom;
 	if (json_object_set(doc, "findings", list) < 0 ||
 	    json_object_set(doc, "summary", summary) < 0)

@@ -1,5 +1,5 @@
 /*
- * The snapshot index (docs/internals/check.md "The snapshot index"): one file per layer
+ * The snapshot index (docs/internals/layers.md "The snapshot index"): one file per layer
  * snapshot listing its tree and the ELF facts of its executables, so that the doctor reads
  * N small files instead of stat'ing, listing and opening thousands.
  *
@@ -8,10 +8,10 @@
  *   "PLATEIDX"  u32 version  u32 body length  32 bytes SHA-256 of the body  body
  *   body:  string diffID, varint node count, the nodes breadth first (root first; the
  *          children of a directory follow each other, sorted by name with strcmp)
- *   node:  string name ("" for the root), varint flags (check_internal.h), varint mode,
+ *   node:  string name ("" for the root), varint flags (LAYER_INDEX_*), varint mode,
  *          varint uid, varint gid, then by type: regular file varint size; directory
  *          varint child count; symbolic link string target; device varint rdev.
- *          With CHECK_NODE_ELF: u8 kind, optional strings interp, runpath, rpath,
+ *          With LAYER_INDEX_ELF: u8 kind, optional strings interp, runpath, rpath,
  *          varint count + strings DT_NEEDED, u8 (1 Go build info, 2 CGO_ENABLED=1).
  * Breadth-first order makes each directory's children one run of the node array, so the
  * reader builds the tree in one pass without recursion, and a child is found by binary
@@ -31,7 +31,6 @@
 #include "base/cleanup.h"
 #include "digest/digest.h"
 #include "layer/layer.h"
-#include "check/check_internal.h"
 
 #define MAGIC "PLATEIDX"
 #define HEADER_LEN (8 + 4 + 4 + 32)
@@ -41,55 +40,13 @@
 #define GO_FLAG 1u
 #define CGO_FLAG 2u
 
-/* ---- facts ------------------------------------------------------------------------- */
-
-int check_facts_read(int fd, uint64_t size, struct check_elf *elf, bool *go, bool *go_cgo,
-		     struct plate_error **err)
-{
-	unsigned char head[4];
-	struct check_go_info g;
-	ssize_t got;
-	void *m;
-	int r;
-
-	*go = *go_cgo = false;
-	if (size < 16)
-		return 1;
-	got = pread(fd, head, sizeof(head), 0);
-	if (got != (ssize_t)sizeof(head))
-		return plate_err_new(err, got < 0 ? errno : EIO, "cannot read");
-	if (memcmp(head, "\177ELF", 4) != 0)
-		return 1;
-	m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (m == MAP_FAILED)
-		return plate_err_new(err, errno, "cannot map");
-	r = check_elf_parse(m, (size_t)size, elf, err);
-	if (r == 0) {
-		_cleanup_error_ struct plate_error *ignored = NULL;
-		if (check_go_buildinfo_parse(m, (size_t)size, elf, &g, &ignored) == 0) {
-			const char *cgo = check_go_setting(&g, "CGO_ENABLED");
-			*go = true;
-			*go_cgo = cgo && strcmp(cgo, "1") == 0;
-			check_go_info_release(&g);
-		}
-	} else if (r < 0 && (*err)->errno_value == EINVAL) {
-		/* malformed: the runtime's business, not the doctor's; anything else (ENOMEM)
-		 * is reported, never recorded as "not ELF" */
-		plate_error_free(*err);
-		*err = NULL;
-		r = 1;
-	}
-	munmap(m, (size_t)size);
-	return r;
-}
-
 /* ---- building ---------------------------------------------------------------------- */
 
 struct bnode {
 	char *name, *target;
 	struct stat st;
 	uint32_t flags;
-	struct check_elf elf;
+	struct elf elf;
 	bool go, go_cgo;
 	struct bnode *children;
 	size_t n_children;
@@ -108,8 +65,8 @@ static void bnode_release(struct bnode *b)
 	free(b->children);
 	free(b->name);
 	free(b->target);
-	if (b->flags & CHECK_NODE_ELF)
-		check_elf_release(&b->elf);
+	if (b->flags & LAYER_INDEX_ELF)
+		elf_release(&b->elf);
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -127,7 +84,7 @@ static int build_child(struct builder *bd, int dfd, struct bnode *c, unsigned de
 		return plate_err_new(err, errno, "cannot stat '%s'", c->name);
 	bd->n_nodes++;
 	if (layer_overlay_is_whiteout(&c->st))
-		c->flags |= CHECK_NODE_WHITEOUT;
+		c->flags |= LAYER_INDEX_WHITEOUT;
 	if (S_ISDIR(c->st.st_mode)) {
 		int sub = openat(dfd, c->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0)
@@ -148,11 +105,11 @@ static int build_child(struct builder *bd, int dfd, struct bnode *c, unsigned de
 			_cleanup_close_ int fd = openat(dfd, c->name,
 							O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 			int r = fd < 0 ? -1
-				       : check_facts_read(fd, (uint64_t)c->st.st_size, &c->elf, &c->go,
+				       : elf_facts_read(fd, (uint64_t)c->st.st_size, &c->elf, &c->go,
 							  &c->go_cgo, &ignored);
 			/* an unreadable file (a mode without r in a rootless store) is left to
 			 * whoever needs it, who reads it then and reports what goes wrong */
-			c->flags |= r == 0 ? CHECK_NODE_ELF : r < 0 ? CHECK_NODE_UNREAD : 0;
+			c->flags |= r == 0 ? LAYER_INDEX_ELF : r < 0 ? LAYER_INDEX_UNREAD : 0;
 		}
 	}
 	return 0;
@@ -176,7 +133,7 @@ static int build_dir(struct builder *bd, int fd, struct bnode *dir, unsigned dep
 	if (depth > MAX_BUILD_DEPTH)
 		return plate_err_new(err, ELOOP, "the tree is nested too deeply");
 	if (layer_overlay_is_opaque(dirfd(d)))
-		dir->flags |= CHECK_NODE_OPAQUE;
+		dir->flags |= LAYER_INDEX_OPAQUE;
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
@@ -245,7 +202,7 @@ static int put_optstring(struct buf *b, const char *s)
 
 static int put_node(struct buf *b, const struct bnode *c)
 {
-	const struct check_elf *e = &c->elf;
+	const struct elf *e = &c->elf;
 	mode_t t = c->st.st_mode & S_IFMT;
 
 	if (put_string(b, c->name ? c->name : "", c->name ? strlen(c->name) : 0) < 0 ||
@@ -260,7 +217,7 @@ static int put_node(struct buf *b, const struct bnode *c)
 		return -1;
 	if ((t == S_IFCHR || t == S_IFBLK) && put_varint(b, (uint64_t)c->st.st_rdev) < 0)
 		return -1;
-	if (!(c->flags & CHECK_NODE_ELF))
+	if (!(c->flags & LAYER_INDEX_ELF))
 		return 0;
 	if (buf_addch(b, (char)e->kind) < 0 || put_optstring(b, e->interp) < 0 ||
 	    put_optstring(b, e->runpath) < 0 || put_optstring(b, e->rpath) < 0 ||
@@ -278,12 +235,12 @@ static void put_u32(unsigned char *p, uint32_t v)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
-int check_index_build(int dirfd, const char *diff_id, struct buf *out, uint64_t *entries,
+int layer_index_build(int dirfd, const char *diff_id, struct buf *out, uint64_t *entries,
 		      uint64_t *bytes, struct plate_error **err)
 {
 	struct bnode root = { 0 };
 	struct builder bd = { .n_nodes = 1 };
-	_cleanup_buf_ struct buf body = BUF_INIT(CHECK_INDEX_MAX - HEADER_LEN);
+	_cleanup_buf_ struct buf body = BUF_INIT(LAYER_INDEX_MAX - HEADER_LEN);
 	_cleanup_free_ const struct bnode **queue = NULL;
 	unsigned char header[HEADER_LEN];
 	char digest[DIGEST_STRING_LEN + 1];
@@ -315,7 +272,7 @@ int check_index_build(int dirfd, const char *diff_id, struct buf *out, uint64_t 
 	if (digest_buffer(body.data, body.len, digest, err) < 0)
 		goto out;
 	memcpy(header, MAGIC, 8);
-	put_u32(header + 8, CHECK_INDEX_VERSION);
+	put_u32(header + 8, LAYER_INDEX_VERSION);
 	put_u32(header + 12, (uint32_t)body.len);
 	for (size_t i = 0; i < 32; i++) {
 		const char *h = digest + sizeof(DIGEST_ALGORITHM) + 2 * i;
@@ -332,7 +289,7 @@ int check_index_build(int dirfd, const char *diff_id, struct buf *out, uint64_t 
 	rc = 0;
 	goto out;
 toolarge:
-	plate_err_new(err, E2BIG, "the index is over %zu bytes", (size_t)CHECK_INDEX_MAX);
+	plate_err_new(err, E2BIG, "the index is over %zu bytes", (size_t)LAYER_INDEX_MAX);
 out:
 	bnode_release(&root);
 	return rc;
@@ -433,24 +390,24 @@ struct needed_list {
 	size_t n, alloc;
 };
 
-static int parse_facts(struct rd *r, struct check_index *ix, struct needed_list *nl,
+static int parse_facts(struct rd *r, struct layer_index *ix, struct needed_list *nl,
 		       size_t *starts, int32_t *slot)
 {
-	struct check_file_facts *f = &ix->facts[ix->n_facts];
+	struct elf_facts *f = &ix->facts[ix->n_facts];
 	unsigned kind, go;
 	uint64_t n;
 
 	if (get_u8(r, &kind) < 0)
 		return -1;
-	if (kind > CHECK_ELF_OTHER)
+	if (kind > ELF_KIND_OTHER)
 		return plate_err_new(r->err, EINVAL, "index: unknown ELF kind %u", kind);
-	f->kind = (enum check_elf_kind)kind;
-	if (get_optstring(r, CHECK_ELF_MAX_STRING, &f->interp, "interpreter") < 0 ||
-	    get_optstring(r, CHECK_ELF_MAX_STRING, &f->runpath, "runpath") < 0 ||
-	    get_optstring(r, CHECK_ELF_MAX_STRING, &f->rpath, "rpath") < 0 ||
-	    get_varint(r, CHECK_ELF_MAX_NEEDED, &n, "library count") < 0)
+	f->kind = (enum elf_kind)kind;
+	if (get_optstring(r, ELF_MAX_STRING, &f->interp, "interpreter") < 0 ||
+	    get_optstring(r, ELF_MAX_STRING, &f->runpath, "runpath") < 0 ||
+	    get_optstring(r, ELF_MAX_STRING, &f->rpath, "rpath") < 0 ||
+	    get_varint(r, ELF_MAX_NEEDED, &n, "library count") < 0)
 		return -1;
-	if ((f->kind == CHECK_ELF_DYNAMIC) != (f->interp != NULL))
+	if ((f->kind == ELF_KIND_DYNAMIC) != (f->interp != NULL))
 		return plate_err_new(r->err, EINVAL, "index: an interpreter goes with a dynamic ELF");
 	starts[ix->n_facts] = nl->n;
 	f->n_needed = (size_t)n;
@@ -463,7 +420,7 @@ static int parse_facts(struct rd *r, struct check_index *ix, struct needed_list 
 			nl->v = g;
 			nl->alloc = want;
 		}
-		if (get_string(r, CHECK_ELF_MAX_STRING, &nl->v[nl->n], "library") < 0)
+		if (get_string(r, ELF_MAX_STRING, &nl->v[nl->n], "library") < 0)
 			return -1;
 		nl->n++;
 	}
@@ -477,10 +434,10 @@ static int parse_facts(struct rd *r, struct check_index *ix, struct needed_list 
 	return 0;
 }
 
-static int parse_node(struct rd *r, struct check_index *ix, size_t i, size_t *next_child,
+static int parse_node(struct rd *r, struct layer_index *ix, size_t i, size_t *next_child,
 		      struct needed_list *nl, size_t *starts)
 {
-	struct check_index_node *c = &ix->nodes[i];
+	struct layer_index_node *c = &ix->nodes[i];
 	uint64_t v, mode, flags;
 	uint32_t t;
 
@@ -490,7 +447,7 @@ static int parse_node(struct rd *r, struct check_index *ix, size_t i, size_t *ne
 	if (i > 0 && (c->name[0] == '\0' || strchr(c->name, '/') || strcmp(c->name, ".") == 0 ||
 		      strcmp(c->name, "..") == 0))
 		return plate_err_new(r->err, EINVAL, "index: bad name '%s'", c->name);
-	if (get_varint(r, CHECK_NODE_FLAGS, &flags, "flags") < 0 ||
+	if (get_varint(r, LAYER_INDEX_FLAGS, &flags, "flags") < 0 ||
 	    get_varint(r, UINT32_MAX, &mode, "mode") < 0 ||
 	    get_varint(r, UINT32_MAX, &v, "uid") < 0)
 		return -1;
@@ -504,10 +461,10 @@ static int parse_node(struct rd *r, struct check_index *ix, size_t i, size_t *ne
 	if (t != S_IFREG && t != S_IFDIR && t != S_IFLNK && t != S_IFCHR && t != S_IFBLK &&
 	    t != S_IFIFO && t != S_IFSOCK)
 		return plate_err_new(r->err, EINVAL, "index: '%s' has an unknown type", c->name);
-	if ((i == 0 && t != S_IFDIR) || ((flags & CHECK_NODE_WHITEOUT) && t != S_IFCHR) ||
-	    ((flags & CHECK_NODE_OPAQUE) && t != S_IFDIR) ||
-	    ((flags & (CHECK_NODE_ELF | CHECK_NODE_UNREAD)) && t != S_IFREG) ||
-	    (flags & CHECK_NODE_ELF && flags & CHECK_NODE_UNREAD))
+	if ((i == 0 && t != S_IFDIR) || ((flags & LAYER_INDEX_WHITEOUT) && t != S_IFCHR) ||
+	    ((flags & LAYER_INDEX_OPAQUE) && t != S_IFDIR) ||
+	    ((flags & (LAYER_INDEX_ELF | LAYER_INDEX_UNREAD)) && t != S_IFREG) ||
+	    (flags & LAYER_INDEX_ELF && flags & LAYER_INDEX_UNREAD))
 		return plate_err_new(r->err, EINVAL, "index: '%s' has flags its type cannot have",
 				     c->name);
 	if (t == S_IFREG && get_varint(r, INT64_MAX, &c->size, "size") < 0)
@@ -523,12 +480,12 @@ static int parse_node(struct rd *r, struct check_index *ix, size_t i, size_t *ne
 		return -1;
 	if ((t == S_IFCHR || t == S_IFBLK) && get_varint(r, UINT64_MAX, &c->rdev, "device") < 0)
 		return -1;
-	if (flags & CHECK_NODE_ELF)
+	if (flags & LAYER_INDEX_ELF)
 		return parse_facts(r, ix, nl, starts, &c->facts);
 	return 0;
 }
 
-void check_index_free(struct check_index *ix)
+void layer_index_free(struct layer_index *ix)
 {
 	if (ix == NULL)
 		return;
@@ -539,7 +496,7 @@ void check_index_free(struct check_index *ix)
 	free(ix);
 }
 
-static int parse_body(struct rd *r, const char *diff_id, struct check_index *ix)
+static int parse_body(struct rd *r, const char *diff_id, struct layer_index *ix)
 {
 	struct needed_list nl = { 0 };
 	_cleanup_free_ size_t *starts = NULL;
@@ -585,7 +542,7 @@ static int parse_body(struct rd *r, const char *diff_id, struct check_index *ix)
 	for (size_t i = 0; i < ix->n_facts; i++)
 		ix->facts[i].needed = ix->needed + starts[i];
 	for (size_t i = 0; i < ix->n; i++) {
-		const struct check_index_node *d = &ix->nodes[i];
+		const struct layer_index_node *d = &ix->nodes[i];
 		for (uint32_t k = 1; k < d->n_children; k++)
 			if (strcmp(ix->nodes[d->first_child + k - 1].name,
 				   ix->nodes[d->first_child + k].name) >= 0)
@@ -595,25 +552,25 @@ static int parse_body(struct rd *r, const char *diff_id, struct check_index *ix)
 	return 0;
 }
 
-int check_index_parse(const void *data, size_t len, const char *diff_id,
-		      struct check_index **out, struct plate_error **err)
+int layer_index_parse(const void *data, size_t len, const char *diff_id,
+		      struct layer_index **out, struct plate_error **err)
 {
 	const unsigned char *p = data;
 	char digest[DIGEST_STRING_LEN + 1];
-	struct check_index *ix;
+	struct layer_index *ix;
 	struct rd r = { .err = err };
 	uint32_t version, body;
 
 	*out = NULL;
-	if (len > CHECK_INDEX_MAX)
-		return plate_err_new(err, EFBIG, "index: over %zu bytes", (size_t)CHECK_INDEX_MAX);
+	if (len > LAYER_INDEX_MAX)
+		return plate_err_new(err, EFBIG, "index: over %zu bytes", (size_t)LAYER_INDEX_MAX);
 	if (len < HEADER_LEN || memcmp(p, MAGIC, 8) != 0)
 		return plate_err_new(err, EINVAL, "index: not an index");
 	version = get_u32(p + 8);
 	body = get_u32(p + 12);
-	if (version != CHECK_INDEX_VERSION)
+	if (version != LAYER_INDEX_VERSION)
 		return plate_err_new(err, EINVAL, "index: version %u, this plate reads version %u",
-				     version, CHECK_INDEX_VERSION);
+				     version, LAYER_INDEX_VERSION);
 	if (body != len - HEADER_LEN)
 		return plate_err_new(err, EINVAL, "index: %u bytes of body announced, %zu present",
 				     body, len - HEADER_LEN);
@@ -636,14 +593,14 @@ int check_index_parse(const void *data, size_t len, const char *diff_id,
 	}
 	ix->arena = r.arena;
 	if (parse_body(&r, diff_id, ix) < 0) {
-		check_index_free(ix);
+		layer_index_free(ix);
 		return -1;
 	}
 	*out = ix;
 	return 0;
 }
 
-void check_index_stats(const struct check_index *ix, uint64_t *entries, uint64_t *bytes)
+void layer_index_stats(const struct layer_index *ix, uint64_t *entries, uint64_t *bytes)
 {
 	*entries = ix->n - 1;
 	*bytes = ix->bytes;

@@ -1,0 +1,207 @@
+/*
+ * The build pipeline (build/build.h): the Dockerfile checks, the engine with pulls and
+ * downloads injected, the SBOM, the doctor, the push.  Nothing here prints: every outcome
+ * is an event or the result.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "base/cleanup.h"
+#include "build/build.h"
+#include "check/check.h"
+
+struct build {
+	struct build_options o;
+	pthread_mutex_t lock;          /* one event at a time */
+	struct engine *_Atomic engine; /* while it runs, for build_cancel() */
+	volatile sig_atomic_t cancelled;
+};
+
+int build_new(const struct build_options *opts, struct build **out, struct plate_error **err)
+{
+	struct build *b = calloc(1, sizeof(*b));
+
+	if (b == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	b->o = *opts;
+	pthread_mutex_init(&b->lock, NULL);
+	*out = b;
+	return 0;
+}
+
+void build_free(struct build *b)
+{
+	if (b == NULL)
+		return;
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+}
+
+void build_cancel(struct build *b)
+{
+	struct engine *e;
+
+	b->cancelled = 1;
+	e = atomic_load(&b->engine);
+	if (e != NULL)
+		engine_cancel(e);
+}
+
+static int emit(struct build *b, const struct build_event *ev, struct plate_error **err)
+{
+	int r;
+
+	if (b->o.event == NULL)
+		return 0;
+	pthread_mutex_lock(&b->lock);
+	r = b->o.event(b->o.event_data, ev, err);
+	pthread_mutex_unlock(&b->lock);
+	return r;
+}
+
+/* The engine's pull callback: FROM images the store lacks (from stage threads). */
+static int pull_image(void *data, const char *name, const char *platform,
+		      struct plate_error **err)
+{
+	struct build *b = data;
+	struct transfer_options to = { .store = b->o.store, .registry = b->o.registry,
+				       .platform = platform };
+	struct transfer_result res = { 0 };
+	int r;
+
+	if (emit(b, &(struct build_event){ .type = BUILD_EVENT_PULL, .name = name,
+					   .platform = platform }, err) < 0 ||
+	    transfer_pull(&to, name, &res, err) < 0)
+		return -1;
+	r = emit(b, &(struct build_event){ .type = BUILD_EVENT_PULLED, .name = name,
+					   .platform = platform, .transfer = &res }, err);
+	transfer_result_release(&res);
+	return r;
+}
+
+/* The engine's fetcher for ADD <url>: plain downloads, no registry auth. */
+static int fetch_url(void *data, const char *url, int fd, uint64_t max,
+		     char digest[DIGEST_STRING_LEN + 1], long long *mtime, struct plate_error **err)
+{
+	return registry_url_get(url, fd, max, digest, mtime, err);
+}
+
+/* BuildKit runs its build checks before building and prints their warnings; base images
+ * already in the store inform them. */
+static int lint(struct build *b, struct build_result *res, struct plate_error **err)
+{
+	_cleanup_(finding_report_release) struct finding_report report = FINDING_REPORT_INIT;
+	const struct engine_options *eo = &b->o.engine;
+	struct build_lint_input in = {
+		.df = b->o.df, .source = b->o.source, .source_len = b->o.source_len,
+		.display_name = b->o.display_name, .dockerfile_path = eo->dockerfile_path,
+		.context_dir = eo->context_dir, .build_args = eo->build_args,
+		.n_build_args = eo->n_build_args,
+		.platform = eo->platform ? eo->platform : b->o.host_platform, .store = b->o.store,
+	};
+
+	if (build_lint(&in, &report, err) < 0 ||
+	    emit(b, &(struct build_event){ .type = BUILD_EVENT_LINT, .report = &report }, err) < 0)
+		return -1;
+	res->lint_errors = finding_report_count(&report, FINDING_ERROR);
+	return 0;
+}
+
+static int run_engine(struct build *b, struct build_result *res, struct plate_error **err)
+{
+	struct engine_options eo = b->o.engine;
+	struct engine *e = NULL;
+	int r;
+
+	eo.store = b->o.store;
+	eo.pull_image = pull_image;
+	eo.pull_data = b;
+	eo.fetch_url = fetch_url;
+	if (engine_new(&eo, &e, err) < 0)
+		return -1;
+	atomic_store(&b->engine, e);
+	/* A cancel that came before the engine was published is honoured here. */
+	if (b->cancelled)
+		engine_cancel(e);
+	r = engine_build(e, b->o.df, &res->image, err);
+	atomic_store(&b->engine, NULL);
+	engine_free(e);
+	return r;
+}
+
+/* The doctor on the stored image: a failure of the doctor itself is reported, and the
+ * build goes on.  *failed under --strict when a finding remains, or when an error finding
+ * remains and a size budget was given. */
+static int doctor(struct build *b, const char *digest, const char *platform, bool *failed,
+		  struct plate_error **err)
+{
+	_cleanup_(finding_report_release) struct finding_report r = FINDING_REPORT_INIT;
+	_cleanup_error_ struct plate_error *derr = NULL;
+	struct check_stored_options so = { .strict = b->o.strict, .max_size = b->o.max_size };
+
+	*failed = false;
+	if (check_stored_image(b->o.store, digest, platform, &so, &r, &derr) < 0)
+		return emit(b, &(struct build_event){ .type = BUILD_EVENT_CHECK_SKIPPED,
+						      .error = derr }, err);
+	if (emit(b, &(struct build_event){ .type = BUILD_EVENT_CHECK, .report = &r }, err) < 0)
+		return -1;
+	*failed = finding_report_count(&r, FINDING_ERROR) > 0 &&
+		  (b->o.strict || b->o.max_size >= 0);
+	return 0;
+}
+
+static int push(struct build *b, const char *digest, struct plate_error **err)
+{
+	for (size_t i = 0; i < b->o.engine.n_tags; i++) {
+		struct transfer_options to = { .store = b->o.store, .registry = b->o.registry,
+					       .platform = b->o.engine.platform };
+		struct transfer_result pr = { 0 };
+		int r;
+
+		if (transfer_push(&to, digest, b->o.engine.tags[i], &pr, err) < 0)
+			return -1;
+		r = emit(b, &(struct build_event){ .type = BUILD_EVENT_PUSHED, .transfer = &pr },
+			 err);
+		transfer_result_release(&pr);
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int build_run(struct build *b, struct build_result *res, struct plate_error **err)
+{
+	const char *platform = b->o.engine.platform ? b->o.engine.platform : b->o.host_platform;
+	bool failed;
+
+	*res = (struct build_result){ .outcome = BUILD_OK, .phase = BUILD_PHASE_LINT };
+	if (lint(b, res, err) < 0)
+		return -1;
+	if (res->lint_errors > 0) {
+		res->outcome = BUILD_LINT_FAILED;
+		return 0;
+	}
+	res->phase = BUILD_PHASE_ENGINE;
+	if (b->cancelled)
+		return plate_err_new(err, ECANCELED, "build cancelled");
+	if (run_engine(b, res, err) < 0)
+		return -1;
+	res->phase = BUILD_PHASE_PUBLISH;
+	if (emit(b, &(struct build_event){ .type = BUILD_EVENT_BUILT, .image = &res->image },
+		 err) < 0)
+		return -1;
+	if (b->o.sbom &&
+	    check_sbom_attach(b->o.store, res->image.manifest_digest, platform, err) < 0)
+		return -1;
+	/* The doctor first: a build that fails its checks is not pushed. */
+	if (doctor(b, res->image.manifest_digest, platform, &failed, err) < 0)
+		return -1;
+	if (failed) {
+		res->outcome = BUILD_CHECK_FAILED;
+		return 0;
+	}
+	return b->o.push ? push(b, res->image.manifest_digest, err) : 0;
+}
