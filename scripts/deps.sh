@@ -16,6 +16,9 @@ packages=(
   busybox-static golang-go ca-certificates openssl apache2-utils
   # RUN's default network (slirp4netns); the network tests' remote test host (ip netns, veth)
   slirp4netns iproute2 curl
+  # rootless builds: newuidmap/newgidmap map a user's subordinate ids (rootless.sh makes its
+  # users with useradd, from passwd)
+  uidmap passwd
   # benchmarks
   hyperfine pigz time
 )

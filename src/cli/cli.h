@@ -77,6 +77,8 @@ const char *cli_safe(const char *s);
 int cli_open_store(struct cli_ctx *ctx, struct store **out, struct plate_error **err);
 /* The same without creating or fixing anything: for fsck, which reports what it finds. */
 int cli_open_store_as_found(struct cli_ctx *ctx, struct store **out, struct plate_error **err);
+/* A normal user's store: $XDG_DATA_HOME/plate, else ~/.local/share/plate. */
+int cli_user_store_path(char **out, struct plate_error **err);
 const char *cli_host_platform(void);
 int cli_normalise_name(const char *name, bool need_tag, char **out, struct plate_error **err);
 

@@ -8,40 +8,46 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/printable.h"
 #include "cli.h"
+#include "userns/userns.h"
 
 struct cli_command {
 	const char *name;
 	int (*handler)(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 	const char *summary;
+	/* Works on the store: a normal user runs it in a user namespace of its own (rootless),
+	 * where it may mount and own files by the image's ids. */
+	bool userns;
 };
 
 static const struct cli_command commands[] = {
-	{ "parse", cli_cmd_parse, "print the parsed Dockerfile (BuildKit AST dump)" },
-	{ "plan", cli_cmd_plan, "print the build plan of a Dockerfile as JSON" },
-	{ "version", cli_cmd_version, "print the version" },
-	{ "images", cli_cmd_images, "list the images in the store" },
-	{ "inspect", cli_cmd_inspect, "show images as JSON" },
-	{ "history", cli_cmd_history, "show the history of an image" },
-	{ "tag", cli_cmd_tag, "give an image another name" },
-	{ "rmi", cli_cmd_rmi, "remove images" },
-	{ "prune", cli_cmd_prune, "remove unreferenced blobs, snapshots and cache" },
-	{ "save", cli_cmd_save, "write images to a docker or OCI archive" },
-	{ "load", cli_cmd_load, "load images from an archive or OCI layout" },
-	{ "import", cli_cmd_import, "make an image from a root filesystem tarball" },
-	{ "fsck", cli_cmd_fsck, "verify the store" },
-	{ "build", cli_cmd_build, "build an image from a Dockerfile" },
-	{ "run", cli_cmd_run, "run a command in an image" },
-	{ "pull", cli_cmd_pull, "pull an image from a registry" },
-	{ "push", cli_cmd_push, "push an image to a registry" },
-	{ "login", cli_cmd_login, "log in to a registry" },
-	{ "logout", cli_cmd_logout, "log out from a registry" },
-	{ "check", cli_cmd_check, "check an image (the doctor) or a Dockerfile (build checks)" },
-	{ "du", cli_cmd_du, "show where the bytes of an image go, and what is wasted" },
-	{ "sbom", cli_cmd_sbom, "write an SPDX 2.3 SBOM of an image" },
+	{ "parse", cli_cmd_parse, "print the parsed Dockerfile (BuildKit AST dump)", false },
+	{ "plan", cli_cmd_plan, "print the build plan of a Dockerfile as JSON", false },
+	{ "version", cli_cmd_version, "print the version", false },
+	{ "images", cli_cmd_images, "list the images in the store", true },
+	{ "inspect", cli_cmd_inspect, "show images as JSON", true },
+	{ "history", cli_cmd_history, "show the history of an image", true },
+	{ "tag", cli_cmd_tag, "give an image another name", true },
+	{ "rmi", cli_cmd_rmi, "remove images", true },
+	{ "prune", cli_cmd_prune, "remove unreferenced blobs, snapshots and cache", true },
+	{ "save", cli_cmd_save, "write images to a docker or OCI archive", true },
+	{ "load", cli_cmd_load, "load images from an archive or OCI layout", true },
+	{ "import", cli_cmd_import, "make an image from a root filesystem tarball", true },
+	{ "fsck", cli_cmd_fsck, "verify the store", true },
+	{ "build", cli_cmd_build, "build an image from a Dockerfile", true },
+	{ "run", cli_cmd_run, "run a command in an image", true },
+	{ "pull", cli_cmd_pull, "pull an image from a registry", true },
+	{ "push", cli_cmd_push, "push an image to a registry", true },
+	{ "login", cli_cmd_login, "log in to a registry", false },
+	{ "logout", cli_cmd_logout, "log out from a registry", false },
+	{ "check", cli_cmd_check, "check an image (the doctor) or a Dockerfile (build checks)",
+	  true },
+	{ "du", cli_cmd_du, "show where the bytes of an image go, and what is wasted", true },
+	{ "sbom", cli_cmd_sbom, "write an SPDX 2.3 SBOM of an image", true },
 };
 
 static void print_usage(FILE *out)
@@ -175,10 +181,54 @@ static int take_limit(struct layer_limits *l, int argc, char **argv, int *i)
 	return 0;
 }
 
+/* Rootless: the store's default moves to the user's data directory, decided before the
+ * namespace makes us uid 0; then the namespace, with a notice when it maps one id only. */
+static int enter_userns(struct cli_ctx *ctx, char **root, struct userns_entry *u,
+			struct plate_error **err)
+{
+	if (ctx->root == NULL || ctx->root[0] == '\0') {
+		if (cli_user_store_path(root, err) < 0)
+			return -1;
+		ctx->root = *root;
+	}
+	if (userns_enter(u, err) < 0)
+		return -1;
+	if (u->mapping == USERNS_MAPPING_SINGLE)
+		fprintf(stderr,
+			"plate: notice: rootless with one id: only uid 0 and gid 0 exist in the "
+			"build, a chown or USER to any other id fails; %s\n",
+			u->reason);
+	return 0;
+}
+
+/* A chown, setuid or setgid to an id the namespace does not map fails with EINVAL: in
+ * plate itself (the errno) or in a RUN command, whose last output lines the error quotes. */
+static void report_unmapped(const struct userns_entry *u, const struct plate_error *error)
+{
+	_cleanup_free_ char *text = NULL;
+
+	if (!userns_nested() || error == NULL)
+		return;
+	if (error->errno_value != EINVAL) {
+		text = plate_error_format(error);
+		if (text == NULL || strstr(text, strerror(EINVAL)) == NULL)
+			return;
+	}
+	if (u->mapping == USERNS_MAPPING_SINGLE)
+		fprintf(stderr, "plate: hint: rootless with one id: %s\n", u->reason);
+	else if (u->n_uids > 0)
+		fprintf(stderr,
+			"plate: hint: rootless: only uids 0-%llu and gids 0-%llu are mapped (the "
+			"ranges of /etc/subuid and /etc/subgid); larger ids need larger ranges\n",
+			(unsigned long long)u->n_uids - 1, (unsigned long long)u->n_gids - 1);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_ctx ctx = { .prog = "plate", .root = getenv("PLATE_ROOT"), .error_exit = 1 };
 	_cleanup_error_ struct plate_error *err = NULL;
+	struct userns_entry userns = { .mapping = USERNS_MAPPING_SUBIDS };
+	_cleanup_free_ char *user_root = NULL;
 	int i, rc, lim;
 
 	ctx.limits = (struct layer_limits)LAYER_DEFAULT_LIMITS;
@@ -218,9 +268,15 @@ int main(int argc, char **argv)
 	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
 		if (strcmp(commands[c].name, argv[i]) != 0)
 			continue;
+		if (commands[c].userns && geteuid() != 0 &&
+		    enter_userns(&ctx, &user_root, &userns, &err) < 0) {
+			report_error(&ctx, err);
+			return CLI_EXIT_FAILURE;
+		}
 		rc = commands[c].handler(&ctx, argc - i, argv + i, &err);
 		if (rc < 0) {
 			report_error(&ctx, err);
+			report_unmapped(&userns, err);
 			return ctx.error_exit;
 		}
 		return rc;

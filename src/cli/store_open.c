@@ -9,28 +9,38 @@
 
 #include "base/cleanup.h"
 #include "cli.h"
+#include "userns/userns.h"
 
-/* --root, then $PLATE_ROOT (main puts either in ctx->root), then /var/lib/plate for root
- * and $XDG_DATA_HOME/plate (default ~/.local/share/plate) for everyone else. */
-static int open_store(struct cli_ctx *ctx, unsigned flags, struct store **out,
-		      struct plate_error **err)
+int cli_user_store_path(char **out, struct plate_error **err)
 {
-	_cleanup_free_ char *path = NULL;
 	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
 
-	if (ctx->root != NULL && ctx->root[0] != '\0')
-		return store_open(ctx->root, flags, out, err);
-	if (geteuid() == 0)
-		return store_open("/var/lib/plate", flags, out, err);
 	if (xdg != NULL && xdg[0] == '/') {
-		if (asprintf(&path, "%s/plate", xdg) < 0)
+		if (asprintf(out, "%s/plate", xdg) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
 	} else if (home != NULL && home[0] == '/') {
-		if (asprintf(&path, "%s/.local/share/plate", home) < 0)
+		if (asprintf(out, "%s/.local/share/plate", home) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
 	} else {
 		return plate_err_new(err, 0, "no store root: set --root, PLATE_ROOT or HOME");
 	}
+	return 0;
+}
+
+/* --root, then $PLATE_ROOT (main puts either in ctx->root, or the user's store when it
+ * enters a user namespace), then /var/lib/plate for the host's root and the user's store
+ * for everyone else (root of a user namespace made by someone else, `unshare -r` included). */
+static int open_store(struct cli_ctx *ctx, unsigned flags, struct store **out,
+		      struct plate_error **err)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (ctx->root != NULL && ctx->root[0] != '\0')
+		return store_open(ctx->root, flags, out, err);
+	if (geteuid() == 0 && !userns_nested())
+		return store_open("/var/lib/plate", flags, out, err);
+	if (cli_user_store_path(&path, err) < 0)
+		return -1;
 	return store_open(path, flags, out, err);
 }
 

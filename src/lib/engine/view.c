@@ -16,11 +16,13 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "base/buf.h"
 #include "base/cleanup.h"
 #include "engine/engine_internal.h"
+#include "userns/userns.h"
 
 int eng_open_in_root(int rootfd, const char *path, int flags, mode_t mode)
 {
@@ -103,6 +105,27 @@ struct view_job {
 	int rc;
 };
 
+/* Root of a user namespace: overlayfs keeps its marks in user.overlay.* ("userxattr") and
+ * then takes redirect_dir=nofollow, not off (which means "follow"); neither creates any. */
+#define OVERLAY_OPTS ",index=off,redirect_dir=off,metacopy=off"
+#define OVERLAY_ROOTLESS_OPTS ",userxattr,index=off,redirect_dir=nofollow,metacopy=off"
+
+/* In a user namespace, overlayfs needs Linux 5.11 (or a distribution's backport): an older
+ * kernel refuses with EPERM, which alone would not say why. */
+static int overlay_error(const char *mountpoint, struct plate_error **err)
+{
+	struct utsname u;
+	int e = errno;
+
+	if (e == EPERM && userns_nested())
+		return plate_err_new(err, e,
+				     "cannot mount overlay on '%s' in the user namespace of a "
+				     "rootless build (overlayfs there needs Linux 5.11 or later; "
+				     "this kernel is %s): run plate as root",
+				     mountpoint, uname(&u) == 0 ? u.release : "unknown");
+	return plate_err_new(err, e, "cannot mount overlay on '%s'", mountpoint);
+}
+
 /* Mounts one overlay.  Lower directories are passed as /proc/self/fd/N, opened in this
  * namespace (overlayfs refuses paths of another namespace's mounts, and the option string
  * must fit in a page whatever the store's path). */
@@ -141,7 +164,7 @@ static int mount_view(const struct eng_view *v, const char *const empty[2], bool
 	}
 	if (!readonly && buf_addf(&opts, ",upperdir=%s,workdir=%s", v->upper, v->work) < 0)
 		goto toolong;
-	if (buf_addstr(&opts, ",index=off,redirect_dir=off,metacopy=off") < 0)
+	if (buf_addstr(&opts, userns_nested() ? OVERLAY_ROOTLESS_OPTS : OVERLAY_OPTS) < 0)
 		goto toolong;
 	/* volatile: the end of the view does not syncfs the store's filesystem; the build
 	 * syncs once when it publishes its snapshots.  Kernels before 5.10 refuse it. */
@@ -154,14 +177,14 @@ static int mount_view(const struct eng_view *v, const char *const empty[2], bool
 			goto out;
 		}
 		if (errno != EINVAL) {
-			plate_err_new(err, errno, "cannot mount overlay on '%s'", v->mountpoint);
+			overlay_error(v->mountpoint, err);
 			goto out;
 		}
 		opts.len = len;
 		opts.data[len] = '\0';
 	}
 	if (mount("overlay", v->mountpoint, "overlay", readonly ? MS_RDONLY : 0, opts.data) < 0) {
-		plate_err_new(err, errno, "cannot mount overlay on '%s'", v->mountpoint);
+		overlay_error(v->mountpoint, err);
 		goto out;
 	}
 	r = 0;

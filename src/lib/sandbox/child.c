@@ -269,8 +269,17 @@ static void load_seccomp(const struct sandbox_plan *plan)
 static void set_credentials(const struct sandbox_plan *plan)
 {
 	const struct sandbox_spec *spec = plan->spec;
+	bool need_groups = !plan->no_setgroups;
 
-	if (syscall(SYS_setgroups, spec->n_groups, spec->groups) < 0)
+	/* Rootless with one id, the kernel denies setgroups: a list holding nothing but the
+	 * command's gid (the one gid there is) needs no call, any other cannot be had. */
+	for (size_t i = 0; !need_groups && i < spec->n_groups; i++)
+		need_groups = spec->groups[i] != spec->gid;
+	if (need_groups && plan->no_setgroups)
+		sandbox_child_fail(plan, EINVAL,
+				   "set supplementary groups (a rootless namespace with one id "
+				   "has gid 0 only)", NULL);
+	if (need_groups && syscall(SYS_setgroups, spec->n_groups, spec->groups) < 0)
 		sandbox_child_fail(plan, errno, "set supplementary groups", NULL);
 	if (syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid) < 0)
 		sandbox_child_fail(plan, errno, "set gid", NULL);
@@ -423,8 +432,11 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan)
 	 * decides whether to cancel, instead of hitting the command directly. */
 	setsid();
 	/* Not dumpable: the command cannot ptrace pid 1 or open /proc/1/fd (the message pipe)
-	 * even as root, since it lacks CAP_SYS_PTRACE. */
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	 * even as root, since it lacks CAP_SYS_PTRACE.  Rootless, not yet: that also gives
+	 * /proc/1/ns to the host's root, and slirp4netns, the user's, must open the
+	 * network namespace first; the command does not exist before the network is up. */
+	if (!plan->rootless)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
 	umask(022); /* checksrc: allow (the child process only; Docker's RUN umask) */
 
@@ -442,6 +454,8 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan)
 	}
 	if (plan->net_ready_fd >= 0)
 		wait_for_network(plan);
+	if (plan->rootless)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
 	sfd = signalfd(-1, &all, SFD_CLOEXEC);
 	if (sfd < 0)

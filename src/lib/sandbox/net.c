@@ -24,6 +24,7 @@
 
 #include "base/cleanup.h"
 #include "sandbox/sandbox_internal.h"
+#include "userns/userns.h"
 
 /* Output beyond this is not read back for an error message. */
 #define LOG_TAIL 512
@@ -83,6 +84,13 @@ int sandbox_net_prepare(struct sandbox_net *n, const struct sandbox_spec *spec, 
 	} else if (find_helper(&n->helper, err) < 0) {
 		return -1;
 	}
+	/* Rootless, slirp4netns opens the tap device as the user, whom a host that keeps it
+	 * root's alone refuses; said here, not as the helper's bare EACCES. */
+	if (userns_nested() && access("/dev/net/tun", R_OK | W_OK) < 0)
+		return plate_err_new(err, errno,
+				     "rootless: the default network needs /dev/net/tun readable "
+				     "and writable by the user (as root: chmod 0666 /dev/net/tun, "
+				     "Debian's default), or use --network none");
 	if (pipe2(n->ready, O_CLOEXEC) < 0)
 		return plate_err_new(err, errno, "create the network pipe");
 	/* Above 2, so the helper's dup2() onto 0, 1 and 2 cannot overwrite it. */

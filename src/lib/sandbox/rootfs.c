@@ -210,9 +210,11 @@ static void setup_dev(struct root *r)
 	if (mkdirat(devfd, "pts", 0755) < 0 || mkdirat(devfd, "shm", 01777) < 0)
 		sandbox_child_fail(plan, errno, "create directories in '", dev, "'", NULL);
 	join(plan, path, dev, "pts");
-	/* newinstance: the command's ptys are its own, not the host's; gid 5 is "tty". */
+	/* newinstance: the command's ptys are its own, not the host's; gid 5 is "tty", which a
+	 * rootless namespace with one id does not have (the kernel refuses an unmapped gid). */
 	do_mount(plan, "mount devpts", "devpts", path, "devpts", MS_NOSUID | MS_NOEXEC,
-		 "newinstance,ptmxmode=0666,mode=0620,gid=5");
+		 plan->tty_gid ? "newinstance,ptmxmode=0666,mode=0620,gid=5"
+			       : "newinstance,ptmxmode=0666,mode=0620");
 	join(plan, path, dev, "shm");
 	do_mount(plan, "mount tmpfs", "shm", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		 "mode=1777,size=65536k");
@@ -349,7 +351,12 @@ static void mount_overlay(const struct sandbox_plan *plan)
 	opts_add_dir(plan, &o, "upperdir", spec->upperdir);
 	opts_add(plan, &o, ",workdir=");
 	opts_add_dir(plan, &o, "workdir", spec->workdir);
-	opts_add(plan, &o, ",index=off,redirect_dir=off,metacopy=off");
+	/* Root of a user namespace: overlayfs keeps its marks in user.overlay.* and then
+	 * takes redirect_dir=nofollow, not off (which means "follow"); neither creates any. */
+	if (plan->rootless)
+		opts_add(plan, &o, ",userxattr,index=off,redirect_dir=nofollow,metacopy=off");
+	else
+		opts_add(plan, &o, ",index=off,redirect_dir=off,metacopy=off");
 	/* volatile (Linux 5.10): the unmount at the end of the run does not syncfs the whole
 	 * filesystem of the upper directory; the caller syncs once for all its steps.  A
 	 * kernel without it gets the plain mount. */

@@ -20,6 +20,7 @@
 
 #include "base/cleanup.h"
 #include "sandbox/sandbox_internal.h"
+#include "userns/userns.h"
 
 /* A root with more stubs than this is not one the sandbox made. */
 #define MAX_STUBS 4096
@@ -360,6 +361,9 @@ static int prepare_plan(struct run *r, struct plate_error **err)
 	p->seccomp = r->seccomp;
 	p->root = r->root;
 	p->overlay = spec->rootfs_mode == SANDBOX_ROOTFS_OVERLAY;
+	p->rootless = userns_nested();
+	p->tty_gid = !p->rootless || userns_maps_gid(5);
+	p->no_setgroups = p->rootless && userns_setgroups_denied();
 	p->upper_fd = r->upper_fd;
 	p->hostname = spec->hostname != NULL ? spec->hostname : SANDBOX_DEFAULT_HOSTNAME;
 	for (int i = 0; i < SANDBOX_N_ETC_FILES; i++)

@@ -89,6 +89,10 @@ struct sandbox_plan {
 	const struct sandbox_bpf *seccomp; /* NULL: spec->insecure, no filter */
 	const char *root; /* host path of the root mount point */
 	bool overlay;     /* mount spec->lowerdirs, upperdir and workdir on root */
+	bool rootless;    /* root of a user namespace not the host's: overlayfs "userxattr",
+			   * pid 1 dumpable until the network helper has joined */
+	bool tty_gid;     /* gid 5 ("tty") exists: devpts gives it to new ptys */
+	bool no_setgroups; /* rootless with one id: setgroups(2) is denied */
 	int upper_fd;     /* O_PATH upperdir for copy-up detection, or -1 */
 	const char *hostname;
 	const char *etc_sources[SANDBOX_N_ETC_FILES]; /* scratch files to bind, or NULL */

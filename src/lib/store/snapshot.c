@@ -17,6 +17,7 @@
 #include "json/json.h"
 #include "layer/layer.h"
 #include "store/store_internal.h"
+#include "userns/userns.h"
 
 #define INFO_MAX 4096
 
@@ -64,15 +65,17 @@ int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *l
 			const char *diff_id, const struct layer_limits *limits,
 			struct plate_error **err)
 {
+	bool host_root = geteuid() == 0 && !userns_nested();
 	struct layer_extract_options opts = {
 		.expected_diff_id = diff_id,
 		.expected_digest = layer_digest,
 		.limits = limits,
 		.whiteouts = LAYER_WHITEOUT_OVERLAY,
-		/* Only root can make device nodes and overlay's trusted.* xattrs. */
-		.devices = geteuid() == 0 ? LAYER_DEVICES_CREATE : LAYER_DEVICES_SKIP,
+		/* Only root of the initial user namespace can make device nodes and overlay's
+		 * trusted.* xattrs; root of a rootless namespace still owns files by any id. */
+		.devices = host_root ? LAYER_DEVICES_CREATE : LAYER_DEVICES_SKIP,
 		.owners = LAYER_OWNER_AUTO,
-		.flags = geteuid() == 0 ? 0 : LAYER_EXTRACT_USER_XATTR,
+		.flags = host_root ? 0 : LAYER_EXTRACT_USER_XATTR,
 	};
 	struct layer_extract_result result;
 	_cleanup_close_ int snapfd = -1, fsfd = -1;
