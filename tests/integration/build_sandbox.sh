@@ -53,6 +53,14 @@ ck "RUN: a setuid-root file after USER nobody gives euid 0" \
 
 run_in() { p run --network none --user root secure /bin/probe "$@" 2>&1; }
 ck "plate run: a seccomp filter" test "$(run_in seccomp)" = 2
+ck "plate run: io_uring is answered ENOSYS (Docker's profile dropped it)" \
+	test "$(run_in syscall 425)" = "probe: syscall '425': Function not implemented"
+ck "plate run: fchmodat2 (452) is allowed, as in Docker's current profile (glibc 2.39 uses it)" \
+	test "$(run_in syscall 452)" = "probe: syscall '452': Bad address"
+ck "plate run: a syscall newer than the filter's libseccomp (458) is ENOSYS, so libc falls back" \
+	test "$(run_in syscall 458)" = "probe: syscall '458': Function not implemented"
+ck "plate run: a known syscall outside the allowlist is still EPERM" \
+	test "$(run_in syscall 165)" = "probe: syscall '165': Operation not permitted"
 ck "plate run: no user namespace" test "$(run_in unshare)" = "probe: unshare 'CLONE_NEWUSER': Operation not permitted"
 ck "plate run: a host key is not readable" \
 	test "$(run_in readkey "$host_key")" = "probe: readkey '$host_key': Operation not permitted"

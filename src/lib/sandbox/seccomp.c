@@ -34,10 +34,10 @@ static const char *const allowed[] = {
 	"epoll_ctl", "epoll_ctl_old", "epoll_pwait", "epoll_pwait2", "epoll_wait",
 	"epoll_wait_old", "eventfd", "eventfd2", "execve", "execveat", "exit", "exit_group",
 	"faccessat", "faccessat2", "fadvise64", "fadvise64_64", "fallocate", "fanotify_mark",
-	"fchdir", "fchmod", "fchmodat", "fchown", "fchown32", "fchownat", "fcntl", "fcntl64",
+	"fchdir", "fchmod", "fchmodat", "fchmodat2", "fchown", "fchown32", "fchownat", "fcntl", "fcntl64",
 	"fdatasync", "fgetxattr", "flistxattr", "flock", "fork", "fremovexattr", "fsetxattr",
 	"fstat", "fstat64", "fstatat64", "fstatfs", "fstatfs64", "fsync", "ftruncate",
-	"ftruncate64", "futex", "futex_time64", "futex_waitv", "futimesat", "getcpu", "getcwd",
+	"ftruncate64", "futex", "futex_requeue", "futex_time64", "futex_wait", "futex_waitv", "futex_wake", "futimesat", "getcpu", "getcwd",
 	"getdents", "getdents64", "getegid", "getegid32", "geteuid", "geteuid32", "getgid",
 	"getgid32", "getgroups", "getgroups32", "getitimer", "getpeername", "getpgid",
 	"getpgrp", "getpid", "getppid", "getpriority", "getrandom", "getresgid", "getresgid32",
@@ -46,10 +46,10 @@ static const char *const allowed[] = {
 	"getuid32", "getxattr", "inotify_add_watch", "inotify_init", "inotify_init1",
 	"inotify_rm_watch", "io_cancel", "ioctl", "io_destroy", "io_getevents",
 	"io_pgetevents", "io_pgetevents_time64", "ioprio_get", "ioprio_set", "io_setup",
-	"io_submit", "io_uring_enter", "io_uring_register", "io_uring_setup", "ipc", "kill",
+	"io_submit", "ipc", "kill",
 	"landlock_add_rule", "landlock_create_ruleset", "landlock_restrict_self", "lchown",
 	"lchown32", "lgetxattr", "link", "linkat", "listen", "listxattr", "llistxattr",
-	"_llseek", "lremovexattr", "lseek", "lsetxattr", "lstat", "lstat64", "madvise",
+	"_llseek", "lremovexattr", "lseek", "lsetxattr", "lstat", "lstat64", "madvise", "map_shadow_stack",
 	"membarrier", "memfd_create", "memfd_secret", "mincore", "mkdir", "mkdirat", "mknod",
 	"mknodat", "mlock", "mlock2", "mlockall", "mmap", "mmap2", "mprotect", "mq_getsetattr",
 	"mq_notify", "mq_open", "mq_timedreceive", "mq_timedreceive_time64", "mq_timedsend",
@@ -153,6 +153,36 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsi
 	return 0;
 }
 
+static const char *const io_uring[] = { "io_uring_setup", "io_uring_enter", "io_uring_register" };
+
+/* Syscalls newer than this libseccomp (numbers from 451 on are the same on every
+ * architecture but x32, which adds its ABI bit) are answered with ENOSYS, as runc does for
+ * syscalls newer than its profile: libc then falls back to the older call (glibc 2.39's
+ * fchmodat(AT_SYMLINK_NOFOLLOW) tries fchmodat2 first), where EPERM would be a failure. */
+#define FIRST_UNIFIED_NEW_SYSCALL 451
+#define LAST_UNIFIED_NEW_SYSCALL 470
+#define X32_SYSCALL_BIT 0x40000000
+
+static int newer_than_libseccomp(scmp_filter_ctx ctx, const struct arch *a,
+				 struct plate_error **err)
+{
+	uint32_t token = a->token == SCMP_ARCH_NATIVE ? seccomp_arch_native() : a->token;
+	int rc;
+
+	for (int nr = FIRST_UNIFIED_NEW_SYSCALL; nr <= LAST_UNIFIED_NEW_SYSCALL; nr++) {
+		int arch_nr = token == SCMP_ARCH_X32 ? (nr | X32_SYSCALL_BIT) : nr;
+		_cleanup_free_ char *known = seccomp_syscall_resolve_num_arch(token, arch_nr);
+		if (known != NULL)
+			continue;
+		rc = seccomp_rule_add_exact(ctx, SCMP_ACT_ERRNO(ENOSYS), arch_nr, 0);
+		/* -EFAULT: libseccomp cannot place a number it does not know on a compat
+		 * architecture (x86, x32, arm under a 64-bit kernel); those keep EPERM. */
+		if (rc < 0 && rc != -EDOM && rc != -EOPNOTSUPP && rc != -EFAULT)
+			return plate_err_new(err, -rc, "seccomp: add a rule for syscall %d", arch_nr);
+	}
+	return 0;
+}
+
 /* The rules for one architecture, in a context of its own (seccomp_merge() joins them, so
  * that architecture-specific syscalls stay specific). */
 static int build_arch(const struct arch *a, scmp_filter_ctx *out, struct plate_error **err)
@@ -196,6 +226,15 @@ static int build_arch(const struct arch *a, scmp_filter_ctx *out, struct plate_e
 		    add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL, err) < 0)
 			return -1;
 	}
+	/* io_uring runs its operations where no filter sees them (IORING_OP_SOCKET makes the
+	 * AF_VSOCK sockets the socket rule refuses) and has been a steady source of kernel
+	 * escalations: Docker's profile dropped it (Docker 25); ENOSYS lets libuv and tokio
+	 * fall back to plain syscalls. */
+	for (size_t i = 0; i < sizeof(io_uring) / sizeof(io_uring[0]); i++)
+		if (add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), io_uring[i], 0, NULL, err) < 0)
+			return -1;
+	if (newer_than_libseccomp(ctx, a, err) < 0)
+		return -1;
 	*out = steal_pointer(&ctx);
 	return 0;
 }
