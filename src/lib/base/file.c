@@ -53,8 +53,16 @@ int file_read_at(int dirfd, const char *path, unsigned flags, size_t max, char *
 		 size_t *len, struct plate_error **err)
 {
 	int oflags = FILE_READ_OPEN_FLAGS | ((flags & FILE_READ_NOFOLLOW) ? O_NOFOLLOW : 0);
-	_cleanup_close_ int fd = openat(dirfd, path, oflags);
+	_cleanup_close_ int fd = -1;
+	struct stat st;
 
+	/* The type before the open: opening a device node runs its driver's open (a watchdog
+	 * arms, a tape rewinds) even non-blocking.  file_read_fd() checks the opened file
+	 * again, so a swap in between is still refused. */
+	if (fstatat(dirfd, path, &st, (flags & FILE_READ_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0) == 0 &&
+	    (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && !(flags & FILE_READ_STREAM))
+		return plate_err_new(err, 0, "'%s' is not a regular file", path);
+	fd = openat(dirfd, path, oflags);
 	if (fd < 0)
 		return plate_err_new(err, errno, "cannot open '%s'", path);
 	return file_read_fd(fd, path, flags, max, data, len, err);

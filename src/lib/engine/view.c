@@ -172,7 +172,7 @@ static int mount_view(const struct eng_view *v, const char *const empty[2], bool
 		size_t len = opts.len;
 		if (buf_addstr(&opts, ",volatile") < 0)
 			goto toolong;
-		if (mount("overlay", v->mountpoint, "overlay", 0, opts.data) == 0) {
+		if (mount("overlay", v->mountpoint, "overlay", MS_NODEV, opts.data) == 0) {
 			r = 0;
 			goto out;
 		}
@@ -183,7 +183,11 @@ static int mount_view(const struct eng_view *v, const char *const empty[2], bool
 		opts.len = len;
 		opts.data[len] = '\0';
 	}
-	if (mount("overlay", v->mountpoint, "overlay", readonly ? MS_RDONLY : 0, opts.data) < 0) {
+	/* nodev: the engine reads an image's /etc/passwd and COPY sources through views as
+	 * host root, and opening a device node an image planted there (a watchdog, a tape)
+	 * would run its driver; mknod still works, so device nodes are still copied. */
+	if (mount("overlay", v->mountpoint, "overlay", MS_NODEV | (readonly ? MS_RDONLY : 0),
+		  opts.data) < 0) {
 		overlay_error(v->mountpoint, err);
 		goto out;
 	}

@@ -93,6 +93,7 @@ int store_trash_clean(struct store *s, uint64_t *removed, struct plate_error **e
 	int fd = openat(s->rootfd, STORE_TRASH_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
+	bool synced = false;
 
 	if (fd < 0 && errno == ENOENT)
 		return check_old_snapshots(s, removed, err);
@@ -105,6 +106,13 @@ int store_trash_clean(struct store *s, uint64_t *removed, struct plate_error **e
 	while ((errno = 0, de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
+		/* A gc killed between its rename and its fsyncs left this entry: the rename
+		 * must be on disk before any deletion, or a power loss could undo the rename
+		 * and keep the deletions (a half-deleted snapshot back under snapshots/). */
+		if (!synced && (store_fs_fsync_dir(s->rootfd, "snapshots", err) < 0 ||
+				store_fs_fsync_dir(s->rootfd, STORE_TRASH_DIR, err) < 0))
+			return -1;
+		synced = true;
 		if (store_fs_rm_rf(dirfd(d), de->d_name, err) < 0)
 			return plate_err_wrap(err, "emptying '%s/%s'", s->root, STORE_TRASH_DIR);
 		if (removed != NULL)
