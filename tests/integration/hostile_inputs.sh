@@ -113,6 +113,18 @@ ln "$T/bomb.tar.gz" "$T/addbomb/bomb.tar.gz"
 printf 'FROM base:test\nADD bomb.tar.gz /x/\n' >"$T/addbomb/Dockerfile"
 ck "build: ADD of the bomb from the context is refused" within p build --progress plain "$T/addbomb"
 ck "  by its ratio" said "times its compressed size"
+# xz and bzip2 are decompressed before extraction: the limits apply while decoding.
+{
+	python3 -c '
+import sys, tarfile
+t = tarfile.TarInfo("zeros"); t.size = 2 << 30
+sys.stdout.buffer.write(t.tobuf(format=tarfile.GNU_FORMAT))'
+	head -c $((128 << 20)) /dev/zero
+} | xz -0 -T2 -c >"$T/addbomb/bomb.tar.xz"
+printf 'FROM base:test\nADD bomb.tar.xz /x/\n' >"$T/addbomb/Dockerfile"
+ck "build: ADD of an xz bomb is refused while it is decompressed" \
+	within p build --progress plain "$T/addbomb"
+ck "  by its ratio" said "times its compressed size"
 store_before=$(store_files "$R")
 
 # A 32 GiB sparse file with data after the hole: a 10 KiB GNU sparse tar.

@@ -274,7 +274,7 @@ static int unpack(struct copy_job *j, int rootfd, int in, enum layer_archive kin
 		decoded = open(plain, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (decoded < 0)
 			return plate_err_new(err, errno, "cannot create '%s'", plain);
-		if (layer_archive_decode(in, decoded, err) < 0)
+		if (layer_archive_decode(in, decoded, xo.limits, err) < 0)
 			return plate_err_wrap(err, "cannot unpack '%s'", src);
 		if (lseek(decoded, 0, SEEK_SET) < 0)
 			return plate_err_new(err, errno, "cannot read '%s'", plain);

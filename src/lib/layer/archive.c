@@ -8,8 +8,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/output.h"
 #include "layer/layer.h"
 
 static struct archive *open_filtered(int fd, bool raw)
@@ -63,13 +65,40 @@ enum layer_archive layer_archive_detect(int fd)
 	return kind;
 }
 
-int layer_archive_decode(int in_fd, int out_fd, struct plate_error **err)
+/* The limits of an incoming layer, applied to the decompressed stream as it grows: the
+ * extraction that follows sees a plain tar (ratio 1), so a bzip2 or xz bomb is caught here
+ * or not at all. */
+static int check_limits(const struct layer_limits *l, unsigned long long out,
+			unsigned long long in, struct plate_error **err)
+{
+	if (l == NULL)
+		return 0;
+	if (l->max_size != 0 && out > l->max_size)
+		return plate_err_new(err, EFBIG,
+				     "the archive expands to more than %llu bytes (raise the limit "
+				     "with --max-layer-size)",
+				     l->max_size);
+	if (l->max_ratio != 0 && out > LAYER_RATIO_FLOOR && in > 0 && out / in >= l->max_ratio)
+		return plate_err_new(err, EFBIG,
+				     "the archive expands to more than %llu times its compressed "
+				     "size (raise the limit with --max-layer-ratio)",
+				     l->max_ratio);
+	return 0;
+}
+
+int layer_archive_decode(int in_fd, int out_fd, const struct layer_limits *limits,
+			 struct plate_error **err)
 {
 	struct archive_entry *entry;
-	struct archive *a = open_filtered(in_fd, true);
+	struct archive *a = NULL;
 	char buf[1 << 16];
+	unsigned long long out = 0, in = 0;
+	struct stat st;
 	int r = -1;
 
+	if (fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode))
+		in = (unsigned long long)st.st_size;
+	a = open_filtered(in_fd, true);
 	if (a == NULL)
 		return plate_err_new(err, EINVAL, "cannot read the archive");
 	if (archive_read_next_header(a, &entry) != ARCHIVE_OK) {
@@ -86,15 +115,12 @@ int layer_archive_decode(int in_fd, int out_fd, struct plate_error **err)
 				      archive_error_string(a) ? archive_error_string(a) : "unknown error");
 			goto out;
 		}
-		for (la_ssize_t off = 0; off < n;) {
-			ssize_t w = write(out_fd, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				plate_err_new(err, errno, "cannot write the decompressed archive");
-				goto out;
-			}
-			off += w;
+		out += (unsigned long long)n;
+		if (check_limits(limits, out, in, err) < 0)
+			goto out;
+		if (write_all(out_fd, buf, (size_t)n) < 0) {
+			plate_err_new(err, errno, "cannot write the decompressed archive");
+			goto out;
 		}
 	}
 	r = 0;

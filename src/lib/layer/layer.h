@@ -390,8 +390,10 @@ enum layer_archive {
 	LAYER_ARCHIVE_DECODE,
 };
 enum layer_archive layer_archive_detect(int fd);
-/* Writes the decompressed content of in_fd (any of the four compressions) to out_fd. */
-int layer_archive_decode(int in_fd, int out_fd, struct plate_error **err);
+/* Writes the decompressed content of in_fd (any of the four compressions) to out_fd,
+ * refused as soon as it passes limits' size or ratio (NULL: none). */
+int layer_archive_decode(int in_fd, int out_fd, const struct layer_limits *limits,
+			 struct plate_error **err);
 
 /* ---- the snapshot index ---------------------------------------------------------------- */
 
