@@ -33,22 +33,7 @@ W=$(mktemp -d "$BENCH_OUT/bench-safety.XXXXXX")
 trap 'rm -rf "$W"' EXIT
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# variant NAME BINARY EXTRA-BUILD-ARGS...: a store with the base, a copy of the app.
-variants=()
-variant() {
-	local name=$1 bin=$2
-	shift 2
-	variants+=("$name")
-	mkdir -p "$W/$name"
-	echo "$bin" >"$W/$name/bin"
-	: >"$W/$name/args"
-	[ $# -eq 0 ] || printf '%s\n' "$@" >"$W/$name/args"
-	cp -r "$APP" "$W/$name/app"
-	chmod -R u+w "$W/$name/app"
-	"$bin" --root "$W/$name/store" load -i "$ARCHIVE" >/dev/null
-	"$bin" --root "$W/$name/store" tag "$("$bin" --root "$W/$name/store" images -q | head -1)" \
-		golang:1.19-local
-}
+. "$(dirname "$0")/variants.bash"
 variant before "$PLATE_BEFORE"
 variant after "$PLATE"
 variant after-host "$PLATE" --network host
