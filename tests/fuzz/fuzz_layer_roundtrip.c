@@ -237,7 +237,7 @@ static void compare(const struct gen *g, size_t n, long long epoch, int fd)
 	int k;
 
 	if (layer_reader_new(fd, NULL, &r, &err) < 0)
-		fail("reader_new", "");
+		fail("reader_new", err ? err->message : "");
 	while ((k = layer_reader_next(r, &e, &err)) > 0) {
 		if (i >= n)
 			fail("more entries read than written", e.path);

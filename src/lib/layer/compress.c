@@ -29,15 +29,40 @@ const struct layer_compressor *layer_compressor_find(const char *name)
 	return NULL;
 }
 
+/* POSIX.1-1988 section 10.1.1: chksum (offset 148, 8 bytes, octal) is the sum of the
+ * header's bytes with chksum itself counted as spaces. */
+static bool is_tar_header(const unsigned char *h)
+{
+	unsigned long want = 0, sum = 0;
+	size_t i = 148;
+
+	while (i < 156 && h[i] == ' ')
+		i++;
+	if (i == 156 || h[i] < '0' || h[i] > '7')
+		return false;
+	for (; i < 156 && h[i] >= '0' && h[i] <= '7'; i++)
+		want = want * 8 + (unsigned long)(h[i] - '0');
+	if (i < 156 && h[i] != ' ' && h[i] != '\0')
+		return false;
+	for (i = 0; i < LAYER_TAR_BLOCK; i++)
+		sum += i >= 148 && i < 156 ? ' ' : h[i];
+	return sum == want;
+}
+
 const struct layer_compressor *layer_compressor_detect(const unsigned char *buf, size_t len)
 {
 	const struct layer_compressor *fallback = NULL;
 
+	for (size_t i = 0; i < sizeof(compressors) / sizeof(compressors[0]); i++)
+		if (compressors[i].magic == NULL)
+			fallback = &compressors[i];
+	/* A plain tar whose first name begins with a compressor's magic ("\x1f\x8b\x08...")
+	 * is still a tar: a valid first header wins over the magic. */
+	if (len >= LAYER_TAR_BLOCK && is_tar_header(buf))
+		return fallback;
 	for (size_t i = 0; i < sizeof(compressors) / sizeof(compressors[0]); i++) {
 		const struct layer_compressor *c = &compressors[i];
-		if (c->magic == NULL)
-			fallback = c;
-		else if (len >= c->magic_len && memcmp(buf, c->magic, c->magic_len) == 0)
+		if (c->magic != NULL && len >= c->magic_len && memcmp(buf, c->magic, c->magic_len) == 0)
 			return c;
 	}
 	return fallback;

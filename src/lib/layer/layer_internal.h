@@ -103,6 +103,9 @@ struct layer_compressor {
 const struct layer_compressor *layer_compressor_find(const char *name);
 /* The compressor whose magic starts buf (len may be short at the end of a tiny input);
  * "none" when no magic matches. */
+/* The compressor of a stored layer from its first bytes: a magic, unless the first
+ * LAYER_TAR_BLOCK bytes are a valid tar header (give it that many when the layer has them). */
+#define LAYER_TAR_BLOCK 512
 const struct layer_compressor *layer_compressor_detect(const unsigned char *buf, size_t len);
 
 int layer_gzip_stage_new(const struct layer_compress_params *p, struct layer_stage **out,

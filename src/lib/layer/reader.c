@@ -386,8 +386,8 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
 		plate_err_new(err, ENOMEM, "cannot allocate a layer reader");
 		goto fail;
 	}
-	/* Enough bytes to recognise a compressor (the magics are at most 4 bytes long). */
-	while (!r->in_eof && r->in_len < 4) {
+	/* Enough bytes to recognise a compressor: its magic, or a plain tar's first header. */
+	while (!r->in_eof && r->in_len < LAYER_TAR_BLOCK) {
 		ssize_t n = read(in_fd, r->in + r->in_len, IN_BUFFER - r->in_len);
 		if (n < 0 && errno == EINTR)
 			continue;
