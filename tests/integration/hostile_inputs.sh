@@ -89,14 +89,7 @@ mkfifo "$T/fifolayout/blobs/sha256/$(sha "$T/ok.tar")"
 ck "load of an OCI layout whose layer blob is a FIFO ends" within p load -i "$T/fifolayout"
 ck "  naming the blob" said "blob 'sha256:$(sha "$T/ok.tar")' is not a regular file"
 
-# A 2 GiB file of zeros as 32 concatenated gzip members of 64 MiB each: 2 MiB to write.
-python3 -c '
-import sys, tarfile
-t = tarfile.TarInfo("zeros"); t.size = 2 << 30
-sys.stdout.buffer.write(t.tobuf(format=tarfile.GNU_FORMAT))' | gzip -c >"$T/bomb.tar.gz"
-head -c $((64 << 20)) /dev/zero | gzip -c >"$T/z64.gz"
-for _ in $(seq 32); do cat "$T/z64.gz"; done >>"$T/bomb.tar.gz"
-head -c 1024 /dev/zero | gzip -c >>"$T/bomb.tar.gz"
+gzip_bomb "$T/bomb.tar.gz"
 # The diffID is never reached: the ratio stops the layer long before its end.
 oci_archive "$T/bomb.tar.gz" "$T/bomb.oci.tar" application/vnd.oci.image.layer.v1.tar+gzip \
 	"$(printf never | sha256sum | cut -d' ' -f1)"

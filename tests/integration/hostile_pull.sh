@@ -12,15 +12,8 @@ D=127.0.0.1:$REG_PORT
 S=$T/store
 p() { "$PLATE" --root "$S" "$@"; }
 
-# 2 GiB of zeros in 2 MiB: 32 gzip members of 64 MiB each after the tar header.
 mkdir -p "$T/img"
-python3 -c '
-import sys, tarfile
-t = tarfile.TarInfo("zeros"); t.size = 2 << 30
-sys.stdout.buffer.write(t.tobuf(format=tarfile.GNU_FORMAT))' | gzip -c >"$T/img/layer.tar.gz"
-head -c $((64 << 20)) /dev/zero | gzip -c >"$T/z64.gz"
-for _ in $(seq 32); do cat "$T/z64.gz"; done >>"$T/img/layer.tar.gz"
-head -c 1024 /dev/zero | gzip -c >>"$T/img/layer.tar.gz"
+gzip_bomb "$T/img/layer.tar.gz"
 # The diffID is never reached.
 cat >"$T/img/config.json" <<JSON
 {"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":["sha256:$(printf never | sha256sum | cut -d' ' -f1)"]}}

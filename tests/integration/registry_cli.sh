@@ -17,15 +17,7 @@ p() { "$PLATE" --root "$S" "$@"; }
 # An OCI layout for skopeo to push.
 make_image "$T/img" alpha
 L=$T/layout
-mkdir -p "$L/blobs/sha256"
-for f in config.json layer.tar.gz manifest.json; do
-	d=$(sha256_of "$T/img/$f")
-	cp "$T/img/$f" "$L/blobs/sha256/${d#sha256:}"
-done
-echo '{"imageLayoutVersion":"1.0.0"}' >"$L/oci-layout"
-cat >"$L/index.json" <<JSON
-{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"$(sha256_of "$T/img/manifest.json")","size":$(stat -c %s "$T/img/manifest.json"),"annotations":{"org.opencontainers.image.ref.name":"v1"}}]}
-JSON
+oci_layout "$T/img" "$L"
 skopeo copy -q --dest-tls-verify=false "oci:$L:v1" "docker://$R/sk/oci:v1" >/dev/null 2>&1
 skopeo copy -q --dest-tls-verify=false --format v2s2 "oci:$L:v1" "docker://$R/sk/docker:v1" >/dev/null 2>&1
 SK_OCI=$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$R/sk/oci:v1" 2>/dev/null)

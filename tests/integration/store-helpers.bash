@@ -76,3 +76,17 @@ oci_archive() {
 	(cd "$d" && tar --sort=name -cf "$out" oci-layout index.json blobs)
 	rm -rf "$d"
 }
+
+# gzip_bomb OUT: a gzip'd tar whose one entry claims 2 GiB of zeros, 32 gzip members of 64 MiB
+# each after the header (2 MiB to write).  Its diffID is never reached: a reader stops on the
+# expansion ratio long before the end.
+gzip_bomb() {
+	python3 -c '
+import sys, tarfile
+t = tarfile.TarInfo("zeros"); t.size = 2 << 30
+sys.stdout.buffer.write(t.tobuf(format=tarfile.GNU_FORMAT))' | gzip -c >"$1"
+	head -c $((64 << 20)) /dev/zero | gzip -c >"$1.z64"
+	for _ in $(seq 32); do cat "$1.z64"; done >>"$1"
+	head -c 1024 /dev/zero | gzip -c >>"$1"
+	rm -f "$1.z64"
+}
