@@ -4,6 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 rw=$PLATE_CONFORMANCE/realworld
+[ -d "$rw" ] || tap_skip_all "conformance corpus not found at $rw"
 mkdir -p "$T/empty" "$T/ctx"
 
 # Every real-world Dockerfile: exit 0 (findings are warnings), never a crash or a parse error.

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 
 cases=$PLATE_CONFORMANCE/dockerfile-parser/testfiles
-[ -d "$cases" ] || { echo "not ok 1 - conformance corpus missing at $cases"; echo "1..1"; exit 1; }
+[ -d "$cases" ] || tap_skip_all "conformance corpus not found at $cases"
 
 for c in env health lk4d4-the-edge-case-generator escape-with-syntax; do
 	"$PLATE" parse "$cases/$c/Dockerfile" >"$T/$c.out" 2>"$T/$c.err"; rc=$?

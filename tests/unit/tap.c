@@ -115,8 +115,11 @@ const char *tap_conformance_dir(void)
 		dir = path;
 	}
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		printf("not ok 1 - conformance corpus not found at '%s' (set PLATE_CONFORMANCE)\n1..1\n", dir);
-		exit(1);
+		/* A clone without ../shared skips with the reason; CI (PLATE_MUST_WORK=1) fails. */
+		static char why[4200];
+		snprintf(why, sizeof(why), "conformance corpus not found at '%s' (set PLATE_CONFORMANCE)",
+			 dir);
+		tap_skip_all(why);
 	}
 	return dir;
 }
