@@ -18,10 +18,6 @@
 #include "dockerfile/dockerfile.h"
 #include "plan/plan.h"
 
-static const char usage[] =
-	"usage: plate plan [-f FILE] [--target STAGE] [--build-arg NAME[=VALUE]]...\n"
-	"                  [--platform OS/ARCH[/VARIANT]] CONTEXT\n";
-
 static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct cli_dockerfile_opts *o,
 		      struct plate_error **err)
 {
@@ -71,11 +67,6 @@ int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 	struct stat st;
 	int rc;
 
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			fputs(usage, stdout);
-			return CLI_EXIT_OK;
-		}
 	if (parse_args(ctx, argc, argv, &o, err) < 0)
 		return -1;
 	/* As docker build: the context must be a directory even when -f points elsewhere. */
