@@ -162,6 +162,9 @@ int cli_docker_config_update(const char *host, const char *user, const char *pas
 			     struct plate_error **err);
 int cli_write_private_file(const char *path, const char *data, size_t len,
 			   struct plate_error **err);
+/* The credential helper that keeps host's login: credHelpers[host], else credsStore, else
+ * NULL (the config file itself). */
+const char *cli_login_helper(const struct registry_docker_config *cfg, const char *host);
 
 /* Options shared by build and plan (dockerfile_opts.c): -f, --target, --platform,
  * --build-arg.  For getopt_long: CLI_DOCKERFILE_LONGOPTS and "f:" in the short options, then

@@ -73,7 +73,7 @@ int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 	if (stat(o.context, &st) != 0)
 		return plate_err_new(err, errno, "cannot use context '%s'", o.context);
 	if (!S_ISDIR(st.st_mode))
-		return plate_err_new(err, ENOTDIR, "cannot use context '%s'", o.context);
+		return plate_err_new(err, ENOTDIR, "context '%s' is not a directory", o.context);
 	source.path = cli_dockerfile_path(&o);
 	if (source.path == NULL)
 		return plate_err_new(err, ENOMEM, "cannot build the Dockerfile path");

@@ -18,7 +18,9 @@
 
 static int fails_with_enoent(struct plate_error **err)
 {
-	return plate_err_new(err, ENOENT, "cannot open '%s'", "go.mod");
+	/* as after a failed open(): the errno is a run-time value */
+	errno = ENOENT;
+	return plate_err_new(err, errno, "cannot open '%s'", "go.mod");
 }
 
 static int wraps_twice(struct plate_error **err)
@@ -41,6 +43,18 @@ static void test_error_chain(void)
 	text = plate_error_format(err);
 	tap_streq(text, "step 3/9: COPY go.mod: cannot open 'go.mod': No such file or directory",
 		  "frames are printed outermost first");
+}
+
+/* An errno written as a constant is the error's kind: kept for callers, not printed. */
+static void test_error_kind(void)
+{
+	_cleanup_error_ struct plate_error *err = NULL;
+	_cleanup_free_ char *text = NULL;
+
+	plate_err_new(&err, ENOENT, "image '%s' not found", "x");
+	tap_ok(err->errno_value == ENOENT && err->errno_is_kind, "a constant errno is a kind");
+	text = plate_error_format(err);
+	tap_streq(text, "image 'x' not found", "a kind is not printed after the message");
 }
 
 static void test_error_location(void)
@@ -217,6 +231,7 @@ static void test_printable(void)
 int main(void)
 {
 	test_error_chain();
+	test_error_kind();
 	test_error_location();
 	test_buf_cap();
 	test_steal();
