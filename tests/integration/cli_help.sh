@@ -109,4 +109,14 @@ tap_check "--max-layer-size alone: needs a value" \
 tap_check "help of an unknown command: exit 2" \
 	sh -c "[ $rc = 2 ] && grep -q \"unknown command 'no-such'\" '$T/err'"
 
+# Error texts: an errno the message already says is not repeated.
+"$PLATE" --root "$T/s4" inspect no-such-image >/dev/null 2>"$T/err"
+tap_check "image not found: no errno text after it" \
+	test "$(cat "$T/err")" = "plate: error: image 'no-such-image' not found"
+"$PLATE" --root "$T/s4" tag no-such-image x:1 >/dev/null 2>"$T/err"
+tap_check "tag of a missing image: no errno text" sh -c "! grep -q 'No such file' '$T/err'"
+mkdir -p "$T/ctxfile"; : >"$T/ctxfile/notadir"
+"$PLATE" plan "$T/ctxfile/notadir" >/dev/null 2>"$T/err"
+tap_check "a context that is not a directory says so" grep -q "context '.*notadir' is not a directory" "$T/err"
+
 tap_done

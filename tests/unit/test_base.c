@@ -18,9 +18,10 @@
 
 static int fails_with_enoent(struct plate_error **err)
 {
-	/* as after a failed open(): the errno is a run-time value */
-	errno = ENOENT;
-	return plate_err_new(err, errno, "cannot open '%s'", "go.mod");
+	/* a failed open(): the errno is the cause, printed after the message */
+	if (open("/nonexistent-plate-test/go.mod", O_RDONLY) < 0)
+		return plate_err_new(err, errno, "cannot open '%s'", "go.mod");
+	return 0;
 }
 
 static int wraps_twice(struct plate_error **err)
