@@ -53,6 +53,35 @@ tap_check "every command answers --help, -h and help CMD on stdout, exit 0, no s
 tap_check "every option in a command's help is known to its parser ($probed)${unknown}" \
 	test -z "$unknown" -a "$probed" -gt 60
 
+# The other direction, read from the sources: every long option a command's parser takes is
+# in its help, so an option added without help text fails here.
+cli=$PLATE_SRC/src/cli
+parsed_options() { # FILE...: the long option names the files parse
+	local f m
+	grep -ohE '\{ "--?[a-z][a-z-]*", |\{ "[a-z][a-z-]*", (no|required|optional)_argument|cli_take_value\(argc, argv, &i, "--[a-z-]+"|strcmp\([a-z]+(\[i\])?, "--[a-z-]+"\)' "$@" |
+		grep -oE '"-?-?[a-z][a-z-]*"' | tr -d '"' | grep -v '^-[a-z]$' | sed 's/^--//'
+	for m in $(grep -ohE 'CLI_[A-Z_]+_LONGOPTS' "$@" | sort -u); do
+		awk -v m="$m" '$0 ~ "#define " m { f = 1 } f { print } f && !/\\$/ { exit }' \
+			"$cli/cli.h" | grep -oE '\{ "[a-z-]+"' | tr -d '{" '
+	done
+}
+undocumented=""
+for c in "${cmds[@]}"; do
+	case $c in
+	pull | push) files=("$cli/registry_opts.c") ;;
+	build | plan) files=("$cli/$c.c" "$cli/dockerfile_opts.c") ;;
+	check) files=("$cli/check.c" "$cli/check_dockerfile.c") ;;
+	help) files=("$cli/help_gen.c") ;;
+	*) files=("$cli/$c.c") ;;
+	esac
+	[ -f "${files[0]}" ] || { undocumented="$undocumented [no source for $c]"; continue; }
+	"$PLATE" help "$c" >"$T/h"
+	for o in $(parsed_options "${files[@]}" | sort -u); do
+		grep -qE -- "--$o([][ =]|\$)" "$T/h" || undocumented="$undocumented $c --$o"
+	done
+done
+tap_check "every option a command parses is in its help${undocumented}" test -z "$undocumented"
+
 # What the issue saw: inspect --help looked up an image '--help' and made a store, logout
 # --help said "not logged in to --help", prune --help was an unknown option.
 "$PLATE" --root "$T/s1" inspect --help >"$T/out" 2>&1; rc=$?
