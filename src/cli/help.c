@@ -34,7 +34,7 @@ static const struct cli_help_option global_options[] = {
 	OPT_END,
 };
 
-static const struct cli_help_option dockerfile_none[] = { OPT_END };
+static const struct cli_help_option no_options[] = { OPT_END };
 
 static const struct cli_help_option plan_options[] = {
 	{ 'f', "file", "FILE", false,
@@ -188,24 +188,24 @@ static const struct cli_help helps[] = {
 	{ "parse", "print the parsed Dockerfile (BuildKit AST dump)", "FILE",
 	  "Prints the parse tree of the Dockerfile FILE in the dump format of BuildKit's parser "
 	  "tests, one (keyword ...) line per instruction. Warnings go to standard error.",
-	  CLI_OPERAND_FILE, false, dockerfile_none },
+	  CLI_OPERAND_FILE, false, no_options },
 	{ "plan", "print the build plan of a Dockerfile as JSON", "[OPTIONS] CONTEXT",
 	  "Parses the Dockerfile, resolves ARGs, build arguments and stage dependencies, prunes "
 	  "the stages the target does not need and prints the plan as JSON.",
 	  CLI_OPERAND_DIR, false, plan_options },
 	{ "version", "print the version", "", "Prints the version of plate.", CLI_OPERAND_NONE,
-	  false, dockerfile_none },
+	  false, no_options },
 	{ "images", "list the images in the store", "[OPTIONS]",
 	  "Lists the images in the store with their names, IDs, dates and sizes.",
 	  CLI_OPERAND_NONE, false, images_options },
 	{ "inspect", "show images as JSON", "REF...",
 	  "Prints the configuration and layers of each image REF as a JSON array.",
-	  CLI_OPERAND_IMAGE, false, dockerfile_none },
+	  CLI_OPERAND_IMAGE, false, no_options },
 	{ "history", "show the history of an image", "[OPTIONS] REF",
 	  "Prints the history of the image REF, newest step first, with the size of each layer.",
 	  CLI_OPERAND_IMAGE, false, history_options },
 	{ "tag", "give an image another name", "SRC DST",
-	  "Gives the image SRC the name DST as well.", CLI_OPERAND_IMAGE, false, dockerfile_none },
+	  "Gives the image SRC the name DST as well.", CLI_OPERAND_IMAGE, false, no_options },
 	{ "rmi", "remove images", "[OPTIONS] REF...",
 	  "Removes the names REF from the store; what no name uses any more goes with plate prune.",
 	  CLI_OPERAND_IMAGE, false, rmi_options },
@@ -225,7 +225,7 @@ static const struct cli_help helps[] = {
 	{ "fsck", "verify the store", "",
 	  "Checks every blob's digest, every reference and the store's permissions, and reports "
 	  "what it finds.",
-	  CLI_OPERAND_NONE, false, dockerfile_none },
+	  CLI_OPERAND_NONE, false, no_options },
 	{ "build", "build an image from a Dockerfile", "[OPTIONS] CONTEXT",
 	  "Builds the Dockerfile into an OCI image in the store. Base images missing from the store "
 	  "are pulled (--pull). Every step has a cache key: unchanged steps are reused. RUN runs "
@@ -245,13 +245,15 @@ static const struct cli_help helps[] = {
 	  "Sends the stored image REF to its registry, or to DEST.", CLI_OPERAND_IMAGE, false,
 	  transfer_options },
 	{ "login", "log in to a registry", "[OPTIONS] REGISTRY",
-	  "Checks the credentials against REGISTRY, then stores them: with the credential helper "
+	  "Checks the credentials against REGISTRY (on a terminal, asks for the user name and the "
+	  "password that -u and -p do not give, the password without echo), then stores them: "
+	  "with the credential helper "
 	  "the docker config names (credsStore, credHelpers), else in the config file itself "
 	  "(DOCKER_CONFIG/config.json, default ~/.docker/config.json, mode 0600), with a warning.",
 	  CLI_OPERAND_NONE, false, login_options },
 	{ "logout", "log out from a registry", "REGISTRY",
 	  "Removes the credentials of REGISTRY from the docker config or its credential helper.",
-	  CLI_OPERAND_NONE, false, dockerfile_none },
+	  CLI_OPERAND_NONE, false, no_options },
 	{ "check", "check an image (the doctor) or a Dockerfile (build checks)",
 	  "[OPTIONS] REF | [OPTIONS] [-f] DOCKERFILE [CONTEXT]",
 	  "With an image REF: the minimal-image doctor, what makes an image fail at run time "

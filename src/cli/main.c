@@ -254,6 +254,9 @@ int main(int argc, char **argv)
 	_cleanup_error_ struct plate_error *err = NULL;
 	struct userns_entry userns = { .mapping = USERNS_MAPPING_SUBIDS };
 	_cleanup_free_ char *user_root = NULL;
+	const char *names[N_COMMANDS + 1] = { NULL };
+	const struct cli_help *help;
+	const char *root;
 	int i, rc, lim;
 
 	if (!standard_fds_open())
@@ -267,10 +270,6 @@ int main(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	const char *names[N_COMMANDS + 1] = { NULL };
-	const struct cli_help *help;
-	const char *v;
-
 	for (size_t c = 0; c < N_COMMANDS; c++)
 		names[c] = commands[c].name;
 	ctx.commands = names;
@@ -278,15 +277,15 @@ int main(int argc, char **argv)
 		if ((lim = take_limit(&ctx.limits, argc, argv, &i)) != 0) {
 			if (lim < 0)
 				return CLI_EXIT_USAGE;
-		} else if ((lim = global_value(argc, argv, &i, "--root", &v)) != 0) {
+		} else if ((lim = global_value(argc, argv, &i, "--root", &root)) != 0) {
 			if (lim < 0)
 				return CLI_EXIT_USAGE;
-			if (v[0] == '\0') {
+			if (root[0] == '\0') {
 				fputs("plate: error: --root needs a directory, not an empty string\n",
 				      stderr);
 				return CLI_EXIT_USAGE;
 			}
-			ctx.root = v;
+			ctx.root = root;
 		} else if (strcmp(argv[i], "--debug") == 0) {
 			ctx.debug = true;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
