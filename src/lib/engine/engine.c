@@ -328,14 +328,15 @@ static int resolve_isolation(struct engine *e, struct plate_error **err)
 	}
 	if (e->isolation == SANDBOX_ISOLATION_CHROOT && e->o.network == ENGINE_NET_NONE)
 		return plate_err_new(err, ENOTSUP, "%s", ENGINE_CHROOT_NETWORK_NONE);
+	ev.name = sandbox_isolation_name(e->isolation);
 	if (e->isolation == SANDBOX_ISOLATION_CHROOT) {
-		ev.name = "chroot";
 		if (asprintf(&message, "%s; layers are copied, RUN shares this process's "
 				       "network, processes and hostname",
 			     why) < 0)
 			message = NULL;
 	} else {
-		ev.name = userns_nested() ? "rootless" : "namespaces";
+		if (userns_nested())
+			ev.name = "rootless";
 		message = strdup(why);
 	}
 	if (message == NULL)
