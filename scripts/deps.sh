@@ -19,6 +19,9 @@ packages=(
   # rootless builds: newuidmap/newgidmap map a user's subordinate ids (rootless.sh makes its
   # users with useradd, from passwd)
   uidmap passwd
+  # plate's own image: scripts/make-c-builder-base.sh copies gcc, make, pkgconf and the -dev
+  # packages above from this machine into the builder base (unpriv_container.sh)
+  pkgconf
   # benchmarks
   hyperfine pigz time
 )

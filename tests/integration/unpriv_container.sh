@@ -119,6 +119,12 @@ reg_digest=$(curl -sfI -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
 	awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}')
 ck "container root: the pushed digest is the host root build's ($ref_digest)" \
 	test "${ref_digest#sha256:}" != "$ref_digest" -a "$reg_digest" = "$ref_digest"
+# As the Kubernetes example runs it: allowPrivilegeEscalation false is no_new_privs.
+$DOCKER run --rm --user 0 --network host --security-opt no-new-privileges -v "$W:/w" plate:local \
+	--root /w/st build --progress plain --no-cache -t nnp:1 /w/ctx >"$T/out" 2>&1
+rc=$?
+ck "container root with no-new-privileges: the same digest" \
+	test "$rc" = 0 -a "$("$PLATE" --root "$W/st" inspect nnp:1 | jq -r '.[0].Descriptor.digest')" = "$ref_digest"
 in_container 0 --root /w/st build --progress plain --network none /w/ctx >"$T/out" 2>&1
 rc=$?
 ck "container root: --network none is the precise error" \
