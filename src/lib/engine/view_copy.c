@@ -25,9 +25,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -471,6 +473,31 @@ static int find_removed(struct copy_view *cv, struct plate_error **err)
 	return 0;
 }
 
+/* A path of the tree, symlinks refused on the way: a process the command left behind may
+ * still change the tree while its changes are collected, and plate runs as root there.
+ * Returns the parent directory (closed by the caller) and points *name at the last part. */
+static int open_parent_in(int root, const char *path, const char **name,
+			  struct plate_error **err)
+{
+	_cleanup_free_ char *parent = strdup(path);
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS };
+	char *slash;
+	int fd;
+
+	if (parent == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	slash = strrchr(parent, '/');
+	*name = slash != NULL ? path + (slash - parent) + 1 : path;
+	if (slash != NULL)
+		*slash = '\0';
+	fd = (int)syscall(SYS_openat2, root, slash != NULL ? parent : ".", &how, sizeof(how));
+	if (fd < 0)
+		return plate_err_new(err, errno, "cannot open the directory of '%s' in a copy view",
+				     path);
+	return fd;
+}
+
 /* A whiteout's parents exist in the tree unless they were remade: their metadata then
  * comes from the tree, as overlayfs copies them up. */
 static int ensure_parents(struct copy_view *cv, int upper, const char *path,
@@ -484,7 +511,11 @@ static int ensure_parents(struct copy_view *cv, int upper, const char *path,
 		struct stat st;
 		*s = '\0';
 		if (fstatat(upper, copy, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (fstatat(cv->root, copy, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			const char *name;
+			_cleanup_close_ int dir = open_parent_in(cv->root, copy, &name, err);
+			if (dir < 0)
+				return -1;
+			if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 				return plate_err_new(err, errno, "cannot stat '%s' in a copy view", copy);
 			if (mkdirat(upper, copy, 0700) < 0)
 				return plate_err_new(err, errno, "cannot create '%s' in the layer", copy);
@@ -507,6 +538,19 @@ static int set_opaque(int upper, const char *path, struct plate_error **err)
 	return 0;
 }
 
+static int move_into_layer(struct copy_view *cv, int upper, const char *path,
+			   struct plate_error **err)
+{
+	const char *name;
+	_cleanup_close_ int dir = open_parent_in(cv->root, path, &name, err);
+
+	if (dir < 0)
+		return -1;
+	if (renameat(dir, name, upper, path) < 0)
+		return plate_err_new(err, errno, "cannot move '%s' into the layer", path);
+	return 0;
+}
+
 static int apply_changes(struct copy_view *cv, struct plate_error **err)
 {
 	_cleanup_close_ int upper = open(cv->v->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -526,8 +570,8 @@ static int apply_changes(struct copy_view *cv, struct plate_error **err)
 		case CH_FILE:
 			if (ensure_parents(cv, upper, c->path, err) < 0)
 				return -1;
-			if (renameat(cv->root, c->path, upper, c->path) < 0)
-				return plate_err_new(err, errno, "cannot move '%s' into the layer", c->path);
+			if (move_into_layer(cv, upper, c->path, err) < 0)
+				return -1;
 			break;
 		case CH_DIR:
 		case CH_OPAQUE:
