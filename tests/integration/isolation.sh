@@ -22,10 +22,12 @@ RUN mkdir /data && echo a > /data/a && echo b > /data/b && \
     echo x > /home/app/x && chown app /home/app/x && rm /etc/group && echo gone > /dev/null
 WORKDIR /w/x
 USER app
-RUN id -u > /home/app/uid && echo mine > /tmp/mine && ln -s /f /home/app/link
+RUN id -u > /home/app/uid && echo mine > /tmp/mine && ln -s /f /home/app/link && \
+    cp /home/app/uid /tmp/app-uid
 USER root
 RUN rm -rf /home && mkdir -p /home/n && ln -s /f /home/n/l && mkfifo /home/n/p && \
-    touch /f && chown 65534 /f-app
+    touch /f && chown 65534 /f-app && rm -rf /data && echo file > /data && \
+    rm /f && mkdir /f && ln /bin/busybox /bb && mv /tmp/app-uid /home/app-uid
 EOF
 EPOCH=1700000000
 
@@ -42,8 +44,8 @@ ch_digest=$(p inspect ch:1 | jq -r '.[0].Descriptor.digest')
 ck "chroot: the same image digest as namespaces ($ns_digest)" \
 	test "${ns_digest#sha256:}" != "$ns_digest" -a "$ch_digest" = "$ns_digest"
 ck "chroot: RUN's owners and USER are in the image" \
-	test "$(run_probe ch:1 owner /data/b , owner /home/n/l , owner /f-app , mode /data/b | tr '\n' ' ')" = \
-	"1001:65534 0:0 65534:1001 0750 "
+	test "$(run_probe ch:1 owner /home/app-uid , owner /home/n/l , owner /f-app , type /data | tr '\n' ' ')" = \
+	"1000:1000 0:0 65534:1001 file "
 
 # The environment variable, and the json progress event.
 PLATE_ISOLATION=chroot p build --progress json --no-cache -t ch:2 "$C" >"$T/out" 2>&1

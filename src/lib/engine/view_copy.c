@@ -399,6 +399,9 @@ static int diff_tree(struct copy_view *cv, int dirfd, const char *rel, bool fres
 		if (old != NULL)
 			old->seen = true;
 		if (!S_ISDIR(st.st_mode)) {
+			/* A directory replaced by a file takes its contents along. */
+			if (old != NULL && S_ISDIR(old->mode))
+				old->remade = true;
 			if (old == NULL || old->ino != st.st_ino ||
 			    (old->mode & S_IFMT) != (st.st_mode & S_IFMT) || old->mode != st.st_mode ||
 			    old->uid != st.st_uid || old->gid != st.st_gid || old->size != st.st_size ||
