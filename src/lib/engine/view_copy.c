@@ -17,6 +17,9 @@
  * only by its own mode or owner, or because something beneath it changed: overlayfs copies
  * a directory up for those reasons, not for its mtime.
  *
+ * A read-only view (a COPY --from source, /etc/passwd) gets hard links to the layers' files
+ * instead of copies: the engine only reads them.
+ *
  * Device nodes in the layers are not copied (as rootless snapshots skip them): with no
  * nodev mount a node in the copy would open.  A RUN view leaves /dev, /proc and /sys out
  * of the record and the diff: in a namespaced RUN they are mounts whose contents never
@@ -207,9 +210,9 @@ static int copy_file(int from_dir, int to_dir, const char *name, const struct st
 	return copy_xattrs(in, out, name, err);
 }
 
-static int apply_layer(int from, int to, struct plate_error **err);
+static int apply_layer(int from, int to, bool link, struct plate_error **err);
 
-static int apply_dir(int from, int to, const char *name, const struct stat *st,
+static int apply_dir(int from, int to, const char *name, const struct stat *st, bool link,
 		     struct plate_error **err)
 {
 	_cleanup_close_ int sub_from = -1, sub_to = -1;
@@ -228,19 +231,21 @@ static int apply_dir(int from, int to, const char *name, const struct stat *st,
 	sub_to = openat(to, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (sub_to < 0)
 		return plate_err_new(err, errno, "cannot open '%s' in a copy view", name);
-	if (apply_layer(sub_from, sub_to, err) < 0)
+	if (apply_layer(sub_from, sub_to, link, err) < 0)
 		return -1;
 	return set_meta(to, name, st, err);
 }
 
-static int apply_entry(int from, int to, const char *name, struct plate_error **err)
+/* link: a read-only view, whose files the engine only reads: a hard link to the layer's
+ * file instead of a copy (a COPY --from of one file must not copy a whole toolchain). */
+static int apply_entry(int from, int to, const char *name, bool link, struct plate_error **err)
 {
 	struct stat st;
 
 	if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return plate_err_new(err, errno, "cannot stat layer entry '%s'", name);
 	if (S_ISDIR(st.st_mode))
-		return apply_dir(from, to, name, &st, err);
+		return apply_dir(from, to, name, &st, link, err);
 	if (remove_tree(to, name, err) < 0)
 		return -1;
 	if (layer_overlay_is_whiteout(&st) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ||
@@ -257,13 +262,15 @@ static int apply_entry(int from, int to, const char *name, struct plate_error **
 	} else if (S_ISFIFO(st.st_mode)) {
 		if (mkfifoat(to, name, 0600) < 0)
 			return plate_err_new(err, errno, "cannot create fifo '%s' in a copy view", name);
+	} else if (link && linkat(from, name, to, name, 0) == 0) {
+		return 0;
 	} else if (copy_file(from, to, name, &st, err) < 0) {
 		return -1;
 	}
 	return set_meta(to, name, &st, err);
 }
 
-static int apply_layer(int from, int to, struct plate_error **err)
+static int apply_layer(int from, int to, bool link, struct plate_error **err)
 {
 	int fd = openat(from, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -277,7 +284,7 @@ static int apply_layer(int from, int to, struct plate_error **err)
 	}
 	while (r == 0 && (errno = 0, de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			r = apply_entry(from, to, de->d_name, err);
+			r = apply_entry(from, to, de->d_name, link, err);
 	}
 	if (r == 0 && errno != 0)
 		r = plate_err_new(err, errno, "cannot read a layer directory");
@@ -620,7 +627,7 @@ static int fill_view(struct copy_view *cv, struct plate_error **err)
 		_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
 			return plate_err_new(err, errno, "cannot open layer '%s'", dir);
-		if (apply_layer(fd, cv->root, err) < 0)
+		if (apply_layer(fd, cv->root, v->upper == NULL, err) < 0)
 			return plate_err_wrap(err, "copy layer '%s'", dir);
 	}
 	return v->upper != NULL ? record_tree(cv, cv->root, "", err) : 0;
