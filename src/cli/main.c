@@ -3,6 +3,8 @@
  * becomes text on stderr and an exit code.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -223,6 +225,24 @@ static void report_unmapped(const struct userns_entry *u, const struct plate_err
 			(unsigned long long)u->n_uids - 1, (unsigned long long)u->n_gids - 1);
 }
 
+/* Started with 0, 1 or 2 closed (a careless parent, a setuid wrapper), the first file
+ * plate opens would take the number: an error message would then be written into a layer
+ * or the store's index.  Those numbers are taken by /dev/null before anything is opened. */
+static bool standard_fds_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (null != fd) {
+			if (null >= 0)
+				close(null);
+			return false;
+		}
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_ctx ctx = { .prog = "plate", .root = getenv("PLATE_ROOT"), .error_exit = 1 };
@@ -231,6 +251,8 @@ int main(int argc, char **argv)
 	_cleanup_free_ char *user_root = NULL;
 	int i, rc, lim;
 
+	if (!standard_fds_open())
+		return CLI_EXIT_FAILURE;
 	ctx.limits = (struct layer_limits)LAYER_DEFAULT_LIMITS;
 	for (size_t k = 0; k < sizeof(limit_options) / sizeof(limit_options[0]); k++) {
 		const char *v = getenv(limit_options[k].env);

@@ -197,6 +197,11 @@ static void test_printable(void)
 		/* C1 CSI (U+009B) as UTF-8, and a raw 0x9b byte (invalid UTF-8) */
 		{ "\xc2\x9b" "2J", 4, 100, 0, "\\u009b2J" },
 		{ "\x9b" "2J", 3, 100, 0, "\\x9b2J" },
+		/* RIGHT-TO-LEFT OVERRIDE, FIRST STRONG ISOLATE, ARABIC LETTER MARK; ZWJ is kept */
+		{ "a\xe2\x80\xae" "b", 5, 100, 0, "a\\u202eb" },
+		{ "\xe2\x81\xa8x", 4, 100, 0, "\\u2068x" },
+		{ "\xd8\x9c", 2, 100, 0, "\\u061c" },
+		{ "\xe2\x80\x8d", 3, 100, 0, "\xe2\x80\x8d" },
 		{ "caf\xc3\xa9 \xe2\x80\xa6", 9, 100, 0, "caf\xc3\xa9 \xe2\x80\xa6" },
 		{ "abcdef", 6, 3, 0, "abc…" },
 		{ "abc", 3, 3, 0, "abc" },
