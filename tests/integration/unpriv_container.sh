@@ -130,6 +130,11 @@ rc=$?
 ck "container root: --network none is the precise error" \
 	sh -c "[ $rc = 1 ] && grep -q 'network none needs a network namespace, which chroot isolation has not' '$T/out'"
 
+in_container 0 --root /w/st run base:test /bin/true >"$T/out" 2>&1
+rc=$?
+ck "container root: plate run is the precise error" \
+	sh -c "[ $rc = 1 ] && grep -q 'plate run needs namespaces and mounts, which are refused here' '$T/out'"
+
 # A non-root container user: no user namespace, no chroot.
 for c in ctx ctx-nochown; do
 	in_container 1000:1000 build --progress plain -t "u-$c:1" "/w/$c" >"$T/out" 2>&1
