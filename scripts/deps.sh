@@ -21,6 +21,9 @@ packages=(
   uidmap passwd
   # the man pages and completion: groff checks the pages, man -l renders them, zsh loads _plate
   groff-base man-db zsh
+  # plate's own image: scripts/make-c-builder-base.sh copies gcc, make, pkgconf and the -dev
+  # packages above from this machine into the builder base (unpriv_container.sh)
+  pkgconf
   # benchmarks
   hyperfine pigz time
 )

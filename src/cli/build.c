@@ -43,6 +43,7 @@ static const char usage[] =
 	"                   [--no-cache] [--sbom] [--progress auto|tty|plain|json|quiet] [-q]\n"
 	"                   [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]\n"
 	"                   [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]\n"
+	"                   [--isolation auto|namespaces|chroot]\n"
 	"                   [--allow network.host|security.insecure]...\n"
 	"                   [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]\n"
 	"                   [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]\n"
@@ -54,6 +55,7 @@ struct build_cli {
 	const char *output;
 	const char *iidfile;
 	const char *network;
+	const char *isolation;
 	bool allow_host_network;
 	const char *pull;
 	bool push;
@@ -161,6 +163,8 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 				return cli_usage_error(ctx, err, "--max-size '%s' is not a size", v);
 		} else if ((m = cli_take_value(argc, argv, &i, "--network", NULL, &v)) != 0) {
 			o->network = v;
+		} else if ((m = cli_take_value(argc, argv, &i, "--isolation", NULL, &v)) != 0) {
+			o->isolation = v;
 		} else if ((m = cli_take_value(argc, argv, &i, "--allow", NULL, &v)) != 0) {
 			if (m > 0 && strcmp(v, "network.host") == 0)
 				o->allow_host_network = true;
@@ -352,6 +356,25 @@ static void handle_signals(struct build_cmd *c, bool on)
 	c->handlers = on;
 }
 
+/* --isolation, else $PLATE_ISOLATION, else auto: a forced mode lets chroot isolation be
+ * tried where namespaces work too (tests, a host that should not nest namespaces). */
+static int parse_isolation(struct cli_ctx *ctx, const char *opt, enum engine_isolation *out,
+			   struct plate_error **err)
+{
+	const char *v = opt != NULL ? opt : getenv("PLATE_ISOLATION");
+
+	if (v == NULL || *v == '\0' || strcmp(v, "auto") == 0)
+		*out = ENGINE_ISOLATION_AUTO;
+	else if (strcmp(v, "namespaces") == 0)
+		*out = ENGINE_ISOLATION_NAMESPACES;
+	else if (strcmp(v, "chroot") == 0)
+		*out = ENGINE_ISOLATION_CHROOT;
+	else
+		return cli_usage_error(ctx, err, "%s '%s': must be auto, namespaces or chroot",
+				       opt != NULL ? "--isolation" : "PLATE_ISOLATION", v);
+	return 0;
+}
+
 /* Options into the engine's terms: context, outputs, pull policy, names, secrets, network. */
 static int prepare(struct build_cmd *c, struct plate_error **err)
 {
@@ -389,6 +412,8 @@ static int prepare(struct build_cmd *c, struct plate_error **err)
 		else if (strcmp(o->network, "default") != 0)
 			return cli_usage_error(ctx, err, "--network must be default, none or host");
 	}
+	if (parse_isolation(ctx, o->isolation, &c->eo.isolation, err) < 0)
+		return -1;
 	if (cli_progress_new(o->quiet ? "quiet" : o->progress, &c->progress, err) < 0) {
 		ctx->error_exit = CLI_EXIT_USAGE;
 		return -1;

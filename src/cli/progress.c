@@ -182,6 +182,9 @@ static void plain(struct cli_progress *p, const struct engine_event *ev)
 	case ENGINE_EVENT_STEP_MISS:
 		fprintf(p->out, "#%u CACHE MISS: %s\n", ev->id, message);
 		break;
+	case ENGINE_EVENT_ISOLATION:
+		fprintf(p->out, "isolation: %s (%s)\n", name, message);
+		break;
 	default:
 		break;
 	}
@@ -196,7 +199,7 @@ static void json_event(struct cli_progress *p, const struct engine_event *ev)
 		[ENGINE_EVENT_STEP_START] = "start",   [ENGINE_EVENT_STEP_CACHED] = "cached",
 		[ENGINE_EVENT_STEP_OUTPUT] = "output", [ENGINE_EVENT_STEP_DONE] = "done",
 		[ENGINE_EVENT_STEP_ERROR] = "error",   [ENGINE_EVENT_WARNING] = "warning",
-		[ENGINE_EVENT_STEP_MISS] = "miss",
+		[ENGINE_EVENT_STEP_MISS] = "miss", [ENGINE_EVENT_ISOLATION] = "isolation",
 	};
 	json_t *o = json_object();
 	char *text;
@@ -239,6 +242,11 @@ static void tty(struct cli_progress *p, const struct engine_event *ev)
 	if (ioctl(fileno(p->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
 		cols = ws.ws_col;
 
+	if (ev->type == ENGINE_EVENT_ISOLATION) {
+		SAFE(name, ev->name, strlen(ev->name), MESSAGE_MAX);
+		fprintf(p->out, "isolation: %s\n", name);
+		return;
+	}
 	if (s == NULL && ev->type != ENGINE_EVENT_WARNING)
 		return;
 	switch (ev->type) {
@@ -272,6 +280,7 @@ static void tty(struct cli_progress *p, const struct engine_event *ev)
 		break;
 	case ENGINE_EVENT_WARNING:
 	case ENGINE_EVENT_STEP_MISS:
+	case ENGINE_EVENT_ISOLATION:
 		break;
 	default:
 		break;

@@ -27,6 +27,7 @@
  *   seccomp             the Seccomp value from /proc/self/status (0 none, 2 filter)
  *   euid                geteuid()
  *   unshare             unshare(CLONE_NEWUSER), then unshare(CLONE_NEWNS): "ok" or fails
+ *   chroot DIR          chroot(DIR) (the first step of walking out of a chroot): "ok" or fails
  *   mknod PATH MAJ MIN  creates a character device node (mode 0666)
  *   open PATH           opens PATH read-write (read-only for a directory): "opened"
  *   exec PATH ARGS...   execv(PATH, [PATH, ARGS...]) (the rest of the line is its argv)
@@ -659,6 +660,13 @@ static int run(int argc, char **argv)
 			return fail("unshare", "CLONE_NEWUSER");
 		if (unshare(CLONE_NEWNS) < 0)
 			return fail("unshare", "CLONE_NEWNS");
+		puts("ok");
+		return 0;
+	}
+	if (strcmp(cmd, "chroot") == 0) {
+		NEED(1);
+		if (chroot(argv[1]) < 0)
+			return fail("chroot", argv[1]);
 		puts("ok");
 		return 0;
 	}

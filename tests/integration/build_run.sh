@@ -72,7 +72,7 @@ ck "-o DIR is type=local" test -f "$T/rootfs2/out/f"
 # ---- progress -----------------------------------------------------------------------------
 p build --progress json --no-cache "$C2" >"$T/json" 2>&1
 ck "--progress json: one JSON object per line" jq -e -s 'length > 3' "$T/json"
-ck "... with start, done and exporting events" bash -c "jq -r .type '$T/json' | sort -u | tr '\n' ' ' | grep -q 'done miss start'"
+ck "... with start, done and exporting events" bash -c "jq -r .type '$T/json' | sort -u | tr '\n' ' ' | grep -q 'done isolation miss start'"
 p build -q "$C2" >"$T/q" 2>"$T/qerr"
 ck "-q prints only the image ID" bash -c "grep -qx 'sha256:[0-9a-f]\{64\}' '$T/q' && test ! -s '$T/qerr'"
 p build --progress tty "$C2" >"$T/tty" 2>&1

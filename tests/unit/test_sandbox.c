@@ -519,10 +519,45 @@ static void test_resolve(void)
 		tap_diag("could not remove %s", dir);
 }
 
+/* chroot isolation: a directory root, the caller's network, no mounts, no /etc files. */
+static void test_isolation(void)
+{
+	static const struct sandbox_mount m = { .type = SANDBOX_MOUNT_TMPFS, .target = "/t" };
+	struct sandbox_spec s;
+
+	base_spec(&s);
+	s.isolation = SANDBOX_ISOLATION_CHROOT;
+	s.network = SANDBOX_NET_HOST;
+	check("chroot: directory root, host network", &s, NULL, 0);
+	overlay_spec(&s);
+	s.isolation = SANDBOX_ISOLATION_CHROOT;
+	s.network = SANDBOX_NET_HOST;
+	check("chroot: overlay root", &s, "chroot isolation needs a directory root", EINVAL);
+	base_spec(&s);
+	s.isolation = SANDBOX_ISOLATION_CHROOT;
+	check("chroot: network none", &s, "no network namespace: the network must be host", EINVAL);
+	s.network = SANDBOX_NET_PRIVATE;
+	check("chroot: private network", &s, "no network namespace", EINVAL);
+	s.network = SANDBOX_NET_HOST;
+	s.mounts = &m;
+	s.n_mounts = 1;
+	check("chroot: a mount", &s, "chroot isolation mounts nothing", EINVAL);
+	s.n_mounts = 0;
+	s.etc_files = SANDBOX_ETC_HOSTS;
+	check("chroot: /etc files", &s, "chroot isolation mounts nothing", EINVAL);
+	base_spec(&s);
+	s.isolation = (enum sandbox_isolation)7;
+	check("unknown isolation", &s, "unknown isolation 7", EINVAL);
+	tap_ok(strcmp(sandbox_isolation_name(SANDBOX_ISOLATION_NAMESPACES), "namespaces") == 0 &&
+		       strcmp(sandbox_isolation_name(SANDBOX_ISOLATION_CHROOT), "chroot") == 0,
+	       "isolation names");
+}
+
 int main(void)
 {
 	test_defaults();
 	test_rootfs();
+	test_isolation();
 	test_long_path();
 	test_mounts();
 	test_process();

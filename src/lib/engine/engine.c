@@ -17,6 +17,7 @@
 
 #include "base/cleanup.h"
 #include "engine/engine_internal.h"
+#include "userns/userns.h"
 
 int eng_scratch(struct engine *e, const char *what, char **path, struct plate_error **err)
 {
@@ -351,6 +352,50 @@ static int base_onbuild(void *data, const char *image, const char *platform,
 	return 0;
 }
 
+/* Decided once per build and said before the first step: a build's isolation is part of
+ * what its output must show (the image is the same either way, what RUN can reach is not). */
+static int resolve_isolation(struct engine *e, struct plate_error **err)
+{
+	_cleanup_free_ char *message = NULL;
+	const char *why = "asked for";
+	struct engine_event ev = { .type = ENGINE_EVENT_ISOLATION };
+
+	switch (e->o.isolation) {
+	case ENGINE_ISOLATION_NAMESPACES:
+		e->isolation = SANDBOX_ISOLATION_NAMESPACES;
+		break;
+	case ENGINE_ISOLATION_CHROOT:
+		e->isolation = SANDBOX_ISOLATION_CHROOT;
+		break;
+	case ENGINE_ISOLATION_AUTO:
+	default:
+		if (sandbox_isolation_detect(&e->isolation, err) < 0)
+			return -1;
+		why = e->isolation == SANDBOX_ISOLATION_CHROOT
+			      ? "namespaces and mounts are refused here"
+			      : "namespaces can be made here";
+		break;
+	}
+	if (e->isolation == SANDBOX_ISOLATION_CHROOT && e->o.network == ENGINE_NET_NONE)
+		return plate_err_new(err, ENOTSUP, "%s", ENGINE_CHROOT_NETWORK_NONE);
+	ev.name = sandbox_isolation_name(e->isolation);
+	if (e->isolation == SANDBOX_ISOLATION_CHROOT) {
+		if (asprintf(&message, "%s; layers are copied, RUN shares this process's "
+				       "network, processes and hostname",
+			     why) < 0)
+			message = NULL;
+	} else {
+		if (userns_nested())
+			ev.name = "rootless";
+		message = strdup(why);
+	}
+	if (message == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	ev.message = message;
+	eng_emit(e, &ev);
+	return 0;
+}
+
 static int prepare(struct engine *e, struct plate_error **err)
 {
 	char **patterns = NULL;
@@ -371,7 +416,7 @@ static int prepare(struct engine *e, struct plate_error **err)
 	if (store_txn_begin(e->o.store, &e->txn, err) < 0 ||
 	    eng_scratch(e, "empty", &e->empty_dir, err) < 0 ||
 	    eng_scratch(e, "empty", &e->empty_dir2, err) < 0 ||
-	    eng_scratch(e, "sandbox", &e->sandbox_tmp, err) < 0)
+	    eng_scratch(e, "sandbox", &e->sandbox_tmp, err) < 0 || resolve_isolation(e, err) < 0)
 		return -1;
 	if (eng_statcache_load(e, err) < 0)
 		return -1;

@@ -73,6 +73,8 @@ enum engine_event_type {
 	ENGINE_EVENT_WARNING,     /* message (not tied to a step when id is 0) */
 	ENGINE_EVENT_STEP_MISS,   /* the step was not cached: message says why (--no-cache,
 				   * what changed since the last build of the tag) */
+	ENGINE_EVENT_ISOLATION,   /* once, before the first step: name is the isolation RUN
+				   * uses ("namespaces", "rootless", "chroot"), message why */
 };
 
 struct engine_event {
@@ -95,6 +97,14 @@ enum engine_network {
 			     * user-mode NAT (slirp4netns); the host's loopback is out of reach */
 	ENGINE_NET_NONE,    /* a private network namespace with only loopback */
 	ENGINE_NET_HOST,    /* the host's network namespace, only when asked for */
+};
+
+/* How RUN and the engine's own file steps are isolated (docs/internals/sandbox.md
+ * "Isolation modes"). */
+enum engine_isolation {
+	ENGINE_ISOLATION_AUTO,       /* namespaces when this process can make them, else chroot */
+	ENGINE_ISOLATION_NAMESPACES, /* overlay views, the namespaced sandbox (rootless too) */
+	ENGINE_ISOLATION_CHROOT,     /* copies of the layers, chroot: no namespace, no mount */
 };
 
 enum engine_output_type {
@@ -146,7 +156,10 @@ struct engine_options {
 	const char *const *labels;   /* "key=value", added to the image's labels */
 	size_t n_labels;
 	bool no_cache;
-	enum engine_network network; /* for RUN without --network or with --network=default */
+	enum engine_network network; /* for RUN without --network or with --network=default;
+				      * under chroot isolation `default` is the caller's network
+				      * and `none` an error */
+	enum engine_isolation isolation;
 	bool allow_host_network;     /* RUN --network=host is allowed (BuildKit's network.host
 				      * entitlement): the Dockerfile alone cannot ask for it */
 	bool allow_insecure;         /* `--allow security.insecure`: RUN --security=insecure */

@@ -156,6 +156,7 @@ struct engine {
 	char *empty_dir;        /* empty directories (bottom lowerdirs of views) */
 	char *empty_dir2;
 	char *sandbox_tmp;      /* the sandbox's tmpdir */
+	enum sandbox_isolation isolation; /* options' choice, or what detection found */
 	unsigned scratch_seq;
 	unsigned next_id;
 	int context_fd;
@@ -271,6 +272,8 @@ struct eng_view {
 	const char *upper;         /* NULL: a read-only view */
 	const char *work;          /* mounted `volatile`: never reuse it for another mount */
 	const char *mountpoint;    /* an empty directory */
+	bool run;                  /* a RUN's root: under chroot isolation, /dev, /proc and /sys
+				    * stay out of its diff, as the mounts over them do */
 };
 
 /* fds[i] is the root of views[i]. */
@@ -280,6 +283,12 @@ typedef int eng_view_fn(void *data, const int *fds, struct plate_error **err);
  * mounted (a sandbox started by fn sees them too).  The mounts vanish with the thread. */
 int eng_view_run(struct engine *e, const struct eng_view *views, size_t n_views,
 		 eng_view_fn *fn, void *data, struct plate_error **err);
+
+/* The same under chroot isolation, without a mount (view_copy.c): each view's layers are
+ * copied into its mount point, and a writable view's changes are moved into its upper
+ * directory as an overlay would leave them.  The mount point is emptied afterwards. */
+int eng_copy_view_run(const struct eng_view *views, size_t n_views, eng_view_fn *fn, void *data,
+		      struct plate_error **err);
 
 /* openat2(RESOLVE_IN_ROOT) helpers on a view's root. */
 int eng_open_in_root(int rootfd, const char *path, int flags, mode_t mode);
@@ -325,6 +334,12 @@ void eng_user_release(struct eng_user *u);
 
 /* The sandbox network of an engine network: DEFAULT is the sandbox's PRIVATE one. */
 enum sandbox_network eng_sandbox_network(enum engine_network net);
+/* The one error for `--network none` / `RUN --network=none` under chroot isolation. */
+#define ENGINE_CHROOT_NETWORK_NONE                                                              \
+	"--network none needs a network namespace, which chroot isolation has not (namespaces " \
+	"are refused here): build without --network none (RUN then shares this process's "      \
+	"network), or run plate where it can make namespaces (root on a host, or rootless)"
+
 
 struct eng_step_ctx {
 	struct engine *e;

@@ -756,6 +756,40 @@ static enum sandbox_network job_network(const struct run_job *j)
 	}
 }
 
+/* Under chroot isolation the root is a copy of the layers, changes moved to the upper
+ * directory afterwards (view_copy.c); what needs a mount or a namespace is refused with
+ * the cause, never run differently. */
+static int exec_chroot(struct run_job *j, struct plate_error **err)
+{
+	struct engine *e = j->c->e;
+	struct sandbox_spec *sp = &j->spec;
+	_cleanup_free_ char *mnt = NULL;
+	struct eng_view v = { .lowers = j->lowers, .n_lowers = j->n_lowers, .upper = j->upper,
+			      .run = true };
+
+	if (j->n_smounts > 0)
+		return plate_err_new(err, ENOTSUP,
+				     "RUN --mount and here-document scripts need a mount namespace, "
+				     "which chroot isolation has not (namespaces and mounts are "
+				     "refused here): run plate where it can make namespaces (root "
+				     "on a host, or rootless with user namespaces)");
+	if (sp->network == SANDBOX_NET_NONE)
+		return plate_err_new(err, ENOTSUP, "%s", ENGINE_CHROOT_NETWORK_NONE);
+	if (eng_scratch(e, "root", &mnt, err) < 0)
+		return -1;
+	v.mountpoint = mnt;
+	sp->isolation = SANDBOX_ISOLATION_CHROOT;
+	sp->rootfs_mode = SANDBOX_ROOTFS_DIR;
+	sp->rootfs = mnt;
+	sp->lowerdirs = NULL;
+	sp->n_lowerdirs = 0;
+	sp->upperdir = sp->workdir = NULL;
+	sp->overlay_volatile = false;
+	sp->etc_files = 0;
+	sp->network = SANDBOX_NET_HOST;
+	return eng_view_run(e, &v, 1, run_sandbox, j, err);
+}
+
 /* The sandbox spec, then the command (from the view thread when a tree is bound). */
 static int job_exec(struct run_job *j, struct plate_error **err)
 {
@@ -789,9 +823,13 @@ static int job_exec(struct run_job *j, struct plate_error **err)
 	sp->output_data = &j->out;
 	sp->cancel_fd = e->cancel_pipe[0];
 	j->out.c = j->c;
-	if ((j->n_views > 0 ? eng_view_run(e, j->views, j->n_views, run_sandbox, j, err)
-			    : run_sandbox(j, NULL, err)) < 0)
+	if (e->isolation == SANDBOX_ISOLATION_CHROOT) {
+		if (exec_chroot(j, err) < 0)
+			return -1;
+	} else if ((j->n_views > 0 ? eng_view_run(e, j->views, j->n_views, run_sandbox, j, err)
+				   : run_sandbox(j, NULL, err)) < 0) {
 		return -1;
+	}
 	j->c->process_seconds = j->result.seconds;
 	if (j->result.status != 0) {
 		_cleanup_free_ char *tail = tail_lines(&j->out);

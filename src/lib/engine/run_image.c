@@ -26,6 +26,24 @@ static int run_prepare_in_view(void *data, const int *fds, struct plate_error **
 	return eng_user_resolve_root(fds[0], p->user ? p->user : "", true, p->resolved, err);
 }
 
+/* `plate run` throws the command's changes away with an overlay, and its network is a
+ * namespace of its own: where only chroot isolation is to be had (a default container),
+ * one error saying so rather than the first refused mount. */
+static int check_namespaces(struct plate_error **err)
+{
+	enum sandbox_isolation iso;
+
+	if (sandbox_isolation_detect(&iso, err) < 0)
+		return -1;
+	if (iso != SANDBOX_ISOLATION_NAMESPACES)
+		return plate_err_new(err, ENOTSUP,
+				     "plate run needs namespaces and mounts, which are refused here "
+				     "(a container's default seccomp profile or capabilities; builds "
+				     "use chroot isolation there): run it where plate can make "
+				     "namespaces (root on a host, or rootless)");
+	return 0;
+}
+
 int engine_run(const struct engine_run_options *o, int *status, struct plate_error **err)
 {
 	struct engine_options eo = { .store = o->store };
@@ -44,6 +62,8 @@ int engine_run(const struct engine_run_options *o, int *status, struct plate_err
 
 	if (engine_new(&eo, &e, err) < 0)
 		return -1;
+	if (check_namespaces(err) < 0)
+		goto out;
 	if (store_image_resolve(o->store, o->image, o->platform, &img, err) < 0 ||
 	    store_txn_begin(o->store, &e->txn, err) < 0 ||
 	    eng_scratch(e, "empty", &e->empty_dir, err) < 0 ||

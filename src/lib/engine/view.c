@@ -261,6 +261,8 @@ int eng_view_run(struct engine *e, const struct eng_view *views, size_t n_views,
 	pthread_t t;
 	int r;
 
+	if (e->isolation == SANDBOX_ISOLATION_CHROOT)
+		return eng_copy_view_run(views, n_views, fn, data, err);
 	if ((r = pthread_create(&t, NULL, view_thread, &job)) != 0)
 		return plate_err_new(err, r, "cannot start a thread");
 	pthread_join(t, NULL);

@@ -168,7 +168,7 @@ static void drop_capabilities(const struct sandbox_plan *plan)
 	unsigned long long permitted;
 
 	for (int cap = 0; cap < 64; cap++) {
-		if (SANDBOX_DEFAULT_CAPS & (1ULL << cap))
+		if (plan->caps & (1ULL << cap))
 			continue;
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
 			if (errno == EINVAL) /* past the kernel's last capability */
@@ -181,7 +181,7 @@ static void drop_capabilities(const struct sandbox_plan *plan)
 		sandbox_child_fail(plan, errno, "read capabilities", NULL);
 	/* Never ask for more than the caller has: capset() refuses to grow permitted. */
 	permitted = (data[0].permitted | ((unsigned long long)data[1].permitted << 32)) &
-		    SANDBOX_DEFAULT_CAPS;
+		    plan->caps;
 	data[0].permitted = data[0].effective = (uint32_t)permitted;
 	data[1].permitted = data[1].effective = (uint32_t)(permitted >> 32);
 	data[0].inheritable = data[1].inheritable = 0;
@@ -399,6 +399,11 @@ static _Noreturn void reap(const struct sandbox_plan *plan, int sfd, pid_t comma
 				     (uint64_t)now.tv_nsec - (uint64_t)started->tv_nsec;
 				sandbox_child_send(plan->msg_fd, SANDBOX_MSG_EXIT, status,
 						   (const char *)&ns, sizeof(ns));
+				/* No pid namespace to end with pid 1: what the command left
+				 * in its process group goes now (pid 1 too, its status is
+				 * sent). */
+				if (plan->chroot)
+					kill(0, SIGKILL);
 				child_exit(exit_code(status));
 			}
 		}
@@ -440,14 +445,27 @@ _Noreturn void sandbox_child_main(const struct sandbox_plan *plan)
 	prctl(PR_SET_NAME, "sandbox-init", 0, 0, 0);
 	umask(022); /* checksrc: allow (the child process only; Docker's RUN umask) */
 
-	if (sethostname(plan->hostname, strlen(plan->hostname)) < 0)
-		sandbox_child_fail(plan, errno, "set hostname '", plan->hostname, "'", NULL);
-	if (plan->spec->network != SANDBOX_NET_HOST)
-		bring_up_loopback(plan);
-	sandbox_setup_root(plan);
+	if (plan->chroot) {
+		/* Orphans of the command come to pid 1 to be reaped, as in a pid namespace. */
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+			sandbox_child_fail(plan, errno, "become a subreaper", NULL);
+		sandbox_setup_chroot(plan);
+	} else {
+		if (sethostname(plan->hostname, strlen(plan->hostname)) < 0)
+			sandbox_child_fail(plan, errno, "set hostname '", plan->hostname, "'",
+					   NULL);
+		if (plan->spec->network != SANDBOX_NET_HOST)
+			bring_up_loopback(plan);
+		sandbox_setup_root(plan);
+	}
 	join_session_keyring(plan);
 	/* Insecure (BuildKit's security.insecure): the caller's capabilities, no filter. */
 	if (!plan->spec->insecure) {
+		/* chroot isolation runs where CAP_SYS_ADMIN is missing (a container): the
+		 * kernel then takes a Landlock domain and a filter only under no_new_privs,
+		 * so setuid files raise nothing there. */
+		if (plan->chroot && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			sandbox_child_fail(plan, errno, "set no_new_privs", NULL);
 		restrict_exec(plan);
 		load_seccomp(plan);
 		drop_capabilities(plan);

@@ -361,6 +361,8 @@ static int prepare_plan(struct run *r, struct plate_error **err)
 	p->seccomp = r->seccomp;
 	p->root = r->root;
 	p->overlay = spec->rootfs_mode == SANDBOX_ROOTFS_OVERLAY;
+	p->chroot = spec->isolation == SANDBOX_ISOLATION_CHROOT;
+	p->caps = p->chroot ? SANDBOX_CHROOT_CAPS : SANDBOX_DEFAULT_CAPS;
 	p->rootless = userns_nested();
 	p->tty_gid = !p->rootless || userns_maps_gid(5);
 	p->no_setgroups = p->rootless && userns_setgroups_denied();
@@ -545,6 +547,15 @@ static long long now_ms(void)
 
 enum stop_reason { STOP_NONE, STOP_CANCELLED, STOP_TIMED_OUT };
 
+/* SIGKILL to pid 1 makes the kernel kill the whole pid namespace; without one (chroot
+ * isolation) the command's process group, which pid 1's setsid() made pid 1's, goes too. */
+static void kill_sandbox(const struct run *r, pid_t pid)
+{
+	kill(pid, SIGKILL);
+	if (r->plan.chroot)
+		kill(-pid, SIGKILL);
+}
+
 /* Runs until every pipe from the sandbox is closed, which happens once pid 1 has exited
  * (taking every process of the sandbox with it), then reaps pid 1 into *pid1_status. */
 static enum stop_reason wait_for_sandbox(struct run *r, pid_t *pid, int *pid1_status)
@@ -577,18 +588,17 @@ static enum stop_reason wait_for_sandbox(struct run *r, pid_t *pid, int *pid1_st
 			continue;
 		if (ready < 0) {
 			/* Cannot wait properly: end the sandbox rather than leave it unattended. */
-			kill(*pid, SIGKILL);
+			kill_sandbox(r, *pid);
 			break;
 		}
 		if (ready == 0 && stop == STOP_NONE && deadline > 0) {
 			stop = STOP_TIMED_OUT;
-			kill(*pid, SIGKILL);
+			kill_sandbox(r, *pid);
 			continue;
 		}
 		if (i_cancel >= 0 && fds[i_cancel].revents != 0) {
-			/* SIGKILL to pid 1 makes the kernel kill the whole pid namespace. */
 			stop = STOP_CANCELLED;
-			kill(*pid, SIGKILL);
+			kill_sandbox(r, *pid);
 		}
 		if (i_msg >= 0 && fds[i_msg].revents != 0)
 			msg_open = read_messages(r);
@@ -618,7 +628,9 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 	if (sandbox_spec_validate(spec, err) < 0 || prepare(&r, err) < 0)
 		return plate_err_wrap(err, "sandbox");
 
-	flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD;
+	flags = SIGCHLD;
+	if (spec->isolation == SANDBOX_ISOLATION_NAMESPACES)
+		flags |= CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP;
 	if (spec->network != SANDBOX_NET_HOST)
 		flags |= CLONE_NEWNET;
 	pid = sandbox_clone(flags);

@@ -38,7 +38,10 @@
  *
  * Privilege
  *   sandbox_run() needs CAP_SYS_ADMIN (it is meant to run as root); without it the first
- *   failing namespace or mount call is reported as an error.
+ *   failing namespace or mount call is reported as an error.  Where namespaces and mounts
+ *   are refused (a default `docker run` container), SANDBOX_ISOLATION_CHROOT runs the
+ *   command in a plain directory with chroot(2), which needs CAP_SYS_CHROOT only: no
+ *   namespace, no mount; sandbox_isolation_detect() tells which one this process can use.
  *
  * Processes and signals
  *   sandbox_run() forks and waits for the sandbox's pid 1 and, with a PRIVATE network, for
@@ -79,6 +82,17 @@
 #define SANDBOX_MAX_GROUPS 1024
 #define SANDBOX_MAX_RESOLV_CONF (64 * 1024)
 #define SANDBOX_MAX_NAMESERVERS 3 /* glibc's MAXNS: later nameserver lines are ignored */
+
+/* How the command is kept apart (docs/internals/sandbox.md "Isolation modes"). */
+enum sandbox_isolation {
+	SANDBOX_ISOLATION_NAMESPACES, /* the namespaces, mounts and pivot_root described above */
+	/* chroot(2) into a DIR root, nothing else changes the view: no mount, pid, ipc, uts,
+	 * cgroup or network namespace, no /proc, /sys or /etc files; /dev holds the standard
+	 * nodes made with mknod.  The filter is loaded with no_new_privs, CAP_MKNOD is not
+	 * given, leftovers of the command's process group are killed when it ends.  The spec
+	 * must have a DIR root, the HOST network, no mounts and no etc files. */
+	SANDBOX_ISOLATION_CHROOT,
+};
 
 enum sandbox_rootfs_mode {
 	SANDBOX_ROOTFS_DIR,     /* `rootfs` is the root, changes are written into it */
@@ -129,6 +143,7 @@ struct sandbox_mount {
 typedef void sandbox_output_fn(void *data, int fd, const char *chunk, size_t len);
 
 struct sandbox_spec {
+	enum sandbox_isolation isolation;
 	enum sandbox_rootfs_mode rootfs_mode;
 	const char *rootfs; /* DIR: absolute path of the root directory */
 	/* OVERLAY: absolute paths, top-most layer first (the order of overlayfs "lowerdir=");
@@ -206,6 +221,14 @@ int sandbox_spec_validate(const struct sandbox_spec *spec, struct plate_error **
  * otherwise (see Errors above). */
 int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 		struct plate_error **err);
+
+/* Which isolation this process can give a run, tried in a short-lived child: NAMESPACES
+ * when it can create the sandbox's namespaces and make its mounts private, else CHROOT
+ * when it can chroot(2).  Neither: -1 with *err naming both refusals and the fix. */
+int sandbox_isolation_detect(enum sandbox_isolation *out, struct plate_error **err);
+
+/* "namespaces" or "chroot". */
+const char *sandbox_isolation_name(enum sandbox_isolation isolation);
 
 /* The /etc/resolv.conf of a PRIVATE network made from the caller's: every line but the
  * nameservers kept, SANDBOX_PRIVATE_DNS as the first nameserver (it relays to the caller's

@@ -89,6 +89,8 @@ struct sandbox_plan {
 	const struct sandbox_bpf *seccomp; /* NULL: spec->insecure, no filter */
 	const char *root; /* host path of the root mount point */
 	bool overlay;     /* mount spec->lowerdirs, upperdir and workdir on root */
+	bool chroot;      /* SANDBOX_ISOLATION_CHROOT: no namespace, chroot into root */
+	unsigned long long caps; /* the command's capabilities (bounding set) */
 	bool rootless;    /* root of a user namespace not the host's: overlayfs "userxattr",
 			   * pid 1 dumpable until the network helper has joined */
 	bool tty_gid;     /* gid 5 ("tty") exists: devpts gives it to new ptys */
@@ -157,10 +159,17 @@ _Noreturn void sandbox_child_fail(const struct sandbox_plan *plan, int errnum, .
 /* Mounts the root, /proc, /sys, /dev, /etc files and the spec's mounts, then pivots into
  * the root (rootfs.c).  Fails through sandbox_child_fail(). */
 void sandbox_setup_root(const struct sandbox_plan *plan);
+/* chroot isolation: the standard /dev nodes made in the root, then chroot into it. */
+void sandbox_setup_chroot(const struct sandbox_plan *plan);
 
 /* Docker's default capability set (moby oci/caps/defaults.go): chown, dac_override,
  * fowner, fsetid, kill, setgid, setuid, setpcap, net_bind_service, net_raw, sys_chroot,
  * mknod, audit_write, setfcap. */
 #define SANDBOX_DEFAULT_CAPS 0xa80425fbULL
+/* chroot isolation: without CAP_MKNOD (bit 27), since no nodev mount keeps a node the
+ * command makes from opening on a host that has no device cgroup around plate, and
+ * without CAP_SYS_CHROOT (bit 18), with which root walks out of a chroot (chroot into a
+ * subdirectory, then ".." past the old root). */
+#define SANDBOX_CHROOT_CAPS (SANDBOX_DEFAULT_CAPS & ~(1ULL << 27) & ~(1ULL << 18))
 
 #endif

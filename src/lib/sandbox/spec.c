@@ -132,6 +132,28 @@ static int check_rootfs(const struct sandbox_spec *spec, struct plate_error **er
 	}
 }
 
+/* chroot isolation has no mount namespace to put a root, a mount or a file over the
+ * image's, and no network namespace to make. */
+static int check_isolation(const struct sandbox_spec *spec, struct plate_error **err)
+{
+	switch (spec->isolation) {
+	case SANDBOX_ISOLATION_NAMESPACES:
+		return 0;
+	case SANDBOX_ISOLATION_CHROOT:
+		if (spec->rootfs_mode != SANDBOX_ROOTFS_DIR)
+			return plate_err_new(err, EINVAL, "chroot isolation needs a directory root");
+		if (spec->network != SANDBOX_NET_HOST)
+			return plate_err_new(err, EINVAL,
+					     "chroot isolation has no network namespace: the "
+					     "network must be host");
+		if (spec->n_mounts > 0 || spec->etc_files != 0)
+			return plate_err_new(err, EINVAL, "chroot isolation mounts nothing");
+		return 0;
+	default:
+		return plate_err_new(err, EINVAL, "unknown isolation %d", (int)spec->isolation);
+	}
+}
+
 static int check_mount(const struct sandbox_mount *m, struct plate_error **err)
 {
 	if (check_path("mount target", m->target, err) < 0)
@@ -223,6 +245,8 @@ int sandbox_spec_validate(const struct sandbox_spec *spec, struct plate_error **
 	default:
 		return plate_err_new(err, EINVAL, "unknown network mode %d", (int)spec->network);
 	}
+	if (check_isolation(spec, err) < 0)
+		return -1;
 	if ((spec->etc_files & ~(unsigned)(SANDBOX_ETC_RESOLV_CONF | SANDBOX_ETC_HOSTS |
 					   SANDBOX_ETC_HOSTNAME)) != 0)
 		return plate_err_new(err, EINVAL, "unknown etc file flags 0x%x", spec->etc_files);

@@ -132,6 +132,23 @@ static int run_tool(char **argv, int fd)
 	return status;
 }
 
+/* A seccomp filter on this process ("Seccomp: 2" in /proc/self/status): in a container
+ * under Docker's or containerd's default profile, which refuses unshare(CLONE_NEWUSER)
+ * to a process without CAP_SYS_ADMIN whatever the sysctls say. */
+static bool under_seccomp(void)
+{
+	char buf[4096];
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, "\nSeccomp:\t2\n") != NULL;
+}
+
 /* Why unshare(CLONE_NEWUSER) was refused, from the knobs that refuse it. */
 static int unshare_error(int errnum, struct plate_error **err)
 {
@@ -161,6 +178,13 @@ static int unshare_error(int errnum, struct plate_error **err)
 					     "as root: %s (or run plate as root)",
 					     knobs[i].path, knobs[i].bad, knobs[i].fix);
 	}
+	if (under_seccomp())
+		return plate_err_new(err, errnum,
+				     "rootless: cannot create a user namespace: a seccomp filter "
+				     "refuses it (a container's default profile); a non-root user "
+				     "there cannot record the image's file owners: run the container "
+				     "as root (docker run --user 0, or runAsUser: 0), where plate "
+				     "builds with chroot isolation and the default capabilities");
 	return plate_err_new(err, errnum,
 			     "rootless: cannot create a user namespace (unprivileged user "
 			     "namespaces are disabled here, or plate runs in a thread or "
