@@ -62,6 +62,8 @@ static const struct cli_help_option build_options[] = {
 	{ 0, "iidfile", "FILE", false, "write the image ID to FILE" },
 	{ 0, "label", "KEY=VALUE", false, "add a label to the image (repeatable)" },
 	{ 0, "network", "MODE", false, "RUN's network: default, none or host" },
+	{ 0, "isolation", "MODE", false,
+	  "auto, namespaces or chroot (where namespaces are refused; also PLATE_ISOLATION)" },
 	{ 0, "allow", "ENTITLEMENT", false,
 	  "grant network.host or security.insecure to RUN (repeatable)" },
 	{ 0, "secret", "id=ID[,src=PATH|,env=VAR]", false,
