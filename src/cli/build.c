@@ -38,6 +38,8 @@
 #include "dockerfile/dockerfile.h"
 #include "engine/engine.h"
 
+#include <jansson.h>
+
 static const char usage[] =
 	"usage: plate build [-t REF]... [-f FILE] [--target STAGE] [--build-arg NAME[=VALUE]]...\n"
 	"                   [--no-cache] [--sbom] [--progress auto|tty|plain|json|quiet] [-q]\n"
@@ -446,10 +448,46 @@ static int check_only(struct build_cmd *c, struct plate_error **err)
 	return finding_report_count(&report, FINDING_ERROR) > 0 ? CLI_EXIT_CHECK : CLI_EXIT_OK;
 }
 
+/* One line of --progress json on stderr; takes o. */
+static void json_event(json_t *o)
+{
+	_cleanup_free_ char *text = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+
+	if (text != NULL)
+		fprintf(stderr, "%s\n", text);
+	json_decref(o);
+}
+
+/* The last event of --progress json: what was built, under which names. */
+static json_t *result_event(const struct build_cmd *c, const struct engine_result *r)
+{
+	json_t *tags = json_array();
+
+	for (size_t i = 0; tags != NULL && i < c->o.n_tags; i++)
+		json_array_append_new(tags, json_string(c->norm_tags[i]));
+	return json_pack("{s:s, s:s, s:s, s:o, s:i, s:i, s:f}", "type", "result", "id", r->image_id,
+			 "digest", r->manifest_digest, "tags", tags ? tags : json_array(), "steps",
+			 (int)r->steps, "cached", (int)r->cached, "seconds", cli_now() - c->t0);
+}
+
+/* Which epoch dates the image, and why: a build made from a checkout is dated by its
+ * commit, one made elsewhere by 1970. */
+static void announce_epoch(struct build_cmd *c, const char *from)
+{
+	if (c->o.quiet)
+		return;
+	if (cli_progress_is_json(c->progress))
+		json_event(json_pack("{s:s, s:I, s:s}", "type", "epoch", "epoch",
+				     (json_int_t)c->eo.epoch, "source", from));
+	else
+		fprintf(stderr, "SOURCE_DATE_EPOCH=%lld (%s)\n", c->eo.epoch, cli_safe(from));
+}
+
 /* The image is stored: --iidfile, then the ID (-q) or the summary. */
 static int built(struct build_cmd *c, const struct engine_result *res, struct plate_error **err)
 {
 	handle_signals(c, false);
+	cli_progress_finish(c->progress, true);
 	c->ctx->error_file = NULL;
 	if (c->o.iidfile != NULL) {
 		FILE *f = fopen(c->o.iidfile, "w");
@@ -544,6 +582,7 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	struct build_options bo;
 	struct build_result res;
 	struct build *b = NULL;
+	char epoch_from[320];
 	size_t resolv_len;
 	int rc;
 
@@ -552,8 +591,10 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 			fputs(usage, stdout);
 			return CLI_EXIT_OK;
 		}
-	if (parse_args(ctx, argc, argv, &c.o, err) < 0 || cli_source_date_epoch(ctx, &c.eo.epoch, err) < 0 ||
-	    prepare(&c, err) < 0 || read_dockerfile(&c, err) < 0)
+	if (parse_args(ctx, argc, argv, &c.o, err) < 0 || prepare(&c, err) < 0 ||
+	    cli_build_epoch(ctx, c.context, (const char *const *)c.o.df.build_args,
+			    c.o.df.n_build_args, &c.eo.epoch, epoch_from, sizeof(epoch_from), err) < 0 ||
+	    read_dockerfile(&c, err) < 0)
 		return -1;
 	if (c.o.check)
 		return check_only(&c, err);
@@ -588,6 +629,7 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	};
 	if (build_new(&bo, &b, err) < 0)
 		return -1;
+	announce_epoch(&c, epoch_from);
 	running = b;
 	handle_signals(&c, true);
 	rc = build_run(b, &res, err);
@@ -595,6 +637,8 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	running = NULL;
 	build_free(b);
 	rc = exit_status(&c, rc, &res, err);
+	if (rc >= 0 && cli_progress_is_json(c.progress))
+		json_event(result_event(&c, &res.image));
 	if (rc >= 0) {
 		free(steal_pointer(&source.data));
 		free(steal_pointer(&source.path));

@@ -60,6 +60,12 @@ int cli_bad_option(struct cli_ctx *ctx, const char *cmd, char **argv, struct pla
 
 /* $SOURCE_DATE_EPOCH in seconds, 0 when unset or empty; anything else is a usage error. */
 int cli_source_date_epoch(struct cli_ctx *ctx, long long *epoch, struct plate_error **err);
+/* A build's epoch (epoch.c): --build-arg SOURCE_DATE_EPOCH, else $SOURCE_DATE_EPOCH, else the
+ * commit time of git HEAD when context is in a repository, else 0; source says which
+ * ("from git HEAD", "default: ..."). */
+int cli_build_epoch(struct cli_ctx *ctx, const char *context, const char *const *build_args,
+		    size_t n_build_args, long long *epoch, char *source, size_t source_size,
+		    struct plate_error **err);
 
 /* file_read_at() of a file the user named: regular files only, except below /dev/ (stdin,
  * /dev/fd/N), where a pipe is accepted. */
@@ -196,6 +202,9 @@ double cli_now(void);
 struct cli_progress;
 int cli_progress_new(const char *mode, struct cli_progress **out, struct plate_error **err);
 void cli_progress_event(void *data, const struct engine_event *ev);
+/* tty: stops the ticker and draws the list a last time ("FINISHED" when success), so that
+ * what follows on stderr goes below it; nothing in the other modes.  Idempotent. */
+void cli_progress_finish(struct cli_progress *p, bool success);
 bool cli_progress_is_json(const struct cli_progress *p);
 void cli_progress_free(struct cli_progress *p);
 
