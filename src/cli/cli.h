@@ -13,9 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
+#include <jansson.h>
+
+#include "base/buf.h"
 #include "base/error.h"
 #include "engine/engine.h"
+#include "json/json.h"
 #include "registry/registry.h"
 #include "layer/layer.h"
 #include "store/store.h"
@@ -193,6 +198,26 @@ int cli_render_findings(const struct finding_report *r, bool json, bool event, F
 			struct plate_error **err);
 /* A SIZE as docker reads it: 50M, 1GiB, 512kB (common.c). */
 int cli_parse_size(const char *s, int64_t *out);
+
+/* --format of images, inspect and history (format.c): "json", a Go template (json/json.h),
+ * or "table" and a template (default_table when only "table") whose tab-separated cells are
+ * aligned under a header, the template run over header (column names).  Rows go to stdout;
+ * cli_format_end() prints a table. */
+struct cli_format {
+	struct json_template *t;
+	bool json, table;
+	struct buf rows;
+};
+int cli_format_init(struct cli_format *f, const char *spec, const char *default_table,
+		    struct plate_error **err);
+int cli_format_row(struct cli_format *f, json_t *item, struct plate_error **err);
+int cli_format_end(struct cli_format *f, json_t *header, struct plate_error **err);
+void cli_format_release(struct cli_format *f);
+/* An RFC 3339 time (a config's "created"): 0, or -1 when it is not one. */
+int cli_parse_time(const char *rfc3339, time_t *out);
+/* docker's CREATED: "2 hours ago", "56 years ago"; and CreatedAt "2023-11-14 22:13:20 +0000 UTC". */
+void cli_created_since(time_t created, time_t now, char *out, size_t size);
+void cli_created_at(time_t created, char *out, size_t size);
 
 /* Monotonic seconds, for durations shown to the user. */
 double cli_now(void);

@@ -515,7 +515,7 @@ static int pin_or_fetch(struct puller *p, const struct oci_descriptor *d, struct
 static int pull_image(struct puller *p, struct registry_client *c, struct registry_manifest *rm,
 		      const char *name, struct plate_error **err)
 {
-	_cleanup_free_ char *config_data = NULL;
+	_cleanup_free_ char *config_data = NULL, *repo_digest = NULL;
 	struct oci_manifest m = { 0 };
 	struct oci_config cfg = { 0 };
 	struct oci_descriptor root = { .media_type = rm->media_type, .digest = rm->digest,
@@ -570,10 +570,20 @@ static int pull_image(struct puller *p, struct registry_client *c, struct regist
 			}
 		}
 	}
-	if (pull_layers(p, err) < 0 || store_txn_tag_image(p->txn, name, &root, err) < 0)
+	/* The digest the registry answered with, under the repository it came from: what
+	 * inspect shows as RepoDigests (a local tag or build has none). */
+	if (asprintf(&repo_digest, "%s/%s@%s", p->ref->domain, p->ref->path, rm->digest) < 0) {
+		repo_digest = NULL;
+		plate_err_new(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (pull_layers(p, err) < 0 ||
+	    oci_map_set(&root.annotations, STORE_ANNOTATION_REPO_DIGEST, repo_digest, err) < 0 ||
+	    store_txn_tag_image(p->txn, name, &root, err) < 0)
 		goto out;
 	r = 0;
 out:
+	oci_map_release(&root.annotations);
 	oci_config_release(&cfg);
 	oci_manifest_release(&m);
 	return r;
