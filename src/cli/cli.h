@@ -114,6 +114,11 @@ int cli_registry_opt(struct cli_registry *r, int c, const char *arg, struct plat
 int cli_registry_setup(struct cli_registry *r, struct plate_error **err);
 void cli_registry_release(struct cli_registry *r);
 char *cli_docker_config_path(void);
+/* pull and push progress on stderr (transfer_progress.c): bars on a terminal, a line per
+ * blob otherwise; data is a view, thread-safe. */
+struct cli_transfer_view;
+int cli_transfer_view_new(struct cli_transfer_view **out, struct plate_error **err);
+void cli_transfer_view_free(struct cli_transfer_view *v);
 void cli_transfer_progress(void *data, const struct transfer_event *ev);
 /* pull and push: [--platform P] [-q] and the registry options parsed, the store opened;
  * returns the index of the first operand.  cli_transfer_end() releases everything. */
@@ -122,6 +127,7 @@ struct cli_transfer {
 	struct transfer_options o;
 	struct transfer_result res;
 	struct store *store;
+	struct cli_transfer_view *view;
 	bool quiet;
 };
 int cli_transfer_begin(struct cli_ctx *ctx, const char *cmd, int argc, char **argv,

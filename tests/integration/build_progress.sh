@@ -10,27 +10,8 @@ command -v python3 >/dev/null || tap_skip_all "python3 not installed (pty)"
 command -v git >/dev/null || tap_skip_all "git not installed"
 make_base
 
-# on_pty OUT CMD...: CMD with stdin, stdout and stderr on a fresh pseudo-terminal (80x24),
-# everything it wrote into OUT; its exit status.
-cat >"$T/on_pty.py" <<'EOF'
-import os, pty, struct, fcntl, termios, sys
-out = open(sys.argv[1], "wb")
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(sys.argv[2], sys.argv[2:])
-fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-while True:
-    try:
-        data = os.read(fd, 65536)
-    except OSError:
-        break
-    if not data:
-        break
-    out.write(data)
-_, status = os.waitpid(pid, 0)
-sys.exit(os.waitstatus_to_exitcode(status))
-EOF
-on_pty() { local out=$1; shift; TERM=xterm python3 "$T/on_pty.py" "$out" "$@"; }
+# on_pty OUT CMD...: CMD on a pseudo-terminal (80x24), what it wrote in OUT.
+on_pty() { local out=$1; shift; TERM=xterm python3 "$PLATE_SRC/tests/helpers/on_pty.py" "$out" "$@"; }
 # The text of a tty capture with colour codes removed and every redraw on a line of its own.
 screens() { sed -e 's/\x1b\[[0-9;]*m//g' -e 's/\x1b\[[0-9]*A/\n/g' -e 's/\x1b\[2K//g' "$1" | tr -d '\r'; }
 
