@@ -12,8 +12,9 @@
  * image doctor on it (build_run(), build/build.h) and prints its findings on stderr (one JSON event line
  * {"type":"check",...} with --progress json, nothing with -q): --strict exits 3 when
  * any warning or error remains, --max-size sets a size budget whose excess exits 3.  Progress goes
- * to stderr; with -q only the image ID is printed, on stdout.  SOURCE_DATE_EPOCH sets the
- * epoch (default 0) that layer mtimes are clamped to and that config dates are.  Ctrl-C
+ * to stderr; with -q only the image ID is printed, on stdout.  The epoch that layer mtimes
+ * are clamped to and that config dates are comes from SOURCE_DATE_EPOCH, else git HEAD
+ * (epoch.c).  Ctrl-C
  * stops the build: the sandbox is killed and the store is left as it was.  RUN gets a
  * private network with outbound connections; `RUN --network=host` needs the caller's
  * consent, --allow network.host (BuildKit's entitlement) or --network host.  Base images the
