@@ -520,11 +520,11 @@ static int on_event(void *data, const struct build_event *ev, struct plate_error
 		return cli_render_findings(ev->report, false, false, stderr, err);
 	case BUILD_EVENT_PULL:
 		if (!quiet && !json)
-			fprintf(stderr, "pulling %s (%s)\n", ev->name, ev->platform);
+			cli_progress_note(c->progress, "pulling %s (%s)\n", ev->name, ev->platform);
 		return 0;
 	case BUILD_EVENT_PULLED:
 		if (!quiet && !json)
-			fprintf(stderr, "pulled %s: %u of %u blobs fetched (%.1f MiB)\n", ev->name,
+			cli_progress_note(c->progress, "pulled %s: %u of %u blobs fetched (%.1f MiB)\n", ev->name,
 				t->transferred, t->blobs, (double)t->bytes / (1 << 20));
 		return 0;
 	case BUILD_EVENT_BUILT:

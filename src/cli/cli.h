@@ -236,6 +236,9 @@ void cli_progress_event(void *data, const struct engine_event *ev);
 /* tty: stops the ticker and draws the list a last time ("FINISHED" when success), so that
  * what follows on stderr goes below it; nothing in the other modes.  Idempotent. */
 void cli_progress_finish(struct cli_progress *p, bool success);
+/* A line of the build's own (a pull) on stderr; on a tty above the live list. */
+void cli_progress_note(struct cli_progress *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 bool cli_progress_is_json(const struct cli_progress *p);
 void cli_progress_free(struct cli_progress *p);
 

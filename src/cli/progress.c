@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -423,6 +424,29 @@ static void tty(struct cli_progress *p, const struct engine_event *ev)
 	tty_redraw(p, false, false);
 out:
 	pthread_mutex_unlock(&p->lock);
+}
+
+void cli_progress_note(struct cli_progress *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (p->mode != MODE_TTY) {
+		vfprintf(p->out, fmt, ap);
+		va_end(ap);
+		return;
+	}
+	/* Above the live list, which is drawn again below it. */
+	pthread_mutex_lock(&p->lock);
+	if (p->drawn > 0)
+		fprintf(p->out, "\033[%uA", p->drawn);
+	p->drawn = 0;
+	fputs("\033[2K", p->out);
+	vfprintf(p->out, fmt, ap);
+	if (p->t0 != 0 && !p->finished)
+		tty_redraw(p, false, false);
+	pthread_mutex_unlock(&p->lock);
+	va_end(ap);
 }
 
 void cli_progress_finish(struct cli_progress *p, bool success)
