@@ -12,8 +12,9 @@
  * image doctor on it (build_run(), build/build.h) and prints its findings on stderr (one JSON event line
  * {"type":"check",...} with --progress json, nothing with -q): --strict exits 3 when
  * any warning or error remains, --max-size sets a size budget whose excess exits 3.  Progress goes
- * to stderr; with -q only the image ID is printed, on stdout.  SOURCE_DATE_EPOCH sets the
- * epoch (default 0) that layer mtimes are clamped to and that config dates are.  Ctrl-C
+ * to stderr; with -q only the image ID is printed, on stdout.  The epoch that layer mtimes
+ * are clamped to and that config dates are comes from SOURCE_DATE_EPOCH, else git HEAD
+ * (epoch.c).  Ctrl-C
  * stops the build: the sandbox is killed and the store is left as it was.  RUN gets a
  * private network with outbound connections; `RUN --network=host` needs the caller's
  * consent, --allow network.host (BuildKit's entitlement) or --network host.  Base images the
@@ -37,6 +38,8 @@
 #include "cli.h"
 #include "dockerfile/dockerfile.h"
 #include "engine/engine.h"
+
+#include <jansson.h>
 
 static const char usage[] =
 	"usage: plate build [-t REF]... [-f FILE] [--target STAGE] [--build-arg NAME[=VALUE]]...\n"
@@ -471,10 +474,46 @@ static int check_only(struct build_cmd *c, struct plate_error **err)
 	return finding_report_count(&report, FINDING_ERROR) > 0 ? CLI_EXIT_CHECK : CLI_EXIT_OK;
 }
 
+/* One line of --progress json on stderr; takes o. */
+static void json_event(json_t *o)
+{
+	_cleanup_free_ char *text = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+
+	if (text != NULL)
+		fprintf(stderr, "%s\n", text);
+	json_decref(o);
+}
+
+/* The last event of --progress json: what was built, under which names. */
+static json_t *result_event(const struct build_cmd *c, const struct engine_result *r)
+{
+	json_t *tags = json_array();
+
+	for (size_t i = 0; tags != NULL && i < c->o.n_tags; i++)
+		json_array_append_new(tags, json_string(c->norm_tags[i]));
+	return json_pack("{s:s, s:s, s:s, s:o, s:i, s:i, s:f}", "type", "result", "id", r->image_id,
+			 "digest", r->manifest_digest, "tags", tags ? tags : json_array(), "steps",
+			 (int)r->steps, "cached", (int)r->cached, "seconds", cli_now() - c->t0);
+}
+
+/* Which epoch dates the image, and why: a build made from a checkout is dated by its
+ * commit, one made elsewhere by 1970. */
+static void announce_epoch(struct build_cmd *c, const char *from)
+{
+	if (c->o.quiet)
+		return;
+	if (cli_progress_is_json(c->progress))
+		json_event(json_pack("{s:s, s:I, s:s}", "type", "epoch", "epoch",
+				     (json_int_t)c->eo.epoch, "source", from));
+	else
+		fprintf(stderr, "SOURCE_DATE_EPOCH=%lld (%s)\n", c->eo.epoch, cli_safe(from));
+}
+
 /* The image is stored: --iidfile, then the ID (-q) or the summary. */
 static int built(struct build_cmd *c, const struct engine_result *res, struct plate_error **err)
 {
 	handle_signals(c, false);
+	cli_progress_finish(c->progress, true);
 	c->ctx->error_file = NULL;
 	if (c->o.iidfile != NULL) {
 		FILE *f = fopen(c->o.iidfile, "w");
@@ -506,11 +545,11 @@ static int on_event(void *data, const struct build_event *ev, struct plate_error
 		return cli_render_findings(ev->report, false, false, stderr, err);
 	case BUILD_EVENT_PULL:
 		if (!quiet && !json)
-			fprintf(stderr, "pulling %s (%s)\n", ev->name, ev->platform);
+			cli_progress_note(c->progress, "pulling %s (%s)\n", ev->name, ev->platform);
 		return 0;
 	case BUILD_EVENT_PULLED:
 		if (!quiet && !json)
-			fprintf(stderr, "pulled %s: %u of %u blobs fetched (%.1f MiB)\n", ev->name,
+			cli_progress_note(c->progress, "pulled %s: %u of %u blobs fetched (%.1f MiB)\n", ev->name,
 				t->transferred, t->blobs, (double)t->bytes / (1 << 20));
 		return 0;
 	case BUILD_EVENT_BUILT:
@@ -569,6 +608,7 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	struct build_options bo;
 	struct build_result res;
 	struct build *b = NULL;
+	char epoch_from[320];
 	size_t resolv_len;
 	int rc;
 
@@ -577,8 +617,10 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 			fputs(usage, stdout);
 			return CLI_EXIT_OK;
 		}
-	if (parse_args(ctx, argc, argv, &c.o, err) < 0 || cli_source_date_epoch(ctx, &c.eo.epoch, err) < 0 ||
-	    prepare(&c, err) < 0 || read_dockerfile(&c, err) < 0)
+	if (parse_args(ctx, argc, argv, &c.o, err) < 0 || prepare(&c, err) < 0 ||
+	    cli_build_epoch(ctx, c.context, (const char *const *)c.o.df.build_args,
+			    c.o.df.n_build_args, &c.eo.epoch, epoch_from, sizeof(epoch_from), err) < 0 ||
+	    read_dockerfile(&c, err) < 0)
 		return -1;
 	if (c.o.check)
 		return check_only(&c, err);
@@ -613,6 +655,7 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	};
 	if (build_new(&bo, &b, err) < 0)
 		return -1;
+	announce_epoch(&c, epoch_from);
 	running = b;
 	handle_signals(&c, true);
 	rc = build_run(b, &res, err);
@@ -620,6 +663,8 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	running = NULL;
 	build_free(b);
 	rc = exit_status(&c, rc, &res, err);
+	if (rc >= 0 && cli_progress_is_json(c.progress))
+		json_event(result_event(&c, &res.image));
 	if (rc >= 0) {
 		free(steal_pointer(&source.data));
 		free(steal_pointer(&source.path));

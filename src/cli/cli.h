@@ -13,9 +13,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
+#include <jansson.h>
+
+#include "base/buf.h"
 #include "base/error.h"
 #include "engine/engine.h"
+#include "json/json.h"
 #include "registry/registry.h"
 #include "layer/layer.h"
 #include "store/store.h"
@@ -99,6 +104,12 @@ int cli_bad_option(struct cli_ctx *ctx, const char *cmd, char **argv, struct pla
 
 /* $SOURCE_DATE_EPOCH in seconds, 0 when unset or empty; anything else is a usage error. */
 int cli_source_date_epoch(struct cli_ctx *ctx, long long *epoch, struct plate_error **err);
+/* A build's epoch (epoch.c): --build-arg SOURCE_DATE_EPOCH, else $SOURCE_DATE_EPOCH, else the
+ * commit time of git HEAD when context is in a repository, else 0; source says which
+ * ("from git HEAD", "default: ..."). */
+int cli_build_epoch(struct cli_ctx *ctx, const char *context, const char *const *build_args,
+		    size_t n_build_args, long long *epoch, char *source, size_t source_size,
+		    struct plate_error **err);
 
 /* file_read_at() of a file the user named: regular files only, except below /dev/ (stdin,
  * /dev/fd/N), where a pipe is accepted. */
@@ -142,6 +153,11 @@ int cli_registry_opt(struct cli_registry *r, int c, const char *arg, struct plat
 int cli_registry_setup(struct cli_registry *r, struct plate_error **err);
 void cli_registry_release(struct cli_registry *r);
 char *cli_docker_config_path(void);
+/* pull and push progress on stderr (transfer_progress.c): bars on a terminal, a line per
+ * blob otherwise; data is a view, thread-safe. */
+struct cli_transfer_view;
+int cli_transfer_view_new(struct cli_transfer_view **out, struct plate_error **err);
+void cli_transfer_view_free(struct cli_transfer_view *v);
 void cli_transfer_progress(void *data, const struct transfer_event *ev);
 /* pull and push: [--platform P] [-q] and the registry options parsed, the store opened;
  * returns the index of the first operand.  cli_transfer_end() releases everything. */
@@ -150,6 +166,7 @@ struct cli_transfer {
 	struct transfer_options o;
 	struct transfer_result res;
 	struct store *store;
+	struct cli_transfer_view *view;
 	bool quiet;
 };
 int cli_transfer_begin(struct cli_ctx *ctx, const char *cmd, int argc, char **argv,
@@ -238,6 +255,26 @@ int cli_render_findings(const struct finding_report *r, bool json, bool event, F
 /* A SIZE as docker reads it: 50M, 1GiB, 512kB (common.c). */
 int cli_parse_size(const char *s, int64_t *out);
 
+/* --format of images, inspect and history (format.c): "json", a Go template (json/json.h),
+ * or "table" and a template (default_table when only "table") whose tab-separated cells are
+ * aligned under a header, the template run over header (column names).  Rows go to stdout;
+ * cli_format_end() prints a table. */
+struct cli_format {
+	struct json_template *t;
+	bool json, table;
+	struct buf rows;
+};
+int cli_format_init(struct cli_format *f, const char *spec, const char *default_table,
+		    struct plate_error **err);
+int cli_format_row(struct cli_format *f, json_t *item, struct plate_error **err);
+int cli_format_end(struct cli_format *f, json_t *header, struct plate_error **err);
+void cli_format_release(struct cli_format *f);
+/* An RFC 3339 time (a config's "created"): 0, or -1 when it is not one. */
+int cli_parse_time(const char *rfc3339, time_t *out);
+/* docker's CREATED: "2 hours ago", "56 years ago"; and CreatedAt "2023-11-14 22:13:20 +0000 UTC". */
+void cli_created_since(time_t created, time_t now, char *out, size_t size);
+void cli_created_at(time_t created, char *out, size_t size);
+
 /* Monotonic seconds, for durations shown to the user. */
 double cli_now(void);
 
@@ -246,6 +283,12 @@ double cli_now(void);
 struct cli_progress;
 int cli_progress_new(const char *mode, struct cli_progress **out, struct plate_error **err);
 void cli_progress_event(void *data, const struct engine_event *ev);
+/* tty: stops the ticker and draws the list a last time ("FINISHED" when success), so that
+ * what follows on stderr goes below it; nothing in the other modes.  Idempotent. */
+void cli_progress_finish(struct cli_progress *p, bool success);
+/* A line of the build's own (a pull) on stderr; on a tty above the live list. */
+void cli_progress_note(struct cli_progress *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 bool cli_progress_is_json(const struct cli_progress *p);
 void cli_progress_free(struct cli_progress *p);
 

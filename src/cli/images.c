@@ -1,4 +1,12 @@
-/* plate images [-q] [--no-trunc] [--digests] */
+/*
+ * plate images [-a] [-q] [--no-trunc] [--digests] [--format FORMAT] [REPOSITORY[:TAG]]
+ *
+ * One row per name (and per untagged image), newest first, as docker lists them: SIZE is
+ * the image unpacked (its files), CREATED how long ago.  REPOSITORY[:TAG] keeps the rows
+ * whose repository (as shown, or fully qualified) and tag match, with shell patterns.
+ * plate keeps no intermediate images: -a lists the same rows.
+ */
+#include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,101 +21,156 @@ struct images_opts {
 	bool quiet;
 	bool no_trunc;
 	bool digests;
+	const char *format;
+	const char *filter;
 };
 
-/* "3 days ago" from an RFC 3339 time, as docker shows it. */
-static void format_age(const char *created, char *out, size_t size)
-{
-	struct tm tm = { 0 };
-	const char *rest;
-	double age;
+struct row {
+	json_t *item;
+	time_t created;
+	size_t order;
+};
 
-	if (created == NULL || (rest = strptime(created, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL) {
-		snprintf(out, size, "N/A");
-		return;
+/* "docker.io/library/x:1" against a filter "x", "x:1", "x:*", "docker.io/library/x". */
+static bool matches(const char *filter, const char *name)
+{
+	_cleanup_free_ char *f = strdup(filter);
+	const char *colon = strrchr(name, ':'), *familiar = oci_familiar_name(name);
+	char *fcolon = f ? strrchr(f, ':') : NULL, *ftag = NULL;
+	_cleanup_free_ char *repo = NULL, *frepo = NULL;
+
+	if (f == NULL || colon == NULL || strchr(colon, '/') != NULL)
+		return false;
+	if (fcolon != NULL && strchr(fcolon, '/') == NULL) {
+		*fcolon = '\0';
+		ftag = fcolon + 1;
 	}
-	age = difftime(time(NULL), timegm(&tm));
-	static const struct {
-		double secs;
-		const char *unit;
-	} units[] = { { 365.25 * 86400, "year" }, { 30 * 86400, "month" }, { 7 * 86400, "week" },
-		      { 86400, "day" },          { 3600, "hour" },        { 60, "minute" },
-		      { 1, "second" } };
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		long n = (long)(age / units[i].secs);
-		if (n >= 1 || i + 1 == sizeof(units) / sizeof(units[0])) {
-			if (n < 1)
-				snprintf(out, size, "Less than a second ago");
-			else
-				snprintf(out, size, "%ld %s%s ago", n, units[i].unit, n == 1 ? "" : "s");
-			return;
-		}
-	}
+	repo = strndup(name, (size_t)(colon - name));
+	colon = strrchr(familiar, ':');
+	frepo = strndup(familiar, (size_t)(colon - familiar));
+	if (repo == NULL || frepo == NULL)
+		return false;
+	if (fnmatch(f, repo, 0) != 0 && fnmatch(f, frepo, 0) != 0)
+		return false;
+	return ftag == NULL || fnmatch(ftag, strrchr(name, ':') + 1, 0) == 0;
 }
 
-/* One line of the listing (the ID alone with -q); an image that cannot be read is a
- * warning. */
-static void print_image(struct store *s, const struct oci_descriptor *d,
-			const struct images_opts *o)
+/* The row of one index entry, as the fields --format sees: Repository, Tag, ID, Digest,
+ * CreatedSince, CreatedAt, Size (docker's names); NULL for an entry that is no image. */
+static json_t *image_row(struct store *s, const struct oci_descriptor *d,
+			 const struct images_opts *o, time_t now, time_t *created)
 {
 	const char *name = oci_map_get(&d->annotations, OCI_ANNOTATION_REF_NAME);
 	_cleanup_error_ struct plate_error *e = NULL;
 	struct store_image *img = NULL;
-	char age[64], size[32], repo[512], tag[256];
-	const char *id;
-	int64_t total;
+	char age[64], at[64], size[16], id[80];
+	_cleanup_free_ char *repo = NULL;
+	const char *tag = "<none>";
+	uint64_t bytes = 0;
+	json_t *row;
 
 	if (oci_map_get(&d->annotations, STORE_ANNOTATION_SUBJECT) != NULL)
-		return; /* a referrer (an SBOM), shown with its image by plate sbom */
+		return NULL; /* a referrer (an SBOM), shown with its image by plate sbom */
+	if (o->filter != NULL && (name == NULL || !matches(o->filter, name)))
+		return NULL;
 	if (store_image_resolve(s, d->digest, cli_host_platform(), &img, &e) < 0) {
 		fprintf(stderr, "plate: warning: %s: %s\n", cli_safe(name ? name : d->digest),
 			cli_safe(e->message));
-		return;
+		return NULL;
 	}
-	id = img->manifest.config.digest + (o->no_trunc ? 0 : 7);
-	if (o->quiet) {
-		printf("%.*s\n", o->no_trunc ? (int)strlen(id) : 12, id);
-		store_image_free(img);
-		return;
-	}
-	snprintf(repo, sizeof(repo), "<none>");
-	snprintf(tag, sizeof(tag), "<none>");
 	if (name != NULL) {
 		const char *f = oci_familiar_name(name), *colon = strrchr(f, ':');
 		if (colon != NULL && strchr(colon, '/') == NULL) {
-			snprintf(repo, sizeof(repo), "%.*s", (int)(colon - f), f);
-			snprintf(tag, sizeof(tag), "%s", colon + 1);
+			repo = strndup(f, (size_t)(colon - f));
+			tag = colon + 1;
 		}
 	}
-	total = img->manifest.config.size;
-	for (size_t j = 0; j < img->manifest.n_layers; j++)
-		total += img->manifest.layers[j].size;
-	format_age(img->config.created, age, sizeof(age));
-	du_human_size(total, size);
-	printf("%-40s %-20s ", cli_safe(repo), cli_safe(tag));
-	if (o->digests)
-		printf("%-71s ", d->digest);
-	printf("%-*.*s %-20s %s\n", o->no_trunc ? 71 : 12, o->no_trunc ? 71 : 12, id, age, size);
+	/* Sizes of images whose snapshots are missing (a damaged store) fall back to the
+	 * compressed layers: fsck says what is wrong. */
+	if (store_image_unpacked_size(s, img, &bytes, &e) < 0) {
+		bytes = 0;
+		for (size_t j = 0; j < img->manifest.n_layers; j++)
+			bytes += (uint64_t)img->manifest.layers[j].size;
+	}
+	if (cli_parse_time(img->config.created, created) < 0)
+		*created = 0;
+	cli_created_since(*created, now, age, sizeof(age));
+	cli_created_at(*created, at, sizeof(at));
+	du_human_size(bytes, size);
+	snprintf(id, sizeof(id), "%.*s", o->no_trunc ? 71 : 12,
+		 img->manifest.config.digest + (o->no_trunc ? 0 : 7));
+	row = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "Repository",
+			repo ? repo : "<none>", "Tag", tag, "ID", id, "Digest", d->digest,
+			"CreatedSince", age, "CreatedAt", at, "Size", size, "VirtualSize",
+			(json_int_t)bytes);
 	store_image_free(img);
+	return row;
+}
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+
+	if (x->created != y->created)
+		return x->created > y->created ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int list(struct store *s, const struct images_opts *o, struct cli_format *f,
+		struct plate_error **err)
+{
+	struct oci_index idx = { 0 };
+	struct row *rows = NULL;
+	size_t n = 0;
+	time_t now = time(NULL);
+	int rc = -1;
+
+	if (store_index_read(s, &idx, err) < 0)
+		return -1;
+	if ((rows = calloc(idx.n_manifests + 1, sizeof(*rows))) == NULL) {
+		plate_err_new(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < idx.n_manifests; i++) {
+		rows[n].item = image_row(s, &idx.manifests[i], o, now, &rows[n].created);
+		rows[n].order = i;
+		n += rows[n].item != NULL;
+	}
+	qsort(rows, n, sizeof(*rows), newest_first);
+	for (size_t i = 0; i < n; i++)
+		if (cli_format_row(f, rows[i].item, err) < 0)
+			goto out;
+	rc = 0;
+out:
+	for (size_t i = 0; i < n; i++)
+		json_decref(rows[i].item);
+	free(rows);
+	oci_index_release(&idx);
+	return rc;
 }
 
 int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
 	static const struct option longopts[] = {
+		{ "all", no_argument, NULL, 'a' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-trunc", no_argument, NULL, 'T' },
 		{ "digests", no_argument, NULL, 'D' },
+		{ "format", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct images_opts o = { 0 };
+	struct cli_format f = { 0 };
 	struct store *s = NULL;
-	struct oci_index idx = { 0 };
+	json_t *header = NULL;
 	int c, rc = -1;
 
 	optind = 0;
 	opterr = 0;
-	while ((c = cli_getopt(argc, argv, "q", longopts)) != -1) {
+	while ((c = cli_getopt(argc, argv, "aq", longopts)) != -1) {
 		switch (c) {
+		case 'a':
+			break;
 		case 'q':
 			o.quiet = true;
 			break;
@@ -117,25 +180,35 @@ int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 		case 'D':
 			o.digests = true;
 			break;
+		case 'F':
+			o.format = optarg;
+			break;
 		default:
 			return cli_usage_error(ctx, err, "images: unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
-		return cli_usage_error(ctx, err, "images takes no arguments");
-	if (cli_open_store(ctx, &s, err) < 0 || store_index_read(s, &idx, err) < 0)
+	if (optind + 1 < argc)
+		return cli_usage_error(ctx, err, "images takes at most one REPOSITORY[:TAG]");
+	o.filter = optind < argc ? argv[optind] : NULL;
+	if (cli_format_init(&f,
+			    o.quiet	  ? "{{.ID}}"
+			    : o.format	  ? o.format
+			    : o.digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+					: "table",
+			    "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}", err) < 0) {
+		ctx->error_exit = CLI_EXIT_USAGE;
 		goto out;
-	if (!o.quiet) {
-		printf("%-40s %-20s ", "REPOSITORY", "TAG");
-		if (o.digests)
-			printf("%-71s ", "DIGEST");
-		printf("%-*s %-20s %s\n", o.no_trunc ? 71 : 12, "IMAGE ID", "CREATED", "SIZE");
 	}
-	for (size_t i = 0; i < idx.n_manifests; i++)
-		print_image(s, &idx.manifests[i], &o);
+	header = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Repository", "REPOSITORY",
+			   "Tag", "TAG", "ID", "IMAGE ID", "Digest", "DIGEST", "CreatedSince",
+			   "CREATED", "CreatedAt", "CREATED AT", "Size", "SIZE", "VirtualSize", "SIZE");
+	if (cli_open_store(ctx, &s, err) < 0 || list(s, &o, &f, err) < 0 ||
+	    cli_format_end(&f, header, err) < 0)
+		goto out;
 	rc = CLI_EXIT_OK;
 out:
-	oci_index_release(&idx);
+	json_decref(header);
+	cli_format_release(&f);
 	store_free(s);
 	return rc;
 }

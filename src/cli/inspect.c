@@ -1,4 +1,6 @@
-/* plate inspect REF... — a JSON list shaped like `docker image inspect`. */
+/* plate inspect [-f|--format FORMAT] REF... — a JSON list shaped like `docker image inspect`,
+ * or FORMAT (a Go template, json/json.h) run over each image's object. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,30 +9,44 @@
 #include "cli.h"
 #include "json/json.h"
 
-static json_t *strings_array(const struct oci_strings *s, bool familiar, const char *suffix)
+static json_t *strings_array(const struct oci_strings *s, bool familiar)
 {
 	json_t *a = json_array();
 
-	for (size_t i = 0; a != NULL && i < s->n; i++) {
-		_cleanup_free_ char *v = NULL;
-		const char *name = familiar ? oci_familiar_name(s->v[i]) : s->v[i];
-		if (suffix != NULL) {
-			/* RepoDigests: "repo@digest", the repository without its tag. */
-			const char *colon = strrchr(name, ':');
-			int len = colon && !strchr(colon, '/') ? (int)(colon - name) : (int)strlen(name);
-			if (asprintf(&v, "%.*s@%s", len, name, suffix) < 0)
-				v = NULL;
-		}
-		json_array_append_new(a, json_string(v ? v : name));
+	for (size_t i = 0; a != NULL && i < s->n; i++)
+		json_array_append_new(a, json_string(familiar ? oci_familiar_name(s->v[i]) : s->v[i]));
+	return a;
+}
+
+/* "repo@digest" for every digest a registry gave this image when it was pulled, once each:
+ * the annotations of its index.json entries. */
+static json_t *repo_digests(const struct oci_index *idx, const struct store_image *img)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a != NULL && i < idx->n_manifests; i++) {
+		const char *v = oci_map_get(&idx->manifests[i].annotations, STORE_ANNOTATION_REPO_DIGEST);
+		const char *shown = v ? oci_familiar_name(v) : NULL;
+		bool seen = false;
+		size_t k;
+		json_t *e;
+
+		if (v == NULL || strcmp(idx->manifests[i].digest, img->root.digest) != 0)
+			continue;
+		json_array_foreach(a, k, e)
+			seen = seen || strcmp(json_string_value(e), shown) == 0;
+		if (!seen)
+			json_array_append_new(a, json_string(shown));
 	}
 	return a;
 }
 
-static json_t *image_json(const struct store_image *img, struct plate_error **err)
+static json_t *image_json(struct store *s, const struct oci_index *idx,
+			  const struct store_image *img, struct plate_error **err)
 {
 	json_t *o = json_object(), *raw = NULL, *cfg, *rootfs, *desc;
 	const struct oci_config *c = &img->config;
-	int64_t size = 0;
+	uint64_t size = 0;
 
 	if (json_parse(img->config_json, img->config_len, OCI_MAX_CONFIG_SIZE, JSON_DEFAULT_MAX_DEPTH,
 		       &raw, err) < 0) {
@@ -38,20 +54,22 @@ static json_t *image_json(const struct store_image *img, struct plate_error **er
 		return NULL;
 	}
 	cfg = json_object_get(raw, "config");
-	for (size_t i = 0; i < img->manifest.n_layers; i++)
-		size += img->manifest.layers[i].size;
+	if (store_image_unpacked_size(s, img, &size, err) < 0) {
+		json_decref(raw);
+		json_decref(o);
+		return NULL;
+	}
 	rootfs = json_object();
 	json_object_set_new(rootfs, "Type", json_string("layers"));
-	json_object_set_new(rootfs, "Layers", strings_array(&c->diff_ids, false, NULL));
+	json_object_set_new(rootfs, "Layers", strings_array(&c->diff_ids, false));
 	desc = json_object();
 	json_object_set_new(desc, "mediaType", json_string(img->manifest_desc.media_type));
 	json_object_set_new(desc, "digest", json_string(img->manifest_desc.digest));
 	json_object_set_new(desc, "size", json_integer(img->manifest_desc.size));
 
 	json_object_set_new(o, "Id", json_string(img->manifest.config.digest));
-	json_object_set_new(o, "RepoTags", strings_array(&img->names, true, NULL));
-	json_object_set_new(o, "RepoDigests",
-			    strings_array(&img->names, true, img->manifest_desc.digest));
+	json_object_set_new(o, "RepoTags", strings_array(&img->names, true));
+	json_object_set_new(o, "RepoDigests", repo_digests(idx, img));
 	json_object_set_new(o, "Parent", json_string(""));
 	json_object_set_new(o, "Comment",
 			    json_string(c->n_history > 0 && c->history[c->n_history - 1].comment
@@ -64,7 +82,7 @@ static json_t *image_json(const struct store_image *img, struct plate_error **er
 	if (c->variant != NULL)
 		json_object_set_new(o, "Variant", json_string(c->variant));
 	json_object_set_new(o, "Os", json_string(c->os));
-	json_object_set_new(o, "Size", json_integer(size));
+	json_object_set_new(o, "Size", json_integer((json_int_t)size));
 	json_object_set_new(o, "RootFS", rootfs);
 	json_object_set_new(o, "Descriptor", desc);
 	json_decref(raw);
@@ -73,27 +91,46 @@ static json_t *image_json(const struct store_image *img, struct plate_error **er
 
 int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct store *s = NULL;
 	json_t *list = json_array();
 	_cleanup_free_ char *text = NULL;
 	struct plate_error *first = NULL;
-	int rc = -1, first_ref = cli_operands(ctx, "inspect", argc, argv, err);
+	struct cli_format f = { 0 };
+	struct oci_index idx = { 0 };
+	const char *format = NULL;
+	int c, rc = -1;
 
-	if (first_ref < 0)
-		goto out;
-	if (first_ref == argc) {
-		rc = cli_usage_error(ctx, err, "usage: plate inspect REF...");
+	optind = 0;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, "f:", longopts)) != -1) {
+		if (c != 'f') {
+			rc = optopt == 'f' ? cli_usage_error(ctx, err, "inspect: --format needs a value")
+					   : cli_bad_option(ctx, "inspect", argv, err);
+			goto out;
+		}
+		format = optarg;
+	}
+	if (optind == argc) {
+		rc = cli_usage_error(ctx, err, "usage: plate inspect [-f FORMAT] REF...");
 		goto out;
 	}
-	if (cli_open_store(ctx, &s, err) < 0)
+	if (format != NULL && cli_format_init(&f, format, "{{.Id}}", err) < 0) {
+		ctx->error_exit = CLI_EXIT_USAGE;
 		goto out;
-	for (int i = first_ref; i < argc; i++) {
+	}
+	if (cli_open_store(ctx, &s, err) < 0 || store_index_read(s, &idx, err) < 0)
+		goto out;
+	for (int i = optind; i < argc; i++) {
 		struct plate_error *e = NULL;
 		struct store_image *img = NULL;
 		json_t *o;
 
 		if (store_image_resolve(s, argv[i], cli_host_platform(), &img, &e) < 0 ||
-		    (o = image_json(img, &e)) == NULL) {
+		    (o = image_json(s, &idx, img, &e)) == NULL) {
 			if (first == NULL)
 				first = e;
 			else
@@ -104,15 +141,26 @@ int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv, struct plate_err
 		json_array_append_new(list, o);
 		store_image_free(img);
 	}
-	text = json_dumps(list, JSON_INDENT(4));
-	if (text != NULL)
-		printf("%s\n", text);
+	if (format != NULL) {
+		size_t k;
+		json_t *o;
+		json_array_foreach(list, k, o)
+			if (cli_format_row(&f, o, err) < 0)
+				goto out;
+	} else {
+		text = json_dumps(list, JSON_INDENT(4));
+		if (text != NULL)
+			printf("%s\n", text);
+	}
 	if (first != NULL) {
-		*err = first;
+		*err = steal_pointer(&first);
 		goto out;
 	}
 	rc = CLI_EXIT_OK;
 out:
+	plate_error_free(first);
+	cli_format_release(&f);
+	oci_index_release(&idx);
 	json_decref(list);
 	store_free(s);
 	return rc;

@@ -3,14 +3,24 @@
  *   plain  BuildKit's plain style: "#3 [builder 2/5] COPY go.mod ./", "#3 CACHED",
  *          "#5 0.412 <output line>", "#5 DONE 1.2s"
  *   json   one JSON object per event and line
- *   tty    the steps as a live list, redrawn in place, with the last output line of each
- *          running step
+ *   tty    BuildKit's live list: a "[+] Building 12.3s (n/m)" header, then one line per
+ *          step with its state and time and the last output line of each running step,
+ *          redrawn in place on every event and by a ticker thread ten times a second, so a
+ *          step that prints nothing still shows its time passing.  Colour unless NO_COLOR
+ *          is set (https://no-color.org: any non-empty value).
+ * The mode comes from --progress, else $BUILDKIT_PROGRESS (as docker reads it), else auto:
+ * tty when stderr is a terminal (and TERM is not dumb), plain otherwise.  tty asked for
+ * without a terminal falls back to plain, as docker's auto would.  rawjson is taken as our
+ * json (one object per event, not BuildKit's solve-status format).
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -37,8 +47,22 @@ struct cli_progress {
 	FILE *out;
 	struct step *steps;
 	size_t n;
-	unsigned drawn; /* tty: lines drawn last time */
+	/* tty: what the ticker and the events share, under lock */
+	unsigned drawn; /* lines drawn last time */
+	bool color;
+	double t0;      /* the first event */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t ticker;
+	bool ticking, stop, finished;
 };
+
+static bool stderr_is_terminal(void)
+{
+	const char *term = getenv("TERM");
+
+	return isatty(STDERR_FILENO) && term != NULL && strcmp(term, "dumb") != 0;
+}
 
 int cli_progress_new(const char *mode, struct cli_progress **out, struct plate_error **err)
 {
@@ -47,23 +71,35 @@ int cli_progress_new(const char *mode, struct cli_progress **out, struct plate_e
 	if (p == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	p->out = stderr;
+	if (mode == NULL && (mode = getenv("BUILDKIT_PROGRESS")) != NULL && *mode == '\0')
+		mode = NULL;
 	if (mode == NULL || strcmp(mode, "auto") == 0)
-		p->mode = isatty(STDERR_FILENO) && getenv("TERM") != NULL &&
-				  strcmp(getenv("TERM"), "dumb") != 0
-			  ? MODE_TTY
-			  : MODE_PLAIN;
+		p->mode = stderr_is_terminal() ? MODE_TTY : MODE_PLAIN;
 	else if (strcmp(mode, "plain") == 0)
 		p->mode = MODE_PLAIN;
 	else if (strcmp(mode, "json") == 0 || strcmp(mode, "rawjson") == 0)
 		p->mode = MODE_JSON;
 	else if (strcmp(mode, "tty") == 0)
-		p->mode = MODE_TTY;
+		p->mode = stderr_is_terminal() ? MODE_TTY : MODE_PLAIN;
 	else if (strcmp(mode, "quiet") == 0)
 		p->mode = MODE_QUIET;
 	else {
 		free(p);
-		return plate_err_new(err, EINVAL, "unknown --progress '%s' (auto, tty, plain, json, quiet)",
+		return plate_err_new(err, EINVAL, "unknown %s '%s' (auto, tty, plain, json, rawjson, quiet)",
+				     mode == getenv("BUILDKIT_PROGRESS") ? "BUILDKIT_PROGRESS" : "--progress",
 				     mode);
+	}
+	{
+		const char *no_color = getenv("NO_COLOR");
+		p->color = no_color == NULL || *no_color == '\0';
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	{
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&p->wake, &ca);
+		pthread_condattr_destroy(&ca);
 	}
 	*out = p;
 	return 0;
@@ -73,6 +109,9 @@ void cli_progress_free(struct cli_progress *p)
 {
 	if (p == NULL)
 		return;
+	cli_progress_finish(p, false);
+	pthread_cond_destroy(&p->wake);
+	pthread_mutex_destroy(&p->lock);
 	for (size_t i = 0; i < p->n; i++) {
 		free(p->steps[i].name);
 		buf_release(&p->steps[i].partial);
@@ -233,22 +272,124 @@ static void json_event(struct cli_progress *p, const struct engine_event *ev)
 
 /* ---- tty -------------------------------------------------------------------------------- */
 
+/* SGR colours as BuildKit's tty display uses them: finished steps blue, failed ones red,
+ * warnings yellow, running ones the terminal's own colour. */
+#define COLOR_DONE "\033[34m"
+#define COLOR_ERROR "\033[31m"
+#define COLOR_WARN "\033[33m"
+#define COLOR_RESET "\033[0m"
+
+static void color(struct cli_progress *p, const char *sgr)
+{
+	if (p->color)
+		fputs(sgr, p->out);
+}
+
+static void tty_step(struct cli_progress *p, const struct step *t, unsigned cols)
+{
+	double secs = t->state[0] ? t->seconds : cli_now() - t->t0;
+	const char *word = strcmp(t->state, "CACHED") == 0 ? "CACHED "
+			   : strcmp(t->state, "ERROR") == 0 ? "ERROR "
+							    : "";
+	int room = (int)cols - 12 - (int)strlen(word);
+	SAFE(name, t->name, strlen(t->name), (size_t)room);
+
+	color(p, t->state[0] == 'E' ? COLOR_ERROR : t->state[0] ? COLOR_DONE : "");
+	fprintf(p->out, "\033[2K => %s%-*.*s %6.1fs\n", word, room, room, name, secs);
+	if (t->state[0])
+		color(p, COLOR_RESET);
+	p->drawn++;
+	if (t->state[0] == '\0' && t->last[0] != '\0') {
+		SAFE(last, t->last, strlen(t->last), cols - 5);
+		fprintf(p->out, "\033[2K    %.*s\n", (int)cols - 5, last);
+		p->drawn++;
+	}
+}
+
+/* Up over what was drawn, then the header and the steps; while the build runs, only the
+ * newest steps that fit the terminal (the cursor cannot move above its top line). */
+static void tty_redraw(struct cli_progress *p, bool final, bool success)
+{
+	struct winsize ws;
+	unsigned cols = 100, rows = 0, done = 0;
+	size_t first = 0;
+
+	if (ioctl(fileno(p->out), TIOCGWINSZ, &ws) == 0) {
+		if (ws.ws_col >= 40)
+			cols = ws.ws_col;
+		rows = ws.ws_row;
+	}
+	if (p->drawn > 0)
+		fprintf(p->out, "\033[%uA", p->drawn);
+	p->drawn = 0;
+	for (size_t i = 0; i < p->n; i++)
+		done += p->steps[i].state[0] != '\0';
+	color(p, success ? COLOR_DONE : "");
+	fprintf(p->out, "\033[2K[+] Building %.1fs (%u/%zu)%s\n", cli_now() - p->t0, done, p->n,
+		success ? " FINISHED" : "");
+	color(p, success ? COLOR_RESET : "");
+	p->drawn++;
+	if (!final && rows > 2) {
+		unsigned lines = 0;
+		for (first = p->n; first > 0; first--) {
+			const struct step *t = &p->steps[first - 1];
+			unsigned need = 1 + (t->state[0] == '\0' && t->last[0] != '\0');
+			if (lines + need > rows - 2)
+				break;
+			lines += need;
+		}
+	}
+	for (size_t i = first; i < p->n; i++)
+		tty_step(p, &p->steps[i], cols);
+	fflush(p->out);
+}
+
+/* Ten redraws a second while a step runs: its time moves even when it prints nothing. */
+static void *ticker(void *data)
+{
+	struct cli_progress *p = data;
+	struct timespec at;
+
+	pthread_mutex_lock(&p->lock);
+	clock_gettime(CLOCK_MONOTONIC, &at);
+	while (!p->stop) {
+		at.tv_nsec += 100 * 1000 * 1000;
+		if (at.tv_nsec >= 1000 * 1000 * 1000) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000 * 1000 * 1000;
+		}
+		if (pthread_cond_timedwait(&p->wake, &p->lock, &at) != 0 && !p->stop)
+			tty_redraw(p, false, false);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
 static void tty(struct cli_progress *p, const struct engine_event *ev)
 {
-	struct step *s = ev->id ? find(p, ev->id, ev->name) : NULL;
-	struct winsize ws;
-	unsigned cols = 100;
+	struct step *s;
 
-	if (ioctl(fileno(p->out), TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
-		cols = ws.ws_col;
-
+	pthread_mutex_lock(&p->lock);
+	if (p->finished)
+		goto out;
 	if (ev->type == ENGINE_EVENT_ISOLATION) {
-		SAFE(name, ev->name, strlen(ev->name), MESSAGE_MAX);
-		fprintf(p->out, "isolation: %s\n", name);
-		return;
+		/* Above the live list, where it stays. */
+		_cleanup_free_ char *name = printable_dup(ev->name, strlen(ev->name), MESSAGE_MAX, 0);
+		if (name == NULL)
+			goto out;
+		if (p->drawn > 0)
+			fprintf(p->out, "\033[%uA", p->drawn);
+		p->drawn = 0;
+		fprintf(p->out, "\033[2Kisolation: %s\n", name);
+		goto out;
 	}
+	if (p->t0 == 0) {
+		p->t0 = cli_now();
+		p->ticking = pthread_create(&p->ticker, NULL, ticker, p) == 0;
+	}
+	s = ev->id ? find(p, ev->id, ev->name) : NULL;
 	if (s == NULL && ev->type != ENGINE_EVENT_WARNING)
-		return;
+		goto out;
 	switch (ev->type) {
 	case ENGINE_EVENT_STEP_START:
 		s->t0 = cli_now();
@@ -278,35 +419,71 @@ static void tty(struct cli_progress *p, const struct engine_event *ev)
 		snprintf(s->state, sizeof(s->state), "ERROR");
 		s->seconds = ev->seconds;
 		break;
-	case ENGINE_EVENT_WARNING:
+	case ENGINE_EVENT_WARNING: {
+		/* Above the live list, where it stays. */
+		_cleanup_free_ char *message =
+			printable_dup(ev->message, strlen(ev->message), MESSAGE_MAX, 0);
+		if (message == NULL)
+			goto out;
+		if (p->drawn > 0)
+			fprintf(p->out, "\033[%uA", p->drawn);
+		p->drawn = 0;
+		color(p, COLOR_WARN);
+		fprintf(p->out, "\033[2KWARNING: %s\n", message);
+		color(p, COLOR_RESET);
+		break;
+	}
 	case ENGINE_EVENT_STEP_MISS:
 	case ENGINE_EVENT_ISOLATION:
 		break;
 	default:
 		break;
 	}
-	/* Redraw: up over what was drawn, then every step. */
+	tty_redraw(p, false, false);
+out:
+	pthread_mutex_unlock(&p->lock);
+}
+
+void cli_progress_note(struct cli_progress *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (p->mode != MODE_TTY) {
+		vfprintf(p->out, fmt, ap);
+		va_end(ap);
+		return;
+	}
+	/* Above the live list, which is drawn again below it. */
+	pthread_mutex_lock(&p->lock);
 	if (p->drawn > 0)
 		fprintf(p->out, "\033[%uA", p->drawn);
 	p->drawn = 0;
-	if (ev->type == ENGINE_EVENT_WARNING) {
-		SAFE(message, ev->message, strlen(ev->message), MESSAGE_MAX);
-		fprintf(p->out, "\033[2KWARNING: %s\n", message);
+	fputs("\033[2K", p->out);
+	vfprintf(p->out, fmt, ap);
+	if (p->t0 != 0 && !p->finished)
+		tty_redraw(p, false, false);
+	pthread_mutex_unlock(&p->lock);
+	va_end(ap);
+}
+
+void cli_progress_finish(struct cli_progress *p, bool success)
+{
+	if (p->mode != MODE_TTY)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	if (p->ticking)
+		pthread_join(p->ticker, NULL);
+	p->ticking = false;
+	if (p->t0 != 0 && !p->finished) {
+		/* The whole list once more, scrolling as it must: it stays in the scrollback. */
+		tty_redraw(p, true, success);
+		p->finished = true;
+		p->drawn = 0;
 	}
-	for (size_t i = 0; i < p->n; i++) {
-		struct step *t = &p->steps[i];
-		double secs = t->state[0] ? t->seconds : cli_now() - t->t0;
-		SAFE(name, t->name, strlen(t->name), cols - 20);
-		fprintf(p->out, "\033[2K => %-*.*s %s %.1fs\n", (int)cols - 20, (int)cols - 20, name,
-			t->state[0] ? t->state : "...", secs);
-		p->drawn++;
-		if (t->state[0] == '\0' && t->last[0] != '\0') {
-			SAFE(last, t->last, strlen(t->last), cols - 5);
-			fprintf(p->out, "\033[2K    %.*s\n", (int)cols - 5, last);
-			p->drawn++;
-		}
-	}
-	fflush(p->out);
 }
 
 void cli_progress_event(void *data, const struct engine_event *ev)

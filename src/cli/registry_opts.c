@@ -86,32 +86,6 @@ void cli_registry_release(struct cli_registry *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static void format_size(uint64_t n, char *out, size_t len)
-{
-	if (n >= 1 << 20)
-		snprintf(out, len, "%.1f MiB", (double)n / (1 << 20));
-	else
-		snprintf(out, len, "%.1f KiB", (double)n / 1024);
-}
-
-void cli_transfer_progress(void *data, const struct transfer_event *ev)
-{
-	char size[32];
-
-	(void)data;
-	format_size(ev->size, size, sizeof(size));
-	switch (ev->type) {
-	case TRANSFER_EVENT_MANIFEST:
-		fprintf(stderr, "manifest %s\n", ev->digest);
-		break;
-	case TRANSFER_EVENT_BLOB_DONE:
-		fprintf(stderr, "%.19s: %s (%s)\n", ev->digest, ev->how, size);
-		break;
-	default:
-		break;
-	}
-}
-
 int cli_transfer_begin(struct cli_ctx *ctx, const char *cmd, int argc, char **argv,
 		       struct cli_transfer *t, struct plate_error **err)
 {
@@ -147,14 +121,19 @@ int cli_transfer_begin(struct cli_ctx *ctx, const char *cmd, int argc, char **ar
 		return -1;
 	t->o.store = t->store;
 	t->o.registry = &t->reg.opts;
-	if (!t->quiet)
+	if (!t->quiet) {
+		if (cli_transfer_view_new(&t->view, err) < 0)
+			return -1;
 		t->o.progress = cli_transfer_progress;
+		t->o.progress_data = t->view;
+	}
 	return optind;
 }
 
 void cli_transfer_end(struct cli_transfer *t)
 {
 	transfer_result_release(&t->res);
+	cli_transfer_view_free(t->view);
 	store_free(t->store);
 	cli_registry_release(&t->reg);
 }

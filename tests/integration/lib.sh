@@ -5,6 +5,9 @@ set -u
 : "${PLATE_TEST_TMP:=/tmp}"
 T=$(mktemp -d "$PLATE_TEST_TMP/$(basename "$0" .sh).XXXXXX")
 trap 'rm -rf "$T"' EXIT
+# A build dates its image by the git HEAD its context is in: contexts made in $T must not be
+# found inside plate's own checkout (where the test directory usually is).
+export GIT_CEILING_DIRECTORIES=${T%/*}
 _tap_n=0
 _tap_failed=0
 

@@ -161,7 +161,7 @@ if [ "$(id -u)" = 0 ] && grep -qw overlay /proc/filesystems; then
 	"$PLATE" --root "$S2" rmi "$R/pl/built:v1" >/dev/null 2>&1
 	"$PLATE" --root "$S2" push local/app "$R/pl/fresh:v1" >/dev/null 2>"$T/push4.err"
 	tap_like "a base layer is mounted from the base's repository" \
-		"^$(sha256_of "$T/img/layer.tar.gz" | cut -c1-19): mounted" "$T/push4.err"
+		"^mounted $(sha256_of "$T/img/layer.tar.gz" | cut -c1-19) " "$T/push4.err"
 	tap_like "the image's own layer is uploaded" "uploaded" "$T/push4.err"
 fi
 tap_done

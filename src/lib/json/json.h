@@ -56,4 +56,27 @@ int json_get_bool(const json_t *obj, const char *key, bool required, bool *out,
 int json_get_typed(const json_t *obj, const char *key, json_type type, bool required,
 		   json_t **out, const char *where, struct plate_error **err);
 
+/* ---- templates (template.c) ----------------------------------------------------------------
+ * The Go-template subset of docker's --format, over a JSON value ("dot"):
+ *   text and {{actions}}, with {{- and -}} trimming, and comments (a slash-star pair inside the braces)
+ *   operands: . .Field.Path "string" `raw` 42 true false (pipeline)
+ *   pipelines: a function and its arguments, or an operand; "|" passes a result on as the
+ *   last argument of the next function
+ *   functions: json, index (list positions, map keys), len, join LIST SEP, split S SEP,
+ *   upper, lower, truncate S N
+ *   blocks: {{if}} / {{else if}} / {{else}} / {{end}}, {{with}}, {{range}} (over a list, or a
+ *   map's values in key order)
+ * Refused with "template:LINE:COL: ..." when parsing: variables ($x, :=), define, template,
+ * block, break, continue, other escapes.  Values print as Go's %v does (lists [a b], maps
+ * map[k:v]); a field the value lacks is null and prints nothing (docker's structs print
+ * their zero value).  Pure: no I/O; execution output is bounded by out's cap (EFBIG). */
+struct buf;
+struct json_template;
+int json_template_parse(const char *text, size_t len, struct json_template **out,
+			struct plate_error **err);
+/* Appends the template's output for dot (borrowed) to out. */
+int json_template_execute(const struct json_template *t, json_t *dot, struct buf *out,
+			  struct plate_error **err);
+void json_template_free(struct json_template *t);
+
 #endif

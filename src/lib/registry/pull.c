@@ -342,6 +342,7 @@ struct fetch {
 	uint64_t written;   /* bytes handed to the caller's sink so far */
 	uint64_t requested; /* offset asked for with Range in the current request */
 	uint64_t cap;       /* most bytes acceptable */
+	uint64_t total;     /* the expected size, 0 when unknown (progress) */
 	bool started;       /* the current response has delivered its first byte */
 	bool hashed_any;
 	const struct http_response *resp;
@@ -399,7 +400,12 @@ static int fetch_write(void *data, const void *buf, size_t len, struct plate_err
 				     f->ref_str, f->ep->base, (unsigned long long)f->cap);
 	digest_update(&f->d, buf, len);
 	f->written += len;
-	return f->sink->write(f->sink->data, buf, len, err);
+	if (f->sink->write(f->sink->data, buf, len, err) < 0)
+		return -1;
+	if (f->c->opts.blob_progress != NULL)
+		f->c->opts.blob_progress(f->c->opts.blob_progress_data, f->digest, f->written,
+					 f->total);
+	return 0;
 }
 
 static int fetch_at(struct registry_client *c, struct reg_endpoint *ep,
@@ -411,7 +417,8 @@ static int fetch_at(struct registry_client *c, struct reg_endpoint *ep,
 	struct reg_call call = { .action = "pull", .what = "blob", .ref = ref_str, .repo = ref->path,
 				 .idempotent = true };
 	struct fetch f = { .c = c, .sink = sink, .ep = ep, .ref_str = ref_str, .digest = digest,
-			   .cap = cap };
+			   .cap = cap,
+			   .total = expected_size == REGISTRY_SIZE_UNKNOWN ? 0 : expected_size };
 	struct registry_sink wrap = { .write = fetch_write, .data = &f };
 	struct http_response resp;
 	char got[DIGEST_STRING_LEN + 1];

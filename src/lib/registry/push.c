@@ -271,10 +271,32 @@ static bool repo_name_ok(const char *s)
 	return true;
 }
 
+/* The body as sent: the caller's source, reporting how far the reads have come. */
+struct counted_source {
+	struct registry_client *c;
+	const struct registry_source *src;
+	const char *digest;
+};
+
+static int counted_read_at(void *data, uint64_t offset, void *buf, size_t len,
+			   struct plate_error **err)
+{
+	struct counted_source *cs = data;
+
+	if (cs->src->read_at(cs->src->data, offset, buf, len, err) < 0)
+		return -1;
+	cs->c->opts.blob_progress(cs->c->opts.blob_progress_data, cs->digest, offset + len,
+				  cs->src->size);
+	return 0;
+}
+
 int registry_push_blob(struct registry_client *c, const struct oci_reference *ref,
 		       const char *digest, const struct registry_source *src, const char *mount_from,
 		       enum registry_push_result *result, struct plate_error **err)
 {
+	struct counted_source cs = { .c = c, .src = src, .digest = digest };
+	struct registry_source counted = { .read_at = counted_read_at, .data = &cs,
+					   .size = src->size };
 	_cleanup_free_ char *ref_str = NULL;
 	struct reg_endpoint *ep;
 	size_t n;
@@ -293,7 +315,8 @@ int registry_push_blob(struct registry_client *c, const struct oci_reference *re
 		return -1;
 	struct reg_call call = { .action = "push", .what = "blob", .ref = ref_str, .repo = ref->path,
 				 .push = true, .mount_from = mount_from, .idempotent = true };
-	struct upload u = { .c = c, .ep = ep, .call = &call, .digest = digest, .src = src };
+	struct upload u = { .c = c, .ep = ep, .call = &call, .digest = digest,
+			    .src = c->opts.blob_progress ? &counted : src };
 
 	r = reg_head_blob_push(c, ep, ref, ref_str, digest, &have, err);
 	if (r < 0)

@@ -196,6 +196,14 @@ struct registry_options {
 				      0 = one monolithic PUT */
 	unsigned tags_page_size;   /* tag listing: ask for pages of n tags (0: registry's choice) */
 
+	/* Bytes of a blob moving, for progress displays: called by registry_fetch_blob() as
+	 * bytes arrive and by registry_push_blob() as the body is read for sending, with the
+	 * bytes so far (they go back down when a transfer starts over) and the blob's size (0
+	 * when unknown).  Runs on the thread doing the transfer: must be thread-safe when
+	 * clients of these options run in parallel.  May be NULL. */
+	void (*blob_progress)(void *data, const char *digest, uint64_t done, uint64_t total);
+	void *blob_progress_data;
+
 	uint64_t (*now_ms)(void *data); /* monotonic milliseconds */
 	void (*sleep_ms)(void *data, unsigned ms);
 	void *clock_data;

@@ -204,3 +204,36 @@ int store_snapshot_index_check(struct store *s, const char *diff_id, struct plat
 		return plate_err_new(err, 0, "%s does not match the tree", STORE_SNAPSHOT_INDEX);
 	return 0;
 }
+
+int store_layer_unpacked_size(struct store *s, const char *diff_id, uint64_t *bytes,
+			      struct plate_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	const char *hex = store_digest_hex(diff_id, err);
+	char path[DIGEST_HEX_LEN + 32];
+	struct layer_index *ix = NULL;
+	size_t len;
+
+	if (hex == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "snapshots/%s/%s", hex, STORE_SNAPSHOT_INDEX);
+	if (store_fs_read_file(s->rootfd, path, LAYER_INDEX_MAX, &data, &len, err) < 0 ||
+	    layer_index_parse(data, len, diff_id, &ix, err) < 0)
+		return -1;
+	*bytes = ix->bytes;
+	layer_index_free(ix);
+	return 0;
+}
+
+int store_image_unpacked_size(struct store *s, const struct store_image *img, uint64_t *bytes,
+			      struct plate_error **err)
+{
+	*bytes = 0;
+	for (size_t i = 0; i < img->config.diff_ids.n; i++) {
+		uint64_t n;
+		if (store_layer_unpacked_size(s, img->config.diff_ids.v[i], &n, err) < 0)
+			return -1;
+		*bytes += n;
+	}
+	return 0;
+}

@@ -57,6 +57,9 @@
  * referrer such as a build's SBOM.  Such an entry is no image of its own; a commit drops
  * it once no other entry has that digest. */
 #define STORE_ANNOTATION_SUBJECT "dev.plate.subject"
+/* On an index.json entry: "REPOSITORY@DIGEST", the manifest digest a registry gave for the
+ * image when it was pulled (docker's RepoDigests). */
+#define STORE_ANNOTATION_REPO_DIGEST "dev.plate.repo-digest"
 
 struct store;
 struct store_txn;
@@ -109,6 +112,13 @@ int store_image_resolve(struct store *s, const char *name, const char *platform,
 int store_image_original(struct store *s, const struct store_image *img,
 			 struct oci_descriptor *out, struct plate_error **err);
 void store_image_free(struct store_image *img);
+/* The bytes of img's regular files, layer by layer (a file a later layer replaces counts
+ * twice), from the snapshot indexes: docker's SIZE, the image as unpacked. */
+int store_image_unpacked_size(struct store *s, const struct store_image *img, uint64_t *bytes,
+			      struct plate_error **err);
+/* The same for one layer, by diffID. */
+int store_layer_unpacked_size(struct store *s, const char *diff_id, uint64_t *bytes,
+			      struct plate_error **err);
 
 /* Reads a small blob (at most max bytes) and verifies its digest. */
 int store_blob_read(struct store *s, const char *digest, size_t max, char **data, size_t *len,

@@ -37,6 +37,7 @@ struct pull_layer {
 
 struct puller {
 	const struct transfer_options *o;
+	struct registry_options reg; /* o's, with byte counts forwarded */
 	const struct oci_reference *ref;
 	struct store_txn *txn;
 	pthread_mutex_t txn_lock;
@@ -49,6 +50,34 @@ struct puller {
 	struct plate_error *error; /* the first failure, under q_lock */
 	struct transfer_result *res;
 };
+
+static void forward_bytes(void *data, const char *digest, uint64_t done, uint64_t total)
+{
+	const struct transfer_options *o = data;
+	struct transfer_event ev = { .type = TRANSFER_EVENT_BLOB_BYTES, .digest = digest,
+				     .size = total, .done = done };
+
+	o->progress(o->progress_data, &ev);
+}
+
+void transfer_registry_options(const struct transfer_options *o, struct registry_options *out)
+{
+	*out = *o->registry;
+	if (o->progress != NULL) {
+		out->blob_progress = forward_bytes;
+		out->blob_progress_data = (void *)o;
+	}
+}
+
+static void blob_done(const struct transfer_options *o, const struct oci_descriptor *d,
+		      const char *how)
+{
+	struct transfer_event ev = { .type = TRANSFER_EVENT_BLOB_DONE, .digest = d->digest,
+				     .size = (uint64_t)d->size, .how = how };
+
+	if (o->progress != NULL)
+		o->progress(o->progress_data, &ev);
+}
 
 void transfer_result_release(struct transfer_result *r)
 {
@@ -230,6 +259,7 @@ static int fetch_into_store(struct puller *p, struct registry_client *c, const s
 		p->res->transferred++;
 		p->res->bytes += s.n;
 		pthread_mutex_unlock(&p->q_lock);
+		blob_done(p->o, d, "fetched");
 	}
 	return r;
 }
@@ -257,7 +287,7 @@ static void *worker(void *data)
 	_cleanup_error_ struct plate_error *err = NULL;
 	struct registry_client *c = NULL;
 
-	if (registry_client_new(p->o->registry, &c, &err) < 0) {
+	if (registry_client_new(&p->reg, &c, &err) < 0) {
 		fail(p, &err);
 		return NULL;
 	}
@@ -435,6 +465,7 @@ static int fetch_small(struct registry_client *c, struct puller *p,
 	p->res->transferred++;
 	p->res->bytes += s.b.len;
 	*data = buf_detach(&s.b, len);
+	blob_done(p->o, d, "fetched");
 	return 0;
 }
 
@@ -515,7 +546,7 @@ static int pin_or_fetch(struct puller *p, const struct oci_descriptor *d, struct
 static int pull_image(struct puller *p, struct registry_client *c, struct registry_manifest *rm,
 		      const char *name, struct plate_error **err)
 {
-	_cleanup_free_ char *config_data = NULL;
+	_cleanup_free_ char *config_data = NULL, *repo_digest = NULL;
 	struct oci_manifest m = { 0 };
 	struct oci_config cfg = { 0 };
 	struct oci_descriptor root = { .media_type = rm->media_type, .digest = rm->digest,
@@ -561,19 +592,23 @@ static int pull_image(struct puller *p, struct registry_client *c, struct regist
 			goto out;
 		if (have == 0) {
 			p->layers[i].state = LAYER_READY;
-			if (p->o->progress) {
-				struct transfer_event ev = { .type = TRANSFER_EVENT_BLOB_DONE,
-							     .digest = m.layers[i].digest,
-							     .size = (uint64_t)m.layers[i].size,
-							     .how = "present" };
-				p->o->progress(p->o->progress_data, &ev);
-			}
+			blob_done(p->o, &m.layers[i], "present");
 		}
 	}
-	if (pull_layers(p, err) < 0 || store_txn_tag_image(p->txn, name, &root, err) < 0)
+	/* The digest the registry answered with, under the repository it came from: what
+	 * inspect shows as RepoDigests (a local tag or build has none). */
+	if (asprintf(&repo_digest, "%s/%s@%s", p->ref->domain, p->ref->path, rm->digest) < 0) {
+		repo_digest = NULL;
+		plate_err_new(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	if (pull_layers(p, err) < 0 ||
+	    oci_map_set(&root.annotations, STORE_ANNOTATION_REPO_DIGEST, repo_digest, err) < 0 ||
+	    store_txn_tag_image(p->txn, name, &root, err) < 0)
 		goto out;
 	r = 0;
 out:
+	oci_map_release(&root.annotations);
 	oci_config_release(&cfg);
 	oci_manifest_release(&m);
 	return r;
@@ -606,7 +641,8 @@ int transfer_pull(const struct transfer_options *o, const char *reference,
 	pthread_mutex_init(&p.txn_lock, NULL);
 	pthread_mutex_init(&p.q_lock, NULL);
 	pthread_cond_init(&p.q_cond, NULL);
-	if (registry_client_new(o->registry, &c, err) < 0 ||
+	transfer_registry_options(o, &p.reg);
+	if (registry_client_new(&p.reg, &c, err) < 0 ||
 	    get_image_manifest(c, o, &ref, &rm, err) < 0 ||
 	    store_txn_begin(o->store, &p.txn, err) < 0 || pull_image(&p, c, &rm, res.name, err) < 0 ||
 	    store_txn_commit(p.txn, err) < 0) {

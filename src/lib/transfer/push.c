@@ -21,6 +21,7 @@ struct blob_origin {
 
 struct pusher {
 	const struct transfer_options *o;
+	struct registry_options reg; /* o's, with byte counts forwarded */
 	struct registry_client *c;
 	const struct oci_reference *dest;
 	const char *mount_from; /* a repository of the same registry naming the image, or NULL */
@@ -256,8 +257,9 @@ int transfer_push(const struct transfer_options *o, const char *name, const char
 	if (store_lock_shared(o->store, err) < 0)
 		goto out;
 	locked = true;
+	transfer_registry_options(o, &p.reg);
 	if (store_image_resolve(o->store, name, o->platform, &img, err) < 0 ||
-	    registry_client_new(o->registry, &p.c, err) < 0)
+	    registry_client_new(&p.reg, &p.c, err) < 0)
 		goto out;
 	p.mount_from = find_mount_source(img, &dest, &mount);
 	if (p.mount_from == NULL)

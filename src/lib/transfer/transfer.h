@@ -43,6 +43,8 @@
 enum transfer_event_type {
 	TRANSFER_EVENT_MANIFEST, /* the manifest to transfer: digest */
 	TRANSFER_EVENT_BLOB_DONE, /* a blob moved (or was found present): digest, size, how */
+	TRANSFER_EVENT_BLOB_BYTES, /* a blob moving: digest, done of size bytes (size 0: unknown);
+				    * done goes back down when a transfer starts over */
 };
 
 struct transfer_event {
@@ -50,6 +52,7 @@ struct transfer_event {
 	const char *digest;
 	uint64_t size;
 	const char *how; /* "present", "fetched", "uploaded", "mounted", "exists" */
+	uint64_t done;   /* BLOB_BYTES */
 };
 
 struct transfer_options {
@@ -57,6 +60,8 @@ struct transfer_options {
 	const struct registry_options *registry;
 	const char *platform; /* "os/arch[/variant]" picked from an index; NULL: linux/amd64 */
 	unsigned jobs;        /* parallel layer downloads; 0: 3 */
+	/* Events as the transfer goes; BLOB_BYTES and BLOB_DONE come from the parallel
+	 * downloads' threads: the callback must be thread-safe. */
 	void (*progress)(void *data, const struct transfer_event *ev);
 	void *progress_data;
 };

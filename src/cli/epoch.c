@@ -1,0 +1,170 @@
+/*
+ * The epoch of a build: --build-arg SOURCE_DATE_EPOCH=N, else $SOURCE_DATE_EPOCH, else the
+ * commit time of the context's git HEAD (the convention of reproducible-build tooling: the
+ * same commit gives the same image, and its dates mean something), else 0.
+ *
+ * The commit time is read by `git log -1 --format=%ct HEAD` in the context.  The context may
+ * be someone else's checkout, and a repository's own config can name programs that git runs:
+ * every setting that could make this command run one is overridden on the command line
+ * (core.fsmonitor for the index, log.showSignature and gpg.program for signed commits,
+ * core.pager), the environment that could redirect git (GIT_DIR, GIT_CONFIG_*,
+ * GIT_EXTERNAL_DIFF, GIT_PAGER) is cleared, and git's own safe.directory check stays on: a
+ * repository owned by another user is refused by git and the epoch is then 0, with the reason.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "cli.h"
+
+static int parse_epoch(struct cli_ctx *ctx, const char *what, const char *v, long long *epoch,
+		       struct plate_error **err)
+{
+	char *end;
+
+	errno = 0;
+	*epoch = strtoll(v, &end, 10);
+	if (errno != 0 || *end != '\0' || *epoch < 0 || end == v)
+		return cli_usage_error(ctx, err, "%s '%s' is not a number of seconds", what, v);
+	return 0;
+}
+
+/* At most size - 1 bytes of fd, NUL-terminated. */
+static void read_some(int fd, char *buf, size_t size)
+{
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < size - 1 && ((r = read(fd, buf + n, size - 1 - n)) > 0 || (r < 0 && errno == EINTR)))
+		if (r > 0)
+			n += (size_t)r;
+	buf[n] = '\0';
+}
+
+/* The HEAD commit time of the repository dir is in, or -1 with the reason in why. */
+static long long git_head_time(const char *dir, char *why, size_t why_size)
+{
+	static const char *const unset[] = { "GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG",
+					     "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM",
+					     "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
+					     "GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_INDEX_FILE",
+					     "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES" };
+	char *argv[] = { "git", "--no-pager", "-c", "core.fsmonitor=false", "-c",
+			 "log.showSignature=false", "-c", "gpg.program=false", "-c", "core.pager=cat",
+			 "-C", (char *)dir, "log", "-1", "--no-show-signature", "--format=%ct", "HEAD",
+			 "--", NULL };
+	posix_spawn_file_actions_t fa;
+	char out[64], errtext[256];
+	int out_pipe[2], err_pipe[2], status;
+	int r;
+	pid_t pid;
+	char **env;
+	size_t n_env = 0, k = 0;
+	long long t;
+	char *end;
+
+	for (char **e = environ; *e != NULL; e++)
+		n_env++;
+	env = calloc(n_env + 2, sizeof(*env));
+	if (env == NULL) {
+		snprintf(why, why_size, "out of memory");
+		return -1;
+	}
+	for (char **e = environ; *e != NULL; e++) {
+		bool drop = false;
+		for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++) {
+			size_t l = strlen(unset[i]);
+			drop = drop || (strncmp(*e, unset[i], l) == 0 && (*e)[l] == '=');
+		}
+		if (!drop)
+			env[k++] = *e;
+	}
+	env[k++] = "GIT_TERMINAL_PROMPT=0";
+	if (pipe2(out_pipe, O_CLOEXEC) < 0) {
+		free(env);
+		snprintf(why, why_size, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if (pipe2(err_pipe, O_CLOEXEC) < 0) {
+		close(out_pipe[0]);
+		close(out_pipe[1]);
+		free(env);
+		snprintf(why, why_size, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+	r = posix_spawnp(&pid, "git", &fa, NULL, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	free(env);
+	close(out_pipe[1]);
+	close(err_pipe[1]);
+	if (r != 0) {
+		close(out_pipe[0]);
+		close(err_pipe[0]);
+		snprintf(why, why_size, "git: %s", strerror(r));
+		return -1;
+	}
+	/* git's answer is one short line; anything longer is not a time.  Both ends are closed
+	 * before the wait: a git that writes on gets SIGPIPE instead of blocking. */
+	read_some(out_pipe[0], out, sizeof(out));
+	read_some(err_pipe[0], errtext, sizeof(errtext));
+	close(out_pipe[0]);
+	close(err_pipe[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		char *nl = strchr(errtext, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		snprintf(why, why_size, "%s", errtext[0] ? errtext : "git failed");
+		return -1;
+	}
+	errno = 0;
+	t = strtoll(out, &end, 10);
+	if (errno != 0 || end == out || (*end != '\n' && *end != '\0') || t < 0) {
+		snprintf(why, why_size, "git printed no commit time");
+		return -1;
+	}
+	return t;
+}
+
+int cli_build_epoch(struct cli_ctx *ctx, const char *context, const char *const *build_args,
+		    size_t n_build_args, long long *epoch, char *source, size_t source_size,
+		    struct plate_error **err)
+{
+	static const char arg[] = "SOURCE_DATE_EPOCH=";
+	const char *env = getenv("SOURCE_DATE_EPOCH");
+	char why[256];
+
+	for (size_t i = n_build_args; i-- > 0;)
+		if (strncmp(build_args[i], arg, sizeof(arg) - 1) == 0) {
+			snprintf(source, source_size, "from --build-arg");
+			return parse_epoch(ctx, "--build-arg SOURCE_DATE_EPOCH",
+					   build_args[i] + sizeof(arg) - 1, epoch, err);
+		}
+	if (env != NULL && *env != '\0') {
+		snprintf(source, source_size, "from the environment");
+		return parse_epoch(ctx, "SOURCE_DATE_EPOCH", env, epoch, err);
+	}
+	*epoch = git_head_time(context, why, sizeof(why));
+	if (*epoch >= 0) {
+		snprintf(source, source_size, "from git HEAD");
+		return 0;
+	}
+	*epoch = 0;
+	/* Not a repository is the common case and needs no explanation beyond the default. */
+	if (strstr(why, "not a git repository") != NULL)
+		snprintf(source, source_size, "default: the context is not in a git repository");
+	else
+		snprintf(source, source_size, "default: git HEAD unreadable: %s", why);
+	return 0;
+}
