@@ -80,14 +80,27 @@ static const struct cli_help_option build_options[] = {
 };
 
 static const struct cli_help_option images_options[] = {
+	{ 'a', "all", NULL, false, "every image (plate keeps no intermediate images: the same list)" },
 	{ 'q', "quiet", NULL, false, "print only the image IDs" },
 	{ 0, "no-trunc", NULL, false, "print whole image IDs" },
 	{ 0, "digests", NULL, false, "print the digests too" },
+	{ 0, "format", "TEMPLATE", false,
+	  "a Go template per image ({{.Repository}}, {{.Tag}}, {{.ID}}, {{.Size}}...), "
+	  "'table TEMPLATE' or 'json'" },
+	OPT_END,
+};
+
+static const struct cli_help_option inspect_options[] = {
+	{ 'f', "format", "TEMPLATE", false, "a Go template per image ({{.Id}}, {{json .Config}}...)" },
 	OPT_END,
 };
 
 static const struct cli_help_option history_options[] = {
+	{ 'H', "human", "BOOL", true, "sizes and dates for people (default true; -H=false: bytes)" },
+	{ 'q', "quiet", NULL, false, "print only the layer IDs" },
 	{ 0, "no-trunc", NULL, false, "print whole commands" },
+	{ 0, "format", "TEMPLATE", false,
+	  "a Go template per step ({{.ID}}, {{.CreatedBy}}, {{.Size}}...), 'table TEMPLATE' or 'json'" },
 	OPT_END,
 };
 
@@ -197,12 +210,12 @@ static const struct cli_help helps[] = {
 	  CLI_OPERAND_DIR, false, plan_options },
 	{ "version", "print the version", "", "Prints the version of plate.", CLI_OPERAND_NONE,
 	  false, no_options },
-	{ "images", "list the images in the store", "[OPTIONS]",
+	{ "images", "list the images in the store", "[OPTIONS] [REPOSITORY[:TAG]]",
 	  "Lists the images in the store with their names, IDs, dates and sizes.",
 	  CLI_OPERAND_NONE, false, images_options },
-	{ "inspect", "show images as JSON", "REF...",
+	{ "inspect", "show images as JSON", "[OPTIONS] REF...",
 	  "Prints the configuration and layers of each image REF as a JSON array.",
-	  CLI_OPERAND_IMAGE, false, no_options },
+	  CLI_OPERAND_IMAGE, false, inspect_options },
 	{ "history", "show the history of an image", "[OPTIONS] REF",
 	  "Prints the history of the image REF, newest step first, with the size of each layer.",
 	  CLI_OPERAND_IMAGE, false, history_options },

@@ -86,7 +86,7 @@ tap_check "every option a command parses is in its help${undocumented}" test -z 
 # --help said "not logged in to --help", prune --help was an unknown option.
 "$PLATE" --root "$T/s1" inspect --help >"$T/out" 2>&1; rc=$?
 tap_check "inspect --help: usage, exit 0, no store" \
-	sh -c "[ $rc = 0 ] && grep -q '^usage: plate inspect REF' '$T/out' && [ ! -e '$T/s1' ]"
+	sh -c "[ $rc = 0 ] && grep -q '^usage: plate inspect \[OPTIONS\] REF' '$T/out' && [ ! -e '$T/s1' ]"
 "$PLATE" logout --help >"$T/out" 2>&1
 tap_check "logout --help is help, not a logout" \
 	sh -c "grep -q '^usage: plate logout' '$T/out' && ! grep -q 'logged in' '$T/out'"
