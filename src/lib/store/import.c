@@ -95,8 +95,10 @@ static int command_form(const char *args, struct oci_strings *out, struct plate_
 	struct oci_strings v = { 0 };
 	int r = json_form(args, &v, err);
 
-	if (r < 0)
+	if (r < 0) {
+		oci_strings_release(&v);
 		return -1;
+	}
 	if (r > 0 && (oci_strings_add(&v, "/bin/sh", err) < 0 || oci_strings_add(&v, "-c", err) < 0 ||
 		      oci_strings_add(&v, args, err) < 0)) {
 		oci_strings_release(&v);
