@@ -18,6 +18,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <openssl/err.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -727,36 +728,58 @@ static int archive_fd = -1;  /* docker-archive of the image */
 static char *fingerprint;    /* of empty_store, taken when it was made */
 static const char image_name[] = "localhost/oom:test";
 
-/* Paths, types and sizes below root (transactions' tmp/ and trash/ left out: leftovers
- * there are allowed after a failure), then "---" and index.json itself. */
+/* What list_entry() collects: one "path type [size]" line an entry. */
+static struct strv listing;
+static size_t listing_root_len;
+
+static int list_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	const char *rel = path + listing_root_len;
+	char *line;
+
+	rel += *rel == '/';
+	if (ftw->level == 1 && type == FTW_D && (strcmp(rel, "tmp") == 0 || strcmp(rel, "trash") == 0))
+		return FTW_SKIP_SUBTREE;
+	/* A directory's size is the filesystem's business (tmpfs counts entries). */
+	if ((S_ISREG(st->st_mode) ? asprintf(&line, "%s f %lld", rel, (long long)st->st_size)
+				  : asprintf(&line, "%s %o", rel, (unsigned)(st->st_mode & S_IFMT))) < 0)
+		return FTW_STOP;
+	if (strv_push(&listing, line) < 0) {
+		free(line);
+		return FTW_STOP;
+	}
+	return FTW_CONTINUE;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Paths, types and file sizes below root, sorted (transactions' tmp/ and trash/ left out:
+ * leftovers there are allowed after a failure), then "---" and index.json itself. */
 static char *store_fingerprint(const char *root)
 {
-	_cleanup_free_ char *cmd = NULL, *index = NULL, *out = NULL;
-	char chunk[4096];
-	size_t len = 0, n;
-	FILE *p = NULL;
-	char *path;
+	_cleanup_free_ char *path = NULL, *index = NULL;
+	struct buf out = BUF_INIT(BUF_UNLIMITED);
+	char **v;
+	size_t n;
+	int r;
 
-	if (asprintf(&cmd, "cd '%s' && find . \\( -path ./tmp -o -path ./trash \\) -prune -o "
-			   "-printf '%%P %%y %%s\\n' | LC_ALL=C sort", root) < 0 ||
-	    (p = popen(cmd, "r")) == NULL)
+	listing_root_len = strlen(root);
+	r = nftw(root, list_entry, 16, FTW_PHYS | FTW_ACTIONRETVAL);
+	v = strv_detach(&listing, &n);
+	if (r == 0 && n > 1)
+		qsort(v, n, sizeof(*v), cmp_line);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		r = buf_addf(&out, "%s\n", v[i]);
+	strv_free(v, n);
+	if (r != 0 || asprintf(&path, "%s/index.json", root) < 0 ||
+	    (index = tap_read_file(path, NULL)) == NULL || buf_addf(&out, "---\n%s", index) < 0) {
+		buf_release(&out);
 		return NULL;
-	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0) {
-		char *grown = realloc(out, len + n + 1);
-		if (grown == NULL)
-			break;
-		out = grown;
-		memcpy(out + len, chunk, n);
-		len += n;
-		out[len] = '\0';
 	}
-	if (pclose(p) != 0 || out == NULL || asprintf(&path, "%s/index.json", root) < 0)
-		return NULL;
-	index = tap_read_file(path, NULL);
-	free(path);
-	if (index == NULL || asprintf(&path, "%s---\n%s", out, index) < 0)
-		return NULL;
-	return path;
+	return buf_detach(&out, NULL);
 }
 
 static int fsck_clean(struct store *s)
