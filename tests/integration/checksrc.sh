@@ -4,6 +4,8 @@
 cd "$PLATE_SRC" || exit 1
 tap_check "tools/checksrc finds nothing" tools/checksrc
 tap_check "every public header compiles on its own" make -s check-headers
+tap_check "no function over ~150 lines in src/lib/engine/, ~80 in src/cli/ (tools/funclen)" \
+	tools/funclen
 
 # docs/ARCHITECTURE.md names every module of src/lib, and its dependency table is the one
 # tools/checksrc enforces.

@@ -92,70 +92,55 @@ static bool status_installed(const char *v, size_t n)
 	       (end - w == 9 || w[9] == ' ' || w[9] == '\t' || w[9] == '\r');
 }
 
-int check_dpkg_status_parse(const char *buf, size_t len, struct check_packages *out,
-			    struct plate_error **err)
+/*
+ * Both databases are stanzas of lines separated by blank lines; what a line means is the
+ * format's.  line() fills cur from one non-blank line: 1 when the line belongs to a stanza,
+ * 0 to pass it over (a dpkg comment), -1 with *err.  A stanza is kept when it is installed:
+ * installed starts as `installed_default` and line() may change it.
+ */
+struct stanzas {
+	const char *what; /* "dpkg status" */
+	bool installed_default;
+	bool installed;
+	bool in_stanza;
+	int (*line)(struct stanzas *st, struct check_package *cur, const char *p, size_t n,
+		    unsigned lineno, struct plate_error **err);
+};
+
+static int read_stanzas(const char *buf, size_t len, struct stanzas *st,
+			struct check_packages *out, struct plate_error **err)
 {
 	struct check_package cur = { 0 };
 	const char *p = buf, *end = buf + len;
-	bool installed = false, in_stanza = false;
 	unsigned lineno = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (len > CHECK_PKG_MAX_FILE)
-		return plate_err_new(err, EFBIG, "dpkg status is larger than %u bytes",
+		return plate_err_new(err, EFBIG, "%s is larger than %u bytes", st->what,
 				     CHECK_PKG_MAX_FILE);
+	st->installed = st->installed_default;
+	st->in_stanza = false;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *eol = nl ? nl : end, *colon;
-		size_t n = (size_t)(eol - p);
+		size_t n = (size_t)((nl ? nl : end) - p);
+		int r;
 
 		lineno++;
 		if (n == 0 || (n == 1 && p[0] == '\r')) {
-			if (in_stanza && finish(out, &cur, installed, err) < 0)
+			if (st->in_stanza && finish(out, &cur, st->installed, err) < 0)
 				goto fail;
-			installed = in_stanza = false;
-		} else if (p[0] == ' ' || p[0] == '\t') {
-			if (!in_stanza) {
-				plate_err_at(err, lineno, 1, "dpkg status: continuation line outside a stanza");
-				goto fail;
-			}
-		} else if (p[0] != '#') {
-			colon = memchr(p, ':', n);
-			if (colon == NULL || colon == p || memchr(p, '\0', n) != NULL) {
-				plate_err_at(err, lineno, 1, "dpkg status: line is not 'Field: value'");
-				goto fail;
-			}
-			size_t fl = (size_t)(colon - p), vl = n - fl - 1;
-			const char *v = colon + 1;
-			int r = 0;
-			in_stanza = true;
-			if (field_is(p, fl, "Package"))
-				r = set_field(&cur.name, v, vl, err);
-			else if (field_is(p, fl, "Version"))
-				r = set_field(&cur.version, v, vl, err);
-			else if (field_is(p, fl, "Architecture"))
-				r = set_field(&cur.arch, v, vl, err);
-			else if (field_is(p, fl, "Homepage"))
-				r = set_field(&cur.homepage, v, vl, err);
-			else if (field_is(p, fl, "Status"))
-				installed = status_installed(v, vl);
-			else if (field_is(p, fl, "Source")) {
-				/* "Source: name (version)" when the versions differ */
-				const char *s = v, *sp;
-				size_t sl = vl;
-				while (sl > 0 && (*s == ' ' || *s == '\t'))
-					s++, sl--;
-				sp = memchr(s, ' ', sl);
-				r = set_field(&cur.source, s, sp ? (size_t)(sp - s) : sl, err);
-			}
-			if (r < 0)
-				goto fail;
+			st->installed = st->installed_default;
+			st->in_stanza = false;
+		} else if ((r = st->line(st, &cur, p, n, lineno, err)) < 0) {
+			goto fail;
+		} else if (r > 0) {
+			st->in_stanza = true;
 		}
 		if (nl == NULL)
 			break;
 		p = nl + 1;
 	}
-	if (in_stanza && finish(out, &cur, installed, err) < 0)
+	if (st->in_stanza && finish(out, &cur, st->installed, err) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -164,69 +149,91 @@ fail:
 	return -1;
 }
 
+static int dpkg_line(struct stanzas *st, struct check_package *cur, const char *p, size_t n,
+		     unsigned lineno, struct plate_error **err)
+{
+	const char *colon, *v;
+	size_t fl, vl;
+
+	if (p[0] == ' ' || p[0] == '\t') {
+		if (!st->in_stanza)
+			return plate_err_at(err, lineno, 1,
+					    "dpkg status: continuation line outside a stanza");
+		return 1;
+	}
+	if (p[0] == '#')
+		return 0;
+	colon = memchr(p, ':', n);
+	if (colon == NULL || colon == p || memchr(p, '\0', n) != NULL)
+		return plate_err_at(err, lineno, 1, "dpkg status: line is not 'Field: value'");
+	fl = (size_t)(colon - p);
+	vl = n - fl - 1;
+	v = colon + 1;
+	if (field_is(p, fl, "Package"))
+		return set_field(&cur->name, v, vl, err) < 0 ? -1 : 1;
+	if (field_is(p, fl, "Version"))
+		return set_field(&cur->version, v, vl, err) < 0 ? -1 : 1;
+	if (field_is(p, fl, "Architecture"))
+		return set_field(&cur->arch, v, vl, err) < 0 ? -1 : 1;
+	if (field_is(p, fl, "Homepage"))
+		return set_field(&cur->homepage, v, vl, err) < 0 ? -1 : 1;
+	if (field_is(p, fl, "Status"))
+		st->installed = status_installed(v, vl);
+	if (field_is(p, fl, "Source")) {
+		/* "Source: name (version)" when the versions differ */
+		const char *sp;
+		while (vl > 0 && (*v == ' ' || *v == '\t'))
+			v++, vl--;
+		sp = memchr(v, ' ', vl);
+		return set_field(&cur->source, v, sp ? (size_t)(sp - v) : vl, err) < 0 ? -1 : 1;
+	}
+	return 1;
+}
+
+int check_dpkg_status_parse(const char *buf, size_t len, struct check_packages *out,
+			    struct plate_error **err)
+{
+	struct stanzas st = { .what = "dpkg status", .line = dpkg_line };
+
+	return read_stanzas(buf, len, &st, out, err);
+}
+
+static int apk_line(struct stanzas *st, struct check_package *cur, const char *p, size_t n,
+		    unsigned lineno, struct plate_error **err)
+{
+	char **slot;
+
+	if (n < 2 || p[1] != ':' || memchr(p, '\0', n) != NULL)
+		return plate_err_at(err, lineno, 1, "apk database: line is not 'K:value'");
+	switch (p[0]) {
+	case 'P':
+		slot = &cur->name;
+		break;
+	case 'V':
+		slot = &cur->version;
+		break;
+	case 'A':
+		slot = &cur->arch;
+		break;
+	case 'L':
+		slot = &cur->license;
+		break;
+	case 'o':
+		slot = &cur->source;
+		break;
+	case 'U':
+		slot = &cur->homepage;
+		break;
+	default:
+		return 1;
+	}
+	return set_field(slot, p + 2, n - 2, err) < 0 ? -1 : 1;
+}
+
 int check_apk_installed_parse(const char *buf, size_t len, struct check_packages *out,
 			      struct plate_error **err)
 {
-	struct check_package cur = { 0 };
-	const char *p = buf, *end = buf + len;
-	bool in_stanza = false;
-	unsigned lineno = 0;
+	struct stanzas st = { .what = "apk database", .installed_default = true, .line = apk_line };
 
-	memset(out, 0, sizeof(*out));
-	if (len > CHECK_PKG_MAX_FILE)
-		return plate_err_new(err, EFBIG, "apk database is larger than %u bytes",
-				     CHECK_PKG_MAX_FILE);
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *eol = nl ? nl : end;
-		size_t n = (size_t)(eol - p);
-		int r = 0;
-
-		lineno++;
-		if (n == 0 || (n == 1 && p[0] == '\r')) {
-			if (in_stanza && finish(out, &cur, true, err) < 0)
-				goto fail;
-			in_stanza = false;
-		} else {
-			if (n < 2 || p[1] != ':' || memchr(p, '\0', n) != NULL) {
-				plate_err_at(err, lineno, 1, "apk database: line is not 'K:value'");
-				goto fail;
-			}
-			in_stanza = true;
-			switch (p[0]) {
-			case 'P':
-				r = set_field(&cur.name, p + 2, n - 2, err);
-				break;
-			case 'V':
-				r = set_field(&cur.version, p + 2, n - 2, err);
-				break;
-			case 'A':
-				r = set_field(&cur.arch, p + 2, n - 2, err);
-				break;
-			case 'L':
-				r = set_field(&cur.license, p + 2, n - 2, err);
-				break;
-			case 'o':
-				r = set_field(&cur.source, p + 2, n - 2, err);
-				break;
-			case 'U':
-				r = set_field(&cur.homepage, p + 2, n - 2, err);
-				break;
-			default:
-				break;
-			}
-			if (r < 0)
-				goto fail;
-		}
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	if (in_stanza && finish(out, &cur, true, err) < 0)
-		goto fail;
-	return 0;
-fail:
-	package_release(&cur);
-	check_packages_release(out);
-	return -1;
+	return read_stanzas(buf, len, &st, out, err);
 }

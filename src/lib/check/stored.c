@@ -94,37 +94,41 @@ int check_sbom_image(struct store *s, const struct store_image *img, const char 
 	return r;
 }
 
+struct sbom_find {
+	struct store *s;
+	const struct store_image *img;
+	char **json;
+	size_t *len;
+};
+
+static int read_sbom_referrer(void *data, const struct oci_descriptor *d,
+			      struct plate_error **err)
+{
+	struct sbom_find *f = data;
+	_cleanup_free_ char *doc = NULL;
+	struct oci_manifest m;
+	size_t n;
+	int r = 1;
+
+	if (d->artifact_type == NULL || strcmp(d->artifact_type, SBOM_MEDIA_TYPE) != 0)
+		return 1;
+	if (store_blob_read(f->s, d->digest, OCI_MAX_MANIFEST_SIZE, &doc, &n, err) < 0 ||
+	    oci_manifest_parse(doc, n, 0, &m, err) < 0)
+		return -1;
+	if (m.subject != NULL && strcmp(m.subject->digest, f->img->manifest_desc.digest) == 0 &&
+	    m.n_layers == 1 && strcmp(m.layers[0].media_type, SBOM_MEDIA_TYPE) == 0)
+		r = store_blob_read(f->s, m.layers[0].digest, SBOM_MAX, f->json, f->len, err) < 0 ? -1
+												   : 0;
+	oci_manifest_release(&m);
+	return r;
+}
+
 int check_sbom_stored(struct store *s, const struct store_image *img, char **json, size_t *len,
 		      struct plate_error **err)
 {
-	struct oci_index idx = { 0 };
-	int r = 1;
+	struct sbom_find f = { .s = s, .img = img, .json = json, .len = len };
 
-	if (store_index_read(s, &idx, err) < 0)
-		return -1;
-	for (size_t i = 0; i < idx.n_manifests && r == 1; i++) {
-		const struct oci_descriptor *d = &idx.manifests[i];
-		const char *subject = oci_map_get(&d->annotations, STORE_ANNOTATION_SUBJECT);
-		_cleanup_free_ char *data = NULL;
-		struct oci_manifest m;
-		size_t n;
-
-		if (subject == NULL || strcmp(subject, img->root.digest) != 0 ||
-		    d->artifact_type == NULL || strcmp(d->artifact_type, SBOM_MEDIA_TYPE) != 0)
-			continue;
-		if (store_blob_read(s, d->digest, OCI_MAX_MANIFEST_SIZE, &data, &n, err) < 0 ||
-		    oci_manifest_parse(data, n, 0, &m, err) < 0) {
-			r = -1;
-			break;
-		}
-		if (m.subject != NULL && strcmp(m.subject->digest, img->manifest_desc.digest) == 0 &&
-		    m.n_layers == 1 && strcmp(m.layers[0].media_type, SBOM_MEDIA_TYPE) == 0)
-			r = store_blob_read(s, m.layers[0].digest, SBOM_MAX, json, len, err) < 0 ?
-				    -1 : 0;
-		oci_manifest_release(&m);
-	}
-	oci_index_release(&idx);
-	return r;
+	return store_image_referrers(s, img, read_sbom_referrer, &f, err);
 }
 
 int check_sbom_attach(struct store *s, const char *digest, const char *platform,

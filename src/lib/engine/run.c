@@ -162,10 +162,11 @@ static int build_command(struct eng_step_ctx *c, struct run_cmd *cmd, struct pla
 		const struct dockerfile_heredoc *h = &in->heredocs[0];
 		if (strncmp(h->content, "#!", 2) == 0) {
 			if ((cmd->script = strdup(h->content)) == NULL ||
-			    asprintf(&cmd->script_name, "/dev/pipes/%s", h->name) < 0 ||
-			    oci_strings_add(&cmd->argv, cmd->script_name, err) < 0)
-				return cmd->argv.n ? -1 : plate_err_new(err, ENOMEM, "out of memory");
-			return 0;
+			    asprintf(&cmd->script_name, "/dev/pipes/%s", h->name) < 0) {
+				cmd->script_name = NULL;
+				return plate_err_new(err, ENOMEM, "out of memory");
+			}
+			return oci_strings_add(&cmd->argv, cmd->script_name, err);
 		}
 		if (buf_addstr(&script, h->content) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
@@ -335,14 +336,17 @@ static int prepare_secret(struct eng_step_ctx *c, struct run_mount *m, struct oc
 	}
 	if (pm->env != NULL) {
 		_cleanup_free_ char *kv = NULL;
-		if (asprintf(&kv, "%s=%.*s", pm->env, (int)len, data) < 0 ||
-		    oci_strings_add(env, kv, err) < 0)
+		if (asprintf(&kv, "%s=%.*s", pm->env, (int)len, data) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
+		if (oci_strings_add(env, kv, err) < 0)
+			return -1;
 	}
 	if (m->target == NULL)
 		return 1;
-	if (eng_scratch(c->e, "secret", &dir, err) < 0 || asprintf(&path, "%s/data", dir) < 0)
+	if (eng_scratch(c->e, "secret", &dir, err) < 0)
 		return -1;
+	if (asprintf(&path, "%s/data", dir) < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
 	if (fd < 0 || write_all(fd, data, len) < 0 ||
 	    fchown(fd, pm->uid >= 0 ? (uid_t)pm->uid : 0, pm->gid >= 0 ? (gid_t)pm->gid : 0) < 0 ||
@@ -475,8 +479,9 @@ static int job_command(struct run_job *j, struct plate_error **err)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < c->vars.n; i++) {
 		_cleanup_free_ char *kv = NULL;
-		if (asprintf(&kv, "%s=%s", c->vars.names[i], c->vars.values[i]) < 0 ||
-		    oci_strings_add(&j->env, kv, err) < 0)
+		if (asprintf(&kv, "%s=%s", c->vars.names[i], c->vars.values[i]) < 0)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		if (oci_strings_add(&j->env, kv, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -607,7 +612,9 @@ static int job_root(struct run_job *j, struct plate_error **err)
 	/* docker: HOME from the user's passwd entry, "/" without one, unless set. */
 	if (dockerfile_vars_get(&j->c->vars, "HOME", 4) == NULL) {
 		_cleanup_free_ char *kv = NULL;
-		if (asprintf(&kv, "HOME=%s", j->user.home) < 0 || oci_strings_add(&j->env, kv, err) < 0)
+		if (asprintf(&kv, "HOME=%s", j->user.home) < 0)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		if (oci_strings_add(&j->env, kv, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -708,9 +715,10 @@ static int job_sandbox_mounts(struct run_job *j, struct plate_error **err)
 		_cleanup_close_ int fd = -1;
 		_cleanup_free_ char *path = NULL;
 		size_t len = strlen(j->cmd.script);
-		if (eng_scratch(j->c->e, "script", &j->script_dir, err) < 0 ||
-		    asprintf(&path, "%s/script", j->script_dir) < 0)
+		if (eng_scratch(j->c->e, "script", &j->script_dir, err) < 0)
 			return -1;
+		if (asprintf(&path, "%s/script", j->script_dir) < 0)
+			return plate_err_new(err, ENOMEM, "out of memory");
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
 		if (fd < 0 || write_all(fd, j->cmd.script, len) < 0)
 			return plate_err_new(err, errno, "cannot write the here-document script");
@@ -734,8 +742,9 @@ static int job_proxy_env(struct run_job *j, struct plate_error **err)
 		const char *name = plan->proxy_args.names[i];
 		if (dockerfile_vars_get(&j->c->vars, name, strlen(name)) != NULL)
 			continue;
-		if (asprintf(&kv, "%s=%s", name, plan->proxy_args.values[i]) < 0 ||
-		    oci_strings_add(&j->env, kv, err) < 0)
+		if (asprintf(&kv, "%s=%s", name, plan->proxy_args.values[i]) < 0)
+			return plate_err_new(err, ENOMEM, "out of memory");
+		if (oci_strings_add(&j->env, kv, err) < 0)
 			return -1;
 	}
 	return 0;

@@ -1,6 +1,7 @@
 #include "json/json.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,10 +52,43 @@ static void line_col(const char *data, size_t pos, unsigned *line, unsigned *col
 	}
 }
 
+/* jansson's lexer cannot survive a failed allocation (upstream issue 362, open in 2.14): it
+ * drops a byte from a string, fails an assertion, or reads past the buffer.  So jansson gets
+ * an allocator that never returns NULL: it stops the process the way PLATE_BUG does.  The
+ * hook is process-wide in jansson; set once, before the first parse. */
+static void *jansson_malloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (p == NULL)
+		PLATE_BUG("out of memory inside jansson (%zu bytes)", n);
+	return p;
+}
+
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+
+static void set_hooks(void)
+{
+	json_set_alloc_funcs(jansson_malloc, free);
+}
+
+json_t *json_load(const char *data, size_t len, size_t flags, const char *what,
+		  struct plate_error **err)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	pthread_once(&hooks_once, set_hooks);
+	v = json_loadb(data, len, flags, &jerr);
+	if (v == NULL)
+		plate_err_at(err, jerr.line > 0 ? (unsigned)jerr.line : 1,
+			     jerr.column > 0 ? (unsigned)jerr.column : 1, "%s: %s", what, jerr.text);
+	return v;
+}
+
 int json_parse(const char *data, size_t len, size_t max_size, unsigned max_depth, json_t **out,
 	       struct plate_error **err)
 {
-	json_error_t jerr;
 	size_t deep;
 	json_t *v;
 
@@ -67,11 +101,9 @@ int json_parse(const char *data, size_t len, size_t max_size, unsigned max_depth
 		line_col(data, deep, &line, &col);
 		return plate_err_at(err, line, col, "JSON nested deeper than %u levels", max_depth);
 	}
-	v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	v = json_load(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, "invalid JSON", err);
 	if (v == NULL)
-		return plate_err_at(err, jerr.line > 0 ? (unsigned)jerr.line : 1,
-				    jerr.column > 0 ? (unsigned)jerr.column : 1, "invalid JSON: %s",
-				    jerr.text);
+		return -1;
 	*out = v;
 	return 0;
 }

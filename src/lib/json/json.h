@@ -34,6 +34,13 @@
 /* Nesting deeper than this is refused: OCI documents are at most ~6 levels deep. */
 #define JSON_DEFAULT_MAX_DEPTH 64
 
+/* json_loadb() with flags; a syntax error is located and reads "what: jansson's text".
+ * Uncapped: callers cap len.  Every JSON parse goes through here: it first gives jansson an
+ * allocator that aborts instead of failing (its parser cannot recover from a failed
+ * allocation; docs/internals/errors.md "Out of memory"). */
+json_t *json_load(const char *data, size_t len, size_t flags, const char *what,
+		  struct plate_error **err);
+
 /* Parses exactly one JSON value (any type) from data[0..len).  Refuses documents larger
  * than max_size, nested deeper than max_depth, with duplicate object keys, NUL bytes in
  * strings, or trailing garbage. */

@@ -236,11 +236,11 @@ int layer_gzip_stage_new(const struct layer_compress_params *p, struct layer_sta
 		return -1;
 
 	/* Two slots per worker: one being compressed while the producer fills the other. */
-	gz->n_slots = 2 * (size_t)threads;
-	gz->slots = calloc(gz->n_slots, sizeof(*gz->slots));
+	gz->slots = calloc(2 * (size_t)threads, sizeof(*gz->slots));
 	gz->workers = calloc(threads, sizeof(*gz->workers));
 	if (gz->slots == NULL || gz->workers == NULL)
 		goto nomem;
+	gz->n_slots = 2 * (size_t)threads;
 	gz->n_workers = threads;
 	for (unsigned i = 0; i < threads; i++) {
 		gz->workers[i].gz = gz;

@@ -289,7 +289,11 @@ int layer_index_build(int dirfd, const char *diff_id, struct buf *out, uint64_t 
 	rc = 0;
 	goto out;
 toolarge:
-	plate_err_new(err, E2BIG, "the index is over %zu bytes", (size_t)LAYER_INDEX_MAX);
+	/* buf_add's errno: E2BIG past the cap, ENOMEM when memory ran out first. */
+	if (errno == ENOMEM)
+		plate_err_new(err, ENOMEM, "out of memory");
+	else
+		plate_err_new(err, E2BIG, "the index is over %zu bytes", (size_t)LAYER_INDEX_MAX);
 out:
 	bnode_release(&root);
 	return rc;

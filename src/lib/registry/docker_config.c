@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "json/json.h"
 #include "registry/registry_internal.h"
 
 static inline void cleanup_jsonp(json_t **j)
@@ -122,7 +123,9 @@ static int parse_auth_entry(const char *key, json_t *entry, struct registry_dock
 		if (json_string_length(auth) > 0) {
 			if (reg_base64_decode(json_string_value(auth), json_string_length(auth), &plain,
 					      &plain_len) < 0)
-				return plate_err_new(err, EINVAL, "%s.'auth' is not valid base64", where);
+				return errno == ENOMEM ? plate_err_new(err, ENOMEM, "out of memory")
+						       : plate_err_new(err, EINVAL, "%s.'auth' is not valid base64",
+								       where);
 			colon = memchr(plain, ':', plain_len);
 			if (colon == NULL || strlen(plain) != plain_len) {
 				explicit_bzero(plain, plain_len);
@@ -163,16 +166,13 @@ int registry_docker_config_parse(const char *data, size_t len, struct registry_d
 {
 	_cleanup_json_ json_t *j = NULL;
 	struct registry_docker_config cfg = { 0 };
-	json_error_t je;
 	json_t *auths, *helpers, *store, *v;
 	const char *key;
 
 	if (len > REGISTRY_DOCKER_CONFIG_MAX)
 		return plate_err_new(err, E2BIG, "docker config too large (%zu bytes)", len);
-	j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
-	if (j == NULL)
-		return plate_err_at(err, je.line > 0 ? (unsigned)je.line : 1,
-				    je.column > 0 ? (unsigned)je.column : 1, "%s", je.text);
+	if ((j = json_load(data, len, JSON_REJECT_DUPLICATES, "invalid JSON", err)) == NULL)
+		return -1;
 	if (!json_is_object(j))
 		return plate_err_at(err, 1, 1, "docker config is not a JSON object");
 
@@ -285,15 +285,12 @@ int registry_credential_helper_parse(const char *data, size_t len, struct regist
 {
 	_cleanup_json_ json_t *j = NULL;
 	struct registry_credentials c = { 0 };
-	json_error_t je;
 	json_t *user, *secret;
 
 	if (len > (64u << 10))
 		return plate_err_new(err, E2BIG, "credential helper output too large");
-	j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
-	if (j == NULL)
-		return plate_err_at(err, je.line > 0 ? (unsigned)je.line : 1,
-				    je.column > 0 ? (unsigned)je.column : 1, "%s", je.text);
+	if ((j = json_load(data, len, JSON_REJECT_DUPLICATES, "invalid JSON", err)) == NULL)
+		return -1;
 	user = json_object_get(j, "Username");
 	secret = json_object_get(j, "Secret");
 	if (!json_is_string(secret) || json_string_length(secret) == 0)
@@ -324,16 +321,15 @@ int registry_docker_config_edit(const char *data, size_t len, const char *host,
 	_cleanup_json_ json_t *j = NULL;
 	_cleanup_free_ char *userpass = NULL, *b64 = NULL;
 	const char *key = registry_credential_server_url(host), *k;
-	json_error_t je;
 	json_t *auths, *v, *tmp;
 	int removed = 0;
 
 	if (len > REGISTRY_DOCKER_CONFIG_MAX)
 		return plate_err_new(err, E2BIG, "docker config too large (%zu bytes)", len);
-	j = len == 0 ? json_object() : json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
-	if (j == NULL)
-		return plate_err_at(err, (unsigned)je.line, (unsigned)je.column,
-				    "invalid docker config: %s", je.text);
+	if (len == 0 && (j = json_object()) == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	if (len > 0 && (j = json_load(data, len, JSON_REJECT_DUPLICATES, "invalid docker config", err)) == NULL)
+		return -1;
 	if (!json_is_object(j))
 		return plate_err_new(err, EINVAL, "invalid docker config: not an object");
 	auths = json_object_get(j, "auths");

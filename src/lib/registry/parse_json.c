@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/cleanup.h"
+#include "json/json.h"
 #include "registry/registry_internal.h"
 
 static inline void cleanup_jsonp(json_t **j)
@@ -23,20 +24,11 @@ static inline void cleanup_jsonp(json_t **j)
 static json_t *load(const char *s, size_t len, size_t max, const char *what,
 		    struct plate_error **err)
 {
-	json_error_t je;
-	json_t *j;
-
 	if (len > max) {
 		plate_err_new(err, E2BIG, "%s too large (%zu bytes, at most %zu)", what, len, max);
 		return NULL;
 	}
-	j = json_loadb(s, len, JSON_REJECT_DUPLICATES, &je);
-	if (j == NULL) {
-		plate_err_at(err, je.line > 0 ? (unsigned)je.line : 1,
-			     je.column > 0 ? (unsigned)je.column : 1, "%s: %s", what, je.text);
-		return NULL;
-	}
-	return j;
+	return json_load(s, len, JSON_REJECT_DUPLICATES, what, err);
 }
 
 static bool civil_valid(unsigned y, unsigned m, unsigned d)
@@ -168,9 +160,13 @@ int reg_parse_error_body(const char *s, size_t len, char **summary)
 	json_t *errors, *e;
 	size_t i;
 
+	struct plate_error *ignored = NULL;
+
 	if (len == 0 || len > REG_ERROR_BODY_MAX)
 		return 0;
-	j = json_loadb(s, len, 0, NULL);
+	/* Not such a document is not an error: the caller reports the status alone. */
+	j = json_load(s, len, 0, "error body", &ignored);
+	plate_error_free(ignored);
 	errors = json_object_get(j, "errors");
 	if (!json_is_array(errors) || json_array_size(errors) == 0)
 		return 0;
@@ -268,27 +264,27 @@ int reg_base64_decode(const char *s, size_t len, char **out, size_t *out_len)
 		pad++;
 	}
 	if (len % 4 == 1 || (pad > 0 && (len + pad) % 4 != 0) || len > INT_MAX / 2)
-		return -1;
+		return errno = EINVAL, -1;
 	for (size_t i = 0; i < len; i++)
 		if (memchr(alphabet, s[i], sizeof(alphabet) - 1) == NULL)
-			return -1;
+			return errno = EINVAL, -1;
 	full = (len + 3) / 4 * 4;
 	padded = malloc(full + 1);
 	again = malloc(full + 1);
 	d = malloc(full / 4 * 3 + 1);
 	if (padded == NULL || again == NULL || d == NULL)
-		return -1;
+		return errno = ENOMEM, -1;
 	memcpy(padded, s, len);
 	memset(padded + len, '=', full - len);
 	/* EVP_DecodeBlock counts the bytes the padding stands for. */
 	n = EVP_DecodeBlock((unsigned char *)d, (const unsigned char *)padded, (int)full);
 	if (n < 0)
-		return -1;
+		return errno = EINVAL, -1;
 	n -= (int)(full - len);
 	/* Canonical: the bytes encode back to the same text. */
 	EVP_EncodeBlock((unsigned char *)again, (const unsigned char *)d, n);
 	if (memcmp(again, padded, full) != 0)
-		return -1;
+		return errno = EINVAL, -1;
 	d[n] = '\0';
 	*out_len = (size_t)n;
 	*out = steal_pointer(&d);

@@ -158,7 +158,8 @@ int reg_parse_tags(const char *s, size_t len, char ***tags, size_t *n, size_t ma
  * document is not a JSON object or the field is not a string. */
 int reg_manifest_media_type(const char *s, size_t len, char **media_type, struct plate_error **err);
 
-/* RFC 4648 base64 (padding optional on decode).  Decoded data is NUL-terminated. */
+/* RFC 4648 base64 (padding optional on decode).  Decoded data is NUL-terminated.  Decoding
+ * fails with errno EINVAL for text that is not base64, ENOMEM when out of memory. */
 int reg_base64_decode(const char *s, size_t len, char **out, size_t *out_len);
 char *reg_base64_encode(const void *data, size_t len);
 

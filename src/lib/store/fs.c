@@ -137,7 +137,13 @@ int store_fs_replace_file(int dirfd, const char *path, int tmpdirfd, const void 
 		unlinkat(tmpdirfd, tmpname, 0);
 		return plate_err_new(err, e, "cannot replace '%s'", path);
 	}
-	return store_fs_fsync_dir(dirfd, ".", err);
+	/* Too late to undo: the new file is what readers see, only its durability is unknown
+	 * (a rename back would be no more durable).  Say so rather than "cannot sync '.'". */
+	if (fsync(dirfd) < 0)
+		return plate_err_new(err, errno,
+				     "'%s' replaced but not known to be on disk: cannot sync its directory",
+				     path);
+	return 0;
 }
 
 int store_fs_hash_fd(int fd, char digest[DIGEST_STRING_LEN + 1], int64_t *size,

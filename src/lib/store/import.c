@@ -95,8 +95,10 @@ static int command_form(const char *args, struct oci_strings *out, struct plate_
 	struct oci_strings v = { 0 };
 	int r = json_form(args, &v, err);
 
-	if (r < 0)
+	if (r < 0) {
+		oci_strings_release(&v);
 		return -1;
+	}
 	if (r > 0 && (oci_strings_add(&v, "/bin/sh", err) < 0 || oci_strings_add(&v, "-c", err) < 0 ||
 		      oci_strings_add(&v, args, err) < 0)) {
 		oci_strings_release(&v);
@@ -254,8 +256,11 @@ int store_config_apply_change(struct oci_config *c, const char *change, struct p
 			_cleanup_free_ char *port = NULL;
 			const char *v = words.v[i];
 			if (expose && strchr(v, '/') == NULL) {
-				if (asprintf(&port, "%s/tcp", v) < 0)
-					return plate_err_new(err, ENOMEM, "out of memory");
+				if (asprintf(&port, "%s/tcp", v) < 0) {
+					port = NULL;
+					r = plate_err_new(err, ENOMEM, "out of memory");
+					break;
+				}
 				v = port;
 			}
 			r = set_add_sorted(expose ? &c->exposed_ports : &c->volumes, v, err);
@@ -332,8 +337,10 @@ static int build_config(const struct store_import_options *o, const struct layer
 	c->history[0].created_by = strdup("plate import");
 	c->history[0].comment = o->comment ? strdup(o->comment) : NULL;
 	if (c->history[0].created == NULL || c->history[0].created_by == NULL ||
-	    oci_strings_add(&c->diff_ids, res->diff_id, err) < 0)
+	    (o->comment != NULL && c->history[0].comment == NULL))
 		return plate_err_new(err, ENOMEM, "out of memory");
+	if (oci_strings_add(&c->diff_ids, res->diff_id, err) < 0)
+		return -1;
 	for (size_t i = 0; i < o->n_changes; i++)
 		if (store_config_apply_change(c, o->changes[i], err) < 0)
 			return -1;

@@ -250,18 +250,22 @@ static int read_archive_json(struct store_txn *t, const struct archive *a, const
 
 /* The normalised reference for a name found in an archive, or NULL (and no error) when
  * the name is only a tag or otherwise not a full image name. */
+/* NULL with errno EINVAL when name is no tag, ENOMEM when out of memory. */
 static char *normalise_name(const char *name)
 {
 	_cleanup_error_ struct plate_error *err = NULL;
 	struct oci_reference ref;
 	char *full = NULL;
 
+	errno = EINVAL;
 	if (name == NULL || strpbrk(name, "/:") == NULL)
 		return NULL;
-	if (oci_reference_parse(name, strlen(name), &ref, &err) < 0)
+	if (oci_reference_parse(name, strlen(name), &ref, &err) < 0) {
+		errno = err->errno_value == ENOMEM ? ENOMEM : EINVAL;
 		return NULL;
-	if (ref.tag != NULL)
-		full = oci_reference_format(&ref);
+	}
+	if (ref.tag != NULL && (full = oci_reference_format(&ref)) == NULL)
+		errno = ENOMEM;
 	oci_reference_release(&ref);
 	return full;
 }
@@ -332,9 +336,10 @@ static int load_oci_index(struct store_txn *t, const char *index_json, size_t le
 	for (size_t i = 0; i < idx.n_manifests && r == 0; i++) {
 		const struct oci_descriptor *d = &idx.manifests[i];
 		_cleanup_free_ char *name = normalise_name(oci_map_get(&d->annotations, "io.containerd.image.name"));
-		if (name == NULL)
+		if (name == NULL && errno != ENOMEM)
 			name = normalise_name(oci_map_get(&d->annotations, OCI_ANNOTATION_REF_NAME));
-		r = add_image(t, d, name, out, err);
+		r = name == NULL && errno == ENOMEM ? plate_err_new(err, ENOMEM, "out of memory")
+						    : add_image(t, d, name, out, err);
 	}
 	oci_index_release(&idx);
 	return r;
@@ -446,7 +451,11 @@ static int load_docker_entry(struct store_txn *t, const struct archive *a, json_
 	json_array_foreach(tags, i, v) {
 		_cleanup_free_ char *name = NULL;
 		if (!json_is_string(v) || (name = normalise_name(json_string_value(v))) == NULL) {
-			plate_err_new(err, EINVAL, "'%s.RepoTags[%zu]' is not an image name", where, i);
+			if (json_is_string(v) && errno == ENOMEM)
+				plate_err_new(err, ENOMEM, "out of memory");
+			else
+				plate_err_new(err, EINVAL, "'%s.RepoTags[%zu]' is not an image name",
+					      where, i);
 			goto out;
 		}
 		if (add_image(t, &desc, name, out, err) < 0)

@@ -521,8 +521,17 @@ static ssize_t find_root(struct store *s, const struct oci_index *idx, const cha
 	struct oci_reference ref;
 	ssize_t found = -1;
 
-	if (oci_reference_parse(name, strlen(name), &ref, &ref_err) == 0) {
+	if (oci_reference_parse(name, strlen(name), &ref, &ref_err) < 0 &&
+	    ref_err->errno_value == ENOMEM) {
+		*err = steal_pointer(&ref_err);
+		return -1;
+	}
+	if (ref_err == NULL) {
 		_cleanup_free_ char *full = oci_reference_format(&ref);
+		if (full == NULL) {
+			oci_reference_release(&ref);
+			return plate_err_new(err, ENOMEM, "out of memory");
+		}
 		for (size_t i = 0; full != NULL && i < idx->n_manifests && found < 0; i++) {
 			const struct oci_descriptor *d = &idx->manifests[i];
 			const char *n = oci_map_get(&d->annotations, OCI_ANNOTATION_REF_NAME);
@@ -556,6 +565,10 @@ static ssize_t find_root(struct store *s, const struct oci_index *idx, const cha
 				oci_manifest_release(&probe.manifest);
 				oci_config_release(&probe.config);
 				free(probe.config_json);
+				if (e != NULL && e->errno_value == ENOMEM) {
+					*err = steal_pointer(&e);
+					return -1;
+				}
 			}
 			if (!hit)
 				continue;

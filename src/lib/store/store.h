@@ -107,6 +107,13 @@ struct store_image {
  */
 int store_image_resolve(struct store *s, const char *name, const char *platform,
 			struct store_image **out, struct plate_error **err);
+/* Calls fn for each index entry naming img as its subject (STORE_ANNOTATION_SUBJECT: an
+ * SBOM referrer, the Docker manifest img was stored from), in index order, until fn returns
+ * 0 (found) or -1 (with *err).  Returns that, or 1 when every call returned 1. */
+typedef int (*store_referrer_fn)(void *data, const struct oci_descriptor *d,
+				 struct plate_error **err);
+int store_image_referrers(struct store *s, const struct store_image *img, store_referrer_fn fn,
+			  void *data, struct plate_error **err);
 /* The Docker manifest img was stored from (store_txn_tag_image()), to push unchanged: 0 and
  * *out set, 1 when img has none. */
 int store_image_original(struct store *s, const struct store_image *img,

@@ -62,8 +62,8 @@ out:
 	return r;
 }
 
-int store_image_original(struct store *s, const struct store_image *img,
-			 struct oci_descriptor *out, struct plate_error **err)
+int store_image_referrers(struct store *s, const struct store_image *img, store_referrer_fn fn,
+			  void *data, struct plate_error **err)
 {
 	struct oci_index idx;
 	int r = 1;
@@ -73,10 +73,23 @@ int store_image_original(struct store *s, const struct store_image *img,
 	for (size_t i = 0; i < idx.n_manifests && r == 1; i++) {
 		const struct oci_descriptor *d = &idx.manifests[i];
 		const char *subject = oci_map_get(&d->annotations, STORE_ANNOTATION_SUBJECT);
-		if (subject != NULL && strcmp(subject, img->root.digest) == 0 &&
-		    is_docker_manifest(d->media_type))
-			r = oci_descriptor_copy(out, d, err) < 0 ? -1 : 0;
+		if (subject != NULL && strcmp(subject, img->root.digest) == 0)
+			r = fn(data, d, err);
 	}
 	oci_index_release(&idx);
 	return r;
+}
+
+static int copy_docker_manifest(void *data, const struct oci_descriptor *d,
+				struct plate_error **err)
+{
+	if (!is_docker_manifest(d->media_type))
+		return 1;
+	return oci_descriptor_copy(data, d, err) < 0 ? -1 : 0;
+}
+
+int store_image_original(struct store *s, const struct store_image *img,
+			 struct oci_descriptor *out, struct plate_error **err)
+{
+	return store_image_referrers(s, img, copy_docker_manifest, out, err);
 }

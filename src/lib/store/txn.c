@@ -619,6 +619,8 @@ static int check_name(const char *name, struct plate_error **err)
 	full = oci_reference_format(&ref);
 	same = full != NULL && strcmp(full, name) == 0 && ref.tag != NULL;
 	oci_reference_release(&ref);
+	if (full == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
 	if (!same)
 		return plate_err_new(err, EINVAL, "internal error: '%s' is not a normalised tag",
 				     name);
