@@ -77,6 +77,25 @@ static bool names_dockerfile(const struct cli_check_dockerfile_args *d, const ch
 	       (first != NULL && stat(first, &st) == 0 && S_ISREG(st.st_mode));
 }
 
+/* `plate check [-f] DOCKERFILE [CONTEXT]`: the operands left after the options. */
+static int check_dockerfile(struct cli_ctx *ctx, struct cli_check_dockerfile_args *d,
+			    const char *image_only, int n, char **operands, struct plate_error **err)
+{
+	int i = 0;
+
+	if (image_only != NULL)
+		return cli_usage_error(ctx, err, "%s is for an image, not a Dockerfile", image_only);
+	if (d->file == NULL && i < n)
+		d->file = operands[i++];
+	if (i < n)
+		d->context = operands[i++];
+	if (i < n)
+		return cli_usage_error(ctx, err, "check takes a DOCKERFILE and a CONTEXT");
+	if (d->file == NULL)
+		return cli_usage_error(ctx, err, "check needs a DOCKERFILE");
+	return cli_check_dockerfile(ctx, d, err);
+}
+
 int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
 	enum { OPT_STRICT = 0x1301, OPT_FORMAT, OPT_MAX_SIZE, OPT_SKIP, OPT_PLATFORM, OPT_BUILD_ARG };
@@ -140,20 +159,8 @@ int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		o.json = d.json = true;
 	else if (strcmp(format, "text") != 0)
 		return cli_usage_error(ctx, err, "--format must be text or json");
-	if (names_dockerfile(&d, optind < argc ? argv[optind] : NULL)) {
-		if (image_only != NULL)
-			return cli_usage_error(ctx, err, "%s is for an image, not a Dockerfile",
-					       image_only);
-		if (d.file == NULL && optind < argc)
-			d.file = argv[optind++];
-		if (optind < argc)
-			d.context = argv[optind++];
-		if (optind < argc)
-			return cli_usage_error(ctx, err, "check takes a DOCKERFILE and a CONTEXT");
-		if (d.file == NULL)
-			return cli_usage_error(ctx, err, "check needs a DOCKERFILE");
-		return cli_check_dockerfile(ctx, &d, err);
-	}
+	if (names_dockerfile(&d, optind < argc ? argv[optind] : NULL))
+		return check_dockerfile(ctx, &d, image_only, argc - optind, argv + optind, err);
 	if (optind == argc)
 		return cli_usage_error(ctx, err, "check needs a REF or a DOCKERFILE");
 	if (argc - optind > 1)

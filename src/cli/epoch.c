@@ -13,7 +13,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,47 +37,59 @@ static int parse_epoch(struct cli_ctx *ctx, const char *what, const char *v, lon
 	return 0;
 }
 
-/* At most size - 1 bytes of fd, NUL-terminated. */
-static void read_some(int fd, char *buf, size_t size)
+/* git's stdout and stderr, at most size - 1 bytes of each, NUL-terminated, read together
+ * so that a git filling one pipe cannot block while the other is read.  A pipe is closed
+ * once its buffer is full: a git that writes on gets SIGPIPE instead of blocking. */
+static void read_outputs(int fds[2], char *bufs[2], size_t size)
 {
-	size_t n = 0;
-	ssize_t r;
+	size_t n[2] = { 0, 0 };
 
-	while (n < size - 1 && ((r = read(fd, buf + n, size - 1 - n)) > 0 || (r < 0 && errno == EINTR)))
-		if (r > 0)
-			n += (size_t)r;
-	buf[n] = '\0';
+	while (fds[0] >= 0 || fds[1] >= 0) {
+		struct pollfd p[2] = { { .fd = fds[0], .events = POLLIN },
+				       { .fd = fds[1], .events = POLLIN } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		for (int i = 0; i < 2; i++) {
+			ssize_t r;
+			if (fds[i] < 0 || p[i].revents == 0)
+				continue;
+			r = read(fds[i], bufs[i] + n[i], size - 1 - n[i]);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r > 0)
+				n[i] += (size_t)r;
+			if (r <= 0 || n[i] == size - 1) {
+				close(fds[i]);
+				fds[i] = -1;
+			}
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		bufs[i][n[i]] = '\0';
+	}
 }
 
-/* The HEAD commit time of the repository dir is in, or -1 with the reason in why. */
-static long long git_head_time(const char *dir, char *why, size_t why_size)
+/* The environment without what could point git at another repository or config. */
+static char **git_environment(void)
 {
 	static const char *const unset[] = { "GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG",
 					     "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM",
 					     "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
 					     "GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_INDEX_FILE",
 					     "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES" };
-	char *argv[] = { "git", "--no-pager", "-c", "core.fsmonitor=false", "-c",
-			 "log.showSignature=false", "-c", "gpg.program=false", "-c", "core.pager=cat",
-			 "-C", (char *)dir, "log", "-1", "--no-show-signature", "--format=%ct", "HEAD",
-			 "--", NULL };
-	posix_spawn_file_actions_t fa;
-	char out[64], errtext[256];
-	int out_pipe[2], err_pipe[2], status;
-	int r;
-	pid_t pid;
-	char **env;
 	size_t n_env = 0, k = 0;
-	long long t;
-	char *end;
+	char **env;
 
 	for (char **e = environ; *e != NULL; e++)
 		n_env++;
 	env = calloc(n_env + 2, sizeof(*env));
-	if (env == NULL) {
-		snprintf(why, why_size, "out of memory");
-		return -1;
-	}
+	if (env == NULL)
+		return NULL;
 	for (char **e = environ; *e != NULL; e++) {
 		bool drop = false;
 		for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++) {
@@ -85,17 +99,35 @@ static long long git_head_time(const char *dir, char *why, size_t why_size)
 		if (!drop)
 			env[k++] = *e;
 	}
-	env[k++] = "GIT_TERMINAL_PROMPT=0";
+	env[k] = "GIT_TERMINAL_PROMPT=0";
+	return env;
+}
+
+/* Runs `git log -1 --format=%ct HEAD` in dir: its exit status, or -1 with why set. */
+static int run_git_log(const char *dir, char *out, char *errtext, size_t size, char *why,
+		       size_t why_size)
+{
+	char *argv[] = { "git", "--no-pager", "-c", "core.fsmonitor=false", "-c",
+			 "log.showSignature=false", "-c", "gpg.program=false", "-c", "core.pager=cat",
+			 "-C", (char *)dir, "log", "-1", "--no-show-signature", "--format=%ct", "HEAD",
+			 "--", NULL };
+	_cleanup_free_ char **env = git_environment();
+	posix_spawn_file_actions_t fa;
+	int out_pipe[2], err_pipe[2], status, r;
+	pid_t pid;
+
+	if (env == NULL) {
+		snprintf(why, why_size, "out of memory");
+		return -1;
+	}
 	if (pipe2(out_pipe, O_CLOEXEC) < 0) {
-		free(env);
 		snprintf(why, why_size, "pipe: %s", strerror(errno));
 		return -1;
 	}
 	if (pipe2(err_pipe, O_CLOEXEC) < 0) {
+		snprintf(why, why_size, "pipe: %s", strerror(errno));
 		close(out_pipe[0]);
 		close(out_pipe[1]);
-		free(env);
-		snprintf(why, why_size, "pipe: %s", strerror(errno));
 		return -1;
 	}
 	posix_spawn_file_actions_init(&fa);
@@ -104,24 +136,28 @@ static long long git_head_time(const char *dir, char *why, size_t why_size)
 	posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
 	r = posix_spawnp(&pid, "git", &fa, NULL, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
-	free(env);
 	close(out_pipe[1]);
 	close(err_pipe[1]);
+	read_outputs((int[2]){ out_pipe[0], err_pipe[0] }, (char *[2]){ out, errtext }, size);
 	if (r != 0) {
-		close(out_pipe[0]);
-		close(err_pipe[0]);
 		snprintf(why, why_size, "git: %s", strerror(r));
 		return -1;
 	}
-	/* git's answer is one short line; anything longer is not a time.  Both ends are closed
-	 * before the wait: a git that writes on gets SIGPIPE instead of blocking. */
-	read_some(out_pipe[0], out, sizeof(out));
-	read_some(err_pipe[0], errtext, sizeof(errtext));
-	close(out_pipe[0]);
-	close(err_pipe[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* The HEAD commit time of the repository dir is in, or -1 with the reason in why. */
+static long long git_head_time(const char *dir, char *why, size_t why_size)
+{
+	char out[256], errtext[256], *end;
+	long long t;
+	int status = run_git_log(dir, out, errtext, sizeof(out), why, why_size);
+
+	if (status < 0)
+		return -1;
+	if (status != 0) {
 		char *nl = strchr(errtext, '\n');
 		if (nl != NULL)
 			*nl = '\0';

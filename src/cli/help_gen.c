@@ -146,6 +146,28 @@ static void bash_words(const struct cli_help *h, bool valued, const char *kind, 
 		fputs(h == cli_help_find("plate") ? "--help" : "-h --help", out);
 }
 
+/* The case of the completion function for one command (NULL: none typed yet): its flags,
+ * which of them take a value, a file, a directory or an image, and what its operands are. */
+static void bash_command_case(const char *command, FILE *out)
+{
+	const struct cli_help *h = cli_help_find(command != NULL ? command : "plate");
+
+	if (h == NULL)
+		return;
+	fprintf(out, "\t%s)\n\t\tflags='", command != NULL ? command : "''");
+	bash_words(h, false, NULL, out);
+	fputs("'\n\t\tvalued='", out);
+	bash_words(h, true, NULL, out);
+	fputs("'\n\t\tfiles='", out);
+	bash_words(h, true, "file", out);
+	fputs("'\n\t\tdirs='", out);
+	bash_words(h, true, "dir", out);
+	fputs("'\n\t\timages='", out);
+	bash_words(h, true, "image", out);
+	fprintf(out, "'\n\t\toperand=%s ;;\n",
+		command != NULL ? operand_kinds[h->operand] : "command");
+}
+
 static void bash_completion(const struct cli_ctx *ctx, FILE *out)
 {
 	const struct cli_help *top = cli_help_find("plate");
@@ -181,21 +203,7 @@ static void bash_completion(const struct cli_ctx *ctx, FILE *out)
 	      "\tcase $cmd in\n",
 	      out);
 	for (const char *const *c = ctx->commands; ; c++) {
-		const struct cli_help *h = cli_help_find(*c != NULL ? *c : "plate");
-		if (h == NULL)
-			continue;
-		fprintf(out, "\t%s)\n\t\tflags='", *c != NULL ? *c : "''");
-		bash_words(h, false, NULL, out);
-		fputs("'\n\t\tvalued='", out);
-		bash_words(h, true, NULL, out);
-		fputs("'\n\t\tfiles='", out);
-		bash_words(h, true, "file", out);
-		fputs("'\n\t\tdirs='", out);
-		bash_words(h, true, "dir", out);
-		fputs("'\n\t\timages='", out);
-		bash_words(h, true, "image", out);
-		fprintf(out, "'\n\t\toperand=%s ;;\n",
-			*c != NULL ? operand_kinds[h->operand] : "command");
+		bash_command_case(*c, out);
 		if (*c == NULL)
 			break;
 	}

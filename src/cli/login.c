@@ -165,7 +165,15 @@ int cli_docker_config_update(const char *host, const char *user, const char *pas
 	return r;
 }
 
-int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
+struct login_args {
+	struct login_cred lc;
+	bool from_stdin;
+	const char *registry;
+};
+
+/* 0, or what cli_cmd_login returns: -1 or a usage error's exit code (err set). */
+static int parse_login_args(struct cli_ctx *ctx, int argc, char **argv, struct cli_registry *reg,
+			    struct login_args *a, struct plate_error **err)
 {
 	static const struct option longopts[] = {
 		{ "username", required_argument, NULL, 'u' },
@@ -174,98 +182,115 @@ int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		CLI_REGISTRY_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cli_registry reg = { 0 };
-	struct registry_client *client = NULL;
-	struct login_cred lc = { 0 };
-	_cleanup_free_ char *host = NULL, *password = NULL, *user = NULL, *path = NULL;
-	const char *helper;
-	bool from_stdin = false, tty = isatty(STDIN_FILENO);
-	int c, rc = -1;
+	bool tty = isatty(STDIN_FILENO);
+	int c;
 
 	optind = 0;
 	opterr = 0;
 	while ((c = cli_getopt(argc, argv, "u:p:", longopts)) != -1) {
-		int r = cli_registry_opt(&reg, c, optarg, err);
+		int r = cli_registry_opt(reg, c, optarg, err);
 		if (r < 0)
-			goto out;
+			return -1;
 		if (r > 0)
 			continue;
-		switch (c) {
-		case 'u':
-			lc.username = optarg;
-			break;
-		case 'p':
-			lc.password = optarg;
-			break;
-		case 'S':
-			from_stdin = true;
-			break;
-		default:
-			rc = cli_usage_error(ctx, err, "login: bad option '%s'", argv[optind - 1]);
-			goto out;
-		}
+		if (c == 'u')
+			a->lc.username = optarg;
+		else if (c == 'p')
+			a->lc.password = optarg;
+		else if (c == 'S')
+			a->from_stdin = true;
+		else
+			return cli_usage_error(ctx, err, "login: bad option '%s'", argv[optind - 1]);
 	}
-	if (argc - optind != 1) {
-		rc = cli_usage_error(ctx, err, "login takes one REGISTRY");
+	if (argc - optind != 1)
+		return cli_usage_error(ctx, err, "login takes one REGISTRY");
+	if (a->lc.password != NULL && a->from_stdin)
+		return cli_usage_error(ctx, err, "login: -p and --password-stdin exclude each other");
+	if ((a->lc.username == NULL && (a->from_stdin || !tty)) ||
+	    (a->lc.password == NULL && !a->from_stdin && !tty))
+		return cli_usage_error(ctx, err, "login needs -u USER and -p PASSWORD or "
+						 "--password-stdin when standard input is not a terminal");
+	a->registry = argv[optind];
+	return 0;
+}
+
+/* What the command line did not give: the user asked on the terminal, the password read
+ * from standard input or asked without echo. */
+static int ask_credentials(struct login_args *a, char **user, char **password,
+			   struct plate_error **err)
+{
+	if (a->lc.username == NULL) {
+		if (prompt("Username", false, user, err) < 0)
+			return -1;
+		a->lc.username = *user;
+	}
+	if (a->from_stdin) {
+		if (read_password(password, err) < 0)
+			return -1;
+		a->lc.password = *password;
+	} else if (a->lc.password == NULL) {
+		if (prompt("Password", true, password, err) < 0)
+			return -1;
+		a->lc.password = *password;
+	}
+	return 0;
+}
+
+/* Into the credential helper when the docker config names one (a plain-text entry would
+ * shadow it), else into `auths` in plain text, with docker's warning. */
+static int keep_credentials(struct cli_registry *reg, const char *host,
+			    const struct login_cred *lc, struct plate_error **err)
+{
+	const char *helper = cli_login_helper(&reg->config, host);
+	_cleanup_free_ char *path = NULL;
+
+	if (helper != NULL) {
+		if (registry_credential_helper_store(helper, NULL,
+						     registry_credential_server_url(host),
+						     lc->username, lc->password, err) < 0)
+			return -1;
+		return cli_docker_config_update(host, NULL, NULL, err);
+	}
+	if (cli_docker_config_update(host, lc->username, lc->password, err) < 0)
+		return -1;
+	path = cli_docker_config_path();
+	fprintf(stderr,
+		"plate: warning: the password is stored unencrypted in '%s'; a credential "
+		"helper (credsStore or credHelpers in that file) would keep it instead\n",
+		path ? path : "config.json");
+	return 0;
+}
+
+int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
+{
+	struct cli_registry reg = { 0 };
+	struct registry_client *client = NULL;
+	struct login_args a = { 0 };
+	_cleanup_free_ char *host = NULL, *password = NULL, *user = NULL;
+	int rc;
+
+	if ((rc = parse_login_args(ctx, argc, argv, &reg, &a, err)) != 0)
+		goto out;
+	rc = -1;
+	if ((host = cli_registry_host(a.registry)) == NULL || host[0] == '\0') {
+		rc = cli_usage_error(ctx, err, "login: invalid registry '%s'", a.registry);
 		goto out;
 	}
-	if (lc.password != NULL && from_stdin) {
-		rc = cli_usage_error(ctx, err, "login: -p and --password-stdin exclude each other");
-		goto out;
-	}
-	if ((lc.username == NULL && (from_stdin || !tty)) || (lc.password == NULL && !from_stdin && !tty)) {
-		rc = cli_usage_error(ctx, err, "login needs -u USER and -p PASSWORD or "
-					       "--password-stdin when standard input is not a terminal");
-		goto out;
-	}
-	if ((host = cli_registry_host(argv[optind])) == NULL || host[0] == '\0') {
-		rc = cli_usage_error(ctx, err, "login: invalid registry '%s'", argv[optind]);
-		goto out;
-	}
-	if (lc.username == NULL) {
-		if (prompt("Username", false, &user, err) < 0)
-			goto out;
-		lc.username = user;
-	}
-	if (from_stdin) {
-		if (read_password(&password, err) < 0)
-			goto out;
-		lc.password = password;
-	} else if (lc.password == NULL) {
-		if (prompt("Password", true, &password, err) < 0)
-			goto out;
-		lc.password = password;
-	}
-	if (cli_registry_setup(&reg, err) < 0)
+	if (ask_credentials(&a, &user, &password, err) < 0 || cli_registry_setup(&reg, err) < 0)
 		goto out;
 	/* Only the credentials given here are tried, and the registry itself (no mirror). */
 	reg.opts.docker_config = NULL;
 	reg.opts.credential_helpers = false;
 	reg.opts.mirrors = NULL;
 	reg.opts.credentials = give_credentials;
-	reg.opts.credentials_data = &lc;
+	reg.opts.credentials_data = &a.lc;
 	if (registry_client_new(&reg.opts, &client, err) < 0 ||
 	    registry_ping(client, host, err) < 0) {
 		plate_err_wrap(err, "login to '%s'", host);
 		goto out;
 	}
-	helper = cli_login_helper(&reg.config, host);
-	if (helper != NULL) {
-		/* the helper keeps the secret; a plain-text entry would shadow it */
-		if (registry_credential_helper_store(helper, NULL,
-						     registry_credential_server_url(host),
-						     lc.username, lc.password, err) < 0 ||
-		    cli_docker_config_update(host, NULL, NULL, err) < 0)
-			goto out;
-	} else {
-		if (cli_docker_config_update(host, lc.username, lc.password, err) < 0)
-			goto out;
-		path = cli_docker_config_path();
-		fprintf(stderr,
-			"plate: warning: the password is stored unencrypted in '%s'; a credential "
-			"helper (credsStore or credHelpers in that file) would keep it instead\n",
-			path ? path : "config.json");
-	}
+	if (keep_credentials(&reg, host, &a.lc, err) < 0)
+		goto out;
 	printf("login succeeded\n");
 	rc = CLI_EXIT_OK;
 out:
