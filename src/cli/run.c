@@ -26,7 +26,8 @@
 
 static const char usage[] =
 	"usage: plate run [--rm] [-e KEY=VALUE]... [--network default|none|host]\n"
-	"                 [--entrypoint CMD] [-u USER] [-w DIR] [--hostname NAME] REF [CMD [ARG...]]\n";
+	"                 [--entrypoint CMD] [-u USER] [-w DIR] [--hostname NAME]\n"
+	"                 [--platform OS/ARCH[/VARIANT]] REF [CMD [ARG...]]\n";
 
 static int cancel_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t stopped_by;
@@ -57,6 +58,7 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **e
 		{ "user", required_argument, NULL, 'u' },
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "hostname", required_argument, NULL, 'H' },
+		{ "platform", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct engine_run_options o = *out;
@@ -107,6 +109,9 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **e
 		case 'H':
 			o.hostname = optarg;
 			break;
+		case 'P':
+			o.platform = optarg;
+			break;
 		case ':':
 			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[optind - 1]);
 		default:
@@ -127,7 +132,8 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **e
 
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
-	struct engine_run_options o = { .stdin_fd = STDIN_FILENO, .stdout_fd = STDOUT_FILENO,
+	struct engine_run_options o = { .platform = cli_host_platform(),
+					.stdin_fd = STDIN_FILENO, .stdout_fd = STDOUT_FILENO,
 					.stderr_fd = STDERR_FILENO, .cancel_fd = -1 };
 	_cleanup_free_ const char **env = calloc((size_t)argc + 1, sizeof(char *));
 	_cleanup_free_ char *resolv = NULL;
