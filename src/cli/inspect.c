@@ -26,7 +26,27 @@ static json_t *strings_array(const struct oci_strings *s, bool familiar, const c
 	return a;
 }
 
-static json_t *image_json(const struct store_image *img, struct plate_error **err)
+/* A multi-platform image: its index's entries, each with its platform. */
+static int index_manifests(struct store *s, const struct store_image *img, json_t *o,
+			   struct plate_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	json_t *idx = NULL, *list;
+	size_t len;
+
+	if (strcmp(img->root.digest, img->manifest_desc.digest) == 0)
+		return 0;
+	if (store_blob_read(s, img->root.digest, OCI_MAX_MANIFEST_SIZE, &data, &len, err) < 0 ||
+	    json_parse(data, len, OCI_MAX_MANIFEST_SIZE, JSON_DEFAULT_MAX_DEPTH, &idx, err) < 0)
+		return -1;
+	list = json_object_get(idx, "manifests");
+	json_object_set(o, "Manifests", json_is_array(list) ? list : json_array());
+	json_decref(idx);
+	return 0;
+}
+
+static json_t *image_json(struct store *s, const struct store_image *img,
+			  struct plate_error **err)
 {
 	json_t *o = json_object(), *raw = NULL, *cfg, *rootfs, *desc;
 	const struct oci_config *c = &img->config;
@@ -51,7 +71,7 @@ static json_t *image_json(const struct store_image *img, struct plate_error **er
 	json_object_set_new(o, "Id", json_string(img->manifest.config.digest));
 	json_object_set_new(o, "RepoTags", strings_array(&img->names, true, NULL));
 	json_object_set_new(o, "RepoDigests",
-			    strings_array(&img->names, true, img->manifest_desc.digest));
+			    strings_array(&img->names, true, img->root.digest));
 	json_object_set_new(o, "Parent", json_string(""));
 	json_object_set_new(o, "Comment",
 			    json_string(c->n_history > 0 && c->history[c->n_history - 1].comment
@@ -68,6 +88,10 @@ static json_t *image_json(const struct store_image *img, struct plate_error **er
 	json_object_set_new(o, "RootFS", rootfs);
 	json_object_set_new(o, "Descriptor", desc);
 	json_decref(raw);
+	if (index_manifests(s, img, o, err) < 0) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 
@@ -93,7 +117,7 @@ int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv, struct plate_err
 		json_t *o;
 
 		if (store_image_resolve(s, argv[i], cli_host_platform(), &img, &e) < 0 ||
-		    (o = image_json(img, &e)) == NULL) {
+		    (o = image_json(s, img, &e)) == NULL) {
 			if (first == NULL)
 				first = e;
 			else
