@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/cleanup.h"
 #include "oci/oci.h"
 
@@ -150,15 +151,13 @@ bool oci_platform_known(const char *normalized)
 
 static int unknown(const char *given, struct plate_error **err)
 {
-	char list[512] = "";
+	_cleanup_buf_ struct buf list = BUF_INIT(BUF_UNLIMITED);
 
-	for (size_t i = 0; i < sizeof(known_platforms) / sizeof(known_platforms[0]); i++) {
-		if (i > 0)
-			strcat(list, ", ");
-		strcat(list, known_platforms[i]);
-	}
+	for (size_t i = 0; i < sizeof(known_platforms) / sizeof(known_platforms[0]); i++)
+		if (buf_addf(&list, "%s%s", i > 0 ? ", " : "", known_platforms[i]) < 0)
+			return plate_err_new(err, ENOMEM, "out of memory");
 	return plate_err_new(err, EINVAL, "unknown platform '%s': known platforms are %s", given,
-			     list);
+			     list.data);
 }
 
 int oci_platforms_parse(const char *list, struct oci_strings *out, struct plate_error **err)
