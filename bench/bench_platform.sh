@@ -67,5 +67,8 @@ printf 'multi / single: %.2f× (goal ≤ 2.1×)\n' "$(echo "$m / $s" | bc -l)"
 # Which steps each platform of the last multi build ran, and which the second shared.
 echo "steps of the two-platform build (second platform: CACHED = shared with the first):"
 awk '/^#[0-9]+ \[/ {step=$0; sub(/^#[0-9]+ /, "", step)} /^#1 \[/ {n++}
-     /^#[0-9]+ (CACHED|DONE)/ && step != "" {printf "  platform %d  %-7s %s\n", n, $2, substr(step, 1, 70); step=""}' \
+     /^#[0-9]+ (CACHED|DONE)/ && step != "" {printf "  platform %d  %-7s %6s  %s\n", n, $2, $3, substr(step, 1, 64); step=""}' \
 	"$W/multi.log"
+# The go build of the single-platform build, for comparison: a cross-compilation also
+# compiles the standard library for the target, which the toolchain ships built for its own.
+printf 'single-platform go build: %s\n' "$(grep -A3 'GOARCH=$TARGETARCH go build' "$W/single.log" | sed -n 's/^#[0-9]* DONE //p' | head -1)"

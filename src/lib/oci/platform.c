@@ -156,7 +156,7 @@ static int unknown(const char *given, struct plate_error **err)
 	for (size_t i = 0; i < sizeof(known_platforms) / sizeof(known_platforms[0]); i++)
 		if (buf_addf(&list, "%s%s", i > 0 ? ", " : "", known_platforms[i]) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
-	return plate_err_new(err, EINVAL, "unknown platform '%s': known platforms are %s", given,
+	return plate_err_new(err, 0, "unknown platform '%s': known platforms are %s", given,
 			     list.data);
 }
 
@@ -186,7 +186,7 @@ int oci_platforms_parse(const char *list, struct oci_strings *out, struct plate_
 			goto fail;
 	}
 	if (out->n == 0) {
-		plate_err_new(err, EINVAL, "invalid platform list '%s': no platform", list);
+		plate_err_new(err, 0, "invalid platform list '%s': no platform", list);
 		goto fail;
 	}
 	return 0;
