@@ -118,7 +118,7 @@ ck "the amd64 binary is an x86-64 ELF" test "$(elf_machine "$T/fs-amd64/app/plat
 ck "the arm64 binary is an aarch64 ELF" test "$(elf_machine "$T/fs-arm64/app/plate-demo")" = 183
 
 port=$(free_port)
-p run --network host --platform linux/arm64 -e LISTEN=127.0.0.1:$port demo:multi >"$T/run.out" 2>&1 &
+"$PLATE" --root "$R" run --network host --platform linux/arm64 -e LISTEN=127.0.0.1:$port demo:multi >"$T/run.out" 2>&1 &
 runpid=$!
 answer=
 for _ in $(seq 1 600); do
