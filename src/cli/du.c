@@ -108,7 +108,8 @@ int cli_cmd_du(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage_error(ctx, err, "usage: plate du [--format text|json] [--top N] [--platform OS/ARCH] REF");
+		return cli_usage_error(ctx, err, "usage: plate du [--format text|json] [--top N] "
+						 "[--platform OS/ARCH] REF");
 	if (cli_open_store(ctx, &s, err) < 0 ||
 	    store_image_resolve(s, argv[optind], platform, &img, err) < 0 ||
 	    du_image(s, img, &o, &rep, err) < 0)
