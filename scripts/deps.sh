@@ -26,6 +26,9 @@ packages=(
   pkgconf
   # benchmarks
   hyperfine pigz time
+  # multi-platform builds: RUN of a foreign architecture under QEMU (scripts/binfmt.sh
+  # registers it), arm64 busybox for the emulated base (below)
+  qemu-user-static
 )
 
 missing=()
@@ -50,5 +53,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq &&
     apt-get install -y -qq --no-install-recommends "${missing[@]}" || rc=$?
   [ -z "$made_policy" ] || rm -f /usr/sbin/policy-rc.d
-  exit "$rc"
+  [ "$rc" = 0 ] || exit "$rc"
+fi
+
+# The arm64 busybox-static package that tests/integration/platform.sh and the platform bench
+# import as an arm64 base (scripts/make-busybox-base.sh), kept in apt's archive so that they
+# run offline: apt's multiarch download, as root.
+if [ "$(id -u)" -eq 0 ] && ! ls /var/cache/apt/archives/busybox-static_*_arm64.deb >/dev/null 2>&1; then
+  dpkg --print-foreign-architectures | grep -qx arm64 ||
+    { dpkg --add-architecture arm64 && apt-get update -qq; }
+  (cd /var/cache/apt/archives && apt-get download -qq busybox-static:arm64)
 fi

@@ -72,12 +72,14 @@ int cli_cmd_du(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "top", required_argument, NULL, 'n' },
+		{ "platform", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct du_options o = { .top = 10 };
 	struct store_image *img = NULL;
 	struct du_report *rep = NULL;
 	struct store *s = NULL;
+	const char *platform = cli_host_platform();
 	bool json = false;
 	int c, rc = -1;
 
@@ -98,14 +100,18 @@ int cli_cmd_du(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **
 			if (errno != 0 || *end != '\0' || *optarg == '\0' || *optarg == '-')
 				return cli_usage_error(ctx, err, "du: --top '%s' is not a count", optarg);
 			break;
+		case 'P':
+			platform = optarg;
+			break;
 		default:
 			return cli_usage_error(ctx, err, "du: unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage_error(ctx, err, "usage: plate du [--format text|json] [--top N] REF");
+		return cli_usage_error(ctx, err, "usage: plate du [--format text|json] [--top N] "
+						 "[--platform OS/ARCH] REF");
 	if (cli_open_store(ctx, &s, err) < 0 ||
-	    store_image_resolve(s, argv[optind], cli_host_platform(), &img, err) < 0 ||
+	    store_image_resolve(s, argv[optind], platform, &img, err) < 0 ||
 	    du_image(s, img, &o, &rep, err) < 0)
 		goto out;
 	if (json) {

@@ -53,7 +53,8 @@ static const struct cli_help_option build_options[] = {
 	{ 0, "target", "STAGE", false, "build STAGE instead of the last stage" },
 	{ 0, "build-arg", "NAME[=VALUE]", false,
 	  "set a build argument (repeatable; without a value, from the environment)" },
-	{ 0, "platform", "OS/ARCH[/VARIANT]", false, "the target platform (default this machine's)" },
+	{ 0, "platform", "OS/ARCH[,...]", false,
+	  "the target platforms (default this machine's); several: one image index" },
 	{ 0, "no-cache", NULL, false, "run every step, reusing nothing from the build cache" },
 	{ 0, "progress", "MODE", false, "auto, tty, plain, json or quiet (default auto)" },
 	{ 'q', "quiet", NULL, false, "print only the image ID, on standard output" },
@@ -146,6 +147,8 @@ static const struct cli_help_option run_options[] = {
 	{ 'u', "user", "USER[:GROUP]", false, "run as USER instead of the image's user" },
 	{ 'w', "workdir", "DIR", false, "run in DIR instead of the image's working directory" },
 	{ 0, "hostname", "NAME", false, "the container's host name" },
+	{ 0, "platform", "OS/ARCH[/VARIANT]", false,
+	  "the platform of an index to run (default this machine's; another one under QEMU)" },
 	OPT_END,
 };
 
@@ -180,6 +183,8 @@ static const struct cli_help_option check_options[] = {
 static const struct cli_help_option du_options[] = {
 	{ 0, "format", "FORMAT", false, "text (default) or json (exact byte counts)" },
 	{ 0, "top", "N", false, "keep the N largest entries of each list (default 10, 0: all)" },
+	{ 0, "platform", "OS/ARCH[/VARIANT]", false,
+	  "the platform of an index to measure (default this machine's)" },
 	OPT_END,
 };
 

@@ -41,6 +41,25 @@ static json_t *repo_digests(const struct oci_index *idx, const struct store_imag
 	return a;
 }
 
+/* A multi-platform image: its index's entries, each with its platform. */
+static int index_manifests(struct store *s, const struct store_image *img, json_t *o,
+			   struct plate_error **err)
+{
+	_cleanup_free_ char *data = NULL;
+	json_t *idx = NULL, *list;
+	size_t len;
+
+	if (strcmp(img->root.digest, img->manifest_desc.digest) == 0)
+		return 0;
+	if (store_blob_read(s, img->root.digest, OCI_MAX_MANIFEST_SIZE, &data, &len, err) < 0 ||
+	    json_parse(data, len, OCI_MAX_MANIFEST_SIZE, JSON_DEFAULT_MAX_DEPTH, &idx, err) < 0)
+		return -1;
+	list = json_object_get(idx, "manifests");
+	json_object_set(o, "Manifests", json_is_array(list) ? list : json_array());
+	json_decref(idx);
+	return 0;
+}
+
 static json_t *image_json(struct store *s, const struct oci_index *idx,
 			  const struct store_image *img, struct plate_error **err)
 {
@@ -86,6 +105,10 @@ static json_t *image_json(struct store *s, const struct oci_index *idx,
 	json_object_set_new(o, "RootFS", rootfs);
 	json_object_set_new(o, "Descriptor", desc);
 	json_decref(raw);
+	if (index_manifests(s, img, o, err) < 0) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 }
 

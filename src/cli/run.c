@@ -1,6 +1,6 @@
 /*
  * plate run [--rm] [-e KEY=VALUE]... [--network default|none|host] [--entrypoint CMD] [-u USER]
- *           [-w DIR] [--hostname NAME] REF [CMD [ARG...]]
+ *           [-w DIR] [--hostname NAME] [--platform OS/ARCH] REF [CMD [ARG...]]
  *
  * Runs the image's entrypoint and command (CMD replaced by the arguments after REF) in the
  * sandbox, over the image's layers with a throw-away upper directory: nothing the command
@@ -52,6 +52,7 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **e
 		{ "user", required_argument, NULL, 'u' },
 		{ "workdir", required_argument, NULL, 'w' },
 		{ "hostname", required_argument, NULL, 'H' },
+		{ "platform", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct engine_run_options o = *out;
@@ -99,6 +100,9 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **e
 		case 'H':
 			o.hostname = optarg;
 			break;
+		case 'P':
+			o.platform = optarg;
+			break;
 		case ':':
 			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[optind - 1]);
 		default:
@@ -119,7 +123,8 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **e
 
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
-	struct engine_run_options o = { .stdin_fd = STDIN_FILENO, .stdout_fd = STDOUT_FILENO,
+	struct engine_run_options o = { .platform = cli_host_platform(),
+					.stdin_fd = STDIN_FILENO, .stdout_fd = STDOUT_FILENO,
 					.stderr_fd = STDERR_FILENO, .cancel_fd = -1 };
 	_cleanup_free_ const char **env = calloc((size_t)argc + 1, sizeof(char *));
 	_cleanup_free_ char *resolv = NULL;

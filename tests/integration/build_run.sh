@@ -89,8 +89,14 @@ EOF
 build "$C2" -t plat --platform "$native"
 ck "the platform ARGs are set" test "$(p run --network none plat cat /platform)" = "$native ${native%/*} ${native#*/} $native"
 ck "the config names the platform" test "$(config plat '| [.Os, .Architecture] | join("/")')" = "\"$native\""
+build "$C2" -t plat-s390x --platform linux/s390x
+ck "FROM --platform=\$BUILDPLATFORM runs natively for another target" test "$(p run --network none plat-s390x cat /platform)" = "linux/s390x linux s390x $native"
+printf 'FROM scratch\nCOPY Dockerfile /\nRUN true\n' >"$C2/Dockerfile"
 build "$C2" --platform linux/s390x
-ck "another platform is refused" bash -c "test $rc = 1 && grep -q \"platform 'linux/s390x' is not supported\" '$T/out'"
+ck "a RUN on a platform without emulator is refused before any step" bash -c "test $rc = 1 && grep -q \"stage 'scratch' (Dockerfile:1) runs on linux/s390x: no emulator for linux/s390x\" '$T/out' && ! grep -q '^#2' '$T/out'"
+printf 'FROM base:test\nRUN true\n' >"$C2/Dockerfile"
+build "$C2" --platform linux/s390x
+ck "a base without the platform is refused before any step" bash -c "test $rc = 1 && grep -q \"$native only, the stage needs linux/s390x\" '$T/out' && ! grep -q '^#2' '$T/out'"
 
 # ---- plate run ----------------------------------------------------------------------------
 printf 'FROM base:test\nENV GREETING=hi\nWORKDIR /home/app\nUSER app\nENTRYPOINT ["/bin/probe"]\nCMD ["id"]\n' >"$C2/Dockerfile"

@@ -138,7 +138,7 @@ tap_check "a mount key of another type is refused, located, exit 2" \
 tap_check "no CONTEXT exits 2" test "$rc" = 2
 "$PLATE" plan --frobnicate "$T/seed" >"$T/out" 2>&1; rc=$?
 tap_check "unknown option exits 2" test "$rc" = 2
-"$PLATE" plan --platform linux "$T/seed" >"$T/out" 2>"$T/err"; rc=$?
+"$PLATE" plan --platform linux/ "$T/seed" >"$T/out" 2>"$T/err"; rc=$?
 tap_check "malformed --platform exits 2" test "$rc" = 2
 "$PLATE" plan --target >"$T/out" 2>&1; rc=$?
 tap_check "option without value exits 2" test "$rc" = 2

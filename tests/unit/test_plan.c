@@ -10,6 +10,7 @@
 
 #include "base/cleanup.h"
 #include "dockerfile/dockerfile.h"
+#include "oci/oci.h"
 #include "plan/plan.h"
 #include "tap.h"
 
@@ -695,12 +696,12 @@ static void test_platform(void)
 
 	r = run("FROM alpine\nARG BUILDPLATFORM\nWORKDIR /$BUILDPLATFORM\n");
 	if (ok_plan(&r, "native platform"))
-		tap_ok(strcmp(r.plan->build_platform, plan_native_platform()) == 0 &&
+		tap_ok(strcmp(r.plan->build_platform, oci_platform_native()) == 0 &&
 			       strcmp(r.plan->target_platform, r.plan->build_platform) == 0,
 		       "defaults: native build platform, target = build");
 	result_release(&r);
 
-	o = (struct plan_options){ .target_platform = "linux" };
+	o = (struct plan_options){ .target_platform = "linux/" };
 	r = run_opts("FROM alpine\n", &o);
 	tap_ok(r.plan == NULL && r.err != NULL && strstr(r.err->message, "invalid platform"),
 	       "a malformed --platform is refused");
@@ -721,14 +722,14 @@ static void test_platform(void)
 	};
 	for (size_t i = 0; i < sizeof(norm) / sizeof(norm[0]); i++) {
 		_cleanup_error_ struct plate_error *err = NULL;
-		_cleanup_free_ char *got = plan_platform_normalize(norm[i].in, &err);
+		_cleanup_free_ char *got = oci_platform_normalize(norm[i].in, &err);
 		tap_streq(got, norm[i].want, "platform '%s' normalises", norm[i].in);
 	}
-	static const char *const bad[] = { "linux", "linux/", "/amd64", "linux/amd64/v1/x",
+	static const char *const bad[] = { "linux/amd64/", "linux/", "/amd64", "linux/amd64/v1/x",
 					   "linux/am d64" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		_cleanup_error_ struct plate_error *err = NULL;
-		_cleanup_free_ char *got = plan_platform_normalize(bad[i], &err);
+		_cleanup_free_ char *got = oci_platform_normalize(bad[i], &err);
 		tap_ok(got == NULL && err != NULL, "platform '%s' refused", bad[i]);
 	}
 }
@@ -824,7 +825,7 @@ static void test_errors(void)
 		{ "FROM alpine\nENV A=${B:?}\n", 2, 1, "B" },
 		{ "ARG X=${Y:?global}\nFROM alpine\n", 1, 1, "global" },
 		{ "FROM alpine\nRUN --network=none --nope=1 true\n", 2, 1, "unknown flag '--nope'" },
-		{ "FROM --platform=linux alpine\n", 1, 1, "invalid platform" },
+		{ "FROM --platform=linux/ alpine\n", 1, 1, "invalid platform" },
 		{ "FROM --plat=x alpine\n", 1, 1, "unknown flag '--plat' for FROM" },
 	};
 

@@ -131,9 +131,16 @@ int build_lint(const struct build_lint_input *in, struct finding_report *report,
 	struct image_lookup lookup = { .store = in->store,
 				       .platform = in->platform ? in->platform : "linux/amd64" };
 	struct lint_policy policy;
+	struct oci_strings platforms = { 0 };
 	int rc = -1;
 
 	dockerfile_vars_init(&args);
+	/* A --platform list is checked for its first platform, as the build's checks are. */
+	if (in->platform != NULL && strchr(in->platform, ',') != NULL) {
+		if (oci_platforms_parse(in->platform, &platforms, err) < 0)
+			goto out;
+		opt.target_platform = lookup.platform = platforms.v[0];
+	}
 	if (set_build_args(&args, in->build_args, in->n_build_args, err) < 0)
 		goto out;
 	opt.build_args = &args;
@@ -177,5 +184,6 @@ out:
 	strv_free(patterns, n_patterns);
 	ignore_free(ign);
 	dockerfile_vars_release(&args);
+	oci_strings_release(&platforms);
 	return rc;
 }

@@ -10,15 +10,9 @@
 #include <stdlib.h>
 
 #include "base/cleanup.h"
-#include "build/build.h"
+#include "build/build_internal.h"
 #include "check/check.h"
 
-struct build {
-	struct build_options o;
-	pthread_mutex_t lock;          /* one event at a time */
-	struct engine *_Atomic engine; /* while it runs, for build_cancel() */
-	volatile sig_atomic_t cancelled;
-};
 
 int build_new(const struct build_options *opts, struct build **out, struct plate_error **err)
 {
@@ -37,6 +31,7 @@ void build_free(struct build *b)
 	if (b == NULL)
 		return;
 	pthread_mutex_destroy(&b->lock);
+	oci_strings_release(&b->platforms);
 	free(b);
 }
 
@@ -100,7 +95,8 @@ static int lint(struct build *b, struct build_result *res, struct plate_error **
 		.display_name = b->o.display_name, .dockerfile_path = eo->dockerfile_path,
 		.context_dir = eo->context_dir, .build_args = eo->build_args,
 		.n_build_args = eo->n_build_args,
-		.platform = eo->platform ? eo->platform : b->o.host_platform, .store = b->o.store,
+		.platform = b->platforms.n > 0 ? b->platforms.v[0] : b->o.host_platform,
+		.store = b->o.store,
 	};
 
 	if (build_lint(&in, &report, err) < 0 ||
@@ -110,9 +106,10 @@ static int lint(struct build *b, struct build_result *res, struct plate_error **
 	return 0;
 }
 
-static int run_engine(struct build *b, struct build_result *res, struct plate_error **err)
+int build_engine_run(struct build *b, const struct engine_options *opts,
+		     struct engine_result *out, struct plate_error **err)
 {
-	struct engine_options eo = b->o.engine;
+	struct engine_options eo = *opts;
 	struct engine *e = NULL;
 	int r;
 
@@ -126,7 +123,7 @@ static int run_engine(struct build *b, struct build_result *res, struct plate_er
 	/* A cancel that came before the engine was published is honoured here. */
 	if (b->cancelled)
 		engine_cancel(e);
-	r = engine_build(e, b->o.df, &res->image, err);
+	r = engine_build(e, b->o.df, out, err);
 	atomic_store(&b->engine, NULL);
 	engine_free(e);
 	return r;
@@ -157,7 +154,8 @@ static int push(struct build *b, const char *digest, struct plate_error **err)
 {
 	for (size_t i = 0; i < b->o.engine.n_tags; i++) {
 		struct transfer_options to = { .store = b->o.store, .registry = b->o.registry,
-					       .platform = b->o.engine.platform };
+					       .platform = b->platforms.n == 1 ? b->platforms.v[0]
+									: NULL };
 		struct transfer_result pr = { 0 };
 		int r;
 
@@ -172,12 +170,32 @@ static int push(struct build *b, const char *digest, struct plate_error **err)
 	return 0;
 }
 
+/* The doctor on each platform's image of the index: the build fails when one fails. */
+static int doctor_each(struct build *b, const char *digest, bool *failed,
+		       struct plate_error **err)
+{
+	*failed = false;
+	for (size_t i = 0; i < b->platforms.n; i++) {
+		bool one;
+		if (doctor(b, digest, b->platforms.v[i], &one, err) < 0)
+			return -1;
+		*failed = *failed || one;
+	}
+	return 0;
+}
+
 int build_run(struct build *b, struct build_result *res, struct plate_error **err)
 {
-	const char *platform = b->o.engine.platform ? b->o.engine.platform : b->o.host_platform;
-	bool failed;
+	const char *platform;
+	bool failed, multi;
 
 	*res = (struct build_result){ .outcome = BUILD_OK, .phase = BUILD_PHASE_LINT };
+	oci_strings_release(&b->platforms);
+	if (b->o.engine.platform != NULL &&
+	    oci_platforms_parse(b->o.engine.platform, &b->platforms, err) < 0)
+		return plate_err_wrap(err, "--platform");
+	multi = b->platforms.n > 1;
+	platform = b->platforms.n > 0 ? b->platforms.v[0] : b->o.host_platform;
 	if (lint(b, res, err) < 0)
 		return -1;
 	if (res->lint_errors > 0) {
@@ -187,8 +205,15 @@ int build_run(struct build *b, struct build_result *res, struct plate_error **er
 	res->phase = BUILD_PHASE_ENGINE;
 	if (b->cancelled)
 		return plate_err_new(err, ECANCELED, "build cancelled");
-	if (run_engine(b, res, err) < 0)
-		return -1;
+	if (multi) {
+		if (build_platforms(b, &b->platforms, &res->image, err) < 0)
+			return -1;
+	} else {
+		struct engine_options eo = b->o.engine;
+		eo.platform = b->platforms.n > 0 ? b->platforms.v[0] : NULL;
+		if (build_engine_run(b, &eo, &res->image, err) < 0)
+			return -1;
+	}
 	res->phase = BUILD_PHASE_PUBLISH;
 	if (emit(b, &(struct build_event){ .type = BUILD_EVENT_BUILT, .image = &res->image },
 		 err) < 0)
@@ -197,7 +222,8 @@ int build_run(struct build *b, struct build_result *res, struct plate_error **er
 	    check_sbom_attach(b->o.store, res->image.manifest_digest, platform, err) < 0)
 		return -1;
 	/* The doctor first: a build that fails its checks is not pushed. */
-	if (doctor(b, res->image.manifest_digest, platform, &failed, err) < 0)
+	if ((multi ? doctor_each(b, res->image.manifest_digest, &failed, err)
+		   : doctor(b, res->image.manifest_digest, platform, &failed, err)) < 0)
 		return -1;
 	if (failed) {
 		res->outcome = BUILD_CHECK_FAILED;

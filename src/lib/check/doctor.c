@@ -405,6 +405,51 @@ static int resolve_command(struct doctor *d, const char *argv0, char **out,
 	return 1;
 }
 
+/* The OCI architecture of an ELF e_machine, or NULL for one no platform of ours has. */
+static const char *elf_arch(unsigned machine, bool is_64)
+{
+	switch (machine) {
+	case 3: return "386";
+	case 62: return "amd64";
+	case 183: return "arm64";
+	case 40: return "arm";
+	case 21: return is_64 ? "ppc64le" : NULL;
+	case 22: return is_64 ? "s390x" : NULL;
+	case 243: return is_64 ? "riscv64" : NULL;
+	default: return NULL;
+	}
+}
+
+/* The program of an image built for one platform and holding another's binary (an arm64
+ * ELF in an amd64 image: a COPY from the wrong stage, a GOARCH not passed) fails with "exec
+ * format error" on the image's own machines.  The snapshot index has no machine field, so
+ * the header is read from the tree; a tree that cannot be read (changed behind the index's
+ * back, which fsck reports) gives no verdict rather than failing the doctor. */
+static int check_architecture(struct doctor *d, const char *path, struct plate_error **err)
+{
+	_cleanup_error_ struct plate_error *unread = NULL;
+	struct mapped m;
+	const unsigned char *h;
+	const char *arch, *want = d->config->architecture;
+
+	if (want == NULL || map_file(d, path, &m, &unread) != 0)
+		return 0;
+	h = m.p;
+	if (m.len < 20 || memcmp(h, "\177ELF", 4) != 0 || h[5] != 1 /* little-endian */) {
+		unmap(&m);
+		return 0;
+	}
+	arch = elf_arch((unsigned)(h[18] | h[19] << 8), h[4] == 2);
+	unmap(&m);
+	if (arch == NULL || strcmp(arch, want) == 0)
+		return 0;
+	return finding_report_add(d->r, "WrongArchitecture", FINDING_ERROR, NULL, 0, path,
+				"build it for the image's platform (in a cross-compiling stage: "
+				"`ARG TARGETARCH` and `GOARCH=$TARGETARCH`)", err,
+				"'%s' is a linux/%s binary in a %s/%s image", path, arch,
+				d->config->os ? d->config->os : "linux", want);
+}
+
 static int check_command(struct doctor *d, const char *what, const struct oci_strings *argv,
 			 bool have_shell, struct plate_error **err)
 {
@@ -440,6 +485,8 @@ static int check_command(struct doctor *d, const char *what, const struct oci_st
 		return -1;
 	}
 	r = examine_binary(d, e.path, true, err);
+	if (r == 0)
+		r = check_architecture(d, e.path, err);
 	check_fs_entry_release(&e);
 	return r;
 }

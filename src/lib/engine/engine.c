@@ -100,8 +100,8 @@ static int pull(struct engine *e, const char *name, const char *platform, struct
 }
 
 /* Resolves name in the store, pulling it first as the pull policy says. */
-static int image_fetch(struct engine *e, const char *name, const char *platform,
-		       struct store_image **img, struct plate_error **err)
+static int image_fetch_any(struct engine *e, const char *name, const char *platform,
+			   struct store_image **img, struct plate_error **err)
 {
 	bool can_pull = e->o.pull_image != NULL && e->o.pull != ENGINE_PULL_NEVER;
 
@@ -121,6 +121,43 @@ static int image_fetch(struct engine *e, const char *name, const char *platform,
 	if (pull(e, name, platform, err) < 0)
 		return -1;
 	return store_image_resolve(e->o.store, name, platform, img, err);
+}
+
+/* A single-platform image of another architecture or OS than the stage needs is refused: it
+ * would run emulated under the wrong name, or not at all.  A config without them (old
+ * imports) is taken as it is. */
+static int platform_check(const char *platform, struct store_image *img,
+			  struct plate_error **err)
+{
+	const struct oci_config *c = &img->config;
+	_cleanup_free_ char *have = NULL;
+	size_t n;
+
+	if (c->os == NULL || c->architecture == NULL)
+		return 0;
+	n = strlen(c->os) + 1 + strlen(c->architecture);
+	if (asprintf(&have, "%s/%s", c->os, c->architecture) < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	if (strncmp(platform, have, n) == 0 && (platform[n] == '\0' || platform[n] == '/'))
+		return 0;
+	plate_err_new(err, ENOENT,
+		      "%s only, the stage needs %s (pull the image for %s, or build --platform %s)",
+		      have, platform, platform, have);
+	store_image_free(img);
+	return -1;
+}
+
+/* Resolves name in the store, pulling it first as the pull policy says. */
+static int image_fetch(struct engine *e, const char *name, const char *platform,
+		       struct store_image **img, struct plate_error **err)
+{
+	if (image_fetch_any(e, name, platform, img, err) < 0)
+		return -1;
+	if (platform_check(platform, *img, err) < 0) {
+		*img = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /* Keeps img, or the failure in *err, as name's for the rest of the build (e->lock held). */
@@ -511,6 +548,36 @@ static int finish(struct engine *e, struct plate_error **err)
 	return 0;
 }
 
+/* A stage runs on its FROM --platform, else on the platform of the stage it is based on,
+ * else on the target platform. */
+static const char *stage_platform(const struct plan *plan, const struct plan_stage *ps)
+{
+	while (ps->platform == NULL && ps->from_stage >= 0)
+		ps = &plan->stages[ps->from_stage];
+	return ps->platform ? ps->platform : plan->target_platform;
+}
+
+/* Every needed stage with a RUN on a platform this machine cannot execute natively needs an
+ * emulator: found missing before any step runs, not at its first RUN. */
+static int check_emulators(struct engine *e, struct plate_error **err)
+{
+	for (size_t k = 0; k < e->plan->n_order; k++) {
+		const struct plan_stage *ps = &e->plan->stages[e->plan->order[k]];
+		const char *platform = stage_platform(e->plan, ps);
+		bool runs = false;
+
+		for (size_t i = 0; i < ps->n_steps && !runs; i++)
+			runs = strcmp(ps->steps[i].instruction, "RUN") == 0;
+		if (runs && sandbox_emulator_check(platform, e->plan->build_platform, err) < 0)
+			return plate_err_wrap(err, "stage '%s' (%s:%u) runs on %s",
+					      ps->name ? ps->name : ps->base,
+					      e->o.dockerfile_name ? e->o.dockerfile_name
+								   : "Dockerfile",
+					      ps->line, platform);
+	}
+	return 0;
+}
+
 int engine_build(struct engine *e, const struct dockerfile *df, struct engine_result *result,
 		 struct plate_error **err)
 {
@@ -536,10 +603,8 @@ int engine_build(struct engine *e, const struct dockerfile *df, struct engine_re
 			(*err)->line = (*err)->column = 0;
 		return -1;
 	}
-	if (e->o.platform != NULL && strcmp(e->plan->target_platform, e->plan->build_platform) != 0)
-		return plate_err_new(err, ENOTSUP,
-				     "platform '%s' is not supported: plate builds for '%s' only",
-				     e->plan->target_platform, e->plan->build_platform);
+	if (check_emulators(e, err) < 0)
+		return -1;
 	e->stages = calloc(e->plan->n_stages, sizeof(*e->stages));
 	if (e->stages == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");

@@ -44,6 +44,20 @@ static int check_namespaces(struct plate_error **err)
 	return 0;
 }
 
+/* An image of another architecture runs under its emulator: missing, one clear error
+ * before anything is mounted. */
+static int run_platform_check(const struct store_image *img, struct plate_error **err)
+{
+	const struct oci_config *c = &img->config;
+	_cleanup_free_ char *have = NULL;
+
+	if (c->os == NULL || c->architecture == NULL)
+		return 0;
+	if (asprintf(&have, "%s/%s", c->os, c->architecture) < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	return sandbox_emulator_check(have, oci_platform_native(), err);
+}
+
 int engine_run(const struct engine_run_options *o, int *status, struct plate_error **err)
 {
 	struct engine_options eo = { .store = o->store };
@@ -56,15 +70,19 @@ int engine_run(const struct engine_run_options *o, int *status, struct plate_err
 	struct sandbox_result result;
 	_cleanup_free_ const char **lowers = NULL;
 	_cleanup_free_ char *upper = NULL, *work = NULL, *vwork = NULL, *mnt = NULL;
+	_cleanup_free_ char *platform = NULL;
 	const struct oci_config *c;
 	size_t n_lowers = 0;
 	int r = -1;
 
+	if (o->platform != NULL && (platform = oci_platform_normalize(o->platform, err)) == NULL)
+		return -1;
 	if (engine_new(&eo, &e, err) < 0)
 		return -1;
 	if (check_namespaces(err) < 0)
 		goto out;
-	if (store_image_resolve(o->store, o->image, o->platform, &img, err) < 0 ||
+	if (store_image_resolve(o->store, o->image, platform, &img, err) < 0 ||
+	    run_platform_check(img, err) < 0 ||
 	    store_txn_begin(o->store, &e->txn, err) < 0 ||
 	    eng_scratch(e, "empty", &e->empty_dir, err) < 0 ||
 	    eng_scratch(e, "empty", &e->empty_dir2, err) < 0 ||

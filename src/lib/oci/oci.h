@@ -293,4 +293,21 @@ void oci_index_release(struct oci_index *idx);
 void oci_config_release(struct oci_config *c);
 void oci_history_release(struct oci_history *h);
 
+/* ---- platform strings (platform.c) -------------------------------------------------- */
+
+/* "linux/amd64", "linux/arm64" …: the platform this library was compiled for. */
+const char *oci_platform_native(void);
+
+/* Normalises "[os/]arch[/variant]" the way containerd does (x86_64 -> amd64, aarch64 ->
+ * arm64, arm64/v8 -> arm64, armhf -> arm/v7, arm -> arm/v7, i386 -> 386; lower case; a lone
+ * architecture is linux's, a lone "linux" the host's architecture).  Returns a malloc'd
+ * string, or NULL with *err. */
+char *oci_platform_normalize(const char *platform, struct plate_error **err);
+/* Whether a normalised platform is one plate can build for. */
+bool oci_platform_known(const char *normalized);
+/* A comma list of platforms ("linux/amd64,linux/arm64"), each normalised and known, in the
+ * order given, duplicates once, into the empty list *out; an unknown one is refused with
+ * the list of known ones. */
+int oci_platforms_parse(const char *list, struct oci_strings *out, struct plate_error **err);
+
 #endif

@@ -330,7 +330,7 @@ static int from_platform(struct plan_ctx *ctx, const struct dockerfile_instructi
 	if (value[0] == '\0')
 		return plate_err_at(err, in->start_line, in->column,
 				    "empty platform value from expression '%s'", raw);
-	st->platform = plan_platform_normalize(value, err);
+	st->platform = oci_platform_normalize(value, err);
 	if (st->platform == NULL)
 		return plan_locate(err, in->start_line, in->column);
 	return 0;
@@ -675,11 +675,11 @@ static int build(struct plan_ctx *ctx, struct plate_error **err)
 	if (read_build_args(ctx, err) < 0)
 		return -1;
 	plan->build_platform =
-		plan_platform_normalize(o->build_platform ? o->build_platform : plan_native_platform(),
+		oci_platform_normalize(o->build_platform ? o->build_platform : oci_platform_native(),
 					err);
 	if (plan->build_platform == NULL)
 		return -1;
-	plan->target_platform = plan_platform_normalize(
+	plan->target_platform = oci_platform_normalize(
 		o->target_platform ? o->target_platform : plan->build_platform, err);
 	if (plan->target_platform == NULL)
 		return -1;

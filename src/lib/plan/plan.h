@@ -79,7 +79,7 @@ struct plan_options {
 	const char *const *build_args;  /* "NAME=value" strings; a later NAME wins */
 	size_t n_build_args;
 	const char *target_platform;    /* "os/arch[/variant]", NULL = the build platform */
-	const char *build_platform;     /* NULL = plan_native_platform() */
+	const char *build_platform;     /* NULL = oci_platform_native() */
 	plan_base_env_fn base_env;      /* NULL = images start with PATH=PLAN_DEFAULT_PATH only */
 	void *base_env_data;
 	plan_base_onbuild_fn base_onbuild; /* NULL = images' ONBUILD triggers are not run */
@@ -239,14 +239,6 @@ struct plan {
 	 * every RUN even when no ARG declares them, and keeps them out of cache keys. */
 	struct dockerfile_vars proxy_args;
 };
-
-/* "linux/amd64", "linux/arm64" …: the platform this library was compiled for. */
-const char *plan_native_platform(void);
-
-/* Normalises "os/arch[/variant]" the way containerd does (x86_64 -> amd64, aarch64 -> arm64,
- * arm64/v8 -> arm64, armhf -> arm/v7, arm -> arm/v7, i386 -> 386; lower case).  Returns a
- * malloc'd string, or NULL with *err. */
-char *plan_platform_normalize(const char *platform, struct plate_error **err);
 
 int plan_build(const struct dockerfile *df, const struct plan_options *opts, struct plan **out,
 	       struct plate_error **err);

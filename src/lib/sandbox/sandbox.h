@@ -241,4 +241,10 @@ int sandbox_private_resolv_conf(const char *host, struct buf *out);
  * followed by the hostname on the IPv4 line.  Appends to out; -1 with errno on failure. */
 int sandbox_hosts_file(const char *hostname, struct buf *out);
 
+/* Whether a command built for platform ("os/arch[/variant]") runs in the sandbox on a
+ * machine of platform native: the same architecture, i386 on x86-64, or another one with a
+ * QEMU handler registered in binfmt_misc with the fix-binary flag (emulation.c).  0, or -1
+ * with *err (ENOEXEC) saying what is missing and how to fix it. */
+int sandbox_emulator_check(const char *platform, const char *native, struct plate_error **err);
+
 #endif

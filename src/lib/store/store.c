@@ -426,24 +426,28 @@ static bool digest_has_prefix(const char *digest, const char *prefix)
 	return strncmp(digest + 7, prefix, strlen(prefix)) == 0;
 }
 
-/* "linux/amd64[/variant]" against a descriptor's platform; NULL matches anything. */
+/* "linux/amd64[/variant]" against a descriptor's platform, both normalised as containerd
+ * does ("linux/arm64/v8" is an entry's "arm64"); NULL matches anything, and a wanted
+ * platform without a variant any variant. */
 static bool platform_matches(const char *want, const struct oci_platform *p)
 {
-	_cleanup_free_ char *copy = NULL;
-	char *os, *arch, *variant, *save = NULL;
+	_cleanup_error_ struct plate_error *ignored = NULL;
+	_cleanup_free_ char *w = NULL, *have = NULL, *h = NULL;
+	size_t n;
 
 	if (want == NULL)
 		return true;
-	if (p == NULL || (copy = strdup(want)) == NULL)
+	if (p == NULL || p->os == NULL || p->architecture == NULL ||
+	    asprintf(&have, "%s/%s%s%s", p->os, p->architecture, p->variant ? "/" : "",
+		     p->variant ? p->variant : "") < 0)
 		return false;
-	os = strtok_r(copy, "/", &save);
-	arch = strtok_r(NULL, "/", &save);
-	variant = strtok_r(NULL, "/", &save);
-	if (os == NULL || p->os == NULL || strcmp(os, p->os) != 0)
+	if ((w = oci_platform_normalize(want, &ignored)) == NULL ||
+	    (h = oci_platform_normalize(have, &ignored)) == NULL)
 		return false;
-	if (arch != NULL && (p->architecture == NULL || strcmp(arch, p->architecture) != 0))
-		return false;
-	return variant == NULL || (p->variant != NULL && strcmp(variant, p->variant) == 0);
+	if (strcmp(w, h) == 0)
+		return true;
+	n = strlen(w);
+	return strchr(strchr(w, '/') + 1, '/') == NULL && strncmp(w, h, n) == 0 && h[n] == '/';
 }
 
 /* Reads a document blob whose descriptor we trust for size. */

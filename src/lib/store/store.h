@@ -236,6 +236,9 @@ int store_txn_untag(struct store_txn *t, const char *name, struct plate_error **
 int store_txn_tag_image(struct store_txn *t, const char *name, const struct oci_descriptor *d,
 			struct plate_error **err);
 int store_txn_remove(struct store_txn *t, const char *target_digest, struct plate_error **err);
+/* Removes the untagged entry of digest, if there is one (its names stay): a manifest
+ * built on its own that a multi-platform index now holds. */
+int store_txn_drop_unnamed(struct store_txn *t, const char *digest, struct plate_error **err);
 
 /* Stages a build-cache entry under key (a sha256 digest). */
 int store_txn_cache_put(struct store_txn *t, const char *key, const char *json, size_t len,

@@ -30,12 +30,12 @@ enum writer_state {
 	WRITER_FAILED = 1 << 2,
 };
 
-enum op_kind { OP_TAG, OP_UNTAG, OP_REMOVE };
+enum op_kind { OP_TAG, OP_UNTAG, OP_REMOVE, OP_DROP_UNNAMED };
 
 struct txn_op {
 	enum op_kind kind;
 	char *name;                /* TAG (may be NULL), UNTAG */
-	char *digest;              /* REMOVE */
+	char *digest;              /* REMOVE, DROP_UNNAMED */
 	struct oci_descriptor desc; /* TAG */
 };
 
@@ -681,6 +681,21 @@ int store_txn_remove(struct store_txn *t, const char *target_digest, struct plat
 	return 0;
 }
 
+int store_txn_drop_unnamed(struct store_txn *t, const char *digest, struct plate_error **err)
+{
+	struct txn_op op = { .kind = OP_DROP_UNNAMED };
+
+	if (txn_check(t, __func__, err) < 0)
+		return -1;
+	if ((op.digest = strdup(digest)) == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	if (add_op(t, &op, err) < 0) {
+		free(op.digest);
+		return -1;
+	}
+	return 0;
+}
+
 int store_txn_cache_put(struct store_txn *t, const char *key, const char *json, size_t len,
 			struct plate_error **err)
 {
@@ -762,6 +777,17 @@ static int apply_op(struct oci_index *idx, const struct txn_op *op, struct plate
 			return plate_err_new(err, ENOENT, "image '%s' not found", op->digest);
 		while ((i = find_entry(idx, NULL, op->digest, 0)) >= 0)
 			drop_entry(idx, (size_t)i);
+		return 0;
+	case OP_DROP_UNNAMED:
+		for (size_t j = 0; j < idx->n_manifests;) {
+			const struct oci_descriptor *d = &idx->manifests[j];
+			if (strcmp(d->digest, op->digest) == 0 &&
+			    oci_map_get(&d->annotations, OCI_ANNOTATION_REF_NAME) == NULL &&
+			    oci_map_get(&d->annotations, STORE_ANNOTATION_SUBJECT) == NULL)
+				drop_entry(idx, j);
+			else
+				j++;
+		}
 		return 0;
 	case OP_TAG:
 		if (op->name != NULL) {

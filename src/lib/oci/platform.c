@@ -1,19 +1,20 @@
 /*
  * Platform strings ("os/arch[/variant]") as the OCI image index and BuildKit use them,
- * normalised like containerd's platforms.Normalize so that `--platform linux/x86_64` and
- * `--platform linux/amd64` name the same thing.
+ * normalised like containerd's platforms.Parse + Normalize so that `--platform linux/x86_64`,
+ * `--platform amd64` and `--platform linux/amd64` name the same thing.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/cleanup.h"
-#include "plan/plan.h"
+#include "oci/oci.h"
 
 #define PLATFORM_MAX 256
 
-const char *plan_native_platform(void)
+const char *oci_platform_native(void)
 {
 #if defined(__x86_64__)
 	return "linux/amd64";
@@ -34,6 +35,18 @@ const char *plan_native_platform(void)
 #endif
 }
 
+/* The platforms a build may target: those Debian's qemu-user-static emulates and registries
+ * publish images for.  Anything else is refused up front rather than failing in a RUN. */
+static const char *const known_platforms[] = {
+	"linux/amd64", "linux/amd64/v2", "linux/amd64/v3", "linux/arm64", "linux/arm/v6",
+	"linux/arm/v7", "linux/386",     "linux/ppc64le",  "linux/s390x", "linux/riscv64",
+};
+
+static const char *native_arch(void)
+{
+	return strchr(oci_platform_native(), '/') + 1;
+}
+
 static bool valid_part(const char *s)
 {
 	if (*s == '\0')
@@ -45,7 +58,7 @@ static bool valid_part(const char *s)
 	return true;
 }
 
-char *plan_platform_normalize(const char *platform, struct plate_error **err)
+char *oci_platform_normalize(const char *platform, struct plate_error **err)
 {
 	_cleanup_free_ char *copy = NULL;
 	char *parts[4] = { NULL, NULL, NULL, NULL }, *p, *out = NULL;
@@ -73,9 +86,18 @@ char *plan_platform_normalize(const char *platform, struct plate_error **err)
 		}
 		*p++ = '\0';
 	}
+	/* containerd: a lone word is an OS (the host's architecture) or an architecture (linux). */
+	if (n == 1 && p == NULL && strcmp(parts[0], "linux") == 0) {
+		parts[1] = (char *)native_arch();
+		n = 2;
+	} else if (n == 1 && p == NULL && valid_part(parts[0])) {
+		parts[1] = parts[0];
+		parts[0] = "linux";
+		n = 2;
+	}
 	if (n < 2 || n > 3 || p != NULL || !valid_part(parts[0]) || !valid_part(parts[1]) ||
 	    (n == 3 && !valid_part(parts[2]))) {
-		plate_err_new(err, 0, "invalid platform '%s': expected os/arch[/variant]", platform);
+		plate_err_new(err, 0, "invalid platform '%s': expected [os/]arch[/variant]", platform);
 		return NULL;
 	}
 	os = parts[0];
@@ -117,4 +139,58 @@ char *plan_platform_normalize(const char *platform, struct plate_error **err)
 		return NULL;
 	}
 	return out;
+}
+
+bool oci_platform_known(const char *normalized)
+{
+	for (size_t i = 0; i < sizeof(known_platforms) / sizeof(known_platforms[0]); i++)
+		if (strcmp(known_platforms[i], normalized) == 0)
+			return true;
+	return false;
+}
+
+static int unknown(const char *given, struct plate_error **err)
+{
+	_cleanup_buf_ struct buf list = BUF_INIT(BUF_UNLIMITED);
+
+	for (size_t i = 0; i < sizeof(known_platforms) / sizeof(known_platforms[0]); i++)
+		if (buf_addf(&list, "%s%s", i > 0 ? ", " : "", known_platforms[i]) < 0)
+			return plate_err_new(err, ENOMEM, "out of memory");
+	return plate_err_new(err, 0, "unknown platform '%s': known platforms are %s", given,
+			     list.data);
+}
+
+int oci_platforms_parse(const char *list, struct oci_strings *out, struct plate_error **err)
+{
+	_cleanup_free_ char *copy = strdup(list);
+	char *save = NULL, *item;
+
+	if (copy == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	for (item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+		_cleanup_free_ char *norm = NULL;
+		bool dup = false;
+
+		while (*item == ' ')
+			item++;
+		if ((norm = oci_platform_normalize(item, err)) == NULL)
+			goto fail;
+		if (!oci_platform_known(norm)) {
+			unknown(item, err);
+			goto fail;
+		}
+		/* buildx builds a platform named twice once. */
+		for (size_t i = 0; i < out->n && !dup; i++)
+			dup = strcmp(out->v[i], norm) == 0;
+		if (!dup && oci_strings_add(out, norm, err) < 0)
+			goto fail;
+	}
+	if (out->n == 0) {
+		plate_err_new(err, 0, "invalid platform list '%s': no platform", list);
+		goto fail;
+	}
+	return 0;
+fail:
+	oci_strings_release(out);
+	return -1;
 }

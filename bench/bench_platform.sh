@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# bench_platform.sh — the peer benchmark's sample service (../shared/bench/app) built for two
+# platforms against one, in one run on this machine:
+#   single   --platform linux/amd64
+#   multi    --platform linux/amd64,linux/arm64 (an OCI image index)
+# Both cold (base loaded, empty build cache, a fresh store each run), from a cross-compiling
+# variant of the sample's Dockerfile generated here (never written into ../shared): the
+# builder runs `FROM --platform=$BUILDPLATFORM` and `go build` gets GOARCH=$TARGETARCH.  The
+# builder's steps before `ARG TARGETARCH` do not depend on the target: the second platform
+# takes them from the cache; the script lists which steps each platform ran and which it
+# shared.  Goal: multi ≤ 2.1 × single.  Prints medians of RUNS runs (default 3) and the ratio.
+# Needs ../shared/bench/make-base.sh output in $BENCH_OUT (default /tmp/plate-bench-out), a
+# built plate; runs as root.
+#   bench/bench_platform.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-3}
+BENCH_OUT=${BENCH_OUT:-/tmp/plate-bench-out}
+PLATE=${PLATE:-$PWD/build/plate}
+ARCHIVE=$BENCH_OUT/golang-1.19-local.oci.tar
+SHARED=${SHARED:-$PWD/../shared/bench}
+APP=$SHARED/app
+[ -f "$ARCHIVE" ] || { echo "missing $ARCHIVE: run ../shared/bench/make-base.sh first" >&2; exit 1; }
+[ -x "$PLATE" ] || { echo "missing $PLATE: make first" >&2; exit 1; }
+[ -d "$APP" ] || { echo "missing $APP" >&2; exit 1; }
+W=$(mktemp -d "$BENCH_OUT/bench-platform.XXXXXX")
+cleanup() {
+	local m
+	for m in $(awk -v s="$W/" 'index($2, s) == 1 {print $2}' /proc/mounts | sort -r); do
+		umount -l "$m" || true
+	done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+cp -r "$APP" "$W/app"
+sed -e 's|^FROM \${GO_IMAGE} AS builder|FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS builder|' \
+	-e 's|^RUN CGO_ENABLED=0 GOOS=linux go build|ARG TARGETOS TARGETARCH\nRUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH go build|' \
+	"$APP/Dockerfile" >"$W/app/Dockerfile"
+grep -q 'GOARCH=\$TARGETARCH' "$W/app/Dockerfile" || { echo "the sample's Dockerfile changed: cannot make the cross-compiling variant" >&2; exit 1; }
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# cold LABEL PLATFORMS: one build in a fresh store with the base loaded; wall seconds
+# appended to $W/LABEL, the plain progress kept in $W/LABEL.log.
+cold() {
+	local label=$1 platforms=$2 store=$W/store-$1 t0 t1
+	rm -rf "$store"
+	"$PLATE" --root "$store" load -i "$ARCHIVE" >/dev/null
+	"$PLATE" --root "$store" tag "$("$PLATE" --root "$store" images -q | head -1)" golang:1.19-local
+	t0=$(date +%s.%N)
+	"$PLATE" --root "$store" build --progress plain --build-arg GO_IMAGE=golang:1.19-local \
+		--platform "$platforms" -t svc "$W/app" >"$W/$label.log" 2>&1 ||
+		{ tail -20 "$W/$label.log" >&2; exit 1; }
+	t1=$(date +%s.%N)
+	echo "$t1 - $t0" | bc -l >>"$W/$label"
+	rm -rf "$store"
+}
+
+for _ in $(seq 1 "$RUNS"); do
+	cold single linux/amd64
+	cold multi linux/amd64,linux/arm64
+done
+s=$(median <"$W/single")
+m=$(median <"$W/multi")
+printf '%-8s %8.2f s   (median of %s)\n' single "$s" "$RUNS" multi "$m" "$RUNS"
+printf 'multi / single: %.2f× (goal ≤ 2.1×)\n' "$(echo "$m / $s" | bc -l)"
+# Which steps each platform of the last multi build ran, and which the second shared.
+echo "steps of the two-platform build (second platform: CACHED = shared with the first):"
+awk '/^#[0-9]+ \[/ {step=$0; sub(/^#[0-9]+ /, "", step)} /^#1 \[/ {n++}
+     /^#[0-9]+ (CACHED|DONE)/ && step != "" {printf "  platform %d  %-7s %6s  %s\n", n, $2, $3, substr(step, 1, 64); step=""}' \
+	"$W/multi.log"
+# The go build of the single-platform build, for comparison: a cross-compilation also
+# compiles the standard library for the target, which the toolchain ships built for its own.
+printf 'single-platform go build: %s\n' "$(grep -A3 'GOARCH=$TARGETARCH go build' "$W/single.log" | sed -n 's/^#[0-9]* DONE //p' | head -1)"

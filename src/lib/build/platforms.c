@@ -1,0 +1,124 @@
+/*
+ * A build for several platforms (`--platform linux/amd64,linux/arm64`): the engine once per
+ * platform, then one OCI image index over the manifests, stored under the build's tags.
+ * The platforms build one after the other so that a stage that does not depend on the
+ * target (FROM --platform=$BUILDPLATFORM, no TARGET* ARG before a step) is built by the
+ * first and found in the build cache by the others: its step keys do not name the target.
+ * Each platform's manifest is committed untagged by its engine; the index's commit names
+ * the index and drops those untagged entries, so the store lists the image once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/cleanup.h"
+#include "build/build_internal.h"
+
+/* "os/arch[/variant]" as an index entry's platform. */
+static int platform_of(const char *s, struct oci_platform **out, struct plate_error **err)
+{
+	_cleanup_free_ char *copy = strdup(s);
+	struct oci_platform *p = calloc(1, sizeof(*p));
+	char *save = NULL, *os, *arch, *variant;
+
+	if (copy == NULL || p == NULL) {
+		free(p);
+		return plate_err_new(err, ENOMEM, "out of memory");
+	}
+	os = strtok_r(copy, "/", &save);
+	arch = strtok_r(NULL, "/", &save);
+	variant = strtok_r(NULL, "/", &save);
+	p->os = strdup(os);
+	p->architecture = strdup(arch);
+	p->variant = variant ? strdup(variant) : NULL;
+	if (p->os == NULL || p->architecture == NULL || (variant != NULL && p->variant == NULL)) {
+		oci_platform_free(p);
+		return plate_err_new(err, ENOMEM, "out of memory");
+	}
+	*out = p;
+	return 0;
+}
+
+/* Stores the index over the built manifests and names it with every tag (untagged
+ * without). */
+static int store_index(struct build *b, const struct oci_strings *platforms,
+		       const struct engine_result *built, struct engine_result *res,
+		       struct plate_error **err)
+{
+	struct oci_index idx = { .schema_version = 2 };
+	struct store_txn *t = NULL;
+	_cleanup_free_ char *json = NULL;
+	struct oci_descriptor root = { 0 };
+	char digest[DIGEST_STRING_LEN + 1];
+	size_t len;
+	int r = -1;
+
+	if ((idx.media_type = strdup(OCI_MEDIA_TYPE_INDEX)) == NULL ||
+	    (idx.manifests = calloc(platforms->n, sizeof(*idx.manifests))) == NULL) {
+		plate_err_new(err, ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < platforms->n; i++) {
+		struct oci_descriptor *d = &idx.manifests[idx.n_manifests++];
+		d->size = (int64_t)built[i].manifest_size;
+		if ((d->media_type = strdup(OCI_MEDIA_TYPE_MANIFEST)) == NULL ||
+		    (d->digest = strdup(built[i].manifest_digest)) == NULL) {
+			plate_err_new(err, ENOMEM, "out of memory");
+			goto out;
+		}
+		if (platform_of(platforms->v[i], &d->platform, err) < 0)
+			goto out;
+	}
+	if (oci_index_write(&idx, OCI_FORMAT_OCI, &json, &len, err) < 0 ||
+	    store_txn_begin(b->o.store, &t, err) < 0 ||
+	    store_txn_add_blob(t, json, len, digest, err) < 0)
+		goto out;
+	root = (struct oci_descriptor){ .media_type = OCI_MEDIA_TYPE_INDEX, .digest = digest,
+					.size = (int64_t)len };
+	if (b->o.engine.n_tags == 0 && store_txn_tag(t, NULL, &root, err) < 0)
+		goto out;
+	for (size_t i = 0; i < b->o.engine.n_tags; i++)
+		if (store_txn_tag(t, b->o.engine.tags[i], &root, err) < 0)
+			goto out;
+	for (size_t i = 0; i < platforms->n; i++)
+		if (store_txn_drop_unnamed(t, built[i].manifest_digest, err) < 0)
+			goto out;
+	if (store_txn_commit(t, err) < 0)
+		goto out;
+	memcpy(res->image_id, digest, sizeof(digest));
+	memcpy(res->manifest_digest, digest, sizeof(digest));
+	res->manifest_size = len;
+	r = 0;
+out:
+	store_txn_free(t);
+	oci_index_release(&idx);
+	return r;
+}
+
+int build_platforms(struct build *b, const struct oci_strings *platforms,
+		    struct engine_result *res, struct plate_error **err)
+{
+	_cleanup_free_ struct engine_result *built = calloc(platforms->n, sizeof(*built));
+
+	if (built == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	if (b->o.engine.output != ENGINE_OUTPUT_STORE)
+		return plate_err_new(err, ENOTSUP,
+				     "--output with several platforms is not supported: the image "
+				     "index is in the store (plate save writes every platform)");
+	if (b->o.sbom)
+		return plate_err_new(err, ENOTSUP, "--sbom with several platforms is not supported");
+	*res = (struct engine_result){ 0 };
+	for (size_t i = 0; i < platforms->n; i++) {
+		struct engine_options eo = b->o.engine;
+		eo.platform = platforms->v[i];
+		eo.tags = NULL;
+		eo.n_tags = 0;
+		if (build_engine_run(b, &eo, &built[i], err) < 0)
+			return plate_err_wrap(err, "%s", platforms->v[i]);
+		res->steps += built[i].steps;
+		res->cached += built[i].cached;
+	}
+	return store_index(b, platforms, built, res, err);
+}
