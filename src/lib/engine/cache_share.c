@@ -111,8 +111,10 @@ int eng_shared_lookup(struct eng_step_ctx *c, const char *key, bool *hit, bool *
 			       in->chain[0] != '\0' ? in->chain : NULL, err);
 }
 
-/* The local cache entry of a fetched layer, so that the store's own cache has it. */
-static int fetched_entry(struct store_txn *t, const struct eng_layer *l, struct plate_error **err)
+/* The store cache entry (cache.c's format) of a fetched layer under key, so that the
+ * store's own cache has it; chain as there, without its prefix. */
+static int fetched_entry(struct store_txn *t, const struct eng_layer *l, const char *key,
+			 const char *chain, struct plate_error **err)
 {
 	_cleanup_free_ char *text = NULL;
 	json_t *o = json_pack("{s:s, s:s, s:s, s:I}", "diff_id", l->diff_id, "blob", l->blob,
@@ -120,13 +122,16 @@ static int fetched_entry(struct store_txn *t, const struct eng_layer *l, struct 
 	size_t len;
 	int r;
 
-	if (o == NULL)
+	if (o == NULL || (chain != NULL && json_object_set_new(o, "chain",
+							       json_string(chain + 7)) < 0)) {
+		json_decref(o);
 		return plate_err_new(err, ENOMEM, "out of memory");
+	}
 	r = json_canonical(o, &text, &len, err);
 	json_decref(o);
 	if (r < 0)
 		return -1;
-	return store_txn_cache_put(t, l->cache_key, text, len, err);
+	return store_txn_cache_put(t, key, text, len, err);
 }
 
 /* The blob through the caller's fetcher, checked (digest, size) as the store takes it in,
@@ -148,8 +153,12 @@ static int fetch_into_store(struct engine *e, const struct eng_layer *l, struct 
 		    store_blob_writer_finish(bw, digest, &size, err) < 0)
 			goto out;
 	}
+	/* A COPY --from hit under its cheap key continues from the content key (chain_key):
+	 * both entries, as the step would have recorded them. */
 	if (store_txn_snapshot(t, l->blob, l->diff_id, err) < 0 ||
-	    (l->cache_key != NULL && fetched_entry(t, l, err) < 0) || store_txn_commit(t, err) < 0)
+	    (l->cache_key != NULL && fetched_entry(t, l, l->cache_key, l->chain_key, err) < 0) ||
+	    (l->chain_key != NULL && fetched_entry(t, l, l->chain_key, NULL, err) < 0) ||
+	    store_txn_commit(t, err) < 0)
 		goto out;
 	r = 0;
 out:
