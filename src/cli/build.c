@@ -6,7 +6,8 @@
  *             [--allow network.host|security.insecure]...
  *             [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]
  *             [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]
- *             [--insecure-registry HOST]... CONTEXT
+ *             [--insecure-registry HOST]... [--cache-to SPEC]... [--cache-from SPEC]...
+ *             CONTEXT
  *
  * Builds the image and stores it (tagged with every -t, untagged without), then runs the
  * image doctor on it (build_run(), build/build.h) and prints its findings on stderr (one JSON event line
@@ -20,6 +21,8 @@
  * store lacks are pulled (--pull); --push or --output type=registry pushes every -t tag.
  * --allow security.insecure lets `RUN --security=insecure` run without the sandbox's
  * seccomp filter and with every capability (BuildKit's entitlement of the same name).
+ * --cache-to / --cache-from share the build cache through a registry, a directory or the
+ * image (docs/internals/cache.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +50,10 @@ static const char usage[] =
 	"                   [--allow network.host|security.insecure]...\n"
 	"                   [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]\n"
 	"                   [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]\n"
-	"                   [--insecure-registry HOST]... CONTEXT\n";
+	"                   [--insecure-registry HOST]... [--cache-to SPEC]... [--cache-from SPEC]...\n"
+	"                   CONTEXT\n"
+	"  SPEC: type=registry,ref=REF[,mode=min|max] | type=local,dest=DIR|src=DIR[,tag=T]\n"
+	"        | type=inline | REF (--cache-from: an image with an inline cache)\n";
 
 struct build_cli {
 	struct cli_dockerfile_opts df;
