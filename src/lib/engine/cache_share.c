@@ -76,9 +76,17 @@ static int import_layer(struct engine *e, const struct engine_cache_entry *in, c
 		l->size = in->size;
 	}
 	pthread_mutex_lock(&e->lock);
-	if (store_snapshot_exists(e->o.store, in->diff_id) &&
-	    store_txn_pin(e->txn, in->diff_id, err) == 0) {
-		l->path = store_snapshot_path(e->o.store, in->diff_id);
+	if (store_snapshot_exists(e->o.store, in->diff_id)) {
+		if (store_txn_pin(e->txn, in->diff_id, err) < 0) {
+			pthread_mutex_unlock(&e->lock);
+			eng_layer_release(l);
+			return -1;
+		}
+		if ((l->path = store_snapshot_path(e->o.store, in->diff_id)) == NULL) {
+			pthread_mutex_unlock(&e->lock);
+			eng_layer_release(l);
+			return plate_err_new(err, ENOMEM, "out of memory");
+		}
 		/* The blob is the source's: this store may hold another encoding of the layer. */
 		if (l->blob != NULL && !store_txn_has_blob(e->txn, l->blob)) {
 			free(steal_pointer(&l->blob));
@@ -180,17 +188,20 @@ int eng_layer_fetch(struct engine *e, struct eng_layer *l, struct plate_error **
 		r = fetch_into_store(e, l, err);
 	pthread_mutex_unlock(&e->fetch_lock);
 	pthread_mutex_lock(&e->lock);
-	if (r == 0)
-		r = store_txn_pin(e->txn, l->diff_id, err) | store_txn_pin(e->txn, l->blob, err);
-	else if (!e->cache_failed) {
+	if (r < 0 && !e->cache_failed) {
 		e->cache_failed = true;
 		e->cache_bad_source = l->remote - 1;
 		snprintf(e->cache_bad_blob, sizeof(e->cache_bad_blob), "%s",
 			 l->blob != NULL ? l->blob : "");
 	}
+	if (r < 0)
+		plate_err_wrap(err, "cache from %s", e->o.cache_from_labels[l->remote - 1]);
+	else if (store_txn_pin(e->txn, l->diff_id, err) < 0 ||
+		 store_txn_pin(e->txn, l->blob, err) < 0)
+		r = -1;
 	pthread_mutex_unlock(&e->lock);
 	if (r < 0)
-		return plate_err_wrap(err, "cache from %s", e->o.cache_from_labels[l->remote - 1]);
+		return -1;
 	if ((l->path = store_snapshot_path(e->o.store, l->diff_id)) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	return 0;
