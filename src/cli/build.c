@@ -81,7 +81,6 @@ struct build_cli {
 	size_t n_cache_from;
 	char **cache_to;
 	size_t n_cache_to;
-	bool help;
 	struct cli_registry reg;
 };
 
@@ -123,7 +122,6 @@ static const struct option longopts[] = {
 	{ "secret", required_argument, NULL, OPT_SECRET },
 	{ "cache-from", required_argument, NULL, OPT_CACHE_FROM },
 	{ "cache-to", required_argument, NULL, OPT_CACHE_TO },
-	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -161,8 +159,6 @@ static bool *flag_of(struct build_cli *o, int c)
 	switch (c) {
 	case 'q':
 		return &o->quiet;
-	case 'h':
-		return &o->help;
 	case OPT_NO_CACHE:
 		return &o->no_cache;
 	case OPT_CHECK:
@@ -233,14 +229,12 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_c
 
 	optind = 0;
 	opterr = 0;
-	while ((c = cli_getopt(argc, argv, ":f:t:qo:h", longopts)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":f:t:qo:", longopts)) != -1) {
 		if ((r = cli_dockerfile_getopt(&o->df, c, optarg, err)) == 0)
 			r = cli_registry_opt(&o->reg, c, optarg, err);
 		if (r < 0 || (r == 0 && take_opt(ctx, o, c, argc, argv, err) < 0))
 			return -1;
 	}
-	if (o->help)
-		return 0;
 	if (argc - optind > 1)
 		return cli_usage_error(ctx, err, "build takes one CONTEXT, got '%s' and '%s'",
 				       argv[optind], argv[optind + 1]);
@@ -454,7 +448,7 @@ static int prepare(struct build_cmd *c, struct plate_error **err)
 	if ((c->context = realpath(o->df.context, NULL)) == NULL)
 		return plate_err_new(err, errno, "cannot use context '%s'", o->df.context);
 	if (stat(c->context, &st) < 0 || !S_ISDIR(st.st_mode))
-		return plate_err_new(err, ENOTDIR, "cannot use context '%s'", o->df.context);
+		return plate_err_new(err, ENOTDIR, "context '%s' is not a directory", o->df.context);
 	if (o->output != NULL && parse_output(ctx, o->output, &c->eo, &c->out_dest, o, err) < 0)
 		return -1;
 	if (parse_pull(ctx, o->pull, &c->eo.pull, err) < 0 || prepare_cache(c, err) < 0)
@@ -650,13 +644,8 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	size_t resolv_len;
 	int rc;
 
-	if (parse_args(ctx, argc, argv, &c.o, err) < 0)
-		return -1;
-	if (c.o.help) {
-		fputs(usage, stdout);
-		return CLI_EXIT_OK;
-	}
-	if (cli_source_date_epoch(ctx, &c.eo.epoch, err) < 0 || prepare(&c, err) < 0 ||
+	if (parse_args(ctx, argc, argv, &c.o, err) < 0 ||
+	    cli_source_date_epoch(ctx, &c.eo.epoch, err) < 0 || prepare(&c, err) < 0 ||
 	    read_dockerfile(&c, err) < 0)
 		return -1;
 	if (c.o.check)
