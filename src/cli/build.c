@@ -6,7 +6,8 @@
  *             [--allow network.host|security.insecure]...
  *             [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]
  *             [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]
- *             [--insecure-registry HOST]... CONTEXT
+ *             [--insecure-registry HOST]... [--cache-to SPEC]... [--cache-from SPEC]...
+ *             CONTEXT
  *
  * Builds the image and stores it (tagged with every -t, untagged without), then runs the
  * image doctor on it (build_run(), build/build.h) and prints its findings on stderr (one JSON event line
@@ -21,9 +22,12 @@
  * store lacks are pulled (--pull); --push or --output type=registry pushes every -t tag.
  * --allow security.insecure lets `RUN --security=insecure` run without the sandbox's
  * seccomp filter and with every capability (BuildKit's entitlement of the same name).
+ * --cache-to / --cache-from share the build cache through a registry, a directory or the
+ * image (docs/internals/cache.md).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +54,10 @@ static const char usage[] =
 	"                   [--allow network.host|security.insecure]...\n"
 	"                   [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]\n"
 	"                   [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]\n"
-	"                   [--insecure-registry HOST]... CONTEXT\n";
+	"                   [--insecure-registry HOST]... [--cache-to SPEC]... [--cache-from SPEC]...\n"
+	"                   CONTEXT\n"
+	"  SPEC: type=registry,ref=REF[,mode=min|max] | type=local,dest=DIR|src=DIR[,tag=T]\n"
+	"        | type=inline | REF (--cache-from: an image with an inline cache)\n";
 
 struct build_cli {
 	struct cli_dockerfile_opts df;
@@ -75,6 +82,10 @@ struct build_cli {
 	size_t n_labels;
 	char **secret_specs;
 	size_t n_secret_specs;
+	char **cache_from;
+	size_t n_cache_from;
+	char **cache_to;
+	size_t n_cache_to;
 	struct cli_registry reg;
 };
 
@@ -84,109 +95,159 @@ static void build_cli_release(struct build_cli *o)
 	strv_free(o->tags, o->n_tags);
 	strv_free(o->labels, o->n_labels);
 	strv_free(o->secret_specs, o->n_secret_specs);
+	strv_free(o->cache_from, o->n_cache_from);
+	strv_free(o->cache_to, o->n_cache_to);
 	cli_registry_release(&o->reg);
 }
 
-/* The options without a value. */
-static bool take_flag(struct build_cli *o, const char *a)
-{
-	bool *flag = NULL;
+enum {
+	OPT_NO_CACHE = 0x1201, OPT_CHECK, OPT_PUSH, OPT_SBOM, OPT_STRICT, OPT_PULL, OPT_PROGRESS,
+	OPT_IIDFILE, OPT_LABEL, OPT_MAX_SIZE, OPT_NETWORK, OPT_ALLOW, OPT_SECRET, OPT_CACHE_FROM,
+	OPT_CACHE_TO, OPT_ISOLATION,
+};
 
-	if (strcmp(a, "--no-cache") == 0)
-		flag = &o->no_cache;
-	else if (strcmp(a, "--check") == 0)
-		flag = &o->check;
-	else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
-		flag = &o->quiet;
-	else if (strcmp(a, "--push") == 0)
-		flag = &o->push;
-	else if (strcmp(a, "--sbom") == 0)
-		flag = &o->sbom;
-	else if (strcmp(a, "--strict") == 0)
-		flag = &o->strict;
+static const struct option longopts[] = {
+	CLI_DOCKERFILE_LONGOPTS,
+	CLI_REGISTRY_LONGOPTS,
+	{ "tag", required_argument, NULL, 't' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "no-cache", no_argument, NULL, OPT_NO_CACHE },
+	{ "check", no_argument, NULL, OPT_CHECK },
+	{ "push", no_argument, NULL, OPT_PUSH },
+	{ "sbom", no_argument, NULL, OPT_SBOM },
+	{ "strict", no_argument, NULL, OPT_STRICT },
+	{ "pull", optional_argument, NULL, OPT_PULL },
+	{ "progress", required_argument, NULL, OPT_PROGRESS },
+	{ "iidfile", required_argument, NULL, OPT_IIDFILE },
+	{ "label", required_argument, NULL, OPT_LABEL },
+	{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+	{ "network", required_argument, NULL, OPT_NETWORK },
+	{ "isolation", required_argument, NULL, OPT_ISOLATION },
+	{ "allow", required_argument, NULL, OPT_ALLOW },
+	{ "secret", required_argument, NULL, OPT_SECRET },
+	{ "cache-from", required_argument, NULL, OPT_CACHE_FROM },
+	{ "cache-to", required_argument, NULL, OPT_CACHE_TO },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* docker's boolean --pull is "always"; "--pull VALUE" only with a policy name. */
+static const char *pull_value(int argc, char **argv)
+{
+	const char *next = optind < argc ? argv[optind] : NULL;
+
+	if (optarg != NULL)
+		return optarg;
+	if (next != NULL && (strcmp(next, "missing") == 0 || strcmp(next, "always") == 0 ||
+			     strcmp(next, "never") == 0)) {
+		optind++;
+		return next;
+	}
+	return "always";
+}
+
+static int take_allow(struct cli_ctx *ctx, struct build_cli *o, const char *v,
+		      struct plate_error **err)
+{
+	if (strcmp(v, "network.host") == 0)
+		o->allow_host_network = true;
+	else if (strcmp(v, "security.insecure") == 0)
+		o->allow_insecure = true;
+	else
+		return cli_usage_error(ctx, err, "--allow '%s': only network.host and "
+					      "security.insecure are supported", v);
+	return 0;
+}
+
+/* The options without a value: the flag they set, or NULL. */
+static bool *flag_of(struct build_cli *o, int c)
+{
+	switch (c) {
+	case 'q':
+		return &o->quiet;
+	case OPT_NO_CACHE:
+		return &o->no_cache;
+	case OPT_CHECK:
+		return &o->check;
+	case OPT_PUSH:
+		return &o->push;
+	case OPT_SBOM:
+		return &o->sbom;
+	case OPT_STRICT:
+		return &o->strict;
+	default:
+		return NULL;
+	}
+}
+
+/* The repeatable options: the list they add to, or NULL. */
+static char ***list_of(struct build_cli *o, int c, size_t **n)
+{
+	switch (c) {
+	case 't':
+		return *n = &o->n_tags, &o->tags;
+	case OPT_LABEL:
+		return *n = &o->n_labels, &o->labels;
+	case OPT_SECRET:
+		return *n = &o->n_secret_specs, &o->secret_specs;
+	case OPT_CACHE_FROM:
+		return *n = &o->n_cache_from, &o->cache_from;
+	case OPT_CACHE_TO:
+		return *n = &o->n_cache_to, &o->cache_to;
+	default:
+		return NULL;
+	}
+}
+
+/* The options that are not the Dockerfile's or the registry's: 0, or -1 with *err. */
+static int take_opt(struct cli_ctx *ctx, struct build_cli *o, int c, int argc, char **argv,
+		    struct plate_error **err)
+{
+	bool *flag = flag_of(o, c);
+	size_t *n = NULL;
+	char ***list = list_of(o, c, &n);
+	const char **value = c == 'o' ? &o->output : c == OPT_PROGRESS ? &o->progress
+			   : c == OPT_IIDFILE ? &o->iidfile : c == OPT_NETWORK ? &o->network
+			   : c == OPT_ISOLATION ? &o->isolation : NULL;
+
 	if (flag != NULL)
 		*flag = true;
-	return flag != NULL;
+	else if (list != NULL)
+		return cli_strv_add(list, n, optarg, err);
+	else if (value != NULL)
+		*value = optarg;
+	else if (c == OPT_PULL)
+		o->pull = pull_value(argc, argv);
+	else if (c == OPT_ALLOW)
+		return take_allow(ctx, o, optarg, err);
+	else if (c == OPT_MAX_SIZE && cli_parse_size(optarg, &o->max_size) < 0)
+		return cli_usage_error(ctx, err, "--max-size '%s' is not a size", optarg);
+	else if (c == ':')
+		return cli_usage_error(ctx, err, "option '%s' needs a value", argv[optind - 1]);
+	else if (c != OPT_MAX_SIZE)
+		return cli_bad_option(ctx, "build", argv, err);
+	return 0;
 }
 
 static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct build_cli *o,
 		      struct plate_error **err)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *v = NULL;
-		int m;
+	int c, r;
 
-		if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
-			if (o->df.context != NULL)
-				return cli_usage_error(ctx, err, "build takes one CONTEXT, got '%s' and '%s'",
-						       o->df.context, argv[i]);
-			o->df.context = argv[i];
-			continue;
-		}
-		if (take_flag(o, argv[i]))
-			continue;
-		/* docker's boolean --pull is "always"; "--pull VALUE" only with a policy name. */
-		if (strcmp(argv[i], "--pull") == 0) {
-			o->pull = "always";
-			if (i + 1 < argc && (strcmp(argv[i + 1], "missing") == 0 ||
-					     strcmp(argv[i + 1], "always") == 0 ||
-					     strcmp(argv[i + 1], "never") == 0))
-				o->pull = argv[++i];
-			continue;
-		}
-		if ((m = cli_dockerfile_opt(ctx, &o->df, argc, argv, &i, err)) < 0)
+	optind = 0;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":f:t:qo:", longopts)) != -1) {
+		if ((r = cli_dockerfile_getopt(&o->df, c, optarg, err)) == 0)
+			r = cli_registry_opt(&o->reg, c, optarg, err);
+		if (r < 0 || (r == 0 && take_opt(ctx, o, c, argc, argv, err) < 0))
 			return -1;
-		if (m > 0)
-			continue;
-		if ((m = cli_take_value(argc, argv, &i, "--tag", "-t", &v)) != 0) {
-			if (m > 0 && cli_strv_add(&o->tags, &o->n_tags, v, err) < 0)
-				return -1;
-		} else if ((m = cli_take_value(argc, argv, &i, "--pull", NULL, &v)) != 0) {
-			o->pull = v;
-		} else if ((m = cli_take_value(argc, argv, &i, "--tls-ca", NULL, &v)) != 0) {
-			if (m > 0 && cli_registry_opt(&o->reg, CLI_OPT_TLS_CA, v, err) < 0)
-				return -1;
-		} else if ((m = cli_take_value(argc, argv, &i, "--insecure-registry", NULL, &v)) != 0) {
-			if (m > 0 && cli_registry_opt(&o->reg, CLI_OPT_INSECURE, v, err) < 0)
-				return -1;
-		} else if ((m = cli_take_value(argc, argv, &i, "--secure-registry", NULL, &v)) != 0) {
-			if (m > 0 && cli_registry_opt(&o->reg, CLI_OPT_SECURE, v, err) < 0)
-				return -1;
-		} else if ((m = cli_take_value(argc, argv, &i, "--progress", NULL, &v)) != 0) {
-			o->progress = v;
-		} else if ((m = cli_take_value(argc, argv, &i, "--output", "-o", &v)) != 0) {
-			o->output = v;
-		} else if ((m = cli_take_value(argc, argv, &i, "--iidfile", NULL, &v)) != 0) {
-			o->iidfile = v;
-		} else if ((m = cli_take_value(argc, argv, &i, "--label", NULL, &v)) != 0) {
-			if (m > 0 && cli_strv_add(&o->labels, &o->n_labels, v, err) < 0)
-				return -1;
-		} else if ((m = cli_take_value(argc, argv, &i, "--max-size", NULL, &v)) != 0) {
-			if (m > 0 && cli_parse_size(v, &o->max_size) < 0)
-				return cli_usage_error(ctx, err, "--max-size '%s' is not a size", v);
-		} else if ((m = cli_take_value(argc, argv, &i, "--network", NULL, &v)) != 0) {
-			o->network = v;
-		} else if ((m = cli_take_value(argc, argv, &i, "--isolation", NULL, &v)) != 0) {
-			o->isolation = v;
-		} else if ((m = cli_take_value(argc, argv, &i, "--allow", NULL, &v)) != 0) {
-			if (m > 0 && strcmp(v, "network.host") == 0)
-				o->allow_host_network = true;
-			else if (m > 0 && strcmp(v, "security.insecure") == 0)
-				o->allow_insecure = true;
-			else if (m > 0)
-				return cli_usage_error(ctx, err, "--allow '%s': only network.host and "
-							      "security.insecure are supported", v);
-		} else if ((m = cli_take_value(argc, argv, &i, "--secret", NULL, &v)) != 0) {
-			if (m > 0 && cli_strv_add(&o->secret_specs, &o->n_secret_specs, v, err) < 0)
-				return -1;
-		} else {
-			return cli_usage_error(ctx, err, "unknown option '%s' for build", argv[i]);
-		}
-		if (m < 0)
-			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[i]);
 	}
-	if (o->df.context == NULL)
+	if (argc - optind > 1)
+		return cli_usage_error(ctx, err, "build takes one CONTEXT, got '%s' and '%s'",
+				       argv[optind], argv[optind + 1]);
+	if (optind == argc)
 		return cli_usage_error(ctx, err, "build needs a CONTEXT directory\n%s", usage);
+	o->df.context = argv[optind];
 	return 0;
 }
 
@@ -318,6 +379,8 @@ struct build_cmd {
 	char *context, *out_dest, *resolv;
 	char **norm_tags;
 	struct engine_secret *secrets;
+	struct build_cache_spec *cache_from, *cache_to;
+	enum engine_cache_export cache_mode;
 	struct cli_progress *progress;
 	struct dockerfile *df;
 	struct store *store;
@@ -338,6 +401,8 @@ static void build_cmd_release(struct build_cmd *c)
 	free(c->out_dest);
 	free(c->resolv);
 	free(c->secrets);
+	free(c->cache_from);
+	free(c->cache_to);
 	cli_progress_free(c->progress);
 	dockerfile_free(c->df);
 	store_free(c->store);
@@ -378,6 +443,27 @@ static int parse_isolation(struct cli_ctx *ctx, const char *opt, enum engine_iso
 	return 0;
 }
 
+/* --cache-from and --cache-to into the pipeline's terms. */
+static int prepare_cache(struct build_cmd *c, struct plate_error **err)
+{
+	struct build_cli *o = &c->o;
+
+	c->cache_mode = ENGINE_CACHE_EXPORT_MIN;
+	c->cache_from = calloc(o->n_cache_from + 1, sizeof(*c->cache_from));
+	c->cache_to = calloc(o->n_cache_to + 1, sizeof(*c->cache_to));
+	if (c->cache_from == NULL || c->cache_to == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < o->n_cache_from; i++)
+		if (cli_cache_spec(c->ctx, "--cache-from", o->cache_from[i], &c->cache_from[i],
+				   &c->cache_mode, err) < 0)
+			return -1;
+	for (size_t i = 0; i < o->n_cache_to; i++)
+		if (cli_cache_spec(c->ctx, "--cache-to", o->cache_to[i], &c->cache_to[i],
+				   &c->cache_mode, err) < 0)
+			return -1;
+	return 0;
+}
+
 /* Options into the engine's terms: context, outputs, pull policy, names, secrets, network. */
 static int prepare(struct build_cmd *c, struct plate_error **err)
 {
@@ -391,7 +477,7 @@ static int prepare(struct build_cmd *c, struct plate_error **err)
 		return plate_err_new(err, ENOTDIR, "context '%s' is not a directory", o->df.context);
 	if (o->output != NULL && parse_output(ctx, o->output, &c->eo, &c->out_dest, o, err) < 0)
 		return -1;
-	if (parse_pull(ctx, o->pull, &c->eo.pull, err) < 0)
+	if (parse_pull(ctx, o->pull, &c->eo.pull, err) < 0 || prepare_cache(c, err) < 0)
 		return -1;
 	if (o->push && o->n_tags == 0)
 		return cli_usage_error(ctx, err, "--push needs a name (-t REF)");
@@ -569,6 +655,17 @@ static int on_event(void *data, const struct build_event *ev, struct plate_error
 				oci_familiar_name(t->name), t->transferred, t->blobs,
 				(double)t->bytes / (1 << 20), t->digest);
 		return 0;
+	case BUILD_EVENT_CACHE_WARNING: {
+		_cleanup_free_ char *text = plate_error_format(ev->error);
+		fprintf(stderr, "plate: warning: cache '%s' not used: %s\n", cli_safe(ev->name),
+			cli_safe(text ? text : ev->error->message));
+		return 0;
+	}
+	case BUILD_EVENT_CACHE_EXPORTED:
+		if (!quiet)
+			fprintf(stderr, "cache exported to %s: %u files written (%.1f MiB)\n",
+				cli_safe(ev->name), t->transferred, (double)t->bytes / (1 << 20));
+		return 0;
 	default:
 		return 0;
 	}
@@ -612,11 +709,6 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	size_t resolv_len;
 	int rc;
 
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			fputs(usage, stdout);
-			return CLI_EXIT_OK;
-		}
 	if (parse_args(ctx, argc, argv, &c.o, err) < 0 || prepare(&c, err) < 0 ||
 	    cli_build_epoch(ctx, c.context, (const char *const *)c.o.df.build_args,
 			    c.o.df.n_build_args, &c.eo.epoch, epoch_from, sizeof(epoch_from), err) < 0 ||
@@ -652,6 +744,8 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		.source = source.data, .source_len = c.len, .display_name = ctx->error_file,
 		.host_platform = cli_host_platform(), .sbom = c.o.sbom, .strict = c.o.strict,
 		.max_size = c.o.max_size, .push = c.o.push, .event = on_event, .event_data = &c,
+		.cache_from = c.cache_from, .n_cache_from = c.o.n_cache_from,
+		.cache_to = c.cache_to, .n_cache_to = c.o.n_cache_to, .cache_mode = c.cache_mode,
 	};
 	if (build_new(&bo, &b, err) < 0)
 		return -1;

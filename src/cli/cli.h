@@ -186,9 +186,6 @@ const char *cli_login_helper(const struct registry_docker_config *cfg, const cha
 /* Options shared by build and plan (dockerfile_opts.c): -f, --target, --platform,
  * --build-arg.  For getopt_long: CLI_DOCKERFILE_LONGOPTS and "f:" in the short options, then
  * cli_dockerfile_getopt() on what it returns: 1 consumed, 0 not one of these, -1 failed.
- * Hand-parsed (build): cli_take_value matches "--name V", "--name=V" and "-x V" (1 matched,
- * 0 not, -1 value missing), cli_dockerfile_opt consumes one of the four (1), or not (0), or
- * fails (-1, usage error).
  * cli_dockerfile_path: -f ("-" is stdin), else CONTEXT/Dockerfile, else CONTEXT/dockerfile. */
 enum { CLI_OPT_TARGET = 0x1101, CLI_OPT_PLATFORM, CLI_OPT_BUILD_ARG };
 #define CLI_DOCKERFILE_LONGOPTS                                               \
@@ -204,15 +201,17 @@ struct cli_dockerfile_opts {
 	char **build_args; /* "K=V", owned */
 	size_t n_build_args;
 };
-int cli_take_value(int argc, char **argv, int *i, const char *name, const char *short_name,
-		   const char **value);
 int cli_strv_add(char ***v, size_t *n, const char *s, struct plate_error **err);
 int cli_dockerfile_getopt(struct cli_dockerfile_opts *o, int c, const char *arg,
 			  struct plate_error **err);
-int cli_dockerfile_opt(struct cli_ctx *ctx, struct cli_dockerfile_opts *o, int argc, char **argv,
-		       int *i, struct plate_error **err);
 void cli_dockerfile_opts_release(struct cli_dockerfile_opts *o);
 char *cli_dockerfile_path(const struct cli_dockerfile_opts *o);
+
+/* build's --cache-from / --cache-to (opt names which) parsed in place in text, which out
+ * then points into; mode=max raises *mode (cache_opts.c). */
+struct build_cache_spec;
+int cli_cache_spec(struct cli_ctx *ctx, const char *opt, char *text, struct build_cache_spec *out,
+		   enum engine_cache_export *mode, struct plate_error **err);
 
 int cli_cmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);

@@ -9,24 +9,6 @@
 #include "base/cleanup.h"
 #include "cli.h"
 
-int cli_take_value(int argc, char **argv, int *i, const char *name, const char *short_name,
-		   const char **value)
-{
-	const char *a = argv[*i];
-	size_t n = strlen(name);
-
-	if (strncmp(a, name, n) == 0 && a[n] == '=') {
-		*value = a + n + 1;
-		return 1;
-	}
-	if (strcmp(a, name) != 0 && (short_name == NULL || strcmp(a, short_name) != 0))
-		return 0;
-	if (*i + 1 >= argc)
-		return -1;
-	*value = argv[++*i];
-	return 1;
-}
-
 int cli_strv_add(char ***v, size_t *n, const char *s, struct plate_error **err)
 {
 	char **grown = realloc(*v, (*n + 1) * sizeof(**v));
@@ -75,31 +57,6 @@ int cli_dockerfile_getopt(struct cli_dockerfile_opts *o, int c, const char *arg,
 	default:
 		return 0;
 	}
-}
-
-int cli_dockerfile_opt(struct cli_ctx *ctx, struct cli_dockerfile_opts *o, int argc, char **argv,
-		       int *i, struct plate_error **err)
-{
-	static const struct {
-		const char *name, *short_name;
-		int c;
-	} opts[] = {
-		{ "--file", "-f", 'f' },
-		{ "--target", NULL, CLI_OPT_TARGET },
-		{ "--platform", NULL, CLI_OPT_PLATFORM },
-		{ "--build-arg", NULL, CLI_OPT_BUILD_ARG },
-	};
-	const char *v = NULL;
-
-	for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
-		int m = cli_take_value(argc, argv, i, opts[k].name, opts[k].short_name, &v);
-
-		if (m < 0)
-			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[*i]);
-		if (m > 0)
-			return cli_dockerfile_getopt(o, opts[k].c, v, err);
-	}
-	return 0;
 }
 
 void cli_dockerfile_opts_release(struct cli_dockerfile_opts *o)

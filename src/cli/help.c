@@ -76,6 +76,12 @@ static const struct cli_help_option build_options[] = {
 	{ 0, "check", NULL, false, "only run the Dockerfile checks, build nothing" },
 	{ 0, "strict", NULL, false, "exit 3 when a check or the image doctor finds a warning" },
 	{ 0, "max-size", "SIZE", false, "exit 3 when the image is larger than SIZE (50M, 1GiB)" },
+	{ 0, "cache-to", "SPEC", false,
+	  "share the build cache: type=registry,ref=REF[,mode=min|max], type=local,dest=DIR or "
+	  "type=inline (repeatable)" },
+	{ 0, "cache-from", "SPEC", false,
+	  "reuse a shared build cache: type=registry,ref=REF, type=local,src=DIR, or an image "
+	  "REF with an inline cache (repeatable, first hit wins)" },
 	REGISTRY_OPTIONS,
 	OPT_END,
 };

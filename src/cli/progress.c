@@ -194,7 +194,11 @@ static void plain(struct cli_progress *p, const struct engine_event *ev)
 			s->t0 = cli_now();
 		break;
 	case ENGINE_EVENT_STEP_CACHED:
-		fprintf(p->out, "#%u CACHED\n", ev->id);
+		/* A hit from a shared cache says which ("CACHED (registry)"). */
+		if (ev->message != NULL)
+			fprintf(p->out, "#%u CACHED (%s)\n", ev->id, message);
+		else
+			fprintf(p->out, "#%u CACHED\n", ev->id);
 		if (s != NULL)
 			s->state[0] = 'C';
 		break;
@@ -258,9 +262,11 @@ static void json_event(struct cli_progress *p, const struct engine_event *ev)
 		json_object_set_new(o, "seconds", json_real(ev->seconds));
 	if (ev->process_seconds > 0)
 		json_object_set_new(o, "process_seconds", json_real(ev->process_seconds));
-	/* A miss says why in "reason". */
+	/* A miss says why in "reason", a hit from a shared cache where from in "source". */
 	if (ev->message)
-		json_object_set_new(o, ev->type == ENGINE_EVENT_STEP_MISS ? "reason" : "message",
+		json_object_set_new(o, ev->type == ENGINE_EVENT_STEP_MISS     ? "reason"
+				       : ev->type == ENGINE_EVENT_STEP_CACHED ? "source"
+									      : "message",
 				    json_string(ev->message));
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (text != NULL)

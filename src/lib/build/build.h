@@ -71,6 +71,20 @@ int build_lint(const struct build_lint_input *in, struct finding_report *report,
 
 /* ---- the pipeline ------------------------------------------------------------------------ */
 
+/* A --cache-from or --cache-to (docs/internals/cache.md). */
+enum build_cache_type {
+	BUILD_CACHE_REGISTRY, /* ref: a cache artifact in a registry */
+	BUILD_CACHE_LOCAL,    /* dir (+ tag, default "latest"): an OCI layout directory */
+	BUILD_CACHE_INLINE,   /* from: ref, an image with an inline cache; to: this image */
+};
+
+struct build_cache_spec {
+	enum build_cache_type type;
+	const char *ref;
+	const char *dir;
+	const char *tag;
+};
+
 enum build_event_type {
 	BUILD_EVENT_LINT,          /* report: the Dockerfile checks, before building */
 	BUILD_EVENT_PULL,          /* name, platform: a base image is being pulled */
@@ -79,6 +93,8 @@ enum build_event_type {
 	BUILD_EVENT_CHECK,         /* report: the doctor's findings, policy applied */
 	BUILD_EVENT_CHECK_SKIPPED, /* error: the doctor could not examine the image */
 	BUILD_EVENT_PUSHED,        /* transfer: a tag was pushed */
+	BUILD_EVENT_CACHE_WARNING, /* name, error: a --cache-from source or entry is not used */
+	BUILD_EVENT_CACHE_EXPORTED, /* name, transfer: a --cache-to was written */
 };
 
 struct build_event {
@@ -108,6 +124,11 @@ struct build_options {
 	bool push;                  /* push every tag (engine.tags) */
 	build_event_fn *event;      /* may be NULL */
 	void *event_data;
+	const struct build_cache_spec *cache_from; /* read before the build, first hit wins */
+	size_t n_cache_from;
+	const struct build_cache_spec *cache_to;   /* written after the image is stored */
+	size_t n_cache_to;
+	enum engine_cache_export cache_mode;      /* of registry and local --cache-to */
 };
 
 enum build_phase {

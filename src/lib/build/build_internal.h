@@ -1,4 +1,8 @@
-/* build/build_internal.h — what the pipeline's files share. */
+/*
+ * build/build_internal.h — what the pipeline's files share: the build and its engine runs
+ * (pipeline.c), the platforms of a multi-platform build (platforms.c), the shared build
+ * cache (cache.c reads sources and serves their blobs, cache_export.c writes a cache).
+ */
 #if !defined(PLATE_BUILDING_LIB) && !defined(PLATE_TESTING)
 #error "build/build_internal.h is internal to the build module"
 #endif
@@ -29,5 +33,50 @@ int build_engine_run(struct build *b, const struct engine_options *eo,
  * manifest_digest are its digest), steps and cached summed over the platforms. */
 int build_platforms(struct build *b, const struct oci_strings *platforms,
 		    struct engine_result *res, struct plate_error **err);
+
+#define BUILD_CACHE_ARTIFACT_TYPE "application/vnd.plate.build-cache.v1"
+#define BUILD_CACHE_CONFIG_TYPE "application/vnd.plate.build-cache.config.v1+json"
+
+struct cache_source {
+	const struct build_cache_spec *spec;
+	struct oci_reference ref; /* registry, inline */
+};
+
+/* The --cache-from sources that answered and their entries, in the order given (the
+ * engine takes the first entry of a key).  labels[i] is source i's type for progress. */
+struct build_cache {
+	const struct registry_options *registry;
+	struct cache_source *sources;
+	size_t n_sources;
+	const char **labels;
+	struct engine_cache_entry *entries;
+	size_t n;
+};
+
+typedef void build_cache_warn_fn(void *data, const char *source, const struct plate_error *why);
+
+/* Reads every source; one that cannot be read (missing, refused, damaged, another version)
+ * is reported through warn and skipped.  -1 only when out of memory. */
+int build_cache_import(struct build_cache *c, const struct build_cache_spec *specs, size_t n,
+		       const struct registry_options *ro, build_cache_warn_fn *warn, void *data,
+		       struct plate_error **err);
+/* The engine's engine_blob_fn over c. */
+int build_cache_fetch(void *data, unsigned source, const char *digest, int64_t size, int fd,
+		      struct plate_error **err);
+/* After a build failed on an entry of source (engine_result.cache_failed): a blob that
+ * could not be had condemns the source (damaged, gone, refused), a key-only entry only the
+ * source's key-only entries.  Returns the source's name for the warning. */
+const char *build_cache_drop(struct build_cache *c, unsigned source, const char *bad_blob);
+void build_cache_release(struct build_cache *c);
+const char *build_cache_spec_name(const struct build_cache_spec *s);
+
+/* Writes the entries as a cache to spec's registry or directory.  Blobs come from the
+ * store, or (remote[i]) from the source in imports they were found in.  *uploaded and
+ * *bytes count the blobs and bytes actually sent or written (manifest and config
+ * included). */
+int build_cache_export(const struct build_cache_spec *spec, struct store *store,
+		       const struct registry_options *ro, struct build_cache *imports,
+		       const struct engine_cache_entry *v, const bool *remote, size_t n,
+		       unsigned *uploaded, uint64_t *bytes, struct plate_error **err);
 
 #endif

@@ -13,7 +13,6 @@
 #include "build/build_internal.h"
 #include "check/check.h"
 
-
 int build_new(const struct build_options *opts, struct build **out, struct plate_error **err)
 {
 	struct build *b = calloc(1, sizeof(*b));
@@ -106,18 +105,20 @@ static int lint(struct build *b, struct build_result *res, struct plate_error **
 	return 0;
 }
 
-int build_engine_run(struct build *b, const struct engine_options *opts,
-		     struct engine_result *out, struct plate_error **err)
+/* Runs an engine made from eo with the pipeline's pulls and downloads injected,
+ * cancellable by build_cancel(); the engine is handed to *kept (the cache export reads its
+ * entries) or freed. */
+static int engine_with(struct build *b, struct engine_options *eo, struct engine_result *out,
+		       struct engine **kept, struct plate_error **err)
 {
-	struct engine_options eo = *opts;
 	struct engine *e = NULL;
 	int r;
 
-	eo.store = b->o.store;
-	eo.pull_image = pull_image;
-	eo.pull_data = b;
-	eo.fetch_url = fetch_url;
-	if (engine_new(&eo, &e, err) < 0)
+	eo->store = b->o.store;
+	eo->pull_image = pull_image;
+	eo->pull_data = b;
+	eo->fetch_url = fetch_url;
+	if (engine_new(eo, &e, err) < 0)
 		return -1;
 	atomic_store(&b->engine, e);
 	/* A cancel that came before the engine was published is honoured here. */
@@ -125,7 +126,109 @@ int build_engine_run(struct build *b, const struct engine_options *opts,
 		engine_cancel(e);
 	r = engine_build(e, b->o.df, out, err);
 	atomic_store(&b->engine, NULL);
+	if (kept != NULL)
+		*kept = e;
+	else
+		engine_free(e);
+	return r;
+}
+
+int build_engine_run(struct build *b, const struct engine_options *opts,
+		     struct engine_result *out, struct plate_error **err)
+{
+	struct engine_options eo = *opts;
+
+	return engine_with(b, &eo, out, NULL, err);
+}
+
+static void cache_warning(void *data, const char *source, const struct plate_error *why)
+{
+	_cleanup_error_ struct plate_error *ignored = NULL;
+
+	emit(data, &(struct build_event){ .type = BUILD_EVENT_CACHE_WARNING, .name = source,
+					  .error = why }, &ignored);
+}
+
+/* --cache-to type=registry|local, after the image is stored. */
+static int export_cache(struct build *b, struct engine *e, struct build_cache *imports,
+			struct plate_error **err)
+{
+	const struct engine_cache_entry *v;
+	const bool *remote;
+	size_t n;
+
+	engine_cache_entries(e, &v, &remote, &n);
+	for (size_t i = 0; i < b->o.n_cache_to; i++) {
+		const struct build_cache_spec *spec = &b->o.cache_to[i];
+		struct transfer_result tr = { .name = (char *)build_cache_spec_name(spec) };
+		if (spec->type == BUILD_CACHE_INLINE)
+			continue;
+		if (build_cache_export(spec, b->o.store, b->o.registry, imports, v, remote, n,
+				       &tr.transferred, &tr.bytes, err) < 0 ||
+		    emit(b, &(struct build_event){ .type = BUILD_EVENT_CACHE_EXPORTED,
+						   .name = tr.name, .transfer = &tr }, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* One engine run for platform (NULL: this machine's) over the imported entries; *retry
+ * when it failed on one of them. */
+static int engine_once(struct build *b, const char *platform, struct build_result *res,
+		       struct build_cache *cache, bool *retry, struct plate_error **err)
+{
+	struct engine_options eo = b->o.engine;
+	struct engine *e = NULL;
+	int r;
+
+	eo.platform = platform;
+	eo.cache_from = cache->entries;
+	eo.n_cache_from = cache->n;
+	eo.cache_from_labels = cache->labels;
+	eo.fetch_blob = build_cache_fetch;
+	eo.fetch_blob_data = cache;
+	for (size_t i = 0; i < b->o.n_cache_to; i++) {
+		if (b->o.cache_to[i].type == BUILD_CACHE_INLINE)
+			eo.cache_inline = true;
+		else
+			eo.cache_export = b->o.cache_mode;
+	}
+	r = engine_with(b, &eo, &res->image, &e, err);
+	if (e == NULL)
+		return r;
+	*retry = r < 0 && res->image.cache_failed && !b->cancelled;
+	if (r == 0)
+		r = export_cache(b, e, cache, err);
 	engine_free(e);
+	return r;
+}
+
+/* A cache entry whose files cannot be had is found only once a step needs them, after
+ * the steps that took it were reported: the build starts again without it (the steps that
+ * ran are in the store's cache by then), after one warning. */
+static int run_engine(struct build *b, const char *platform, struct build_result *res,
+		      struct plate_error **err)
+{
+	struct build_cache cache = { .registry = b->o.registry };
+	bool retry = false;
+	int r;
+
+	if (build_cache_import(&cache, b->o.cache_from, b->o.n_cache_from, b->o.registry,
+			       cache_warning, b, err) < 0) {
+		build_cache_release(&cache);
+		return -1;
+	}
+	for (unsigned attempt = 0;; attempt++) {
+		r = engine_once(b, platform, res, &cache, &retry, err);
+		if (r == 0 || !retry)
+			break;
+		cache_warning(b, build_cache_drop(&cache, res->image.cache_bad_source,
+						  res->image.cache_bad_blob), *err);
+		plate_error_free(steal_pointer(err));
+		if (attempt >= 2)
+			cache.n = 0;
+	}
+	build_cache_release(&cache);
 	return r;
 }
 
@@ -206,13 +309,13 @@ int build_run(struct build *b, struct build_result *res, struct plate_error **er
 	if (b->cancelled)
 		return plate_err_new(err, ECANCELED, "build cancelled");
 	if (multi) {
+		if (b->o.n_cache_from > 0 || b->o.n_cache_to > 0)
+			return plate_err_new(err, ENOTSUP, "--cache-from and --cache-to take one "
+							   "platform: build each platform on its own");
 		if (build_platforms(b, &b->platforms, &res->image, err) < 0)
 			return -1;
-	} else {
-		struct engine_options eo = b->o.engine;
-		eo.platform = b->platforms.n > 0 ? b->platforms.v[0] : NULL;
-		if (build_engine_run(b, &eo, &res->image, err) < 0)
-			return -1;
+	} else if (run_engine(b, b->platforms.n > 0 ? b->platforms.v[0] : NULL, res, err) < 0) {
+		return -1;
 	}
 	res->phase = BUILD_PHASE_PUBLISH;
 	if (emit(b, &(struct build_event){ .type = BUILD_EVENT_BUILT, .image = &res->image },

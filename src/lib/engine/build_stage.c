@@ -159,7 +159,7 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 	digest_final(&d, key);
 	digest_release(&d);
 	if (strcmp(path, "/") != 0) {
-		if (eng_cache_lookup(e, key, &hit, &empty, &layer, NULL, err) < 0)
+		if (eng_cache_lookup(c, key, &hit, &empty, &layer, NULL, err) < 0)
 			goto out;
 		if (!hit) {
 			struct workdir_job j = { .path = path, .user = st->config.user };
@@ -167,13 +167,13 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 			struct eng_view v;
 			if (eng_scratch(e, "upper", &upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||
 			    eng_scratch(e, "mnt", &mnt, err) < 0 ||
-			    eng_layers_lowers(&st->layers, &lowers, &n_lowers, err) < 0)
+			    eng_layers_lowers(e, &st->layers, &lowers, &n_lowers, err) < 0)
 				goto out;
 			v = (struct eng_view){ .lowers = lowers, .n_lowers = n_lowers, .upper = upper,
 					       .work = work, .mountpoint = mnt };
 			if (eng_view_run(e, &v, 1, workdir_in_view, &j, err) < 0 ||
 			    eng_harvest(e, upper, &layer, &empty, err) < 0 ||
-			    eng_cache_record(e, key, empty ? NULL : &layer, NULL, err) < 0)
+			    eng_cache_record(c, key, empty ? NULL : &layer, NULL, err) < 0)
 				goto out;
 		}
 	}
@@ -361,7 +361,7 @@ int eng_stage_build(struct engine *e, struct eng_stage *st, struct plate_error *
 		} else if (fs) {
 			eng_inputs_commit(&c);
 			if (c.cached)
-				emit(e, ENGINE_EVENT_STEP_CACHED, c.id, c.name, 0, NULL, 0);
+				emit(e, ENGINE_EVENT_STEP_CACHED, c.id, c.name, 0, c.cache_source, 0);
 			emit(e, ENGINE_EVENT_STEP_DONE, c.id, c.name, c.t0, NULL, c.process_seconds);
 		}
 		eng_inputs_release(&c);

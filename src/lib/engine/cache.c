@@ -25,8 +25,8 @@
 
 #define ENTRY_MAX 65536
 
-int eng_cache_lookup(struct engine *e, const char *key, bool *hit, bool *empty,
-		     struct eng_layer *layer, char *chain, struct plate_error **err)
+static int local_lookup(struct engine *e, const char *key, bool *hit, bool *empty,
+			struct eng_layer *layer, char *chain, struct plate_error **err)
 {
 	_cleanup_free_ char *json = NULL;
 	_cleanup_error_ struct plate_error *bad = NULL;
@@ -106,6 +106,23 @@ fail:
 	return -1;
 }
 
+int eng_cache_lookup(struct eng_step_ctx *c, const char *key, bool *hit, bool *empty,
+		     struct eng_layer *layer, char *chain, struct plate_error **err)
+{
+	eng_digest next;
+
+	if (local_lookup(c->e, key, hit, empty, layer, next, err) < 0)
+		return -1;
+	if (chain != NULL)
+		memcpy(chain, next, sizeof(next));
+	if (*hit)
+		return eng_shared_note(c, key, *empty, *empty ? NULL : layer,
+				       strcmp(next, key) != 0 ? next : NULL, err);
+	if (c->e->o.no_cache)
+		return 0;
+	return eng_shared_lookup(c, key, hit, empty, layer, chain, err);
+}
+
 /* Called with e->lock held. */
 static struct eng_cache_put *find_put(struct engine *e, const char *key)
 {
@@ -129,6 +146,7 @@ static int set_put(struct engine *e, const char *key, const struct eng_layer *la
 		e->puts = grown;
 		p = &grown[e->n_puts];
 		memset(p, 0, sizeof(*p));
+		p->stage = SIZE_MAX;
 		if ((p->key = strdup(key)) == NULL)
 			return plate_err_new(err, ENOMEM, "out of memory");
 		e->n_puts++;
@@ -164,13 +182,16 @@ static int set_blob(struct engine *e, const struct eng_layer *l, struct plate_er
 	return 0;
 }
 
-int eng_cache_record(struct engine *e, const char *key, const struct eng_layer *layer,
+int eng_cache_record(struct eng_step_ctx *c, const char *key, const struct eng_layer *layer,
 		     const char *chain, struct plate_error **err)
 {
+	struct engine *e = c->e;
 	int r;
 
 	pthread_mutex_lock(&e->lock);
 	r = set_put(e, key, layer, chain, err);
+	if (r == 0)
+		find_put(e, key)->stage = c->st->index;
 	pthread_mutex_unlock(&e->lock);
 	return r;
 }
@@ -297,6 +318,9 @@ int eng_layer_blob(struct engine *e, struct eng_layer *l, struct plate_error **e
 	_cleanup_close_ int dirfd = -1;
 	int r = -1;
 
+	/* A layer from a shared cache: its blob comes from there, with its files. */
+	if (eng_layer_fetch(e, l, err) < 0)
+		return -1;
 	if (l->blob != NULL)
 		return 0;
 	dirfd = open(l->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -567,7 +567,7 @@ int eng_selection_hash(struct engine *e, int rootfd, struct eng_selection *sel,
 	return 0;
 }
 
-void eng_selection_key(struct digest *d, const struct eng_selection *sel)
+void eng_selection_key(struct digest *d, const struct eng_selection *sel, bool owners)
 {
 	eng_hash_u64(d, sel->n);
 	for (size_t i = 0; i < sel->n; i++) {
@@ -578,8 +578,10 @@ void eng_selection_key(struct digest *d, const struct eng_selection *sel)
 			const struct eng_entry *en = &m->entries[j];
 			eng_hash_field(d, en->rel);
 			eng_hash_u64(d, en->st.st_mode);
-			eng_hash_u64(d, en->st.st_uid);
-			eng_hash_u64(d, en->st.st_gid);
+			if (owners) {
+				eng_hash_u64(d, en->st.st_uid);
+				eng_hash_u64(d, en->st.st_gid);
+			}
 			if (S_ISREG(en->st.st_mode)) {
 				eng_hash_u64(d, (uint64_t)en->st.st_size);
 				eng_hash_field(d, en->hex);

@@ -519,7 +519,7 @@ static int hash_in_view(void *data, const int *fds, struct plate_error **err)
 
 	if (eng_select(fds[0], h->j->patterns, h->j->n_patterns, &so, &sel, err) == 0 &&
 	    eng_selection_hash(NULL, fds[0], &sel, err) == 0) {
-		eng_selection_key(h->d, &sel);
+		eng_selection_key(h->d, &sel, true);
 		r = 0;
 	}
 	eng_selection_release(&sel);
@@ -817,7 +817,7 @@ static int copy_source_key(struct copy_step *s, struct plate_error **err)
 		    eng_selection_hash(e, e->context_fd, &s->sel, err) < 0)
 			return -1;
 		s->j.sel = &s->sel;
-		eng_selection_key(&s->d, &s->sel);
+		eng_selection_key(&s->d, &s->sel, false);
 		eng_inputs_selection(c, &s->sel);
 	}
 	if (s->from != NULL && s->what == NULL)
@@ -844,14 +844,14 @@ static int copy_lookup_by_content(struct copy_step *s, const char **src_lowers,
 	if (eng_view_run(e, &sv, 1, hash_in_view, &hj, err) < 0)
 		return -1;
 	digest_final(&s->d, s->chain);
-	if (eng_cache_lookup(e, s->chain, &s->hit, &s->empty, &s->layer, NULL, err) < 0)
+	if (eng_cache_lookup(s->c, s->chain, &s->hit, &s->empty, &s->layer, NULL, err) < 0)
 		return -1;
 	if (!s->hit)
 		return 0;
 	free(s->layer.cache_key);
 	if ((s->layer.cache_key = strdup(s->key)) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	return eng_cache_record(e, s->key, s->empty ? NULL : &s->layer, s->chain, err);
+	return eng_cache_record(s->c, s->key, s->empty ? NULL : &s->layer, s->chain, err);
 }
 
 /* The copy itself: through a writable view of the stage (none with --link) and a
@@ -872,7 +872,7 @@ static int copy_execute(struct copy_step *s, const char **src_lowers, size_t n_s
 	    eng_scratch(e, "mnt", &mnt, err) < 0)
 		return -1;
 	if (!s->c->step->copy.link &&
-	    eng_layers_lowers(&s->c->st->layers, &lowers, &n_lowers, err) < 0)
+	    eng_layers_lowers(e, &s->c->st->layers, &lowers, &n_lowers, err) < 0)
 		return -1;
 	views[0] = (struct eng_view){ .lowers = lowers, .n_lowers = n_lowers, .upper = upper,
 				      .work = work, .mountpoint = mnt };
@@ -882,9 +882,9 @@ static int copy_execute(struct copy_step *s, const char **src_lowers, size_t n_s
 	if (eng_view_run(e, views, s->from != NULL ? 2 : 1, copy_in_view, &s->j, err) < 0 ||
 	    eng_harvest(e, upper, &s->layer, &s->empty, err) < 0)
 		return -1;
-	if (eng_cache_record(e, s->key, s->empty ? NULL : &s->layer, s->chain, err) < 0 ||
+	if (eng_cache_record(s->c, s->key, s->empty ? NULL : &s->layer, s->chain, err) < 0 ||
 	    (s->by_content &&
-	     eng_cache_record(e, s->chain, s->empty ? NULL : &s->layer, NULL, err) < 0))
+	     eng_cache_record(s->c, s->chain, s->empty ? NULL : &s->layer, NULL, err) < 0))
 		return -1;
 	if (!s->empty && (s->layer.cache_key = strdup(s->key)) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
@@ -919,11 +919,11 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 
 	if (copy_setup(&s, err) < 0 || copy_sources(&s, err) < 0 ||
 	    copy_common_key(&s, err) < 0 || copy_source_key(&s, err) < 0 ||
-	    eng_cache_lookup(c->e, s.key, &s.hit, &s.empty, &s.layer, s.chain, err) < 0)
+	    eng_cache_lookup(c, s.key, &s.hit, &s.empty, &s.layer, s.chain, err) < 0)
 		goto out;
 	if (!s.hit && s.from != NULL &&
 	    (eng_scratch(c->e, "src", &srcmnt, err) < 0 ||
-	     eng_layers_lowers(&s.src_layers, &src_lowers, &n_src_lowers, err) < 0))
+	     eng_layers_lowers(c->e, &s.src_layers, &src_lowers, &n_src_lowers, err) < 0))
 		goto out;
 	if (!s.hit && s.by_content &&
 	    copy_lookup_by_content(&s, src_lowers, n_src_lowers, srcmnt, err) < 0)

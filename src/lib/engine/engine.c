@@ -279,6 +279,7 @@ int engine_new(const struct engine_options *opts, struct engine **out, struct pl
 	}
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_mutex_init(&e->progress_lock, NULL);
+	pthread_mutex_init(&e->fetch_lock, NULL);
 	pthread_cond_init(&e->cond, NULL);
 	*out = e;
 	return 0;
@@ -328,12 +329,14 @@ void engine_free(struct engine *e)
 	free(e->sandbox_tmp);
 	plate_error_free(e->first_error);
 	eng_explain_release(e);
+	eng_shared_release(e);
 	if (e->context_fd >= 0)
 		close(e->context_fd);
 	close(e->cancel_pipe[0]);
 	close(e->cancel_pipe[1]);
 	pthread_mutex_destroy(&e->lock);
 	pthread_mutex_destroy(&e->progress_lock);
+	pthread_mutex_destroy(&e->fetch_lock);
 	pthread_cond_destroy(&e->cond);
 	free(e);
 }
@@ -626,12 +629,20 @@ int engine_build(struct engine *e, const struct dockerfile *df, struct engine_re
 	result->cached = e->cached;
 	if (r < 0) {
 		_cleanup_error_ struct plate_error *ignored = NULL;
+		result->cache_failed = e->cache_failed;
+		result->cache_bad_source = e->cache_bad_source;
+		memcpy(result->cache_bad_blob, e->cache_bad_blob, sizeof(e->cache_bad_blob));
 		if (!e->user_cancelled && finish(e, &ignored) == 0)
 			store_txn_commit(e->txn, &ignored);
 		return -1;
 	}
-	if (eng_image_commit(e, &e->stages[e->plan->target], result, err) < 0 ||
-	    finish(e, err) < 0 || store_txn_commit(e->txn, err) < 0)
+	if (eng_image_commit(e, &e->stages[e->plan->target], result, err) < 0) {
+		result->cache_failed = e->cache_failed;
+		result->cache_bad_source = e->cache_bad_source;
+		memcpy(result->cache_bad_blob, e->cache_bad_blob, sizeof(e->cache_bad_blob));
+		return -1;
+	}
+	if (finish(e, err) < 0 || store_txn_commit(e->txn, err) < 0)
 		return -1;
 	return eng_output(e, result, err);
 }

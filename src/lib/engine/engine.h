@@ -62,11 +62,13 @@
 #include "base/error.h"
 #include "digest/digest.h"
 #include "dockerfile/dockerfile.h"
+#include "oci/oci.h"
 #include "store/store.h"
 
 enum engine_event_type {
 	ENGINE_EVENT_STEP_START,  /* a step begins: id, name */
-	ENGINE_EVENT_STEP_CACHED, /* the step's result came from the build cache */
+	ENGINE_EVENT_STEP_CACHED, /* the step's result came from the build cache; message: the
+				   * --cache-from source's type ("registry"), NULL: the store */
 	ENGINE_EVENT_STEP_OUTPUT, /* output of a RUN: data, len, fd (1 or 2) */
 	ENGINE_EVENT_STEP_DONE,   /* the step finished: seconds */
 	ENGINE_EVENT_STEP_ERROR,  /* the step failed: message, seconds */
@@ -133,6 +135,51 @@ typedef int engine_fetch_fn(void *data, const char *url, int fd, uint64_t max,
 			    char digest[DIGEST_STRING_LEN + 1], long long *mtime,
 			    struct plate_error **err);
 
+/* ---- sharing the build cache (docs/internals/cache.md) ----------------------------------
+ *
+ * A step result as a shared cache knows it: the step key, the key later steps continue from
+ * (COPY --from's chain), and either "no change" or a layer by diffID, with the blob holding
+ * its files when the cache has them (blob "": the result is known, its files are not in
+ * that cache: a hit as long as nothing needs the files).  Imported entries are hits that
+ * download nothing until a RUN, a COPY or the image needs the layer's files
+ * (options.fetch_blob); a blob that cannot be had, or that is not what its descriptor and
+ * diffID say, fails the build with engine_result.cache_failed set, so that the caller can
+ * warn and build again without that entry. */
+struct engine_cache_entry {
+	char key[DIGEST_STRING_LEN + 1];
+	char chain[DIGEST_STRING_LEN + 1];   /* "": the key itself */
+	bool empty;
+	char diff_id[DIGEST_STRING_LEN + 1]; /* "" when empty */
+	char blob[DIGEST_STRING_LEN + 1];    /* "": files not in the cache */
+	char media_type[128];
+	int64_t size;
+	unsigned source;                     /* import: which --cache-from it came from */
+};
+
+/* Puts blob `digest` (size bytes) of cache source `source` into fd (a fresh file of the
+ * store's); the caller verifies the digest.  0 or -1. */
+typedef int engine_blob_fn(void *data, unsigned source, const char *digest, int64_t size, int fd,
+			   struct plate_error **err);
+
+enum engine_cache_export {
+	ENGINE_CACHE_EXPORT_NONE,
+	ENGINE_CACHE_EXPORT_MIN, /* blobs of the final image's layers; other steps key-only */
+	ENGINE_CACHE_EXPORT_MAX, /* blobs of every layer of every stage that ran */
+};
+
+/* The cache format (version ENGINE_CACHE_VERSION): entries as JSON, their blobs named by
+ * their index among the layers of the manifest that carries them.  encode: a blob that
+ * is not among `layers` is written key-only.  decode: pure over (data, len); every digest
+ * and index is checked, an unknown version refused; entries get `source`. */
+#define ENGINE_CACHE_VERSION 1
+#define ENGINE_CACHE_MAX_ENTRIES 100000
+int engine_cache_encode(const struct engine_cache_entry *v, size_t n,
+			const struct oci_descriptor *layers, size_t n_layers, char **json,
+			size_t *len, struct plate_error **err);
+int engine_cache_decode(const char *data, size_t len, const struct oci_descriptor *layers,
+			size_t n_layers, unsigned source, struct engine_cache_entry **out,
+			size_t *n, struct plate_error **err);
+
 /* A build secret (--secret id=ID,src=PATH or env=VAR): its contents are read from path,
  * or taken from value when path is NULL. */
 struct engine_secret {
@@ -175,7 +222,21 @@ struct engine_options {
 	void *pull_data;
 	engine_fetch_fn *fetch_url;  /* NULL: ADD <url> fails */
 	void *fetch_data;
+	/* --cache-from: entries looked up after the store's own cache misses (the first entry
+	 * of a key wins); labels[source] names where they came from in CACHED events
+	 * ("registry", "local", "inline"). */
+	const struct engine_cache_entry *cache_from;
+	size_t n_cache_from;
+	const char *const *cache_from_labels;
+	engine_blob_fn *fetch_blob;
+	void *fetch_blob_data;
+	/* --cache-to: what engine_cache_entries() lists after the build; inline also writes
+	 * the entries into the image manifest (annotation ENGINE_CACHE_ANNOTATION). */
+	enum engine_cache_export cache_export;
+	bool cache_inline;
 };
+
+#define ENGINE_CACHE_ANNOTATION "dev.plate.cache.v1"
 
 struct engine_result {
 	char image_id[DIGEST_STRING_LEN + 1];        /* the config digest */
@@ -183,6 +244,12 @@ struct engine_result {
 	size_t manifest_size;
 	unsigned steps;  /* filesystem steps of the needed stages (FROM included) */
 	unsigned cached; /* of those, taken from the cache */
+	/* A failure came from an imported cache entry whose files could not be had: its
+	 * source, and its blob ("" for a key-only entry).  Building again without it is the
+	 * remedy. */
+	bool cache_failed;
+	unsigned cache_bad_source;
+	char cache_bad_blob[DIGEST_STRING_LEN + 1];
 };
 
 struct engine;
@@ -193,6 +260,13 @@ void engine_free(struct engine *e);
 /* Builds df (borrowed) and fills *result. */
 int engine_build(struct engine *e, const struct dockerfile *df, struct engine_result *result,
 		 struct plate_error **err);
+
+/* After a successful engine_build() with options.cache_export: the step results to share
+ * (valid until engine_free()).  A blob is in the store, or, for a hit on an imported entry
+ * whose files this build never needed, only in the source it came from (remote[i] set,
+ * entry.source names the source). */
+int engine_cache_entries(struct engine *e, const struct engine_cache_entry **v,
+			 const bool **remote, size_t *n);
 
 /* Async-signal-safe: stops the build as soon as possible. */
 void engine_cancel(struct engine *e);

@@ -79,7 +79,9 @@ struct eng_layer {
 	char *blob;       /* layer digest, NULL until a blob is written */
 	char *media_type; /* of the blob */
 	int64_t size;
-	char *path;       /* the snapshot's tree: in the store, or a scratch dir of this build */
+	char *path;       /* the snapshot's tree: in the store, or a scratch dir of this build;
+			   * NULL for a hit from a shared cache whose files are not here yet */
+	unsigned remote;  /* 1 + the --cache-from source that holds the blob, 0: local */
 	char *cache_key;  /* the step whose cache entry records this layer, or NULL */
 	char *chain_key;  /* that entry's chain key when it has one, or NULL */
 };
@@ -94,8 +96,9 @@ int eng_layers_copy(struct eng_layers *dst, const struct eng_layers *src, struct
 void eng_layers_release(struct eng_layers *ls);
 /* Appends a copy. */
 int eng_layers_add(struct eng_layers *ls, const struct eng_layer *l, struct plate_error **err);
-/* Snapshot paths, top-most first (overlayfs lowerdir order); *paths borrows from ls. */
-int eng_layers_lowers(const struct eng_layers *ls, const char ***paths, size_t *n,
+/* Snapshot paths, top-most first (overlayfs lowerdir order); *paths borrows from ls.  With
+ * e, layers from a shared cache are fetched first (eng_layer_fetch). */
+int eng_layers_lowers(struct engine *e, struct eng_layers *ls, const char ***paths, size_t *n,
 		      struct plate_error **err);
 
 /* ---- engine and stage state ----------------------------------------------------------- */
@@ -115,6 +118,7 @@ struct eng_cache_put {
 	char chain[DIGEST_STRING_LEN + 1]; /* the key later steps continue from, "" = key */
 	bool empty;
 	struct eng_layer layer; /* when !empty */
+	size_t stage;           /* the stage that looked it up, SIZE_MAX: none */
 };
 
 struct eng_statrec {
@@ -170,6 +174,17 @@ struct engine {
 	size_t n_pending;
 	struct eng_cache_put *puts;
 	size_t n_puts;
+	/* Shared caches (cache_share.c): hits of this build (stage set), the entries to
+	 * export, the first imported entry whose files could not be had. */
+	struct eng_cache_put *hits;
+	size_t n_hits;
+	struct engine_cache_entry *exports;
+	bool *export_remote;
+	size_t n_exports;
+	pthread_mutex_t fetch_lock; /* one layer fetched at a time */
+	bool cache_failed;
+	unsigned cache_bad_source;
+	eng_digest cache_bad_blob;
 	struct eng_image *images;
 	size_t n_images;
 	struct plan *plan;
@@ -256,8 +271,10 @@ int eng_select(int rootfd, const char *const *patterns, size_t n,
  * root is the build context and digests go through the stat cache. */
 int eng_selection_hash(struct engine *e, int rootfd, struct eng_selection *sel,
 		       struct plate_error **err);
-/* Feeds the selection into a cache key. */
-void eng_selection_key(struct digest *d, const struct eng_selection *sel);
+/* Feeds the selection into a cache key.  Owners only with `owners`: the build context's
+ * are the checkout's on this machine (a CI runner's uid), and COPY writes them as 0:0
+ * (or --chown, which the key has), so a context key must not depend on them. */
+void eng_selection_key(struct digest *d, const struct eng_selection *sel, bool owners);
 int eng_statcache_load(struct engine *e, struct plate_error **err);
 int eng_statcache_save(struct engine *e, struct plate_error **err);
 /* Cleans a source path of COPY/ADD: relative to the source root, "/" stripped; a path
@@ -353,6 +370,7 @@ struct eng_step_ctx {
 	double process_seconds; /* RUN: the command's own wall time (sandbox_result) */
 	bool cached;           /* set by eng_stage_apply() */
 	const char *history;   /* created_by for the history, NULL: the step's text */
+	const char *cache_source; /* a hit from a shared cache: its label ("registry") */
 	struct json_t *inputs; /* what the key covers, for explanations (explain.c); may be NULL */
 };
 
@@ -360,12 +378,25 @@ struct eng_step_ctx {
  * chain (may be NULL) receives the key the stage continues from: the entry's chain key
  * when it has one (COPY --from, whose entry under the cheap key points to the content
  * key), else key itself. */
-int eng_cache_lookup(struct engine *e, const char *key, bool *hit, bool *empty,
+int eng_cache_lookup(struct eng_step_ctx *c, const char *key, bool *hit, bool *empty,
 		     struct eng_layer *layer, char *chain, struct plate_error **err);
 /* Records a step's result (layer NULL: no change) to be written to the build cache;
  * chain as above, NULL when it is the key. */
-int eng_cache_record(struct engine *e, const char *key, const struct eng_layer *layer,
+int eng_cache_record(struct eng_step_ctx *c, const char *key, const struct eng_layer *layer,
 		     const char *chain, struct plate_error **err);
+
+/* Shared caches (cache_share.c).  lookup: the --cache-from entry of key, as a hit (the
+ * layer's files fetched later), noted for the export.  note: a hit of the store's own
+ * cache, noted for the export.  fetch: a layer's files and blob into the store (nothing
+ * when it has a path); a failure marks the build cache_failed.  export: the entries to
+ * share (after the image's blobs were written; writes the missing blobs under MAX). */
+int eng_shared_lookup(struct eng_step_ctx *c, const char *key, bool *hit, bool *empty,
+		      struct eng_layer *layer, char *chain, struct plate_error **err);
+int eng_shared_note(struct eng_step_ctx *c, const char *key, bool empty,
+		    const struct eng_layer *layer, const char *chain, struct plate_error **err);
+int eng_layer_fetch(struct engine *e, struct eng_layer *l, struct plate_error **err);
+int eng_shared_export(struct engine *e, struct eng_stage *target, struct plate_error **err);
+void eng_shared_release(struct engine *e);
 /* Stages every recorded entry in the build's transaction (once, at the end). */
 int eng_cache_flush(struct engine *e, struct plate_error **err);
 

@@ -34,6 +34,20 @@ static bool already_tagged(struct engine *e, const char *name, const char *diges
 	return found;
 }
 
+/* --cache-to type=inline: the entries in the manifest, their blobs the image's layers
+ * (BuildKit keeps its inline cache in the config; an annotation leaves the config, and so
+ * the image ID, the same as without). */
+static int inline_cache(struct engine *e, struct oci_manifest *m, struct plate_error **err)
+{
+	_cleanup_free_ char *json = NULL;
+	size_t len;
+
+	if (engine_cache_encode(e->exports, e->n_exports, m->layers, m->n_layers, &json, &len,
+				err) < 0)
+		return -1;
+	return oci_map_set(&m->annotations, ENGINE_CACHE_ANNOTATION, json, err);
+}
+
 int eng_image_commit(struct engine *e, struct eng_stage *st, struct engine_result *res,
 		     struct plate_error **err)
 {
@@ -53,6 +67,9 @@ int eng_image_commit(struct engine *e, struct eng_stage *st, struct engine_resul
 	for (size_t i = 0; i < st->layers.n; i++)
 		if (eng_layer_blob(e, &st->layers.v[i], err) < 0)
 			goto out;
+	if ((e->o.cache_export != ENGINE_CACHE_EXPORT_NONE || e->o.cache_inline) &&
+	    eng_shared_export(e, st, err) < 0)
+		goto out;
 	if (oci_config_copy(&c, &st->config, err) < 0 || eng_time_string(e->o.epoch, created, err) < 0)
 		goto out;
 	free(c.created);
@@ -80,6 +97,8 @@ int eng_image_commit(struct engine *e, struct eng_stage *st, struct engine_resul
 						       .digest = st->layers.v[i].blob,
 						       .size = st->layers.v[i].size };
 	m.n_layers = st->layers.n;
+	if (e->o.cache_inline && inline_cache(e, &m, err) < 0)
+		goto out;
 	pthread_mutex_lock(&e->lock);
 	r = store_txn_add_blob(e->txn, cjson, clen, cdigest, err);
 	if (r == 0) {
@@ -113,6 +132,7 @@ nomem:
 	r = -1;
 out:
 	free(m.layers);
+	oci_map_release(&m.annotations);
 	oci_config_release(&c);
 	if (r < 0)
 		plate_err_wrap(err, "exporting to image");

@@ -526,7 +526,7 @@ static int bind_key(struct run_job *j, struct run_mount *m, struct digest *d,
 		if (eng_select(e->context_fd, &src, 1, &so, &m->ctx_sel, err) < 0 ||
 		    eng_selection_hash(e, e->context_fd, &m->ctx_sel, err) < 0)
 			return -1;
-		eng_selection_key(d, &m->ctx_sel);
+		eng_selection_key(d, &m->ctx_sel, false);
 	}
 	return 0;
 }
@@ -585,7 +585,7 @@ static int job_root(struct run_job *j, struct plate_error **err)
 	int r;
 
 	if (eng_scratch(e, "upper", &j->upper, err) < 0 || eng_scratch(e, "work", &j->work, err) < 0 ||
-	    eng_layers_lowers(&st->layers, &j->lowers, &j->n_lowers, err) < 0)
+	    eng_layers_lowers(e, &st->layers, &j->lowers, &j->n_lowers, err) < 0)
 		return -1;
 	if (j->n_lowers == 0) {
 		j->lowers[0] = e->empty_dir;
@@ -641,7 +641,7 @@ static int prepare_bind(struct run_job *j, struct run_mount *m, struct plate_err
 				return -1;
 		}
 		if (eng_scratch(e, "bind", &m->view_dir, err) < 0 ||
-		    eng_layers_lowers(&m->layers, &vl, &n_vl, err) < 0)
+		    eng_layers_lowers(e, &m->layers, &vl, &n_vl, err) < 0)
 			return -1;
 		if (!m->pm->readonly && (eng_scratch(e, "bind-upper", &vu, err) < 0 ||
 					 eng_scratch(e, "bind-work", &vw, err) < 0))
@@ -861,14 +861,14 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 
 	j.cwd = st->config.working_dir ? st->config.working_dir : "/";
 	if (job_mounts(&j, err) < 0 || job_command(&j, err) < 0 || job_key(&j, err) < 0 ||
-	    eng_cache_lookup(e, j.key, &hit, &empty, &layer, NULL, err) < 0)
+	    eng_cache_lookup(c, j.key, &hit, &empty, &layer, NULL, err) < 0)
 		goto out;
 	if (!hit) {
 		eng_explain_miss(c, j.key);
 		if (job_root(&j, err) < 0 || job_sandbox_mounts(&j, err) < 0 ||
 		    job_proxy_env(&j, err) < 0 || job_exec(&j, err) < 0 ||
 		    eng_harvest(e, j.upper, &layer, &empty, err) < 0 ||
-		    eng_cache_record(e, j.key, empty ? NULL : &layer, NULL, err) < 0)
+		    eng_cache_record(c, j.key, empty ? NULL : &layer, NULL, err) < 0)
 			goto out;
 	}
 	c->history = j.history;

@@ -90,7 +90,7 @@ int engine_run(const struct engine_run_options *o, int *status, struct plate_err
 	    eng_image_layers(e, img, &layers, err) < 0 ||
 	    eng_scratch(e, "upper", &upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||
 	    eng_scratch(e, "work", &vwork, err) < 0 || eng_scratch(e, "mnt", &mnt, err) < 0 ||
-	    eng_layers_lowers(&layers, &lowers, &n_lowers, err) < 0)
+	    eng_layers_lowers(NULL, &layers, &lowers, &n_lowers, err) < 0)
 		goto out;
 	c = &img->config;
 	if (n_lowers == 0) {

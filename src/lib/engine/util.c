@@ -247,7 +247,7 @@ static int dup_or_null(char **dst, const char *src)
 int eng_layers_add(struct eng_layers *ls, const struct eng_layer *l, struct plate_error **err)
 {
 	struct eng_layer *grown = realloc(ls->v, (ls->n + 1) * sizeof(*grown));
-	struct eng_layer c = { .size = l->size };
+	struct eng_layer c = { .size = l->size, .remote = l->remote };
 
 	if (grown == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
@@ -283,12 +283,16 @@ void eng_layers_release(struct eng_layers *ls)
 	memset(ls, 0, sizeof(*ls));
 }
 
-int eng_layers_lowers(const struct eng_layers *ls, const char ***paths, size_t *n,
+int eng_layers_lowers(struct engine *e, struct eng_layers *ls, const char ***paths, size_t *n,
 		      struct plate_error **err)
 {
-	const char **v = calloc(ls->n + 1, sizeof(*v));
+	const char **v;
 
-	if (v == NULL)
+	/* A layer taken from a shared cache gets its files now that something reads them. */
+	for (size_t i = 0; e != NULL && i < ls->n; i++)
+		if (eng_layer_fetch(e, &ls->v[i], err) < 0)
+			return -1;
+	if ((v = calloc(ls->n + 1, sizeof(*v))) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < ls->n; i++)
 		v[i] = ls->v[ls->n - 1 - i].path;
