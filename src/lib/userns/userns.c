@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -350,6 +351,27 @@ bool userns_nested(void)
 {
 	pthread_once(&nested_once, read_nested);
 	return nested;
+}
+
+void userns_overlay_refusal(char *buf, size_t size)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+
+	if (uname(&u) < 0)
+		snprintf(u.release, sizeof(u.release), "unknown");
+	if (sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+	    (major < 5 || (major == 5 && minor < 11)))
+		snprintf(buf, size,
+			 "overlayfs there needs Linux 5.11 or later, this kernel is %s: run plate "
+			 "as root or on a newer kernel",
+			 u.release);
+	else
+		snprintf(buf, size,
+			 "Linux %s allows it, so a security module's policy or the store's "
+			 "filesystem refuses it here: run plate as root, or put the store (--root) "
+			 "on a local filesystem such as ext4 or xfs",
+			 u.release);
 }
 
 bool userns_maps_gid(uint32_t gid)
