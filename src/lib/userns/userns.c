@@ -113,20 +113,27 @@ static void free_argv(char **argv)
 	free(argv);
 }
 
-/* Runs argv, its output into fd; returns its wait status or -1. */
-static int run_tool(char **argv, int fd)
+/* Starts argv, its output into fd; returns its pid or -1. */
+static pid_t start_tool(char **argv, int fd)
 {
-	int status;
 	pid_t pid = fork();
 
-	if (pid < 0)
-		return -1;
 	if (pid == 0) {
 		if (dup2(fd, 1) >= 0 && dup2(fd, 2) >= 0)
 			execv(argv[0], argv);
 		dprintf(fd, "cannot run %s: %s", argv[0], strerror(errno));
 		_exit(127); /* checksrc: allow (the forked tool only) */
 	}
+	return pid;
+}
+
+/* The wait status of a started tool, or -1. */
+static int wait_tool(pid_t pid)
+{
+	int status;
+
+	if (pid < 0)
+		return -1;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
@@ -222,12 +229,15 @@ static int enter_mapped(char **uidmap, char **gidmap, struct plate_error **err)
 
 		close(go[1]);
 		close(out[0]);
-		if (read(go[0], &c, 1) != 1)
+		if (read(go[0], &c, 1) != 1) {
 			code = 1; /* the unshare failed: nothing to map */
-		else if (run_tool(uidmap, out[1]) != 0)
-			code = 2;
-		else if (run_tool(gidmap, out[1]) != 0)
-			code = 3;
+		} else {
+			/* The two maps are independent: both tools at once, one exec's wait less. */
+			pid_t u = start_tool(uidmap, out[1]), g = start_tool(gidmap, out[1]);
+			int su = wait_tool(u), sg = wait_tool(g);
+
+			code = su != 0 ? 2 : sg != 0 ? 3 : 0;
+		}
 		_exit(code); /* checksrc: allow (the forked helper only) */
 	}
 	close(go[0]);
