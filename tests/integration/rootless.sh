@@ -136,6 +136,11 @@ ck "plate run sees the in-container owners" test "$(cat "$T/run.out")" = "1000:1
 1000"
 as "$U" "$UPLATE" run --network none --user app img /bin/probe id >"$T/run.out" 2>&1
 ck "plate run --user app" grep -q '^uid=1000 gid=1000' "$T/run.out"
+# The host's network: sysfs cannot be mounted by a namespace that does not own it.
+as "$U" "$UPLATE" run --network host img /bin/sh -c 'ls /sys/class/net; touch /sys/kernel/x' \
+	>"$T/run.out" 2>&1
+ck "plate run --network host as the user: the host's /sys, read-only" sh -c \
+	"grep -qx lo '$T/run.out' && grep -q 'Read-only file system' '$T/run.out'"
 # The default network: slirp4netns opens /dev/net/tun as the user.  A host that keeps it
 # root's (mode 0600) gets the precise error; then the same run again in a private mount
 # namespace of this test where a 0666 node of the same device is bound over it.
