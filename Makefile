@@ -7,6 +7,8 @@
 #                        (run as root: it makes the user; docs/internals/testing.md)
 #   make fuzz            libFuzzer binaries (clang) in build-fuzz/
 #   make check-headers   every public header compiles on its own
+#   make install PREFIX=/usr/local DESTDIR=   the binary, the man pages, bash and zsh
+#                        completion (make uninstall removes them)
 #
 # Sources are found by convention, so adding a module or a test needs no edit here:
 #   src/lib/<module>/*.c   -> libplate.a       src/cli/*.c          -> plate
@@ -53,9 +55,9 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(wildcard tests/
 
 .SECONDARY:
 
-.PHONY: all check check-rootless test-binaries fuzz check-headers clean format bench
+.PHONY: all check check-rootless test-binaries fuzz check-headers clean format bench install uninstall
 
-all: $(BUILD)/plate
+all: $(BUILD)/plate $(BUILD)/doc.stamp
 ifeq ($(BUILD),build)
 all: plate
 plate: $(BUILD)/plate
@@ -103,6 +105,39 @@ $(BUILD)/helpers/%: $(BUILD)/obj/tests/helpers/%.o $(BUILD)/libplate.a
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(BUILD)/libplate.a
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libplate.a $(LIBS)
+
+# The man pages and completion scripts are printed by plate itself from its help table
+# (src/cli/help.c), one page per command that `plate help` lists.
+$(BUILD)/doc.stamp: $(BUILD)/plate
+	rm -rf $(BUILD)/man $(BUILD)/completion
+	mkdir -p $(BUILD)/man $(BUILD)/completion
+	$(BUILD)/plate help --man >$(BUILD)/man/plate.1
+	set -e; for c in $$($(BUILD)/plate help | awk '/^commands:/ { f = 1; next } \
+			f && /^  [a-z]/ { print $$1 }'); do \
+		$(BUILD)/plate help --man $$c >$(BUILD)/man/plate-$$c.1; \
+	done
+	$(BUILD)/plate help --completion bash >$(BUILD)/completion/plate
+	$(BUILD)/plate help --completion zsh >$(BUILD)/completion/_plate
+	touch $@
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+
+install: $(BUILD)/plate $(BUILD)/doc.stamp
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR)
+	install -m 755 $(BUILD)/plate $(DESTDIR)$(BINDIR)/plate
+	install -m 644 $(BUILD)/man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 644 $(BUILD)/completion/plate $(DESTDIR)$(BASHCOMPDIR)/plate
+	install -m 644 $(BUILD)/completion/_plate $(DESTDIR)$(ZSHCOMPDIR)/_plate
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/plate $(DESTDIR)$(MANDIR)/man1/plate.1 \
+		$(DESTDIR)$(MANDIR)/man1/plate-*.1 $(DESTDIR)$(BASHCOMPDIR)/plate \
+		$(DESTDIR)$(ZSHCOMPDIR)/_plate
 
 # Benchmarks are run by hand (bench/README.md), never timed in tests.
 bench: $(BUILD)/plate $(BENCH_BINS)

@@ -19,6 +19,8 @@ packages=(
   # rootless builds: newuidmap/newgidmap map a user's subordinate ids (rootless.sh makes its
   # users with useradd, from passwd)
   uidmap passwd
+  # the man pages and completion: groff checks the pages, man -l renders them, zsh loads _plate
+  groff-base man-db zsh
   # benchmarks
   hyperfine pigz time
 )

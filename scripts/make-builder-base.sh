@@ -30,6 +30,7 @@ done
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
+echo "make-builder-base: a root filesystem of busybox, Go ($GOROOT_HOST) and the CA bundle" >&2
 R=$WORK/rootfs
 mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,usr/lib,usr/share,usr/local/bin,usr/local/go/bin}
 mkdir -p "$R"/{etc/ssl/certs,tmp,root,go/bin,go/src,lib64,lib/x86_64-linux-gnu,proc,sys,dev}
@@ -62,6 +63,7 @@ printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$R/etc/group"
 
 GO_VERSION=$("$GOROOT_HOST/bin/go" env GOVERSION)
+echo "make-builder-base: $(du -sm "$R" | cut -f1) MB; plate import as $NAME (hashing and compressing it)" >&2
 tar -C "$R" --numeric-owner --owner=0 --group=0 --sort=name --mtime="@$SOURCE_DATE_EPOCH" -cf "$WORK/rootfs.tar" .
 "$PLATE" import \
 	--change "ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \

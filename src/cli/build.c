@@ -362,7 +362,7 @@ static int prepare(struct build_cmd *c, struct plate_error **err)
 	if ((c->context = realpath(o->df.context, NULL)) == NULL)
 		return plate_err_new(err, errno, "cannot use context '%s'", o->df.context);
 	if (stat(c->context, &st) < 0 || !S_ISDIR(st.st_mode))
-		return plate_err_new(err, ENOTDIR, "cannot use context '%s'", o->df.context);
+		return plate_err_new(err, ENOTDIR, "context '%s' is not a directory", o->df.context);
 	if (o->output != NULL && parse_output(ctx, o->output, &c->eo, &c->out_dest, o, err) < 0)
 		return -1;
 	if (parse_pull(ctx, o->pull, &c->eo.pull, err) < 0)

@@ -8,6 +8,7 @@
  * `plate build`, whose findings are rendered by cli_render_findings() below.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,6 @@
 #include "base/cleanup.h"
 #include "check/check.h"
 #include "cli.h"
-
-static const char usage[] =
-	"usage: plate check [--strict] [--format text|json] [--max-size SIZE] [--skip ID,...] REF\n";
 
 int cli_render_findings(const struct finding_report *r, bool json, bool event, FILE *out,
 			struct plate_error **err)
@@ -71,90 +69,98 @@ static int doctor(struct store *s, const char *name, const struct doctor_options
 
 /* `plate check REF|DOCKERFILE` (DESIGN.md): -f, --build-arg, or a first operand naming an
  * existing regular file select the Dockerfile checks; anything else is an image. */
-static bool names_dockerfile(int argc, char **argv)
+static bool names_dockerfile(const struct cli_check_dockerfile_args *d, const char *first)
 {
-	static const char *const doctor_with_value[] = { "--format", "--max-size", "--skip",
-							  "--platform" };
 	struct stat st;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "-f") == 0 || strcmp(a, "--file") == 0 ||
-		    strncmp(a, "--file=", 7) == 0 || strcmp(a, "--build-arg") == 0 ||
-		    strncmp(a, "--build-arg=", 12) == 0)
-			return true;
-		for (size_t k = 0; k < sizeof(doctor_with_value) / sizeof(*doctor_with_value); k++)
-			if (strcmp(a, doctor_with_value[k]) == 0)
-				i++;
-		if (a[0] != '-')
-			return stat(a, &st) == 0 && S_ISREG(st.st_mode);
-	}
-	return false;
+	return d->file != NULL || d->n_build_args > 0 ||
+	       (first != NULL && stat(first, &st) == 0 && S_ISREG(st.st_mode));
 }
 
 int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
+	enum { OPT_STRICT = 0x1301, OPT_FORMAT, OPT_MAX_SIZE, OPT_SKIP, OPT_PLATFORM, OPT_BUILD_ARG };
+	static const struct option longopts[] = {
+		{ "strict", no_argument, NULL, OPT_STRICT },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "file", required_argument, NULL, 'f' },
+		{ "build-arg", required_argument, NULL, OPT_BUILD_ARG },
+		{ "max-size", required_argument, NULL, OPT_MAX_SIZE },
+		{ "skip", required_argument, NULL, OPT_SKIP },
+		{ "platform", required_argument, NULL, OPT_PLATFORM },
+		{ NULL, 0, NULL, 0 },
+	};
+	_cleanup_free_ const char **build_args = calloc((size_t)argc + 1, sizeof(*build_args));
+	struct cli_check_dockerfile_args d = { .build_args = build_args };
 	struct doctor_options o = { .max_size = -1 };
-	const char *ref = NULL, *format = "text";
+	const char *format = "text", *image_only = NULL;
 	struct store *s = NULL;
-	int rc;
+	int c, rc;
 
-	if (names_dockerfile(argc, argv))
-		return cli_check_dockerfile(ctx, argc, argv, err);
-
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *v = NULL;
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			fputs(usage, stdout);
-			return CLI_EXIT_OK;
+	if (build_args == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	optind = 0;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":f:", longopts)) != -1) {
+		switch (c) {
+		case OPT_STRICT:
+			o.strict = d.strict = true;
+			break;
+		case OPT_FORMAT:
+			format = optarg;
+			break;
+		case 'f':
+			if (d.file != NULL)
+				return cli_usage_error(ctx, err, "check takes one Dockerfile");
+			d.file = optarg;
+			break;
+		case OPT_BUILD_ARG:
+			build_args[d.n_build_args++] = optarg;
+			break;
+		case OPT_MAX_SIZE:
+			if (cli_parse_size(optarg, &o.max_size) < 0)
+				return cli_usage_error(ctx, err, "--max-size '%s' is not a size", optarg);
+			image_only = "--max-size";
+			break;
+		case OPT_SKIP:
+			o.skip = optarg;
+			image_only = "--skip";
+			break;
+		case OPT_PLATFORM:
+			o.platform = optarg;
+			image_only = "--platform";
+			break;
+		case ':':
+			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_bad_option(ctx, "check", argv, err);
 		}
-		if (strcmp(a, "--strict") == 0) {
-			o.strict = true;
-			continue;
-		}
-		if (a[0] != '-') {
-			if (ref != NULL)
-				return cli_usage_error(ctx, err, "check takes one REF\n%s", usage);
-			ref = a;
-			continue;
-		}
-		static const char *const with_value[] = { "--format", "--max-size", "--skip",
-							  "--platform" };
-		size_t k;
-		for (k = 0; k < sizeof(with_value) / sizeof(*with_value); k++) {
-			size_t n = strlen(with_value[k]);
-			if (strcmp(a, with_value[k]) == 0) {
-				if (i + 1 >= argc)
-					return cli_usage_error(ctx, err, "option '%s' needs a value", a);
-				v = argv[++i];
-				break;
-			}
-			if (strncmp(a, with_value[k], n) == 0 && a[n] == '=') {
-				v = a + n + 1;
-				break;
-			}
-		}
-		if (v == NULL)
-			return cli_usage_error(ctx, err, "unknown option '%s' for check\n%s", a, usage);
-		if (k == 0)
-			format = v;
-		else if (k == 1 && cli_parse_size(v, &o.max_size) < 0)
-			return cli_usage_error(ctx, err, "--max-size '%s' is not a size", v);
-		else if (k == 2)
-			o.skip = v;
-		else if (k == 3)
-			o.platform = v;
 	}
-	if (ref == NULL)
-		return cli_usage_error(ctx, err, "check needs a REF\n%s", usage);
 	if (strcmp(format, "json") == 0)
-		o.json = true;
+		o.json = d.json = true;
 	else if (strcmp(format, "text") != 0)
 		return cli_usage_error(ctx, err, "--format must be text or json");
+	if (names_dockerfile(&d, optind < argc ? argv[optind] : NULL)) {
+		if (image_only != NULL)
+			return cli_usage_error(ctx, err, "%s is for an image, not a Dockerfile",
+					       image_only);
+		if (d.file == NULL && optind < argc)
+			d.file = argv[optind++];
+		if (optind < argc)
+			d.context = argv[optind++];
+		if (optind < argc)
+			return cli_usage_error(ctx, err, "check takes a DOCKERFILE and a CONTEXT");
+		if (d.file == NULL)
+			return cli_usage_error(ctx, err, "check needs a DOCKERFILE");
+		return cli_check_dockerfile(ctx, &d, err);
+	}
+	if (optind == argc)
+		return cli_usage_error(ctx, err, "check needs a REF or a DOCKERFILE");
+	if (argc - optind > 1)
+		return cli_usage_error(ctx, err, "check takes one REF");
 	if (cli_open_store(ctx, &s, err) < 0)
 		return -1;
-	rc = doctor(s, ref, &o, err);
+	rc = doctor(s, argv[optind], &o, err);
 	store_free(s);
 	return rc;
 }

@@ -1,6 +1,6 @@
 /*
  * plate check [--strict] [--format text|json] [--build-arg NAME=VALUE]... [-f] DOCKERFILE
- *             [CONTEXT]
+ *             [CONTEXT], its options parsed by check.c.
  *
  * Runs the Dockerfile checks (BuildKit's build-check rules and plate's context checks, see
  * lint/lint.h) and prints the findings.  CONTEXT defaults to the Dockerfile's directory.
@@ -20,90 +20,26 @@
 #include "dockerfile/dockerfile.h"
 #include "store/store.h"
 
-static const char usage[] =
-	"usage: plate check [--strict] [--format text|json] [--build-arg NAME=VALUE]... "
-	"[-f] DOCKERFILE [CONTEXT]\n";
-
-struct check_args {
-	const char *file, *context, *format;
-	char **build_args; /* the array is owned, its strings are argv's */
-	size_t n_build_args;
-	bool strict;
-};
-
-/* 0, 1 when --help was printed, or -1. */
-static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct check_args *o,
-		      struct plate_error **err)
-{
-	o->build_args = calloc((size_t)argc + 1, sizeof(*o->build_args));
-	if (o->build_args == NULL)
-		return plate_err_new(err, ENOMEM, "out of memory");
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			fputs(usage, stdout);
-			return 1;
-		} else if (strcmp(a, "--strict") == 0) {
-			o->strict = true;
-		} else if (strcmp(a, "--format") == 0 || strcmp(a, "-f") == 0 ||
-			   strcmp(a, "--build-arg") == 0 || strcmp(a, "--file") == 0) {
-			if (i + 1 >= argc)
-				return cli_usage_error(ctx, err, "option '%s' needs a value", a);
-			if (strcmp(a, "--format") == 0)
-				o->format = argv[++i];
-			else if (strcmp(a, "--build-arg") == 0)
-				o->build_args[o->n_build_args++] = argv[++i];
-			else if (o->file != NULL)
-				return cli_usage_error(ctx, err, "check takes one Dockerfile");
-			else
-				o->file = argv[++i];
-		} else if (strncmp(a, "--format=", 9) == 0) {
-			o->format = a + 9;
-		} else if (strncmp(a, "--build-arg=", 12) == 0) {
-			o->build_args[o->n_build_args++] = argv[i] + 12;
-		} else if (a[0] == '-' && a[1] != '\0') {
-			return cli_usage_error(ctx, err, "unknown option '%s' for check\n%s", a, usage);
-		} else if (o->file == NULL) {
-			o->file = a;
-		} else if (o->context == NULL) {
-			o->context = a;
-		} else {
-			return cli_usage_error(ctx, err, "check takes a DOCKERFILE and a CONTEXT\n%s",
-					       usage);
-		}
-	}
-	if (o->file == NULL)
-		return cli_usage_error(ctx, err, "check needs a DOCKERFILE\n%s", usage);
-	if (strcmp(o->format, "text") != 0 && strcmp(o->format, "json") != 0)
-		return cli_usage_error(ctx, err, "--format must be text or json");
-	return 0;
-}
-
-int cli_check_dockerfile(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
+int cli_check_dockerfile(struct cli_ctx *ctx, const struct cli_check_dockerfile_args *o,
+			 struct plate_error **err)
 {
 	/* Outlives the call: main prints parse errors with the offending line. */
 	static char *source;
 	static size_t source_len;
 	_cleanup_(finding_report_release) struct finding_report report = FINDING_REPORT_INIT;
 	_cleanup_free_ char *dir_copy = NULL;
-	struct check_args o = { .format = "text" };
 	const char *context;
 	struct dockerfile *df = NULL;
 	struct store *store = NULL;
 	int rc;
 
-	rc = parse_args(ctx, argc, argv, &o, err);
-	if (rc != 0) {
-		free(o.build_args);
-		return rc > 0 ? CLI_EXIT_OK : -1;
-	}
-	rc = cli_read_file(o.file, dockerfile_default_limits.max_file + 1, &source, &source_len, err);
+	rc = cli_read_file(o->file, dockerfile_default_limits.max_file + 1, &source, &source_len, err);
 	if (rc < 0) {
 		if ((*err)->errno_value == EFBIG)
 			ctx->error_exit = CLI_EXIT_USAGE;
 		goto out;
 	}
-	ctx->error_file = o.file;
+	ctx->error_file = o->file;
 	ctx->error_source = source;
 	ctx->error_source_len = source_len;
 	if ((rc = dockerfile_parse(source, source_len, NULL, &df, err)) < 0) {
@@ -111,9 +47,9 @@ int cli_check_dockerfile(struct cli_ctx *ctx, int argc, char **argv, struct plat
 		goto out;
 	}
 	ctx->error_file = NULL;
-	context = o.context;
+	context = o->context;
 	if (context == NULL) {
-		if ((dir_copy = strdup(o.file)) == NULL) {
+		if ((dir_copy = strdup(o->file)) == NULL) {
 			rc = plate_err_new(err, ENOMEM, "out of memory");
 			goto out;
 		}
@@ -132,25 +68,24 @@ int cli_check_dockerfile(struct cli_ctx *ctx, int argc, char **argv, struct plat
 					     .platform = cli_host_platform(),
 					     .source = source,
 					     .source_len = source_len,
-					     .display_name = o.file,
-					     .dockerfile_path = o.file,
+					     .display_name = o->file,
+					     .dockerfile_path = o->file,
 					     .context_dir = context,
-					     .build_args = (const char *const *)o.build_args,
-					     .n_build_args = o.n_build_args };
+					     .build_args = (const char *const *)o->build_args,
+					     .n_build_args = o->n_build_args };
 		rc = build_lint(&in, &report, err);
 	}
 	if (rc < 0) {
 		ctx->error_exit = CLI_EXIT_USAGE;
 		goto out;
 	}
-	if (o.strict)
+	if (o->strict)
 		finding_report_apply_policy(&report, NULL, true);
-	rc = cli_render_findings(&report, strcmp(o.format, "json") == 0, false, stdout, err);
+	rc = cli_render_findings(&report, o->json, false, stdout, err);
 	if (rc == 0)
 		rc = finding_report_count(&report, FINDING_ERROR) > 0 ? CLI_EXIT_CHECK : CLI_EXIT_OK;
 out:
 	store_free(store);
 	dockerfile_free(df);
-	free(o.build_args);
 	return rc;
 }

@@ -40,7 +40,46 @@ struct cli_ctx {
 	int error_exit; /* exit code to use for *err (default 1) */
 	/* --max-layer-size/-ratio/-entries or $PLATE_MAX_LAYER_*: limits on incoming layers */
 	struct layer_limits limits;
+	/* main's command table, for help: the names, NULL-terminated */
+	const char *const *commands;
 };
+
+/* The help of a command (help.c), the one text behind --help, `plate help`, the man pages
+ * and the shell completion.  An option is its short letter (0: none), long name, value
+ * name (NULL: a flag; optional_arg: only as --name=VALUE) and one line of text. */
+struct cli_help_option {
+	char short_name;
+	const char *name;
+	const char *arg;
+	bool optional_arg;
+	const char *text;
+};
+/* What the completion offers for a command's operands. */
+enum cli_operand {
+	CLI_OPERAND_NONE,
+	CLI_OPERAND_IMAGE,
+	CLI_OPERAND_FILE,
+	CLI_OPERAND_DIR,
+	CLI_OPERAND_COMMAND,
+};
+struct cli_help {
+	const char *name;        /* "plate" for the global options */
+	const char *summary;     /* one line, for the command list and the man page's NAME */
+	const char *operands;    /* the synopsis after "plate NAME" */
+	const char *description; /* a paragraph per line */
+	enum cli_operand operand;
+	bool options_first;      /* options end at the first operand (run: the rest is the
+				  * command's) */
+	const struct cli_help_option *options; /* ends with a NULL name; -h/--help implied */
+};
+const struct cli_help *cli_help_find(const char *name);
+/* 1 when argv (a command's, argv[0] its name) asks for help with -h or --help: an option
+ * word, not the value of an option nor a word after "--" (or after the first operand with
+ * options_first). */
+bool cli_help_wanted(const struct cli_help *h, int argc, char **argv);
+/* The help text of h on out; for "plate", with ctx->commands and their summaries. */
+void cli_help_print(const struct cli_ctx *ctx, const struct cli_help *h, FILE *out);
+int cli_cmd_help(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 
 /* Reports a usage problem: sets *err and makes main exit 2. */
 int cli_usage_error(struct cli_ctx *ctx, struct plate_error **err, const char *fmt, ...)
@@ -123,6 +162,9 @@ int cli_docker_config_update(const char *host, const char *user, const char *pas
 			     struct plate_error **err);
 int cli_write_private_file(const char *path, const char *data, size_t len,
 			   struct plate_error **err);
+/* The credential helper that keeps host's login: credHelpers[host], else credsStore, else
+ * NULL (the config file itself). */
+const char *cli_login_helper(const struct registry_docker_config *cfg, const char *host);
 
 /* Options shared by build and plan (dockerfile_opts.c): -f, --target, --platform,
  * --build-arg.  For getopt_long: CLI_DOCKERFILE_LONGOPTS and "f:" in the short options, then
@@ -174,7 +216,15 @@ int cli_cmd_pull(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 int cli_cmd_push(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_logout(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
-int cli_check_dockerfile(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
+/* `plate check` of a Dockerfile (check_dockerfile.c), with the options check.c parsed. */
+struct cli_check_dockerfile_args {
+	const char *file, *context;
+	const char **build_args; /* "NAME=VALUE", borrowed */
+	size_t n_build_args;
+	bool strict, json;
+};
+int cli_check_dockerfile(struct cli_ctx *ctx, const struct cli_check_dockerfile_args *o,
+			 struct plate_error **err);
 
 int cli_cmd_du(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
 int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);

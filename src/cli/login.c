@@ -1,6 +1,7 @@
 /* plate login [-u USER] [-p PASS | --password-stdin] [--tls-ca FILE] [--insecure-registry HOST]
- * REGISTRY: checks the credentials against the registry, then stores them in the docker
- * config file. */
+ * REGISTRY: checks the credentials against the registry (asking for what is missing on a
+ * terminal), then hands them to the credential helper the docker config names, or stores
+ * them in the config file itself with a warning, as docker does. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -54,6 +56,47 @@ static int read_password(char **out, struct plate_error **err)
 	if ((*out = buf_detach(&b, NULL)) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	return 0;
+}
+
+/* One line from the terminal on stdin after a prompt on stderr, without echo for a secret
+ * (restored before returning). */
+static int prompt(const char *what, bool secret, char **out, struct plate_error **err)
+{
+	struct termios old, quiet;
+	bool restore = false;
+	size_t cap = 0;
+	ssize_t n;
+
+	fprintf(stderr, "%s: ", what);
+	fflush(stderr);
+	if (secret && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+	}
+	*out = NULL;
+	n = getline(out, &cap, stdin);
+	if (restore) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (n < 0) {
+		free(*out);
+		*out = NULL;
+		return plate_err_new(err, ferror(stdin) ? errno : 0, "no %s read from the terminal",
+				     what);
+	}
+	while (n > 0 && ((*out)[n - 1] == '\n' || (*out)[n - 1] == '\r'))
+		(*out)[--n] = '\0';
+	return 0;
+}
+
+const char *cli_login_helper(const struct registry_docker_config *cfg, const char *host)
+{
+	for (size_t i = 0; i < cfg->n_helpers; i++)
+		if (strcmp(cfg->helpers[i].host, host) == 0)
+			return cfg->helpers[i].helper;
+	return cfg->creds_store;
 }
 
 /* "https://index.docker.io/v1/" -> "docker.io", "localhost:5000/" -> "localhost:5000". */
@@ -134,8 +177,9 @@ int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	struct cli_registry reg = { 0 };
 	struct registry_client *client = NULL;
 	struct login_cred lc = { 0 };
-	_cleanup_free_ char *host = NULL, *password = NULL;
-	bool from_stdin = false;
+	_cleanup_free_ char *host = NULL, *password = NULL, *user = NULL, *path = NULL;
+	const char *helper;
+	bool from_stdin = false, tty = isatty(STDIN_FILENO);
 	int c, rc = -1;
 
 	optind = 0;
@@ -161,20 +205,36 @@ int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 			goto out;
 		}
 	}
-	if (argc - optind != 1 || lc.username == NULL || (lc.password != NULL && from_stdin) ||
-	    (lc.password == NULL && !from_stdin)) {
-		rc = cli_usage_error(ctx, err, "usage: plate login -u USER (-p PASSWORD | "
-					       "--password-stdin) REGISTRY");
+	if (argc - optind != 1) {
+		rc = cli_usage_error(ctx, err, "login takes one REGISTRY");
 		goto out;
+	}
+	if (lc.password != NULL && from_stdin) {
+		rc = cli_usage_error(ctx, err, "login: -p and --password-stdin exclude each other");
+		goto out;
+	}
+	if ((lc.username == NULL && (from_stdin || !tty)) || (lc.password == NULL && !from_stdin && !tty)) {
+		rc = cli_usage_error(ctx, err, "login needs -u USER and -p PASSWORD or "
+					       "--password-stdin when standard input is not a terminal");
+		goto out;
+	}
+	if ((host = cli_registry_host(argv[optind])) == NULL || host[0] == '\0') {
+		rc = cli_usage_error(ctx, err, "login: invalid registry '%s'", argv[optind]);
+		goto out;
+	}
+	if (lc.username == NULL) {
+		if (prompt("Username", false, &user, err) < 0)
+			goto out;
+		lc.username = user;
 	}
 	if (from_stdin) {
 		if (read_password(&password, err) < 0)
 			goto out;
 		lc.password = password;
-	}
-	if ((host = cli_registry_host(argv[optind])) == NULL || host[0] == '\0') {
-		rc = cli_usage_error(ctx, err, "login: invalid registry '%s'", argv[optind]);
-		goto out;
+	} else if (lc.password == NULL) {
+		if (prompt("Password", true, &password, err) < 0)
+			goto out;
+		lc.password = password;
 	}
 	if (cli_registry_setup(&reg, err) < 0)
 		goto out;
@@ -189,8 +249,23 @@ int cli_cmd_login(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		plate_err_wrap(err, "login to '%s'", host);
 		goto out;
 	}
-	if (cli_docker_config_update(host, lc.username, lc.password, err) < 0)
-		goto out;
+	helper = cli_login_helper(&reg.config, host);
+	if (helper != NULL) {
+		/* the helper keeps the secret; a plain-text entry would shadow it */
+		if (registry_credential_helper_store(helper, NULL,
+						     registry_credential_server_url(host),
+						     lc.username, lc.password, err) < 0 ||
+		    cli_docker_config_update(host, NULL, NULL, err) < 0)
+			goto out;
+	} else {
+		if (cli_docker_config_update(host, lc.username, lc.password, err) < 0)
+			goto out;
+		path = cli_docker_config_path();
+		fprintf(stderr,
+			"plate: warning: the password is stored unencrypted in '%s'; a credential "
+			"helper (credsStore or credHelpers in that file) would keep it instead\n",
+			path ? path : "config.json");
+	}
 	printf("login succeeded\n");
 	rc = CLI_EXIT_OK;
 out:

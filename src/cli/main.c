@@ -3,6 +3,8 @@
  * becomes text on stderr and an exit code.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,49 +17,31 @@
 #include "cli.h"
 #include "userns/userns.h"
 
+/* The command table; each command's summary, synopsis and options are in help.c. */
 struct cli_command {
 	const char *name;
 	int (*handler)(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
-	const char *summary;
 	/* Works on the store: a normal user runs it in a user namespace of its own (rootless),
 	 * where it may mount and own files by the image's ids. */
 	bool userns;
 };
 
 static const struct cli_command commands[] = {
-	{ "parse", cli_cmd_parse, "print the parsed Dockerfile (BuildKit AST dump)", false },
-	{ "plan", cli_cmd_plan, "print the build plan of a Dockerfile as JSON", false },
-	{ "version", cli_cmd_version, "print the version", false },
-	{ "images", cli_cmd_images, "list the images in the store", true },
-	{ "inspect", cli_cmd_inspect, "show images as JSON", true },
-	{ "history", cli_cmd_history, "show the history of an image", true },
-	{ "tag", cli_cmd_tag, "give an image another name", true },
-	{ "rmi", cli_cmd_rmi, "remove images", true },
-	{ "prune", cli_cmd_prune, "remove unreferenced blobs, snapshots and cache", true },
-	{ "save", cli_cmd_save, "write images to a docker or OCI archive", true },
-	{ "load", cli_cmd_load, "load images from an archive or OCI layout", true },
-	{ "import", cli_cmd_import, "make an image from a root filesystem tarball", true },
-	{ "fsck", cli_cmd_fsck, "verify the store", true },
-	{ "build", cli_cmd_build, "build an image from a Dockerfile", true },
-	{ "run", cli_cmd_run, "run a command in an image", true },
-	{ "pull", cli_cmd_pull, "pull an image from a registry", true },
-	{ "push", cli_cmd_push, "push an image to a registry", true },
-	{ "login", cli_cmd_login, "log in to a registry", false },
-	{ "logout", cli_cmd_logout, "log out from a registry", false },
-	{ "check", cli_cmd_check, "check an image (the doctor) or a Dockerfile (build checks)",
-	  true },
-	{ "du", cli_cmd_du, "show where the bytes of an image go, and what is wasted", true },
-	{ "sbom", cli_cmd_sbom, "write an SPDX 2.3 SBOM of an image", true },
+	{ "parse", cli_cmd_parse, false },     { "plan", cli_cmd_plan, false },
+	{ "version", cli_cmd_version, false }, { "images", cli_cmd_images, true },
+	{ "inspect", cli_cmd_inspect, true },  { "history", cli_cmd_history, true },
+	{ "tag", cli_cmd_tag, true },          { "rmi", cli_cmd_rmi, true },
+	{ "prune", cli_cmd_prune, true },      { "save", cli_cmd_save, true },
+	{ "load", cli_cmd_load, true },        { "import", cli_cmd_import, true },
+	{ "fsck", cli_cmd_fsck, true },        { "build", cli_cmd_build, true },
+	{ "run", cli_cmd_run, true },          { "pull", cli_cmd_pull, true },
+	{ "push", cli_cmd_push, true },        { "login", cli_cmd_login, false },
+	{ "logout", cli_cmd_logout, false },   { "check", cli_cmd_check, true },
+	{ "du", cli_cmd_du, true },            { "sbom", cli_cmd_sbom, true },
+	{ "help", cli_cmd_help, false },
 };
 
-static void print_usage(FILE *out)
-{
-	fputs("usage: plate [--root DIR] [--debug] [--max-layer-size SIZE] [--max-layer-ratio N]\n"
-	      "             [--max-layer-entries N] COMMAND [ARGS...]\n\ncommands:\n",
-	      out);
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-}
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
 /* Prints the offending source line and a caret under the column, as compilers do.  A long
  * line shows PRINTABLE_LINE_MAX characters around the column, each side cut with "…". */
@@ -157,20 +141,38 @@ static int set_limit(struct layer_limits *l, const struct limit_option *o, const
 	return end == value || *end != '\0' || errno != 0 || value[0] == '-' ? -1 : 0;
 }
 
+/* A global option that takes a value: 1 when argv[*i] is NAME VALUE or NAME=VALUE (*i moved
+ * past the value), 0 when not, -1 (message printed) when the value is missing. */
+static int global_value(int argc, char **argv, int *i, const char *name, const char **value)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=') {
+		*value = argv[*i] + n + 1;
+		return 1;
+	}
+	if (strcmp(argv[*i], name) != 0)
+		return 0;
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "plate: error: option '%s' needs a value\n", name);
+		return -1;
+	}
+	*value = argv[++*i];
+	return 1;
+}
+
 /* 1 when argv[*i] is one of limit_options (its value consumed), 0 when not, -1 when bad. */
 static int take_limit(struct layer_limits *l, int argc, char **argv, int *i)
 {
 	for (size_t k = 0; k < sizeof(limit_options) / sizeof(limit_options[0]); k++) {
 		const struct limit_option *o = &limit_options[k];
-		size_t n = strlen(o->option);
 		const char *v;
+		int m = global_value(argc, argv, i, o->option, &v);
 
-		if (strcmp(argv[*i], o->option) == 0 && *i + 1 < argc)
-			v = argv[++*i];
-		else if (strncmp(argv[*i], o->option, n) == 0 && argv[*i][n] == '=')
-			v = argv[*i] + n + 1;
-		else
+		if (m == 0)
 			continue;
+		if (m < 0)
+			return -1;
 		if (set_limit(l, o, v) < 0) {
 			fprintf(stderr, "plate: error: %s '%s' is not a %s\n", o->option, v,
 				o->is_size ? "size" : "number");
@@ -179,6 +181,11 @@ static int take_limit(struct layer_limits *l, int argc, char **argv, int *i)
 		return 1;
 	}
 	return 0;
+}
+
+static void print_see_help(void)
+{
+	fputs("see 'plate --help'\n", stderr);
 }
 
 /* Rootless: the store's default moves to the user's data directory, decided before the
@@ -229,14 +236,37 @@ static void report_unmapped(const struct userns_entry *u, const struct plate_err
 			(unsigned long long)u->n_uids - 1, (unsigned long long)u->n_gids - 1);
 }
 
+/* Started with 0, 1 or 2 closed (a careless parent, a setuid wrapper), the first file
+ * plate opens would take the number: an error message would then be written into a layer
+ * or the store's index.  Those numbers are taken by /dev/null before anything is opened. */
+static bool standard_fds_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (null != fd) {
+			if (null >= 0)
+				close(null);
+			return false;
+		}
+	}
+	return true;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli_ctx ctx = { .prog = "plate", .root = getenv("PLATE_ROOT"), .error_exit = 1 };
 	_cleanup_error_ struct plate_error *err = NULL;
 	struct userns_entry userns = { .mapping = USERNS_MAPPING_SUBIDS };
 	_cleanup_free_ char *user_root = NULL;
+	const char *names[N_COMMANDS + 1] = { NULL };
+	const struct cli_help *help;
+	const char *root;
 	int i, rc, lim;
 
+	if (!standard_fds_open())
+		return CLI_EXIT_FAILURE;
 	ctx.limits = (struct layer_limits)LAYER_DEFAULT_LIMITS;
 	for (size_t k = 0; k < sizeof(limit_options) / sizeof(limit_options[0]); k++) {
 		const char *v = getenv(limit_options[k].env);
@@ -246,34 +276,48 @@ int main(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
+	for (size_t c = 0; c < N_COMMANDS; c++)
+		names[c] = commands[c].name;
+	ctx.commands = names;
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if ((lim = take_limit(&ctx.limits, argc, argv, &i)) != 0) {
 			if (lim < 0)
 				return CLI_EXIT_USAGE;
-		} else if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
-			ctx.root = argv[++i];
-		} else if (strncmp(argv[i], "--root=", 7) == 0) {
-			ctx.root = argv[i] + 7;
+		} else if ((lim = global_value(argc, argv, &i, "--root", &root)) != 0) {
+			if (lim < 0)
+				return CLI_EXIT_USAGE;
+			if (root[0] == '\0') {
+				fputs("plate: error: --root needs a directory, not an empty string\n",
+				      stderr);
+				return CLI_EXIT_USAGE;
+			}
+			ctx.root = root;
 		} else if (strcmp(argv[i], "--debug") == 0) {
 			ctx.debug = true;
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			print_usage(stdout);
+			cli_help_print(&ctx, cli_help_find("plate"), stdout);
 			return CLI_EXIT_OK;
 		} else if (strcmp(argv[i], "--version") == 0) {
 			return cli_cmd_version(&ctx, 1, argv, &err) < 0 ? 1 : 0;
 		} else {
-			fprintf(stderr, "plate: error: unknown global option '%s'\n", argv[i]);
-			print_usage(stderr);
+			fprintf(stderr, "plate: error: unknown global option '%s'\n", cli_safe(argv[i]));
+			print_see_help();
 			return CLI_EXIT_USAGE;
 		}
 	}
 	if (i >= argc) {
-		print_usage(stderr);
+		cli_help_print(&ctx, cli_help_find("plate"), stderr);
 		return CLI_EXIT_USAGE;
 	}
-	for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++) {
+	for (size_t c = 0; c < N_COMMANDS; c++) {
 		if (strcmp(commands[c].name, argv[i]) != 0)
 			continue;
+		/* -h and --help are every command's, answered before anything is opened */
+		if ((help = cli_help_find(commands[c].name)) != NULL &&
+		    cli_help_wanted(help, argc - i, argv + i)) {
+			cli_help_print(&ctx, help, stdout);
+			return CLI_EXIT_OK;
+		}
 		if (commands[c].userns && geteuid() != 0 &&
 		    enter_userns(&ctx, &user_root, &userns, &err) < 0) {
 			report_error(&ctx, err);
@@ -287,7 +331,7 @@ int main(int argc, char **argv)
 		}
 		return rc;
 	}
-	fprintf(stderr, "plate: error: unknown command '%s'\n", argv[i]);
-	print_usage(stderr);
+	fprintf(stderr, "plate: error: unknown command '%s'\n", cli_safe(argv[i]));
+	print_see_help();
 	return CLI_EXIT_USAGE;
 }

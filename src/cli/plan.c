@@ -18,10 +18,6 @@
 #include "dockerfile/dockerfile.h"
 #include "plan/plan.h"
 
-static const char usage[] =
-	"usage: plate plan [-f FILE] [--target STAGE] [--build-arg NAME[=VALUE]]...\n"
-	"                  [--platform OS/ARCH[/VARIANT]] CONTEXT\n";
-
 static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct cli_dockerfile_opts *o,
 		      struct plate_error **err)
 {
@@ -71,18 +67,13 @@ int cli_cmd_plan(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 	struct stat st;
 	int rc;
 
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			fputs(usage, stdout);
-			return CLI_EXIT_OK;
-		}
 	if (parse_args(ctx, argc, argv, &o, err) < 0)
 		return -1;
 	/* As docker build: the context must be a directory even when -f points elsewhere. */
 	if (stat(o.context, &st) != 0)
 		return plate_err_new(err, errno, "cannot use context '%s'", o.context);
 	if (!S_ISDIR(st.st_mode))
-		return plate_err_new(err, ENOTDIR, "cannot use context '%s'", o.context);
+		return plate_err_new(err, ENOTDIR, "context '%s' is not a directory", o.context);
 	source.path = cli_dockerfile_path(&o);
 	if (source.path == NULL)
 		return plate_err_new(err, ENOMEM, "cannot build the Dockerfile path");

@@ -64,6 +64,9 @@ int cli_registry_setup(struct cli_registry *r, struct plate_error **err)
 		.insecure = r->insecure,
 		.secure = r->secure,
 		.ca_file = r->ca_file,
+		/* as docker's Go TLS: these replace the system's roots */
+		.system_ca_file = getenv("SSL_CERT_FILE"),
+		.system_ca_dir = getenv("SSL_CERT_DIR"),
 		.credential_helpers = true,
 	};
 	if (path == NULL || access(path, F_OK) < 0)

@@ -24,10 +24,6 @@
 #include "cli.h"
 #include "engine/engine.h"
 
-static const char usage[] =
-	"usage: plate run [--rm] [-e KEY=VALUE]... [--network default|none|host]\n"
-	"                 [--entrypoint CMD] [-u USER] [-w DIR] [--hostname NAME] REF [CMD [ARG...]]\n";
-
 static int cancel_pipe[2] = { -1, -1 };
 static volatile sig_atomic_t stopped_by;
 
@@ -42,12 +38,11 @@ static void on_signal(int sig)
 }
 
 /* The options and operands into *out (its fds and cancel_fd kept), untouched on failure;
- * env has argc + 1 slots for the -e values.  0, 1 when --help was printed, or -1. */
+ * env has argc + 1 slots for the -e values.  0 or -1. */
 static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **env,
 		      struct engine_run_options *out, struct plate_error **err)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
 		{ "rm", no_argument, NULL, 'R' },
 		{ "interactive", no_argument, NULL, 'i' },
 		{ "tty", no_argument, NULL, 't' },
@@ -65,11 +60,8 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **e
 	optind = 0;
 	opterr = 0;
 	/* "+": options end at the image; what follows is the command's. */
-	while ((c = cli_getopt(argc, argv, "+:he:u:w:it", longopts)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+:e:u:w:it", longopts)) != -1) {
 		switch (c) {
-		case 'h':
-			fputs(usage, stdout);
-			return 1;
 		case 'R':
 		case 'i':
 		case 't':
@@ -116,7 +108,7 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **e
 	}
 	i = optind;
 	if (i >= argc)
-		return cli_usage_error(ctx, err, "run needs an image\n%s", usage);
+		return cli_usage_error(ctx, err, "run needs an image");
 	o.image = argv[i++];
 	o.argv = (const char *const *)argv + i;
 	o.n_argv = (size_t)(argc - i);
@@ -139,8 +131,8 @@ int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error *
 
 	if (env == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	if ((r = parse_args(ctx, argc, argv, env, &o, err)) != 0)
-		return r > 0 ? CLI_EXIT_OK : -1;
+	if (parse_args(ctx, argc, argv, env, &o, err) < 0)
+		return -1;
 	if (cli_read_file("/etc/resolv.conf", 65536, &resolv, &resolv_len, &ignored) == 0)
 		o.resolv_conf = resolv;
 	if (cli_open_store(ctx, &s, err) < 0)

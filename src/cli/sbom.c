@@ -6,6 +6,7 @@
  * document `plate build --sbom` stored with the image is printed when there is one (its
  * stored form: check/stored.c).
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,33 +15,34 @@
 #include "check/check.h"
 #include "cli.h"
 
-static const char usage[] = "usage: plate sbom [--platform OS/ARCH] REF\n";
-
 int cli_cmd_sbom(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
-	const char *ref = NULL, *platform = NULL;
+	static const struct option longopts[] = {
+		{ "platform", required_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *ref, *platform = NULL;
 	struct store *s = NULL;
 	struct store_image *img = NULL;
 	_cleanup_free_ char *json = NULL;
 	size_t len = 0;
-	int rc = -1, found;
+	int rc = -1, found, c;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			fputs(usage, stdout);
-			return CLI_EXIT_OK;
-		}
-		if (strcmp(argv[i], "--platform") == 0 && i + 1 < argc)
-			platform = argv[++i];
-		else if (strncmp(argv[i], "--platform=", 11) == 0)
-			platform = argv[i] + 11;
-		else if (argv[i][0] == '-' || ref != NULL)
-			return cli_usage_error(ctx, err, "unexpected argument '%s'\n%s", argv[i], usage);
+	optind = 0;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":", longopts)) != -1) {
+		if (c == 'P')
+			platform = optarg;
+		else if (c == ':')
+			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[optind - 1]);
 		else
-			ref = argv[i];
+			return cli_bad_option(ctx, "sbom", argv, err);
 	}
-	if (ref == NULL)
-		return cli_usage_error(ctx, err, "sbom needs a REF\n%s", usage);
+	if (optind == argc)
+		return cli_usage_error(ctx, err, "sbom needs a REF");
+	if (argc - optind > 1)
+		return cli_usage_error(ctx, err, "sbom takes one REF");
+	ref = argv[optind];
 	if (cli_open_store(ctx, &s, err) < 0)
 		return -1;
 	if (store_lock_shared(s, err) < 0)

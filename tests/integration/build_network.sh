@@ -97,6 +97,12 @@ ck "default RUN: AF_PACKET sees none of the host's packets" grep -q ' marked=0$'
 ck "default RUN: outbound connections work (the remote test host answers)" \
 	test "$(in_img net-default /remote)" = "remote-$$"
 
+build "$C" "${BA[@]}" -t net-host-keyed --network host
+ck "build --network host does not reuse the RUN cached under the default network" \
+	test "$(in_img net-host-keyed /lo)" = connected
+build "$C" "${BA[@]}" -t net-default-again
+ck "... and the default network's RUN stays cached beside it" grep -q 'CACHED' "$T/out"
+
 build "$C" "${BA[@]}" -t net-host --network host --no-cache
 ck "build --network host: RUN reaches the host's 127.0.0.1" test "$(in_img net-host /lo)" = connected
 ck "... and the host's abstract socket" test "$(in_img net-host /abs)" = connected

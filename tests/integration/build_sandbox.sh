@@ -114,4 +114,24 @@ ck "--allow takes only security.insecure" bash -c "test $rc = 2 && grep -q \"'se
 printf 'FROM base:test\nRUN --security=sandbox probe seccomp > /s\n' >"$T/Dockerfile.sandbox"
 build "$C" -f "$T/Dockerfile.sandbox" -t sandboxed
 ck "--security=sandbox is the default sandbox" test "$(p run --network none sandboxed cat /s)" = 2
+
+# An image's /etc/passwd that is a device node (here /dev/zero's): the engine resolves USER
+# on the host, where opening it would reach the host's device.  It is taken as missing,
+# never opened (strace watches every open of plate and its children: the base's
+# regular passwd is read, the device never); a FIFO does not block.
+printf 'FROM base:test\nRUN rm /etc/passwd && mknod /etc/passwd c 1 5\nUSER app\nRUN true\n' \
+	>"$T/Dockerfile.devpasswd"
+strace -f -qq --decode-fds=path,dev -e trace=open,openat,openat2 -o "$T/devpasswd.trace" \
+	"$PLATE" --root "$R" build --progress plain -f "$T/Dockerfile.devpasswd" -t devpasswd "$C" \
+	>"$T/out" 2>&1
+rc=$?
+ck "USER over a device-node /etc/passwd fails: the user is unknown" \
+	bash -c "test $rc = 1 && grep -q 'unable to find user app' '$T/out'"
+ck "... and the device was never opened" \
+	bash -c "grep -q 'etc/passwd>$' '$T/devpasswd.trace' && ! grep -q 'passwd<char 1:5>' '$T/devpasswd.trace'"
+printf 'FROM base:test\nRUN rm /etc/passwd && mkfifo /etc/passwd\nUSER app\nRUN true\n' \
+	>"$T/Dockerfile.fifopasswd"
+build "$C" -f "$T/Dockerfile.fifopasswd" -t fifopasswd
+ck "... a FIFO there does not block: the user is unknown" \
+	bash -c "test $rc = 1 && grep -q 'unable to find user app' '$T/out'"
 tap_done

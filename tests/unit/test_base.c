@@ -18,7 +18,10 @@
 
 static int fails_with_enoent(struct plate_error **err)
 {
-	return plate_err_new(err, ENOENT, "cannot open '%s'", "go.mod");
+	/* a failed open(): the errno is the cause, printed after the message */
+	if (open("/nonexistent-plate-test/go.mod", O_RDONLY) < 0)
+		return plate_err_new(err, errno, "cannot open '%s'", "go.mod");
+	return 0;
 }
 
 static int wraps_twice(struct plate_error **err)
@@ -41,6 +44,18 @@ static void test_error_chain(void)
 	text = plate_error_format(err);
 	tap_streq(text, "step 3/9: COPY go.mod: cannot open 'go.mod': No such file or directory",
 		  "frames are printed outermost first");
+}
+
+/* An errno written as a constant is the error's kind: kept for callers, not printed. */
+static void test_error_kind(void)
+{
+	_cleanup_error_ struct plate_error *err = NULL;
+	_cleanup_free_ char *text = NULL;
+
+	plate_err_new(&err, ENOENT, "image '%s' not found", "x");
+	tap_ok(err->errno_value == ENOENT && err->errno_is_kind, "a constant errno is a kind");
+	text = plate_error_format(err);
+	tap_streq(text, "image 'x' not found", "a kind is not printed after the message");
 }
 
 static void test_error_location(void)
@@ -197,6 +212,11 @@ static void test_printable(void)
 		/* C1 CSI (U+009B) as UTF-8, and a raw 0x9b byte (invalid UTF-8) */
 		{ "\xc2\x9b" "2J", 4, 100, 0, "\\u009b2J" },
 		{ "\x9b" "2J", 3, 100, 0, "\\x9b2J" },
+		/* RIGHT-TO-LEFT OVERRIDE, FIRST STRONG ISOLATE, ARABIC LETTER MARK; ZWJ is kept */
+		{ "a\xe2\x80\xae" "b", 5, 100, 0, "a\\u202eb" },
+		{ "\xe2\x81\xa8x", 4, 100, 0, "\\u2068x" },
+		{ "\xd8\x9c", 2, 100, 0, "\\u061c" },
+		{ "\xe2\x80\x8d", 3, 100, 0, "\xe2\x80\x8d" },
 		{ "caf\xc3\xa9 \xe2\x80\xa6", 9, 100, 0, "caf\xc3\xa9 \xe2\x80\xa6" },
 		{ "abcdef", 6, 3, 0, "abc…" },
 		{ "abc", 3, 3, 0, "abc" },
@@ -212,6 +232,7 @@ static void test_printable(void)
 int main(void)
 {
 	test_error_chain();
+	test_error_kind();
 	test_error_location();
 	test_buf_cap();
 	test_steal();

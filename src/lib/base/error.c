@@ -7,6 +7,7 @@
 
 static struct plate_error out_of_memory = {
 	.errno_value = ENOMEM,
+	.errno_is_kind = true,
 	.message = (char *)"out of memory",
 };
 
@@ -32,13 +33,15 @@ static int set_error(struct plate_error **err, int errnum, unsigned line, unsign
 	return -1;
 }
 
-int plate_err_new(struct plate_error **err, int errnum, const char *fmt, ...)
+int plate_err_new_kind(struct plate_error **err, int errnum, bool is_kind, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	set_error(err, errnum, 0, 0, fmt, ap);
 	va_end(ap);
+	if (err != NULL && *err != &out_of_memory)
+		(*err)->errno_is_kind = is_kind;
 	return -1;
 }
 
@@ -96,7 +99,7 @@ char *plate_error_format(const struct plate_error *error)
 	for (size_t i = 0; i < error->n_frames; i++)
 		fprintf(f, "%s: ", error->frames[i]);
 	fputs(error->message, f);
-	if (error->errno_value != 0)
+	if (error->errno_value != 0 && !error->errno_is_kind)
 		fprintf(f, ": %s", strerror(error->errno_value));
 	if (fclose(f) != 0) {
 		free(out);

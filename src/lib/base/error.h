@@ -28,10 +28,14 @@
 #define PLATE_BASE_ERROR_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct plate_error {
 	int errno_value;       /* innermost errno, 0 if not a system error */
+	bool errno_is_kind;    /* errno_value was chosen by the caller (a constant such as
+				* ENOENT for "not found"): the message says it all, and
+				* plate_error_format() does not repeat strerror() */
 	char *message;         /* innermost message, never NULL */
 	unsigned line;         /* 1-based line in the input, 0 when not located */
 	unsigned column;       /* 1-based column, 0 when unknown */
@@ -40,9 +44,15 @@ struct plate_error {
 };
 
 /* Sets *err to a new error and returns -1, so call sites can `return plate_err_new(...)`.
- * errnum is an errno value or 0. */
-int plate_err_new(struct plate_error **err, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+ * errnum is an errno value or 0.  An errno from a failed call (errno, -r) is a cause and is
+ * printed after the message ("cannot open 'x': No such file or directory"); one written as
+ * a constant classifies the error for callers and tests ("image 'x' not found" with ENOENT,
+ * a registry's 400 with EPROTO) and is not printed: its strerror() adds nothing to a
+ * message written for the case.  The macro tells the two apart at compile time. */
+#define plate_err_new(err, errnum, ...)                                                    \
+	plate_err_new_kind((err), (errnum), __builtin_constant_p(errnum), __VA_ARGS__)
+int plate_err_new_kind(struct plate_error **err, int errnum, bool is_kind, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Like plate_err_new() with a location in the input (line and column are 1-based). */
 int plate_err_at(struct plate_error **err, unsigned line, unsigned column, const char *fmt, ...)
@@ -53,7 +63,8 @@ int plate_err_at(struct plate_error **err, unsigned line, unsigned column, const
 int plate_err_wrap(struct plate_error **err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Formats "frame: frame: message[: strerror(errno)]" into a new string (NULL on ENOMEM). */
+/* Formats "frame: frame: message[: strerror(errno)]" into a new string (NULL on ENOMEM);
+ * the strerror() only when the errno is a cause, not a kind (see plate_err_new). */
 char *plate_error_format(const struct plate_error *error);
 
 void plate_error_free(struct plate_error *error);

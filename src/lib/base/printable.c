@@ -1,7 +1,16 @@
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/printable.h"
 #include "base/utf8.h"
+
+/* Unicode's directional formatting characters reorder what a terminal shows: a name holding
+ * U+202E can display as another name ("Trojan Source", CVE-2021-42574). */
+static bool is_bidi_control(uint32_t rune)
+{
+	return rune == 0x061c || rune == 0x200e || rune == 0x200f ||
+	       (rune >= 0x202a && rune <= 0x202e) || (rune >= 0x2066 && rune <= 0x2069);
+}
 
 int printable_add(struct buf *out, const char *s, size_t len, size_t max, unsigned flags)
 {
@@ -28,7 +37,7 @@ int printable_add(struct buf *out, const char *s, size_t len, size_t max, unsign
 			w = utf8_decode_rune(s + i, len - i, &rune);
 			if (rune == UTF8_RUNE_ERROR && w == 1)
 				r = buf_addf(out, "\\x%02x", c);
-			else if (rune >= 0x80 && rune <= 0x9f)
+			else if ((rune >= 0x80 && rune <= 0x9f) || is_bidi_control(rune))
 				r = buf_addf(out, "\\u%04x", (unsigned)rune);
 			else
 				r = buf_add(out, s + i, w);

@@ -7,6 +7,8 @@
  *   - C0 controls, DEL and the C1 controls (U+0080..U+009F, which some terminals obey as
  *     CSI and OSC) are written as "\xNN" ("\u0085" for C1), tab kept, newline kept only
  *     with PRINTABLE_KEEP_NEWLINE;
+ *   - the bidirectional controls (U+061C, U+200E/F, U+202A..U+202E, U+2066..U+2069), which
+ *     make a terminal show text in another order than it is, are written as "\u202e";
  *   - bytes that are not valid UTF-8 are written as "\xNN"; valid UTF-8 is kept;
  *   - a backslash stays a backslash (the output is for people, not to be parsed back);
  *   - after max characters of input the rest is dropped and "…" appended.

@@ -67,14 +67,44 @@ unsigned eng_new_id(struct engine *e)
 	return id;
 }
 
+/* A pull that failed for want of a network: the registry's host does not resolve, or does
+ * not answer. */
+static bool unreachable(int errnum)
+{
+	return errnum == EHOSTUNREACH || errnum == ENETUNREACH || errnum == ECONNREFUSED ||
+	       errnum == ETIMEDOUT;
+}
+
+/* Pulls name for a FROM: when the registry cannot be reached, the error says what else
+ * brings the image into the store. */
+static int pull(struct engine *e, const char *name, const char *platform, struct plate_error **err)
+{
+	_cleanup_free_ char *cause = NULL;
+	int errnum;
+
+	if (e->o.pull_image(e->o.pull_data, name, platform, err) == 0)
+		return 0;
+	if (!unreachable((*err)->errno_value))
+		return -1;
+	errnum = (*err)->errno_value;
+	cause = strdup((*err)->message); /* the transfer's frames repeat the name */
+	plate_error_free(*err);
+	*err = NULL;
+	return plate_err_new_kind(err, errnum, true,
+				  "image '%s' is neither in the store nor reachable (%s); bring it "
+				  "in with 'plate pull' where the registry is reachable, 'plate "
+				  "load' or 'plate import', or name a mirror with "
+				  "PLATE_REGISTRY_MIRRORS=HOST=URL",
+				  name, cause ? cause : "out of memory");
+}
+
 /* Resolves name in the store, pulling it first as the pull policy says. */
 static int image_fetch(struct engine *e, const char *name, const char *platform,
 		       struct store_image **img, struct plate_error **err)
 {
 	bool can_pull = e->o.pull_image != NULL && e->o.pull != ENGINE_PULL_NEVER;
 
-	if (can_pull && e->o.pull == ENGINE_PULL_ALWAYS &&
-	    e->o.pull_image(e->o.pull_data, name, platform, err) < 0)
+	if (can_pull && e->o.pull == ENGINE_PULL_ALWAYS && pull(e, name, platform, err) < 0)
 		return -1;
 	if (store_image_resolve(e->o.store, name, platform, img, err) == 0)
 		return 0;
@@ -87,15 +117,39 @@ static int image_fetch(struct engine *e, const char *name, const char *platform,
 				      name);
 	plate_error_free(*err);
 	*err = NULL;
-	if (e->o.pull_image(e->o.pull_data, name, platform, err) < 0)
+	if (pull(e, name, platform, err) < 0)
 		return -1;
 	return store_image_resolve(e->o.store, name, platform, img, err);
+}
+
+/* Keeps img, or the failure in *err, as name's for the rest of the build (e->lock held). */
+static int remember(struct engine *e, const char *name, const char *platform,
+		    struct store_image *img, const struct plate_error *failure,
+		    struct plate_error **err)
+{
+	struct eng_image *grown = realloc(e->images, (e->n_images + 1) * sizeof(*grown));
+	struct eng_image *m;
+
+	if (grown == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	e->images = grown;
+	m = &grown[e->n_images];
+	*m = (struct eng_image){ .name = strdup(name), .platform = strdup(platform), .img = img,
+				 .failure = failure ? plate_error_format(failure) : NULL,
+				 .failure_errno = failure ? failure->errno_value : 0 };
+	if (m->name == NULL || m->platform == NULL || (failure != NULL && m->failure == NULL)) {
+		free(m->name);
+		free(m->platform);
+		free(m->failure);
+		return plate_err_new(err, ENOMEM, "out of memory");
+	}
+	e->n_images++;
+	return 0;
 }
 
 int eng_image_get(struct engine *e, const char *name, const char *platform,
 		  const struct store_image **out, struct plate_error **err)
 {
-	struct eng_image *grown;
 	struct store_image *img = NULL;
 	int r = 0;
 
@@ -103,40 +157,35 @@ int eng_image_get(struct engine *e, const char *name, const char *platform,
 	for (size_t i = 0; i < e->n_images; i++)
 		if (strcmp(e->images[i].name, name) == 0 &&
 		    strcmp(e->images[i].platform, platform) == 0) {
-			*out = e->images[i].img;
+			const struct eng_image *m = &e->images[i];
+			if (m->img == NULL)
+				r = plate_err_new_kind(err, m->failure_errno, true, "%s", m->failure);
+			*out = m->img;
 			pthread_mutex_unlock(&e->lock);
-			return 0;
+			return r;
 		}
 	pthread_mutex_unlock(&e->lock);
 	/* Outside the lock: a pull takes a while and other stages go on meanwhile. */
-	if (image_fetch(e, name, platform, &img, err) < 0)
+	if (image_fetch(e, name, platform, &img, err) < 0) {
+		_cleanup_error_ struct plate_error *ignored = NULL;
+		pthread_mutex_lock(&e->lock);
+		remember(e, name, platform, NULL, *err, &ignored);
+		pthread_mutex_unlock(&e->lock);
 		return -1;
+	}
 	pthread_mutex_lock(&e->lock);
 	for (size_t i = 0; i < e->n_images; i++)
 		if (strcmp(e->images[i].name, name) == 0 &&
-		    strcmp(e->images[i].platform, platform) == 0) {
+		    strcmp(e->images[i].platform, platform) == 0 && e->images[i].img != NULL) {
 			store_image_free(img);
 			*out = e->images[i].img;
 			goto out;
 		}
-	grown = realloc(e->images, (e->n_images + 1) * sizeof(*grown));
-	if (grown == NULL) {
+	r = remember(e, name, platform, img, NULL, err);
+	if (r < 0)
 		store_image_free(img);
-		r = plate_err_new(err, ENOMEM, "out of memory");
-		goto out;
-	}
-	e->images = grown;
-	grown[e->n_images] = (struct eng_image){ .name = strdup(name), .platform = strdup(platform),
-						 .img = img };
-	if (grown[e->n_images].name == NULL || grown[e->n_images].platform == NULL) {
-		free(grown[e->n_images].name);
-		free(grown[e->n_images].platform);
-		store_image_free(img);
-		r = plate_err_new(err, ENOMEM, "out of memory");
-		goto out;
-	}
-	e->n_images++;
-	*out = img;
+	else
+		*out = img;
 out:
 	pthread_mutex_unlock(&e->lock);
 	return r;
@@ -217,6 +266,7 @@ void engine_free(struct engine *e)
 	for (size_t i = 0; i < e->n_images; i++) {
 		free(e->images[i].name);
 		free(e->images[i].platform);
+		free(e->images[i].failure);
 		store_image_free(e->images[i].img);
 	}
 	free(e->images);

@@ -103,7 +103,10 @@ int eng_layers_lowers(const struct eng_layers *ls, const char ***paths, size_t *
 struct eng_image {
 	char *name;
 	char *platform;
-	struct store_image *img;
+	struct store_image *img;  /* NULL when it could not be had: */
+	char *failure;            /* why, given again to the next caller rather than pulling
+				   * again (the planner asks for a base's ONBUILD, then its ENV) */
+	int failure_errno;
 };
 
 /* A cache entry to write at the end of the build. */

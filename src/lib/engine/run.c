@@ -550,6 +550,13 @@ static int job_key(struct run_job *j, struct plate_error **err)
 	eng_hash_field(&d, c->st->config.user);
 	eng_hash_field(&d, j->cwd);
 	eng_hash_field(&d, network_name(step->run.network));
+	/* A RUN without --network or with `default` runs in the build's network: a step run
+	 * with --network host must not be reused by a build without it.  Keys of builds on
+	 * the default network are those of before. */
+	if ((step->run.network == PLAN_NET_UNSET || step->run.network == PLAN_NET_DEFAULT) &&
+	    c->e->o.network != ENGINE_NET_DEFAULT)
+		eng_hash_field(&d, c->e->o.network == ENGINE_NET_HOST ? "build network host"
+								      : "build network none");
 	if (step->run.security == PLAN_SECURITY_INSECURE) /* only then: other keys stay */
 		eng_hash_field(&d, "security=insecure");
 	for (size_t i = 0; i < j->n_mounts; i++)

@@ -191,7 +191,7 @@ static struct reg_endpoint *endpoint_get(struct registry_client *c, const char *
 		return NULL;
 	}
 	if (strcmp(scheme, "https") == 0 &&
-	    reg_tls_init(&ep->tls, hostport, c->opts.ca_file, c->opts.certs_dir, err) < 0) {
+	    reg_tls_init(&ep->tls, hostport, &c->opts, err) < 0) {
 		endpoint_free(ep);
 		return NULL;
 	}
@@ -401,7 +401,7 @@ static int fetch_token(struct registry_client *c, struct reg_endpoint *ep,
 		return plate_err_wrap(err, "token realm");
 	buf_init(&tls.ca_blob, 0);
 	if (strcmp(scheme, "https") == 0 &&
-	    reg_tls_init(&tls, hostport, c->opts.ca_file, c->opts.certs_dir, err) < 0) {
+	    reg_tls_init(&tls, hostport, &c->opts, err) < 0) {
 		reg_tls_release(&tls);
 		return -1;
 	}
@@ -677,9 +677,10 @@ static bool retryable_status(long status)
 
 static bool retryable_transport(int errno_value)
 {
-	/* A certificate or protocol failure will not heal by itself. */
+	/* A certificate or protocol failure will not heal by itself, nor a host name that does
+	 * not resolve (offline, or a typo): one attempt, then the error. */
 	return errno_value != EPROTO && errno_value != E2BIG && errno_value != ELOOP &&
-	       errno_value != ENOMEM;
+	       errno_value != ENOMEM && errno_value != EHOSTUNREACH;
 }
 
 int reg_send(struct registry_client *c, struct reg_endpoint *ep, const struct reg_call *call,
@@ -792,6 +793,26 @@ static char *body_summary(const struct http_response *resp)
 	return buf_detach(&b, NULL);
 }
 
+/* Go's and nginx's answers to plain HTTP sent to their TLS port. */
+static bool tls_port_answer(const struct http_response *resp)
+{
+	static const char *const says[] = { "HTTP request to an HTTPS server",
+					    "plain HTTP request was sent to HTTPS port" };
+
+	for (size_t i = 0; i < sizeof(says) / sizeof(says[0]); i++)
+		if (memmem(resp->body.data, resp->body.len, says[i], strlen(says[i])) != NULL)
+			return true;
+	return false;
+}
+
+/* host[:port] of an endpoint's base URL, for the hints */
+static const char *base_host(const struct reg_endpoint *ep)
+{
+	const char *h = strstr(ep->base, "://");
+
+	return h != NULL ? h + 3 : ep->base;
+}
+
 int reg_status_error(const struct reg_endpoint *ep, const struct reg_call *call,
 		     const struct http_response *resp, struct plate_error **err)
 {
@@ -812,6 +833,12 @@ int reg_status_error(const struct reg_endpoint *ep, const struct reg_call *call,
 	if (retryable_status(st))
 		return plate_err_new(err, EAGAIN, "registry '%s' failed %s '%s': %ld %s%s%s",
 				     ep->base, call->action, call->ref, st, reason(st), sep, sum);
+	if (st == 400 && strncmp(ep->base, "http:", 5) == 0 && tls_port_answer(resp))
+		return plate_err_new(err, EPROTO,
+				     "registry '%s' speaks TLS, not plain HTTP (%s '%s'): use "
+				     "--secure-registry %s, and trust its certificate with --tls-ca "
+				     "FILE, SSL_CERT_FILE or /etc/docker/certs.d/%s/ca.crt",
+				     ep->base, call->action, call->ref, base_host(ep), base_host(ep));
 	return plate_err_new(err, EPROTO, "registry '%s' refused %s '%s': %ld %s%s%s", ep->base,
 			     call->action, call->ref, st, reason(st), sep, sum);
 }
@@ -819,14 +846,29 @@ int reg_status_error(const struct reg_endpoint *ep, const struct reg_call *call,
 int reg_transport_error(const struct reg_endpoint *ep, const struct reg_call *call,
 			const struct http_response *resp, struct plate_error **err)
 {
+	bool https = strncmp(ep->base, "https:", 6) == 0;
+
 	if (resp->errno_value == ETIMEDOUT)
 		return plate_err_new(err, ETIMEDOUT, "registry '%s' timed out (%s '%s'): %s", ep->base,
 				     call->action, call->ref, resp->curl_error);
 	if (resp->errno_value == E2BIG)
 		return plate_err_new(err, E2BIG, "%s '%s' from '%s' is too large", call->what,
 				     call->ref, ep->base);
-	return plate_err_new(err, resp->errno_value, "cannot %s '%s' at '%s': %s", call->action,
-			     call->ref, ep->base, resp->curl_error);
+	/* OpenSSL reads a plain HTTP answer as a TLS record of a wrong version */
+	if (https && resp->errno_value == EPROTO && strstr(resp->curl_error, "wrong version number"))
+		return plate_err_new(err, EPROTO,
+				     "registry '%s' does not speak TLS (%s '%s'): for plain HTTP use "
+				     "--insecure-registry %s",
+				     ep->base, call->action, call->ref, base_host(ep));
+	if (https && resp->errno_value == EPROTO && strstr(resp->curl_error, "certificate"))
+		return plate_err_new(err, EPROTO,
+				     "cannot %s '%s' at '%s': %s; trust the registry's CA with "
+				     "--tls-ca FILE, SSL_CERT_FILE/SSL_CERT_DIR or "
+				     "/etc/docker/certs.d/%s/ca.crt",
+				     call->action, call->ref, ep->base, resp->curl_error, base_host(ep));
+	/* the errno is curl's error class, which curl's own message says better */
+	return plate_err_new_kind(err, resp->errno_value, true, "cannot %s '%s' at '%s': %s",
+				  call->action, call->ref, ep->base, resp->curl_error);
 }
 
 /* ---- ping ------------------------------------------------------------------------------------- */

@@ -1,11 +1,13 @@
 /*
- * Running `docker-credential-<helper> get`: the helper protocol of docker-credential-helpers
- * (server URL on stdin, JSON {"ServerURL","Username","Secret"} on standard output, a non-zero exit
- * with "credentials not found" when it has none).  Kept apart from the pure parsers because
+ * Running `docker-credential-<helper> get|store|erase`: the helper protocol of
+ * docker-credential-helpers (get and erase: the server URL on stdin; get answers JSON
+ * {"ServerURL","Username","Secret"} on standard output, store reads that JSON on stdin; a
+ * non-zero exit with "credentials not found" when it has none).  Kept apart from the pure parsers because
  * it spawns a process; the client only calls it when options.credential_helpers is set.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -75,15 +77,15 @@ static int exchange(int in_fd, int out_fd, const char *input, struct buf *output
 	return 0;
 }
 
-int registry_credential_helper_get(const char *helper, const char *dir, const char *server_url,
-				   struct registry_credentials *cred, struct plate_error **err)
+/* Runs `docker-credential-<helper> verb` with input on its stdin; its standard output in
+ * *output and its wait status in *status.  0, or -1 when it could not be run or timed out. */
+static int run_helper(const char *helper, const char *dir, const char *verb, const char *input,
+		      struct buf *output, int *status, struct plate_error **err)
 {
 	_cleanup_free_ char *prog = NULL;
-	_cleanup_free_ char *input = NULL;
-	_cleanup_buf_ struct buf output = BUF_INIT(HELPER_OUTPUT_MAX);
 	posix_spawn_file_actions_t fa;
 	int in_pipe[2] = { -1, -1 }, out_pipe[2] = { -1, -1 };
-	int rc = -1, status, r;
+	int rc = -1, r;
 	pid_t pid = -1;
 	char *argv[3];
 
@@ -91,8 +93,7 @@ int registry_credential_helper_get(const char *helper, const char *dir, const ch
 		if (*c == '/')
 			return plate_err_new(err, EINVAL, "bad credential helper name '%s'", helper);
 	if ((dir ? asprintf(&prog, "%s/docker-credential-%s", dir, helper)
-		 : asprintf(&prog, "docker-credential-%s", helper)) < 0 ||
-	    asprintf(&input, "%s\n", server_url) < 0)
+		 : asprintf(&prog, "docker-credential-%s", helper)) < 0)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	if (pipe2(in_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0) {
 		plate_err_new(err, errno, "pipe for credential helper");
@@ -105,7 +106,7 @@ int registry_credential_helper_get(const char *helper, const char *dir, const ch
 	posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
 	argv[0] = prog;
-	argv[1] = (char *)"get";
+	argv[1] = (char *)verb;
 	argv[2] = NULL;
 	r = dir ? posix_spawn(&pid, prog, &fa, NULL, argv, environ)
 		: posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
@@ -125,11 +126,11 @@ int registry_credential_helper_get(const char *helper, const char *dir, const ch
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
-	r = exchange(in_pipe[1], out_pipe[0], input, &output, err);
+	r = exchange(in_pipe[1], out_pipe[0], input, output, err);
 	if (r == -2) {
 		close(in_pipe[1]);
 		in_pipe[1] = -1;
-		r = exchange(-1, out_pipe[0], input, &output, err);
+		r = exchange(-1, out_pipe[0], input, output, err);
 	}
 	{
 		/* discard a SIGPIPE raised while blocked, then restore the mask */
@@ -144,28 +145,13 @@ int registry_credential_helper_get(const char *helper, const char *dir, const ch
 	}
 	close(in_pipe[1]);
 	in_pipe[1] = -1;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
 		;
 	pid = -1;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		/* docker-credential-helpers print "credentials not found in native keychain" */
-		if (strstr(output.data, "credentials not found") != NULL) {
-			rc = 0;
-			goto out;
-		}
-		plate_err_new(err, 0, "credential helper '%s' failed (%s %d)", prog,
-			      WIFEXITED(status) ? "exit status" : "signal",
-			      WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-		goto out;
-	}
-	if (registry_credential_helper_parse(output.data, output.len, cred, err) < 0) {
-		plate_err_wrap(err, "credential helper '%s'", prog);
-		goto out;
-	}
-	rc = 1;
+	rc = 0;
 out:
 	if (pid > 0)
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		while (waitpid(pid, status, 0) < 0 && errno == EINTR)
 			;
 	for (int i = 0; i < 2; i++) {
 		if (in_pipe[i] >= 0)
@@ -173,7 +159,82 @@ out:
 		if (out_pipe[i] >= 0)
 			close(out_pipe[i]);
 	}
+	return rc;
+}
+
+/* 0 when the helper succeeded, 1 when it said it has no credentials, -1 otherwise. */
+static int helper_status(const char *helper, const char *verb, int status, const struct buf *output,
+			 struct plate_error **err)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	/* docker-credential-helpers print "credentials not found in native keychain" */
+	if (strstr(output->data, "credentials not found") != NULL)
+		return 1;
+	return plate_err_new(err, 0, "credential helper 'docker-credential-%s %s' failed (%s %d)",
+			     helper, verb, WIFEXITED(status) ? "exit status" : "signal",
+			     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
+int registry_credential_helper_get(const char *helper, const char *dir, const char *server_url,
+				   struct registry_credentials *cred, struct plate_error **err)
+{
+	_cleanup_free_ char *input = NULL;
+	_cleanup_buf_ struct buf output = BUF_INIT(HELPER_OUTPUT_MAX);
+	int rc = -1, status = 0, r;
+
+	if (asprintf(&input, "%s\n", server_url) < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	if (run_helper(helper, dir, "get", input, &output, &status, err) < 0 ||
+	    (r = helper_status(helper, "get", status, &output, err)) < 0)
+		goto out;
+	if (r == 1) {
+		rc = 0;
+		goto out;
+	}
+	if (registry_credential_helper_parse(output.data, output.len, cred, err) < 0) {
+		plate_err_wrap(err, "credential helper 'docker-credential-%s'", helper);
+		goto out;
+	}
+	rc = 1;
+out:
 	if (output.len > 0)
 		explicit_bzero(output.data, output.len);
 	return rc;
+}
+
+int registry_credential_helper_store(const char *helper, const char *dir, const char *server_url,
+				     const char *username, const char *secret,
+				     struct plate_error **err)
+{
+	_cleanup_buf_ struct buf output = BUF_INIT(HELPER_OUTPUT_MAX);
+	json_t *doc = json_pack("{s:s, s:s, s:s}", "ServerURL", server_url, "Username", username,
+				"Secret", secret);
+	char *input = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	int status = 0, rc;
+
+	json_decref(doc);
+	if (input == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	rc = run_helper(helper, dir, "store", input, &output, &status, err);
+	explicit_bzero(input, strlen(input));
+	free(input);
+	if (rc < 0 || (rc = helper_status(helper, "store", status, &output, err)) < 0)
+		return -1;
+	return rc == 0 ? 0 : plate_err_new(err, 0, "credential helper '%s' did not store", helper);
+}
+
+int registry_credential_helper_erase(const char *helper, const char *dir, const char *server_url,
+				     struct plate_error **err)
+{
+	_cleanup_free_ char *input = NULL;
+	_cleanup_buf_ struct buf output = BUF_INIT(HELPER_OUTPUT_MAX);
+	int status = 0, r;
+
+	if (asprintf(&input, "%s\n", server_url) < 0)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	if (run_helper(helper, dir, "erase", input, &output, &status, err) < 0 ||
+	    (r = helper_status(helper, "erase", status, &output, err)) < 0)
+		return -1;
+	return r == 0 ? 1 : 0;
 }

@@ -331,6 +331,8 @@ int reg_http_perform(struct reg_http *h, const struct http_request *req, struct 
 					  .flags = CURL_BLOB_NOCOPY };
 		REG_SETOPT(&so, CURLOPT_CAINFO_BLOB, &blob);
 	}
+	if (req->tls != NULL && req->tls->ca_dir != NULL)
+		REG_SETOPT(&so, CURLOPT_CAPATH, req->tls->ca_dir);
 
 	if (strcmp(req->method, "HEAD") == 0) {
 		REG_SETOPT(&so, CURLOPT_NOBODY, 1L);
@@ -439,39 +441,43 @@ void reg_tls_release(struct reg_tls *t)
 	buf_release(&t->ca_blob);
 }
 
-int reg_tls_init(struct reg_tls *t, const char *hostport, const char *extra_ca,
-		 const char *certs_dir, struct plate_error **err)
+int reg_tls_init(struct reg_tls *t, const char *hostport, const struct registry_options *o,
+		 struct plate_error **err)
 {
 	_cleanup_buf_ struct buf extra = BUF_INIT(16u << 20);
 	_cleanup_free_ char *dir_ca = NULL;
+	const char *roots = o->system_ca_file;
 	curl_version_info_data *vi;
-	int r;
+	int r = 0;
 
 	if (reg_curl_load(err) < 0)
 		return -1;
 	vi = reg_curl.version_info(CURLVERSION_NOW);
 
 	buf_init(&t->ca_blob, 64u << 20);
+	t->ca_dir = o->system_ca_dir != NULL && o->system_ca_dir[0] != '\0' ? o->system_ca_dir : NULL;
 	t->hostport = strdup(hostport);
 	if (t->hostport == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	if (extra_ca != NULL && extra_ca[0] != '\0' && append_file(&extra, extra_ca, true, err) < 0)
+	if (o->ca_file != NULL && o->ca_file[0] != '\0' &&
+	    append_file(&extra, o->ca_file, true, err) < 0)
 		return -1;
-	if (certs_dir != NULL && certs_dir[0] != '\0') {
+	if (o->certs_dir != NULL && o->certs_dir[0] != '\0') {
 		/* docker: /etc/docker/certs.d/<host[:port]>/ca.crt extends the trusted roots */
-		if (asprintf(&dir_ca, "%s/%s/ca.crt", certs_dir, hostport) < 0)
+		if (asprintf(&dir_ca, "%s/%s/ca.crt", o->certs_dir, hostport) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
 		if (append_file(&extra, dir_ca, false, err) < 0)
 			return -1;
 	}
-	if (extra.len == 0)
+	if (roots != NULL && roots[0] != '\0')
+		r = append_file(&t->ca_blob, roots, true, err);
+	else if (extra.len == 0)
 		return 0;
-	/* CURLOPT_CAINFO_BLOB replaces the default bundle file, so the system roots go first. */
-	if (vi != NULL && vi->cainfo != NULL) {
+	else if (vi != NULL && vi->cainfo != NULL)
+		/* CURLOPT_CAINFO_BLOB replaces the default bundle file: the system roots first */
 		r = append_file(&t->ca_blob, vi->cainfo, false, err);
-		if (r < 0)
-			return -1;
-	}
+	if (r < 0)
+		return -1;
 	if (buf_add(&t->ca_blob, extra.data, extra.len) < 0)
 		return plate_err_new(err, errno, "CA bundle for '%s'", hostport);
 	return 0;

@@ -150,6 +150,16 @@ const char *registry_credential_server_url(const char *host);
 int registry_credential_helper_get(const char *helper, const char *dir, const char *server_url,
 				   struct registry_credentials *cred, struct plate_error **err);
 
+/* `docker-credential-<helper> store`: the JSON {"ServerURL","Username","Secret"} on its
+ * stdin (plate login).  0, or -1 when it fails. */
+int registry_credential_helper_store(const char *helper, const char *dir, const char *server_url,
+				     const char *username, const char *secret,
+				     struct plate_error **err);
+/* `docker-credential-<helper> erase`: the server URL on its stdin (plate logout).  1 erased,
+ * 0 when the helper had no credentials, -1 on error. */
+int registry_credential_helper_erase(const char *helper, const char *dir, const char *server_url,
+				     struct plate_error **err);
+
 /* The pure part: parses a helper's JSON answer. */
 int registry_credential_helper_parse(const char *data, size_t len, struct registry_credentials *cred,
 				     struct plate_error **err);
@@ -162,6 +172,8 @@ struct registry_options {
 	const char *insecure;      /* comma-separated host[:port] list served over plain http */
 	const char *secure;        /* host[:port] list that uses https even when local */
 	const char *ca_file;       /* extra PEM CA bundle trusted for every TLS registry */
+	const char *system_ca_file; /* the roots instead of the system bundle (SSL_CERT_FILE) */
+	const char *system_ca_dir; /* hashed CA directory instead of the system's (SSL_CERT_DIR) */
 	const char *certs_dir;     /* NULL: "/etc/docker/certs.d"; "" disables the lookup */
 	const char *user_agent;    /* NULL: "plate" */
 

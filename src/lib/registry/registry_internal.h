@@ -194,6 +194,7 @@ const char *reg_domain_host(const char *domain);
 struct reg_tls {
 	char *hostport;
 	struct buf ca_blob; /* system bundle + extra CAs; empty: curl's defaults */
+	const char *ca_dir; /* CURLOPT_CAPATH instead of curl's default, or NULL (borrowed) */
 };
 
 struct http_request {
@@ -238,10 +239,11 @@ void reg_http_free(struct reg_http *h);
 int reg_http_perform(struct reg_http *h, const struct http_request *req, struct http_response *resp,
 		     struct plate_error **err);
 
-/* Builds the CA blob for hostport: the system bundle plus extra_ca and certs_dir/hostport/ca.crt
- * when either exists (left empty otherwise). */
-int reg_tls_init(struct reg_tls *t, const char *hostport, const char *extra_ca,
-		 const char *certs_dir, struct plate_error **err);
+/* Builds the CA blob for hostport: the system bundle (o->system_ca_file, else curl's) plus
+ * o->ca_file and o->certs_dir/hostport/ca.crt when either exists or a system_ca_file is given
+ * (left empty otherwise: curl's defaults); ca_dir is o->system_ca_dir. */
+int reg_tls_init(struct reg_tls *t, const char *hostport, const struct registry_options *o,
+		 struct plate_error **err);
 void reg_tls_release(struct reg_tls *t);
 
 /* ---- the client (client.c) ----------------------------------------------------------------- */
