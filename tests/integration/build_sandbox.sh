@@ -119,16 +119,20 @@ ck "--security=sandbox is the default sandbox" test "$(p run --network none sand
 # on the host, where opening it would reach the host's device.  It is taken as missing,
 # never opened (strace watches every open of plate and its children: the base's
 # regular passwd is read, the device never); a FIFO does not block.
-printf 'FROM base:test\nRUN rm /etc/passwd && mknod /etc/passwd c 1 5\nUSER app\nRUN true\n' \
-	>"$T/Dockerfile.devpasswd"
-strace -f -qq --decode-fds=path,dev -e trace=open,openat,openat2 -o "$T/devpasswd.trace" \
-	"$PLATE" --root "$R" build --progress plain -f "$T/Dockerfile.devpasswd" -t devpasswd "$C" \
-	>"$T/out" 2>&1
-rc=$?
-ck "USER over a device-node /etc/passwd fails: the user is unknown" \
-	bash -c "test $rc = 1 && grep -q 'unable to find user app' '$T/out'"
-ck "... and the device was never opened" \
-	bash -c "grep -q 'etc/passwd>$' '$T/devpasswd.trace' && ! grep -q 'passwd<char 1:5>' '$T/devpasswd.trace'"
+# (a device node made by RUN: root only, see above; a traced plate's newuidmap would not
+# be setuid either)
+if [ "$devices" = 1 ]; then
+	printf 'FROM base:test\nRUN rm /etc/passwd && mknod /etc/passwd c 1 5\nUSER app\nRUN true\n' \
+		>"$T/Dockerfile.devpasswd"
+	strace -f -qq --decode-fds=path,dev -e trace=open,openat,openat2 -o "$T/devpasswd.trace" \
+		"$PLATE" --root "$R" build --progress plain -f "$T/Dockerfile.devpasswd" -t devpasswd "$C" \
+		>"$T/out" 2>&1
+	rc=$?
+	ck "USER over a device-node /etc/passwd fails: the user is unknown" \
+		bash -c "test $rc = 1 && grep -q 'unable to find user app' '$T/out'"
+	ck "... and the device was never opened" \
+		bash -c "grep -q 'etc/passwd>$' '$T/devpasswd.trace' && ! grep -q 'passwd<char 1:5>' '$T/devpasswd.trace'"
+fi
 printf 'FROM base:test\nRUN rm /etc/passwd && mkfifo /etc/passwd\nUSER app\nRUN true\n' \
 	>"$T/Dockerfile.fifopasswd"
 build "$C" -f "$T/Dockerfile.fifopasswd" -t fifopasswd
