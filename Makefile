@@ -3,6 +3,8 @@
 #   make                 build ./plate
 #   make check           build and run every test (unit, conformance, fuzz replay, integration)
 #   make check SANITIZE=1   the same in an ASan+UBSan build (build-asan/)
+#   make check-rootless  the integration tests again as a normal user with subordinate ids
+#                        (run as root: it makes the user; docs/internals/testing.md)
 #   make fuzz            libFuzzer binaries (clang) in build-fuzz/
 #   make check-headers   every public header compiles on its own
 #   make install PREFIX=/usr/local DESTDIR=   the binary, the man pages, bash and zsh
@@ -53,7 +55,7 @@ HELPER_BINS := $(patsubst tests/helpers/%.c,$(BUILD)/helpers/%,$(wildcard tests/
 
 .SECONDARY:
 
-.PHONY: all check test-binaries fuzz check-headers clean format bench install uninstall
+.PHONY: all check check-rootless test-binaries fuzz check-headers clean format bench install uninstall
 
 all: $(BUILD)/plate $(BUILD)/doc.stamp
 ifeq ($(BUILD),build)
@@ -144,6 +146,9 @@ test-binaries: $(BUILD)/plate $(UNIT_BINS) $(FUZZ_BINS) $(HELPER_BINS)
 
 check: test-binaries
 	BUILD=$(BUILD) tests/run.sh
+
+check-rootless: test-binaries
+	BUILD=$(BUILD) tests/run.sh --rootless
 
 # libFuzzer builds: the same fuzz sources linked with -fsanitize=fuzzer instead of replay_main.
 FUZZ_BUILD := build-fuzz

@@ -2,12 +2,24 @@
 # Runs every test of the build in $BUILD (default build/) in parallel and ends with the
 # summary line "N passed, N failed" (", N skipped" when some were skipped).
 #   tests/run.sh [NAME-SUBSTRING...]   only the tests whose name contains one of the words
+#   tests/run.sh --rootless [WORD...]  the integration tests again as a normal user with
+#                                      subordinate ids (as root: a user made for the run)
 # Each test speaks TAP; its output is kept in $BUILD/test-logs/<name>.log and printed
-# when it fails.  Exit status 77 means an honest skip (a failure under PLATE_MUST_WORK=1).
+# when it fails.  Exit status 77 means an honest skip (a failure under PLATE_MUST_WORK=1),
+# except a test's own `root_only REASON` declaration (tests/integration/lib.sh) run by a
+# normal user: that skip is counted and printed with its reason.
 set -u
 src=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 build=$src/$BUILD
+rootless=0
+if [ "${1:-}" = --rootless ]; then
+	rootless=1
+	shift
+	if [ "$(id -u)" = 0 ]; then
+		exec bash "$src/tests/rootless-pass.sh" "$@"
+	fi
+fi
 logs=$build/test-logs
 rm -rf "$logs"; mkdir -p "$logs"
 
@@ -19,14 +31,16 @@ export PLATE_TEST_TMP=${PLATE_TEST_TMP:-$build/test-tmp}
 mkdir -p "$PLATE_TEST_TMP"
 
 jobs=()
-for t in "$build"/tests/test_*; do
-	[ -x "$t" ] && jobs+=("unit:$(basename "$t")|$t")
-done
-for f in "$build"/fuzz/fuzz_*; do
-	[ -x "$f" ] || continue
-	n=$(basename "$f"); n=${n#fuzz_}
-	jobs+=("fuzz-replay:$n|$f $src/tests/fuzz/corpus/$n")
-done
+if [ "$rootless" = 0 ]; then
+	for t in "$build"/tests/test_*; do
+		[ -x "$t" ] && jobs+=("unit:$(basename "$t")|$t")
+	done
+	for f in "$build"/fuzz/fuzz_*; do
+		[ -x "$f" ] || continue
+		n=$(basename "$f"); n=${n#fuzz_}
+		jobs+=("fuzz-replay:$n|$f $src/tests/fuzz/corpus/$n")
+	done
+fi
 for s in "$src"/tests/integration/*.sh; do
 	[ "$(basename "$s")" = lib.sh ] && continue
 	[ -f "$s" ] && jobs+=("integration:$(basename "$s" .sh)|bash $s")
@@ -56,7 +70,7 @@ export logs
 
 printf '%s\n' "${jobs[@]}" | xargs -P "${TEST_JOBS:-$(nproc)}" -I{} bash -c 'run_one "$@"' _ {}
 
-passed=0; failed=0; skipped=0
+passed=0; failed=0; skipped=0; rootonly=0; parts=0
 for j in "${jobs[@]}"; do
 	name=${j%%|*}
 	log=$logs/${name//[:\/]/_}.log
@@ -65,6 +79,18 @@ for j in "${jobs[@]}"; do
 	f=$(grep -cE '^not ok [0-9]+' "$log")
 	read -r end start <"$log.time"
 	secs=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.1f", b-a}')
+	script=$src/tests/integration/${name#integration:}.sh
+	# A root-only skip counts only from a test that declares it (grep '^root_only ').
+	if [ "$rc" = 77 ] && grep -q '^1\.\.0 # SKIP root-only: ' "$log" &&
+		[ "$(id -u)" != 0 ] && grep -q '^root_only ' "$script" 2>/dev/null; then
+		rootonly=$((rootonly + 1))
+		echo "ROOT-ONLY $name ($(sed -n 's/^1\.\.0 # SKIP root-only: //p' "$log"))"
+		continue
+	fi
+	while IFS= read -r why; do
+		parts=$((parts + 1))
+		echo "ROOT-ONLY PART $name (${why#\# SKIP root-only part: })"
+	done < <(grep '^# SKIP root-only part: ' "$log")
 	if [ "$rc" = 77 ] && [ "${PLATE_MUST_WORK:-0}" = 1 ]; then
 		rc=1 # a skip is a failure where everything must work (CI)
 	fi
@@ -85,9 +111,9 @@ for j in "${jobs[@]}"; do
 	fi
 done
 
-if [ "$skipped" -gt 0 ]; then
-	echo "$passed passed, $failed failed, $skipped skipped"
-else
-	echo "$passed passed, $failed failed"
-fi
+summary="$passed passed, $failed failed"
+[ "$skipped" = 0 ] || summary="$summary, $skipped skipped"
+[ "$rootonly" = 0 ] && [ "$parts" = 0 ] ||
+	summary="$summary, $rootonly root-only tests and $parts root-only parts skipped (reasons above)"
+echo "$summary"
 [ "$failed" = 0 ]

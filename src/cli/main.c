@@ -209,18 +209,24 @@ static int enter_userns(struct cli_ctx *ctx, char **root, struct userns_entry *u
 }
 
 /* A chown, setuid or setgid to an id the namespace does not map fails with EINVAL: in
- * plate itself (the errno) or in a RUN command, whose last output lines the error quotes. */
+ * plate itself or in a RUN command, whose last output lines the error quotes.  EINVAL alone
+ * says nothing (a layer's bad path is EINVAL too): the text must name an id operation. */
 static void report_unmapped(const struct userns_entry *u, const struct plate_error *error)
 {
+	static const char *const id_words[] = { "chown", "ownership", "set uid", "set gid",
+						"supplementary groups" };
 	_cleanup_free_ char *text = NULL;
+	bool ids = false;
 
 	if (!userns_nested() || error == NULL)
 		return;
-	if (error->errno_value != EINVAL) {
-		text = plate_error_format(error);
-		if (text == NULL || strstr(text, strerror(EINVAL)) == NULL)
-			return;
-	}
+	text = plate_error_format(error);
+	if (text == NULL || strstr(text, strerror(EINVAL)) == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(id_words) / sizeof(id_words[0]) && !ids; i++)
+		ids = strstr(text, id_words[i]) != NULL;
+	if (!ids)
+		return;
 	if (u->mapping == USERNS_MAPPING_SINGLE)
 		fprintf(stderr, "plate: hint: rootless with one id: %s\n", u->reason);
 	else if (u->n_uids > 0)

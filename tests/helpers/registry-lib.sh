@@ -11,7 +11,7 @@ _reg_cleanup() {
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	rm -rf "$T"
+	rm_tmp
 }
 trap _reg_cleanup EXIT
 

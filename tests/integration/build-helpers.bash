@@ -13,7 +13,7 @@ export PLATE_ROOT=$R
 p() { "$PLATE" --root "$R" "$@"; }
 
 build_prereqs() {
-	[ "$(id -u)" = 0 ] || tap_skip_all "plate build needs root (namespaces, overlayfs)"
+	[ "$(id -u)" = 0 ] || rootless_prereqs
 	[ -x "$PROBE" ] || tap_skip_all "helpers not built (make test-binaries)"
 	[ -x /bin/busybox ] || tap_skip_all "busybox-static not installed"
 	command -v jq >/dev/null || tap_skip_all "jq not installed"
@@ -21,6 +21,25 @@ build_prereqs() {
 	grep -qw overlay /proc/filesystems || tap_skip_all "no overlayfs"
 }
 
+# A normal user's plate builds in a user namespace with its subordinate ids (rootless.md):
+# the user needs a range in /etc/subuid and /etc/subgid, newuidmap/newgidmap and user
+# namespaces the kernel allows; the default network needs /dev/net/tun (tests/run.sh
+# --rootless binds a 0666 node over a 0600 one).
+rootless_prereqs() {
+	local me
+	me=$(id -un)
+	[ -x /usr/bin/newuidmap ] && [ -x /usr/bin/newgidmap ] || tap_skip_all "uidmap not installed"
+	grep -qE "^($me|$(id -u)):" /etc/subuid 2>/dev/null && grep -qE "^($me|$(id -u)):" /etc/subgid 2>/dev/null ||
+		tap_skip_all "$me has no subordinate ids in /etc/subuid and /etc/subgid"
+	[ "$(cat /proc/sys/user/max_user_namespaces 2>/dev/null || echo 0)" != 0 ] ||
+		tap_skip_all "user namespaces disabled (user.max_user_namespaces=0)"
+	[ "$(cat /proc/sys/kernel/unprivileged_userns_clone 2>/dev/null || echo 1)" = 1 ] ||
+		tap_skip_all "unprivileged user namespaces disabled (kernel.unprivileged_userns_clone=0)"
+	[ -r /dev/net/tun ] && [ -w /dev/net/tun ] || tap_skip_all "/dev/net/tun is not usable by $me"
+}
+
+# The owners are the tar's, not the files' (a normal user cannot chown): root's everywhere,
+# then /home/app appended as 1000:1000, for root and everyone else alike.
 make_base() {
 	local r=$T/base-rootfs
 	mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,home/app}
@@ -32,8 +51,8 @@ make_base() {
 	printf 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$r/etc/passwd"
 	printf 'root:x:0:\napp:x:1000:\nstaff:x:1001:app\nnogroup:x:65534:\n' >"$r/etc/group"
 	chmod 1777 "$r/tmp"
-	chown 1000:1000 "$r/home/app"
-	tar -C "$r" --numeric-owner -cf "$T/base.tar" .
+	tar -C "$r" --numeric-owner --owner=0 --group=0 --exclude=./home/app -cf "$T/base.tar" . &&
+		tar -C "$r" --numeric-owner --owner=1000 --group=1000 -rf "$T/base.tar" ./home/app
 	p import -c 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' -c 'LABEL base=yes' -c 'CMD ["/bin/sh"]' \
 		"$T/base.tar" base:test >/dev/null
 }

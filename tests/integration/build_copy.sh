@@ -122,7 +122,7 @@ echo served >"$T/www/payload.txt"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 python3 -m http.server "$port" --bind 127.0.0.1 --directory "$T/www" >/dev/null 2>&1 &
 srv=$!
-trap 'kill $srv 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $srv 2>/dev/null; rm_tmp' EXIT
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/payload.txt" >/dev/null 2>&1 && break; sleep 0.1; done
 sum=$(sha256sum "$T/www/payload.txt" | cut -d' ' -f1)
 rm -f "$C2/.dockerignore"

@@ -10,6 +10,7 @@
 # through the forwarder.  Needs root.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/build-helpers.bash"
+root_only "makes the remote test host, a network namespace behind a veth pair (ip netns, ip link: the host's root); rootless.sh checks the user's default network (lo and tap0)"
 build_prereqs
 for tool in slirp4netns ip python3 unshare curl; do
 	command -v $tool >/dev/null || tap_skip_all "$tool not installed"
@@ -24,7 +25,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	ip netns del "$NS" 2>/dev/null
 	ip link del "$VH" 2>/dev/null
-	rm -rf "$T"
+	rm_tmp
 }
 trap cleanup EXIT
 

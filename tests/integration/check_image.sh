@@ -194,22 +194,20 @@ tap_check "a Dockerfile argument runs the Dockerfile checks, not the doctor" \
 	sh -c 'test $0 = 0 && case "$1" in *"[StageNameCasing]"*) exit 0;; esac; exit 1' $? "$out"
 
 # ---- the doctor after plate build (HEALTHCHECK cannot be set by import) ----------------------
-if [ "$(id -u)" = 0 ]; then
-	C=$T/ctx
-	mkdir -p "$C"
-	cp "$B/static" "$C/app"
-	printf 'FROM scratch\nCOPY app /app\nHEALTHCHECK CMD /app\nUSER 1:1\nENTRYPOINT ["/app"]\n' >"$C/Dockerfile"
-	p build --progress plain -t hc "$C" >"$T/build.out" 2>&1
-	tap_check "plate build still succeeds with findings" test $? = 0
-	tap_check "plate build prints the doctor's findings" grep -q 'ShellFormWithoutShell' "$T/build.out"
-	tap_check "ShellFormWithoutShell for shell-form HEALTHCHECK" bash -c "'$PLATE' --root '$R' check hc | grep -q ShellFormWithoutShell"
-	p build --progress plain --strict -t hc "$C" >"$T/build.out" 2>&1
-	tap_check "plate build --strict exits 3 on findings" test $? = 3
-	printf 'FROM scratch\nCOPY app /app\nUSER 1:1\nENTRYPOINT ["/app"]\n' >"$C/Dockerfile"
-	p build --progress plain --strict -t clean "$C" >"$T/build.out" 2>&1
-	tap_check "plate build --strict exits 0 without findings" test $? = 0
-	p build --progress plain --max-size 100 -t clean "$C" >"$T/build.out" 2>&1
-	tap_check "plate build --max-size exits 3 over budget" test $? = 3
-fi
+C=$T/ctx
+mkdir -p "$C"
+cp "$B/static" "$C/app"
+printf 'FROM scratch\nCOPY app /app\nHEALTHCHECK CMD /app\nUSER 1:1\nENTRYPOINT ["/app"]\n' >"$C/Dockerfile"
+p build --progress plain -t hc "$C" >"$T/build.out" 2>&1
+tap_check "plate build still succeeds with findings" test $? = 0
+tap_check "plate build prints the doctor's findings" grep -q 'ShellFormWithoutShell' "$T/build.out"
+tap_check "ShellFormWithoutShell for shell-form HEALTHCHECK" bash -c "'$PLATE' --root '$R' check hc | grep -q ShellFormWithoutShell"
+p build --progress plain --strict -t hc "$C" >"$T/build.out" 2>&1
+tap_check "plate build --strict exits 3 on findings" test $? = 3
+printf 'FROM scratch\nCOPY app /app\nUSER 1:1\nENTRYPOINT ["/app"]\n' >"$C/Dockerfile"
+p build --progress plain --strict -t clean "$C" >"$T/build.out" 2>&1
+tap_check "plate build --strict exits 0 without findings" test $? = 0
+p build --progress plain --max-size 100 -t clean "$C" >"$T/build.out" 2>&1
+tap_check "plate build --max-size exits 3 over budget" test $? = 3
 
 tap_done

@@ -74,7 +74,7 @@ p fsck >"$T/fsck" 2>&1
 tap_check "fsck reports the tree that no longer matches" grep -q "snapshot 'sha256:$hex' is damaged" "$T/fsck"
 mv "$T/probe.moved" "$run/fs/app/probe"
 tap_check "fsck is clean again once the tree is put back" p fsck
-chown 4242:4242 "$run/fs/app/probe"
+as_owner chown 4242:4242 "$run/fs/app/probe"
 p fsck >"$T/fsck" 2>&1
 tap_check "fsck reports an index the tree no longer matches (an owner changed)" \
 	grep -q "snapshot 'sha256:$hex' has a bad index: fs.index does not match the tree" "$T/fsck"

@@ -39,6 +39,7 @@ fi
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/build-helpers.bash"
+root_only "starts a private dockerd, which needs the host's root (Debian's docker.io has no rootless mode without rootlesskit); the build tests compare the rootless image with root's"
 build_prereqs
 command -v python3 >/dev/null || tap_skip_all "python3 not installed"
 [ -x "$DOCKER" ] && command -v dockerd >/dev/null || tap_skip_all "docker.io not installed"

@@ -138,9 +138,9 @@ ck "du of the sparse image ends (holes are not read)" eval 'tp du "$id" >"$T/out
 ck "  and shows the file" said "/big"
 ck "fsck of the sparse image ends, clean" eval 'tp fsck >/dev/null'
 big=$(find "$R/snapshots" -path '*/fs/big')
-printf x | dd of="$big" bs=1 seek=$((1 << 30)) conv=notrunc 2>/dev/null
+printf x | as_owner dd of="$big" bs=1 seek=$((1 << 30)) conv=notrunc 2>/dev/null
 ck "fsck still sees a byte written into the hole" eval '! tp fsck >"$T/out" 2>&1 && said "content differs"'
-printf '\0' | dd of="$big" bs=1 seek=$((1 << 30)) conv=notrunc 2>/dev/null
+printf '\0' | as_owner dd of="$big" bs=1 seek=$((1 << 30)) conv=notrunc 2>/dev/null
 ck "  and a zero written back there is clean" eval 'tp fsck >/dev/null'
 ck "PLATE_MAX_LAYER_SIZE is read too" eval \
 	'PLATE_MAX_LAYER_SIZE=64GiB timeout 20 "$PLATE" --root "$T/root2" load -q -i "$T/sparse.oci.tar"'

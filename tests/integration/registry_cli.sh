@@ -139,7 +139,7 @@ tap_check "plate fsck is clean after both" grep -q " 0 problems" "$T/fsck3"
 fault "mode=&count=0"
 
 # FROM pulls what the store lacks; --pull never refuses.
-if [ "$(id -u)" = 0 ] && grep -qw overlay /proc/filesystems; then
+if grep -qw overlay /proc/filesystems; then
 	mkdir -p "$T/ctx"
 	echo data >"$T/ctx/file"
 	printf 'FROM %s/pl/copy:v2\nCOPY file /file\n' "$R" >"$T/ctx/Dockerfile"

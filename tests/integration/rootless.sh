@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/build-helpers.bash"
 . "$PLATE_SRC/tests/helpers/registry-lib.sh"
+root_only "makes its own test users (useradd, usermod --add-subuids) and drives plate as them: the rootless test is run by root"
 build_prereqs
 reg_need docker-registry
 make_base
@@ -135,6 +136,11 @@ ck "plate run sees the in-container owners" test "$(cat "$T/run.out")" = "1000:1
 1000"
 as "$U" "$UPLATE" run --network none --user app img /bin/probe id >"$T/run.out" 2>&1
 ck "plate run --user app" grep -q '^uid=1000 gid=1000' "$T/run.out"
+# The host's network: sysfs cannot be mounted by a namespace that does not own it.
+as "$U" "$UPLATE" run --network host img /bin/sh -c 'ls /sys/class/net; touch /sys/kernel/x' \
+	>"$T/run.out" 2>&1
+ck "plate run --network host as the user: the host's /sys, read-only" sh -c \
+	"grep -qx lo '$T/run.out' && grep -q 'Read-only file system' '$T/run.out'"
 # The default network: slirp4netns opens /dev/net/tun as the user.  A host that keeps it
 # root's (mode 0600) gets the precise error; then the same run again in a private mount
 # namespace of this test where a 0666 node of the same device is bound over it.
@@ -255,6 +261,34 @@ ck "RUN chown to an unmapped id fails the build" test "$rc" = 1
 ck "... with the hint naming the cause and the fix" \
 	grep -q '^plate: hint: rootless with one id: .*/etc/subuid' "$T/out"
 ck "... and stores no image" not_listed "$V" chowned
+# No unprivileged overlay: the test's no-overlay helper makes the kernel answer EPERM to
+# plate's overlay mounts alone (a seccomp filter on mount's flags), as a kernel before 5.11
+# answers in a user namespace; setarch --uname-2.6 makes uname say such a kernel runs.  Its
+# no_new_privs would stop newuidmap: the user without subordinate ids needs none.
+NOOV=$PLATE_BUILD/helpers/no-overlay
+if [ "$UPLATE" != "$PLATE" ]; then
+	cp "$NOOV" "$H/no-overlay"
+	NOOV=$H/no-overlay
+fi
+kernel=$(uname -r)
+# fails_with PATTERN: the last command failed (exit 1) with PATTERN in its output.
+fails_with() { [ "$rc" = 1 ] && grep -q "$1" "$T/out"; }
+printf 'FROM base:root\nRUN echo x > /x\n' >"$H/$V/ctx/Dockerfile"
+as "$V" "$NOOV" "$UPLATE" build --network none -t noov ctx >"$T/out" 2>&1
+rc=$?
+ck "overlay refused in the user namespace: RUN fails with one error" \
+	test "$rc" = 1 -a "$(grep -c '^plate: error' "$T/out")" = 1
+ck "... naming the cause and the fix" grep -q "^plate: error: .*RUN echo x.*sandbox: mount overlay on '.*' in the user namespace of a rootless build (Linux $kernel allows it, so a security module's policy or the store's filesystem refuses it here: run plate as root, or put the store (--root) on a local filesystem" "$T/out"
+ck "... and stores no image" not_listed "$V" noov
+printf 'FROM base:root\nCOPY f /f\n' >"$H/$V/ctx/Dockerfile"
+as "$V" setarch "$(uname -m)" --uname-2.6 "$NOOV" "$UPLATE" build --network none -t noov ctx >"$T/out" 2>&1
+rc=$?
+ck "a kernel before 5.11: COPY fails naming the kernel and what overlayfs needs there" \
+	fails_with "^plate: error: .*COPY f /f.*cannot mount overlay on '.*' in the user namespace of a rootless build (overlayfs there needs Linux 5\.11 or later, this kernel is 2\.6\..*: run plate as root or on a newer kernel)"
+as "$V" "$NOOV" "$UPLATE" run --network none base:root true >"$T/out" 2>&1
+rc=$?
+ck "plate run with overlay refused: the same error" \
+	fails_with "^plate: error: cannot mount overlay on '.*' in the user namespace of a rootless build (Linux $kernel allows it"
 # User namespaces refused: in a user namespace of this test whose max_user_namespaces is 0
 # (a per-namespace limit), the user's plate cannot make its own.
 vu=$(id -u "$V")

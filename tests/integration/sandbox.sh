@@ -6,7 +6,7 @@
 
 SR=${PLATE_BUILD:?}/helpers/sandbox-run
 PROBE=$PLATE_BUILD/helpers/probe
-[ "$(id -u)" = 0 ] || tap_skip_all "sandbox tests need root"
+root_only "drives the sandbox through the sandbox-run helper, which enters no user namespace (the CLI does; build_sandbox.sh and rootless.sh try the rootless sandbox from inside)"
 [ -x "$SR" ] && [ -x "$PROBE" ] || tap_skip_all "helpers not built (make test-binaries)"
 grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null
 grep -qw overlay /proc/filesystems || tap_skip_all "no overlayfs"

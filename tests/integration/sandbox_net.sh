@@ -9,7 +9,7 @@
 
 SR=${PLATE_BUILD:?}/helpers/sandbox-run
 PROBE=$PLATE_BUILD/helpers/probe
-[ "$(id -u)" = 0 ] || tap_skip_all "sandbox tests need root"
+root_only "drives the sandbox through the sandbox-run helper, which enters no user namespace (the CLI does; the rootless default network is checked by rootless.sh and the build tests)"
 [ -x "$SR" ] && [ -x "$PROBE" ] || tap_skip_all "helpers not built (make test-binaries)"
 command -v slirp4netns >/dev/null || tap_skip_all "slirp4netns not installed"
 

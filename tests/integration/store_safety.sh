@@ -10,7 +10,7 @@
 for tool in setpriv setcap getcap strace; do
 	command -v $tool >/dev/null || tap_skip_all "$tool not installed"
 done
-[ "$(id -u)" = 0 ] || tap_skip_all "needs root"
+root_only "gives files to root and file capabilities (setcap) and tries them as another user (setpriv to 65534): the host's root; rootless stores' 0700 is checked here as root and by rootless.sh"
 # Only the store's own modes may keep the other user out, not those of the temp dir.
 chmod 0755 "$T"
 

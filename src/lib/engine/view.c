@@ -16,7 +16,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "base/buf.h"
@@ -114,15 +113,16 @@ struct view_job {
  * kernel refuses with EPERM, which alone would not say why. */
 static int overlay_error(const char *mountpoint, struct plate_error **err)
 {
-	struct utsname u;
+	char why[256];
 	int e = errno;
 
-	if (e == EPERM && userns_nested())
+	if (e == EPERM && userns_nested()) {
+		userns_overlay_refusal(why, sizeof(why));
 		return plate_err_new(err, e,
 				     "cannot mount overlay on '%s' in the user namespace of a "
-				     "rootless build (overlayfs there needs Linux 5.11 or later; "
-				     "this kernel is %s): run plate as root",
-				     mountpoint, uname(&u) == 0 ? u.release : "unknown");
+				     "rootless build (%s)",
+				     mountpoint, why);
+	}
 	return plate_err_new(err, e, "cannot mount overlay on '%s'", mountpoint);
 }
 

@@ -149,8 +149,17 @@ static void setup_proc_sys(struct root *r)
 	mount_target(r, "/proc", true, proc);
 	do_mount(plan, "mount proc", "proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	mount_target(r, "/sys", true, sys);
-	do_mount(plan, "mount sysfs", "sysfs", sys, "sysfs",
-		 MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	/* Only a user namespace that owns the network namespace may mount sysfs: rootless on
+	 * the host's network, the host's /sys is bound instead, the view a new sysfs would
+	 * give there (recursively: a user namespace may not bind a mount without the ones
+	 * locked on it), read-only too. */
+	if (plan->rootless && plan->spec->network == SANDBOX_NET_HOST) {
+		do_mount(plan, "bind sysfs", "/sys", sys, NULL, MS_BIND | MS_REC, NULL);
+		remount_bind(plan, sys, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+	} else {
+		do_mount(plan, "mount sysfs", "sysfs", sys, "sysfs",
+			 MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	}
 	mask(plan, proc, masked_proc, sizeof(masked_proc) / sizeof(masked_proc[0]));
 	mask(plan, sys, masked_sys, sizeof(masked_sys) / sizeof(masked_sys[0]));
 	for (size_t i = 0; i < sizeof(readonly_proc) / sizeof(readonly_proc[0]); i++) {

@@ -665,6 +665,15 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 			      words != NULL && *words != '\0' ? ": " : "", words != NULL ? words : "");
 		return plate_err_wrap(err, "sandbox");
 	}
+	if (r.child_error != NULL && r.child_errno == EPERM && userns_nested() &&
+	    strncmp(r.child_error, "mount overlay", 13) == 0) {
+		char why[256];
+
+		userns_overlay_refusal(why, sizeof(why));
+		plate_err_new(err, EPERM, "%s in the user namespace of a rootless build (%s)",
+			      r.child_error, why);
+		return plate_err_wrap(err, "sandbox");
+	}
 	if (r.child_error != NULL) {
 		plate_err_new(err, r.child_errno, "%s", r.child_error);
 		return plate_err_wrap(err, "sandbox");

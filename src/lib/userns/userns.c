@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,20 +113,27 @@ static void free_argv(char **argv)
 	free(argv);
 }
 
-/* Runs argv, its output into fd; returns its wait status or -1. */
-static int run_tool(char **argv, int fd)
+/* Starts argv, its output into fd; returns its pid or -1. */
+static pid_t start_tool(char **argv, int fd)
 {
-	int status;
 	pid_t pid = fork();
 
-	if (pid < 0)
-		return -1;
 	if (pid == 0) {
 		if (dup2(fd, 1) >= 0 && dup2(fd, 2) >= 0)
 			execv(argv[0], argv);
 		dprintf(fd, "cannot run %s: %s", argv[0], strerror(errno));
 		_exit(127); /* checksrc: allow (the forked tool only) */
 	}
+	return pid;
+}
+
+/* The wait status of a started tool, or -1. */
+static int wait_tool(pid_t pid)
+{
+	int status;
+
+	if (pid < 0)
+		return -1;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
@@ -245,12 +253,15 @@ static int enter_mapped(char **uidmap, char **gidmap, struct plate_error **err)
 
 		close(go[1]);
 		close(out[0]);
-		if (read(go[0], &c, 1) != 1)
+		if (read(go[0], &c, 1) != 1) {
 			code = 1; /* the unshare failed: nothing to map */
-		else if (run_tool(uidmap, out[1]) != 0)
-			code = 2;
-		else if (run_tool(gidmap, out[1]) != 0)
-			code = 3;
+		} else {
+			/* The two maps are independent: both tools at once, one exec's wait less. */
+			pid_t u = start_tool(uidmap, out[1]), g = start_tool(gidmap, out[1]);
+			int su = wait_tool(u), sg = wait_tool(g);
+
+			code = su != 0 ? 2 : sg != 0 ? 3 : 0;
+		}
 		_exit(code); /* checksrc: allow (the forked helper only) */
 	}
 	close(go[0]);
@@ -374,6 +385,27 @@ bool userns_nested(void)
 {
 	pthread_once(&nested_once, read_nested);
 	return nested;
+}
+
+void userns_overlay_refusal(char *buf, size_t size)
+{
+	struct utsname u;
+	unsigned major = 0, minor = 0;
+
+	if (uname(&u) < 0)
+		snprintf(u.release, sizeof(u.release), "unknown");
+	if (sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+	    (major < 5 || (major == 5 && minor < 11)))
+		snprintf(buf, size,
+			 "overlayfs there needs Linux 5.11 or later, this kernel is %s: run plate "
+			 "as root or on a newer kernel",
+			 u.release);
+	else
+		snprintf(buf, size,
+			 "Linux %s allows it, so a security module's policy or the store's "
+			 "filesystem refuses it here: run plate as root, or put the store (--root) "
+			 "on a local filesystem such as ext4 or xfs",
+			 u.release);
 }
 
 bool userns_maps_gid(uint32_t gid)

@@ -64,6 +64,11 @@ int userns_read_ranges(const char *path, const char *name, uint32_t id,
 /* Whether this process is in a user namespace other than the initial one (read once). */
 bool userns_nested(void);
 
+/* Why overlayfs answers EPERM in a user namespace, and what to do, into buf (one clause,
+ * no final period): a kernel before 5.11 has no overlayfs there; a later one does, so a
+ * security module's policy or the store's filesystem refuses it. */
+void userns_overlay_refusal(char *buf, size_t size);
+
 /* Whether setgroups(2) is denied in this process's user namespace (a one-id mapping). */
 bool userns_setgroups_denied(void);
 
