@@ -69,7 +69,9 @@ static int parse_bool(const char *v, bool *out)
 	return 0;
 }
 
-int cli_cmd_history(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
+/* 0, or the exit code of a usage error (err set). */
+static int parse_history_args(struct cli_ctx *ctx, int argc, char **argv, struct history_opts *o,
+			      struct plate_error **err)
 {
 	static const struct option longopts[] = {
 		{ "no-trunc", no_argument, NULL, 'T' },
@@ -78,45 +80,48 @@ int cli_cmd_history(struct cli_ctx *ctx, int argc, char **argv, struct plate_err
 		{ "format", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int c;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, "qH::", longopts)) != -1) {
+		const char *v = optarg && optarg[0] == '=' ? optarg + 1 : optarg;
+		if (c == 'T')
+			o->no_trunc = true;
+		else if (c == 'q')
+			o->quiet = true;
+		else if (c == 'F')
+			o->format = optarg;
+		/* -H=false as docker spells it; -Hfalse and --human=false too */
+		else if (c == 'H' && parse_bool(v, &o->human) < 0)
+			return cli_usage_error(ctx, err,
+					       "history: --human takes true or false, not '%s'", optarg);
+		else if (c != 'H')
+			return cli_bad_option(ctx, "history", argv, err);
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error(ctx, err, "usage: plate history [-H=true|false] [-q] "
+						 "[--no-trunc] [--format FORMAT] REF");
+	return 0;
+}
+
+int cli_cmd_history(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
+{
 	struct history_opts o = { .human = true };
 	struct store_image *img = NULL;
 	struct cli_format f = { 0 };
 	struct store *s = NULL;
 	json_t *header = NULL;
 	time_t now = time(NULL);
+	const char *format;
 	size_t layer;
-	int c, rc = -1;
+	int rc;
 
-	optind = 0;
-	opterr = 0;
-	while ((c = cli_getopt(argc, argv, "qH::", longopts)) != -1) {
-		switch (c) {
-		case 'T':
-			o.no_trunc = true;
-			break;
-		case 'H':
-			/* -H=false as docker spells it; -Hfalse and --human=false too */
-			if (parse_bool(optarg && optarg[0] == '=' ? optarg + 1 : optarg, &o.human) < 0)
-				return cli_usage_error(ctx, err, "history: --human takes true or false, not '%s'",
-						       optarg);
-			break;
-		case 'q':
-			o.quiet = true;
-			break;
-		case 'F':
-			o.format = optarg;
-			break;
-		default:
-			return cli_bad_option(ctx, "history", argv, err);
-		}
-	}
-	if (optind + 1 != argc)
-		return cli_usage_error(ctx, err,
-				       "usage: plate history [-H=true|false] [-q] [--no-trunc] [--format FORMAT] REF");
-	if (cli_format_init(&f,
-			    o.quiet    ? "{{.ID}}"
-			    : o.format ? o.format
-				       : "table",
+	if ((rc = parse_history_args(ctx, argc, argv, &o, err)) != 0)
+		return rc;
+	rc = -1;
+	format = o.quiet ? "{{.ID}}" : o.format ? o.format : "table";
+	if (cli_format_init(&f, format,
 			    "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}", err) < 0) {
 		ctx->error_exit = CLI_EXIT_USAGE;
 		goto out;
