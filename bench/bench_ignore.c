@@ -73,9 +73,10 @@ static void close_dir(size_t dir)
 		entries[dir].subtree_end = n_entries;
 }
 
-static const char *const words[] = { "core", "util", "http", "parser", "client", "server", "types",
-				     "config", "auth", "cache", "store", "proto", "api", "cli", "log",
-				     "test", "internal", "common", "io", "net" };
+static const char *const words[] = { "core",   "util",	   "http",   "parser", "client",
+				     "server", "types",	   "config", "auth",   "cache",
+				     "store",  "proto",	   "api",    "cli",    "log",
+				     "test",   "internal", "common", "io",     "net" };
 
 static const char *word(void)
 {
@@ -124,7 +125,8 @@ static void gen_git(size_t git)
 		snprintf(name, sizeof(name), "%02x", d);
 		size_t sub = add(objects, name, true);
 		for (unsigned i = 0, n = 20 + rnd(40); i < n; i++) {
-			snprintf(name, sizeof(name), "%08x%08x%08x%06x", rnd(~0u), rnd(~0u), rnd(~0u), rnd(1u << 24));
+			snprintf(name, sizeof(name), "%08x%08x%08x%06x", rnd(~0u), rnd(~0u),
+				 rnd(~0u), rnd(1u << 24));
 			add(sub, name, false);
 		}
 		close_dir(sub);
@@ -157,8 +159,10 @@ static void generate(size_t count)
 
 	max_entries = count;
 	entries = calloc(count, sizeof(*entries));
-	static const char *const top[] = { "README.md", "Dockerfile", ".dockerignore", ".gitignore",
-					   "go.mod", "go.sum", "Makefile", ".env", "server.pem", "CHANGELOG.md" };
+	static const char *const top[] = { "README.md",	  "Dockerfile", ".dockerignore",
+					   ".gitignore",  "go.mod",	"go.sum",
+					   "Makefile",	  ".env",	"server.pem",
+					   "CHANGELOG.md" };
 	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
 		add((size_t)-1, top[i], false);
 
@@ -194,7 +198,9 @@ static void generate(size_t count)
 	for (size_t i = 0; i < sizeof(misc) / sizeof(misc[0]); i++) {
 		size_t d = add((size_t)-1, misc[i], true);
 		for (unsigned k = 0, n = 50 + rnd(200); k < n && !full(); k++) {
-			static const char *const ext[] = { "log", "tmp", "md", "o", "html", "json" };
+			static const char *const ext[] = {
+				"log", "tmp", "md", "o", "html", "json"
+			};
 			snprintf(name, sizeof(name), "%s%u.%s", word(), k, ext[rnd(6)]);
 			add(d, name, false);
 		}
@@ -210,6 +216,7 @@ static void generate(size_t count)
 }
 
 /* A realistic .dockerignore: 50 lines. */
+/* clang-format off */
 static const char *const patterns[] = {
 	".git",		  ".gitignore",	       ".dockerignore",	   "Dockerfile",	"**/*.tmp",
 	"*.log",	  "logs",	       "**/*.log",	   "node_modules",	"!node_modules/keep-me",
@@ -222,6 +229,7 @@ static const char *const patterns[] = {
 	"src/**/testdata", "!src/**/testdata/keep", "**/*_test.go", "!src/core/*_test.go", "*.o",
 	"src/*/debug.log", "**/*.swo",	       "npm-debug.log*",   "yarn-error.log",	"/.terraform",
 };
+/* clang-format on */
 
 static double now(void)
 {
@@ -309,14 +317,15 @@ int main(int argc, char **argv)
 				visited = v;
 		}
 	}
-	printf("context: %zu paths (max depth %u), %zu patterns, %zu excluded\n", n_entries, max_depth,
-	       n_pat, ex[0]);
+	printf("context: %zu paths (max depth %u), %zu patterns, %zu excluded\n", n_entries,
+	       max_depth, n_pat, ex[0]);
 	for (int k = 0; k < 3; k++)
 		printf("%-10s %9.2f ms  %12.0f paths/s  %7.1f ns/path\n", names[k], best[k] * 1e3,
 		       (double)n_entries / best[k], best[k] * 1e9 / (double)n_entries);
 	printf("walk+skip visited %zu of %zu paths\n", visited, n_entries);
 	if (ex[0] != ex[1] || ex[0] != ex[2]) {
-		fprintf(stderr, "bench_ignore: APIs disagree (%zu, %zu, %zu excluded)\n", ex[0], ex[1], ex[2]);
+		fprintf(stderr, "bench_ignore: APIs disagree (%zu, %zu, %zu excluded)\n", ex[0],
+			ex[1], ex[2]);
 		return 1;
 	}
 	ignore_free(m);

@@ -123,8 +123,8 @@ static int do_write(const char *dir, const char *out, const char *compression,
 		perror("bench_layer: open");
 		return -1;
 	}
-	if (layer_writer_new(fd, &o, &w, &err) < 0 || layer_writer_add_tree(w, d, "", 0, &err) < 0 ||
-	    layer_writer_finish(w, &res, &err) < 0)
+	if (layer_writer_new(fd, &o, &w, &err) < 0 ||
+	    layer_writer_add_tree(w, d, "", 0, &err) < 0 || layer_writer_finish(w, &res, &err) < 0)
 		die_err("write", err);
 	layer_writer_free(w);
 	counts[0] = res.uncompressed_size;
@@ -192,7 +192,8 @@ int main(int argc, char **argv)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && mkdir '%s'", again, again);
 	system(cmd);
 
-	snprintf(cmd, sizeof(cmd), "tar -C '%s' -cf - . | pigz -p2 -6 > '%s/pigz.tar.gz'", dir, work);
+	snprintf(cmd, sizeof(cmd), "tar -C '%s' -cf - . | pigz -p2 -6 > '%s/pigz.tar.gz'", dir,
+		 work);
 	report("tar -c | pigz -p2 -6", run_child(do_shell, cmd, NULL, NULL), tar_bytes);
 	snprintf(cmd, sizeof(cmd), "tar -C '%s' -cf - . | zstd -q -T2 -3 > '%s/cli.tar.zst'", dir,
 		 work);

@@ -49,29 +49,39 @@ static int generate(struct buf *b, unsigned stages, unsigned per_stage, size_t *
 				rc = buf_addf(b, "ARG A%u=value-%u-${VERSION}\n", i, s);
 				break;
 			case 1:
-				rc = buf_addf(b, "ENV E%u=\"${A%u:-default}-$TARGETARCH\" PATH=/opt/%u/bin:$PATH\n",
+				rc = buf_addf(b,
+					      "ENV E%u=\"${A%u:-default}-$TARGETARCH\" "
+					      "PATH=/opt/%u/bin:$PATH\n",
 					      i, i - 1, i);
 				break;
 			case 2:
 				if (s > 0)
-					rc = buf_addf(b, "COPY --from=s%u --chown=65534:65534 /out/%u/ /in/${A%u}/\n",
+					rc = buf_addf(b,
+						      "COPY --from=s%u --chown=65534:65534 "
+						      "/out/%u/ /in/${A%u}/\n",
 						      s - 1, i, i - 2);
 				else
-					rc = buf_addf(b, "COPY --chown=65534:65534 src/%u/ /in/${A%u}/\n", i,
-						      i - 2);
+					rc = buf_addf(b,
+						      "COPY --chown=65534:65534 src/%u/ "
+						      "/in/${A%u}/\n",
+						      i, i - 2);
 				break;
 			case 3:
-				rc = buf_addf(b, "RUN --mount=type=cache,target=/root/.cache/go-build \\\n"
-						 "    --mount=type=bind,source=go.sum,target=go.sum \\\n"
-						 "    CGO_ENABLED=0 go build -o /out/%u/app-$E%u ./cmd/%u\n",
-					      i, i - 2, i);
+				rc = buf_addf(
+					b,
+					"RUN --mount=type=cache,target=/root/.cache/go-build \\\n"
+					"    --mount=type=bind,source=go.sum,target=go.sum \\\n"
+					"    CGO_ENABLED=0 go build -o /out/%u/app-$E%u ./cmd/%u\n",
+					i, i - 2, i);
 				break;
 			case 4:
 				rc = buf_addf(b, "WORKDIR /work/${A%u}/%u\n", i - 4, i);
 				break;
 			default:
-				rc = buf_addf(b, "LABEL org.example.step%u=\"$E%u\" org.example.stage=s%u\n", i,
-					      i - 4, s);
+				rc = buf_addf(b,
+					      "LABEL org.example.step%u=\"$E%u\" "
+					      "org.example.stage=s%u\n",
+					      i, i - 4, s);
 				break;
 			}
 			if (rc < 0)
@@ -129,7 +139,7 @@ int main(int argc, char **argv)
 	       stages, per_stage, instructions, (double)text.len / 1e6, (double)json_len / 1e6);
 	printf("parse+plan+json: best of 5 %.1f ms, %.1f MB/s, %.0f instructions/s\n", best * 1e3,
 	       (double)text.len / 1e6 / best, (double)instructions / best);
-	printf("  best parse %.1f ms, plan %.1f ms, json %.1f ms\n", best_parse * 1e3, best_plan * 1e3,
-	       best_json * 1e3);
+	printf("  best parse %.1f ms, plan %.1f ms, json %.1f ms\n", best_parse * 1e3,
+	       best_plan * 1e3, best_json * 1e3);
 	return 0;
 }

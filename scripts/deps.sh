@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential pkg-config clang libclang-rt-14-dev llvm
+  build-essential pkg-config clang clang-format libclang-rt-14-dev llvm
   libarchive-dev libssl-dev libjansson-dev libcurl4-openssl-dev
   libzstd-dev libdeflate-dev libisal-dev libseccomp-dev
   # tests and judges

@@ -49,12 +49,15 @@ static const char usage[] =
 	"usage: plate build [-t REF]... [-f FILE] [--target STAGE] [--build-arg NAME[=VALUE]]...\n"
 	"                   [--no-cache] [--sbom] [--progress auto|tty|plain|json|quiet] [-q]\n"
 	"                   [--output type=oci|docker|local|image[,dest=PATH]] [--iidfile FILE]\n"
-	"                   [--label KEY=VALUE]... [--platform OS/ARCH] [--network default|none|host]\n"
+	"                   [--label KEY=VALUE]... [--platform OS/ARCH] [--network "
+	"default|none|host]\n"
 	"                   [--isolation auto|namespaces|chroot]\n"
 	"                   [--allow network.host|security.insecure]...\n"
-	"                   [--secret id=ID[,src=PATH|,env=VAR]]... [--pull[=missing|always|never]]\n"
+	"                   [--secret id=ID[,src=PATH|,env=VAR]]... "
+	"[--pull[=missing|always|never]]\n"
 	"                   [--push] [--check] [--strict] [--max-size SIZE] [--tls-ca FILE]\n"
-	"                   [--insecure-registry HOST]... [--cache-to SPEC]... [--cache-from SPEC]...\n"
+	"                   [--insecure-registry HOST]... [--cache-to SPEC]... [--cache-from "
+	"SPEC]...\n"
 	"                   CONTEXT\n"
 	"  SPEC: type=registry,ref=REF[,mode=min|max] | type=local,dest=DIR|src=DIR[,tag=T]\n"
 	"        | type=inline | REF (--cache-from: an image with an inline cache)\n";
@@ -101,9 +104,22 @@ static void build_cli_release(struct build_cli *o)
 }
 
 enum {
-	OPT_NO_CACHE = 0x1201, OPT_CHECK, OPT_PUSH, OPT_SBOM, OPT_STRICT, OPT_PULL, OPT_PROGRESS,
-	OPT_IIDFILE, OPT_LABEL, OPT_MAX_SIZE, OPT_NETWORK, OPT_ALLOW, OPT_SECRET, OPT_CACHE_FROM,
-	OPT_CACHE_TO, OPT_ISOLATION,
+	OPT_NO_CACHE = 0x1201,
+	OPT_CHECK,
+	OPT_PUSH,
+	OPT_SBOM,
+	OPT_STRICT,
+	OPT_PULL,
+	OPT_PROGRESS,
+	OPT_IIDFILE,
+	OPT_LABEL,
+	OPT_MAX_SIZE,
+	OPT_NETWORK,
+	OPT_ALLOW,
+	OPT_SECRET,
+	OPT_CACHE_FROM,
+	OPT_CACHE_TO,
+	OPT_ISOLATION,
 };
 
 static const struct option longopts[] = {
@@ -154,8 +170,10 @@ static int take_allow(struct cli_ctx *ctx, struct build_cli *o, const char *v,
 	else if (strcmp(v, "security.insecure") == 0)
 		o->allow_insecure = true;
 	else
-		return cli_usage_error(ctx, err, "--allow '%s': only network.host and "
-					      "security.insecure are supported", v);
+		return cli_usage_error(ctx, err,
+				       "--allow '%s': only network.host and "
+				       "security.insecure are supported",
+				       v);
 	return 0;
 }
 
@@ -206,9 +224,12 @@ static int take_opt(struct cli_ctx *ctx, struct build_cli *o, int c, int argc, c
 	bool *flag = flag_of(o, c);
 	size_t *n = NULL;
 	char ***list = list_of(o, c, &n);
-	const char **value = c == 'o' ? &o->output : c == OPT_PROGRESS ? &o->progress
-			   : c == OPT_IIDFILE ? &o->iidfile : c == OPT_NETWORK ? &o->network
-			   : c == OPT_ISOLATION ? &o->isolation : NULL;
+	const char **value = c == 'o'		  ? &o->output
+			     : c == OPT_PROGRESS  ? &o->progress
+			     : c == OPT_IIDFILE	  ? &o->iidfile
+			     : c == OPT_NETWORK	  ? &o->network
+			     : c == OPT_ISOLATION ? &o->isolation
+						  : NULL;
 
 	if (flag != NULL)
 		*flag = true;
@@ -261,7 +282,8 @@ static int parse_pull(struct cli_ctx *ctx, const char *v, enum engine_pull_polic
 	else if (strcmp(v, "never") == 0)
 		*out = ENGINE_PULL_NEVER;
 	else
-		return cli_usage_error(ctx, err, "--pull must be missing, always or never, not '%s'", v);
+		return cli_usage_error(ctx, err,
+				       "--pull must be missing, always or never, not '%s'", v);
 	return 0;
 }
 
@@ -313,8 +335,7 @@ static int parse_output(struct cli_ctx *ctx, const char *spec, struct engine_opt
 	else if (strncmp(type, "registry", 8) == 0 && (type[8] == ',' || type[8] == '\0')) {
 		eo->output = ENGINE_OUTPUT_STORE;
 		o->push = true;
-	}
-	else
+	} else
 		return cli_usage_error(ctx, err, "--output: unsupported type in '%s'", spec);
 	if (eo->output != ENGINE_OUTPUT_STORE && *dest == NULL)
 		return cli_usage_error(ctx, err, "--output '%s' needs dest=PATH", spec);
@@ -348,7 +369,8 @@ static int parse_secret(struct cli_ctx *ctx, char *spec, struct engine_secret *s
 	if (s->path == NULL) {
 		s->value = getenv(env ? env : s->id);
 		if (s->value == NULL)
-			return cli_usage_error(ctx, err, "--secret id=%s: no src= and no variable '%s'",
+			return cli_usage_error(ctx, err,
+					       "--secret id=%s: no src= and no variable '%s'",
 					       s->id, env ? env : s->id);
 	}
 	return 0;
@@ -474,7 +496,8 @@ static int prepare(struct build_cmd *c, struct plate_error **err)
 	if ((c->context = realpath(o->df.context, NULL)) == NULL)
 		return plate_err_new(err, errno, "cannot use context '%s'", o->df.context);
 	if (stat(c->context, &st) < 0 || !S_ISDIR(st.st_mode))
-		return plate_err_new(err, ENOTDIR, "context '%s' is not a directory", o->df.context);
+		return plate_err_new(err, ENOTDIR, "context '%s' is not a directory",
+				     o->df.context);
 	if (o->output != NULL && parse_output(ctx, o->output, &c->eo, &c->out_dest, o, err) < 0)
 		return -1;
 	if (parse_pull(ctx, o->pull, &c->eo.pull, err) < 0 || prepare_cache(c, err) < 0)
@@ -544,9 +567,13 @@ static int check_only(struct build_cmd *c, struct plate_error **err)
 {
 	_cleanup_(finding_report_release) struct finding_report report = FINDING_REPORT_INIT;
 	struct build_lint_input in = {
-		.df = c->df, .source = source.data, .source_len = c->len,
-		.display_name = c->ctx->error_file, .dockerfile_path = c->eo.dockerfile_path,
-		.context_dir = c->context, .build_args = c->eo.build_args,
+		.df = c->df,
+		.source = source.data,
+		.source_len = c->len,
+		.display_name = c->ctx->error_file,
+		.dockerfile_path = c->eo.dockerfile_path,
+		.context_dir = c->context,
+		.build_args = c->eo.build_args,
 		.n_build_args = c->eo.n_build_args,
 		.platform = c->o.df.platform ? c->o.df.platform : cli_host_platform(),
 	};
@@ -635,8 +662,10 @@ static int on_event(void *data, const struct build_event *ev, struct plate_error
 		return 0;
 	case BUILD_EVENT_PULLED:
 		if (!quiet && !json)
-			cli_progress_note(c->progress, "pulled %s: %u of %u blobs fetched (%.1f MiB)\n", ev->name,
-				t->transferred, t->blobs, (double)t->bytes / (1 << 20));
+			cli_progress_note(c->progress,
+					  "pulled %s: %u of %u blobs fetched (%.1f MiB)\n",
+					  ev->name, t->transferred, t->blobs,
+					  (double)t->bytes / (1 << 20));
 		return 0;
 	case BUILD_EVENT_BUILT:
 		return built(c, ev->image, err);
@@ -700,7 +729,8 @@ static int exit_status(struct build_cmd *c, int rc, const struct build_result *r
 
 int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
-	_cleanup_(build_cmd_release) struct build_cmd c = { .ctx = ctx, .o = { .max_size = -1 },
+	_cleanup_(build_cmd_release) struct build_cmd c = { .ctx = ctx,
+							    .o = { .max_size = -1 },
 							    .t0 = cli_now() };
 	struct build_options bo;
 	struct build_result res;
@@ -711,7 +741,8 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 
 	if (parse_args(ctx, argc, argv, &c.o, err) < 0 || prepare(&c, err) < 0 ||
 	    cli_build_epoch(ctx, c.context, (const char *const *)c.o.df.build_args,
-			    c.o.df.n_build_args, &c.eo.epoch, epoch_from, sizeof(epoch_from), err) < 0 ||
+			    c.o.df.n_build_args, &c.eo.epoch, epoch_from, sizeof(epoch_from),
+			    err) < 0 ||
 	    read_dockerfile(&c, err) < 0)
 		return -1;
 	if (c.o.check)
@@ -740,12 +771,25 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	c.eo.progress = cli_progress_event;
 	c.eo.progress_data = c.progress;
 	bo = (struct build_options){
-		.engine = c.eo, .store = c.store, .registry = &c.o.reg.opts, .df = c.df,
-		.source = source.data, .source_len = c.len, .display_name = ctx->error_file,
-		.host_platform = cli_host_platform(), .sbom = c.o.sbom, .strict = c.o.strict,
-		.max_size = c.o.max_size, .push = c.o.push, .event = on_event, .event_data = &c,
-		.cache_from = c.cache_from, .n_cache_from = c.o.n_cache_from,
-		.cache_to = c.cache_to, .n_cache_to = c.o.n_cache_to, .cache_mode = c.cache_mode,
+		.engine = c.eo,
+		.store = c.store,
+		.registry = &c.o.reg.opts,
+		.df = c.df,
+		.source = source.data,
+		.source_len = c.len,
+		.display_name = ctx->error_file,
+		.host_platform = cli_host_platform(),
+		.sbom = c.o.sbom,
+		.strict = c.o.strict,
+		.max_size = c.o.max_size,
+		.push = c.o.push,
+		.event = on_event,
+		.event_data = &c,
+		.cache_from = c.cache_from,
+		.n_cache_from = c.o.n_cache_from,
+		.cache_to = c.cache_to,
+		.n_cache_to = c.o.n_cache_to,
+		.cache_mode = c.cache_mode,
 	};
 	if (build_new(&bo, &b, err) < 0)
 		return -1;

@@ -62,8 +62,10 @@ int cli_cache_spec(struct cli_ctx *ctx, const char *opt, char *text, struct buil
 		if (set_key(ctx, opt, kv, out, mode, err) < 0)
 			return -1;
 	if (out->type == BUILD_CACHE_LOCAL && out->dir == NULL)
-		return cli_usage_error(ctx, err, "%s type=local needs %s=DIR", opt, to ? "dest" : "src");
-	if (out->type != BUILD_CACHE_LOCAL && out->ref == NULL && !(to && out->type == BUILD_CACHE_INLINE))
+		return cli_usage_error(ctx, err, "%s type=local needs %s=DIR", opt,
+				       to ? "dest" : "src");
+	if (out->type != BUILD_CACHE_LOCAL && out->ref == NULL &&
+	    !(to && out->type == BUILD_CACHE_INLINE))
 		return cli_usage_error(ctx, err, "%s needs ref=REF", opt);
 	return 0;
 }

@@ -52,7 +52,8 @@ static int doctor(struct store *s, const char *name, const struct doctor_options
 	_cleanup_free_ char *skip_copy = o->skip ? strdup(o->skip) : NULL;
 	const char *skip[64] = { 0 };
 	size_t n_skip = 0;
-	struct check_stored_options so = { .strict = o->strict, .max_size = o->max_size,
+	struct check_stored_options so = { .strict = o->strict,
+					   .max_size = o->max_size,
 					   .skip = skip };
 
 	if (o->skip && skip_copy == NULL)
@@ -79,12 +80,14 @@ static bool names_dockerfile(const struct cli_check_dockerfile_args *d, const ch
 
 /* `plate check [-f] DOCKERFILE [CONTEXT]`: the operands left after the options. */
 static int check_dockerfile(struct cli_ctx *ctx, struct cli_check_dockerfile_args *d,
-			    const char *image_only, int n, char **operands, struct plate_error **err)
+			    const char *image_only, int n, char **operands,
+			    struct plate_error **err)
 {
 	int i = 0;
 
 	if (image_only != NULL)
-		return cli_usage_error(ctx, err, "%s is for an image, not a Dockerfile", image_only);
+		return cli_usage_error(ctx, err, "%s is for an image, not a Dockerfile",
+				       image_only);
 	if (d->file == NULL && i < n)
 		d->file = operands[i++];
 	if (i < n)
@@ -98,7 +101,14 @@ static int check_dockerfile(struct cli_ctx *ctx, struct cli_check_dockerfile_arg
 
 int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
-	enum { OPT_STRICT = 0x1301, OPT_FORMAT, OPT_MAX_SIZE, OPT_SKIP, OPT_PLATFORM, OPT_BUILD_ARG };
+	enum {
+		OPT_STRICT = 0x1301,
+		OPT_FORMAT,
+		OPT_MAX_SIZE,
+		OPT_SKIP,
+		OPT_PLATFORM,
+		OPT_BUILD_ARG
+	};
 	static const struct option longopts[] = {
 		{ "strict", no_argument, NULL, OPT_STRICT },
 		{ "format", required_argument, NULL, OPT_FORMAT },
@@ -138,7 +148,8 @@ int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 			break;
 		case OPT_MAX_SIZE:
 			if (cli_parse_size(optarg, &o.max_size) < 0)
-				return cli_usage_error(ctx, err, "--max-size '%s' is not a size", optarg);
+				return cli_usage_error(ctx, err, "--max-size '%s' is not a size",
+						       optarg);
 			image_only = "--max-size";
 			break;
 		case OPT_SKIP:
@@ -150,7 +161,8 @@ int cli_cmd_check(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 			image_only = "--platform";
 			break;
 		case ':':
-			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[optind - 1]);
+			return cli_usage_error(ctx, err, "option '%s' needs a value",
+					       argv[optind - 1]);
 		default:
 			return cli_bad_option(ctx, "check", argv, err);
 		}

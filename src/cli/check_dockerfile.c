@@ -33,7 +33,8 @@ int cli_check_dockerfile(struct cli_ctx *ctx, const struct cli_check_dockerfile_
 	struct store *store = NULL;
 	int rc;
 
-	rc = cli_read_file(o->file, dockerfile_default_limits.max_file + 1, &source, &source_len, err);
+	rc = cli_read_file(o->file, dockerfile_default_limits.max_file + 1, &source, &source_len,
+			   err);
 	if (rc < 0) {
 		if ((*err)->errno_value == EFBIG)
 			ctx->error_exit = CLI_EXIT_USAGE;
@@ -64,15 +65,15 @@ int cli_check_dockerfile(struct cli_ctx *ctx, const struct cli_check_dockerfile_
 	}
 	{
 		struct build_lint_input in = { .df = df,
-					     .store = store,
-					     .platform = cli_host_platform(),
-					     .source = source,
-					     .source_len = source_len,
-					     .display_name = o->file,
-					     .dockerfile_path = o->file,
-					     .context_dir = context,
-					     .build_args = (const char *const *)o->build_args,
-					     .n_build_args = o->n_build_args };
+					       .store = store,
+					       .platform = cli_host_platform(),
+					       .source = source,
+					       .source_len = source_len,
+					       .display_name = o->file,
+					       .dockerfile_path = o->file,
+					       .context_dir = context,
+					       .build_args = (const char *const *)o->build_args,
+					       .n_build_args = o->n_build_args };
 		rc = build_lint(&in, &report, err);
 	}
 	if (rc < 0) {
@@ -83,7 +84,8 @@ int cli_check_dockerfile(struct cli_ctx *ctx, const struct cli_check_dockerfile_
 		finding_report_apply_policy(&report, NULL, true);
 	rc = cli_render_findings(&report, o->json, false, stdout, err);
 	if (rc == 0)
-		rc = finding_report_count(&report, FINDING_ERROR) > 0 ? CLI_EXIT_CHECK : CLI_EXIT_OK;
+		rc = finding_report_count(&report, FINDING_ERROR) > 0 ? CLI_EXIT_CHECK
+								      : CLI_EXIT_OK;
 out:
 	store_free(store);
 	dockerfile_free(df);

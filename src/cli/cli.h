@@ -34,9 +34,9 @@ enum cli_exit {
 };
 
 struct cli_ctx {
-	const char *root;   /* --root or $PLATE_ROOT; NULL means the default */
-	bool debug;         /* --debug */
-	const char *prog;   /* argv[0] for messages */
+	const char *root; /* --root or $PLATE_ROOT; NULL means the default */
+	bool debug;	  /* --debug */
+	const char *prog; /* argv[0] for messages */
 	/* When a command fails on a located error in a file, it records where, so main can show
 	 * "FILE:LINE:COL: error: ..." with the offending line and a caret. */
 	const char *error_file;
@@ -68,12 +68,12 @@ enum cli_operand {
 	CLI_OPERAND_COMMAND,
 };
 struct cli_help {
-	const char *name;        /* "plate" for the global options */
-	const char *summary;     /* one line, for the command list and the man page's NAME */
-	const char *operands;    /* the synopsis after "plate NAME" */
+	const char *name;	 /* "plate" for the global options */
+	const char *summary;	 /* one line, for the command list and the man page's NAME */
+	const char *operands;	 /* the synopsis after "plate NAME" */
 	const char *description; /* a paragraph per line */
 	enum cli_operand operand;
-	bool options_first;      /* options end at the first operand (run: the rest is the
+	bool options_first; /* options end at the first operand (run: the rest is the
 				  * command's) */
 	const struct cli_help_option *options; /* ends with a NULL name; -h/--help implied */
 };
@@ -137,11 +137,17 @@ int cli_normalise_name(const char *name, bool need_tag, char **out, struct plate
  * repeatable), their handler
  * (1: consumed), then options built from them, PLATE_REGISTRY_MIRRORS and the docker config
  * ($DOCKER_CONFIG/config.json or ~/.docker/config.json). */
-enum { CLI_OPT_TLS_CA = 0x1001, CLI_OPT_INSECURE, CLI_OPT_SECURE };
-#define CLI_REGISTRY_LONGOPTS                                                      \
-	{ "tls-ca", required_argument, NULL, CLI_OPT_TLS_CA },                     \
-	{ "insecure-registry", required_argument, NULL, CLI_OPT_INSECURE },       \
-	{ "secure-registry", required_argument, NULL, CLI_OPT_SECURE }
+enum {
+	CLI_OPT_TLS_CA = 0x1001,
+	CLI_OPT_INSECURE,
+	CLI_OPT_SECURE
+};
+#define CLI_REGISTRY_LONGOPTS                                                       \
+	{ "tls-ca", required_argument, NULL, CLI_OPT_TLS_CA },                      \
+		{ "insecure-registry", required_argument, NULL, CLI_OPT_INSECURE }, \
+	{                                                                           \
+		"secure-registry", required_argument, NULL, CLI_OPT_SECURE          \
+	}
 struct cli_registry {
 	const char *ca_file;
 	char *insecure;
@@ -187,12 +193,18 @@ const char *cli_login_helper(const struct registry_docker_config *cfg, const cha
  * --build-arg.  For getopt_long: CLI_DOCKERFILE_LONGOPTS and "f:" in the short options, then
  * cli_dockerfile_getopt() on what it returns: 1 consumed, 0 not one of these, -1 failed.
  * cli_dockerfile_path: -f ("-" is stdin), else CONTEXT/Dockerfile, else CONTEXT/dockerfile. */
-enum { CLI_OPT_TARGET = 0x1101, CLI_OPT_PLATFORM, CLI_OPT_BUILD_ARG };
-#define CLI_DOCKERFILE_LONGOPTS                                               \
-	{ "file", required_argument, NULL, 'f' },                             \
-	{ "target", required_argument, NULL, CLI_OPT_TARGET },                \
-	{ "platform", required_argument, NULL, CLI_OPT_PLATFORM },            \
-	{ "build-arg", required_argument, NULL, CLI_OPT_BUILD_ARG }
+enum {
+	CLI_OPT_TARGET = 0x1101,
+	CLI_OPT_PLATFORM,
+	CLI_OPT_BUILD_ARG
+};
+#define CLI_DOCKERFILE_LONGOPTS                                            \
+	{ "file", required_argument, NULL, 'f' },                          \
+		{ "target", required_argument, NULL, CLI_OPT_TARGET },     \
+		{ "platform", required_argument, NULL, CLI_OPT_PLATFORM }, \
+	{                                                                  \
+		"build-arg", required_argument, NULL, CLI_OPT_BUILD_ARG    \
+	}
 struct cli_dockerfile_opts {
 	const char *file;
 	const char *target;

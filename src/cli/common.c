@@ -108,7 +108,8 @@ int cli_source_date_epoch(struct cli_ctx *ctx, long long *epoch, struct plate_er
 	errno = 0;
 	*epoch = strtoll(v, &end, 10);
 	if (errno != 0 || *end != '\0' || *epoch < 0)
-		return cli_usage_error(ctx, err, "SOURCE_DATE_EPOCH '%s' is not a number of seconds", v);
+		return cli_usage_error(ctx, err,
+				       "SOURCE_DATE_EPOCH '%s' is not a number of seconds", v);
 	return 0;
 }
 

@@ -25,8 +25,8 @@ static void print_text(const struct du_report *r)
 		const struct du_layer *l = &r->layers[i];
 		const char *by = cli_safe(l->created_by ? l->created_by : "");
 		printf("%-5zu %-9s %-9s %-7llu %-9s %.*s%s\n", i + 1, hs(l->size, a),
-		       hs(l->uncompressed_size, b), (unsigned long long)l->files, hs(l->wasted_bytes, c),
-		       60, by, strlen(by) > 60 ? "..." : "");
+		       hs(l->uncompressed_size, b), (unsigned long long)l->files,
+		       hs(l->wasted_bytes, c), 60, by, strlen(by) > 60 ? "..." : "");
 	}
 	printf("\ntotal: %zu layers, %s compressed, %s unpacked; the final image holds %llu "
 	       "regular files (%s)\n",
@@ -37,8 +37,8 @@ static void print_text(const struct du_report *r)
 	if (r->n_largest > 0) {
 		printf("\nLARGEST FILES\n%-9s %-5s %s\n", "SIZE", "LAYER", "PATH");
 		for (size_t i = 0; i < r->n_largest; i++)
-			printf("%-9s %-5zu %s\n", hs(r->largest[i].size, a), r->largest[i].layer + 1,
-			       cli_safe(r->largest[i].path));
+			printf("%-9s %-5zu %s\n", hs(r->largest[i].size, a),
+			       r->largest[i].layer + 1, cli_safe(r->largest[i].path));
 	}
 	if (r->n_duplicates > 0) {
 		printf("\nDUPLICATED ACROSS LAYERS\n%-9s %-12s %-13s %s\n", "WASTED", "LAYERS",
@@ -60,7 +60,8 @@ static void print_text(const struct du_report *r)
 			const struct du_waste *w = &r->wasted[i];
 			char why[32];
 			snprintf(why, sizeof(why), "%s in layer %zu",
-				 w->reason == DU_OVERWRITTEN ? "overwritten" : "deleted", w->by_layer + 1);
+				 w->reason == DU_OVERWRITTEN ? "overwritten" : "deleted",
+				 w->by_layer + 1);
 			printf("%-9s %-5zu %-24s %s\n", hs(w->file.size, a), w->file.layer + 1, why,
 			       cli_safe(w->file.path));
 		}
@@ -90,7 +91,9 @@ int cli_cmd_du(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **
 		switch (c) {
 		case 'f':
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
-				return cli_usage_error(ctx, err, "du: --format must be text or json, not '%s'",
+				return cli_usage_error(ctx, err,
+						       "du: --format must be text or json, not "
+						       "'%s'",
 						       optarg);
 			json = strcmp(optarg, "json") == 0;
 			break;
@@ -98,18 +101,21 @@ int cli_cmd_du(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **
 			errno = 0;
 			o.top = strtoul(optarg, &end, 10);
 			if (errno != 0 || *end != '\0' || *optarg == '\0' || *optarg == '-')
-				return cli_usage_error(ctx, err, "du: --top '%s' is not a count", optarg);
+				return cli_usage_error(ctx, err, "du: --top '%s' is not a count",
+						       optarg);
 			break;
 		case 'P':
 			platform = optarg;
 			break;
 		default:
-			return cli_usage_error(ctx, err, "du: unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error(ctx, err, "du: unknown option '%s'",
+					       argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage_error(ctx, err, "usage: plate du [--format text|json] [--top N] "
-						 "[--platform OS/ARCH] REF");
+		return cli_usage_error(ctx, err,
+				       "usage: plate du [--format text|json] [--top N] "
+				       "[--platform OS/ARCH] REF");
 	if (cli_open_store(ctx, &s, err) < 0 ||
 	    store_image_resolve(s, argv[optind], platform, &img, err) < 0 ||
 	    du_image(s, img, &o, &rep, err) < 0)

@@ -77,11 +77,12 @@ static void read_outputs(int fds[2], char *bufs[2], size_t size)
 /* The environment without what could point git at another repository or config. */
 static char **git_environment(void)
 {
-	static const char *const unset[] = { "GIT_DIR", "GIT_WORK_TREE", "GIT_CONFIG",
-					     "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM",
-					     "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
-					     "GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_INDEX_FILE",
-					     "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES" };
+	static const char *const unset[] = {
+		"GIT_DIR",	     "GIT_WORK_TREE",	     "GIT_CONFIG",
+		"GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM",    "GIT_CONFIG_PARAMETERS",
+		"GIT_CONFIG_COUNT",  "GIT_EXTERNAL_DIFF",    "GIT_PAGER",
+		"GIT_INDEX_FILE",    "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES"
+	};
 	size_t n_env = 0, k = 0;
 	char **env;
 
@@ -107,10 +108,25 @@ static char **git_environment(void)
 static int run_git_log(const char *dir, char *out, char *errtext, size_t size, char *why,
 		       size_t why_size)
 {
-	char *argv[] = { "git", "--no-pager", "-c", "core.fsmonitor=false", "-c",
-			 "log.showSignature=false", "-c", "gpg.program=false", "-c", "core.pager=cat",
-			 "-C", (char *)dir, "log", "-1", "--no-show-signature", "--format=%ct", "HEAD",
-			 "--", NULL };
+	char *argv[] = { "git",
+			 "--no-pager",
+			 "-c",
+			 "core.fsmonitor=false",
+			 "-c",
+			 "log.showSignature=false",
+			 "-c",
+			 "gpg.program=false",
+			 "-c",
+			 "core.pager=cat",
+			 "-C",
+			 (char *)dir,
+			 "log",
+			 "-1",
+			 "--no-show-signature",
+			 "--format=%ct",
+			 "HEAD",
+			 "--",
+			 NULL };
 	_cleanup_free_ char **env = git_environment();
 	posix_spawn_file_actions_t fa;
 	int out_pipe[2], err_pipe[2], status, r;

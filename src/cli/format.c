@@ -48,7 +48,8 @@ int cli_format_init(struct cli_format *f, const char *spec, const char *default_
 		f->json = true;
 		return 0;
 	}
-	if (strncmp(spec, "table", 5) == 0 && (spec[5] == '\0' || spec[5] == ' ' || spec[5] == '\t')) {
+	if (strncmp(spec, "table", 5) == 0 &&
+	    (spec[5] == '\0' || spec[5] == ' ' || spec[5] == '\t')) {
 		f->table = true;
 		spec += 5 + strspn(spec + 5, " \t");
 		if (*spec == '\0')
@@ -128,8 +129,8 @@ int cli_format_end(struct cli_format *f, json_t *header, struct plate_error **er
 		/* The header goes first: run the template over the column names, put it in front. */
 		struct buf all;
 		buf_init(&all, FORMAT_OUTPUT_MAX);
-		if (json_template_execute(f->t, header, &all, err) < 0 || buf_addch(&all, '\n') < 0 ||
-		    buf_add(&all, f->rows.data, f->rows.len) < 0) {
+		if (json_template_execute(f->t, header, &all, err) < 0 ||
+		    buf_addch(&all, '\n') < 0 || buf_add(&all, f->rows.data, f->rows.len) < 0) {
 			buf_release(&all);
 			return *err ? -1 : plate_err_new(err, EFBIG, "--format: output too large");
 		}
@@ -167,7 +168,8 @@ int cli_parse_time(const char *rfc3339, time_t *out)
 	if (*rest == '.')
 		rest += 1 + strspn(rest + 1, "0123456789");
 	if ((*rest == '+' || *rest == '-') && strlen(rest) == 6 && rest[3] == ':') {
-		int h = (rest[1] - '0') * 10 + (rest[2] - '0'), m = (rest[4] - '0') * 10 + (rest[5] - '0');
+		int h = (rest[1] - '0') * 10 + (rest[2] - '0'),
+		    m = (rest[4] - '0') * 10 + (rest[5] - '0');
 		*out -= (*rest == '+' ? 1 : -1) * (time_t)(h * 3600 + m * 60);
 	}
 	return 0;
@@ -207,6 +209,7 @@ void cli_created_at(time_t created, char *out, size_t size)
 	struct tm tm;
 
 	/* Go's time.Time.String() in UTC, as docker's CreatedAt. */
-	if (gmtime_r(&created, &tm) == NULL || strftime(out, size, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm) == 0)
+	if (gmtime_r(&created, &tm) == NULL ||
+	    strftime(out, size, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm) == 0)
 		snprintf(out, size, "N/A");
 }

@@ -10,16 +10,22 @@
 
 #include "cli.h"
 
-#define OPT_END { 0, NULL, NULL, false, NULL }
+#define OPT_END                            \
+	{                                  \
+		0, NULL, NULL, false, NULL \
+	}
 
 /* The registry options of pull, push, login and build (registry_opts.c). */
-#define REGISTRY_OPTIONS                                                                      \
-	{ 0, "tls-ca", "FILE", false,                                                          \
-	  "trust the CA certificates in FILE besides the system's and SSL_CERT_FILE/_DIR" },  \
-	{ 0, "insecure-registry", "HOST", false,                                               \
-	  "talk plain HTTP to HOST (repeatable; loopback hosts already are)" },                \
-	{ 0, "secure-registry", "HOST", false, "talk TLS to a loopback HOST (repeatable)" }
+#define REGISTRY_OPTIONS                                                                        \
+	{ 0, "tls-ca", "FILE", false,                                                           \
+	  "trust the CA certificates in FILE besides the system's and SSL_CERT_FILE/_DIR" },    \
+		{ 0, "insecure-registry", "HOST", false,                                        \
+		  "talk plain HTTP to HOST (repeatable; loopback hosts already are)" },         \
+	{                                                                                       \
+		0, "secure-registry", "HOST", false, "talk TLS to a loopback HOST (repeatable)" \
+	}
 
+/* clang-format off */
 static const struct cli_help_option global_options[] = {
 	{ 0, "root", "DIR", false, "the store directory (default /var/lib/plate, for a normal "
 				   "user ~/.local/share/plate; or PLATE_ROOT)" },
@@ -33,9 +39,11 @@ static const struct cli_help_option global_options[] = {
 	{ 0, "version", NULL, false, "print the version" },
 	OPT_END,
 };
+/* clang-format on */
 
 static const struct cli_help_option no_options[] = { OPT_END };
 
+/* clang-format off */
 static const struct cli_help_option plan_options[] = {
 	{ 'f', "file", "FILE", false,
 	  "the Dockerfile (default CONTEXT/Dockerfile; - reads standard input)" },
@@ -45,6 +53,7 @@ static const struct cli_help_option plan_options[] = {
 	{ 0, "platform", "OS/ARCH[/VARIANT]", false, "the target platform (default this machine's)" },
 	OPT_END,
 };
+/* clang-format on */
 
 static const struct cli_help_option build_options[] = {
 	{ 't', "tag", "REF", false, "name the image REF (repeatable)" },
@@ -86,6 +95,7 @@ static const struct cli_help_option build_options[] = {
 	OPT_END,
 };
 
+/* clang-format off */
 static const struct cli_help_option images_options[] = {
 	{ 'a', "all", NULL, false, "every image (plate keeps no intermediate images: the same list)" },
 	{ 'q', "quiet", NULL, false, "print only the image IDs" },
@@ -96,12 +106,16 @@ static const struct cli_help_option images_options[] = {
 	  "'table TEMPLATE' or 'json'" },
 	OPT_END,
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cli_help_option inspect_options[] = {
 	{ 'f', "format", "TEMPLATE", false, "a Go template per image ({{.Id}}, {{json .Config}}...)" },
 	OPT_END,
 };
+/* clang-format on */
 
+/* clang-format off */
 static const struct cli_help_option history_options[] = {
 	{ 'H', "human", "BOOL", true, "sizes and dates for people (default true; -H=false: bytes)" },
 	{ 'q', "quiet", NULL, false, "print only the layer IDs" },
@@ -110,6 +124,7 @@ static const struct cli_help_option history_options[] = {
 	  "a Go template per step ({{.ID}}, {{.CreatedBy}}, {{.Size}}...), 'table TEMPLATE' or 'json'" },
 	OPT_END,
 };
+/* clang-format on */
 
 static const struct cli_help_option rmi_options[] = {
 	{ 'f', "force", NULL, false, "remove an image even when other names share its ID" },
@@ -135,6 +150,7 @@ static const struct cli_help_option load_options[] = {
 	OPT_END,
 };
 
+/* clang-format off */
 static const struct cli_help_option import_options[] = {
 	{ 'c', "change", "INSTRUCTION", false,
 	  "apply a Dockerfile instruction to the config: CMD, ENTRYPOINT, ENV, ... (repeatable)" },
@@ -142,6 +158,7 @@ static const struct cli_help_option import_options[] = {
 	{ 0, "platform", "OS/ARCH[/VARIANT]", false, "the image's platform (default this machine's)" },
 	OPT_END,
 };
+/* clang-format on */
 
 static const struct cli_help_option run_options[] = {
 	{ 0, "rm", NULL, false, "accepted for docker compatibility: nothing is kept anyway" },
@@ -166,6 +183,7 @@ static const struct cli_help_option transfer_options[] = {
 	OPT_END,
 };
 
+/* clang-format off */
 static const struct cli_help_option login_options[] = {
 	{ 'u', "username", "USER", false, "the user name (asked on a terminal when missing)" },
 	{ 'p', "password", "PASSWORD", false, "the password (visible to other users: prefer "
@@ -174,6 +192,7 @@ static const struct cli_help_option login_options[] = {
 	REGISTRY_OPTIONS,
 	OPT_END,
 };
+/* clang-format on */
 
 static const struct cli_help_option check_options[] = {
 	{ 0, "strict", NULL, false, "exit 3 on any warning, not only on errors" },
@@ -205,6 +224,7 @@ static const struct cli_help_option help_options[] = {
 	OPT_END,
 };
 
+/* clang-format off */
 static const struct cli_help helps[] = {
 	{ "plate", "a daemonless OCI image builder", "[GLOBAL OPTIONS] COMMAND [ARGS...]",
 	  "plate builds OCI images from Dockerfiles without a daemon: one binary and one store "
@@ -299,7 +319,7 @@ static const struct cli_help helps[] = {
 	  "Prints the help of COMMAND, or the list of commands.", CLI_OPERAND_COMMAND, false,
 	  help_options },
 };
-
+/* clang-format on */
 
 const struct cli_help *cli_help_find(const char *name)
 {
@@ -398,8 +418,10 @@ static void option_words(const struct cli_help_option *o, char *out, size_t size
 	if (o->short_name != 0)
 		snprintf(s, sizeof(s), "-%c, ", o->short_name);
 	snprintf(out, size, "%s--%s%s%s%s", s, o->name,
-		 o->arg == NULL ? "" : o->optional_arg ? "[=" : " ", o->arg ? o->arg : "",
-		 o->arg != NULL && o->optional_arg ? "]" : "");
+		 o->arg == NULL	   ? ""
+		 : o->optional_arg ? "[="
+				   : " ",
+		 o->arg ? o->arg : "", o->arg != NULL && o->optional_arg ? "]" : "");
 }
 
 void cli_help_print(const struct cli_ctx *ctx, const struct cli_help *h, FILE *out)

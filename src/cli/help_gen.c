@@ -105,7 +105,8 @@ static void man_page(const struct cli_ctx *ctx, const struct cli_help *h, FILE *
 		      "registries are checked against, instead of the system's\n"
 		      ".TP\n\\fBSOURCE_DATE_EPOCH\\fR\nthe time layer files are clamped to and "
 		      "images are dated with\n"
-		      ".SH EXIT STATUS\n0 ok, 1 failure, 2 usage or parse error, 3 a check failed.\n",
+		      ".SH EXIT STATUS\n0 ok, 1 failure, 2 usage or parse error, 3 a check "
+		      "failed.\n",
 		      out);
 	}
 	fputs(".SH SEE ALSO\n", out);
@@ -126,10 +127,12 @@ static const char *value_kind(const char *arg)
 	return "none";
 }
 
+/* clang-format off */
 static const char *const operand_kinds[] = {
 	[CLI_OPERAND_NONE] = "none",   [CLI_OPERAND_IMAGE] = "image", [CLI_OPERAND_FILE] = "file",
 	[CLI_OPERAND_DIR] = "dir",     [CLI_OPERAND_COMMAND] = "command",
 };
+/* clang-format on */
 
 /* Words on one line: "-t --tag --no-cache" (valued: only those taking a value). */
 static void bash_words(const struct cli_help *h, bool valued, const char *kind, FILE *out)
@@ -202,7 +205,7 @@ static void bash_completion(const struct cli_ctx *ctx, FILE *out)
 	      "\t[ \"$prev\" != : ] || prev=${COMP_WORDS[COMP_CWORD - 2]}\n"
 	      "\tcase $cmd in\n",
 	      out);
-	for (const char *const *c = ctx->commands; ; c++) {
+	for (const char *const *c = ctx->commands;; c++) {
 		bash_command_case(*c, out);
 		if (*c == NULL)
 			break;
@@ -330,10 +333,12 @@ static void zsh_completion(const struct cli_ctx *ctx, FILE *out)
 		const struct cli_help *h = cli_help_find(*c);
 		if (h == NULL)
 			continue;
-		fprintf(out, "\t%s)\n\t\t_arguments %s\\\n", *c, h->options_first ? "-S -A '-*' " : "");
+		fprintf(out, "\t%s)\n\t\t_arguments %s\\\n", *c,
+			h->options_first ? "-S -A '-*' " : "");
 		zsh_options(h, out);
-		fprintf(out, "\t\t'(- *)'{-h,--help}'[print the help]' \\\n"
-			     "\t\t'*:operand:%s' && ret=0 ;;\n",
+		fprintf(out,
+			"\t\t'(- *)'{-h,--help}'[print the help]' \\\n"
+			"\t\t'*:operand:%s' && ret=0 ;;\n",
 			zsh_action(operand_kinds[h->operand]));
 	}
 	fputs("\tesac\n\treturn ret\n}\n\n_plate \"$@\"\n", out);
@@ -341,7 +346,10 @@ static void zsh_completion(const struct cli_ctx *ctx, FILE *out)
 
 int cli_cmd_help(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
-	enum { OPT_MAN = 0x1201, OPT_COMPLETION };
+	enum {
+		OPT_MAN = 0x1201,
+		OPT_COMPLETION
+	};
 	static const struct option longopts[] = {
 		{ "man", no_argument, NULL, OPT_MAN },
 		{ "completion", required_argument, NULL, OPT_COMPLETION },
@@ -360,7 +368,8 @@ int cli_cmd_help(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 		else if (c == OPT_COMPLETION)
 			shell = optarg;
 		else if (c == ':')
-			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[optind - 1]);
+			return cli_usage_error(ctx, err, "option '%s' needs a value",
+					       argv[optind - 1]);
 		else
 			return cli_bad_option(ctx, "help", argv, err);
 	}

@@ -54,8 +54,8 @@ static json_t *entry_json(const struct store_image *img, size_t k, uint64_t size
 	if (!o->no_trunc && strlen(by) > 45 && asprintf(&cut, "%.42s...", by) < 0)
 		cut = NULL;
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ID", id, "CreatedSince",
-			 o->human ? age : rfc3339, "CreatedAt", at, "CreatedBy", cut ? cut : by, "Size",
-			 bytes, "Comment", h->comment ? h->comment : "");
+			 o->human ? age : rfc3339, "CreatedAt", at, "CreatedBy", cut ? cut : by,
+			 "Size", bytes, "Comment", h->comment ? h->comment : "");
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -95,13 +95,15 @@ static int parse_history_args(struct cli_ctx *ctx, int argc, char **argv, struct
 		/* -H=false as docker spells it; -Hfalse and --human=false too */
 		else if (c == 'H' && parse_bool(v, &o->human) < 0)
 			return cli_usage_error(ctx, err,
-					       "history: --human takes true or false, not '%s'", optarg);
+					       "history: --human takes true or false, not '%s'",
+					       optarg);
 		else if (c != 'H')
 			return cli_bad_option(ctx, "history", argv, err);
 	}
 	if (optind + 1 != argc)
-		return cli_usage_error(ctx, err, "usage: plate history [-H=true|false] [-q] "
-						 "[--no-trunc] [--format FORMAT] REF");
+		return cli_usage_error(ctx, err,
+				       "usage: plate history [-H=true|false] [-q] "
+				       "[--no-trunc] [--format FORMAT] REF");
 	return 0;
 }
 
@@ -122,7 +124,8 @@ int cli_cmd_history(struct cli_ctx *ctx, int argc, char **argv, struct plate_err
 	rc = -1;
 	format = o.quiet ? "{{.ID}}" : o.format ? o.format : "table";
 	if (cli_format_init(&f, format,
-			    "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}", err) < 0) {
+			    "{{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+			    err) < 0) {
 		ctx->error_exit = CLI_EXIT_USAGE;
 		goto out;
 	}
@@ -146,9 +149,9 @@ int cli_cmd_history(struct cli_ctx *ctx, int argc, char **argv, struct plate_err
 		if (r < 0)
 			goto out;
 	}
-	header = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ID", "IMAGE", "CreatedSince", "CREATED",
-			   "CreatedAt", "CREATED AT", "CreatedBy", "CREATED BY", "Size", "SIZE",
-			   "Comment", "COMMENT");
+	header = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ID", "IMAGE", "CreatedSince",
+			   "CREATED", "CreatedAt", "CREATED AT", "CreatedBy", "CREATED BY", "Size",
+			   "SIZE", "Comment", "COMMENT");
 	if (cli_format_end(&f, header, err) < 0)
 		goto out;
 	rc = CLI_EXIT_OK;

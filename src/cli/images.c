@@ -151,6 +151,7 @@ out:
 
 int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
+	/* clang-format off */
 	static const struct option longopts[] = {
 		{ "all", no_argument, NULL, 'a' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -159,6 +160,7 @@ int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 		{ "format", required_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* clang-format on */
 	struct images_opts o = { 0 };
 	struct cli_format f = { 0 };
 	struct store *s = NULL;
@@ -184,24 +186,29 @@ int cli_cmd_images(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 			o.format = optarg;
 			break;
 		default:
-			return cli_usage_error(ctx, err, "images: unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error(ctx, err, "images: unknown option '%s'",
+					       argv[optind - 1]);
 		}
 	}
 	if (optind + 1 < argc)
 		return cli_usage_error(ctx, err, "images takes at most one REPOSITORY[:TAG]");
 	o.filter = optind < argc ? argv[optind] : NULL;
 	if (cli_format_init(&f,
-			    o.quiet	  ? "{{.ID}}"
-			    : o.format	  ? o.format
-			    : o.digests ? "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+			    o.quiet	? "{{.ID}}"
+			    : o.format	? o.format
+			    : o.digests ? "table "
+					  "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{."
+					  "CreatedSince}}\t{{.Size}}"
 					: "table",
-			    "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}", err) < 0) {
+			    "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+			    err) < 0) {
 		ctx->error_exit = CLI_EXIT_USAGE;
 		goto out;
 	}
 	header = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Repository", "REPOSITORY",
 			   "Tag", "TAG", "ID", "IMAGE ID", "Digest", "DIGEST", "CreatedSince",
-			   "CREATED", "CreatedAt", "CREATED AT", "Size", "SIZE", "VirtualSize", "SIZE");
+			   "CREATED", "CreatedAt", "CREATED AT", "Size", "SIZE", "VirtualSize",
+			   "SIZE");
 	if (cli_open_store(ctx, &s, err) < 0 || list(s, &o, &f, err) < 0 ||
 	    cli_format_end(&f, header, err) < 0)
 		goto out;

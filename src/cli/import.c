@@ -43,12 +43,13 @@ int cli_cmd_import(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 			platform = strdup(optarg);
 			break;
 		default:
-			return cli_usage_error(ctx, err, "import: bad option '%s'", argv[optind - 1]);
+			return cli_usage_error(ctx, err, "import: bad option '%s'",
+					       argv[optind - 1]);
 		}
 	}
 	if (optind >= argc || argc - optind > 2)
-		return cli_usage_error(ctx, err,
-				       "usage: plate import [--change INSTR]... [-m MSG] FILE|- [REF]");
+		return cli_usage_error(
+			ctx, err, "usage: plate import [--change INSTR]... [-m MSG] FILE|- [REF]");
 	o.changes = changes;
 	if (cli_source_date_epoch(ctx, &o.epoch, err) < 0)
 		return -1;

@@ -14,7 +14,8 @@ static json_t *strings_array(const struct oci_strings *s, bool familiar)
 	json_t *a = json_array();
 
 	for (size_t i = 0; a != NULL && i < s->n; i++)
-		json_array_append_new(a, json_string(familiar ? oci_familiar_name(s->v[i]) : s->v[i]));
+		json_array_append_new(a,
+				      json_string(familiar ? oci_familiar_name(s->v[i]) : s->v[i]));
 	return a;
 }
 
@@ -25,7 +26,8 @@ static json_t *repo_digests(const struct oci_index *idx, const struct store_imag
 	json_t *a = json_array();
 
 	for (size_t i = 0; a != NULL && i < idx->n_manifests; i++) {
-		const char *v = oci_map_get(&idx->manifests[i].annotations, STORE_ANNOTATION_REPO_DIGEST);
+		const char *v =
+			oci_map_get(&idx->manifests[i].annotations, STORE_ANNOTATION_REPO_DIGEST);
 		const char *shown = v ? oci_familiar_name(v) : NULL;
 		bool seen = false;
 		size_t k;
@@ -33,8 +35,7 @@ static json_t *repo_digests(const struct oci_index *idx, const struct store_imag
 
 		if (v == NULL || strcmp(idx->manifests[i].digest, img->root.digest) != 0)
 			continue;
-		json_array_foreach(a, k, e)
-			seen = seen || strcmp(json_string_value(e), shown) == 0;
+		json_array_foreach(a, k, e) seen = seen || strcmp(json_string_value(e), shown) == 0;
 		if (!seen)
 			json_array_append_new(a, json_string(shown));
 	}
@@ -67,8 +68,8 @@ static json_t *image_json(struct store *s, const struct oci_index *idx,
 	const struct oci_config *c = &img->config;
 	uint64_t size = 0;
 
-	if (json_parse(img->config_json, img->config_len, OCI_MAX_CONFIG_SIZE, JSON_DEFAULT_MAX_DEPTH,
-		       &raw, err) < 0) {
+	if (json_parse(img->config_json, img->config_len, OCI_MAX_CONFIG_SIZE,
+		       JSON_DEFAULT_MAX_DEPTH, &raw, err) < 0) {
 		json_decref(o);
 		return NULL;
 	}
@@ -131,8 +132,9 @@ int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv, struct plate_err
 	opterr = 0;
 	while ((c = cli_getopt(argc, argv, "f:", longopts)) != -1) {
 		if (c != 'f') {
-			rc = optopt == 'f' ? cli_usage_error(ctx, err, "inspect: --format needs a value")
-					   : cli_bad_option(ctx, "inspect", argv, err);
+			rc = optopt == 'f'
+				     ? cli_usage_error(ctx, err, "inspect: --format needs a value")
+				     : cli_bad_option(ctx, "inspect", argv, err);
 			goto out;
 		}
 		format = optarg;
@@ -167,9 +169,7 @@ int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv, struct plate_err
 	if (format != NULL) {
 		size_t k;
 		json_t *o;
-		json_array_foreach(list, k, o)
-			if (cli_format_row(&f, o, err) < 0)
-				goto out;
+		json_array_foreach(list, k, o) if (cli_format_row(&f, o, err) < 0) goto out;
 	} else {
 		text = json_dumps(list, JSON_INDENT(4));
 		if (text != NULL)

@@ -35,7 +35,8 @@ int cli_cmd_load(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 	if (optind < argc)
 		return cli_usage_error(ctx, err, "usage: plate load [-i FILE|DIR] [-q]");
 	if (input == NULL && isatty(STDIN_FILENO))
-		return cli_usage_error(ctx, err, "load: no archive on standard input (use -i FILE)");
+		return cli_usage_error(ctx, err,
+				       "load: no archive on standard input (use -i FILE)");
 	if (cli_open_store(ctx, &s, err) < 0)
 		return -1;
 	if (input != NULL && stat(input, &st) == 0 && S_ISDIR(st.st_mode)) {

@@ -48,7 +48,8 @@ static int read_password(char **out, struct plate_error **err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || buf_add(&b, chunk, (size_t)n) < 0)
-			return plate_err_new(err, n < 0 ? errno : EFBIG, "cannot read the password");
+			return plate_err_new(err, n < 0 ? errno : EFBIG,
+					     "cannot read the password");
 	}
 	while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
 		b.len--;
@@ -120,8 +121,7 @@ char *cli_registry_host(const char *s)
 }
 
 /* Replaces path with data, 0600, in a directory created 0700 if need be. */
-int cli_write_private_file(const char *path, const char *data, size_t len,
-			   struct plate_error **err)
+int cli_write_private_file(const char *path, const char *data, size_t len, struct plate_error **err)
 {
 	_cleanup_free_ char *copy = strdup(path);
 	struct replace_file rf;
@@ -200,16 +200,19 @@ static int parse_login_args(struct cli_ctx *ctx, int argc, char **argv, struct c
 		else if (c == 'S')
 			a->from_stdin = true;
 		else
-			return cli_usage_error(ctx, err, "login: bad option '%s'", argv[optind - 1]);
+			return cli_usage_error(ctx, err, "login: bad option '%s'",
+					       argv[optind - 1]);
 	}
 	if (argc - optind != 1)
 		return cli_usage_error(ctx, err, "login takes one REGISTRY");
 	if (a->lc.password != NULL && a->from_stdin)
-		return cli_usage_error(ctx, err, "login: -p and --password-stdin exclude each other");
+		return cli_usage_error(ctx, err,
+				       "login: -p and --password-stdin exclude each other");
 	if ((a->lc.username == NULL && (a->from_stdin || !tty)) ||
 	    (a->lc.password == NULL && !a->from_stdin && !tty))
-		return cli_usage_error(ctx, err, "login needs -u USER and -p PASSWORD or "
-						 "--password-stdin when standard input is not a terminal");
+		return cli_usage_error(ctx, err,
+				       "login needs -u USER and -p PASSWORD or "
+				       "--password-stdin when standard input is not a terminal");
 	a->registry = argv[optind];
 	return 0;
 }
@@ -238,8 +241,8 @@ static int ask_credentials(struct login_args *a, char **user, char **password,
 
 /* Into the credential helper when the docker config names one (a plain-text entry would
  * shadow it), else into `auths` in plain text, with docker's warning. */
-static int keep_credentials(struct cli_registry *reg, const char *host,
-			    const struct login_cred *lc, struct plate_error **err)
+static int keep_credentials(struct cli_registry *reg, const char *host, const struct login_cred *lc,
+			    struct plate_error **err)
 {
 	const char *helper = cli_login_helper(&reg->config, host);
 	_cleanup_free_ char *path = NULL;

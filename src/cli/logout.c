@@ -24,7 +24,8 @@ int cli_cmd_logout(struct cli_ctx *ctx, int argc, char **argv, struct plate_erro
 	helper = cli_login_helper(&reg.config, host);
 	if (helper != NULL &&
 	    (erased = registry_credential_helper_erase(helper, NULL,
-						       registry_credential_server_url(host), err)) < 0)
+						       registry_credential_server_url(host), err)) <
+		    0)
 		goto out;
 	if ((r = cli_docker_config_update(host, NULL, NULL, err)) < 0)
 		goto out;

@@ -26,6 +26,7 @@ struct cli_command {
 	bool userns;
 };
 
+/* clang-format off */
 static const struct cli_command commands[] = {
 	{ "parse", cli_cmd_parse, false },     { "plan", cli_cmd_plan, false },
 	{ "version", cli_cmd_version, false }, { "images", cli_cmd_images, true },
@@ -40,6 +41,7 @@ static const struct cli_command commands[] = {
 	{ "du", cli_cmd_du, true },            { "sbom", cli_cmd_sbom, true },
 	{ "help", cli_cmd_help, false },
 };
+/* clang-format on */
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -271,8 +273,8 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < sizeof(limit_options) / sizeof(limit_options[0]); k++) {
 		const char *v = getenv(limit_options[k].env);
 		if (v != NULL && v[0] != '\0' && set_limit(&ctx.limits, &limit_options[k], v) < 0) {
-			fprintf(stderr, "plate: error: %s='%s' is not a %s\n", limit_options[k].env, v,
-				limit_options[k].is_size ? "size" : "number");
+			fprintf(stderr, "plate: error: %s='%s' is not a %s\n", limit_options[k].env,
+				v, limit_options[k].is_size ? "size" : "number");
 			return CLI_EXIT_USAGE;
 		}
 	}
@@ -287,7 +289,8 @@ int main(int argc, char **argv)
 			if (lim < 0)
 				return CLI_EXIT_USAGE;
 			if (root[0] == '\0') {
-				fputs("plate: error: --root needs a directory, not an empty string\n",
+				fputs("plate: error: --root needs a directory, not an empty "
+				      "string\n",
 				      stderr);
 				return CLI_EXIT_USAGE;
 			}
@@ -300,7 +303,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--version") == 0) {
 			return cli_cmd_version(&ctx, 1, argv, &err) < 0 ? 1 : 0;
 		} else {
-			fprintf(stderr, "plate: error: unknown global option '%s'\n", cli_safe(argv[i]));
+			fprintf(stderr, "plate: error: unknown global option '%s'\n",
+				cli_safe(argv[i]));
 			print_see_help();
 			return CLI_EXIT_USAGE;
 		}

@@ -27,8 +27,8 @@ int cli_cmd_parse(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 	if (argc - i != 1 || strcmp(argv[i], "-") == 0)
 		return cli_usage_error(ctx, err, "usage: plate parse FILE");
 	path = argv[i];
-	if (cli_read_file(path, dockerfile_default_limits.max_file + 1, &source, &source_len,
-			  err) < 0) {
+	if (cli_read_file(path, dockerfile_default_limits.max_file + 1, &source, &source_len, err) <
+	    0) {
 		/* An oversized Dockerfile is malformed input, not a runtime failure. */
 		if ((*err)->errno_value == EFBIG)
 			ctx->error_exit = CLI_EXIT_USAGE;

@@ -37,7 +37,8 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, struct cli_doc
 		if (r > 0)
 			continue;
 		if (c == ':')
-			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[optind - 1]);
+			return cli_usage_error(ctx, err, "option '%s' needs a value",
+					       argv[optind - 1]);
 		return cli_bad_option(ctx, "plan", argv, err);
 	}
 	if (argc - optind > 1)

@@ -30,14 +30,19 @@
 #include "base/printable.h"
 #include "cli.h"
 
-enum mode { MODE_PLAIN, MODE_JSON, MODE_TTY, MODE_QUIET };
+enum mode {
+	MODE_PLAIN,
+	MODE_JSON,
+	MODE_TTY,
+	MODE_QUIET
+};
 
 struct step {
 	unsigned id;
 	char *name;
 	char state[16]; /* "", "CACHED", "DONE", "ERROR" */
 	double seconds;
-	char last[120]; /* last output line (tty) */
+	char last[120];	    /* last output line (tty) */
 	struct buf partial; /* output not yet ended by a newline (plain) */
 	double t0;
 };
@@ -50,7 +55,7 @@ struct cli_progress {
 	/* tty: what the ticker and the events share, under lock */
 	unsigned drawn; /* lines drawn last time */
 	bool color;
-	double t0;      /* the first event */
+	double t0; /* the first event */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	pthread_t ticker;
@@ -85,8 +90,10 @@ int cli_progress_new(const char *mode, struct cli_progress **out, struct plate_e
 		p->mode = MODE_QUIET;
 	else {
 		free(p);
-		return plate_err_new(err, EINVAL, "unknown %s '%s' (auto, tty, plain, json, rawjson, quiet)",
-				     mode == getenv("BUILDKIT_PROGRESS") ? "BUILDKIT_PROGRESS" : "--progress",
+		return plate_err_new(err, EINVAL,
+				     "unknown %s '%s' (auto, tty, plain, json, rawjson, quiet)",
+				     mode == getenv("BUILDKIT_PROGRESS") ? "BUILDKIT_PROGRESS"
+									 : "--progress",
 				     mode);
 	}
 	{
@@ -144,10 +151,10 @@ static struct step *find(struct cli_progress *p, unsigned id, const char *name)
 
 /* Names, messages and output come from the Dockerfile, the context, the image and what RUN
  * printed: escape sequences are shown, not obeyed (base/printable.h). */
-#define SAFE(var, s, len, max)                                                              \
-	_cleanup_free_ char *var = printable_dup((s), (len), (max), 0);                     \
-	if (var == NULL)                                                                     \
-		return
+#define SAFE(var, s, len, max)                                          \
+	_cleanup_free_ char *var = printable_dup((s), (len), (max), 0); \
+	if (var == NULL)                                                \
+	return
 
 #define MESSAGE_MAX 2000
 
@@ -238,12 +245,14 @@ static void plain(struct cli_progress *p, const struct engine_event *ev)
 
 static void json_event(struct cli_progress *p, const struct engine_event *ev)
 {
+	/* clang-format off */
 	static const char *const types[] = {
 		[ENGINE_EVENT_STEP_START] = "start",   [ENGINE_EVENT_STEP_CACHED] = "cached",
 		[ENGINE_EVENT_STEP_OUTPUT] = "output", [ENGINE_EVENT_STEP_DONE] = "done",
 		[ENGINE_EVENT_STEP_ERROR] = "error",   [ENGINE_EVENT_WARNING] = "warning",
 		[ENGINE_EVENT_STEP_MISS] = "miss", [ENGINE_EVENT_ISOLATION] = "isolation",
 	};
+	/* clang-format on */
 	json_t *o = json_object();
 	char *text;
 
@@ -264,9 +273,10 @@ static void json_event(struct cli_progress *p, const struct engine_event *ev)
 		json_object_set_new(o, "process_seconds", json_real(ev->process_seconds));
 	/* A miss says why in "reason", a hit from a shared cache where from in "source". */
 	if (ev->message)
-		json_object_set_new(o, ev->type == ENGINE_EVENT_STEP_MISS     ? "reason"
-				       : ev->type == ENGINE_EVENT_STEP_CACHED ? "source"
-									      : "message",
+		json_object_set_new(o,
+				    ev->type == ENGINE_EVENT_STEP_MISS	   ? "reason"
+				    : ev->type == ENGINE_EVENT_STEP_CACHED ? "source"
+									   : "message",
 				    json_string(ev->message));
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (text != NULL)
@@ -294,7 +304,7 @@ static void color(struct cli_progress *p, const char *sgr)
 static void tty_step(struct cli_progress *p, const struct step *t, unsigned cols)
 {
 	double secs = t->state[0] ? t->seconds : cli_now() - t->t0;
-	const char *word = strcmp(t->state, "CACHED") == 0 ? "CACHED "
+	const char *word = strcmp(t->state, "CACHED") == 0  ? "CACHED "
 			   : strcmp(t->state, "ERROR") == 0 ? "ERROR "
 							    : "";
 	int room = (int)cols - 12 - (int)strlen(word);
@@ -380,7 +390,8 @@ static void tty(struct cli_progress *p, const struct engine_event *ev)
 		goto out;
 	if (ev->type == ENGINE_EVENT_ISOLATION) {
 		/* Above the live list, where it stays. */
-		_cleanup_free_ char *name = printable_dup(ev->name, strlen(ev->name), MESSAGE_MAX, 0);
+		_cleanup_free_ char *name =
+			printable_dup(ev->name, strlen(ev->name), MESSAGE_MAX, 0);
 		if (name == NULL)
 			goto out;
 		if (p->drawn > 0)

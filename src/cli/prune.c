@@ -32,7 +32,8 @@ int cli_cmd_prune(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		} else if (c == 'm') {
 			mounts = true;
 		} else {
-			return cli_usage_error(ctx, err, "prune: unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error(ctx, err, "prune: unknown option '%s'",
+					       argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -18,8 +18,8 @@ int cli_cmd_pull(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 	if (transfer_pull(&t.o, argv[first], &t.res, err) < 0)
 		goto out;
 	if (!t.quiet)
-		fprintf(stderr, "pulled %u of %u blobs (%.1f MiB)\n", t.res.transferred, t.res.blobs,
-			(double)t.res.bytes / (1 << 20));
+		fprintf(stderr, "pulled %u of %u blobs (%.1f MiB)\n", t.res.transferred,
+			t.res.blobs, (double)t.res.bytes / (1 << 20));
 	printf("%s\n", t.res.name ? oci_familiar_name(t.res.name) : t.res.digest);
 	if (!t.quiet && t.res.name)
 		fprintf(stderr, "digest: %s\n", t.res.digest);

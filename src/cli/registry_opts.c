@@ -114,7 +114,8 @@ int cli_transfer_begin(struct cli_ctx *ctx, const char *cmd, int argc, char **ar
 			t->quiet = true;
 			break;
 		default:
-			return cli_usage_error(ctx, err, "%s: bad option '%s'", cmd, argv[optind - 1]);
+			return cli_usage_error(ctx, err, "%s: bad option '%s'", cmd,
+					       argv[optind - 1]);
 		}
 	}
 	if (cli_registry_setup(&t->reg, err) < 0 || cli_open_store(ctx, &t->store, err) < 0)

@@ -11,7 +11,8 @@
 static bool index_has_name(const struct oci_index *idx, const char *name)
 {
 	for (size_t i = 0; i < idx->n_manifests; i++) {
-		const char *n = oci_map_get(&idx->manifests[i].annotations, OCI_ANNOTATION_REF_NAME);
+		const char *n =
+			oci_map_get(&idx->manifests[i].annotations, OCI_ANNOTATION_REF_NAME);
 		if (n != NULL && strcmp(n, name) == 0)
 			return true;
 	}
@@ -36,7 +37,8 @@ int cli_cmd_rmi(struct cli_ctx *ctx, int argc, char **argv, struct plate_error *
 	opterr = 0;
 	while ((c = cli_getopt(argc, argv, "f", longopts)) != -1) {
 		if (c != 'f')
-			return cli_usage_error(ctx, err, "rmi: unknown option '%s'", argv[optind - 1]);
+			return cli_usage_error(ctx, err, "rmi: unknown option '%s'",
+					       argv[optind - 1]);
 		force = true;
 	}
 	if (optind >= argc)
@@ -49,8 +51,10 @@ int cli_cmd_rmi(struct cli_ctx *ctx, int argc, char **argv, struct plate_error *
 		_cleanup_free_ char *name = NULL;
 		struct store_image *img = NULL;
 
-		if (cli_normalise_name(argv[i], true, &name, &e) == 0 && index_has_name(&idx, name)) {
-			if (store_txn_untag(t, name, err) < 0 || oci_strings_add(&untagged, name, err) < 0)
+		if (cli_normalise_name(argv[i], true, &name, &e) == 0 &&
+		    index_has_name(&idx, name)) {
+			if (store_txn_untag(t, name, err) < 0 ||
+			    oci_strings_add(&untagged, name, err) < 0)
 				goto out;
 			continue;
 		}
@@ -58,7 +62,8 @@ int cli_cmd_rmi(struct cli_ctx *ctx, int argc, char **argv, struct plate_error *
 			goto out;
 		if (img->names.n > 1 && !force) {
 			plate_err_new(err, 0,
-				      "image '%s' has %zu names (%s, ...): remove them by name or use -f",
+				      "image '%s' has %zu names (%s, ...): remove them by name or "
+				      "use -f",
 				      argv[i], img->names.n, img->names.v[0]);
 			store_image_free(img);
 			goto out;

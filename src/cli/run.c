@@ -86,7 +86,8 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **e
 			else if (strcmp(optarg, "default") == 0)
 				o.network = ENGINE_NET_DEFAULT;
 			else
-				return cli_usage_error(ctx, err, "--network must be default, none or host");
+				return cli_usage_error(ctx, err,
+						       "--network must be default, none or host");
 			break;
 		case 'E':
 			o.entrypoint = optarg;
@@ -104,7 +105,8 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **e
 			o.platform = optarg;
 			break;
 		case ':':
-			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[optind - 1]);
+			return cli_usage_error(ctx, err, "option '%s' needs a value",
+					       argv[optind - 1]);
 		default:
 			return cli_usage_error(ctx, err, "unknown option '%s' for run",
 					       argv[optind - 1]);
@@ -124,8 +126,10 @@ static int parse_args(struct cli_ctx *ctx, int argc, char **argv, const char **e
 int cli_cmd_run(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
 	struct engine_run_options o = { .platform = cli_host_platform(),
-					.stdin_fd = STDIN_FILENO, .stdout_fd = STDOUT_FILENO,
-					.stderr_fd = STDERR_FILENO, .cancel_fd = -1 };
+					.stdin_fd = STDIN_FILENO,
+					.stdout_fd = STDOUT_FILENO,
+					.stderr_fd = STDERR_FILENO,
+					.cancel_fd = -1 };
 	_cleanup_free_ const char **env = calloc((size_t)argc + 1, sizeof(char *));
 	_cleanup_free_ char *resolv = NULL;
 	_cleanup_error_ struct plate_error *ignored = NULL;

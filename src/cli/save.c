@@ -40,7 +40,8 @@ int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 			else if (strcmp(optarg, "oci") == 0 || strcmp(optarg, "oci-archive") == 0)
 				format = STORE_ARCHIVE_OCI;
 			else
-				return cli_usage_error(ctx, err, "save: unknown format '%s' (docker or oci)",
+				return cli_usage_error(ctx, err,
+						       "save: unknown format '%s' (docker or oci)",
 						       optarg);
 			break;
 		default:
@@ -51,8 +52,8 @@ int cli_cmd_save(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 		return cli_usage_error(ctx, err,
 				       "usage: plate save [-o FILE] [--format docker|oci] REF...");
 	if (output == NULL && isatty(STDOUT_FILENO))
-		return cli_usage_error(ctx, err,
-				       "save: refusing to write an archive to a terminal (use -o FILE)");
+		return cli_usage_error(
+			ctx, err, "save: refusing to write an archive to a terminal (use -o FILE)");
 	if (cli_open_store(ctx, &s, err) < 0)
 		return -1;
 	if (output != NULL && stat(output, &st) == 0 && !S_ISREG(st.st_mode)) {

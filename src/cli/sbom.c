@@ -34,7 +34,8 @@ int cli_cmd_sbom(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 		if (c == 'P')
 			platform = optarg;
 		else if (c == ':')
-			return cli_usage_error(ctx, err, "option '%s' needs a value", argv[optind - 1]);
+			return cli_usage_error(ctx, err, "option '%s' needs a value",
+					       argv[optind - 1]);
 		else
 			return cli_bad_option(ctx, "sbom", argv, err);
 	}

@@ -62,10 +62,10 @@ const char *cli_host_platform(void)
 	static const struct {
 		const char *machine, *platform;
 	} map[] = {
-		{ "x86_64", "linux/amd64" },   { "aarch64", "linux/arm64" },
-		{ "armv7l", "linux/arm/v7" },  { "armv6l", "linux/arm/v6" },
-		{ "i686", "linux/386" },       { "ppc64le", "linux/ppc64le" },
-		{ "s390x", "linux/s390x" },    { "riscv64", "linux/riscv64" },
+		{ "x86_64", "linux/amd64" },  { "aarch64", "linux/arm64" },
+		{ "armv7l", "linux/arm/v7" }, { "armv6l", "linux/arm/v6" },
+		{ "i686", "linux/386" },      { "ppc64le", "linux/ppc64le" },
+		{ "s390x", "linux/s390x" },   { "riscv64", "linux/riscv64" },
 	};
 	struct utsname u;
 

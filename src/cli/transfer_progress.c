@@ -29,7 +29,7 @@ struct cli_transfer_view {
 	bool tty;
 	struct bar *bars;
 	size_t n;
-	unsigned drawn;   /* tty: lines of bars on screen below the cursor's line */
+	unsigned drawn;	  /* tty: lines of bars on screen below the cursor's line */
 	double last_draw; /* tty: when, for the ten-a-second cap */
 };
 

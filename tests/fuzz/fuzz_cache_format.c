@@ -17,10 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	/* clang-format off */
 	struct oci_descriptor layers[] = {
 		{ .media_type = (char *)OCI_MEDIA_TYPE_LAYER_GZIP, .digest = (char *)D0, .size = 78 },
 		{ .media_type = (char *)OCI_MEDIA_TYPE_CONFIG, .digest = (char *)D1, .size = 9 },
 	};
+	/* clang-format on */
 	struct engine_cache_entry *v = NULL, *w = NULL;
 	_cleanup_error_ struct plate_error *err = NULL;
 	_cleanup_free_ char *json = NULL;

@@ -29,20 +29,23 @@ static void check(bool cond)
 
 static void fill_vars(struct dockerfile_vars *vars)
 {
+	/* clang-format off */
 	static const char *const pairs[][2] = {
 		{ "PWD", "/home" },     { "E", "" },	     { "S", "a b  c " },
 		{ "P", "*" },	        { "K", "한국어" },   { "NL", "x\ny" },
 		{ "BS", "\\" },	        { "D", "$0$$" },     { "Q", "'\"" },
 		{ "R", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab" },
 	};
+	/* clang-format on */
 
 	dockerfile_vars_init(vars);
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
 		check(dockerfile_vars_set(vars, pairs[i][0], pairs[i][1]) == 0);
 }
 
-static int expand_once(const char *word, size_t len, char escape, const struct dockerfile_vars *vars,
-		       unsigned flags, bool split, char **out, char ***words, size_t *n)
+static int expand_once(const char *word, size_t len, char escape,
+		       const struct dockerfile_vars *vars, unsigned flags, bool split, char **out,
+		       char ***words, size_t *n)
 {
 	struct plate_error *err = NULL;
 	int r;
@@ -101,7 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r1 == 0 && split) {
 		check(w1 != NULL && w1[n1] == NULL && n1 == n2);
 		for (size_t i = 0; i < n1; i++)
-			check(w1[i][0] != '\0' && strlen(w1[i]) <= CAP && strcmp(w1[i], w2[i]) == 0);
+			check(w1[i][0] != '\0' && strlen(w1[i]) <= CAP &&
+			      strcmp(w1[i], w2[i]) == 0);
 	}
 	free(out1);
 	free(out2);

@@ -85,8 +85,8 @@ static size_t generate(struct input *in, struct gen *g, long long epoch)
 		make_name(in, name, sizeof(name));
 		unsigned parent = take(in);
 		if (n_dirs == 0 || parent % 3 == 0 ||
-		    snprintf(x->path, sizeof(x->path), "%s/%s", g[dirs[parent % n_dirs]].path, name) >=
-			    (int)sizeof(x->path))
+		    snprintf(x->path, sizeof(x->path), "%s/%s", g[dirs[parent % n_dirs]].path,
+			     name) >= (int)sizeof(x->path))
 			snprintf(x->path, sizeof(x->path), "%s", name);
 		x->e.path = x->path;
 		x->e.mode = (take(in) << 4 | take(in)) & 07777;
@@ -176,7 +176,8 @@ static size_t generate(struct input *in, struct gen *g, long long epoch)
 		if (g[m].e.link_target != NULL)
 			g[m].e.link_target = g[m].target;
 		for (size_t k = 0; k < 3; k++)
-			g[m].xattrs[k].name = g[m].xnames[k], g[m].xattrs[k].value = g[m].xvalues[k];
+			g[m].xattrs[k].name = g[m].xnames[k],
+			g[m].xattrs[k].value = g[m].xvalues[k];
 		m++;
 	}
 	for (size_t i = 0; i < m; i++) {
@@ -191,7 +192,8 @@ static size_t generate(struct input *in, struct gen *g, long long epoch)
 			g[i].e.size = 0;
 			continue;
 		}
-		snprintf(g[i].target, sizeof(g[i].target), "%s", g[files[g[i].hardlink_pick % nf]].path);
+		snprintf(g[i].target, sizeof(g[i].target), "%s",
+			 g[files[g[i].hardlink_pick % nf]].path);
 		g[i].e.link_target = g[i].target;
 		g[i].e.mode &= 07777;
 	}
@@ -210,7 +212,8 @@ static int write_all(const struct gen *g, size_t n, const char *compression, lon
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		int a = g[i].e.type == LAYER_ENTRY_FILE
-				? layer_writer_add_data(w, &g[i].e, g[i].content, g[i].content_len, &err)
+				? layer_writer_add_data(w, &g[i].e, g[i].content, g[i].content_len,
+							&err)
 				: layer_writer_add(w, &g[i].e, -1, &err);
 		if (a < 0)
 			goto out;
@@ -257,7 +260,8 @@ static void compare(const struct gen *g, size_t n, long long epoch, int fd)
 		if (w->type == LAYER_ENTRY_FILE) {
 			uint8_t buf[128];
 			ssize_t got = 0, part;
-			while ((part = layer_reader_read(r, buf + got, sizeof(buf) - (size_t)got, &err)) > 0)
+			while ((part = layer_reader_read(r, buf + got, sizeof(buf) - (size_t)got,
+							 &err)) > 0)
 				got += part;
 			if (part < 0 || e.size != w->size || (size_t)got != g[i].content_len ||
 			    (got > 0 && memcmp(buf, g[i].content, (size_t)got) != 0))
@@ -275,7 +279,8 @@ static void compare(const struct gen *g, size_t n, long long epoch, int fd)
 			for (size_t x = 0; x < e.n_xattrs; x++)
 				if (strcmp(e.xattrs[x].name, want[x].name) != 0 ||
 				    e.xattrs[x].size != want[x].size ||
-				    (want[x].size > 0 && memcmp(e.xattrs[x].value, want[x].value, want[x].size) != 0))
+				    (want[x].size > 0 &&
+				     memcmp(e.xattrs[x].value, want[x].value, want[x].size) != 0))
 					fail("xattr differs", w->path);
 		}
 		i++;

@@ -31,13 +31,13 @@ static bool image_info(void *data, const char *image, struct lint_image_info *in
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const context[] = { "Dockerfile", ".env", "src", "src/main.go",
+	static const char *const context[] = { "Dockerfile",	".env",	  "src",  "src/main.go",
 					       "certs/tls.key", "go.mod", ".git", NULL };
 	static const char *const patterns[] = { "certs", "*.md", "!README.md", NULL };
 	static const struct dockerfile_limits limits = { .max_file = 1 << 16,
-							  .max_line = 1 << 14,
-							  .max_heredoc = 1 << 14,
-							  .max_instructions = 512 };
+							 .max_line = 1 << 14,
+							 .max_heredoc = 1 << 14,
+							 .max_instructions = 512 };
 	_cleanup_error_ struct plate_error *err = NULL;
 	struct finding_report report = FINDING_REPORT_INIT;
 	struct dockerfile *df = NULL;

@@ -33,7 +33,8 @@ static void check_plan(const struct plan *plan)
 		if (!st->needed)
 			abort();
 		for (size_t j = 0; j < st->n_depends_on; j++)
-			if (st->depends_on[j] >= st->index || !plan->stages[st->depends_on[j]].needed)
+			if (st->depends_on[j] >= st->index ||
+			    !plan->stages[st->depends_on[j]].needed)
 				abort();
 		dockerfile_vars_init(&env);
 		if (plan_step_env(st, st->n_steps, &env) < 0)
@@ -54,7 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	_cleanup_error_ struct plate_error *err = NULL;
 	struct dockerfile *df = NULL;
 	struct plan *plan = NULL;
-	struct plan_options o = { .build_args = args, .n_build_args = 3,
+	struct plan_options o = { .build_args = args,
+				  .n_build_args = 3,
 				  .target_platform = "linux/arm/v7" };
 
 	/* Keep inputs small: the parser's and planner's caps are tested elsewhere. */

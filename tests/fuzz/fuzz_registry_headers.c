@@ -46,8 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		reg_parse_http_date(s, len, &t, &err);
 		break;
 	case 5:
-		if (reg_resolve_location("https://reg.example/v2/a/blobs/uploads/x?y=1", s, len, &out,
-					 &err) == 0) {
+		if (reg_resolve_location("https://reg.example/v2/a/blobs/uploads/x?y=1", s, len,
+					 &out, &err) == 0) {
 			if (strncasecmp(out, "http", 4) != 0 || strpbrk(out, " \r\n\t") != NULL)
 				abort();
 			free(out);
@@ -56,7 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 6:
 		if (reg_parse_mirrors(s, len, &m, &err) == 0) {
 			for (size_t i = 0; i < m.n; i++)
-				if (m.v[i].domain == NULL || m.v[i].url == NULL || m.v[i].url[0] == '\0')
+				if (m.v[i].domain == NULL || m.v[i].url == NULL ||
+				    m.v[i].url[0] == '\0')
 					abort();
 			reg_mirrors_release(&m);
 		}

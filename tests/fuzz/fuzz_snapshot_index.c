@@ -31,7 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t entries, bytes;
 
 	if (size < 8 || memcmp(data, "PLATEIDX", 8) != 0) {
-		if (size > LAYER_INDEX_MAX - HEADER_LEN || (buf = malloc(size + HEADER_LEN)) == NULL)
+		if (size > LAYER_INDEX_MAX - HEADER_LEN ||
+		    (buf = malloc(size + HEADER_LEN)) == NULL)
 			return 0;
 		memcpy(buf, "PLATEIDX", 8);
 		buf[8] = LAYER_INDEX_VERSION;
@@ -57,8 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	for (size_t i = 0; i < ix->n; i++) {
 		const struct layer_index_node *n = &ix->nodes[i];
-		if (n->n_children && ((size_t)n->first_child <= i ||
-				      (size_t)n->first_child + n->n_children > ix->n))
+		if (n->n_children &&
+		    ((size_t)n->first_child <= i || (size_t)n->first_child + n->n_children > ix->n))
 			abort();
 		for (uint32_t k = 1; k < n->n_children; k++)
 			if (strcmp(ix->nodes[n->first_child + k - 1].name,

@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n = 0;
 
 	if (reg_parse_token_response(s, size, &tok, &err) == 0) {
-		if (tok.token == NULL || tok.token[0] == '\0' || strpbrk(tok.token, " \t\r\n") != NULL)
+		if (tok.token == NULL || tok.token[0] == '\0' ||
+		    strpbrk(tok.token, " \t\r\n") != NULL)
 			abort();
 		reg_token_release(&tok);
 	}

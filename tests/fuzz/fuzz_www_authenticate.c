@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (reg_parse_www_authenticate((const char *)data, size, &c, &err) < 0) {
 		if (err == NULL || err->message == NULL)
 			abort();
-		if (err->line != 0 && (err->line != 1 || err->column == 0 || err->column > size + 1))
+		if (err->line != 0 &&
+		    (err->line != 1 || err->column == 0 || err->column > size + 1))
 			abort();
 		return 0;
 	}

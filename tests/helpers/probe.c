@@ -146,18 +146,30 @@ static int cmd_type(const char *path)
 	if (lstat(path, &st) < 0)
 		return fail("lstat", path);
 	switch (st.st_mode & S_IFMT) {
-	case S_IFREG: puts("file"); break;
-	case S_IFDIR: puts("dir"); break;
-	case S_IFLNK: puts("symlink"); break;
-	case S_IFIFO: puts("fifo"); break;
-	case S_IFSOCK: puts("socket"); break;
+	case S_IFREG:
+		puts("file");
+		break;
+	case S_IFDIR:
+		puts("dir");
+		break;
+	case S_IFLNK:
+		puts("symlink");
+		break;
+	case S_IFIFO:
+		puts("fifo");
+		break;
+	case S_IFSOCK:
+		puts("socket");
+		break;
 	case S_IFCHR:
 		printf("char %u:%u\n", major(st.st_rdev), minor(st.st_rdev));
 		break;
 	case S_IFBLK:
 		printf("block %u:%u\n", major(st.st_rdev), minor(st.st_rdev));
 		break;
-	default: puts("unknown"); break;
+	default:
+		puts("unknown");
+		break;
 	}
 	return 0;
 }
@@ -472,7 +484,11 @@ static long keyring_id(const char *name)
 	return strtol(name, NULL, 10);
 }
 
-enum { KEYCTL_SEARCH_ = 10, KEYCTL_READ_ = 11, KEYCTL_INVALIDATE_ = 21 };
+enum {
+	KEYCTL_SEARCH_ = 10,
+	KEYCTL_READ_ = 11,
+	KEYCTL_INVALIDATE_ = 21
+};
 
 static int cmd_key(int argc, char **argv)
 {
@@ -510,7 +526,8 @@ static int cmd_key(int argc, char **argv)
 static int cmd_sleep(const char *arg)
 {
 	double s = strtod(arg, NULL);
-	struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
+	struct timespec ts = { .tv_sec = (time_t)s,
+			       .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -524,12 +541,12 @@ static int run(int argc, char **argv)
 	struct stat st;
 	char buf[PATH_MAX];
 
-#define NEED(n)                                                                               \
-	do {                                                                                  \
-		if (argc != (n) + 1) {                                                        \
-			fprintf(stderr, "probe: '%s' takes %d argument(s)\n", cmd, (n));      \
-			return 2;                                                             \
-		}                                                                             \
+#define NEED(n)                                                                          \
+	do {                                                                             \
+		if (argc != (n) + 1) {                                                   \
+			fprintf(stderr, "probe: '%s' takes %d argument(s)\n", cmd, (n)); \
+			return 2;                                                        \
+		}                                                                        \
 	} while (0)
 
 	if (strcmp(cmd, "hostname") == 0) {

@@ -121,7 +121,8 @@ static int cmd_head_manifest(struct registry_client *c, char **argv, struct plat
 	return 0;
 }
 
-static int cmd_blob(struct tool *t, struct registry_client *c, char **argv, struct plate_error **err)
+static int cmd_blob(struct tool *t, struct registry_client *c, char **argv,
+		    struct plate_error **err)
 {
 	struct oci_reference ref = { 0 };
 	_cleanup_free_ char *part = NULL;
@@ -263,16 +264,16 @@ static int run(struct tool *t, struct registry_client *c, const char *cmd, int a
 	static const struct {
 		const char *name;
 		int args;
-	} cmds[] = { { "manifest", 1 },	 { "head-manifest", 1 }, { "blob", 3 },
-		     { "head-blob", 2 },	 { "push-blob", 2 },	 { "push-manifest", 3 },
-		     { "tags", 1 },		 { "ping", 1 } };
+	} cmds[] = { { "manifest", 1 },	 { "head-manifest", 1 }, { "blob", 3 }, { "head-blob", 2 },
+		     { "push-blob", 2 }, { "push-manifest", 3 }, { "tags", 1 }, { "ping", 1 } };
 	size_t i;
 
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(cmds[i].name, cmd) == 0)
 			break;
 	if (i == sizeof(cmds) / sizeof(cmds[0]) || argc != cmds[i].args) {
-		fprintf(stderr, "registry-tool: bad command or arguments (see the source header)\n");
+		fprintf(stderr,
+			"registry-tool: bad command or arguments (see the source header)\n");
 		return 2;
 	}
 	if (strcmp(cmd, "manifest") == 0)
@@ -377,7 +378,8 @@ int main(int argc, char **argv)
 		if (read_file(t.config_path, &data, &len, &err) < 0 ||
 		    registry_docker_config_parse(data, len, &t.config, &err) < 0) {
 			if (err->line > 0)
-				plate_err_wrap(&err, "%s:%u:%u", t.config_path, err->line, err->column);
+				plate_err_wrap(&err, "%s:%u:%u", t.config_path, err->line,
+					       err->column);
 			goto fail;
 		}
 		t.opts.docker_config = &t.config;
@@ -388,7 +390,8 @@ int main(int argc, char **argv)
 		goto fail;
 	for (unsigned r = 0; r < t.repeat && rc == 0; r++) {
 		if (r > 0 && t.pause_ms > 0) {
-			struct timespec ts = { t.pause_ms / 1000, (long)(t.pause_ms % 1000) * 1000000 };
+			struct timespec ts = { t.pause_ms / 1000,
+					       (long)(t.pause_ms % 1000) * 1000000 };
 			nanosleep(&ts, NULL);
 		}
 		rc = run(&t, c, argv[i], argc - i - 1, argv + i + 1, &err);
@@ -396,7 +399,8 @@ int main(int argc, char **argv)
 	if (t.stats) {
 		struct registry_stats s;
 		registry_client_stats(c, &s);
-		fprintf(stderr, "stats: requests=%u token_requests=%u retries=%u resumes=%u restarts=%u\n",
+		fprintf(stderr,
+			"stats: requests=%u token_requests=%u retries=%u resumes=%u restarts=%u\n",
 			s.requests, s.token_requests, s.retries, s.resumes, s.restarts);
 	}
 	if (rc < 0)
@@ -404,7 +408,7 @@ int main(int argc, char **argv)
 	registry_client_free(c);
 	registry_docker_config_release(&t.config);
 	return rc;
-fail: {
+fail : {
 	_cleanup_free_ char *msg = plate_error_format(err);
 	fprintf(stderr, "registry-tool: error: %s\n", msg ? msg : err->message);
 }

@@ -199,7 +199,7 @@ int main(int argc, char **argv)
 		} else if (strcmp(opt, "--hostname") == 0) {
 			spec.hostname = val;
 		} else if (strcmp(opt, "--net") == 0) {
-			spec.network = strcmp(val, "host") == 0      ? SANDBOX_NET_HOST
+			spec.network = strcmp(val, "host") == 0	     ? SANDBOX_NET_HOST
 				       : strcmp(val, "private") == 0 ? SANDBOX_NET_PRIVATE
 								     : SANDBOX_NET_NONE;
 		} else if (strcmp(opt, "--net-helper") == 0) {

@@ -30,4 +30,14 @@ tap_check "an upward include is refused" test "$rc" -ne 0
 tap_check "... naming the file, line and edge" grep -q \
 	"src/lib/store/bad.c:1: module 'store' must not include 'check/'" <<<"$out"
 tap_check "... and only that one" test "$(grep -c layering <<<"$out")" = 1
+# The tree is formatted by its .clang-format: `make format` rewrites it, this check fails on
+# any difference (tables that read better by hand are fenced with clang-format off/on).
+if command -v clang-format >/dev/null; then
+	files=$(git ls-files '*.c' '*.h' 2>/dev/null) || files=$(find src tests bench tools -name '*.[ch]')
+	# shellcheck disable=SC2086
+	tap_check "clang-format finds nothing to change (make format)" \
+		clang-format --dry-run --Werror $files
+elif [ "${PLATE_MUST_WORK:-0}" = 1 ]; then
+	tap_check "clang-format is installed (scripts/deps.sh)" false
+fi
 tap_done

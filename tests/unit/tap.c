@@ -117,8 +117,8 @@ const char *tap_conformance_dir(void)
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		/* A clone without ../shared skips with the reason; CI (PLATE_MUST_WORK=1) fails. */
 		static char why[4200];
-		snprintf(why, sizeof(why), "conformance corpus not found at '%s' (set PLATE_CONFORMANCE)",
-			 dir);
+		snprintf(why, sizeof(why),
+			 "conformance corpus not found at '%s' (set PLATE_CONFORMANCE)", dir);
 		tap_skip_all(why);
 	}
 	return dir;

@@ -71,10 +71,12 @@ static void test_buf_cap(void)
 	_cleanup_buf_ struct buf b = BUF_INIT(8);
 
 	tap_ok(b.data != NULL && b.data[0] == '\0' && b.len == 0, "empty buffer is a valid string");
-	tap_ok(buf_addstr(&b, "abcd") == 0 && buf_addf(&b, "%d", 123) == 0, "appends under the cap");
+	tap_ok(buf_addstr(&b, "abcd") == 0 && buf_addf(&b, "%d", 123) == 0,
+	       "appends under the cap");
 	tap_streq(b.data, "abcd123", "contents");
 	errno = 0;
-	tap_ok(buf_addstr(&b, "xy") == -1 && errno == E2BIG, "append past the cap fails with E2BIG");
+	tap_ok(buf_addstr(&b, "xy") == -1 && errno == E2BIG,
+	       "append past the cap fails with E2BIG");
 	tap_streq(b.data, "abcd123", "failed append leaves the buffer unchanged");
 	tap_ok(buf_addch(&b, 'z') == 0 && b.len == 8, "append up to the cap exactly");
 	buf_truncate(&b, 2);
@@ -107,21 +109,21 @@ static void test_utf8(void)
 		{ "\xC3\xA9", 2, 0xE9, 2 },
 		{ "\xE2\x98\xBA", 3, 0x263A, 3 },
 		{ "\xF0\x9F\x98\x80", 4, 0x1F600, 4 },
-		{ "\xEF\xBF\xBD", 3, 0xFFFD, 3 },       /* a real U+FFFD: width 3 */
-		{ "\xC0\x80", 2, UTF8_RUNE_ERROR, 1 },    /* overlong */
-		{ "\xE0\x80\x80", 3, UTF8_RUNE_ERROR, 1 }, /* overlong */
-		{ "\xED\xA0\x80", 3, UTF8_RUNE_ERROR, 1 }, /* surrogate */
+		{ "\xEF\xBF\xBD", 3, 0xFFFD, 3 },	       /* a real U+FFFD: width 3 */
+		{ "\xC0\x80", 2, UTF8_RUNE_ERROR, 1 },	       /* overlong */
+		{ "\xE0\x80\x80", 3, UTF8_RUNE_ERROR, 1 },     /* overlong */
+		{ "\xED\xA0\x80", 3, UTF8_RUNE_ERROR, 1 },     /* surrogate */
 		{ "\xF4\x90\x80\x80", 4, UTF8_RUNE_ERROR, 1 }, /* above U+10FFFF */
-		{ "\xE2\x98", 2, UTF8_RUNE_ERROR, 1 },    /* truncated */
-		{ "\x80", 1, UTF8_RUNE_ERROR, 1 },         /* lone continuation */
+		{ "\xE2\x98", 2, UTF8_RUNE_ERROR, 1 },	       /* truncated */
+		{ "\x80", 1, UTF8_RUNE_ERROR, 1 },	       /* lone continuation */
 		{ "\xFF", 1, UTF8_RUNE_ERROR, 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint32_t r = 0;
 		size_t w = utf8_decode_rune(cases[i].s, cases[i].len, &r);
-		tap_ok(r == cases[i].rune && w == cases[i].width, "utf8 case %zu: U+%04X width %zu", i,
-		       (unsigned)r, w);
+		tap_ok(r == cases[i].rune && w == cases[i].width, "utf8 case %zu: U+%04X width %zu",
+		       i, (unsigned)r, w);
 	}
 }
 
@@ -176,13 +178,15 @@ static void test_file_read(void)
 		{ "missing", 0, 100, "error:cannot open 'missing' (2)" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		_cleanup_free_ char *got = read_result(dfd, cases[i].name, cases[i].flags, cases[i].max);
+		_cleanup_free_ char *got =
+			read_result(dfd, cases[i].name, cases[i].flags, cases[i].max);
 		tap_streq(got, cases[i].want, "file_read_at '%s' flags %u max %zu", cases[i].name,
 			  cases[i].flags, cases[i].max);
 	}
 	/* /dev/zero is endless: the cap ends it */
 	{
-		_cleanup_free_ char *got = read_result(AT_FDCWD, "/dev/zero", FILE_READ_STREAM, 70000);
+		_cleanup_free_ char *got =
+			read_result(AT_FDCWD, "/dev/zero", FILE_READ_STREAM, 70000);
 		tap_streq(got, "error:'/dev/zero' is larger than 70000 bytes (27)",
 			  "an endless stream stops at the cap");
 	}
@@ -210,10 +214,16 @@ static void test_printable(void)
 		{ "del\177", 4, 100, 0, "del\\x7f" },
 		{ "nul\0x", 5, 100, 0, "nul\\x00x" },
 		/* C1 CSI (U+009B) as UTF-8, and a raw 0x9b byte (invalid UTF-8) */
-		{ "\xc2\x9b" "2J", 4, 100, 0, "\\u009b2J" },
-		{ "\x9b" "2J", 3, 100, 0, "\\x9b2J" },
+		{ "\xc2\x9b"
+		  "2J",
+		  4, 100, 0, "\\u009b2J" },
+		{ "\x9b"
+		  "2J",
+		  3, 100, 0, "\\x9b2J" },
 		/* RIGHT-TO-LEFT OVERRIDE, FIRST STRONG ISOLATE, ARABIC LETTER MARK; ZWJ is kept */
-		{ "a\xe2\x80\xae" "b", 5, 100, 0, "a\\u202eb" },
+		{ "a\xe2\x80\xae"
+		  "b",
+		  5, 100, 0, "a\\u202eb" },
 		{ "\xe2\x81\xa8x", 4, 100, 0, "\\u2068x" },
 		{ "\xd8\x9c", 2, 100, 0, "\\u061c" },
 		{ "\xe2\x80\x8d", 3, 100, 0, "\xe2\x80\x8d" },

@@ -36,8 +36,8 @@ static int record(void *data, const struct build_event *ev, struct plate_error *
 
 static char *seen_text(const struct seen *s)
 {
-	static const char *const names[] = { "lint", "pull", "pulled", "built", "check", "skipped",
-					     "pushed" };
+	static const char *const names[] = { "lint",  "pull",	 "pulled", "built",
+					     "check", "skipped", "pushed" };
 	static char text[256];
 	size_t len = 0;
 
@@ -67,11 +67,22 @@ static int run(struct store *st, const char *text, bool strict, bool push, bool 
 		return plate_err_new(err, errno, "cannot write '%s'", path);
 	*seen = (struct seen){ 0 };
 	struct build_options o = {
-		.engine = { .context_dir = ctx, .dockerfile_path = path,
-			    .dockerfile_name = "Dockerfile", .tags = tags, .n_tags = 1 },
-		.store = st, .registry = &reg, .source = text, .source_len = strlen(text),
-		.display_name = "Dockerfile", .host_platform = "linux/amd64", .strict = strict,
-		.max_size = -1, .push = push, .event = record, .event_data = seen,
+		.engine = { .context_dir = ctx,
+			    .dockerfile_path = path,
+			    .dockerfile_name = "Dockerfile",
+			    .tags = tags,
+			    .n_tags = 1 },
+		.store = st,
+		.registry = &reg,
+		.source = text,
+		.source_len = strlen(text),
+		.display_name = "Dockerfile",
+		.host_platform = "linux/amd64",
+		.strict = strict,
+		.max_size = -1,
+		.push = push,
+		.event = record,
+		.event_data = seen,
 	};
 	if (dockerfile_parse(text, strlen(text), NULL, &df, err) < 0)
 		return -1;

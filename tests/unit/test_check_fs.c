@@ -24,7 +24,8 @@ static int collect(void *data, const char *path, const struct stat *st, size_t l
 {
 	struct buf *b = data;
 
-	buf_addf(b, "%s%s%s\n", path, S_ISDIR(st->st_mode) ? "/" : "", S_ISLNK(st->st_mode) ? "@" : "");
+	buf_addf(b, "%s%s%s\n", path, S_ISDIR(st->st_mode) ? "/" : "",
+		 S_ISLNK(st->st_mode) ? "@" : "");
 	return 0;
 }
 
@@ -99,7 +100,8 @@ int main(void)
 	_cleanup_free_ char *x = read_text(fs, "/o/x"), *y = read_text(fs, "/o/y");
 	tap_streq(x, "(missing)", "an opaque directory hides the lower content");
 	tap_streq(y, "y\n", "an opaque directory keeps its own content");
-	tap_ok(check_fs_lookup(fs, "/lib/libz.so", true, &e, &err) == 0, "lookup through a symlink");
+	tap_ok(check_fs_lookup(fs, "/lib/libz.so", true, &e, &err) == 0,
+	       "lookup through a symlink");
 	tap_streq(e.path, "/usr/lib/libz.so", "  resolved path");
 	check_fs_entry_release(&e);
 	tap_ok(check_fs_lookup(fs, "/lib", false, &e, &err) == 0 && S_ISLNK(e.st.st_mode),
@@ -114,7 +116,8 @@ int main(void)
 	       "a symlink loop is refused");
 	plate_error_free(err);
 	err = NULL;
-	tap_ok(check_fs_lookup(fs, "/etc/passwd/x", true, &e, &err) == 1, "a file is not a directory");
+	tap_ok(check_fs_lookup(fs, "/etc/passwd/x", true, &e, &err) == 1,
+	       "a file is not a directory");
 	tap_ok(check_fs_walk(fs, "/", collect, &walk, &err) == 0, "walk succeeds");
 	tap_streq(walk.data,
 		  "/abs@\n/d/\n/d/b\n/esc@\n/etc/\n/etc/passwd\n/lib@\n/loop@\n/o/\n/o/y\n"

@@ -55,8 +55,10 @@ static int collect(void *data, const char *path, const struct stat *st, size_t l
 /* Everything a caller can see of a view: the walk, some lookups, the facts of two files. */
 static char *describe(struct check_fs *fs)
 {
-	static const char *const paths[] = { "/", "/etc/passwd", "/d/a", "/o/x", "/o", "/r",
-					     "/lib/libz.so", "/usr/bin/tool", "/usr/bin/script" };
+	static const char *const paths[] = {
+		"/",  "/etc/passwd",  "/d/a",	       "/o/x",		 "/o",
+		"/r", "/lib/libz.so", "/usr/bin/tool", "/usr/bin/script"
+	};
 	struct buf b = BUF_INIT(BUF_UNLIMITED);
 	struct plate_error *err = NULL;
 	const struct elf_facts *f;
@@ -66,15 +68,17 @@ static char *describe(struct check_fs *fs)
 		struct check_fs_entry e;
 		int r = check_fs_lookup(fs, paths[i], true, &e, &err);
 		buf_addf(&b, "%s: %d %s %o %zu %zu\n", paths[i], r, r == 0 ? e.path : "-",
-			 r == 0 ? (unsigned)e.st.st_mode : 0u, r == 0 ? e.layer : 0, r == 0 ? e.min : 0);
+			 r == 0 ? (unsigned)e.st.st_mode : 0u, r == 0 ? e.layer : 0,
+			 r == 0 ? e.min : 0);
 		if (r == 0)
 			check_fs_entry_release(&e);
 	}
-	for (const char *p = "/usr/bin/tool"; p; p = strcmp(p, "/usr/bin/tool") ? NULL : "/usr/bin/script") {
+	for (const char *p = "/usr/bin/tool"; p;
+	     p = strcmp(p, "/usr/bin/tool") ? NULL : "/usr/bin/script") {
 		int r = check_fs_facts(fs, p, &f, &err);
 		buf_addf(&b, "facts %s: %d %s kind=%d interp=%s needed=%zu go=%d\n", p, r,
-			 f ? "elf" : "none", f ? (int)f->kind : -1, f && f->interp ? f->interp : "-",
-			 f ? f->n_needed : 0, f ? f->go : 0);
+			 f ? "elf" : "none", f ? (int)f->kind : -1,
+			 f && f->interp ? f->interp : "-", f ? f->n_needed : 0, f ? f->go : 0);
 	}
 	if (err)
 		buf_addf(&b, "error: %s\n", err->message);
@@ -168,10 +172,12 @@ int main(void)
 	fsutil_mkdir_in(l1, "usr");
 	fsutil_mkdir_in(l1, "usr/bin");
 	copy_exe(l1, "usr/bin/tool");
-	fsutil_write_in(l1, "usr/bin/script", "#!/bin/sh\necho this is not an ELF file at all\n", 0755);
+	fsutil_write_in(l1, "usr/bin/script", "#!/bin/sh\necho this is not an ELF file at all\n",
+			0755);
 
 	/* ---- building and round trip ---- */
-	tap_ok(build(l0, NULL, &ix0, NULL, NULL) == 0 && build(l1, DIFF_ID, &ix1, &entries, &bytes) == 0,
+	tap_ok(build(l0, NULL, &ix0, NULL, NULL) == 0 &&
+		       build(l1, DIFF_ID, &ix1, &entries, &bytes) == 0,
 	       "indexes build");
 	{
 		_cleanup_close_ int fd = open(l1, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -181,7 +187,8 @@ int main(void)
 	       "the build counts the tree as info.json does (%llu entries, %llu bytes)",
 	       (unsigned long long)entries, (unsigned long long)bytes);
 	tap_ok(build(l1, DIFF_ID, &again, NULL, NULL) == 0 && again.len == ix1.len &&
-	       memcmp(again.data, ix1.data, ix1.len) == 0, "the same tree gives the same bytes");
+		       memcmp(again.data, ix1.data, ix1.len) == 0,
+	       "the same tree gives the same bytes");
 	tap_ok(layer_index_parse(ix1.data, ix1.len, DIFF_ID, &ix, &err) == 0, "the index parses");
 	if (ix) {
 		uint64_t e2, b2;
@@ -192,7 +199,8 @@ int main(void)
 	}
 	layer_index_free(ix);
 	ix = NULL;
-	tap_ok(layer_index_parse(ix1.data, ix1.len, NULL, &ix, &err) == 0, "no diffID to check: parses");
+	tap_ok(layer_index_parse(ix1.data, ix1.len, NULL, &ix, &err) == 0,
+	       "no diffID to check: parses");
 	layer_index_free(ix);
 	ix = NULL;
 
@@ -203,15 +211,17 @@ int main(void)
 	struct check_fs_layer layers[] = { { l0, i0, NULL }, { l1, i1, DIFF_ID } };
 	tap_ok(check_fs_open(dirs, 2, &plain, &err) == 0 && check_fs_indexed(plain) == 0,
 	       "a view without indexes walks both layers");
-	tap_ok(check_fs_open_layers(layers, 2, &indexed, &err) == 0 && check_fs_indexed(indexed) == 2,
+	tap_ok(check_fs_open_layers(layers, 2, &indexed, &err) == 0 &&
+		       check_fs_indexed(indexed) == 2,
 	       "a view with indexes reads both");
 	_cleanup_free_ char *want = plain ? describe(plain) : NULL;
 	_cleanup_free_ char *got = indexed ? describe(indexed) : NULL;
 	tap_streq(got, want, "the indexed view is the walked one");
 	tap_ok(want && strstr(want, "facts /usr/bin/tool: 0 elf") != NULL &&
-	       strstr(want, "facts /usr/bin/script: 0 none") != NULL,
+		       strstr(want, "facts /usr/bin/script: 0 none") != NULL,
 	       "an ELF executable has facts, a script has none");
-	tap_ok(want && strstr(want, "/r: 0 /r 100644 1 1\n") != NULL && strstr(want, "/r/z") == NULL,
+	tap_ok(want && strstr(want, "/r: 0 /r 100644 1 1\n") != NULL &&
+		       strstr(want, "/r/z") == NULL,
 	       "a file replacing a directory hides its content");
 	check_fs_free(indexed);
 	indexed = NULL;
@@ -222,7 +232,8 @@ int main(void)
 	bad[ix1.len / 2] ^= 0x20;
 	write_all(i1, bad, ix1.len);
 	layers[0].index = "/nonexistent/index";
-	tap_ok(check_fs_open_layers(layers, 2, &indexed, &err) == 0 && check_fs_indexed(indexed) == 0,
+	tap_ok(check_fs_open_layers(layers, 2, &indexed, &err) == 0 &&
+		       check_fs_indexed(indexed) == 0,
 	       "damaged and missing indexes are not used");
 	free(got);
 	got = indexed ? describe(indexed) : NULL;
@@ -230,8 +241,10 @@ int main(void)
 	check_fs_free(indexed);
 	indexed = NULL;
 	write_all(i1, ix1.data, ix1.len);
-	layers[1].diff_id = "sha256:0000000000000000000000000000000000000000000000000000000000000002";
-	tap_ok(check_fs_open_layers(layers, 2, &indexed, &err) == 0 && check_fs_indexed(indexed) == 0,
+	layers[1].diff_id =
+		"sha256:0000000000000000000000000000000000000000000000000000000000000002";
+	tap_ok(check_fs_open_layers(layers, 2, &indexed, &err) == 0 &&
+		       check_fs_indexed(indexed) == 0,
 	       "an index naming another layer is not used");
 	check_fs_free(indexed);
 	indexed = NULL;
@@ -247,9 +260,9 @@ int main(void)
 		unlink(fifo);
 		mkfifo(fifo, 0644);
 		tap_ok(check_fs_open_layers(layers, 2, &indexed, &err) == 0 &&
-		       check_fs_indexed(indexed) == 2 &&
-		       check_fs_read(indexed, "/etc/passwd", 4096, &text, &len, &err) < 0 &&
-		       err && strstr(err->message, "not a regular file") != NULL,
+			       check_fs_indexed(indexed) == 2 &&
+			       check_fs_read(indexed, "/etc/passwd", 4096, &text, &len, &err) < 0 &&
+			       err && strstr(err->message, "not a regular file") != NULL,
 		       "a FIFO where the index says file: an error, not a hang");
 		plate_error_free(err);
 		err = NULL;
@@ -272,7 +285,8 @@ int main(void)
 		plate_error_free(err);
 		err = NULL;
 	}
-	tap_ok(accepted == 0, "every flipped bit is caught (%zu of %zu accepted)", accepted, ix1.len);
+	tap_ok(accepted == 0, "every flipped bit is caught (%zu of %zu accepted)", accepted,
+	       ix1.len);
 	accepted = 0;
 	for (size_t n = 0; n < ix1.len; n++) {
 		if (layer_index_parse(ix1.data, n, NULL, &ix, &err) == 0) {
@@ -301,17 +315,20 @@ int main(void)
 			err = NULL;
 		}
 	}
-	tap_ok(unexplained == 0, "re-checksummed mutations of the body: each refused with an error");
+	tap_ok(unexplained == 0,
+	       "re-checksummed mutations of the body: each refused with an error");
 	memcpy(bad, ix1.data, ix1.len);
 	bad[8] = 2;
 	tap_ok(layer_index_parse(bad, ix1.len, NULL, &ix, &err) < 0 && err &&
-	       strstr(err->message, "version 2") != NULL, "another version is refused: %s",
-	       err ? err->message : "");
+		       strstr(err->message, "version 2") != NULL,
+	       "another version is refused: %s", err ? err->message : "");
 	plate_error_free(err);
 	err = NULL;
 	tap_ok(layer_index_parse(ix1.data, ix1.len,
-				 "sha256:0000000000000000000000000000000000000000000000000000000000000002",
-				 &ix, &err) < 0 && err && strstr(err->message, "names") != NULL,
+				 "sha256:"
+				 "0000000000000000000000000000000000000000000000000000000000000002",
+				 &ix, &err) < 0 &&
+		       err && strstr(err->message, "names") != NULL,
 	       "an index of another layer is refused: %s", err ? err->message : "");
 	plate_error_free(err);
 	err = NULL;

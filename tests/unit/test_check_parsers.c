@@ -83,8 +83,9 @@ static size_t make_elf(struct img *m, bool is64, bool be, unsigned type, const c
 		size_t p = ph + i * phent;
 		unsigned ptype = i == 0 ? 1 : i == 1 ? (interp ? 3 : 0) : 2;
 		uint64_t off = i == 0 ? 0 : i == 1 ? interp_off : dyn;
-		uint64_t sz = i == 0 ? sizeof(m->b) : i == 1 ? (interp ? strlen(interp) + 1 : 0)
-							 : ndyn * 2 * w;
+		uint64_t sz = i == 0   ? sizeof(m->b)
+			      : i == 1 ? (interp ? strlen(interp) + 1 : 0)
+				       : ndyn * 2 * w;
 		put(m, p, ptype, 4);
 		if (is64) {
 			put(m, p + 4, 5, 4);
@@ -114,7 +115,8 @@ static void test_elf(void)
 		bool is64 = v & 1, be = v & 2;
 		size_t n = make_elf(&m, is64, be, 2, "/lib/ld.so.1", needed, "$ORIGIN/../lib", 0);
 		int r = elf_parse(m.b, n, &e, &err);
-		tap_ok(r == 0, "%d-bit %s ELF parses", is64 ? 64 : 32, be ? "big-endian" : "little-endian");
+		tap_ok(r == 0, "%d-bit %s ELF parses", is64 ? 64 : 32,
+		       be ? "big-endian" : "little-endian");
 		if (r != 0) {
 			tap_diag("%s", err ? err->message : "not elf");
 			plate_error_free(err);
@@ -146,8 +148,7 @@ static void test_elf(void)
 
 	tap_ok(elf_parse("#!/bin/sh\n", 10, &e, &err) == 1, "a script is not ELF");
 	make_elf(&m, true, false, 2, "/lib/ld.so.1", needed, NULL, 0);
-	tap_ok(elf_parse(m.b, 200, &e, &err) < 0 && err != NULL,
-	       "truncated ELF is an error");
+	tap_ok(elf_parse(m.b, 200, &e, &err) < 0 && err != NULL, "truncated ELF is an error");
 	plate_error_free(err);
 	err = NULL;
 	make_elf(&m, true, false, 2, NULL, needed, NULL, 0);
@@ -169,16 +170,19 @@ static void test_elf(void)
 
 /* ---- Go build info ------------------------------------------------------------------ */
 
-static const char modinfo[] =
-	"0w\xaf\x0c\x92t\x08\x02" "A\xe1\xc1\x07\xe6\xd6\x18\xe6"
-	"path\texample.com/app/cmd/app\n"
-	"mod\texample.com/app\t(devel)\t\n"
-	"dep\tgolang.org/x/net\tv0.17.0\th1:abc=\n"
-	"dep\tgithub.com/a/b\tv1.2.3\th1:def=\n"
-	"=>\t../b\t(devel)\t\n"
-	"build\t-ldflags=\"-s -w\"\n"
-	"build\tCGO_ENABLED=0\n"
-	"\xf9" "2C1\x86\x18 r\x00\x82" "B\x10" "A\x16\xd8\xf2";
+static const char modinfo[] = "0w\xaf\x0c\x92t\x08\x02"
+			      "A\xe1\xc1\x07\xe6\xd6\x18\xe6"
+			      "path\texample.com/app/cmd/app\n"
+			      "mod\texample.com/app\t(devel)\t\n"
+			      "dep\tgolang.org/x/net\tv0.17.0\th1:abc=\n"
+			      "dep\tgithub.com/a/b\tv1.2.3\th1:def=\n"
+			      "=>\t../b\t(devel)\t\n"
+			      "build\t-ldflags=\"-s -w\"\n"
+			      "build\tCGO_ENABLED=0\n"
+			      "\xf9"
+			      "2C1\x86\x18 r\x00\x82"
+			      "B\x10"
+			      "A\x16\xd8\xf2";
 
 static void check_info(const struct elf_go_info *g, const char *what)
 {
@@ -188,7 +192,8 @@ static void check_info(const struct elf_go_info *g, const char *what)
 	tap_ok(g->n_deps == 2 && strcmp(g->deps[0].version, "v0.17.0") == 0 &&
 		       strcmp(g->deps[0].sum, "h1:abc=") == 0,
 	       "%s: deps with versions and sums", what);
-	tap_ok(g->n_deps == 2 && g->deps[1].replace_path && strcmp(g->deps[1].replace_path, "../b") == 0,
+	tap_ok(g->n_deps == 2 && g->deps[1].replace_path &&
+		       strcmp(g->deps[1].replace_path, "../b") == 0,
 	       "%s: replacement", what);
 	tap_streq(elf_go_setting(g, "CGO_ENABLED"), "0", "%s: CGO_ENABLED", what);
 	tap_streq(elf_go_setting(g, "-ldflags"), "-s -w", "%s: quoted setting", what);
@@ -216,7 +221,8 @@ static void test_go(void)
 	tap_ok(elf_go_buildinfo_parse(buf, n, NULL, &g, &err) == 0, "inline build info parses");
 	check_info(&g, "inline");
 	elf_go_info_release(&g);
-	tap_ok(elf_go_buildinfo_parse(buf, 60, NULL, &g, &err) < 0, "truncated build info is an error");
+	tap_ok(elf_go_buildinfo_parse(buf, 60, NULL, &g, &err) < 0,
+	       "truncated build info is an error");
 	plate_error_free(err);
 	err = NULL;
 
@@ -259,30 +265,30 @@ static void test_go(void)
 
 static void test_packages(void)
 {
-	static const char dpkg[] =
-		"Package: libc6\n"
-		"Status: install ok installed\n"
-		"Architecture: amd64\n"
-		"Source: glibc (2.36-9)\n"
-		"Version: 2.36-9+deb12u4\n"
-		"Description: GNU C Library\n"
-		" continuation line\n"
-		"Homepage: https://www.gnu.org/software/libc/\n"
-		"\n"
-		"Package: gone\n"
-		"Status: deinstall ok config-files\n"
-		"Version: 1\n"
-		"\n"
-		"Package: tzdata\n"
-		"Status: install ok installed\n"
-		"Version: 2024a-0+deb12u1\n"
-		"Architecture: all\n";
+	static const char dpkg[] = "Package: libc6\n"
+				   "Status: install ok installed\n"
+				   "Architecture: amd64\n"
+				   "Source: glibc (2.36-9)\n"
+				   "Version: 2.36-9+deb12u4\n"
+				   "Description: GNU C Library\n"
+				   " continuation line\n"
+				   "Homepage: https://www.gnu.org/software/libc/\n"
+				   "\n"
+				   "Package: gone\n"
+				   "Status: deinstall ok config-files\n"
+				   "Version: 1\n"
+				   "\n"
+				   "Package: tzdata\n"
+				   "Status: install ok installed\n"
+				   "Version: 2024a-0+deb12u1\n"
+				   "Architecture: all\n";
 	static const char apk[] = "C:Q1x=\nP:musl\nV:1.2.4-r2\nA:x86_64\nL:MIT\no:musl\n\n"
 				  "P:busybox\nV:1.36.1-r5\nA:x86_64\nU:https://busybox.net/\n";
 	struct check_packages p;
 	struct plate_error *err = NULL;
 
-	tap_ok(check_dpkg_status_parse(dpkg, sizeof(dpkg) - 1, &p, &err) == 0, "dpkg status parses");
+	tap_ok(check_dpkg_status_parse(dpkg, sizeof(dpkg) - 1, &p, &err) == 0,
+	       "dpkg status parses");
 	tap_ok(p.n == 2, "only installed packages are kept (%zu)", p.n);
 	if (p.n == 2) {
 		tap_streq(p.v[0].version, "2.36-9+deb12u4", "dpkg version");
@@ -304,7 +310,8 @@ static void test_packages(void)
 		tap_streq(p.v[1].homepage, "https://busybox.net/", "apk url");
 	}
 	check_packages_release(&p);
-	tap_ok(check_apk_installed_parse("P:x\nnot a line\n", 15, &p, &err) < 0 && err && err->line == 2,
+	tap_ok(check_apk_installed_parse("P:x\nnot a line\n", 15, &p, &err) < 0 && err &&
+		       err->line == 2,
 	       "apk: a malformed line is an error at its line");
 	plate_error_free(err);
 }

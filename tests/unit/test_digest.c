@@ -32,13 +32,16 @@ int main(void)
 		  "final resets the context");
 	digest_release(&d);
 
-	tap_ok(digest_is_valid("sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"),
+	tap_ok(digest_is_valid(
+		       "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"),
 	       "valid digest accepted");
-	tap_ok(!digest_is_valid("sha256:44136FA355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"),
+	tap_ok(!digest_is_valid(
+		       "sha256:44136FA355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"),
 	       "upper-case hex refused");
 	tap_ok(!digest_is_valid("sha256:44136f"), "short digest refused");
 	tap_ok(!digest_is_valid("md5:d41d8cd98f00b204e9800998ecf8427e"), "other algorithm refused");
-	tap_ok(!digest_is_valid("sha256:../../../../etc/passwd0000000000000000000000000000000000000"),
+	tap_ok(!digest_is_valid(
+		       "sha256:../../../../etc/passwd0000000000000000000000000000000000000"),
 	       "path characters refused");
 	return tap_done();
 }

@@ -14,12 +14,13 @@
 struct error_case {
 	const char *name;
 	const char *input;
-	size_t input_len; /* 0: strlen(input) */
+	size_t input_len;		 /* 0: strlen(input) */
 	struct dockerfile_limits limits; /* all zero: the defaults */
 	unsigned line, column;
 	const char *message; /* a substring of the innermost message */
 };
 
+/* clang-format off */
 static const struct error_case error_cases[] = {
 	{ "empty file", "", 0, { 0 }, 1, 1, "file with no instructions" },
 	{ "only comments", "# a\n# b\n", 0, { 0 }, 2, 1, "file with no instructions" },
@@ -81,6 +82,7 @@ static const struct error_case error_cases[] = {
 	  { .max_file = 10, .max_line = 100, .max_heredoc = 100, .max_instructions = 10 }, 2, 4,
 	  "Dockerfile too large" },
 };
+/* clang-format on */
 
 static void test_errors(void)
 {
@@ -89,8 +91,8 @@ static void test_errors(void)
 		_cleanup_error_ struct plate_error *err = NULL;
 		struct dockerfile *df = NULL;
 		size_t len = c->input_len ? c->input_len : strlen(c->input);
-		int rc = dockerfile_parse(c->input, len, c->limits.max_file ? &c->limits : NULL, &df,
-					  &err);
+		int rc = dockerfile_parse(c->input, len, c->limits.max_file ? &c->limits : NULL,
+					  &df, &err);
 
 		tap_ok(rc == -1 && df == NULL && err != NULL && err->line == c->line &&
 			       err->column == c->column && strstr(err->message, c->message) != NULL,
@@ -106,6 +108,7 @@ struct dump_case {
 	const char *dump;
 };
 
+/* clang-format off */
 static const struct dump_case dump_cases[] = {
 	{ "keywords are case-insensitive", "FrOm a\nrun b\n", "(from \"a\")\n(run \"b\")\n" },
 	{ "unknown keyword kept with flags", "FROM a\nFOO --x=1 bar\n",
@@ -158,6 +161,7 @@ static const struct dump_case dump_cases[] = {
 	  "FROM a\nRUN <<EOF\nFROM b\n# not a comment\nEOF\nCMD c\n",
 	  "(from \"a\")\n(run \"<<EOF\")\n(cmd \"c\")\n" },
 };
+/* clang-format on */
 
 static void test_dumps(void)
 {
@@ -221,8 +225,8 @@ static void test_locations(void)
 	in = &df->instructions[2];
 	tap_ok(in->start_line == 9 && in->end_line == 11, "COPY spans its heredoc, 9-11");
 	tap_ok(in->n_heredocs == 1 && strcmp(in->heredocs[0].name, "EOF") == 0 &&
-		       strcmp(in->heredocs[0].content, "\tbody\r\n") == 0 && in->heredocs[0].chomp &&
-		       in->heredocs[0].expand && in->heredocs[0].fd == 0,
+		       strcmp(in->heredocs[0].content, "\tbody\r\n") == 0 &&
+		       in->heredocs[0].chomp && in->heredocs[0].expand && in->heredocs[0].fd == 0,
 	       "heredoc body kept raw with its line ending");
 	tap_streq(in->original, "COPY <<-EOF /f", "original excludes the heredoc body");
 	in = &df->instructions[3];
@@ -234,8 +238,9 @@ static void test_locations(void)
 	if (tap_ok(df != NULL && df->n_instructions == 3, "ONBUILD heredoc file parses")) {
 		in = &df->instructions[1];
 		tap_ok(in->n_heredocs == 2 && in->sub != NULL && in->end_line == 6 &&
-			       strcmp(in->heredocs[1].content, "b\n") == 0 && in->heredocs[1].fd == 3 &&
-			       !in->heredocs[1].expand && in->sub->column == 9,
+			       strcmp(in->heredocs[1].content, "b\n") == 0 &&
+			       in->heredocs[1].fd == 3 && !in->heredocs[1].expand &&
+			       in->sub->column == 9,
 		       "ONBUILD RUN reads heredocs for the trigger");
 		tap_ok(df->instructions[2].json_form && df->instructions[2].n_heredocs == 0,
 		       "JSON form opens no heredoc");
@@ -274,10 +279,12 @@ static void test_heredoc_lines(void)
 		struct dockerfile_heredoc *docs = NULL;
 		size_t n = 0;
 
-		tap_ok(dockerfile_heredocs_from_line(c->line, strlen(c->line), &docs, &n, &err) == 0,
+		tap_ok(dockerfile_heredocs_from_line(c->line, strlen(c->line), &docs, &n, &err) ==
+			       0,
 		       "heredocs of '%s' found", c->line);
 		for (size_t i = 0; i < n; i++) {
-			buf_addf(&got, "%s%s%s", i ? "," : "", docs[i].expand ? "" : "!", docs[i].name);
+			buf_addf(&got, "%s%s%s", i ? "," : "", docs[i].expand ? "" : "!",
+				 docs[i].name);
 			dockerfile_heredoc_release(&docs[i]);
 		}
 		free(docs);
@@ -296,8 +303,8 @@ static void test_limits(void)
 	       "no bytes at all is 'file with no instructions'");
 	plate_error_free(err);
 	err = NULL;
-	tap_ok(lim.max_file == 8u << 20 && lim.max_line == 1u << 20 && lim.max_heredoc == 4u << 20 &&
-		       lim.max_instructions == 100000,
+	tap_ok(lim.max_file == 8u << 20 && lim.max_line == 1u << 20 &&
+		       lim.max_heredoc == 4u << 20 && lim.max_instructions == 100000,
 	       "default limits");
 	/* A heredoc body may be longer than max_line: only max_heredoc bounds it. */
 	buf_addstr(&big, "FROM a\nCOPY <<EOF /x\n");

@@ -42,7 +42,8 @@ static char **list_dir(const char *dir, const char *suffix, size_t *n)
 	while ((de = readdir(d)) != NULL) {
 		size_t l = strlen(de->d_name), sl = suffix ? strlen(suffix) : 0;
 
-		if (de->d_name[0] == '.' || l < sl || (suffix && strcmp(de->d_name + l - sl, suffix)))
+		if (de->d_name[0] == '.' || l < sl ||
+		    (suffix && strcmp(de->d_name + l - sl, suffix)))
 			continue;
 		v = realloc(v, (*n + 2) * sizeof(*v));
 		v[(*n)++] = strdup(de->d_name);
@@ -124,7 +125,8 @@ static void test_negative(const char *conf)
 
 static void test_line_numbers(const char *conf)
 {
-	_cleanup_free_ char *df_path = path_join(conf, "dockerfile-parser/testfile-line/Dockerfile");
+	_cleanup_free_ char *df_path =
+		path_join(conf, "dockerfile-parser/testfile-line/Dockerfile");
 	_cleanup_free_ char *tsv_path =
 		path_join(conf, "dockerfile-parser/testfile-line/expected-lines.tsv");
 	_cleanup_free_ char *tsv = tap_read_file(tsv_path, NULL);
@@ -154,8 +156,8 @@ static void test_line_numbers(const char *conf)
 			tap_ok(false, "unknown node %s", node);
 			continue;
 		}
-		tap_ok(got_start == start && got_end == end, "%s spans %u-%u (got %u-%u)", node, start,
-		       end, got_start, got_end);
+		tap_ok(got_start == start && got_end == end, "%s spans %u-%u (got %u-%u)", node,
+		       start, end, got_start, got_end);
 	}
 	tap_ok(rows == 4, "4 line-number rows checked");
 	dockerfile_free(df);
@@ -217,7 +219,8 @@ static void check_heredoc_rows(const char *label, const char *df_path, const cha
 
 static void test_heredoc_words(const char *conf)
 {
-	_cleanup_free_ char *path = path_join(conf, "dockerfile-parser/heredoc/parse-heredoc-word.tsv");
+	_cleanup_free_ char *path =
+		path_join(conf, "dockerfile-parser/heredoc/parse-heredoc-word.tsv");
 	_cleanup_free_ char *tsv = tap_read_file(path, NULL);
 	char *p = tsv, *nl;
 	int rows = 0;
@@ -245,7 +248,8 @@ static void test_heredoc_words(const char *conf)
 		else if (strcmp(want, "none") == 0)
 			tap_ok(rc == 0, "word '%s' is not a heredoc", p);
 		else
-			tap_ok(rc == 1 && strcmp(h.name, want) == 0, "word '%s' is heredoc %s", p, want);
+			tap_ok(rc == 1 && strcmp(h.name, want) == 0, "word '%s' is heredoc %s", p,
+			       want);
 		dockerfile_heredoc_release(&h);
 	}
 	tap_ok(rows == 20, "20 heredoc words checked (%d)", rows);
@@ -253,7 +257,8 @@ static void test_heredoc_words(const char *conf)
 
 static void test_heredocs_from_line(const char *conf)
 {
-	_cleanup_free_ char *path = path_join(conf, "dockerfile-parser/heredoc/heredocs-from-line.tsv");
+	_cleanup_free_ char *path =
+		path_join(conf, "dockerfile-parser/heredoc/heredocs-from-line.tsv");
 	_cleanup_free_ char *tsv = tap_read_file(path, NULL);
 	char *p = tsv, *nl;
 	int rows = 0;
@@ -299,7 +304,8 @@ static void test_json_arrays(const char *conf)
 		return;
 	for (line = strtok_r(jsonl, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		json_t *row = json_loads(line, JSON_ALLOW_NUL, NULL);
-		json_t *input = json_object_get(row, "input"), *want = json_object_get(row, "expected");
+		json_t *input = json_object_get(row, "input"),
+		       *want = json_object_get(row, "expected");
 		_cleanup_error_ struct plate_error *err = NULL;
 		_cleanup_error_ struct plate_error *err2 = NULL;
 		const char *text = json_string_value(input);
@@ -313,7 +319,8 @@ static void test_json_arrays(const char *conf)
 		rows++;
 		rc = dockerfile_json_array_parse(text, json_string_length(input), &args, &lens, &n,
 						 &err);
-		rc2 = dockerfile_parse_json_array(text, json_string_length(input), &args2, &n2, &err2);
+		rc2 = dockerfile_parse_json_array(text, json_string_length(input), &args2, &n2,
+						  &err2);
 		if (want == NULL) {
 			tap_ok(rc == -1 && err != NULL && rc2 == -1, "%s is an error", text);
 		} else {
@@ -322,7 +329,8 @@ static void test_json_arrays(const char *conf)
 				json_t *e = json_array_get(want, k);
 				size_t el = json_string_length(e);
 
-				ok = lens[k] == el && memcmp(args[k], json_string_value(e), el) == 0 &&
+				ok = lens[k] == el &&
+				     memcmp(args[k], json_string_value(e), el) == 0 &&
 				     strcmp(args2[k], args[k]) == 0;
 			}
 			tap_ok(ok, "%s decodes as expected", text);

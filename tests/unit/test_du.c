@@ -83,11 +83,13 @@ static int make_layer(const struct spec *s, size_t n, char digest[DIGEST_STRING_
 	return fd;
 }
 
+/* clang-format off */
 static const struct spec layer1[] = {
 	{ 'D', "a", 0, 0, NULL },  { 'F', "a/x", 100, 'x', NULL }, { 'F', "a/y", 50, 'y', NULL },
 	{ 'D', "b", 0, 0, NULL },  { 'F', "b/z", 30, 'z', NULL },  { 'F', "c", 10, 'c', NULL },
 	{ 'D', "d", 0, 0, NULL },  { 'F', "d/e", 7, 'e', NULL },   { 'F', "keep", 3, 'k', NULL },
 };
+/* clang-format on */
 /* a made opaque (a/x deleted, a/y written again, same bytes); b replaced by a file. */
 static const struct spec layer2[] = {
 	{ 'D', "a", 0, 0, NULL },
@@ -105,7 +107,8 @@ static const struct spec layer3[] = {
 static void test_stack(void)
 {
 	const struct spec *specs[] = { layer1, layer2, layer3 };
-	const size_t counts[] = { sizeof(layer1) / sizeof(layer1[0]), sizeof(layer2) / sizeof(layer2[0]),
+	const size_t counts[] = { sizeof(layer1) / sizeof(layer1[0]),
+				  sizeof(layer2) / sizeof(layer2[0]),
 				  sizeof(layer3) / sizeof(layer3[0]) };
 	char digests[3][DIGEST_STRING_LEN + 1];
 	struct du_layer_input in[3];
@@ -129,31 +132,39 @@ static void test_stack(void)
 		plate_error_free(err);
 		return;
 	}
-	tap_ok(r->layers[0].wasted_files == 5 && r->layers[0].wasted_bytes == 100 + 50 + 30 + 10 + 7,
+	tap_ok(r->layers[0].wasted_files == 5 &&
+		       r->layers[0].wasted_bytes == 100 + 50 + 30 + 10 + 7,
 	       "layer 1 wastes a/x, a/y, b/z, c, d/e (%llu bytes)",
 	       (unsigned long long)r->layers[0].wasted_bytes);
 	tap_ok(r->layers[1].wasted_bytes == 0 && r->layers[2].wasted_bytes == 0,
 	       "layers 2 and 3 waste nothing");
-	tap_ok(r->layers[0].files == 6 && r->layers[2].files == 2, "files per layer (no dirs, no whiteouts)");
+	tap_ok(r->layers[0].files == 6 && r->layers[2].files == 2,
+	       "files per layer (no dirs, no whiteouts)");
 	tap_ok(r->final_files == 4 && r->final_bytes == 50 + 5 + 12 + 3,
 	       "final image: a/y, b, c, keep (%llu files)", (unsigned long long)r->final_files);
-	tap_ok(r->n_largest == 4 && strcmp(r->largest[0].path, "/a/y") == 0 && r->largest[0].layer == 1 &&
-		       strcmp(r->largest[1].path, "/c") == 0 && r->largest[1].layer == 2,
+	tap_ok(r->n_largest == 4 && strcmp(r->largest[0].path, "/a/y") == 0 &&
+		       r->largest[0].layer == 1 && strcmp(r->largest[1].path, "/c") == 0 &&
+		       r->largest[1].layer == 2,
 	       "largest: /a/y from layer 2, then /c from layer 3");
 	tap_ok(r->n_wasted == 5, "five wasted files listed");
 	for (size_t i = 0; i < r->n_wasted; i++) {
 		const struct du_waste *w = &r->wasted[i];
 		const char *p = w->file.path;
 		if (strcmp(p, "/a/x") == 0)
-			tap_ok(w->reason == DU_DELETED && w->by_layer == 1, "/a/x: deleted by the opaque a");
+			tap_ok(w->reason == DU_DELETED && w->by_layer == 1,
+			       "/a/x: deleted by the opaque a");
 		else if (strcmp(p, "/a/y") == 0)
-			tap_ok(w->reason == DU_OVERWRITTEN && w->by_layer == 1, "/a/y: overwritten");
+			tap_ok(w->reason == DU_OVERWRITTEN && w->by_layer == 1,
+			       "/a/y: overwritten");
 		else if (strcmp(p, "/b/z") == 0)
-			tap_ok(w->reason == DU_DELETED && w->by_layer == 1, "/b/z: its parent became a file");
+			tap_ok(w->reason == DU_DELETED && w->by_layer == 1,
+			       "/b/z: its parent became a file");
 		else if (strcmp(p, "/c") == 0)
-			tap_ok(w->reason == DU_OVERWRITTEN && w->by_layer == 2, "/c: overwritten in layer 3");
+			tap_ok(w->reason == DU_OVERWRITTEN && w->by_layer == 2,
+			       "/c: overwritten in layer 3");
 		else if (strcmp(p, "/d/e") == 0)
-			tap_ok(w->reason == DU_DELETED && w->by_layer == 2, "/d/e: its parent whited out");
+			tap_ok(w->reason == DU_DELETED && w->by_layer == 2,
+			       "/d/e: its parent whited out");
 		else
 			tap_ok(false, "unexpected waste '%s'", p);
 	}
@@ -195,9 +206,15 @@ static void test_human(void)
 		uint64_t v;
 		const char *want;
 	} cases[] = {
-		{ 0, "0B" },           { 999, "999B" },         { 1000, "1kB" },
-		{ 1500, "1.5kB" },     { 100000, "100kB" },     { 105020, "105kB" },
-		{ 12345678, "12.3MB" }, { 1386000, "1.39MB" }, { 2000000000000ULL, "2TB" },
+		{ 0, "0B" },
+		{ 999, "999B" },
+		{ 1000, "1kB" },
+		{ 1500, "1.5kB" },
+		{ 100000, "100kB" },
+		{ 105020, "105kB" },
+		{ 12345678, "12.3MB" },
+		{ 1386000, "1.39MB" },
+		{ 2000000000000ULL, "2TB" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char out[16];

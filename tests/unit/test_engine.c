@@ -22,8 +22,10 @@ static const char group[] = "root:x:0:\n"
 
 static void user_case(const char *spec, bool groups, const char *want)
 {
-	struct eng_etc etc = { .passwd = (char *)passwd, .passwd_len = strlen(passwd),
-			       .group = (char *)group, .group_len = strlen(group) };
+	struct eng_etc etc = { .passwd = (char *)passwd,
+			       .passwd_len = strlen(passwd),
+			       .group = (char *)group,
+			       .group_len = strlen(group) };
 	struct eng_user u = { 0 };
 	_cleanup_error_ struct plate_error *err = NULL;
 	char got[256];
@@ -57,7 +59,8 @@ static void test_users(void)
 	user_case("app:staff", true, "1000:1001 home=/home/app groups=");
 	user_case("app:55", true, "1000:55 home=/home/app groups=");
 	user_case("65534:65534", true, "65534:65534 home=/nonexistent groups=");
-	user_case("ghost", true, "error: unable to find user ghost: no matching entries in passwd file");
+	user_case("ghost", true,
+		  "error: unable to find user ghost: no matching entries in passwd file");
 	user_case("app:ghosts", true,
 		  "error: unable to find group ghosts: no matching entries in group file");
 	user_case("99999999999", true,
@@ -75,33 +78,36 @@ static void test_paths(void)
 	static const struct {
 		const char *base, *rel, *want;
 	} joins[] = {
-		{ "/", "a", "/a" },	      { "/src", "go.mod", "/src/go.mod" },
-		{ "/src", "./", "/src" },     { "/src", "/abs/x/", "/abs/x" },
-		{ "/a/b", "../c", "/a/c" },   { "/a", "../../../x", "/x" },
-		{ NULL, "rel", "/rel" },      { "/a//b/", ".//c/./d", "/a/b/c/d" },
+		{ "/", "a", "/a" },	    { "/src", "go.mod", "/src/go.mod" },
+		{ "/src", "./", "/src" },   { "/src", "/abs/x/", "/abs/x" },
+		{ "/a/b", "../c", "/a/c" }, { "/a", "../../../x", "/x" },
+		{ NULL, "rel", "/rel" },    { "/a//b/", ".//c/./d", "/a/b/c/d" },
 		{ "/", "..", "/" },
 	};
 	for (size_t i = 0; i < sizeof(joins) / sizeof(joins[0]); i++) {
 		_cleanup_free_ char *got = eng_path_join(joins[i].base, joins[i].rel);
-		tap_streq(got, joins[i].want, "join '%s' + '%s'", joins[i].base ? joins[i].base : "(null)",
-			  joins[i].rel);
+		tap_streq(got, joins[i].want, "join '%s' + '%s'",
+			  joins[i].base ? joins[i].base : "(null)", joins[i].rel);
 	}
 	static const struct {
 		const char *in, *want;
 	} cleans[] = {
-		{ "go.mod", "go.mod" },	 { "./a/../b", "b" },	 { "/etc/x", "etc/x" },
-		{ ".", "" },		 { "a/./b/", "a/b" },	 { "../x", NULL },
-		{ "a/../../x", NULL },	 { "a/b/../../c", "c" },
+		{ "go.mod", "go.mod" }, { "./a/../b", "b" },
+		{ "/etc/x", "etc/x" },	{ ".", "" },
+		{ "a/./b/", "a/b" },	{ "../x", NULL },
+		{ "a/../../x", NULL },	{ "a/b/../../c", "c" },
 	};
 	for (size_t i = 0; i < sizeof(cleans) / sizeof(cleans[0]); i++) {
 		_cleanup_free_ char *got = NULL;
 		_cleanup_error_ struct plate_error *err = NULL;
 		int r = eng_source_clean(cleans[i].in, "build context", &got, &err);
 		if (cleans[i].want == NULL)
-			TAP_OK(r < 0 && strstr(err->message, "is outside the build context") != NULL,
+			TAP_OK(r < 0 &&
+				       strstr(err->message, "is outside the build context") != NULL,
 			       "source '%s' is refused", cleans[i].in);
 		else
-			tap_streq(r == 0 ? got : "(error)", cleans[i].want, "source '%s'", cleans[i].in);
+			tap_streq(r == 0 ? got : "(error)", cleans[i].want, "source '%s'",
+				  cleans[i].in);
 	}
 }
 
@@ -120,8 +126,9 @@ static void test_quote(void)
 			    "\xf3\xa0\x80\x81" };
 	_cleanup_free_ char *u = eng_quote_list(w, 4);
 
-	tap_streq(u, "[\"caf\xc3\xa9 \xe2\x82\xac\" \"\\xff\\xc3\" \"\\u0085\\u00ad\\v\" "
-		     "\"\\U000e0001\"]",
+	tap_streq(u,
+		  "[\"caf\xc3\xa9 \xe2\x82\xac\" \"\\xff\\xc3\" \"\\u0085\\u00ad\\v\" "
+		  "\"\\U000e0001\"]",
 		  "Go %%q of non-ASCII and invalid UTF-8");
 }
 
@@ -151,9 +158,15 @@ static void test_durations(void)
 		const char *in;
 		long long want; /* -1: error */
 	} cases[] = {
-		{ "30s", 30000000000LL }, { "1m30s", 90000000000LL }, { "1.5h", 5400000000000LL },
-		{ "500ms", 500000000LL }, { "0", 0 },		     { "10us", 10000LL },
-		{ "", -1 },		  { "10", -1 },		     { "5x", -1 },
+		{ "30s", 30000000000LL },
+		{ "1m30s", 90000000000LL },
+		{ "1.5h", 5400000000000LL },
+		{ "500ms", 500000000LL },
+		{ "0", 0 },
+		{ "10us", 10000LL },
+		{ "", -1 },
+		{ "10", -1 },
+		{ "5x", -1 },
 		{ "-1s", -1 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -96,7 +96,8 @@ static bool check_word(struct table_count *tc, const char *table, unsigned line,
 		tc->passed++;
 	else
 		tap_diag("%s:%u: input [%s]: got [%s]%s%s, want [%s]", table, line, in,
-			 got ? got : "error", msg ? ": " : "", msg ? msg : "", want ? want : "error");
+			 got ? got : "error", msg ? ": " : "", msg ? msg : "",
+			 want ? want : "error");
 	free(got);
 	free(msg);
 	return ok;
@@ -146,7 +147,8 @@ static void test_env_var_table(void)
 			malformed++;
 			continue;
 		}
-		const char *platform = trim(fields[0]), *in = trim(fields[1]), *want = trim(fields[2]);
+		const char *platform = trim(fields[0]), *in = trim(fields[1]),
+			   *want = trim(fields[2]);
 
 		if (strcmp(platform, "W") == 0) {
 			skipped_windows++;
@@ -309,7 +311,8 @@ static void test_jsonl_table(const char *name)
 			if (got == NULL && strstr(msg, contains) != NULL)
 				tc.passed++;
 			else
-				tap_diag("%s:%u: input [%s]: want an error containing [%s], got [%s]",
+				tap_diag("%s:%u: input [%s]: want an error containing [%s], got "
+					 "[%s]",
 					 name, line, input, contains, got ? got : msg);
 			free(got);
 			free(msg);
@@ -332,7 +335,8 @@ static void expect(const char *in, char escape, unsigned flags, const char *want
 
 	if (want == NULL)
 		tap_ok(got == NULL, "[%s] fails (%s)", show(in), msg ? msg : "no error");
-	else if (!tap_ok(got != NULL && strcmp(got, want) == 0, "[%s] -> [%s]", show(in), show(want)))
+	else if (!tap_ok(got != NULL && strcmp(got, want) == 0, "[%s] -> [%s]", show(in),
+			 show(want)))
 		tap_diag("got [%s]%s", got ? show(got) : "error: ", got ? "" : msg);
 	free(got);
 	free(msg);
@@ -342,8 +346,8 @@ static void expect_error_contains(const char *in, const char *part)
 {
 	char *msg = NULL, *got = expand(in, '\\', &own_vars, 0, &msg);
 
-	tap_ok(got == NULL && strstr(msg, part) != NULL, "[%s] fails with [%s] (got [%s])", show(in),
-	       part, got ? show(got) : msg);
+	tap_ok(got == NULL && strstr(msg, part) != NULL, "[%s] fails with [%s] (got [%s])",
+	       show(in), part, got ? show(got) : msg);
 	free(got);
 	free(msg);
 }
@@ -356,7 +360,8 @@ static void expect_words(const char *in, char escape, unsigned flags, const char
 	char **words = NULL;
 	size_t n = 0;
 
-	if (dockerfile_expand_words(in, strlen(in), escape, &own_vars, flags, &words, &n, &err) < 0) {
+	if (dockerfile_expand_words(in, strlen(in), escape, &own_vars, flags, &words, &n, &err) <
+	    0) {
 		tap_ok(want == NULL, "words of [%s] fail (%s)", show(in), err->message);
 		plate_error_free(err);
 		return;
@@ -487,7 +492,9 @@ static void test_names_and_splitting(void)
 	expect_words("  ", '\\', 0, "");
 	expect_words("\"\"", '\\', 0, "");
 	expect_words("a$IDEO", '\\', 0, "aa|b");
-	expect_words("a\"$IDEO\"", '\\', 0, "aa\xe3\x80\x80" "b");
+	expect_words("a\"$IDEO\"", '\\', 0,
+		     "aa\xe3\x80\x80"
+		     "b");
 	expect_words("a\tb\nc", '\\', 0, "a|b|c");
 	/* Bytes that are not UTF-8 pass through unchanged. */
 	expect("a\xff$PWD\xc3", '\\', 0, "a\xff/home\xc3");
@@ -530,7 +537,8 @@ static void test_caps(void)
 	plate_error_free(err);
 	err = NULL;
 	memset(long_word, 'x', (1 << 20) + 1);
-	tap_ok(dockerfile_expand_word(long_word, (1 << 20) + 1, '\\', &own_vars, 0, &out, &err) < 0 &&
+	tap_ok(dockerfile_expand_word(long_word, (1 << 20) + 1, '\\', &own_vars, 0, &out, &err) <
+			       0 &&
 		       err->errno_value == E2BIG,
 	       "a word over 1 MiB is refused");
 	plate_error_free(err);
@@ -583,7 +591,8 @@ static void test_caps(void)
 	       "a huge pattern on a huge value hits the work limit");
 	plate_error_free(err);
 	err = NULL;
-	tap_ok((double)(clock() - t0) / CLOCKS_PER_SEC < 30, "pathological patterns are bounded (%.2fs)",
+	tap_ok((double)(clock() - t0) / CLOCKS_PER_SEC < 30,
+	       "pathological patterns are bounded (%.2fs)",
 	       (double)(clock() - t0) / CLOCKS_PER_SEC);
 }
 
@@ -638,7 +647,9 @@ int main(void)
 	dockerfile_vars_set(&own_vars, "NL", "a\nb");
 	dockerfile_vars_set(&own_vars, "XA", "xa");
 	dockerfile_vars_set(&own_vars, "BS", "a\\bc");
-	dockerfile_vars_set(&own_vars, "IDEO", "a\xe3\x80\x80" "b");
+	dockerfile_vars_set(&own_vars, "IDEO",
+			    "a\xe3\x80\x80"
+			    "b");
 	dockerfile_vars_set(&own_vars, "BAD", "\xff\xfe");
 	test_backtick_escape();
 	test_raw_quotes();

@@ -56,7 +56,8 @@ static bool match2(const struct ignore *m, const char *path)
 	if (ignore_is_clean_relative(path, strlen(path))) {
 		bool b = walk_match(m, path);
 		if (a != b)
-			tap_ok(false, "walk API agrees with ignore_match for \"%s\" (%d vs %d)", path, a, b);
+			tap_ok(false, "walk API agrees with ignore_match for \"%s\" (%d vs %d)",
+			       path, a, b);
 	}
 	return a;
 }
@@ -180,7 +181,8 @@ static void test_compile_tsv(const char *dir)
 		bool ok = strcmp(kinds[kind], f[1]) == 0 && strcmp(re.data, f[2]) == 0;
 		total++;
 		passed += ok;
-		tap_ok(ok, "compile \"%s\": %s %s (want %s %s)", f[0], kinds[kind], re.data, f[1], f[2]);
+		tap_ok(ok, "compile \"%s\": %s %s (want %s %s)", f[0], kinds[kind], re.data, f[1],
+		       f[2]);
 		if (kind == IGNORE_KIND_REGEXP) {
 			struct ignore_prog *g = NULL;
 			_cleanup_error_ struct plate_error *err = NULL;
@@ -191,8 +193,8 @@ static void test_compile_tsv(const char *dir)
 		free(clean);
 		buf_release(&re);
 	}
-	tap_diag("patternmatcher-compile.tsv: %zu/%zu classifications and expressions agree", passed,
-		 total);
+	tap_diag("patternmatcher-compile.tsv: %zu/%zu classifications and expressions agree",
+		 passed, total);
 }
 
 static void test_readall(const char *dir)
@@ -206,7 +208,8 @@ static void test_readall(const char *dir)
 
 	snprintf(path, sizeof(path), "%s/dockerignore/ignorefile-readall/input.dockerignore", dir);
 	in = tap_read_file(path, &len);
-	snprintf(path, sizeof(path), "%s/dockerignore/ignorefile-readall/expected-patterns.txt", dir);
+	snprintf(path, sizeof(path), "%s/dockerignore/ignorefile-readall/expected-patterns.txt",
+		 dir);
 	want = tap_read_file(path, NULL);
 	if (!tap_ok(in != NULL && want != NULL, "read the ReadAll fixture"))
 		return;
@@ -266,11 +269,25 @@ static void test_text(void)
 	static const struct {
 		const char *in, *out;
 	} clean[] = {
-		{ "", "." },	       { ".", "." },	       { "/", "/" },	     { "//", "/" },
-		{ "a/", "a" },	       { "a//b", "a/b" },      { "./a", "a" },	     { "a/./b", "a/b" },
-		{ "a/../b", "b" },     { "../a", "../a" },     { "/../a", "/a" },    { "a/b/../..", "." },
-		{ "a/../../b", "../b" }, { "!a/..", "." },     { "!/a", "!/a" },     { "..", ".." },
-		{ "../../x/../y", "../../y" }, { "/a/b/", "/a/b" }, { "**/", "**" },
+		{ "", "." },
+		{ ".", "." },
+		{ "/", "/" },
+		{ "//", "/" },
+		{ "a/", "a" },
+		{ "a//b", "a/b" },
+		{ "./a", "a" },
+		{ "a/./b", "a/b" },
+		{ "a/../b", "b" },
+		{ "../a", "../a" },
+		{ "/../a", "/a" },
+		{ "a/b/../..", "." },
+		{ "a/../../b", "../b" },
+		{ "!a/..", "." },
+		{ "!/a", "!/a" },
+		{ "..", ".." },
+		{ "../../x/../y", "../../y" },
+		{ "/a/b/", "/a/b" },
+		{ "**/", "**" },
 	};
 	for (size_t i = 0; i < sizeof(clean) / sizeof(clean[0]); i++) {
 		char out[64];
@@ -282,10 +299,10 @@ static void test_text(void)
 		const char *in, *out;
 	} trim[] = {
 		{ " \t a b \r\n", "a b" },
-		{ "\xC2\xA0x\xE3\x80\x80", "x" },   /* NBSP, ideographic space */
-		{ "\xE2\x80\x8Ax\xC2\x85", "x" },   /* hair space, NEL */
+		{ "\xC2\xA0x\xE3\x80\x80", "x" },     /* NBSP, ideographic space */
+		{ "\xE2\x80\x8Ax\xC2\x85", "x" },     /* hair space, NEL */
 		{ "\xE2\x80\x8Bx", "\xE2\x80\x8Bx" }, /* zero-width space is not white space */
-		{ "x\xA0", "x\xA0" },               /* a lone continuation byte is not NBSP */
+		{ "x\xA0", "x\xA0" },		      /* a lone continuation byte is not NBSP */
 		{ "\xEF\xBB\xBFx", "\xEF\xBB\xBFx" }, /* nor is a BOM */
 	};
 	for (size_t i = 0; i < sizeof(trim) / sizeof(trim[0]); i++) {
@@ -299,16 +316,18 @@ static void test_text(void)
 
 	size_t w;
 	tap_ok(ignore_decode_rune("\xE2\x98\xBA", 3, &w) == 0x263A && w == 3, "decode U+263A");
-	tap_ok(ignore_decode_rune("\xC0\x80", 2, &w) == IGNORE_RUNE_ERROR && w == 1, "overlong rejected");
+	tap_ok(ignore_decode_rune("\xC0\x80", 2, &w) == IGNORE_RUNE_ERROR && w == 1,
+	       "overlong rejected");
 	tap_ok(ignore_decode_rune("\xED\xA0\x80", 3, &w) == IGNORE_RUNE_ERROR && w == 1,
 	       "surrogate rejected");
 	tap_ok(ignore_decode_rune("\xF4\x90\x80\x80", 4, &w) == IGNORE_RUNE_ERROR && w == 1,
 	       "above U+10FFFF rejected");
-	tap_ok(ignore_decode_rune("\xE2\x98", 2, &w) == IGNORE_RUNE_ERROR && w == 1, "truncated rejected");
+	tap_ok(ignore_decode_rune("\xE2\x98", 2, &w) == IGNORE_RUNE_ERROR && w == 1,
+	       "truncated rejected");
 	tap_ok(ignore_is_clean_relative("a/b", 3) && !ignore_is_clean_relative("a//b", 4) &&
-		       !ignore_is_clean_relative("a/./b", 5) && !ignore_is_clean_relative("/a", 2) &&
-		       !ignore_is_clean_relative("a/", 2) && !ignore_is_clean_relative("..", 2) &&
-		       ignore_is_clean_relative("...", 3),
+		       !ignore_is_clean_relative("a/./b", 5) &&
+		       !ignore_is_clean_relative("/a", 2) && !ignore_is_clean_relative("a/", 2) &&
+		       !ignore_is_clean_relative("..", 2) && ignore_is_clean_relative("...", 3),
 	       "clean relative paths recognised");
 }
 
@@ -333,24 +352,28 @@ static void expect_parse(const char *in, size_t len, const char *want, const cha
 static void test_parse(void)
 {
 	EXPECT_PARSE("", "", "empty file");
-	EXPECT_PARSE("a\r\nb\rc\r\n", "a|b\rc", "CRLF: one CR dropped, an inner CR is trimmed only at ends");
-	EXPECT_PARSE("\xEF\xBB\xBF#c\n\xEF\xBB\xBFx", "\xEF\xBB\xBFx", "BOM stripped on line 1 only");
+	EXPECT_PARSE("a\r\nb\rc\r\n", "a|b\rc",
+		     "CRLF: one CR dropped, an inner CR is trimmed only at ends");
+	EXPECT_PARSE("\xEF\xBB\xBF#c\n\xEF\xBB\xBFx", "\xEF\xBB\xBFx",
+		     "BOM stripped on line 1 only");
 	EXPECT_PARSE(" #x\n#y\n", "#x", "'#' is a comment only in column 1");
 	EXPECT_PARSE("!\n! \n!!a\n", "!|!|!!a", "lone '!' survives reading; '!!a' stays");
-	EXPECT_PARSE("/\n/..\n//a//b/\n!/x/../y\n", "/|/|a/b|!y", "Clean then drop one leading '/'");
+	EXPECT_PARSE("/\n/..\n//a//b/\n!/x/../y\n", "/|/|a/b|!y",
+		     "Clean then drop one leading '/'");
 	EXPECT_PARSE(".\n./\n", ".|.", "'.' is kept (it matches nothing)");
 	EXPECT_PARSE("a\0b\n", "error 1:2: NUL byte in pattern", "NUL refused with its column");
 
 	char *big = malloc(IGNORE_MAX_LINE + 2);
 	memset(big, 'a', IGNORE_MAX_LINE + 1);
 	big[IGNORE_MAX_LINE + 1] = '\n';
-	expect_parse(big, IGNORE_MAX_LINE + 2, "error 1:65536: line too long (more than 65535 bytes)",
+	expect_parse(big, IGNORE_MAX_LINE + 2,
+		     "error 1:65536: line too long (more than 65535 bytes)",
 		     "a 64 KiB line is an error, as with bufio.Scanner");
 	big[0] = '#';
 	expect_parse(big, IGNORE_MAX_LINE, "", "a 65535-byte comment line is fine");
 	memset(big, 'a', IGNORE_MAX_PATTERN_LEN + 1);
-	expect_parse(big, IGNORE_MAX_PATTERN_LEN + 1, "error 1:1: pattern too long (more than 4096 bytes)",
-		     "pattern length cap");
+	expect_parse(big, IGNORE_MAX_PATTERN_LEN + 1,
+		     "error 1:1: pattern too long (more than 4096 bytes)", "pattern length cap");
 	free(big);
 
 	struct buf many = BUF_INIT(BUF_UNLIMITED);
@@ -369,7 +392,8 @@ static struct ignore *mk(const char *list, char **msg)
 	size_t n = 0;
 	struct ignore *m = NULL;
 
-	for (char *t = strtok_r(copy, "|", &save); t != NULL && n < 64; t = strtok_r(NULL, "|", &save))
+	for (char *t = strtok_r(copy, "|", &save); t != NULL && n < 64;
+	     t = strtok_r(NULL, "|", &save))
 		pats[n++] = t;
 	if (build(pats, n, &m, msg) < 0)
 		m = NULL;
@@ -402,9 +426,9 @@ static void expect(const char *list, const char *path, const char *want, const c
 
 	char a[256], b[256], c[256];
 
-	tap_ok(got != NULL && strncmp(got, want, strlen(want)) == 0, "%s: [%s] \"%s\" want %s, got %s",
-	       why, shown(list, a, sizeof(a)), shown(path, b, sizeof(b)), want,
-	       got ? shown(got, c, sizeof(c)) : "(null)");
+	tap_ok(got != NULL && strncmp(got, want, strlen(want)) == 0,
+	       "%s: [%s] \"%s\" want %s, got %s", why, shown(list, a, sizeof(a)),
+	       shown(path, b, sizeof(b)), want, got ? shown(got, c, sizeof(c)) : "(null)");
 	ignore_free(m);
 	free(msg);
 }
@@ -427,11 +451,13 @@ static void test_semantics(void)
 	expect("a[*]", "a*", "false", "... so '*' itself is not a member");
 	expect("a[*]", "a[^/]", "true", "... the class is {[,^,/} repeated, then ']'");
 	expect("a[?]", "a/]", "true", "'?' in brackets: class {[,^,/} then ']'");
-	expect("[[:digit:]]x", "7x", "true", "POSIX class as RE2 reads it (the glob would want \"[x]x\")");
+	expect("[[:digit:]]x", "7x", "true",
+	       "POSIX class as RE2 reads it (the glob would want \"[x]x\")");
 	expect("[[:digit:]]x", "7x]", "false", "... so no literal ']'");
 	expect("[[:^digit:]]x", "ax", "true", "negated POSIX class");
 	expect("[[:^digit:]]x", "7x", "false", "negated POSIX class");
-	expect("[[:foo:]]", "x", "invalid character class range", "unknown POSIX class is an error");
+	expect("[[:foo:]]", "x", "invalid character class range",
+	       "unknown POSIX class is an error");
 	expect("[[:alpha:]", "a", "missing closing ]", "POSIX class swallowing the glob's ']'");
 	expect("[[]", "[", "true", "'[' inside brackets");
 	expect("[[:]", ":", "true", "'[:' without ':]' is plain characters");
@@ -442,9 +468,12 @@ static void test_semantics(void)
 	expect("a?c", "a\nc", "true", "'?' matches newline");
 	expect("a*/**", "ab/c\nd", "false", "trailing \"**\" as \".*\" stops at newline");
 	expect("a/**", "a/c\nd", "true", "but a prefix pattern does not care");
-	expect("[z-a]", "x", "invalid character class range \"z-a\"", "reversed range (upstream: at match)");
-	expect("[Local-Only]/", "x", "invalid character class range \"l-O\"", "TestMatchesOrParentMatchesMalformed");
-	expect("\\d", "1", "unsupported escape \"\\d\"", "escaped letter refused (RE2 digit class upstream)");
+	expect("[z-a]", "x", "invalid character class range \"z-a\"",
+	       "reversed range (upstream: at match)");
+	expect("[Local-Only]/", "x", "invalid character class range \"l-O\"",
+	       "TestMatchesOrParentMatchesMalformed");
+	expect("\\d", "1", "unsupported escape \"\\d\"",
+	       "escaped letter refused (RE2 digit class upstream)");
 	expect("a\\x41", "aA", "unsupported escape", "hex escape refused");
 	expect("[\\d]", "1", "unsupported escape", "escaped letter in brackets refused");
 	expect("a\\\xC3\xA9", "a\xC3\xA9", "unsupported escape", "escaped non-ASCII refused");
@@ -457,27 +486,46 @@ static void test_semantics(void)
 	{
 		const char *bar[] = { "a|b*" };
 		char got[256];
-		tap_ok(check_case(bar, 1, "a|bc", "true", got, sizeof(got)), "'|' is literal: %s", got);
+		tap_ok(check_case(bar, 1, "a|bc", "true", got, sizeof(got)), "'|' is literal: %s",
+		       got);
 	}
 	expect("a{1,2}*", "a{1,2}", "true", "braces are literal");
 	expect("a+*", "a+", "true", "'+' is literal");
 	expect("$*", "$x", "true", "'$' is literal");
-	expect("a?b", "a\xE2\x98\xBA" "b", "true", "'?' is one rune");
-	expect("a?b", "a\xFF" "b", "true", "'?' matches one invalid byte");
-	expect("a??b", "a\xE2\x98" "b", "true", "a truncated sequence is one rune per byte");
-	expect("a\xFF*", "a\xFE" "b", "true", "invalid pattern byte reads as U+FFFD, matching any invalid byte");
+	expect("a?b",
+	       "a\xE2\x98\xBA"
+	       "b",
+	       "true", "'?' is one rune");
+	expect("a?b",
+	       "a\xFF"
+	       "b",
+	       "true", "'?' matches one invalid byte");
+	expect("a??b",
+	       "a\xE2\x98"
+	       "b",
+	       "true", "a truncated sequence is one rune per byte");
+	expect("a\xFF*",
+	       "a\xFE"
+	       "b",
+	       "true", "invalid pattern byte reads as U+FFFD, matching any invalid byte");
 	expect("a\xFF*", "a\xEF\xBF\xBD", "true", "... and U+FFFD itself");
 	expect("a\xFF", "a\xFE", "false", "but an exact pattern compares bytes");
-	expect("\xEF\xBB\xBF" "a*", "abc", "true", "text/scanner skips a leading BOM in the translation");
-	expect("\xEF\xBB\xBF" "a", "a", "false", "an exact pattern keeps it");
-	expect("[\xFF]", "x", "syntax error", "invalid UTF-8 in brackets is a filepath.Match error");
+	expect("\xEF\xBB\xBF"
+	       "a*",
+	       "abc", "true", "text/scanner skips a leading BOM in the translation");
+	expect("\xEF\xBB\xBF"
+	       "a",
+	       "a", "false", "an exact pattern keeps it");
+	expect("[\xFF]", "x", "syntax error",
+	       "invalid UTF-8 in brackets is a filepath.Match error");
 	expect("[a-\xCE\xB6]*", "\xCE\xB1", "true", "ranges are by rune");
 	expect(".", "x", "false", "\".\" matches nothing");
 	expect(".", ".", "true", "... except the path \".\" itself");
 	expect("!", "a", "illegal exclusion pattern \"!\"", "lone '!'");
 	expect(" ! ", "a", "illegal exclusion pattern", "trimmed lone '!'");
 	expect("!a|a", "a", "true", "inclusion after exception");
-	expect("a|!a/b|a", "a/b", "true", "MatchesOrParentMatches, where MatchesUsingParentResults says false");
+	expect("a|!a/b|a", "a/b", "true",
+	       "MatchesOrParentMatches, where MatchesUsingParentResults says false");
 	expect("a|!a/b", "a/b/c", "false", "an exception for a directory re-includes beneath it");
 	expect("**|!a|a/b/c", "a/b/c/d", "true", "last hit wins through ancestors");
 	expect("  docs  |!docs/README.md  ", "docs/README.md", "false", "construction trims");
@@ -489,16 +537,19 @@ static void test_semantics(void)
 	expect("a/../b", "a/../b", "false", "raw paths: the path itself is not cleaned");
 	expect("**", "", "true", "\"**\" matches even the empty path");
 	/* more than 64 automaton states: the multi-word interpreter */
-	expect("**/a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*[0-9]", "x/y/abcdefghijklmnopqrstuvwxyzabcdefgh7",
-	       "true", "long pattern, match");
-	expect("**/a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*[0-9]", "x/y/a-b-c-d-e-f-g-h-i-j-k-l-m-n-o-p-q-r-s-t-u-v-w-x-y-z-a-b-c-d-e-f-g-hh-1",
-	       "true", "long pattern, match with fillers");
-	expect("**/a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*[0-9]", "x/y/abcdefghijklmnopqrstuvwxyzabcdefg7",
-	       "false", "long pattern, one letter short");
-	expect("**/a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*[0-9]", "x/abcdefghijklm/nopqrstuvwxyzabcdefgh7",
-	       "false", "long pattern, '*' does not cross '/'");
-	expect("a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*i*j*k*l*m*n", "abcdefghijklmnopqrstuvwxyzabcdefghijklmn/x",
-	       "true", "long pattern hits an ancestor");
+	expect("**/a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*[0-9]",
+	       "x/y/abcdefghijklmnopqrstuvwxyzabcdefgh7", "true", "long pattern, match");
+	expect("**/a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*[0-9]",
+	       "x/y/a-b-c-d-e-f-g-h-i-j-k-l-m-n-o-p-q-r-s-t-u-v-w-x-y-z-a-b-c-d-e-f-g-hh-1", "true",
+	       "long pattern, match with fillers");
+	expect("**/a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*[0-9]",
+	       "x/y/abcdefghijklmnopqrstuvwxyzabcdefg7", "false", "long pattern, one letter short");
+	expect("**/a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*[0-9]",
+	       "x/abcdefghijklm/nopqrstuvwxyzabcdefgh7", "false",
+	       "long pattern, '*' does not cross '/'");
+	expect("a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*r*s*t*u*v*w*x*y*z*a*b*c*d*e*f*g*h*i*j*k*l*m*n",
+	       "abcdefghijklmnopqrstuvwxyzabcdefghijklmn/x", "true",
+	       "long pattern hits an ancestor");
 	expect("x", "/", "false", "root path");
 	expect("/", "/", "true", "\"/\" is an exact pattern");
 	expect("/x", "/x/y", "true", "rooted parent prefixes");
@@ -508,7 +559,8 @@ static void test_semantics(void)
 	for (size_t i = 0; i <= IGNORE_MAX_PATTERNS; i++)
 		pats[i] = "x";
 	struct ignore *m = NULL;
-	tap_ok(build(pats, IGNORE_MAX_PATTERNS + 1, &m, &msg) < 0 && strstr(msg, "too many") != NULL,
+	tap_ok(build(pats, IGNORE_MAX_PATTERNS + 1, &m, &msg) < 0 &&
+		       strstr(msg, "too many") != NULL,
 	       "ignore_new caps the pattern count");
 	free(msg);
 	msg = NULL;
@@ -517,7 +569,8 @@ static void test_semantics(void)
 	longp[IGNORE_MAX_PATTERN_LEN] = '\0';
 	pats[0] = longp;
 	tap_ok(build(pats, 1, &m, NULL) == 0, "a 4096-byte pattern of stars compiles");
-	tap_ok(ignore_match(m, "a/b/c/d/e") && !ignore_match(m, "a\nb"), "... it is (.*/)? repeated, then .*");
+	tap_ok(ignore_match(m, "a/b/c/d/e") && !ignore_match(m, "a\nb"),
+	       "... it is (.*/)? repeated, then .*");
 	ignore_free(m);
 	for (size_t i = 0; i < IGNORE_MAX_PATTERN_LEN; i += 2)
 		longp[i] = 'a';
@@ -577,7 +630,8 @@ static void expect_skip(const char *list, const char *dirpath, bool want, const 
 		*slash = '/';
 		s = slash;
 	}
-	tap_ok(ignore_dir_skippable(m, &d, dirpath) == want, "skippable [%s] %s: %s", list, dirpath, why);
+	tap_ok(ignore_dir_skippable(m, &d, dirpath) == want, "skippable [%s] %s: %s", list, dirpath,
+	       why);
 	free(buf);
 	ignore_free(m);
 }
@@ -588,12 +642,17 @@ static void test_skippable(void)
 	expect_skip("node_modules|!src", "node_modules", true, "exception elsewhere");
 	expect_skip("node_modules|!node_modules/keep", "node_modules", false, "exception beneath");
 	expect_skip("node_modules|!node_modules", "node_modules", false, "not excluded at all");
-	expect_skip("!node_modules/keep|node_modules", "node_modules", true, "exception before the exclusion");
-	expect_skip("node_modules|!**/keep", "node_modules", false, "suffix exception can hit anywhere");
-	expect_skip("node_modules|!node_mod*/keep", "node_modules", false, "regexp exception can hit");
-	expect_skip("node_modules|!node_modules/*.json", "node_modules/a", true, "regexp cannot reach depth 2");
+	expect_skip("!node_modules/keep|node_modules", "node_modules", true,
+		    "exception before the exclusion");
+	expect_skip("node_modules|!**/keep", "node_modules", false,
+		    "suffix exception can hit anywhere");
+	expect_skip("node_modules|!node_mod*/keep", "node_modules", false,
+		    "regexp exception can hit");
+	expect_skip("node_modules|!node_modules/*.json", "node_modules/a", true,
+		    "regexp cannot reach depth 2");
 	expect_skip("node_modules|!nod**", "node_modules", false, "prefix exception covering it");
-	expect_skip("node_modules|!node_modules/x**", "node_modules", false, "longer prefix exception");
+	expect_skip("node_modules|!node_modules/x**", "node_modules", false,
+		    "longer prefix exception");
 	expect_skip("node_modules|!nodf**", "node_modules", true, "unrelated prefix exception");
 	expect_skip("**/.git|!.git/HEAD", "a/.git", true, "exception for another .git");
 	expect_skip("**/.git|!.git/HEAD", ".git", false, "exception for this .git");
@@ -605,8 +664,9 @@ static void test_skippable(void)
  * directory reported skippable has only excluded paths beneath it. */
 static void test_generated(void)
 {
-	static const char *const names[] = { "a", "b", "ab", "node_modules", ".git", "x.log", "keep",
-					     "src", "a.tmp", "b[1]" };
+	static const char *const names[] = { "a",     "b",    "ab",  "node_modules", ".git",
+					     "x.log", "keep", "src", "a.tmp",	     "b[1]" };
+	/* clang-format off */
 	static const char *const pool[] = {
 		"a", "!a/b", "*.log", "**/*.tmp", "!**/keep", "node_modules", "!node_modules/keep",
 		"src/**", "!src/a", "a?", "[ab]", "**/.git", "!.git/keep", "*/b", "a/**/b", "**b",
@@ -614,6 +674,7 @@ static void test_generated(void)
 		"!**/a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*a*b*",
 		"**/?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*?*/keep",
 	};
+	/* clang-format on */
 	uint64_t seed = 0x9E3779B97F4A7C15u;
 	size_t checked = 0, bad = 0, skips = 0, unsound = 0;
 
@@ -637,7 +698,8 @@ static void test_generated(void)
 				seed = seed * 6364136223846793005u + 1442695040888963407u;
 				if (d > 0)
 					strcat(path, "/");
-				strcat(path, names[(seed >> 33) % (sizeof(names) / sizeof(names[0]))]);
+				strcat(path,
+				       names[(seed >> 33) % (sizeof(names) / sizeof(names[0]))]);
 			}
 			bool ex = ignore_match(m, path);
 			checked++;
@@ -658,8 +720,10 @@ static void test_generated(void)
 		}
 		ignore_free(m);
 	}
-	tap_ok(bad == 0, "generated trees: both APIs agree on %zu paths (%zu disagreements)", checked, bad);
-	tap_ok(unsound == 0 && skips > 0, "generated trees: %zu skippable ancestors, all sound", skips);
+	tap_ok(bad == 0, "generated trees: both APIs agree on %zu paths (%zu disagreements)",
+	       checked, bad);
+	tap_ok(unsound == 0 && skips > 0, "generated trees: %zu skippable ancestors, all sound",
+	       skips);
 }
 
 int main(void)

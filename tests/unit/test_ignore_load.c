@@ -80,7 +80,8 @@ static void expect_load(int ctx, int dfd, const char *df, const char *want, cons
 		for (size_t i = 0; i < n; i++)
 			buf_addf(&got, "%s%s", i ? "|" : "", pats[i]);
 	}
-	tap_ok(strncmp(got.data, want, strlen(want)) == 0, "%s: got \"%s\", want \"%s\"", why, got.data, want);
+	tap_ok(strncmp(got.data, want, strlen(want)) == 0, "%s: got \"%s\", want \"%s\"", why,
+	       got.data, want);
 	strv_free(pats, n);
 	buf_release(&got);
 }
@@ -117,15 +118,21 @@ int main(void)
 	outer = open_rel(".");
 	bare = open_rel("bare");
 
-	expect_load(ctx, ctx, "docker/build.Dockerfile", "dockerfile:dfpat", "<Dockerfile>.dockerignore wins");
-	expect_load(ctx, ctx, "Dockerfile", "context:ctxpat|!keep", "falls back to the context file");
+	expect_load(ctx, ctx, "docker/build.Dockerfile", "dockerfile:dfpat",
+		    "<Dockerfile>.dockerignore wins");
+	expect_load(ctx, ctx, "Dockerfile", "context:ctxpat|!keep",
+		    "falls back to the context file");
 	expect_load(ctx, ctx, NULL, "context:ctxpat|!keep", "Dockerfile from stdin: context file");
-	expect_load(ctx, ctx, "docker/empty.Dockerfile", "dockerfile:", "an empty Dockerfile-specific file still wins");
-	expect_load(ctx, ctx, "docker/missing.Dockerfile", "context:ctxpat", "missing Dockerfile-specific file");
+	expect_load(ctx, ctx, "docker/empty.Dockerfile",
+		    "dockerfile:", "an empty Dockerfile-specific file still wins");
+	expect_load(ctx, ctx, "docker/missing.Dockerfile", "context:ctxpat",
+		    "missing Dockerfile-specific file");
 	expect_load(ctx, ctx, "nodir/Dockerfile", "context:ctxpat", "Dockerfile directory missing");
-	expect_load(ctx, outer, "df/Dockerfile", "dockerfile:outer", "Dockerfile outside the context");
+	expect_load(ctx, outer, "df/Dockerfile", "dockerfile:outer",
+		    "Dockerfile outside the context");
 	snprintf(abs, sizeof(abs), "%s/df/Dockerfile", root);
-	expect_load(ctx, AT_FDCWD, abs, "dockerfile:outer", "absolute Dockerfile path with AT_FDCWD");
+	expect_load(ctx, AT_FDCWD, abs, "dockerfile:outer",
+		    "absolute Dockerfile path with AT_FDCWD");
 	expect_load(bare, bare, "Dockerfile", "none:", "no ignore file at all");
 
 	/* symlinks resolve inside the directory being read, as in BuildKit's transferred context */
@@ -146,10 +153,12 @@ int main(void)
 
 	/* refusals */
 	mkdir_rel("bare/.dockerignore");
-	expect_load(bare, bare, NULL, "error:'.dockerignore' is not a regular file", "a directory is refused");
+	expect_load(bare, bare, NULL, "error:'.dockerignore' is not a regular file",
+		    "a directory is refused");
 	rmdir(link);
 	tap_ok(mkfifo(link, 0644) == 0, "make a FIFO");
-	expect_load(bare, bare, NULL, "error:'.dockerignore' is not a regular file", "a FIFO is refused without blocking");
+	expect_load(bare, bare, NULL, "error:'.dockerignore' is not a regular file",
+		    "a FIFO is refused without blocking");
 	unlink(link);
 	{
 		size_t big = IGNORE_MAX_FILE + 1;
@@ -171,9 +180,11 @@ int main(void)
 		put("ctx/docker/bad.Dockerfile.dockerignore", "ok\n\na\0b\n", 8);
 		/* located in the text, not in err->line, which the CLI would show as a line of
 		 * the Dockerfile */
-		tap_ok(ignore_load_for(ctx, ctx, "docker/bad.Dockerfile", &pats, &n, NULL, &err) < 0 &&
+		tap_ok(ignore_load_for(ctx, ctx, "docker/bad.Dockerfile", &pats, &n, NULL, &err) <
+				       0 &&
 			       err->line == 0 &&
-			       strncmp(err->message, "docker/bad.Dockerfile.dockerignore:3:2: ", 40) == 0,
+			       strncmp(err->message,
+				       "docker/bad.Dockerfile.dockerignore:3:2: ", 40) == 0,
 		       "parse errors name the ignore file's line and column, not the Dockerfile's");
 	}
 

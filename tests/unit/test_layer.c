@@ -72,7 +72,8 @@ static void test_path_clean(void)
 		_cleanup_error_ struct plate_error *err = NULL;
 		int n = layer_path_clean(c->in, strlen(c->in), c->flags, out, sizeof(out), &err);
 		if (c->want != NULL) {
-			tap_ok(n == (int)strlen(c->want), "clean '%s' (flags %u) length", c->in, c->flags);
+			tap_ok(n == (int)strlen(c->want), "clean '%s' (flags %u) length", c->in,
+			       c->flags);
 			tap_streq(n >= 0 ? out : "(error)", c->want, "clean '%s' (flags %u)", c->in,
 				  c->flags);
 		} else {
@@ -118,8 +119,8 @@ static void test_path_clean(void)
 
 static void test_path_compare(void)
 {
-	static const char *const sorted[] = { "a", "a/b", "a/b/c", "a/c", "a-b", "a.b", "a0", "b",
-					      "\xc3\xa9" };
+	static const char *const sorted[] = { "a",   "a/b", "a/b/c", "a/c",	"a-b",
+					      "a.b", "a0",  "b",     "\xc3\xa9" };
 	size_t n = sizeof(sorted) / sizeof(sorted[0]);
 
 	for (size_t i = 0; i < n; i++)
@@ -134,10 +135,10 @@ static void test_path_compare(void)
 		       layer_compression_is_known("none") && !layer_compression_is_known("lz4") &&
 		       !layer_compression_is_known(NULL),
 	       "compressor table");
-	tap_streq(layer_compression_media_type("gzip"), "application/vnd.oci.image.layer.v1.tar+gzip",
-		  "gzip media type");
-	tap_streq(layer_compression_media_type("zstd"), "application/vnd.oci.image.layer.v1.tar+zstd",
-		  "zstd media type");
+	tap_streq(layer_compression_media_type("gzip"),
+		  "application/vnd.oci.image.layer.v1.tar+gzip", "gzip media type");
+	tap_streq(layer_compression_media_type("zstd"),
+		  "application/vnd.oci.image.layer.v1.tar+zstd", "zstd media type");
 	tap_streq(layer_compression_media_type("none"), "application/vnd.oci.image.layer.v1.tar",
 		  "uncompressed media type");
 }
@@ -176,7 +177,8 @@ static int write_layer(int dirfd, const char *file, const char *compression, lon
 		       unsigned threads, unsigned tree_flags, struct layer_result *res)
 {
 	_cleanup_error_ struct plate_error *err = NULL;
-	struct layer_writer_options o = { .compression = compression, .epoch = epoch,
+	struct layer_writer_options o = { .compression = compression,
+					  .epoch = epoch,
 					  .threads = threads };
 	struct layer_writer *w = NULL;
 	_cleanup_close_ int fd = open_tmp_file(file);
@@ -307,9 +309,10 @@ static void make_tree(int d, long long mtime)
 		must(fchownat(d, "ro", 7, 8, 0) == 0, "chown dir");
 	}
 	/* mtimes: deep ones first, then directories (creating entries changes them) */
-	static const char *const files[] = { "dir/small", "dir/empty", "dir/suid", "big", "ro/inside",
-					     "rel-link", "abs-link", "dangle", "fifo", "long-target",
-					     "caf\xc3\xa9", "raw\xff\xfe" };
+	static const char *const files[] = { "dir/small",   "dir/empty",   "dir/suid",
+					     "big",	    "ro/inside",   "rel-link",
+					     "abs-link",    "dangle",	   "fifo",
+					     "long-target", "caf\xc3\xa9", "raw\xff\xfe" };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		set_mtime(d, files[i], mtime + (long long)i);
 	if (can_mknod) {
@@ -433,7 +436,8 @@ static void compare_dirs(int sd, int dd, const char *prefix, long long epoch, bo
 		if (!S_ISLNK(s.st_mode) && (s.st_mode & 07777) != (t.st_mode & 07777))
 			differ(path, "mode %o vs %o", s.st_mode & 07777, t.st_mode & 07777);
 		if (owners && (s.st_uid != t.st_uid || s.st_gid != t.st_gid))
-			differ(path, "owner %u:%u vs %u:%u", s.st_uid, s.st_gid, t.st_uid, t.st_gid);
+			differ(path, "owner %u:%u vs %u:%u", s.st_uid, s.st_gid, t.st_uid,
+			       t.st_gid);
 		long long want = s.st_mtim.tv_sec > epoch ? epoch : s.st_mtim.tv_sec;
 		if (t.st_mtim.tv_sec != want)
 			differ(path, "mtime %lld, want %lld", (long long)t.st_mtim.tv_sec, want);
@@ -490,7 +494,8 @@ static void test_writer_states(void)
 	_cleanup_close_ int fd = open_tmp_file("states.tar");
 
 	o.compression = "lzma";
-	tap_ok(layer_writer_new(fd, &o, &w, &err) < 0 && strstr(err->message, "unknown compression"),
+	tap_ok(layer_writer_new(fd, &o, &w, &err) < 0 &&
+		       strstr(err->message, "unknown compression"),
 	       "an unknown compressor is refused");
 	plate_error_free(err);
 	err = NULL;
@@ -526,7 +531,8 @@ static void test_writer_states(void)
 	       "argument errors leave the writer usable");
 	tap_ok(layer_writer_finish(w, &res, &err) == 0 && res.entries == 2, "finish");
 	tap_ok(layer_writer_add_data(w, &f, "x", 1, &err) < 0 &&
-		       strstr(err->message, "INTERNAL ERROR: 'layer_writer_add_data' called in state CLOSED"),
+		       strstr(err->message,
+			      "INTERNAL ERROR: 'layer_writer_add_data' called in state CLOSED"),
 	       "add after finish is an internal error naming the state");
 	plate_error_free(err);
 	err = NULL;
@@ -552,7 +558,8 @@ static void test_writer_states(void)
 	plate_error_free(err);
 	err = NULL;
 	layer_writer_free(w);
-	tap_ok(layer_writer_finish(NULL, &res, &err) < 0 && strstr(err->message, "invalid layer writer"),
+	tap_ok(layer_writer_finish(NULL, &res, &err) < 0 &&
+		       strstr(err->message, "invalid layer writer"),
 	       "a NULL handle is caught");
 }
 
@@ -572,10 +579,12 @@ static void test_empty_layer(void)
 	tap_ok(res.uncompressed_size == 1024, "an empty tar is the 1024-byte end marker (%llu)",
 	       res.uncompressed_size);
 	/* the diffID of 1024 zero bytes, as docker's empty layer */
-	tap_streq(res.diff_id, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
+	tap_streq(res.diff_id,
+		  "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
 		  "empty layer diffID");
 	lseek(fd, 0, SEEK_SET);
-	struct layer_reader_options ro = { .expected_diff_id = res.diff_id, .expected_digest = res.digest };
+	struct layer_reader_options ro = { .expected_diff_id = res.diff_id,
+					   .expected_digest = res.digest };
 	tap_ok(layer_reader_new(fd, &ro, &r, &err) == 0 && layer_reader_next(r, &e, &err) == 0 &&
 		       layer_reader_finish(r, &back, &err) == 0,
 	       "an empty layer reads back with matching digests");
@@ -618,8 +627,9 @@ static void test_round_trip(const char *compression)
 		       "%s/%s: sizes and counts match", compression, how);
 		differences = 0;
 		compare_dirs(src, dst, "", epoch, true);
-		tap_ok(differences == 0, "%s/%s: the extracted tree equals the source (%d differences)",
-		       compression, how, differences);
+		tap_ok(differences == 0,
+		       "%s/%s: the extracted tree equals the source (%d differences)", compression,
+		       how, differences);
 		if (method == 0 && strcmp(compression, "gzip") == 0) {
 			/* the comparison itself can fail */
 			fchmodat(dst, "dir/small", 0600, 0);
@@ -636,7 +646,8 @@ static void test_round_trip(const char *compression)
 	dst = fresh_dir("rt-dst");
 	extract_layer(file, dst, &xo, &xr, NULL);
 	tap_ok(write_layer(dst, "rt.again", compression, epoch, 2, 0, &res2) == 0 &&
-		       strcmp(res.diff_id, res2.diff_id) == 0 && strcmp(res.digest, res2.digest) == 0,
+		       strcmp(res.diff_id, res2.diff_id) == 0 &&
+		       strcmp(res.digest, res2.digest) == 0,
 	       "%s: re-packing the extraction reproduces the layer", compression);
 
 	/* the reader sees sorted, clean entries */
@@ -667,8 +678,8 @@ static void test_round_trip(const char *compression)
 					bytes += (unsigned long long)got;
 			}
 		}
-		tap_ok(k == 0 && layer_reader_finish(r, &res2, &err) == 0, "%s: reader reads to the end",
-		       compression);
+		tap_ok(k == 0 && layer_reader_finish(r, &res2, &err) == 0,
+		       "%s: reader reads to the end", compression);
 	}
 	layer_reader_free(r);
 	tap_ok(sorted && n == res.entries, "%s: %llu entries, in layer order", compression, n);
@@ -705,7 +716,8 @@ static void test_determinism_and_tools(void)
 	tap_ok(write_layer(a, "det-a.tgz", "gzip", epoch, 2, 0, &ra) == 0 &&
 		       write_layer(b, "det-b.tgz", "gzip", epoch, 2, 0, &rb) == 0,
 	       "two trees written");
-	tap_streq(ra.digest, rb.digest, "gzip: different mtimes above the epoch give the same digest");
+	tap_streq(ra.digest, rb.digest,
+		  "gzip: different mtimes above the epoch give the same digest");
 	tap_streq(ra.diff_id, rb.diff_id, "gzip: and the same diffID");
 	tap_ok(write_layer(a, "det-1.tgz", "gzip", epoch, 1, 0, &r1) == 0 &&
 		       write_layer(a, "det-3.tgz", "gzip", epoch, 3, 0, &r3) == 0 &&
@@ -751,8 +763,8 @@ static void test_determinism_and_tools(void)
 	snprintf(cmd, sizeof(cmd), "zstd -q -dc '%s' | sha256sum", pz);
 	tap_ok(run_out(cmd, out, sizeof(out)) && strcmp(out, za.diff_id + 7) == 0,
 	       "zstd -dc output hashes to the diffID");
-	snprintf(cmd, sizeof(cmd), "tar -tf '%s' >/dev/null 2>&1 && zcat '%s' | tar -t >/dev/null", pa,
-		 pa);
+	snprintf(cmd, sizeof(cmd), "tar -tf '%s' >/dev/null 2>&1 && zcat '%s' | tar -t >/dev/null",
+		 pa, pa);
 	tap_ok(system(cmd) == 0, "GNU tar lists the layer");
 }
 
@@ -821,7 +833,8 @@ static void test_overlay_whiteouts(void)
 
 	/* APPLY mode onto a lower rootfs */
 	_cleanup_close_ int root = fresh_dir("as-apply");
-	tap_ok(fsutil_write_at(root, "gone", "lower", 5, 0644) == 0 && mkdirat(root, "opq", 0755) == 0 &&
+	tap_ok(fsutil_write_at(root, "gone", "lower", 5, 0644) == 0 &&
+		       mkdirat(root, "opq", 0755) == 0 &&
 		       fsutil_write_at(root, "opq/old", "lower", 5, 0644) == 0 &&
 		       mkdirat(root, "opq/sub", 0755) == 0 &&
 		       fsutil_write_at(root, "opq/sub/x", "x", 1, 0644) == 0 &&
@@ -851,7 +864,8 @@ static void test_digest_mismatch(void)
 
 	fsutil_write_at(src, "f", "content", 7, 0644);
 	write_layer(src, "mm.tgz", "gzip", 0, 2, 0, &res);
-	xo.expected_diff_id = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+	xo.expected_diff_id =
+		"sha256:0000000000000000000000000000000000000000000000000000000000000000";
 	tap_ok(extract_layer("mm.tgz", dst, &xo, &xr, &msg) < 0 && strstr(msg, "diffID mismatch"),
 	       "a wrong diffID fails the extraction (%s)", msg ? msg : "");
 	free(msg);
@@ -863,7 +877,8 @@ static void test_digest_mismatch(void)
 	free(msg);
 	msg = NULL;
 	xo.expected_digest = "sha256:XYZ";
-	tap_ok(extract_layer("mm.tgz", dst, &xo, &xr, &msg) < 0 && strstr(msg, "not a sha256 digest"),
+	tap_ok(extract_layer("mm.tgz", dst, &xo, &xr, &msg) < 0 &&
+		       strstr(msg, "not a sha256 digest"),
 	       "a malformed expected digest is refused");
 	free(msg);
 }
@@ -882,7 +897,8 @@ static void test_add_tree_prefix(void)
 	fsutil_write_at(src, "main", "bin", 3, 0755);
 	layer_writer_new(fd, &o, &w, &err);
 	tap_ok(layer_writer_add(w, &app, -1, &err) == 0 &&
-		       layer_writer_add_tree(w, src, "app/bin", LAYER_TREE_WITH_ROOT | LAYER_TREE_ROOT_OWNER,
+		       layer_writer_add_tree(w, src, "app/bin",
+					     LAYER_TREE_WITH_ROOT | LAYER_TREE_ROOT_OWNER,
 					     &err) == 0 &&
 		       layer_writer_add_data(w, &z, "z", 1, &err) == 0 &&
 		       layer_writer_finish(w, &res, &err) == 0 && res.entries == 4,
@@ -968,7 +984,10 @@ static void gz_member(unsigned char *buf, size_t *len, size_t cap, const unsigne
 
 static void test_gzip_decoder(void)
 {
-	enum { PART = 70000, CAP = 4 * PART };
+	enum {
+		PART = 70000,
+		CAP = 4 * PART
+	};
 	_cleanup_free_ unsigned char *plain = malloc(2 * PART);
 	_cleanup_free_ unsigned char *gz = malloc(CAP);
 	_cleanup_free_ unsigned char *bad = malloc(CAP + 16);
@@ -1010,7 +1029,8 @@ static void test_gzip_decoder(void)
 	bad[m2_end - 8] ^= 0x01;
 	tap_ok(gz_decode_all(bad, len, 4096, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
 		       strstr(msg, "gzip: corrupt data in member 3") && strstr(msg, "crc") &&
-		       gz_decode_all(bad, len, 1, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
+		       gz_decode_all(bad, len, 1, 256 * 1024, &out, &out_len, msg, sizeof(msg)) <
+			       0 &&
 		       strstr(msg, "gzip: corrupt data in member 3") && strstr(msg, "crc"),
 	       "gzip: a wrong CRC in the last member's trailer is refused (any input split)");
 	memcpy(bad, gz, len);
@@ -1038,15 +1058,20 @@ static void test_gzip_decoder(void)
 
 	memcpy(bad, gz, len);
 	memcpy(bad + len, "garbage!", 8);
-	tap_ok(gz_decode_all(bad, len + 8, 4096, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
+	tap_ok(gz_decode_all(bad, len + 8, 4096, 256 * 1024, &out, &out_len, msg, sizeof(msg)) <
+			       0 &&
 		       strstr(msg, "gzip: data after member 3 is not a gzip member"),
 	       "gzip: trailing garbage is refused");
-	memcpy(bad + len, "\x1f" "x", 2);
+	memcpy(bad + len,
+	       "\x1f"
+	       "x",
+	       2);
 	tap_ok(gz_decode_all(bad, len + 2, 1, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
 		       strstr(msg, "gzip: data after member 3 is not a gzip member"),
 	       "gzip: trailing garbage is refused at its first wrong byte, byte by byte");
 	bad[len] = 0x1f;
-	tap_ok(gz_decode_all(bad, len + 1, 4096, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
+	tap_ok(gz_decode_all(bad, len + 1, 4096, 256 * 1024, &out, &out_len, msg, sizeof(msg)) <
+			       0 &&
 		       strstr(msg, "gzip: truncated stream (member 4 incomplete)"),
 	       "gzip: one byte of a next member is a truncated member");
 	tap_ok(gz_decode_all(gz, 0, 4096, 256 * 1024, &out, &out_len, msg, sizeof(msg)) < 0 &&
@@ -1071,19 +1096,18 @@ static void test_limits(void)
 	}
 	must(write_layer(src, "lim.tar", "none", 0, 1, 0, &res) == 0, "write lim.tar");
 
-#define REFUSED(file, want, why)                                                            \
-	do {                                                                                 \
-		_cleanup_close_ int d = fresh_dir("lim-dst");                                \
-		int r = extract_layer(file, d, &xo, &xr, &msg);                              \
-		tap_ok(r < 0 && strstr(msg, want) != NULL, why " (%s)",                      \
-		       msg ? msg : "extracted");                                             \
-		free(msg);                                                                   \
-		msg = NULL;                                                                  \
+#define REFUSED(file, want, why)                                                                  \
+	do {                                                                                      \
+		_cleanup_close_ int d = fresh_dir("lim-dst");                                     \
+		int r = extract_layer(file, d, &xo, &xr, &msg);                                   \
+		tap_ok(r < 0 && strstr(msg, want) != NULL, why " (%s)", msg ? msg : "extracted"); \
+		free(msg);                                                                        \
+		msg = NULL;                                                                       \
 	} while (0)
-#define ACCEPTED(file, why)                                                                 \
-	do {                                                                                 \
-		_cleanup_close_ int d = fresh_dir("lim-dst");                                \
-		tap_ok(extract_layer(file, d, &xo, &xr, NULL) == 0, why);                    \
+#define ACCEPTED(file, why)                                               \
+	do {                                                              \
+		_cleanup_close_ int d = fresh_dir("lim-dst");             \
+		tap_ok(extract_layer(file, d, &xo, &xr, NULL) == 0, why); \
 	} while (0)
 
 	ACCEPTED("lim.tar", "a small layer is within the default limits");
@@ -1098,7 +1122,8 @@ static void test_limits(void)
 
 	/* 72 MiB of zeros: gzip makes it ~72 KiB, a ratio of about 1000 */
 	{
-		_cleanup_close_ int fd = openat(bomb, "zeros", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		_cleanup_close_ int fd =
+			openat(bomb, "zeros", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 		must(fd >= 0 && ftruncate(fd, 72 << 20) == 0, "make a 72 MiB sparse file");
 	}
 	must(write_layer(bomb, "bomb.tgz", "gzip", 0, 2, 0, &res) == 0, "write bomb.tgz");

@@ -56,8 +56,8 @@ static void check_ok_detail(int target, const char *name, const char *how, char 
 		char *eq = strchr(tok, '=');
 		if (eq != NULL) {
 			*eq = '\0';
-			tap_ok(file_is(target, tok, eq + 1), "%s (%s): '%s' holds '%s'", name, how, tok,
-			       eq + 1);
+			tap_ok(file_is(target, tok, eq + 1), "%s (%s): '%s' holds '%s'", name, how,
+			       tok, eq + 1);
 		} else {
 			tap_ok(faccessat(target, tok, F_OK, AT_SYMLINK_NOFOLLOW) == 0,
 			       "%s (%s): '%s' exists", name, how, tok);
@@ -109,7 +109,8 @@ static void run_case(const char *name, const char *options_in, const char *expec
 		if (!all)
 			tap_diag("wanted all of: %s", detail_in);
 	} else {
-		if (tap_ok(r == 0, "%s (%s): extracted%s%s", name, how, msg ? ": " : "", msg ? msg : ""))
+		if (tap_ok(r == 0, "%s (%s): extracted%s%s", name, how, msg ? ": " : "",
+			   msg ? msg : ""))
 			check_ok_detail(target, name, how, detail);
 	}
 

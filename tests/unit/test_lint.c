@@ -16,7 +16,7 @@ struct env {
 	const char *const *context; /* NULL-terminated, or NULL for no context */
 	const char *const *ignore;  /* .dockerignore patterns, NULL-terminated */
 	const char *const *args;    /* build args NAME=VALUE, NULL-terminated */
-	bool image_info;            /* answer image lookups (alpine: PATH only, linux/arm64) */
+	bool image_info;	    /* answer image lookups (alpine: PATH only, linux/arm64) */
 };
 
 static bool fake_image_info(void *data, const char *image, struct lint_image_info *info)
@@ -32,15 +32,15 @@ static bool fake_image_info(void *data, const char *image, struct lint_image_inf
 
 /* Lints text; returns the number of findings with id (all findings when id is NULL), and
  * the severity of the last such finding in *sev. */
-static int lint(const char *text, const char *id, const struct env *env,
-		enum finding_severity *sev)
+static int lint(const char *text, const char *id, const struct env *env, enum finding_severity *sev)
 {
 	struct dockerfile *df = NULL;
 	struct plate_error *err = NULL;
 	struct finding_report r = FINDING_REPORT_INIT;
 	struct dockerfile_vars args;
 	struct ignore *ign = NULL;
-	struct lint_options opt = { .file = "Dockerfile", .source = text,
+	struct lint_options opt = { .file = "Dockerfile",
+				    .source = text,
 				    .source_len = strlen(text) };
 	int n = 0;
 
@@ -105,11 +105,12 @@ struct rule_case {
 	struct env env;
 };
 
-static const char *const ctx_files[] = { "Dockerfile", "main.go", ".env", "certs",
-					  "certs/server.key", "go.mod", NULL };
+static const char *const ctx_files[] = { "Dockerfile",	     "main.go", ".env", "certs",
+					 "certs/server.key", "go.mod",	NULL };
 static const char *const ignore_env[] = { ".env", "certs", NULL };
 static const char *const ignore_secret[] = { "secret.txt", NULL };
 
+/* clang-format off */
 static const struct rule_case cases[] = {
 	{ "StageNameCasing", "FROM scratch AS Build\n", "FROM scratch AS build\n", { 0 } },
 	{ "FromAsCasing", "FROM scratch as build\n", "FROM scratch AS build\n", { 0 } },
@@ -161,6 +162,7 @@ static const struct rule_case cases[] = {
 	  "RUN go build\n",
 	  { 0 } },
 };
+/* clang-format on */
 
 int main(void)
 {
@@ -228,14 +230,17 @@ int main(void)
 	tap_ok(lint("FROM golang AS build\nCOPY . .\nFROM scratch\nCOPY --from=build /app /\n",
 		    "SecretInContext", &(struct env){ .context = ctx_files }, NULL) == 0,
 	       "secrets copied into a builder stage only do not reach the image");
-	tap_ok(lint("FROM golang AS builder\nCOPY . /src\nFROM scratch\nCOPY --from=builder /src /app\n",
+	tap_ok(lint("FROM golang AS builder\nCOPY . /src\nFROM scratch\nCOPY --from=builder /src "
+		    "/app\n",
 		    "SecretInContext", &(struct env){ .context = ctx_files }, NULL) == 2,
 	       "secrets copied into a builder stage, then from it into the image");
-	tap_ok(lint("FROM golang AS b\nWORKDIR /src\nCOPY . .\nFROM b AS c\nRUN make\nFROM scratch\n"
+	tap_ok(lint("FROM golang AS b\nWORKDIR /src\nCOPY . .\nFROM b AS c\nRUN make\nFROM "
+		    "scratch\n"
 		    "COPY --from=2 /src/.env /app/\n",
 		    "SecretInContext", &(struct env){ .context = ctx_files }, NULL) == 0,
 	       "--from=2 names the third stage (the image itself here), which has nothing");
-	tap_ok(lint("FROM golang AS b\nWORKDIR /src\nCOPY . .\nFROM b AS c\nRUN make\nFROM scratch\n"
+	tap_ok(lint("FROM golang AS b\nWORKDIR /src\nCOPY . .\nFROM b AS c\nRUN make\nFROM "
+		    "scratch\n"
 		    "COPY --from=1 /src/ /app/\n",
 		    "SecretInContext", &(struct env){ .context = ctx_files }, NULL) == 2,
 	       "through WORKDIR, FROM <stage> and --from=<index>");

@@ -140,7 +140,8 @@ static void test_canonical_json(void)
 	json_decref(v);
 
 	v = NULL;
-	tap_ok(json_parse("{\"a\":1,\"a\":2}", 13, 1024, 8, &v, &err) < 0, "duplicate keys refused");
+	tap_ok(json_parse("{\"a\":1,\"a\":2}", 13, 1024, 8, &v, &err) < 0,
+	       "duplicate keys refused");
 	plate_error_free(err);
 	err = NULL;
 	tap_ok(json_parse("[[[[1]]]]", 9, 1024, 3, &v, &err) < 0 && err->column == 4,
@@ -186,27 +187,34 @@ static void test_media_types(void)
 		       !oci_media_type_is_valid("a/b c"),
 	       "media type grammar");
 	tap_ok(oci_digest_is_valid(OCI_EMPTY_JSON_DIGEST) &&
-		       oci_digest_is_valid("sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564") &&
-		       !oci_digest_is_valid("sha256:abc") && !oci_digest_is_valid("sha256+-x:abc") &&
-		       !oci_digest_is_valid("sha256:") && !oci_digest_is_valid(":abc") &&
-		       !oci_digest_is_valid("sha512:abc"),
+		       oci_digest_is_valid(
+			       "sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564") &&
+		       !oci_digest_is_valid("sha256:abc") &&
+		       !oci_digest_is_valid("sha256+-x:abc") && !oci_digest_is_valid("sha256:") &&
+		       !oci_digest_is_valid(":abc") && !oci_digest_is_valid("sha512:abc"),
 	       "digest grammar and registered lengths");
 	tap_ok(oci_media_type_is_layer(OCI_MEDIA_TYPE_LAYER_GZIP) &&
-		       oci_media_type_is_layer("application/vnd.docker.image.rootfs.diff.tar.gzip") &&
-		       oci_media_type_is_layer("application/vnd.oci.image.layer.nondistributable.v1.tar"),
+		       oci_media_type_is_layer(
+			       "application/vnd.docker.image.rootfs.diff.tar.gzip") &&
+		       oci_media_type_is_layer(
+			       "application/vnd.oci.image.layer.nondistributable.v1.tar"),
 	       "tar layer types unpack to snapshots");
 	tap_ok(!oci_media_type_is_layer("application/spdx+json") &&
 		       !oci_media_type_is_layer(OCI_MEDIA_TYPE_EMPTY) &&
-		       !oci_media_type_is_layer(OCI_MEDIA_TYPE_CONFIG) && !oci_media_type_is_layer(NULL),
+		       !oci_media_type_is_layer(OCI_MEDIA_TYPE_CONFIG) &&
+		       !oci_media_type_is_layer(NULL),
 	       "artifact, empty and config types are no tar layers");
 }
 
 static const char docker_manifest[] =
-	"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\","
-	"\"config\":{\"mediaType\":\"application/vnd.docker.container.image.v1+json\",\"size\":1469,"
+	"{\"schemaVersion\":2,\"mediaType\":\"application/"
+	"vnd.docker.distribution.manifest.v2+json\","
+	"\"config\":{\"mediaType\":\"application/"
+	"vnd.docker.container.image.v1+json\",\"size\":1469,"
 	"\"digest\":\"sha256:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b\"},"
 	"\"layers\":[{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\","
-	"\"size\":2,\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\"}]}";
+	"\"size\":2,\"digest\":\"sha256:"
+	"44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\"}]}";
 
 static void test_manifest_round_trip(void)
 {
@@ -217,8 +225,7 @@ static void test_manifest_round_trip(void)
 
 	tap_ok(oci_manifest_parse(docker_manifest, sizeof(docker_manifest) - 1, 0, &m, &err) == 0,
 	       "docker schema2 manifest read");
-	tap_ok(m.n_layers == 1 && m.layers[0].size == 2 && m.config.size == 1469,
-	       "fields read");
+	tap_ok(m.n_layers == 1 && m.layers[0].size == 2 && m.config.size == 1469, "fields read");
 	tap_ok(oci_manifest_write(&m, OCI_FORMAT_OCI, &oci, &len, &err) == 0, "written as OCI");
 	tap_ok(strstr(oci, OCI_MEDIA_TYPE_MANIFEST) && strstr(oci, OCI_MEDIA_TYPE_CONFIG) &&
 		       strstr(oci, OCI_MEDIA_TYPE_LAYER_GZIP) && !strstr(oci, "docker"),
@@ -226,11 +233,15 @@ static void test_manifest_round_trip(void)
 	tap_ok(oci_manifest_write(&m, OCI_FORMAT_DOCKER, &docker, &len, &err) == 0,
 	       "written as docker");
 	tap_streq(docker,
-		  "{\"config\":{\"digest\":\"sha256:c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b\","
+		  "{\"config\":{\"digest\":\"sha256:"
+		  "c86f7763873b6c0aae22d963bab59b4f5debbed6685761b5951584f6efb0633b\","
 		  "\"mediaType\":\"application/vnd.docker.container.image.v1+json\",\"size\":1469},"
-		  "\"layers\":[{\"digest\":\"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\","
-		  "\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"size\":2}],"
-		  "\"mediaType\":\"application/vnd.docker.distribution.manifest.v2+json\",\"schemaVersion\":2}",
+		  "\"layers\":[{\"digest\":\"sha256:"
+		  "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a\","
+		  "\"mediaType\":\"application/"
+		  "vnd.docker.image.rootfs.diff.tar.gzip\",\"size\":2}],"
+		  "\"mediaType\":\"application/"
+		  "vnd.docker.distribution.manifest.v2+json\",\"schemaVersion\":2}",
 		  "docker form is canonical");
 	tap_ok(oci_manifest_parse(oci, strlen(oci), 0, &m2, &err) == 0, "OCI form reads back");
 	tap_ok(oci_manifest_write(&m2, OCI_FORMAT_OCI, &again, &len, &err) == 0 &&
@@ -267,11 +278,14 @@ static void test_config(void)
 	const char *in =
 		"{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2024-01-02T03:04:05Z\","
 		"\"config\":{\"Env\":[\"PATH=/bin\"],\"Entrypoint\":[\"/app\"],\"Cmd\":null,"
-		"\"ExposedPorts\":{\"8080/tcp\":{},\"53/udp\":{}},\"Labels\":{\"b\":\"2\",\"a\":\"1\"},"
-		"\"User\":\"65534:65534\",\"Healthcheck\":{\"Test\":[\"CMD\",\"true\"],\"Interval\":"
+		"\"ExposedPorts\":{\"8080/tcp\":{},\"53/"
+		"udp\":{}},\"Labels\":{\"b\":\"2\",\"a\":\"1\"},"
+		"\"User\":\"65534:65534\",\"Healthcheck\":{\"Test\":[\"CMD\",\"true\"],"
+		"\"Interval\":"
 		"30000000000},\"Shell\":[\"/bin/sh\",\"-c\"],\"Hostname\":\"x\"},"
 		"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" OCI_EMPTY_JSON_DIGEST "\"]},"
-		"\"history\":[{\"created_by\":\"COPY a b\"},{\"created_by\":\"CMD\",\"empty_layer\":true}],"
+		"\"history\":[{\"created_by\":\"COPY a "
+		"b\"},{\"created_by\":\"CMD\",\"empty_layer\":true}],"
 		"\"container_config\":{}}";
 	struct oci_config c, copy;
 	size_t len;
@@ -293,7 +307,8 @@ static void test_config(void)
 	oci_config_release(&copy);
 	oci_config_release(&c);
 
-	tap_ok(oci_config_parse("{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"yesterday\","
+	tap_ok(oci_config_parse("{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":"
+				"\"yesterday\","
 				"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
 				97, 0, &c, &err) < 0,
 	       "bad created time refused");

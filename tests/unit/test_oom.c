@@ -315,7 +315,8 @@ NOSAN void *aligned_alloc(size_t align, size_t n)
 {
 	void *p;
 
-	return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, n) == 0 ? p : NULL;
+	return posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, n) == 0 ? p
+											   : NULL;
 }
 
 NOSAN static char *strndup_for(const void *caller, const char *s, size_t max)
@@ -378,7 +379,8 @@ static void drive(const struct scenario *sc)
 	current_n = 0;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	if (sc->run(&err) < 0) {
-		tap_ok(false, "%s: runs without injection: %s", sc->name, err ? err->message : "(no error)");
+		tap_ok(false, "%s: runs without injection: %s", sc->name,
+		       err ? err->message : "(no error)");
 		plate_error_free(err);
 		return;
 	}
@@ -397,18 +399,21 @@ static void drive(const struct scenario *sc)
 		hit = atomic_exchange(&countdown, 0) < 0;
 		if (!hit) {
 			if (r < 0)
-				snprintf(problem, sizeof(problem), "failed with no injected failure: %s",
+				snprintf(problem, sizeof(problem),
+					 "failed with no injected failure: %s",
 					 err ? err->message : "(no error)");
 			plate_error_free(err);
 			break;
 		}
 		if (r < 0 && err == NULL)
-			snprintf(problem, sizeof(problem), "allocation %ld: failed without an error", n);
+			snprintf(problem, sizeof(problem),
+				 "allocation %ld: failed without an error", n);
 		else if (r < 0 && err->errno_value != ENOMEM)
-			snprintf(problem, sizeof(problem), "allocation %ld: error without ENOMEM: %s", n,
-				 err->message);
+			snprintf(problem, sizeof(problem),
+				 "allocation %ld: error without ENOMEM: %s", n, err->message);
 		else if (r >= 0 && err != NULL)
-			snprintf(problem, sizeof(problem), "allocation %ld: succeeded with an error set", n);
+			snprintf(problem, sizeof(problem),
+				 "allocation %ld: succeeded with an error set", n);
 		plate_error_free(err);
 		err = NULL;
 		after = atomic_load(&live);
@@ -421,12 +426,14 @@ static void drive(const struct scenario *sc)
 		if (r >= 0) {
 			tolerated++;
 			if (sc->reset != NULL && sc->reset() < 0)
-				snprintf(problem, sizeof(problem), "allocation %ld: reset failed", n);
+				snprintf(problem, sizeof(problem), "allocation %ld: reset failed",
+					 n);
 		}
 	}
 	clock_gettime(CLOCK_MONOTONIC, &end);
-	tap_ok(problem[0] == '\0', "%s: %ld allocations each failed in turn (%ld tolerated, %.1f s)%s%s",
-	       sc->name, n - 1, tolerated,
+	tap_ok(problem[0] == '\0',
+	       "%s: %ld allocations each failed in turn (%ld tolerated, %.1f s)%s%s", sc->name,
+	       n - 1, tolerated,
 	       (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9,
 	       problem[0] ? ": " : "", problem);
 }
@@ -480,7 +487,8 @@ static struct dockerfile *plan_df;
 static int run_plan(struct plate_error **err)
 {
 	static const char *const args[] = { "GO=1.23", "HTTP_PROXY=http://127.0.0.1:3128" };
-	struct plan_options o = { .build_args = args, .n_build_args = 2,
+	struct plan_options o = { .build_args = args,
+				  .n_build_args = 2,
 				  .target_platform = "linux/arm64/v8" };
 	struct plan *plan = NULL;
 	struct buf out = BUF_INIT(BUF_UNLIMITED);
@@ -535,7 +543,8 @@ static const char manifest_json[] =
 	"\"digest\":\"sha256:0000000000000000000000000000000000000000000000000000000000000002\"},"
 	"\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"size\":9,"
 	"\"digest\":\"sha256:0000000000000000000000000000000000000000000000000000000000000003\","
-	"\"annotations\":{\"x\":\"y\"}}],\"annotations\":{\"org.opencontainers.image.created\":\"now\"}}";
+	"\"annotations\":{\"x\":\"y\"}}],\"annotations\":{\"org.opencontainers.image.created\":"
+	"\"now\"}}";
 
 static const char index_json[] =
 	"{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
@@ -580,11 +589,13 @@ static int run_oci(struct plate_error **err)
 
 static int run_reference(struct plate_error **err)
 {
+	/* clang-format off */
 	static const char *const refs[] = {
 		"golang:1.22-alpine", "127.0.0.1:5000/a/b@sha256:"
 		"0000000000000000000000000000000000000000000000000000000000000005",
 		"ghcr.io/owner/image:tag",
 	};
+	/* clang-format on */
 
 	for (size_t i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
 		struct oci_reference ref = { 0 };
@@ -619,10 +630,12 @@ static int run_registry(struct plate_error **err)
 	int r;
 
 	r = reg_parse_www_authenticate(S("Bearer realm=\"http://127.0.0.1:1/token\",service="
-					 "\"reg\",scope=\"repository:a/b:pull,push\", Basic realm=r"),
+					 "\"reg\",scope=\"repository:a/b:pull,push\", Basic "
+					 "realm=r"),
 				       &ch, err);
 	if (r == 0)
-		r = reg_parse_link_next(S("</v2/a/tags/list?n=2&last=b>; rel=\"next\""), &next, err);
+		r = reg_parse_link_next(S("</v2/a/tags/list?n=2&last=b>; rel=\"next\""), &next,
+					err);
 	if (r >= 0)
 		r = reg_parse_token_response(S("{\"token\":\"abc\",\"access_token\":\"abc\","
 					       "\"expires_in\":300,\"issued_at\":"
@@ -633,8 +646,8 @@ static int run_registry(struct plate_error **err)
 					   &summary) < 0)
 		r = plate_err_new(err, ENOMEM, "out of memory");
 	if (r == 0)
-		r = reg_parse_tags(S("{\"name\":\"a/b\",\"tags\":[\"v1\",\"v2\",\"latest\"]}"), &tags,
-				   &n_tags, 100, err);
+		r = reg_parse_tags(S("{\"name\":\"a/b\",\"tags\":[\"v1\",\"v2\",\"latest\"]}"),
+				   &tags, &n_tags, 100, err);
 	if (r == 0)
 		r = reg_parse_mirrors(S("docker.io=http://127.0.0.1:5000, ghcr.io=127.0.0.1:5001"),
 				      &mirrors, err);
@@ -660,6 +673,7 @@ static char *tmp_root;
 static int write_layer(int fd, const char *compression, struct plate_error **err)
 {
 	static const struct layer_xattr xa = { .name = "user.plate", .value = "v", .size = 1 };
+	/* clang-format off */
 	const struct layer_entry entries[] = {
 		{ .type = LAYER_ENTRY_DIR, .path = "etc", .mode = 0755 },
 		{ .type = LAYER_ENTRY_WHITEOUT, .path = "etc/shadow" },
@@ -672,6 +686,7 @@ static int write_layer(int fd, const char *compression, struct plate_error **err
 		{ .type = LAYER_ENTRY_SYMLINK, .path = "usr/bin/sh", .mode = 0777,
 		  .link_target = "app" },
 	};
+	/* clang-format on */
 	struct layer_writer_options o = { .compression = compression, .epoch = 1 };
 	struct layer_writer *w = NULL;
 	struct layer_result res;
@@ -724,8 +739,8 @@ static int run_layer_extract(struct plate_error **err)
 
 static char *empty_root, *full_root; /* a store reset to empty, one holding an image */
 static struct store *empty_store, *full_store;
-static int archive_fd = -1;  /* docker-archive of the image */
-static char *fingerprint;    /* of empty_store, taken when it was made */
+static int archive_fd = -1; /* docker-archive of the image */
+static char *fingerprint;   /* of empty_store, taken when it was made */
 static const char image_name[] = "localhost/oom:test";
 
 /* What list_entry() collects: one "path type [size]" line an entry. */
@@ -738,11 +753,13 @@ static int list_entry(const char *path, const struct stat *st, int type, struct 
 	char *line;
 
 	rel += *rel == '/';
-	if (ftw->level == 1 && type == FTW_D && (strcmp(rel, "tmp") == 0 || strcmp(rel, "trash") == 0))
+	if (ftw->level == 1 && type == FTW_D &&
+	    (strcmp(rel, "tmp") == 0 || strcmp(rel, "trash") == 0))
 		return FTW_SKIP_SUBTREE;
 	/* A directory's size is the filesystem's business (tmpfs counts entries). */
-	if ((S_ISREG(st->st_mode) ? asprintf(&line, "%s f %lld", rel, (long long)st->st_size)
-				  : asprintf(&line, "%s %o", rel, (unsigned)(st->st_mode & S_IFMT))) < 0)
+	if ((S_ISREG(st->st_mode)
+		     ? asprintf(&line, "%s f %lld", rel, (long long)st->st_size)
+		     : asprintf(&line, "%s %o", rel, (unsigned)(st->st_mode & S_IFMT))) < 0)
 		return FTW_STOP;
 	if (strv_push(&listing, line) < 0) {
 		free(line);
@@ -849,6 +866,7 @@ static int empty_reset(void)
 
 static int import_layer(struct store *s, struct plate_error **err)
 {
+	/* clang-format off */
 	static const char *const changes[] = {
 		"ENV PATH=/usr/bin:/bin A=b",   "CMD [\"/usr/bin/app\", \"serve\"]",
 		"ENTRYPOINT [\"/bin/sh\", \"-c\"]", "EXPOSE 8080 53/udp",
@@ -856,9 +874,13 @@ static int import_layer(struct store *s, struct plate_error **err)
 		"USER 1000:1000",               "VOLUME [\"/data\", \"/cache\"]",
 		"STOPSIGNAL SIGINT",
 	};
-	struct store_import_options o = { .name = image_name, .changes = changes,
+	/* clang-format on */
+	struct store_import_options o = { .name = image_name,
+					  .changes = changes,
 					  .n_changes = sizeof(changes) / sizeof(changes[0]),
-					  .epoch = 1, .os = "linux", .architecture = "amd64",
+					  .epoch = 1,
+					  .os = "linux",
+					  .architecture = "amd64",
 					  .comment = "oom" };
 	char digest[DIGEST_STRING_LEN + 1];
 
@@ -965,6 +987,7 @@ static int setup(void)
 
 int main(void)
 {
+	/* clang-format off */
 	static const struct scenario scenarios[] = {
 		{ "dockerfile parse and dump", run_dockerfile, NULL, NULL },
 		{ "plan and its JSON", run_plan, NULL, NULL },
@@ -980,6 +1003,7 @@ int main(void)
 		{ "store open, resolve, fsck", run_store_read, full_unchanged, NULL },
 		{ "store gc", run_store_gc, full_unchanged, NULL },
 	};
+	/* clang-format on */
 	struct sigaction sa = { .sa_handler = crashed };
 
 	driver_thread = true;

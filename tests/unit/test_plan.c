@@ -108,10 +108,10 @@ static void check_order(const struct result *r, const char *want, const char *wh
 
 static void check_deps(const struct result *r, size_t stage, const char *want, const char *what)
 {
-	_cleanup_free_ char *got =
-		r->plan && stage < r->plan->n_stages ?
-			indexes(r->plan->stages[stage].depends_on, r->plan->stages[stage].n_depends_on) :
-			NULL;
+	_cleanup_free_ char *got = r->plan && stage < r->plan->n_stages
+					   ? indexes(r->plan->stages[stage].depends_on,
+						     r->plan->stages[stage].n_depends_on)
+					   : NULL;
 	tap_streq(got, want, "%s: stage %zu depends_on", what, stage);
 }
 
@@ -131,25 +131,27 @@ static void check_error(const struct result *r, unsigned line, unsigned column, 
 static void test_seed_pattern(void)
 {
 	/* examples/go-service/Dockerfile: the toolchain stage and the scratch stage. */
-	struct result r = run("# The seed's pattern\n"
-			      "ARG GO_IMAGE=golang:1.22-alpine\n"
-			      "FROM ${GO_IMAGE} AS builder\n"
-			      "WORKDIR /src\n"
-			      "COPY go.mod go.sum ./\n"
-			      "RUN go mod download\n"
-			      "COPY . ./\n"
-			      "RUN CGO_ENABLED=0 GOOS=linux go build -o /out/plate-demo .\n"
-			      "\n"
-			      "FROM scratch\n"
-			      "COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/\n"
-			      "COPY --from=builder /out/plate-demo /app/plate-demo\n"
-			      "USER 65534:65534\n"
-			      "EXPOSE 8080\n"
-			      "ENTRYPOINT [\"/app/plate-demo\"]\n");
+	struct result r =
+		run("# The seed's pattern\n"
+		    "ARG GO_IMAGE=golang:1.22-alpine\n"
+		    "FROM ${GO_IMAGE} AS builder\n"
+		    "WORKDIR /src\n"
+		    "COPY go.mod go.sum ./\n"
+		    "RUN go mod download\n"
+		    "COPY . ./\n"
+		    "RUN CGO_ENABLED=0 GOOS=linux go build -o /out/plate-demo .\n"
+		    "\n"
+		    "FROM scratch\n"
+		    "COPY --from=builder /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/\n"
+		    "COPY --from=builder /out/plate-demo /app/plate-demo\n"
+		    "USER 65534:65534\n"
+		    "EXPOSE 8080\n"
+		    "ENTRYPOINT [\"/app/plate-demo\"]\n");
 
 	if (!ok_plan(&r, "seed pattern"))
 		return result_release(&r);
-	tap_ok(r.plan->n_stages == 2 && r.plan->target == 1, "seed: two stages, target is the last");
+	tap_ok(r.plan->n_stages == 2 && r.plan->target == 1,
+	       "seed: two stages, target is the last");
 	check_order(&r, "0,1", "seed");
 	tap_streq(r.plan->stages[0].name, "builder", "seed: stage 0 name");
 	tap_streq(r.plan->stages[0].from, "docker.io/library/golang:1.22-alpine",
@@ -289,7 +291,8 @@ static void test_env(void)
 	/* Here-document markers stay as written. */
 	r = run("FROM alpine\nARG F=x\nCOPY <<EOF /etc/$F\nhello $F\nEOF\n");
 	if (ok_plan(&r, "COPY heredoc"))
-		check_step(&r, 0, 1, "COPY <<EOF|/etc/x", "heredoc marker kept, destination expanded");
+		check_step(&r, 0, 1, "COPY <<EOF|/etc/x",
+			   "heredoc marker kept, destination expanded");
 	result_release(&r);
 }
 
@@ -310,10 +313,12 @@ static void test_from_var_and_stages(void)
 		       "FROM ${BASE} resolves to the stage");
 		check_step(&r, 1, 0, "WORKDIR /-mod=vendor/k",
 			   "a stage based on a stage inherits its ENV and ARG values");
-		tap_ok(r.plan->stages[2].from_stage == 0, "FROM matches stage names case-insensitively");
+		tap_ok(r.plan->stages[2].from_stage == 0,
+		       "FROM matches stage names case-insensitively");
 		check_deps(&r, 2, "0,1", "case-insensitive --from");
 		check_order(&r, "0,1,2", "stages");
-		tap_ok(r.plan->stages[1].level == 1 && r.plan->stages[2].level == 2, "levels chain");
+		tap_ok(r.plan->stages[1].level == 1 && r.plan->stages[2].level == 2,
+		       "levels chain");
 	}
 	result_release(&r);
 
@@ -351,8 +356,8 @@ static void test_target(void)
 	if (ok_plan(&r, "--target b")) {
 		tap_ok(r.plan->target == 1, "--target is case-insensitive");
 		check_order(&r, "0,1", "--target b");
-		tap_ok(r.plan->stages[0].needed && r.plan->stages[1].needed && !r.plan->stages[2].needed &&
-			       !r.plan->stages[3].needed,
+		tap_ok(r.plan->stages[0].needed && r.plan->stages[1].needed &&
+			       !r.plan->stages[2].needed && !r.plan->stages[3].needed,
 		       "--target prunes stages it does not reach");
 		check_step(&r, 2, 1, "WORKDIR ${X:?X must be set}",
 			   "steps of unneeded stages stay as written");
@@ -420,13 +425,15 @@ static void test_copy_from(void)
 			  "COPY --from=b /x /x\n"
 			  "FROM alpine AS b\n";
 	r = run_args(fwd, "a", NULL);
-	check_error(&r, 2, 1, "cannot copy from stage 'b', it needs to be defined before current "
-			      "stage 'a'",
+	check_error(&r, 2, 1,
+		    "cannot copy from stage 'b', it needs to be defined before current "
+		    "stage 'a'",
 		    "needed forward --from");
 	result_release(&r);
 	r = run(fwd);
 	if (ok_plan(&r, "unneeded forward --from"))
-		tap_ok(!r.plan->stages[0].needed, "the stage with the forward --from is not needed");
+		tap_ok(!r.plan->stages[0].needed,
+		       "the stage with the forward --from is not needed");
 	result_release(&r);
 
 	r = run("FROM alpine AS a\nCOPY --from=b /x /x\nFROM alpine AS b\nCOPY --from=a /y /y\n");
@@ -458,7 +465,8 @@ static void test_run_mount(void)
 	}
 	result_release(&r);
 
-	r = run("ARG T=tools\nFROM alpine AS tools\nFROM alpine\nRUN --mount=from=$T,target=/t x\n");
+	r = run("ARG T=tools\nFROM alpine AS tools\nFROM alpine\nRUN --mount=from=$T,target=/t "
+		"x\n");
 	check_error(&r, 4, 1, "doesn't support variable expansion", "mount from=$VAR");
 	result_release(&r);
 
@@ -476,12 +484,15 @@ static char *mount_text(const struct plan_step *s, size_t i)
 
 	if (m->mode >= 0)
 		snprintf(mode, sizeof(mode), "%lo", (unsigned long)m->mode);
-	if (asprintf(&out, "%s target=%s source=%s from=%s ro=%d id=%s sharing=%d mode=%s "
-			   "uid=%ld gid=%ld required=%d env=%s size=%llu",
+	if (asprintf(&out,
+		     "%s target=%s source=%s from=%s ro=%d id=%s sharing=%d mode=%s "
+		     "uid=%ld gid=%ld required=%d env=%s size=%llu",
 		     types[m->type], m->target ? m->target : "-", m->source ? m->source : "-",
-		     m->from < 0 ? "context" : s->sources[m->from].stage >= 0 ? "stage" : "image",
-		     m->readonly, m->id ? m->id : "-", (int)m->sharing, mode,
-		     m->uid, m->gid, m->required, m->env ? m->env : "-", m->size) < 0)
+		     m->from < 0		      ? "context"
+		     : s->sources[m->from].stage >= 0 ? "stage"
+						      : "image",
+		     m->readonly, m->id ? m->id : "-", (int)m->sharing, mode, m->uid, m->gid,
+		     m->required, m->env ? m->env : "-", m->size) < 0)
 		return NULL;
 	return out;
 }
@@ -507,9 +518,10 @@ static void test_run_flags(void)
 		  "uid=-1 gid=-1 required=0 env=- size=0" },
 		{ "from=,target=/a", "bind target=/a source=- from=context ro=1 id=- sharing=0 "
 				     "mode=- uid=-1 gid=-1 required=0 env=- size=0" },
-		{ "type=tmpfs,target=/t,size=1.5k", "tmpfs target=/t source=- from=context ro=0 id=- "
-						    "sharing=0 mode=- uid=-1 gid=-1 "
-						    "required=0 env=- size=1536" },
+		{ "type=tmpfs,target=/t,size=1.5k",
+		  "tmpfs target=/t source=- from=context ro=0 id=- "
+		  "sharing=0 mode=- uid=-1 gid=-1 "
+		  "required=0 env=- size=1536" },
 		{ "type=tmpfs,target=/t,size=64MiB", "tmpfs target=/t source=- from=context ro=0 "
 						     "id=- sharing=0 mode=- uid=-1 "
 						     "gid=-1 required=0 env=- size=67108864" },
@@ -541,12 +553,16 @@ static void test_run_flags(void)
 		{ "--mount=type=cache,target=/x,size=1k", "unexpected key 'size'" },
 		{ "--mount=type=tmpfs,target=/x,size=lots", "invalid value for size: lots" },
 		{ "--mount=type=tmpfs,target=/x,size=1.2.3k", "invalid value for size: 1.2.3k" },
-		{ "--mount=type=cache,target=/x,env=A", "unexpected key 'env' for mount type 'cache'" },
-		{ "--mount=type=cache,target=/x,sharing=bogus", "invalid cache mount sharing 'bogus'" },
-		{ "--mount=type=bind,target=/x,sharing=locked", "invalid cache sharing set for bind" },
+		{ "--mount=type=cache,target=/x,env=A",
+		  "unexpected key 'env' for mount type 'cache'" },
+		{ "--mount=type=cache,target=/x,sharing=bogus",
+		  "invalid cache mount sharing 'bogus'" },
+		{ "--mount=type=bind,target=/x,sharing=locked",
+		  "invalid cache sharing set for bind" },
 		{ "--mount=type=cache,target=/x,mode=9", "invalid value 9 for mode" },
 		{ "--mount=type=cache,target=/x,uid=-1", "invalid value -1 for uid" },
-		{ "--mount=type=cache,target=/x,gid=4294967296", "invalid value 4294967296 for gid" },
+		{ "--mount=type=cache,target=/x,gid=4294967296",
+		  "invalid value 4294967296 for gid" },
 		{ "--mount=type=bind,target=/x,uid=0", "not allowed for 'bind' type mounts" },
 		{ "--mount=type=secret,id=a,from=b", "secret mount should not have a from" },
 		{ "--mount=type=secret,id=a,source=b", "both source and id can't be set" },
@@ -575,7 +591,8 @@ static void test_run_flags(void)
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		_cleanup_free_ char *text = NULL;
-		if (asprintf(&text, "FROM alpine AS b\nFROM alpine\n  RUN %s true\n", bad[i].flags) < 0)
+		if (asprintf(&text, "FROM alpine AS b\nFROM alpine\n  RUN %s true\n",
+			     bad[i].flags) < 0)
 			abort();
 		r = run(text);
 		check_error(&r, 3, 3, bad[i].has, bad[i].flags);
@@ -612,16 +629,17 @@ static void test_run_flags(void)
 /* COPY/ADD flags: typed after expansion, for needed stages. */
 static void test_copy_flags(void)
 {
-	struct result r = run_args("FROM alpine AS src\n"
-				   "FROM alpine\n"
-				   "ARG OWNER=app MODE=0640 EX=*.md\n"
-				   "COPY --from=src --chown=$OWNER:staff --chmod=$MODE --link "
-				   "--parents=FALSE --exclude=$EX --exclude=tmp a b /d/\n"
-				   "ADD --checksum=sha256:" /* 64 hex digits */
-				   "0000000000000000000000000000000000000000000000000000000000000000"
-				   " --keep-git-dir=true --unpack=false --chown= --chmod= u /f\n"
-				   "COPY a /g\n",
-				   NULL, "MODE=0755", NULL);
+	struct result r =
+		run_args("FROM alpine AS src\n"
+			 "FROM alpine\n"
+			 "ARG OWNER=app MODE=0640 EX=*.md\n"
+			 "COPY --from=src --chown=$OWNER:staff --chmod=$MODE --link "
+			 "--parents=FALSE --exclude=$EX --exclude=tmp a b /d/\n"
+			 "ADD --checksum=sha256:" /* 64 hex digits */
+			 "0000000000000000000000000000000000000000000000000000000000000000"
+			 " --keep-git-dir=true --unpack=false --chown= --chmod= u /f\n"
+			 "COPY a /g\n",
+			 NULL, "MODE=0755", NULL);
 
 	if (ok_plan(&r, "COPY/ADD flags")) {
 		const struct plan_stage *st = &r.plan->stages[1];
@@ -635,9 +653,10 @@ static void test_copy_flags(void)
 		tap_ok(c->n_exclude == 2 && strcmp(c->exclude[0], "*.md") == 0 &&
 			       strcmp(c->exclude[1], "tmp") == 0,
 		       "--exclude repeated, expanded, in order");
-		tap_ok(a->checksum != NULL && a->keep_git_dir && a->unpack == 0 && a->chown == NULL &&
-			       a->chmod == -1 && a->from == -1,
-		       "ADD --checksum, --keep-git-dir, --unpack=false; empty --chown/--chmod unset");
+		tap_ok(a->checksum != NULL && a->keep_git_dir && a->unpack == 0 &&
+			       a->chown == NULL && a->chmod == -1 && a->from == -1,
+		       "ADD --checksum, --keep-git-dir, --unpack=false; empty --chown/--chmod "
+		       "unset");
 		tap_ok(n->from == -1 && n->chmod == -1 && n->chown == NULL && !n->link &&
 			       n->n_exclude == 0 && n->checksum == NULL && n->unpack == -1,
 		       "no flags: the defaults");
@@ -676,10 +695,12 @@ static void test_platform(void)
 	if (ok_plan(&r, "platform ARGs")) {
 		tap_streq(r.plan->target_platform, "linux/arm64", "target platform normalised");
 		tap_streq(r.plan->build_platform, "linux/amd64", "build platform normalised");
-		tap_streq(r.plan->stages[0].platform, "linux/amd64", "FROM --platform=$BUILDPLATFORM");
+		tap_streq(r.plan->stages[0].platform, "linux/amd64",
+			  "FROM --platform=$BUILDPLATFORM");
 		tap_ok(r.plan->stages[1].platform == NULL, "no --platform: the target platform");
-		check_step(&r, 0, 0, "ARG TARGETOS=linux|TARGETARCH=arm64|TARGETVARIANT=|"
-				     "BUILDPLATFORM=linux/amd64",
+		check_step(&r, 0, 0,
+			   "ARG TARGETOS=linux|TARGETARCH=arm64|TARGETVARIANT=|"
+			   "BUILDPLATFORM=linux/amd64",
 			   "platform ARGs redeclared in a stage");
 		check_step(&r, 0, 1, "WORKDIR /out/linux-arm64", "platform ARGs expand");
 		check_step(&r, 1, 0, "WORKDIR /", "platform ARGs are invisible until redeclared");
@@ -714,10 +735,10 @@ static void test_platform(void)
 	static const struct {
 		const char *in, *want;
 	} norm[] = {
-		{ "linux/amd64", "linux/amd64" },   { "Linux/X86_64", "linux/amd64" },
-		{ "linux/arm64/v8", "linux/arm64" }, { "linux/armhf", "linux/arm/v7" },
-		{ "linux/arm", "linux/arm/v7" },     { "linux/arm/6", "linux/arm/v6" },
-		{ "linux/i386", "linux/386" },       { "windows/amd64", "windows/amd64" },
+		{ "linux/amd64", "linux/amd64" },     { "Linux/X86_64", "linux/amd64" },
+		{ "linux/arm64/v8", "linux/arm64" },  { "linux/armhf", "linux/arm/v7" },
+		{ "linux/arm", "linux/arm/v7" },      { "linux/arm/6", "linux/arm/v6" },
+		{ "linux/i386", "linux/386" },	      { "windows/amd64", "windows/amd64" },
 		{ "linux/riscv64", "linux/riscv64" },
 	};
 	for (size_t i = 0; i < sizeof(norm) / sizeof(norm[0]); i++) {
@@ -817,14 +838,17 @@ static void test_errors(void)
 		{ "FROM alpine\nCOPY --from=a --from=b a b\n", 2, 1, "duplicate flag" },
 		{ "FROM alpine\nCOPY onlyone\n", 2, 1, "COPY requires at least two arguments" },
 		{ "FROM alpine\nWORKDIR\n", 2, 1, "WORKDIR requires at least one argument" },
-		{ "FROM alpine\nSHELL sh -c\n", 2, 1, "SHELL requires the arguments to be in JSON" },
+		{ "FROM alpine\nSHELL sh -c\n", 2, 1,
+		  "SHELL requires the arguments to be in JSON" },
 		{ "FROM alpine\nHEALTHCHECK FOO x\n", 2, 1, "unknown type 'FOO' in HEALTHCHECK" },
-		{ "FROM alpine\nHEALTHCHECK NONE x\n", 2, 1, "HEALTHCHECK NONE takes no arguments" },
+		{ "FROM alpine\nHEALTHCHECK NONE x\n", 2, 1,
+		  "HEALTHCHECK NONE takes no arguments" },
 		{ "FROM alpine\nARG =x\n", 2, 1, "ARG names can not be blank" },
 		{ "FROM alpine\nEXPOSE ${P:?noport}\n", 2, 1, "noport" },
 		{ "FROM alpine\nENV A=${B:?}\n", 2, 1, "B" },
 		{ "ARG X=${Y:?global}\nFROM alpine\n", 1, 1, "global" },
-		{ "FROM alpine\nRUN --network=none --nope=1 true\n", 2, 1, "unknown flag '--nope'" },
+		{ "FROM alpine\nRUN --network=none --nope=1 true\n", 2, 1,
+		  "unknown flag '--nope'" },
 		{ "FROM --platform=linux/ alpine\n", 1, 1, "invalid platform" },
 		{ "FROM --plat=x alpine\n", 1, 1, "unknown flag '--plat' for FROM" },
 	};
@@ -882,8 +906,8 @@ static void test_vars_and_env(void)
 		dockerfile_vars_init(&env);
 		tap_ok(plan_step_env(&r.plan->stages[0], 2, &env) == 0, "plan_step_env");
 		tap_streq(dockerfile_vars_get(&env, "A", 1), "1", "RUN env has ARG values");
-		tap_streq(dockerfile_vars_get(&env, "PATH", 4), "/x:/go/bin:/usr/local/go/bin:/usr/bin",
-			  "RUN env has ENV values");
+		tap_streq(dockerfile_vars_get(&env, "PATH", 4),
+			  "/x:/go/bin:/usr/local/go/bin:/usr/bin", "RUN env has ENV values");
 		tap_streq(dockerfile_vars_get(&env, "GOPATH", 6), "/go", "RUN env has image ENV");
 		dockerfile_vars_release(&env);
 	}
@@ -949,8 +973,8 @@ static void test_json(void)
 	{
 		struct buf tiny = BUF_INIT(16);
 		_cleanup_error_ struct plate_error *err2 = NULL;
-		tap_ok(r.plan && plan_to_json(r.plan, &tiny, &err2) < 0 && err2->errno_value == E2BIG &&
-			       tiny.len == 0,
+		tap_ok(r.plan && plan_to_json(r.plan, &tiny, &err2) < 0 &&
+			       err2->errno_value == E2BIG && tiny.len == 0,
 		       "plan_to_json respects the buffer cap");
 		buf_release(&tiny);
 	}

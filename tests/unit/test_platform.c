@@ -10,9 +10,9 @@ static void test_short_forms(void)
 	static const struct {
 		const char *in, *want;
 	} norm[] = {
-		{ "amd64", "linux/amd64" },   { "arm64", "linux/arm64" }, { "aarch64", "linux/arm64" },
-		{ "arm", "linux/arm/v7" },    { "LINUX/ARM64/V8", "linux/arm64" },
-		{ "linux/arm64/8", "linux/arm64" },
+		{ "amd64", "linux/amd64" },	     { "arm64", "linux/arm64" },
+		{ "aarch64", "linux/arm64" },	     { "arm", "linux/arm/v7" },
+		{ "LINUX/ARM64/V8", "linux/arm64" }, { "linux/arm64/8", "linux/arm64" },
 	};
 	_cleanup_error_ struct plate_error *err = NULL;
 	_cleanup_free_ char *host = oci_platform_normalize("linux", &err);
@@ -40,7 +40,8 @@ static void test_list(void)
 	struct oci_strings l = { 0 };
 	_cleanup_error_ struct plate_error *err = NULL;
 
-	tap_ok(oci_platforms_parse("linux/amd64, linux/aarch64,linux/arm64/v8,linux/arm", &l, &err) == 0 &&
+	tap_ok(oci_platforms_parse("linux/amd64, linux/aarch64,linux/arm64/v8,linux/arm", &l,
+				   &err) == 0 &&
 		       l.n == 3 && strcmp(l.v[0], "linux/amd64") == 0 &&
 		       strcmp(l.v[1], "linux/arm64") == 0 && strcmp(l.v[2], "linux/arm/v7") == 0,
 	       "a comma list: normalised, in order, a platform named twice once");

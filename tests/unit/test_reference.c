@@ -26,8 +26,8 @@ static const struct {
 	/* other registries, ports, localhost, IPv4 and IPv6 hosts */
 	{ "gcr.io/distroless/static:nonroot", "gcr.io/distroless/static:nonroot", NULL },
 	{ "ghcr.io/o/r", "ghcr.io/o/r:latest", NULL },
-	{ "quay.io/minio/mc:RELEASE.2024-01-01T00-00-00Z", "quay.io/minio/mc:RELEASE.2024-01-01T00-00-00Z",
-	  NULL },
+	{ "quay.io/minio/mc:RELEASE.2024-01-01T00-00-00Z",
+	  "quay.io/minio/mc:RELEASE.2024-01-01T00-00-00Z", NULL },
 	{ "localhost/x", "localhost/x:latest", NULL },
 	{ "localhost:5000/x", "localhost:5000/x:latest", NULL },
 	{ "127.0.0.1:5000/team/app:1", "127.0.0.1:5000/team/app:1", NULL },
@@ -52,7 +52,8 @@ static const struct {
 	{ "golang:-x", NULL, "tag" },
 	{ "golang:a b", NULL, "tag" },
 	{ "golang:"
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	  NULL, "tag" },
 	{ "alpine@sha256:abc", NULL, "digest" },
@@ -73,8 +74,11 @@ static const struct {
 	{ "[::1/x", NULL, "registry" },
 	{ "a b", NULL, "repository" },
 	{ "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", NULL, "hexadecimal" },
-	{ "x/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	{ "x/"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	  NULL, "255" },
 };
@@ -97,7 +101,8 @@ int main(void)
 				tap_diag("accepted as '%s/%s'", ref.domain, ref.path);
 			else if (!named)
 				tap_diag("error: %s", err->message);
-			tap_ok(rc < 0 && named, "'%.40s' is refused (%s)", cases[i].in, cases[i].err_has);
+			tap_ok(rc < 0 && named, "'%.40s' is refused (%s)", cases[i].in,
+			       cases[i].err_has);
 		}
 		oci_reference_release(&ref);
 	}
@@ -108,7 +113,8 @@ int main(void)
 		_cleanup_error_ struct plate_error *err = NULL;
 		const char *s = "localhost:5000/a/b:t@" D64;
 
-		tap_ok(oci_reference_parse(s, strlen(s), &ref, &err) == 0, "parse with tag and digest");
+		tap_ok(oci_reference_parse(s, strlen(s), &ref, &err) == 0,
+		       "parse with tag and digest");
 		tap_streq(ref.domain, "localhost:5000", "domain field");
 		tap_streq(ref.path, "a/b", "path field");
 		tap_streq(ref.tag, "t", "tag field");
@@ -123,7 +129,8 @@ int main(void)
 		_cleanup_error_ struct plate_error *err = NULL;
 		_cleanup_free_ char *got = NULL;
 
-		tap_ok(oci_reference_parse("alpine:3 trailing", 8, &ref, &err) == 0, "length-bounded input");
+		tap_ok(oci_reference_parse("alpine:3 trailing", 8, &ref, &err) == 0,
+		       "length-bounded input");
 		got = oci_reference_format(&ref);
 		tap_streq(got, "docker.io/library/alpine:3", "only len bytes are read");
 		oci_reference_release(&ref);
@@ -142,7 +149,8 @@ int main(void)
 
 		memset(tag + 7, 't', 128);
 		tag[7 + 128] = '\0';
-		tap_ok(oci_reference_parse(tag, strlen(tag), &ref, &err) == 0, "128-byte tag accepted");
+		tap_ok(oci_reference_parse(tag, strlen(tag), &ref, &err) == 0,
+		       "128-byte tag accepted");
 		oci_reference_release(&ref);
 		/* "docker.io/" + "x/" + 243 bytes = 255 */
 		memcpy(name, "x/", 2);

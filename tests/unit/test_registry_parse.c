@@ -19,10 +19,11 @@ static void test_www_authenticate(void)
 	struct plate_error *err = NULL;
 	const struct reg_challenge *b;
 
-	tap_ok(reg_parse_www_authenticate(
-		       S("Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
-			 "scope=\"repository:library/alpine:pull,push\""),
-		       &c, &err) == 0,
+	tap_ok(reg_parse_www_authenticate(S("Bearer "
+					    "realm=\"https://auth.docker.io/"
+					    "token\",service=\"registry.docker.io\","
+					    "scope=\"repository:library/alpine:pull,push\""),
+					  &c, &err) == 0,
 	       "bearer challenge parses");
 	tap_ok(c.n == 1, "one challenge");
 	b = reg_challenges_find(&c, "bearer");
@@ -85,7 +86,8 @@ static void test_link(void)
 	struct plate_error *err = NULL;
 	char *next = NULL;
 
-	tap_ok(reg_parse_link_next(S("</v2/a/tags/list?n=2&last=b>; rel=\"next\""), &next, &err) == 1,
+	tap_ok(reg_parse_link_next(S("</v2/a/tags/list?n=2&last=b>; rel=\"next\""), &next, &err) ==
+		       1,
 	       "link with rel=next");
 	tap_streq(next, "/v2/a/tags/list?n=2&last=b", "link target");
 	free(next);
@@ -103,7 +105,8 @@ static void test_link(void)
 	       "missing '<' refused");
 	plate_error_free(err);
 	err = NULL;
-	tap_ok(reg_parse_link_next(S("</a b>; rel=next"), &next, &err) < 0, "space in target refused");
+	tap_ok(reg_parse_link_next(S("</a b>; rel=next"), &next, &err) < 0,
+	       "space in target refused");
 	plate_error_free(err);
 	err = NULL;
 }
@@ -116,9 +119,10 @@ static void test_small_headers(void)
 	uint64_t v;
 	int64_t t;
 
-	tap_ok(reg_parse_digest_header(
-		       S(" sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a "), d,
-		       &err) == 0,
+	tap_ok(reg_parse_digest_header(S(" sha256:"
+					 "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61"
+					 "caaff8a "),
+				       d, &err) == 0,
 	       "digest header with spaces");
 	tap_streq(d, "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
 		  "digest trimmed");
@@ -126,10 +130,11 @@ static void test_small_headers(void)
 	plate_error_free(err);
 	err = NULL;
 
-	tap_ok(reg_parse_content_range(S("bytes 500-1499/2048"), &cr, &err) == 0 && cr.start == 500 &&
-		       cr.end == 1499 && cr.total == 2048 && !cr.unsatisfied,
+	tap_ok(reg_parse_content_range(S("bytes 500-1499/2048"), &cr, &err) == 0 &&
+		       cr.start == 500 && cr.end == 1499 && cr.total == 2048 && !cr.unsatisfied,
 	       "content-range with total");
-	tap_ok(reg_parse_content_range(S("bytes 500-1499/*"), &cr, &err) == 0 && cr.total == UINT64_MAX,
+	tap_ok(reg_parse_content_range(S("bytes 500-1499/*"), &cr, &err) == 0 &&
+		       cr.total == UINT64_MAX,
 	       "content-range with unknown total");
 	tap_ok(reg_parse_content_range(S("bytes */2048"), &cr, &err) == 0 && cr.unsatisfied &&
 		       cr.total == 2048,
@@ -137,7 +142,8 @@ static void test_small_headers(void)
 	tap_ok(reg_parse_content_range(S("bytes 9-3/20"), &cr, &err) < 0, "inverted range refused");
 	plate_error_free(err);
 	err = NULL;
-	tap_ok(reg_parse_content_range(S("bytes 0-20/20"), &cr, &err) < 0, "range past total refused");
+	tap_ok(reg_parse_content_range(S("bytes 0-20/20"), &cr, &err) < 0,
+	       "range past total refused");
 	plate_error_free(err);
 	err = NULL;
 	tap_ok(reg_parse_content_range(S("bytes 0-99999999999999999999/3"), &cr, &err) < 0,
@@ -191,18 +197,19 @@ static void test_urls(void)
 	struct plate_error *err = NULL;
 	char *u = NULL, *scheme = NULL, *hp = NULL;
 
-#define LOC(base, loc, want, name)                                                 \
-	do {                                                                       \
-		u = NULL;                                                          \
-		tap_ok(reg_resolve_location(base, S(loc), &u, &err) == 0, name);   \
-		tap_streq(u, want, name " (value)");                               \
-		free(u);                                                           \
+#define LOC(base, loc, want, name)                                               \
+	do {                                                                     \
+		u = NULL;                                                        \
+		tap_ok(reg_resolve_location(base, S(loc), &u, &err) == 0, name); \
+		tap_streq(u, want, name " (value)");                             \
+		free(u);                                                         \
 	} while (0)
 	LOC("http://h:5000/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/u1?_state=x",
 	    "http://h:5000/v2/a/blobs/uploads/u1?_state=x", "absolute path");
 	LOC("http://h:5000/v2/a/blobs/uploads/", "https://cdn.example/x", "https://cdn.example/x",
 	    "absolute URL");
-	LOC("https://h/v2/a/b?q=1", "//other/p", "https://other/p", "network path keeps the scheme");
+	LOC("https://h/v2/a/b?q=1", "//other/p", "https://other/p",
+	    "network path keeps the scheme");
 	LOC("https://h/v2/a/b?q=1", "c?d=2", "https://h/v2/a/c?d=2", "relative path");
 	LOC("https://h", "x", "https://h/x", "relative path against an empty path");
 #undef LOC
@@ -252,11 +259,13 @@ static void test_json(void)
 		       tok.issued_at == 1704164645 && strcmp(tok.refresh_token, "r") == 0,
 	       "access_token, default lifetime 60 s, offset applied");
 	reg_token_release(&tok);
-	tap_ok(reg_parse_token_response(S("{\"token\":\"\",\"access_token\":\"q\"}"), &tok, &err) == 0 &&
+	tap_ok(reg_parse_token_response(S("{\"token\":\"\",\"access_token\":\"q\"}"), &tok, &err) ==
+			       0 &&
 		       strcmp(tok.token, "q") == 0,
 	       "empty token falls back to access_token");
 	reg_token_release(&tok);
-	tap_ok(reg_parse_token_response(S("{\"expires_in\":3}"), &tok, &err) < 0, "no token refused");
+	tap_ok(reg_parse_token_response(S("{\"expires_in\":3}"), &tok, &err) < 0,
+	       "no token refused");
 	plate_error_free(err);
 	err = NULL;
 	tap_ok(reg_parse_token_response(S("{\"token\":\"a b\"}"), &tok, &err) < 0,
@@ -274,20 +283,23 @@ static void test_json(void)
 	err = NULL;
 
 	tap_ok(reg_parse_error_body(S("{\"errors\":[{\"code\":\"UNAUTHORIZED\",\"message\":"
-				      "\"authentication required\",\"detail\":[1]},{\"code\":\"DENIED\"}]}"),
+				      "\"authentication "
+				      "required\",\"detail\":[1]},{\"code\":\"DENIED\"}]}"),
 				    &s) == 1,
 	       "error body");
 	tap_streq(s, "UNAUTHORIZED: authentication required; DENIED", "error summary");
 	free(s);
 	s = NULL;
 	tap_ok(reg_parse_error_body(S("<html>nope</html>"), &s) == 0, "HTML is not an error body");
-	tap_ok(reg_parse_error_body(S("{\"errors\":[{\"code\":\"X\",\"message\":\"a\\u001b[31m\"}]}"),
+	tap_ok(reg_parse_error_body(S("{\"errors\":[{\"code\":\"X\",\"message\":\"a\\u001b[31m\"}]"
+				      "}"),
 				    &s) == 1 &&
 		       strchr(s, 0x1b) == NULL,
 	       "terminal escapes dropped from registry text");
 	free(s);
 
-	tap_ok(reg_parse_tags(S("{\"name\":\"a\",\"tags\":[\"v1\",\"v2\"]}"), &tags, &n, 10, &err) == 0 &&
+	tap_ok(reg_parse_tags(S("{\"name\":\"a\",\"tags\":[\"v1\",\"v2\"]}"), &tags, &n, 10,
+			      &err) == 0 &&
 		       n == 2,
 	       "tags");
 	tap_ok(reg_parse_tags(S("{\"name\":\"a\",\"tags\":[\"v3\"]}"), &tags, &n, 10, &err) == 0 &&
@@ -301,9 +313,11 @@ static void test_json(void)
 	strv_free(tags, n);
 	tags = NULL;
 	n = 0;
-	tap_ok(reg_parse_tags(S("{\"name\":\"a\",\"tags\":null}"), &tags, &n, 10, &err) == 0 && n == 0,
+	tap_ok(reg_parse_tags(S("{\"name\":\"a\",\"tags\":null}"), &tags, &n, 10, &err) == 0 &&
+		       n == 0,
 	       "null tags");
-	tap_ok(reg_parse_tags(S("{\"tags\":[1]}"), &tags, &n, 10, &err) < 0, "non-string tag refused");
+	tap_ok(reg_parse_tags(S("{\"tags\":[1]}"), &tags, &n, 10, &err) < 0,
+	       "non-string tag refused");
 	plate_error_free(err);
 	err = NULL;
 	strv_free(tags, n);
@@ -312,7 +326,8 @@ static void test_json(void)
 		       strcmp(s, "x/y") == 0,
 	       "manifest mediaType");
 	free(s);
-	tap_ok(reg_manifest_media_type(S("{\"schemaVersion\":2}"), &s, &err) == 0, "absent mediaType");
+	tap_ok(reg_manifest_media_type(S("{\"schemaVersion\":2}"), &s, &err) == 0,
+	       "absent mediaType");
 	tap_ok(reg_manifest_media_type(S("[]"), &s, &err) < 0, "array is not a manifest");
 	plate_error_free(err);
 	err = NULL;
@@ -325,7 +340,8 @@ static void test_base64(void)
 
 	e = reg_base64_encode("user:pa ss", 10);
 	tap_streq(e, "dXNlcjpwYSBzcw==", "encode");
-	tap_ok(reg_base64_decode(e, strlen(e), &d, &n) == 0 && n == 10 && memcmp(d, "user:pa ss", 10) == 0,
+	tap_ok(reg_base64_decode(e, strlen(e), &d, &n) == 0 && n == 10 &&
+		       memcmp(d, "user:pa ss", 10) == 0,
 	       "decode round trip");
 	free(d);
 	free(e);
@@ -372,8 +388,8 @@ static void test_docker_config(void)
 	tap_streq(cred.username, "hub", "user from base64 auth");
 	tap_streq(cred.password, "secret:part", "password keeps later colons");
 	registry_credentials_release(&cred);
-	tap_ok(registry_docker_config_lookup(&cfg, "registry.example.com:5000", &cred, &helper, &err) ==
-			       1 &&
+	tap_ok(registry_docker_config_lookup(&cfg, "registry.example.com:5000", &cred, &helper,
+					     &err) == 1 &&
 		       strcmp(cred.password, "p") == 0,
 	       "username/password entry");
 	registry_credentials_release(&cred);
@@ -394,34 +410,37 @@ static void test_docker_config(void)
 	       "nothing configured");
 	registry_docker_config_release(&cfg);
 
-	tap_ok(registry_docker_config_parse(S("{\n\"auths\": {\n  \"x\": {\"auth\": \"!!\"}}}"), &cfg,
-					    &err) < 0 &&
+	tap_ok(registry_docker_config_parse(S("{\n\"auths\": {\n  \"x\": {\"auth\": \"!!\"}}}"),
+					    &cfg, &err) < 0 &&
 		       err && strstr(err->message, "auths.'x'.'auth'"),
 	       "bad base64 names the key");
 	plate_error_free(err);
 	err = NULL;
-	tap_ok(registry_docker_config_parse(S("{\"auths\": {\"x\": {\"auth\": \"dXNlcg==\"}}}"), &cfg,
-					    &err) < 0,
+	tap_ok(registry_docker_config_parse(S("{\"auths\": {\"x\": {\"auth\": \"dXNlcg==\"}}}"),
+					    &cfg, &err) < 0,
 	       "auth without ':' refused");
 	plate_error_free(err);
 	err = NULL;
-	tap_ok(registry_docker_config_parse(S("{\n  \"auths\": {\n    \"x\": 1,\n}"), &cfg, &err) < 0 &&
+	tap_ok(registry_docker_config_parse(S("{\n  \"auths\": {\n    \"x\": 1,\n}"), &cfg, &err) <
+			       0 &&
 		       err && err->line == 4,
 	       "syntax error located (line %u)", err ? err->line : 0);
 	plate_error_free(err);
 	err = NULL;
-	tap_ok(registry_docker_config_parse(S("{\"credsStore\": \"../../bin/sh\"}"), &cfg, &err) < 0,
+	tap_ok(registry_docker_config_parse(S("{\"credsStore\": \"../../bin/sh\"}"), &cfg, &err) <
+		       0,
 	       "helper name with a path refused");
 	plate_error_free(err);
 	err = NULL;
 
-	tap_ok(registry_credential_helper_parse(
-		       S("{\"ServerURL\":\"x\",\"Username\":\"bob\",\"Secret\":\"pw\"}"), &cred, &err) == 0 &&
+	tap_ok(registry_credential_helper_parse(S("{\"ServerURL\":\"x\",\"Username\":\"bob\","
+						  "\"Secret\":\"pw\"}"),
+						&cred, &err) == 0 &&
 		       strcmp(cred.username, "bob") == 0 && strcmp(cred.password, "pw") == 0,
 	       "helper answer");
 	registry_credentials_release(&cred);
-	tap_ok(registry_credential_helper_parse(S("{\"Username\":\"<token>\",\"Secret\":\"t\"}"), &cred,
-						&err) == 0 &&
+	tap_ok(registry_credential_helper_parse(S("{\"Username\":\"<token>\",\"Secret\":\"t\"}"),
+						&cred, &err) == 0 &&
 		       strcmp(cred.identity_token, "t") == 0,
 	       "helper identity token");
 	registry_credentials_release(&cred);
@@ -456,8 +475,10 @@ static void test_credential_helper(void)
 	}
 	write_helper(dir, "good",
 		     "[ \"$1\" = get ] || exit 9\nread url\n"
-		     "printf '{\"ServerURL\":\"%s\",\"Username\":\"u-%s\",\"Secret\":\"s\"}' \"$url\" \"$url\"");
-	write_helper(dir, "none", "cat >/dev/null\necho 'credentials not found in native keychain'\nexit 1");
+		     "printf '{\"ServerURL\":\"%s\",\"Username\":\"u-%s\",\"Secret\":\"s\"}' "
+		     "\"$url\" \"$url\"");
+	write_helper(dir, "none",
+		     "cat >/dev/null\necho 'credentials not found in native keychain'\nexit 1");
 	write_helper(dir, "broken", "exit 3");
 	tap_ok(registry_credential_helper_get("good", dir, "reg.example:5000", &cred, &err) == 1,
 	       "helper run");
@@ -494,8 +515,8 @@ static void test_endpoints(void)
 		       reg_host_is_local("[::1]:5000") && reg_host_is_local("::1"),
 	       "loopback hosts are local");
 	tap_ok(!reg_host_is_local("128.0.0.1") && !reg_host_is_local("localhost.example.com") &&
-		       !reg_host_is_local("127.0.0.1.nip.io") && !reg_host_is_local("127.0.0.256") &&
-		       !reg_host_is_local("docker.io"),
+		       !reg_host_is_local("127.0.0.1.nip.io") &&
+		       !reg_host_is_local("127.0.0.256") && !reg_host_is_local("docker.io"),
 	       "look-alikes are not local");
 	tap_ok(reg_host_in_list("a.example, reg.internal:5000", "reg.internal:5000") &&
 		       reg_host_in_list("a.example,reg.internal", "reg.internal:5000") &&
@@ -533,7 +554,8 @@ static void test_endpoints(void)
 	       "mirror path refused (col %u)", err ? err->column : 0);
 	plate_error_free(err);
 	err = NULL;
-	tap_ok(reg_parse_mirrors(S("docker.io=http://"), &m, &err) < 0, "mirror without host refused");
+	tap_ok(reg_parse_mirrors(S("docker.io=http://"), &m, &err) < 0,
+	       "mirror without host refused");
 	plate_error_free(err);
 }
 
@@ -548,7 +570,8 @@ static void fake_sleep(void *data, unsigned ms)
 
 static void test_backoff(void)
 {
-	struct registry_options o = { .backoff_ms = 100, .max_backoff_ms = 1000,
+	struct registry_options o = { .backoff_ms = 100,
+				      .max_backoff_ms = 1000,
 				      .sleep_ms = fake_sleep };
 	struct registry_client *c = NULL;
 	struct plate_error *err = NULL;
@@ -580,7 +603,8 @@ static void test_backoff(void)
 		/* endpoint choice only: no request is sent */
 		struct registry_options o3 = { .mirrors = "docker.io=http://127.0.0.1:5000,"
 							  "docker.io=mirror.example:81",
-					       .insecure = "reg.internal", .secure = "127.0.0.1:6000",
+					       .insecure = "reg.internal",
+					       .secure = "127.0.0.1:6000",
 					       .certs_dir = "" };
 		struct registry_client *c3 = NULL;
 		struct reg_endpoint *eps[4];
@@ -589,7 +613,8 @@ static void test_backoff(void)
 		registry_client_new(&o3, &c3, &err);
 		tap_ok(reg_endpoints(c3, "docker.io", true, eps, 4, &n, &err) == 0 && n == 2 &&
 			       strcmp(eps[0]->base, "http://127.0.0.1:5000") == 0 &&
-			       strcmp(eps[1]->base, "https://mirror.example:81") == 0 && eps[1]->mirror &&
+			       strcmp(eps[1]->base, "https://mirror.example:81") == 0 &&
+			       eps[1]->mirror &&
 			       strcmp(eps[1]->cred_host, "mirror.example:81") == 0,
 		       "reads go to the mirrors in order, credentials keyed by the mirror host");
 		tap_ok(reg_endpoints(c3, "docker.io", false, eps, 4, &n, &err) == 0 && n == 1 &&

@@ -171,7 +171,8 @@ static void test_mounts(void)
 				       .source = "/var/cache/go",
 				       .target = "/root/.cache/go-build",
 				       .flags = SANDBOX_MOUNT_READONLY };
-	m[1] = (struct sandbox_mount){ .type = SANDBOX_MOUNT_TMPFS, .target = "/tmp",
+	m[1] = (struct sandbox_mount){ .type = SANDBOX_MOUNT_TMPFS,
+				       .target = "/tmp",
 				       .tmpfs_size = 1 << 20 };
 	check("bind and tmpfs", &s, NULL, 0);
 
@@ -336,7 +337,8 @@ static void test_private_resolv_conf(void)
 		  "nameserver 10.0.2.3\n# comment\nnameserver 192.0.2.1\nnameserver 192.0.2.2\n" },
 		{ "IPv6, zero and malformed addresses are dropped",
 		  "nameserver ::1\nnameserver 2001:db8::1\nnameserver 0.0.0.0\nnameserver 1.2.3\n"
-		  "nameserver 1.2.3.4.5\nnameserver 256.1.1.1\nnameserver 1.2.3.4x\nnameservers 1.1.1.1",
+		  "nameserver 1.2.3.4.5\nnameserver 256.1.1.1\nnameserver 1.2.3.4x\nnameservers "
+		  "1.1.1.1",
 		  "nameserver 10.0.2.3\nnameservers 1.1.1.1\n" },
 	};
 
@@ -355,7 +357,8 @@ static void test_hosts_file(void)
 	_cleanup_buf_ struct buf d = BUF_INIT(4096);
 
 	tap_ok(sandbox_hosts_file("builder", &b) == 0, "hosts file generated");
-	tap_streq(b.data, "127.0.0.1\tlocalhost builder\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+	tap_streq(b.data,
+		  "127.0.0.1\tlocalhost builder\n::1\tlocalhost ip6-localhost ip6-loopback\n",
 		  "hosts file names localhost and the hostname");
 	sandbox_hosts_file(NULL, &d);
 	tap_ok(strstr(d.data, "localhost " SANDBOX_DEFAULT_HOSTNAME "\n") != NULL,
@@ -437,7 +440,8 @@ static void test_resolve(void)
 	 * create. */
 	if (asprintf(&host_victim, "plate-sandbox-victim-%d", (int)getpid()) < 0)
 		host_victim = NULL;
-	setup = base >= 0 && mkdirat(base, "root", 0755) == 0 && mkdirat(base, "upper", 0755) == 0 &&
+	setup = base >= 0 && mkdirat(base, "root", 0755) == 0 &&
+		mkdirat(base, "upper", 0755) == 0 &&
 		(root = openat(base, "root", O_PATH | O_DIRECTORY | O_CLOEXEC)) >= 0 &&
 		(upper = openat(base, "upper", O_PATH | O_DIRECTORY | O_CLOEXEC)) >= 0 &&
 		mkdirat(root, "etc", 0755) == 0 && mkfile(root, "etc/passwd") == 0 &&
@@ -472,19 +476,21 @@ static void test_resolve(void)
 			  "symlink to a host path is taken inside the root");
 		tap_ok(lstat(host, &st) < 0 && errno == ENOENT,
 		       "nothing was created outside the root");
-		tap_ok(fstatat(root, "hostdir", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode),
+		tap_ok(fstatat(root, "hostdir", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			       S_ISLNK(st.st_mode),
 		       "the root's symlink is left alone");
 	}
 
 	tap_streq(resolve(root, -1, "/etc/resolv.conf", SANDBOX_RESOLVE_CREATE_FILE),
 		  "run/resolv.conf|d run;f run/resolv.conf;",
 		  "dangling symlink target created as stubs inside the root");
-	tap_ok(fstatat(root, "run/resolv.conf", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode),
+	tap_ok(fstatat(root, "run/resolv.conf", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		       S_ISREG(st.st_mode),
 	       "stub file exists");
 	tap_streq(resolve(root, -1, "/etc/resolv.conf", SANDBOX_RESOLVE_CREATE_FILE),
 		  "run/resolv.conf|", "existing target: nothing created");
-	tap_streq(resolve(root, -1, "/a/b/c", SANDBOX_RESOLVE_CREATE_DIR), "a/b/c|d a;d a/b;d a/b/c;",
-		  "missing directories created in order");
+	tap_streq(resolve(root, -1, "/a/b/c", SANDBOX_RESOLVE_CREATE_DIR),
+		  "a/b/c|d a;d a/b;d a/b/c;", "missing directories created in order");
 	tap_ok(fstatat(root, "a/b/c", &st, 0) == 0 && S_ISDIR(st.st_mode) &&
 		       (st.st_mode & 07777) == 0755,
 	       "stub directory mode 0755");
@@ -504,8 +510,8 @@ static void test_resolve(void)
 
 		fstat(root, &st);
 		sink.root_dev = st.st_dev + 1;
-		tap_ok(sandbox_resolve(root, "/other/x", SANDBOX_RESOLVE_CREATE_FILE, out, sizeof(out),
-				       &sink) == 0 &&
+		tap_ok(sandbox_resolve(root, "/other/x", SANDBOX_RESOLVE_CREATE_FILE, out,
+				       sizeof(out), &sink) == 0 &&
 			       n.text[0] == '\0',
 		       "stubs on another filesystem are not reported");
 		tap_ok(sandbox_resolve(root, "/x", SANDBOX_RESOLVE_CREATE_FILE, out, sizeof(out),

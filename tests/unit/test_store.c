@@ -55,8 +55,8 @@ static int stage_image(struct store_txn *t, const char *label, struct oci_descri
 
 	c.os = strdup("linux");
 	c.architecture = strdup("amd64");
-	if (oci_map_set(&c.labels, "which", label, err) < 0 || oci_config_write(&c, &cj, &cl, err) < 0 ||
-	    store_txn_add_blob(t, cj, cl, cd, err) < 0)
+	if (oci_map_set(&c.labels, "which", label, err) < 0 ||
+	    oci_config_write(&c, &cj, &cl, err) < 0 || store_txn_add_blob(t, cj, cl, cd, err) < 0)
 		goto out;
 	m.config.media_type = (char *)OCI_MEDIA_TYPE_CONFIG;
 	m.config.digest = cd;
@@ -95,7 +95,8 @@ static int commit_one_layer(struct store *s, const char *name, const char *layer
 	    store_txn_add_blob(t, cj, cl, cd, err) < 0)
 		goto out;
 	m.config = (struct oci_descriptor){ .media_type = (char *)OCI_MEDIA_TYPE_CONFIG,
-					    .digest = cd, .size = (int64_t)cl };
+					    .digest = cd,
+					    .size = (int64_t)cl };
 	layer.digest = ld;
 	if (oci_manifest_write(&m, OCI_FORMAT_OCI, &mj, &ml, err) < 0 ||
 	    store_txn_add_blob(t, mj, ml, md, err) < 0)
@@ -137,9 +138,11 @@ static void test_transactions(struct store *s)
 	tap_ok(store_txn_begin(s, &t, &err) == 0, "begin");
 	tap_ok(count_dir("tmp") == 1, "a transaction has its own directory in tmp/");
 	tap_ok(store_txn_blob_writer(t, OCI_EMPTY_JSON_DIGEST, 2, &w, &err) == 0, "blob writer");
-	tap_ok(store_blob_writer_write(w, "{", 1, &err) == 0 && store_blob_writer_write(w, "}", 1, &err) == 0,
+	tap_ok(store_blob_writer_write(w, "{", 1, &err) == 0 &&
+		       store_blob_writer_write(w, "}", 1, &err) == 0,
 	       "written in pieces");
-	tap_ok(store_blob_writer_finish(w, digest, &size, &err) == 0 && size == 2, "digest verified");
+	tap_ok(store_blob_writer_finish(w, digest, &size, &err) == 0 && size == 2,
+	       "digest verified");
 	tap_streq(digest, OCI_EMPTY_JSON_DIGEST, "digest reported");
 	tap_ok(store_blob_writer_write(w, "x", 1, &err) < 0 && strstr(err->message, "FINISHED"),
 	       "write after finish is an internal error naming the state");
@@ -158,7 +161,8 @@ static void test_transactions(struct store *s)
 
 	tap_ok(store_txn_blob_writer(t, NULL, 5, &w, &err) == 0, "writer with a size");
 	store_blob_writer_write(w, "abc", 3, &err);
-	tap_ok(store_blob_writer_finish(w, NULL, NULL, &err) < 0 && strstr(err->message, "expected 5"),
+	tap_ok(store_blob_writer_finish(w, NULL, NULL, &err) < 0 &&
+		       strstr(err->message, "expected 5"),
 	       "short blob refused");
 	plate_error_free(err);
 	err = NULL;
@@ -172,9 +176,13 @@ static void test_transactions(struct store *s)
 	store_blob_writer_free(w);
 
 	/* A name pointing at a manifest whose config was never staged: commit refuses. */
-	struct oci_descriptor bogus = { .media_type = (char *)OCI_MEDIA_TYPE_MANIFEST,
-					.digest = (char *)"sha256:0000000000000000000000000000000000000000000000000000000000000000",
-					.size = 10 };
+	struct oci_descriptor bogus = {
+		.media_type = (char *)OCI_MEDIA_TYPE_MANIFEST,
+		.digest =
+			(char *)"sha256:"
+				"0000000000000000000000000000000000000000000000000000000000000000",
+		.size = 10
+	};
 	tap_ok(store_txn_tag(t, "docker.io/library/x:1", &bogus, &err) == 0, "tag staged");
 	tap_ok(store_txn_commit(t, &err) < 0 && strstr(err->message, "is missing") != NULL,
 	       "commit of an incomplete image refused");
@@ -212,14 +220,16 @@ static void test_transactions(struct store *s)
 	store_image_free(img);
 	img = NULL;
 
-	tap_ok(store_txn_begin(s, &t, &err) == 0 && store_txn_untag(t, "docker.io/library/nope:1", &err) == 0,
+	tap_ok(store_txn_begin(s, &t, &err) == 0 &&
+		       store_txn_untag(t, "docker.io/library/nope:1", &err) == 0,
 	       "untag of a missing name staged");
 	tap_ok(store_txn_commit(t, &err) < 0 && err->errno_value == ENOENT, "refused at commit");
 	plate_error_free(err);
 	err = NULL;
 	store_txn_free(t);
 
-	tap_ok(store_txn_begin(s, &t, &err) == 0 && store_txn_untag(t, "docker.io/library/one:1", &err) == 0 &&
+	tap_ok(store_txn_begin(s, &t, &err) == 0 &&
+		       store_txn_untag(t, "docker.io/library/one:1", &err) == 0 &&
 		       store_txn_commit(t, &err) == 0,
 	       "untag");
 	store_txn_free(t);
@@ -246,7 +256,8 @@ static void test_cache_pins_gc(struct store *s)
 	size_t len;
 
 	digest_buffer("key", 3, key, &err);
-	tap_ok(store_txn_begin(s, &t, &err) == 0 && store_txn_add_blob(t, "cached", 6, blob, &err) == 0,
+	tap_ok(store_txn_begin(s, &t, &err) == 0 &&
+		       store_txn_add_blob(t, "cached", 6, blob, &err) == 0,
 	       "cache blob staged");
 	if (asprintf(&json, "{\"layer\":{\"digest\":\"%s\"}}", blob) < 0)
 		return;
@@ -256,20 +267,27 @@ static void test_cache_pins_gc(struct store *s)
 	err = NULL;
 	tap_ok(store_txn_commit(t, &err) == 0, "committed");
 	store_txn_free(t);
-	tap_ok(store_cache_get(s, key, &got, &len, &err) == 0 && strcmp(got, json) == 0, "cache entry read");
+	tap_ok(store_cache_get(s, key, &got, &len, &err) == 0 && strcmp(got, json) == 0,
+	       "cache entry read");
 	tap_ok(store_blob_exists(s, blob), "blob named by a cache entry published");
 
 	/* A blob only a live transaction's pin keeps. */
-	tap_ok(store_txn_begin(s, &t, &err) == 0 && store_txn_add_blob(t, "lone", 4, lone, &err) == 0,
+	tap_ok(store_txn_begin(s, &t, &err) == 0 &&
+		       store_txn_add_blob(t, "lone", 4, lone, &err) == 0,
 	       "lone blob staged");
 	/* Publish it unreferenced: tag then untag in one transaction leaves it in blobs/. */
-	struct oci_descriptor d = { .media_type = (char *)"application/octet-stream", .digest = lone, .size = 4 };
+	struct oci_descriptor d = { .media_type = (char *)"application/octet-stream",
+				    .digest = lone,
+				    .size = 4 };
 	tap_ok(store_txn_tag(t, "docker.io/library/lone:1", &d, &err) == 0 &&
-		       store_txn_untag(t, "docker.io/library/lone:1", &err) == 0 && store_txn_commit(t, &err) == 0,
+		       store_txn_untag(t, "docker.io/library/lone:1", &err) == 0 &&
+		       store_txn_commit(t, &err) == 0,
 	       "published without a name");
 	store_txn_free(t);
-	tap_ok(store_txn_begin(s, &pinner, &err) == 0 && store_txn_pin(pinner, lone, &err) == 0, "pinned");
-	tap_ok(store_gc(s, 0, &gc, &err) == 0 && store_blob_exists(s, lone) && store_blob_exists(s, blob),
+	tap_ok(store_txn_begin(s, &pinner, &err) == 0 && store_txn_pin(pinner, lone, &err) == 0,
+	       "pinned");
+	tap_ok(store_gc(s, 0, &gc, &err) == 0 && store_blob_exists(s, lone) &&
+		       store_blob_exists(s, blob),
 	       "gc keeps pinned and cache-named blobs");
 	store_txn_free(pinner);
 	tap_ok(store_gc(s, 0, &gc, &err) == 0 && !store_blob_exists(s, lone) && gc.blobs == 1,
@@ -314,8 +332,10 @@ static void test_concurrent_commits(void)
 				char name[64], label[32];
 				snprintf(name, sizeof(name), "docker.io/library/c%d:%d", i, j);
 				snprintf(label, sizeof(label), "%d-%d", i, j);
-				if (store_open(root, 0, &cs, &e) < 0 || store_txn_begin(cs, &t, &e) < 0 ||
-				    stage_image(t, label, &d, &e) < 0 || store_txn_tag(t, name, &d, &e) < 0 ||
+				if (store_open(root, 0, &cs, &e) < 0 ||
+				    store_txn_begin(cs, &t, &e) < 0 ||
+				    stage_image(t, label, &d, &e) < 0 ||
+				    store_txn_tag(t, name, &d, &e) < 0 ||
 				    store_txn_commit(t, &e) < 0)
 					_exit(1);
 				store_txn_free(t);
@@ -329,10 +349,12 @@ static void test_concurrent_commits(void)
 		if (wait(&status) > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			ok++;
 	tap_ok(ok == 4, "4 processes committed 5 names each");
-	tap_ok(store_open(root, 0, &s, &err) == 0 && store_index_read(s, &idx, &err) == 0, "index read");
+	tap_ok(store_open(root, 0, &s, &err) == 0 && store_index_read(s, &idx, &err) == 0,
+	       "index read");
 	size_t named = 0;
 	for (size_t i = 0; i < idx.n_manifests; i++)
-		if (strncmp(oci_map_get(&idx.manifests[i].annotations, OCI_ANNOTATION_REF_NAME) ?: "",
+		if (strncmp(oci_map_get(&idx.manifests[i].annotations, OCI_ANNOTATION_REF_NAME)
+				    ?: "",
 			    "docker.io/library/c", 19) == 0)
 			named++;
 	tap_ok(named == 20, "no name lost (%zu)", named);
@@ -346,7 +368,8 @@ static void test_changes(void)
 		const char *change;
 		const char *want; /* the config's "config" object after applying, or NULL = error */
 	} cases[] = {
-		{ "ENV A=1 B=\"two words\" C='x y' D=a\\ b", "{\"Env\":[\"A=1\",\"B=two words\",\"C=x y\",\"D=a b\"]}" },
+		{ "ENV A=1 B=\"two words\" C='x y' D=a\\ b",
+		  "{\"Env\":[\"A=1\",\"B=two words\",\"C=x y\",\"D=a b\"]}" },
 		{ "ENV LEGACY value with spaces", "{\"Env\":[\"LEGACY=value with spaces\"]}" },
 		{ "env lower=case", "{\"Env\":[\"lower=case\"]}" },
 		{ "CMD [\"/app\", \"--flag\"]", "{\"Cmd\":[\"/app\",\"--flag\"]}" },
@@ -424,8 +447,9 @@ static void test_snapshot_writers(struct store *s)
 	char cmd[1400], path[600], d[DIGEST_STRING_LEN + 1];
 	size_t len = 0;
 
-	snprintf(cmd, sizeof(cmd), "mkdir -p '%s/lt' && echo hi >'%s/lt/f' && tar -C '%s/lt' -cf '%s/lt.tar' f",
-		 root, root, root, root);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p '%s/lt' && echo hi >'%s/lt/f' && tar -C '%s/lt' -cf '%s/lt.tar' f", root,
+		 root, root, root);
 	snprintf(path, sizeof(path), "%s/lt.tar", root);
 	if (system(cmd) != 0 || (tar = tap_read_file(path, &len)) == NULL ||
 	    digest_buffer(tar, len, d, &err) < 0) {
@@ -435,8 +459,12 @@ static void test_snapshot_writers(struct store *s)
 	tap_ok(store_txn_begin(s, &t, &err) == 0 &&
 		       store_txn_snapshot_writer(t, d, d, &w1, &err) == 0 && w1 != NULL &&
 		       store_txn_snapshot_writer(t, d, d, &w2, &err) == 0 && w2 != NULL &&
-		       store_txn_snapshot_writer(t, "sha256:0000000000000000000000000000000000000000000000000000000000000000",
-						 d, &bad, &err) == 0 && bad != NULL,
+		       store_txn_snapshot_writer(t,
+						 "sha256:"
+						 "0000000000000000000000000000000000000000000000000"
+						 "000000000000000",
+						 d, &bad, &err) == 0 &&
+		       bad != NULL,
 	       "snapshot writers prepared: %s", err ? err->message : "");
 	tap_ok(extract_piped(w1, tar, len, &err) == 0, "a layer extracted from a pipe: %s",
 	       err ? err->message : "");
@@ -444,10 +472,12 @@ static void test_snapshot_writers(struct store *s)
 	       "the layer digest is checked: %s", err ? err->message : "");
 	plate_error_free(err);
 	err = NULL;
-	tap_ok(store_snapshot_writer_commit(bad, &err) < 0, "a failed extraction cannot be committed");
+	tap_ok(store_snapshot_writer_commit(bad, &err) < 0,
+	       "a failed extraction cannot be committed");
 	plate_error_free(err);
 	err = NULL;
-	tap_ok(extract_piped(w2, tar, len, &err) == 0 && store_snapshot_writer_commit(w1, &err) == 0 &&
+	tap_ok(extract_piped(w2, tar, len, &err) == 0 &&
+		       store_snapshot_writer_commit(w1, &err) == 0 &&
 		       store_snapshot_writer_commit(w2, &err) == 0,
 	       "two writers of one diffID both commit: %s", err ? err->message : "");
 	tap_ok(store_txn_snapshot_writer(t, d, d, &w3, &err) == 0 && w3 == NULL,
@@ -455,8 +485,10 @@ static void test_snapshot_writers(struct store *s)
 	store_snapshot_writer_free(w1);
 	store_snapshot_writer_free(w2);
 	store_snapshot_writer_free(bad);
-	snprintf(cmd, sizeof(cmd), "test $(ls -d '%s'/tmp/txn.*/snapw-* 2>/dev/null | wc -l) = 0 && "
-		 "test -f '%s'/tmp/txn.*/snap-%s/fs/f", root, root, d + 7);
+	snprintf(cmd, sizeof(cmd),
+		 "test $(ls -d '%s'/tmp/txn.*/snapw-* 2>/dev/null | wc -l) = 0 && "
+		 "test -f '%s'/tmp/txn.*/snap-%s/fs/f",
+		 root, root, d + 7);
 	tap_ok(system(cmd) == 0, "the loser's and the failed tree are removed, the winner staged");
 	store_txn_free(t);
 }

@@ -6,10 +6,10 @@
 #include "json/json.h"
 #include "tap.h"
 
-#define IMAGE                                                                                  \
-	"{\"Id\":\"sha256:abc\",\"RepoTags\":[\"a:1\",\"b:2\"],\"Size\":1234,"                \
-	"\"Config\":{\"User\":\"app\",\"Env\":[\"A=1\",\"B=2\"],"                               \
-	"\"Labels\":{\"org.x.y\":\"v\",\"a\":\"z\"}},\"Empty\":[],\"T\":true,\"F\":false,"      \
+#define IMAGE                                                                              \
+	"{\"Id\":\"sha256:abc\",\"RepoTags\":[\"a:1\",\"b:2\"],\"Size\":1234,"             \
+	"\"Config\":{\"User\":\"app\",\"Env\":[\"A=1\",\"B=2\"],"                          \
+	"\"Labels\":{\"org.x.y\":\"v\",\"a\":\"z\"}},\"Empty\":[],\"T\":true,\"F\":false," \
 	"\"Real\":1.5,\"Nested\":[[1,2],[3]]}"
 
 /* want == NULL: the template must be refused (parse or execute) with err_has in the message. */
@@ -23,7 +23,9 @@ static const struct {
 	{ "{{.Config.User}}", "app", NULL },
 	{ "{{.Config.Missing}}|{{.Nope.Deeper}}", "|", NULL },
 	{ "{{json .Config.Env}}", "[\"A=1\",\"B=2\"]", NULL },
-	{ "{{json .Config}}", "{\"User\":\"app\",\"Env\":[\"A=1\",\"B=2\"],\"Labels\":{\"org.x.y\":\"v\",\"a\":\"z\"}}", NULL },
+	{ "{{json .Config}}",
+	  "{\"User\":\"app\",\"Env\":[\"A=1\",\"B=2\"],\"Labels\":{\"org.x.y\":\"v\",\"a\":\"z\"}}",
+	  NULL },
 	{ "{{index .RepoTags 0}}", "a:1", NULL },
 	{ "{{index .RepoTags 1}}", "b:2", NULL },
 	{ "{{index .Config.Labels \"org.x.y\"}}", "v", NULL },
@@ -108,12 +110,14 @@ int main(void)
 	{
 		_cleanup_error_ struct plate_error *err = NULL;
 		struct buf out;
-		json_t *many = json_pack("{s:[s,s,s,s,s,s,s,s]}", "L", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-					 "b", "c", "d", "e", "f", "g", "h");
+		json_t *many =
+			json_pack("{s:[s,s,s,s,s,s,s,s]}", "L", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				  "b", "c", "d", "e", "f", "g", "h");
 		buf_init(&out, 64);
 		run("{{range .L}}{{.}}{{.}}{{.}}{{end}}", many, &out, &err);
 		TAP_OK(err != NULL && strstr(err->message, "too large") != NULL && out.len <= 64,
-		       "output over the cap: 'template output too large' (%s)", err ? err->message : "none");
+		       "output over the cap: 'template output too large' (%s)",
+		       err ? err->message : "none");
 		buf_release(&out);
 		json_decref(many);
 	}

@@ -26,14 +26,14 @@ static void test_ranges(void)
 	struct plate_error *err = NULL;
 	struct userns_range r[USERNS_MAX_RANGES];
 	_cleanup_free_ char *path = write_temp("# a comment: alice:1:1\n"
-					      "bob:100000:65536\n"
-					      "alice:165536:65536\n"
-					      "1000:300000:1000\r\n"
-					      "alice:x:5\n"
-					      "alice:5:0\n"
-					      "alice:4294967295:2\n"
-					      "alicex:1:1\n"
-					      "alice:400000:10");
+					       "bob:100000:65536\n"
+					       "alice:165536:65536\n"
+					       "1000:300000:1000\r\n"
+					       "alice:x:5\n"
+					       "alice:5:0\n"
+					       "alice:4294967295:2\n"
+					       "alicex:1:1\n"
+					       "alice:400000:10");
 	int n = userns_read_ranges(path, "alice", 1000, r, USERNS_MAX_RANGES, &err);
 
 	tap_ok(n == 3, "alice by name and by uid: 3 ranges (got %d)", n);

@@ -32,7 +32,10 @@ struct buf {
 extern char buf_empty_string[];
 
 #define BUF_UNLIMITED ((size_t)-1 / 2)
-#define BUF_INIT(cap) { .data = buf_empty_string, .len = 0, .alloc = 0, .max = (cap) }
+#define BUF_INIT(cap)                                                        \
+	{                                                                    \
+		.data = buf_empty_string, .len = 0, .alloc = 0, .max = (cap) \
+	}
 
 void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b);

@@ -32,14 +32,14 @@
 #include <stddef.h>
 
 struct plate_error {
-	int errno_value;       /* innermost errno, 0 if not a system error */
-	bool errno_is_kind;    /* errno_value was chosen by the caller (a constant such as
+	int errno_value;    /* innermost errno, 0 if not a system error */
+	bool errno_is_kind; /* errno_value was chosen by the caller (a constant such as
 				* ENOENT for "not found"): the message says it all, and
 				* plate_error_format() does not repeat strerror() */
-	char *message;         /* innermost message, never NULL */
-	unsigned line;         /* 1-based line in the input, 0 when not located */
-	unsigned column;       /* 1-based column, 0 when unknown */
-	char **frames;         /* context frames, outermost first */
+	char *message;	    /* innermost message, never NULL */
+	unsigned line;	    /* 1-based line in the input, 0 when not located */
+	unsigned column;    /* 1-based column, 0 when unknown */
+	char **frames;	    /* context frames, outermost first */
 	size_t n_frames;
 };
 
@@ -49,7 +49,7 @@ struct plate_error {
  * a constant classifies the error for callers and tests ("image 'x' not found" with ENOENT,
  * a registry's 400 with EPROTO) and is not printed: its strerror() adds nothing to a
  * message written for the case.  The macro tells the two apart at compile time. */
-#define plate_err_new(err, errnum, ...)                                                    \
+#define plate_err_new(err, errnum, ...) \
 	plate_err_new_kind((err), (errnum), __builtin_constant_p(errnum), __VA_ARGS__)
 int plate_err_new_kind(struct plate_error **err, int errnum, bool is_kind, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -18,8 +18,8 @@ int file_read_fd(int fd, const char *name, unsigned flags, size_t max, char **da
 	if (fstat(fd, &st) < 0)
 		return plate_err_new(err, errno, "cannot stat '%s'", name);
 	if (!S_ISREG(st.st_mode) &&
-	    !((flags & FILE_READ_STREAM) && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
-					     S_ISCHR(st.st_mode))))
+	    !((flags & FILE_READ_STREAM) &&
+	      (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode))))
 		return plate_err_new(err, 0, "'%s' is not a regular file", name);
 	if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > max)
 		return plate_err_new(err, EFBIG, "'%s' is larger than %zu bytes", name, max);
@@ -49,8 +49,8 @@ int file_read_fd(int fd, const char *name, unsigned flags, size_t max, char **da
 	return 0;
 }
 
-int file_read_at(int dirfd, const char *path, unsigned flags, size_t max, char **data,
-		 size_t *len, struct plate_error **err)
+int file_read_at(int dirfd, const char *path, unsigned flags, size_t max, char **data, size_t *len,
+		 struct plate_error **err)
 {
 	int oflags = FILE_READ_OPEN_FLAGS | ((flags & FILE_READ_NOFOLLOW) ? O_NOFOLLOW : 0);
 	_cleanup_close_ int fd = -1;
@@ -59,7 +59,8 @@ int file_read_at(int dirfd, const char *path, unsigned flags, size_t max, char *
 	/* The type before the open: opening a device node runs its driver's open (a watchdog
 	 * arms, a tape rewinds) even non-blocking.  file_read_fd() checks the opened file
 	 * again, so a swap in between is still refused. */
-	if (fstatat(dirfd, path, &st, (flags & FILE_READ_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0) == 0 &&
+	if (fstatat(dirfd, path, &st, (flags & FILE_READ_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0) ==
+		    0 &&
 	    (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && !(flags & FILE_READ_STREAM))
 		return plate_err_new(err, 0, "'%s' is not a regular file", path);
 	fd = openat(dirfd, path, oflags);

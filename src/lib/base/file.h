@@ -37,8 +37,8 @@ enum file_read_flags {
 	FILE_READ_STREAM = 1 << 1,
 };
 
-int file_read_at(int dirfd, const char *path, unsigned flags, size_t max, char **data,
-		 size_t *len, struct plate_error **err);
+int file_read_at(int dirfd, const char *path, unsigned flags, size_t max, char **data, size_t *len,
+		 struct plate_error **err);
 int file_read_fd(int fd, const char *name, unsigned flags, size_t max, char **data, size_t *len,
 		 struct plate_error **err);
 

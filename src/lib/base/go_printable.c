@@ -10,6 +10,7 @@
 
 #include "base/go_quote.h"
 
+/* clang-format off */
 static const uint32_t printable[][2] = {
 	{ 0x000a1, 0x000ac }, { 0x000ae, 0x00377 }, { 0x0037a, 0x0037f },
 	{ 0x00384, 0x0038a }, { 0x0038c, 0x0038c }, { 0x0038e, 0x003a1 },
@@ -238,6 +239,7 @@ static const uint32_t printable[][2] = {
 	{ 0x2b820, 0x2cea1 }, { 0x2ceb0, 0x2ebe0 }, { 0x2f800, 0x2fa1d },
 	{ 0x30000, 0x3134a }, { 0xe0100, 0xe01ef },
 };
+/* clang-format on */
 
 bool go_rune_printable(uint32_t r)
 {

@@ -22,7 +22,8 @@ int go_quote(struct buf *out, const char *s, size_t len)
 			/* An invalid byte is written as \xNN. */
 			unsigned char b = (unsigned char)s[i];
 
-			n = snprintf(esc, sizeof(esc), "\\x%c%c", lowerhex[b >> 4], lowerhex[b & 15]);
+			n = snprintf(esc, sizeof(esc), "\\x%c%c", lowerhex[b >> 4],
+				     lowerhex[b & 15]);
 		} else if (r == '"' || r == '\\') {
 			n = snprintf(esc, sizeof(esc), "\\%c", (char)r);
 		} else if (go_rune_printable(r)) {

@@ -72,7 +72,8 @@ int replace_file_open(struct replace_file *rf, const char *dest, mode_t mode,
 		if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
 			int e = errno;
 			replace_file_release(rf);
-			return plate_err_new(err, e, "cannot create a temporary file for '%s'", dest);
+			return plate_err_new(err, e, "cannot create a temporary file for '%s'",
+					     dest);
 		}
 		free(rf->tmp);
 		if (asprintf(&rf->tmp, ".%s.%016llx.tmp", rf->name, r) < 0) {
@@ -106,7 +107,8 @@ int replace_file_commit(struct replace_file *rf, struct plate_error **err)
 	} else {
 		free(steal_pointer(&rf->tmp));
 		if (fsync(rf->dirfd) < 0)
-			rc = plate_err_new(err, errno, "cannot sync the directory of '%s'", rf->dest);
+			rc = plate_err_new(err, errno, "cannot sync the directory of '%s'",
+					   rf->dest);
 	}
 	replace_file_abort(rf);
 	return rc;

@@ -29,14 +29,17 @@
 int write_all(int fd, const void *buf, size_t len);
 
 struct replace_file {
-	int fd;       /* the temporary file, -1 when none */
-	int dirfd;    /* the destination's directory */
-	char *dest;   /* as given, for messages */
-	char *name;   /* the destination's last component */
-	char *tmp;    /* the temporary file's name in dirfd */
+	int fd;	    /* the temporary file, -1 when none */
+	int dirfd;  /* the destination's directory */
+	char *dest; /* as given, for messages */
+	char *name; /* the destination's last component */
+	char *tmp;  /* the temporary file's name in dirfd */
 };
 
-#define REPLACE_FILE_INIT { .fd = -1, .dirfd = -1 }
+#define REPLACE_FILE_INIT             \
+	{                             \
+		.fd = -1, .dirfd = -1 \
+	}
 
 /* mode is the new file's mode before the umask. */
 int replace_file_open(struct replace_file *rf, const char *dest, mode_t mode,

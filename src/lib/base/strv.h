@@ -29,7 +29,10 @@ struct strv {
 	size_t alloc; /* slots allocated in v, terminator included */
 };
 
-#define STRV_INIT { .v = NULL, .n = 0, .alloc = 0 }
+#define STRV_INIT                             \
+	{                                     \
+		.v = NULL, .n = 0, .alloc = 0 \
+	}
 
 int strv_push(struct strv *sv, char *s);
 int strv_add(struct strv *sv, const char *s);

@@ -52,15 +52,15 @@
 
 struct build_lint_input {
 	const struct dockerfile *df;
-	const char *source;            /* the Dockerfile's bytes (comments are not in df) */
+	const char *source; /* the Dockerfile's bytes (comments are not in df) */
 	size_t source_len;
 	const char *display_name;      /* file name in findings */
 	const char *dockerfile_path;   /* for <Dockerfile>.dockerignore; NULL for stdin */
 	const char *context_dir;       /* NULL: no context checks */
 	const char *const *build_args; /* "NAME=VALUE" */
 	size_t n_build_args;
-	const char *platform;          /* target platform, NULL for linux/amd64 */
-	struct store *store;           /* base images found here inform the checks; may be NULL */
+	const char *platform; /* target platform, NULL for linux/amd64 */
+	struct store *store;  /* base images found here inform the checks; may be NULL */
 };
 
 /* Lists the context (without following symlinks, without entering .git), reads its
@@ -86,14 +86,14 @@ struct build_cache_spec {
 };
 
 enum build_event_type {
-	BUILD_EVENT_LINT,          /* report: the Dockerfile checks, before building */
-	BUILD_EVENT_PULL,          /* name, platform: a base image is being pulled */
-	BUILD_EVENT_PULLED,        /* name, transfer: ... and is in the store */
-	BUILD_EVENT_BUILT,         /* image: the image is in the store */
-	BUILD_EVENT_CHECK,         /* report: the doctor's findings, policy applied */
-	BUILD_EVENT_CHECK_SKIPPED, /* error: the doctor could not examine the image */
-	BUILD_EVENT_PUSHED,        /* transfer: a tag was pushed */
-	BUILD_EVENT_CACHE_WARNING, /* name, error: a --cache-from source or entry is not used */
+	BUILD_EVENT_LINT,	    /* report: the Dockerfile checks, before building */
+	BUILD_EVENT_PULL,	    /* name, platform: a base image is being pulled */
+	BUILD_EVENT_PULLED,	    /* name, transfer: ... and is in the store */
+	BUILD_EVENT_BUILT,	    /* image: the image is in the store */
+	BUILD_EVENT_CHECK,	    /* report: the doctor's findings, policy applied */
+	BUILD_EVENT_CHECK_SKIPPED,  /* error: the doctor could not examine the image */
+	BUILD_EVENT_PUSHED,	    /* transfer: a tag was pushed */
+	BUILD_EVENT_CACHE_WARNING,  /* name, error: a --cache-from source or entry is not used */
 	BUILD_EVENT_CACHE_EXPORTED, /* name, transfer: a --cache-to was written */
 };
 
@@ -114,21 +114,21 @@ struct build_options {
 	struct store *store;
 	const struct registry_options *registry; /* pulls and pushes */
 	const struct dockerfile *df;
-	const char *source;         /* the Dockerfile's bytes, for the checks */
+	const char *source; /* the Dockerfile's bytes, for the checks */
 	size_t source_len;
-	const char *display_name;   /* the Dockerfile's name in findings */
-	const char *host_platform;  /* what engine.platform NULL means to the checks and doctor */
-	bool sbom;                  /* store the SBOM with the image */
-	bool strict;                /* doctor: every finding fails the build */
-	int64_t max_size;           /* doctor: size budget in bytes, < 0 none */
-	bool push;                  /* push every tag (engine.tags) */
-	build_event_fn *event;      /* may be NULL */
+	const char *display_name;  /* the Dockerfile's name in findings */
+	const char *host_platform; /* what engine.platform NULL means to the checks and doctor */
+	bool sbom;		   /* store the SBOM with the image */
+	bool strict;		   /* doctor: every finding fails the build */
+	int64_t max_size;	   /* doctor: size budget in bytes, < 0 none */
+	bool push;		   /* push every tag (engine.tags) */
+	build_event_fn *event;	   /* may be NULL */
 	void *event_data;
 	const struct build_cache_spec *cache_from; /* read before the build, first hit wins */
 	size_t n_cache_from;
-	const struct build_cache_spec *cache_to;   /* written after the image is stored */
+	const struct build_cache_spec *cache_to; /* written after the image is stored */
 	size_t n_cache_to;
-	enum engine_cache_export cache_mode;      /* of registry and local --cache-to */
+	enum engine_cache_export cache_mode; /* of registry and local --cache-to */
 };
 
 enum build_phase {
@@ -145,8 +145,8 @@ enum build_outcome {
 
 struct build_result {
 	enum build_outcome outcome;
-	size_t lint_errors;         /* BUILD_LINT_FAILED: how many */
-	enum build_phase phase;     /* where a -1 came from */
+	size_t lint_errors;	    /* BUILD_LINT_FAILED: how many */
+	enum build_phase phase;	    /* where a -1 came from */
 	struct engine_result image; /* from BUILD_PHASE_PUBLISH on */
 };
 

@@ -17,7 +17,7 @@
 
 struct build {
 	struct build_options o;
-	pthread_mutex_t lock;          /* one event at a time */
+	pthread_mutex_t lock;	       /* one event at a time */
 	struct engine *_Atomic engine; /* while it runs, for build_cancel() */
 	struct oci_strings platforms;  /* --platform's list, normalised; empty: the host's */
 	volatile sig_atomic_t cancelled;
@@ -25,14 +25,14 @@ struct build {
 
 /* Runs the engine with eo (the pipeline's pulls and downloads injected), cancellable by
  * build_cancel(). */
-int build_engine_run(struct build *b, const struct engine_options *eo,
-		     struct engine_result *out, struct plate_error **err);
+int build_engine_run(struct build *b, const struct engine_options *eo, struct engine_result *out,
+		     struct plate_error **err);
 
 /* Builds every platform of the list (two or more, normalised) and stores one image index
  * over them under the build's tags; *res describes the index (image_id and
  * manifest_digest are its digest), steps and cached summed over the platforms. */
-int build_platforms(struct build *b, const struct oci_strings *platforms,
-		    struct engine_result *res, struct plate_error **err);
+int build_platforms(struct build *b, const struct oci_strings *platforms, struct engine_result *res,
+		    struct plate_error **err);
 
 #define BUILD_CACHE_ARTIFACT_TYPE "application/vnd.plate.build-cache.v1"
 #define BUILD_CACHE_CONFIG_TYPE "application/vnd.plate.build-cache.config.v1+json"

@@ -110,7 +110,8 @@ static int local_manifest(const char *dir, const char *tag, struct buf *out,
 	if (digest == NULL)
 		plate_err_new(err, ENOENT, "no cache tagged '%s' in '%s'", tag, dir);
 	else if (local_blob(dir, digest, OCI_MAX_MANIFEST_SIZE, &doc, &len, err) == 0)
-		r = buf_add(out, doc, len) < 0 ? plate_err_new(err, E2BIG, "manifest too large") : 0;
+		r = buf_add(out, doc, len) < 0 ? plate_err_new(err, E2BIG, "manifest too large")
+					       : 0;
 	oci_index_release(&idx);
 	return r;
 }
@@ -179,8 +180,8 @@ static int read_source(struct build_cache *c, const struct build_cache_spec *spe
 	if (registry_get_manifest(rc, &s->ref, &rm, err) < 0)
 		goto out;
 	if (strcmp(rm.media_type, OCI_MEDIA_TYPE_MANIFEST) != 0) {
-		plate_err_new(err, EPROTONOSUPPORT, "'%s' is a '%s', not an OCI manifest", spec->ref,
-			      rm.media_type);
+		plate_err_new(err, EPROTONOSUPPORT, "'%s' is a '%s', not an OCI manifest",
+			      spec->ref, rm.media_type);
 		goto out;
 	}
 	if (buf_add(&mtext, rm.data, rm.len) < 0) {

@@ -22,7 +22,7 @@
 struct artifact {
 	struct oci_descriptor *layers; /* borrowed strings (from the entries) */
 	size_t n_layers;
-	size_t *first;                 /* entry index of each layer's first use */
+	size_t *first; /* entry index of each layer's first use */
 	char *config, *manifest;
 	size_t config_len, manifest_len;
 	char config_digest[DIGEST_STRING_LEN + 1];
@@ -55,11 +55,13 @@ static int artifact_make(const struct engine_cache_entry *v, size_t n, struct ar
 		if (seen)
 			continue;
 		a->first[a->n_layers] = i;
-		a->layers[a->n_layers++] = (struct oci_descriptor){
-			.media_type = (char *)v[i].media_type, .digest = (char *)v[i].blob,
-			.size = v[i].size };
+		a->layers[a->n_layers++] =
+			(struct oci_descriptor){ .media_type = (char *)v[i].media_type,
+						 .digest = (char *)v[i].blob,
+						 .size = v[i].size };
 	}
-	if (engine_cache_encode(v, n, a->layers, a->n_layers, &a->config, &a->config_len, err) < 0 ||
+	if (engine_cache_encode(v, n, a->layers, a->n_layers, &a->config, &a->config_len, err) <
+		    0 ||
 	    digest_buffer(a->config, a->config_len, a->config_digest, err) < 0)
 		return -1;
 	m.config = (struct oci_descriptor){ .media_type = (char *)BUILD_CACHE_CONFIG_TYPE,
@@ -123,7 +125,8 @@ static int lazy_read_at(void *data, uint64_t offset, void *buf, size_t len,
 static int push_layer(struct registry_client *rc, const struct oci_reference *ref,
 		      struct lazy_blob *l, struct artifact *a, struct plate_error **err)
 {
-	struct registry_source src = { .read_at = lazy_read_at, .data = l,
+	struct registry_source src = { .read_at = lazy_read_at,
+				       .data = l,
 				       .size = (uint64_t)l->x->size };
 	enum registry_push_result how;
 	const char *mount_from = NULL;
@@ -216,8 +219,8 @@ static int put_blob(const char *dir, const char *digest, struct lazy_blob *l, co
 		size_t k = size - off < sizeof(b) ? (size_t)(size - off) : sizeof(b);
 		const void *p = data != NULL ? (const char *)data + off : b;
 		if ((l != NULL && lazy_read_at(l, off, b, k, err) < 0) ||
-		    (write_all(rf.fd, p, k) < 0 && plate_err_new(err, errno, "cannot write '%s'",
-								 path) < 0)) {
+		    (write_all(rf.fd, p, k) < 0 &&
+		     plate_err_new(err, errno, "cannot write '%s'", path) < 0)) {
 			replace_file_abort(&rf);
 			return -1;
 		}
@@ -243,7 +246,8 @@ static int put_index(const char *dir, const char *tag, const struct artifact *a,
 
 	if (asprintf(&path, "%s/index.json", dir) < 0)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	if (file_read_at(AT_FDCWD, path, FILE_READ_NOFOLLOW, (size_t)16 << 20, &text, &len, err) == 0 &&
+	if (file_read_at(AT_FDCWD, path, FILE_READ_NOFOLLOW, (size_t)16 << 20, &text, &len, err) ==
+		    0 &&
 	    oci_index_parse(text, len, 0, &idx, err) < 0)
 		return plate_err_wrap(err, "'%s'", path);
 	if (text == NULL) {
@@ -329,8 +333,10 @@ int build_cache_export(const struct build_cache_spec *spec, struct store *store,
 		goto out;
 	}
 	for (size_t i = 0; i < a.n_layers; i++)
-		blobs[i] = (struct lazy_blob){ .store = store, .imports = imports,
-					       .x = &v[a.first[i]], .remote = remote[a.first[i]],
+		blobs[i] = (struct lazy_blob){ .store = store,
+					       .imports = imports,
+					       .x = &v[a.first[i]],
+					       .remote = remote[a.first[i]],
 					       .fd = -1 };
 	r = spec->type == BUILD_CACHE_LOCAL ? write_local(spec, blobs, &a, err)
 					    : push_registry(spec, ro, blobs, &a, err);

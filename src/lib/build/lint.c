@@ -21,7 +21,6 @@
 #define MAX_CONTEXT_ENTRIES 200000
 #define MAX_CONTEXT_DEPTH 64
 
-
 /* Lists fd_in's entries below `prefix` ("" for the root), without following symlinks and
  * without entering .git (its presence is what matters). */
 static int walk(int fd_in, const char *prefix, unsigned depth, struct strv *out,
@@ -88,13 +87,13 @@ static bool image_info(void *data, const char *image, struct lint_image_info *in
 	info->env_known = true;
 	for (size_t i = 0; i < c->env.n && ok; i++) {
 		const char *eq = strchr(c->env.v[i], '=');
-		_cleanup_free_ char *name = eq ? strndup(c->env.v[i], (size_t)(eq - c->env.v[i]))
-					       : strdup(c->env.v[i]);
+		_cleanup_free_ char *name =
+			eq ? strndup(c->env.v[i], (size_t)(eq - c->env.v[i])) : strdup(c->env.v[i]);
 		ok = name != NULL && dockerfile_vars_set(&info->env, name, eq ? eq + 1 : "") == 0;
 	}
 	if (ok && c->os && c->architecture &&
-	    asprintf(&info->platform, "%s/%s%s%s", c->os, c->architecture,
-		     c->variant ? "/" : "", c->variant ? c->variant : "") < 0) {
+	    asprintf(&info->platform, "%s/%s%s%s", c->os, c->architecture, c->variant ? "/" : "",
+		     c->variant ? c->variant : "") < 0) {
 		info->platform = NULL;
 		ok = false;
 	}
@@ -108,8 +107,8 @@ static int set_build_args(struct dockerfile_vars *vars, const char *const *args,
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *eq = strchr(args[i], '=');
-		_cleanup_free_ char *name = eq ? strndup(args[i], (size_t)(eq - args[i]))
-					       : strdup(args[i]);
+		_cleanup_free_ char *name =
+			eq ? strndup(args[i], (size_t)(eq - args[i])) : strdup(args[i]);
 		if (name == NULL || dockerfile_vars_set(vars, name, eq ? eq + 1 : "") < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
 	}
@@ -155,8 +154,8 @@ int build_lint(const struct build_lint_input *in, struct finding_report *report,
 			plate_err_new(err, errno, "cannot open context '%s'", in->context_dir);
 			goto out;
 		}
-		if (ignore_load_for(cfd, AT_FDCWD, in->dockerfile_path, &patterns, &n_patterns, NULL,
-				    err) < 0)
+		if (ignore_load_for(cfd, AT_FDCWD, in->dockerfile_path, &patterns, &n_patterns,
+				    NULL, err) < 0)
 			goto out;
 		if (ignore_new((const char *const *)patterns, n_patterns, &ign, err) < 0) {
 			plate_err_wrap(err, ".dockerignore");

@@ -57,21 +57,27 @@ static int emit(struct build *b, const struct build_event *ev, struct plate_erro
 }
 
 /* The engine's pull callback: FROM images the store lacks (from stage threads). */
-static int pull_image(void *data, const char *name, const char *platform,
-		      struct plate_error **err)
+static int pull_image(void *data, const char *name, const char *platform, struct plate_error **err)
 {
 	struct build *b = data;
-	struct transfer_options to = { .store = b->o.store, .registry = b->o.registry,
+	struct transfer_options to = { .store = b->o.store,
+				       .registry = b->o.registry,
 				       .platform = platform };
 	struct transfer_result res = { 0 };
 	int r;
 
-	if (emit(b, &(struct build_event){ .type = BUILD_EVENT_PULL, .name = name,
-					   .platform = platform }, err) < 0 ||
+	if (emit(b,
+		 &(struct build_event){
+			 .type = BUILD_EVENT_PULL, .name = name, .platform = platform },
+		 err) < 0 ||
 	    transfer_pull(&to, name, &res, err) < 0)
 		return -1;
-	r = emit(b, &(struct build_event){ .type = BUILD_EVENT_PULLED, .name = name,
-					   .platform = platform, .transfer = &res }, err);
+	r = emit(b,
+		 &(struct build_event){ .type = BUILD_EVENT_PULLED,
+					.name = name,
+					.platform = platform,
+					.transfer = &res },
+		 err);
 	transfer_result_release(&res);
 	return r;
 }
@@ -90,9 +96,13 @@ static int lint(struct build *b, struct build_result *res, struct plate_error **
 	_cleanup_(finding_report_release) struct finding_report report = FINDING_REPORT_INIT;
 	const struct engine_options *eo = &b->o.engine;
 	struct build_lint_input in = {
-		.df = b->o.df, .source = b->o.source, .source_len = b->o.source_len,
-		.display_name = b->o.display_name, .dockerfile_path = eo->dockerfile_path,
-		.context_dir = eo->context_dir, .build_args = eo->build_args,
+		.df = b->o.df,
+		.source = b->o.source,
+		.source_len = b->o.source_len,
+		.display_name = b->o.display_name,
+		.dockerfile_path = eo->dockerfile_path,
+		.context_dir = eo->context_dir,
+		.build_args = eo->build_args,
 		.n_build_args = eo->n_build_args,
 		.platform = b->platforms.n > 0 ? b->platforms.v[0] : b->o.host_platform,
 		.store = b->o.store,
@@ -133,8 +143,8 @@ static int engine_with(struct build *b, struct engine_options *eo, struct engine
 	return r;
 }
 
-int build_engine_run(struct build *b, const struct engine_options *opts,
-		     struct engine_result *out, struct plate_error **err)
+int build_engine_run(struct build *b, const struct engine_options *opts, struct engine_result *out,
+		     struct plate_error **err)
 {
 	struct engine_options eo = *opts;
 
@@ -145,8 +155,10 @@ static void cache_warning(void *data, const char *source, const struct plate_err
 {
 	_cleanup_error_ struct plate_error *ignored = NULL;
 
-	emit(data, &(struct build_event){ .type = BUILD_EVENT_CACHE_WARNING, .name = source,
-					  .error = why }, &ignored);
+	emit(data,
+	     &(struct build_event){
+		     .type = BUILD_EVENT_CACHE_WARNING, .name = source, .error = why },
+	     &ignored);
 }
 
 /* --cache-to type=registry|local, after the image is stored. */
@@ -165,8 +177,11 @@ static int export_cache(struct build *b, struct engine *e, struct build_cache *i
 			continue;
 		if (build_cache_export(spec, b->o.store, b->o.registry, imports, v, remote, n,
 				       &tr.transferred, &tr.bytes, err) < 0 ||
-		    emit(b, &(struct build_event){ .type = BUILD_EVENT_CACHE_EXPORTED,
-						   .name = tr.name, .transfer = &tr }, err) < 0)
+		    emit(b,
+			 &(struct build_event){ .type = BUILD_EVENT_CACHE_EXPORTED,
+						.name = tr.name,
+						.transfer = &tr },
+			 err) < 0)
 			return -1;
 	}
 	return 0;
@@ -222,8 +237,10 @@ static int run_engine(struct build *b, const char *platform, struct build_result
 		r = engine_once(b, platform, res, &cache, &retry, err);
 		if (r == 0 || !retry)
 			break;
-		cache_warning(b, build_cache_drop(&cache, res->image.cache_bad_source,
-						  res->image.cache_bad_blob), *err);
+		cache_warning(b,
+			      build_cache_drop(&cache, res->image.cache_bad_source,
+					       res->image.cache_bad_blob),
+			      *err);
 		plate_error_free(steal_pointer(err));
 		if (attempt >= 2)
 			cache.n = 0;
@@ -244,21 +261,24 @@ static int doctor(struct build *b, const char *digest, const char *platform, boo
 
 	*failed = false;
 	if (check_stored_image(b->o.store, digest, platform, &so, &r, &derr) < 0)
-		return emit(b, &(struct build_event){ .type = BUILD_EVENT_CHECK_SKIPPED,
-						      .error = derr }, err);
+		return emit(b,
+			    &(struct build_event){ .type = BUILD_EVENT_CHECK_SKIPPED,
+						   .error = derr },
+			    err);
 	if (emit(b, &(struct build_event){ .type = BUILD_EVENT_CHECK, .report = &r }, err) < 0)
 		return -1;
-	*failed = finding_report_count(&r, FINDING_ERROR) > 0 &&
-		  (b->o.strict || b->o.max_size >= 0);
+	*failed =
+		finding_report_count(&r, FINDING_ERROR) > 0 && (b->o.strict || b->o.max_size >= 0);
 	return 0;
 }
 
 static int push(struct build *b, const char *digest, struct plate_error **err)
 {
 	for (size_t i = 0; i < b->o.engine.n_tags; i++) {
-		struct transfer_options to = { .store = b->o.store, .registry = b->o.registry,
+		struct transfer_options to = { .store = b->o.store,
+					       .registry = b->o.registry,
 					       .platform = b->platforms.n == 1 ? b->platforms.v[0]
-									: NULL };
+									       : NULL };
 		struct transfer_result pr = { 0 };
 		int r;
 
@@ -274,8 +294,7 @@ static int push(struct build *b, const char *digest, struct plate_error **err)
 }
 
 /* The doctor on each platform's image of the index: the build fails when one fails. */
-static int doctor_each(struct build *b, const char *digest, bool *failed,
-		       struct plate_error **err)
+static int doctor_each(struct build *b, const char *digest, bool *failed, struct plate_error **err)
 {
 	*failed = false;
 	for (size_t i = 0; i < b->platforms.n; i++) {
@@ -310,16 +329,17 @@ int build_run(struct build *b, struct build_result *res, struct plate_error **er
 		return plate_err_new(err, ECANCELED, "build cancelled");
 	if (multi) {
 		if (b->o.n_cache_from > 0 || b->o.n_cache_to > 0)
-			return plate_err_new(err, ENOTSUP, "--cache-from and --cache-to take one "
-							   "platform: build each platform on its own");
+			return plate_err_new(err, ENOTSUP,
+					     "--cache-from and --cache-to take one "
+					     "platform: build each platform on its own");
 		if (build_platforms(b, &b->platforms, &res->image, err) < 0)
 			return -1;
 	} else if (run_engine(b, b->platforms.n > 0 ? b->platforms.v[0] : NULL, res, err) < 0) {
 		return -1;
 	}
 	res->phase = BUILD_PHASE_PUBLISH;
-	if (emit(b, &(struct build_event){ .type = BUILD_EVENT_BUILT, .image = &res->image },
-		 err) < 0)
+	if (emit(b, &(struct build_event){ .type = BUILD_EVENT_BUILT, .image = &res->image }, err) <
+	    0)
 		return -1;
 	if (b->o.sbom &&
 	    check_sbom_attach(b->o.store, res->image.manifest_digest, platform, err) < 0)

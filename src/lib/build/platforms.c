@@ -74,7 +74,8 @@ static int store_index(struct build *b, const struct oci_strings *platforms,
 	    store_txn_begin(b->o.store, &t, err) < 0 ||
 	    store_txn_add_blob(t, json, len, digest, err) < 0)
 		goto out;
-	root = (struct oci_descriptor){ .media_type = OCI_MEDIA_TYPE_INDEX, .digest = digest,
+	root = (struct oci_descriptor){ .media_type = OCI_MEDIA_TYPE_INDEX,
+					.digest = digest,
 					.size = (int64_t)len };
 	if (b->o.engine.n_tags == 0 && store_txn_tag(t, NULL, &root, err) < 0)
 		goto out;
@@ -96,8 +97,8 @@ out:
 	return r;
 }
 
-int build_platforms(struct build *b, const struct oci_strings *platforms,
-		    struct engine_result *res, struct plate_error **err)
+int build_platforms(struct build *b, const struct oci_strings *platforms, struct engine_result *res,
+		    struct plate_error **err)
 {
 	_cleanup_free_ struct engine_result *built = calloc(platforms->n, sizeof(*built));
 
@@ -108,7 +109,8 @@ int build_platforms(struct build *b, const struct oci_strings *platforms,
 				     "--output with several platforms is not supported: the image "
 				     "index is in the store (plate save writes every platform)");
 	if (b->o.sbom)
-		return plate_err_new(err, ENOTSUP, "--sbom with several platforms is not supported");
+		return plate_err_new(err, ENOTSUP,
+				     "--sbom with several platforms is not supported");
 	*res = (struct engine_result){ 0 };
 	for (size_t i = 0; i < platforms->n; i++) {
 		struct engine_options eo = b->o.engine;

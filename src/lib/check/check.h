@@ -34,8 +34,8 @@
 
 struct check_package {
 	char *name, *version, *arch;
-	char *source;   /* dpkg Source (without its version), apk origin, or NULL */
-	char *license;  /* apk L:, or NULL */
+	char *source;	/* dpkg Source (without its version), apk origin, or NULL */
+	char *license;	/* apk L:, or NULL */
 	char *homepage; /* dpkg Homepage, apk U:, or NULL */
 };
 
@@ -62,10 +62,10 @@ void check_packages_release(struct check_packages *p);
 struct check_fs;
 
 struct check_fs_entry {
-	char *path;      /* the resolved path, "/"-rooted, no symlinks */
-	struct stat st;  /* lstat of the entry in the layer that provides it */
-	size_t layer;    /* index of that layer */
-	size_t min;      /* a directory: the lowest layer merged into it */
+	char *path;	/* the resolved path, "/"-rooted, no symlinks */
+	struct stat st; /* lstat of the entry in the layer that provides it */
+	size_t layer;	/* index of that layer */
+	size_t min;	/* a directory: the lowest layer merged into it */
 };
 
 /* One layer of an image: its extracted tree, and the tree's index when there is one. */
@@ -87,13 +87,13 @@ size_t check_fs_indexed(const struct check_fs *fs);
 void check_fs_free(struct check_fs *fs);
 /* 0 found (*out filled; release with check_fs_entry_release), 1 missing, -1 error.
  * follow: whether a symlink as the last component is followed too. */
-int check_fs_lookup(struct check_fs *fs, const char *path, bool follow,
-		    struct check_fs_entry *out, struct plate_error **err);
+int check_fs_lookup(struct check_fs *fs, const char *path, bool follow, struct check_fs_entry *out,
+		    struct plate_error **err);
 void check_fs_entry_release(struct check_fs_entry *e);
 /* Opens a found regular file read-only; *size is the open file's own size (the entry's stat
  * may come from an index): an entry that is not a regular file in its layer is an error. */
-int check_fs_open_entry(struct check_fs *fs, const struct check_fs_entry *e, int *fd,
-			off_t *size, struct plate_error **err);
+int check_fs_open_entry(struct check_fs *fs, const struct check_fs_entry *e, int *fd, off_t *size,
+			struct plate_error **err);
 /* The ELF facts of the regular file at path (not following a last symlink): 0 with *out
  * (owned by fs; NULL when the file is not a well-formed ELF file), 1 when path is missing
  * or not a regular file, -1 error (a file the index could not read is read now). */
@@ -114,9 +114,9 @@ int check_fs_walk(struct check_fs *fs, const char *dir, check_fs_walk_fn *fn, vo
 struct oci_config;
 
 struct check_image_options {
-	int64_t max_size;    /* bytes, or < 0 for no budget */
-	int64_t image_size;  /* compressed layers + config, compared with max_size */
-	const char *file;    /* Dockerfile name for findings about instructions, or NULL */
+	int64_t max_size;   /* bytes, or < 0 for no budget */
+	int64_t image_size; /* compressed layers + config, compared with max_size */
+	const char *file;   /* Dockerfile name for findings about instructions, or NULL */
 };
 
 /* Examines the image (config + merged tree) and adds findings to r.  Finding IDs:
@@ -145,9 +145,9 @@ int check_fs_open_image(struct store *s, const struct store_image *img, struct c
 			struct plate_error **err);
 
 struct check_stored_options {
-	bool strict;              /* warnings become errors (finding_report_apply_policy) */
-	int64_t max_size;         /* bytes, or < 0 for no budget */
-	const char *const *skip;  /* finding IDs to drop, "all", or NULL; NULL-terminated */
+	bool strict;		 /* warnings become errors (finding_report_apply_policy) */
+	int64_t max_size;	 /* bytes, or < 0 for no budget */
+	const char *const *skip; /* finding IDs to drop, "all", or NULL; NULL-terminated */
 };
 
 /* The doctor on the stored image `name` for platform, under a shared store lock: its
@@ -157,8 +157,8 @@ int check_stored_image(struct store *s, const char *name, const char *platform,
 		       struct plate_error **err);
 
 /* check_sbom() of a stored image, named after its first name (familiar form), else ref. */
-int check_sbom_image(struct store *s, const struct store_image *img, const char *ref,
-		     char **json, size_t *len, struct plate_error **err);
+int check_sbom_image(struct store *s, const struct store_image *img, const char *ref, char **json,
+		     size_t *len, struct plate_error **err);
 /* The SBOM stored with img (check_sbom_attach()): 0 and *json, 1 when it has none, -1. */
 int check_sbom_stored(struct store *s, const struct store_image *img, char **json, size_t *len,
 		      struct plate_error **err);

@@ -29,6 +29,7 @@
 #define LDCONF_MAX (1u << 20)
 #define MAX_LIB_DIRS 64
 
+/* clang-format off */
 static const char *const ca_files[] = {
 	"/etc/ssl/certs/ca-certificates.crt",               /* Debian, Ubuntu, Alpine, Gentoo */
 	"/etc/pki/tls/certs/ca-bundle.crt",                 /* Fedora, RHEL */
@@ -37,7 +38,9 @@ static const char *const ca_files[] = {
 	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", /* CentOS, RHEL 7 */
 	"/etc/ssl/cert.pem",                                /* Alpine, BSDs */
 };
+/* clang-format on */
 
+/* clang-format off */
 static const char *const default_lib_dirs[] = {
 	"/lib", "/usr/lib", "/lib64", "/usr/lib64", "/usr/local/lib",
 	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
@@ -48,6 +51,7 @@ static const char *const default_lib_dirs[] = {
 	"/lib/powerpc64le-linux-gnu", "/usr/lib/powerpc64le-linux-gnu",
 	"/lib/riscv64-linux-gnu", "/usr/lib/riscv64-linux-gnu",
 };
+/* clang-format on */
 
 struct lib_cache_entry {
 	char *name;
@@ -61,9 +65,9 @@ struct doctor {
 	struct oci_strings lib_dirs; /* ld.so.conf directories, then the defaults */
 	struct lib_cache_entry *cache;
 	size_t n_cache;
-	struct oci_strings go_binaries; /* paths of Go executables */
+	struct oci_strings go_binaries;	 /* paths of Go executables */
 	struct oci_strings ssl_binaries; /* dynamically linked to a TLS library */
-	struct oci_strings targets; /* resolved ENTRYPOINT/CMD targets, checked on their own */
+	struct oci_strings targets;	 /* resolved ENTRYPOINT/CMD targets, checked on their own */
 };
 
 static const char *env_get(const struct oci_config *c, const char *key)
@@ -145,7 +149,9 @@ static int add_lib_dirs_from(struct doctor *d, const char *text, size_t len, uns
 			if (star == NULL || slash == NULL || star < slash)
 				continue;
 			*slash = '\0';
-			struct include_walk iw = { .d = d, .dir = pat, .suffix = star + 1, .depth = depth };
+			struct include_walk iw = {
+				.d = d, .dir = pat, .suffix = star + 1, .depth = depth
+			};
 			if (check_fs_walk(d->fs, pat, include_one, &iw, err) < 0)
 				return -1;
 			continue;
@@ -182,7 +188,8 @@ static int find_in_dirs(struct doctor *d, const char *dirs, const char *origin, 
 
 	if (copy == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	for (char *dir = strtok_r(copy, ":", &save); dir && !*found; dir = strtok_r(NULL, ":", &save)) {
+	for (char *dir = strtok_r(copy, ":", &save); dir && !*found;
+	     dir = strtok_r(NULL, ":", &save)) {
 		_cleanup_free_ char *path = NULL;
 		int n;
 		if (strncmp(dir, "$ORIGIN", 7) == 0)
@@ -265,8 +272,7 @@ static void unmap(struct mapped *m)
 	m->p = NULL;
 }
 
-static int map_file(struct doctor *d, const char *path, struct mapped *m,
-		    struct plate_error **err)
+static int map_file(struct doctor *d, const char *path, struct mapped *m, struct plate_error **err)
 {
 	struct check_fs_entry e;
 	_cleanup_close_ int fd = -1;
@@ -298,8 +304,7 @@ static int map_file(struct doctor *d, const char *path, struct mapped *m,
 
 /* Checks one executable: ELF interpreter and libraries, Go build info, TLS libraries.
  * Its facts come from the layer's index: nothing is opened here. */
-static int examine_binary(struct doctor *d, const char *path, bool target,
-			  struct plate_error **err)
+static int examine_binary(struct doctor *d, const char *path, bool target, struct plate_error **err)
 {
 	const struct elf_facts *f;
 	enum finding_severity sev = target ? FINDING_ERROR : FINDING_WARNING;
@@ -312,14 +317,18 @@ static int examine_binary(struct doctor *d, const char *path, bool target,
 	if (f->go && oci_strings_add(&d->go_binaries, path, err) < 0)
 		return -1;
 	if (f->kind == ELF_KIND_DYNAMIC) {
-		const char *fix = f->go ? "build it statically (`CGO_ENABLED=0 go build`) or add the "
-					  "C library to the image"
-					: "link it statically or add its libraries to the image";
+		const char *fix =
+			f->go ? "build it statically (`CGO_ENABLED=0 go build`) or add the "
+				"C library to the image"
+			      : "link it statically or add its libraries to the image";
 		int x = 0;
 		if (!exists(d, f->interp, false, err, &x) && x == 0) {
-			if (finding_report_add(d->r, "MissingInterpreter", sev, NULL, 0, path, fix, err,
-					     "'%s' is dynamically linked%s but its interpreter '%s' is not in the image",
-					     path, f->go_cgo ? " (CGO_ENABLED=1)" : "", f->interp) < 0)
+			if (finding_report_add(d->r, "MissingInterpreter", sev, NULL, 0, path, fix,
+					       err,
+					       "'%s' is dynamically linked%s but its interpreter "
+					       "'%s' is not in the image",
+					       path, f->go_cgo ? " (CGO_ENABLED=1)" : "",
+					       f->interp) < 0)
 				return -1;
 		}
 		if (x < 0)
@@ -328,13 +337,14 @@ static int examine_binary(struct doctor *d, const char *path, bool target,
 			bool found;
 			if (library_present(d, f, path, f->needed[i], &found, err) < 0)
 				return -1;
-			if (!found && (buf_addf(&missing, "%s'%s'", missing.len ? ", " : "", f->needed[i]) < 0))
+			if (!found && (buf_addf(&missing, "%s'%s'", missing.len ? ", " : "",
+						f->needed[i]) < 0))
 				return plate_err_new(err, ENOMEM, "out of memory");
 			tls = tls || is_tls_library(f->needed[i]);
 		}
-		if (missing.len && finding_report_add(d->r, "MissingLibrary", sev, NULL, 0, path, fix, err,
-						    "'%s' needs %s, not in the image", path,
-						    missing.data) < 0)
+		if (missing.len &&
+		    finding_report_add(d->r, "MissingLibrary", sev, NULL, 0, path, fix, err,
+				       "'%s' needs %s, not in the image", path, missing.data) < 0)
 			return -1;
 	}
 	if (tls && oci_strings_add(&d->ssl_binaries, path, err) < 0)
@@ -381,9 +391,10 @@ static int resolve_command(struct doctor *d, const char *argv0, char **out,
 	*out = NULL;
 	if (strchr(argv0, '/') != NULL) {
 		const char *wd = d->config->working_dir && d->config->working_dir[0]
-					 ? d->config->working_dir : "/";
-		if (asprintf(out, "%s%s%s", argv0[0] == '/' ? "" : wd,
-			     argv0[0] == '/' ? "" : "/", argv0) < 0) {
+					 ? d->config->working_dir
+					 : "/";
+		if (asprintf(out, "%s%s%s", argv0[0] == '/' ? "" : wd, argv0[0] == '/' ? "" : "/",
+			     argv0) < 0) {
 			*out = NULL;
 			return plate_err_new(err, ENOMEM, "out of memory");
 		}
@@ -409,14 +420,22 @@ static int resolve_command(struct doctor *d, const char *argv0, char **out,
 static const char *elf_arch(unsigned machine, bool is_64)
 {
 	switch (machine) {
-	case 3: return "386";
-	case 62: return "amd64";
-	case 183: return "arm64";
-	case 40: return "arm";
-	case 21: return is_64 ? "ppc64le" : NULL;
-	case 22: return is_64 ? "s390x" : NULL;
-	case 243: return is_64 ? "riscv64" : NULL;
-	default: return NULL;
+	case 3:
+		return "386";
+	case 62:
+		return "amd64";
+	case 183:
+		return "arm64";
+	case 40:
+		return "arm";
+	case 21:
+		return is_64 ? "ppc64le" : NULL;
+	case 22:
+		return is_64 ? "s390x" : NULL;
+	case 243:
+		return is_64 ? "riscv64" : NULL;
+	default:
+		return NULL;
 	}
 }
 
@@ -444,10 +463,10 @@ static int check_architecture(struct doctor *d, const char *path, struct plate_e
 	if (arch == NULL || strcmp(arch, want) == 0)
 		return 0;
 	return finding_report_add(d->r, "WrongArchitecture", FINDING_ERROR, NULL, 0, path,
-				"build it for the image's platform (in a cross-compiling stage: "
-				"`ARG TARGETARCH` and `GOARCH=$TARGETARCH`)", err,
-				"'%s' is a linux/%s binary in a %s/%s image", path, arch,
-				d->config->os ? d->config->os : "linux", want);
+				  "build it for the image's platform (in a cross-compiling stage: "
+				  "`ARG TARGETARCH` and `GOARCH=$TARGETARCH`)",
+				  err, "'%s' is a linux/%s binary in a %s/%s image", path, arch,
+				  d->config->os ? d->config->os : "linux", want);
 }
 
 static int check_command(struct doctor *d, const char *what, const struct oci_strings *argv,
@@ -460,9 +479,12 @@ static int check_command(struct doctor *d, const char *what, const struct oci_st
 	if (argv->n == 0)
 		return 0;
 	if (shell_form(argv) && !have_shell)
-		return finding_report_add(d->r, "ShellFormWithoutShell", FINDING_ERROR, NULL, 0, NULL,
-					"use the exec form: JSON array syntax, e.g. [\"/app\"]", err,
-					"shell-form %s needs /bin/sh, which is not in the image", what);
+		return finding_report_add(d->r, "ShellFormWithoutShell", FINDING_ERROR, NULL, 0,
+					  NULL,
+					  "use the exec form: JSON array syntax, e.g. [\"/app\"]",
+					  err,
+					  "shell-form %s needs /bin/sh, which is not in the image",
+					  what);
 	if (shell_form(argv))
 		return 0;
 	r = resolve_command(d, argv->v[0], &path, &e, err);
@@ -470,13 +492,13 @@ static int check_command(struct doctor *d, const char *what, const struct oci_st
 		return -1;
 	if (r > 0)
 		return finding_report_add(d->r, "MissingEntrypoint", FINDING_ERROR, NULL, 0,
-					strchr(argv->v[0], '/') ? path : NULL,
-					"copy the program into the image or fix the path", err,
-					"%s program '%s' is not in the image", what, argv->v[0]);
+					  strchr(argv->v[0], '/') ? path : NULL,
+					  "copy the program into the image or fix the path", err,
+					  "%s program '%s' is not in the image", what, argv->v[0]);
 	if (!S_ISREG(e.st.st_mode) || (e.st.st_mode & 0111) == 0) {
 		r = finding_report_add(d->r, "NotExecutable", FINDING_ERROR, NULL, 0, e.path,
-				     "make it executable: `COPY --chmod=755`", err,
-				     "%s program '%s' is not an executable file", what, e.path);
+				       "make it executable: `COPY --chmod=755`", err,
+				       "%s program '%s' is not an executable file", what, e.path);
 		check_fs_entry_release(&e);
 		return r;
 	}
@@ -501,22 +523,23 @@ static int check_commands(struct doctor *d, struct plate_error **err)
 		return -1;
 	if (c->entrypoint.n == 0 && c->cmd.n == 0)
 		return finding_report_add(d->r, "MissingEntrypoint", FINDING_WARNING, NULL, 0, NULL,
-					"add ENTRYPOINT [\"/path/to/program\"]", err,
-					"the image has neither ENTRYPOINT nor CMD");
+					  "add ENTRYPOINT [\"/path/to/program\"]", err,
+					  "the image has neither ENTRYPOINT nor CMD");
 	if (check_command(d, "ENTRYPOINT", &c->entrypoint, shell, err) < 0)
 		return -1;
 	if (c->entrypoint.n == 0 && check_command(d, "CMD", &c->cmd, shell, err) < 0)
 		return -1;
 	if (c->entrypoint.n > 0 && shell_form(&c->cmd) && !shell &&
 	    finding_report_add(d->r, "ShellFormWithoutShell", FINDING_ERROR, NULL, 0, NULL,
-			     "use the exec form: JSON array syntax", err,
-			     "shell-form CMD needs /bin/sh, which is not in the image") < 0)
+			       "use the exec form: JSON array syntax", err,
+			       "shell-form CMD needs /bin/sh, which is not in the image") < 0)
 		return -1;
 	if (c->healthcheck && c->healthcheck->test.n > 0 &&
 	    strcmp(c->healthcheck->test.v[0], "CMD-SHELL") == 0 && !shell &&
 	    finding_report_add(d->r, "ShellFormWithoutShell", FINDING_ERROR, NULL, 0, NULL,
-			     "use HEALTHCHECK CMD [\"/app\", \"-health\"]", err,
-			     "shell-form HEALTHCHECK needs /bin/sh, which is not in the image") < 0)
+			       "use HEALTHCHECK CMD [\"/app\", \"-health\"]", err,
+			       "shell-form HEALTHCHECK needs /bin/sh, which is not in the image") <
+		    0)
 		return -1;
 	return 0;
 }
@@ -559,29 +582,33 @@ static int check_user(struct doctor *d, struct plate_error **err)
 	if (ul == 0 || (ul == 4 && memcmp(u, "root", 4) == 0) ||
 	    (numeric(u, ul) && strtoul(u, NULL, 10) == 0))
 		return finding_report_add(d->r, "RunsAsRoot", FINDING_WARNING, NULL, 0, NULL,
-					"add `USER 65534:65534` (works without /etc/passwd, even FROM scratch)",
-					err, "the image runs as root%s",
-					ul == 0 ? " (no USER)" : "");
+					  "add `USER 65534:65534` (works without /etc/passwd, even "
+					  "FROM scratch)",
+					  err, "the image runs as root%s",
+					  ul == 0 ? " (no USER)" : "");
 	if (numeric(u, ul) && (g == NULL || numeric(g, strlen(g))))
 		return 0;
 	if (finding_report_add(d->r, "NonNumericUser", FINDING_WARNING, NULL, 0, NULL,
-			     "use numeric ids, e.g. `USER 65534:65534`", err,
-			     "USER '%s' is not numeric: Kubernetes runAsNonRoot cannot verify it", u) < 0)
+			       "use numeric ids, e.g. `USER 65534:65534`", err,
+			       "USER '%s' is not numeric: Kubernetes runAsNonRoot cannot verify it",
+			       u) < 0)
 		return -1;
 	if (check_fs_read(d->fs, "/etc/passwd", PASSWD_MAX, &passwd, &plen, err) < 0 ||
 	    check_fs_read(d->fs, "/etc/group", PASSWD_MAX, &group, &glen, err) < 0)
 		return -1;
 	if (!numeric(u, ul) && !has_entry(passwd ? passwd : "", plen, u, ul) &&
 	    finding_report_add(d->r, "UnknownUser", FINDING_ERROR, NULL, 0, "/etc/passwd",
-			     "add the user to /etc/passwd or use a numeric `USER uid:gid`", err,
-			     "USER '%.*s' is not in the image's /etc/passwd: the container will not start",
-			     (int)ul, u) < 0)
+			       "add the user to /etc/passwd or use a numeric `USER uid:gid`", err,
+			       "USER '%.*s' is not in the image's /etc/passwd: the container will "
+			       "not start",
+			       (int)ul, u) < 0)
 		return -1;
 	if (g && !numeric(g, strlen(g)) && !has_entry(group ? group : "", glen, g, strlen(g)) &&
 	    finding_report_add(d->r, "UnknownUser", FINDING_ERROR, NULL, 0, "/etc/group",
-			     "add the group to /etc/group or use a numeric `USER uid:gid`", err,
-			     "group '%s' is not in the image's /etc/group: the container will not start",
-			     g) < 0)
+			       "add the group to /etc/group or use a numeric `USER uid:gid`", err,
+			       "group '%s' is not in the image's /etc/group: the container will "
+			       "not start",
+			       g) < 0)
 		return -1;
 	return 0;
 }
@@ -625,11 +652,11 @@ static int check_tls_and_zones(struct doctor *d, struct plate_error **err)
 	if (rc < 0)
 		return -1;
 	for (size_t i = 0; !ca && i < d->ssl_binaries.n; i++)
-		if (finding_report_add(d->r, "MissingCABundle", FINDING_WARNING, NULL, 0,
-				     d->ssl_binaries.v[i],
-				     "copy /etc/ssl/certs/ca-certificates.crt into the image", err,
-				     "'%s' is linked to a TLS library but the image has no CA bundle",
-				     d->ssl_binaries.v[i]) < 0)
+		if (finding_report_add(
+			    d->r, "MissingCABundle", FINDING_WARNING, NULL, 0, d->ssl_binaries.v[i],
+			    "copy /etc/ssl/certs/ca-certificates.crt into the image", err,
+			    "'%s' is linked to a TLS library but the image has no CA bundle",
+			    d->ssl_binaries.v[i]) < 0)
 			return -1;
 	for (size_t i = 0; i < d->go_binaries.n; i++) {
 		const char *bin = d->go_binaries.v[i];
@@ -637,23 +664,28 @@ static int check_tls_and_zones(struct doctor *d, struct plate_error **err)
 		if (!ca) {
 			if (binary_mentions(d, bin, "crypto/tls.", 11, &yes, err) < 0)
 				return -1;
-			if (yes && finding_report_add(d->r, "MissingCABundle", FINDING_WARNING, NULL, 0, bin,
-						    "copy /etc/ssl/certs/ca-certificates.crt into the image",
-						    err, "'%s' uses crypto/tls but the image has no CA bundle",
-						    bin) < 0)
+			if (yes &&
+			    finding_report_add(
+				    d->r, "MissingCABundle", FINDING_WARNING, NULL, 0, bin,
+				    "copy /etc/ssl/certs/ca-certificates.crt into the image", err,
+				    "'%s' uses crypto/tls but the image has no CA bundle", bin) < 0)
 				return -1;
 		}
 		/* info only, and a whole-binary scan: for the programs the image runs */
 		if (!zones && is_target(d, bin)) {
 			embedded = false;
 			if (binary_mentions(d, bin, "time.LoadLocation", 18, &yes, err) < 0 ||
-			    (yes && binary_mentions(d, bin, "time/tzdata.", 12, &embedded, err) < 0))
+			    (yes &&
+			     binary_mentions(d, bin, "time/tzdata.", 12, &embedded, err) < 0))
 				return -1;
 			if (yes && !embedded &&
 			    finding_report_add(d->r, "MissingZoneinfo", FINDING_INFO, NULL, 0, bin,
-					     "copy /usr/share/zoneinfo or `import _ \"time/tzdata\"`", err,
-					     "'%s' loads time zones but the image has no /usr/share/zoneinfo",
-					     bin) < 0)
+					       "copy /usr/share/zoneinfo or `import _ "
+					       "\"time/tzdata\"`",
+					       err,
+					       "'%s' loads time zones but the image has no "
+					       "/usr/share/zoneinfo",
+					       bin) < 0)
 				return -1;
 		}
 	}
@@ -672,9 +704,9 @@ int check_image(struct check_fs *fs, const struct oci_config *config,
 		goto out;
 	if (opts && opts->max_size >= 0 && opts->image_size > opts->max_size &&
 	    finding_report_add(r, "ImageTooLarge", FINDING_ERROR, NULL, 0, NULL,
-			     "use a smaller base (scratch, distroless) or a multi-stage build", err,
-			     "the image is %lld bytes, over the budget of %lld bytes",
-			     (long long)opts->image_size, (long long)opts->max_size) < 0)
+			       "use a smaller base (scratch, distroless) or a multi-stage build",
+			       err, "the image is %lld bytes, over the budget of %lld bytes",
+			       (long long)opts->image_size, (long long)opts->max_size) < 0)
 		goto out;
 	rc = 0;
 out:

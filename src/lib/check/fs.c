@@ -161,7 +161,8 @@ int check_fs_open_layers(const struct check_fs_layer *layers, size_t n, struct c
 		fs->root.layer = n - 1;
 		fs->root.min = root_min;
 		fs->root.n_contrib = n - root_min;
-		if ((fs->root.contrib = calloc(fs->root.n_contrib, sizeof(struct contrib))) == NULL) {
+		if ((fs->root.contrib = calloc(fs->root.n_contrib, sizeof(struct contrib))) ==
+		    NULL) {
 			check_fs_free(fs);
 			return plate_err_new(err, ENOMEM, "out of memory");
 		}
@@ -346,13 +347,16 @@ static int resolve(struct check_fs *fs, const char *path, bool follow, struct bu
 			_cleanup_buf_ struct buf again = BUF_INIT(8 * MAX_PATH);
 			const char *target = next->node->target;
 			if (++links > MAX_LINKS)
-				return plate_err_new(err, ELOOP, "too many symbolic links in '%s'", path);
+				return plate_err_new(err, ELOOP, "too many symbolic links in '%s'",
+						     path);
 			if (buf_addstr(&again, target) < 0 || buf_addch(&again, '/') < 0 ||
 			    buf_add(&again, rest.data + pos, rest.len - pos) < 0)
-				return plate_err_new(err, ENAMETOOLONG, "path '%s' is too long", path);
+				return plate_err_new(err, ENAMETOOLONG, "path '%s' is too long",
+						     path);
 			buf_reset(&rest);
 			if (buf_add(&rest, again.data, again.len) < 0)
-				return plate_err_new(err, ENAMETOOLONG, "path '%s' is too long", path);
+				return plate_err_new(err, ENAMETOOLONG, "path '%s' is too long",
+						     path);
 			pos = 0;
 			if (target[0] == '/')
 				depth = 0;
@@ -366,8 +370,8 @@ static int resolve(struct check_fs *fs, const char *path, bool follow, struct bu
 	return 0;
 }
 
-int check_fs_lookup(struct check_fs *fs, const char *path, bool follow,
-		    struct check_fs_entry *out, struct plate_error **err)
+int check_fs_lookup(struct check_fs *fs, const char *path, bool follow, struct check_fs_entry *out,
+		    struct plate_error **err)
 {
 	_cleanup_buf_ struct buf cur = BUF_INIT(MAX_PATH);
 	struct mnode *m;
@@ -419,8 +423,8 @@ static int open_regular(int layerfd, const char *rel, const char *path, off_t *s
 	return fd;
 }
 
-int check_fs_open_entry(struct check_fs *fs, const struct check_fs_entry *e, int *fd,
-			off_t *size, struct plate_error **err)
+int check_fs_open_entry(struct check_fs *fs, const struct check_fs_entry *e, int *fd, off_t *size,
+			struct plate_error **err)
 {
 	*fd = open_regular(fs->dirs[e->layer], e->path[1] ? e->path + 1 : ".", e->path, size, err);
 	return *fd < 0 ? -1 : 0;
@@ -533,7 +537,8 @@ static int walk_dir(struct walk *w, struct mnode *m, unsigned depth, struct plat
 		buf_truncate(&w->path, base);
 		if ((base > 1 && buf_addch(&w->path, '/') < 0) ||
 		    buf_addstr(&w->path, c->node->name) < 0)
-			return plate_err_new(err, ENAMETOOLONG, "path '%s' is too long", w->path.data);
+			return plate_err_new(err, ENAMETOOLONG, "path '%s' is too long",
+					     w->path.data);
 		fill_stat(c->node, &st);
 		if (w->fn(w->data, w->path.data, &st, c->layer, err) < 0)
 			return -1;

@@ -107,8 +107,8 @@ struct stanzas {
 		    unsigned lineno, struct plate_error **err);
 };
 
-static int read_stanzas(const char *buf, size_t len, struct stanzas *st,
-			struct check_packages *out, struct plate_error **err)
+static int read_stanzas(const char *buf, size_t len, struct stanzas *st, struct check_packages *out,
+			struct plate_error **err)
 {
 	struct check_package cur = { 0 };
 	const char *p = buf, *end = buf + len;

@@ -40,9 +40,10 @@ static int purl_escape(struct buf *b, const char *s)
 	return 0;
 }
 
-static int add_package(struct sbom *sb, const char *name, const char *version, const char *purl_type,
-		       const char *purl_ns, const char *arch, const char *source_info,
-		       const char *homepage, const char *license, struct plate_error **err)
+static int add_package(struct sbom *sb, const char *name, const char *version,
+		       const char *purl_type, const char *purl_ns, const char *arch,
+		       const char *source_info, const char *homepage, const char *license,
+		       struct plate_error **err)
 {
 	_cleanup_buf_ struct buf purl = BUF_INIT(BUF_UNLIMITED);
 	char id[64];
@@ -51,15 +52,16 @@ static int add_package(struct sbom *sb, const char *name, const char *version, c
 	snprintf(id, sizeof(id), "SPDXRef-Package-%u", ++sb->next_id);
 	if (buf_addf(&purl, "pkg:%s/", purl_type) < 0 ||
 	    (purl_ns && buf_addf(&purl, "%s/", purl_ns) < 0) || purl_escape(&purl, name) < 0 ||
-	    (version && version[0] && (buf_addch(&purl, '@') < 0 || purl_escape(&purl, version) < 0)) ||
+	    (version && version[0] &&
+	     (buf_addch(&purl, '@') < 0 || purl_escape(&purl, version) < 0)) ||
 	    (arch && arch[0] && buf_addf(&purl, "?arch=%s", arch) < 0))
 		goto oom;
-	if (!p || !refs || !ref || !rel ||
-	    json_object_set_new(p, "name", json_string(name)) < 0 ||
+	if (!p || !refs || !ref || !rel || json_object_set_new(p, "name", json_string(name)) < 0 ||
 	    json_object_set_new(p, "SPDXID", json_string(id)) < 0 ||
 	    json_object_set_new(p, "versionInfo", json_string(version ? version : "")) < 0 ||
 	    json_object_set_new(p, "downloadLocation",
-				json_string(homepage && homepage[0] ? homepage : "NOASSERTION")) < 0 ||
+				json_string(homepage && homepage[0] ? homepage : "NOASSERTION")) <
+		    0 ||
 	    json_object_set_new(p, "filesAnalyzed", json_false()) < 0 ||
 	    json_object_set_new(p, "licenseDeclared",
 				json_string(license && license[0] ? license : "NOASSERTION")) < 0 ||
@@ -84,7 +86,8 @@ oom:
 	json_decref(refs);
 	json_decref(ref);
 	json_decref(rel);
-	return plate_err_new(err, ENOMEM, "cannot build the SBOM (out of memory or text not UTF-8)");
+	return plate_err_new(err, ENOMEM,
+			     "cannot build the SBOM (out of memory or text not UTF-8)");
 }
 
 static int add_go_binary(struct sbom *sb, const char *path, const struct elf_go_info *g,
@@ -97,7 +100,8 @@ static int add_go_binary(struct sbom *sb, const char *path, const struct elf_go_
 	if (g->main.path && add_package(sb, g->main.path, g->main.version, "golang", NULL, NULL,
 					info, NULL, NULL, err) < 0)
 		return -1;
-	if (add_package(sb, "stdlib", g->go_version, "golang", NULL, NULL, info, NULL, NULL, err) < 0)
+	if (add_package(sb, "stdlib", g->go_version, "golang", NULL, NULL, info, NULL, NULL, err) <
+	    0)
 		return -1;
 	for (size_t i = 0; i < g->n_deps; i++) {
 		const struct elf_go_module *m = &g->deps[i];
@@ -209,7 +213,8 @@ int check_sbom(struct check_fs *fs, const char *name, const char *id, const char
 	    json_array_append(sb.packages, image) < 0 ||
 	    json_object_set_new(describes, "spdxElementId", json_string("SPDXRef-DOCUMENT")) < 0 ||
 	    json_object_set_new(describes, "relationshipType", json_string("DESCRIBES")) < 0 ||
-	    json_object_set_new(describes, "relatedSpdxElement", json_string("SPDXRef-Image")) < 0 ||
+	    json_object_set_new(describes, "relatedSpdxElement", json_string("SPDXRef-Image")) <
+		    0 ||
 	    json_array_append(sb.relationships, describes) < 0)
 		goto oom;
 	if (check_fs_walk(fs, "/", walk_one, &sb, err) < 0 ||
@@ -218,7 +223,8 @@ int check_sbom(struct check_fs *fs, const char *name, const char *id, const char
 		goto out;
 	if (json_array_append_new(creators, json_string("Tool: plate")) < 0 ||
 	    json_object_set_new(ci, "created",
-				json_string(created && created[0] ? created : "1970-01-01T00:00:00Z")) < 0 ||
+				json_string(created && created[0] ? created
+								  : "1970-01-01T00:00:00Z")) < 0 ||
 	    json_object_set(ci, "creators", creators) < 0 ||
 	    json_object_set_new(doc, "spdxVersion", json_string("SPDX-2.3")) < 0 ||
 	    json_object_set_new(doc, "dataLicense", json_string("CC0-1.0")) < 0 ||

@@ -79,16 +79,15 @@ out:
 	return rc;
 }
 
-int check_sbom_image(struct store *s, const struct store_image *img, const char *ref,
-		     char **json, size_t *len, struct plate_error **err)
+int check_sbom_image(struct store *s, const struct store_image *img, const char *ref, char **json,
+		     size_t *len, struct plate_error **err)
 {
 	struct check_fs *fs = NULL;
 	int r = -1;
 
 	if (check_fs_open_image(s, img, &fs, err) == 0 &&
 	    check_sbom(fs, img->names.n ? oci_familiar_name(img->names.v[0]) : ref,
-		       img->manifest_desc.digest, img->config.created, json, len,
-		       err) == 0)
+		       img->manifest_desc.digest, img->config.created, json, len, err) == 0)
 		r = 0;
 	check_fs_free(fs);
 	return r;
@@ -101,8 +100,7 @@ struct sbom_find {
 	size_t *len;
 };
 
-static int read_sbom_referrer(void *data, const struct oci_descriptor *d,
-			      struct plate_error **err)
+static int read_sbom_referrer(void *data, const struct oci_descriptor *d, struct plate_error **err)
 {
 	struct sbom_find *f = data;
 	_cleanup_free_ char *doc = NULL;
@@ -117,8 +115,9 @@ static int read_sbom_referrer(void *data, const struct oci_descriptor *d,
 		return -1;
 	if (m.subject != NULL && strcmp(m.subject->digest, f->img->manifest_desc.digest) == 0 &&
 	    m.n_layers == 1 && strcmp(m.layers[0].media_type, SBOM_MEDIA_TYPE) == 0)
-		r = store_blob_read(f->s, m.layers[0].digest, SBOM_MAX, f->json, f->len, err) < 0 ? -1
-												   : 0;
+		r = store_blob_read(f->s, m.layers[0].digest, SBOM_MAX, f->json, f->len, err) < 0
+			    ? -1
+			    : 0;
 	oci_manifest_release(&m);
 	return r;
 }
@@ -141,13 +140,16 @@ int check_sbom_attach(struct store *s, const char *digest, const char *platform,
 	char empty_digest[DIGEST_STRING_LEN + 1], layer_digest[DIGEST_STRING_LEN + 1];
 	struct oci_descriptor layer = { .media_type = (char *)SBOM_MEDIA_TYPE };
 	struct oci_manifest m = {
-		.schema_version = 2, .media_type = (char *)OCI_MEDIA_TYPE_MANIFEST,
+		.schema_version = 2,
+		.media_type = (char *)OCI_MEDIA_TYPE_MANIFEST,
 		.artifact_type = (char *)SBOM_MEDIA_TYPE,
 		.config = { .media_type = (char *)OCI_MEDIA_TYPE_EMPTY, .size = 2 },
-		.layers = &layer, .n_layers = 1,
+		.layers = &layer,
+		.n_layers = 1,
 	};
-	struct oci_descriptor subject = { 0 }, entry = { .media_type = (char *)OCI_MEDIA_TYPE_MANIFEST,
-							 .artifact_type = (char *)SBOM_MEDIA_TYPE };
+	struct oci_descriptor subject = { 0 },
+			      entry = { .media_type = (char *)OCI_MEDIA_TYPE_MANIFEST,
+					.artifact_type = (char *)SBOM_MEDIA_TYPE };
 	char mdigest[DIGEST_STRING_LEN + 1];
 	size_t len = 0, mlen = 0;
 	int r = -1;

@@ -31,7 +31,7 @@
 #define DIGEST_STRING_LEN (sizeof(DIGEST_ALGORITHM) + DIGEST_HEX_LEN)
 
 struct digest {
-	void *evp; /* EVP_MD_CTX, private */
+	void *evp;		  /* EVP_MD_CTX, private */
 	unsigned long long bytes; /* bytes hashed so far */
 };
 

@@ -40,15 +40,15 @@ struct dockerfile_heredoc {
 	char *content; /* raw body with its line endings, without the terminator line */
 	bool expand;   /* false when any part of the delimiter was quoted */
 	bool chomp;    /* `<<-`: leading tabs are to be stripped when the body is used */
-	int fd;        /* the digit prefix (`3<<EOF`), 0 if absent */
+	int fd;	       /* the digit prefix (`3<<EOF`), 0 if absent */
 };
 
 struct dockerfile_instruction {
-	char *keyword;  /* lower-cased as written ("from", "run", or an unknown word) */
+	char *keyword;	/* lower-cased as written ("from", "run", or an unknown word) */
 	char *original; /* the logical line after continuation joining, heredoc bodies excluded */
-	char **flags;   /* leading `--name=value` words, quotes removed, e.g. "--from=builder" */
+	char **flags;	/* leading `--name=value` words, quotes removed, e.g. "--from=builder" */
 	size_t n_flags;
-	char **args;    /* argument nodes, split by the instruction's rule (see dump format) */
+	char **args; /* argument nodes, split by the instruction's rule (see dump format) */
 	size_t n_args;
 	bool json_form; /* args came from a JSON (exec form) array */
 	/* ONBUILD's nested instruction (then n_args == 0), NULL otherwise. */
@@ -68,17 +68,17 @@ struct dockerfile_warning {
 struct dockerfile {
 	struct dockerfile_instruction *instructions;
 	size_t n_instructions;
-	char escape;   /* '\\' or '`' (the `# escape=` directive) */
-	char *syntax;  /* `# syntax=` value or NULL */
-	char *check;   /* `# check=` value or NULL */
+	char escape;			     /* '\\' or '`' (the `# escape=` directive) */
+	char *syntax;			     /* `# syntax=` value or NULL */
+	char *check;			     /* `# check=` value or NULL */
 	struct dockerfile_warning *warnings; /* e.g. empty continuation lines */
 	size_t n_warnings;
 };
 
 struct dockerfile_limits {
-	size_t max_file;         /* bytes in the whole Dockerfile */
-	size_t max_line;         /* bytes in one logical (joined) line */
-	size_t max_heredoc;      /* bytes in one here-document body */
+	size_t max_file;	 /* bytes in the whole Dockerfile */
+	size_t max_line;	 /* bytes in one logical (joined) line */
+	size_t max_heredoc;	 /* bytes in one here-document body */
 	size_t max_instructions; /* instructions in the file */
 };
 

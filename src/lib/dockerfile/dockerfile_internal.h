@@ -47,8 +47,8 @@ struct dockerfile_linemap {
 	size_t alloc;
 };
 
-void dockerfile_linemap_locate(const struct dockerfile_linemap *map, size_t offset,
-			       unsigned *line, unsigned *column);
+void dockerfile_linemap_locate(const struct dockerfile_linemap *map, size_t offset, unsigned *line,
+			       unsigned *column);
 
 /* --- instruction.c -------------------------------------------------------------------- */
 
@@ -70,7 +70,7 @@ void dockerfile_split_release(struct dockerfile_split *split);
 /* What one instruction is parsed with, and what it reports besides the instruction. */
 struct dockerfile_line_ctx {
 	const struct dockerfile_linemap *map; /* locates bytes of the logical line */
-	char escape;                          /* the active escape token */
+	char escape;			      /* the active escape token */
 	bool json_nul; /* set when a JSON element held "\u0000": the C string stops there */
 };
 
@@ -78,8 +78,8 @@ struct dockerfile_line_ctx {
  * ctx->map describes; errors are located through it.  Sets start_line and column to the
  * keyword's position; end_line is left to the caller. */
 int dockerfile_instruction_parse(const char *line, size_t len, size_t base,
-				 struct dockerfile_line_ctx *ctx, struct dockerfile_instruction *out,
-				 struct plate_error **err);
+				 struct dockerfile_line_ctx *ctx,
+				 struct dockerfile_instruction *out, struct plate_error **err);
 void dockerfile_instruction_release(struct dockerfile_instruction *inst);
 /* True for RUN, COPY and ADD in shell form, directly or as an ONBUILD trigger. */
 bool dockerfile_instruction_takes_heredocs(const struct dockerfile_instruction *inst);

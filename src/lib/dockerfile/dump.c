@@ -16,8 +16,8 @@
  * strings of struct dockerfile_instruction cannot show; the dump decodes the array again
  * from `original` to print every byte, as BuildKit does.  1 when it could, 0 to fall back.
  */
-static int json_args_again(const struct dockerfile_instruction *inst, char ***args,
-			   size_t **lens, size_t *n)
+static int json_args_again(const struct dockerfile_instruction *inst, char ***args, size_t **lens,
+			   size_t *n)
 {
 	struct dockerfile_split sp;
 	_cleanup_error_ struct plate_error *err = NULL;
@@ -56,9 +56,9 @@ static int dump_args(struct buf *b, const struct dockerfile_instruction *inst)
 		/* HEALTHCHECK's type word comes before the array. */
 		first = strcmp(inst->keyword, "healthcheck") == 0 && inst->n_args > nj ? 1 : 0;
 		for (size_t k = 0; k < first && rc == 0; k++)
-			rc = buf_addch(b, ' ') < 0 ? -1
-						   : go_quote(b, inst->args[k],
-									 strlen(inst->args[k]));
+			rc = buf_addch(b, ' ') < 0
+				     ? -1
+				     : go_quote(b, inst->args[k], strlen(inst->args[k]));
 		for (size_t k = 0; k < nj && rc == 0; k++)
 			rc = buf_addch(b, ' ') < 0 ? -1 : go_quote(b, jargs[k], jlens[k]);
 		strv_free(jargs, nj);
@@ -66,9 +66,7 @@ static int dump_args(struct buf *b, const struct dockerfile_instruction *inst)
 		return rc;
 	}
 	for (size_t k = 0; k < inst->n_args && rc == 0; k++)
-		rc = buf_addch(b, ' ') < 0
-			     ? -1
-			     : go_quote(b, inst->args[k], strlen(inst->args[k]));
+		rc = buf_addch(b, ' ') < 0 ? -1 : go_quote(b, inst->args[k], strlen(inst->args[k]));
 	return rc;
 }
 

@@ -108,7 +108,7 @@ static int32_t utf8_decode(const char *s, size_t len, size_t *width)
 
 enum inst_op {
 	OP_CHAR,  /* one character equal to c, then x */
-	OP_ANY,   /* one character other than '\n', then x */
+	OP_ANY,	  /* one character other than '\n', then x */
 	OP_SPLIT, /* try x, then (lower priority) y */
 	OP_MATCH,
 };
@@ -148,7 +148,7 @@ struct lexer {
 	struct dockerfile_vars *unset; /* records names looked up but not set, or NULL */
 	unsigned depth;
 	uint64_t budget; /* pattern-matching steps left */
-	uint64_t work;   /* bytes to copy or names to compare left */
+	uint64_t work;	 /* bytes to copy or names to compare left */
 	struct plate_error **err;
 };
 
@@ -398,7 +398,8 @@ static int vm_search(struct vm *vm, const char *s, size_t len, size_t from, bool
 
 static int budget_error(struct lexer *lx)
 {
-	return plate_err_new(lx->err, E2BIG, "pattern matching in substitution exceeds its work limit");
+	return plate_err_new(lx->err, E2BIG,
+			     "pattern matching in substitution exceeds its work limit");
 }
 
 /* Anchored match of the pattern at the start of value; *cut is the matched length, or 0. */
@@ -655,7 +656,14 @@ static int32_t peek(const struct lexer *lx, size_t *width)
 static bool is_special_param(int32_t c)
 {
 	switch (c) {
-	case '@': case '*': case '#': case '?': case '-': case '$': case '!': case '0':
+	case '@':
+	case '*':
+	case '#':
+	case '?':
+	case '-':
+	case '$':
+	case '!':
+	case '0':
 		return true;
 	default:
 		return false;
@@ -821,15 +829,17 @@ static int lex_braced(struct lexer *lx, const char *name, size_t name_len, struc
 			all = true;
 			lx->pos++;
 		}
-		if (lex_until(lx, '/', true, &pat, NULL) < 0 || lex_until(lx, '}', true, &repl, NULL) < 0)
+		if (lex_until(lx, '/', true, &pat, NULL) < 0 ||
+		    lex_until(lx, '}', true, &repl, NULL) < 0)
 			return -1;
 		if (lookup(lx, name, name_len, &value) < 0)
 			return -1;
 		if (value == NULL && skip_unset) {
 			/* BuildKit writes a single `/` back, even for `//`. */
-			if (emit(lx, out, name - 2, name_len + 2) < 0 || emit(lx, out, "/", 1) < 0 ||
-			    emit(lx, out, pat.data, pat.len) < 0 || emit(lx, out, "/", 1) < 0 ||
-			    emit(lx, out, repl.data, repl.len) < 0 || emit(lx, out, "}", 1) < 0)
+			if (emit(lx, out, name - 2, name_len + 2) < 0 ||
+			    emit(lx, out, "/", 1) < 0 || emit(lx, out, pat.data, pat.len) < 0 ||
+			    emit(lx, out, "/", 1) < 0 || emit(lx, out, repl.data, repl.len) < 0 ||
+			    emit(lx, out, "}", 1) < 0)
 				return -1;
 			return 0;
 		}
@@ -859,14 +869,16 @@ static int lex_braced(struct lexer *lx, const char *name, size_t name_len, struc
 
 	switch (c) {
 	case '-':
-		return empty ? emit(lx, out, word.data, word.len) : emit(lx, out, value, strlen(value));
+		return empty ? emit(lx, out, word.data, word.len)
+			     : emit(lx, out, value, strlen(value));
 	case '+':
 		return empty ? 0 : emit(lx, out, word.data, word.len);
 	case '?':
 		if (!empty)
 			return emit(lx, out, value, strlen(value));
 		if (word.len > 0)
-			return plate_err_new(lx->err, 0, "%.*s: %s", (int)name_len, name, word.data);
+			return plate_err_new(lx->err, 0, "%.*s: %s", (int)name_len, name,
+					     word.data);
 		return plate_err_new(lx->err, 0, "variable \"%.*s\" is not allowed to be %s",
 				     (int)name_len, name, value == NULL ? "unset" : "empty");
 	case '#':
@@ -972,8 +984,13 @@ static int lex_until(struct lexer *lx, int32_t stop, bool raw_escapes, struct bu
 static int lexer_init(struct lexer *lx, const char *s, size_t len, char escape,
 		      const struct dockerfile_vars *vars, unsigned flags, struct plate_error **err)
 {
-	*lx = (struct lexer){ .s = s, .len = len, .escape = escape, .flags = flags, .vars = vars,
-			      .budget = EXPAND_MATCH_BUDGET, .work = EXPAND_WORK_BUDGET,
+	*lx = (struct lexer){ .s = s,
+			      .len = len,
+			      .escape = escape,
+			      .flags = flags,
+			      .vars = vars,
+			      .budget = EXPAND_MATCH_BUDGET,
+			      .work = EXPAND_WORK_BUDGET,
 			      .err = err };
 	if (len > EXPAND_MAX_BYTES)
 		return plate_err_new(err, E2BIG, "word longer than %zu bytes", EXPAND_MAX_BYTES);

@@ -143,8 +143,7 @@ static int add_rune(struct buf *b, long r)
 static bool is_name_rune(long r)
 {
 	return (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') ||
-	       r == '_' ||
-	       (r >= 0x80 && r != UTF8_RUNE_ERROR && !utf8_is_space((uint32_t)r));
+	       r == '_' || (r >= 0x80 && r != UTF8_RUNE_ERROR && !utf8_is_space((uint32_t)r));
 }
 
 /* A variable name after `$`: a run of digits, one special parameter, or letters, digits
@@ -416,7 +415,8 @@ static int process_words(const char *text, size_t len, bool raw_quotes, bool raw
 	_cleanup_buf_ struct buf res = BUF_INIT(BUF_UNLIMITED);
 
 	*w = (struct words){ .word = BUF_INIT(BUF_UNLIMITED) };
-	if (lex_stop_on(&lx, -1, raw_escapes, &res, w) < 0 || (w->word.len > 0 && words_push(w) < 0)) {
+	if (lex_stop_on(&lx, -1, raw_escapes, &res, w) < 0 ||
+	    (w->word.len > 0 && words_push(w) < 0)) {
 		*why = lx.error;
 		words_release(w);
 		return -1;
@@ -478,8 +478,9 @@ int dockerfile_heredoc_parse_word(const char *word, size_t len, struct dockerfil
 	if (raw.n != 1) {
 		words_release(&plain);
 		words_release(&raw);
-		return plate_err_new(err, 0, "internal lexing of heredoc produced inconsistent "
-					     "results: '%.*s'",
+		return plate_err_new(err, 0,
+				     "internal lexing of heredoc produced inconsistent "
+				     "results: '%.*s'",
 				     (int)(len - i), word + i);
 	}
 	*out = (struct dockerfile_heredoc){

@@ -25,8 +25,8 @@
 #include "base/cleanup.h"
 #include "dockerfile/dockerfile_internal.h"
 
-void dockerfile_linemap_locate(const struct dockerfile_linemap *map, size_t offset,
-			       unsigned *line, unsigned *column)
+void dockerfile_linemap_locate(const struct dockerfile_linemap *map, size_t offset, unsigned *line,
+			       unsigned *column)
 {
 	size_t k = 0;
 
@@ -51,8 +51,8 @@ void dockerfile_linemap_locate(const struct dockerfile_linemap *map, size_t offs
 	*column = map->segs[k].column + (unsigned)(offset - map->segs[k].offset);
 }
 
-static int locate_err(struct plate_error **err, const struct dockerfile_linemap *map,
-		      size_t offset, const char *msg)
+static int locate_err(struct plate_error **err, const struct dockerfile_linemap *map, size_t offset,
+		      const char *msg)
 {
 	unsigned line, column;
 
@@ -111,10 +111,14 @@ static bool is_token_space(char c)
  * escape directive says); a bare `--` ends the flags and is dropped.  Returns the offset
  * where the arguments start.
  */
-static int extract_flags(const char *s, size_t n, char ***flags, size_t *n_flags,
-			 size_t *rest, struct plate_error **err)
+static int extract_flags(const char *s, size_t n, char ***flags, size_t *n_flags, size_t *rest,
+			 struct plate_error **err)
 {
-	enum { IN_SPACES, IN_WORD, IN_QUOTE } phase = IN_SPACES;
+	enum {
+		IN_SPACES,
+		IN_WORD,
+		IN_QUOTE
+	} phase = IN_SPACES;
 	_cleanup_buf_ struct buf word = BUF_INIT(BUF_UNLIMITED);
 	bool blank_ok = false;
 	char quote = 0;
@@ -221,7 +225,11 @@ int dockerfile_split_command(const char *line, size_t len, struct dockerfile_spl
  */
 static int parse_words(const char *s, size_t n, char escape, char ***words, size_t *n_words)
 {
-	enum { IN_SPACES, IN_WORD, IN_QUOTE } phase = IN_SPACES;
+	enum {
+		IN_SPACES,
+		IN_WORD,
+		IN_QUOTE
+	} phase = IN_SPACES;
 	_cleanup_buf_ struct buf word = BUF_INIT(BUF_UNLIMITED);
 	bool blank_ok = false;
 	uint32_t quote = 0, ch = 0;
@@ -238,7 +246,8 @@ static int parse_words(const char *s, size_t n, char escape, char ***words, size
 			phase = IN_WORD;
 		}
 		if (pos == n) {
-			if ((blank_ok || word.len > 0) && push_copy(words, n_words, word.data, word.len) < 0)
+			if ((blank_ok || word.len > 0) &&
+			    push_copy(words, n_words, word.data, word.len) < 0)
 				return -1;
 			break;
 		}
@@ -431,7 +440,8 @@ bool dockerfile_instruction_takes_heredocs(const struct dockerfile_instruction *
 
 static bool keyword_is(const struct dockerfile_split *sp, const char *word)
 {
-	return sp->keyword_len == strlen(word) && strncasecmp(sp->keyword, word, sp->keyword_len) == 0;
+	return sp->keyword_len == strlen(word) &&
+	       strncasecmp(sp->keyword, word, sp->keyword_len) == 0;
 }
 
 static int parse_onbuild(struct dockerfile_instruction *inst, const char *line, size_t base,
@@ -491,8 +501,8 @@ static int parse_healthcheck(struct dockerfile_instruction *inst, const char *s,
 }
 
 int dockerfile_instruction_parse(const char *line, size_t len, size_t base,
-				 struct dockerfile_line_ctx *ctx, struct dockerfile_instruction *out,
-				 struct plate_error **err)
+				 struct dockerfile_line_ctx *ctx,
+				 struct dockerfile_instruction *out, struct plate_error **err)
 {
 	struct dockerfile_split sp;
 	const char *rest;

@@ -31,8 +31,8 @@ struct jscan {
 
 static void skip_ws(struct jscan *s)
 {
-	while (s->i < s->n &&
-	       (s->p[s->i] == ' ' || s->p[s->i] == '\t' || s->p[s->i] == '\n' || s->p[s->i] == '\r'))
+	while (s->i < s->n && (s->p[s->i] == ' ' || s->p[s->i] == '\t' || s->p[s->i] == '\n' ||
+			       s->p[s->i] == '\r'))
 		s->i++;
 }
 
@@ -405,7 +405,8 @@ int dockerfile_json_array_parse(const char *text, size_t len, char ***args, size
 				alloc = alloc ? alloc * 2 : 8;
 				starts = realloc(start_list, alloc * sizeof(*starts));
 				if (starts == NULL)
-					return plate_err_new(err, ENOMEM, "cannot parse JSON array");
+					return plate_err_new(err, ENOMEM,
+							     "cannot parse JSON array");
 				start_list = starts;
 			}
 			start_list[n++] = sp;

@@ -40,7 +40,7 @@ struct parser {
 	const struct dockerfile_limits *limits;
 	const char *data;
 	size_t len;
-	size_t pos;      /* start of the next physical line */
+	size_t pos;	 /* start of the next physical line */
 	unsigned lineno; /* physical lines read so far */
 	bool directives_done;
 	bool seen_syntax, seen_escape, seen_check;
@@ -235,9 +235,9 @@ static int add_segment(struct parser *p, unsigned line, unsigned column, struct 
 		m->segs = segs;
 		m->alloc = alloc;
 	}
-	m->segs[m->n++] = (struct dockerfile_segment){
-		.offset = p->logical.len, .line = line, .column = column
-	};
+	m->segs[m->n++] = (struct dockerfile_segment){ .offset = p->logical.len,
+						       .line = line,
+						       .column = column };
 	return 0;
 }
 
@@ -252,7 +252,8 @@ static int add_piece(struct parser *p, const char *s, size_t len, unsigned colum
 
 		if (errno == E2BIG)
 			return plate_err_at(err, p->lineno, column + (unsigned)room,
-					    "line too long: an instruction may hold at most %zu bytes",
+					    "line too long: an instruction may hold at most %zu "
+					    "bytes",
 					    p->limits->max_line);
 		return plate_err_new(err, errno, "cannot parse Dockerfile");
 	}
@@ -276,8 +277,8 @@ static int add_warning(struct parser *p, unsigned line, char *message, struct pl
 		df->warnings = w;
 		p->alloc_warnings = alloc;
 	}
-	df->warnings[df->n_warnings++] = (struct dockerfile_warning){ .line = line,
-								      .message = message };
+	df->warnings[df->n_warnings++] =
+		(struct dockerfile_warning){ .line = line, .message = message };
 	return 0;
 }
 
@@ -333,7 +334,8 @@ static int read_heredocs(struct parser *p, struct dockerfile_instruction *inst,
 			if (buf_add(&body, l.text - l.column0, l.raw_len) < 0) {
 				if (errno == E2BIG)
 					return plate_err_at(err, p->lineno, 1,
-							    "heredoc '%s' too large: at most %zu bytes",
+							    "heredoc '%s' too large: at most %zu "
+							    "bytes",
 							    h->name, p->limits->max_heredoc);
 				return plate_err_new(err, errno, "cannot parse Dockerfile");
 			}
@@ -429,7 +431,8 @@ static int logical_line(struct parser *p, struct pline *l, struct plate_error **
 		return -1;
 	if (p->df->n_instructions >= p->limits->max_instructions)
 		return plate_err_at(err, inst.start_line, inst.column,
-				    "too many instructions: at most %zu", p->limits->max_instructions);
+				    "too many instructions: at most %zu",
+				    p->limits->max_instructions);
 	if (dockerfile_instruction_takes_heredocs(&inst) &&
 	    memmem(p->logical.data, p->logical.len, "<<", 2) != NULL &&
 	    read_heredocs(p, &inst, err) < 0)

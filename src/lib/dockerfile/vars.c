@@ -25,7 +25,8 @@ void dockerfile_vars_release(struct dockerfile_vars *vars)
 static ssize_t vars_find(const struct dockerfile_vars *vars, const char *name, size_t name_len)
 {
 	for (size_t i = 0; i < vars->n; i++)
-		if (strncmp(vars->names[i], name, name_len) == 0 && vars->names[i][name_len] == '\0')
+		if (strncmp(vars->names[i], name, name_len) == 0 &&
+		    vars->names[i][name_len] == '\0')
 			return (ssize_t)i;
 	return -1;
 }

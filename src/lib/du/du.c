@@ -79,7 +79,8 @@ static int pmap_grow(struct pmap *m)
 		size_t i;
 		if (m->v[k].path == NULL)
 			continue;
-		for (i = hash_str(m->v[k].path) & (cap - 1); v[i].path != NULL; i = (i + 1) & (cap - 1))
+		for (i = hash_str(m->v[k].path) & (cap - 1); v[i].path != NULL;
+		     i = (i + 1) & (cap - 1))
 			;
 		v[i] = m->v[k];
 	}
@@ -207,7 +208,8 @@ static int read_layer(struct state *st, const struct du_layer_input *in, size_t 
 		    e.type == LAYER_ENTRY_DIR)
 			continue;
 		if (st->n_nodes >= DU_MAX_ENTRIES) {
-			plate_err_new(err, EFBIG, "too large: more than %d entries", DU_MAX_ENTRIES);
+			plate_err_new(err, EFBIG, "too large: more than %d entries",
+				      DU_MAX_ENTRIES);
 			goto out;
 		}
 		if (st->n_nodes == st->cap_nodes) {
@@ -274,7 +276,8 @@ static void judge(const struct state *st, struct node *nd)
 		path[len] = '\0';
 		a = pmap_find(&st->map, path);
 		path[len] = saved;
-		if (a != NULL && a->last_hides_below > (long)nd->layer && a->last_hides_below > best)
+		if (a != NULL && a->last_hides_below > (long)nd->layer &&
+		    a->last_hides_below > best)
 			best = a->last_hides_below;
 	}
 	if (best >= 0) {
@@ -382,7 +385,8 @@ static int lists(struct state *st, const struct du_options *o, struct du_report 
 		memset(d, 0, sizeof(*d));
 		d->layers = calloc(j - i, sizeof(*d->layers));
 		d->sizes = calloc(j - i, sizeof(*d->sizes));
-		if (d->layers == NULL || d->sizes == NULL || asprintf(&d->path, "/%s", v[i]->path) < 0) {
+		if (d->layers == NULL || d->sizes == NULL ||
+		    asprintf(&d->path, "/%s", v[i]->path) < 0) {
 			d->path = NULL;
 			return -1;
 		}
@@ -424,7 +428,8 @@ int du_layers(const struct du_layer_input *in, size_t n, const struct du_options
 		struct du_layer *l = &rep->layers[i];
 		snprintf(l->digest, sizeof(l->digest), "%s", in[i].digest ? in[i].digest : "");
 		l->size = in[i].size;
-		if (in[i].created_by != NULL && (l->created_by = strdup(in[i].created_by)) == NULL) {
+		if (in[i].created_by != NULL &&
+		    (l->created_by = strdup(in[i].created_by)) == NULL) {
 			plate_err_new(err, ENOMEM, "out of memory");
 			goto out;
 		}
@@ -557,13 +562,14 @@ static int build_json(const struct du_report *r, json_t *root)
 	bad |= json_object_set_new(root, "wasted", wasted);
 	for (size_t i = 0; i < r->n_layers; i++) {
 		const struct du_layer *l = &r->layers[i];
-		json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "index",
-				      (json_int_t)(i + 1), "digest", l->digest, "diff_id", l->diff_id,
-				      "size", (json_int_t)l->size, "uncompressed_size",
-				      (json_int_t)l->uncompressed_size, "files", (json_int_t)l->files,
-				      "content_bytes", (json_int_t)l->content_bytes, "wasted_files",
-				      (json_int_t)l->wasted_files, "wasted_bytes",
-				      (json_int_t)l->wasted_bytes);
+		json_t *o =
+			json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "index",
+				  (json_int_t)(i + 1), "digest", l->digest, "diff_id", l->diff_id,
+				  "size", (json_int_t)l->size, "uncompressed_size",
+				  (json_int_t)l->uncompressed_size, "files", (json_int_t)l->files,
+				  "content_bytes", (json_int_t)l->content_bytes, "wasted_files",
+				  (json_int_t)l->wasted_files, "wasted_bytes",
+				  (json_int_t)l->wasted_bytes);
 		if (o != NULL && l->created_by != NULL)
 			bad |= json_object_set_new(o, "created_by", json_string(l->created_by));
 		bad |= json_array_append_new(layers, o);
@@ -575,9 +581,11 @@ static int build_json(const struct du_report *r, json_t *root)
 		json_t *o = file_json(&w->file);
 		if (o != NULL)
 			bad |= json_object_set_new(o, "reason",
-						   json_string(w->reason == DU_OVERWRITTEN ? "overwritten"
-											   : "deleted")) |
-			       json_object_set_new(o, "by_layer", json_integer((json_int_t)(w->by_layer + 1)));
+						   json_string(w->reason == DU_OVERWRITTEN
+								       ? "overwritten"
+								       : "deleted")) |
+			       json_object_set_new(o, "by_layer",
+						   json_integer((json_int_t)(w->by_layer + 1)));
 		bad |= json_array_append_new(wasted, o);
 	}
 	for (size_t i = 0; i < r->n_duplicates; i++) {
@@ -589,12 +597,14 @@ static int build_json(const struct du_report *r, json_t *root)
 			return -1;
 		}
 		for (size_t k = 0; k < d->n_layers; k++)
-			bad |= json_array_append_new(ls, json_integer((json_int_t)(d->layers[k] + 1))) |
+			bad |= json_array_append_new(ls,
+						     json_integer((json_int_t)(d->layers[k] + 1))) |
 			       json_array_append_new(ss, json_integer((json_int_t)d->sizes[k]));
-		bad |= json_array_append_new(dups, json_pack("{s:s, s:o, s:o, s:b, s:I}", "path", d->path,
-							      "layers", ls, "sizes", ss, "same_content",
-							      d->same_content, "wasted_bytes",
-							      (json_int_t)d->wasted_bytes));
+		bad |= json_array_append_new(dups,
+					     json_pack("{s:s, s:o, s:o, s:b, s:I}", "path", d->path,
+						       "layers", ls, "sizes", ss, "same_content",
+						       d->same_content, "wasted_bytes",
+						       (json_int_t)d->wasted_bytes));
 	}
 	total = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "size", (json_int_t)r->size,
 			  "uncompressed_size", (json_int_t)r->uncompressed_size, "content_bytes",

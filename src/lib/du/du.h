@@ -46,24 +46,24 @@ struct du_options {
 struct du_layer {
 	char digest[DIGEST_STRING_LEN + 1];
 	char diff_id[DIGEST_STRING_LEN + 1];
-	char *created_by;           /* the history line that made it, or NULL */
-	uint64_t size;              /* compressed (the blob) */
+	char *created_by;	    /* the history line that made it, or NULL */
+	uint64_t size;		    /* compressed (the blob) */
 	uint64_t uncompressed_size; /* the tar */
-	uint64_t files;             /* entries that are not directories or whiteouts */
-	uint64_t content_bytes;     /* bytes of regular files */
-	uint64_t wasted_files;      /* regular files hidden by a later layer */
+	uint64_t files;		    /* entries that are not directories or whiteouts */
+	uint64_t content_bytes;	    /* bytes of regular files */
+	uint64_t wasted_files;	    /* regular files hidden by a later layer */
 	uint64_t wasted_bytes;
 };
 
 struct du_file {
-	char *path; /* absolute ("/app/x") */
+	char *path;   /* absolute ("/app/x") */
 	size_t layer; /* index from 0 */
 	uint64_t size;
 };
 
 enum du_waste_reason {
 	DU_OVERWRITTEN, /* a later layer has an entry at the same path */
-	DU_DELETED,     /* a later whiteout, opaque directory or non-directory parent */
+	DU_DELETED,	/* a later whiteout, opaque directory or non-directory parent */
 };
 
 struct du_waste {
@@ -74,10 +74,10 @@ struct du_waste {
 
 struct du_duplicate {
 	char *path;
-	size_t *layers;       /* the layers holding it as a regular file, ascending */
-	uint64_t *sizes;      /* its size in each */
+	size_t *layers;	 /* the layers holding it as a regular file, ascending */
+	uint64_t *sizes; /* its size in each */
 	size_t n_layers;
-	bool same_content;    /* every copy has the same bytes (chown, chmod, touch) */
+	bool same_content;     /* every copy has the same bytes (chown, chmod, touch) */
 	uint64_t wasted_bytes; /* of the copies hidden */
 };
 
@@ -92,7 +92,7 @@ struct du_report {
 	size_t n_largest;
 	struct du_duplicate *duplicates; /* most wasted bytes first */
 	size_t n_duplicates;
-	struct du_waste *wasted;     /* largest first */
+	struct du_waste *wasted; /* largest first */
 	size_t n_wasted;
 };
 

@@ -91,8 +91,8 @@ int64_t elf_vaddr_offset(const struct elf *e, uint64_t vaddr)
 	return -1;
 }
 
-static int read_dynamic(const struct rd *r, struct elf *e, uint64_t off, uint64_t size,
-			bool *pie, struct plate_error **err)
+static int read_dynamic(const struct rd *r, struct elf *e, uint64_t off, uint64_t size, bool *pie,
+			struct plate_error **err)
 {
 	unsigned word = r->is64 ? 8 : 4, ent = 2 * word;
 	uint64_t n = size / ent, strtab = 0, strsz = 0, runpath = 0, rpath = 0;
@@ -110,7 +110,8 @@ static int read_dynamic(const struct rd *r, struct elf *e, uint64_t off, uint64_
 	if (needed == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	for (uint64_t i = 0; i < n; i++) {
-		uint64_t tag = get(r, off + i * ent, word), val = get(r, off + i * ent + word, word);
+		uint64_t tag = get(r, off + i * ent, word),
+			 val = get(r, off + i * ent + word, word);
 		if (tag == DT_NULL)
 			break;
 		switch (tag) {
@@ -167,13 +168,13 @@ static int read_dynamic(const struct rd *r, struct elf *e, uint64_t off, uint64_
 			goto bad;
 		e->n_needed++;
 	}
-	if (have_runpath && (runpath > UINT64_MAX - (uint64_t)str_off ||
-			     get_string(r, (uint64_t)str_off + runpath, limit, "DT_RUNPATH",
-					&e->runpath, err) < 0))
+	if (have_runpath &&
+	    (runpath > UINT64_MAX - (uint64_t)str_off ||
+	     get_string(r, (uint64_t)str_off + runpath, limit, "DT_RUNPATH", &e->runpath, err) < 0))
 		goto bad;
-	if (have_rpath && (rpath > UINT64_MAX - (uint64_t)str_off ||
-			   get_string(r, (uint64_t)str_off + rpath, limit, "DT_RPATH", &e->rpath,
-				      err) < 0))
+	if (have_rpath &&
+	    (rpath > UINT64_MAX - (uint64_t)str_off ||
+	     get_string(r, (uint64_t)str_off + rpath, limit, "DT_RPATH", &e->rpath, err) < 0))
 		goto bad;
 	rc = 0;
 	goto out;
@@ -185,8 +186,8 @@ out:
 	return rc;
 }
 
-static void find_go_section(const struct rd *r, struct elf *e, uint64_t shoff,
-			    uint64_t shentsize, uint64_t shnum, uint64_t shstrndx)
+static void find_go_section(const struct rd *r, struct elf *e, uint64_t shoff, uint64_t shentsize,
+			    uint64_t shnum, uint64_t shstrndx)
 {
 	unsigned word = r->is64 ? 8 : 4;
 	uint64_t names, names_size, base;
@@ -247,14 +248,15 @@ int elf_parse(const void *buf, size_t len, struct elf *out, struct plate_error *
 	shstrndx = get(&r, 24 + 3 * word + 14, 2);
 	if (phnum > ELF_MAX_PHDRS)
 		return plate_err_new(err, EINVAL, "elf: too many program headers");
-	if (phnum > 0 && (phentsize < (r.is64 ? 56u : 32u) || !in_range(&r, phoff, phnum * phentsize)))
+	if (phnum > 0 &&
+	    (phentsize < (r.is64 ? 56u : 32u) || !in_range(&r, phoff, phnum * phentsize)))
 		return plate_err_new(err, EINVAL, "elf: program headers lie outside the file");
 	e.loads = calloc(phnum ? phnum : 1, sizeof(*e.loads));
 	if (e.loads == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	for (uint64_t i = 0; i < phnum; i++) {
-		uint64_t ph = phoff + i * phentsize, type = get(&r, ph, 4), flags, off, vaddr, filesz,
-			 memsz;
+		uint64_t ph = phoff + i * phentsize, type = get(&r, ph, 4), flags, off, vaddr,
+			 filesz, memsz;
 		if (r.is64) {
 			flags = get(&r, ph + 4, 4);
 			off = get(&r, ph + 8, 8);
@@ -270,14 +272,18 @@ int elf_parse(const void *buf, size_t len, struct elf *out, struct plate_error *
 		}
 		if (type == PT_LOAD) {
 			e.loads[e.n_loads++] = (struct elf_load){
-				.vaddr = vaddr, .memsz = memsz, .offset = off,
-				.filesz = filesz, .writable = (flags & PF_W) != 0,
+				.vaddr = vaddr,
+				.memsz = memsz,
+				.offset = off,
+				.filesz = filesz,
+				.writable = (flags & PF_W) != 0,
 			};
 		} else if (type == PT_INTERP && e.interp == NULL) {
 			if (!in_range(&r, off, filesz) ||
 			    get_string(&r, off, off + filesz, "PT_INTERP", &e.interp, err) < 0) {
 				if (*err == NULL)
-					plate_err_new(err, EINVAL, "elf: PT_INTERP lies outside the file");
+					plate_err_new(err, EINVAL,
+						      "elf: PT_INTERP lies outside the file");
 				goto fail;
 			}
 		} else if (type == PT_DYNAMIC && !have_dyn) {

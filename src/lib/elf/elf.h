@@ -42,7 +42,7 @@ enum elf_kind {
 	ELF_KIND_STATIC_PIE, /* ET_DYN without interpreter, DF_1_PIE, no DT_NEEDED */
 	ELF_KIND_DYNAMIC,    /* has PT_INTERP: the kernel runs the interpreter first */
 	ELF_KIND_SHARED,     /* a shared library (ET_DYN, no interpreter, not a PIE) */
-	ELF_KIND_OTHER,      /* relocatable, core, ... */
+	ELF_KIND_OTHER,	     /* relocatable, core, ... */
 };
 
 struct elf_load {
@@ -54,11 +54,11 @@ struct elf {
 	bool is_64, big_endian;
 	uint16_t type, machine;
 	enum elf_kind kind;
-	char *interp;   /* PT_INTERP, or NULL */
-	char **needed;  /* DT_NEEDED in order */
+	char *interp;  /* PT_INTERP, or NULL */
+	char **needed; /* DT_NEEDED in order */
 	size_t n_needed;
-	char *runpath;  /* DT_RUNPATH, or NULL */
-	char *rpath;    /* DT_RPATH, or NULL */
+	char *runpath; /* DT_RUNPATH, or NULL */
+	char *rpath;   /* DT_RPATH, or NULL */
 	struct elf_load *loads;
 	size_t n_loads;
 	bool has_go_buildinfo; /* a ".go.buildinfo" section */
@@ -88,8 +88,8 @@ struct elf_go_module {
 };
 
 struct elf_go_info {
-	char *go_version;   /* "go1.19.8" */
-	char *path;         /* the main package's import path, or NULL */
+	char *go_version;	   /* "go1.19.8" */
+	char *path;		   /* the main package's import path, or NULL */
 	struct elf_go_module main; /* path NULL when built outside a module */
 	struct elf_go_module *deps;
 	size_t n_deps;
@@ -98,11 +98,11 @@ struct elf_go_info {
 };
 
 int elf_go_buildinfo_parse(const void *buf, size_t len, const struct elf *elf,
-			     struct elf_go_info *out, struct plate_error **err);
+			   struct elf_go_info *out, struct plate_error **err);
 /* Only the module text (what `go version -m` prints after the first line), added to *out,
  * which the caller zeroes first and releases afterwards, also on failure. */
 int elf_go_modinfo_parse(const char *text, size_t len, struct elf_go_info *out,
-			   struct plate_error **err);
+			 struct plate_error **err);
 void elf_go_info_release(struct elf_go_info *g);
 /* The value of a "build" setting ("CGO_ENABLED"), or NULL. */
 const char *elf_go_setting(const struct elf_go_info *g, const char *key);
@@ -115,7 +115,7 @@ const char *elf_go_setting(const struct elf_go_info *g, const char *key);
 struct elf_facts {
 	enum elf_kind kind;
 	const char *interp, *runpath, *rpath; /* or NULL */
-	const char *const *needed;            /* DT_NEEDED in order */
+	const char *const *needed;	      /* DT_NEEDED in order */
 	size_t n_needed;
 	bool go;     /* Go build info was read */
 	bool go_cgo; /* ... and says CGO_ENABLED=1 */

@@ -12,7 +12,7 @@
 #include "elf/elf.h"
 
 int elf_facts_read(int fd, uint64_t size, struct elf *elf, bool *go, bool *go_cgo,
-		     struct plate_error **err)
+		   struct plate_error **err)
 {
 	unsigned char head[4];
 	struct elf_go_info g;

@@ -157,8 +157,9 @@ static int modinfo_line(struct elf_go_info *g, char *line, unsigned lineno,
 		if (g->main.path != NULL)
 			return plate_err_at(err, lineno, 1, "go build info: second 'mod' line");
 		*last = &g->main;
-		return set_module(&g->main, f, n, false) < 0 ? plate_err_new(err, ENOMEM, "out of memory")
-							      : 0;
+		return set_module(&g->main, f, n, false) < 0
+			       ? plate_err_new(err, ENOMEM, "out of memory")
+			       : 0;
 	}
 	if (strcmp(f[0], "dep") == 0 && n >= 2) {
 		struct elf_go_module *deps;
@@ -177,8 +178,9 @@ static int modinfo_line(struct elf_go_info *g, char *line, unsigned lineno,
 	if (strcmp(f[0], "=>") == 0 && n >= 2) {
 		if (*last == NULL || (*last)->replace_path != NULL)
 			return plate_err_at(err, lineno, 1, "go build info: '=>' without a module");
-		return set_module(*last, f, n, true) < 0 ? plate_err_new(err, ENOMEM, "out of memory")
-							 : 0;
+		return set_module(*last, f, n, true) < 0
+			       ? plate_err_new(err, ENOMEM, "out of memory")
+			       : 0;
 	}
 	if (strcmp(f[0], "build") == 0 && n >= 2) {
 		/* the value may itself contain tabs: rejoin what split_tabs cut */
@@ -192,7 +194,7 @@ static int modinfo_line(struct elf_go_info *g, char *line, unsigned lineno,
 }
 
 int elf_go_modinfo_parse(const char *text, size_t len, struct elf_go_info *out,
-			   struct plate_error **err)
+			 struct plate_error **err)
 {
 	_cleanup_free_ char *copy = NULL;
 	struct elf_go_module *last = NULL;
@@ -253,8 +255,8 @@ static uint64_t get_word(const uint8_t *p, unsigned size, bool be)
 }
 
 /* Reads the Go string whose header {ptr, len} is at virtual address addr (old layout). */
-static int read_go_string(const uint8_t *buf, size_t len, const struct elf *elf,
-			  uint64_t addr, unsigned ptr, bool be, const uint8_t **s, size_t *n)
+static int read_go_string(const uint8_t *buf, size_t len, const struct elf *elf, uint64_t addr,
+			  unsigned ptr, bool be, const uint8_t **s, size_t *n)
 {
 	int64_t off = elf_vaddr_offset(elf, addr), data_off;
 	uint64_t data, length;
@@ -308,7 +310,7 @@ static const uint8_t *find_header(const uint8_t *buf, size_t len, const struct e
 }
 
 int elf_go_buildinfo_parse(const void *data, size_t len, const struct elf *elf,
-			     struct elf_go_info *out, struct plate_error **err)
+			   struct elf_go_info *out, struct plate_error **err)
 {
 	const uint8_t *buf = data, *h = find_header(buf, len, elf), *vs, *ms;
 	size_t vn, mn, end = len;
@@ -326,24 +328,29 @@ int elf_go_buildinfo_parse(const void *data, size_t len, const struct elf *elf,
 		size_t left = end - (size_t)(p - buf), used;
 		uint64_t n;
 		if (uvarint(p, left, &used, &n) < 0 || n > left - used)
-			return plate_err_new(err, EINVAL, "go build info: version string is truncated");
+			return plate_err_new(err, EINVAL,
+					     "go build info: version string is truncated");
 		vs = p + used;
 		vn = (size_t)n;
 		p = vs + vn;
 		left -= used + vn;
 		if (uvarint(p, left, &used, &n) < 0 || n > left - used)
-			return plate_err_new(err, EINVAL, "go build info: module string is truncated");
+			return plate_err_new(err, EINVAL,
+					     "go build info: module string is truncated");
 		ms = p + used;
 		mn = (size_t)n;
 	} else {
 		if (ptr != 4 && ptr != 8)
 			return plate_err_new(err, EINVAL, "go build info: pointer size %u", ptr);
 		if (elf == NULL || (size_t)(h - buf) + 16 + 2u * ptr > len)
-			return plate_err_new(err, EINVAL, "go build info: pointers cannot be resolved");
-		if (read_go_string(buf, len, elf, get_word(h + 16, ptr, be), ptr, be, &vs, &vn) < 0 ||
+			return plate_err_new(err, EINVAL,
+					     "go build info: pointers cannot be resolved");
+		if (read_go_string(buf, len, elf, get_word(h + 16, ptr, be), ptr, be, &vs, &vn) <
+			    0 ||
 		    read_go_string(buf, len, elf, get_word(h + 16 + ptr, ptr, be), ptr, be, &ms,
 				   &mn) < 0)
-			return plate_err_new(err, EINVAL, "go build info: strings lie outside the file");
+			return plate_err_new(err, EINVAL,
+					     "go build info: strings lie outside the file");
 	}
 	if (vn > 256 || memchr(vs, '\0', vn) != NULL)
 		return plate_err_new(err, EINVAL, "go build info: bad version string");

@@ -44,8 +44,8 @@ char *eng_step_text(const struct plan_step *step)
 	return buf_detach(&b, NULL);
 }
 
-int eng_history_add(struct eng_stage *st, long long epoch, const char *created_by,
-		    bool empty_layer, struct plate_error **err)
+int eng_history_add(struct eng_stage *st, long long epoch, const char *created_by, bool empty_layer,
+		    struct plate_error **err)
 {
 	struct oci_history *grown;
 	char created[32];
@@ -139,7 +139,8 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 
 	if (c->step->n_args != 1)
 		return plate_err_new(err, EINVAL, "WORKDIR takes one argument");
-	path = eng_path_join(st->config.working_dir ? st->config.working_dir : "/", c->step->args[0]);
+	path = eng_path_join(st->config.working_dir ? st->config.working_dir : "/",
+			     c->step->args[0]);
 	/* BuildKit (system.NormalizeWorkdir) stores an absolute WORKDIR as written and a
 	 * relative one joined to the current one and cleaned; the directory made is the same. */
 	written = strdup(c->step->args[0][0] == '/' ? c->step->args[0] : path ? path : "");
@@ -165,12 +166,16 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 			struct workdir_job j = { .path = path, .user = st->config.user };
 			eng_explain_miss(c, key);
 			struct eng_view v;
-			if (eng_scratch(e, "upper", &upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||
+			if (eng_scratch(e, "upper", &upper, err) < 0 ||
+			    eng_scratch(e, "work", &work, err) < 0 ||
 			    eng_scratch(e, "mnt", &mnt, err) < 0 ||
 			    eng_layers_lowers(e, &st->layers, &lowers, &n_lowers, err) < 0)
 				goto out;
-			v = (struct eng_view){ .lowers = lowers, .n_lowers = n_lowers, .upper = upper,
-					       .work = work, .mountpoint = mnt };
+			v = (struct eng_view){ .lowers = lowers,
+					       .n_lowers = n_lowers,
+					       .upper = upper,
+					       .work = work,
+					       .mountpoint = mnt };
 			if (eng_view_run(e, &v, 1, workdir_in_view, &j, err) < 0 ||
 			    eng_harvest(e, upper, &layer, &empty, err) < 0 ||
 			    eng_cache_record(c, key, empty ? NULL : &layer, NULL, err) < 0)
@@ -284,7 +289,10 @@ static char *step_name(const struct eng_stage *st, unsigned n, const char *text)
 static void emit(struct engine *e, enum engine_event_type type, unsigned id, const char *name,
 		 double t0, const char *message, double process_seconds)
 {
-	struct engine_event ev = { .type = type, .id = id, .name = name, .message = message,
+	struct engine_event ev = { .type = type,
+				   .id = id,
+				   .name = name,
+				   .message = message,
 				   .seconds = t0 > 0 ? eng_now() - t0 : 0,
 				   .process_seconds = process_seconds };
 
@@ -315,8 +323,8 @@ int eng_stage_build(struct engine *e, struct eng_stage *st, struct plate_error *
 	for (size_t i = 0; i < ps->n_steps; i++)
 		if (is_fs_step(ps->steps[i].instruction))
 			st->fs_steps++;
-	if (asprintf(&from_text, "FROM %s", ps->from_stage >= 0 ? e->stages[ps->from_stage].label
-								: ps->from) < 0 ||
+	if (asprintf(&from_text, "FROM %s",
+		     ps->from_stage >= 0 ? e->stages[ps->from_stage].label : ps->from) < 0 ||
 	    (name = step_name(st, 1, from_text)) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	id = eng_new_id(e);
@@ -355,14 +363,17 @@ int eng_stage_build(struct engine *e, struct eng_stage *st, struct plate_error *
 		r = run_step(&c, err);
 		if (r < 0) {
 			if (fs)
-				emit(e, ENGINE_EVENT_STEP_ERROR, c.id, c.name, c.t0, (*err)->message,
-				     c.process_seconds);
-			plate_err_wrap(err, "%s (%s:%u)", c.name, e->o.dockerfile_name, c.step->line);
+				emit(e, ENGINE_EVENT_STEP_ERROR, c.id, c.name, c.t0,
+				     (*err)->message, c.process_seconds);
+			plate_err_wrap(err, "%s (%s:%u)", c.name, e->o.dockerfile_name,
+				       c.step->line);
 		} else if (fs) {
 			eng_inputs_commit(&c);
 			if (c.cached)
-				emit(e, ENGINE_EVENT_STEP_CACHED, c.id, c.name, 0, c.cache_source, 0);
-			emit(e, ENGINE_EVENT_STEP_DONE, c.id, c.name, c.t0, NULL, c.process_seconds);
+				emit(e, ENGINE_EVENT_STEP_CACHED, c.id, c.name, 0, c.cache_source,
+				     0);
+			emit(e, ENGINE_EVENT_STEP_DONE, c.id, c.name, c.t0, NULL,
+			     c.process_seconds);
 		}
 		eng_inputs_release(&c);
 		dockerfile_vars_release(&c.vars);

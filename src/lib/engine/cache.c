@@ -248,7 +248,8 @@ int eng_harvest(struct engine *e, const char *upper, struct eng_layer *out, bool
 	memset(out, 0, sizeof(*out));
 	*empty = false;
 	if (dirfd < 0 || null < 0)
-		return plate_err_new(err, errno, "cannot open '%s'", dirfd < 0 ? upper : "/dev/null");
+		return plate_err_new(err, errno, "cannot open '%s'",
+				     dirfd < 0 ? upper : "/dev/null");
 	if (layer_writer_new(null, &wo, &w, err) < 0 ||
 	    layer_writer_add_tree(w, dirfd, "", LAYER_TREE_OVERLAY, err) < 0 ||
 	    layer_writer_finish(w, &res, err) < 0)
@@ -273,7 +274,8 @@ int eng_harvest(struct engine *e, const char *upper, struct eng_layer *out, bool
 	r = -1;
 	{
 		char **dirs = realloc(e->pending_dirs, (e->n_pending + 1) * sizeof(*dirs));
-		char **ids = dirs ? realloc(e->pending_ids, (e->n_pending + 1) * sizeof(*ids)) : NULL;
+		char **ids =
+			dirs ? realloc(e->pending_ids, (e->n_pending + 1) * sizeof(*ids)) : NULL;
 		if (dirs != NULL)
 			e->pending_dirs = dirs;
 		if (ids != NULL)

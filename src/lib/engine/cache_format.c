@@ -56,7 +56,8 @@ int engine_cache_encode(const struct engine_cache_entry *v, size_t n,
 		return plate_err_new(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		json_t *o;
-		if (entry_json(&v[i], layers, n_layers, &o) < 0 || json_array_append_new(entries, o) < 0) {
+		if (entry_json(&v[i], layers, n_layers, &o) < 0 ||
+		    json_array_append_new(entries, o) < 0) {
 			json_decref(doc);
 			return plate_err_new(err, ENOMEM, "out of memory");
 		}
@@ -93,8 +94,10 @@ static int decode_entry(const json_t *o, size_t i, const struct oci_descriptor *
 	    (chain != NULL && copy_digest(x->chain, chain, "chain", i, err) < 0))
 		return -1;
 	if (x->empty)
-		return diff_id == NULL && layer < 0 ? 0 :
-		       plate_err_new(err, EINVAL, "cache entry %zu: empty with a layer", i);
+		return diff_id == NULL && layer < 0
+			       ? 0
+			       : plate_err_new(err, EINVAL, "cache entry %zu: empty with a layer",
+					       i);
 	if (copy_digest(x->diff_id, diff_id, "diff_id", i, err) < 0)
 		return -1;
 	if (layer < 0)

@@ -130,8 +130,8 @@ static int fetched_entry(struct store_txn *t, const struct eng_layer *l, const c
 	size_t len;
 	int r;
 
-	if (o == NULL || (chain != NULL && json_object_set_new(o, "chain",
-							       json_string(chain + 7)) < 0)) {
+	if (o == NULL ||
+	    (chain != NULL && json_object_set_new(o, "chain", json_string(chain + 7)) < 0)) {
 		json_decref(o);
 		return plate_err_new(err, ENOMEM, "out of memory");
 	}
@@ -261,7 +261,8 @@ static int export_one(struct engine *e, struct eng_stage *target, struct eng_cac
 	e->export_remote[e->n_exports] = false;
 	if (!p->empty) {
 		snprintf(x->diff_id, sizeof(x->diff_id), "%s", p->layer.diff_id);
-		want_blob = e->o.cache_export == ENGINE_CACHE_EXPORT_MAX || in_image(target, &p->layer);
+		want_blob =
+			e->o.cache_export == ENGINE_CACHE_EXPORT_MAX || in_image(target, &p->layer);
 		if (want_blob && export_blob(e, target, &p->layer, err) < 0)
 			return -1;
 		if (want_blob && p->layer.blob != NULL) {
@@ -294,8 +295,8 @@ int eng_shared_export(struct engine *e, struct eng_stage *target, struct plate_e
 	return 0;
 }
 
-int engine_cache_entries(struct engine *e, const struct engine_cache_entry **v,
-			 const bool **remote, size_t *n)
+int engine_cache_entries(struct engine *e, const struct engine_cache_entry **v, const bool **remote,
+			 size_t *n)
 {
 	*v = e->exports;
 	*remote = e->export_remote;

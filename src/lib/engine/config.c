@@ -59,7 +59,8 @@ static int command(const struct eng_stage *st, const char *const *args, size_t n
 		if (st->config.shell.n > 0) {
 			if (oci_strings_copy(&v, &st->config.shell, err) < 0)
 				goto fail;
-		} else if (oci_strings_add(&v, "/bin/sh", err) < 0 || oci_strings_add(&v, "-c", err) < 0) {
+		} else if (oci_strings_add(&v, "/bin/sh", err) < 0 ||
+			   oci_strings_add(&v, "-c", err) < 0) {
 			goto fail;
 		}
 		if (oci_strings_add(&v, args[0], err) < 0)
@@ -79,7 +80,7 @@ int eng_parse_duration(const char *s, int64_t *ns, struct plate_error **err)
 	static const struct {
 		const char *unit;
 		double ns;
-	} units[] = { { "ns", 1 }, { "us", 1e3 }, { "µs", 1e3 }, { "ms", 1e6 },
+	} units[] = { { "ns", 1 },  { "us", 1e3 }, { "µs", 1e3 },  { "ms", 1e6 },
 		      { "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 } };
 	const char *p = s;
 	double total = 0;
@@ -136,7 +137,8 @@ static int healthcheck(struct eng_step_ctx *c, struct plate_error **err)
 		return oci_strings_add(&h->test, "NONE", err);
 	}
 	if (strcasecmp(type, "CMD") != 0)
-		return plate_err_new(err, EINVAL, "unknown type '%s' in HEALTHCHECK (try CMD)", type);
+		return plate_err_new(err, EINVAL, "unknown type '%s' in HEALTHCHECK (try CMD)",
+				     type);
 	if (step->n_args < 2)
 		return plate_err_new(err, EINVAL, "missing command after HEALTHCHECK CMD");
 	if (step->json_form) {
@@ -168,7 +170,8 @@ static int healthcheck(struct eng_step_ctx *c, struct plate_error **err)
 			char *end;
 			long long r = strtoll(v, &end, 10);
 			if (*v == '\0' || *end != '\0' || r < 0)
-				return plate_err_new(err, EINVAL, "invalid HEALTHCHECK --retries '%s'", v);
+				return plate_err_new(err, EINVAL,
+						     "invalid HEALTHCHECK --retries '%s'", v);
 			h->retries = r;
 		}
 	}
@@ -194,7 +197,8 @@ static int expose(struct eng_step_ctx *c, struct buf *hist, struct plate_error *
 			*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
 		if (proto == NULL || *proto == '\0')
 			proto = (char *)"tcp";
-		if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0 && strcmp(proto, "sctp") != 0) {
+		if (strcmp(proto, "tcp") != 0 && strcmp(proto, "udp") != 0 &&
+		    strcmp(proto, "sctp") != 0) {
 			plate_err_new(err, EINVAL, "invalid proto '%s' in EXPOSE", proto);
 			goto out;
 		}
@@ -282,10 +286,14 @@ int eng_step_config(struct eng_step_ctx *c, struct plate_error **err)
 					return -1;
 			} else {
 				const char *eq = strchr(args[i], '=');
-				_cleanup_free_ char *k = strndup(args[i], eq ? (size_t)(eq - args[i])
-									     : strlen(args[i]));
-				if (k == NULL || oci_map_set(&cfg->labels, k, eq ? eq + 1 : "", err) < 0)
-					return k == NULL ? plate_err_new(err, ENOMEM, "out of memory") : -1;
+				_cleanup_free_ char *k =
+					strndup(args[i],
+						eq ? (size_t)(eq - args[i]) : strlen(args[i]));
+				if (k == NULL ||
+				    oci_map_set(&cfg->labels, k, eq ? eq + 1 : "", err) < 0)
+					return k == NULL
+						       ? plate_err_new(err, ENOMEM, "out of memory")
+						       : -1;
 			}
 			r = buf_addf(&hist, " %s", args[i]);
 		}
@@ -302,14 +310,15 @@ int eng_step_config(struct eng_step_ctx *c, struct plate_error **err)
 	} else if (strcmp(in, "VOLUME") == 0) {
 		for (size_t i = 0; i < step->n_args; i++) {
 			if (*args[i] == '\0')
-				return plate_err_new(err, EINVAL, "VOLUME specified can not be an empty string");
+				return plate_err_new(err, EINVAL,
+						     "VOLUME specified can not be an empty string");
 			if (set_sorted(&cfg->volumes, args[i], err) < 0)
 				return -1;
 		}
 		r = buf_addstr(&hist, "VOLUME ") < 0 ? -1 : add_v_list(&hist, args, step->n_args);
 	} else if (strcmp(in, "USER") == 0 || strcmp(in, "STOPSIGNAL") == 0 ||
 		   strcmp(in, "MAINTAINER") == 0) {
-		char **field = strcmp(in, "USER") == 0	     ? &cfg->user
+		char **field = strcmp(in, "USER") == 0	       ? &cfg->user
 			       : strcmp(in, "STOPSIGNAL") == 0 ? &cfg->stop_signal
 							       : &cfg->author;
 		if (step->n_args < 1)
@@ -320,7 +329,8 @@ int eng_step_config(struct eng_step_ctx *c, struct plate_error **err)
 	} else if (strcmp(in, "SHELL") == 0) {
 		struct oci_strings v = { 0 };
 		if (!step->json_form || step->n_args == 0)
-			return plate_err_new(err, EINVAL, "SHELL requires the arguments to be in JSON form");
+			return plate_err_new(err, EINVAL,
+					     "SHELL requires the arguments to be in JSON form");
 		for (size_t i = 0; i < step->n_args; i++)
 			if (oci_strings_add(&v, args[i], err) < 0) {
 				oci_strings_release(&v);
@@ -338,7 +348,8 @@ int eng_step_config(struct eng_step_ctx *c, struct plate_error **err)
 		if (is_cmd)
 			st->cmd_set = true;
 		else if (!st->cmd_set)
-			oci_strings_release(&cfg->cmd); /* docker: ENTRYPOINT resets an inherited CMD */
+			oci_strings_release(
+				&cfg->cmd); /* docker: ENTRYPOINT resets an inherited CMD */
 		q = eng_quote_list((const char *const *)target->v, target->n);
 		r = q == NULL ? -1 : buf_addf(&hist, "%s %s", in, q);
 	} else if (strcmp(in, "HEALTHCHECK") == 0) {

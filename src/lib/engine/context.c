@@ -239,7 +239,8 @@ static long walk_dir(struct walk *w, int dirfd, const char *path, const char *re
 		}
 		if (S_ISDIR(st.st_mode)) {
 			_cleanup_close_ int sub =
-				openat(dirfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				openat(dirfd, names[i],
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			long below;
 			if (sub < 0) {
 				added = plate_err_new(err, errno, "cannot open '%s'", cpath);
@@ -341,7 +342,8 @@ static int add_match(int rootfd, const char *path, size_t keep, const struct eng
 /* The selection's verdict on a match: .dockerignore, and --exclude with --parents. */
 static bool match_dropped(const struct eng_select_opts *o, const char *path, size_t keep)
 {
-	return ignored(o, path) || (o->parents && excluded(o, keep <= strlen(path) ? path + keep : path));
+	return ignored(o, path) ||
+	       (o->parents && excluded(o, keep <= strlen(path) ? path + keep : path));
 }
 
 /* Expands a pattern with wildcards into existing paths, as BuildKit's fsutil resolves it:
@@ -365,16 +367,18 @@ static int expand(int rootfd, const char *pattern, size_t keep, const struct eng
 		bool last = save == NULL || *save == '\0';
 
 		if (!wild && !has_wildcard(comp)) {
-			if ((prefix.len > 0 && buf_addch(&prefix, '/') < 0) || buf_addstr(&prefix, comp) < 0)
+			if ((prefix.len > 0 && buf_addch(&prefix, '/') < 0) ||
+			    buf_addstr(&prefix, comp) < 0)
 				return plate_err_new(err, ENOMEM, "out of memory");
 			continue;
 		}
 		if (!wild) {
-			_cleanup_close_ int fd = eng_open_in_root(rootfd, prefix.len ? prefix.data : "",
-								  O_PATH, 0);
+			_cleanup_close_ int fd =
+				eng_open_in_root(rootfd, prefix.len ? prefix.data : "", O_PATH, 0);
 			if (fd < 0)
-				return plate_err_new(err, errno, "'%s': '%s' not found in the %s", pattern,
-						     prefix.len ? prefix.data : ".", o->what);
+				return plate_err_new(err, errno, "'%s': '%s' not found in the %s",
+						     pattern, prefix.len ? prefix.data : ".",
+						     o->what);
 			if (strv_add(&cur, prefix.len ? prefix.data : "") < 0)
 				return plate_err_new(err, ENOMEM, "out of memory");
 			wild = true;
@@ -392,8 +396,9 @@ static int expand(int rootfd, const char *pattern, size_t keep, const struct eng
 				struct stat st;
 				if (fnmatch(comp, names[j], FNM_PATHNAME) != 0)
 					continue;
-				if (!last && (fstatat(dfd, names[j], &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-					      !S_ISDIR(st.st_mode)))
+				if (!last &&
+				    (fstatat(dfd, names[j], &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+				     !S_ISDIR(st.st_mode)))
 					continue;
 				if ((p = join(cur.v[i], names[j])) == NULL) {
 					strv_free(names, n_names);
@@ -420,9 +425,8 @@ nomem:
 	return 0;
 }
 
-int eng_select(int rootfd, const char *const *patterns, size_t n,
-	       const struct eng_select_opts *o, struct eng_selection *out,
-	       struct plate_error **err)
+int eng_select(int rootfd, const char *const *patterns, size_t n, const struct eng_select_opts *o,
+	       struct eng_selection *out, struct plate_error **err)
 {
 	struct eng_selection sel = { 0 };
 	size_t total = 0;
@@ -437,7 +441,8 @@ int eng_select(int rootfd, const char *const *patterns, size_t n,
 			goto fail;
 		/* "a/./b/c" with --parents keeps "b/c": the part after the pivot. */
 		if (dot != NULL) {
-			_cleanup_free_ char *head = strndup(patterns[i], (size_t)(dot - patterns[i]));
+			_cleanup_free_ char *head =
+				strndup(patterns[i], (size_t)(dot - patterns[i]));
 			if (head == NULL || eng_source_clean(head, o->what, &pivot, err) < 0) {
 				if (head == NULL)
 					plate_err_new(err, ENOMEM, "out of memory");
@@ -465,10 +470,12 @@ int eng_select(int rootfd, const char *const *patterns, size_t n,
 		if (sel.n == before) {
 			if (o->ignore != NULL)
 				plate_err_new(err, 0,
-					      "'%s' not found in the %s (or excluded by .dockerignore)",
+					      "'%s' not found in the %s (or excluded by "
+					      ".dockerignore)",
 					      patterns[i], o->what);
 			else
-				plate_err_new(err, 0, "'%s' not found in the %s", patterns[i], o->what);
+				plate_err_new(err, 0, "'%s' not found in the %s", patterns[i],
+					      o->what);
 			goto fail;
 		}
 	}
@@ -621,7 +628,8 @@ int eng_statcache_load(struct engine *e, struct plate_error **err)
 			return 0; /* a damaged cache is only a cache */
 	}
 	files = json_object_get(root, "files");
-	json_array_foreach(files, i, item) {
+	json_array_foreach(files, i, item)
+	{
 		struct eng_statrec *rec;
 		const char *path = json_string_value(json_array_get(item, 0));
 		const char *hex = json_string_value(json_array_get(item, 4));

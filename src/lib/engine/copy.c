@@ -42,24 +42,24 @@ struct copy_job {
 	size_t n_heredocs;
 	struct url_source {
 		const char *url;
-		char *file;     /* the download, in a scratch directory */
-		char *name;     /* the file name the URL gives */
+		char *file;	 /* the download, in a scratch directory */
+		char *name;	 /* the file name the URL gives */
 		long long mtime; /* Last-Modified, or -1 */
 		char digest[DIGEST_STRING_LEN + 1];
-	} *urls;
+	} * urls;
 	size_t n_urls;
-	struct eng_selection *sel;   /* context: selected before; other sources: in the view */
+	struct eng_selection *sel; /* context: selected before; other sources: in the view */
 	const struct ignore *exclude;
 	const char *what;
-	char *dest;       /* absolute, clean */
-	bool dest_dir;    /* written as a directory */
+	char *dest;	   /* absolute, clean */
+	bool dest_dir;	   /* written as a directory */
 	const char *chown; /* NULL: keep (stage sources) or 0:0 (context) */
-	int chmod;        /* -1: keep */
+	int chmod;	   /* -1: keep */
 	bool parents;
 	struct dir_time {
 		char *path;
 		struct timespec mtime;
-	} *dir_times;
+	} * dir_times;
 	size_t n_dir_times;
 	uid_t uid;
 	gid_t gid;
@@ -202,7 +202,8 @@ static int put_entry(struct copy_job *j, int rootfd, int srcroot, const char *sr
 		in = eng_open_in_root(srcroot, src, O_RDONLY, 0);
 		if (in < 0)
 			return plate_err_new(err, errno, "cannot open source '%s'", src);
-		out = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		out = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			     0600);
 		if (out < 0)
 			return plate_err_new(err, errno, "cannot create '%s'", target);
 		if (copy_data(in, out, err) < 0)
@@ -243,8 +244,8 @@ static int put_entry(struct copy_job *j, int rootfd, int srcroot, const char *sr
 /* ADD of a local tar archive: unpacked into dest, every entry owned by --chown's user when
  * it is given (BuildKit v0.23 and later).  bzip2 and xz are decompressed into the
  * transaction's scratch space first, since the layer reader knows only gzip and zstd. */
-static int unpack(struct copy_job *j, int rootfd, int in, enum layer_archive kind,
-		  const char *src, const char *dest, struct plate_error **err)
+static int unpack(struct copy_job *j, int rootfd, int in, enum layer_archive kind, const char *src,
+		  const char *dest, struct plate_error **err)
 {
 	struct layer_extract_options xo = {
 		.limits = store_layer_limits(j->e->o.store),
@@ -314,8 +315,9 @@ static int copy_match(struct copy_job *j, int rootfd, int srcroot, const struct 
 	gid_t pgid = j->set_owner ? j->gid : 0;
 
 	if (m->is_dir) {
-		base = j->parents && m->path[m->keep] != '\0' ? eng_path_join(j->dest, m->path + m->keep)
-							       : strdup(j->dest);
+		base = j->parents && m->path[m->keep] != '\0'
+			       ? eng_path_join(j->dest, m->path + m->keep)
+			       : strdup(j->dest);
 		if (base == NULL)
 			return plate_err_new(err, ENOMEM, "out of memory");
 		if (eng_mkdir_p(rootfd, base, puid, pgid, NULL, err) < 0)
@@ -323,7 +325,8 @@ static int copy_match(struct copy_job *j, int rootfd, int srcroot, const struct 
 	} else {
 		_cleanup_free_ char *parent = NULL;
 		if (dest_dir)
-			base = eng_path_join(j->dest, j->parents ? m->path + m->keep : basename_of(m->path));
+			base = eng_path_join(j->dest,
+					     j->parents ? m->path + m->keep : basename_of(m->path));
 		else
 			base = strdup(j->dest);
 		if (base == NULL || (parent = dirname_of(base)) == NULL)
@@ -332,9 +335,11 @@ static int copy_match(struct copy_job *j, int rootfd, int srcroot, const struct 
 			return -1;
 		if (j->add && S_ISREG(m->entries[0].st.st_mode)) {
 			_cleanup_close_ int in = eng_open_in_root(srcroot, m->path, O_RDONLY, 0);
-			enum layer_archive kind = in >= 0 ? layer_archive_detect(in) : LAYER_ARCHIVE_NONE;
+			enum layer_archive kind =
+				in >= 0 ? layer_archive_detect(in) : LAYER_ARCHIVE_NONE;
 			if (kind != LAYER_ARCHIVE_NONE)
-				return unpack(j, rootfd, in, kind, m->path, dest_dir ? j->dest : base, err);
+				return unpack(j, rootfd, in, kind, m->path,
+					      dest_dir ? j->dest : base, err);
 		}
 		return put_entry(j, rootfd, srcroot, m->path, &m->entries[0], base, NULL, err);
 	}
@@ -342,7 +347,8 @@ static int copy_match(struct copy_job *j, int rootfd, int srcroot, const struct 
 		const struct eng_entry *en = &m->entries[i];
 		_cleanup_free_ char *src = NULL, *target = eng_path_join(base, en->rel);
 		_cleanup_free_ char *link_to = NULL;
-		if (target == NULL || asprintf(&src, "%s%s%s", m->path, *m->path ? "/" : "", en->rel) < 0 ||
+		if (target == NULL ||
+		    asprintf(&src, "%s%s%s", m->path, *m->path ? "/" : "", en->rel) < 0 ||
 		    (en->hardlink > 0 &&
 		     (link_to = eng_path_join(base, m->entries[en->hardlink - 1].rel)) == NULL))
 			return plate_err_new(err, ENOMEM, "out of memory");
@@ -392,8 +398,8 @@ static int set_attributes(const struct copy_job *j, int fd, mode_t mode, const c
 static int put_heredoc(struct copy_job *j, int rootfd, size_t i, bool dest_dir,
 		       struct plate_error **err)
 {
-	_cleanup_free_ char *target = dest_dir ? eng_path_join(j->dest, j->heredocs[i]->name)
-					       : strdup(j->dest);
+	_cleanup_free_ char *target =
+		dest_dir ? eng_path_join(j->dest, j->heredocs[i]->name) : strdup(j->dest);
 	_cleanup_close_ int fd = -1;
 	const char *data = j->heredoc_data[i];
 
@@ -424,7 +430,8 @@ static int put_url(struct copy_job *j, int rootfd, const struct url_source *u, b
 	if (set_attributes(j, out, 0600, target, err) < 0)
 		return -1;
 	if (u->mtime >= 0) {
-		struct timespec t[2] = { { .tv_sec = (time_t)u->mtime }, { .tv_sec = (time_t)u->mtime } };
+		struct timespec t[2] = { { .tv_sec = (time_t)u->mtime },
+					 { .tv_sec = (time_t)u->mtime } };
 		futimens(out, t);
 	}
 	return 0;
@@ -449,8 +456,10 @@ static int copy_in_view(void *data, const int *fds, struct plate_error **err)
 		eng_user_release(&u);
 	}
 	if (!j->from_context && j->n_patterns > 0) {
-		struct eng_select_opts so = { .exclude = j->exclude, .what = j->what,
-					      .allow_empty = true, .parents = j->parents };
+		struct eng_select_opts so = { .exclude = j->exclude,
+					      .what = j->what,
+					      .allow_empty = true,
+					      .parents = j->parents };
 		if (eng_select(srcfd, j->patterns, j->n_patterns, &so, &local, err) < 0)
 			return -1;
 		j->sel = &local;
@@ -475,8 +484,8 @@ static int copy_in_view(void *data, const int *fds, struct plate_error **err)
 	/* Directory times last, deepest first: writing into a directory changes its mtime. */
 	for (size_t i = j->n_dir_times; i-- > 0;) {
 		struct timespec t[2] = { j->dir_times[i].mtime, j->dir_times[i].mtime };
-		_cleanup_close_ int fd = eng_open_in_root(rootfd, j->dir_times[i].path,
-							  O_RDONLY | O_DIRECTORY, 0);
+		_cleanup_close_ int fd =
+			eng_open_in_root(rootfd, j->dir_times[i].path, O_RDONLY | O_DIRECTORY, 0);
 		if (fd >= 0)
 			futimens(fd, t);
 	}
@@ -492,8 +501,13 @@ out:
 int eng_context_tree(struct engine *e, struct eng_selection *sel, int dstfd,
 		     struct plate_error **err)
 {
-	struct copy_job j = { .e = e, .from_context = true, .sel = sel, .what = "build context",
-			      .dest = (char *)"/", .dest_dir = true, .chmod = -1 };
+	struct copy_job j = { .e = e,
+			      .from_context = true,
+			      .sel = sel,
+			      .what = "build context",
+			      .dest = (char *)"/",
+			      .dest_dir = true,
+			      .chmod = -1 };
 	int fds[2] = { dstfd, -1 };
 	int r = copy_in_view(&j, fds, err);
 
@@ -512,8 +526,10 @@ struct hash_job {
 static int hash_in_view(void *data, const int *fds, struct plate_error **err)
 {
 	struct hash_job *h = data;
-	struct eng_select_opts so = { .exclude = h->j->exclude, .what = h->j->what,
-				      .allow_empty = true, .parents = h->j->parents };
+	struct eng_select_opts so = { .exclude = h->j->exclude,
+				      .what = h->j->what,
+				      .allow_empty = true,
+				      .parents = h->j->parents };
 	struct eng_selection sel = { 0 };
 	int r = -1;
 
@@ -598,7 +614,8 @@ static int url_source(struct copy_job *j, const char *url, struct plate_error **
 	}
 	if (u->name == NULL && j->dest_dir)
 		return plate_err_new(err, EINVAL,
-				     "cannot name the file of '%s': give a destination file name", url);
+				     "cannot name the file of '%s': give a destination file name",
+				     url);
 	if (u->name == NULL && (u->name = strdup("download")) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	return 0;
@@ -613,10 +630,11 @@ static int download(struct engine *e, struct url_source *u, const char *checksum
 	if (u->file != NULL)
 		return 0;
 	if (e->o.fetch_url == NULL)
-		return plate_err_new(err, ENOTSUP, "cannot download '%s': this build has no URL fetcher",
-				     u->url);
+		return plate_err_new(err, ENOTSUP,
+				     "cannot download '%s': this build has no URL fetcher", u->url);
 	if (eng_scratch(e, "download", &dir, err) < 0 || asprintf(&u->file, "%s/data", dir) < 0)
-		return u->file == NULL && dir != NULL ? plate_err_new(err, ENOMEM, "out of memory") : -1;
+		return u->file == NULL && dir != NULL ? plate_err_new(err, ENOMEM, "out of memory")
+						      : -1;
 	fd = open(u->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return plate_err_new(err, errno, "cannot create '%s'", u->file);
@@ -624,8 +642,8 @@ static int download(struct engine *e, struct url_source *u, const char *checksum
 			   err) < 0)
 		return -1;
 	if (checksum != NULL && strcmp(checksum, u->digest) != 0)
-		return plate_err_new(err, 0, "checksum of '%s' is '%s', not '%s'", u->url, u->digest,
-				     checksum);
+		return plate_err_new(err, 0, "checksum of '%s' is '%s', not '%s'", u->url,
+				     u->digest, checksum);
 	return 0;
 }
 
@@ -634,12 +652,12 @@ struct copy_step {
 	struct eng_step_ctx *c;
 	struct copy_job j;
 	const struct plan_source *from; /* COPY --from, NULL: the context */
-	struct eng_selection sel;       /* context sources */
-	struct eng_layers src_layers;   /* --from sources */
+	struct eng_selection sel;	/* context sources */
+	struct eng_layers src_layers;	/* --from sources */
 	const char **patterns;
 	struct ignore *exclude;
 	char *what;
-	bool by_content;  /* a stage source: looked up again by the content it selects */
+	bool by_content; /* a stage source: looked up again by the content it selects */
 	struct digest d;
 	eng_digest key, chain, common;
 	struct eng_layer layer;
@@ -666,8 +684,9 @@ static int copy_setup(struct copy_step *s, struct plate_error **err)
 	const char *wd = s->c->st->config.working_dir ? s->c->st->config.working_dir : "/";
 	const char *dest;
 
-	s->j = (struct copy_job){ .e = s->c->e, .chmod = f->chmod, .chown = f->chown,
-				  .parents = f->parents };
+	s->j = (struct copy_job){
+		.e = s->c->e, .chmod = f->chmod, .chown = f->chown, .parents = f->parents
+	};
 	s->j.add = strcmp(step->instruction, "ADD") == 0;
 	if (f->from >= 0)
 		s->from = &step->sources[f->from];
@@ -721,10 +740,12 @@ static int copy_sources(struct copy_step *s, struct plate_error **err)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i + 1 < step->n_args; i++) {
 		const char *a = step->args[i];
-		if (is_heredoc_arg(a) && step->instr != NULL && next_heredoc < step->instr->n_heredocs) {
+		if (is_heredoc_arg(a) && step->instr != NULL &&
+		    next_heredoc < step->instr->n_heredocs) {
 			if (heredoc_source(s, &step->instr->heredocs[next_heredoc++], err) < 0)
 				return -1;
-		} else if (s->j.add && (strncmp(a, "http://", 7) == 0 || strncmp(a, "https://", 8) == 0)) {
+		} else if (s->j.add &&
+			   (strncmp(a, "http://", 7) == 0 || strncmp(a, "https://", 8) == 0)) {
 			if (url_source(&s->j, a, err) < 0)
 				return -1;
 		} else {
@@ -809,11 +830,14 @@ static int copy_source_key(struct copy_step *s, struct plate_error **err)
 		eng_inputs_set(c, "source", img->manifest_desc.digest);
 		eng_inputs_set(c, "source_name", s->what);
 	} else if (s->j.n_patterns > 0) {
-		struct eng_select_opts so = { .ignore = e->ignore, .exclude = s->exclude,
-					      .what = "build context", .allow_empty = true,
+		struct eng_select_opts so = { .ignore = e->ignore,
+					      .exclude = s->exclude,
+					      .what = "build context",
+					      .allow_empty = true,
 					      .parents = s->j.parents };
 		s->j.from_context = true;
-		if (eng_select(e->context_fd, s->patterns, s->j.n_patterns, &so, &s->sel, err) < 0 ||
+		if (eng_select(e->context_fd, s->patterns, s->j.n_patterns, &so, &s->sel, err) <
+			    0 ||
 		    eng_selection_hash(e, e->context_fd, &s->sel, err) < 0)
 			return -1;
 		s->j.sel = &s->sel;
@@ -831,11 +855,12 @@ static int copy_source_key(struct copy_step *s, struct plate_error **err)
 /* A stage source that missed by key: the content it selects, so that a COPY --from of
  * files that did not change (a CA bundle from a builder whose other files did) is still a
  * hit.  A hit is recorded under the first key too. */
-static int copy_lookup_by_content(struct copy_step *s, const char **src_lowers,
-				  size_t n_src_lowers, const char *srcmnt, struct plate_error **err)
+static int copy_lookup_by_content(struct copy_step *s, const char **src_lowers, size_t n_src_lowers,
+				  const char *srcmnt, struct plate_error **err)
 {
 	struct engine *e = s->c->e;
-	struct eng_view sv = { .lowers = src_lowers, .n_lowers = n_src_lowers,
+	struct eng_view sv = { .lowers = src_lowers,
+			       .n_lowers = n_src_lowers,
 			       .mountpoint = srcmnt };
 	struct hash_job hj = { .j = &s->j, .d = &s->d };
 
@@ -874,10 +899,14 @@ static int copy_execute(struct copy_step *s, const char **src_lowers, size_t n_s
 	if (!s->c->step->copy.link &&
 	    eng_layers_lowers(e, &s->c->st->layers, &lowers, &n_lowers, err) < 0)
 		return -1;
-	views[0] = (struct eng_view){ .lowers = lowers, .n_lowers = n_lowers, .upper = upper,
-				      .work = work, .mountpoint = mnt };
+	views[0] = (struct eng_view){ .lowers = lowers,
+				      .n_lowers = n_lowers,
+				      .upper = upper,
+				      .work = work,
+				      .mountpoint = mnt };
 	if (s->from != NULL)
-		views[1] = (struct eng_view){ .lowers = src_lowers, .n_lowers = n_src_lowers,
+		views[1] = (struct eng_view){ .lowers = src_lowers,
+					      .n_lowers = n_src_lowers,
 					      .mountpoint = srcmnt };
 	if (eng_view_run(e, views, s->from != NULL ? 2 : 1, copy_in_view, &s->j, err) < 0 ||
 	    eng_harvest(e, upper, &s->layer, &s->empty, err) < 0)
@@ -917,8 +946,8 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 	size_t n_src_lowers = 0;
 	int r = -1;
 
-	if (copy_setup(&s, err) < 0 || copy_sources(&s, err) < 0 ||
-	    copy_common_key(&s, err) < 0 || copy_source_key(&s, err) < 0 ||
+	if (copy_setup(&s, err) < 0 || copy_sources(&s, err) < 0 || copy_common_key(&s, err) < 0 ||
+	    copy_source_key(&s, err) < 0 ||
 	    eng_cache_lookup(c, s.key, &s.hit, &s.empty, &s.layer, s.chain, err) < 0)
 		goto out;
 	if (!s.hit && s.from != NULL &&

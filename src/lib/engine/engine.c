@@ -112,9 +112,10 @@ static int image_fetch_any(struct engine *e, const char *name, const char *platf
 	if ((*err)->errno_value != ENOENT)
 		return -1;
 	if (!can_pull || e->o.pull == ENGINE_PULL_ALWAYS)
-		return plate_err_wrap(err, e->o.pull == ENGINE_PULL_NEVER
-					    ? "image '%s' is not in the store (--pull never)"
-					    : "image '%s' is not in the store",
+		return plate_err_wrap(err,
+				      e->o.pull == ENGINE_PULL_NEVER
+					      ? "image '%s' is not in the store (--pull never)"
+					      : "image '%s' is not in the store",
 				      name);
 	plate_error_free(*err);
 	*err = NULL;
@@ -126,8 +127,7 @@ static int image_fetch_any(struct engine *e, const char *name, const char *platf
 /* A single-platform image of another architecture or OS than the stage needs is refused: it
  * would run emulated under the wrong name, or not at all.  A config without them (old
  * imports) is taken as it is. */
-static int platform_check(const char *platform, struct store_image *img,
-			  struct plate_error **err)
+static int platform_check(const char *platform, struct store_image *img, struct plate_error **err)
 {
 	const struct oci_config *c = &img->config;
 	_cleanup_free_ char *have = NULL;
@@ -172,7 +172,9 @@ static int remember(struct engine *e, const char *name, const char *platform,
 		return plate_err_new(err, ENOMEM, "out of memory");
 	e->images = grown;
 	m = &grown[e->n_images];
-	*m = (struct eng_image){ .name = strdup(name), .platform = strdup(platform), .img = img,
+	*m = (struct eng_image){ .name = strdup(name),
+				 .platform = strdup(platform),
+				 .img = img,
 				 .failure = failure ? plate_error_format(failure) : NULL,
 				 .failure_errno = failure ? failure->errno_value : 0 };
 	if (m->name == NULL || m->platform == NULL || (failure != NULL && m->failure == NULL)) {
@@ -197,7 +199,8 @@ int eng_image_get(struct engine *e, const char *name, const char *platform,
 		    strcmp(e->images[i].platform, platform) == 0) {
 			const struct eng_image *m = &e->images[i];
 			if (m->img == NULL)
-				r = plate_err_new_kind(err, m->failure_errno, true, "%s", m->failure);
+				r = plate_err_new_kind(err, m->failure_errno, true, "%s",
+						       m->failure);
 			*out = m->img;
 			pthread_mutex_unlock(&e->lock);
 			return r;
@@ -236,10 +239,11 @@ int eng_image_layers(struct engine *e, const struct store_image *img, struct eng
 	const struct oci_manifest *m = &img->manifest;
 
 	if (c->diff_ids.n != m->n_layers)
-		return plate_err_new(err, EINVAL, "image has %zu layers and %zu diffIDs", m->n_layers,
-				     c->diff_ids.n);
+		return plate_err_new(err, EINVAL, "image has %zu layers and %zu diffIDs",
+				     m->n_layers, c->diff_ids.n);
 	for (size_t i = 0; i < m->n_layers; i++) {
-		struct eng_layer l = { .diff_id = c->diff_ids.v[i], .blob = m->layers[i].digest,
+		struct eng_layer l = { .diff_id = c->diff_ids.v[i],
+				       .blob = m->layers[i].digest,
 				       .media_type = m->layers[i].media_type,
 				       .size = m->layers[i].size };
 		int r;
@@ -420,8 +424,9 @@ static int resolve_isolation(struct engine *e, struct plate_error **err)
 		return plate_err_new(err, ENOTSUP, "%s", ENGINE_CHROOT_NETWORK_NONE);
 	ev.name = sandbox_isolation_name(e->isolation);
 	if (e->isolation == SANDBOX_ISOLATION_CHROOT) {
-		if (asprintf(&message, "%s; layers are copied, RUN shares this process's "
-				       "network, processes and hostname",
+		if (asprintf(&message,
+			     "%s; layers are copied, RUN shares this process's "
+			     "network, processes and hostname",
 			     why) < 0)
 			message = NULL;
 	} else {
@@ -444,7 +449,8 @@ static int prepare(struct engine *e, struct plate_error **err)
 
 	e->context_fd = open(e->o.context_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (e->context_fd < 0)
-		return plate_err_new(err, errno, "cannot open build context '%s'", e->o.context_dir);
+		return plate_err_new(err, errno, "cannot open build context '%s'",
+				     e->o.context_dir);
 	if (ignore_load_for(e->context_fd, AT_FDCWD, e->o.dockerfile_path, &patterns, &n, NULL,
 			    err) < 0)
 		return -1;

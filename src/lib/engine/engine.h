@@ -70,26 +70,26 @@ enum engine_event_type {
 	ENGINE_EVENT_STEP_CACHED, /* the step's result came from the build cache; message: the
 				   * --cache-from source's type ("registry"), NULL: the store */
 	ENGINE_EVENT_STEP_OUTPUT, /* output of a RUN: data, len, fd (1 or 2) */
-	ENGINE_EVENT_STEP_DONE,   /* the step finished: seconds */
+	ENGINE_EVENT_STEP_DONE,	  /* the step finished: seconds */
 	ENGINE_EVENT_STEP_ERROR,  /* the step failed: message, seconds */
-	ENGINE_EVENT_WARNING,     /* message (not tied to a step when id is 0) */
-	ENGINE_EVENT_STEP_MISS,   /* the step was not cached: message says why (--no-cache,
+	ENGINE_EVENT_WARNING,	  /* message (not tied to a step when id is 0) */
+	ENGINE_EVENT_STEP_MISS,	  /* the step was not cached: message says why (--no-cache,
 				   * what changed since the last build of the tag) */
-	ENGINE_EVENT_ISOLATION,   /* once, before the first step: name is the isolation RUN
+	ENGINE_EVENT_ISOLATION,	  /* once, before the first step: name is the isolation RUN
 				   * uses ("namespaces", "rootless", "chroot"), message why */
 };
 
 struct engine_event {
 	enum engine_event_type type;
-	unsigned id;        /* step number in start order, from 1; 0 when none */
-	const char *name;   /* "[builder 3/6] RUN go mod download" */
-	const char *data;   /* OUTPUT */
+	unsigned id;	  /* step number in start order, from 1; 0 when none */
+	const char *name; /* "[builder 3/6] RUN go mod download" */
+	const char *data; /* OUTPUT */
 	size_t len;
 	int fd;
-	double seconds;     /* DONE, ERROR */
+	double seconds;		/* DONE, ERROR */
 	double process_seconds; /* DONE, ERROR of a RUN that ran: time inside its process (the
 				 * rest of `seconds` is the engine's and the sandbox's own) */
-	const char *message; /* ERROR, WARNING, MISS */
+	const char *message;	/* ERROR, WARNING, MISS */
 };
 
 typedef void engine_progress_fn(void *data, const struct engine_event *ev);
@@ -104,7 +104,7 @@ enum engine_network {
 /* How RUN and the engine's own file steps are isolated (docs/internals/sandbox.md
  * "Isolation modes"). */
 enum engine_isolation {
-	ENGINE_ISOLATION_AUTO,       /* namespaces when this process can make them, else chroot */
+	ENGINE_ISOLATION_AUTO,	     /* namespaces when this process can make them, else chroot */
 	ENGINE_ISOLATION_NAMESPACES, /* overlay views, the namespaced sandbox (rootless too) */
 	ENGINE_ISOLATION_CHROOT,     /* copies of the layers, chroot: no namespace, no mount */
 };
@@ -147,13 +147,13 @@ typedef int engine_fetch_fn(void *data, const char *url, int fd, uint64_t max,
  * warn and build again without that entry. */
 struct engine_cache_entry {
 	char key[DIGEST_STRING_LEN + 1];
-	char chain[DIGEST_STRING_LEN + 1];   /* "": the key itself */
+	char chain[DIGEST_STRING_LEN + 1]; /* "": the key itself */
 	bool empty;
 	char diff_id[DIGEST_STRING_LEN + 1]; /* "" when empty */
 	char blob[DIGEST_STRING_LEN + 1];    /* "": files not in the cache */
 	char media_type[128];
 	int64_t size;
-	unsigned source;                     /* import: which --cache-from it came from */
+	unsigned source; /* import: which --cache-from it came from */
 };
 
 /* Puts blob `digest` (size bytes) of cache source `source` into fd (a fresh file of the
@@ -190,37 +190,37 @@ struct engine_secret {
 
 struct engine_options {
 	struct store *store;
-	long long epoch;             /* >= 0: mtimes clamped to it, config dates */
-	const char *context_dir;     /* the build context directory */
-	const char *dockerfile_path; /* for "<Dockerfile>.dockerignore"; NULL: none */
-	const char *dockerfile_name; /* shown in messages ("Dockerfile") */
-	const char *target;          /* stage name, NULL: the last stage */
+	long long epoch;	       /* >= 0: mtimes clamped to it, config dates */
+	const char *context_dir;       /* the build context directory */
+	const char *dockerfile_path;   /* for "<Dockerfile>.dockerignore"; NULL: none */
+	const char *dockerfile_name;   /* shown in messages ("Dockerfile") */
+	const char *target;	       /* stage name, NULL: the last stage */
 	const char *const *build_args; /* "NAME=value" */
 	size_t n_build_args;
-	const char *platform;        /* "os/arch[/variant]", NULL: the native platform */
-	const char *const *tags;     /* normalised references to tag the image with */
+	const char *platform;	 /* "os/arch[/variant]", NULL: the native platform */
+	const char *const *tags; /* normalised references to tag the image with */
 	size_t n_tags;
-	const char *const *labels;   /* "key=value", added to the image's labels */
+	const char *const *labels; /* "key=value", added to the image's labels */
 	size_t n_labels;
 	bool no_cache;
 	enum engine_network network; /* for RUN without --network or with --network=default;
 				      * under chroot isolation `default` is the caller's network
 				      * and `none` an error */
 	enum engine_isolation isolation;
-	bool allow_host_network;     /* RUN --network=host is allowed (BuildKit's network.host
+	bool allow_host_network; /* RUN --network=host is allowed (BuildKit's network.host
 				      * entitlement): the Dockerfile alone cannot ask for it */
-	bool allow_insecure;         /* `--allow security.insecure`: RUN --security=insecure */
+	bool allow_insecure;	 /* `--allow security.insecure`: RUN --security=insecure */
 	const struct engine_secret *secrets;
 	size_t n_secrets;
-	const char *resolv_conf;     /* contents of /etc/resolv.conf in RUN; NULL: empty */
+	const char *resolv_conf; /* contents of /etc/resolv.conf in RUN; NULL: empty */
 	enum engine_output_type output;
 	const char *output_dest;
 	engine_progress_fn *progress;
 	void *progress_data;
 	enum engine_pull_policy pull;
-	engine_pull_fn *pull_image;  /* NULL: images only come from the store */
+	engine_pull_fn *pull_image; /* NULL: images only come from the store */
 	void *pull_data;
-	engine_fetch_fn *fetch_url;  /* NULL: ADD <url> fails */
+	engine_fetch_fn *fetch_url; /* NULL: ADD <url> fails */
 	void *fetch_data;
 	/* --cache-from: entries looked up after the store's own cache misses (the first entry
 	 * of a key wins); labels[source] names where they came from in CACHED events
@@ -239,10 +239,10 @@ struct engine_options {
 #define ENGINE_CACHE_ANNOTATION "dev.plate.cache.v1"
 
 struct engine_result {
-	char image_id[DIGEST_STRING_LEN + 1];        /* the config digest */
+	char image_id[DIGEST_STRING_LEN + 1]; /* the config digest */
 	char manifest_digest[DIGEST_STRING_LEN + 1];
 	size_t manifest_size;
-	unsigned steps;  /* filesystem steps of the needed stages (FROM included) */
+	unsigned steps;	 /* filesystem steps of the needed stages (FROM included) */
 	unsigned cached; /* of those, taken from the cache */
 	/* A failure came from an imported cache entry whose files could not be had: its
 	 * source, and its blob ("" for a key-only entry).  Building again without it is the
@@ -265,8 +265,8 @@ int engine_build(struct engine *e, const struct dockerfile *df, struct engine_re
  * (valid until engine_free()).  A blob is in the store, or, for a hit on an imported entry
  * whose files this build never needed, only in the source it came from (remote[i] set,
  * entry.source names the source). */
-int engine_cache_entries(struct engine *e, const struct engine_cache_entry **v,
-			 const bool **remote, size_t *n);
+int engine_cache_entries(struct engine *e, const struct engine_cache_entry **v, const bool **remote,
+			 size_t *n);
 
 /* Async-signal-safe: stops the build as soon as possible. */
 void engine_cancel(struct engine *e);
@@ -275,20 +275,20 @@ void engine_cancel(struct engine *e);
 
 struct engine_run_options {
 	struct store *store;
-	const char *image;          /* a name store_image_resolve() accepts */
-	const char *platform;       /* NULL: the first manifest */
-	const char *const *argv;    /* replaces the image's CMD when n_argv > 0 */
+	const char *image;	 /* a name store_image_resolve() accepts */
+	const char *platform;	 /* NULL: the first manifest */
+	const char *const *argv; /* replaces the image's CMD when n_argv > 0 */
 	size_t n_argv;
-	const char *entrypoint;     /* replaces the image's ENTRYPOINT when not NULL ("" clears) */
-	const char *const *env;     /* "KEY=VALUE", over the image's Env */
+	const char *entrypoint; /* replaces the image's ENTRYPOINT when not NULL ("" clears) */
+	const char *const *env; /* "KEY=VALUE", over the image's Env */
 	size_t n_env;
-	const char *user;           /* NULL: the image's User */
-	const char *workdir;        /* NULL: the image's WorkingDir */
-	const char *hostname;       /* NULL: the sandbox default */
+	const char *user;     /* NULL: the image's User */
+	const char *workdir;  /* NULL: the image's WorkingDir */
+	const char *hostname; /* NULL: the sandbox default */
 	enum engine_network network;
 	const char *resolv_conf;
 	int stdin_fd, stdout_fd, stderr_fd;
-	int cancel_fd;              /* -1 or readable to stop the command */
+	int cancel_fd; /* -1 or readable to stop the command */
 };
 
 /* Runs the image's command in the sandbox over its layers with a throw-away upper

@@ -76,14 +76,14 @@ void eng_hash_u64(struct digest *d, uint64_t v);
 
 struct eng_layer {
 	char *diff_id;
-	char *blob;       /* layer digest, NULL until a blob is written */
+	char *blob;	  /* layer digest, NULL until a blob is written */
 	char *media_type; /* of the blob */
 	int64_t size;
-	char *path;       /* the snapshot's tree: in the store, or a scratch dir of this build;
+	char *path;	 /* the snapshot's tree: in the store, or a scratch dir of this build;
 			   * NULL for a hit from a shared cache whose files are not here yet */
-	unsigned remote;  /* 1 + the --cache-from source that holds the blob, 0: local */
-	char *cache_key;  /* the step whose cache entry records this layer, or NULL */
-	char *chain_key;  /* that entry's chain key when it has one, or NULL */
+	unsigned remote; /* 1 + the --cache-from source that holds the blob, 0: local */
+	char *cache_key; /* the step whose cache entry records this layer, or NULL */
+	char *chain_key; /* that entry's chain key when it has one, or NULL */
 };
 
 struct eng_layers {
@@ -106,8 +106,8 @@ int eng_layers_lowers(struct engine *e, struct eng_layers *ls, const char ***pat
 struct eng_image {
 	char *name;
 	char *platform;
-	struct store_image *img;  /* NULL when it could not be had: */
-	char *failure;            /* why, given again to the next caller rather than pulling
+	struct store_image *img; /* NULL when it could not be had: */
+	char *failure;		 /* why, given again to the next caller rather than pulling
 				   * again (the planner asks for a base's ONBUILD, then its ENV) */
 	int failure_errno;
 };
@@ -118,7 +118,7 @@ struct eng_cache_put {
 	char chain[DIGEST_STRING_LEN + 1]; /* the key later steps continue from, "" = key */
 	bool empty;
 	struct eng_layer layer; /* when !empty */
-	size_t stage;           /* the stage that looked it up, SIZE_MAX: none */
+	size_t stage;		/* the stage that looked it up, SIZE_MAX: none */
 };
 
 struct eng_statrec {
@@ -131,15 +131,15 @@ struct eng_stage {
 	struct engine *engine;
 	const struct plan_stage *ps;
 	size_t index;
-	char *label;        /* the stage name, or "stage-N" */
+	char *label; /* the stage name, or "stage-N" */
 	/* The stage's image so far; final once done. */
 	eng_digest key;
 	struct eng_layers layers;
 	struct oci_config config;
-	bool cmd_set;       /* CMD given in this stage (ENTRYPOINT keeps it) */
+	bool cmd_set;	       /* CMD given in this stage (ENTRYPOINT keeps it) */
 	struct strv arg_names; /* ARGs declared in this stage, in order (history of RUN) */
-	bool workdir_exists; /* the config's WorkingDir is known to exist in the rootfs */
-	unsigned fs_steps;  /* FROM + filesystem steps, for "n/m" */
+	bool workdir_exists;   /* the config's WorkingDir is known to exist in the rootfs */
+	unsigned fs_steps;     /* FROM + filesystem steps, for "n/m" */
 	unsigned fs_done;
 	bool done;
 	bool failed;
@@ -151,25 +151,25 @@ struct engine {
 	struct engine_options o;
 	int cancel_pipe[2];
 	volatile sig_atomic_t user_cancelled;
-	char escape;            /* the Dockerfile's escape character */
+	char escape;		       /* the Dockerfile's escape character */
 	pthread_mutex_t progress_lock; /* progress callbacks, one at a time */
-	pthread_mutex_t lock;   /* everything below, and the transaction */
+	pthread_mutex_t lock;	       /* everything below, and the transaction */
 	pthread_cond_t cond;
 	struct store_txn *txn;
-	char *scratch;          /* a scratch dir of the transaction */
-	char *empty_dir;        /* empty directories (bottom lowerdirs of views) */
+	char *scratch;	 /* a scratch dir of the transaction */
+	char *empty_dir; /* empty directories (bottom lowerdirs of views) */
 	char *empty_dir2;
-	char *sandbox_tmp;      /* the sandbox's tmpdir */
+	char *sandbox_tmp;		  /* the sandbox's tmpdir */
 	enum sandbox_isolation isolation; /* options' choice, or what detection found */
 	unsigned scratch_seq;
 	unsigned next_id;
 	int context_fd;
 	struct ignore *ignore;
-	bool has_ignore;        /* .dockerignore has patterns */
+	bool has_ignore; /* .dockerignore has patterns */
 	eng_digest statcache_key;
 	struct eng_strmap statcache; /* context path -> struct eng_statrec */
 	bool statcache_dirty;
-	char **pending_dirs;    /* scratch trees to publish as snapshots */
+	char **pending_dirs; /* scratch trees to publish as snapshots */
 	char **pending_ids;
 	size_t n_pending;
 	struct eng_cache_put *puts;
@@ -194,7 +194,7 @@ struct engine {
 	size_t n_stages;
 	struct plate_error *first_error; /* of a stage thread */
 	bool failed;
-	bool base_missing;      /* planning failed on a base image */
+	bool base_missing; /* planning failed on a base image */
 	/* Cache-miss explanations (explain.c): the step inputs of the last build of this
 	 * name, read-only, and those of this build (under lock). */
 	eng_digest explain_key;
@@ -220,9 +220,9 @@ int eng_image_layers(struct engine *e, const struct store_image *img, struct eng
 /* ---- the build context (context.c) ---------------------------------------------------- */
 
 struct eng_entry {
-	char *rel;   /* relative to the match ("" for the match itself) */
+	char *rel; /* relative to the match ("" for the match itself) */
 	struct stat st;
-	char *link;  /* symlink target */
+	char *link;		      /* symlink target */
 	char hex[DIGEST_HEX_LEN + 1]; /* content digest of a regular file (context only) */
 	size_t hardlink; /* 1 + index of the match's first entry with the same inode, or 0 */
 };
@@ -250,7 +250,7 @@ int eng_context_tree(struct engine *e, struct eng_selection *sel, int dstfd,
 struct eng_select_opts {
 	const struct ignore *ignore;  /* .dockerignore (context only), may be NULL */
 	const struct ignore *exclude; /* --exclude, may be NULL */
-	const char *what;             /* "build context", "stage 'builder'" for messages */
+	const char *what;	      /* "build context", "stage 'builder'" for messages */
 	/* COPY/ADD: a wildcard may match nothing (BuildKit's AllowEmptyWildcard). */
 	bool allow_empty;
 	/* --parents: --exclude is matched from the root (or the "/./" pivot), the matches
@@ -264,9 +264,8 @@ struct eng_select_opts {
  * following symlinks between them).  A pattern that matches nothing is an error naming it,
  * except a wildcard with allow_empty.  Regular files of a match that share an inode are
  * linked to the first of them (eng_entry.hardlink). */
-int eng_select(int rootfd, const char *const *patterns, size_t n,
-	       const struct eng_select_opts *o, struct eng_selection *out,
-	       struct plate_error **err);
+int eng_select(int rootfd, const char *const *patterns, size_t n, const struct eng_select_opts *o,
+	       struct eng_selection *out, struct plate_error **err);
 /* Fills the content digests of the selection's regular files under rootfd; with e, the
  * root is the build context and digests go through the stat cache. */
 int eng_selection_hash(struct engine *e, int rootfd, struct eng_selection *sel,
@@ -286,10 +285,10 @@ int eng_source_clean(const char *src, const char *what, char **out, struct plate
 struct eng_view {
 	const char *const *lowers; /* top-most first; may be empty */
 	size_t n_lowers;
-	const char *upper;         /* NULL: a read-only view */
-	const char *work;          /* mounted `volatile`: never reuse it for another mount */
-	const char *mountpoint;    /* an empty directory */
-	bool run;                  /* a RUN's root: under chroot isolation, /dev, /proc and /sys
+	const char *upper;	/* NULL: a read-only view */
+	const char *work;	/* mounted `volatile`: never reuse it for another mount */
+	const char *mountpoint; /* an empty directory */
+	bool run;		/* a RUN's root: under chroot isolation, /dev, /proc and /sys
 				    * stay out of its diff, as the mounts over them do */
 };
 
@@ -298,8 +297,8 @@ typedef int eng_view_fn(void *data, const int *fds, struct plate_error **err);
 
 /* Runs fn in a thread of its own with a private mount namespace in which the views are
  * mounted (a sandbox started by fn sees them too).  The mounts vanish with the thread. */
-int eng_view_run(struct engine *e, const struct eng_view *views, size_t n_views,
-		 eng_view_fn *fn, void *data, struct plate_error **err);
+int eng_view_run(struct engine *e, const struct eng_view *views, size_t n_views, eng_view_fn *fn,
+		 void *data, struct plate_error **err);
 
 /* The same under chroot isolation, without a mount (view_copy.c): each view's layers are
  * copied into its mount point, and a writable view's changes are moved into its upper
@@ -333,15 +332,14 @@ struct eng_etc {
 /* Reads them through a view's root (symlinks resolved inside it). */
 int eng_etc_from_root(int rootfd, struct eng_etc *out, struct plate_error **err);
 /* Reads them through a stack of snapshots, as overlayfs would show them, unmounted. */
-int eng_etc_from_layers(const struct eng_layers *ls, struct eng_etc *out,
-			struct plate_error **err);
+int eng_etc_from_layers(const struct eng_layers *ls, struct eng_etc *out, struct plate_error **err);
 void eng_etc_release(struct eng_etc *etc);
 
 /* Resolves "user[:group]" (names or numbers) as docker does: a name must exist, a number
  * need not; a uid alone takes the passwd entry's group (0 without one); supplementary
  * groups (with `groups`) are those listing the user by name. */
-int eng_user_resolve(const struct eng_etc *etc, const char *spec, bool groups,
-		     struct eng_user *out, struct plate_error **err);
+int eng_user_resolve(const struct eng_etc *etc, const char *spec, bool groups, struct eng_user *out,
+		     struct plate_error **err);
 /* The same with the files read through a view's root. */
 int eng_user_resolve_root(int rootfd, const char *spec, bool groups, struct eng_user *out,
 			  struct plate_error **err);
@@ -357,19 +355,18 @@ enum sandbox_network eng_sandbox_network(enum engine_network net);
 	"are refused here): build without --network none (RUN then shares this process's "      \
 	"network), or run plate where it can make namespaces (root on a host, or rootless)"
 
-
 struct eng_step_ctx {
 	struct engine *e;
 	struct eng_stage *st;
 	const struct plan_step *step;
-	size_t index;          /* in the stage's steps */
-	unsigned id;           /* progress id, 0 before start */
-	char *name;            /* "[builder 3/6] RUN …" */
+	size_t index;		     /* in the stage's steps */
+	unsigned id;		     /* progress id, 0 before start */
+	char *name;		     /* "[builder 3/6] RUN …" */
 	struct dockerfile_vars vars; /* ARG + ENV in effect (plan_step_env) */
 	double t0;
-	double process_seconds; /* RUN: the command's own wall time (sandbox_result) */
-	bool cached;           /* set by eng_stage_apply() */
-	const char *history;   /* created_by for the history, NULL: the step's text */
+	double process_seconds;	  /* RUN: the command's own wall time (sandbox_result) */
+	bool cached;		  /* set by eng_stage_apply() */
+	const char *history;	  /* created_by for the history, NULL: the step's text */
 	const char *cache_source; /* a hit from a shared cache: its label ("registry") */
 	struct json_t *inputs; /* what the key covers, for explanations (explain.c); may be NULL */
 };
@@ -416,8 +413,8 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err);
  * ONBUILD MAINTAINER ARG CMD ENTRYPOINT (and WORKDIR's config part). */
 int eng_step_config(struct eng_step_ctx *c, struct plate_error **err);
 /* Appends a history entry to the stage's config. */
-int eng_history_add(struct eng_stage *st, long long epoch, const char *created_by,
-		    bool empty_layer, struct plate_error **err);
+int eng_history_add(struct eng_stage *st, long long epoch, const char *created_by, bool empty_layer,
+		    struct plate_error **err);
 /* The step's instruction for messages: "COPY go.mod go.sum ./". */
 char *eng_step_text(const struct plan_step *step);
 /* Applies a layer-producing step result: a layer (or none) and the new key. */

@@ -50,7 +50,8 @@ int eng_explain_load(struct engine *e, struct plate_error **err)
 	} else {
 		_cleanup_free_ char *real = realpath(e->o.context_dir, NULL);
 		e->explain_name = strdup("this context");
-		r = asprintf(&seed, "plate explain v1\ncontext\n%s\n%s", real ? real : e->o.context_dir,
+		r = asprintf(&seed, "plate explain v1\ncontext\n%s\n%s",
+			     real ? real : e->o.context_dir,
 			     e->o.dockerfile_path ? e->o.dockerfile_path : "");
 	}
 	if (r < 0 || e->explain_name == NULL)
@@ -89,8 +90,7 @@ int eng_explain_save(struct engine *e, struct plate_error **err)
 		/* Too large: keep the digests of the copied files, drop their lists. */
 		const char *k;
 		json_t *v;
-		json_object_foreach(e->explain_new, k, v)
-			json_object_del(v, "files");
+		json_object_foreach(e->explain_new, k, v) json_object_del(v, "files");
 		free(steal_pointer(&text));
 		r = json_canonical(root, &text, &len, err);
 	}
@@ -269,14 +269,15 @@ static void name_add(struct names *nm, const char *kind, const char *name, const
 	nm->shown++;
 }
 
-static void diff_objects(const struct engine *e, const json_t *prev, const json_t *cur,
-			 bool vars, struct buf *b, bool *first)
+static void diff_objects(const struct engine *e, const json_t *prev, const json_t *cur, bool vars,
+			 struct buf *b, bool *first)
 {
 	struct names nm = { .b = b, .first = first };
 	const char *k;
 	json_t *v;
 
-	json_object_foreach((json_t *)cur, k, v) {
+	json_object_foreach((json_t *)cur, k, v)
+	{
 		const json_t *old = json_object_get(prev, k);
 		if (old != NULL && json_equal(old, v))
 			continue;
@@ -286,10 +287,15 @@ static void diff_objects(const struct engine *e, const json_t *prev, const json_
 		else
 			name_add(&nm, "", k, old ? "changed" : "added");
 	}
-	json_object_foreach((json_t *)prev, k, v) {
+	json_object_foreach((json_t *)prev, k, v)
+	{
 		if (json_object_get(cur, k) != NULL)
 			continue;
-		name_add(&nm, !vars ? "" : is_build_arg(e, k) ? "build-arg " : "variable ", k, "removed");
+		name_add(&nm,
+			 !vars		      ? ""
+			 : is_build_arg(e, k) ? "build-arg "
+					      : "variable ",
+			 k, "removed");
 	}
 	if (nm.more > 0)
 		buf_addf(b, " and %zu more %s", nm.more, vars ? "variables" : "files");
@@ -328,15 +334,16 @@ void eng_explain_miss(struct eng_step_ctx *c, const char *key)
 		first = false;
 	}
 	if (json_object_get(prev, "files") != NULL && json_object_get(cur, "files") != NULL)
-		diff_objects(e, json_object_get(prev, "files"), json_object_get(cur, "files"), false,
-			     &b, &first);
+		diff_objects(e, json_object_get(prev, "files"), json_object_get(cur, "files"),
+			     false, &b, &first);
 	/* The names are known when both builds listed them; else only that they changed. */
 	if ((json_object_get(prev, "files") == NULL || json_object_get(cur, "files") == NULL) &&
 	    !same_field(prev, cur, "files_digest")) {
 		buf_addstr(&b, first ? "the copied files changed" : ", the copied files changed");
 		first = false;
 	}
-	diff_objects(e, json_object_get(prev, "vars"), json_object_get(cur, "vars"), true, &b, &first);
+	diff_objects(e, json_object_get(prev, "vars"), json_object_get(cur, "vars"), true, &b,
+		     &first);
 	if (!same_field(prev, cur, "user")) {
 		buf_addstr(&b, first ? "USER changed" : ", USER changed");
 		first = false;

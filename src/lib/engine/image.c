@@ -59,7 +59,8 @@ int eng_image_commit(struct engine *e, struct eng_stage *st, struct engine_resul
 	size_t clen, mlen;
 	unsigned id = eng_new_id(e);
 	double t0 = eng_now();
-	struct engine_event ev = { .type = ENGINE_EVENT_STEP_START, .id = id,
+	struct engine_event ev = { .type = ENGINE_EVENT_STEP_START,
+				   .id = id,
 				   .name = "exporting to image" };
 	int r = -1;
 
@@ -70,7 +71,8 @@ int eng_image_commit(struct engine *e, struct eng_stage *st, struct engine_resul
 	if ((e->o.cache_export != ENGINE_CACHE_EXPORT_NONE || e->o.cache_inline) &&
 	    eng_shared_export(e, st, err) < 0)
 		goto out;
-	if (oci_config_copy(&c, &st->config, err) < 0 || eng_time_string(e->o.epoch, created, err) < 0)
+	if (oci_config_copy(&c, &st->config, err) < 0 ||
+	    eng_time_string(e->o.epoch, created, err) < 0)
 		goto out;
 	free(c.created);
 	if ((c.created = strdup(created)) == NULL)
@@ -103,14 +105,16 @@ int eng_image_commit(struct engine *e, struct eng_stage *st, struct engine_resul
 	r = store_txn_add_blob(e->txn, cjson, clen, cdigest, err);
 	if (r == 0) {
 		m.config = (struct oci_descriptor){ .media_type = (char *)OCI_MEDIA_TYPE_CONFIG,
-						    .digest = cdigest, .size = (int64_t)clen };
+						    .digest = cdigest,
+						    .size = (int64_t)clen };
 		r = oci_manifest_write(&m, OCI_FORMAT_OCI, &mjson, &mlen, err);
 	}
 	if (r == 0)
 		r = store_txn_add_blob(e->txn, mjson, mlen, mdigest, err);
 	if (r == 0) {
 		desc = (struct oci_descriptor){ .media_type = (char *)OCI_MEDIA_TYPE_MANIFEST,
-						.digest = mdigest, .size = (int64_t)mlen };
+						.digest = mdigest,
+						.size = (int64_t)mlen };
 		for (size_t i = 0; r == 0 && i < e->o.n_tags; i++)
 			if (!already_tagged(e, e->o.tags[i], mdigest))
 				r = store_txn_tag(e->txn, e->o.tags[i], &desc, err);
@@ -123,8 +127,10 @@ int eng_image_commit(struct engine *e, struct eng_stage *st, struct engine_resul
 	memcpy(res->image_id, cdigest, sizeof(cdigest));
 	memcpy(res->manifest_digest, mdigest, sizeof(mdigest));
 	res->manifest_size = mlen;
-	ev = (struct engine_event){ .type = ENGINE_EVENT_STEP_DONE, .id = id,
-				    .name = "exporting to image", .seconds = eng_now() - t0 };
+	ev = (struct engine_event){ .type = ENGINE_EVENT_STEP_DONE,
+				    .id = id,
+				    .name = "exporting to image",
+				    .seconds = eng_now() - t0 };
 	eng_emit(e, &ev);
 	goto out;
 nomem:
@@ -181,7 +187,8 @@ int eng_output(struct engine *e, struct engine_result *res, struct plate_error *
 		return 0;
 	case ENGINE_OUTPUT_LOCAL:
 		return output_local(e, &e->stages[e->plan->target], err) < 0
-			       ? plate_err_wrap(err, "--output type=local,dest=%s", e->o.output_dest)
+			       ? plate_err_wrap(err, "--output type=local,dest=%s",
+						e->o.output_dest)
 			       : 0;
 	case ENGINE_OUTPUT_DOCKER:
 		format = STORE_ARCHIVE_DOCKER;

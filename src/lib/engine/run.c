@@ -33,15 +33,15 @@
 struct run_mount {
 	const struct plan_mount *pm;
 	const struct plan_source *from; /* NULL: the build context (binds) */
-	char *target;    /* absolute: the plan's target resolved against the WORKDIR */
-	char *host;      /* bind source path on the host (or in the view namespace) */
-	int view;        /* index of the view holding a from= tree, -1 */
-	int slot;        /* index of its sandbox mount, -1 */
-	int lockfd;      /* cache: the directory, flock'ed for the run */
+	char *target; /* absolute: the plan's target resolved against the WORKDIR */
+	char *host;   /* bind source path on the host (or in the view namespace) */
+	int view;     /* index of the view holding a from= tree, -1 */
+	int slot;     /* index of its sandbox mount, -1 */
+	int lockfd;   /* cache: the directory, flock'ed for the run */
 	struct eng_layers layers;
 	char *view_dir;
 	struct eng_selection ctx_sel; /* bind of the context: what .dockerignore lets through */
-	bool ctx_copy;               /* host is a filtered copy of the context */
+	bool ctx_copy;		      /* host is a filtered copy of the context */
 };
 
 static void mount_release(struct run_mount *m)
@@ -66,8 +66,12 @@ struct run_output {
 static void on_output(void *data, int fd, const char *chunk, size_t len)
 {
 	struct run_output *o = data;
-	struct engine_event ev = { .type = ENGINE_EVENT_STEP_OUTPUT, .id = o->c->id,
-				   .name = o->c->name, .data = chunk, .len = len, .fd = fd };
+	struct engine_event ev = { .type = ENGINE_EVENT_STEP_OUTPUT,
+				   .id = o->c->id,
+				   .name = o->c->name,
+				   .data = chunk,
+				   .len = len,
+				   .fd = fd };
 
 	eng_emit(o->c->e, &ev);
 	if (len >= sizeof(o->tail)) {
@@ -137,7 +141,7 @@ static bool heredoc_is_whole_command(const char *arg, const struct dockerfile_he
 
 struct run_cmd {
 	struct oci_strings argv;
-	char *script;      /* a whole-command heredoc with a shebang: its file's contents */
+	char *script; /* a whole-command heredoc with a shebang: its file's contents */
 	char *script_name;
 };
 
@@ -158,7 +162,8 @@ static int build_command(struct eng_step_ctx *c, struct run_cmd *cmd, struct pla
 	}
 	if (step->n_args == 0)
 		return plate_err_new(err, EINVAL, "RUN needs a command");
-	if (in != NULL && in->n_heredocs == 1 && heredoc_is_whole_command(step->args[0], &in->heredocs[0])) {
+	if (in != NULL && in->n_heredocs == 1 &&
+	    heredoc_is_whole_command(step->args[0], &in->heredocs[0])) {
 		const struct dockerfile_heredoc *h = &in->heredocs[0];
 		if (strncmp(h->content, "#!", 2) == 0) {
 			if ((cmd->script = strdup(h->content)) == NULL ||
@@ -174,7 +179,8 @@ static int build_command(struct eng_step_ctx *c, struct run_cmd *cmd, struct pla
 		if (buf_addstr(&script, step->args[0]) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
 		for (size_t i = 0; in != NULL && i < in->n_heredocs; i++)
-			if (buf_addf(&script, "\n%s%s", in->heredocs[i].content, in->heredocs[i].name) < 0)
+			if (buf_addf(&script, "\n%s%s", in->heredocs[i].content,
+				     in->heredocs[i].name) < 0)
 				return plate_err_new(err, ENOMEM, "out of memory");
 	}
 	if (shell->n > 0) {
@@ -195,12 +201,14 @@ static char *run_history(const struct eng_step_ctx *c, const struct oci_strings 
 	unsigned n = 0;
 
 	for (size_t i = 0; i < st->arg_names.n; i++)
-		if (dockerfile_vars_get(&c->vars, st->arg_names.v[i], strlen(st->arg_names.v[i])) != NULL)
+		if (dockerfile_vars_get(&c->vars, st->arg_names.v[i], strlen(st->arg_names.v[i])) !=
+		    NULL)
 			n++;
 	if (buf_addstr(&b, "RUN") < 0 || (n > 0 && buf_addf(&b, " |%u", n) < 0))
 		return NULL;
 	for (size_t i = 0; i < st->arg_names.n; i++) {
-		const char *v = dockerfile_vars_get(&c->vars, st->arg_names.v[i], strlen(st->arg_names.v[i]));
+		const char *v = dockerfile_vars_get(&c->vars, st->arg_names.v[i],
+						    strlen(st->arg_names.v[i]));
 		if (v != NULL && buf_addf(&b, " %s=%s", st->arg_names.v[i], v) < 0)
 			return NULL;
 	}
@@ -224,7 +232,7 @@ struct run_job {
 	struct eng_user user;
 	struct run_mount *mounts;
 	size_t n_mounts;
-	struct eng_view *views;      /* trees of stages and images bound by from= */
+	struct eng_view *views; /* trees of stages and images bound by from= */
 	size_t n_views;
 	struct sandbox_mount *smounts;
 	size_t n_smounts;
@@ -319,15 +327,17 @@ static int prepare_secret(struct eng_step_ctx *c, struct run_mount *m, struct oc
 			s = &c->e->o.secrets[i];
 	if (s == NULL) {
 		if (pm->required)
-			return plate_err_new(err, ENOENT, "secret '%s' not provided (--secret id=%s,src=…)",
+			return plate_err_new(err, ENOENT,
+					     "secret '%s' not provided (--secret id=%s,src=…)",
 					     pm->id, pm->id);
 		return 1;
 	}
 	if (s->path != NULL) {
 		fd = open(s->path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || file_read_fd(fd, s->path, FILE_READ_STREAM, (size_t)1 << 20, &data, &len,
-					   err) < 0)
-			return fd < 0 ? plate_err_new(err, errno, "cannot read secret '%s'", s->id) : -1;
+		if (fd < 0 || file_read_fd(fd, s->path, FILE_READ_STREAM, (size_t)1 << 20, &data,
+					   &len, err) < 0)
+			return fd < 0 ? plate_err_new(err, errno, "cannot read secret '%s'", s->id)
+				      : -1;
 		close(steal_fd(&fd));
 	} else if ((data = strdup(s->value ? s->value : "")) == NULL) {
 		return plate_err_new(err, ENOMEM, "out of memory");
@@ -382,7 +392,8 @@ static int prepare_cache(struct eng_step_ctx *c, struct run_mount *m, struct pla
 			return plate_err_new(err, errno, "cannot open cache mount '%s'", cache_id);
 		if (!private) {
 			if (flock(fd, pm->sharing == PLAN_SHARING_LOCKED ? LOCK_EX : LOCK_SH) < 0)
-				return plate_err_new(err, errno, "cannot lock cache mount '%s'", cache_id);
+				return plate_err_new(err, errno, "cannot lock cache mount '%s'",
+						     cache_id);
 			break;
 		}
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -391,11 +402,13 @@ static int prepare_cache(struct eng_step_ctx *c, struct run_mount *m, struct pla
 			return plate_err_new(err, errno, "cannot lock cache mount '%s'", cache_id);
 		close(steal_fd(&fd));
 	}
-	if ((pm->uid >= 0 || pm->gid >= 0) &&
-	    fchown(fd, pm->uid >= 0 ? (uid_t)pm->uid : (uid_t)-1, pm->gid >= 0 ? (gid_t)pm->gid : (gid_t)-1) < 0)
-		return plate_err_new(err, errno, "cannot set the owner of cache mount '%s'", cache_id);
+	if ((pm->uid >= 0 || pm->gid >= 0) && fchown(fd, pm->uid >= 0 ? (uid_t)pm->uid : (uid_t)-1,
+						     pm->gid >= 0 ? (gid_t)pm->gid : (gid_t)-1) < 0)
+		return plate_err_new(err, errno, "cannot set the owner of cache mount '%s'",
+				     cache_id);
 	if (pm->mode >= 0 && fchmod(fd, (mode_t)pm->mode) < 0)
-		return plate_err_new(err, errno, "cannot set the mode of cache mount '%s'", cache_id);
+		return plate_err_new(err, errno, "cannot set the mode of cache mount '%s'",
+				     cache_id);
 	m->lockfd = steal_fd(&fd);
 	return 0;
 }
@@ -419,7 +432,8 @@ static int check_network(const struct run_job *j, struct plate_error **err)
 {
 	if (j->c->step->run.network == PLAN_NET_HOST && !j->c->e->o.allow_host_network)
 		return plate_err_new(err, EPERM,
-				     "RUN --network=host is not allowed: build with --allow network.host");
+				     "RUN --network=host is not allowed: build with --allow "
+				     "network.host");
 	return 0;
 }
 
@@ -437,8 +451,9 @@ static int job_mounts(struct run_job *j, struct plate_error **err)
 	/* BuildKit's entitlements, checked before the cache so that a cached step cannot bypass
 	 * them: the Dockerfile alone cannot lift the sandbox or reach the host network. */
 	if (step->run.security == PLAN_SECURITY_INSECURE && !j->c->e->o.allow_insecure)
-		return plate_err_new(err, EPERM, "RUN --security=insecure needs 'plate build "
-						 "--allow security.insecure'");
+		return plate_err_new(err, EPERM,
+				     "RUN --security=insecure needs 'plate build "
+				     "--allow security.insecure'");
 	if (check_network(j, err) < 0)
 		return -1;
 	j->mounts = calloc(step->run.n_mounts + 1, sizeof(*j->mounts));
@@ -454,8 +469,8 @@ static int job_mounts(struct run_job *j, struct plate_error **err)
 		if (pm->from >= 0)
 			m->from = &step->sources[pm->from];
 		if (pm->type == PLAN_MOUNT_SSH)
-			return plate_err_new(err, ENOTSUP, "--mount=%s: unsupported mount type 'ssh'",
-					     pm->spec);
+			return plate_err_new(err, ENOTSUP,
+					     "--mount=%s: unsupported mount type 'ssh'", pm->spec);
 		if (pm->target == NULL && pm->type == PLAN_MOUNT_SECRET)
 			continue; /* env= only */
 		m->target = eng_path_join(j->cwd, pm->target ? pm->target : "");
@@ -521,8 +536,9 @@ static int bind_key(struct run_job *j, struct run_mount *m, struct digest *d,
 		struct eng_select_opts so = { .ignore = e->ignore, .what = "build context" };
 		const char *src = m->pm->source ? m->pm->source : ".";
 		if (!m->pm->readonly)
-			return plate_err_new(err, ENOTSUP, "read-write bind mounts of the build context "
-							   "are not supported");
+			return plate_err_new(err, ENOTSUP,
+					     "read-write bind mounts of the build context "
+					     "are not supported");
 		if (eng_select(e->context_fd, &src, 1, &so, &m->ctx_sel, err) < 0 ||
 		    eng_selection_hash(e, e->context_fd, &m->ctx_sel, err) < 0)
 			return -1;
@@ -567,7 +583,8 @@ static int job_key(struct run_job *j, struct plate_error **err)
 	for (size_t i = 0; i < j->n_mounts; i++)
 		eng_hash_field(&d, j->mounts[i].pm->spec);
 	for (size_t i = 0; i < j->n_mounts; i++)
-		if (j->mounts[i].pm->type == PLAN_MOUNT_BIND && bind_key(j, &j->mounts[i], &d, err) < 0)
+		if (j->mounts[i].pm->type == PLAN_MOUNT_BIND &&
+		    bind_key(j, &j->mounts[i], &d, err) < 0)
 			goto out;
 	digest_final(&d, j->key);
 	r = 0;
@@ -584,7 +601,8 @@ static int job_root(struct run_job *j, struct plate_error **err)
 	struct eng_etc etc;
 	int r;
 
-	if (eng_scratch(e, "upper", &j->upper, err) < 0 || eng_scratch(e, "work", &j->work, err) < 0 ||
+	if (eng_scratch(e, "upper", &j->upper, err) < 0 ||
+	    eng_scratch(e, "work", &j->work, err) < 0 ||
 	    eng_layers_lowers(e, &st->layers, &j->lowers, &j->n_lowers, err) < 0)
 		return -1;
 	if (j->n_lowers == 0) {
@@ -594,7 +612,9 @@ static int job_root(struct run_job *j, struct plate_error **err)
 	if (!st->workdir_exists) {
 		_cleanup_free_ char *mnt = NULL, *vwork = NULL;
 		/* Its own workdir: a volatile overlay's cannot be mounted again. */
-		struct eng_view v = { .lowers = j->lowers, .n_lowers = j->n_lowers, .upper = j->upper };
+		struct eng_view v = { .lowers = j->lowers,
+				      .n_lowers = j->n_lowers,
+				      .upper = j->upper };
 		if (eng_scratch(e, "mnt", &mnt, err) < 0 || eng_scratch(e, "work", &vwork, err) < 0)
 			return -1;
 		v.work = vwork;
@@ -636,7 +656,8 @@ static int prepare_bind(struct run_job *j, struct run_mount *m, struct plate_err
 				return -1;
 		} else if (strcmp(m->from->image, "scratch") != 0) {
 			const struct store_image *img;
-			if (eng_image_get(e, m->from->image, e->plan->target_platform, &img, err) < 0 ||
+			if (eng_image_get(e, m->from->image, e->plan->target_platform, &img, err) <
+				    0 ||
 			    eng_image_layers(e, img, &m->layers, err) < 0)
 				return -1;
 		}
@@ -681,19 +702,26 @@ static int job_sandbox_mounts(struct run_job *j, struct plate_error **err)
 		case PLAN_MOUNT_BIND:
 			if (prepare_bind(j, m, err) < 0)
 				return -1;
-			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND, .source = "/",
+			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND,
+						      .source = "/",
 						      .target = m->target,
-						      .flags = m->pm->readonly ? SANDBOX_MOUNT_READONLY : 0 };
+						      .flags = m->pm->readonly
+								       ? SANDBOX_MOUNT_READONLY
+								       : 0 };
 			break;
 		case PLAN_MOUNT_CACHE:
 			if (prepare_cache(j->c, m, err) < 0)
 				return -1;
-			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND, .source = m->host,
+			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND,
+						      .source = m->host,
 						      .target = m->target,
-						      .flags = m->pm->readonly ? SANDBOX_MOUNT_READONLY : 0 };
+						      .flags = m->pm->readonly
+								       ? SANDBOX_MOUNT_READONLY
+								       : 0 };
 			break;
 		case PLAN_MOUNT_TMPFS:
-			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_TMPFS, .target = m->target,
+			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_TMPFS,
+						      .target = m->target,
 						      .tmpfs_size = m->pm->size };
 			break;
 		case PLAN_MOUNT_SECRET:
@@ -702,8 +730,10 @@ static int job_sandbox_mounts(struct run_job *j, struct plate_error **err)
 				return -1;
 			if (pr > 0)
 				continue; /* not provided, or env= only */
-			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND, .source = m->host,
-						      .target = m->target, .flags = SANDBOX_MOUNT_READONLY };
+			*sm = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND,
+						      .source = m->host,
+						      .target = m->target,
+						      .flags = SANDBOX_MOUNT_READONLY };
 			break;
 		case PLAN_MOUNT_SSH:
 		default:
@@ -724,10 +754,11 @@ static int job_sandbox_mounts(struct run_job *j, struct plate_error **err)
 			return plate_err_new(err, errno, "cannot write the here-document script");
 		free(j->cmd.script);
 		j->cmd.script = steal_pointer(&path);
-		j->smounts[j->n_smounts++] = (struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND,
-								     .source = j->cmd.script,
-								     .target = j->cmd.script_name,
-								     .flags = SANDBOX_MOUNT_READONLY };
+		j->smounts[j->n_smounts++] =
+			(struct sandbox_mount){ .type = SANDBOX_MOUNT_BIND,
+						.source = j->cmd.script,
+						.target = j->cmd.script_name,
+						.flags = SANDBOX_MOUNT_READONLY };
 	}
 	return 0;
 }
@@ -773,12 +804,14 @@ static int exec_chroot(struct run_job *j, struct plate_error **err)
 	struct engine *e = j->c->e;
 	struct sandbox_spec *sp = &j->spec;
 	_cleanup_free_ char *mnt = NULL;
-	struct eng_view v = { .lowers = j->lowers, .n_lowers = j->n_lowers, .upper = j->upper,
-			      .run = true };
+	struct eng_view v = {
+		.lowers = j->lowers, .n_lowers = j->n_lowers, .upper = j->upper, .run = true
+	};
 
 	if (j->n_smounts > 0)
 		return plate_err_new(err, ENOTSUP,
-				     "RUN --mount and here-document scripts need a mount namespace, "
+				     "RUN --mount and here-document scripts need a mount "
+				     "namespace, "
 				     "which chroot isolation has not (namespaces and mounts are "
 				     "refused here): run plate where it can make namespaces (root "
 				     "on a host, or rootless with user namespaces)");
@@ -842,9 +875,10 @@ static int job_exec(struct run_job *j, struct plate_error **err)
 	j->c->process_seconds = j->result.seconds;
 	if (j->result.status != 0) {
 		_cleanup_free_ char *tail = tail_lines(&j->out);
-		_cleanup_free_ char *shown = eng_quote_list((const char *const *)j->cmd.argv.v,
-							    j->cmd.argv.n);
-		return plate_err_new(err, 0, "process %s did not complete successfully: exit code: %d%s",
+		_cleanup_free_ char *shown =
+			eng_quote_list((const char *const *)j->cmd.argv.v, j->cmd.argv.n);
+		return plate_err_new(err, 0,
+				     "process %s did not complete successfully: exit code: %d%s",
 				     shown ? shown : "?", j->result.status, tail ? tail : "");
 	}
 	return 0;

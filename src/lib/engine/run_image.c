@@ -36,11 +36,12 @@ static int check_namespaces(struct plate_error **err)
 	if (sandbox_isolation_detect(&iso, err) < 0)
 		return -1;
 	if (iso != SANDBOX_ISOLATION_NAMESPACES)
-		return plate_err_new(err, ENOTSUP,
-				     "plate run needs namespaces and mounts, which are refused here "
-				     "(a container's default seccomp profile or capabilities; builds "
-				     "use chroot isolation there): run it where plate can make "
-				     "namespaces (root on a host, or rootless)");
+		return plate_err_new(
+			err, ENOTSUP,
+			"plate run needs namespaces and mounts, which are refused here "
+			"(a container's default seccomp profile or capabilities; builds "
+			"use chroot isolation there): run it where plate can make "
+			"namespaces (root on a host, or rootless)");
 	return 0;
 }
 
@@ -82,8 +83,7 @@ int engine_run(const struct engine_run_options *o, int *status, struct plate_err
 	if (check_namespaces(err) < 0)
 		goto out;
 	if (store_image_resolve(o->store, o->image, platform, &img, err) < 0 ||
-	    run_platform_check(img, err) < 0 ||
-	    store_txn_begin(o->store, &e->txn, err) < 0 ||
+	    run_platform_check(img, err) < 0 || store_txn_begin(o->store, &e->txn, err) < 0 ||
 	    eng_scratch(e, "empty", &e->empty_dir, err) < 0 ||
 	    eng_scratch(e, "empty", &e->empty_dir2, err) < 0 ||
 	    eng_scratch(e, "sandbox", &e->sandbox_tmp, err) < 0 ||
@@ -98,12 +98,17 @@ int engine_run(const struct engine_run_options *o, int *status, struct plate_err
 		n_lowers = 1;
 	}
 	{
-		struct run_prep p = { .cwd = o->workdir ? o->workdir
-						       : c->working_dir ? c->working_dir : "/",
-				      .user = o->user ? o->user : c->user, .resolved = &user };
+		struct run_prep p = { .cwd = o->workdir	      ? o->workdir
+					     : c->working_dir ? c->working_dir
+							      : "/",
+				      .user = o->user ? o->user : c->user,
+				      .resolved = &user };
 		/* Its own workdir: a volatile overlay's cannot be mounted again. */
-		struct eng_view v = { .lowers = lowers, .n_lowers = n_lowers, .upper = upper,
-				      .work = vwork, .mountpoint = mnt };
+		struct eng_view v = { .lowers = lowers,
+				      .n_lowers = n_lowers,
+				      .upper = upper,
+				      .work = vwork,
+				      .mountpoint = mnt };
 		if (eng_view_run(e, &v, 1, run_prepare_in_view, &p, err) < 0)
 			goto out;
 	}

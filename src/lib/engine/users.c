@@ -105,8 +105,8 @@ static bool pw_match(void *ctx, const char *line, size_t len)
 }
 
 struct gr_query {
-	const char *name;       /* group by name, or NULL */
-	const char *member;     /* collect groups listing this user, or NULL */
+	const char *name;   /* group by name, or NULL */
+	const char *member; /* collect groups listing this user, or NULL */
 	bool found;
 	unsigned long gid;
 	struct eng_user *user;
@@ -137,8 +137,8 @@ static bool gr_match(void *ctx, const char *line, size_t len)
 		const char *comma = memchr(p, ',', (size_t)(end - p));
 		size_t ml = comma ? (size_t)(comma - p) : (size_t)(end - p);
 		if (ml == strlen(q->member) && memcmp(p, q->member, ml) == 0) {
-			gid_t *grown = realloc(q->user->groups,
-					       (q->user->n_groups + 1) * sizeof(*grown));
+			gid_t *grown =
+				realloc(q->user->groups, (q->user->n_groups + 1) * sizeof(*grown));
 			if (grown == NULL) {
 				q->failed = true;
 				return true;
@@ -202,7 +202,8 @@ static int layers_read(const struct eng_layers *ls, const char *path, char **dat
 			name[n] = '\0';
 			if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 				if (errno != ENOENT)
-					return plate_err_new(err, errno, "cannot look up '%s'", path);
+					return plate_err_new(err, errno, "cannot look up '%s'",
+							     path);
 				break; /* not in this layer */
 			}
 			if (layer_overlay_is_whiteout(&st))
@@ -218,7 +219,8 @@ static int layers_read(const struct eng_layers *ls, const char *path, char **dat
 			}
 			if (!S_ISDIR(st.st_mode))
 				return 0;
-			int sub = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub =
+				openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0)
 				return plate_err_new(err, errno, "cannot look up '%s'", path);
 			close(dir);
@@ -233,8 +235,7 @@ static int layers_read(const struct eng_layers *ls, const char *path, char **dat
 	return 0;
 }
 
-int eng_etc_from_layers(const struct eng_layers *ls, struct eng_etc *out,
-			struct plate_error **err)
+int eng_etc_from_layers(const struct eng_layers *ls, struct eng_etc *out, struct plate_error **err)
 {
 	memset(out, 0, sizeof(*out));
 	if (layers_read(ls, "etc/passwd", &out->passwd, &out->passwd_len, err) < 0 ||
@@ -252,8 +253,8 @@ void eng_etc_release(struct eng_etc *etc)
 	memset(etc, 0, sizeof(*etc));
 }
 
-int eng_user_resolve(const struct eng_etc *etc, const char *spec, bool groups,
-		     struct eng_user *out, struct plate_error **err)
+int eng_user_resolve(const struct eng_etc *etc, const char *spec, bool groups, struct eng_user *out,
+		     struct plate_error **err)
 {
 	_cleanup_free_ char *copy = strdup(spec);
 	const char *passwd = etc->passwd, *group = etc->group;
@@ -280,7 +281,8 @@ int eng_user_resolve(const struct eng_etc *etc, const char *spec, bool groups,
 		each_line(passwd ? passwd : "", passwd_len, pw_match, &pq);
 		if (!pq.found)
 			return plate_err_new(err, ENOENT,
-					     "unable to find user %s: no matching entries in passwd file",
+					     "unable to find user %s: no matching entries in "
+					     "passwd file",
 					     usr);
 		u.uid = (uid_t)pq.found_uid;
 	}
@@ -293,7 +295,8 @@ int eng_user_resolve(const struct eng_etc *etc, const char *spec, bool groups,
 			each_line(group ? group : "", group_len, gr_match, &gq);
 			if (!gq.found)
 				return plate_err_new(err, ENOENT,
-						     "unable to find group %s: no matching entries in group file",
+						     "unable to find group %s: no matching entries "
+						     "in group file",
 						     grp);
 			u.gid = (gid_t)gq.gid;
 		}

@@ -254,7 +254,8 @@ int eng_layers_add(struct eng_layers *ls, const struct eng_layer *l, struct plat
 	ls->v = grown;
 	if (dup_or_null(&c.diff_id, l->diff_id) < 0 || dup_or_null(&c.blob, l->blob) < 0 ||
 	    dup_or_null(&c.media_type, l->media_type) < 0 || dup_or_null(&c.path, l->path) < 0 ||
-	    dup_or_null(&c.cache_key, l->cache_key) < 0 || dup_or_null(&c.chain_key, l->chain_key) < 0) {
+	    dup_or_null(&c.cache_key, l->cache_key) < 0 ||
+	    dup_or_null(&c.chain_key, l->chain_key) < 0) {
 		eng_layer_release(&c);
 		return plate_err_new(err, ENOMEM, "out of memory");
 	}

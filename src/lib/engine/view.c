@@ -65,16 +65,20 @@ int eng_mkdir_p(int rootfd, const char *path, uid_t uid, gid_t gid, bool *create
 			const char *name = last ? last + 1 : copy;
 			if (last != NULL)
 				*last = '\0';
-			parent = eng_open_in_root(rootfd, last ? copy : "/", O_PATH | O_DIRECTORY, 0);
+			parent = eng_open_in_root(rootfd, last ? copy : "/", O_PATH | O_DIRECTORY,
+						  0);
 			if (last != NULL)
 				*last = '/';
 			if (parent < 0)
-				return plate_err_new(err, errno, "cannot create directory '%s'", copy);
+				return plate_err_new(err, errno, "cannot create directory '%s'",
+						     copy);
 			if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
-				return plate_err_new(err, errno, "cannot create directory '%s'", copy);
+				return plate_err_new(err, errno, "cannot create directory '%s'",
+						     copy);
 			fd = eng_open_in_root(rootfd, copy, O_RDONLY | O_DIRECTORY, 0);
 			if (fd < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, 0755) < 0)
-				return plate_err_new(err, errno, "cannot create directory '%s'", copy);
+				return plate_err_new(err, errno, "cannot create directory '%s'",
+						     copy);
 			if (created != NULL)
 				*created = true;
 		} else if (fd < 0) {
@@ -253,11 +257,14 @@ out:
 	return NULL;
 }
 
-int eng_view_run(struct engine *e, const struct eng_view *views, size_t n_views,
-		 eng_view_fn *fn, void *data, struct plate_error **err)
+int eng_view_run(struct engine *e, const struct eng_view *views, size_t n_views, eng_view_fn *fn,
+		 void *data, struct plate_error **err)
 {
-	struct view_job job = { .views = views, .n_views = n_views,
-				.empty = { e->empty_dir, e->empty_dir2 }, .fn = fn, .data = data };
+	struct view_job job = { .views = views,
+				.n_views = n_views,
+				.empty = { e->empty_dir, e->empty_dir2 },
+				.fn = fn,
+				.data = data };
 	pthread_t t;
 	int r;
 
@@ -268,7 +275,8 @@ int eng_view_run(struct engine *e, const struct eng_view *views, size_t n_views,
 	pthread_join(t, NULL);
 	if (job.rc < 0) {
 		if (job.err == NULL)
-			return plate_err_new(err, EIO, "internal error: view failed without an error");
+			return plate_err_new(err, EIO,
+					     "internal error: view failed without an error");
 		*err = job.err;
 		return -1;
 	}

@@ -55,7 +55,12 @@ struct rec {
 	bool remade; /* a directory removed and made again: opaque, no whiteouts beneath */
 };
 
-enum change_kind { CH_FILE, CH_DIR, CH_OPAQUE, CH_WHITEOUT };
+enum change_kind {
+	CH_FILE,
+	CH_DIR,
+	CH_OPAQUE,
+	CH_WHITEOUT
+};
 
 struct change {
 	enum change_kind kind;
@@ -65,8 +70,8 @@ struct change {
 
 struct copy_view {
 	const struct eng_view *v;
-	bool run; /* a RUN's root: /dev, /proc and /sys are not the image's */
-	int root; /* the mount point */
+	bool run;		/* a RUN's root: /dev, /proc and /sys are not the image's */
+	int root;		/* the mount point */
 	struct eng_strmap recs; /* path → struct rec (relative, "a/b") */
 	struct change *changes;
 	size_t n_changes, alloc_changes;
@@ -95,7 +100,8 @@ static struct timespec birth_time(int dirfd, const char *name)
 	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &stx) < 0 ||
 	    !(stx.stx_mask & STATX_BTIME))
 		return (struct timespec){ 0 };
-	return (struct timespec){ .tv_sec = stx.stx_btime.tv_sec, .tv_nsec = stx.stx_btime.tv_nsec };
+	return (struct timespec){ .tv_sec = stx.stx_btime.tv_sec,
+				  .tv_nsec = stx.stx_btime.tv_nsec };
 }
 
 static int join(const char *dir, const char *name, char **out, struct plate_error **err)
@@ -163,7 +169,8 @@ static int set_meta(int dirfd, const char *name, const struct stat *st, struct p
 	if (!S_ISLNK(st->st_mode) && fchmodat(dirfd, name, st->st_mode & 07777, 0) < 0)
 		return plate_err_new(err, errno, "cannot chmod '%s' in a copy view", name);
 	if (utimensat(dirfd, name, t, AT_SYMLINK_NOFOLLOW) < 0)
-		return plate_err_new(err, errno, "cannot set the times of '%s' in a copy view", name);
+		return plate_err_new(err, errno, "cannot set the times of '%s' in a copy view",
+				     name);
 	return 0;
 }
 
@@ -181,7 +188,8 @@ static int copy_xattrs(int from, int to, const char *name, struct plate_error **
 			continue;
 		n = fgetxattr(from, x, value, sizeof(value));
 		if (n >= 0 && fsetxattr(to, x, value, (size_t)n, 0) < 0)
-			return plate_err_new(err, errno, "cannot copy attribute '%s' of '%s'", x, name);
+			return plate_err_new(err, errno, "cannot copy attribute '%s' of '%s'", x,
+					     name);
 	}
 	return 0;
 }
@@ -203,8 +211,8 @@ static int copy_file(int from_dir, int to_dir, const char *name, const struct st
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return plate_err_new(err, n < 0 ? errno : EIO, "cannot copy '%s' into a copy view",
-					     name);
+			return plate_err_new(err, n < 0 ? errno : EIO,
+					     "cannot copy '%s' into a copy view", name);
 		left -= n;
 	}
 	return copy_xattrs(in, out, name, err);
@@ -258,10 +266,12 @@ static int apply_entry(int from, int to, const char *name, bool link, struct pla
 			return plate_err_new(err, errno, "cannot read layer link '%s'", name);
 		target[n] = '\0';
 		if (symlinkat(target, to, name) < 0)
-			return plate_err_new(err, errno, "cannot create link '%s' in a copy view", name);
+			return plate_err_new(err, errno, "cannot create link '%s' in a copy view",
+					     name);
 	} else if (S_ISFIFO(st.st_mode)) {
 		if (mkfifoat(to, name, 0600) < 0)
-			return plate_err_new(err, errno, "cannot create fifo '%s' in a copy view", name);
+			return plate_err_new(err, errno, "cannot create fifo '%s' in a copy view",
+					     name);
 	} else if (link && linkat(from, name, to, name, 0) == 0) {
 		return 0;
 	} else if (copy_file(from, to, name, &st, err) < 0) {
@@ -327,15 +337,21 @@ static int record_tree(struct copy_view *cv, int dirfd, const char *rel, struct 
 			r = plate_err_new(err, ENOMEM, "out of memory");
 			break;
 		}
-		*rec = (struct rec){ .mode = st.st_mode, .uid = st.st_uid, .gid = st.st_gid,
-				     .ino = st.st_ino, .size = st.st_size, .mtime = st.st_mtim,
+		*rec = (struct rec){ .mode = st.st_mode,
+				     .uid = st.st_uid,
+				     .gid = st.st_gid,
+				     .ino = st.st_ino,
+				     .size = st.st_size,
+				     .mtime = st.st_mtim,
 				     .ctime = st.st_ctim };
 		if (S_ISDIR(st.st_mode)) {
 			rec->btime = birth_time(dirfd, de->d_name);
-			_cleanup_close_ int sub = openat(dirfd, de->d_name,
-							 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int sub =
+				openat(dirfd, de->d_name,
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0)
-				r = plate_err_new(err, errno, "cannot open '%s' in a copy view", path);
+				r = plate_err_new(err, errno, "cannot open '%s' in a copy view",
+						  path);
 			else
 				r = record_tree(cv, sub, path, err);
 		}
@@ -410,9 +426,11 @@ static int diff_tree(struct copy_view *cv, int dirfd, const char *rel, bool fres
 			if (old != NULL && S_ISDIR(old->mode))
 				old->remade = true;
 			if (old == NULL || old->ino != st.st_ino ||
-			    (old->mode & S_IFMT) != (st.st_mode & S_IFMT) || old->mode != st.st_mode ||
-			    old->uid != st.st_uid || old->gid != st.st_gid || old->size != st.st_size ||
-			    !same_time(old->mtime, st.st_mtim) || !same_time(old->ctime, st.st_ctim)) {
+			    (old->mode & S_IFMT) != (st.st_mode & S_IFMT) ||
+			    old->mode != st.st_mode || old->uid != st.st_uid ||
+			    old->gid != st.st_gid || old->size != st.st_size ||
+			    !same_time(old->mtime, st.st_mtim) ||
+			    !same_time(old->ctime, st.st_ctim)) {
 				r = add_change(cv, CH_FILE, path, NULL, err);
 				any = 1;
 			}
@@ -425,12 +443,14 @@ static int diff_tree(struct copy_view *cv, int dirfd, const char *rel, bool fres
 				      (old->ino != st.st_ino || !S_ISDIR(old->mode) ||
 				       !same_time(old->btime, birth_time(dirfd, de->d_name)));
 			bool is_new = old == NULL || remade;
-			_cleanup_close_ int sub = openat(dirfd, de->d_name,
-							 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int sub =
+				openat(dirfd, de->d_name,
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			int below;
 
 			if (sub < 0) {
-				r = plate_err_new(err, errno, "cannot open '%s' in a copy view", path);
+				r = plate_err_new(err, errno, "cannot open '%s' in a copy view",
+						  path);
 				break;
 			}
 			if (remade)
@@ -486,8 +506,7 @@ static int find_removed(struct copy_view *cv, struct plate_error **err)
 /* A path of the tree, symlinks refused on the way: a process the command left behind may
  * still change the tree while its changes are collected, and plate runs as root there.
  * Returns the parent directory (closed by the caller) and points *name at the last part. */
-static int open_parent_in(int root, const char *path, const char **name,
-			  struct plate_error **err)
+static int open_parent_in(int root, const char *path, const char **name, struct plate_error **err)
 {
 	_cleanup_free_ char *parent = strdup(path);
 	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
@@ -526,9 +545,11 @@ static int ensure_parents(struct copy_view *cv, int upper, const char *path,
 			if (dir < 0)
 				return -1;
 			if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-				return plate_err_new(err, errno, "cannot stat '%s' in a copy view", copy);
+				return plate_err_new(err, errno, "cannot stat '%s' in a copy view",
+						     copy);
 			if (mkdirat(upper, copy, 0700) < 0)
-				return plate_err_new(err, errno, "cannot create '%s' in the layer", copy);
+				return plate_err_new(err, errno, "cannot create '%s' in the layer",
+						     copy);
 			if (set_meta(upper, copy, &st, err) < 0)
 				return -1;
 		}
@@ -541,7 +562,8 @@ static int ensure_parents(struct copy_view *cv, int upper, const char *path,
  * form, which rootless overlays use too, needs no CAP_SYS_ADMIN. */
 static int set_opaque(int upper, const char *path, struct plate_error **err)
 {
-	_cleanup_close_ int fd = openat(upper, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd =
+		openat(upper, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0 || fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) < 0)
 		return plate_err_new(err, errno, "cannot mark '%s' opaque in the layer", path);
@@ -588,7 +610,8 @@ static int apply_changes(struct copy_view *cv, struct plate_error **err)
 			if (ensure_parents(cv, upper, c->path, err) < 0)
 				return -1;
 			if (mkdirat(upper, c->path, 0700) < 0 && errno != EEXIST)
-				return plate_err_new(err, errno, "cannot create '%s' in the layer", c->path);
+				return plate_err_new(err, errno, "cannot create '%s' in the layer",
+						     c->path);
 			if (c->kind == CH_OPAQUE && set_opaque(upper, c->path, err) < 0)
 				return -1;
 			break;
@@ -596,7 +619,8 @@ static int apply_changes(struct copy_view *cv, struct plate_error **err)
 			if (ensure_parents(cv, upper, c->path, err) < 0)
 				return -1;
 			if (mknodat(upper, c->path, S_IFCHR, makedev(0, 0)) < 0)
-				return plate_err_new(err, errno, "cannot make a whiteout for '%s'", c->path);
+				return plate_err_new(err, errno, "cannot make a whiteout for '%s'",
+						     c->path);
 			break;
 		default:
 			PLATE_BUG("change kind %d", (int)c->kind);
@@ -605,7 +629,8 @@ static int apply_changes(struct copy_view *cv, struct plate_error **err)
 	/* Directory metadata last: adding entries above moved their mtimes. */
 	for (size_t i = cv->n_changes; i-- > 0;) {
 		const struct change *c = &cv->changes[i];
-		if ((c->kind == CH_DIR || c->kind == CH_OPAQUE) && set_meta(upper, c->path, &c->st, err) < 0)
+		if ((c->kind == CH_DIR || c->kind == CH_OPAQUE) &&
+		    set_meta(upper, c->path, &c->st, err) < 0)
 			return -1;
 	}
 	return 0;

@@ -41,8 +41,8 @@ static int dup_optional(const char *s, char **out)
 }
 
 int finding_report_add(struct finding_report *r, const char *id, enum finding_severity severity,
-		     const char *file, unsigned line, const char *path, const char *fix,
-		     struct plate_error **err, const char *fmt, ...)
+		       const char *file, unsigned line, const char *path, const char *fix,
+		       struct plate_error **err, const char *fmt, ...)
 {
 	struct finding f = { .severity = severity, .line = line };
 	va_list ap;
@@ -90,7 +90,7 @@ static bool skipped(const char *id, const char *const *skip)
 }
 
 void finding_report_apply_policy(struct finding_report *r, const char *const *skip,
-			       bool errors_on_warnings)
+				 bool errors_on_warnings)
 {
 	size_t kept = 0;
 
@@ -173,7 +173,7 @@ static int set_optional(json_t *obj, const char *key, const char *value)
 }
 
 int finding_report_render_json(const struct finding_report *r, struct buf *out,
-			     struct plate_error **err)
+			       struct plate_error **err)
 {
 	_cleanup_free_ char *text = NULL;
 	json_t *doc = json_object(), *list = json_array(), *summary = json_object();
@@ -210,7 +210,8 @@ int finding_report_render_json(const struct finding_report *r, struct buf *out,
 	rc = 0;
 	goto out;
 oom:
-	rc = plate_err_new(err, ENOMEM, "cannot render findings as JSON (out of memory or text not UTF-8)");
+	rc = plate_err_new(err, ENOMEM,
+			   "cannot render findings as JSON (out of memory or text not UTF-8)");
 out:
 	json_decref(list);
 	json_decref(summary);

@@ -51,7 +51,7 @@ struct finding {
 	unsigned line; /* 1-based; 0 when no line applies */
 	char *path;    /* a path inside the image, or NULL */
 	char *message;
-	char *fix;     /* NULL when there is no one-line fix */
+	char *fix; /* NULL when there is no one-line fix */
 };
 
 struct finding_report {
@@ -59,14 +59,17 @@ struct finding_report {
 	size_t n, alloc;
 };
 
-#define FINDING_REPORT_INIT { .items = NULL, .n = 0, .alloc = 0 }
+#define FINDING_REPORT_INIT                       \
+	{                                         \
+		.items = NULL, .n = 0, .alloc = 0 \
+	}
 
 const char *finding_severity_name(enum finding_severity s);
 
 /* Adds a finding; file, path and fix may be NULL.  The message is printf-formatted. */
 int finding_report_add(struct finding_report *r, const char *id, enum finding_severity severity,
-		     const char *file, unsigned line, const char *path, const char *fix,
-		     struct plate_error **err, const char *fmt, ...)
+		       const char *file, unsigned line, const char *path, const char *fix,
+		       struct plate_error **err, const char *fmt, ...)
 	__attribute__((format(printf, 9, 10)));
 
 void finding_report_release(struct finding_report *r);
@@ -74,7 +77,7 @@ void finding_report_release(struct finding_report *r);
 /* skip: IDs to drop (case-sensitive, as BuildKit), "all" drops every finding; NULL-terminated
  * or NULL.  errors_on_warnings raises every warning to an error. */
 void finding_report_apply_policy(struct finding_report *r, const char *const *skip,
-			       bool errors_on_warnings);
+				 bool errors_on_warnings);
 
 size_t finding_report_count(const struct finding_report *r, enum finding_severity severity);
 
@@ -83,6 +86,6 @@ void finding_report_sort(struct finding_report *r);
 
 int finding_report_render_text(const struct finding_report *r, struct buf *out);
 int finding_report_render_json(const struct finding_report *r, struct buf *out,
-			     struct plate_error **err);
+			       struct plate_error **err);
 
 #endif

@@ -206,10 +206,10 @@ int ignore_glob_translate(const char *p, size_t len, enum ignore_kind *kind, str
 /* --- 3. Go RE2 parsing of the translated expression ----------------------------------- */
 
 enum op {
-	OP_SET,   /* consume one rune in the set, go to next */
+	OP_SET,	  /* consume one rune in the set, go to next */
 	OP_SPLIT, /* go to next and alt without consuming */
 	OP_BEGIN, /* go to next at the start of the text */
-	OP_END,   /* go to next at the end of the text */
+	OP_END,	  /* go to next at the end of the text */
 	OP_MATCH,
 };
 
@@ -220,9 +220,18 @@ enum set_kind {
 	SET_CLASS,     /* ranges[arg .. arg + n) as (lo, hi) pairs, possibly negated */
 };
 
-enum quant { Q_ONE, Q_STAR, Q_OPT };
+enum quant {
+	Q_ONE,
+	Q_STAR,
+	Q_OPT
+};
 
-enum atom_kind { A_SET, A_BEGIN, A_END, A_GROUP /* (.*\/) */ };
+enum atom_kind {
+	A_SET,
+	A_BEGIN,
+	A_END,
+	A_GROUP /* (.*\/) */
+};
 
 struct atom {
 	enum atom_kind kind;
@@ -249,20 +258,20 @@ struct inst {
  * on every ASCII character and the epsilon closure of every state, precomputed, so that a
  * step is a few AND/OR operations (see small_run()). */
 struct small {
-	uint64_t ascii[128];	  /* states whose set holds that character */
-	uint64_t sets;		  /* all OP_SET states */
-	uint64_t cl_mid[64];	  /* closure of each state, text before and after */
-	uint64_t cl_end[64];	  /* ... at the end of the text */
+	uint64_t ascii[128];	     /* states whose set holds that character */
+	uint64_t sets;		     /* all OP_SET states */
+	uint64_t cl_mid[64];	     /* closure of each state, text before and after */
+	uint64_t cl_end[64];	     /* ... at the end of the text */
 	uint64_t init_mid, init_end; /* closure of state 0 at the start, text follows / empty */
-	uint8_t next[64];	  /* successor of each OP_SET state */
+	uint8_t next[64];	     /* successor of each OP_SET state */
 };
 
 struct ignore_prog {
 	struct inst *inst;
 	size_t n_inst;
 	struct small *small; /* NULL when there are more than 64 states */
-	uint32_t *ranges; /* (lo, hi) pairs */
-	char *prefix;     /* bytes every match starts with */
+	uint32_t *ranges;    /* (lo, hi) pairs */
+	char *prefix;	     /* bytes every match starts with */
 	size_t prefix_len;
 	char *suffix; /* bytes every match ends with */
 	size_t suffix_len;
@@ -283,8 +292,8 @@ struct compiler {
 static int comp_error(struct compiler *c, const char *what, const char *at, size_t at_len)
 {
 	if (at != NULL)
-		return plate_err_new(c->err, 0, "%s \"%.*s\" in pattern \"%s\"", what, (int)at_len, at,
-				     c->pattern);
+		return plate_err_new(c->err, 0, "%s \"%.*s\" in pattern \"%s\"", what, (int)at_len,
+				     at, c->pattern);
 	return plate_err_new(c->err, 0, "%s in pattern \"%s\"", what, c->pattern);
 }
 
@@ -323,7 +332,8 @@ static int parse_escape(struct compiler *c, uint32_t *out)
 		return comp_error(c, "trailing backslash", NULL, 0);
 	r = peek_rune(c, &w);
 	c->i += w;
-	if (r < 0x80 && !(r >= '0' && r <= '9') && !(r >= 'a' && r <= 'z') && !(r >= 'A' && r <= 'Z')) {
+	if (r < 0x80 && !(r >= '0' && r <= '9') && !(r >= 'a' && r <= 'z') &&
+	    !(r >= 'A' && r <= 'Z')) {
 		*out = r;
 		return 0;
 	}
@@ -352,12 +362,24 @@ static const struct posix_class {
 	const char *ranges;
 	size_t len;
 } posix_classes[] = {
-#define POSIX(n, r) { n, r, sizeof(r) - 1 }
-	POSIX("alnum", "09AZaz"),  POSIX("alpha", "AZaz"),        POSIX("ascii", "\x00\x7f"),
-	POSIX("blank", "\t\t  "),  POSIX("cntrl", "\x00\x1f\x7f\x7f"), POSIX("digit", "09"),
-	POSIX("graph", "!~"),      POSIX("lower", "az"),          POSIX("print", " ~"),
-	POSIX("punct", "!/:@[`{~"), POSIX("space", "\t\r  "),      POSIX("upper", "AZ"),
-	POSIX("word", "09AZ__az"), POSIX("xdigit", "09AFaf"),
+#define POSIX(n, r)                 \
+	{                           \
+		n, r, sizeof(r) - 1 \
+	}
+	POSIX("alnum", "09AZaz"),
+	POSIX("alpha", "AZaz"),
+	POSIX("ascii", "\x00\x7f"),
+	POSIX("blank", "\t\t  "),
+	POSIX("cntrl", "\x00\x1f\x7f\x7f"),
+	POSIX("digit", "09"),
+	POSIX("graph", "!~"),
+	POSIX("lower", "az"),
+	POSIX("print", " ~"),
+	POSIX("punct", "!/:@[`{~"),
+	POSIX("space", "\t\r  "),
+	POSIX("upper", "AZ"),
+	POSIX("word", "09AZ__az"),
+	POSIX("xdigit", "09AFaf"),
 #undef POSIX
 };
 
@@ -380,7 +402,8 @@ static int parse_named_class(struct compiler *c)
 	negated = name_len > 0 && t[2] == '^';
 	for (size_t k = 0; k < sizeof(posix_classes) / sizeof(posix_classes[0]); k++) {
 		size_t nl = strlen(posix_classes[k].name);
-		if (name_len == nl + negated && memcmp(t + 2 + negated, posix_classes[k].name, nl) == 0)
+		if (name_len == nl + negated &&
+		    memcmp(t + 2 + negated, posix_classes[k].name, nl) == 0)
 			pc = &posix_classes[k];
 	}
 	if (pc == NULL)
@@ -438,7 +461,8 @@ static int parse_class(struct compiler *c, struct atom *a)
 			if (parse_class_char(c, &hi) < 0)
 				return -1;
 			if (hi < lo)
-				return comp_error(c, "invalid character class range", c->re + rng, c->i - rng);
+				return comp_error(c, "invalid character class range", c->re + rng,
+						  c->i - rng);
 		}
 		if (add_range(c, lo, hi) < 0)
 			return -1;
@@ -461,7 +485,8 @@ static int parse_expression(struct compiler *c)
 		case '*':
 		case '?':
 			/* the translation only puts these after a class, '.' or the group */
-			if (prev == NULL || prev->kind == A_BEGIN || prev->kind == A_END || prev->q != Q_ONE)
+			if (prev == NULL || prev->kind == A_BEGIN || prev->kind == A_END ||
+			    prev->q != Q_ONE)
 				return comp_error(c, "unsupported repetition", NULL, 0);
 			prev->q = r == '*' ? Q_STAR : Q_OPT;
 			c->i++;
@@ -611,7 +636,8 @@ static int emit_program(struct compiler *c, struct ignore_prog *g)
 static bool atom_is_literal(const struct atom *a)
 {
 	/* U+FFFD also matches any invalid byte, so it has no fixed encoding */
-	return a->kind == A_SET && a->q == Q_ONE && a->set == SET_RUNE && a->arg != IGNORE_RUNE_ERROR;
+	return a->kind == A_SET && a->q == Q_ONE && a->set == SET_RUNE &&
+	       a->arg != IGNORE_RUNE_ERROR;
 }
 
 /* Cheap necessary conditions checked before running the automaton: literal text at both
@@ -647,7 +673,9 @@ static int derive_filters(struct compiler *c, struct ignore_prog *g)
 
 	for (k = 0; k < c->n_atoms && slashes >= 0; k++) {
 		const struct atom *a = &c->atoms[k];
-		struct inst probe = { .set = (uint8_t)a->set, .negated = a->negated, .arg = a->arg, .n = a->n };
+		struct inst probe = {
+			.set = (uint8_t)a->set, .negated = a->negated, .arg = a->arg, .n = a->n
+		};
 
 		if (a->kind == A_GROUP)
 			slashes = -1;
@@ -679,8 +707,8 @@ void ignore_prog_free(struct ignore_prog *g)
 	free(g);
 }
 
-int ignore_prog_compile(const char *re, size_t len, const char *pattern,
-			struct ignore_prog **out, struct plate_error **err)
+int ignore_prog_compile(const char *re, size_t len, const char *pattern, struct ignore_prog **out,
+			struct plate_error **err)
 {
 	struct compiler c = { .re = re, .len = len, .pattern = pattern, .err = err };
 	struct ignore_prog *g;
@@ -757,7 +785,8 @@ static void closure(const struct ignore_prog *g, struct states *s, bool at_begin
 			if (in->op == OP_SPLIT) {
 				to[nto++] = in->next;
 				to[nto++] = in->alt;
-			} else if ((in->op == OP_BEGIN && at_begin) || (in->op == OP_END && at_end)) {
+			} else if ((in->op == OP_BEGIN && at_begin) ||
+				   (in->op == OP_END && at_end)) {
 				to[nto++] = in->next;
 			}
 			for (int k = 0; k < nto; k++) {

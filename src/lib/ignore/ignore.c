@@ -127,8 +127,8 @@ static int add_pattern(struct ignore *m, const char *raw, struct plate_error **e
 	if (len == 0)
 		return 0;
 	if (len > IGNORE_MAX_PATTERN_LEN)
-		return plate_err_new(err, 0, "pattern \"%.40s...\" too long (more than %d bytes)", s,
-				     IGNORE_MAX_PATTERN_LEN);
+		return plate_err_new(err, 0, "pattern \"%.40s...\" too long (more than %d bytes)",
+				     s, IGNORE_MAX_PATTERN_LEN);
 	clean = malloc(len + 2);
 	if (clean == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
@@ -173,13 +173,13 @@ out:
 	return rc;
 }
 
-int ignore_new(const char *const *patterns, size_t n, struct ignore **out,
-	       struct plate_error **err)
+int ignore_new(const char *const *patterns, size_t n, struct ignore **out, struct plate_error **err)
 {
 	_cleanup_(cleanup_ignorep) struct ignore *m = NULL;
 
 	if (n > IGNORE_MAX_PATTERNS)
-		return plate_err_new(err, E2BIG, "too many patterns (more than %d)", IGNORE_MAX_PATTERNS);
+		return plate_err_new(err, E2BIG, "too many patterns (more than %d)",
+				     IGNORE_MAX_PATTERNS);
 	m = calloc(1, sizeof(*m));
 	if (m == NULL || (m->pats = calloc(n + 1, sizeof(*m->pats))) == NULL ||
 	    (m->next_exception = calloc(n + 1, sizeof(*m->next_exception))) == NULL)
@@ -319,7 +319,8 @@ bool ignore_match(const struct ignore *m, const char *path)
 		if (sb.dir != NULL) {
 			n = count_slashes(sb.dir, sb.dlen);
 			size_t *cuts = cut_stack;
-			if (n > CUTS_STACK && (cuts = heap_cuts = malloc(n * sizeof(*cuts))) == NULL)
+			if (n > CUTS_STACK &&
+			    (cuts = heap_cuts = malloc(n * sizeof(*cuts))) == NULL)
 				return true;
 			sb.ncuts = list_cuts(sb.dir, sb.dlen, cuts);
 			sb.cuts = cuts;
@@ -333,15 +334,16 @@ bool ignore_match(const struct ignore *m, const char *path)
 	return false;
 }
 
-bool ignore_match_entry(const struct ignore *m, const struct ignore_dir *parent,
-			const char *path, struct ignore_dir *as_dir)
+bool ignore_match_entry(const struct ignore *m, const struct ignore_dir *parent, const char *path,
+			struct ignore_dir *as_dir)
 {
 	size_t len = strlen(path);
 	int last = parent->last >= 0 && (size_t)parent->last < m->n ? parent->last : -1;
 
 	/* the entry's hits are the directory's plus those on the entry itself: only a later
 	 * pattern can change the answer */
-	const uint32_t *list = m->by_depth[parent->depth < DEPTH_LISTS ? parent->depth : DEPTH_LISTS - 1];
+	const uint32_t *list =
+		m->by_depth[parent->depth < DEPTH_LISTS ? parent->depth : DEPTH_LISTS - 1];
 	for (; *list != (uint32_t)-1 && (int)*list > last; list++) {
 		const struct pattern *p = &m->pats[*list];
 
@@ -379,8 +381,7 @@ static bool could_hit_below(const struct pattern *p, const char *d, size_t dlen)
 	}
 }
 
-bool ignore_dir_skippable(const struct ignore *m, const struct ignore_dir *dir,
-			  const char *dirpath)
+bool ignore_dir_skippable(const struct ignore *m, const struct ignore_dir *dir, const char *dirpath)
 {
 	size_t dlen = strlen(dirpath);
 

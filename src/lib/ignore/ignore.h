@@ -127,7 +127,7 @@ bool ignore_match(const struct ignore *m, const char *path);
  * IGNORE_DIR_ROOT (the context root, which itself is never matched).
  */
 struct ignore_dir {
-	int last;       /* last pattern hitting the directory or an ancestor, -1 for none */
+	int last;	/* last pattern hitting the directory or an ancestor, -1 for none */
 	unsigned depth; /* number of components of the directory's path, 0 for the root */
 };
 #define IGNORE_DIR_ROOT ((struct ignore_dir){ .last = -1, .depth = 0 })
@@ -139,8 +139,8 @@ struct ignore_dir {
  * input gives unspecified (but memory-safe) answers.  When `as_dir` is not NULL it
  * receives the state to pass for the entry's own entries if it is a directory.
  */
-bool ignore_match_entry(const struct ignore *m, const struct ignore_dir *parent,
-			const char *path, struct ignore_dir *as_dir);
+bool ignore_match_entry(const struct ignore *m, const struct ignore_dir *parent, const char *path,
+			struct ignore_dir *as_dir);
 
 /*
  * True when the directory `dirpath` (clean, as for ignore_match_entry(); `dir` is its
@@ -152,9 +152,9 @@ bool ignore_dir_skippable(const struct ignore *m, const struct ignore_dir *dir,
 
 /* Which file ignore_load_for() used. */
 enum ignore_source {
-	IGNORE_SOURCE_NONE,       /* neither file exists: no patterns */
+	IGNORE_SOURCE_NONE,	  /* neither file exists: no patterns */
 	IGNORE_SOURCE_DOCKERFILE, /* <Dockerfile>.dockerignore beside the Dockerfile */
-	IGNORE_SOURCE_CONTEXT,    /* .dockerignore at the context root */
+	IGNORE_SOURCE_CONTEXT,	  /* .dockerignore at the context root */
 };
 
 /*

@@ -71,8 +71,8 @@ struct ignore_prog;
 
 /* Parses a translated expression with Go RE2 rules.  Errors name `pattern` (the glob it
  * came from): Go's own rejections, and the escapes plate does not interpret. */
-int ignore_prog_compile(const char *re, size_t len, const char *pattern,
-			struct ignore_prog **out, struct plate_error **err);
+int ignore_prog_compile(const char *re, size_t len, const char *pattern, struct ignore_prog **out,
+			struct plate_error **err);
 void ignore_prog_free(struct ignore_prog *g);
 
 /* Whole-string match. */

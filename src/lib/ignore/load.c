@@ -61,7 +61,8 @@ static int try_file(int root, const char *name, const char *shown, char ***patte
 		 * it goes into the text, and the error is no longer located. */
 		_cleanup_error_ struct plate_error *inner = steal_pointer(err);
 		if (inner->line == 0)
-			return plate_err_new(err, inner->errno_value, "%s: %s", shown, inner->message);
+			return plate_err_new(err, inner->errno_value, "%s: %s", shown,
+					     inner->message);
 		return plate_err_new(err, inner->errno_value, "%s:%u:%u: %s", shown, inner->line,
 				     inner->column ? inner->column : 1, inner->message);
 	}
@@ -90,7 +91,8 @@ int ignore_load_for(int context_dirfd, int dockerfile_dirfd, const char *dockerf
 			dir = strdup("/");
 		else
 			dir = strndup(dockerfile_path, (size_t)(slash - dockerfile_path));
-		if (dir == NULL || asprintf(&name, "%s.dockerignore", slash ? slash + 1 : dockerfile_path) < 0)
+		if (dir == NULL ||
+		    asprintf(&name, "%s.dockerignore", slash ? slash + 1 : dockerfile_path) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
 		/* the Dockerfile's directory is the root its ignore file is resolved in */
 		dfd = openat(dockerfile_dirfd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);

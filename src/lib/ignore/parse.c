@@ -64,8 +64,8 @@ int ignore_file_parse(const char *buf, size_t len, char ***patterns, size_t *n,
 		pos += sl + (nl != NULL);
 		line++;
 		if (sl > IGNORE_MAX_LINE) {
-			plate_err_at(err, line, IGNORE_MAX_LINE + 1, "line too long (more than %d bytes)",
-				     IGNORE_MAX_LINE);
+			plate_err_at(err, line, IGNORE_MAX_LINE + 1,
+				     "line too long (more than %d bytes)", IGNORE_MAX_LINE);
 			goto fail;
 		}
 		if (sl > 0 && s[sl - 1] == '\r')
@@ -93,12 +93,14 @@ int ignore_file_parse(const char *buf, size_t len, char ***patterns, size_t *n,
 			goto fail;
 		}
 		if (sl > IGNORE_MAX_PATTERN_LEN) {
-			plate_err_at(err, line, (unsigned)(s - start) + 1, "pattern too long (more than %d bytes)",
+			plate_err_at(err, line, (unsigned)(s - start) + 1,
+				     "pattern too long (more than %d bytes)",
 				     IGNORE_MAX_PATTERN_LEN);
 			goto fail;
 		}
 		if (l.n == IGNORE_MAX_PATTERNS) {
-			plate_err_at(err, line, 1, "too many patterns (more than %d)", IGNORE_MAX_PATTERNS);
+			plate_err_at(err, line, 1, "too many patterns (more than %d)",
+				     IGNORE_MAX_PATTERNS);
 			goto fail;
 		}
 		if (plist_add(&l, s, sl, exception) < 0) {

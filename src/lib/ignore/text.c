@@ -31,7 +31,8 @@ size_t ignore_clean(const char *src, size_t len, char *dst)
 			r++;
 		} else if (src[r] == '.' && (r + 1 == len || src[r + 1] == '/')) {
 			r++;
-		} else if (src[r] == '.' && src[r + 1] == '.' && (r + 2 == len || src[r + 2] == '/')) {
+		} else if (src[r] == '.' && src[r + 1] == '.' &&
+			   (r + 2 == len || src[r + 2] == '/')) {
 			r += 2;
 			if (w > dotdot) {
 				/* drop the last element written */
@@ -70,7 +71,8 @@ bool ignore_is_clean_relative(const char *path, size_t len)
 		size_t end = slash ? (size_t)(slash - path) : len;
 		size_t n = end - i;
 
-		if (n == 0 || (n == 1 && path[i] == '.') || (n == 2 && path[i] == '.' && path[i + 1] == '.'))
+		if (n == 0 || (n == 1 && path[i] == '.') ||
+		    (n == 2 && path[i] == '.' && path[i + 1] == '.'))
 			return false;
 		i = end + 1;
 	}

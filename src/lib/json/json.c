@@ -82,7 +82,8 @@ json_t *json_load(const char *data, size_t len, size_t flags, const char *what,
 	v = json_loadb(data, len, flags, &jerr);
 	if (v == NULL)
 		plate_err_at(err, jerr.line > 0 ? (unsigned)jerr.line : 1,
-			     jerr.column > 0 ? (unsigned)jerr.column : 1, "%s: %s", what, jerr.text);
+			     jerr.column > 0 ? (unsigned)jerr.column : 1, "%s: %s", what,
+			     jerr.text);
 	return v;
 }
 
@@ -174,8 +175,8 @@ static const char *type_name(json_type t)
 
 /* Looks a key up; returns 1 when present and not null, 0 when absent (an error if
  * required), -1 on error. */
-static int lookup(const json_t *obj, const char *key, bool required, json_t **v,
-		  const char *where, struct plate_error **err)
+static int lookup(const json_t *obj, const char *key, bool required, json_t **v, const char *where,
+		  struct plate_error **err)
 {
 	if (!json_is_object(obj))
 		return plate_err_new(err, 0, "'%s' is not a JSON object", where);
@@ -191,8 +192,8 @@ static int lookup(const json_t *obj, const char *key, bool required, json_t **v,
 static int wrong_type(const json_t *v, const char *key, const char *want, const char *where,
 		      struct plate_error **err)
 {
-	return plate_err_new(err, 0, "'%s.%s' is %s, not %s", where, key,
-			     type_name(json_typeof(v)), want);
+	return plate_err_new(err, 0, "'%s.%s' is %s, not %s", where, key, type_name(json_typeof(v)),
+			     want);
 }
 
 int json_get_string(const json_t *obj, const char *key, bool required, const char **out,
@@ -209,8 +210,8 @@ int json_get_string(const json_t *obj, const char *key, bool required, const cha
 	return 0;
 }
 
-int json_get_int(const json_t *obj, const char *key, bool required, int64_t *out,
-		 const char *where, struct plate_error **err)
+int json_get_int(const json_t *obj, const char *key, bool required, int64_t *out, const char *where,
+		 struct plate_error **err)
 {
 	json_t *v = NULL;
 	int r = lookup(obj, key, required, &v, where, err);
@@ -223,8 +224,8 @@ int json_get_int(const json_t *obj, const char *key, bool required, int64_t *out
 	return 0;
 }
 
-int json_get_bool(const json_t *obj, const char *key, bool required, bool *out,
-		  const char *where, struct plate_error **err)
+int json_get_bool(const json_t *obj, const char *key, bool required, bool *out, const char *where,
+		  struct plate_error **err)
 {
 	json_t *v = NULL;
 	int r = lookup(obj, key, required, &v, where, err);
@@ -237,8 +238,8 @@ int json_get_bool(const json_t *obj, const char *key, bool required, bool *out,
 	return 0;
 }
 
-int json_get_typed(const json_t *obj, const char *key, json_type type, bool required,
-		   json_t **out, const char *where, struct plate_error **err)
+int json_get_typed(const json_t *obj, const char *key, json_type type, bool required, json_t **out,
+		   const char *where, struct plate_error **err)
 {
 	json_t *v = NULL;
 	int r = lookup(obj, key, required, &v, where, err);

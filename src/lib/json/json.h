@@ -55,13 +55,13 @@ int json_canonical(const json_t *v, char **out, size_t *len, struct plate_error 
  * always an error naming `where` (e.g. "manifest") and the key. */
 int json_get_string(const json_t *obj, const char *key, bool required, const char **out,
 		    const char *where, struct plate_error **err);
-int json_get_int(const json_t *obj, const char *key, bool required, int64_t *out,
-		 const char *where, struct plate_error **err);
-int json_get_bool(const json_t *obj, const char *key, bool required, bool *out,
-		  const char *where, struct plate_error **err);
+int json_get_int(const json_t *obj, const char *key, bool required, int64_t *out, const char *where,
+		 struct plate_error **err);
+int json_get_bool(const json_t *obj, const char *key, bool required, bool *out, const char *where,
+		  struct plate_error **err);
 /* The value must be an object or array (json_typeof == type); null counts as missing. */
-int json_get_typed(const json_t *obj, const char *key, json_type type, bool required,
-		   json_t **out, const char *where, struct plate_error **err);
+int json_get_typed(const json_t *obj, const char *key, json_type type, bool required, json_t **out,
+		   const char *where, struct plate_error **err);
 
 /* ---- templates (template.c) ----------------------------------------------------------------
  * The Go-template subset of docker's --format, over a JSON value ("dot"):

@@ -21,15 +21,29 @@
 /* Deeper nesting (blocks, parentheses) is refused: no real template comes close. */
 #define MAX_NESTING 32
 
-enum node_kind { NODE_TEXT, NODE_ACTION, NODE_IF, NODE_WITH, NODE_RANGE };
-enum arg_kind { ARG_DOT, ARG_FIELD, ARG_STRING, ARG_NUMBER, ARG_BOOL, ARG_FUNC, ARG_PIPE };
+enum node_kind {
+	NODE_TEXT,
+	NODE_ACTION,
+	NODE_IF,
+	NODE_WITH,
+	NODE_RANGE
+};
+enum arg_kind {
+	ARG_DOT,
+	ARG_FIELD,
+	ARG_STRING,
+	ARG_NUMBER,
+	ARG_BOOL,
+	ARG_FUNC,
+	ARG_PIPE
+};
 
 struct pipe;
 
 struct arg {
 	enum arg_kind kind;
-	size_t off; /* where it begins in the template */
-	char *s;          /* FIELD: the path "A.B" without the leading dot; STRING; FUNC name */
+	size_t off;	  /* where it begins in the template */
+	char *s;	  /* FIELD: the path "A.B" without the leading dot; STRING; FUNC name */
 	long long number; /* NUMBER, BOOL */
 	struct pipe *sub; /* PIPE: a parenthesised pipeline */
 	struct arg *next;
@@ -37,7 +51,7 @@ struct arg {
 
 struct command {
 	struct arg *args; /* the operand, or a function and its arguments */
-	size_t off; /* where it begins in the template */
+	size_t off;	  /* where it begins in the template */
 	struct command *next;
 };
 
@@ -50,7 +64,7 @@ struct node {
 	size_t off; /* where it begins in the template */
 	char *text; /* TEXT */
 	size_t len;
-	struct pipe *pipe;       /* ACTION, IF, WITH, RANGE */
+	struct pipe *pipe;	 /* ACTION, IF, WITH, RANGE */
 	struct node *body, *alt; /* the block and its {{else}} part */
 	struct node *next;
 };
@@ -195,13 +209,22 @@ static int parse_string(struct parser *p, char **out)
 			if (p->cur >= p->action_end)
 				break;
 			switch (c = *p->cur++) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case '\\': case '"': break;
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case '\\':
+			case '"':
+				break;
 			default:
 				buf_release(&b);
-				return fail_at(p, p->cur - 2, "unsupported escape '\\%c' in a string", c);
+				return fail_at(p, p->cur - 2,
+					       "unsupported escape '\\%c' in a string", c);
 			}
 		} else if (quote == '"' && c == '\n') {
 			break;
@@ -257,12 +280,14 @@ static int parse_arg(struct parser *p, struct arg **out)
 		if (parse_string(p, &a->s) < 0)
 			return -1;
 	} else if (isdigit((unsigned char)*p->cur) ||
-		   (*p->cur == '-' && p->cur + 1 < p->action_end && isdigit((unsigned char)p->cur[1]))) {
+		   (*p->cur == '-' && p->cur + 1 < p->action_end &&
+		    isdigit((unsigned char)p->cur[1]))) {
 		char *end;
 		errno = 0;
 		a->kind = ARG_NUMBER;
 		a->number = strtoll(p->cur, &end, 10);
-		if (errno != 0 || end > p->action_end || (end < p->action_end && (ident_char(*end) || *end == '.')))
+		if (errno != 0 || end > p->action_end ||
+		    (end < p->action_end && (ident_char(*end) || *end == '.')))
 			return fail_at(p, start, "only decimal integers are supported");
 		p->cur = end;
 	} else if (*p->cur == '(') {
@@ -319,14 +344,14 @@ static struct pipe *parse_pipe(struct parser *p, bool in_parens)
 		skip_space(p);
 		c->off = (size_t)(p->cur - p->src);
 		while (skip_space(p), p->cur < p->action_end && *p->cur != '|' && *p->cur != ')') {
-			if (p->cur[0] == ':' || (p->cur[0] == '=' ))
+			if (p->cur[0] == ':' || (p->cur[0] == '='))
 				goto unsupported;
 			if (parse_arg(p, atail) < 0)
 				goto fail;
 			atail = &(*atail)->next;
 			/* Operands are separated by spaces or end at '|', ')' or the action's end. */
-			if (p->cur < p->action_end && !isspace((unsigned char)*p->cur) && *p->cur != '|' &&
-			    *p->cur != ')') {
+			if (p->cur < p->action_end && !isspace((unsigned char)*p->cur) &&
+			    *p->cur != '|' && *p->cur != ')') {
 				fail_at(p, p->cur, "unexpected '%c'", *p->cur);
 				goto fail;
 			}
@@ -353,7 +378,12 @@ fail:
 }
 
 /* What ended a list of nodes. */
-enum stop { STOP_EOF, STOP_END, STOP_ELSE, STOP_ELSE_IF };
+enum stop {
+	STOP_EOF,
+	STOP_END,
+	STOP_ELSE,
+	STOP_ELSE_IF
+};
 
 static int parse_list(struct parser *p, struct node **out, enum stop *stop, const char **stop_at);
 
@@ -372,7 +402,8 @@ static const char *action_close(struct parser *p, bool *trim_right)
 		} else if (*c == '"' || *c == '`') {
 			quote = *c;
 		} else if (c[0] == '}' && c[1] == '}') {
-			*trim_right = c - 2 >= p->cur && c[-1] == '-' && isspace((unsigned char)c[-2]);
+			*trim_right =
+				c - 2 >= p->cur && c[-1] == '-' && isspace((unsigned char)c[-2]);
 			p->action_end = *trim_right ? c - 2 : c;
 			return c + 2;
 		}
@@ -402,7 +433,8 @@ static int parse_list(struct parser *p, struct node **out, enum stop *stop, cons
 		bool trim_left, trim_right = false;
 		struct node *n;
 
-		trim_left = open != NULL && open + 3 < p->end && open[2] == '-' && isspace((unsigned char)open[3]);
+		trim_left = open != NULL && open + 3 < p->end && open[2] == '-' &&
+			    isspace((unsigned char)open[3]);
 		if (trim_left)
 			while (text_end > p->cur && isspace((unsigned char)text_end[-1]))
 				text_end--;
@@ -440,7 +472,8 @@ static int parse_list(struct parser *p, struct node **out, enum stop *stop, cons
 				return 0; /* the caller parses the condition */
 			}
 			if (p->cur != p->action_end)
-				return fail_at(p, p->cur, "unexpected '%c' after end or else", *p->cur);
+				return fail_at(p, p->cur, "unexpected '%c' after end or else",
+					       *p->cur);
 			*stop = is_end ? STOP_END : STOP_ELSE;
 			p->cur = trim_right ? skip_trailing_space(after, p->end) : after;
 			return 0;
@@ -454,9 +487,12 @@ static int parse_list(struct parser *p, struct node **out, enum stop *stop, cons
 			n->off = (size_t)(open - p->src);
 			for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
 				if (at_word(p, unsupported[i]))
-					return fail_at(p, p->cur, "'%s' is not supported", unsupported[i]);
+					return fail_at(p, p->cur, "'%s' is not supported",
+						       unsupported[i]);
 			if (at_word(p, "if") || at_word(p, "with") || at_word(p, "range")) {
-				n->kind = at_word(p, "if") ? NODE_IF : at_word(p, "with") ? NODE_WITH : NODE_RANGE;
+				n->kind = at_word(p, "if")     ? NODE_IF
+					  : at_word(p, "with") ? NODE_WITH
+							       : NODE_RANGE;
 				p->cur += n->kind == NODE_IF ? 2 : n->kind == NODE_WITH ? 4 : 5;
 				if (parse_block(p, n, open) < 0)
 					return -1;
@@ -604,8 +640,7 @@ static const char **sorted_keys(const json_t *o, size_t *n)
 	*n = 0;
 	if (keys == NULL)
 		return NULL;
-	json_object_foreach((json_t *)o, k, v)
-		keys[(*n)++] = k;
+	json_object_foreach((json_t *)o, k, v) keys[(*n)++] = k;
 	qsort(keys, *n, sizeof(*keys), cmp_keys);
 	return keys;
 }
@@ -633,7 +668,8 @@ static int print_value(struct buf *b, const json_t *v)
 		if (buf_addch(b, '[') < 0)
 			return -1;
 		for (size_t i = 0; i < json_array_size(v); i++)
-			if ((i > 0 && buf_addch(b, ' ') < 0) || print_value(b, json_array_get(v, i)) < 0)
+			if ((i > 0 && buf_addch(b, ' ') < 0) ||
+			    print_value(b, json_array_get(v, i)) < 0)
 				return -1;
 		return buf_addch(b, ']');
 	case JSON_OBJECT: {
@@ -672,7 +708,8 @@ static json_t *eval_arg(struct exec *x, const struct arg *a, json_t *dot)
 			if (json_is_object(v)) {
 				v = json_object_get(v, name);
 			} else if (!json_is_null(v) && v != NULL) {
-				exec_fail(x, a->off, "can't evaluate field %s: not an object", name);
+				exec_fail(x, a->off, "can't evaluate field %s: not an object",
+					  name);
 				return NULL;
 			}
 			s += n + (s[n] == '.');
@@ -710,8 +747,10 @@ static json_t *call(struct exec *x, const struct arg *f, json_t **argv, size_t n
 	static const struct {
 		const char *name;
 		size_t min, max;
-	} table[] = { { "json", 1, 1 },  { "index", 1, 64 }, { "len", 1, 1 },   { "join", 2, 2 },
-		      { "split", 2, 2 }, { "upper", 1, 1 },  { "lower", 1, 1 }, { "truncate", 2, 2 } };
+	} table[] = {
+		{ "json", 1, 1 },  { "index", 1, 64 }, { "len", 1, 1 },	  { "join", 2, 2 },
+		{ "split", 2, 2 }, { "upper", 1, 1 },  { "lower", 1, 1 }, { "truncate", 2, 2 }
+	};
 	const char *name = f->s, *s;
 	size_t i;
 
@@ -720,7 +759,8 @@ static json_t *call(struct exec *x, const struct arg *f, json_t **argv, size_t n
 	if (i == sizeof(table) / sizeof(table[0])) {
 		exec_fail(x, f->off,
 			  "function \"%s\" is not supported (json, index, len, join, split, upper, "
-			  "lower, truncate)", name);
+			  "lower, truncate)",
+			  name);
 		return NULL;
 	}
 	if (n < table[i].min || n > table[i].max) {
@@ -753,7 +793,8 @@ static json_t *call(struct exec *x, const struct arg *f, json_t **argv, size_t n
 			} else if (json_is_null(v)) {
 				return json_null();
 			} else {
-				exec_fail(x, f->off, "%s: can't index this value with that key", name);
+				exec_fail(x, f->off, "%s: can't index this value with that key",
+					  name);
 				return NULL;
 			}
 		}
@@ -781,7 +822,8 @@ static json_t *call(struct exec *x, const struct arg *f, json_t **argv, size_t n
 		}
 		buf_init(&b, x->out->max);
 		for (size_t k = 0; k < json_array_size(argv[0]); k++)
-			if ((k > 0 && buf_addstr(&b, s) < 0) || print_value(&b, json_array_get(argv[0], k)) < 0) {
+			if ((k > 0 && buf_addstr(&b, s) < 0) ||
+			    print_value(&b, json_array_get(argv[0], k)) < 0) {
 				buf_release(&b);
 				plate_err_new(x->err, EFBIG, "template output too large");
 				return NULL;
@@ -813,7 +855,8 @@ static json_t *call(struct exec *x, const struct arg *f, json_t **argv, size_t n
 		if ((s = need_string(x, f, argv[0])) == NULL || (copy = strdup(s)) == NULL)
 			return NULL;
 		for (char *c = copy; *c != '\0'; c++)
-			*c = (char)(name[0] == 'u' ? toupper((unsigned char)*c) : tolower((unsigned char)*c));
+			*c = (char)(name[0] == 'u' ? toupper((unsigned char)*c)
+						   : tolower((unsigned char)*c));
 		return json_string_nocheck(copy);
 	}
 	/* truncate S N: the first N bytes of S */

@@ -68,8 +68,8 @@ enum layer_archive layer_archive_detect(int fd)
 /* The limits of an incoming layer, applied to the decompressed stream as it grows: the
  * extraction that follows sees a plain tar (ratio 1), so a bzip2 or xz bomb is caught here
  * or not at all. */
-static int check_limits(const struct layer_limits *l, unsigned long long out,
-			unsigned long long in, struct plate_error **err)
+static int check_limits(const struct layer_limits *l, unsigned long long out, unsigned long long in,
+			struct plate_error **err)
 {
 	if (l == NULL)
 		return 0;
@@ -112,7 +112,8 @@ int layer_archive_decode(int in_fd, int out_fd, const struct layer_limits *limit
 			break;
 		if (n < 0) {
 			plate_err_new(err, EINVAL, "cannot decompress the archive: %s",
-				      archive_error_string(a) ? archive_error_string(a) : "unknown error");
+				      archive_error_string(a) ? archive_error_string(a)
+							      : "unknown error");
 			goto out;
 		}
 		out += (unsigned long long)n;

@@ -26,8 +26,7 @@ struct layer_stage *layer_stage_new(const struct layer_stage_ops *ops, void *dat
 	return s;
 }
 
-int layer_stage_write(struct layer_stage *s, const void *buf, size_t len,
-		      struct plate_error **err)
+int layer_stage_write(struct layer_stage *s, const void *buf, size_t len, struct plate_error **err)
 {
 	if (len == 0)
 		return 0;

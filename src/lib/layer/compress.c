@@ -62,7 +62,8 @@ const struct layer_compressor *layer_compressor_detect(const unsigned char *buf,
 		return fallback;
 	for (size_t i = 0; i < sizeof(compressors) / sizeof(compressors[0]); i++) {
 		const struct layer_compressor *c = &compressors[i];
-		if (c->magic != NULL && len >= c->magic_len && memcmp(buf, c->magic, c->magic_len) == 0)
+		if (c->magic != NULL && len >= c->magic_len &&
+		    memcmp(buf, c->magic, c->magic_len) == 0)
 			return c;
 	}
 	return fallback;

@@ -79,7 +79,8 @@ static int defer_dir(struct extraction *x, const char *path, const struct layer_
 {
 	if (x->n_dirs == x->cap_dirs) {
 		if (x->cap_dirs >= MAX_DEFERRED_DIRS)
-			return plate_err_new(err, E2BIG, "more than %u directories", MAX_DEFERRED_DIRS);
+			return plate_err_new(err, E2BIG, "more than %u directories",
+					     MAX_DEFERRED_DIRS);
 		size_t cap = x->cap_dirs ? 2 * x->cap_dirs : 64;
 		struct deferred_dir *grown = realloc(x->dirs, cap * sizeof(*grown));
 		if (grown == NULL)
@@ -181,7 +182,8 @@ static int write_content(struct extraction *x, const struct layer_entry *e, int 
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
-				return plate_err_new(err, n < 0 ? errno : EIO, "cannot write the content");
+				return plate_err_new(err, n < 0 ? errno : EIO,
+						     "cannot write the content");
 			p += n;
 			off += n;
 			len -= (size_t)n;
@@ -226,8 +228,8 @@ static int extract_file(struct extraction *x, const struct layer_entry *e, int p
 	return set_mtime(fd, pfd, name, e->mtime, err);
 }
 
-static int extract_dir(struct extraction *x, const struct layer_entry *e, int pfd,
-		       const char *name, struct plate_error **err)
+static int extract_dir(struct extraction *x, const struct layer_entry *e, int pfd, const char *name,
+		       struct plate_error **err)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
@@ -300,8 +302,9 @@ static int extract_hardlink(struct extraction *x, const struct layer_entry *e, i
 static int extract_node(struct extraction *x, const struct layer_entry *e, int pfd,
 			const char *name, struct plate_error **err)
 {
-	mode_t type = e->type == LAYER_ENTRY_CHAR ? S_IFCHR : e->type == LAYER_ENTRY_BLOCK ? S_IFBLK
-											 : S_IFIFO;
+	mode_t type = e->type == LAYER_ENTRY_CHAR    ? S_IFCHR
+		      : e->type == LAYER_ENTRY_BLOCK ? S_IFBLK
+						     : S_IFIFO;
 
 	if (type != S_IFIFO) {
 		switch (x->opts->devices) {
@@ -444,8 +447,10 @@ static int finish_dirs(struct extraction *x, struct plate_error **err)
 		if (r > 0)
 			continue; /* removed by a later entry */
 		if (r < 0)
-			return plate_err_wrap(err, "directory '%s'", layer_quote(d->path, strlen(d->path), q));
-		_cleanup_close_ int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			return plate_err_wrap(err, "directory '%s'",
+					      layer_quote(d->path, strlen(d->path), q));
+		_cleanup_close_ int fd =
+			openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
 			if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
 				continue; /* replaced by a later entry */
@@ -455,7 +460,8 @@ static int finish_dirs(struct extraction *x, struct plate_error **err)
 		if (fchmod(fd, d->mode) < 0 || set_mtime(fd, -1, NULL, d->mtime, err) < 0) {
 			if (*err == NULL)
 				plate_err_new(err, errno, "cannot set the mode");
-			return plate_err_wrap(err, "directory '%s'", layer_quote(d->path, strlen(d->path), q));
+			return plate_err_wrap(err, "directory '%s'",
+					      layer_quote(d->path, strlen(d->path), q));
 		}
 	}
 	return 0;
@@ -490,8 +496,8 @@ int layer_extract(int in_fd, int target_dirfd, const struct layer_extract_option
 		x.chown = geteuid() == 0;
 		break;
 	}
-	x.overlay_prefix = (opts->flags & LAYER_EXTRACT_USER_XATTR) ? "user.overlay."
-								     : "trusted.overlay.";
+	x.overlay_prefix =
+		(opts->flags & LAYER_EXTRACT_USER_XATTR) ? "user.overlay." : "trusted.overlay.";
 	layer_root_init(&x.root, target_dirfd, !(opts->flags & LAYER_EXTRACT_NO_OPENAT2));
 	ropts.expected_diff_id = opts->expected_diff_id;
 	ropts.expected_digest = opts->expected_digest;

@@ -40,12 +40,11 @@ void layer_root_invalidate(struct layer_root *root);
  * which case the caller closes it — or 1 when a component is missing and create is not
  * set, or -1 when a component is a symlink or not a directory, or on any error.
  */
-int layer_root_open_dir(struct layer_root *root, const char *dir, bool create, bool owned,
-			int *fd, struct plate_error **err);
+int layer_root_open_dir(struct layer_root *root, const char *dir, bool create, bool owned, int *fd,
+			struct plate_error **err);
 
 /* Removes name in directory pfd, recursively for directories, never following symlinks.
  * A missing name is not an error. */
-int layer_remove_tree(struct layer_root *root, int pfd, const char *name,
-		      struct plate_error **err);
+int layer_remove_tree(struct layer_root *root, int pfd, const char *name, struct plate_error **err);
 
 #endif

@@ -24,7 +24,12 @@
 #define GZ_DEFAULT_LEVEL 6
 #define GZ_MAX_THREADS 16
 
-enum gz_slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_RUNNING, SLOT_DONE };
+enum gz_slot_state {
+	SLOT_FREE,
+	SLOT_QUEUED,
+	SLOT_RUNNING,
+	SLOT_DONE
+};
 
 struct gz_slot {
 	unsigned char *in;
@@ -250,7 +255,8 @@ int layer_gzip_stage_new(const struct layer_compress_params *p, struct layer_sta
 	}
 	gz->out_cap = libdeflate_gzip_compress_bound(gz->workers[0].c, GZ_CHUNK);
 	for (unsigned i = 0; i < threads; i++) {
-		int r = pthread_create(&gz->workers[i].thread, NULL, gz_worker_main, &gz->workers[i]);
+		int r = pthread_create(&gz->workers[i].thread, NULL, gz_worker_main,
+				       &gz->workers[i]);
 		if (r != 0) {
 			layer_chain_free(s);
 			return plate_err_new(err, r, "cannot start a gzip thread");
@@ -301,8 +307,7 @@ static const char *isal_message(int r)
 }
 
 static int gz_decode(struct layer_decoder *d, const unsigned char **in, size_t *in_len,
-		     unsigned char *out, size_t out_cap, size_t *produced,
-		     struct plate_error **err)
+		     unsigned char *out, size_t out_cap, size_t *produced, struct plate_error **err)
 {
 	struct gz_dec *g = d->data;
 	int r;
@@ -322,7 +327,8 @@ static int gz_decode(struct layer_decoder *d, const unsigned char **in, size_t *
 	for (size_t i = 0; g->members > 0 && g->magic_seen < 2 && i < *in_len; i++)
 		if ((*in)[i] != (g->magic_seen++ == 0 ? 0x1f : 0x8b))
 			return plate_err_new(err, EINVAL,
-					     "gzip: data after member %llu is not a gzip member (bad header)",
+					     "gzip: data after member %llu is not a gzip member "
+					     "(bad header)",
 					     g->members);
 	g->st.next_in = (uint8_t *)*in;
 	g->st.avail_in = *in_len > UINT32_MAX ? UINT32_MAX : (uint32_t)*in_len;
@@ -338,7 +344,8 @@ static int gz_decode(struct layer_decoder *d, const unsigned char **in, size_t *
 		if (g->members > 0 && g->st.total_out == 0 &&
 		    (r == ISAL_INVALID_WRAPPER || r == ISAL_UNSUPPORTED_METHOD))
 			return plate_err_new(err, EINVAL,
-					     "gzip: data after member %llu is not a gzip member (%s)",
+					     "gzip: data after member %llu is not a gzip member "
+					     "(%s)",
 					     g->members, isal_message(r));
 		return plate_err_new(err, EINVAL, "gzip: corrupt data in member %llu (%s)",
 				     g->members + 1, isal_message(r));

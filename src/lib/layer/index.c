@@ -102,11 +102,11 @@ static int build_child(struct builder *bd, int dfd, struct bnode *c, unsigned de
 		bd->bytes += (uint64_t)c->st.st_size;
 		if ((c->st.st_mode & 0111) && c->st.st_size >= 16) {
 			_cleanup_error_ struct plate_error *ignored = NULL;
-			_cleanup_close_ int fd = openat(dfd, c->name,
-							O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+			_cleanup_close_ int fd =
+				openat(dfd, c->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 			int r = fd < 0 ? -1
-				       : elf_facts_read(fd, (uint64_t)c->st.st_size, &c->elf, &c->go,
-							  &c->go_cgo, &ignored);
+				       : elf_facts_read(fd, (uint64_t)c->st.st_size, &c->elf,
+							&c->go, &c->go_cgo, &ignored);
 			/* an unreadable file (a mode without r in a rootless store) is left to
 			 * whoever needs it, who reads it then and reports what goes wrong */
 			c->flags |= r == 0 ? LAYER_INDEX_ELF : r < 0 ? LAYER_INDEX_UNREAD : 0;
@@ -394,8 +394,8 @@ struct needed_list {
 	size_t n, alloc;
 };
 
-static int parse_facts(struct rd *r, struct layer_index *ix, struct needed_list *nl,
-		       size_t *starts, int32_t *slot)
+static int parse_facts(struct rd *r, struct layer_index *ix, struct needed_list *nl, size_t *starts,
+		       int32_t *slot)
 {
 	struct elf_facts *f = &ix->facts[ix->n_facts];
 	unsigned kind, go;
@@ -412,7 +412,8 @@ static int parse_facts(struct rd *r, struct layer_index *ix, struct needed_list 
 	    get_varint(r, ELF_MAX_NEEDED, &n, "library count") < 0)
 		return -1;
 	if ((f->kind == ELF_KIND_DYNAMIC) != (f->interp != NULL))
-		return plate_err_new(r->err, EINVAL, "index: an interpreter goes with a dynamic ELF");
+		return plate_err_new(r->err, EINVAL,
+				     "index: an interpreter goes with a dynamic ELF");
 	starts[ix->n_facts] = nl->n;
 	f->n_needed = (size_t)n;
 	for (uint64_t i = 0; i < n; i++) {
@@ -511,7 +512,8 @@ static int parse_body(struct rd *r, const char *diff_id, struct layer_index *ix)
 	if (get_string(r, 4096, &recorded, "diffID") < 0)
 		return -1;
 	if (diff_id && strcmp(recorded, diff_id) != 0)
-		return plate_err_new(r->err, EINVAL, "index: names '%s', not '%s'", recorded, diff_id);
+		return plate_err_new(r->err, EINVAL, "index: names '%s', not '%s'", recorded,
+				     diff_id);
 	/* every node takes at least 5 bytes */
 	if (get_varint(r, (r->len - r->pos) / 5, &n, "node count") < 0)
 		return -1;
@@ -551,13 +553,14 @@ static int parse_body(struct rd *r, const char *diff_id, struct layer_index *ix)
 			if (strcmp(ix->nodes[d->first_child + k - 1].name,
 				   ix->nodes[d->first_child + k].name) >= 0)
 				return plate_err_new(r->err, EINVAL,
-						     "index: names of '%s' are not sorted", d->name);
+						     "index: names of '%s' are not sorted",
+						     d->name);
 	}
 	return 0;
 }
 
-int layer_index_parse(const void *data, size_t len, const char *diff_id,
-		      struct layer_index **out, struct plate_error **err)
+int layer_index_parse(const void *data, size_t len, const char *diff_id, struct layer_index **out,
+		      struct plate_error **err)
 {
 	const unsigned char *p = data;
 	char digest[DIGEST_STRING_LEN + 1];

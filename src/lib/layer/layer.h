@@ -117,9 +117,11 @@ struct layer_limits {
 #define LAYER_DEFAULT_MAX_RATIO 100ULL
 #define LAYER_RATIO_FLOOR (64ULL << 20)
 #define LAYER_MAX_TRAILING (1ULL << 20)
-#define LAYER_DEFAULT_LIMITS                                                                \
-	{ .max_size = LAYER_DEFAULT_MAX_SIZE, .max_entries = LAYER_DEFAULT_MAX_ENTRIES,     \
-	  .max_ratio = LAYER_DEFAULT_MAX_RATIO }
+#define LAYER_DEFAULT_LIMITS                                                                  \
+	{                                                                                     \
+		.max_size = LAYER_DEFAULT_MAX_SIZE, .max_entries = LAYER_DEFAULT_MAX_ENTRIES, \
+		.max_ratio = LAYER_DEFAULT_MAX_RATIO                                          \
+	}
 
 /* OCI image-spec layer.md whiteout names. */
 #define LAYER_WHITEOUT_PREFIX ".wh."
@@ -142,16 +144,16 @@ enum layer_entry_type {
 	LAYER_ENTRY_FILE,
 	LAYER_ENTRY_DIR,
 	LAYER_ENTRY_SYMLINK,
-	LAYER_ENTRY_HARDLINK,  /* link_target: path of an earlier entry of the layer */
+	LAYER_ENTRY_HARDLINK, /* link_target: path of an earlier entry of the layer */
 	LAYER_ENTRY_CHAR,
 	LAYER_ENTRY_BLOCK,
 	LAYER_ENTRY_FIFO,
-	LAYER_ENTRY_WHITEOUT,  /* path was deleted: stored as "<dir>/.wh.<name>" */
-	LAYER_ENTRY_OPAQUE,    /* directory path hides lower content: "<path>/.wh..wh..opq" */
+	LAYER_ENTRY_WHITEOUT, /* path was deleted: stored as "<dir>/.wh.<name>" */
+	LAYER_ENTRY_OPAQUE,   /* directory path hides lower content: "<path>/.wh..wh..opq" */
 };
 
 struct layer_xattr {
-	const char *name;   /* "user.x", "security.capability" */
+	const char *name; /* "user.x", "security.capability" */
 	const void *value;
 	size_t size;
 };
@@ -169,10 +171,10 @@ struct layer_entry {
 	unsigned mode;
 	uid_t uid;
 	gid_t gid;
-	long long mtime;                /* seconds since the epoch */
-	unsigned long long size;        /* FILE: content length */
-	const char *link_target;        /* SYMLINK: target as stored; HARDLINK: cleaned path */
-	unsigned dev_major, dev_minor;  /* CHAR and BLOCK */
+	long long mtime;	       /* seconds since the epoch */
+	unsigned long long size;       /* FILE: content length */
+	const char *link_target;       /* SYMLINK: target as stored; HARDLINK: cleaned path */
+	unsigned dev_major, dev_minor; /* CHAR and BLOCK */
 	const struct layer_xattr *xattrs;
 	size_t n_xattrs;
 };
@@ -207,10 +209,10 @@ int layer_path_clean(const char *in, size_t len, unsigned flags, char *out, size
 struct layer_result {
 	char diff_id[DIGEST_STRING_LEN + 1];  /* sha256 of the uncompressed tar */
 	char digest[DIGEST_STRING_LEN + 1];   /* sha256 of the stored (compressed) bytes */
-	unsigned long long size;              /* stored bytes */
+	unsigned long long size;	      /* stored bytes */
 	unsigned long long uncompressed_size; /* tar bytes */
-	unsigned long long entries;           /* tar entries (whiteouts included) */
-	const char *compression;              /* "gzip", "zstd" or "none" (static string) */
+	unsigned long long entries;	      /* tar entries (whiteouts included) */
+	const char *compression;	      /* "gzip", "zstd" or "none" (static string) */
 };
 
 /* ---- writer ------------------------------------------------------------------------- */
@@ -219,14 +221,14 @@ struct layer_writer;
 
 struct layer_writer_options {
 	const char *compression; /* registered name; NULL means LAYER_DEFAULT_COMPRESSION */
-	int level;               /* 0: the compressor's default (gzip 6, zstd 3) */
-	long long epoch;         /* mtimes above it are clamped to it; >= 0 */
-	unsigned threads;        /* compression worker threads; 0 means 2 */
+	int level;		 /* 0: the compressor's default (gzip 6, zstd 3) */
+	long long epoch;	 /* mtimes above it are clamped to it; >= 0 */
+	unsigned threads;	 /* compression worker threads; 0 means 2 */
 };
 
 /* Starts a layer written to out_fd (any writable fd, a pipe is fine; it is not closed). */
-int layer_writer_new(int out_fd, const struct layer_writer_options *opts,
-		     struct layer_writer **out, struct plate_error **err);
+int layer_writer_new(int out_fd, const struct layer_writer_options *opts, struct layer_writer **out,
+		     struct plate_error **err);
 
 /*
  * Adds one entry.  For LAYER_ENTRY_FILE exactly e->size bytes are read from content_fd
@@ -281,14 +283,14 @@ void layer_writer_free(struct layer_writer *w);
 struct layer_reader;
 
 struct layer_reader_options {
-	const char *expected_diff_id; /* NULL: not checked */
-	const char *expected_digest;  /* NULL: not checked */
+	const char *expected_diff_id;	   /* NULL: not checked */
+	const char *expected_digest;	   /* NULL: not checked */
 	const struct layer_limits *limits; /* NULL: none (copied, not kept) */
 };
 
 /* Starts reading a layer from in_fd (not closed; read sequentially, pipes are fine). */
-int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
-		     struct layer_reader **out, struct plate_error **err);
+int layer_reader_new(int in_fd, const struct layer_reader_options *opts, struct layer_reader **out,
+		     struct plate_error **err);
 /* Returns 1 and fills *e with the next entry (a view valid until the next call), 0 at the
  * end of the archive, -1 on error.  Root entries ("./") are skipped. */
 int layer_reader_next(struct layer_reader *r, struct layer_entry *e, struct plate_error **err);
@@ -348,8 +350,8 @@ enum layer_extract_flags {
 };
 
 struct layer_extract_options {
-	const char *expected_diff_id; /* NULL: not checked */
-	const char *expected_digest;  /* NULL: not checked */
+	const char *expected_diff_id;	   /* NULL: not checked */
+	const char *expected_digest;	   /* NULL: not checked */
 	const struct layer_limits *limits; /* NULL: none */
 	enum layer_whiteout_mode whiteouts;
 	enum layer_device_policy devices;
@@ -366,7 +368,7 @@ struct layer_extract_options {
 
 struct layer_extract_result {
 	struct layer_result layer;
-	unsigned long long skipped;        /* entries skipped by policy */
+	unsigned long long skipped;	   /* entries skipped by policy */
 	unsigned long long xattrs_ignored; /* xattrs the filesystem refused (EPERM, ENOTSUP) */
 };
 
@@ -412,7 +414,7 @@ int layer_archive_decode(int in_fd, int out_fd, const struct layer_limits *limit
 /* The parsed index, read-only for its users (the doctor's image view, check/fs.c). */
 #define LAYER_INDEX_WHITEOUT 0x01u /* an overlayfs whiteout (0/0 character device) */
 #define LAYER_INDEX_OPAQUE 0x02u   /* a directory with the overlay opaque xattr */
-#define LAYER_INDEX_ELF 0x04u      /* a regular executable with ELF facts */
+#define LAYER_INDEX_ELF 0x04u	   /* a regular executable with ELF facts */
 #define LAYER_INDEX_UNREAD 0x08u   /* a regular executable the index could not read */
 #define LAYER_INDEX_FLAGS 0x0fu
 
@@ -445,8 +447,8 @@ int layer_index_build(int dirfd, const char *diff_id, struct buf *out, uint64_t 
 /* Parses an index (outside input: bounds-checked, capped).  diff_id, when not NULL, must be
  * the one the index records.  -1 with *err for anything but a sound index of version
  * LAYER_INDEX_VERSION. */
-int layer_index_parse(const void *data, size_t len, const char *diff_id,
-		      struct layer_index **out, struct plate_error **err);
+int layer_index_parse(const void *data, size_t len, const char *diff_id, struct layer_index **out,
+		      struct plate_error **err);
 void layer_index_free(struct layer_index *ix);
 /* Every entry but the root, and the bytes of regular files (as info.json counts them). */
 void layer_index_stats(const struct layer_index *ix, uint64_t *entries, uint64_t *bytes);

@@ -47,8 +47,7 @@ struct layer_stage {
  * ops->free even when this fails). */
 struct layer_stage *layer_stage_new(const struct layer_stage_ops *ops, void *data,
 				    struct plate_error **err);
-int layer_stage_write(struct layer_stage *s, const void *buf, size_t len,
-		      struct plate_error **err);
+int layer_stage_write(struct layer_stage *s, const void *buf, size_t len, struct plate_error **err);
 /* Opens every stage of the chain, head first. */
 int layer_chain_open(struct layer_stage *head, struct plate_error **err);
 /* Closes every stage of the chain, head first, so each flush reaches the next stage. */
@@ -67,7 +66,7 @@ struct layer_stage *layer_stage_fd_new(int fd, struct plate_error **err);
 /* ---- compressors and decoders --------------------------------------------------------- */
 
 struct layer_compress_params {
-	int level;        /* 0: the compressor's default */
+	int level;	  /* 0: the compressor's default */
 	unsigned threads; /* >= 1 */
 };
 

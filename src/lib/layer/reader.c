@@ -59,12 +59,12 @@ struct layer_reader {
 	struct archive_entry *cur;
 	const struct layer_compressor *compressor;
 	struct layer_decoder *decoder;
-	struct digest stored;   /* digest of the bytes read from fd */
-	struct digest tar;      /* diffID */
+	struct digest stored; /* digest of the bytes read from fd */
+	struct digest tar;    /* diffID */
 	unsigned long long stored_bytes, tar_bytes, entries;
-	struct layer_limits limits;         /* all 0: none */
-	bool limited;                       /* limits given: LAYER_MAX_TRAILING applies */
-	unsigned long long file_bytes;      /* sum of the FILE entries' sizes */
+	struct layer_limits limits;    /* all 0: none */
+	bool limited;		       /* limits given: LAYER_MAX_TRAILING applies */
+	unsigned long long file_bytes; /* sum of the FILE entries' sizes */
 	unsigned char *in;
 	size_t in_pos, in_len;
 	bool in_eof, decoder_finished;
@@ -75,12 +75,12 @@ struct layer_reader {
 		pthread_cond_t data;  /* a slot was filled, or stop */
 		pthread_t thread, hasher;
 		bool inited, started, hasher_started, stop;
-		unsigned char *buf;       /* RING_SLOTS * OUT_BUFFER */
-		ssize_t len[RING_SLOTS];  /* > 0 bytes, 0 end of stream, -1 error */
+		unsigned char *buf;	 /* RING_SLOTS * OUT_BUFFER */
+		ssize_t len[RING_SLOTS]; /* > 0 bytes, 0 end of stream, -1 error */
 		/* Blocks counted from the start: block i is in slot i % RING_SLOTS. */
 		unsigned long long produced, consumed, hashed;
-		bool held;                /* libarchive holds block `consumed` */
-		struct plate_error *err;  /* the producer's failure */
+		bool held;		 /* libarchive holds block `consumed` */
+		struct plate_error *err; /* the producer's failure */
 	} ring;
 	struct plate_error *src_err; /* first failure inside the libarchive callback */
 	char expected_diff_id[DIGEST_STRING_LEN + 1];
@@ -110,15 +110,14 @@ static const char *state_name(unsigned state)
 	}
 }
 
-static int check(struct layer_reader *r, const char *fn, unsigned allowed,
-		 struct plate_error **err)
+static int check(struct layer_reader *r, const char *fn, unsigned allowed, struct plate_error **err)
 {
 	if (r == NULL || r->magic != READER_MAGIC)
-		return plate_err_new(err, EINVAL, "INTERNAL ERROR: '%s' called on an invalid layer reader",
-				     fn);
+		return plate_err_new(err, EINVAL,
+				     "INTERNAL ERROR: '%s' called on an invalid layer reader", fn);
 	if (r->state == READER_BROKEN)
-		return plate_err_new(err, EIO, "'%s': the layer reader failed earlier and is unusable",
-				     fn);
+		return plate_err_new(err, EIO,
+				     "'%s': the layer reader failed earlier and is unusable", fn);
 	if (!(r->state & allowed))
 		return plate_err_new(err, EINVAL, "INTERNAL ERROR: '%s' called in state %s", fn,
 				     state_name(r->state));
@@ -168,7 +167,8 @@ static int check_expansion(const struct layer_reader *r, struct plate_error **er
 	    r->tar_bytes / l->max_ratio > r->stored_bytes)
 		return plate_err_new(err, EFBIG,
 				     "layer expands to more than %llu times its compressed size "
-				     "(%llu bytes from %llu; raise the limit with --max-layer-ratio)",
+				     "(%llu bytes from %llu; raise the limit with "
+				     "--max-layer-ratio)",
 				     l->max_ratio, r->tar_bytes, r->stored_bytes);
 	return 0;
 }
@@ -351,13 +351,14 @@ static int copy_expected(char out[DIGEST_STRING_LEN + 1], const char *s, const c
 	if (s == NULL)
 		return 0;
 	if (!digest_is_valid(s))
-		return plate_err_new(err, EINVAL, "expected %s '%s' is not a sha256 digest", what, s);
+		return plate_err_new(err, EINVAL, "expected %s '%s' is not a sha256 digest", what,
+				     s);
 	memcpy(out, s, DIGEST_STRING_LEN + 1);
 	return 0;
 }
 
-int layer_reader_new(int in_fd, const struct layer_reader_options *opts,
-		     struct layer_reader **out, struct plate_error **err)
+int layer_reader_new(int in_fd, const struct layer_reader_options *opts, struct layer_reader **out,
+		     struct plate_error **err)
 {
 	struct layer_reader *r;
 	sigset_t all, saved;
@@ -517,7 +518,8 @@ static int fill_xattrs(struct layer_reader *r, struct plate_error **err)
 		if (n == LAYER_MAX_XATTRS)
 			return plate_err_new(err, E2BIG, "more than %d xattrs", LAYER_MAX_XATTRS);
 		if (nlen == 0 || nlen > LAYER_MAX_XATTR_NAME)
-			return plate_err_new(err, EINVAL, "xattr name empty or longer than %d bytes",
+			return plate_err_new(err, EINVAL,
+					     "xattr name empty or longer than %d bytes",
 					     LAYER_MAX_XATTR_NAME);
 		if (size > LAYER_MAX_XATTR_VALUE)
 			return plate_err_new(err, E2BIG, "xattr '%s' is larger than %d bytes", name,
@@ -535,7 +537,8 @@ static int fill_xattrs(struct layer_reader *r, struct plate_error **err)
 	qsort(r->xattrs, n, sizeof(r->xattrs[0]), xattr_cmp);
 	for (size_t i = 1; i < n; i++)
 		if (strcmp(r->xattrs[i - 1].name, r->xattrs[i].name) == 0)
-			return plate_err_new(err, EINVAL, "xattr '%s' appears twice", r->xattrs[i].name);
+			return plate_err_new(err, EINVAL, "xattr '%s' appears twice",
+					     r->xattrs[i].name);
 	r->entry.xattrs = r->xattrs;
 	r->entry.n_xattrs = n;
 	return 0;
@@ -560,14 +563,16 @@ static int convert_entry(struct layer_reader *r, struct plate_error **err)
 		return -1;
 	e->path = r->path;
 	e->mode = archive_entry_perm(r->cur) & 07777;
-	if (uid < 0 || uid > (la_int64_t)UINT32_MAX - 1 || gid < 0 || gid > (la_int64_t)UINT32_MAX - 1)
+	if (uid < 0 || uid > (la_int64_t)UINT32_MAX - 1 || gid < 0 ||
+	    gid > (la_int64_t)UINT32_MAX - 1)
 		return plate_err_new(err, EINVAL, "uid or gid out of range");
 	e->uid = (uid_t)uid;
 	e->gid = (gid_t)gid;
 	e->mtime = archive_entry_mtime(r->cur);
 
 	if (hardlink != NULL) {
-		n = layer_path_clean(hardlink, strlen(hardlink), flags, r->link, sizeof(r->link), err);
+		n = layer_path_clean(hardlink, strlen(hardlink), flags, r->link, sizeof(r->link),
+				     err);
 		if (n < 0)
 			return plate_err_wrap(err, "hardlink target");
 		if (n == 0)
@@ -601,7 +606,7 @@ static int convert_entry(struct layer_reader *r, struct plate_error **err)
 		case AE_IFCHR:
 		case AE_IFBLK:
 			e->type = archive_entry_filetype(r->cur) == AE_IFCHR ? LAYER_ENTRY_CHAR
-									      : LAYER_ENTRY_BLOCK;
+									     : LAYER_ENTRY_BLOCK;
 			e->dev_major = (unsigned)archive_entry_rdevmajor(r->cur);
 			e->dev_minor = (unsigned)archive_entry_rdevminor(r->cur);
 			break;
@@ -685,7 +690,7 @@ int layer_reader_next(struct layer_reader *r, struct layer_entry *e, struct plat
 		if (r->entry.type == LAYER_ENTRY_FILE) {
 			r->file_bytes += r->entry.size;
 			if (r->limits.max_size != 0 && (r->file_bytes > r->limits.max_size ||
-							 r->entry.size > r->limits.max_size)) {
+							r->entry.size > r->limits.max_size)) {
 				plate_err_new(err, EFBIG,
 					      "the layer's files add up to more than %llu bytes "
 					      "(the limit; raise it with --max-layer-size)",
@@ -765,8 +770,7 @@ int layer_reader_finish(struct layer_reader *r, struct layer_result *result,
 		if (n == 0)
 			break;
 		trailing += (unsigned long long)n;
-		if (r->state == READER_END && r->limited &&
-		    trailing > LAYER_MAX_TRAILING) {
+		if (r->state == READER_END && r->limited && trailing > LAYER_MAX_TRAILING) {
 			plate_err_new(err, EFBIG,
 				      "more than %llu bytes follow the end of the archive",
 				      LAYER_MAX_TRAILING);

@@ -61,7 +61,8 @@ static int open_component_error(struct layer_root *root, int dirfd, const char *
 			return plate_err_new(err, ENOTDIR, "parent '%s' is not a directory",
 					     layer_quote(dir, strlen(dir), q));
 	}
-	return plate_err_new(err, saved, "cannot open parent '%s'", layer_quote(dir, strlen(dir), q));
+	return plate_err_new(err, saved, "cannot open parent '%s'",
+			     layer_quote(dir, strlen(dir), q));
 }
 
 /* The component-by-component walk; creates missing directories when asked. */
@@ -95,7 +96,8 @@ static int walk(struct layer_root *root, const char *dir, bool create, int *out,
 				openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (made >= 0)
 				fchmod(made, 0755);
-			if (layer_hashset_add(&root->created, layer_hash(dir, (size_t)(p - dir) + n)) < 0)
+			if (layer_hashset_add(&root->created,
+					      layer_hash(dir, (size_t)(p - dir) + n)) < 0)
 				return plate_err_new(err, ENOMEM, "cannot record created paths");
 			next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
@@ -134,8 +136,8 @@ static int try_openat2(struct layer_root *root, const char *dir, int *out)
 	return 0;
 }
 
-int layer_root_open_dir(struct layer_root *root, const char *dir, bool create, bool owned,
-			int *fd, struct plate_error **err)
+int layer_root_open_dir(struct layer_root *root, const char *dir, bool create, bool owned, int *fd,
+			struct plate_error **err)
 {
 	int got = -1, r;
 
@@ -186,8 +188,7 @@ static int remove_dir_contents(struct layer_root *root, int dfd, struct plate_er
 	return 0;
 }
 
-int layer_remove_tree(struct layer_root *root, int pfd, const char *name,
-		      struct plate_error **err)
+int layer_remove_tree(struct layer_root *root, int pfd, const char *name, struct plate_error **err)
 {
 	struct stat st;
 
@@ -203,7 +204,8 @@ int layer_remove_tree(struct layer_root *root, int pfd, const char *name,
 	}
 	/* A cached directory fd may be inside what goes away. */
 	layer_root_invalidate(root);
-	_cleanup_close_ int dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int dfd =
+		openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return plate_err_new(err, errno, "cannot open '%s' to remove it", name);
 	if (remove_dir_contents(root, dfd, err) < 0)

@@ -24,10 +24,14 @@
 /* Linux's XATTR_LIST_MAX: the longest list of names listxattr() returns. */
 #define XATTR_LIST_BYTES 65536
 
-enum child_kind { CHILD_ENTRY, CHILD_WHITEOUT, CHILD_OPAQUE };
+enum child_kind {
+	CHILD_ENTRY,
+	CHILD_WHITEOUT,
+	CHILD_OPAQUE
+};
 
 struct child {
-	char *name;     /* on disk */
+	char *name;	/* on disk */
 	char *out_name; /* in the layer: name, or ".wh." name, or ".wh..wh..opq" */
 	struct stat st;
 	enum child_kind kind;
@@ -126,7 +130,8 @@ static int read_xattrs(struct walk *t, int fd, int dirfd, const char *name,
 		return plate_err_new(err, errno, "cannot list xattrs");
 	}
 	for (char *n = t->names; n < t->names + list_len; n += strlen(n) + 1) {
-		bool overlay_name = has_prefix(n, "trusted.overlay.") || has_prefix(n, "user.overlay.");
+		bool overlay_name =
+			has_prefix(n, "trusted.overlay.") || has_prefix(n, "user.overlay.");
 		ssize_t vlen;
 
 		/* The host's SELinux label says nothing about the image (docker drops it too). */
@@ -155,7 +160,8 @@ static int read_xattrs(struct walk *t, int fd, int dirfd, const char *name,
 				t->opaque = true;
 			else if (strcmp(key, "redirect") == 0 || strcmp(key, "metacopy") == 0)
 				return plate_err_new(err, ENOTSUP,
-						     "overlayfs xattr '%s' is not supported (mount without redirect_dir and metacopy)",
+						     "overlayfs xattr '%s' is not supported (mount "
+						     "without redirect_dir and metacopy)",
 						     n);
 			continue;
 		}
@@ -181,8 +187,8 @@ static void children_free(struct child *c, size_t n)
 }
 
 /* Lists dirfd, classifies every child, and sorts them by their name in the layer. */
-static int list_children(struct walk *t, int dirfd, bool opaque, struct child **out,
-			 size_t *n_out, struct plate_error **err)
+static int list_children(struct walk *t, int dirfd, bool opaque, struct child **out, size_t *n_out,
+			 struct plate_error **err)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	struct child *c = NULL;
@@ -344,7 +350,8 @@ static int add_child(struct walk *t, int dirfd, struct child *ch, struct plate_e
 		if (n < 0)
 			return plate_err_new(err, errno, "cannot read the symlink");
 		if ((size_t)n >= sizeof(target))
-			return plate_err_new(err, ENAMETOOLONG, "symlink target longer than %d bytes",
+			return plate_err_new(err, ENAMETOOLONG,
+					     "symlink target longer than %d bytes",
 					     LAYER_MAX_LINK_TARGET);
 		target[n] = '\0';
 		if (read_xattrs(t, -1, dirfd, ch->name, err) < 0)
@@ -389,8 +396,9 @@ static int walk_dir(struct walk *t, int dirfd, bool opaque, struct plate_error *
 		}
 		if (saved_len + (saved_len > 0) + nlen > LAYER_MAX_PATH) {
 			t->path[saved_len] = '\0';
-			r = plate_err_new(err, ENAMETOOLONG, "path under '%s' is longer than %d bytes",
-					  t->path, LAYER_MAX_PATH);
+			r = plate_err_new(err, ENAMETOOLONG,
+					  "path under '%s' is longer than %d bytes", t->path,
+					  LAYER_MAX_PATH);
 			break;
 		}
 		t->len = saved_len;
@@ -424,7 +432,8 @@ int layer_writer_add_tree(struct layer_writer *w, int dirfd, const char *prefix,
 		if (n < 0)
 			return -1;
 		if (strcmp(clean, prefix) != 0)
-			return plate_err_new(err, EINVAL, "tree prefix '%s' is not in clean form", prefix);
+			return plate_err_new(err, EINVAL, "tree prefix '%s' is not in clean form",
+					     prefix);
 	} else if (flags & LAYER_TREE_WITH_ROOT) {
 		return plate_err_new(err, EINVAL, "LAYER_TREE_WITH_ROOT needs a prefix");
 	}

@@ -40,11 +40,11 @@ int layer_writer_check(struct layer_writer *w, const char *fn, unsigned allowed,
 		       struct plate_error **err)
 {
 	if (w == NULL || w->magic != WRITER_MAGIC)
-		return plate_err_new(err, EINVAL, "INTERNAL ERROR: '%s' called on an invalid layer writer",
-				     fn);
+		return plate_err_new(err, EINVAL,
+				     "INTERNAL ERROR: '%s' called on an invalid layer writer", fn);
 	if (w->state == WRITER_BROKEN && !(allowed & WRITER_BROKEN))
-		return plate_err_new(err, EIO, "'%s': the layer writer failed earlier and is unusable",
-				     fn);
+		return plate_err_new(err, EIO,
+				     "'%s': the layer writer failed earlier and is unusable", fn);
 	if (!(w->state & allowed))
 		return plate_err_new(err, EINVAL, "INTERNAL ERROR: '%s' called in state %s", fn,
 				     state_name(w->state));
@@ -96,8 +96,8 @@ static int archive_failure(struct layer_writer *w, const char *what, struct plat
 			     what, msg != NULL ? msg : "libarchive error");
 }
 
-int layer_writer_new(int out_fd, const struct layer_writer_options *opts,
-		     struct layer_writer **out, struct plate_error **err)
+int layer_writer_new(int out_fd, const struct layer_writer_options *opts, struct layer_writer **out,
+		     struct plate_error **err)
 {
 	static const struct layer_writer_options defaults = { 0 };
 	struct layer_compress_params params;
@@ -199,7 +199,8 @@ static int entry_name(const struct layer_entry *e, char name[LAYER_MAX_PATH + 1]
 	if (n < 0)
 		return -1;
 	if ((size_t)n != len || memcmp(name, path, len) != 0)
-		return plate_err_new(err, EINVAL, "layer entry path '%s' is not in clean form ('%s')",
+		return plate_err_new(err, EINVAL,
+				     "layer entry path '%s' is not in clean form ('%s')",
 				     layer_quote(path, len, q), name);
 	if (n == 0)
 		return plate_err_new(err, EINVAL, "layer entry path '%s' names the root",
@@ -210,7 +211,8 @@ static int entry_name(const struct layer_entry *e, char name[LAYER_MAX_PATH + 1]
 	switch (e->type) {
 	case LAYER_ENTRY_WHITEOUT:
 		if (strncmp(base, LAYER_WHITEOUT_PREFIX, 4) == 0)
-			return plate_err_new(err, EINVAL, "cannot white out '%s': already a whiteout name",
+			return plate_err_new(err, EINVAL,
+					     "cannot white out '%s': already a whiteout name",
 					     layer_quote(path, len, q));
 		n = snprintf(name, LAYER_MAX_PATH + 1, "%s%s" LAYER_WHITEOUT_PREFIX "%s", dir,
 			     dir[0] != '\0' ? "/" : "", base);
@@ -221,7 +223,8 @@ static int entry_name(const struct layer_entry *e, char name[LAYER_MAX_PATH + 1]
 	case LAYER_ENTRY_OPAQUE:
 		n = snprintf(name, LAYER_MAX_PATH + 1, "%s/" LAYER_OPAQUE_NAME, path);
 		if (n > LAYER_MAX_PATH)
-			return plate_err_new(err, ENAMETOOLONG, "opaque marker for '%s' is too long",
+			return plate_err_new(err, ENAMETOOLONG,
+					     "opaque marker for '%s' is too long",
 					     layer_quote(path, len, q));
 		return 0;
 	case LAYER_ENTRY_FILE:
@@ -296,7 +299,8 @@ static int prepare_entry(struct layer_writer *w, const struct layer_entry *e, ch
 	if (entry_name(e, name, err) < 0)
 		return -1;
 	if (w->have_last && layer_path_compare(w->last, name) >= 0)
-		return plate_err_new(err, EINVAL, "layer entry '%s' is out of order or repeated (after '%s')",
+		return plate_err_new(err, EINVAL,
+				     "layer entry '%s' is out of order or repeated (after '%s')",
 				     layer_quote(name, strlen(name), q),
 				     layer_quote(w->last, strlen(w->last), q2));
 	if (e->mode & ~07777u)
@@ -322,7 +326,8 @@ static int prepare_entry(struct layer_writer *w, const struct layer_entry *e, ch
 	case LAYER_ENTRY_SYMLINK: {
 		size_t tlen = e->link_target != NULL ? strlen(e->link_target) : 0;
 		if (tlen == 0 || tlen > LAYER_MAX_LINK_TARGET)
-			return plate_err_new(err, EINVAL, "symlink '%s' has an empty or too long target",
+			return plate_err_new(err, EINVAL,
+					     "symlink '%s' has an empty or too long target",
 					     layer_quote(name, strlen(name), q));
 		archive_entry_set_filetype(w->entry, AE_IFLNK);
 		archive_entry_copy_symlink(w->entry, e->link_target);
@@ -337,7 +342,8 @@ static int prepare_entry(struct layer_writer *w, const struct layer_entry *e, ch
 			plate_error_free(*err);
 			*err = NULL;
 			return plate_err_new(err, EINVAL,
-					     "hardlink '%s' must point to an earlier file of the layer, not '%s'",
+					     "hardlink '%s' must point to an earlier file of the "
+					     "layer, not '%s'",
 					     layer_quote(name, strlen(name), q),
 					     layer_quote(t, strlen(t), q2));
 		}
@@ -348,7 +354,8 @@ static int prepare_entry(struct layer_writer *w, const struct layer_entry *e, ch
 	}
 	case LAYER_ENTRY_CHAR:
 	case LAYER_ENTRY_BLOCK:
-		archive_entry_set_filetype(w->entry, e->type == LAYER_ENTRY_CHAR ? AE_IFCHR : AE_IFBLK);
+		archive_entry_set_filetype(w->entry,
+					   e->type == LAYER_ENTRY_CHAR ? AE_IFCHR : AE_IFBLK);
 		archive_entry_set_rdevmajor(w->entry, e->dev_major);
 		archive_entry_set_rdevminor(w->entry, e->dev_minor);
 		break;
@@ -372,8 +379,8 @@ static int prepare_entry(struct layer_writer *w, const struct layer_entry *e, ch
 }
 
 /* Writes the prepared entry and its content (from fd when data is NULL). */
-static int emit_entry(struct layer_writer *w, const struct layer_entry *e, const char *name,
-		      int fd, const void *data, unsigned long long size, struct plate_error **err)
+static int emit_entry(struct layer_writer *w, const struct layer_entry *e, const char *name, int fd,
+		      const void *data, unsigned long long size, struct plate_error **err)
 {
 	char q[LAYER_QUOTE_MAX];
 	unsigned long long left = size;
@@ -391,7 +398,8 @@ static int emit_entry(struct layer_writer *w, const struct layer_entry *e, const
 			p = (const char *)data + (size - left);
 			n = left;
 		} else {
-			ssize_t got = read(fd, w->copy_buf, left < COPY_BUFFER ? left : COPY_BUFFER);
+			ssize_t got =
+				read(fd, w->copy_buf, left < COPY_BUFFER ? left : COPY_BUFFER);
 			if (got < 0 && errno == EINTR)
 				continue;
 			if (got < 0) {
@@ -399,7 +407,9 @@ static int emit_entry(struct layer_writer *w, const struct layer_entry *e, const
 				goto broken;
 			}
 			if (got == 0) {
-				plate_err_new(err, EIO, "file is %llu bytes shorter than its size (changed while being read?)",
+				plate_err_new(err, EIO,
+					      "file is %llu bytes shorter than its size (changed "
+					      "while being read?)",
 					      left);
 				goto broken;
 			}
@@ -444,7 +454,8 @@ static int add_entry(struct layer_writer *w, const char *fn, const struct layer_
 	if (layer_writer_check(w, fn, WRITER_OPEN, err) < 0)
 		return -1;
 	if (e == NULL)
-		return plate_err_new(err, EINVAL, "INTERNAL ERROR: '%s' called without an entry", fn);
+		return plate_err_new(err, EINVAL, "INTERNAL ERROR: '%s' called without an entry",
+				     fn);
 	size = e->type != LAYER_ENTRY_FILE ? 0 : data != NULL ? len : e->size;
 	if (size > 0 && data == NULL && fd < 0)
 		return plate_err_new(err, EBADF, "INTERNAL ERROR: '%s' called without content", fn);
@@ -468,7 +479,8 @@ int layer_writer_add_data(struct layer_writer *w, const struct layer_entry *e, c
 	struct layer_entry copy;
 
 	if (e == NULL || e->type != LAYER_ENTRY_FILE)
-		return plate_err_new(err, EINVAL, "INTERNAL ERROR: 'layer_writer_add_data' needs a file entry");
+		return plate_err_new(err, EINVAL,
+				     "INTERNAL ERROR: 'layer_writer_add_data' needs a file entry");
 	copy = *e;
 	copy.size = len;
 	return add_entry(w, "layer_writer_add_data", &copy, -1, data != NULL ? data : "", len, err);

@@ -29,13 +29,13 @@ struct layer_writer {
 	unsigned state; /* enum layer_writer_state */
 	struct archive *a;
 	struct archive_entry *entry;
-	struct layer_stage *chain;        /* head of the chain: the diffID stage */
+	struct layer_stage *chain; /* head of the chain: the diffID stage */
 	struct layer_stage *diff_stage;
 	struct layer_stage *digest_stage;
 	const struct layer_compressor *compressor;
 	long long epoch;
 	struct plate_error *io_err; /* first failure seen inside the libarchive callback */
-	bool discard;               /* drop output: the writer is being freed unfinished */
+	bool discard;		    /* drop output: the writer is being freed unfinished */
 	char last[LAYER_MAX_PATH + 1];
 	bool have_last;
 	unsigned long long entries;

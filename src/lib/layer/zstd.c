@@ -128,8 +128,7 @@ struct zs_dec {
 };
 
 static int zs_decode(struct layer_decoder *d, const unsigned char **in, size_t *in_len,
-		     unsigned char *out, size_t out_cap, size_t *produced,
-		     struct plate_error **err)
+		     unsigned char *out, size_t out_cap, size_t *produced, struct plate_error **err)
 {
 	struct zs_dec *z = d->data;
 	ZSTD_inBuffer ib = { *in, *in_len, 0 };

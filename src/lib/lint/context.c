@@ -101,13 +101,12 @@ static bool ends_with(const char *s, const char *suffix)
 /* Context paths that usually hold credentials. */
 static bool looks_secret(const char *path)
 {
-	static const char *const names[] = { "id_rsa",  "id_dsa",	   "id_ecdsa",
-					     "id_ed25519", ".npmrc",	   ".netrc",
-					     ".pypirc",	   ".git-credentials", ".htpasswd",
-					     ".dockercfg", ".git",	   NULL };
+	static const char *const names[] = {
+		"id_rsa",  "id_dsa",	       "id_ecdsa",  "id_ed25519", ".npmrc", ".netrc",
+		".pypirc", ".git-credentials", ".htpasswd", ".dockercfg", ".git",   NULL
+	};
 	static const char *const exts[] = { ".pem", ".key", ".p12", ".pfx", NULL };
-	static const char *const safe_env[] = { ".example", ".sample", ".template", ".dist",
-						NULL };
+	static const char *const safe_env[] = { ".example", ".sample", ".template", ".dist", NULL };
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
 
@@ -124,8 +123,7 @@ static bool looks_secret(const char *path)
 		return true;
 	}
 	return strcmp(path, ".aws/credentials") == 0 || ends_with(path, "/.aws/credentials") ||
-	       strcmp(path, ".docker/config.json") == 0 ||
-	       ends_with(path, "/.docker/config.json");
+	       strcmp(path, ".docker/config.json") == 0 || ends_with(path, "/.docker/config.json");
 }
 
 static bool is_source(const struct dockerfile_instruction *inst, size_t i)
@@ -178,8 +176,8 @@ static char *abs_path(const char *dir, const char *rel)
 
 /* Where source `src` of `inst` puts `path` (both relative to the tree copied from, cleaned),
  * in a stage whose WORKDIR is `workdir`: 1 and *out set, 0 when it does not copy it. */
-static int destination(const struct dockerfile_instruction *inst, const char *src,
-		       const char *path, const char *workdir, char **out)
+static int destination(const struct dockerfile_instruction *inst, const char *src, const char *path,
+		       const char *workdir, char **out)
 {
 	const char *dest = inst->args[inst->n_args - 1];
 	size_t dl = strlen(dest);
@@ -196,8 +194,7 @@ static int destination(const struct dockerfile_instruction *inst, const char *sr
 		const char *rest = path + at + (at > 0);
 		if (asprintf(out, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, rest) < 0)
 			return -1;
-	} else if (inst->n_args > 2 || (dl > 0 && dest[dl - 1] == '/') ||
-		   strcmp(dest, ".") == 0) {
+	} else if (inst->n_args > 2 || (dl > 0 && dest[dl - 1] == '/') || strcmp(dest, ".") == 0) {
 		const char *slash = strrchr(path, '/');
 		if (asprintf(out, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir,
 			     slash ? slash + 1 : path) < 0)
@@ -260,7 +257,8 @@ static int follow(const struct dockerfile *df, const char *path, struct stage_vi
 				goto oom;
 			v = nv;
 			cur = &v[n];
-			*cur = (struct stage_view){ .name = inst->n_args >= 3 ? inst->args[2] : NULL };
+			*cur = (struct stage_view){ .name = inst->n_args >= 3 ? inst->args[2]
+									      : NULL };
 			base = inst->n_args ? stage_named(v, n, inst->args[0], false) : -1;
 			n++;
 			if ((cur->workdir = strdup(base >= 0 ? v[base].workdir : "/")) == NULL)
@@ -268,7 +266,8 @@ static int follow(const struct dockerfile *df, const char *path, struct stage_vi
 			for (size_t j = 0; base >= 0 && j < v[base].n_places; j++) {
 				const struct place *pl = &v[base].places[j];
 				char *copy = strdup(pl->path);
-				if (copy == NULL || add_place(cur, copy, pl->inst, pl->arg, pl->line) < 0)
+				if (copy == NULL ||
+				    add_place(cur, copy, pl->inst, pl->arg, pl->line) < 0)
 					goto oom;
 			}
 			continue;
@@ -306,8 +305,8 @@ static int follow(const struct dockerfile *df, const char *path, struct stage_vi
 			}
 			for (size_t j = 0; j < v[base].n_places; j++) {
 				char *to;
-				int r = destination(inst, src, v[base].places[j].path + 1, cur->workdir,
-						    &to);
+				int r = destination(inst, src, v[base].places[j].path + 1,
+						    cur->workdir, &to);
 				if (r < 0 || (r > 0 && add_place(cur, to, inst, inst->args[a],
 								 inst->start_line) < 0))
 					goto oom;
@@ -355,12 +354,14 @@ static int secret_in_context(struct lint_run *run)
 		}
 		if (from != NULL)
 			r = lint_emit(run, "SecretInContext", pl->line, fix,
-				      "'%s' looks like a secret and reaches the image as '%s' through "
+				      "'%s' looks like a secret and reaches the image as '%s' "
+				      "through "
 				      "COPY --from=%s '%s': .dockerignore does not exclude it",
 				      path, pl->path, from, pl->arg);
 		else
 			r = lint_emit(run, "SecretInContext", pl->line, fix,
-				      "'%s' looks like a secret and reaches the image through %s '%s': "
+				      "'%s' looks like a secret and reaches the image through %s "
+				      "'%s': "
 				      ".dockerignore does not exclude it",
 				      path, strcmp(pl->inst->keyword, "add") == 0 ? "ADD" : "COPY",
 				      pl->arg);
@@ -392,7 +393,8 @@ static int copy_ignored(struct lint_run *run)
 				continue;
 			if (lint_emit(run, "CopyIgnoredFile", inst->start_line,
 				      "remove the source or stop excluding it in .dockerignore",
-				      "Attempting to %s file \"%s\" that is excluded by .dockerignore",
+				      "Attempting to %s file \"%s\" that is excluded by "
+				      ".dockerignore",
 				      strcmp(inst->keyword, "add") == 0 ? "Add" : "Copy", src) < 0)
 				return -1;
 		}
@@ -404,7 +406,7 @@ static int copy_ignored(struct lint_run *run)
 
 struct downloader {
 	const char *command; /* words as they appear in a RUN, single spaces */
-	unsigned eco;        /* commands of one ecosystem share a bit */
+	unsigned eco;	     /* commands of one ecosystem share a bit */
 	const char *fix;
 };
 
@@ -465,9 +467,10 @@ static int run_text(const struct dockerfile_instruction *inst, struct buf *out)
 	bool space = true;
 
 	for (size_t i = 0; i <= inst->n_args + inst->n_heredocs; i++) {
-		const char *s = i < inst->n_args		? inst->args[i]
-				: i - inst->n_args < inst->n_heredocs ? inst->heredocs[i - inst->n_args].content
-								      : NULL;
+		const char *s = i < inst->n_args ? inst->args[i]
+				: i - inst->n_args < inst->n_heredocs
+					? inst->heredocs[i - inst->n_args].content
+					: NULL;
 		for (; s && *s; s++) {
 			bool ws = *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\\';
 			if (ws && space)
@@ -539,7 +542,8 @@ static int download_after_copy(struct lint_run *run)
 			if ((reported & dl->eco) || cache_mount(inst))
 				continue;
 			reported |= dl->eco;
-			if (lint_emit(run, "DependencyDownloadAfterCopyAll", inst->start_line, dl->fix,
+			if (lint_emit(run, "DependencyDownloadAfterCopyAll", inst->start_line,
+				      dl->fix,
 				      "`%s` runs after `COPY . .` (line %u): any change in the "
 				      "context repeats the download",
 				      dl->command, copy_line) < 0)

@@ -52,8 +52,11 @@ struct lint_policy {
 	bool experimental_all;
 };
 
-#define LINT_POLICY_INIT { .skip = NULL, .skip_all = false, .error = false, \
-			   .experimental = NULL, .experimental_all = false }
+#define LINT_POLICY_INIT                                                               \
+	{                                                                              \
+		.skip = NULL, .skip_all = false, .error = false, .experimental = NULL, \
+		.experimental_all = false                                              \
+	}
 
 /* Parses a check string ("skip=A,B;error=true").  NULL or blank gives the default policy. */
 int lint_policy_parse(const char *s, struct lint_policy *out, struct plate_error **err);
@@ -63,10 +66,10 @@ bool lint_policy_enabled(const struct lint_policy *p, const char *id);
 
 /* Facts about a base image plate may know (from its store) but a Dockerfile does not say. */
 struct lint_image_info {
-	bool env_known;           /* env below is the image's full Env (else unknown) */
+	bool env_known; /* env below is the image's full Env (else unknown) */
 	struct dockerfile_vars env;
-	char *platform;           /* "os/arch[/variant]" of the image, or NULL */
-	bool shell_set;           /* the image config sets Shell (JSONArgsRecommended) */
+	char *platform; /* "os/arch[/variant]" of the image, or NULL */
+	bool shell_set; /* the image config sets Shell (JSONArgsRecommended) */
 };
 
 struct lint_options {

@@ -22,8 +22,8 @@ struct lint_run {
 };
 
 /* Adds a warning (an error under error=true) when the policy keeps rule `id`. */
-int lint_emit(struct lint_run *run, const char *id, unsigned line, const char *fix,
-	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+int lint_emit(struct lint_run *run, const char *id, unsigned line, const char *fix, const char *fmt,
+	      ...) __attribute__((format(printf, 5, 6)));
 
 /* True when the rule is experimental (off unless `experimental=` names it). */
 bool lint_rule_experimental(const char *id);

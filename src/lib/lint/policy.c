@@ -36,7 +36,8 @@ const char *const lint_rule_ids[] = {
 
 bool lint_rule_experimental(const char *id)
 {
-	return strcmp(id, "CopyIgnoredFile") == 0 || strcmp(id, "InvalidDefinitionDescription") == 0;
+	return strcmp(id, "CopyIgnoredFile") == 0 ||
+	       strcmp(id, "InvalidDefinitionDescription") == 0;
 }
 
 void lint_policy_release(struct lint_policy *p)
@@ -107,7 +108,7 @@ static int parse_list(const char *s, const char *e, char ***out, bool *all)
 	v = calloc(n + 1, sizeof(*v));
 	if (v == NULL)
 		return -1;
-	for (const char *p = s;; ) {
+	for (const char *p = s;;) {
 		const char *c = memchr(p, ',', (size_t)(e - p));
 		const char *ie = c ? c : e, *is = p;
 		trim(&is, &ie);
@@ -196,8 +197,8 @@ bool lint_policy_enabled(const struct lint_policy *p, const char *id)
 	return !p->skip_all && !listed(p->skip, id);
 }
 
-int lint_emit(struct lint_run *run, const char *id, unsigned line, const char *fix,
-	      const char *fmt, ...)
+int lint_emit(struct lint_run *run, const char *id, unsigned line, const char *fix, const char *fmt,
+	      ...)
 {
 	_cleanup_free_ char *msg = NULL;
 	va_list ap;
@@ -212,6 +213,7 @@ int lint_emit(struct lint_run *run, const char *id, unsigned line, const char *f
 		msg = NULL;
 		return plate_err_new(run->err, ENOMEM, "out of memory adding finding '%s'", id);
 	}
-	return finding_report_add(run->report, id, run->policy->error ? FINDING_ERROR : FINDING_WARNING,
-				run->opt->file, line, NULL, fix, run->err, "%s", msg);
+	return finding_report_add(run->report, id,
+				  run->policy->error ? FINDING_ERROR : FINDING_WARNING,
+				  run->opt->file, line, NULL, fix, run->err, "%s", msg);
 }

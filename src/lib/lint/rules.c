@@ -13,17 +13,19 @@
 #include "oci/oci.h"
 
 /* BuildKit's predefined platform arguments: usable in FROM and never "undefined". */
+/* clang-format off */
 static const char *const platform_args[] = {
 	"TARGETPLATFORM", "TARGETOS", "TARGETARCH", "TARGETVARIANT",
 	"BUILDPLATFORM",  "BUILDOS",  "BUILDARCH",  "BUILDVARIANT",
 	NULL,
 };
+/* clang-format on */
 
 struct stage {
-	char *name;  /* lower-cased stage name, or NULL */
-	bool shell_set;   /* a SHELL in this stage or the stage it derives from */
+	char *name;	  /* lower-cased stage name, or NULL */
+	bool shell_set;	  /* a SHELL in this stage or the stage it derives from */
 	bool abs_workdir; /* an absolute WORKDIR set in this stage or the one it derives from */
-	bool env_known;   /* env holds every variable of the stage (scratch or a known image) */
+	bool env_known;	  /* env holds every variable of the stage (scratch or a known image) */
 	struct dockerfile_vars env;  /* ENV and ARG values (and the base image's Env if known) */
 	struct dockerfile_vars args; /* ARG names declared in the stage */
 	unsigned cmd_line, entrypoint_line, healthcheck_line; /* last seen, 0 for none */
@@ -31,7 +33,7 @@ struct stage {
 
 struct rules {
 	struct lint_run *run;
-	struct dockerfile_vars meta;     /* global ARGs, with build-arg values */
+	struct dockerfile_vars meta;	 /* global ARGs, with build-arg values */
 	struct dockerfile_vars defaults; /* global ARGs with their defaults only */
 	struct stage *stages;
 	size_t n_stages;
@@ -337,9 +339,9 @@ static int check_description(struct rules *r, const struct dockerfile_instructio
  * unless one word is "public". */
 static bool secret_key(const char *key)
 {
-	static const char *const tokens[] = { "apikey", "auth", "credential", "credentials",
-					      "key", "password", "pword", "passwd",
-					      "secret", "token", NULL };
+	static const char *const tokens[] = { "apikey", "auth",	    "credential", "credentials",
+					      "key",	"password", "pword",	  "passwd",
+					      "secret", "token",    NULL };
 	bool secret = false, allow = false;
 	const char *p = key;
 
@@ -452,8 +454,8 @@ static int check_default_base(struct rules *r, const struct dockerfile_instructi
 
 	if (strchr(image, '$') == NULL)
 		return 0;
-	if (dockerfile_expand_word(image, strlen(image), r->run->df->escape, &r->defaults, 0,
-				   &exp, &e) < 0)
+	if (dockerfile_expand_word(image, strlen(image), r->run->df->escape, &r->defaults, 0, &exp,
+				   &e) < 0)
 		ok = false;
 	else if (exp[0] == '\0')
 		ok = false;
@@ -526,14 +528,16 @@ static int check_platform_flag(struct rules *r, const struct dockerfile_instruct
 	if (strcmp(platform, "$TARGETPLATFORM") == 0 || strcmp(platform, "${TARGETPLATFORM}") == 0)
 		return lint_emit(r->run, "RedundantTargetPlatform", inst->start_line,
 				 "remove the --platform flag",
-				 "Setting platform to predefined %s in FROM is redundant as this is "
+				 "Setting platform to predefined %s in FROM is redundant as this "
+				 "is "
 				 "the default behavior",
 				 platform);
 	if (strchr(platform, '$') == NULL && !platform_in_name(platform, stage_name))
 		return lint_emit(r->run, "FromPlatformFlagConstDisallowed", inst->start_line,
 				 "drop the flag and pass --platform to the build, or use "
 				 "$BUILDPLATFORM",
-				 "FROM --platform flag should not use constant value \"%s\"", platform);
+				 "FROM --platform flag should not use constant value \"%s\"",
+				 platform);
 	return check_from_vars(r, inst, platform);
 }
 
@@ -552,10 +556,9 @@ static int from(struct rules *r, const struct dockerfile_instruction *inst, stru
 	keyword_as_written(inst, kw, sizeof(kw));
 	if (name) {
 		const char *as = inst->args[1];
-		if (!is_lower(name) &&
-		    lint_emit(r->run, "StageNameCasing", inst->start_line,
-			      "write the stage name in lower case",
-			      "Stage name '%s' should be lowercase", name) < 0)
+		if (!is_lower(name) && lint_emit(r->run, "StageNameCasing", inst->start_line,
+						 "write the stage name in lower case",
+						 "Stage name '%s' should be lowercase", name) < 0)
 			return -1;
 		/* Mixed-case FROM is ConsistentInstructionCasing's business, not this rule's. */
 		if (((is_upper(kw) && !is_upper(as)) || (is_lower(kw) && !is_lower(as))) &&
@@ -691,7 +694,8 @@ static int check_word(struct rules *r, struct stage *s, const struct dockerfile_
 		if (sug)
 			rc = lint_emit(r->run, "UndefinedVar", inst->start_line,
 				       "declare it with ARG or ENV first",
-				       "Usage of undefined variable '$%s' (did you mean $%s?)", n, sug);
+				       "Usage of undefined variable '$%s' (did you mean $%s?)", n,
+				       sug);
 		else
 			rc = lint_emit(r->run, "UndefinedVar", inst->start_line,
 				       "declare it with ARG or ENV first",
@@ -841,7 +845,8 @@ static int workdir(struct rules *r, struct stage *s, const struct dockerfile_ins
 	unknown = unset.n > 0 && !s->env_known;
 	dockerfile_vars_release(&unset);
 	if (dockerfile_expand_word(inst->args[0], strlen(inst->args[0]), r->run->df->escape,
-				   &s->env, 0, &path, &e) < 0 || unknown)
+				   &s->env, 0, &path, &e) < 0 ||
+	    unknown)
 		return 0;
 	if (path[0] == '/') {
 		s->abs_workdir = true;
@@ -849,8 +854,7 @@ static int workdir(struct rules *r, struct stage *s, const struct dockerfile_ins
 	}
 	if (s->abs_workdir)
 		return 0;
-	return lint_emit(r->run, "WorkdirRelativePath", inst->start_line,
-			 "use an absolute path",
+	return lint_emit(r->run, "WorkdirRelativePath", inst->start_line, "use an absolute path",
 			 "Relative workdir \"%s\" can have unexpected results if the base image "
 			 "changes",
 			 path);
@@ -941,14 +945,14 @@ static int run_rules(struct rules *r)
 static int policy_for(const struct dockerfile *df, const struct lint_options *opt,
 		      struct lint_policy *p, struct plate_error **err)
 {
-	const char *arg = opt->build_args
-				  ? dockerfile_vars_get(opt->build_args, "BUILDKIT_DOCKERFILE_CHECK",
-							strlen("BUILDKIT_DOCKERFILE_CHECK"))
-				  : NULL;
+	const char *arg =
+		opt->build_args ? dockerfile_vars_get(opt->build_args, "BUILDKIT_DOCKERFILE_CHECK",
+						      strlen("BUILDKIT_DOCKERFILE_CHECK"))
+				: NULL;
 
 	if (lint_policy_parse(arg ? arg : df->check, p, err) < 0)
-		return plate_err_wrap(err, arg ? "BUILDKIT_DOCKERFILE_CHECK"
-					       : "'# check=' directive");
+		return plate_err_wrap(err,
+				      arg ? "BUILDKIT_DOCKERFILE_CHECK" : "'# check=' directive");
 	return 0;
 }
 
@@ -957,8 +961,9 @@ int lint_dockerfile(const struct dockerfile *df, const struct lint_options *opt,
 		    struct plate_error **err)
 {
 	struct lint_policy policy;
-	struct lint_run run = { .df = df, .opt = opt, .policy = &policy, .report = report,
-				.err = err };
+	struct lint_run run = {
+		.df = df, .opt = opt, .policy = &policy, .report = report, .err = err
+	};
 	struct rules r = { .run = &run };
 	int rc;
 

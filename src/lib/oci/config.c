@@ -97,8 +97,9 @@ static int read_exec_config(const json_t *o, struct oci_config *c, struct plate_
 	for (size_t i = 0; i < c->env.n; i++) {
 		const char *eq = strchr(c->env.v[i], '=');
 		if (eq == NULL || eq == c->env.v[i])
-			return plate_err_new(err, 0, "'config.config.Env[%zu]' '%s' is not KEY=VALUE",
-					     i, c->env.v[i]);
+			return plate_err_new(err, 0,
+					     "'config.config.Env[%zu]' '%s' is not KEY=VALUE", i,
+					     c->env.v[i]);
 	}
 	return 0;
 }
@@ -113,13 +114,15 @@ static int read_rootfs(const json_t *o, struct oci_config *c, struct plate_error
 		return -1;
 	if (strcmp(type, "layers") != 0)
 		return plate_err_new(err, 0, "'config.rootfs.type' is '%s', not 'layers'", type);
-	if (json_get_typed(rootfs, "diff_ids", JSON_ARRAY, true, &diff_ids, "config.rootfs", err) < 0 ||
+	if (json_get_typed(rootfs, "diff_ids", JSON_ARRAY, true, &diff_ids, "config.rootfs", err) <
+		    0 ||
 	    oci_read_strings(rootfs, "diff_ids", &c->diff_ids, "config.rootfs", err) < 0)
 		return -1;
 	for (size_t i = 0; i < c->diff_ids.n; i++)
 		if (!oci_digest_is_valid(c->diff_ids.v[i]))
 			return plate_err_new(err, 0,
-					     "'config.rootfs.diff_ids[%zu]' '%s' is not a valid digest",
+					     "'config.rootfs.diff_ids[%zu]' '%s' is not a valid "
+					     "digest",
 					     i, c->diff_ids.v[i]);
 	return 0;
 }
@@ -136,7 +139,8 @@ static int read_history(const json_t *o, struct oci_config *c, struct plate_erro
 	c->history = calloc(json_array_size(arr) + 1, sizeof(*c->history));
 	if (c->history == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		struct oci_history *h = &c->history[i];
 		char where[48];
 
@@ -225,8 +229,7 @@ fail:
 	return NULL;
 }
 
-int oci_config_write(const struct oci_config *c, char **out, size_t *len,
-		     struct plate_error **err)
+int oci_config_write(const struct oci_config *c, char **out, size_t *len, struct plate_error **err)
 {
 	json_t *o = json_object(), *rootfs = json_object(), *diff_ids = json_array(), *history;
 
@@ -257,7 +260,8 @@ int oci_config_write(const struct oci_config *c, char **out, size_t *len,
 			    oci_put_string(ho, "created_by", h->created_by) < 0 ||
 			    oci_put_string(ho, "author", h->author) < 0 ||
 			    oci_put_string(ho, "comment", h->comment) < 0 ||
-			    (h->empty_layer && json_object_set_new(ho, "empty_layer", json_true()) < 0))
+			    (h->empty_layer &&
+			     json_object_set_new(ho, "empty_layer", json_true()) < 0))
 				goto nomem;
 		}
 	}
@@ -279,8 +283,7 @@ static int dup_opt(char **dst, const char *src, struct plate_error **err)
 	return 0;
 }
 
-int oci_config_copy(struct oci_config *dst, const struct oci_config *src,
-		    struct plate_error **err)
+int oci_config_copy(struct oci_config *dst, const struct oci_config *src, struct plate_error **err)
 {
 	struct oci_config c = { .args_escaped = src->args_escaped };
 

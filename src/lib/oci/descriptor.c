@@ -235,8 +235,8 @@ int oci_read_string(const json_t *obj, const char *key, bool required, char **ou
 	return dup_opt(out, s, err);
 }
 
-int oci_read_strings(const json_t *obj, const char *key, struct oci_strings *out,
-		     const char *where, struct plate_error **err)
+int oci_read_strings(const json_t *obj, const char *key, struct oci_strings *out, const char *where,
+		     struct plate_error **err)
 {
 	json_t *arr = NULL, *v;
 	size_t i;
@@ -245,10 +245,10 @@ int oci_read_strings(const json_t *obj, const char *key, struct oci_strings *out
 		return -1;
 	if (arr == NULL)
 		return 0;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		if (!json_is_string(v))
-			return plate_err_new(err, 0, "'%s.%s[%zu]' is not a string", where, key,
-					     i);
+			return plate_err_new(err, 0, "'%s.%s[%zu]' is not a string", where, key, i);
 		if (oci_strings_add(out, json_string_value(v), err) < 0)
 			return -1;
 	}
@@ -270,10 +270,11 @@ int oci_read_set(const json_t *obj, const char *key, struct oci_strings *out, co
 		return -1;
 	if (o == NULL)
 		return 0;
-	json_object_foreach(o, k, v) {
+	json_object_foreach(o, k, v)
+	{
 		if (!json_is_object(v))
-			return plate_err_new(err, 0, "'%s.%s' entry '%s' is not an object",
-					     where, key, k);
+			return plate_err_new(err, 0, "'%s.%s' entry '%s' is not an object", where,
+					     key, k);
 		if (oci_strings_add(out, k, err) < 0)
 			return -1;
 	}
@@ -292,12 +293,13 @@ int oci_read_map(const json_t *obj, const char *key, struct oci_map *out, const 
 		return -1;
 	if (o == NULL)
 		return 0;
-	json_object_foreach(o, k, v) {
+	json_object_foreach(o, k, v)
+	{
 		if (*k == '\0')
 			return plate_err_new(err, 0, "'%s.%s' has an empty key", where, key);
 		if (!json_is_string(v))
-			return plate_err_new(err, 0, "'%s.%s' value of '%s' is not a string",
-					     where, key, k);
+			return plate_err_new(err, 0, "'%s.%s' value of '%s' is not a string", where,
+					     key, k);
 		if (oci_map_set(out, k, json_string_value(v), err) < 0)
 			return -1;
 	}
@@ -394,13 +396,12 @@ int oci_read_descriptor(const json_t *v, const char *where, struct oci_descripto
 		goto fail;
 	}
 	if (d.artifact_type != NULL && !oci_media_type_is_valid(d.artifact_type)) {
-		plate_err_new(err, 0, "'%s.artifactType' '%s' is not a valid media type",
-			      where, d.artifact_type);
+		plate_err_new(err, 0, "'%s.artifactType' '%s' is not a valid media type", where,
+			      d.artifact_type);
 		goto fail;
 	}
 	if (!oci_digest_is_valid(d.digest)) {
-		plate_err_new(err, 0, "'%s.digest' '%s' is not a valid digest", where,
-			      d.digest);
+		plate_err_new(err, 0, "'%s.digest' '%s' is not a valid digest", where, d.digest);
 		goto fail;
 	}
 	if (d.size < 0) {

@@ -23,8 +23,8 @@ static int read_schema_version(const json_t *o, const char *what, int *out,
 }
 
 /* The document's own mediaType, when it has one, must say what the document is. */
-static int read_own_media_type(const json_t *o, const char *what, enum oci_kind kind,
-			       char **out, struct plate_error **err)
+static int read_own_media_type(const json_t *o, const char *what, enum oci_kind kind, char **out,
+			       struct plate_error **err)
 {
 	const struct oci_media_type *t;
 
@@ -35,7 +35,8 @@ static int read_own_media_type(const json_t *o, const char *what, enum oci_kind 
 	t = oci_media_type_lookup(*out);
 	if (t == NULL || t->kind != kind)
 		return plate_err_new(err, 0, "'%s.mediaType' '%s' is not the media type of %s",
-				     what, *out, kind == OCI_KIND_INDEX ? "an index" : "a manifest");
+				     what, *out,
+				     kind == OCI_KIND_INDEX ? "an index" : "a manifest");
 	return 0;
 }
 
@@ -83,7 +84,8 @@ static int read_descriptors(const json_t *o, const char *key, const char *what,
 	*out = calloc(json_array_size(arr) + 1, sizeof(**out));
 	if (*out == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		_cleanup_free_ char *path = NULL;
 		if (asprintf(&path, "%s.%s[%zu]", what, key, i) < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
@@ -199,8 +201,8 @@ static int convert(const char *media_type, enum oci_format format, const char **
 {
 	*out = oci_media_type_convert(media_type, format);
 	if (*out == NULL)
-		return plate_err_new(err, 0, "media type '%s' has no %s equivalent",
-				     media_type, format == OCI_FORMAT_DOCKER ? "docker" : "OCI");
+		return plate_err_new(err, 0, "media type '%s' has no %s equivalent", media_type,
+				     format == OCI_FORMAT_DOCKER ? "docker" : "OCI");
 	return 0;
 }
 

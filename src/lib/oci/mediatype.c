@@ -5,6 +5,7 @@
 
 #include "oci/oci.h"
 
+/* clang-format off */
 static const struct oci_media_type media_types[] = {
 	{ OCI_MEDIA_TYPE_INDEX, OCI_KIND_INDEX, OCI_COMPRESSION_NONE, OCI_FORMAT_OCI, false, false },
 	{ OCI_MEDIA_TYPE_MANIFEST, OCI_KIND_MANIFEST, OCI_COMPRESSION_NONE, OCI_FORMAT_OCI, false,
@@ -40,6 +41,7 @@ static const struct oci_media_type media_types[] = {
 	{ "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip", OCI_KIND_LAYER,
 	  OCI_COMPRESSION_GZIP, OCI_FORMAT_DOCKER, false, true },
 };
+/* clang-format on */
 
 #define N_MEDIA_TYPES (sizeof(media_types) / sizeof(media_types[0]))
 

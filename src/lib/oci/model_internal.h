@@ -15,8 +15,8 @@
  * messages); a missing or null field leaves the output empty. */
 int oci_read_string(const json_t *obj, const char *key, bool required, char **out,
 		    const char *where, struct plate_error **err);
-int oci_read_strings(const json_t *obj, const char *key, struct oci_strings *out,
-		     const char *where, struct plate_error **err);
+int oci_read_strings(const json_t *obj, const char *key, struct oci_strings *out, const char *where,
+		     struct plate_error **err);
 /* An object used as a set ({"80/tcp": {}}): the keys, sorted. */
 int oci_read_set(const json_t *obj, const char *key, struct oci_strings *out, const char *where,
 		 struct plate_error **err);

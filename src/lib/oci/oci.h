@@ -90,7 +90,8 @@ const char *oci_familiar_name(const char *name);
 /* The annotation naming an image in an OCI layout's index.json (annotations.md). */
 #define OCI_ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
 /* The empty descriptor blob (manifest.md "Guidance for an Empty Descriptor"). */
-#define OCI_EMPTY_JSON_DIGEST "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+#define OCI_EMPTY_JSON_DIGEST \
+	"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
 
 enum oci_kind {
 	OCI_KIND_UNKNOWN = 0,
@@ -178,7 +179,7 @@ struct oci_descriptor {
 	int64_t size;
 	struct oci_strings urls;
 	struct oci_map annotations;
-	char *data;                    /* base64 text, or NULL */
+	char *data;		       /* base64 text, or NULL */
 	struct oci_platform *platform; /* index entries only, or NULL */
 };
 
@@ -277,15 +278,13 @@ int oci_manifest_write(const struct oci_manifest *m, enum oci_format format, cha
  * point at are not rewritten). */
 int oci_index_write(const struct oci_index *idx, enum oci_format format, char **out, size_t *len,
 		    struct plate_error **err);
-int oci_config_write(const struct oci_config *c, char **out, size_t *len,
-		     struct plate_error **err);
+int oci_config_write(const struct oci_config *c, char **out, size_t *len, struct plate_error **err);
 /* {"imageLayoutVersion":"1.0.0"} */
 const char *oci_layout_header(void);
 
 int oci_descriptor_copy(struct oci_descriptor *dst, const struct oci_descriptor *src,
 			struct plate_error **err);
-int oci_config_copy(struct oci_config *dst, const struct oci_config *src,
-		    struct plate_error **err);
+int oci_config_copy(struct oci_config *dst, const struct oci_config *src, struct plate_error **err);
 void oci_platform_free(struct oci_platform *p);
 void oci_descriptor_release(struct oci_descriptor *d);
 void oci_manifest_release(struct oci_manifest *m);

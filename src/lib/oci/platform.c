@@ -37,10 +37,12 @@ const char *oci_platform_native(void)
 
 /* The platforms a build may target: those Debian's qemu-user-static emulates and registries
  * publish images for.  Anything else is refused up front rather than failing in a RUN. */
+/* clang-format off */
 static const char *const known_platforms[] = {
 	"linux/amd64", "linux/amd64/v2", "linux/amd64/v3", "linux/arm64", "linux/arm/v6",
 	"linux/arm/v7", "linux/386",     "linux/ppc64le",  "linux/s390x", "linux/riscv64",
 };
+/* clang-format on */
 
 static const char *native_arch(void)
 {
@@ -52,8 +54,8 @@ static bool valid_part(const char *s)
 	if (*s == '\0')
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-' ||
-		      *s == '.'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+		      *s == '-' || *s == '.'))
 			return false;
 	return true;
 }
@@ -97,7 +99,8 @@ char *oci_platform_normalize(const char *platform, struct plate_error **err)
 	}
 	if (n < 2 || n > 3 || p != NULL || !valid_part(parts[0]) || !valid_part(parts[1]) ||
 	    (n == 3 && !valid_part(parts[2]))) {
-		plate_err_new(err, 0, "invalid platform '%s': expected [os/]arch[/variant]", platform);
+		plate_err_new(err, 0, "invalid platform '%s': expected [os/]arch[/variant]",
+			      platform);
 		return NULL;
 	}
 	os = parts[0];

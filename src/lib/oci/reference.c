@@ -187,15 +187,18 @@ int oci_reference_parse(const char *s, size_t len, struct oci_reference *out,
 	_cleanup_free_ char *domain = NULL, *full_path = NULL, *tag = NULL, *digest = NULL;
 
 	if (len == 0)
-		return plate_err_new(err, 0, "invalid reference format: repository name must have at "
-					     "least one component");
+		return plate_err_new(err, 0,
+				     "invalid reference format: repository name must have at "
+				     "least one component");
 	if (len > REFERENCE_MAX_INPUT)
 		return plate_err_new(err, 0, "invalid reference format: reference is too long");
 	if (memchr(s, '\0', len) != NULL)
-		return plate_err_new(err, 0, "invalid reference format: reference contains a NUL byte");
+		return plate_err_new(err, 0,
+				     "invalid reference format: reference contains a NUL byte");
 	if (is_64_hex(s, len))
 		return plate_err_new(err, 0,
-				     "invalid repository name '%.*s', cannot specify 64-byte hexadecimal "
+				     "invalid repository name '%.*s', cannot specify 64-byte "
+				     "hexadecimal "
 				     "strings",
 				     (int)len, s);
 
@@ -206,7 +209,8 @@ int oci_reference_parse(const char *s, size_t len, struct oci_reference *out,
 		size_t dlen = (size_t)(s + len - (at + 1));
 		if (digest_parse(at + 1, dlen, &derr) < 0) {
 			plate_error_free(derr);
-			return plate_err_new(err, 0, "invalid reference format: invalid digest '%.*s'",
+			return plate_err_new(err, 0,
+					     "invalid reference format: invalid digest '%.*s'",
 					     (int)dlen, at + 1);
 		}
 		digest = strndup(at + 1, dlen);
@@ -248,18 +252,19 @@ int oci_reference_parse(const char *s, size_t len, struct oci_reference *out,
 	}
 	if (has_upper(path, remote_len))
 		return plate_err_new(err, 0,
-				     "invalid reference format: repository name '%.*s' must be lowercase",
+				     "invalid reference format: repository name '%.*s' must be "
+				     "lowercase",
 				     (int)remote_len, path);
 	if (domain_len > 0 && !valid_domain(s, domain_len))
 		return plate_err_new(err, 0, "invalid reference format: invalid registry '%.*s'",
 				     (int)domain_len, s);
 	if (path_len == 0 || !valid_path(path, path_len))
-		return plate_err_new(err, 0, "invalid reference format: invalid repository name '%.*s'",
+		return plate_err_new(err, 0,
+				     "invalid reference format: invalid repository name '%.*s'",
 				     (int)path_len, path);
 
-	if (domain_len == 0 ||
-	    (domain_len == strlen(LEGACY_DEFAULT_DOMAIN) &&
-	     memcmp(s, LEGACY_DEFAULT_DOMAIN, domain_len) == 0))
+	if (domain_len == 0 || (domain_len == strlen(LEGACY_DEFAULT_DOMAIN) &&
+				memcmp(s, LEGACY_DEFAULT_DOMAIN, domain_len) == 0))
 		domain = strdup(DEFAULT_DOMAIN);
 	else
 		domain = strndup(s, domain_len);
@@ -273,7 +278,8 @@ int oci_reference_parse(const char *s, size_t len, struct oci_reference *out,
 	}
 	if (strlen(domain) + 1 + strlen(full_path) > REFERENCE_NAME_MAX)
 		return plate_err_new(err, 0,
-				     "invalid reference format: repository name must not be more than "
+				     "invalid reference format: repository name must not be more "
+				     "than "
 				     "%d characters",
 				     REFERENCE_NAME_MAX);
 	if (tag == NULL && digest == NULL) {

@@ -29,8 +29,9 @@ static int csv_fields(const char *value, struct strv *fields, struct plate_error
 		if (*p == '"') {
 			for (p++;; p++) {
 				if (*p == '\0')
-					return plate_err_new(err, 0, "failed to parse csv mounts: "
-								     "unterminated quote");
+					return plate_err_new(err, 0,
+							     "failed to parse csv mounts: "
+							     "unterminated quote");
 				if (*p == '"' && p[1] == '"')
 					p++;
 				else if (*p == '"')
@@ -41,12 +42,14 @@ static int csv_fields(const char *value, struct strv *fields, struct plate_error
 			p++;
 			if (*p != ',' && *p != '\0')
 				return plate_err_new(err, 0,
-						     "failed to parse csv mounts: extraneous '\"' in field");
+						     "failed to parse csv mounts: extraneous '\"' "
+						     "in field");
 		} else {
 			for (; *p != ',' && *p != '\0'; p++) {
 				if (*p == '"')
-					return plate_err_new(err, 0, "failed to parse csv mounts: bare "
-								     "'\"' in non-quoted field");
+					return plate_err_new(err, 0,
+							     "failed to parse csv mounts: bare "
+							     "'\"' in non-quoted field");
 				if (buf_addch(&field, *p) < 0)
 					return plate_err_new(err, errno, "cannot parse mount");
 			}
@@ -141,8 +144,8 @@ static int lookup(const char *const *names, size_t n, const char *v)
 
 struct mount_parse {
 	struct plan_mount *m;
-	char *from;        /* from= value, NULL when absent */
-	bool ro_auto;      /* neither ro nor rw given: the type's default */
+	char *from;   /* from= value, NULL when absent */
+	bool ro_auto; /* neither ro nor rw given: the type's default */
 	bool sharing_given, mode_given;
 };
 
@@ -200,8 +203,9 @@ static int mount_field(struct mount_parse *mp, const char *key, const char *v, c
 		/* BuildKit: a '$' followed by anything is refused, not expanded. */
 		const char *dollar = strchr(v, '$');
 		if (dollar != NULL && dollar[1] != '\0')
-			return plate_err_new(err, 0, "'from' doesn't support variable expansion, "
-						     "define alias stage instead");
+			return plate_err_new(err, 0,
+					     "'from' doesn't support variable expansion, "
+					     "define alias stage instead");
 		return set_str(&mp->from, v, err);
 	} else if (strcmp(key, "source") == 0 || strcmp(key, "src") == 0) {
 		return set_str(&m->source, v, err);
@@ -219,11 +223,13 @@ static int mount_field(struct mount_parse *mp, const char *key, const char *v, c
 		mp->ro_auto = false;
 	} else if (strcmp(key, "required") == 0) {
 		if (m->type != PLAN_MOUNT_SECRET && m->type != PLAN_MOUNT_SSH)
-			return plate_err_new(err, 0, "unexpected key '%s' for mount type '%s'", key, type);
+			return plate_err_new(err, 0, "unexpected key '%s' for mount type '%s'", key,
+					     type);
 		return mount_bool(key, v, &m->required, err);
 	} else if (strcmp(key, "size") == 0) {
 		if (m->type != PLAN_MOUNT_TMPFS)
-			return plate_err_new(err, 0, "unexpected key '%s' for mount type '%s'", key, type);
+			return plate_err_new(err, 0, "unexpected key '%s' for mount type '%s'", key,
+					     type);
 		if (parse_ram(v, &m->size) < 0)
 			return plate_err_new(err, 0, "invalid value for %s: %s", key, v);
 	} else if (strcmp(key, "id") == 0) {
@@ -231,7 +237,8 @@ static int mount_field(struct mount_parse *mp, const char *key, const char *v, c
 	} else if (strcmp(key, "env") == 0) {
 		/* plate's (and newer BuildKit's) secret as an environment variable. */
 		if (m->type != PLAN_MOUNT_SECRET)
-			return plate_err_new(err, 0, "unexpected key '%s' for mount type '%s'", key, type);
+			return plate_err_new(err, 0, "unexpected key '%s' for mount type '%s'", key,
+					     type);
 		return set_str(&m->env, v, err);
 	} else if (strcmp(key, "sharing") == 0) {
 		/* plate's message since before BuildKit's was adopted: tests and users grep it. */
@@ -281,8 +288,9 @@ static int mount_finish(struct mount_parse *mp, struct plate_error **err)
 				return -1;
 		}
 		if (m->id == NULL || m->id[0] == '\0')
-			return plate_err_new(err, 0, "invalid secret mount: one of id, source or "
-						     "target is required");
+			return plate_err_new(err, 0,
+					     "invalid secret mount: one of id, source or "
+					     "target is required");
 		if (m->target == NULL && m->env == NULL &&
 		    asprintf(&m->target, "/run/secrets/%s", m->id) < 0) {
 			m->target = NULL;
@@ -296,15 +304,15 @@ static int mount_finish(struct mount_parse *mp, struct plate_error **err)
 	return 0;
 }
 
-int plan_mount_parse(const char *spec, struct plan_mount *m, char **from,
-		     struct plate_error **err)
+int plan_mount_parse(const char *spec, struct plan_mount *m, char **from, struct plate_error **err)
 {
 	struct mount_parse mp = { .m = m, .ro_auto = true };
 	_cleanup_strv_ struct strv fields = STRV_INIT;
 	int rc = -1;
 
-	*m = (struct plan_mount){ .type = PLAN_MOUNT_BIND, .from = -1, .mode = -1, .uid = -1,
-				  .gid = -1 };
+	*m = (struct plan_mount){
+		.type = PLAN_MOUNT_BIND, .from = -1, .mode = -1, .uid = -1, .gid = -1
+	};
 	if ((m->spec = strdup(spec)) == NULL) {
 		plate_err_new(err, ENOMEM, "cannot parse mount");
 		goto out;
@@ -313,8 +321,8 @@ int plan_mount_parse(const char *spec, struct plan_mount *m, char **from,
 		goto out;
 	for (size_t i = 0; i < fields.n; i++) {
 		char *eq = strchr(fields.v[i], '=');
-		_cleanup_free_ char *key = eq ? strndup(fields.v[i], (size_t)(eq - fields.v[i]))
-					      : strdup(fields.v[i]);
+		_cleanup_free_ char *key =
+			eq ? strndup(fields.v[i], (size_t)(eq - fields.v[i])) : strdup(fields.v[i]);
 		if (key == NULL) {
 			plate_err_new(err, ENOMEM, "cannot parse mount");
 			goto out;
@@ -391,8 +399,10 @@ int plan_run_flags_parse(struct plan_ctx *ctx, struct plan_step *step,
 				f->network = PLAN_NET_HOST;
 			else
 				return plate_err_at(err, step->line, step->column,
-						    "unsupported network mode '%s' (RUN --network takes "
-						    "default, none or host)", v);
+						    "unsupported network mode '%s' (RUN --network "
+						    "takes "
+						    "default, none or host)",
+						    v);
 		} else if (strncmp(fl, "--security=", 11) == 0) {
 			const char *v = fl + 11;
 			if (strcmp(v, "sandbox") == 0)
@@ -401,12 +411,14 @@ int plan_run_flags_parse(struct plan_ctx *ctx, struct plan_step *step,
 				f->security = PLAN_SECURITY_INSECURE;
 			else
 				return plate_err_at(err, step->line, step->column,
-						    "unsupported security mode '%s' (RUN --security "
-						    "takes sandbox or insecure)", v);
+						    "unsupported security mode '%s' (RUN "
+						    "--security "
+						    "takes sandbox or insecure)",
+						    v);
 		} else {
 			/* Triggers of base images reach here unchecked. */
-			return plate_err_at(err, step->line, step->column, "unknown flag '%s' for RUN",
-					    fl);
+			return plate_err_at(err, step->line, step->column,
+					    "unknown flag '%s' for RUN", fl);
 		}
 	}
 	return 0;
@@ -451,7 +463,8 @@ static int copy_flag(struct plan_step *step, const char *fl, struct strv *exclud
 		errno = 0;
 		m = strtol(v, &end, 8);
 		if (errno != 0 || *end != '\0' || m < 0 || m > 07777 || *v == '-' || *v == '+')
-			return plate_err_new(err, 0, "invalid --chmod '%s': an octal mode is expected", v);
+			return plate_err_new(err, 0,
+					     "invalid --chmod '%s': an octal mode is expected", v);
 		f->chmod = (int)m;
 	} else if (IS("--link")) {
 		f->link = flag_bool_value(fl + len);
@@ -466,7 +479,9 @@ static int copy_flag(struct plan_step *step, const char *fl, struct strv *exclud
 			return plate_err_new(err, ENOMEM, "cannot record flags");
 	} else if (IS("--checksum")) {
 		if (!digest_is_valid(v))
-			return plate_err_new(err, 0, "ADD --checksum=%s: a sha256:<hex> digest is expected", v);
+			return plate_err_new(err, 0,
+					     "ADD --checksum=%s: a sha256:<hex> digest is expected",
+					     v);
 		free(f->checksum);
 		if ((f->checksum = strdup(v)) == NULL)
 			return plate_err_new(err, ENOMEM, "cannot record flags");

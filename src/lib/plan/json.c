@@ -120,8 +120,8 @@ static json_t *mount_json(const struct plan_step *step, const struct plan_mount 
 	if (obj == NULL || set(obj, "type", json_string(types[m->type])) < 0 ||
 	    set(obj, "target", optional_string(m->target)) < 0 ||
 	    set(obj, "source", optional_string(m->source)) < 0 ||
-	    set(obj, "from_stage", src && src->stage >= 0 ? json_integer(src->stage) : json_null()) <
-		    0 ||
+	    set(obj, "from_stage",
+		src && src->stage >= 0 ? json_integer(src->stage) : json_null()) < 0 ||
 	    set(obj, "from_image", optional_string(src ? src->image : NULL)) < 0 ||
 	    set(obj, "readonly", json_boolean(m->readonly)) < 0 ||
 	    set(obj, "id", optional_string(m->id)) < 0)
@@ -166,8 +166,8 @@ static json_t *stage_json(const struct plan_stage *st)
 	if (set(obj, "index", json_integer((json_int_t)st->index)) < 0 ||
 	    set(obj, "name", st->name ? string_value(st->name) : json_null()) < 0 ||
 	    set(obj, "from", st->from ? string_value(st->from) : json_null()) < 0 ||
-	    set(obj, "from_stage", st->from_stage >= 0 ? json_integer(st->from_stage) : json_null()) <
-		    0 ||
+	    set(obj, "from_stage",
+		st->from_stage >= 0 ? json_integer(st->from_stage) : json_null()) < 0 ||
 	    set(obj, "needed", json_boolean(st->needed)) < 0 ||
 	    set(obj, "depends_on", index_array(st->depends_on, st->n_depends_on)) < 0 ||
 	    set(obj, "steps", json_incref(steps)) < 0)

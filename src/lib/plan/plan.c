@@ -20,10 +20,12 @@
 #include "plan/plan_internal.h"
 
 /* The reference's "Predefined ARGs": usable without an ARG instruction. */
+/* clang-format off */
 static const char *const predefined_args[] = {
 	"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
 	"ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy",
 };
+/* clang-format on */
 
 static char lower_ascii(char c)
 {
@@ -78,8 +80,9 @@ static int vars_copy(struct plan_ctx *ctx, struct dockerfile_vars *dst,
 	struct dockerfile_vars copy;
 
 	if (src->n > PLAN_MAX_VAR_COPIES - ctx->var_copies)
-		return plate_err_new(err, 0, "plan too large: more than %zu variables copied between "
-					     "stages",
+		return plate_err_new(err, 0,
+				     "plan too large: more than %zu variables copied between "
+				     "stages",
 				     PLAN_MAX_VAR_COPIES);
 	ctx->var_copies += src->n;
 	dockerfile_vars_init(&copy);
@@ -200,7 +203,8 @@ static int read_build_args(struct plan_ctx *ctx, struct plate_error **err)
 		_cleanup_free_ char *name = NULL;
 
 		if (eq == NULL || eq == kv)
-			return plate_err_new(err, 0, "invalid build-arg '%s': expected NAME=value", kv);
+			return plate_err_new(err, 0, "invalid build-arg '%s': expected NAME=value",
+					     kv);
 		name = strndup(kv, (size_t)(eq - kv));
 		if (name == NULL || dockerfile_vars_set(&ctx->build_args, name, eq + 1) < 0)
 			return plate_err_new(err, ENOMEM, "cannot record build-arg '%s'", kv);
@@ -358,10 +362,11 @@ static int process_from(struct plan_ctx *ctx, size_t si, struct plate_error **er
 		for (p = st->name; *p; p++)
 			*p = lower_ascii(*p);
 		if (!valid_stage_name(st->name))
-			return plate_err_at(err, in->start_line, in->column,
-					    "invalid name for build stage '%s': a name starts with a "
-					    "letter and holds only letters, digits, '-', '_' and '.'",
-					    in->args[2]);
+			return plate_err_at(
+				err, in->start_line, in->column,
+				"invalid name for build stage '%s': a name starts with a "
+				"letter and holds only letters, digits, '-', '_' and '.'",
+				in->args[2]);
 		if (plan_find_stage(ctx, st->name) >= 0)
 			return plate_err_at(err, in->start_line, in->column,
 					    "duplicate stage name '%s'", st->name);
@@ -427,7 +432,8 @@ static int collect_depends(struct plan_stage *st, struct plate_error **err)
 	qsort(st->depends_on, n, sizeof(*st->depends_on), cmp_size);
 	st->n_depends_on = 0;
 	for (size_t i = 0; i < n; i++)
-		if (st->n_depends_on == 0 || st->depends_on[st->n_depends_on - 1] != st->depends_on[i])
+		if (st->n_depends_on == 0 ||
+		    st->depends_on[st->n_depends_on - 1] != st->depends_on[i])
 			st->depends_on[st->n_depends_on++] = st->depends_on[i];
 	return 0;
 }
@@ -559,12 +565,11 @@ static int mark_needed(struct plan *plan, struct plate_error **err)
 				continue;
 			}
 			use = step_using(st, dep->index);
-			return plate_err_at(err, use ? use->line : st->line,
-					    use ? use->column : st->column,
-					    "cannot copy from stage '%s', it needs to be defined before "
-					    "current stage '%s'",
-					    plan_stage_label(dep, dep_label),
-					    plan_stage_label(st, label));
+			return plate_err_at(
+				err, use ? use->line : st->line, use ? use->column : st->column,
+				"cannot copy from stage '%s', it needs to be defined before "
+				"current stage '%s'",
+				plan_stage_label(dep, dep_label), plan_stage_label(st, label));
 		}
 		plan->order[plan->n_order++] = i;
 	}
@@ -674,13 +679,14 @@ static int build(struct plan_ctx *ctx, struct plate_error **err)
 
 	if (read_build_args(ctx, err) < 0)
 		return -1;
-	plan->build_platform =
-		oci_platform_normalize(o->build_platform ? o->build_platform : oci_platform_native(),
-					err);
+	plan->build_platform = oci_platform_normalize(o->build_platform ? o->build_platform
+									: oci_platform_native(),
+						      err);
 	if (plan->build_platform == NULL)
 		return -1;
-	plan->target_platform = oci_platform_normalize(
-		o->target_platform ? o->target_platform : plan->build_platform, err);
+	plan->target_platform = oci_platform_normalize(o->target_platform ? o->target_platform
+									  : plan->build_platform,
+						       err);
 	if (plan->target_platform == NULL)
 		return -1;
 	if (set_global_scope(ctx, err) < 0 || split_stages(ctx, err) < 0)
@@ -689,7 +695,8 @@ static int build(struct plan_ctx *ctx, struct plate_error **err)
 		if (process_from(ctx, i, err) < 0)
 			return -1;
 	for (size_t i = 0; i < plan->n_stages; i++)
-		if (plan_collect_steps(ctx, i, err) < 0 || collect_depends(&plan->stages[i], err) < 0)
+		if (plan_collect_steps(ctx, i, err) < 0 ||
+		    collect_depends(&plan->stages[i], err) < 0)
 			return -1;
 	if (check_cycles(plan, err) < 0 || select_target(ctx, err) < 0 ||
 	    mark_needed(plan, err) < 0)

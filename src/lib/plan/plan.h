@@ -75,12 +75,12 @@ typedef int (*plan_base_onbuild_fn)(void *data, const char *image, const char *p
 				    const struct dockerfile **triggers, struct plate_error **err);
 
 struct plan_options {
-	const char *target;             /* stage name (case-insensitive), NULL = last stage */
-	const char *const *build_args;  /* "NAME=value" strings; a later NAME wins */
+	const char *target;	       /* stage name (case-insensitive), NULL = last stage */
+	const char *const *build_args; /* "NAME=value" strings; a later NAME wins */
 	size_t n_build_args;
-	const char *target_platform;    /* "os/arch[/variant]", NULL = the build platform */
-	const char *build_platform;     /* NULL = oci_platform_native() */
-	plan_base_env_fn base_env;      /* NULL = images start with PATH=PLAN_DEFAULT_PATH only */
+	const char *target_platform; /* "os/arch[/variant]", NULL = the build platform */
+	const char *build_platform;  /* NULL = oci_platform_native() */
+	plan_base_env_fn base_env;   /* NULL = images start with PATH=PLAN_DEFAULT_PATH only */
 	void *base_env_data;
 	plan_base_onbuild_fn base_onbuild; /* NULL = images' ONBUILD triggers are not run */
 	void *base_onbuild_data;
@@ -125,26 +125,34 @@ enum plan_mount_sharing {
  */
 struct plan_mount {
 	enum plan_mount_type type;
-	char *spec;      /* the value as written, for cache keys and messages */
-	char *target;    /* as written: NULL when absent (a secret given as env= only, or a
+	char *spec;   /* the value as written, for cache keys and messages */
+	char *target; /* as written: NULL when absent (a secret given as env= only, or a
 			  * mount at the WORKDIR), maybe relative to the WORKDIR */
-	char *source;    /* path in the source (bind), NULL = its root */
-	int from;        /* index into the step's sources, or -1: the build context */
+	char *source; /* path in the source (bind), NULL = its root */
+	int from;     /* index into the step's sources, or -1: the build context */
 	bool readonly;
-	char *id;        /* cache and secret (never NULL for them), else NULL */
+	char *id; /* cache and secret (never NULL for them), else NULL */
 	enum plan_mount_sharing sharing;
-	long mode;       /* cache, secret: octal mode, -1 = unset */
-	long uid, gid;   /* cache, secret: -1 = unset */
-	bool required;   /* secret, ssh */
-	char *env;       /* secret: also (or only) exported as this variable, NULL = not */
+	long mode;		 /* cache, secret: octal mode, -1 = unset */
+	long uid, gid;		 /* cache, secret: -1 = unset */
+	bool required;		 /* secret, ssh */
+	char *env;		 /* secret: also (or only) exported as this variable, NULL = not */
 	unsigned long long size; /* tmpfs: bytes, 0 = no limit */
 };
 
 /* `RUN --network=`: unset means the build's --network (plate build --network). */
-enum plan_network { PLAN_NET_UNSET, PLAN_NET_DEFAULT, PLAN_NET_NONE, PLAN_NET_HOST };
+enum plan_network {
+	PLAN_NET_UNSET,
+	PLAN_NET_DEFAULT,
+	PLAN_NET_NONE,
+	PLAN_NET_HOST
+};
 
 /* `RUN --security=`. */
-enum plan_security { PLAN_SECURITY_SANDBOX, PLAN_SECURITY_INSECURE };
+enum plan_security {
+	PLAN_SECURITY_SANDBOX,
+	PLAN_SECURITY_INSECURE
+};
 
 struct plan_run_flags {
 	struct plan_mount *mounts; /* in flag order */
@@ -156,15 +164,15 @@ struct plan_run_flags {
 /* COPY and ADD flags (ADD has no --from or --parents; COPY no --checksum, --keep-git-dir or
  * --unpack: the planner refuses them where they do not belong). */
 struct plan_copy_flags {
-	int from;          /* index into the step's sources, or -1: the build context */
-	char *chown;       /* "user[:group]" as expanded, NULL = unset (also for --chown=) */
-	int chmod;         /* octal mode, -1 = unset (also for --chmod=) */
+	int from;    /* index into the step's sources, or -1: the build context */
+	char *chown; /* "user[:group]" as expanded, NULL = unset (also for --chown=) */
+	int chmod;   /* octal mode, -1 = unset (also for --chmod=) */
 	bool link;
 	bool parents;
 	bool keep_git_dir;
-	int unpack;        /* ADD --unpack: 1 true, 0 false, -1 unset */
-	char *checksum;    /* ADD: "sha256:<hex>", NULL = unset */
-	char **exclude;    /* patterns, in flag order */
+	int unpack;	/* ADD --unpack: 1 true, 0 false, -1 unset */
+	char *checksum; /* ADD: "sha256:<hex>", NULL = unset */
+	char **exclude; /* patterns, in flag order */
 	size_t n_exclude;
 };
 
@@ -183,7 +191,7 @@ struct plan_copy_flags {
  *                written (expanded only when the trigger runs in a stage based on this one)
  */
 struct plan_step {
-	unsigned line;     /* 1-based first line of the instruction */
+	unsigned line;	   /* 1-based first line of the instruction */
 	unsigned column;   /* 1-based column of its keyword */
 	char *instruction; /* upper case: "RUN", "COPY" … */
 	char **args;
@@ -192,8 +200,8 @@ struct plan_step {
 	 * expanded like the arguments (--chown=$UID). */
 	char **flags;
 	size_t n_flags;
-	bool json_form;    /* the arguments came from a JSON (exec form) array */
-	bool onbuild;      /* an ONBUILD trigger of the base stage, run first in this stage */
+	bool json_form; /* the arguments came from a JSON (exec form) array */
+	bool onbuild;	/* an ONBUILD trigger of the base stage, run first in this stage */
 	const struct dockerfile_instruction *instr; /* borrowed; the trigger itself for onbuild */
 	struct plan_source *sources; /* COPY --from / RUN --mount from=, in flag order */
 	size_t n_sources;
@@ -203,14 +211,14 @@ struct plan_step {
 
 struct plan_stage {
 	size_t index;
-	char *name;       /* `AS name`, lower case; NULL when unnamed */
-	char *base;       /* the FROM argument after expansion with the global ARGs */
-	char *from;       /* normalised image reference, "scratch", or NULL when from_stage >= 0 */
-	int from_stage;   /* index of the stage this one is based on, or -1 */
-	char *platform;   /* normalised FROM --platform, or NULL for the target platform */
-	unsigned line;    /* the FROM instruction */
+	char *name;	/* `AS name`, lower case; NULL when unnamed */
+	char *base;	/* the FROM argument after expansion with the global ARGs */
+	char *from;	/* normalised image reference, "scratch", or NULL when from_stage >= 0 */
+	int from_stage; /* index of the stage this one is based on, or -1 */
+	char *platform; /* normalised FROM --platform, or NULL for the target platform */
+	unsigned line;	/* the FROM instruction */
 	unsigned column;
-	bool needed;      /* reachable from the target */
+	bool needed;	    /* reachable from the target */
 	size_t *depends_on; /* stage indexes this stage needs, ascending, no duplicates */
 	size_t n_depends_on;
 	/* 0 for a needed stage with no stage dependency, else 1 + the highest level among its
@@ -225,8 +233,8 @@ struct plan_stage {
 };
 
 struct plan {
-	size_t target;       /* index of the target stage */
-	size_t *order;       /* needed stages, dependencies first (ascending index) */
+	size_t target; /* index of the target stage */
+	size_t *order; /* needed stages, dependencies first (ascending index) */
 	size_t n_order;
 	struct plan_stage *stages;
 	size_t n_stages;

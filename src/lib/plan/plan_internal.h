@@ -19,10 +19,10 @@
  * without bound: `ENV A=$A$A` repeated, thousands of stages `FROM` one stage with ONBUILD
  * triggers (each gets a copy), or long chains of stages each inheriting every variable.
  */
-#define PLAN_MAX_WORD (1u << 20)              /* one expanded word */
+#define PLAN_MAX_WORD (1u << 20)	      /* one expanded word */
 #define PLAN_MAX_BYTES ((size_t)128 << 20)    /* argument bytes copied or expanded, in all */
 #define PLAN_MAX_STEPS ((size_t)1 << 18)      /* steps, ONBUILD triggers included */
-#define PLAN_MAX_VARS 4096                    /* variables in one scope */
+#define PLAN_MAX_VARS 4096		      /* variables in one scope */
 #define PLAN_MAX_VAR_COPIES ((size_t)1 << 20) /* variables copied from stage to stage */
 
 /* ONBUILD instructions of one stage (instruction indexes). */
@@ -36,13 +36,13 @@ struct plan_ctx {
 	const struct plan_options *opts;
 	struct plan *plan;
 	struct dockerfile_vars build_args; /* from the options, NAME -> value */
-	size_t *from_at;                   /* instruction index of each stage's FROM */
-	struct plan_triggers *triggers;    /* per stage, filled by plan_collect_steps() */
-	size_t *names;                     /* hash table of stage index + 1 by lower-case name */
-	size_t names_cap;                  /* a power of two, at least twice the stages */
-	size_t bytes;                      /* charged against PLAN_MAX_BYTES */
-	size_t steps;                      /* charged against PLAN_MAX_STEPS */
-	size_t var_copies;                 /* charged against PLAN_MAX_VAR_COPIES */
+	size_t *from_at;		   /* instruction index of each stage's FROM */
+	struct plan_triggers *triggers;	   /* per stage, filled by plan_collect_steps() */
+	size_t *names;			   /* hash table of stage index + 1 by lower-case name */
+	size_t names_cap;		   /* a power of two, at least twice the stages */
+	size_t bytes;			   /* charged against PLAN_MAX_BYTES */
+	size_t steps;			   /* charged against PLAN_MAX_STEPS */
+	size_t var_copies;		   /* charged against PLAN_MAX_VAR_COPIES */
 };
 
 /* Counts n bytes of arguments against the plan's budget: -1 with *err when exhausted. */
@@ -87,8 +87,7 @@ int plan_add_named_source(struct plan_ctx *ctx, struct plan_step *step, const ch
 
 /* flags.c: parses one --mount value into *m (released on failure) and *from (the from=
  * field, NULL when absent; the caller resolves it).  Pure; errors are unlocated. */
-int plan_mount_parse(const char *spec, struct plan_mount *m, char **from,
-		     struct plate_error **err);
+int plan_mount_parse(const char *spec, struct plan_mount *m, char **from, struct plate_error **err);
 void plan_mount_release(struct plan_mount *m);
 
 /* flags.c: RUN's flags as written into step->run, recording from= sources (located

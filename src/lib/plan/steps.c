@@ -13,11 +13,11 @@
 #include "plan/plan_internal.h"
 
 enum expand_kind {
-	EXPAND_NONE,  /* RUN CMD ENTRYPOINT SHELL HEALTHCHECK MAINTAINER: the shell's business */
-	EXPAND_WORDS, /* ADD COPY EXPOSE VOLUME USER WORKDIR STOPSIGNAL: each word */
-	EXPAND_KV,    /* ENV LABEL: key and value of each pair */
-	EXPAND_ARG,   /* ARG: build-arg, global or expanded default */
-	EXPAND_STAGE, /* FROM: handled by plan.c with the global scope */
+	EXPAND_NONE,	/* RUN CMD ENTRYPOINT SHELL HEALTHCHECK MAINTAINER: the shell's business */
+	EXPAND_WORDS,	/* ADD COPY EXPOSE VOLUME USER WORKDIR STOPSIGNAL: each word */
+	EXPAND_KV,	/* ENV LABEL: key and value of each pair */
+	EXPAND_ARG,	/* ARG: build-arg, global or expanded default */
+	EXPAND_STAGE,	/* FROM: handled by plan.c with the global scope */
 	EXPAND_TRIGGER, /* ONBUILD: kept as written until the trigger runs */
 };
 
@@ -39,7 +39,7 @@ static const char *const exclude_multi[] = { "exclude", NULL };
 /* BuildKit's stable syntax has no --device (a labs feature): refused as an unknown flag. */
 static const char *const run_flags[] = { "mount", "network", "security", NULL };
 static const char *const run_multi[] = { "mount", NULL };
-static const char *const health_flags[] = { "interval", "timeout", "start-period",
+static const char *const health_flags[] = { "interval",	      "timeout", "start-period",
 					    "start-interval", "retries", NULL };
 
 static const struct rule rules[] = {
@@ -89,8 +89,8 @@ static char *upper_dup(const char *s)
 	return u;
 }
 
-static int check_flags(const struct dockerfile_instruction *in, const struct rule *r,
-		       unsigned line, unsigned column, struct plate_error **err)
+static int check_flags(const struct dockerfile_instruction *in, const struct rule *r, unsigned line,
+		       unsigned column, struct plate_error **err)
 {
 	_cleanup_free_ char *kw = upper_dup(in->keyword);
 
@@ -108,12 +108,14 @@ static int check_flags(const struct dockerfile_instruction *in, const struct rul
 			if (eq != NULL && strcasecmp(eq + 1, "true") != 0 &&
 			    strcasecmp(eq + 1, "false") != 0)
 				return plate_err_at(err, line, column,
-						    "expecting boolean value for flag '--%.*s', not '%s'",
+						    "expecting boolean value for flag '--%.*s', "
+						    "not '%s'",
 						    (int)len, name, eq + 1);
 		} else if (in_list(r->flags, name, len)) {
 			if (eq == NULL)
 				return plate_err_at(err, line, column,
-						    "missing a value on flag '--%.*s'", (int)len, name);
+						    "missing a value on flag '--%.*s'", (int)len,
+						    name);
 		} else {
 			return plate_err_at(err, line, column, "unknown flag '--%.*s' for %s",
 					    (int)len, name, kw);
@@ -124,14 +126,15 @@ static int check_flags(const struct dockerfile_instruction *in, const struct rul
 			const char *g = in->flags[j] + 2;
 			if (strncmp(g, name, len) == 0 && (g[len] == '=' || g[len] == '\0'))
 				return plate_err_at(err, line, column,
-						    "duplicate flag specified: '--%.*s'", (int)len, name);
+						    "duplicate flag specified: '--%.*s'", (int)len,
+						    name);
 		}
 	}
 	return 0;
 }
 
-static int check_args(const struct dockerfile_instruction *in, const struct rule *r,
-		      unsigned line, unsigned column, struct plate_error **err)
+static int check_args(const struct dockerfile_instruction *in, const struct rule *r, unsigned line,
+		      unsigned column, struct plate_error **err)
 {
 	_cleanup_free_ char *kw = upper_dup(in->keyword);
 
@@ -149,18 +152,21 @@ static int check_args(const struct dockerfile_instruction *in, const struct rule
 	case EXPAND_KV:
 		for (size_t i = 0; i + 2 < in->n_args; i += 3)
 			if (in->args[i][0] == '\0')
-				return plate_err_at(err, line, column, "%s names can not be blank", kw);
+				return plate_err_at(err, line, column, "%s names can not be blank",
+						    kw);
 		break;
 	case EXPAND_ARG:
 		for (size_t i = 0; i < in->n_args; i++)
 			if (in->args[i][0] == '=' || in->args[i][0] == '\0')
-				return plate_err_at(err, line, column, "ARG names can not be blank");
+				return plate_err_at(err, line, column,
+						    "ARG names can not be blank");
 		break;
 	case EXPAND_WORDS:
 		if ((strcmp(in->keyword, "user") == 0 || strcmp(in->keyword, "workdir") == 0 ||
 		     strcmp(in->keyword, "stopsignal") == 0) &&
 		    in->n_args != 1)
-			return plate_err_at(err, line, column, "%s requires exactly one argument", kw);
+			return plate_err_at(err, line, column, "%s requires exactly one argument",
+					    kw);
 		break;
 	case EXPAND_NONE:
 		if (strcmp(in->keyword, "shell") == 0 && !in->json_form)
@@ -414,7 +420,8 @@ int plan_collect_steps(struct plan_ctx *ctx, size_t si, struct plate_error **err
 	if (st->from_stage < 0 && st->from != NULL && strcmp(st->from, "scratch") != 0 &&
 	    o->base_onbuild != NULL) {
 		const char *platform = st->platform ? st->platform : ctx->plan->target_platform;
-		if (o->base_onbuild(o->base_onbuild_data, st->from, platform, &image_triggers, err) < 0) {
+		if (o->base_onbuild(o->base_onbuild_data, st->from, platform, &image_triggers,
+				    err) < 0) {
 			plate_err_wrap(err, "ONBUILD triggers of base image '%s'", st->from);
 			return plan_locate(err, st->line, st->column);
 		}
@@ -440,7 +447,8 @@ int plan_collect_steps(struct plan_ctx *ctx, size_t si, struct plate_error **err
 		const struct dockerfile_instruction *in = &image_triggers->instructions[k];
 		if (in->sub == NULL)
 			return plate_err_at(err, st->line, st->column,
-					    "base image '%s' has an invalid ONBUILD trigger", st->from);
+					    "base image '%s' has an invalid ONBUILD trigger",
+					    st->from);
 		if (make_step(ctx, &st->steps[st->n_steps++], in->sub, true, st->line, st->column,
 			      err) < 0)
 			return -1;
@@ -629,7 +637,8 @@ int plan_expand_steps(struct plan_ctx *ctx, size_t si, struct dockerfile_vars *v
 			rc = expand_words(ctx, step, vars, err);
 			break;
 		case EXPAND_KV:
-			rc = expand_kv(ctx, step, vars, strcmp(step->instr->keyword, "env") == 0, err);
+			rc = expand_kv(ctx, step, vars, strcmp(step->instr->keyword, "env") == 0,
+				       err);
 			break;
 		case EXPAND_ARG:
 			rc = expand_arg(ctx, step, vars, err);

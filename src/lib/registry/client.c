@@ -149,8 +149,9 @@ static bool plain_http(const struct registry_client *c, const char *hostport)
 	if (!reg_host_is_local(hostport))
 		return false;
 	/* docker's convention: a certs.d entry says the registry on this host speaks TLS */
-	if (c->opts.certs_dir[0] != '\0' && asprintf(&dir, "%s/%s", c->opts.certs_dir, hostport) >= 0 &&
-	    stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+	if (c->opts.certs_dir[0] != '\0' &&
+	    asprintf(&dir, "%s/%s", c->opts.certs_dir, hostport) >= 0 && stat(dir, &st) == 0 &&
+	    S_ISDIR(st.st_mode))
 		return false;
 	return true;
 }
@@ -190,8 +191,7 @@ static struct reg_endpoint *endpoint_get(struct registry_client *c, const char *
 		plate_err_new(err, ENOMEM, "out of memory");
 		return NULL;
 	}
-	if (strcmp(scheme, "https") == 0 &&
-	    reg_tls_init(&ep->tls, hostport, &c->opts, err) < 0) {
+	if (strcmp(scheme, "https") == 0 && reg_tls_init(&ep->tls, hostport, &c->opts, err) < 0) {
 		endpoint_free(ep);
 		return NULL;
 	}
@@ -277,11 +277,14 @@ static int endpoint_credentials(struct registry_client *c, struct reg_endpoint *
 		if (r == 2) {
 			r = 0;
 			if (c->opts.credential_helpers) {
-				r = registry_credential_helper_get(
-					helper, c->opts.credential_helper_dir,
-					registry_credential_server_url(ep->cred_host), &ep->cred, err);
+				r = registry_credential_helper_get(helper,
+								   c->opts.credential_helper_dir,
+								   registry_credential_server_url(
+									   ep->cred_host),
+								   &ep->cred, err);
 				if (r < 0)
-					return plate_err_wrap(err, "credentials for '%s'", ep->cred_host);
+					return plate_err_wrap(err, "credentials for '%s'",
+							      ep->cred_host);
 			}
 		}
 	}
@@ -303,8 +306,8 @@ static void add_escaped(struct buf *b, const char *s)
 
 	for (; *s; s++) {
 		unsigned char ch = (unsigned char)*s;
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		    ch == '-' || ch == '.' || ch == '_' || ch == '~') {
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~') {
 			buf_addch(b, (char)ch);
 		} else {
 			buf_addch(b, '%');
@@ -400,8 +403,7 @@ static int fetch_token(struct registry_client *c, struct reg_endpoint *ep,
 	if (reg_url_origin(tr->realm, &scheme, &hostport, err) < 0)
 		return plate_err_wrap(err, "token realm");
 	buf_init(&tls.ca_blob, 0);
-	if (strcmp(scheme, "https") == 0 &&
-	    reg_tls_init(&tls, hostport, &c->opts, err) < 0) {
+	if (strcmp(scheme, "https") == 0 && reg_tls_init(&tls, hostport, &c->opts, err) < 0) {
 		reg_tls_release(&tls);
 		return -1;
 	}
@@ -525,8 +527,8 @@ struct auth_out {
 
 struct reg_auth_scheme {
 	int (*authorize)(struct registry_client *c, struct reg_endpoint *ep,
-			 const struct reg_call *call, const char *challenge_scope, struct auth_out *out,
-			 struct plate_error **err);
+			 const struct reg_call *call, const char *challenge_scope,
+			 struct auth_out *out, struct plate_error **err);
 };
 
 static int authorize_anonymous(struct registry_client *c, struct reg_endpoint *ep,
@@ -573,7 +575,8 @@ static int authorize_bearer(struct registry_client *c, struct reg_endpoint *ep,
 			       : 0;
 	if (scopes_for(call, challenge_scope, &scopes) < 0)
 		return plate_err_new(err, E2BIG, "token scope too long");
-	if (asprintf(&key, "%s\n%s\n%s", ep->realm, ep->service ? ep->service : "", scopes.data) < 0)
+	if (asprintf(&key, "%s\n%s\n%s", ep->realm, ep->service ? ep->service : "", scopes.data) <
+	    0)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	t = token_find(c, key);
 	if (t != NULL && reg_now_ms(c) < t->expires_ms) {
@@ -585,7 +588,8 @@ static int authorize_bearer(struct registry_client *c, struct reg_endpoint *ep,
 			return plate_err_new(err, ENOMEM, "out of memory");
 		if (fetch_token(c, ep, call, &tr, &tok, err) < 0)
 			return -1;
-		token_store(c, steal_pointer(&stored_key), steal_pointer(&tok.token), tok.expires_in);
+		token_store(c, steal_pointer(&stored_key), steal_pointer(&tok.token),
+			    tok.expires_in);
 		reg_token_release(&tok);
 		t = token_find(c, key);
 		out->fresh = true;
@@ -695,7 +699,8 @@ int reg_send(struct registry_client *c, struct reg_endpoint *ep, const struct re
 		uint64_t retry_after = 0;
 		bool fresh = false;
 
-		if (authorization(c, ep, call, challenge_scope, &authz, &token_key, &fresh, err) < 0)
+		if (authorization(c, ep, call, challenge_scope, &authz, &token_key, &fresh, err) <
+		    0)
 			return -1;
 		req->authorization = authz;
 		c->stats.requests++;
@@ -707,7 +712,8 @@ int reg_send(struct registry_client *c, struct reg_endpoint *ep, const struct re
 			return -1;
 		if (resp->curl_code != 0) {
 			if (call->idempotent && resp->delivered == 0 &&
-			    retryable_transport(resp->errno_value) && attempt < c->opts.max_attempts) {
+			    retryable_transport(resp->errno_value) &&
+			    attempt < c->opts.max_attempts) {
 				c->stats.retries++;
 				reg_sleep_backoff(c, attempt++, 0);
 				continue;
@@ -720,7 +726,8 @@ int reg_send(struct registry_client *c, struct reg_endpoint *ep, const struct re
 		if (fresh && resp->status == 401)
 			fresh_rejected++;
 		if (resp->status == 401 && auth_rounds < 4 && fresh_rejected < 2) {
-			r = on_challenge(c, ep, resp, token_key, authz != NULL && ep->auth == REG_AUTH_BASIC,
+			r = on_challenge(c, ep, resp, token_key,
+					 authz != NULL && ep->auth == REG_AUTH_BASIC,
 					 &challenge_scope, err);
 			if (r < 0)
 				return -1;
@@ -751,19 +758,32 @@ int reg_send(struct registry_client *c, struct reg_endpoint *ep, const struct re
 static const char *reason(long status)
 {
 	switch (status) {
-	case 400: return "bad request";
-	case 401: return "unauthorized";
-	case 403: return "forbidden";
-	case 404: return "not found";
-	case 405: return "method not allowed";
-	case 413: return "payload too large";
-	case 416: return "range not satisfiable";
-	case 429: return "too many requests";
-	case 500: return "internal server error";
-	case 502: return "bad gateway";
-	case 503: return "service unavailable";
-	case 504: return "gateway timeout";
-	default: return status >= 500 ? "server error" : "unexpected status";
+	case 400:
+		return "bad request";
+	case 401:
+		return "unauthorized";
+	case 403:
+		return "forbidden";
+	case 404:
+		return "not found";
+	case 405:
+		return "method not allowed";
+	case 413:
+		return "payload too large";
+	case 416:
+		return "range not satisfiable";
+	case 429:
+		return "too many requests";
+	case 500:
+		return "internal server error";
+	case 502:
+		return "bad gateway";
+	case 503:
+		return "service unavailable";
+	case 504:
+		return "gateway timeout";
+	default:
+		return status >= 500 ? "server error" : "unexpected status";
 	}
 }
 
@@ -836,9 +856,11 @@ int reg_status_error(const struct reg_endpoint *ep, const struct reg_call *call,
 	if (st == 400 && strncmp(ep->base, "http:", 5) == 0 && tls_port_answer(resp))
 		return plate_err_new(err, EPROTO,
 				     "registry '%s' speaks TLS, not plain HTTP (%s '%s'): use "
-				     "--secure-registry %s, and trust its certificate with --tls-ca "
+				     "--secure-registry %s, and trust its certificate with "
+				     "--tls-ca "
 				     "FILE, SSL_CERT_FILE or /etc/docker/certs.d/%s/ca.crt",
-				     ep->base, call->action, call->ref, base_host(ep), base_host(ep));
+				     ep->base, call->action, call->ref, base_host(ep),
+				     base_host(ep));
 	return plate_err_new(err, EPROTO, "registry '%s' refused %s '%s': %ld %s%s%s", ep->base,
 			     call->action, call->ref, st, reason(st), sep, sum);
 }
@@ -849,15 +871,17 @@ int reg_transport_error(const struct reg_endpoint *ep, const struct reg_call *ca
 	bool https = strncmp(ep->base, "https:", 6) == 0;
 
 	if (resp->errno_value == ETIMEDOUT)
-		return plate_err_new(err, ETIMEDOUT, "registry '%s' timed out (%s '%s'): %s", ep->base,
-				     call->action, call->ref, resp->curl_error);
+		return plate_err_new(err, ETIMEDOUT, "registry '%s' timed out (%s '%s'): %s",
+				     ep->base, call->action, call->ref, resp->curl_error);
 	if (resp->errno_value == E2BIG)
 		return plate_err_new(err, E2BIG, "%s '%s' from '%s' is too large", call->what,
 				     call->ref, ep->base);
 	/* OpenSSL reads a plain HTTP answer as a TLS record of a wrong version */
-	if (https && resp->errno_value == EPROTO && strstr(resp->curl_error, "wrong version number"))
+	if (https && resp->errno_value == EPROTO &&
+	    strstr(resp->curl_error, "wrong version number"))
 		return plate_err_new(err, EPROTO,
-				     "registry '%s' does not speak TLS (%s '%s'): for plain HTTP use "
+				     "registry '%s' does not speak TLS (%s '%s'): for plain HTTP "
+				     "use "
 				     "--insecure-registry %s",
 				     ep->base, call->action, call->ref, base_host(ep));
 	if (https && resp->errno_value == EPROTO && strstr(resp->curl_error, "certificate"))
@@ -865,7 +889,8 @@ int reg_transport_error(const struct reg_endpoint *ep, const struct reg_call *ca
 				     "cannot %s '%s' at '%s': %s; trust the registry's CA with "
 				     "--tls-ca FILE, SSL_CERT_FILE/SSL_CERT_DIR or "
 				     "/etc/docker/certs.d/%s/ca.crt",
-				     call->action, call->ref, ep->base, resp->curl_error, base_host(ep));
+				     call->action, call->ref, ep->base, resp->curl_error,
+				     base_host(ep));
 	/* the errno is curl's error class, which curl's own message says better */
 	return plate_err_new_kind(err, resp->errno_value, true, "cannot %s '%s' at '%s': %s",
 				  call->action, call->ref, ep->base, resp->curl_error);
@@ -878,8 +903,9 @@ int registry_ping(struct registry_client *c, const char *domain, struct plate_er
 	struct reg_endpoint *ep;
 	size_t n;
 	struct http_response resp;
-	struct reg_call call = { .action = "log in to", .what = "registry", .ref = domain,
-				 .idempotent = true };
+	struct reg_call call = {
+		.action = "log in to", .what = "registry", .ref = domain, .idempotent = true
+	};
 	_cleanup_free_ char *url = NULL;
 	int rc = -1;
 

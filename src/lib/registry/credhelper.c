@@ -71,7 +71,8 @@ static int exchange(int in_fd, int out_fd, const char *input, struct buf *output
 			if (r <= 0)
 				return 0;
 			if (buf_add(output, chunk, (size_t)r) < 0)
-				return plate_err_new(err, E2BIG, "credential helper output too large");
+				return plate_err_new(err, E2BIG,
+						     "credential helper output too large");
 		}
 	}
 	return 0;
@@ -91,7 +92,8 @@ static int run_helper(const char *helper, const char *dir, const char *verb, con
 
 	for (const char *c = helper; *c; c++)
 		if (*c == '/')
-			return plate_err_new(err, EINVAL, "bad credential helper name '%s'", helper);
+			return plate_err_new(err, EINVAL, "bad credential helper name '%s'",
+					     helper);
 	if ((dir ? asprintf(&prog, "%s/docker-credential-%s", dir, helper)
 		 : asprintf(&prog, "docker-credential-%s", helper)) < 0)
 		return plate_err_new(err, ENOMEM, "out of memory");

@@ -121,16 +121,19 @@ static int parse_auth_entry(const char *key, json_t *entry, struct registry_dock
 		if (!json_is_string(auth))
 			return plate_err_new(err, EINVAL, "%s.'auth' is not a string", where);
 		if (json_string_length(auth) > 0) {
-			if (reg_base64_decode(json_string_value(auth), json_string_length(auth), &plain,
-					      &plain_len) < 0)
-				return errno == ENOMEM ? plate_err_new(err, ENOMEM, "out of memory")
-						       : plate_err_new(err, EINVAL, "%s.'auth' is not valid base64",
-								       where);
+			if (reg_base64_decode(json_string_value(auth), json_string_length(auth),
+					      &plain, &plain_len) < 0)
+				return errno == ENOMEM
+					       ? plate_err_new(err, ENOMEM, "out of memory")
+					       : plate_err_new(err, EINVAL,
+							       "%s.'auth' is not valid base64",
+							       where);
 			colon = memchr(plain, ':', plain_len);
 			if (colon == NULL || strlen(plain) != plain_len) {
 				explicit_bzero(plain, plain_len);
 				return plate_err_new(err, EINVAL,
-						     "%s.'auth' does not decode to 'user:password'", where);
+						     "%s.'auth' does not decode to 'user:password'",
+						     where);
 			}
 			a->cred.username = strndup(plain, (size_t)(colon - plain));
 			a->cred.password = strdup(colon + 1);
@@ -183,9 +186,9 @@ int registry_docker_config_parse(const char *data, size_t len, struct registry_d
 		cfg.auths = calloc(json_object_size(auths) + 1, sizeof(*cfg.auths));
 		if (cfg.auths == NULL)
 			return plate_err_new(err, ENOMEM, "out of memory");
-		json_object_foreach (auths, key, v)
-			if (parse_auth_entry(key, v, &cfg.auths[cfg.n_auths++], err) < 0)
-				goto fail;
+		json_object_foreach(auths, key,
+				    v) if (parse_auth_entry(key, v, &cfg.auths[cfg.n_auths++],
+							    err) < 0) goto fail;
 	}
 	helpers = json_object_get(j, "credHelpers");
 	if (helpers != NULL && !json_is_null(helpers)) {
@@ -196,10 +199,12 @@ int registry_docker_config_parse(const char *data, size_t len, struct registry_d
 		cfg.helpers = calloc(json_object_size(helpers) + 1, sizeof(*cfg.helpers));
 		if (cfg.helpers == NULL)
 			goto oom;
-		json_object_foreach (helpers, key, v) {
+		json_object_foreach(helpers, key, v)
+		{
 			struct registry_docker_helper *h = &cfg.helpers[cfg.n_helpers++];
 			if (!json_is_string(v) || !helper_name_ok(json_string_value(v))) {
-				plate_err_new(err, EINVAL, "credHelpers.'%s' is not a helper name", key);
+				plate_err_new(err, EINVAL, "credHelpers.'%s' is not a helper name",
+					      key);
 				goto fail;
 			}
 			h->host = reg_normalize_host(key, strlen(key));
@@ -280,8 +285,8 @@ int registry_docker_config_lookup(const struct registry_docker_config *cfg, cons
 	return 0;
 }
 
-int registry_credential_helper_parse(const char *data, size_t len, struct registry_credentials *cred,
-				     struct plate_error **err)
+int registry_credential_helper_parse(const char *data, size_t len,
+				     struct registry_credentials *cred, struct plate_error **err)
 {
 	_cleanup_json_ json_t *j = NULL;
 	struct registry_credentials c = { 0 };
@@ -328,7 +333,8 @@ int registry_docker_config_edit(const char *data, size_t len, const char *host,
 		return plate_err_new(err, E2BIG, "docker config too large (%zu bytes)", len);
 	if (len == 0 && (j = json_object()) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	if (len > 0 && (j = json_load(data, len, JSON_REJECT_DUPLICATES, "invalid docker config", err)) == NULL)
+	if (len > 0 && (j = json_load(data, len, JSON_REJECT_DUPLICATES, "invalid docker config",
+				      err)) == NULL)
 		return -1;
 	if (!json_is_object(j))
 		return plate_err_new(err, EINVAL, "invalid docker config: not an object");
@@ -341,9 +347,11 @@ int registry_docker_config_edit(const char *data, size_t len, const char *host,
 		auths = json_object_get(j, "auths");
 	}
 	if (!json_is_object(auths))
-		return plate_err_new(err, EINVAL, "invalid docker config: 'auths' is not an object");
+		return plate_err_new(err, EINVAL,
+				     "invalid docker config: 'auths' is not an object");
 	/* Every spelling of the host goes: "https://index.docker.io/v1/" and "docker.io". */
-	json_object_foreach_safe(auths, tmp, k, v) {
+	json_object_foreach_safe(auths, tmp, k, v)
+	{
 		_cleanup_free_ char *norm = reg_normalize_host(k, strlen(k));
 		if (norm != NULL && strcmp(norm, host) == 0) {
 			json_object_del(auths, k);

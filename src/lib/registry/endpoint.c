@@ -125,7 +125,8 @@ static int parse_one_mirror(const char *s, const char *item, const char *end, st
 				    "expected 'domain=url' in mirror list");
 	for (const char *c = item; c < eq; c++)
 		if (!host_char(*c))
-			return plate_err_at(err, 1, (unsigned)(c - s) + 1, "bad character in domain");
+			return plate_err_at(err, 1, (unsigned)(c - s) + 1,
+					    "bad character in domain");
 	u = eq + 1;
 	if (end - u >= 7 && strncasecmp(u, "http://", 7) == 0)
 		sl = 7;

@@ -119,7 +119,8 @@ static void capture_header(struct transfer *t, const char *line, size_t len)
 	const char *v, *end = line + len;
 	size_t vlen;
 
-	while (end > line && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+	while (end > line &&
+	       (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
 		end--;
 	if (colon == NULL || colon == line || colon >= end)
 		return;
@@ -401,7 +402,8 @@ int reg_http_perform(struct reg_http *h, const struct http_request *req, struct 
 			 errbuf[0] ? errbuf : reg_curl.easy_strerror(rc));
 		/* curl ends errbuf with a newline in some versions */
 		size_t l = strlen(resp->curl_error);
-		while (l > 0 && (resp->curl_error[l - 1] == '\n' || resp->curl_error[l - 1] == '\r'))
+		while (l > 0 &&
+		       (resp->curl_error[l - 1] == '\n' || resp->curl_error[l - 1] == '\r'))
 			resp->curl_error[--l] = '\0';
 	}
 	if (t.headers_overflow && rc == CURLE_OK) {
@@ -455,7 +457,8 @@ int reg_tls_init(struct reg_tls *t, const char *hostport, const struct registry_
 	vi = reg_curl.version_info(CURLVERSION_NOW);
 
 	buf_init(&t->ca_blob, 64u << 20);
-	t->ca_dir = o->system_ca_dir != NULL && o->system_ca_dir[0] != '\0' ? o->system_ca_dir : NULL;
+	t->ca_dir =
+		o->system_ca_dir != NULL && o->system_ca_dir[0] != '\0' ? o->system_ca_dir : NULL;
 	t->hostport = strdup(hostport);
 	if (t->hostport == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");

@@ -155,8 +155,8 @@ static bool at_auth_param(const char *p, const char *end)
 	return p < end && *p != ',' && *p != '=';
 }
 
-static int parse_param(const char *start, const char **p, const char *end,
-		       struct reg_challenge *ch, unsigned *n_params, struct plate_error **err)
+static int parse_param(const char *start, const char **p, const char *end, struct reg_challenge *ch,
+		       unsigned *n_params, struct plate_error **err)
 {
 	const char *name, *bad;
 	size_t name_len;
@@ -219,7 +219,8 @@ int reg_parse_www_authenticate(const char *s, size_t len, struct reg_challenges 
 	struct reg_challenges res = { 0 };
 
 	if (len > REG_HEADER_VALUE_MAX)
-		return plate_err_new(err, E2BIG, "WWW-Authenticate header too large (%zu bytes)", len);
+		return plate_err_new(err, E2BIG, "WWW-Authenticate header too large (%zu bytes)",
+				     len);
 	for (;;) {
 		const char *tok;
 		size_t tok_len;
@@ -339,7 +340,8 @@ int reg_parse_link_next(const char *s, size_t len, char **next, struct plate_err
 		target = ++p;
 		while (p < end && *p != '>') {
 			if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-				return plate_err_at(err, 1, col(s, p), "bad character in link target");
+				return plate_err_at(err, 1, col(s, p),
+						    "bad character in link target");
 			p++;
 		}
 		if (p >= end)
@@ -367,7 +369,8 @@ int reg_parse_link_next(const char *s, size_t len, char **next, struct plate_err
 					if (scan_quoted(&p, end, &value, &bad) < 0)
 						return bad ? plate_err_at(err, 1, col(s, bad),
 									  "bad quoted string")
-							   : plate_err_new(err, ENOMEM, "out of memory");
+							   : plate_err_new(err, ENOMEM,
+									   "out of memory");
 				} else {
 					const char *tok;
 					size_t tok_len;
@@ -494,7 +497,8 @@ int reg_parse_content_range(const char *s, size_t len, struct reg_content_range 
 		if (!scan_u64(&p, end, &r.total))
 			return plate_err_at(err, 1, col(start, p), "expected the complete length");
 		if (!r.unsatisfied && r.end >= r.total)
-			return plate_err_at(err, 1, col(start, p), "range beyond the complete length");
+			return plate_err_at(err, 1, col(start, p),
+					    "range beyond the complete length");
 	}
 	if (p != end)
 		return plate_err_at(err, 1, col(start, p), "trailing characters");
@@ -630,7 +634,8 @@ int reg_resolve_location(const char *base, const char *loc, size_t len, char **o
 		return plate_err_new(err, E2BIG, "Location too long (%zu bytes)", len);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)loc[i] <= 0x20 || loc[i] == 0x7f)
-			return plate_err_at(err, 1, col(start, loc + i), "bad character in Location");
+			return plate_err_at(err, 1, col(start, loc + i),
+					    "bad character in Location");
 	if (has_http_scheme(loc, len, &sl)) {
 		if (len == sl)
 			return plate_err_at(err, 1, col(start, loc), "Location has no host");
@@ -654,7 +659,8 @@ int reg_resolve_location(const char *base, const char *loc, size_t len, char **o
 				if (*x == '/')
 					slash = x;
 			keep = slash ? (size_t)(slash + 1 - base) : (size_t)(path - base);
-			if (slash == NULL && buf_add(&b, base, keep) == 0 && buf_addch(&b, '/') == 0)
+			if (slash == NULL && buf_add(&b, base, keep) == 0 &&
+			    buf_addch(&b, '/') == 0)
 				keep = 0;
 		}
 		if (keep > 0 && buf_add(&b, base, keep) < 0)

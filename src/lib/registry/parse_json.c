@@ -110,17 +110,21 @@ int reg_parse_token_response(const char *s, size_t len, struct reg_token *out,
 	if (tok == NULL || (json_is_string(tok) && json_string_length(tok) == 0))
 		tok = json_object_get(j, "access_token");
 	if (tok == NULL)
-		return plate_err_new(err, EPROTO, "token response has no 'token' or 'access_token'");
+		return plate_err_new(err, EPROTO,
+				     "token response has no 'token' or 'access_token'");
 	if (!json_is_string(tok) || json_string_length(tok) == 0)
-		return plate_err_new(err, EPROTO, "token response: 'token' is not a non-empty string");
+		return plate_err_new(err, EPROTO,
+				     "token response: 'token' is not a non-empty string");
 	for (const char *c = json_string_value(tok); *c; c++)
 		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
-			return plate_err_new(err, EPROTO, "token response: token has a bad character");
+			return plate_err_new(err, EPROTO,
+					     "token response: token has a bad character");
 	v = json_object_get(j, "expires_in");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_integer(v) || json_integer_value(v) < 0)
 			return plate_err_new(err, EPROTO,
-					     "token response: 'expires_in' is not a non-negative integer");
+					     "token response: 'expires_in' is not a non-negative "
+					     "integer");
 		if (json_integer_value(v) > 0)
 			t.expires_in = (uint64_t)json_integer_value(v);
 	}
@@ -132,7 +136,8 @@ int reg_parse_token_response(const char *s, size_t len, struct reg_token *out,
 	}
 	v = json_object_get(j, "refresh_token");
 	if (v != NULL && !json_is_null(v) && !json_is_string(v))
-		return plate_err_new(err, EPROTO, "token response: 'refresh_token' is not a string");
+		return plate_err_new(err, EPROTO,
+				     "token response: 'refresh_token' is not a string");
 	t.token = strdup(json_string_value(tok));
 	if (json_is_string(v))
 		t.refresh_token = strdup(json_string_value(v));
@@ -170,7 +175,8 @@ int reg_parse_error_body(const char *s, size_t len, char **summary)
 	errors = json_object_get(j, "errors");
 	if (!json_is_array(errors) || json_array_size(errors) == 0)
 		return 0;
-	json_array_foreach (errors, i, e) {
+	json_array_foreach(errors, i, e)
+	{
 		json_t *code = json_object_get(e, "code"), *msg = json_object_get(e, "message");
 		if (i == 3)
 			break;
@@ -211,14 +217,14 @@ int reg_parse_tags(const char *s, size_t len, char ***tags, size_t *n, size_t ma
 	add = json_array_size(arr);
 	if (add > max || *n > max - add)
 		return plate_err_new(err, E2BIG, "more than %zu tags", max);
-	json_array_foreach (arr, i, t)
-		if (!json_is_string(t))
-			return plate_err_new(err, EPROTO, "tag list: element %zu is not a string", i);
+	json_array_foreach(arr, i, t) if (!json_is_string(t)) return plate_err_new(
+		err, EPROTO, "tag list: element %zu is not a string", i);
 	v = realloc(*tags, (*n + add + 1) * sizeof(*v));
 	if (v == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	*tags = v;
-	json_array_foreach (arr, i, t) {
+	json_array_foreach(arr, i, t)
+	{
 		v[*n] = strdup(json_string_value(t));
 		if (v[*n] == NULL)
 			return plate_err_new(err, ENOMEM, "out of memory");

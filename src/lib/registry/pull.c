@@ -13,11 +13,13 @@
 #define MAX_ENDPOINTS 17
 #define MAX_TAG_PAGES 1000
 
+/* clang-format off */
 static const char *const manifest_headers[] = {
 	"Accept: " REGISTRY_MT_OCI_MANIFEST ", " REGISTRY_MT_OCI_INDEX ", " REGISTRY_MT_DOCKER_MANIFEST
 	", " REGISTRY_MT_DOCKER_LIST,
 	NULL
 };
+/* clang-format on */
 
 void registry_manifest_release(struct registry_manifest *m)
 {
@@ -81,7 +83,8 @@ static int check_digest_header(const struct http_response *resp, const char *wan
 		return 0;
 	if (strcmp(got, want) != 0)
 		return plate_err_new(err, EBADMSG,
-				     "%s '%s' from '%s': Docker-Content-Digest '%s' does not match '%s'",
+				     "%s '%s' from '%s': Docker-Content-Digest '%s' does not match "
+				     "'%s'",
 				     what, ref, ep->base, got, want);
 	return 0;
 }
@@ -97,8 +100,11 @@ static int manifest_at(struct registry_client *c, struct reg_endpoint *ep,
 		       struct registry_manifest *out, struct plate_error **err)
 {
 	_cleanup_free_ char *url = NULL, *ct = NULL, *doc_mt = NULL;
-	struct reg_call call = { .action = "pull", .what = "manifest", .ref = ref_str,
-				 .repo = ref->path, .idempotent = true };
+	struct reg_call call = { .action = "pull",
+				 .what = "manifest",
+				 .ref = ref_str,
+				 .repo = ref->path,
+				 .idempotent = true };
 	struct http_response resp;
 	struct registry_manifest m = { 0 };
 	int rc = -1, r;
@@ -107,8 +113,11 @@ static int manifest_at(struct registry_client *c, struct reg_endpoint *ep,
 	if (url == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	http_response_init(&resp);
-	struct http_request req = { .method = "GET", .url = url, .headers = manifest_headers,
-				    .body_max = c->opts.max_manifest_size, .follow_redirects = true };
+	struct http_request req = { .method = "GET",
+				    .url = url,
+				    .headers = manifest_headers,
+				    .body_max = c->opts.max_manifest_size,
+				    .follow_redirects = true };
 	if (reg_send(c, ep, &call, &req, &resp, err) < 0)
 		goto out;
 	if (resp.status != 200) {
@@ -118,7 +127,8 @@ static int manifest_at(struct registry_client *c, struct reg_endpoint *ep,
 	if (digest_buffer(resp.body.data, resp.body.len, m.digest, err) < 0)
 		goto out;
 	if (ref->digest != NULL && strcmp(m.digest, ref->digest) != 0) {
-		plate_err_new(err, EBADMSG, "manifest '%s' from '%s' does not match its digest (got '%s')",
+		plate_err_new(err, EBADMSG,
+			      "manifest '%s' from '%s' does not match its digest (got '%s')",
 			      ref_str, ep->base, m.digest);
 		goto out;
 	}
@@ -162,27 +172,27 @@ done:
 /* Runs call_expr on each endpoint for reads until one succeeds (returns at least found).  A
  * mirror's failure or absence (0 < found) moves on to the next endpoint, unless the content
  * itself was bad: EBADMSG never falls back silently. */
-#define FOR_EACH_READ_ENDPOINT(c, ref, err, found, call_expr)                                    \
-	do {                                                                                     \
-		struct reg_endpoint *eps_[MAX_ENDPOINTS];                                        \
-		size_t n_ = 0;                                                                   \
+#define FOR_EACH_READ_ENDPOINT(c, ref, err, found, call_expr)                                     \
+	do {                                                                                      \
+		struct reg_endpoint *eps_[MAX_ENDPOINTS];                                         \
+		size_t n_ = 0;                                                                    \
 		if (reg_endpoints((c), (ref)->domain, true, eps_, MAX_ENDPOINTS, &n_, (err)) < 0) \
-			return -1;                                                               \
-		for (size_t i_ = 0; i_ < n_; i_++) {                                             \
-			struct reg_endpoint *ep = eps_[i_];                                      \
-			struct plate_error *e_ = NULL;                                           \
-			int r_ = (call_expr);                                                    \
-			if (r_ >= (found) || (r_ >= 0 && i_ + 1 == n_))                          \
-				return r_;                                                       \
-			if (r_ >= 0)                                                             \
-				continue;                                                        \
-			if (i_ + 1 == n_ || e_->errno_value == EBADMSG) {                        \
-				*(err) = e_;                                                     \
-				return -1;                                                       \
-			}                                                                        \
-			plate_error_free(e_);                                                    \
-		}                                                                                \
-		return plate_err_new((err), ENOENT, "no endpoint for '%s'", (ref)->domain);      \
+			return -1;                                                                \
+		for (size_t i_ = 0; i_ < n_; i_++) {                                              \
+			struct reg_endpoint *ep = eps_[i_];                                       \
+			struct plate_error *e_ = NULL;                                            \
+			int r_ = (call_expr);                                                     \
+			if (r_ >= (found) || (r_ >= 0 && i_ + 1 == n_))                           \
+				return r_;                                                        \
+			if (r_ >= 0)                                                              \
+				continue;                                                         \
+			if (i_ + 1 == n_ || e_->errno_value == EBADMSG) {                         \
+				*(err) = e_;                                                      \
+				return -1;                                                        \
+			}                                                                         \
+			plate_error_free(e_);                                                     \
+		}                                                                                 \
+		return plate_err_new((err), ENOENT, "no endpoint for '%s'", (ref)->domain);       \
 	} while (0)
 
 int registry_get_manifest(struct registry_client *c, const struct oci_reference *ref,
@@ -204,8 +214,11 @@ static int head_manifest_at(struct registry_client *c, struct reg_endpoint *ep,
 			    struct plate_error **err)
 {
 	_cleanup_free_ char *url = NULL;
-	struct reg_call call = { .action = "pull", .what = "manifest", .ref = ref_str,
-				 .repo = ref->path, .idempotent = true };
+	struct reg_call call = { .action = "pull",
+				 .what = "manifest",
+				 .ref = ref_str,
+				 .repo = ref->path,
+				 .idempotent = true };
 	struct http_response resp;
 	size_t len;
 	const char *h;
@@ -215,8 +228,9 @@ static int head_manifest_at(struct registry_client *c, struct reg_endpoint *ep,
 	if (url == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	http_response_init(&resp);
-	struct http_request req = { .method = "HEAD", .url = url, .headers = manifest_headers,
-				    .follow_redirects = true };
+	struct http_request req = {
+		.method = "HEAD", .url = url, .headers = manifest_headers, .follow_redirects = true
+	};
 	if (reg_send(c, ep, &call, &req, &resp, err) < 0)
 		goto out;
 	if (resp.status == 404) {
@@ -230,14 +244,16 @@ static int head_manifest_at(struct registry_client *c, struct reg_endpoint *ep,
 	h = http_header(&resp, "docker-content-digest", &len);
 	if (h == NULL || reg_parse_digest_header(h, len, digest, err) < 0) {
 		if (h == NULL)
-			plate_err_new(err, EPROTO, "registry '%s' sent no Docker-Content-Digest for '%s'",
+			plate_err_new(err, EPROTO,
+				      "registry '%s' sent no Docker-Content-Digest for '%s'",
 				      ep->base, ref_str);
 		else
 			plate_err_wrap(err, "Docker-Content-Digest from '%s'", ep->base);
 		goto out;
 	}
 	if (ref->digest != NULL && strcmp(digest, ref->digest) != 0) {
-		plate_err_new(err, EBADMSG, "manifest '%s' from '%s': Docker-Content-Digest '%s' differs",
+		plate_err_new(err, EBADMSG,
+			      "manifest '%s' from '%s': Docker-Content-Digest '%s' differs",
 			      ref_str, ep->base, digest);
 		goto out;
 	}
@@ -267,7 +283,8 @@ int registry_head_manifest(struct registry_client *c, const struct oci_reference
 	if (ref_str == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	FOR_EACH_READ_ENDPOINT(c, ref, err, 1,
-			       head_manifest_at(c, ep, ref, ref_str, digest, media_type, size, &e_));
+			       head_manifest_at(c, ep, ref, ref_str, digest, media_type, size,
+						&e_));
 }
 
 static int head_blob_at(struct registry_client *c, struct reg_endpoint *ep,
@@ -275,8 +292,12 @@ static int head_blob_at(struct registry_client *c, struct reg_endpoint *ep,
 			bool push, uint64_t *size, struct plate_error **err)
 {
 	_cleanup_free_ char *url = reg_url(ep, ref->path, "blobs", digest);
-	struct reg_call call = { .action = push ? "push" : "pull", .what = "blob", .ref = ref_str,
-				 .repo = ref->path, .push = push, .idempotent = true };
+	struct reg_call call = { .action = push ? "push" : "pull",
+				 .what = "blob",
+				 .ref = ref_str,
+				 .repo = ref->path,
+				 .push = push,
+				 .idempotent = true };
 	struct http_response resp;
 	size_t len;
 	const char *h;
@@ -341,9 +362,9 @@ struct fetch {
 	struct digest d;
 	uint64_t written;   /* bytes handed to the caller's sink so far */
 	uint64_t requested; /* offset asked for with Range in the current request */
-	uint64_t cap;       /* most bytes acceptable */
-	uint64_t total;     /* the expected size, 0 when unknown (progress) */
-	bool started;       /* the current response has delivered its first byte */
+	uint64_t cap;	    /* most bytes acceptable */
+	uint64_t total;	    /* the expected size, 0 when unknown (progress) */
+	bool started;	    /* the current response has delivered its first byte */
 	bool hashed_any;
 	const struct http_response *resp;
 };
@@ -364,7 +385,8 @@ static int fetch_begin(struct fetch *f, struct plate_error **err)
 		/* the registry (or a redirect target) ignored Range: start over */
 		if (f->sink->reset == NULL)
 			return plate_err_new(err, ESPIPE,
-					     "blob '%s': registry ignored Range and the sink cannot restart",
+					     "blob '%s': registry ignored Range and the sink "
+					     "cannot restart",
 					     f->ref_str);
 		if (f->sink->reset(f->sink->data, err) < 0)
 			return -1;
@@ -377,10 +399,12 @@ static int fetch_begin(struct fetch *f, struct plate_error **err)
 	if (h == NULL || reg_parse_content_range(h, len, &cr, err) < 0 || cr.unsatisfied ||
 	    cr.start != f->requested) {
 		if (h == NULL || *err == NULL)
-			plate_err_new(err, EPROTO, "blob '%s' from '%s': 206 answer does not start at byte %llu",
+			plate_err_new(err, EPROTO,
+				      "blob '%s' from '%s': 206 answer does not start at byte %llu",
 				      f->ref_str, f->ep->base, (unsigned long long)f->requested);
 		else
-			plate_err_wrap(err, "blob '%s' from '%s': Content-Range", f->ref_str, f->ep->base);
+			plate_err_wrap(err, "blob '%s' from '%s': Content-Range", f->ref_str,
+				       f->ep->base);
 		return -1;
 	}
 	return 0;
@@ -414,9 +438,16 @@ static int fetch_at(struct registry_client *c, struct reg_endpoint *ep,
 		    bool *touched, struct plate_error **err)
 {
 	_cleanup_free_ char *url = reg_url(ep, ref->path, "blobs", digest);
-	struct reg_call call = { .action = "pull", .what = "blob", .ref = ref_str, .repo = ref->path,
+	struct reg_call call = { .action = "pull",
+				 .what = "blob",
+				 .ref = ref_str,
+				 .repo = ref->path,
 				 .idempotent = true };
-	struct fetch f = { .c = c, .sink = sink, .ep = ep, .ref_str = ref_str, .digest = digest,
+	struct fetch f = { .c = c,
+			   .sink = sink,
+			   .ep = ep,
+			   .ref_str = ref_str,
+			   .digest = digest,
 			   .cap = cap,
 			   .total = expected_size == REGISTRY_SIZE_UNKNOWN ? 0 : expected_size };
 	struct registry_sink wrap = { .write = fetch_write, .data = &f };
@@ -434,8 +465,9 @@ static int fetch_at(struct registry_client *c, struct reg_endpoint *ep,
 	for (;;) {
 		char range[64];
 		const char *headers[] = { range, NULL };
-		struct http_request req = { .method = "GET", .url = url, .sink = &wrap,
-					    .follow_redirects = true };
+		struct http_request req = {
+			.method = "GET", .url = url, .sink = &wrap, .follow_redirects = true
+		};
 
 		snprintf(range, sizeof(range), "Range: bytes=%llu-", (unsigned long long)f.written);
 		req.headers = f.written > 0 ? headers : NULL;
@@ -448,8 +480,9 @@ static int fetch_at(struct registry_client *c, struct reg_endpoint *ep,
 		if (r < 0) {
 			/* Cut off after some bytes arrived: continue from there (spec "Resumable
 			 * Pull"), within the same attempt budget as any other retry. */
-			if (resp.curl_code != 0 && f.written > before && resumes + 1 < c->opts.max_attempts &&
-			    (*err)->errno_value != E2BIG && (*err)->errno_value != EBADMSG) {
+			if (resp.curl_code != 0 && f.written > before &&
+			    resumes + 1 < c->opts.max_attempts && (*err)->errno_value != E2BIG &&
+			    (*err)->errno_value != EBADMSG) {
 				plate_error_free(*err);
 				*err = NULL;
 				resumes++;
@@ -474,14 +507,16 @@ static int fetch_at(struct registry_client *c, struct reg_endpoint *ep,
 		break;
 	}
 	if (expected_size != REGISTRY_SIZE_UNKNOWN && f.written != expected_size) {
-		plate_err_new(err, EBADMSG, "blob '%s' from '%s' has %llu bytes, expected %llu", ref_str,
-			      ep->base, (unsigned long long)f.written, (unsigned long long)expected_size);
+		plate_err_new(err, EBADMSG, "blob '%s' from '%s' has %llu bytes, expected %llu",
+			      ref_str, ep->base, (unsigned long long)f.written,
+			      (unsigned long long)expected_size);
 		goto out;
 	}
 	digest_final(&f.d, got);
 	if (strcmp(got, digest) != 0) {
-		plate_err_new(err, EBADMSG, "blob '%s' from '%s' does not match its digest (got '%s')",
-			      ref_str, ep->base, got);
+		plate_err_new(err, EBADMSG,
+			      "blob '%s' from '%s' does not match its digest (got '%s')", ref_str,
+			      ep->base, got);
 		goto out;
 	}
 	rc = 0;
@@ -516,7 +551,8 @@ int registry_fetch_blob(struct registry_client *c, const struct oci_reference *r
 		struct plate_error *e = NULL;
 		bool touched = false;
 
-		if (fetch_at(c, eps[i], ref, ref_str, digest, expected_size, cap, sink, &touched, &e) == 0)
+		if (fetch_at(c, eps[i], ref, ref_str, digest, expected_size, cap, sink, &touched,
+			     &e) == 0)
 			return 0;
 		/* Bad content is never papered over by another endpoint; nor can a next
 		 * endpoint start after bytes that the sink cannot take back. */
@@ -537,8 +573,11 @@ static int tags_at(struct registry_client *c, struct reg_endpoint *ep,
 		   struct plate_error **err)
 {
 	_cleanup_free_ char *url = reg_url(ep, ref->path, "tags/list", NULL);
-	struct reg_call call = { .action = "list tags of", .what = "repository", .ref = ref_str,
-				 .repo = ref->path, .idempotent = true };
+	struct reg_call call = { .action = "list tags of",
+				 .what = "repository",
+				 .ref = ref_str,
+				 .repo = ref->path,
+				 .idempotent = true };
 	static const char *const headers[] = { "Accept: application/json", NULL };
 	struct http_response resp;
 	char **v = NULL;
@@ -556,15 +595,18 @@ static int tags_at(struct registry_client *c, struct reg_endpoint *ep,
 	http_response_init(&resp);
 	/* spec end-8b: follow Link rel="next" rather than counting on n results per page */
 	for (unsigned page = 0;; page++) {
-		struct http_request req = { .method = "GET", .url = url, .headers = headers,
-					    .body_max = REG_TAGS_BODY_MAX, .follow_redirects = true };
+		struct http_request req = { .method = "GET",
+					    .url = url,
+					    .headers = headers,
+					    .body_max = REG_TAGS_BODY_MAX,
+					    .follow_redirects = true };
 		_cleanup_free_ char *next = NULL;
 		size_t len;
 		const char *link;
 
 		if (page == MAX_TAG_PAGES) {
-			plate_err_new(err, E2BIG, "tag list of '%s' has more than %u pages", ref_str,
-				      MAX_TAG_PAGES);
+			plate_err_new(err, E2BIG, "tag list of '%s' has more than %u pages",
+				      ref_str, MAX_TAG_PAGES);
 			goto out;
 		}
 		if (reg_send(c, ep, &call, &req, &resp, err) < 0)
@@ -573,7 +615,8 @@ static int tags_at(struct registry_client *c, struct reg_endpoint *ep,
 			reg_status_error(ep, &call, &resp, err);
 			goto out;
 		}
-		if (reg_parse_tags(resp.body.data, resp.body.len, &v, &count, REGISTRY_MAX_TAGS, err) < 0) {
+		if (reg_parse_tags(resp.body.data, resp.body.len, &v, &count, REGISTRY_MAX_TAGS,
+				   err) < 0) {
 			plate_err_wrap(err, "tags of '%s' from '%s'", ref_str, ep->base);
 			goto out;
 		}

@@ -17,8 +17,8 @@ struct upload {
 	const struct reg_call *call;
 	const char *digest;
 	const struct registry_source *src;
-	char *location;       /* current session URL */
-	uint64_t min_chunk;   /* OCI-Chunk-Min-Length */
+	char *location;	    /* current session URL */
+	uint64_t min_chunk; /* OCI-Chunk-Min-Length */
 };
 
 /* Reads Location from resp, resolved against the URL that answered. */
@@ -30,7 +30,8 @@ static int take_location(struct upload *u, const struct http_response *resp, con
 	char *resolved = NULL;
 
 	if (loc == NULL)
-		return plate_err_new(err, EPROTO, "registry '%s' sent no Location for the upload of '%s'",
+		return plate_err_new(err, EPROTO,
+				     "registry '%s' sent no Location for the upload of '%s'",
 				     u->ep->base, u->call->ref);
 	if (reg_resolve_location(resp->effective_url ? resp->effective_url : req_url, loc, len,
 				 &resolved, err) < 0)
@@ -70,7 +71,8 @@ static int check_created(struct upload *u, const struct http_response *resp,
 	if (resp->status != 201)
 		return reg_status_error(u->ep, u->call, resp, err);
 	h = http_header(resp, "docker-content-digest", &len);
-	if (h != NULL && reg_parse_digest_header(h, len, got, NULL) == 0 && strcmp(got, u->digest) != 0)
+	if (h != NULL && reg_parse_digest_header(h, len, got, NULL) == 0 &&
+	    strcmp(got, u->digest) != 0)
 		return plate_err_new(err, EBADMSG, "registry '%s' stored '%s' as '%s'", u->ep->base,
 				     u->digest, got);
 	return 0;
@@ -106,7 +108,8 @@ static int session_status(struct upload *u, uint64_t *next, struct plate_error *
 		/* "0-0" is also what distribution reports for an empty session. */
 		*next = last == 0 ? 0 : last + 1;
 	}
-	if (http_header(&resp, "location", &len) != NULL && take_location(u, &resp, u->location, err) < 0)
+	if (http_header(&resp, "location", &len) != NULL &&
+	    take_location(u, &resp, u->location, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -125,7 +128,10 @@ static int upload_monolithic(struct upload *u, struct plate_error **err)
 	if (url == NULL || reg_url_add_query(&url, "digest", u->digest, err) < 0)
 		return url ? -1 : plate_err_new(err, ENOMEM, "out of memory");
 	http_response_init(&resp);
-	struct http_request req = { .method = "PUT", .url = url, .headers = headers, .body = u->src,
+	struct http_request req = { .method = "PUT",
+				    .url = url,
+				    .headers = headers,
+				    .body = u->src,
 				    .body_len = u->src->size };
 	if (reg_send(u->c, u->ep, u->call, &req, &resp, err) < 0) {
 		rc = resp.curl_code != 0 ? 1 : -1;
@@ -164,9 +170,14 @@ static int upload_chunked(struct upload *u, uint64_t chunk, struct plate_error *
 			goto out;
 		}
 		/* spec: Content-Range is "<start>-<end>", inclusive, no "bytes " unit */
-		snprintf(range, sizeof(range), "Content-Range: %" PRIu64 "-%" PRIu64, off, off + n - 1);
-		struct http_request req = { .method = "PATCH", .url = url, .headers = headers,
-					    .body = u->src, .body_offset = off, .body_len = n };
+		snprintf(range, sizeof(range), "Content-Range: %" PRIu64 "-%" PRIu64, off,
+			 off + n - 1);
+		struct http_request req = { .method = "PATCH",
+					    .url = url,
+					    .headers = headers,
+					    .body = u->src,
+					    .body_offset = off,
+					    .body_len = n };
 		int r = reg_send(u->c, u->ep, u->call, &req, &resp, err);
 		if (r == 0 && resp.status == 202) {
 			if (take_location(u, &resp, url, err) < 0)
@@ -191,8 +202,10 @@ static int upload_chunked(struct upload *u, uint64_t chunk, struct plate_error *
 				goto out;
 			}
 			if (next > size) {
-				plate_err_new(err, EPROTO, "registry '%s' claims %" PRIu64 " of %" PRIu64
-					      " bytes", u->ep->base, next, size);
+				plate_err_new(err, EPROTO,
+					      "registry '%s' claims %" PRIu64 " of %" PRIu64
+					      " bytes",
+					      u->ep->base, next, size);
 				goto out;
 			}
 			off = next;
@@ -265,8 +278,8 @@ static bool repo_name_ok(const char *s)
 {
 	/* only what the spec's <name> grammar uses, so it can go into a query unescaped */
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' ||
-		      *s == '-' || *s == '/'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '.' ||
+		      *s == '_' || *s == '-' || *s == '/'))
 			return false;
 	return true;
 }
@@ -291,11 +304,13 @@ static int counted_read_at(void *data, uint64_t offset, void *buf, size_t len,
 }
 
 int registry_push_blob(struct registry_client *c, const struct oci_reference *ref,
-		       const char *digest, const struct registry_source *src, const char *mount_from,
-		       enum registry_push_result *result, struct plate_error **err)
+		       const char *digest, const struct registry_source *src,
+		       const char *mount_from, enum registry_push_result *result,
+		       struct plate_error **err)
 {
 	struct counted_source cs = { .c = c, .src = src, .digest = digest };
-	struct registry_source counted = { .read_at = counted_read_at, .data = &cs,
+	struct registry_source counted = { .read_at = counted_read_at,
+					   .data = &cs,
 					   .size = src->size };
 	_cleanup_free_ char *ref_str = NULL;
 	struct reg_endpoint *ep;
@@ -313,9 +328,17 @@ int registry_push_blob(struct registry_client *c, const struct oci_reference *re
 		return plate_err_new(err, ENOMEM, "out of memory");
 	if (reg_endpoints(c, ref->domain, false, &ep, 1, &n, err) < 0)
 		return -1;
-	struct reg_call call = { .action = "push", .what = "blob", .ref = ref_str, .repo = ref->path,
-				 .push = true, .mount_from = mount_from, .idempotent = true };
-	struct upload u = { .c = c, .ep = ep, .call = &call, .digest = digest,
+	struct reg_call call = { .action = "push",
+				 .what = "blob",
+				 .ref = ref_str,
+				 .repo = ref->path,
+				 .push = true,
+				 .mount_from = mount_from,
+				 .idempotent = true };
+	struct upload u = { .c = c,
+			    .ep = ep,
+			    .call = &call,
+			    .digest = digest,
 			    .src = c->opts.blob_progress ? &counted : src };
 
 	r = reg_head_blob_push(c, ep, ref, ref_str, digest, &have, err);
@@ -384,8 +407,9 @@ int registry_push_manifest(struct registry_client *c, const struct oci_reference
 		return plate_err_wrap(err, "manifest to push");
 	/* spec: with a mediaType field, Content-Type MUST be that value */
 	if (r == 1 && strcmp(doc_mt, media_type) != 0)
-		return plate_err_new(err, EINVAL, "manifest has mediaType '%s' but is pushed as '%s'",
-				     doc_mt, media_type);
+		return plate_err_new(err, EINVAL,
+				     "manifest has mediaType '%s' but is pushed as '%s'", doc_mt,
+				     media_type);
 	ref_str = reg_ref_string(ref, true);
 	if (ref_str == NULL || asprintf(&ct, "Content-Type: %s", media_type) < 0)
 		return plate_err_new(err, ENOMEM, "out of memory");
@@ -395,12 +419,17 @@ int registry_push_manifest(struct registry_client *c, const struct oci_reference
 	if (url == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	const char *headers[] = { ct, NULL };
-	struct reg_call call = { .action = "push", .what = "manifest", .ref = ref_str,
-				 .repo = ref->path, .push = true, .idempotent = true };
+	struct reg_call call = { .action = "push",
+				 .what = "manifest",
+				 .ref = ref_str,
+				 .repo = ref->path,
+				 .push = true,
+				 .idempotent = true };
 	registry_mem_source_init(&ms, data, len, &src);
 	http_response_init(&resp);
-	struct http_request req = { .method = "PUT", .url = url, .headers = headers, .body = &src,
-				    .body_len = len };
+	struct http_request req = {
+		.method = "PUT", .url = url, .headers = headers, .body = &src, .body_len = len
+	};
 	if (reg_send(c, ep, &call, &req, &resp, err) < 0)
 		goto out;
 	if (resp.status != 201) {
@@ -408,7 +437,8 @@ int registry_push_manifest(struct registry_client *c, const struct oci_reference
 		goto out;
 	}
 	h = http_header(&resp, "docker-content-digest", &hl);
-	if (h != NULL && reg_parse_digest_header(h, hl, got, NULL) == 0 && strcmp(got, digest) != 0) {
+	if (h != NULL && reg_parse_digest_header(h, hl, got, NULL) == 0 &&
+	    strcmp(got, digest) != 0) {
 		plate_err_new(err, EBADMSG, "registry '%s' stored manifest '%s' as '%s', not '%s'",
 			      ep->base, ref_str, got, digest);
 		goto out;

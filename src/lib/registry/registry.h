@@ -161,21 +161,21 @@ int registry_credential_helper_erase(const char *helper, const char *dir, const 
 				     struct plate_error **err);
 
 /* The pure part: parses a helper's JSON answer. */
-int registry_credential_helper_parse(const char *data, size_t len, struct registry_credentials *cred,
-				     struct plate_error **err);
+int registry_credential_helper_parse(const char *data, size_t len,
+				     struct registry_credentials *cred, struct plate_error **err);
 
 /* ---- the client ----------------------------------------------------------------------- */
 
 struct registry_options {
-	const char *mirrors;       /* "docker.io=http://127.0.0.1:5000,…" or NULL */
-	bool mirror_fallback;      /* try the registry itself after its mirrors (reads) */
-	const char *insecure;      /* comma-separated host[:port] list served over plain http */
-	const char *secure;        /* host[:port] list that uses https even when local */
-	const char *ca_file;       /* extra PEM CA bundle trusted for every TLS registry */
+	const char *mirrors;	    /* "docker.io=http://127.0.0.1:5000,…" or NULL */
+	bool mirror_fallback;	    /* try the registry itself after its mirrors (reads) */
+	const char *insecure;	    /* comma-separated host[:port] list served over plain http */
+	const char *secure;	    /* host[:port] list that uses https even when local */
+	const char *ca_file;	    /* extra PEM CA bundle trusted for every TLS registry */
 	const char *system_ca_file; /* the roots instead of the system bundle (SSL_CERT_FILE) */
-	const char *system_ca_dir; /* hashed CA directory instead of the system's (SSL_CERT_DIR) */
-	const char *certs_dir;     /* NULL: "/etc/docker/certs.d"; "" disables the lookup */
-	const char *user_agent;    /* NULL: "plate" */
+	const char *system_ca_dir;  /* hashed CA directory instead of the system's (SSL_CERT_DIR) */
+	const char *certs_dir;	    /* NULL: "/etc/docker/certs.d"; "" disables the lookup */
+	const char *user_agent;	    /* NULL: "plate" */
 
 	/* Asked for the credentials of host before the docker config is consulted.  Returns 1
 	 * with *out filled, 0 for "none from me", -1 with *err. */
@@ -183,18 +183,18 @@ struct registry_options {
 			   struct plate_error **err);
 	void *credentials_data;
 	const struct registry_docker_config *docker_config; /* borrowed, may be NULL */
-	bool credential_helpers;   /* allow running docker-credential-<helper> */
+	bool credential_helpers;	   /* allow running docker-credential-<helper> */
 	const char *credential_helper_dir; /* look helpers up here instead of $PATH */
 
-	unsigned max_attempts;     /* per request, default 4 */
-	unsigned backoff_ms;       /* first backoff, default 500 */
-	unsigned max_backoff_ms;   /* cap on backoff and on Retry-After, default 30000 */
+	unsigned max_attempts;	    /* per request, default 4 */
+	unsigned backoff_ms;	    /* first backoff, default 500 */
+	unsigned max_backoff_ms;    /* cap on backoff and on Retry-After, default 30000 */
 	unsigned connect_timeout_s; /* default 30 */
-	unsigned stall_timeout_s;  /* no byte moved for this long: timeout, default 60 */
-	size_t max_manifest_size;  /* default 4 MiB (spec: registries accept at least 4 MB) */
-	uint64_t chunk_size;       /* push: PATCH chunks of this size when the blob is larger;
+	unsigned stall_timeout_s;   /* no byte moved for this long: timeout, default 60 */
+	size_t max_manifest_size;   /* default 4 MiB (spec: registries accept at least 4 MB) */
+	uint64_t chunk_size;	    /* push: PATCH chunks of this size when the blob is larger;
 				      0 = one monolithic PUT */
-	unsigned tags_page_size;   /* tag listing: ask for pages of n tags (0: registry's choice) */
+	unsigned tags_page_size; /* tag listing: ask for pages of n tags (0: registry's choice) */
 
 	/* Bytes of a blob moving, for progress displays: called by registry_fetch_blob() as
 	 * bytes arrive and by registry_push_blob() as the body is read for sending, with the
@@ -217,11 +217,11 @@ void registry_client_free(struct registry_client *c);
 
 /* Counters for tests and --debug output. */
 struct registry_stats {
-	unsigned requests;       /* HTTP requests sent to registries (token requests excluded) */
+	unsigned requests;	 /* HTTP requests sent to registries (token requests excluded) */
 	unsigned token_requests; /* requests sent to token endpoints */
-	unsigned retries;        /* attempts repeated after 429/5xx/connection errors */
-	unsigned resumes;        /* blob downloads continued with a Range request */
-	unsigned restarts;       /* blob downloads started over (Range ignored) */
+	unsigned retries;	 /* attempts repeated after 429/5xx/connection errors */
+	unsigned resumes;	 /* blob downloads continued with a Range request */
+	unsigned restarts;	 /* blob downloads started over (Range ignored) */
 };
 void registry_client_stats(const struct registry_client *c, struct registry_stats *out);
 
@@ -238,7 +238,7 @@ int registry_ping(struct registry_client *c, const char *domain, struct plate_er
 #define REGISTRY_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 
 struct registry_manifest {
-	char *data;       /* the exact bytes served, NUL-terminated */
+	char *data; /* the exact bytes served, NUL-terminated */
 	size_t len;
 	char *media_type; /* Content-Type without parameters, or the document's mediaType */
 	char digest[DIGEST_STRING_LEN + 1];
@@ -302,7 +302,8 @@ int registry_fetch_blob(struct registry_client *c, const struct oci_reference *r
 /* Where pushed bytes come from: read_at() may be called for any range, several times (retries,
  * restarts), and must return exactly len bytes or -1 with *err. */
 struct registry_source {
-	int (*read_at)(void *data, uint64_t offset, void *buf, size_t len, struct plate_error **err);
+	int (*read_at)(void *data, uint64_t offset, void *buf, size_t len,
+		       struct plate_error **err);
 	void *data;
 	uint64_t size;
 };
@@ -333,8 +334,9 @@ enum registry_push_result {
  * A failed upload session is cancelled and the push starts over, at most max_attempts times.
  */
 int registry_push_blob(struct registry_client *c, const struct oci_reference *ref,
-		       const char *digest, const struct registry_source *src, const char *mount_from,
-		       enum registry_push_result *result, struct plate_error **err);
+		       const char *digest, const struct registry_source *src,
+		       const char *mount_from, enum registry_push_result *result,
+		       struct plate_error **err);
 
 /*
  * PUTs a manifest under ref's tag (or its digest when it has no tag) with Content-Type

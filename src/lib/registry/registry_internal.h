@@ -50,20 +50,20 @@ struct reg_setopts {
 	CURLcode rc;
 	const char *failed;
 };
-#define REG_SETOPT(o, option, value)                                                          \
-	do {                                                                                  \
-		if ((o)->rc == CURLE_OK &&                                                    \
+#define REG_SETOPT(o, option, value)                                                            \
+	do {                                                                                    \
+		if ((o)->rc == CURLE_OK &&                                                      \
 		    ((o)->rc = reg_curl.easy_setopt((o)->curl, (option), (value))) != CURLE_OK) \
-			(o)->failed = #option;                                                \
+			(o)->failed = #option;                                                  \
 	} while (0)
 int reg_setopts_done(const struct reg_setopts *o, struct plate_error **err);
 
 /* Caps on what a registry may send us. */
-#define REG_HEADER_VALUE_MAX 8192u        /* one (combined) header value */
-#define REG_HEADER_BLOCK_MAX (64u << 10)  /* all headers of one response */
-#define REG_ERROR_BODY_MAX (64u << 10)    /* body of an error response */
-#define REG_TOKEN_BODY_MAX (1u << 20)     /* token endpoint answer */
-#define REG_TAGS_BODY_MAX (8u << 20)      /* one page of tags/list */
+#define REG_HEADER_VALUE_MAX 8192u	 /* one (combined) header value */
+#define REG_HEADER_BLOCK_MAX (64u << 10) /* all headers of one response */
+#define REG_ERROR_BODY_MAX (64u << 10)	 /* body of an error response */
+#define REG_TOKEN_BODY_MAX (1u << 20)	 /* token endpoint answer */
+#define REG_TAGS_BODY_MAX (8u << 20)	 /* one page of tags/list */
 #define REG_MAX_CHALLENGES 16u
 #define REG_MAX_PARAMS 32u
 #define REG_URL_MAX 8192u
@@ -71,11 +71,11 @@ int reg_setopts_done(const struct reg_setopts *o, struct plate_error **err);
 /* ---- WWW-Authenticate (RFC 9110 section 11.6.1) ---------------------------------------- */
 
 struct reg_challenge {
-	char *scheme;  /* lower case: "bearer", "basic", ... */
-	char *realm;   /* NULL when absent */
+	char *scheme; /* lower case: "bearer", "basic", ... */
+	char *realm;  /* NULL when absent */
 	char *service;
 	char *scope;
-	char *error;   /* "invalid_token", "insufficient_scope" */
+	char *error; /* "invalid_token", "insufficient_scope" */
 };
 
 struct reg_challenges {
@@ -102,9 +102,9 @@ int reg_parse_digest_header(const char *s, size_t len, char out[DIGEST_STRING_LE
 
 /* Content-Range of a 206/416 answer: "bytes a-b/total", "bytes a-b/(star)", "bytes (star)/total". */
 struct reg_content_range {
-	bool unsatisfied;  /* the "bytes * /total" form */
+	bool unsatisfied;    /* the "bytes * /total" form */
 	uint64_t start, end; /* inclusive */
-	uint64_t total;      /* UINT64_MAX when "*" */
+	uint64_t total;	     /* UINT64_MAX when "*" */
 };
 int reg_parse_content_range(const char *s, size_t len, struct reg_content_range *out,
 			    struct plate_error **err);
@@ -137,10 +137,10 @@ int reg_url_origin(const char *url, char **scheme, char **hostport, struct plate
 /* ---- JSON documents --------------------------------------------------------------------- */
 
 struct reg_token {
-	char *token;          /* "token", else "access_token" */
-	uint64_t expires_in;  /* seconds; 60 when absent (docker token spec) */
-	int64_t issued_at;    /* seconds since the epoch, -1 when absent */
-	char *refresh_token;  /* NULL when absent */
+	char *token;	     /* "token", else "access_token" */
+	uint64_t expires_in; /* seconds; 60 when absent (docker token spec) */
+	int64_t issued_at;   /* seconds since the epoch, -1 when absent */
+	char *refresh_token; /* NULL when absent */
 };
 int reg_parse_token_response(const char *s, size_t len, struct reg_token *out,
 			     struct plate_error **err);
@@ -201,24 +201,24 @@ struct reg_tls {
 struct http_request {
 	const char *method;
 	const char *url;
-	const char *const *headers;         /* NULL-terminated extra "Name: value" lines */
-	const char *authorization;          /* value of the Authorization header, or NULL */
+	const char *const *headers;	    /* NULL-terminated extra "Name: value" lines */
+	const char *authorization;	    /* value of the Authorization header, or NULL */
 	const struct registry_source *body; /* NULL: no request body */
-	uint64_t body_offset, body_len;     /* the slice of body sent */
+	uint64_t body_offset, body_len;	    /* the slice of body sent */
 	const struct registry_sink *sink;   /* 2xx bodies go here when set ... */
-	size_t body_max;                    /* ... else into response.body, capped */
+	size_t body_max;		    /* ... else into response.body, capped */
 	bool follow_redirects;
 	const struct reg_tls *tls;
 };
 
 struct http_response {
 	long status;
-	struct buf headers;     /* "name: value\n" lines of the final response, names lower case */
-	struct buf body;        /* error bodies, and success bodies when there is no sink */
-	uint64_t delivered;     /* bytes given to the sink */
-	bool too_large;         /* body went over body_max */
-	int curl_code;          /* CURLcode, 0 for a complete exchange */
-	int errno_value;        /* errno that best describes curl_code */
+	struct buf headers; /* "name: value\n" lines of the final response, names lower case */
+	struct buf body;    /* error bodies, and success bodies when there is no sink */
+	uint64_t delivered; /* bytes given to the sink */
+	bool too_large;	    /* body went over body_max */
+	int curl_code;	    /* CURLcode, 0 for a complete exchange */
+	int errno_value;    /* errno that best describes curl_code */
 	char curl_error[256];
 	struct plate_error *sink_error; /* the sink's own failure, if any */
 	char *effective_url;
@@ -250,23 +250,23 @@ void reg_tls_release(struct reg_tls *t);
 /* ---- the client (client.c) ----------------------------------------------------------------- */
 
 enum reg_auth_kind {
-	REG_AUTH_NONE,    /* no challenge seen yet, or anonymous access works */
+	REG_AUTH_NONE, /* no challenge seen yet, or anonymous access works */
 	REG_AUTH_BASIC,
 	REG_AUTH_BEARER,
 };
 
 struct reg_token_entry {
-	char *key;        /* realm \n service \n scopes */
+	char *key; /* realm \n service \n scopes */
 	char *token;
 	uint64_t expires_ms;
-	uint64_t used;    /* for eviction */
+	uint64_t used; /* for eviction */
 };
 
 /* One base URL the client talks to: a registry or a mirror. */
 struct reg_endpoint {
-	char *base;       /* "https://registry-1.docker.io" */
-	char *hostport;   /* "registry-1.docker.io", "127.0.0.1:5000" */
-	char *cred_host;  /* key for credentials: the reference domain, or the mirror's host */
+	char *base;	 /* "https://registry-1.docker.io" */
+	char *hostport;	 /* "registry-1.docker.io", "127.0.0.1:5000" */
+	char *cred_host; /* key for credentials: the reference domain, or the mirror's host */
 	bool mirror;
 	struct reg_tls tls;
 	bool cred_looked_up;
@@ -292,13 +292,13 @@ struct registry_client {
 
 /* What a request is for: used for scopes and error messages. */
 struct reg_call {
-	const char *action;   /* "pull" / "push": "pull access denied for …" */
-	const char *what;     /* "manifest", "blob", "tags", … for 404 messages */
-	const char *ref;      /* "docker.io/library/x:tag" as shown to the user */
-	const char *repo;     /* repository path for the scope, NULL for /v2/ */
-	bool push;            /* scope pull,push */
+	const char *action;	/* "pull" / "push": "pull access denied for …" */
+	const char *what;	/* "manifest", "blob", "tags", … for 404 messages */
+	const char *ref;	/* "docker.io/library/x:tag" as shown to the user */
+	const char *repo;	/* repository path for the scope, NULL for /v2/ */
+	bool push;		/* scope pull,push */
 	const char *mount_from; /* extra scope repository:<from>:pull */
-	bool idempotent;      /* safe to repeat after a connection error or 5xx */
+	bool idempotent;	/* safe to repeat after a connection error or 5xx */
 };
 
 /* Endpoints to try for domain, in order (mirrors first for reads). */

@@ -89,7 +89,8 @@ int registry_url_get(const char *url, int fd, uint64_t max, char digest_out[DIGE
 		if (s.error != 0)
 			return plate_err_new(err, s.error, "cannot download '%s'", url);
 		if (rc == CURLE_HTTP_RETURNED_ERROR)
-			return plate_err_new(err, 0, "cannot download '%s': HTTP status %ld", url, status);
+			return plate_err_new(err, 0, "cannot download '%s': HTTP status %ld", url,
+					     status);
 		return plate_err_new(err, 0, "cannot download '%s': %s", url,
 				     errbuf[0] ? errbuf : reg_curl.easy_strerror(rc));
 	}

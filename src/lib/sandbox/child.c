@@ -111,7 +111,8 @@ static void close_fds_except(const struct sandbox_plan *plan, const int *keep, s
 			continue;
 		if (to > from && close_range(from, to - 1, 0) < 0) {
 			if (errno != ENOSYS)
-				sandbox_child_fail(plan, errno, "close inherited descriptors", NULL);
+				sandbox_child_fail(plan, errno, "close inherited descriptors",
+						   NULL);
 			/* Kernels before 5.9: no close_range(); close one by one. */
 			for (unsigned fd = from; fd < to && fd < 65536; fd++)
 				close((int)fd);
@@ -180,8 +181,8 @@ static void drop_capabilities(const struct sandbox_plan *plan)
 	if (syscall(SYS_capget, &hdr, data) < 0)
 		sandbox_child_fail(plan, errno, "read capabilities", NULL);
 	/* Never ask for more than the caller has: capset() refuses to grow permitted. */
-	permitted = (data[0].permitted | ((unsigned long long)data[1].permitted << 32)) &
-		    plan->caps;
+	permitted =
+		(data[0].permitted | ((unsigned long long)data[1].permitted << 32)) & plan->caps;
 	data[0].permitted = data[0].effective = (uint32_t)permitted;
 	data[1].permitted = data[1].effective = (uint32_t)(permitted >> 32);
 	data[0].inheritable = data[1].inheritable = 0;
@@ -278,7 +279,8 @@ static void set_credentials(const struct sandbox_plan *plan)
 	if (need_groups && plan->no_setgroups)
 		sandbox_child_fail(plan, EINVAL,
 				   "set supplementary groups (a rootless namespace with one id "
-				   "has gid 0 only)", NULL);
+				   "has gid 0 only)",
+				   NULL);
 	if (need_groups && syscall(SYS_setgroups, spec->n_groups, spec->groups) < 0)
 		sandbox_child_fail(plan, errno, "set supplementary groups", NULL);
 	if (syscall(SYS_setresgid, spec->gid, spec->gid, spec->gid) < 0)
@@ -380,7 +382,8 @@ static _Noreturn void reap(const struct sandbox_plan *plan, int sfd, pid_t comma
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n != (ssize_t)sizeof(si))
-			sandbox_child_fail(plan, n < 0 ? errno : EIO, "read signals in pid 1", NULL);
+			sandbox_child_fail(plan, n < 0 ? errno : EIO, "read signals in pid 1",
+					   NULL);
 		if (si.ssi_signo != SIGCHLD) {
 			kill(command, (int)si.ssi_signo);
 			continue;

@@ -21,11 +21,13 @@
 /* QEMU's name for the machine of an OCI architecture; NULL for one it does not emulate. */
 static const char *qemu_machine(const char *arch)
 {
+	/* clang-format off */
 	static const char *const map[][2] = {
 		{ "amd64", "x86_64" }, { "arm64", "aarch64" }, { "arm", "arm" },
 		{ "386", "i386" },     { "ppc64le", "ppc64le" }, { "s390x", "s390x" },
 		{ "riscv64", "riscv64" },
 	};
+	/* clang-format on */
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strcmp(map[i][0], arch) == 0)
@@ -67,7 +69,8 @@ static bool entry_matches(int dirfd, const char *name, const char *machine, bool
 		else if (strncmp(line, "interpreter ", 12) == 0) {
 			const char *q = strstr(line, want_q);
 			/* qemu-arm must not match qemu-armeb. */
-			ours = (q != NULL && (q[strlen(want_q)] == '\0' || q[strlen(want_q)] == '-')) ||
+			ours = (q != NULL &&
+				(q[strlen(want_q)] == '\0' || q[strlen(want_q)] == '-')) ||
 			       strstr(line, want_d) != NULL;
 		} else if (strncmp(line, "flags: ", 7) == 0)
 			*fix_binary = strchr(line + 7, 'F') != NULL;
@@ -108,7 +111,8 @@ int sandbox_emulator_check(const char *platform, const char *native, struct plat
 	}
 	if (without_f)
 		return plate_err_new(err, ENOEXEC,
-				     "the emulator for %s is registered without the fix-binary flag "
+				     "the emulator for %s is registered without the fix-binary "
+				     "flag "
 				     "(F), so the sandbox cannot reach it: register qemu-%s again "
 				     "with flags F (scripts/binfmt.sh)",
 				     platform, machine);

@@ -143,8 +143,8 @@ int sandbox_resolve(int rootfd, const char *path, unsigned flags, char *out, siz
 
 			if (errno != ENOENT || !create)
 				return -errno;
-			r = make_stub(rootfd, out, olen, !last || (flags & SANDBOX_RESOLVE_CREATE_DIR),
-				      sink);
+			r = make_stub(rootfd, out, olen,
+				      !last || (flags & SANDBOX_RESOLVE_CREATE_DIR), sink);
 			if (r < 0)
 				return r;
 			olen = cand;

@@ -92,8 +92,8 @@ static void remount_bind(const struct sandbox_plan *plan, const char *path, unsi
 	static const struct {
 		unsigned long st, ms;
 	} keep[] = {
-		{ ST_NOSUID, MS_NOSUID },	{ ST_NODEV, MS_NODEV },
-		{ ST_NOEXEC, MS_NOEXEC },	{ ST_NOATIME, MS_NOATIME },
+		{ ST_NOSUID, MS_NOSUID },	  { ST_NODEV, MS_NODEV },
+		{ ST_NOEXEC, MS_NOEXEC },	  { ST_NOATIME, MS_NOATIME },
 		{ ST_NODIRATIME, MS_NODIRATIME }, { ST_RELATIME, MS_RELATIME },
 		{ ST_RDONLY, MS_RDONLY },
 	};
@@ -113,10 +113,12 @@ static void remount_bind(const struct sandbox_plan *plan, const char *path, unsi
 /* Docker's masked and read-only paths (moby oci/defaults.go): kernel interfaces that leak
  * host information or would let root in the sandbox change the host (/proc/sys is not
  * namespaced: kernel.core_pattern alone is a way out).  Missing ones are skipped. */
+/* clang-format off */
 static const char *const masked_proc[] = {
 	"asound",     "acpi",	      "kcore",	     "keys", "latency_stats",
 	"timer_list", "timer_stats", "sched_debug", "scsi",
 };
+/* clang-format on */
 static const char *const masked_sys[] = { "firmware", "devices/virtual/powercap" };
 static const char *const readonly_proc[] = { "bus", "fs", "irq", "sys", "sysrq-trigger" };
 
@@ -182,8 +184,7 @@ static void setup_dev(struct root *r)
 	static const struct {
 		const char *name, *target;
 	} links[] = {
-		{ "fd", "/proc/self/fd" },
-		{ "stdin", "/proc/self/fd/0" },
+		{ "fd", "/proc/self/fd" },	 { "stdin", "/proc/self/fd/0" },
 		{ "stdout", "/proc/self/fd/1" }, /* checksrc: allow (a link name) */
 		{ "stderr", "/proc/self/fd/2" }, /* checksrc: allow (a link name) */
 		{ "ptmx", "pts/ptmx" },
@@ -293,7 +294,8 @@ static void setup_spec_mounts(struct root *r)
 				sandbox_child_fail(r->plan, errno, "bind '", m->source, "' on '",
 						   m->target, "'", NULL);
 			remount_bind(r->plan, path,
-				     MS_NODEV | (m->flags & SANDBOX_MOUNT_READONLY ? MS_RDONLY : 0));
+				     MS_NODEV |
+					     (m->flags & SANDBOX_MOUNT_READONLY ? MS_RDONLY : 0));
 			break;
 		case SANDBOX_MOUNT_TMPFS:
 			memcpy(options, "mode=755", 9);
@@ -302,8 +304,8 @@ static void setup_spec_mounts(struct root *r)
 				decimal(options + 14, m->tmpfs_size);
 			}
 			if (mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options) < 0)
-				sandbox_child_fail(r->plan, errno, "mount tmpfs on '", m->target, "'",
-						   NULL);
+				sandbox_child_fail(r->plan, errno, "mount tmpfs on '", m->target,
+						   "'", NULL);
 			break;
 		default:
 			sandbox_child_fail(r->plan, EINVAL, "unknown mount type", NULL);
@@ -376,7 +378,8 @@ static void mount_overlay(const struct sandbox_plan *plan)
 		if (mount("overlay", plan->root, "overlay", MS_NODEV, o.data) == 0)
 			return;
 		if (errno != EINVAL)
-			sandbox_child_fail(plan, errno, "mount overlay", " on '", plan->root, "'", NULL);
+			sandbox_child_fail(plan, errno, "mount overlay", " on '", plan->root, "'",
+					   NULL);
 		o.data[o.len = len] = '\0';
 	}
 	do_mount(plan, "mount overlay", "overlay", plan->root, "overlay", MS_NODEV, o.data);
@@ -440,7 +443,7 @@ void sandbox_setup_chroot(const struct sandbox_plan *plan)
 	static const struct {
 		const char *name;
 		unsigned major, minor;
-	} nodes[] = { { "null", 1, 3 },    { "zero", 1, 5 },    { "full", 1, 7 },
+	} nodes[] = { { "null", 1, 3 },	  { "zero", 1, 5 },    { "full", 1, 7 },
 		      { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 } };
 	struct root r = { .plan = plan, .fd = -1 };
 	char dev[PATH_MAX];
@@ -450,7 +453,8 @@ void sandbox_setup_chroot(const struct sandbox_plan *plan)
 	r.fd = open(plan->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (r.fd < 0 || fstat(r.fd, &st) < 0)
 		sandbox_child_fail(plan, errno, "open root '", plan->root, "'", NULL);
-	r.sink = (struct sandbox_stub_sink){ .upperfd = -1, .root_dev = st.st_dev,
+	r.sink = (struct sandbox_stub_sink){ .upperfd = -1,
+					     .root_dev = st.st_dev,
 					     .note = ignore_stub };
 	mount_target(&r, "/dev", true, dev);
 	devfd = open(dev, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -85,7 +85,8 @@ static void run_init(struct run *r, const struct sandbox_spec *spec)
 
 static bool is_opaque(int dirfd, const char *name)
 {
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd =
+		openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	char v;
 
 	if (fd < 0)
@@ -286,8 +287,12 @@ static int prepare_process(struct run *r, int null_fd, struct plate_error **err)
 	if (spec->output != NULL && (pipe2(r->out, O_CLOEXEC) < 0 || pipe2(r->err, O_CLOEXEC) < 0))
 		return plate_err_new(err, errno, "create output pipes");
 	src[0] = spec->stdin_fd >= 0 ? spec->stdin_fd : null_fd;
-	src[1] = spec->output != NULL ? r->out[1] : spec->stdout_fd >= 0 ? spec->stdout_fd : null_fd;
-	src[2] = spec->output != NULL ? r->err[1] : spec->stderr_fd >= 0 ? spec->stderr_fd : null_fd;
+	src[1] = spec->output != NULL	? r->out[1]
+		 : spec->stdout_fd >= 0 ? spec->stdout_fd
+					: null_fd;
+	src[2] = spec->output != NULL	? r->err[1]
+		 : spec->stderr_fd >= 0 ? spec->stderr_fd
+					: null_fd;
 	/* Copies above 2, so the child's dup2() onto 0, 1 and 2 can never overwrite a source
 	 * it still needs, whatever descriptors the caller passed. */
 	for (int i = 0; i < 3; i++) {
@@ -400,7 +405,8 @@ static int prepare(struct run *r, struct plate_error **err)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	}
 	if (mkdtemp(tmpl) == NULL)
-		return plate_err_new(err, errno, "create a scratch directory in '%s'", spec->tmpdir);
+		return plate_err_new(err, errno, "create a scratch directory in '%s'",
+				     spec->tmpdir);
 	r->scratch = steal_pointer(&tmpl);
 	r->scratch_fd = open(r->scratch, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (r->scratch_fd < 0)
@@ -426,7 +432,8 @@ static int prepare(struct run *r, struct plate_error **err)
 		if (spec->network == SANDBOX_NET_PRIVATE) {
 			if (sandbox_private_resolv_conf(spec->resolv_conf, &resolv) < 0)
 				return plate_err_new(err, errno, "generate /etc/resolv.conf");
-		} else if (spec->resolv_conf != NULL && buf_addstr(&resolv, spec->resolv_conf) < 0) {
+		} else if (spec->resolv_conf != NULL &&
+			   buf_addstr(&resolv, spec->resolv_conf) < 0) {
 			return plate_err_new(err, errno, "copy /etc/resolv.conf");
 		}
 		if (write_scratch_file(r, SANDBOX_ETC_FILE_RESOLV, resolv.data, err) < 0)
@@ -545,7 +552,11 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-enum stop_reason { STOP_NONE, STOP_CANCELLED, STOP_TIMED_OUT };
+enum stop_reason {
+	STOP_NONE,
+	STOP_CANCELLED,
+	STOP_TIMED_OUT
+};
 
 /* SIGKILL to pid 1 makes the kernel kill the whole pid namespace; without one (chroot
  * isolation) the command's process group, which pid 1's setsid() made pid 1's, goes too. */
@@ -659,10 +670,13 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
 		kill(r.net.pid, SIGKILL);
 		if (waitpid(r.net.pid, &status, 0) == r.net.pid)
 			r.net.pid = -1;
-		plate_err_new(err, ENETDOWN, "network helper '%s' %s %d before the network was up%s%s",
-			      r.net.helper, WIFSIGNALED(status) ? "was killed by signal" : "exited with",
+		plate_err_new(err, ENETDOWN,
+			      "network helper '%s' %s %d before the network was up%s%s",
+			      r.net.helper,
+			      WIFSIGNALED(status) ? "was killed by signal" : "exited with",
 			      WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-			      words != NULL && *words != '\0' ? ": " : "", words != NULL ? words : "");
+			      words != NULL && *words != '\0' ? ": " : "",
+			      words != NULL ? words : "");
 		return plate_err_wrap(err, "sandbox");
 	}
 	if (r.child_error != NULL && r.child_errno == EPERM && userns_nested() &&

@@ -95,7 +95,7 @@ enum sandbox_isolation {
 };
 
 enum sandbox_rootfs_mode {
-	SANDBOX_ROOTFS_DIR,     /* `rootfs` is the root, changes are written into it */
+	SANDBOX_ROOTFS_DIR,	/* `rootfs` is the root, changes are written into it */
 	SANDBOX_ROOTFS_OVERLAY, /* overlay of `lowerdirs` with `upperdir`, mounted by the sandbox */
 };
 
@@ -127,15 +127,15 @@ enum sandbox_mount_flags {
 
 enum sandbox_etc_flags {
 	SANDBOX_ETC_RESOLV_CONF = 1 << 0, /* /etc/resolv.conf with `resolv_conf` as contents */
-	SANDBOX_ETC_HOSTS = 1 << 1,       /* /etc/hosts: localhost and the hostname */
-	SANDBOX_ETC_HOSTNAME = 1 << 2,    /* /etc/hostname: the hostname and a newline */
+	SANDBOX_ETC_HOSTS = 1 << 1,	  /* /etc/hosts: localhost and the hostname */
+	SANDBOX_ETC_HOSTNAME = 1 << 2,	  /* /etc/hostname: the hostname and a newline */
 };
 
 struct sandbox_mount {
 	enum sandbox_mount_type type;
-	const char *source;            /* BIND: absolute host path; TMPFS: NULL */
-	const char *target;            /* absolute path inside the root; created when missing */
-	unsigned flags;                /* enum sandbox_mount_flags */
+	const char *source;	       /* BIND: absolute host path; TMPFS: NULL */
+	const char *target;	       /* absolute path inside the root; created when missing */
+	unsigned flags;		       /* enum sandbox_mount_flags */
 	unsigned long long tmpfs_size; /* TMPFS: size in bytes, 0 for the kernel default */
 };
 
@@ -178,7 +178,7 @@ struct sandbox_spec {
 	const char *hostname; /* NULL: SANDBOX_DEFAULT_HOSTNAME */
 	enum sandbox_network network;
 	const char *net_helper; /* PRIVATE: absolute path of slirp4netns; NULL: searched */
-	unsigned etc_files;      /* enum sandbox_etc_flags */
+	unsigned etc_files;	/* enum sandbox_etc_flags */
 	/* Contents for SANDBOX_ETC_RESOLV_CONF, normally the caller's own; NULL: an empty file.
 	 * With a PRIVATE network its nameservers are rewritten (sandbox_private_resolv_conf). */
 	const char *resolv_conf;
@@ -196,13 +196,13 @@ struct sandbox_spec {
 	 * keyring and nodev stay. */
 	bool insecure;
 
-	int cancel_fd;       /* -1, or a descriptor that becomes readable to cancel the run */
+	int cancel_fd;	     /* -1, or a descriptor that becomes readable to cancel the run */
 	unsigned timeout_ms; /* 0: no timeout */
 };
 
 struct sandbox_result {
-	int status; /* bash style: the exit code, or 128 + signal when killed by a signal */
-	int signal; /* the signal that killed the command, 0 when it exited */
+	int status;	/* bash style: the exit code, or 128 + signal when killed by a signal */
+	int signal;	/* the signal that killed the command, 0 when it exited */
 	double seconds; /* wall time of the command alone, from its fork by pid 1 to its exit
 			 * (the sandbox's own setup and teardown are not included) */
 };

@@ -43,7 +43,7 @@ struct sandbox_msg_header {
  * or directory, so it does not show up in the upper directory as a change. */
 enum sandbox_stub_kind {
 	SANDBOX_STUB_FILE = 'f',   /* an empty file created as a mount target */
-	SANDBOX_STUB_DIR = 'd',    /* a directory created as a mount target or on the way to one */
+	SANDBOX_STUB_DIR = 'd',	   /* a directory created as a mount target or on the way to one */
 	SANDBOX_STUB_COPYUP = 'c', /* a lower directory copied up into upperdir by the above */
 };
 
@@ -58,7 +58,7 @@ struct sandbox_stub_sink {
 };
 
 enum sandbox_resolve_flags {
-	SANDBOX_RESOLVE_CREATE_DIR = 1 << 0,  /* create what is missing, the last part a directory */
+	SANDBOX_RESOLVE_CREATE_DIR = 1 << 0, /* create what is missing, the last part a directory */
 	SANDBOX_RESOLVE_CREATE_FILE = 1 << 1, /* create what is missing, the last part a file */
 };
 
@@ -70,7 +70,11 @@ enum sandbox_resolve_flags {
 int sandbox_resolve(int rootfd, const char *path, unsigned flags, char *out, size_t out_size,
 		    const struct sandbox_stub_sink *sink);
 
-enum sandbox_etc_file { SANDBOX_ETC_FILE_RESOLV, SANDBOX_ETC_FILE_HOSTS, SANDBOX_ETC_FILE_HOSTNAME };
+enum sandbox_etc_file {
+	SANDBOX_ETC_FILE_RESOLV,
+	SANDBOX_ETC_FILE_HOSTS,
+	SANDBOX_ETC_FILE_HOSTNAME
+};
 #define SANDBOX_N_ETC_FILES 3
 
 /* A seccomp filter as the kernel takes it, built by the parent (libseccomp allocates). */
@@ -87,25 +91,25 @@ int sandbox_seccomp_filter(const struct sandbox_bpf **out, struct plate_error **
 struct sandbox_plan {
 	const struct sandbox_spec *spec;
 	const struct sandbox_bpf *seccomp; /* NULL: spec->insecure, no filter */
-	const char *root; /* host path of the root mount point */
-	bool overlay;     /* mount spec->lowerdirs, upperdir and workdir on root */
-	bool chroot;      /* SANDBOX_ISOLATION_CHROOT: no namespace, chroot into root */
+	const char *root;		   /* host path of the root mount point */
+	bool overlay;			   /* mount spec->lowerdirs, upperdir and workdir on root */
+	bool chroot;		 /* SANDBOX_ISOLATION_CHROOT: no namespace, chroot into root */
 	unsigned long long caps; /* the command's capabilities (bounding set) */
-	bool rootless;    /* root of a user namespace not the host's: overlayfs "userxattr",
+	bool rootless;		 /* root of a user namespace not the host's: overlayfs "userxattr",
 			   * pid 1 dumpable until the network helper has joined */
-	bool tty_gid;     /* gid 5 ("tty") exists: devpts gives it to new ptys */
-	bool no_setgroups; /* rootless with one id: setgroups(2) is denied */
-	int upper_fd;     /* O_PATH upperdir for copy-up detection, or -1 */
+	bool tty_gid;		 /* gid 5 ("tty") exists: devpts gives it to new ptys */
+	bool no_setgroups;	 /* rootless with one id: setgroups(2) is denied */
+	int upper_fd;		 /* O_PATH upperdir for copy-up detection, or -1 */
 	const char *hostname;
 	const char *etc_sources[SANDBOX_N_ETC_FILES]; /* scratch files to bind, or NULL */
 	const bool *mount_dirs; /* per spec mount: the target is a directory */
-	char *const *argv;      /* NULL-terminated views of spec->argv and spec->env */
+	char *const *argv;	/* NULL-terminated views of spec->argv and spec->env */
 	char *const *envp;
-	const char *path; /* the search path for argv[0] */
-	int msg_fd;       /* write end of the message pipe */
-	int alive_fd;     /* read end of a pipe only the parent writes: hang-up = parent died */
-	int net_ready_fd; /* PRIVATE network: read end of slirp4netns's --ready-fd, else -1 */
-	int stdio[3];     /* descriptors >= 3 that become the command's 0, 1 and 2 */
+	const char *path;    /* the search path for argv[0] */
+	int msg_fd;	     /* write end of the message pipe */
+	int alive_fd;	     /* read end of a pipe only the parent writes: hang-up = parent died */
+	int net_ready_fd;    /* PRIVATE network: read end of slirp4netns's --ready-fd, else -1 */
+	int stdio[3];	     /* descriptors >= 3 that become the command's 0, 1 and 2 */
 	const int *keep_fds; /* sorted: every descriptor above the child needs during setup */
 	size_t n_keep;
 	/* The caller's argument and environment strings as the kernel shows them in
@@ -120,11 +124,11 @@ struct sandbox_plan {
  * process in the new network namespace, so it starts after the clone, while pid 1 sets up
  * the root; pid 1 waits for the byte it writes on `ready` before it starts the command. */
 struct sandbox_net {
-	char *helper;  /* absolute path of slirp4netns */
-	int ready[2];  /* [0] kept by pid 1, [1] handed to the helper as --ready-fd */
-	int log_fd;    /* what the helper writes (<scratch>/net.log, unlinked) */
-	int null_fd;   /* the helper's stdin */
-	pid_t pid;     /* the running helper, or -1 */
+	char *helper; /* absolute path of slirp4netns */
+	int ready[2]; /* [0] kept by pid 1, [1] handed to the helper as --ready-fd */
+	int log_fd;   /* what the helper writes (<scratch>/net.log, unlinked) */
+	int null_fd;  /* the helper's stdin */
+	pid_t pid;    /* the running helper, or -1 */
 	char ready_arg[32], target_arg[32];
 	const char *argv[12];
 };

@@ -25,6 +25,7 @@
 #include "sandbox/sandbox_internal.h"
 
 /* Allowed unconditionally, on every architecture that has them. */
+/* clang-format off */
 static const char *const allowed[] = {
 	"accept", "accept4", "access", "adjtimex", "alarm", "bind", "brk", "capget", "capset",
 	"chdir", "chmod", "chown", "chown32", "chroot", "clock_adjtime", "clock_adjtime64",
@@ -85,9 +86,15 @@ static const char *const allowed[] = {
 	"uname", "unlink", "unlinkat", "utime", "utimensat", "utimensat_time64", "utimes",
 	"vfork", "vmsplice", "wait4", "waitid", "waitpid", "write", "writev",
 };
+/* clang-format on */
 
 /* Allowed only on some architectures (Docker's "includes": {"arches": ...}). */
-enum { ON_X86_64 = 1 << 0, ON_X86 = 1 << 1, ON_X32 = 1 << 2, ON_ARM = 1 << 3 };
+enum {
+	ON_X86_64 = 1 << 0,
+	ON_X86 = 1 << 1,
+	ON_X32 = 1 << 2,
+	ON_ARM = 1 << 3
+};
 static const struct {
 	const char *name;
 	unsigned arches;
@@ -116,8 +123,9 @@ struct arch {
 };
 
 #if defined(__x86_64__)
-static const struct arch arches[] = {
-	{ SCMP_ARCH_X86_64, ON_X86_64 }, { SCMP_ARCH_X86, ON_X86 }, { SCMP_ARCH_X32, ON_X32 } };
+static const struct arch arches[] = { { SCMP_ARCH_X86_64, ON_X86_64 },
+				      { SCMP_ARCH_X86, ON_X86 },
+				      { SCMP_ARCH_X32, ON_X32 } };
 #elif defined(__aarch64__)
 static const struct arch arches[] = { { SCMP_ARCH_AARCH64, ON_ARM }, { SCMP_ARCH_ARM, ON_ARM } };
 #else
@@ -178,7 +186,8 @@ static int newer_than_libseccomp(scmp_filter_ctx ctx, const struct arch *a,
 		/* -EFAULT: libseccomp cannot place a number it does not know on a compat
 		 * architecture (x86, x32, arm under a 64-bit kernel); those keep EPERM. */
 		if (rc < 0 && rc != -EDOM && rc != -EOPNOTSUPP && rc != -EFAULT)
-			return plate_err_new(err, -rc, "seccomp: add a rule for syscall %d", arch_nr);
+			return plate_err_new(err, -rc, "seccomp: add a rule for syscall %d",
+					     arch_nr);
 	}
 	return 0;
 }

@@ -105,7 +105,8 @@ static int check_rootfs(const struct sandbox_spec *spec, struct plate_error **er
 	case SANDBOX_ROOTFS_DIR:
 		if (spec->n_lowerdirs > 0 || spec->upperdir != NULL || spec->workdir != NULL)
 			return plate_err_new(err, EINVAL,
-					     "lowerdirs, upperdir and workdir need an overlay root");
+					     "lowerdirs, upperdir and workdir need an overlay "
+					     "root");
 		return check_path("rootfs", spec->rootfs, err);
 	case SANDBOX_ROOTFS_OVERLAY:
 		if (spec->rootfs != NULL)
@@ -141,7 +142,8 @@ static int check_isolation(const struct sandbox_spec *spec, struct plate_error *
 		return 0;
 	case SANDBOX_ISOLATION_CHROOT:
 		if (spec->rootfs_mode != SANDBOX_ROOTFS_DIR)
-			return plate_err_new(err, EINVAL, "chroot isolation needs a directory root");
+			return plate_err_new(err, EINVAL,
+					     "chroot isolation needs a directory root");
 		if (spec->network != SANDBOX_NET_HOST)
 			return plate_err_new(err, EINVAL,
 					     "chroot isolation has no network namespace: the "
@@ -222,8 +224,8 @@ int sandbox_spec_validate(const struct sandbox_spec *spec, struct plate_error **
 	if (check_path("tmpdir", spec->tmpdir, err) < 0)
 		return -1;
 	if (spec->n_mounts > SANDBOX_MAX_MOUNTS)
-		return plate_err_new(err, E2BIG, "too many mounts (%zu, at most %d)", spec->n_mounts,
-				     SANDBOX_MAX_MOUNTS);
+		return plate_err_new(err, E2BIG, "too many mounts (%zu, at most %d)",
+				     spec->n_mounts, SANDBOX_MAX_MOUNTS);
 	if (spec->n_mounts > 0 && spec->mounts == NULL)
 		return plate_err_new(err, EINVAL, "mounts are missing");
 	for (size_t i = 0; i < spec->n_mounts; i++) {
@@ -247,8 +249,8 @@ int sandbox_spec_validate(const struct sandbox_spec *spec, struct plate_error **
 	}
 	if (check_isolation(spec, err) < 0)
 		return -1;
-	if ((spec->etc_files & ~(unsigned)(SANDBOX_ETC_RESOLV_CONF | SANDBOX_ETC_HOSTS |
-					   SANDBOX_ETC_HOSTNAME)) != 0)
+	if ((spec->etc_files &
+	     ~(unsigned)(SANDBOX_ETC_RESOLV_CONF | SANDBOX_ETC_HOSTS | SANDBOX_ETC_HOSTNAME)) != 0)
 		return plate_err_new(err, EINVAL, "unknown etc file flags 0x%x", spec->etc_files);
 	if (spec->resolv_conf != NULL && strlen(spec->resolv_conf) > SANDBOX_MAX_RESOLV_CONF)
 		return plate_err_new(err, E2BIG, "resolv.conf contents are too large");

@@ -62,8 +62,9 @@ int store_cache_mounts_prune(struct store *s, uint64_t *removed, struct plate_er
 
 	*removed = 0;
 	if (dfd < 0)
-		return errno == ENOENT ? 0 : plate_err_new(err, errno, "cannot open '%s/%s'", s->root,
-							   MOUNTS_DIR);
+		return errno == ENOENT ? 0
+				       : plate_err_new(err, errno, "cannot open '%s/%s'", s->root,
+						       MOUNTS_DIR);
 	if ((d = fdopendir(dfd)) == NULL)
 		return plate_err_new(err, errno, "cannot read '%s/%s'", s->root, MOUNTS_DIR);
 	dfd = -1; /* owned by d */

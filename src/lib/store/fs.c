@@ -112,8 +112,8 @@ int store_fs_read_file(int dirfd, const char *path, size_t max, char **data, siz
 	return file_read_at(dirfd, path, FILE_READ_NOFOLLOW, max, data, len, err);
 }
 
-int store_fs_replace_file(int dirfd, const char *path, int tmpdirfd, const void *data,
-			  size_t len, struct plate_error **err)
+int store_fs_replace_file(int dirfd, const char *path, int tmpdirfd, const void *data, size_t len,
+			  struct plate_error **err)
 {
 	char tmpname[64];
 	int fd = -1;
@@ -141,7 +141,8 @@ int store_fs_replace_file(int dirfd, const char *path, int tmpdirfd, const void 
 	 * (a rename back would be no more durable).  Say so rather than "cannot sync '.'". */
 	if (fsync(dirfd) < 0)
 		return plate_err_new(err, errno,
-				     "'%s' replaced but not known to be on disk: cannot sync its directory",
+				     "'%s' replaced but not known to be on disk: cannot sync its "
+				     "directory",
 				     path);
 	return 0;
 }

@@ -37,8 +37,7 @@ static bool set_has(struct set *set, const char *v)
 			qsort(set->s.v, set->s.n, sizeof(*set->s.v), cmp_str);
 		set->sorted = true;
 	}
-	return set->s.n > 0 &&
-	       bsearch(&v, set->s.v, set->s.n, sizeof(*set->s.v), cmp_str) != NULL;
+	return set->s.n > 0 && bsearch(&v, set->s.v, set->s.n, sizeof(*set->s.v), cmp_str) != NULL;
 }
 
 static bool is_hex64(const char *s)
@@ -113,8 +112,9 @@ static int gc_cache_entry(void *data, int dirfd, const char *name, struct plate_
 	bool keep = !(gc->flags & STORE_GC_ALL_CACHE);
 	size_t len;
 
-	if (keep && (store_fs_read_file(dirfd, name, STORE_CACHE_ENTRY_MAX, &json, &len, &bad) < 0 ||
-		     store_cache_digests(json, len, &digests, &bad) < 0))
+	if (keep &&
+	    (store_fs_read_file(dirfd, name, STORE_CACHE_ENTRY_MAX, &json, &len, &bad) < 0 ||
+	     store_cache_digests(json, len, &digests, &bad) < 0))
 		keep = false;
 	for (size_t i = 0; keep && i < digests.n; i++)
 		keep = store_blob_exists(gc->store, digests.v[i]) ||
@@ -188,8 +188,7 @@ static int gc_snapshot(void *data, int dirfd, const char *name, struct plate_err
 	return 0;
 }
 
-int store_gc(struct store *s, unsigned flags, struct store_gc_result *out,
-	     struct plate_error **err)
+int store_gc(struct store *s, unsigned flags, struct store_gc_result *out, struct plate_error **err)
 {
 	struct store_blob_source src = { .store = s };
 	struct store_walk_ops ops = { .blob = mark_blob, .image = mark_image };
@@ -217,10 +216,9 @@ int store_gc(struct store *s, unsigned flags, struct store_gc_result *out,
 		goto out;
 	/* The renames reach the disk before any file of the trees they moved is deleted: a
 	 * filesystem without a journal orders nothing by itself. */
-	if (gc.result->snapshots > 0 &&
-	    (store_fs_fsync_dir(s->rootfd, "snapshots", err) < 0 ||
-	     store_fs_fsync_dir(s->rootfd, STORE_TRASH_DIR, err) < 0 ||
-	     store_trash_clean(s, NULL, err) < 0))
+	if (gc.result->snapshots > 0 && (store_fs_fsync_dir(s->rootfd, "snapshots", err) < 0 ||
+					 store_fs_fsync_dir(s->rootfd, STORE_TRASH_DIR, err) < 0 ||
+					 store_trash_clean(s, NULL, err) < 0))
 		goto out;
 	r = 0;
 out:
@@ -353,8 +351,7 @@ static void fsck_walk_problem(void *data, const char *message)
 	problem(f, "image '%s': %s", f->image, message);
 }
 
-static int fsck_unreferenced_blob(void *data, int dirfd, const char *name,
-				  struct plate_error **err)
+static int fsck_unreferenced_blob(void *data, int dirfd, const char *name, struct plate_error **err)
 {
 	struct fsck *f = data;
 	char digest[DIGEST_STRING_LEN + 1];
@@ -442,8 +439,8 @@ int store_fsck(struct store *s, struct store_fsck_result *out, struct plate_erro
 			} else {
 				_cleanup_free_ char *full = oci_reference_format(&ref);
 				if (full == NULL || strcmp(full, name) != 0)
-					problem(&f, "image '%s': name is not normalised ('%s')", name,
-						full ? full : "?");
+					problem(&f, "image '%s': name is not normalised ('%s')",
+						name, full ? full : "?");
 				oci_reference_release(&ref);
 			}
 		}

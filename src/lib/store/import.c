@@ -75,7 +75,8 @@ static int json_form(const char *s, struct oci_strings *out, struct plate_error 
 		json_decref(v);
 		return 1;
 	}
-	json_array_foreach(v, i, item) {
+	json_array_foreach(v, i, item)
+	{
 		if (!json_is_string(item)) {
 			json_decref(v);
 			return plate_err_new(err, 0, "JSON form must hold strings only: '%s'", s);
@@ -99,8 +100,8 @@ static int command_form(const char *args, struct oci_strings *out, struct plate_
 		oci_strings_release(&v);
 		return -1;
 	}
-	if (r > 0 && (oci_strings_add(&v, "/bin/sh", err) < 0 || oci_strings_add(&v, "-c", err) < 0 ||
-		      oci_strings_add(&v, args, err) < 0)) {
+	if (r > 0 && (oci_strings_add(&v, "/bin/sh", err) < 0 ||
+		      oci_strings_add(&v, "-c", err) < 0 || oci_strings_add(&v, args, err) < 0)) {
 		oci_strings_release(&v);
 		return -1;
 	}
@@ -172,7 +173,8 @@ static int key_values(const char *instr, const char *args, struct oci_strings *k
 		for (size_t i = 0; i < words.n && r == 0; i++) {
 			char *eq = strchr(words.v[i], '=');
 			if (eq == NULL || eq == words.v[i]) {
-				r = plate_err_new(err, 0, "%s '%s' is not KEY=VALUE", instr, words.v[i]);
+				r = plate_err_new(err, 0, "%s '%s' is not KEY=VALUE", instr,
+						  words.v[i]);
 				break;
 			}
 			*eq = '\0';
@@ -229,8 +231,9 @@ int store_config_apply_change(struct oci_config *c, const char *change, struct p
 	if (strcmp(instr, "ENV") == 0 || strcmp(instr, "LABEL") == 0) {
 		r = key_values(instr, rest, &keys, &values, err);
 		for (size_t i = 0; r == 0 && i < keys.n; i++)
-			r = strcmp(instr, "ENV") == 0 ? set_env(&c->env, keys.v[i], values.v[i], err)
-						       : oci_map_set(&c->labels, keys.v[i], values.v[i], err);
+			r = strcmp(instr, "ENV") == 0
+				    ? set_env(&c->env, keys.v[i], values.v[i], err)
+				    : oci_map_set(&c->labels, keys.v[i], values.v[i], err);
 	} else if (strcmp(instr, "CMD") == 0) {
 		r = command_form(rest, &c->cmd, err);
 	} else if (strcmp(instr, "ENTRYPOINT") == 0) {
@@ -283,7 +286,8 @@ static int created_time(long long epoch, char out[32], struct plate_error **err)
 	time_t t = (time_t)epoch;
 	struct tm tm;
 
-	if (epoch < 0 || gmtime_r(&t, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+	if (epoch < 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		return plate_err_new(err, EINVAL, "bad epoch %lld", epoch);
 	return 0;
 }

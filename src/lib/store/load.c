@@ -19,7 +19,11 @@
 /* docker-archive's manifest.json and repositories, OCI's index.json. */
 #define LOAD_MAX_JSON ((size_t)16 << 20)
 
-enum file_kind { FILE_REGULAR, FILE_SYMLINK, FILE_HARDLINK };
+enum file_kind {
+	FILE_REGULAR,
+	FILE_SYMLINK,
+	FILE_HARDLINK
+};
 
 struct archive_file {
 	char *path;
@@ -74,8 +78,8 @@ static char *resolve_link(const char *link_path, const char *target)
 			     target);
 	if (n < 0 || (size_t)n >= sizeof(joined) ||
 	    layer_path_clean(joined, (size_t)n,
-			     LAYER_PATH_STRIP_ABSOLUTE | LAYER_PATH_RESOLVE_DOTDOT, out, sizeof(out),
-			     &err) < 0) {
+			     LAYER_PATH_STRIP_ABSOLUTE | LAYER_PATH_RESOLVE_DOTDOT, out,
+			     sizeof(out), &err) < 0) {
 		plate_error_free(err);
 		return NULL;
 	}
@@ -111,7 +115,7 @@ static const struct archive_file *archive_find(const struct archive *a, const ch
 		if (f->kind == FILE_REGULAR)
 			return f;
 		char *next = f->kind == FILE_HARDLINK ? strdup(f->target)
-						       : resolve_link(f->path, f->target);
+						      : resolve_link(f->path, f->target);
 		if (next == NULL) {
 			plate_err_new(err, EINVAL, "archive link '%s' points outside the archive",
 				      f->path);
@@ -295,12 +299,14 @@ static int extract_layers(void *data, const struct oci_descriptor *desc,
 	if (c == NULL)
 		return 0;
 	if (c->diff_ids.n != m->n_layers)
-		return plate_err_new(err, EINVAL, "manifest '%s' has %zu layers but its config %zu diffIDs",
+		return plate_err_new(err, EINVAL,
+				     "manifest '%s' has %zu layers but its config %zu diffIDs",
 				     desc->digest, m->n_layers, c->diff_ids.n);
 	for (size_t i = 0; i < m->n_layers; i++) {
 		const struct oci_media_type *t = oci_media_type_lookup(m->layers[i].media_type);
 		if (t == NULL || t->kind != OCI_KIND_LAYER)
-			return plate_err_new(err, EINVAL, "layer '%s' has media type '%s', not a layer",
+			return plate_err_new(err, EINVAL,
+					     "layer '%s' has media type '%s', not a layer",
 					     m->layers[i].digest, m->layers[i].media_type);
 		if (store_txn_snapshot(f->txn, m->layers[i].digest, c->diff_ids.v[i], err) < 0)
 			return -1;
@@ -316,7 +322,8 @@ static int add_image(struct store_txn *t, const struct oci_descriptor *root, con
 	struct store_walk_ops ops = { .blob = require_blob, .image = extract_layers };
 	struct found f = { .txn = t };
 
-	if (store_walk(&src, root, &ops, &f, err) < 0 || store_txn_tag_image(t, name, root, err) < 0)
+	if (store_walk(&src, root, &ops, &f, err) < 0 ||
+	    store_txn_tag_image(t, name, root, err) < 0)
 		return plate_err_wrap(err, "image '%s'", name ? name : root->digest);
 	if (name != NULL)
 		return oci_strings_add(&out->names, name, err);
@@ -335,9 +342,11 @@ static int load_oci_index(struct store_txn *t, const char *index_json, size_t le
 		r = plate_err_new(err, EINVAL, "'index.json' lists no image");
 	for (size_t i = 0; i < idx.n_manifests && r == 0; i++) {
 		const struct oci_descriptor *d = &idx.manifests[i];
-		_cleanup_free_ char *name = normalise_name(oci_map_get(&d->annotations, "io.containerd.image.name"));
+		_cleanup_free_ char *name =
+			normalise_name(oci_map_get(&d->annotations, "io.containerd.image.name"));
 		if (name == NULL && errno != ENOMEM)
-			name = normalise_name(oci_map_get(&d->annotations, OCI_ANNOTATION_REF_NAME));
+			name = normalise_name(
+				oci_map_get(&d->annotations, OCI_ANNOTATION_REF_NAME));
 		r = name == NULL && errno == ENOMEM ? plate_err_new(err, ENOMEM, "out of memory")
 						    : add_image(t, d, name, out, err);
 	}
@@ -370,7 +379,8 @@ static int check_config_name(const char *path, const char *digest, struct plate_
 	base = base ? base + 1 : path;
 	if (strlen(base) == DIGEST_HEX_LEN + 5 && strcmp(base + DIGEST_HEX_LEN, ".json") == 0 &&
 	    strncmp(base, digest + 7, DIGEST_HEX_LEN) != 0)
-		return plate_err_new(err, EILSEQ, "config '%s' does not match its name: content hashes to '%s'",
+		return plate_err_new(err, EILSEQ,
+				     "config '%s' does not match its name: content hashes to '%s'",
 				     path, digest);
 	return 0;
 }
@@ -402,8 +412,8 @@ static int load_docker_entry(struct store_txn *t, const struct archive *a, json_
 		goto out;
 	}
 	if (json_array_size(layers) != c.diff_ids.n) {
-		plate_err_new(err, EINVAL, "%s lists %zu layers but its config has %zu diffIDs", where,
-			      json_array_size(layers), c.diff_ids.n);
+		plate_err_new(err, EINVAL, "%s lists %zu layers but its config has %zu diffIDs",
+			      where, json_array_size(layers), c.diff_ids.n);
 		goto out;
 	}
 	m.config.media_type = strdup(OCI_MEDIA_TYPE_CONFIG);
@@ -414,7 +424,8 @@ static int load_docker_entry(struct store_txn *t, const struct archive *a, json_
 		plate_err_new(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	json_array_foreach(layers, i, v) {
+	json_array_foreach(layers, i, v)
+	{
 		const struct archive_file *lf;
 		struct oci_descriptor *l = &m.layers[i];
 
@@ -448,14 +459,15 @@ static int load_docker_entry(struct store_txn *t, const struct archive *a, json_
 		r = add_image(t, &desc, NULL, out, err);
 		goto out;
 	}
-	json_array_foreach(tags, i, v) {
+	json_array_foreach(tags, i, v)
+	{
 		_cleanup_free_ char *name = NULL;
 		if (!json_is_string(v) || (name = normalise_name(json_string_value(v))) == NULL) {
 			if (json_is_string(v) && errno == ENOMEM)
 				plate_err_new(err, ENOMEM, "out of memory");
 			else
-				plate_err_new(err, EINVAL, "'%s.RepoTags[%zu]' is not an image name",
-					      where, i);
+				plate_err_new(err, EINVAL,
+					      "'%s.RepoTags[%zu]' is not an image name", where, i);
 			goto out;
 		}
 		if (add_image(t, &desc, name, out, err) < 0)
@@ -468,8 +480,8 @@ out:
 	return r;
 }
 
-static int load_docker(struct store_txn *t, const struct archive *a,
-		       struct store_load_result *out, struct plate_error **err)
+static int load_docker(struct store_txn *t, const struct archive *a, struct store_load_result *out,
+		       struct plate_error **err)
 {
 	_cleanup_free_ char *data = NULL;
 	json_t *manifest = NULL, *entry;
@@ -483,7 +495,8 @@ static int load_docker(struct store_txn *t, const struct archive *a,
 		json_decref(manifest);
 		return plate_err_new(err, EINVAL, "docker archive: 'manifest.json' lists no image");
 	}
-	json_array_foreach(manifest, i, entry) {
+	json_array_foreach(manifest, i, entry)
+	{
 		if (!json_is_object(entry)) {
 			r = plate_err_new(err, EINVAL, "'manifest.json[%zu]' is not an object", i);
 			break;
@@ -527,7 +540,8 @@ int store_load(struct store *s, int fd, struct store_load_result *out, struct pl
 			goto out;
 	} else {
 		plate_err_new(err, EINVAL,
-			      "not an image archive: it has neither 'oci-layout' nor 'manifest.json'");
+			      "not an image archive: it has neither 'oci-layout' nor "
+			      "'manifest.json'");
 		goto out;
 	}
 	r = store_txn_commit(t, err);

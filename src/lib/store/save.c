@@ -25,8 +25,7 @@ static bool list_has(const struct blob_list *l, const char *digest)
 	return false;
 }
 
-static int list_add(struct blob_list *l, const char *digest, int64_t size,
-		    struct plate_error **err)
+static int list_add(struct blob_list *l, const char *digest, int64_t size, struct plate_error **err)
 {
 	int64_t *sizes;
 

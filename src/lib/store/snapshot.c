@@ -34,7 +34,8 @@ static int write_index(int snapfd, int fsfd, const char *name, const char *diff_
 		return plate_err_wrap(err, "cannot index snapshot '%s'", name);
 	fd = openat(snapfd, STORE_SNAPSHOT_INDEX, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0 || write_all(fd, ix.data, ix.len) < 0)
-		return plate_err_new(err, errno, "cannot write '%s/%s'", name, STORE_SNAPSHOT_INDEX);
+		return plate_err_new(err, errno, "cannot write '%s/%s'", name,
+				     STORE_SNAPSHOT_INDEX);
 	return 0;
 }
 
@@ -94,7 +95,7 @@ int store_snapshot_make(int dirfd, const char *name, int layer_fd, const char *l
 static int clamp_entry(int dirfd, const char *name, const struct stat *st, void *data,
 		       struct plate_error **err)
 {
-	time_t epoch = (time_t)*(const long long *)data;
+	time_t epoch = (time_t) * (const long long *)data;
 	struct timespec ts[2] = {
 		{ .tv_nsec = UTIME_OMIT },
 		{ .tv_sec = st->st_mtim.tv_sec < epoch ? st->st_mtim.tv_sec : epoch },
@@ -122,7 +123,8 @@ int store_snapshot_adopt(int dirfd, const char *name, const char *src, const cha
 	if (epoch >= 0) {
 		int walkfd = openat(snapfd, "fs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (walkfd < 0)
-			return plate_err_new(err, errno, "cannot open snapshot directory '%s'", name);
+			return plate_err_new(err, errno, "cannot open snapshot directory '%s'",
+					     name);
 		if (store_fs_walk(walkfd, clamp_entry, &epoch, err) < 0)
 			return -1;
 	}
@@ -164,7 +166,8 @@ int store_snapshot_check(struct store *s, const char *diff_id, struct plate_erro
 		goto out;
 	if ((int64_t)entries != want_entries || (int64_t)bytes != want_bytes) {
 		plate_err_new(err, 0,
-			      "tree has %llu entries and %llu bytes, it was made with %lld and %lld",
+			      "tree has %llu entries and %llu bytes, it was made with %lld and "
+			      "%lld",
 			      (unsigned long long)entries, (unsigned long long)bytes,
 			      (long long)want_entries, (long long)want_bytes);
 		goto out;

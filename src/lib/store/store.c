@@ -16,7 +16,7 @@ static const char *const layout_dirs[] = { "blobs", "blobs/sha256", "snapshots",
 
 /* The directories whose modes keep other users out (see tighten_modes()): the root and
  * every directory of the layout, "trash" and "mounts" included when present. */
-static const char *const private_dirs[] = { ".",	 "blobs", "blobs/sha256", "snapshots",
+static const char *const private_dirs[] = { ".",     "blobs", "blobs/sha256",  "snapshots",
 					    "cache", "tmp",   STORE_TRASH_DIR, "mounts" };
 
 /* Creates path and its missing parents; the parents get the usual 0755 (they are not the
@@ -159,13 +159,16 @@ int store_mode_problems(struct store *s, struct oci_strings *out, struct plate_e
 		if (!is_loose(s, i, &st))
 			continue;
 		if (i == 0)
-			r = asprintf(&msg, "store '%s' is mode %04o: other users can reach its "
+			r = asprintf(&msg,
+				     "store '%s' is mode %04o: other users can reach its "
 				     "image files (setuid ones too); any other plate command run "
 				     "by its owner makes it 0700",
 				     s->root, st.st_mode & 07777);
 		else
-			r = asprintf(&msg, "'%s/%s' is mode %04o: other users can reach what it "
-				     "holds; any other plate command run by its owner makes it 0700",
+			r = asprintf(&msg,
+				     "'%s/%s' is mode %04o: other users can reach what it "
+				     "holds; any other plate command run by its owner makes it "
+				     "0700",
 				     s->root, private_dirs[i], st.st_mode & 07777);
 		if (r < 0)
 			return plate_err_new(err, ENOMEM, "out of memory");
@@ -481,7 +484,8 @@ static int pick_manifest(struct store *s, const struct oci_descriptor *root, con
 	    oci_index_parse(data, len, 0, &idx, err) < 0)
 		return -1;
 	for (size_t i = 0; i < idx.n_manifests; i++) {
-		const struct oci_media_type *mt = oci_media_type_lookup(idx.manifests[i].media_type);
+		const struct oci_media_type *mt =
+			oci_media_type_lookup(idx.manifests[i].media_type);
 		if (mt == NULL || mt->kind != OCI_KIND_MANIFEST ||
 		    !platform_matches(platform, idx.manifests[i].platform))
 			continue;
@@ -508,7 +512,8 @@ static int load_image(struct store *s, const char *platform, struct store_image 
 		return -1;
 	t = oci_media_type_lookup(img->manifest.config.media_type);
 	if (t == NULL || t->kind != OCI_KIND_CONFIG)
-		return plate_err_new(err, EINVAL, "manifest '%s' is not an image (config type '%s')",
+		return plate_err_new(err, EINVAL,
+				     "manifest '%s' is not an image (config type '%s')",
 				     img->manifest_desc.digest, img->manifest.config.media_type);
 	if (read_doc(s, &img->manifest.config, OCI_MAX_CONFIG_SIZE, &img->config_json,
 		     &img->config_len, err) < 0 ||
@@ -577,8 +582,8 @@ static ssize_t find_root(struct store *s, const struct oci_index *idx, const cha
 			if (!hit)
 				continue;
 			if (match != NULL && strcmp(match, d->digest) != 0)
-				return plate_err_new(err, EINVAL, "image ID prefix '%s' is ambiguous",
-						     name);
+				return plate_err_new(err, EINVAL,
+						     "image ID prefix '%s' is ambiguous", name);
 			match = d->digest;
 			found = (ssize_t)i;
 		}

@@ -90,7 +90,7 @@ int store_index_read(struct store *s, struct oci_index *out, struct plate_error 
 /* A resolved image: the manifest chosen (through an index for the platform when the name
  * points at one), its parsed manifest and config, and every name of the same root. */
 struct store_image {
-	struct oci_descriptor root;     /* the index.json entry (manifest or index) */
+	struct oci_descriptor root; /* the index.json entry (manifest or index) */
 	struct oci_descriptor manifest_desc;
 	struct oci_manifest manifest;
 	struct oci_config config;
@@ -116,8 +116,8 @@ int store_image_referrers(struct store *s, const struct store_image *img, store_
 			  void *data, struct plate_error **err);
 /* The Docker manifest img was stored from (store_txn_tag_image()), to push unchanged: 0 and
  * *out set, 1 when img has none. */
-int store_image_original(struct store *s, const struct store_image *img,
-			 struct oci_descriptor *out, struct plate_error **err);
+int store_image_original(struct store *s, const struct store_image *img, struct oci_descriptor *out,
+			 struct plate_error **err);
 void store_image_free(struct store_image *img);
 /* The bytes of img's regular files, layer by layer (a file a later layer replaces counts
  * twice), from the snapshot indexes: docker's SIZE, the image as unpacked. */
@@ -282,11 +282,11 @@ int store_gc(struct store *s, unsigned flags, struct store_gc_result *out,
 	     struct plate_error **err);
 
 struct store_fsck_result {
-	uint64_t blobs;      /* blobs hashed */
-	uint64_t images;     /* index entries checked */
-	uint64_t snapshots;  /* snapshots checked */
-	uint64_t unreferenced; /* blobs/snapshots nothing references (not a problem) */
-	uint64_t leftovers;  /* entries of trash/ and dead ones of tmp/ (not a problem) */
+	uint64_t blobs;		     /* blobs hashed */
+	uint64_t images;	     /* index entries checked */
+	uint64_t snapshots;	     /* snapshots checked */
+	uint64_t unreferenced;	     /* blobs/snapshots nothing references (not a problem) */
+	uint64_t leftovers;	     /* entries of trash/ and dead ones of tmp/ (not a problem) */
 	struct oci_strings problems; /* one line each; empty when the store is sound */
 };
 
@@ -306,7 +306,7 @@ enum store_archive_format {
 };
 
 struct store_load_result {
-	struct oci_strings names;   /* references tagged */
+	struct oci_strings names;    /* references tagged */
 	struct oci_strings untagged; /* manifest digests stored without a name */
 };
 
@@ -331,20 +331,19 @@ int store_save(struct store *s, const char *const *names, size_t n_names, const 
 /* ---- import ------------------------------------------------------------------------- */
 
 struct store_import_options {
-	const char *name;        /* normalised reference to tag, or NULL (untagged) */
+	const char *name;	    /* normalised reference to tag, or NULL (untagged) */
 	const char *const *changes; /* Dockerfile-style: ENV, ENTRYPOINT, CMD, WORKDIR, USER,
 				       LABEL, EXPOSE, VOLUME, STOPSIGNAL */
 	size_t n_changes;
-	long long epoch;         /* mtimes clamped to it, config created from it */
-	const char *os;          /* "linux" */
+	long long epoch;	  /* mtimes clamped to it, config created from it */
+	const char *os;		  /* "linux" */
 	const char *architecture; /* "amd64" */
-	const char *variant;     /* or NULL */
-	const char *comment;     /* history comment, or NULL */
+	const char *variant;	  /* or NULL */
+	const char *comment;	  /* history comment, or NULL */
 };
 
 /* Applies one --change instruction to a config (pure). */
-int store_config_apply_change(struct oci_config *c, const char *change,
-			      struct plate_error **err);
+int store_config_apply_change(struct oci_config *c, const char *change, struct plate_error **err);
 
 /* Makes a one-layer image from a rootfs tar (plain or compressed) read from fd: the tree
  * is rewritten by the deterministic layer writer (gzip), so equal trees give equal

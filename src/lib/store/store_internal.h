@@ -25,7 +25,7 @@
 struct store {
 	char *root;
 	int rootfd;
-	int shared_lock_fd; /* store_lock_shared(), or -1 */
+	int shared_lock_fd;	    /* store_lock_shared(), or -1 */
 	struct layer_limits limits; /* on layers coming in (store_set_layer_limits) */
 };
 
@@ -41,8 +41,8 @@ int store_fs_read_file(int dirfd, const char *path, size_t max, char **data, siz
 		       struct plate_error **err);
 /* Writes data to path through a temp file in tmpdirfd (same filesystem), fsyncs it,
  * renames it over path and fsyncs dirfd. */
-int store_fs_replace_file(int dirfd, const char *path, int tmpdirfd, const void *data,
-			  size_t len, struct plate_error **err);
+int store_fs_replace_file(int dirfd, const char *path, int tmpdirfd, const void *data, size_t len,
+			  struct plate_error **err);
 /* Hashes fd from offset 0 to its end. */
 int store_fs_hash_fd(int fd, char digest[DIGEST_STRING_LEN + 1], int64_t *size,
 		     struct plate_error **err);

@@ -13,8 +13,8 @@
 
 int store_trash_move(struct store *s, int dirfd, const char *name, struct plate_error **err)
 {
-	_cleanup_close_ int trashfd = openat(s->rootfd, STORE_TRASH_DIR,
-					     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int trashfd =
+		openat(s->rootfd, STORE_TRASH_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (trashfd < 0)
 		return plate_err_new(err, errno, "cannot open '%s/%s'", s->root, STORE_TRASH_DIR);
@@ -24,8 +24,8 @@ int store_trash_move(struct store *s, int dirfd, const char *name, struct plate_
 		return -1;
 	if (renameat(dirfd, name, trashfd, name) < 0)
 		return errno == ENOENT ? 0
-				       : plate_err_new(err, errno, "cannot move '%s' to '%s/%s'", name,
-						       s->root, STORE_TRASH_DIR);
+				       : plate_err_new(err, errno, "cannot move '%s' to '%s/%s'",
+						       name, s->root, STORE_TRASH_DIR);
 	return 0;
 }
 

@@ -88,8 +88,8 @@ static int copy_docker_manifest(void *data, const struct oci_descriptor *d,
 	return oci_descriptor_copy(data, d, err) < 0 ? -1 : 0;
 }
 
-int store_image_original(struct store *s, const struct store_image *img,
-			 struct oci_descriptor *out, struct plate_error **err)
+int store_image_original(struct store *s, const struct store_image *img, struct oci_descriptor *out,
+			 struct plate_error **err)
 {
 	return store_image_referrers(s, img, copy_docker_manifest, out, err);
 }

@@ -30,12 +30,17 @@ enum writer_state {
 	WRITER_FAILED = 1 << 2,
 };
 
-enum op_kind { OP_TAG, OP_UNTAG, OP_REMOVE, OP_DROP_UNNAMED };
+enum op_kind {
+	OP_TAG,
+	OP_UNTAG,
+	OP_REMOVE,
+	OP_DROP_UNNAMED
+};
 
 struct txn_op {
 	enum op_kind kind;
-	char *name;                /* TAG (may be NULL), UNTAG */
-	char *digest;              /* REMOVE, DROP_UNNAMED */
+	char *name;		    /* TAG (may be NULL), UNTAG */
+	char *digest;		    /* REMOVE, DROP_UNNAMED */
 	struct oci_descriptor desc; /* TAG */
 };
 
@@ -82,8 +87,8 @@ static const char *txn_state_name(unsigned state)
 static int txn_check(struct store_txn *t, const char *fn, struct plate_error **err)
 {
 	if (t == NULL || t->magic != TXN_MAGIC)
-		return plate_err_new(err, EINVAL, "internal error: '%s' called on a bad transaction",
-				     fn);
+		return plate_err_new(err, EINVAL,
+				     "internal error: '%s' called on a bad transaction", fn);
 	if (t->state != TXN_OPEN)
 		return plate_err_new(err, EINVAL, "internal error: '%s' called in state %s", fn,
 				     txn_state_name(t->state));
@@ -290,7 +295,8 @@ int store_txn_blob_writer(struct store_txn *t, const char *expected_digest, int6
 static int writer_check(struct store_blob_writer *w, const char *fn, struct plate_error **err)
 {
 	if (w == NULL || w->magic != WRITER_MAGIC)
-		return plate_err_new(err, EINVAL, "internal error: '%s' called on a bad writer", fn);
+		return plate_err_new(err, EINVAL, "internal error: '%s' called on a bad writer",
+				     fn);
 	if (w->state != WRITER_OPEN)
 		return plate_err_new(err, EINVAL, "internal error: '%s' called in state %s", fn,
 				     w->state == WRITER_FINISHED ? "FINISHED" : "FAILED");
@@ -339,7 +345,8 @@ int store_blob_writer_finish(struct store_blob_writer *w, char digest_out[DIGEST
 		return txn_fail(w->txn);
 	}
 	if (w->expected != NULL && strcmp(digest, w->expected) != 0)
-		return plate_err_new(err, EILSEQ, "blob '%s' does not match its digest: content hashes to '%s'",
+		return plate_err_new(err, EILSEQ,
+				     "blob '%s' does not match its digest: content hashes to '%s'",
 				     w->expected, digest);
 	if (w->expected_size >= 0 && size != w->expected_size)
 		return plate_err_new(err, EILSEQ, "blob '%s' has %lld bytes, expected %lld", digest,
@@ -460,7 +467,7 @@ int store_txn_pin(struct store_txn *t, const char *digest, struct plate_error **
 struct store_snapshot_writer {
 	unsigned magic;
 	bool extracted; /* extract was called */
-	bool sound;     /* and succeeded: committable */
+	bool sound;	/* and succeeded: committable */
 	struct store_txn *txn;
 	char *layer_digest;
 	char *diff_id;
@@ -519,7 +526,8 @@ int store_snapshot_writer_commit(struct store_snapshot_writer *w, struct plate_e
 
 	if (w == NULL || w->magic != SNAPW_MAGIC || !w->sound)
 		return plate_err_new(err, EINVAL,
-				     "internal error: '%s' called on a writer not extracted", __func__);
+				     "internal error: '%s' called on a writer not extracted",
+				     __func__);
 	t = w->txn;
 	if (txn_check(t, __func__, err) < 0 || (hex = store_digest_hex(w->diff_id, err)) == NULL)
 		return -1;
@@ -564,8 +572,9 @@ int store_txn_snapshot(struct store_txn *t, const char *layer_digest, const char
 	if (store_txn_blob_open(t, layer_digest, &fd, NULL, err) < 0)
 		r = plate_err_wrap(err, "layer '%s'", layer_digest);
 	else
-		r = store_snapshot_writer_extract(w, fd, err) < 0 ? -1
-								    : store_snapshot_writer_commit(w, err);
+		r = store_snapshot_writer_extract(w, fd, err) < 0
+			    ? -1
+			    : store_snapshot_writer_commit(w, err);
 	store_snapshot_writer_free(w);
 	return r;
 }
@@ -869,7 +878,8 @@ static int check_image(void *data, const struct oci_descriptor *desc, const stru
 	for (size_t i = 0; i < c->diff_ids.n; i++) {
 		const char *id = c->diff_ids.v[i];
 		if (store_txn_has_snapshot(p->txn, id)) {
-			if (!strings_has(&p->snapshots, id) && oci_strings_add(&p->snapshots, id, err) < 0)
+			if (!strings_has(&p->snapshots, id) &&
+			    oci_strings_add(&p->snapshots, id, err) < 0)
 				return -1;
 		} else if (oci_media_type_is_layer(m->layers[i].media_type) &&
 			   !store_snapshot_exists(p->txn->store, id) && !p->existing) {
@@ -894,11 +904,9 @@ static void collect_digests(json_t *v, struct oci_strings *out)
 			plate_error_free(ignored);
 		}
 	} else if (json_is_object(v)) {
-		json_object_foreach(v, key, child)
-			collect_digests(child, out);
+		json_object_foreach(v, key, child) collect_digests(child, out);
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, child)
-			collect_digests(child, out);
+		json_array_foreach(v, i, child) collect_digests(child, out);
 	}
 }
 
@@ -923,15 +931,16 @@ static int plan_cache(struct store_txn *t, struct publish *p, struct plate_error
 		size_t len;
 
 		snprintf(path, sizeof(path), "cache/%s.json", t->cache_keys.v[i] + 7);
-		if (store_fs_read_file(t->dirfd, path, STORE_CACHE_ENTRY_MAX, &json, &len, err) < 0 ||
+		if (store_fs_read_file(t->dirfd, path, STORE_CACHE_ENTRY_MAX, &json, &len, err) <
+			    0 ||
 		    store_cache_digests(json, len, &digests, err) < 0)
 			return -1;
 		for (size_t j = 0; j < digests.n; j++) {
 			const char *d = digests.v[j];
 			_cleanup_close_ int fd = -1;
 			int64_t size;
-			if (store_txn_staged_open(t, d, &fd, &size) == 0 && !strings_has(&p->blobs, d) &&
-			    oci_strings_add(&p->blobs, d, err) < 0)
+			if (store_txn_staged_open(t, d, &fd, &size) == 0 &&
+			    !strings_has(&p->blobs, d) && oci_strings_add(&p->blobs, d, err) < 0)
 				break;
 			if (store_txn_has_snapshot(t, d) && !strings_has(&p->snapshots, d) &&
 			    oci_strings_add(&p->snapshots, d, err) < 0)
@@ -958,10 +967,11 @@ static int publish_set(struct store_txn *t, const struct oci_strings *names, int
 		const char *hex = names->v[i] + 7;
 		snprintf(from, sizeof(from), "%s%s%s", from_prefix, hex, suffix);
 		snprintf(to, sizeof(to), "%s/%s%s", dir, hex, suffix);
-		if ((link ? linkat(fromfd, from, s->rootfd, to, 0) :
-			    renameat(fromfd, from, s->rootfd, to)) < 0 &&
+		if ((link ? linkat(fromfd, from, s->rootfd, to, 0)
+			  : renameat(fromfd, from, s->rootfd, to)) < 0 &&
 		    errno != EEXIST && errno != ENOTEMPTY)
-			return plate_err_new(err, errno, "cannot publish %s '%s'", what, names->v[i]);
+			return plate_err_new(err, errno, "cannot publish %s '%s'", what,
+					     names->v[i]);
 	}
 	return names->n > 0 ? store_fs_fsync_dir(s->rootfd, dir, err) : 0;
 }

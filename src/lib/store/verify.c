@@ -40,7 +40,7 @@ struct verify {
 	bool root;
 	struct candidate c[VERIFY_MAX_CANDIDATES];
 	size_t n;
-	bool overflow; /* more mismatches than candidates: reported whatever follows */
+	bool overflow;	  /* more mismatches than candidates: reported whatever follows */
 	unsigned char *b; /* the snapshot's bytes being compared */
 };
 
@@ -77,8 +77,7 @@ static void withdraw(struct verify *v, const char *path)
 	}
 }
 
-static int mismatch(struct verify *v, const char *path, const char *why,
-		    struct plate_error **err)
+static int mismatch(struct verify *v, const char *path, const char *why, struct plate_error **err)
 {
 	if (v->n == VERIFY_MAX_CANDIDATES) {
 		v->overflow = true;
@@ -124,7 +123,7 @@ static bool zeros_in(int fd, off_t from, off_t to, unsigned char *buf)
 			end = to;
 		for (from = data; from < end;) {
 			size_t want = (size_t)(end - from) < VERIFY_BUFFER ? (size_t)(end - from)
-									 : VERIFY_BUFFER;
+									   : VERIFY_BUFFER;
 			ssize_t k = pread(fd, buf, want, from);
 			if (k < 0 && errno == EINTR)
 				continue;

@@ -44,8 +44,8 @@ int store_source_read(const struct store_blob_source *src, const struct oci_desc
 		return plate_err_new(err, EIO, "blob '%s' has %lld bytes, its descriptor says %lld",
 				     d->digest, (long long)size, (long long)d->size);
 	if ((size_t)size > max)
-		return plate_err_new(err, EFBIG, "blob '%s' (%s) is larger than %zu bytes", d->digest,
-				     d->media_type, max);
+		return plate_err_new(err, EFBIG, "blob '%s' (%s) is larger than %zu bytes",
+				     d->digest, d->media_type, max);
 	if (buf_grow(&b, (size_t)size) < 0)
 		return plate_err_new(err, errno, "blob '%s'", d->digest);
 	while (b.len < (size_t)size) {
@@ -114,8 +114,7 @@ static int visit_index(struct walk *w, const struct oci_descriptor *d, unsigned 
 	return r;
 }
 
-static int visit_manifest(struct walk *w, const struct oci_descriptor *d,
-			  struct plate_error **err)
+static int visit_manifest(struct walk *w, const struct oci_descriptor *d, struct plate_error **err)
 {
 	_cleanup_free_ char *data = NULL, *cdata = NULL;
 	const struct oci_media_type *t;
@@ -141,9 +140,11 @@ static int visit_manifest(struct walk *w, const struct oci_descriptor *d,
 		goto out;
 	}
 	if (t != NULL && t->kind == OCI_KIND_CONFIG) {
-		if (store_source_read(w->src, &m.config, OCI_MAX_CONFIG_SIZE, &cdata, &len, err) < 0 ||
+		if (store_source_read(w->src, &m.config, OCI_MAX_CONFIG_SIZE, &cdata, &len, err) <
+			    0 ||
 		    oci_config_parse(cdata, len, 0, &c, err) < 0) {
-			plate_err_wrap(err, "config '%s' of manifest '%s'", m.config.digest, d->digest);
+			plate_err_wrap(err, "config '%s' of manifest '%s'", m.config.digest,
+				       d->digest);
 			r = trouble(w, err);
 			goto out;
 		}

@@ -22,9 +22,9 @@
 #include "transfer/transfer_internal.h"
 
 enum layer_state {
-	LAYER_QUEUED,     /* to download */
+	LAYER_QUEUED, /* to download */
 	LAYER_FETCHING,
-	LAYER_READY,      /* the blob is staged or stored: extract it */
+	LAYER_READY, /* the blob is staged or stored: extract it */
 	LAYER_EXTRACTING,
 	LAYER_DONE,
 };
@@ -45,8 +45,8 @@ struct puller {
 	pthread_cond_t q_cond;
 	struct pull_layer *layers;
 	size_t n_layers;
-	size_t next;      /* first layer not yet taken by a worker */
-	int stop;         /* set (atomically) on the first failure */
+	size_t next;		   /* first layer not yet taken by a worker */
+	int stop;		   /* set (atomically) on the first failure */
 	struct plate_error *error; /* the first failure, under q_lock */
 	struct transfer_result *res;
 };
@@ -54,8 +54,9 @@ struct puller {
 static void forward_bytes(void *data, const char *digest, uint64_t done, uint64_t total)
 {
 	const struct transfer_options *o = data;
-	struct transfer_event ev = { .type = TRANSFER_EVENT_BLOB_BYTES, .digest = digest,
-				     .size = total, .done = done };
+	struct transfer_event ev = {
+		.type = TRANSFER_EVENT_BLOB_BYTES, .digest = digest, .size = total, .done = done
+	};
 
 	o->progress(o->progress_data, &ev);
 }
@@ -72,8 +73,10 @@ void transfer_registry_options(const struct transfer_options *o, struct registry
 static void blob_done(const struct transfer_options *o, const struct oci_descriptor *d,
 		      const char *how)
 {
-	struct transfer_event ev = { .type = TRANSFER_EVENT_BLOB_DONE, .digest = d->digest,
-				     .size = (uint64_t)d->size, .how = how };
+	struct transfer_event ev = { .type = TRANSFER_EVENT_BLOB_DONE,
+				     .digest = d->digest,
+				     .size = (uint64_t)d->size,
+				     .how = how };
 
 	if (o->progress != NULL)
 		o->progress(o->progress_data, &ev);
@@ -97,12 +100,12 @@ void transfer_result_release(struct transfer_result *r)
  * extraction is only committed once the blob writer has verified the blob's digest. */
 struct stream {
 	struct store_snapshot_writer *sw; /* NULL: nothing streamed */
-	int rfd, wfd;                     /* the pipe; -1 once closed */
+	int rfd, wfd;			  /* the pipe; -1 once closed */
 	pthread_t thread;
 	bool running;
-	bool streamed;  /* the extraction thread was started */
+	bool streamed;	/* the extraction thread was started */
 	bool abandoned; /* the download started over: the stream is not the blob */
-	int rc;         /* the extraction's result, once joined */
+	int rc;		/* the extraction's result, once joined */
 	struct plate_error *error;
 };
 
@@ -446,16 +449,16 @@ static int bs_reset(void *data, struct plate_error **err)
 }
 
 /* Fetches a small blob (a config) into memory and stages it. */
-static int fetch_small(struct registry_client *c, struct puller *p,
-		       const struct oci_descriptor *d, size_t max, char **data, size_t *len,
-		       struct plate_error **err)
+static int fetch_small(struct registry_client *c, struct puller *p, const struct oci_descriptor *d,
+		       size_t max, char **data, size_t *len, struct plate_error **err)
 {
 	struct buf_sink s = { .b = BUF_INIT(max) };
 	struct registry_sink sink = { .write = bs_write, .reset = bs_reset, .data = &s };
 
 	if (d->size < 0 || (uint64_t)d->size > max) {
 		buf_release(&s.b);
-		return plate_err_new(err, E2BIG, "blob '%s' is larger than %zu bytes", d->digest, max);
+		return plate_err_new(err, E2BIG, "blob '%s' is larger than %zu bytes", d->digest,
+				     max);
 	}
 	if (registry_fetch_blob(c, p->ref, d->digest, (uint64_t)d->size, max, &sink, err) < 0 ||
 	    store_txn_add_blob(p->txn, s.b.data, s.b.len, NULL, err) < 0) {
@@ -481,7 +484,8 @@ int transfer_pick_platform(const struct oci_index *idx, const char *platform,
 		return plate_err_new(err, EINVAL, "invalid platform '%s'", pl);
 	for (size_t i = 0; i < idx->n_manifests; i++) {
 		const struct oci_platform *mp = idx->manifests[i].platform;
-		const struct oci_media_type *t = oci_media_type_lookup(idx->manifests[i].media_type);
+		const struct oci_media_type *t =
+			oci_media_type_lookup(idx->manifests[i].media_type);
 		const char *v;
 
 		if (mp == NULL || t == NULL || t->kind != OCI_KIND_MANIFEST || mp->os == NULL ||
@@ -522,14 +526,15 @@ static int get_image_manifest(struct registry_client *c, const struct transfer_o
 		return -1;
 	r = transfer_pick_platform(&idx, o->platform, &d, err);
 	if (r == 0) {
-		by_digest = (struct oci_reference){ .domain = ref->domain, .path = ref->path,
+		by_digest = (struct oci_reference){ .domain = ref->domain,
+						    .path = ref->path,
 						    .digest = d->digest };
 		registry_manifest_release(m);
 		r = registry_get_manifest(c, &by_digest, m, err);
 		t = r == 0 ? oci_media_type_lookup(m->media_type) : NULL;
 		if (r == 0 && (t == NULL || t->kind != OCI_KIND_MANIFEST))
-			r = plate_err_new(err, ENOTSUP, "'%s' in the index is not an image manifest",
-					  d->digest);
+			r = plate_err_new(err, ENOTSUP,
+					  "'%s' in the index is not an image manifest", d->digest);
 	}
 	oci_index_release(&idx);
 	return r;
@@ -549,7 +554,8 @@ static int pull_image(struct puller *p, struct registry_client *c, struct regist
 	_cleanup_free_ char *config_data = NULL, *repo_digest = NULL;
 	struct oci_manifest m = { 0 };
 	struct oci_config cfg = { 0 };
-	struct oci_descriptor root = { .media_type = rm->media_type, .digest = rm->digest,
+	struct oci_descriptor root = { .media_type = rm->media_type,
+				       .digest = rm->digest,
 				       .size = (int64_t)rm->len };
 	size_t config_len = 0;
 	int r = -1, have;
@@ -558,7 +564,8 @@ static int pull_image(struct puller *p, struct registry_client *c, struct regist
 	    store_txn_add_blob(p->txn, rm->data, rm->len, NULL, err) < 0)
 		goto out;
 	if (p->o->progress) {
-		struct transfer_event ev = { .type = TRANSFER_EVENT_MANIFEST, .digest = rm->digest,
+		struct transfer_event ev = { .type = TRANSFER_EVENT_MANIFEST,
+					     .digest = rm->digest,
 					     .size = rm->len };
 		p->o->progress(p->o->progress_data, &ev);
 	}
@@ -566,8 +573,8 @@ static int pull_image(struct puller *p, struct registry_client *c, struct regist
 	if ((have = pin_or_fetch(p, &m.config, err)) < 0)
 		goto out;
 	if (have == 0) {
-		if (store_blob_read(p->o->store, m.config.digest, OCI_MAX_CONFIG_SIZE,
-				    &config_data, &config_len, err) < 0)
+		if (store_blob_read(p->o->store, m.config.digest, OCI_MAX_CONFIG_SIZE, &config_data,
+				    &config_len, err) < 0)
 			goto out;
 	} else if (fetch_small(c, p, &m.config, OCI_MAX_CONFIG_SIZE, &config_data, &config_len,
 			       err) < 0) {
@@ -587,7 +594,8 @@ static int pull_image(struct puller *p, struct registry_client *c, struct regist
 	}
 	p->n_layers = m.n_layers;
 	for (size_t i = 0; i < m.n_layers; i++) {
-		p->layers[i] = (struct pull_layer){ .d = &m.layers[i], .diff_id = cfg.diff_ids.v[i] };
+		p->layers[i] =
+			(struct pull_layer){ .d = &m.layers[i], .diff_id = cfg.diff_ids.v[i] };
 		if ((have = pin_or_fetch(p, &m.layers[i], err)) < 0)
 			goto out;
 		if (have == 0) {
@@ -644,8 +652,8 @@ int transfer_pull(const struct transfer_options *o, const char *reference,
 	transfer_registry_options(o, &p.reg);
 	if (registry_client_new(&p.reg, &c, err) < 0 ||
 	    get_image_manifest(c, o, &ref, &rm, err) < 0 ||
-	    store_txn_begin(o->store, &p.txn, err) < 0 || pull_image(&p, c, &rm, res.name, err) < 0 ||
-	    store_txn_commit(p.txn, err) < 0) {
+	    store_txn_begin(o->store, &p.txn, err) < 0 ||
+	    pull_image(&p, c, &rm, res.name, err) < 0 || store_txn_commit(p.txn, err) < 0) {
 		plate_err_wrap(err, "pull '%s'", reference);
 		goto out;
 	}

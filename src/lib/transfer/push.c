@@ -25,7 +25,8 @@ struct pusher {
 	struct registry_client *c;
 	const struct oci_reference *dest;
 	const char *mount_from; /* a repository of the same registry naming the image, or NULL */
-	struct blob_origin *origins; /* other images' blobs in other repositories of dest's registry */
+	struct blob_origin
+		*origins; /* other images' blobs in other repositories of dest's registry */
 	size_t n_origins;
 	struct transfer_result *res;
 };
@@ -88,7 +89,8 @@ static void find_blob_origins(struct pusher *p)
 			ignored = NULL;
 			continue;
 		}
-		if (strcmp(ref.domain, p->dest->domain) == 0 && strcmp(ref.path, p->dest->path) != 0 &&
+		if (strcmp(ref.domain, p->dest->domain) == 0 &&
+		    strcmp(ref.path, p->dest->path) != 0 &&
 		    store_blob_read(p->o->store, e->digest, OCI_MAX_MANIFEST_SIZE, &data, &len,
 				    &ignored) == 0 &&
 		    oci_manifest_parse(data, len, 0, &m, &ignored) == 0) {
@@ -152,8 +154,10 @@ static int push_blob(struct pusher *p, const struct oci_descriptor *d, struct pl
 			p->res->bytes += (uint64_t)size;
 	}
 	if (p->o->progress) {
-		struct transfer_event ev = { .type = TRANSFER_EVENT_BLOB_DONE, .digest = d->digest,
-					     .size = (uint64_t)size, .how = result_name(result) };
+		struct transfer_event ev = { .type = TRANSFER_EVENT_BLOB_DONE,
+					     .digest = d->digest,
+					     .size = (uint64_t)size,
+					     .how = result_name(result) };
 		p->o->progress(p->o->progress_data, &ev);
 	}
 	return 0;
@@ -178,7 +182,8 @@ static int push_manifest(struct pusher *p, const struct oci_descriptor *d,
 		if (push_blob(p, &m.layers[i], err) < 0)
 			goto out;
 	if (p->o->progress) {
-		struct transfer_event ev = { .type = TRANSFER_EVENT_MANIFEST, .digest = d->digest,
+		struct transfer_event ev = { .type = TRANSFER_EVENT_MANIFEST,
+					     .digest = d->digest,
 					     .size = len };
 		p->o->progress(p->o->progress_data, &ev);
 	}
@@ -196,14 +201,15 @@ static int push_index(struct pusher *p, const struct oci_descriptor *root,
 	size_t len;
 	int r = 0;
 
-	if (store_blob_read(p->o->store, root->digest, OCI_MAX_MANIFEST_SIZE, &data, &len,
-			    err) < 0 ||
+	if (store_blob_read(p->o->store, root->digest, OCI_MAX_MANIFEST_SIZE, &data, &len, err) <
+		    0 ||
 	    oci_index_parse(data, len, 0, &idx, err) < 0)
 		return -1;
 	for (size_t i = 0; i < idx.n_manifests && r == 0; i++) {
 		const struct oci_descriptor *d = &idx.manifests[i];
 		struct oci_reference by_digest = { .domain = p->dest->domain,
-						   .path = p->dest->path, .digest = d->digest };
+						   .path = p->dest->path,
+						   .digest = d->digest };
 		char ignored[DIGEST_STRING_LEN + 1];
 
 		/* An index pulled for one platform lists manifests the store never got;
@@ -224,7 +230,8 @@ static const char *find_mount_source(const struct store_image *img,
 {
 	for (size_t i = 0; i < img->names.n; i++) {
 		_cleanup_error_ struct plate_error *ignored = NULL;
-		if (oci_reference_parse(img->names.v[i], strlen(img->names.v[i]), tmp, &ignored) < 0)
+		if (oci_reference_parse(img->names.v[i], strlen(img->names.v[i]), tmp, &ignored) <
+		    0)
 			continue;
 		if (strcmp(tmp->domain, dest->domain) == 0 && strcmp(tmp->path, dest->path) != 0)
 			return tmp->path;

@@ -41,8 +41,8 @@
 #include "store/store.h"
 
 enum transfer_event_type {
-	TRANSFER_EVENT_MANIFEST, /* the manifest to transfer: digest */
-	TRANSFER_EVENT_BLOB_DONE, /* a blob moved (or was found present): digest, size, how */
+	TRANSFER_EVENT_MANIFEST,   /* the manifest to transfer: digest */
+	TRANSFER_EVENT_BLOB_DONE,  /* a blob moved (or was found present): digest, size, how */
 	TRANSFER_EVENT_BLOB_BYTES, /* a blob moving: digest, done of size bytes (size 0: unknown);
 				    * done goes back down when a transfer starts over */
 };
@@ -52,14 +52,14 @@ struct transfer_event {
 	const char *digest;
 	uint64_t size;
 	const char *how; /* "present", "fetched", "uploaded", "mounted", "exists" */
-	uint64_t done;   /* BLOB_BYTES */
+	uint64_t done;	 /* BLOB_BYTES */
 };
 
 struct transfer_options {
 	struct store *store;
 	const struct registry_options *registry;
 	const char *platform; /* "os/arch[/variant]" picked from an index; NULL: linux/amd64 */
-	unsigned jobs;        /* parallel layer downloads; 0: 3 */
+	unsigned jobs;	      /* parallel layer downloads; 0: 3 */
 	/* Events as the transfer goes; BLOB_BYTES and BLOB_DONE come from the parallel
 	 * downloads' threads: the callback must be thread-safe. */
 	void (*progress)(void *data, const struct transfer_event *ev);
@@ -69,9 +69,9 @@ struct transfer_options {
 struct transfer_result {
 	char *name; /* normalised reference tagged (pull) or pushed to; malloc'd */
 	char digest[DIGEST_STRING_LEN + 1]; /* manifest (or index, for a push) digest */
-	unsigned blobs;       /* blobs of the image (config and layers) */
-	unsigned transferred; /* of those, downloaded or uploaded (mounts included) */
-	uint64_t bytes;       /* bytes downloaded or uploaded */
+	unsigned blobs;			    /* blobs of the image (config and layers) */
+	unsigned transferred;		    /* of those, downloaded or uploaded (mounts included) */
+	uint64_t bytes;			    /* bytes downloaded or uploaded */
 };
 
 void transfer_result_release(struct transfer_result *r);

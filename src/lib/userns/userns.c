@@ -19,12 +19,12 @@
 
 /* The setuid helpers are the system's: found in a fixed path, never the caller's $PATH. */
 static const char *const helper_dirs[] = { "/usr/local/sbin", "/usr/local/bin", "/usr/sbin",
-					   "/usr/bin", "/sbin", "/bin" };
+					   "/usr/bin",	      "/sbin",		"/bin" };
 
 #define SUBID_FILE_MAX (1 << 20)
 
-int userns_read_ranges(const char *path, const char *name, uint32_t id,
-		       struct userns_range *ranges, size_t max, struct plate_error **err)
+int userns_read_ranges(const char *path, const char *name, uint32_t id, struct userns_range *ranges,
+		       size_t max, struct plate_error **err)
 {
 	_cleanup_free_ char *data = NULL;
 	char idstr[16];
@@ -190,7 +190,8 @@ static int unshare_error(int errnum, struct plate_error **err)
 		return plate_err_new(err, errnum,
 				     "rootless: cannot create a user namespace: a seccomp filter "
 				     "refuses it (a container's default profile); a non-root user "
-				     "there cannot record the image's file owners: run the container "
+				     "there cannot record the image's file owners: run the "
+				     "container "
 				     "as root (docker run --user 0, or runAsUser: 0), where plate "
 				     "builds with chroot isolation and the default capabilities");
 	return plate_err_new(err, errnum,

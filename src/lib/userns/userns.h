@@ -50,7 +50,7 @@ enum userns_mapping {
 struct userns_entry {
 	enum userns_mapping mapping;
 	uint64_t n_uids, n_gids; /* ids 0 .. n-1 are mapped inside */
-	char reason[256];        /* USERNS_MAPPING_SINGLE: why, and how to get more ids */
+	char reason[256];	 /* USERNS_MAPPING_SINGLE: why, and how to get more ids */
 };
 
 /* Enters a new user namespace as described above.  Returns 0 or -1 with *err set. */
@@ -58,8 +58,8 @@ int userns_enter(struct userns_entry *out, struct plate_error **err);
 
 /* Reads the ranges that an /etc/subuid-style file gives the user by name or by number.
  * A missing file is no ranges.  Returns the number of ranges stored (at most max). */
-int userns_read_ranges(const char *path, const char *name, uint32_t id,
-		       struct userns_range *ranges, size_t max, struct plate_error **err);
+int userns_read_ranges(const char *path, const char *name, uint32_t id, struct userns_range *ranges,
+		       size_t max, struct plate_error **err);
 
 /* Whether this process is in a user namespace other than the initial one (read once). */
 bool userns_nested(void);
