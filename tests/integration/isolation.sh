@@ -7,6 +7,7 @@
 # chroot RUN cannot chroot out, make a device node or lift the filter.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/build-helpers.bash"
+root_only "chroot isolation is root's mode where namespaces are refused (a default container); a normal user builds in a user namespace, which rootless.sh tests"
 build_prereqs
 make_base
 

@@ -10,7 +10,7 @@ if [ -z "${PLATE_FAULTS_NS:-}" ] && [ "$(id -u)" = 0 ] && command -v unshare >/d
 	PLATE_FAULTS_NS=1 exec unshare -m --propagation private bash "$0" "$@"
 fi
 . "$(dirname "$0")/lib.sh"
-[ "$(id -u)" = 0 ] || tap_skip_all "needs root (mounts a tmpfs)"
+root_only "mounts a size-limited tmpfs in a private mount namespace to fill it (the host's root)"
 [ -n "${PLATE_FAULTS_NS:-}" ] || tap_skip_all "unshare not installed"
 command -v strace >/dev/null || tap_skip_all "strace not installed"
 

@@ -14,6 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/build-helpers.bash"
 . "$PLATE_SRC/tests/helpers/registry-lib.sh"
+root_only "starts a private dockerd, which needs the host's root (Debian's docker.io has no rootless mode without rootlesskit)"
 build_prereqs
 reg_need docker-registry curl
 DOCKER=/usr/bin/docker
