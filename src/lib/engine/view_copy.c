@@ -218,6 +218,21 @@ static int copy_file(int from_dir, int to_dir, const char *name, const struct st
 	return copy_xattrs(in, out, name, err);
 }
 
+/* A stream over the directory dirfd (its own descriptor: closedir() leaves dirfd open);
+ * NULL with errno set. */
+static DIR *dir_stream(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (d == NULL && fd >= 0) {
+		int saved = errno;
+		close(fd);
+		errno = saved;
+	}
+	return d;
+}
+
 static int apply_layer(int from, int to, bool link, struct plate_error **err);
 
 static int apply_dir(int from, int to, const char *name, const struct stat *st, bool link,
@@ -282,16 +297,12 @@ static int apply_entry(int from, int to, const char *name, bool link, struct pla
 
 static int apply_layer(int from, int to, bool link, struct plate_error **err)
 {
-	int fd = openat(from, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = dir_stream(from);
 	struct dirent *de;
 	int r = 0;
 
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (d == NULL)
 		return plate_err_new(err, errno, "cannot read a layer directory");
-	}
 	while (r == 0 && (errno = 0, de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
 			r = apply_entry(from, to, de->d_name, link, err);
@@ -306,16 +317,12 @@ static int apply_layer(int from, int to, bool link, struct plate_error **err)
 
 static int record_tree(struct copy_view *cv, int dirfd, const char *rel, struct plate_error **err)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = dir_stream(dirfd);
 	struct dirent *de;
 	int r = 0;
 
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (d == NULL)
 		return plate_err_new(err, errno, "cannot read '%s' in a copy view", rel);
-	}
 	while (r == 0 && (errno = 0, de = readdir(d)) != NULL) {
 		_cleanup_free_ char *path = NULL;
 		struct rec *rec;
@@ -392,16 +399,12 @@ static bool same_time(struct timespec a, struct timespec b)
 static int diff_tree(struct copy_view *cv, int dirfd, const char *rel, bool fresh,
 		     struct plate_error **err)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = dir_stream(dirfd);
 	struct dirent *de;
 	int r = 0, any = 0;
 
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (d == NULL)
 		return plate_err_new(err, errno, "cannot read '%s' in a copy view", rel);
-	}
 	while (r == 0 && (errno = 0, de = readdir(d)) != NULL) {
 		_cleanup_free_ char *path = NULL;
 		struct rec *old;

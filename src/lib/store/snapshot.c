@@ -178,6 +178,21 @@ out:
 	return r;
 }
 
+/* The snapshot's index file, read and parsed (*data keeps its bytes). */
+static int read_snapshot_index(struct store *s, const char *diff_id, const char *hex, char **data,
+			       size_t *len, struct layer_index **ix, struct plate_error **err)
+{
+	char path[DIGEST_HEX_LEN + 32];
+
+	snprintf(path, sizeof(path), "snapshots/%s/%s", hex, STORE_SNAPSHOT_INDEX);
+	if (faccessat(s->rootfd, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		return plate_err_new(err, ENOENT, "%s is missing", STORE_SNAPSHOT_INDEX);
+	if (store_fs_read_file(s->rootfd, path, LAYER_INDEX_MAX, data, len, err) < 0 ||
+	    layer_index_parse(*data, *len, diff_id, ix, err) < 0)
+		return -1;
+	return 0;
+}
+
 int store_snapshot_index_check(struct store *s, const char *diff_id, struct plate_error **err)
 {
 	_cleanup_buf_ struct buf want = BUF_INIT(LAYER_INDEX_MAX);
@@ -188,13 +203,7 @@ int store_snapshot_index_check(struct store *s, const char *diff_id, struct plat
 	struct layer_index *ix = NULL;
 	size_t len;
 
-	if (hex == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "snapshots/%s/%s", hex, STORE_SNAPSHOT_INDEX);
-	if (faccessat(s->rootfd, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-		return plate_err_new(err, ENOENT, "%s is missing", STORE_SNAPSHOT_INDEX);
-	if (store_fs_read_file(s->rootfd, path, LAYER_INDEX_MAX, &data, &len, err) < 0 ||
-	    layer_index_parse(data, len, diff_id, &ix, err) < 0)
+	if (hex == NULL || read_snapshot_index(s, diff_id, hex, &data, &len, &ix, err) < 0)
 		return -1;
 	layer_index_free(ix);
 	snprintf(path, sizeof(path), "snapshots/%s/fs", hex);
@@ -213,15 +222,10 @@ int store_layer_unpacked_size(struct store *s, const char *diff_id, uint64_t *by
 {
 	_cleanup_free_ char *data = NULL;
 	const char *hex = store_digest_hex(diff_id, err);
-	char path[DIGEST_HEX_LEN + 32];
 	struct layer_index *ix = NULL;
 	size_t len;
 
-	if (hex == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "snapshots/%s/%s", hex, STORE_SNAPSHOT_INDEX);
-	if (store_fs_read_file(s->rootfd, path, LAYER_INDEX_MAX, &data, &len, err) < 0 ||
-	    layer_index_parse(data, len, diff_id, &ix, err) < 0)
+	if (hex == NULL || read_snapshot_index(s, diff_id, hex, &data, &len, &ix, err) < 0)
 		return -1;
 	*bytes = ix->bytes;
 	layer_index_free(ix);
