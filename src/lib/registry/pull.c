@@ -208,6 +208,39 @@ int registry_get_manifest(struct registry_client *c, const struct oci_reference 
 	FOR_EACH_READ_ENDPOINT(c, ref, err, 0, manifest_at(c, ep, ref, ref_str, out, &e_));
 }
 
+/* A HEAD request: 1 when the object is there (200), 0 when it is not (404), -1 with the
+ * registry's error otherwise; resp keeps the answer's headers. */
+static int send_head(struct registry_client *c, struct reg_endpoint *ep, struct reg_call *call,
+		     const char *url, const char *const *headers, struct http_response *resp,
+		     struct plate_error **err)
+{
+	struct http_request req = {
+		.method = "HEAD", .url = url, .headers = headers, .follow_redirects = true
+	};
+
+	if (reg_send(c, ep, call, &req, resp, err) < 0)
+		return -1;
+	if (resp->status == 404)
+		return 0;
+	if (resp->status != 200) {
+		reg_status_error(ep, call, resp, err);
+		return -1;
+	}
+	return 1;
+}
+
+/* The Content-Length of an answer, REGISTRY_SIZE_UNKNOWN without a valid one. */
+static uint64_t content_length(const struct http_response *resp)
+{
+	uint64_t size = REGISTRY_SIZE_UNKNOWN;
+	size_t len;
+	const char *h = http_header(resp, "content-length", &len);
+
+	if (h != NULL && reg_parse_uint(h, len, &size, NULL) < 0)
+		size = REGISTRY_SIZE_UNKNOWN;
+	return size;
+}
+
 static int head_manifest_at(struct registry_client *c, struct reg_endpoint *ep,
 			    const struct oci_reference *ref, const char *ref_str,
 			    char digest[DIGEST_STRING_LEN + 1], char **media_type, uint64_t *size,
@@ -228,19 +261,9 @@ static int head_manifest_at(struct registry_client *c, struct reg_endpoint *ep,
 	if (url == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	http_response_init(&resp);
-	struct http_request req = {
-		.method = "HEAD", .url = url, .headers = manifest_headers, .follow_redirects = true
-	};
-	if (reg_send(c, ep, &call, &req, &resp, err) < 0)
+	if ((rc = send_head(c, ep, &call, url, manifest_headers, &resp, err)) <= 0)
 		goto out;
-	if (resp.status == 404) {
-		rc = 0;
-		goto out;
-	}
-	if (resp.status != 200) {
-		reg_status_error(ep, &call, &resp, err);
-		goto out;
-	}
+	rc = -1;
 	h = http_header(&resp, "docker-content-digest", &len);
 	if (h == NULL || reg_parse_digest_header(h, len, digest, err) < 0) {
 		if (h == NULL)
@@ -257,12 +280,8 @@ static int head_manifest_at(struct registry_client *c, struct reg_endpoint *ep,
 			      ref_str, ep->base, digest);
 		goto out;
 	}
-	if (size != NULL) {
-		h = http_header(&resp, "content-length", &len);
-		*size = REGISTRY_SIZE_UNKNOWN;
-		if (h != NULL)
-			reg_parse_uint(h, len, size, NULL);
-	}
+	if (size != NULL)
+		*size = content_length(&resp);
 	if (media_type != NULL)
 		*media_type = media_type_of(&resp);
 	rc = 1;
@@ -299,32 +318,14 @@ static int head_blob_at(struct registry_client *c, struct reg_endpoint *ep,
 				 .push = push,
 				 .idempotent = true };
 	struct http_response resp;
-	size_t len;
-	const char *h;
-	int rc = -1;
+	int rc;
 
 	if (url == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	http_response_init(&resp);
-	struct http_request req = { .method = "HEAD", .url = url, .follow_redirects = true };
-	if (reg_send(c, ep, &call, &req, &resp, err) < 0)
-		goto out;
-	if (resp.status == 404) {
-		rc = 0;
-		goto out;
-	}
-	if (resp.status != 200) {
-		reg_status_error(ep, &call, &resp, err);
-		goto out;
-	}
-	if (size != NULL) {
-		h = http_header(&resp, "content-length", &len);
-		*size = REGISTRY_SIZE_UNKNOWN;
-		if (h != NULL)
-			reg_parse_uint(h, len, size, NULL);
-	}
-	rc = 1;
-out:
+	rc = send_head(c, ep, &call, url, NULL, &resp, err);
+	if (rc > 0 && size != NULL)
+		*size = content_length(&resp);
 	http_response_release(&resp);
 	return rc;
 }
