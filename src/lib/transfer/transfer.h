@@ -58,7 +58,9 @@ struct transfer_event {
 struct transfer_options {
 	struct store *store;
 	const struct registry_options *registry;
-	const char *platform; /* "os/arch[/variant]" picked from an index; NULL: linux/amd64 */
+	const char *platform; /* "os/arch[/variant]" picked from an index; NULL: linux/amd64;
+			       * pull: a comma list */
+	bool platform_given;  /* push: --platform given (a partial index: push that one) */
 	unsigned jobs;	      /* parallel layer downloads; 0: 3 */
 	/* Events as the transfer goes; BLOB_BYTES and BLOB_DONE come from the parallel
 	 * downloads' threads: the callback must be thread-safe. */
@@ -72,6 +74,10 @@ struct transfer_result {
 	unsigned blobs;			    /* blobs of the image (config and layers) */
 	unsigned transferred;		    /* of those, downloaded or uploaded (mounts included) */
 	uint64_t bytes;			    /* bytes downloaded or uploaded */
+	/* pull of an index: the platforms the store holds under the name now, and whether
+	 * the name held another index before (the registry's changed: its platforms left) */
+	struct oci_strings platforms;
+	bool replaced;
 };
 
 void transfer_result_release(struct transfer_result *r);
