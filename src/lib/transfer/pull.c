@@ -531,8 +531,8 @@ static int get_platform_manifest(struct registry_client *c, const struct oci_ref
  * manifests would be named through OCI twins, which an index of Docker manifests cannot
  * list), so it stays a single-platform pull. */
 static int get_root(struct registry_client *c, const struct oci_reference *ref,
-		    const struct oci_strings *platforms,
-		    struct registry_manifest *m, struct plate_error **err)
+		    const struct oci_strings *platforms, struct registry_manifest *m,
+		    struct plate_error **err)
 {
 	const struct oci_media_type *t;
 	struct oci_index idx;
