@@ -680,15 +680,16 @@ static int tag_root(struct puller *p, struct registry_manifest *rm, const char *
 	return r;
 }
 
-/* The root digest name has in the store now, to tell an added platform from a replaced
- * index; "" when it has none. */
+/* The index name has in the store now, to tell an added platform from a replaced index;
+ * "" when it has none (an image manifest, as an older plate stored, is no index replaced). */
 static void stored_root(struct store *s, const char *name, char out[DIGEST_STRING_LEN + 1])
 {
 	_cleanup_error_ struct plate_error *ignored = NULL;
 	struct store_image *img = NULL;
 
 	out[0] = '\0';
-	if (name != NULL && store_image_resolve(s, name, NULL, &img, &ignored) == 0)
+	if (name != NULL && store_image_resolve(s, name, NULL, &img, &ignored) == 0 &&
+	    strcmp(img->root.media_type, OCI_MEDIA_TYPE_INDEX) == 0)
 		snprintf(out, DIGEST_STRING_LEN + 1, "%s", img->root.digest);
 	store_image_free(img);
 }
