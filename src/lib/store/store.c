@@ -472,8 +472,8 @@ static int read_doc(struct store *s, const struct oci_descriptor *d, size_t max,
 static int pick_manifest(struct store *s, const struct oci_descriptor *root, const char *platform,
 			 const char *name, struct oci_descriptor *out, struct plate_error **err)
 {
-	const struct oci_descriptor *absent = NULL;
 	const struct oci_media_type *t = oci_media_type_lookup(root->media_type);
+	bool absent = false;
 	_cleanup_free_ char *data = NULL;
 	struct oci_index idx;
 	size_t len;
@@ -493,13 +493,13 @@ static int pick_manifest(struct store *s, const struct oci_descriptor *root, con
 		/* A partial index (a pull of some platforms): an absent platform is named,
 		 * and without a platform the first present one is taken. */
 		if (!store_blob_exists(s, idx.manifests[i].digest)) {
-			absent = absent ? absent : &idx.manifests[i];
+			absent = true;
 			continue;
 		}
 		r = oci_descriptor_copy(out, &idx.manifests[i], err);
 		break;
 	}
-	if (r < 0 && *err == NULL && absent != NULL && platform != NULL)
+	if (r < 0 && *err == NULL && absent && platform != NULL)
 		plate_err_new(err, ENOENT,
 			      "platform '%s' was not pulled (plate pull --platform %s %s)",
 			      platform, platform, name);
