@@ -20,10 +20,11 @@ int cli_cmd_fsck(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 	for (size_t i = 0; i < r.problems.n; i++)
 		printf("%s\n", r.problems.v[i]);
 	printf("%s: %llu blobs, %llu images, %llu snapshots checked; %llu unreferenced; "
-	       "%llu leftovers; %zu problems\n",
+	       "%llu leftovers; %llu partial indexes; %zu problems\n",
 	       r.problems.n == 0 ? "ok" : "FAILED", (unsigned long long)r.blobs,
 	       (unsigned long long)r.images, (unsigned long long)r.snapshots,
-	       (unsigned long long)r.unreferenced, (unsigned long long)r.leftovers, r.problems.n);
+	       (unsigned long long)r.unreferenced, (unsigned long long)r.leftovers,
+	       (unsigned long long)r.partial, r.problems.n);
 	rc = r.problems.n == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
 	store_fsck_result_release(&r);
 	store_free(s);

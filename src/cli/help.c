@@ -176,8 +176,9 @@ static const struct cli_help_option run_options[] = {
 };
 
 static const struct cli_help_option transfer_options[] = {
-	{ 0, "platform", "OS/ARCH[/VARIANT]", false,
-	  "the manifest of an index to use (default this machine's)" },
+	{ 0, "platform", "OS/ARCH[/VARIANT][,...]", false,
+	  "pull: the platforms of an index to fetch, kept beside those pulled before; push: the "
+	  "one platform of an index pulled partly (default this machine's)" },
 	{ 'q', "quiet", NULL, false, "print no progress" },
 	REGISTRY_OPTIONS,
 	OPT_END,

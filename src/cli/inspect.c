@@ -1,5 +1,6 @@
 /* plate inspect [-f|--format FORMAT] REF... — a JSON list shaped like `docker image inspect`,
  * or FORMAT (a Go template, json/json.h) run over each image's object. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,8 @@ static json_t *repo_digests(const struct oci_index *idx, const struct store_imag
 	return a;
 }
 
-/* A multi-platform image: its index's entries, each with its platform. */
+/* A multi-platform image: its index's entries, each with its platform and whether the
+ * store holds it (a pull keeps the registry's index and fetches the platforms asked for). */
 static int index_manifests(struct store *s, const struct store_image *img, json_t *o,
 			   struct plate_error **err)
 {
@@ -56,7 +58,12 @@ static int index_manifests(struct store *s, const struct store_image *img, json_
 	    json_parse(data, len, OCI_MAX_MANIFEST_SIZE, JSON_DEFAULT_MAX_DEPTH, &idx, err) < 0)
 		return -1;
 	list = json_object_get(idx, "manifests");
-	json_object_set(o, "Manifests", json_is_array(list) ? list : json_array());
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		json_t *m = json_array_get(list, i);
+		const char *d = json_string_value(json_object_get(m, "digest"));
+		json_object_set_new(m, "Present", json_boolean(d && store_blob_exists(s, d)));
+	}
+	json_object_set_new(o, "Manifests", json_is_array(list) ? json_incref(list) : json_array());
 	json_decref(idx);
 	return 0;
 }
@@ -154,8 +161,14 @@ int cli_cmd_inspect(struct cli_ctx *ctx, int argc, char **argv, struct plate_err
 		struct store_image *img = NULL;
 		json_t *o;
 
-		if (store_image_resolve(s, argv[i], cli_host_platform(), &img, &e) < 0 ||
-		    (o = image_json(s, &idx, img, &e)) == NULL) {
+		/* A partial index without this machine's platform: the first one present. */
+		if (store_image_resolve(s, argv[i], cli_host_platform(), &img, &e) < 0 &&
+		    e->errno_value == ENOENT) {
+			plate_error_free(e);
+			e = NULL;
+			store_image_resolve(s, argv[i], NULL, &img, &e);
+		}
+		if (img == NULL || (o = image_json(s, &idx, img, &e)) == NULL) {
 			if (first == NULL)
 				first = e;
 			else

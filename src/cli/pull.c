@@ -1,4 +1,5 @@
-/* plate pull [--platform OS/ARCH[/VARIANT]] [-q] [--tls-ca FILE] [--insecure-registry HOST] REF */
+/* plate pull [--platform OS/ARCH[/VARIANT][,...]] [-q] [--tls-ca FILE] [--insecure-registry HOST]
+ * REF */
 #include <stdio.h>
 
 #include "cli.h"
@@ -12,7 +13,7 @@ int cli_cmd_pull(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 	if (first < 0)
 		goto out;
 	if (argc - first != 1) {
-		rc = cli_usage_error(ctx, err, "usage: plate pull [--platform OS/ARCH] REF");
+		rc = cli_usage_error(ctx, err, "usage: plate pull [--platform OS/ARCH[,...]] REF");
 		goto out;
 	}
 	if (transfer_pull(&t.o, argv[first], &t.res, err) < 0)
@@ -23,6 +24,16 @@ int cli_cmd_pull(struct cli_ctx *ctx, int argc, char **argv, struct plate_error 
 	printf("%s\n", t.res.name ? oci_familiar_name(t.res.name) : t.res.digest);
 	if (!t.quiet && t.res.name)
 		fprintf(stderr, "digest: %s\n", t.res.digest);
+	if (!t.quiet && t.res.replaced)
+		fprintf(stderr,
+			"the registry's index for this name changed: the new one replaces it, "
+			"the platforms pulled before are gone\n");
+	if (!t.quiet && t.res.platforms.n > 0) {
+		fprintf(stderr, "platforms in the store:");
+		for (size_t i = 0; i < t.res.platforms.n; i++)
+			fprintf(stderr, " %s", t.res.platforms.v[i]);
+		fprintf(stderr, "\n");
+	}
 	rc = CLI_EXIT_OK;
 out:
 	cli_transfer_end(&t);

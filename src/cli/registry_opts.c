@@ -109,6 +109,7 @@ int cli_transfer_begin(struct cli_ctx *ctx, const char *cmd, int argc, char **ar
 		switch (c) {
 		case 'P':
 			t->o.platform = optarg;
+			t->o.platform_given = true;
 			break;
 		case 'q':
 			t->quiet = true;

@@ -109,6 +109,78 @@ out:
 	return r;
 }
 
+/* Commits name as an index of present (staged) and absent manifests: a partial index. */
+static int commit_index(struct store *s, const char *name, bool with_present,
+			struct plate_error **err)
+{
+	static char absent_digest[] =
+		"sha256:0000000000000000000000000000000000000000000000000000000000000001";
+	struct oci_platform amd = { .os = (char *)"linux", .architecture = (char *)"amd64" };
+	struct oci_platform arm = { .os = (char *)"linux", .architecture = (char *)"arm64" };
+	struct oci_descriptor m[2] = { { 0 } };
+	struct oci_index idx = { .schema_version = 2, .manifests = m, .n_manifests = 2 };
+	_cleanup_free_ char *json = NULL;
+	char digest[DIGEST_STRING_LEN + 1];
+	struct oci_descriptor top = { .media_type = (char *)OCI_MEDIA_TYPE_INDEX,
+				      .digest = digest };
+	struct store_txn *t = NULL;
+	size_t len;
+	int r = -1;
+
+	m[1] = (struct oci_descriptor){ .media_type = (char *)OCI_MEDIA_TYPE_MANIFEST,
+					.digest = absent_digest,
+					.size = 100,
+					.platform = &arm };
+	if (store_txn_begin(s, &t, err) < 0)
+		goto out;
+	if (with_present) {
+		if (stage_image(t, "partial", &m[0], err) < 0)
+			goto out;
+	} else {
+		m[0] = m[1];
+	}
+	m[0].platform = &amd;
+	if (oci_index_write(&idx, OCI_FORMAT_OCI, &json, &len, err) < 0 ||
+	    store_txn_add_blob(t, json, len, digest, err) < 0)
+		goto out;
+	top.size = (int64_t)len;
+	r = store_txn_tag(t, name, &top, err) < 0 || store_txn_commit(t, err) < 0 ? -1 : 0;
+out:
+	store_txn_free(t);
+	return r;
+}
+
+/* An index with some manifests absent (a pull of some platforms) is a valid image; one with
+ * none of them is not. */
+static void test_partial_index(struct store *s)
+{
+	_cleanup_error_ struct plate_error *err = NULL;
+	struct store_fsck_result fr = { 0 };
+	struct store_image *img = NULL;
+
+	tap_ok(commit_index(s, "docker.io/library/partial:1", true, &err) == 0,
+	       "an index with one of its two manifests commits: %s", err ? err->message : "");
+	tap_ok(store_fsck(s, &fr, &err) == 0 && fr.problems.n == 0 && fr.partial == 1,
+	       "fsck accepts it and counts it: %s", fr.problems.n ? fr.problems.v[0] : "");
+	store_fsck_result_release(&fr);
+	tap_ok(store_image_resolve(s, "partial:1", "linux/amd64", &img, &err) == 0,
+	       "the present platform resolves");
+	tap_ok(img != NULL && store_index_partial(s, &img->root), "store_index_partial says so");
+	store_image_free(img);
+	img = NULL;
+	tap_ok(store_image_resolve(s, "partial:1", "linux/arm64", &img, &err) < 0 &&
+		       strstr(err->message, "plate pull --platform linux/arm64 partial:1") != NULL,
+	       "the absent one names the pull that fetches it");
+	plate_error_free(err);
+	err = NULL;
+	tap_ok(store_image_resolve(s, "partial:1", NULL, &img, &err) == 0,
+	       "no platform: the present one");
+	store_image_free(img);
+	tap_ok(commit_index(s, "docker.io/library/partial:2", false, &err) < 0 &&
+		       strstr(err->message, "has none of its 2 manifests") != NULL,
+	       "an index none of whose manifests is present is refused");
+}
+
 /* Only tar layer types need a snapshot; an artifact layer is a plain blob. */
 static void test_artifact_layers(struct store *s)
 {
@@ -511,6 +583,7 @@ int main(void)
 	test_transactions(s);
 	test_cache_pins_gc(s);
 	test_artifact_layers(s);
+	test_partial_index(s);
 	test_snapshot_writers(s);
 	store_free(s);
 	test_concurrent_commits();

@@ -402,12 +402,20 @@ static int fsck_leftover(void *data, int dirfd, const char *name, struct plate_e
 	return 0;
 }
 
+static void fsck_partial(void *data, const struct oci_descriptor *index, size_t absent)
+{
+	(void)index;
+	(void)absent;
+	((struct fsck *)data)->result->partial++;
+}
+
 int store_fsck(struct store *s, struct store_fsck_result *out, struct plate_error **err)
 {
 	struct store_blob_source src = { .store = s };
 	struct store_walk_ops ops = { .blob = fsck_ref_blob,
 				      .image = fsck_image,
-				      .problem = fsck_walk_problem };
+				      .problem = fsck_walk_problem,
+				      .partial = fsck_partial };
 	struct fsck f = { .store = s, .result = out };
 	_cleanup_error_ struct plate_error *e = NULL;
 	struct oci_index idx = { 0 };

@@ -15,6 +15,7 @@
 struct blob_list {
 	struct oci_strings digests;
 	int64_t *sizes;
+	const char *partial; /* an index the walk found some of whose manifests absent */
 };
 
 static bool list_has(const struct blob_list *l, const char *digest)
@@ -190,12 +191,18 @@ out:
 	return r;
 }
 
+static void note_partial(void *data, const struct oci_descriptor *index, size_t absent)
+{
+	(void)absent;
+	((struct blob_list *)data)->partial = index->digest;
+}
+
 int store_save(struct store *s, const char *const *names, size_t n_names, const char *platform,
 	       enum store_archive_format format, int fd, struct plate_error **err)
 {
 	struct layer_writer_options wopts = { .compression = "none", .epoch = 0 };
 	struct store_blob_source src = { .store = s };
-	struct store_walk_ops ops = { .blob = collect_blob };
+	struct store_walk_ops ops = { .blob = collect_blob, .partial = note_partial };
 	struct saved *imgs = calloc(n_names + 1, sizeof(*imgs));
 	struct layer_writer *w = NULL;
 	struct layer_result result;
@@ -239,6 +246,16 @@ int store_save(struct store *s, const char *const *names, size_t n_names, const 
 					goto out;
 		} else if (store_walk(&src, root, &ops, &blobs, err) < 0) {
 			plate_err_wrap(err, "image '%s'", names[i]);
+			goto out;
+		} else if (blobs.partial != NULL) {
+			/* An OCI archive of the registry's index would list manifests it does
+			 * not hold, which no reader accepts. */
+			plate_err_new(err, ENOENT,
+				      "image '%s' holds only some platforms of its index (pulled "
+				      "one at a time): save it with --format docker (this "
+				      "machine's platform) or pull the others first (plate pull "
+				      "--platform P %s)",
+				      names[i], names[i]);
 			goto out;
 		}
 	}

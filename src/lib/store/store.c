@@ -470,9 +470,10 @@ static int read_doc(struct store *s, const struct oci_descriptor *d, size_t max,
 
 /* Follows an index to the manifest for platform (one level of nesting at most). */
 static int pick_manifest(struct store *s, const struct oci_descriptor *root, const char *platform,
-			 struct oci_descriptor *out, struct plate_error **err)
+			 const char *name, struct oci_descriptor *out, struct plate_error **err)
 {
 	const struct oci_media_type *t = oci_media_type_lookup(root->media_type);
+	bool absent = false;
 	_cleanup_free_ char *data = NULL;
 	struct oci_index idx;
 	size_t len;
@@ -489,24 +490,51 @@ static int pick_manifest(struct store *s, const struct oci_descriptor *root, con
 		if (mt == NULL || mt->kind != OCI_KIND_MANIFEST ||
 		    !platform_matches(platform, idx.manifests[i].platform))
 			continue;
+		/* A partial index (a pull of some platforms): an absent platform is named,
+		 * and without a platform the first present one is taken. */
+		if (!store_blob_exists(s, idx.manifests[i].digest)) {
+			absent = true;
+			continue;
+		}
 		r = oci_descriptor_copy(out, &idx.manifests[i], err);
 		break;
 	}
-	if (r < 0 && *err == NULL)
+	if (r < 0 && *err == NULL && absent && platform != NULL)
+		plate_err_new(err, ENOENT,
+			      "platform '%s' was not pulled (plate pull --platform %s %s)",
+			      platform, platform, name);
+	else if (r < 0 && *err == NULL)
 		plate_err_new(err, ENOENT, "index '%s' has no manifest for platform '%s'",
 			      root->digest, platform ? platform : "any");
 	oci_index_release(&idx);
 	return r;
 }
 
-static int load_image(struct store *s, const char *platform, struct store_image *img,
-		      struct plate_error **err)
+bool store_index_partial(struct store *s, const struct oci_descriptor *root)
+{
+	_cleanup_error_ struct plate_error *ignored = NULL;
+	_cleanup_free_ char *data = NULL;
+	struct oci_index idx;
+	bool partial = false;
+	size_t len;
+
+	if (read_doc(s, root, OCI_MAX_MANIFEST_SIZE, &data, &len, &ignored) < 0 ||
+	    oci_index_parse(data, len, 0, &idx, &ignored) < 0)
+		return false;
+	for (size_t i = 0; i < idx.n_manifests && !partial; i++)
+		partial = !store_blob_exists(s, idx.manifests[i].digest);
+	oci_index_release(&idx);
+	return partial;
+}
+
+static int load_image(struct store *s, const char *platform, const char *name,
+		      struct store_image *img, struct plate_error **err)
 {
 	_cleanup_free_ char *data = NULL;
 	const struct oci_media_type *t;
 	size_t len;
 
-	if (pick_manifest(s, &img->root, platform, &img->manifest_desc, err) < 0 ||
+	if (pick_manifest(s, &img->root, platform, name, &img->manifest_desc, err) < 0 ||
 	    read_doc(s, &img->manifest_desc, OCI_MAX_MANIFEST_SIZE, &data, &len, err) < 0 ||
 	    oci_manifest_parse(data, len, 0, &img->manifest, err) < 0)
 		return -1;
@@ -567,7 +595,7 @@ static ssize_t find_root(struct store *s, const struct oci_index *idx, const cha
 				struct store_image probe = { 0 };
 				_cleanup_error_ struct plate_error *e = NULL;
 				if (oci_descriptor_copy(&probe.root, d, &e) == 0 &&
-				    load_image(s, NULL, &probe, &e) == 0)
+				    load_image(s, NULL, NULL, &probe, &e) == 0)
 					hit = digest_has_prefix(probe.manifest.config.digest, name);
 				oci_descriptor_release(&probe.root);
 				oci_descriptor_release(&probe.manifest_desc);
@@ -621,7 +649,7 @@ int store_image_resolve(struct store *s, const char *name, const char *platform,
 	}
 	if (img->names.n > 1)
 		qsort(img->names.v, img->names.n, sizeof(*img->names.v), cmp_str);
-	if (load_image(s, platform, img, err) < 0) {
+	if (load_image(s, platform, name, img, err) < 0) {
 		plate_err_wrap(err, "image '%s'", name);
 		goto out;
 	}

@@ -134,6 +134,9 @@ int store_blob_read(struct store *s, const char *digest, size_t max, char **data
 int store_blob_open(struct store *s, const char *digest, int *fd, int64_t *size,
 		    struct plate_error **err);
 bool store_blob_exists(struct store *s, const char *digest);
+/* Whether the index root lists a manifest the store lacks (a pull of some of its
+ * platforms); false for a complete or unreadable index. */
+bool store_index_partial(struct store *s, const struct oci_descriptor *root);
 /* "ROOT/snapshots/<hex>/fs" for a diffID (malloc'd), whether or not it exists. */
 char *store_snapshot_path(const struct store *s, const char *diff_id);
 bool store_snapshot_exists(struct store *s, const char *diff_id);
@@ -287,6 +290,7 @@ struct store_fsck_result {
 	uint64_t snapshots;	     /* snapshots checked */
 	uint64_t unreferenced;	     /* blobs/snapshots nothing references (not a problem) */
 	uint64_t leftovers;	     /* entries of trash/ and dead ones of tmp/ (not a problem) */
+	uint64_t partial;	     /* indexes with some platforms absent (not a problem) */
 	struct oci_strings problems; /* one line each; empty when the store is sound */
 };
 

@@ -91,6 +91,8 @@ struct store_walk_ops {
 	/* When set, unreadable or invalid documents are reported here and the walk goes on
 	 * with what it can; when NULL they end the walk with the error. */
 	void (*problem)(void *data, const char *message);
+	/* An index some of whose manifests are absent (a pull of some of its platforms). */
+	void (*partial)(void *data, const struct oci_descriptor *index, size_t absent);
 };
 
 int store_walk(const struct store_blob_source *src, const struct oci_descriptor *root,

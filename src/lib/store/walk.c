@@ -95,7 +95,7 @@ static int visit_index(struct walk *w, const struct oci_descriptor *d, unsigned 
 {
 	_cleanup_free_ char *data = NULL;
 	struct oci_index idx;
-	size_t len;
+	size_t len, absent = 0;
 	int r = 0;
 
 	if (depth >= WALK_MAX_DEPTH) {
@@ -108,8 +108,27 @@ static int visit_index(struct walk *w, const struct oci_descriptor *d, unsigned 
 		plate_err_wrap(err, "index '%s'", d->digest);
 		return trouble(w, err);
 	}
-	for (size_t i = 0; i < idx.n_manifests && r == 0; i++)
-		r = visit(w, &idx.manifests[i], depth + 1, err);
+	for (size_t i = 0; i < idx.n_manifests && r == 0; i++) {
+		const struct oci_descriptor *m = &idx.manifests[i];
+		const struct oci_media_type *t = oci_media_type_lookup(m->media_type);
+
+		/* A partial index (containerd's model): a pull keeps the registry's index and
+		 * fetches only the platforms asked for, so a platform's manifest may be absent;
+		 * then nothing below it is looked for. */
+		if (t != NULL && t->kind == OCI_KIND_MANIFEST &&
+		    !store_source_has(w->src, m->digest, -1)) {
+			absent++;
+			continue;
+		}
+		r = visit(w, m, depth + 1, err);
+	}
+	if (r == 0 && absent > 0 && absent == idx.n_manifests) {
+		plate_err_new(err, ENOENT, "index '%s' has none of its %zu manifests", d->digest,
+			      idx.n_manifests);
+		r = trouble(w, err);
+	} else if (r == 0 && absent > 0 && w->ops->partial != NULL) {
+		w->ops->partial(w->data, d, absent);
+	}
 	oci_index_release(&idx);
 	return r;
 }

@@ -85,6 +85,7 @@ static void blob_done(const struct transfer_options *o, const struct oci_descrip
 void transfer_result_release(struct transfer_result *r)
 {
 	free(r->name);
+	oci_strings_release(&r->platforms);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -502,15 +503,38 @@ int transfer_pick_platform(const struct oci_index *idx, const char *platform,
 	return plate_err_new(err, ENOENT, "no manifest for platform '%s'", pl);
 }
 
-/* Resolves ref to an image manifest (through an index when it names one); m gets the
- * manifest's bytes as served. */
-static int get_image_manifest(struct registry_client *c, const struct transfer_options *o,
-			      const struct oci_reference *ref, struct registry_manifest *m,
-			      struct plate_error **err)
+/* The image manifest idx lists for platform, fetched by digest into m. */
+static int get_platform_manifest(struct registry_client *c, const struct oci_reference *ref,
+				 const struct oci_index *idx, const char *platform,
+				 struct registry_manifest *m, struct plate_error **err)
 {
 	const struct oci_media_type *t;
 	const struct oci_descriptor *d;
 	struct oci_reference by_digest;
+
+	if (transfer_pick_platform(idx, platform, &d, err) < 0)
+		return -1;
+	by_digest = (struct oci_reference){ .domain = ref->domain,
+					    .path = ref->path,
+					    .digest = d->digest };
+	if (registry_get_manifest(c, &by_digest, m, err) < 0)
+		return -1;
+	t = oci_media_type_lookup(m->media_type);
+	if (t == NULL || t->kind != OCI_KIND_MANIFEST)
+		return plate_err_new(err, ENOTSUP, "'%s' in the index is not an image manifest",
+				     d->digest);
+	return 0;
+}
+
+/* Fetches ref's root document into m: an image manifest, or an index whose platforms
+ * pull_index() fetches.  A Docker manifest list is resolved here to its one platform (its
+ * manifests would be named through OCI twins, which an index of Docker manifests cannot
+ * list), so it stays a single-platform pull. */
+static int get_root(struct registry_client *c, const struct oci_reference *ref,
+		    const struct oci_strings *platforms, struct registry_manifest *m,
+		    struct plate_error **err)
+{
+	const struct oci_media_type *t;
 	struct oci_index idx;
 	int r;
 
@@ -520,22 +544,15 @@ static int get_image_manifest(struct registry_client *c, const struct transfer_o
 	if (t == NULL || (t->kind != OCI_KIND_INDEX && t->kind != OCI_KIND_MANIFEST))
 		return plate_err_new(err, ENOTSUP, "manifest of media type '%s' is not supported",
 				     m->media_type);
-	if (t->kind == OCI_KIND_MANIFEST)
+	if (t->kind == OCI_KIND_MANIFEST || strcmp(m->media_type, OCI_MEDIA_TYPE_INDEX) == 0)
 		return 0;
+	if (platforms->n > 1)
+		return plate_err_new(err, ENOTSUP,
+				     "a Docker manifest list is pulled one platform at a time");
 	if (oci_index_parse(m->data, m->len, 0, &idx, err) < 0)
 		return -1;
-	r = transfer_pick_platform(&idx, o->platform, &d, err);
-	if (r == 0) {
-		by_digest = (struct oci_reference){ .domain = ref->domain,
-						    .path = ref->path,
-						    .digest = d->digest };
-		registry_manifest_release(m);
-		r = registry_get_manifest(c, &by_digest, m, err);
-		t = r == 0 ? oci_media_type_lookup(m->media_type) : NULL;
-		if (r == 0 && (t == NULL || t->kind != OCI_KIND_MANIFEST))
-			r = plate_err_new(err, ENOTSUP,
-					  "'%s' in the index is not an image manifest", d->digest);
-	}
+	registry_manifest_release(m);
+	r = get_platform_manifest(c, ref, &idx, platforms->v[0], m, err);
 	oci_index_release(&idx);
 	return r;
 }
@@ -548,15 +565,13 @@ static int pin_or_fetch(struct puller *p, const struct oci_descriptor *d, struct
 	return 1;
 }
 
+/* Fetches an image manifest's config and layers into the transaction. */
 static int pull_image(struct puller *p, struct registry_client *c, struct registry_manifest *rm,
-		      const char *name, struct plate_error **err)
+		      struct plate_error **err)
 {
-	_cleanup_free_ char *config_data = NULL, *repo_digest = NULL;
+	_cleanup_free_ char *config_data = NULL;
 	struct oci_manifest m = { 0 };
 	struct oci_config cfg = { 0 };
-	struct oci_descriptor root = { .media_type = rm->media_type,
-				       .digest = rm->digest,
-				       .size = (int64_t)rm->len };
 	size_t config_len = 0;
 	int r = -1, have;
 
@@ -569,7 +584,7 @@ static int pull_image(struct puller *p, struct registry_client *c, struct regist
 					     .size = rm->len };
 		p->o->progress(p->o->progress_data, &ev);
 	}
-	p->res->blobs = (unsigned)m.n_layers + 1;
+	p->res->blobs += (unsigned)m.n_layers + 1;
 	if ((have = pin_or_fetch(p, &m.config, err)) < 0)
 		goto out;
 	if (have == 0) {
@@ -587,6 +602,8 @@ static int pull_image(struct puller *p, struct registry_client *c, struct regist
 			      cfg.diff_ids.n);
 		goto out;
 	}
+	free(p->layers);
+	p->next = 0;
 	p->layers = calloc(m.n_layers ? m.n_layers : 1, sizeof(*p->layers));
 	if (p->layers == NULL) {
 		plate_err_new(err, ENOMEM, "out of memory");
@@ -603,22 +620,105 @@ static int pull_image(struct puller *p, struct registry_client *c, struct regist
 			blob_done(p->o, &m.layers[i], "present");
 		}
 	}
-	/* The digest the registry answered with, under the repository it came from: what
-	 * inspect shows as RepoDigests (a local tag or build has none). */
-	if (asprintf(&repo_digest, "%s/%s@%s", p->ref->domain, p->ref->path, rm->digest) < 0) {
-		repo_digest = NULL;
-		plate_err_new(err, ENOMEM, "out of memory");
-		goto out;
-	}
-	if (pull_layers(p, err) < 0 ||
-	    oci_map_set(&root.annotations, STORE_ANNOTATION_REPO_DIGEST, repo_digest, err) < 0 ||
-	    store_txn_tag_image(p->txn, name, &root, err) < 0)
-		goto out;
-	r = 0;
+	r = pull_layers(p, err);
 out:
-	oci_map_release(&root.annotations);
 	oci_config_release(&cfg);
 	oci_manifest_release(&m);
+	return r;
+}
+
+/* Keeps the registry's index and fetches the image of each platform asked for; the other
+ * platforms' manifests stay absent (a partial index, see store.md), or present when an
+ * earlier pull of the same index fetched them. */
+static int pull_index(struct puller *p, struct registry_client *c, struct registry_manifest *ri,
+		      const struct oci_strings *platforms, struct plate_error **err)
+{
+	struct oci_index idx;
+	int r = -1;
+
+	if (oci_index_parse(ri->data, ri->len, 0, &idx, err) < 0)
+		return -1;
+	if (store_txn_add_blob(p->txn, ri->data, ri->len, NULL, err) < 0)
+		goto out;
+	for (size_t i = 0; i < platforms->n; i++) {
+		struct registry_manifest m = { 0 };
+		int rr = get_platform_manifest(c, p->ref, &idx, platforms->v[i], &m, err);
+
+		if (rr == 0)
+			rr = pull_image(p, c, &m, err);
+		registry_manifest_release(&m);
+		if (rr < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	oci_index_release(&idx);
+	return r;
+}
+
+/* Names the root (an image manifest or an index) with the digest the registry answered
+ * with, under the repository it came from: what inspect shows as RepoDigests (a local tag
+ * or build has none). */
+static int tag_root(struct puller *p, struct registry_manifest *rm, const char *name,
+		    struct plate_error **err)
+{
+	_cleanup_free_ char *repo_digest = NULL;
+	struct oci_descriptor root = { .media_type = rm->media_type,
+				       .digest = rm->digest,
+				       .size = (int64_t)rm->len };
+	int r;
+
+	if (asprintf(&repo_digest, "%s/%s@%s", p->ref->domain, p->ref->path, rm->digest) < 0) {
+		repo_digest = NULL;
+		return plate_err_new(err, ENOMEM, "out of memory");
+	}
+	r = oci_map_set(&root.annotations, STORE_ANNOTATION_REPO_DIGEST, repo_digest, err) < 0 ||
+			    store_txn_tag_image(p->txn, name, &root, err) < 0
+		    ? -1
+		    : 0;
+	oci_map_release(&root.annotations);
+	return r;
+}
+
+/* The index name has in the store now, to tell an added platform from a replaced index;
+ * "" when it has none (an image manifest, as an older plate stored, is no index replaced). */
+static void stored_root(struct store *s, const char *name, char out[DIGEST_STRING_LEN + 1])
+{
+	_cleanup_error_ struct plate_error *ignored = NULL;
+	struct store_image *img = NULL;
+
+	out[0] = '\0';
+	if (name != NULL && store_image_resolve(s, name, NULL, &img, &ignored) == 0 &&
+	    strcmp(img->root.media_type, OCI_MEDIA_TYPE_INDEX) == 0)
+		snprintf(out, DIGEST_STRING_LEN + 1, "%s", img->root.digest);
+	store_image_free(img);
+}
+
+/* The platforms of index data whose manifests the store holds. */
+static int present_platforms(struct store *s, const struct registry_manifest *ri,
+			     struct oci_strings *out, struct plate_error **err)
+{
+	struct oci_index idx;
+	int r = 0;
+
+	if (oci_index_parse(ri->data, ri->len, 0, &idx, err) < 0)
+		return -1;
+	for (size_t i = 0; i < idx.n_manifests && r == 0; i++) {
+		const struct oci_platform *pl = idx.manifests[i].platform;
+		_cleanup_free_ char *text = NULL;
+
+		if (pl == NULL || pl->os == NULL || pl->architecture == NULL ||
+		    !store_blob_exists(s, idx.manifests[i].digest))
+			continue;
+		if (asprintf(&text, "%s/%s%s%s", pl->os, pl->architecture, pl->variant ? "/" : "",
+			     pl->variant ? pl->variant : "") < 0) {
+			text = NULL;
+			r = plate_err_new(err, ENOMEM, "out of memory");
+		} else {
+			r = oci_strings_add(out, text, err);
+		}
+	}
+	oci_index_release(&idx);
 	return r;
 }
 
@@ -630,7 +730,10 @@ int transfer_pull(const struct transfer_options *o, const char *reference,
 	struct registry_client *c = NULL;
 	struct oci_reference ref;
 	struct puller p = { .o = o, .ref = &ref, .res = &res };
+	struct oci_strings platforms = { 0 };
+	char before[DIGEST_STRING_LEN + 1] = "";
 	char *digest_saved;
+	bool is_index;
 	int r = -1;
 
 	if (oci_reference_parse(reference, strlen(reference), &ref, err) < 0)
@@ -650,13 +753,24 @@ int transfer_pull(const struct transfer_options *o, const char *reference,
 	pthread_mutex_init(&p.q_lock, NULL);
 	pthread_cond_init(&p.q_cond, NULL);
 	transfer_registry_options(o, &p.reg);
-	if (registry_client_new(&p.reg, &c, err) < 0 ||
-	    get_image_manifest(c, o, &ref, &rm, err) < 0 ||
-	    store_txn_begin(o->store, &p.txn, err) < 0 ||
-	    pull_image(&p, c, &rm, res.name, err) < 0 || store_txn_commit(p.txn, err) < 0) {
+	if (oci_platforms_parse(o->platform ? o->platform : "linux/amd64", &platforms, err) < 0 ||
+	    registry_client_new(&p.reg, &c, err) < 0 ||
+	    get_root(c, &ref, &platforms, &rm, err) < 0) {
 		plate_err_wrap(err, "pull '%s'", reference);
 		goto out;
 	}
+	is_index = strcmp(rm.media_type, OCI_MEDIA_TYPE_INDEX) == 0;
+	if (is_index)
+		stored_root(o->store, res.name, before);
+	if (store_txn_begin(o->store, &p.txn, err) < 0 ||
+	    (is_index ? pull_index(&p, c, &rm, &platforms, err) : pull_image(&p, c, &rm, err)) <
+		    0 ||
+	    tag_root(&p, &rm, res.name, err) < 0 || store_txn_commit(p.txn, err) < 0 ||
+	    (is_index && present_platforms(o->store, &rm, &res.platforms, err) < 0)) {
+		plate_err_wrap(err, "pull '%s'", reference);
+		goto out;
+	}
+	res.replaced = before[0] != '\0' && strcmp(before, rm.digest) != 0;
 	memcpy(res.digest, rm.digest, sizeof(res.digest));
 	*out = res;
 	memset(&res, 0, sizeof(res));
@@ -670,6 +784,7 @@ out:
 	registry_manifest_release(&rm);
 	registry_client_free(c);
 	transfer_result_release(&res);
+	oci_strings_release(&platforms);
 	oci_reference_release(&ref);
 	return r;
 }

@@ -198,13 +198,23 @@ static int push_index(struct pusher *p, const struct oci_descriptor *root,
 {
 	_cleanup_free_ char *data = NULL;
 	struct oci_index idx;
-	size_t len;
+	size_t len, absent = 0;
 	int r = 0;
 
 	if (store_blob_read(p->o->store, root->digest, OCI_MAX_MANIFEST_SIZE, &data, &len, err) <
 		    0 ||
 	    oci_index_parse(data, len, 0, &idx, err) < 0)
 		return -1;
+	for (size_t i = 0; i < idx.n_manifests; i++)
+		if (!store_blob_exists(p->o->store, idx.manifests[i].digest))
+			absent++;
+	/* An index pulled one platform at a time lists manifests the store never got, and
+	 * a registry refuses an index whose manifests it lacks. */
+	if (absent > 0)
+		r = plate_err_new(err, ENOENT,
+				  "the store holds %zu of the %zu platforms of its index: push "
+				  "one of them with --platform P",
+				  idx.n_manifests - absent, idx.n_manifests);
 	for (size_t i = 0; i < idx.n_manifests && r == 0; i++) {
 		const struct oci_descriptor *d = &idx.manifests[i];
 		struct oci_reference by_digest = { .domain = p->dest->domain,
@@ -212,10 +222,6 @@ static int push_index(struct pusher *p, const struct oci_descriptor *root,
 						   .digest = d->digest };
 		char ignored[DIGEST_STRING_LEN + 1];
 
-		/* An index pulled for one platform lists manifests the store never got;
-		 * the registry must have those already, or it refuses the index. */
-		if (!store_blob_exists(p->o->store, d->digest))
-			continue;
 		r = push_manifest(p, d, &by_digest, ignored, err);
 	}
 	oci_index_release(&idx);
@@ -276,7 +282,11 @@ int transfer_push(const struct transfer_options *o, const char *name, const char
 		goto out;
 	root = r == 0 ? &original : &img->root;
 	t = oci_media_type_lookup(root->media_type);
-	if (t != NULL && t->kind == OCI_KIND_INDEX)
+	/* --platform of a partial index: that platform alone, as a single-platform image. */
+	if (t != NULL && t->kind == OCI_KIND_INDEX && o->platform_given &&
+	    store_index_partial(o->store, root))
+		r = push_manifest(&p, &img->manifest_desc, &dest, res.digest, err);
+	else if (t != NULL && t->kind == OCI_KIND_INDEX)
 		r = push_index(&p, root, res.digest, err);
 	else
 		r = push_manifest(&p, root, &dest, res.digest, err);

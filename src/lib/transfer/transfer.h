@@ -6,9 +6,11 @@
  *   client).  This module never touches CURL itself: every request goes through registry/.
  *
  * Pull
- *   transfer_pull() resolves a reference, fetches its manifest (OCI or Docker schema2); an
- *   index or manifest list is resolved to the manifest of options.platform.  The manifest's
- *   bytes are stored verbatim, so the image in the store has the source's digest.  Blobs the
+ *   transfer_pull() resolves a reference, fetches its manifest (OCI or Docker schema2).  An
+ *   OCI index is kept as the image's root with the image of each platform of
+ *   options.platform (a comma list): a partial index, to which a later pull of another
+ *   platform adds; a Docker manifest list is resolved to the manifest of its one platform.
+ *   The root's bytes are stored verbatim, so the image in the store has the source's digest.  Blobs the
  *   store already holds are not fetched; the missing layers are downloaded by up to
  *   options.jobs threads (one registry client each); each layer is extracted into its
  *   snapshot while it downloads (the bytes go to the blob file and, through a pipe, to an
@@ -18,7 +20,8 @@
  *
  * Push
  *   transfer_push() sends a stored image (its config, layers and manifest; for an index,
- *   every manifest it lists that the store holds, then the index) to a reference.  Each blob
+ *   every manifest it lists, then the index; a partial index is refused unless
+ *   options.platform_given, which pushes that platform's manifest alone) to a reference.  Each blob
  *   is checked with HEAD first, so nothing is uploaded twice; a blob of an image that also
  *   carries a name in another repository of the same registry, or that another stored
  *   image named there holds (a base pulled from there), is mounted from there (registries
@@ -58,7 +61,9 @@ struct transfer_event {
 struct transfer_options {
 	struct store *store;
 	const struct registry_options *registry;
-	const char *platform; /* "os/arch[/variant]" picked from an index; NULL: linux/amd64 */
+	const char *platform; /* "os/arch[/variant]" picked from an index; NULL: linux/amd64;
+			       * pull: a comma list */
+	bool platform_given;  /* push: --platform given (a partial index: push that one) */
 	unsigned jobs;	      /* parallel layer downloads; 0: 3 */
 	/* Events as the transfer goes; BLOB_BYTES and BLOB_DONE come from the parallel
 	 * downloads' threads: the callback must be thread-safe. */
@@ -72,6 +77,10 @@ struct transfer_result {
 	unsigned blobs;			    /* blobs of the image (config and layers) */
 	unsigned transferred;		    /* of those, downloaded or uploaded (mounts included) */
 	uint64_t bytes;			    /* bytes downloaded or uploaded */
+	/* pull of an index: the platforms the store holds under the name now, and whether
+	 * the name held another index before (the registry's changed: its platforms left) */
+	struct oci_strings platforms;
+	bool replaced;
 };
 
 void transfer_result_release(struct transfer_result *r);
