@@ -44,6 +44,12 @@ static void test_ranges(void)
 	tap_ok(n == 1 && r[0].start == 300000, "a user without a name: by uid only");
 	n = userns_read_ranges(path, "alice", 1000, r, 2, &err);
 	tap_ok(n == 2, "at most max ranges");
+	unlink(path);
+	free(path);
+	path = write_temp("alice:100000:65536\nalice:200000:65536\nalice:300000:65536\n"
+			  "alice:400000:65536\nalice:500000:65536\nalice:600000:65536\n");
+	n = userns_read_ranges(path, "alice", 1000, r, USERNS_MAX_RANGES, &err);
+	tap_ok(n == 6 && r[5].start == 600000, "six ranges: all six (got %d)", n);
 	n = userns_read_ranges(path, "carol", 1001, r, USERNS_MAX_RANGES, &err);
 	tap_ok(n == 0 && err == NULL, "a user without ranges: none, no error");
 	unlink(path);

@@ -91,7 +91,8 @@ static char **map_argv(const char *tool, pid_t pid, uint32_t id, const struct us
 	ok = (argv[a++] = strdup(tool)) != NULL && asprintf(&argv[a++], "%d", (int)pid) >= 0 &&
 	     (argv[a++] = strdup("0")) != NULL && asprintf(&argv[a++], "%" PRIu32, id) >= 0 &&
 	     (argv[a++] = strdup("1")) != NULL;
-	for (size_t i = 0; ok && i < n; i++) {
+	/* ids inside end below 2^32 - 1 (the kernel's invalid id): ranges past it stay out */
+	for (size_t i = 0; ok && i < n && inside + r[i].count <= UINT32_MAX; i++) {
 		ok = asprintf(&argv[a++], "%" PRIu64, inside) >= 0 &&
 		     asprintf(&argv[a++], "%" PRIu32, r[i].start) >= 0 &&
 		     asprintf(&argv[a++], "%" PRIu32, r[i].count) >= 0;

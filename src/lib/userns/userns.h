@@ -39,8 +39,9 @@ struct userns_range {
 	uint32_t start, count;
 };
 
-/* More ranges than newuidmap's kernel of old (5 lines) would take are ignored. */
-#define USERNS_MAX_RANGES 4
+/* The kernel takes 340 lines in uid_map and gid_map (since 4.15; rootless needs 5.11 for
+ * overlayfs anyway): the user's own id on the first, up to 339 subordinate ranges. */
+#define USERNS_MAX_RANGES 339
 
 enum userns_mapping {
 	USERNS_MAPPING_SUBIDS, /* 0 = the user, 1.. = the subordinate ranges */
