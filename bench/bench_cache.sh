@@ -19,12 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
-BENCH_OUT=${BENCH_OUT:-/tmp/plate-bench-out}
-PLATE=${PLATE:-$PWD/build/plate}
-ARCHIVE=$BENCH_OUT/golang-1.19-local.oci.tar
-APP=${SHARED:-$PWD/../shared/bench}/app
-[ -f "$ARCHIVE" ] || { echo "missing $ARCHIVE: run ../shared/bench/make-base.sh first" >&2; exit 1; }
-[ -x "$PLATE" ] || { echo "missing $PLATE: make first" >&2; exit 1; }
+. bench/inputs.bash
 for t in docker-registry dockerd /usr/bin/docker skopeo python3; do
 	command -v "$t" >/dev/null || { echo "missing $t" >&2; exit 1; }
 done

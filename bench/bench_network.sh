@@ -18,13 +18,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
-BENCH_OUT=${BENCH_OUT:-/tmp/plate-bench-out}
-PLATE=${PLATE:-$PWD/build/plate}
+. bench/inputs.bash
 SR=$PWD/build/helpers/sandbox-run
 PROBE=$PWD/build/helpers/probe
-ARCHIVE=$BENCH_OUT/golang-1.19-local.oci.tar
-APP=${SHARED:-$PWD/../shared/bench}/app
-[ -f "$ARCHIVE" ] || { echo "missing $ARCHIVE: run ../shared/bench/make-base.sh first" >&2; exit 1; }
 [ -x "$PLATE" ] && [ -x "$SR" ] || { echo "missing $PLATE or $SR: make test-binaries" >&2; exit 1; }
 command -v hyperfine >/dev/null || { echo "missing hyperfine" >&2; exit 1; }
 W=$(mktemp -d "$BENCH_OUT/bench-network.XXXXXX")

@@ -15,13 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
-BENCH_OUT=${BENCH_OUT:-/tmp/plate-bench-out}
-PLATE=${PLATE:-$PWD/build/plate}
-ARCHIVE=$BENCH_OUT/golang-1.19-local.oci.tar
-SHARED=${SHARED:-$PWD/../shared/bench}
-APP=$SHARED/app
-[ -f "$ARCHIVE" ] || { echo "missing $ARCHIVE: run ../shared/bench/make-base.sh first" >&2; exit 1; }
-[ -x "$PLATE" ] || { echo "missing $PLATE: make first" >&2; exit 1; }
+. bench/inputs.bash
 [ -d "$APP" ] || { echo "missing $APP" >&2; exit 1; }
 W=$(mktemp -d "$BENCH_OUT/bench-platform.XXXXXX")
 cleanup() {

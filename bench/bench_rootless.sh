@@ -22,13 +22,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
 NOOPS=${NOOPS:-10}
-BENCH_OUT=${BENCH_OUT:-/tmp/plate-bench-out}
-PLATE=${PLATE:-$PWD/build/plate}
-ARCHIVE=$BENCH_OUT/golang-1.19-local.oci.tar
-APP=${SHARED:-$PWD/../shared/bench}/app
+. bench/inputs.bash
 [ "$(id -u)" = 0 ] || { echo "run as root (it makes the rootless user)" >&2; exit 1; }
-[ -f "$ARCHIVE" ] || { echo "missing $ARCHIVE: run ../shared/bench/make-base.sh first" >&2; exit 1; }
-[ -x "$PLATE" ] || { echo "missing $PLATE: make first" >&2; exit 1; }
 [ -x /usr/bin/newuidmap ] || { echo "missing newuidmap (apt-get install uidmap)" >&2; exit 1; }
 W=$(mktemp -d "$BENCH_OUT/bench-rootless.XXXXXX")
 U=platebench$$

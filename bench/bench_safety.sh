@@ -22,12 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
-BENCH_OUT=${BENCH_OUT:-/tmp/plate-bench-out}
-PLATE=${PLATE:-$PWD/build/plate}
-ARCHIVE=$BENCH_OUT/golang-1.19-local.oci.tar
-APP=${SHARED:-$PWD/../shared/bench}/app
-[ -f "$ARCHIVE" ] || { echo "missing $ARCHIVE: run ../shared/bench/make-base.sh first" >&2; exit 1; }
-[ -x "$PLATE" ] || { echo "missing $PLATE: make first" >&2; exit 1; }
+. bench/inputs.bash
 [ -x "${PLATE_BEFORE:-}" ] || { echo "PLATE_BEFORE must name the older plate binary" >&2; exit 1; }
 W=$(mktemp -d "$BENCH_OUT/bench-safety.XXXXXX")
 trap 'rm -rf "$W"' EXIT

@@ -15,12 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
-BENCH_OUT=${BENCH_OUT:-/tmp/plate-bench-out}
-PLATE=${PLATE:-$PWD/build/plate}
-ARCHIVE=$BENCH_OUT/golang-1.19-local.oci.tar
+. bench/inputs.bash
 LAYOUT=$BENCH_OUT/oci/golang
-[ -f "$ARCHIVE" ] || { echo "missing $ARCHIVE: run bench/make-base.sh (shared) first" >&2; exit 1; }
-[ -x "$PLATE" ] || { echo "missing $PLATE: make first" >&2; exit 1; }
 for t in buildah skopeo umoci pigz /usr/bin/time; do
 	command -v "$t" >/dev/null || { echo "missing $t (scripts/deps.sh)" >&2; exit 1; }
 done
