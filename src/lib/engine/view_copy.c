@@ -315,29 +315,49 @@ static int apply_layer(int from, int to, bool link, struct plate_error **err)
 
 /* ---- the record and the diff -------------------------------------------------------- */
 
+/* The next entry of the directory d (dirfd) that the view keeps: 1 with its name, its path
+ * under rel (*path, replaced on each call, the caller frees the last) and its lstat; 0 at
+ * the end; -1. */
+static int next_entry(struct copy_view *cv, DIR *d, int dirfd, const char *rel, const char **name,
+		      char **path, struct stat *st, struct plate_error **err)
+{
+	struct dirent *de;
+
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL)
+			return errno == 0 ? 0
+					  : plate_err_new(err, errno,
+							  "cannot read '%s' in a copy view", rel);
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		free(*path);
+		*path = NULL;
+		if (join(rel, de->d_name, path, err) < 0)
+			return -1;
+		if (excluded(cv, *path))
+			continue;
+		if (fstatat(dirfd, de->d_name, st, AT_SYMLINK_NOFOLLOW) < 0)
+			return plate_err_new(err, errno, "cannot stat '%s' in a copy view", *path);
+		*name = de->d_name;
+		return 1;
+	}
+}
+
 static int record_tree(struct copy_view *cv, int dirfd, const char *rel, struct plate_error **err)
 {
 	DIR *d = dir_stream(dirfd);
-	struct dirent *de;
+	_cleanup_free_ char *path = NULL;
+	const char *name;
+	struct stat st;
 	int r = 0;
 
 	if (d == NULL)
 		return plate_err_new(err, errno, "cannot read '%s' in a copy view", rel);
-	while (r == 0 && (errno = 0, de = readdir(d)) != NULL) {
-		_cleanup_free_ char *path = NULL;
+	while (r == 0 && (r = next_entry(cv, d, dirfd, rel, &name, &path, &st, err)) > 0) {
 		struct rec *rec;
-		struct stat st;
 
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if ((r = join(rel, de->d_name, &path, err)) < 0)
-			break;
-		if (excluded(cv, path))
-			continue;
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = plate_err_new(err, errno, "cannot stat '%s' in a copy view", path);
-			break;
-		}
+		r = 0;
 		rec = malloc(sizeof(*rec));
 		if (rec == NULL || eng_strmap_put(&cv->recs, path, rec, NULL) < 0) {
 			free(rec);
@@ -352,9 +372,9 @@ static int record_tree(struct copy_view *cv, int dirfd, const char *rel, struct 
 				     .mtime = st.st_mtim,
 				     .ctime = st.st_ctim };
 		if (S_ISDIR(st.st_mode)) {
-			rec->btime = birth_time(dirfd, de->d_name);
+			rec->btime = birth_time(dirfd, name);
 			_cleanup_close_ int sub =
-				openat(dirfd, de->d_name,
+				openat(dirfd, name,
 				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub < 0)
 				r = plate_err_new(err, errno, "cannot open '%s' in a copy view",
@@ -363,8 +383,6 @@ static int record_tree(struct copy_view *cv, int dirfd, const char *rel, struct 
 				r = record_tree(cv, sub, path, err);
 		}
 	}
-	if (r == 0 && errno != 0)
-		r = plate_err_new(err, errno, "cannot read '%s' in a copy view", rel);
 	closedir(d);
 	return r;
 }
@@ -400,27 +418,18 @@ static int diff_tree(struct copy_view *cv, int dirfd, const char *rel, bool fres
 		     struct plate_error **err)
 {
 	DIR *d = dir_stream(dirfd);
-	struct dirent *de;
+	_cleanup_free_ char *path = NULL;
+	const char *name;
+	struct stat st;
 	int r = 0, any = 0;
 
 	if (d == NULL)
 		return plate_err_new(err, errno, "cannot read '%s' in a copy view", rel);
-	while (r == 0 && (errno = 0, de = readdir(d)) != NULL) {
-		_cleanup_free_ char *path = NULL;
+	while (r == 0 && (r = next_entry(cv, d, dirfd, rel, &name, &path, &st, err)) > 0) {
 		struct rec *old;
-		struct stat st;
 		size_t mark;
 
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if ((r = join(rel, de->d_name, &path, err)) < 0)
-			break;
-		if (excluded(cv, path))
-			continue;
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = plate_err_new(err, errno, "cannot stat '%s' in a copy view", path);
-			break;
-		}
+		r = 0;
 		old = fresh ? NULL : eng_strmap_get(&cv->recs, path);
 		if (old != NULL)
 			old->seen = true;
@@ -442,12 +451,12 @@ static int diff_tree(struct copy_view *cv, int dirfd, const char *rel, bool fres
 		/* A directory: recorded before its children so parents come first; dropped
 		 * again when neither it nor anything beneath changed. */
 		{
-			bool remade = old != NULL &&
-				      (old->ino != st.st_ino || !S_ISDIR(old->mode) ||
-				       !same_time(old->btime, birth_time(dirfd, de->d_name)));
+			bool remade =
+				old != NULL && (old->ino != st.st_ino || !S_ISDIR(old->mode) ||
+						!same_time(old->btime, birth_time(dirfd, name)));
 			bool is_new = old == NULL || remade;
 			_cleanup_close_ int sub =
-				openat(dirfd, de->d_name,
+				openat(dirfd, name,
 				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			int below;
 
@@ -475,8 +484,6 @@ static int diff_tree(struct copy_view *cv, int dirfd, const char *rel, bool fres
 			}
 		}
 	}
-	if (r == 0 && errno != 0)
-		r = plate_err_new(err, errno, "cannot read '%s' in a copy view", rel);
 	closedir(d);
 	return r < 0 ? -1 : any;
 }
