@@ -26,9 +26,10 @@ SAN_FLAGS :=
 endif
 
 CC ?= cc
-# libcurl is compiled against but not linked: src/lib/registry/libcurl.c opens it on first use.
-PKGS := libarchive libcrypto jansson libzstd libdeflate libisal libseccomp
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
+# libcurl and libarchive are compiled against but not linked: src/lib/registry/libcurl.c and
+# src/lib/layer/libarchive.c open them on first use.
+PKGS := libcrypto jansson libzstd libdeflate libisal libseccomp
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl libarchive 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -5,30 +5,28 @@
  * a gzip of a text file included, is copied as a file.  libarchive does the same test
  * here with exactly those four filters and the tar format only.
  */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/output.h"
-#include "layer/layer.h"
+#include "layer/layer_internal.h"
 
 static struct archive *open_filtered(int fd, bool raw)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a = layer_la.archive_read_new();
 
 	if (a == NULL)
 		return NULL;
 	/* A filter missing from this libarchive is a failure, never a silent "not tar". */
-	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_bzip2(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_xz(a) != ARCHIVE_OK ||
-	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
-	    (raw ? archive_read_support_format_raw(a) : archive_read_support_format_tar(a)) !=
+	if (layer_la.archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+	    layer_la.archive_read_support_filter_bzip2(a) != ARCHIVE_OK ||
+	    layer_la.archive_read_support_filter_xz(a) != ARCHIVE_OK ||
+	    layer_la.archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+	    (raw ? layer_la.archive_read_support_format_raw(a) : layer_la.archive_read_support_format_tar(a)) !=
 		    ARCHIVE_OK ||
-	    archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
-		archive_read_free(a);
+	    layer_la.archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
+		layer_la.archive_read_free(a);
 		return NULL;
 	}
 	return a;
@@ -41,14 +39,21 @@ enum layer_archive layer_archive_detect(int fd)
 	struct archive *a;
 	int dup_fd = dup(fd);
 
+	/* Without libarchive there is no telling: DECODE sends the caller to
+	 * layer_archive_decode(), whose error says why, rather than copying a tar as a file. */
+	if (layer_la_load(NULL) < 0) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return LAYER_ARCHIVE_DECODE;
+	}
 	if (dup_fd < 0 || lseek(dup_fd, 0, SEEK_SET) < 0) {
 		if (dup_fd >= 0)
 			close(dup_fd);
 		return LAYER_ARCHIVE_NONE;
 	}
 	a = open_filtered(dup_fd, false);
-	if (a != NULL && archive_read_next_header(a, &entry) == ARCHIVE_OK) {
-		switch (archive_filter_code(a, 0)) {
+	if (a != NULL && layer_la.archive_read_next_header(a, &entry) == ARCHIVE_OK) {
+		switch (layer_la.archive_filter_code(a, 0)) {
 		case ARCHIVE_FILTER_BZIP2:
 		case ARCHIVE_FILTER_XZ:
 			kind = LAYER_ARCHIVE_DECODE;
@@ -59,7 +64,7 @@ enum layer_archive layer_archive_detect(int fd)
 		}
 	}
 	if (a != NULL)
-		archive_read_free(a);
+		layer_la.archive_read_free(a);
 	close(dup_fd);
 	lseek(fd, 0, SEEK_SET);
 	return kind;
@@ -98,21 +103,23 @@ int layer_archive_decode(int in_fd, int out_fd, const struct layer_limits *limit
 
 	if (fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode))
 		in = (unsigned long long)st.st_size;
+	if (layer_la_load(err) < 0)
+		return -1;
 	a = open_filtered(in_fd, true);
 	if (a == NULL)
 		return plate_err_new(err, EINVAL, "cannot read the archive");
-	if (archive_read_next_header(a, &entry) != ARCHIVE_OK) {
+	if (layer_la.archive_read_next_header(a, &entry) != ARCHIVE_OK) {
 		plate_err_new(err, EINVAL, "cannot decompress the archive: %s",
-			      archive_error_string(a) ? archive_error_string(a) : "unknown error");
+			      layer_la.archive_error_string(a) ? layer_la.archive_error_string(a) : "unknown error");
 		goto out;
 	}
 	for (;;) {
-		la_ssize_t n = archive_read_data(a, buf, sizeof(buf));
+		la_ssize_t n = layer_la.archive_read_data(a, buf, sizeof(buf));
 		if (n == 0)
 			break;
 		if (n < 0) {
 			plate_err_new(err, EINVAL, "cannot decompress the archive: %s",
-				      archive_error_string(a) ? archive_error_string(a)
+				      layer_la.archive_error_string(a) ? layer_la.archive_error_string(a)
 							      : "unknown error");
 			goto out;
 		}
@@ -126,6 +133,6 @@ int layer_archive_decode(int in_fd, int out_fd, const struct layer_limits *limit
 	}
 	r = 0;
 out:
-	archive_read_free(a);
+	layer_la.archive_read_free(a);
 	return r;
 }

@@ -14,6 +14,8 @@
 #error "layer_internal.h is private to the layer module"
 #endif
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -116,6 +118,79 @@ int layer_zstd_decoder_new(struct layer_decoder **out, struct plate_error **err)
 int layer_none_stage_new(const struct layer_compress_params *p, struct layer_stage **out,
 			 struct plate_error **err);
 int layer_none_decoder_new(struct layer_decoder **out, struct plate_error **err);
+
+/* ---- libarchive ---------------------------------------------------------------------- */
+
+/* The libarchive functions the module calls; layer_la.<function> points at each once layer_la_load() has succeeded (libarchive.c says why it is not linked).  Every
+ * path into libarchive (layer_writer_new(), layer_reader_new(), layer_archive_detect() and
+ * layer_archive_decode()) calls layer_la_load() first; it is cheap after the first call and
+ * safe from any thread. */
+#define LAYER_LA_FUNCTIONS(X) \
+	X(archive_entry_clear) \
+	X(archive_entry_copy_hardlink) \
+	X(archive_entry_copy_pathname) \
+	X(archive_entry_copy_symlink) \
+	X(archive_entry_filetype) \
+	X(archive_entry_free) \
+	X(archive_entry_gid) \
+	X(archive_entry_hardlink) \
+	X(archive_entry_mtime) \
+	X(archive_entry_new) \
+	X(archive_entry_pathname) \
+	X(archive_entry_perm) \
+	X(archive_entry_rdevmajor) \
+	X(archive_entry_rdevminor) \
+	X(archive_entry_set_filetype) \
+	X(archive_entry_set_gid) \
+	X(archive_entry_set_mtime) \
+	X(archive_entry_set_perm) \
+	X(archive_entry_set_rdevmajor) \
+	X(archive_entry_set_rdevminor) \
+	X(archive_entry_set_size) \
+	X(archive_entry_set_uid) \
+	X(archive_entry_size) \
+	X(archive_entry_symlink) \
+	X(archive_entry_uid) \
+	X(archive_entry_xattr_add_entry) \
+	X(archive_entry_xattr_next) \
+	X(archive_entry_xattr_reset) \
+	X(archive_errno) \
+	X(archive_error_string) \
+	X(archive_filter_code) \
+	X(archive_read_data) \
+	X(archive_read_data_block) \
+	X(archive_read_free) \
+	X(archive_read_new) \
+	X(archive_read_next_header) \
+	X(archive_read_open) \
+	X(archive_read_open_fd) \
+	X(archive_read_support_filter_bzip2) \
+	X(archive_read_support_filter_gzip) \
+	X(archive_read_support_filter_xz) \
+	X(archive_read_support_filter_zstd) \
+	X(archive_read_support_format_raw) \
+	X(archive_read_support_format_tar) \
+	X(archive_set_error) \
+	X(archive_write_close) \
+	X(archive_write_data) \
+	X(archive_write_finish_entry) \
+	X(archive_write_free) \
+	X(archive_write_header) \
+	X(archive_write_new) \
+	X(archive_write_open) \
+	X(archive_write_set_bytes_per_block) \
+	X(archive_write_set_format_option) \
+	X(archive_write_set_format_pax_restricted)
+
+struct layer_la_api {
+	bool ready;
+#define LAYER_LA_POINTER(name) __typeof__(name) *name;
+	LAYER_LA_FUNCTIONS(LAYER_LA_POINTER)
+#undef LAYER_LA_POINTER
+};
+extern struct layer_la_api layer_la;
+/* Opens libarchive once per process; fails, naming the reason, when it cannot. */
+int layer_la_load(struct plate_error **err);
 
 /* ---- helpers ------------------------------------------------------------------------- */
 

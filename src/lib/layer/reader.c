@@ -329,7 +329,7 @@ static la_ssize_t source_read(struct archive *a, void *client, const void **buf)
 		return -1;
 	n = ring_next(r, buf, &r->src_err);
 	if (n < 0) {
-		archive_set_error(a, EIO, "layer input failed");
+		layer_la.archive_set_error(a, EIO, "layer input failed");
 		return -1;
 	}
 	return n;
@@ -341,7 +341,7 @@ static int archive_failure(struct layer_reader *r, const char *what, struct plat
 		*err = steal_pointer(&r->src_err);
 		return -1;
 	}
-	const char *msg = archive_error_string(r->a);
+	const char *msg = layer_la.archive_error_string(r->a);
 	return plate_err_new(err, EINVAL, "%s: %s", what, msg != NULL ? msg : "malformed tar");
 }
 
@@ -365,6 +365,8 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts, struct 
 	locale_t old;
 	int started;
 
+	if (layer_la_load(err) < 0)
+		return -1;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return plate_err_new(err, ENOMEM, "cannot allocate a layer reader");
@@ -436,9 +438,9 @@ int layer_reader_new(int in_fd, const struct layer_reader_options *opts, struct 
 	}
 	/* The "C" locale for this thread, see reader.c's header comment and writer.c. */
 	old = uselocale(r->c_locale);
-	r->a = archive_read_new();
-	if (r->a == NULL || archive_read_support_format_tar(r->a) != ARCHIVE_OK ||
-	    archive_read_open(r->a, r, NULL, source_read, NULL) != ARCHIVE_OK) {
+	r->a = layer_la.archive_read_new();
+	if (r->a == NULL || layer_la.archive_read_support_format_tar(r->a) != ARCHIVE_OK ||
+	    layer_la.archive_read_open(r->a, r, NULL, source_read, NULL) != ARCHIVE_OK) {
 		if (r->a == NULL)
 			plate_err_new(err, ENOMEM, "cannot allocate the tar reader");
 		else
@@ -457,7 +459,7 @@ fail:
 
 const char *layer_reader_raw_path(struct layer_reader *r, char out[LAYER_QUOTE_MAX])
 {
-	const char *p = r->cur != NULL ? archive_entry_pathname(r->cur) : NULL;
+	const char *p = r->cur != NULL ? layer_la.archive_entry_pathname(r->cur) : NULL;
 
 	if (p == NULL)
 		p = "";
@@ -512,8 +514,8 @@ static int fill_xattrs(struct layer_reader *r, struct plate_error **err)
 	const void *value;
 	size_t size, total = 0, n = 0;
 
-	archive_entry_xattr_reset(r->cur);
-	while (archive_entry_xattr_next(r->cur, &name, &value, &size) == ARCHIVE_OK) {
+	layer_la.archive_entry_xattr_reset(r->cur);
+	while (layer_la.archive_entry_xattr_next(r->cur, &name, &value, &size) == ARCHIVE_OK) {
 		size_t nlen = strlen(name);
 		if (n == LAYER_MAX_XATTRS)
 			return plate_err_new(err, E2BIG, "more than %d xattrs", LAYER_MAX_XATTRS);
@@ -549,10 +551,10 @@ static int convert_entry(struct layer_reader *r, struct plate_error **err)
 {
 	const unsigned flags = LAYER_PATH_STRIP_ABSOLUTE | LAYER_PATH_RESOLVE_DOTDOT;
 	struct layer_entry *e = &r->entry;
-	const char *raw = archive_entry_pathname(r->cur);
-	const char *hardlink = archive_entry_hardlink(r->cur);
-	la_int64_t uid = archive_entry_uid(r->cur), gid = archive_entry_gid(r->cur);
-	la_int64_t size = archive_entry_size(r->cur);
+	const char *raw = layer_la.archive_entry_pathname(r->cur);
+	const char *hardlink = layer_la.archive_entry_hardlink(r->cur);
+	la_int64_t uid = layer_la.archive_entry_uid(r->cur), gid = layer_la.archive_entry_gid(r->cur);
+	la_int64_t size = layer_la.archive_entry_size(r->cur);
 	int n;
 
 	memset(e, 0, sizeof(*e));
@@ -562,13 +564,13 @@ static int convert_entry(struct layer_reader *r, struct plate_error **err)
 	if (n < 0)
 		return -1;
 	e->path = r->path;
-	e->mode = archive_entry_perm(r->cur) & 07777;
+	e->mode = layer_la.archive_entry_perm(r->cur) & 07777;
 	if (uid < 0 || uid > (la_int64_t)UINT32_MAX - 1 || gid < 0 ||
 	    gid > (la_int64_t)UINT32_MAX - 1)
 		return plate_err_new(err, EINVAL, "uid or gid out of range");
 	e->uid = (uid_t)uid;
 	e->gid = (gid_t)gid;
-	e->mtime = archive_entry_mtime(r->cur);
+	e->mtime = layer_la.archive_entry_mtime(r->cur);
 
 	if (hardlink != NULL) {
 		n = layer_path_clean(hardlink, strlen(hardlink), flags, r->link, sizeof(r->link),
@@ -580,7 +582,7 @@ static int convert_entry(struct layer_reader *r, struct plate_error **err)
 		e->type = LAYER_ENTRY_HARDLINK;
 		e->link_target = r->link;
 	} else {
-		switch (archive_entry_filetype(r->cur)) {
+		switch (layer_la.archive_entry_filetype(r->cur)) {
 		case AE_IFREG:
 			e->type = LAYER_ENTRY_FILE;
 			if (size < 0)
@@ -591,7 +593,7 @@ static int convert_entry(struct layer_reader *r, struct plate_error **err)
 			e->type = LAYER_ENTRY_DIR;
 			break;
 		case AE_IFLNK: {
-			const char *t = archive_entry_symlink(r->cur);
+			const char *t = layer_la.archive_entry_symlink(r->cur);
 			size_t tlen = t != NULL ? strlen(t) : 0;
 			if (tlen == 0)
 				return plate_err_new(err, EINVAL, "symlink with an empty target");
@@ -605,17 +607,17 @@ static int convert_entry(struct layer_reader *r, struct plate_error **err)
 		}
 		case AE_IFCHR:
 		case AE_IFBLK:
-			e->type = archive_entry_filetype(r->cur) == AE_IFCHR ? LAYER_ENTRY_CHAR
+			e->type = layer_la.archive_entry_filetype(r->cur) == AE_IFCHR ? LAYER_ENTRY_CHAR
 									     : LAYER_ENTRY_BLOCK;
-			e->dev_major = (unsigned)archive_entry_rdevmajor(r->cur);
-			e->dev_minor = (unsigned)archive_entry_rdevminor(r->cur);
+			e->dev_major = (unsigned)layer_la.archive_entry_rdevmajor(r->cur);
+			e->dev_minor = (unsigned)layer_la.archive_entry_rdevminor(r->cur);
 			break;
 		case AE_IFIFO:
 			e->type = LAYER_ENTRY_FIFO;
 			break;
 		default:
 			return plate_err_new(err, ENOTSUP, "unsupported entry type 0%o",
-					     (unsigned)archive_entry_filetype(r->cur));
+					     (unsigned)layer_la.archive_entry_filetype(r->cur));
 		}
 	}
 	if (r->path[0] == '\0') {
@@ -654,7 +656,7 @@ int layer_reader_next(struct layer_reader *r, struct layer_entry *e, struct plat
 		return 0;
 	old = uselocale(r->c_locale);
 	for (;;) {
-		int a = archive_read_next_header(r->a, &r->cur);
+		int a = layer_la.archive_read_next_header(r->a, &r->cur);
 		if (a == ARCHIVE_EOF) {
 			r->state = READER_END;
 			r->cur = NULL;
@@ -662,7 +664,7 @@ int layer_reader_next(struct layer_reader *r, struct layer_entry *e, struct plat
 			break;
 		}
 		/* EILSEQ: a name not valid in the "C" locale, delivered as raw bytes. */
-		if (a < ARCHIVE_WARN || (a == ARCHIVE_WARN && archive_errno(r->a) != EILSEQ)) {
+		if (a < ARCHIVE_WARN || (a == ARCHIVE_WARN && layer_la.archive_errno(r->a) != EILSEQ)) {
 			archive_failure(r, "malformed tar header", err);
 			if (r->cur != NULL && a == ARCHIVE_WARN)
 				entry_error(r, err);
@@ -719,7 +721,7 @@ int layer_reader_block(struct layer_reader *r, const void **buf, size_t *len, in
 	if (check(r, "layer_reader_block", READER_ENTRY, err) < 0)
 		return -1;
 	old = uselocale(r->c_locale);
-	a = archive_read_data_block(r->a, buf, len, &off);
+	a = layer_la.archive_read_data_block(r->a, buf, len, &off);
 	uselocale(old);
 	if (a == ARCHIVE_EOF)
 		return 0;
@@ -739,7 +741,7 @@ ssize_t layer_reader_read(struct layer_reader *r, void *buf, size_t len, struct 
 	if (check(r, "layer_reader_read", READER_ENTRY, err) < 0)
 		return -1;
 	old = uselocale(r->c_locale);
-	n = archive_read_data(r->a, buf, len);
+	n = layer_la.archive_read_data(r->a, buf, len);
 	uselocale(old);
 	if (n < 0) {
 		archive_failure(r, "cannot read entry content", err);
@@ -807,7 +809,7 @@ void layer_reader_free(struct layer_reader *r)
 	ring_stop(&r->ring);
 	if (r->a != NULL) {
 		locale_t old = uselocale(r->c_locale);
-		archive_read_free(r->a);
+		layer_la.archive_read_free(r->a);
 		uselocale(old);
 	}
 	if (r->ring.inited) {

@@ -91,8 +91,8 @@ static int archive_failure(struct layer_writer *w, const char *what, struct plat
 		*err = steal_pointer(&w->io_err);
 		return plate_err_wrap(err, "%s", what);
 	}
-	const char *msg = archive_error_string(w->a);
-	return plate_err_new(err, archive_errno(w->a) > 0 ? archive_errno(w->a) : EIO, "%s: %s",
+	const char *msg = layer_la.archive_error_string(w->a);
+	return plate_err_new(err, layer_la.archive_errno(w->a) > 0 ? layer_la.archive_errno(w->a) : EIO, "%s: %s",
 			     what, msg != NULL ? msg : "libarchive error");
 }
 
@@ -113,6 +113,8 @@ int layer_writer_new(int out_fd, const struct layer_writer_options *opts, struct
 		return plate_err_new(err, EINVAL, "layer epoch %lld is negative", opts->epoch);
 	if (out_fd < 0)
 		return plate_err_new(err, EBADF, "layer output fd %d is invalid", out_fd);
+	if (layer_la_load(err) < 0)
+		return -1;
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return plate_err_new(err, ENOMEM, "cannot allocate a layer writer");
@@ -153,8 +155,8 @@ int layer_writer_new(int out_fd, const struct layer_writer_options *opts, struct
 		goto fail;
 	}
 	old_locale = pin_locale(w);
-	w->a = archive_write_new();
-	w->entry = archive_entry_new();
+	w->a = layer_la.archive_write_new();
+	w->entry = layer_la.archive_entry_new();
 	if (w->a == NULL || w->entry == NULL) {
 		plate_err_new(err, ENOMEM, "cannot allocate the tar writer");
 		uselocale(old_locale);
@@ -166,10 +168,10 @@ int layer_writer_new(int out_fd, const struct layer_writer_options *opts, struct
 	 * what Go's archive/tar, containerd and docker read; LIBARCHIVE.xattr.* would only
 	 * duplicate it.  bytes_per_block 0: no padding of the stream to 10 KiB records.
 	 */
-	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
-	    archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY") != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
-	    archive_write_open(w->a, w, NULL, tar_output, NULL) != ARCHIVE_OK) {
+	if (layer_la.archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    layer_la.archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY") != ARCHIVE_OK ||
+	    layer_la.archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
+	    layer_la.archive_write_open(w->a, w, NULL, tar_output, NULL) != ARCHIVE_OK) {
 		archive_failure(w, "cannot set up the tar writer", err);
 		uselocale(old_locale);
 		goto fail;
@@ -284,7 +286,7 @@ static int set_xattrs(struct layer_writer *w, const struct layer_entry *e, const
 					     layer_quote(name, strlen(name), q), sorted[i]->name);
 	/* libarchive writes xattrs in the reverse order of addition. */
 	for (size_t i = e->n_xattrs; i-- > 0;)
-		archive_entry_xattr_add_entry(w->entry, sorted[i]->name, sorted[i]->value,
+		layer_la.archive_entry_xattr_add_entry(w->entry, sorted[i]->name, sorted[i]->value,
 					      sorted[i]->size);
 	return 0;
 }
@@ -307,21 +309,21 @@ static int prepare_entry(struct layer_writer *w, const struct layer_entry *e, ch
 		return plate_err_new(err, EINVAL, "layer entry '%s' has invalid mode %o",
 				     layer_quote(name, strlen(name), q), e->mode);
 
-	archive_entry_clear(w->entry);
-	archive_entry_copy_pathname(w->entry, name);
+	layer_la.archive_entry_clear(w->entry);
+	layer_la.archive_entry_copy_pathname(w->entry, name);
 	mtime = e->mtime > w->epoch ? w->epoch : e->mtime;
-	archive_entry_set_mtime(w->entry, mtime, 0);
-	archive_entry_set_uid(w->entry, e->uid);
-	archive_entry_set_gid(w->entry, e->gid);
-	archive_entry_set_perm(w->entry, e->mode);
+	layer_la.archive_entry_set_mtime(w->entry, mtime, 0);
+	layer_la.archive_entry_set_uid(w->entry, e->uid);
+	layer_la.archive_entry_set_gid(w->entry, e->gid);
+	layer_la.archive_entry_set_perm(w->entry, e->mode);
 
 	switch (e->type) {
 	case LAYER_ENTRY_FILE:
-		archive_entry_set_filetype(w->entry, AE_IFREG);
-		archive_entry_set_size(w->entry, (la_int64_t)size);
+		layer_la.archive_entry_set_filetype(w->entry, AE_IFREG);
+		layer_la.archive_entry_set_size(w->entry, (la_int64_t)size);
 		break;
 	case LAYER_ENTRY_DIR:
-		archive_entry_set_filetype(w->entry, AE_IFDIR);
+		layer_la.archive_entry_set_filetype(w->entry, AE_IFDIR);
 		break;
 	case LAYER_ENTRY_SYMLINK: {
 		size_t tlen = e->link_target != NULL ? strlen(e->link_target) : 0;
@@ -329,8 +331,8 @@ static int prepare_entry(struct layer_writer *w, const struct layer_entry *e, ch
 			return plate_err_new(err, EINVAL,
 					     "symlink '%s' has an empty or too long target",
 					     layer_quote(name, strlen(name), q));
-		archive_entry_set_filetype(w->entry, AE_IFLNK);
-		archive_entry_copy_symlink(w->entry, e->link_target);
+		layer_la.archive_entry_set_filetype(w->entry, AE_IFLNK);
+		layer_la.archive_entry_copy_symlink(w->entry, e->link_target);
 		break;
 	}
 	case LAYER_ENTRY_HARDLINK: {
@@ -347,30 +349,30 @@ static int prepare_entry(struct layer_writer *w, const struct layer_entry *e, ch
 					     layer_quote(name, strlen(name), q),
 					     layer_quote(t, strlen(t), q2));
 		}
-		archive_entry_set_filetype(w->entry, AE_IFREG);
-		archive_entry_copy_hardlink(w->entry, target);
-		archive_entry_set_size(w->entry, 0);
+		layer_la.archive_entry_set_filetype(w->entry, AE_IFREG);
+		layer_la.archive_entry_copy_hardlink(w->entry, target);
+		layer_la.archive_entry_set_size(w->entry, 0);
 		break;
 	}
 	case LAYER_ENTRY_CHAR:
 	case LAYER_ENTRY_BLOCK:
-		archive_entry_set_filetype(w->entry,
+		layer_la.archive_entry_set_filetype(w->entry,
 					   e->type == LAYER_ENTRY_CHAR ? AE_IFCHR : AE_IFBLK);
-		archive_entry_set_rdevmajor(w->entry, e->dev_major);
-		archive_entry_set_rdevminor(w->entry, e->dev_minor);
+		layer_la.archive_entry_set_rdevmajor(w->entry, e->dev_major);
+		layer_la.archive_entry_set_rdevminor(w->entry, e->dev_minor);
 		break;
 	case LAYER_ENTRY_FIFO:
-		archive_entry_set_filetype(w->entry, AE_IFIFO);
+		layer_la.archive_entry_set_filetype(w->entry, AE_IFIFO);
 		break;
 	case LAYER_ENTRY_WHITEOUT:
 	case LAYER_ENTRY_OPAQUE:
 		/* Empty regular files, as docker and containerd write them. */
-		archive_entry_set_filetype(w->entry, AE_IFREG);
-		archive_entry_set_size(w->entry, 0);
-		archive_entry_set_perm(w->entry, 0);
-		archive_entry_set_uid(w->entry, 0);
-		archive_entry_set_gid(w->entry, 0);
-		archive_entry_set_mtime(w->entry, 0, 0);
+		layer_la.archive_entry_set_filetype(w->entry, AE_IFREG);
+		layer_la.archive_entry_set_size(w->entry, 0);
+		layer_la.archive_entry_set_perm(w->entry, 0);
+		layer_la.archive_entry_set_uid(w->entry, 0);
+		layer_la.archive_entry_set_gid(w->entry, 0);
+		layer_la.archive_entry_set_mtime(w->entry, 0, 0);
 		return 0;
 	default:
 		return plate_err_new(err, EINVAL, "invalid entry type");
@@ -387,7 +389,7 @@ static int emit_entry(struct layer_writer *w, const struct layer_entry *e, const
 
 	/* ARCHIVE_WARN: a name not valid in the pinned "C" locale, stored as raw bytes with
 	 * hdrcharset=BINARY; the entry was written. */
-	if (archive_write_header(w->a, w->entry) < ARCHIVE_WARN || w->io_err != NULL) {
+	if (layer_la.archive_write_header(w->a, w->entry) < ARCHIVE_WARN || w->io_err != NULL) {
 		archive_failure(w, "cannot write a tar header", err);
 		goto broken;
 	}
@@ -417,7 +419,7 @@ static int emit_entry(struct layer_writer *w, const struct layer_entry *e, const
 			n = (size_t)got;
 		}
 		while (n > 0) {
-			la_ssize_t wrote = archive_write_data(w->a, p, n);
+			la_ssize_t wrote = layer_la.archive_write_data(w->a, p, n);
 			if (wrote <= 0 || w->io_err != NULL) {
 				archive_failure(w, "cannot write tar data", err);
 				goto broken;
@@ -427,7 +429,7 @@ static int emit_entry(struct layer_writer *w, const struct layer_entry *e, const
 			left -= (unsigned long long)wrote;
 		}
 	}
-	if (archive_write_finish_entry(w->a) != ARCHIVE_OK || w->io_err != NULL) {
+	if (layer_la.archive_write_finish_entry(w->a) != ARCHIVE_OK || w->io_err != NULL) {
 		archive_failure(w, "cannot finish a tar entry", err);
 		goto broken;
 	}
@@ -508,7 +510,7 @@ int layer_writer_finish(struct layer_writer *w, struct layer_result *result,
 	if (layer_writer_check(w, "layer_writer_finish", WRITER_OPEN, err) < 0)
 		return -1;
 	locale_t old = pin_locale(w);
-	int r = archive_write_close(w->a);
+	int r = layer_la.archive_write_close(w->a);
 	uselocale(old);
 	if (r != ARCHIVE_OK || w->io_err != NULL) {
 		archive_failure(w, "cannot finish the tar stream", err);
@@ -535,12 +537,12 @@ void layer_writer_free(struct layer_writer *w)
 	w->discard = true;
 	if (w->a != NULL) {
 		locale_t old = pin_locale(w);
-		archive_write_free(w->a);
+		layer_la.archive_write_free(w->a);
 		uselocale(old);
 	}
 	if (w->c_locale != (locale_t)0)
 		freelocale(w->c_locale);
-	archive_entry_free(w->entry);
+	layer_la.archive_entry_free(w->entry);
 	layer_chain_free(w->chain);
 	plate_error_free(w->io_err);
 	free(w->copy_buf);
