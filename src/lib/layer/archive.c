@@ -23,8 +23,8 @@ static struct archive *open_filtered(int fd, bool raw)
 	    layer_la.archive_read_support_filter_bzip2(a) != ARCHIVE_OK ||
 	    layer_la.archive_read_support_filter_xz(a) != ARCHIVE_OK ||
 	    layer_la.archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
-	    (raw ? layer_la.archive_read_support_format_raw(a) : layer_la.archive_read_support_format_tar(a)) !=
-		    ARCHIVE_OK ||
+	    (raw ? layer_la.archive_read_support_format_raw(a)
+		 : layer_la.archive_read_support_format_tar(a)) != ARCHIVE_OK ||
 	    layer_la.archive_read_open_fd(a, fd, 1 << 16) != ARCHIVE_OK) {
 		layer_la.archive_read_free(a);
 		return NULL;
@@ -110,7 +110,8 @@ int layer_archive_decode(int in_fd, int out_fd, const struct layer_limits *limit
 		return plate_err_new(err, EINVAL, "cannot read the archive");
 	if (layer_la.archive_read_next_header(a, &entry) != ARCHIVE_OK) {
 		plate_err_new(err, EINVAL, "cannot decompress the archive: %s",
-			      layer_la.archive_error_string(a) ? layer_la.archive_error_string(a) : "unknown error");
+			      layer_la.archive_error_string(a) ? layer_la.archive_error_string(a)
+							       : "unknown error");
 		goto out;
 	}
 	for (;;) {
@@ -119,8 +120,9 @@ int layer_archive_decode(int in_fd, int out_fd, const struct layer_limits *limit
 			break;
 		if (n < 0) {
 			plate_err_new(err, EINVAL, "cannot decompress the archive: %s",
-				      layer_la.archive_error_string(a) ? layer_la.archive_error_string(a)
-							      : "unknown error");
+				      layer_la.archive_error_string(a)
+					      ? layer_la.archive_error_string(a)
+					      : "unknown error");
 			goto out;
 		}
 		out += (unsigned long long)n;

@@ -36,12 +36,12 @@ static void load(void)
 		return;
 	}
 	/* POSIX: a data pointer returned by dlsym() converts to a function pointer. */
-#define LAYER_LA_RESOLVE(name)                                                              \
-	sym = dlsym(lib, #name);                                                 \
-	if (sym == NULL) {                                                                  \
-		snprintf(load_error, sizeof(load_error), "%s lacks " #name, LIBARCHIVE_SONAME);                                             \
-		return;                                                                     \
-	}                                                                                   \
+#define LAYER_LA_RESOLVE(name)                                                                  \
+	sym = dlsym(lib, #name);                                                                \
+	if (sym == NULL) {                                                                      \
+		snprintf(load_error, sizeof(load_error), "%s lacks " #name, LIBARCHIVE_SONAME); \
+		return;                                                                         \
+	}                                                                                       \
 	*(void **)&layer_la.name = sym;
 	LAYER_LA_FUNCTIONS(LAYER_LA_RESOLVE)
 #undef LAYER_LA_RESOLVE

@@ -553,7 +553,8 @@ static int convert_entry(struct layer_reader *r, struct plate_error **err)
 	struct layer_entry *e = &r->entry;
 	const char *raw = layer_la.archive_entry_pathname(r->cur);
 	const char *hardlink = layer_la.archive_entry_hardlink(r->cur);
-	la_int64_t uid = layer_la.archive_entry_uid(r->cur), gid = layer_la.archive_entry_gid(r->cur);
+	la_int64_t uid = layer_la.archive_entry_uid(r->cur),
+		   gid = layer_la.archive_entry_gid(r->cur);
 	la_int64_t size = layer_la.archive_entry_size(r->cur);
 	int n;
 
@@ -607,8 +608,9 @@ static int convert_entry(struct layer_reader *r, struct plate_error **err)
 		}
 		case AE_IFCHR:
 		case AE_IFBLK:
-			e->type = layer_la.archive_entry_filetype(r->cur) == AE_IFCHR ? LAYER_ENTRY_CHAR
-									     : LAYER_ENTRY_BLOCK;
+			e->type = layer_la.archive_entry_filetype(r->cur) == AE_IFCHR
+					  ? LAYER_ENTRY_CHAR
+					  : LAYER_ENTRY_BLOCK;
 			e->dev_major = (unsigned)layer_la.archive_entry_rdevmajor(r->cur);
 			e->dev_minor = (unsigned)layer_la.archive_entry_rdevminor(r->cur);
 			break;
@@ -664,7 +666,8 @@ int layer_reader_next(struct layer_reader *r, struct layer_entry *e, struct plat
 			break;
 		}
 		/* EILSEQ: a name not valid in the "C" locale, delivered as raw bytes. */
-		if (a < ARCHIVE_WARN || (a == ARCHIVE_WARN && layer_la.archive_errno(r->a) != EILSEQ)) {
+		if (a < ARCHIVE_WARN ||
+		    (a == ARCHIVE_WARN && layer_la.archive_errno(r->a) != EILSEQ)) {
 			archive_failure(r, "malformed tar header", err);
 			if (r->cur != NULL && a == ARCHIVE_WARN)
 				entry_error(r, err);

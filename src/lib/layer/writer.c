@@ -92,8 +92,9 @@ static int archive_failure(struct layer_writer *w, const char *what, struct plat
 		return plate_err_wrap(err, "%s", what);
 	}
 	const char *msg = layer_la.archive_error_string(w->a);
-	return plate_err_new(err, layer_la.archive_errno(w->a) > 0 ? layer_la.archive_errno(w->a) : EIO, "%s: %s",
-			     what, msg != NULL ? msg : "libarchive error");
+	return plate_err_new(err,
+			     layer_la.archive_errno(w->a) > 0 ? layer_la.archive_errno(w->a) : EIO,
+			     "%s: %s", what, msg != NULL ? msg : "libarchive error");
 }
 
 int layer_writer_new(int out_fd, const struct layer_writer_options *opts, struct layer_writer **out,
@@ -169,7 +170,8 @@ int layer_writer_new(int out_fd, const struct layer_writer_options *opts, struct
 	 * duplicate it.  bytes_per_block 0: no padding of the stream to 10 KiB records.
 	 */
 	if (layer_la.archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
-	    layer_la.archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY") != ARCHIVE_OK ||
+	    layer_la.archive_write_set_format_option(w->a, "pax", "xattrheader", "SCHILY") !=
+		    ARCHIVE_OK ||
 	    layer_la.archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
 	    layer_la.archive_write_open(w->a, w, NULL, tar_output, NULL) != ARCHIVE_OK) {
 		archive_failure(w, "cannot set up the tar writer", err);
@@ -287,7 +289,7 @@ static int set_xattrs(struct layer_writer *w, const struct layer_entry *e, const
 	/* libarchive writes xattrs in the reverse order of addition. */
 	for (size_t i = e->n_xattrs; i-- > 0;)
 		layer_la.archive_entry_xattr_add_entry(w->entry, sorted[i]->name, sorted[i]->value,
-					      sorted[i]->size);
+						       sorted[i]->size);
 	return 0;
 }
 
@@ -356,8 +358,9 @@ static int prepare_entry(struct layer_writer *w, const struct layer_entry *e, ch
 	}
 	case LAYER_ENTRY_CHAR:
 	case LAYER_ENTRY_BLOCK:
-		layer_la.archive_entry_set_filetype(w->entry,
-					   e->type == LAYER_ENTRY_CHAR ? AE_IFCHR : AE_IFBLK);
+		layer_la.archive_entry_set_filetype(w->entry, e->type == LAYER_ENTRY_CHAR
+								      ? AE_IFCHR
+								      : AE_IFBLK);
 		layer_la.archive_entry_set_rdevmajor(w->entry, e->dev_major);
 		layer_la.archive_entry_set_rdevminor(w->entry, e->dev_minor);
 		break;
