@@ -121,8 +121,9 @@ int layer_none_decoder_new(struct layer_decoder **out, struct plate_error **err)
 
 /* ---- libarchive ---------------------------------------------------------------------- */
 
-/* The libarchive functions the module calls; layer_la.<function> points at each once layer_la_load() has succeeded (libarchive.c says why it is not linked).  Every
- * path into libarchive (layer_writer_new(), layer_reader_new(), layer_archive_detect() and
+/* The libarchive functions the module calls; layer_la.<function> points at each once
+ * layer_la_load() has succeeded (libarchive.c says why it is not linked).  Every path into
+ * libarchive (layer_writer_new(), layer_reader_new(), layer_archive_detect() and
  * layer_archive_decode()) calls layer_la_load() first; it is cheap after the first call and
  * safe from any thread. */
 #define LAYER_LA_FUNCTIONS(X)                \
