@@ -40,6 +40,21 @@ tap_check "a no-op rebuild (every step from the cache) loads no libarchive" \
 	not_loaded libarchive p build -q -t app "$T/ctx"
 tap_check "plate images loads no libarchive" not_loaded libarchive p images
 
+# A no-op rebuild writes nothing: the record of each step's inputs (the cache-miss
+# explanations) is what the last build left, so it is not staged again, and a commit with
+# nothing staged syncs nothing.  Every file of the store keeps its inode, size and mtime.
+store_state() {
+	find "$R" -path "$R/tmp" -prune -o ! -name plate.lock -printf '%p %i %s %T@\n' | sort
+}
+store_state >"$T/state-before"
+p build -q -t app "$T/ctx" >/dev/null
+store_state >"$T/state-after"
+tap_check "a no-op rebuild rewrites no file of the store" diff "$T/state-before" "$T/state-after"
+echo changed >"$T/ctx/f"
+build "$T/ctx" -t app
+tap_check "... and the record it kept still explains the next miss" \
+	grep -q "CACHE MISS: 'f' changed since the last build of app:latest" "$T/out"
+
 # Without the library (an empty file bound over it, in a mount namespace of this test's):
 # what needs no tar works, what needs one fails naming the library, the store unchanged.
 lib=$(ldconfig -p | awk '$1 == "libarchive.so.13" && /x86-64/ {print $NF; exit}')

@@ -82,6 +82,10 @@ int eng_explain_save(struct engine *e, struct plate_error **err)
 
 	if (e->explain_new == NULL || e->explain_key[0] == '\0')
 		return 0;
+	/* Every step's inputs as the last build recorded them (a no-op rebuild): rewriting the
+	 * same record would cost the commit a syncfs of the whole filesystem for nothing. */
+	if (e->explain_old != NULL && json_equal(e->explain_new, e->explain_old))
+		return 0;
 	root = json_pack("{s:s, s:O}", "plate", "step inputs", "steps", e->explain_new);
 	if (root == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
