@@ -48,18 +48,14 @@ static int chroot_to_root(void)
 	return chroot("/");
 }
 
-static int nothing(void)
-{
-	return 0;
-}
-
 int sandbox_isolation_detect(enum sandbox_isolation *out, struct plate_error **err)
 {
-	int ns = try_in_child(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS, nothing);
+	/* One child for both questions (can the namespaces be made, can mounts be changed in
+	 * the new mount namespace): each probe is a fork and an exit, ~0.5 ms of every build. */
+	int ns = try_in_child(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS,
+			      make_mounts_private);
 	int ch;
 
-	if (ns == 0)
-		ns = try_in_child(CLONE_NEWNS, make_mounts_private);
 	if (ns == 0) {
 		*out = SANDBOX_ISOLATION_NAMESPACES;
 		return 0;
