@@ -10,6 +10,13 @@
  * core.pager), the environment that could redirect git (GIT_DIR, GIT_CONFIG_*,
  * GIT_EXTERNAL_DIFF, GIT_PAGER) is cleared, and git's own safe.directory check stays on: a
  * repository owned by another user is refused by git and the epoch is then 0, with the reason.
+ *
+ * git is not started at all (a fork, an exec and git's own start: ~3 ms of every build) when
+ * it could only say "not a git repository": with GIT_DIR cleared, git looks for a repository
+ * in the context's real directory and each of its parents, as a `.git` entry or as a bare
+ * repository, which holds a `HEAD`; where none of them has either name, there is none to
+ * find.  Anything else (an entry of either name, of any type, or one that cannot be looked
+ * at) is left to git, which alone knows worktrees, gitdir files, ceilings and ownership.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,13 +172,51 @@ static int run_git_log(const char *dir, char *out, char *errtext, size_t size, c
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+/* True when no directory from dir up to / has a `.git` or a `HEAD`: git would find no
+ * repository there (see the header comment). */
+static bool surely_no_repository(const char *dir)
+{
+	_cleanup_free_ char *path = realpath(dir, NULL);
+	size_t len;
+
+	if (path == NULL)
+		return false;
+	len = strlen(path);
+	for (;;) {
+		static const char *const names[] = { ".git", "HEAD" };
+		int fd = open(len > 0 ? path : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		for (size_t i = 0; i < 2; i++) {
+			struct stat st;
+			if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
+				close(fd);
+				return false;
+			}
+		}
+		close(fd);
+		if (len == 0)
+			return true;
+		while (len > 0 && path[len - 1] != '/')
+			len--;
+		if (len > 0)
+			len--;
+		path[len] = '\0';
+	}
+}
+
 /* The HEAD commit time of the repository dir is in, or -1 with the reason in why. */
 static long long git_head_time(const char *dir, char *why, size_t why_size)
 {
 	char out[256], errtext[256], *end;
 	long long t;
-	int status = run_git_log(dir, out, errtext, sizeof(out), why, why_size);
+	int status;
 
+	if (surely_no_repository(dir)) {
+		snprintf(why, why_size, "not a git repository");
+		return -1;
+	}
+	status = run_git_log(dir, out, errtext, sizeof(out), why, why_size);
 	if (status < 0)
 		return -1;
 	if (status != 0) {

@@ -55,6 +55,69 @@ build "$T/ctx" -t app
 tap_check "... and the record it kept still explains the next miss" \
 	grep -q "CACHE MISS: 'f' changed since the last build of app:latest" "$T/out"
 
+# The epoch: git is asked for HEAD's time only where a repository could be found.  A git in
+# front of PATH notes each start, then runs the real one.
+real_git=$(command -v git) || tap_skip_all "git not installed"
+mkdir -p "$T/fakebin"
+printf '#!/bin/sh\necho "$*" >>%s/git-calls\nexec %s "$@"\n' "$T" "$real_git" >"$T/fakebin/git"
+chmod +x "$T/fakebin/git"
+printf 'FROM base:test\nLABEL dated=yes\n' >"$T/epoch.Dockerfile"
+# epoch_of DIR: the epoch line of a build of DIR (with the counting git first in PATH).
+epoch_of() {
+	rm -f "$T/git-calls"
+	PATH="$T/fakebin:$PATH" p build --progress plain -f "$T/epoch.Dockerfile" "$1" >"$T/out" 2>&1 &&
+		grep '^SOURCE_DATE_EPOCH=' "$T/out"
+}
+commit_at() { # DIR SECONDS: a commit dated SECONDS in the repository DIR is in
+	GIT_AUTHOR_DATE="@$2 +0000" GIT_COMMITTER_DATE="@$2 +0000" \
+		git -C "$1" -c user.name=t -c user.email=t@t commit -q --allow-empty -m "at $2"
+}
+# A context in no repository needs a directory with no repository above it: the test's own
+# may be inside plate's checkout (tests/run.sh puts it in build/test-tmp).
+N=$(mktemp -d /tmp/plate-norepo.XXXXXX)
+trap 'rm -rf "$N"; rm_tmp' EXIT
+above() { # DIR: the names git would take for a repository, in DIR and its parents
+	local d
+	d=$(realpath "$1")
+	while :; do
+		ls -d "$d/.git" "$d/HEAD" 2>/dev/null
+		[ "$d" = / ] && break
+		d=$(dirname "$d")
+	done
+}
+if [ -z "$(above "$N")" ]; then
+	tap_check "a context in no repository: epoch 0, said so" test "$(epoch_of "$N")" = \
+		'SOURCE_DATE_EPOCH=0 (default: the context is not in a git repository)'
+	tap_check "... without starting git" test ! -e "$T/git-calls"
+else
+	tap_check "(/tmp is in a repository: $(above "$N" | head -1))" true
+fi
+if [ -n "$(above "$T")" ]; then
+	tap_check "a context under a .git or HEAD that is no repository to git: epoch 0" \
+		test "$(epoch_of "$T/ctx")" = \
+		'SOURCE_DATE_EPOCH=0 (default: the context is not in a git repository)'
+	tap_check "... as git says" test -s "$T/git-calls"
+fi
+mkdir -p "$T/repo/sub/ctx"
+git -C "$T/repo" init -q
+commit_at "$T/repo" 1700000000
+tap_check "a context two levels under a repository's top: HEAD's time" \
+	test "$(epoch_of "$T/repo/sub/ctx")" = 'SOURCE_DATE_EPOCH=1700000000 (from git HEAD)'
+tap_check "... asked of git" test -s "$T/git-calls"
+git -C "$T/repo" worktree add -q -b wt "$T/wt" 2>/dev/null
+commit_at "$T/wt" 1700000500
+mkdir -p "$T/wt/ctx"
+tap_check "a linked worktree (.git is a file): its own HEAD's time" \
+	test "$(epoch_of "$T/wt/ctx")" = 'SOURCE_DATE_EPOCH=1700000500 (from git HEAD)'
+git init -q --bare "$T/bare.git"
+git -C "$T/repo" push -q "$T/bare.git" HEAD:refs/heads/master HEAD:refs/heads/main 2>/dev/null
+mkdir -p "$T/bare.git/ctx"
+tap_check "a directory inside a bare repository (a parent with a HEAD): its HEAD's time" \
+	test "$(epoch_of "$T/bare.git/ctx")" = 'SOURCE_DATE_EPOCH=1700000000 (from git HEAD)'
+ln -s "$T/repo/sub" "$T/link"
+tap_check "a symlink into a repository: the real directory's repository" \
+	test "$(epoch_of "$T/link/ctx")" = 'SOURCE_DATE_EPOCH=1700000000 (from git HEAD)'
+
 # Without the library (an empty file bound over it, in a mount namespace of this test's):
 # what needs no tar works, what needs one fails naming the library, the store unchanged.
 lib=$(ldconfig -p | awk '$1 == "libarchive.so.13" && /x86-64/ {print $NF; exit}')
