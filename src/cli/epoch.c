@@ -189,7 +189,8 @@ static bool surely_no_repository(const char *dir)
 			return false;
 		for (size_t i = 0; i < 2; i++) {
 			struct stat st;
-			if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
+			if (fstatat(fd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+			    errno != ENOENT) {
 				close(fd);
 				return false;
 			}
