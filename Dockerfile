@@ -15,18 +15,21 @@ COPY Makefile ./
 COPY src ./src
 RUN make -j"$(nproc)" build/plate
 # The libraries: the dynamic loader's own list for the binary (what `ldd plate` prints),
-# and for libcurl.so.4, which plate opens with dlopen() for registry access.
+# and for libcurl.so.4 and libarchive.so.13, which plate opens with dlopen() on first use
+# (registry access; reading and writing tars).
 RUN mkdir -p /out/usr/local/bin /out/tmp /out/etc/ssl/certs /out/var/lib/plate && \
     chmod 1777 /out/tmp && \
     cp build/plate /out/usr/local/bin/plate && \
     cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/ && \
-    for f in build/plate /usr/lib/x86_64-linux-gnu/libcurl.so.4; do \
+    for f in build/plate /usr/lib/x86_64-linux-gnu/libcurl.so.4 \
+             /usr/lib/x86_64-linux-gnu/libarchive.so.13; do \
         /lib64/ld-linux-x86-64.so.2 --list "$f" || exit 1; \
     done | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}' | sort -u | \
     while read -r lib; do \
         mkdir -p "/out$(dirname "$lib")" && cp -L "$lib" "/out$lib" || exit 1; \
     done && \
-    cp -L /usr/lib/x86_64-linux-gnu/libcurl.so.4 /out/lib/x86_64-linux-gnu/libcurl.so.4
+    cp -L /usr/lib/x86_64-linux-gnu/libcurl.so.4 /out/lib/x86_64-linux-gnu/libcurl.so.4 && \
+    cp -L /usr/lib/x86_64-linux-gnu/libarchive.so.13 /out/lib/x86_64-linux-gnu/libarchive.so.13
 
 FROM scratch
 COPY --from=builder /out/ /

@@ -56,6 +56,8 @@ ck "plate check of plate's image finds nothing" test "$rc" = 0 -a ! -s "$T/check
 p du --top 0 plate:local >"$T/du"
 ck "plate's image has libcurl.so.4, which plate opens with dlopen()" \
 	grep -q ' /lib/x86_64-linux-gnu/libcurl.so.4$' "$T/du"
+ck "... and libarchive.so.13, likewise" \
+	grep -q ' /lib/x86_64-linux-gnu/libarchive.so.13$' "$T/du"
 p save --format docker -o "$T/plate.tar" plate:local >/dev/null
 
 echo '{}' >"$D/daemon.json"
