@@ -138,12 +138,19 @@ int layer_writer_new(int out_fd, const struct layer_writer_options *opts, struct
 	if ((w->diff_stage = layer_stage_digest_new(err)) == NULL)
 		goto fail;
 	w->chain = w->diff_stage;
-	if (w->compressor->stage_new(&params, &comp, err) < 0)
-		goto fail;
-	w->diff_stage->next = comp;
-	if ((w->digest_stage = layer_stage_digest_new(err)) == NULL)
-		goto fail;
-	comp->next = w->digest_stage;
+	if (w->compressor->stage_new == layer_none_stage_new) {
+		/* Uncompressed, the stored bytes are the tar: its digest is theirs too.  A
+		 * second SHA-256 of the same bytes would double the cost of hashing a step's
+		 * upper directory (docs/internals/layers.md). */
+		w->digest_stage = w->diff_stage;
+	} else {
+		if (w->compressor->stage_new(&params, &comp, err) < 0)
+			goto fail;
+		w->diff_stage->next = comp;
+		if ((w->digest_stage = layer_stage_digest_new(err)) == NULL)
+			goto fail;
+		comp->next = w->digest_stage;
+	}
 	if ((fd_stage = layer_stage_fd_new(out_fd, err)) == NULL)
 		goto fail;
 	w->digest_stage->next = fd_stage;
