@@ -16,6 +16,8 @@ packages=(
   busybox-static golang-go ca-certificates openssl apache2-utils
   # RUN's default network (slirp4netns); the network tests' remote test host (ip netns, veth)
   slirp4netns iproute2 curl
+  # build_copy_reflink: a store on XFS (reflinks) beside one on ext4 (filefrag, mkfs.ext4)
+  xfsprogs e2fsprogs
   # rootless builds: newuidmap/newgidmap map a user's subordinate ids (rootless.sh makes its
   # users with useradd, from passwd)
   uidmap passwd
