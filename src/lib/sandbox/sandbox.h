@@ -44,8 +44,9 @@
  *   namespace, no mount; sandbox_isolation_detect() tells which one this process can use.
  *
  * Processes and signals
- *   sandbox_run() forks and waits for the sandbox's pid 1 and, with a PRIVATE network, for
- *   the slirp4netns it starts for it (killed by its pid when the run ends, on every path).
+ *   sandbox_run() forks and waits for the sandbox's pid 1 and, with a PRIVATE network,
+ *   kills the slirp4netns it starts for it by its pid when the run ends, on every path; a
+ *   detached thread reaps that helper, so it may still be exiting when sandbox_run() returns.
  *   The caller must not reap children it did not create (no SIGCHLD handler calling
  *   waitpid(-1), no SIGCHLD set to SIG_IGN).
  *   When the calling thread dies, the kernel kills the sandbox and the network helper
