@@ -14,9 +14,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,9 +211,10 @@ void sandbox_net_release(struct sandbox_net *n)
 		 * own namespaces), and nothing after a run depends on it: a SIGKILLed helper
 		 * runs no more code.  A detached thread reaps it while the step goes on. */
 		if (pthread_attr_init(&attr) == 0) {
-			detached = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-				   pthread_create(&t, &attr, reap_helper,
-						  (void *)(intptr_t)n->pid) == 0;
+			detached =
+				pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+				pthread_create(&t, &attr, reap_helper, (void *)(intptr_t)n->pid) ==
+					0;
 			pthread_attr_destroy(&attr);
 		}
 		if (!detached)
