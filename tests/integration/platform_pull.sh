@@ -132,6 +132,13 @@ l push "$REG/dl:list" "$REG/dl:back" >"$T/out" 2>&1
 ck "push of the whole list: the registry's digest, byte for byte" test "$(tail -n1 "$T/out")" = "$LIST"
 ck "... the registry serves it as a Docker manifest list" test \
 	"$(skopeo inspect --raw --tls-verify=false "docker://$REG/dl:back" | jq -r .mediaType)" = "$LIST_MT"
+l save --format oci -o "$T/list.tar" "$REG/dl:list" >/dev/null 2>&1 &&
+	"$PLATE" --root "$T/s-load" load -i "$T/list.tar" >/dev/null 2>&1
+ck "save --format oci and load of the list: both platforms under the name" \
+	test "$("$PLATE" --root "$T/s-load" inspect "$REG/dl:list" | jq -r '.[0].Id + " " + ([.[0].Manifests[] | .platform.architecture + "=" + (.Present | tostring)] | join(","))')" = \
+	"$(l inspect "$REG/dl:list" | jq -r '.[0].Id') amd64=true,arm64=true"
+"$PLATE" --root "$T/s-load" push "$REG/dl:list" "$REG/dl:loaded" >"$T/out" 2>&1
+ck "... pushed from there, the registry's list byte for byte" test "$(tail -n1 "$T/out")" = "$LIST"
 "$PLATE" --root "$T/s5" pull --platform linux/amd64,linux/arm64 "$REG/dl:list" >"$T/out" 2>&1
 ck "pull --platform linux/amd64,linux/arm64 of the list fetches both" \
 	grep -qx 'platforms in the store: linux/amd64 linux/arm64' "$T/out"
