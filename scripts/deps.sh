@@ -11,6 +11,8 @@ packages=(
   # tests and judges
   jq git python3 zstd tar gzip skopeo umoci runc buildah docker-registry faketime
   docker.io xz-utils bzip2
+  # platform_pullers: podman pulls each platform of a multi-platform push
+  podman
   # store_safety: strace's fault injection kills rmi/prune at the Nth call; setpriv, setcap
   strace libcap2-bin util-linux
   busybox-static golang-go ca-certificates openssl apache2-utils

@@ -39,45 +39,17 @@ fi
 
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/build-helpers.bash"
+. "$(dirname "$0")/dockerd-helpers.bash"
 root_only "starts a private dockerd, which needs the host's root (Debian's docker.io has no rootless mode without rootlesskit); the build tests compare the rootless image with root's"
 build_prereqs
 command -v python3 >/dev/null || tap_skip_all "python3 not installed"
-[ -x "$DOCKER" ] && command -v dockerd >/dev/null || tap_skip_all "docker.io not installed"
+dockerd_need
 
-# A private dockerd: socket, data and exec roots under $T (a short path: the unix socket
-# limit), no bridge and no iptables; stopped by its PID (containerd exits with it).
-D=$T/dk
-mkdir -p "$D"
-export DOCKER_HOST=unix://$D/s DOCKER_BUILDKIT=1 DOCKER_CONFIG=$D/client
-stop_dockerd() {
-	local pid m
-	if [ -f "$D/pid" ] && pid=$(cat "$D/pid") && kill -0 "$pid" 2>/dev/null; then
-		kill "$pid"
-		for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-		kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-	fi
-	for m in $(awk -v s="$T/" 'index($2, s) == 1 {print $2}' /proc/mounts | sort -r); do
-		umount -l "$m"
-	done
-	[ -n "${DIFF_KEEP:-}" ] || rm -rf "$T"
-}
-trap stop_dockerd EXIT
-echo '{}' >"$D/daemon.json"
-start_dockerd() {
-	setsid dockerd --config-file "$D/daemon.json" --data-root "$D/data" --exec-root "$D/x" \
-		--pidfile "$D/pid" -H "$DOCKER_HOST" --iptables=false --ip6tables=false --bridge=none \
-		--storage-driver "$1" --log-level warn >"$D/log" 2>&1 </dev/null &
-	local dpid=$!
-	for _ in $(seq 1 300); do
-		$DOCKER version >/dev/null 2>&1 && return 0
-		kill -0 "$dpid" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
+trap 'stop_dockerd; [ -n "${DIFF_KEEP:-}" ] || rm -rf "$T"' EXIT
+export DOCKER_BUILDKIT=1
 # vfs: the base is a few MB, so copying it per layer costs little, and BuildKit 0.8 over
 # overlay2 fails a RUN now and then ("stat /bin/sh: no such file or directory").
-start_dockerd vfs || { diag "dockerd did not start:" "$(tail -20 "$D/log")"; exit 1; }
+start_dockerd vfs || { diag "dockerd did not start:" "$(tail -20 "$DOCKERD_DIR/log")"; exit 1; }
 
 # The same base in both: plate's import, saved as a docker-archive and loaded by docker. It
 # has /dev, /proc, /sys, /etc/hosts and /etc/resolv.conf as real bases have: BuildKit's RUN

@@ -5,6 +5,7 @@
 # (same digest); `save --format oci` gives a layout skopeo reads (issue 12 item 11).
 . "$(dirname "$0")/lib.sh"
 . "$PLATE_SRC/tests/helpers/registry-lib.sh"
+. "$(dirname "$0")/podman-helpers.bash"
 reg_need docker-registry skopeo umoci python3 jq
 
 start_registry reg || tap_skip_all "docker-registry does not start here"
@@ -60,9 +61,11 @@ sed 's/^/# /' "$T/saved.err" | head -3
 skopeo copy -q "oci-archive:$T/saved.tar" "dir:$T/saved-dir" 2>"$T/copy.err"
 tap_check "skopeo copies the image out of it" test -s "$T/saved-dir/manifest.json"
 sed 's/^/# /' "$T/copy.err" | head -3
-if command -v podman >/dev/null; then
-	podman --root "$T/podman" --runroot "$T/podman-run" load -q -i "$T/saved.tar" >"$T/podman.out" 2>&1
+trap 'pm_cleanup; _reg_cleanup' EXIT
+if pm_start; then
+	pm load -q -i "$T/saved.tar" >"$T/podman.out" 2>&1
 	tap_check "podman loads the saved OCI archive" test $? = 0
+	sed 's/^/# /' "$T/podman.out" | head -3
 fi
 p pull -q "$R/sk/docker@$SK" >"$T/bydigest" 2>&1
 tap_check "pull by the Docker manifest's digest" grep -qx "$SK" "$T/bydigest"

@@ -14,11 +14,11 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/build-helpers.bash"
 . "$PLATE_SRC/tests/helpers/registry-lib.sh"
+. "$(dirname "$0")/dockerd-helpers.bash"
 root_only "starts a private dockerd, which needs the host's root (Debian's docker.io has no rootless mode without rootlesskit)"
 build_prereqs
 reg_need docker-registry curl
-DOCKER=/usr/bin/docker
-[ -x "$DOCKER" ] && command -v dockerd >/dev/null || tap_skip_all "docker.io not installed"
+dockerd_need
 for pkg in gcc make pkgconf libarchive-dev libssl-dev libjansson-dev libcurl4-openssl-dev \
 	libzstd-dev libdeflate-dev libisal-dev libseccomp-dev ca-certificates; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
@@ -26,20 +26,8 @@ for pkg in gcc make pkgconf libarchive-dev libssl-dev libjansson-dev libcurl4-op
 done
 make_base
 
-# A private dockerd, as differential.sh starts it.
-D=$T/dk
-mkdir -p "$D"
-export DOCKER_HOST=unix://$D/s DOCKER_CONFIG=$D/client
 stop_all() {
-	local pid m
-	if [ -f "$D/pid" ] && pid=$(cat "$D/pid") && kill -0 "$pid" 2>/dev/null; then
-		kill "$pid"
-		for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-		kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-	fi
-	for m in $(awk -v s="$T/" 'index($2, s) == 1 {print $2}' /proc/mounts | sort -r); do
-		umount -l "$m"
-	done
+	stop_dockerd
 	_reg_cleanup
 }
 trap stop_all EXIT
@@ -60,17 +48,7 @@ ck "... and libarchive.so.13, likewise" \
 	grep -q ' /lib/x86_64-linux-gnu/libarchive.so.13$' "$T/du"
 p save --format docker -o "$T/plate.tar" plate:local >/dev/null
 
-echo '{}' >"$D/daemon.json"
-setsid dockerd --config-file "$D/daemon.json" --data-root "$D/data" --exec-root "$D/x" \
-	--pidfile "$D/pid" -H "$DOCKER_HOST" --iptables=false --ip6tables=false --bridge=none \
-	--storage-driver vfs --log-level warn >"$D/log" 2>&1 </dev/null &
-dpid=$!
-for _ in $(seq 1 300); do
-	$DOCKER version >/dev/null 2>&1 && break
-	kill -0 "$dpid" 2>/dev/null || break
-	sleep 0.1
-done
-$DOCKER version >/dev/null 2>&1 || { diag "dockerd did not start:" "$(tail -20 "$D/log")"; exit 1; }
+start_dockerd vfs || { diag "dockerd did not start:" "$(tail -20 "$DOCKERD_DIR/log")"; exit 1; }
 $DOCKER load -i "$T/plate.tar" >/dev/null
 ck "plate's image loads into dockerd" test $? = 0
 

@@ -523,20 +523,19 @@ static int get_platform_manifest(struct registry_client *c, const struct oci_ref
 	if (t == NULL || t->kind != OCI_KIND_MANIFEST)
 		return plate_err_new(err, ENOTSUP, "'%s' in the index is not an image manifest",
 				     d->digest);
+	/* The store reads a child by the media type its index gives (walk, resolve, push). */
+	if (strcmp(m->media_type, d->media_type) != 0)
+		return plate_err_new(err, EINVAL, "manifest '%s' is '%s', its index says '%s'",
+				     d->digest, m->media_type, d->media_type);
 	return 0;
 }
 
-/* Fetches ref's root document into m: an image manifest, or an index whose platforms
- * pull_index() fetches.  A Docker manifest list is resolved here to its one platform (its
- * manifests would be named through OCI twins, which an index of Docker manifests cannot
- * list), so it stays a single-platform pull. */
+/* Fetches ref's root document into m: an image manifest, or an index (OCI, or a Docker
+ * manifest list: the same shape) whose platforms pull_index() fetches. */
 static int get_root(struct registry_client *c, const struct oci_reference *ref,
-		    const struct oci_strings *platforms, struct registry_manifest *m,
-		    struct plate_error **err)
+		    struct registry_manifest *m, struct plate_error **err)
 {
 	const struct oci_media_type *t;
-	struct oci_index idx;
-	int r;
 
 	if (registry_get_manifest(c, ref, m, err) < 0)
 		return -1;
@@ -544,17 +543,14 @@ static int get_root(struct registry_client *c, const struct oci_reference *ref,
 	if (t == NULL || (t->kind != OCI_KIND_INDEX && t->kind != OCI_KIND_MANIFEST))
 		return plate_err_new(err, ENOTSUP, "manifest of media type '%s' is not supported",
 				     m->media_type);
-	if (t->kind == OCI_KIND_MANIFEST || strcmp(m->media_type, OCI_MEDIA_TYPE_INDEX) == 0)
-		return 0;
-	if (platforms->n > 1)
-		return plate_err_new(err, ENOTSUP,
-				     "a Docker manifest list is pulled one platform at a time");
-	if (oci_index_parse(m->data, m->len, 0, &idx, err) < 0)
-		return -1;
-	registry_manifest_release(m);
-	r = get_platform_manifest(c, ref, &idx, platforms->v[0], m, err);
-	oci_index_release(&idx);
-	return r;
+	return 0;
+}
+
+static bool is_index_type(const char *media_type)
+{
+	const struct oci_media_type *t = oci_media_type_lookup(media_type);
+
+	return t != NULL && t->kind == OCI_KIND_INDEX;
 }
 
 /* 0 (pinned) when the store has the blob, 1 when it must be fetched. */
@@ -689,7 +685,7 @@ static void stored_root(struct store *s, const char *name, char out[DIGEST_STRIN
 
 	out[0] = '\0';
 	if (name != NULL && store_image_resolve(s, name, NULL, &img, &ignored) == 0 &&
-	    strcmp(img->root.media_type, OCI_MEDIA_TYPE_INDEX) == 0)
+	    is_index_type(img->root.media_type))
 		snprintf(out, DIGEST_STRING_LEN + 1, "%s", img->root.digest);
 	store_image_free(img);
 }
@@ -754,12 +750,11 @@ int transfer_pull(const struct transfer_options *o, const char *reference,
 	pthread_cond_init(&p.q_cond, NULL);
 	transfer_registry_options(o, &p.reg);
 	if (oci_platforms_parse(o->platform ? o->platform : "linux/amd64", &platforms, err) < 0 ||
-	    registry_client_new(&p.reg, &c, err) < 0 ||
-	    get_root(c, &ref, &platforms, &rm, err) < 0) {
+	    registry_client_new(&p.reg, &c, err) < 0 || get_root(c, &ref, &rm, err) < 0) {
 		plate_err_wrap(err, "pull '%s'", reference);
 		goto out;
 	}
-	is_index = strcmp(rm.media_type, OCI_MEDIA_TYPE_INDEX) == 0;
+	is_index = is_index_type(rm.media_type);
 	if (is_index)
 		stored_root(o->store, res.name, before);
 	if (store_txn_begin(o->store, &p.txn, err) < 0 ||

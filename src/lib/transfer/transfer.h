@@ -7,9 +7,10 @@
  *
  * Pull
  *   transfer_pull() resolves a reference, fetches its manifest (OCI or Docker schema2).  An
- *   OCI index is kept as the image's root with the image of each platform of
- *   options.platform (a comma list): a partial index, to which a later pull of another
- *   platform adds; a Docker manifest list is resolved to the manifest of its one platform.
+ *   index (OCI, or a Docker manifest list) is kept as the image's root with the image of
+ *   each platform of options.platform (a comma list): a partial index, to which a later
+ *   pull of another platform adds.  A manifest the index lists must have the media type
+ *   its entry gives.
  *   The root's bytes are stored verbatim, so the image in the store has the source's digest.  Blobs the
  *   store already holds are not fetched; the missing layers are downloaded by up to
  *   options.jobs threads (one registry client each); each layer is extracted into its
