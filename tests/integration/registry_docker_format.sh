@@ -61,8 +61,11 @@ skopeo copy -q "oci-archive:$T/saved.tar" "dir:$T/saved-dir" 2>"$T/copy.err"
 tap_check "skopeo copies the image out of it" test -s "$T/saved-dir/manifest.json"
 sed 's/^/# /' "$T/copy.err" | head -3
 if command -v podman >/dev/null; then
-	podman --root "$T/podman" --runroot "$T/podman-run" load -q -i "$T/saved.tar" >"$T/podman.out" 2>&1
+	# podman refuses a runroot longer than 50 characters, as $T often is.
+	PR=$(mktemp -d /tmp/podman-run.XXXXXX)
+	podman --root "$T/podman" --runroot "$PR" load -q -i "$T/saved.tar" >"$T/podman.out" 2>&1
 	tap_check "podman loads the saved OCI archive" test $? = 0
+	rm -rf "$PR"
 fi
 p pull -q "$R/sk/docker@$SK" >"$T/bydigest" 2>&1
 tap_check "pull by the Docker manifest's digest" grep -qx "$SK" "$T/bydigest"

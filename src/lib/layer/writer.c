@@ -138,12 +138,16 @@ int layer_writer_new(int out_fd, const struct layer_writer_options *opts, struct
 	if (w->compressor->stage_new(&params, &comp, err) < 0)
 		goto fail;
 	w->diff_stage->next = comp;
-	if ((w->digest_stage = layer_stage_digest_new(err)) == NULL)
-		goto fail;
-	comp->next = w->digest_stage;
+	/* Uncompressed, the stored bytes are the tar: its digest is the diffID. */
+	if (strcmp(w->compressor->name, "none") != 0) {
+		if ((w->digest_stage = layer_stage_digest_new(err)) == NULL)
+			goto fail;
+		comp->next = w->digest_stage;
+		comp = w->digest_stage;
+	}
 	if ((fd_stage = layer_stage_fd_new(out_fd, err)) == NULL)
 		goto fail;
-	w->digest_stage->next = fd_stage;
+	comp->next = fd_stage;
 	if (layer_chain_open(w->chain, err) < 0)
 		goto fail;
 
@@ -519,8 +523,13 @@ int layer_writer_finish(struct layer_writer *w, struct layer_result *result,
 	memset(result, 0, sizeof(*result));
 	layer_stage_digest_result(w->diff_stage, result->diff_id, &bytes);
 	result->uncompressed_size = bytes;
-	layer_stage_digest_result(w->digest_stage, result->digest, &bytes);
-	result->size = bytes;
+	if (w->digest_stage != NULL) {
+		layer_stage_digest_result(w->digest_stage, result->digest, &bytes);
+		result->size = bytes;
+	} else {
+		memcpy(result->digest, result->diff_id, sizeof(result->digest));
+		result->size = result->uncompressed_size;
+	}
 	result->entries = w->entries;
 	result->compression = w->compressor->name;
 	w->state = WRITER_CLOSED;
