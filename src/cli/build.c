@@ -287,6 +287,22 @@ static int parse_pull(struct cli_ctx *ctx, const char *v, enum engine_pull_polic
 	return 0;
 }
 
+/* BuildKit's names: "uncompressed" is the store's own default. */
+static int parse_compression(struct cli_ctx *ctx, const char *v, struct engine_options *eo,
+			     struct plate_error **err)
+{
+	if (strcmp(v, "uncompressed") == 0)
+		eo->layer_compression = "none";
+	else if (strcmp(v, "gzip") == 0 || strcmp(v, "zstd") == 0)
+		eo->layer_compression = strcmp(v, "gzip") == 0 ? "gzip" : "zstd";
+	else
+		return cli_usage_error(ctx, err,
+				       "--output: compression must be uncompressed, gzip or zstd, "
+				       "not '%s'",
+				       v);
+	return 0;
+}
+
 /* "type=oci,dest=x.tar", "type=local,dest=dir", or a bare "dir" (type=local). */
 static int parse_output(struct cli_ctx *ctx, const char *spec, struct engine_options *eo,
 			char **dest, struct build_cli *o, struct plate_error **err)
@@ -318,6 +334,9 @@ static int parse_output(struct cli_ctx *ctx, const char *spec, struct engine_opt
 				return -1;
 		} else if (strcmp(kv, "push") == 0) {
 			o->push = o->push || strcmp(eq, "true") == 0;
+		} else if (strcmp(kv, "compression") == 0) {
+			if (parse_compression(ctx, eq, eo, err) < 0)
+				return -1;
 		} else {
 			return cli_usage_error(ctx, err, "--output: unknown key '%s'", kv);
 		}

@@ -67,8 +67,9 @@ static const struct cli_help_option build_options[] = {
 	{ 0, "no-cache", NULL, false, "run every step, reusing nothing from the build cache" },
 	{ 0, "progress", "MODE", false, "auto, tty, plain, json or quiet (default auto)" },
 	{ 'q', "quiet", NULL, false, "print only the image ID, on standard output" },
-	{ 'o', "output", "type=TYPE[,dest=PATH]", false,
-	  "also write the image out: oci, docker, local, image or registry" },
+	{ 'o', "output", "type=TYPE[,dest=PATH][,compression=C]", false,
+	  "also write the image out: oci, docker, local, image or registry; C: uncompressed "
+	  "(default: a push compresses with gzip), gzip or zstd" },
 	{ 0, "iidfile", "FILE", false, "write the image ID to FILE" },
 	{ 0, "label", "KEY=VALUE", false, "add a label to the image (repeatable)" },
 	{ 0, "network", "MODE", false, "RUN's network: default, none or host" },

@@ -84,7 +84,7 @@ layer_files() {
 		for d in $(jq -r '.manifests[0].digest' "$layout/index.json" | cut -d: -f2); do
 			jq -r '.layers[].digest' "$layout/blobs/sha256/$d" | cut -d: -f2
 		done | while read -r l; do
-			tar -tzf "$layout/blobs/sha256/$l"
+			tar -tf "$layout/blobs/sha256/$l"
 		done
 }
 

@@ -111,7 +111,7 @@ for arch in amd64 arm64; do
 	ck "... its config says $arch" test "$(jq -r .architecture "$T/pulled-$arch/blobs/sha256/$cfg")" = $arch
 	mkdir -p "$T/fs-$arch"
 	for l in $(jq -r '.layers[].digest' "$T/pulled-$arch/blobs/sha256/$m" | cut -d: -f2); do
-		tar -C "$T/fs-$arch" -xzf "$T/pulled-$arch/blobs/sha256/$l"
+		tar -C "$T/fs-$arch" -xf "$T/pulled-$arch/blobs/sha256/$l"
 	done
 done
 ck "the amd64 binary is an x86-64 ELF" test "$(elf_machine "$T/fs-amd64/app/plate-demo")" = 62

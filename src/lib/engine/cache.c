@@ -9,8 +9,9 @@
  *
  * A step's diff (the overlay upper directory) is hashed as the tar the layer writer
  * produces, uncompressed, which gives its diffID.  The directory itself becomes the
- * snapshot; the compressed blob is only written when an image containing the layer is
- * stored, from the snapshot, and must give the same diffID.
+ * snapshot; the blob (uncompressed unless the build asks for a compression) is only
+ * written when an image containing the layer is stored, from the snapshot, and must give
+ * the same diffID.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -311,7 +312,8 @@ out:
 
 int eng_layer_blob(struct engine *e, struct eng_layer *l, struct plate_error **err)
 {
-	struct layer_writer_options wo = { .compression = "gzip", .epoch = e->o.epoch };
+	const char *compression = e->o.layer_compression ? e->o.layer_compression : "none";
+	struct layer_writer_options wo = { .compression = compression, .epoch = e->o.epoch };
 	struct store_blob_writer *bw = NULL;
 	struct layer_writer *w = NULL;
 	struct layer_result res;
@@ -323,7 +325,8 @@ int eng_layer_blob(struct engine *e, struct eng_layer *l, struct plate_error **e
 	/* A layer from a shared cache: its blob comes from there, with its files. */
 	if (eng_layer_fetch(e, l, err) < 0)
 		return -1;
-	if (l->blob != NULL)
+	if (l->blob != NULL && !(strcmp(compression, "none") != 0 && l->media_type != NULL &&
+				 strcmp(l->media_type, layer_compression_media_type("none")) == 0))
 		return 0;
 	dirfd = open(l->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
@@ -340,8 +343,10 @@ int eng_layer_blob(struct engine *e, struct eng_layer *l, struct plate_error **e
 			      l->diff_id, res.diff_id);
 		goto out;
 	}
+	free(l->blob);
+	free(l->media_type);
 	l->blob = strdup(digest);
-	l->media_type = strdup(layer_compression_media_type("gzip"));
+	l->media_type = strdup(layer_compression_media_type(compression));
 	l->size = size;
 	if (l->blob == NULL || l->media_type == NULL) {
 		plate_err_new(err, ENOMEM, "out of memory");

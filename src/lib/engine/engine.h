@@ -215,6 +215,10 @@ struct engine_options {
 	const char *resolv_conf; /* contents of /etc/resolv.conf in RUN; NULL: empty */
 	enum engine_output_type output;
 	const char *output_dest;
+	/* The blobs of the layers a build writes: "none" (NULL) keeps them uncompressed, as a
+	 * local image store does, and a push compresses them (store_image_outgoing); "gzip" or
+	 * "zstd" compress now.  A layer that already has a blob keeps it as it is. */
+	const char *layer_compression;
 	engine_progress_fn *progress;
 	void *progress_data;
 	enum engine_pull_policy pull;

@@ -278,6 +278,13 @@ int layer_writer_finish(struct layer_writer *w, struct layer_result *result,
  * already written to out_fd are the caller's to discard). */
 void layer_writer_free(struct layer_writer *w);
 
+/* Compresses the uncompressed tar read from in_fd to out_fd with opts->compression and
+ * opts->level (threads as the writer's; the epoch is unused): the same bytes the writer
+ * makes from the layer's tree.  result gets the tar's diffID, the compressed digest and
+ * both sizes; entries stays 0. */
+int layer_compress_tar(int in_fd, int out_fd, const struct layer_writer_options *opts,
+		       struct layer_result *result, struct plate_error **err);
+
 /* ---- reader ------------------------------------------------------------------------- */
 
 struct layer_reader;

@@ -60,6 +60,9 @@
 /* On an index.json entry: "REPOSITORY@DIGEST", the manifest digest a registry gave for the
  * image when it was pulled (docker's RepoDigests). */
 #define STORE_ANNOTATION_REPO_DIGEST "dev.plate.repo-digest"
+/* On a referrer entry: the image it names as subject in another form, the one a push
+ * sends ("gzip": its uncompressed layers compressed; store_image_compress()). */
+#define STORE_ANNOTATION_FORM "dev.plate.form"
 
 struct store;
 struct store_txn;
@@ -118,6 +121,21 @@ int store_image_referrers(struct store *s, const struct store_image *img, store_
  * *out set, 1 when img has none. */
 int store_image_original(struct store *s, const struct store_image *img, struct oci_descriptor *out,
 			 struct plate_error **err);
+/* Makes the compressed form of the image name (and platform) a push sends, when its
+ * manifest (or a manifest of its index) has uncompressed layers and it has none yet: every
+ * uncompressed layer compressed with gzip, once per diffID across the store, in one
+ * transaction.  Takes the store's locks itself: call it holding none. */
+int store_image_compress(struct store *s, const char *name, const char *platform,
+			 struct plate_error **err);
+/* img's compressed form: 0 and *out set, 1 when it has none (nothing to compress, or
+ * store_image_compress() not called). */
+int store_image_outgoing(struct store *s, const struct store_image *img, struct oci_descriptor *out,
+			 struct plate_error **err);
+/* The manifest of the compressed index form that stands at child's place in index root:
+ * 0 and *out set (child itself when that platform needed nothing), -1 with *err. */
+int store_outgoing_child(struct store *s, const struct oci_descriptor *root,
+			 const struct oci_descriptor *form, const struct oci_descriptor *child,
+			 struct oci_descriptor *out, struct plate_error **err);
 void store_image_free(struct store_image *img);
 /* The bytes of img's regular files, layer by layer (a file a later layer replaces counts
  * twice), from the snapshot indexes: docker's SIZE, the image as unpacked. */

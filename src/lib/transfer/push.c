@@ -251,7 +251,7 @@ int transfer_push(const struct transfer_options *o, const char *name, const char
 {
 	struct transfer_result res = { 0 };
 	struct oci_reference dest = { 0 }, mount = { 0 };
-	struct oci_descriptor original = { 0 };
+	struct oci_descriptor original = { 0 }, child = { 0 };
 	const struct oci_descriptor *root;
 	struct store_image *img = NULL;
 	struct pusher p = { .o = o, .dest = &dest, .res = &res };
@@ -267,7 +267,9 @@ int transfer_push(const struct transfer_options *o, const char *name, const char
 		plate_err_new(err, ENOMEM, "out of memory");
 		goto out;
 	}
-	if (store_lock_shared(o->store, err) < 0)
+	/* Before the shared lock: compressing commits a transaction. */
+	if (store_image_compress(o->store, name, o->platform, err) < 0 ||
+	    store_lock_shared(o->store, err) < 0)
 		goto out;
 	locked = true;
 	transfer_registry_options(o, &p.reg);
@@ -280,13 +282,20 @@ int transfer_push(const struct transfer_options *o, const char *name, const char
 	/* A Docker manifest goes out as it came in (same digest), not as its OCI twin. */
 	if ((r = store_image_original(o->store, img, &original, err)) < 0)
 		goto out;
+	/* Uncompressed layers go out compressed (store_image_compress). */
+	if (r == 1 && (r = store_image_outgoing(o->store, img, &original, err)) < 0)
+		goto out;
 	root = r == 0 ? &original : &img->root;
 	t = oci_media_type_lookup(root->media_type);
 	/* --platform of a partial index: that platform alone, as a single-platform image. */
 	if (t != NULL && t->kind == OCI_KIND_INDEX && o->platform_given &&
-	    store_index_partial(o->store, root))
-		r = push_manifest(&p, &img->manifest_desc, &dest, res.digest, err);
-	else if (t != NULL && t->kind == OCI_KIND_INDEX)
+	    store_index_partial(o->store, root)) {
+		if (root == &img->root)
+			r = push_manifest(&p, &img->manifest_desc, &dest, res.digest, err);
+		else if ((r = store_outgoing_child(o->store, &img->root, root, &img->manifest_desc,
+						   &child, err)) == 0)
+			r = push_manifest(&p, &child, &dest, res.digest, err);
+	} else if (t != NULL && t->kind == OCI_KIND_INDEX)
 		r = push_index(&p, root, res.digest, err);
 	else
 		r = push_manifest(&p, root, &dest, res.digest, err);
@@ -305,6 +314,7 @@ out:
 	oci_reference_release(&mount);
 	oci_reference_release(&dest);
 	oci_descriptor_release(&original);
+	oci_descriptor_release(&child);
 	transfer_result_release(&res);
 	return r;
 }
