@@ -207,8 +207,11 @@ rc=$?
 ck "push as the user" test "$rc" = 0
 p pull "127.0.0.1:$REG_PORT/rl/img:v1" >"$T/out" 2>&1
 rc=$?
-ck "pull as root: the manifest root built" sh -c \
-	"[ $rc = 0 ] && [ \"\$('$PLATE' --root '$R' inspect 127.0.0.1:$REG_PORT/rl/img:v1 | jq -r '.[0].Descriptor.digest')\" = '$ref_digest' ]"
+# Stored uncompressed, both builds go out as their compressed form: root's push of its
+# own build sends the manifest the user's push sent.
+root_pushed=$(p push ref "127.0.0.1:$REG_PORT/rl/ref:v1" 2>/dev/null)
+ck "pull as root: the manifest root's build pushes" sh -c \
+	"[ $rc = 0 ] && [ -n '$root_pushed' ] && [ \"\$('$PLATE' --root '$R' inspect 127.0.0.1:$REG_PORT/rl/img:v1 | jq -r '.[0].Descriptor.digest')\" = '$root_pushed' ]"
 as "$U" "$UPLATE" fsck >"$T/out" 2>&1
 rc=$?
 ck "fsck of the user's store" test "$rc" = 0

@@ -71,6 +71,19 @@ tap_check "a second push compresses nothing (no new blob) and sends the same dig
 tap_check "images lists the image once" [ "$(grep -c '^app ' "$T/images")" = 1 ]
 
 cp -r "$T/ctx" "$T/ctx0"
+# A store that pulled the pushed image before pushing its own build of it: the form is the
+# pulled image's manifest, kept as a referrer beside the pulled name.
+"$PLATE" --root "$T/s3" build -q -t app "$T/ctx" >/dev/null 2>&1
+"$PLATE" --root "$T/s3" pull -q "$R/plain/app:v1" >/dev/null 2>&1
+"$PLATE" --root "$T/s3" push app "$R/plain/s3:v1" >"$T/p5" 2>/dev/null
+skopeo inspect --raw --tls-verify=false "docker://$R/plain/s3:v1" >"$T/remote3.json" 2>/dev/null
+tap_check "with the compressed form also pulled under a name, push still sends gzip layers" \
+	[ "$(jq -r '[.layers[].mediaType] | unique | join(" ")' "$T/remote3.json")" = "$GZ" ] && cmp -s "$T/p1" "$T/p5"
+"$PLATE" --root "$T/s3" rmi "$R/plain/app:v1" >/dev/null 2>&1
+"$PLATE" --root "$T/s3" push app "$R/plain/s3:v2" >"$T/p6" 2>/dev/null
+tap_check "... and after that name is removed" cmp -s "$T/p1" "$T/p6"
+tap_check "... fsck is clean" "$PLATE" --root "$T/s3" fsck
+
 # A second image sharing the first layer: only its own layer is compressed.
 seq 1 5 >"$T/ctx/more.txt"
 "$PLATE" --root "$S1" build -q -t app2 "$T/ctx" >/dev/null 2>&1

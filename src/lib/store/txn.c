@@ -770,6 +770,20 @@ static void drop_orphan_referrers(struct oci_index *idx)
 	}
 }
 
+static bool same_annotation(const struct oci_descriptor *a, const struct oci_descriptor *b,
+			    const char *key)
+{
+	const char *x = oci_map_get(&a->annotations, key), *y = oci_map_get(&b->annotations, key);
+
+	return x == y || (x != NULL && y != NULL && strcmp(x, y) == 0);
+}
+
+static bool same_referrer(const struct oci_descriptor *a, const struct oci_descriptor *b)
+{
+	return same_annotation(a, b, STORE_ANNOTATION_SUBJECT) &&
+	       same_annotation(a, b, STORE_ANNOTATION_FORM);
+}
+
 static int apply_op(struct oci_index *idx, const struct txn_op *op, struct plate_error **err)
 {
 	struct oci_descriptor *grown;
@@ -802,15 +816,24 @@ static int apply_op(struct oci_index *idx, const struct txn_op *op, struct plate
 		if (op->name != NULL) {
 			while ((i = find_entry(idx, op->name, NULL, 0)) >= 0)
 				drop_entry(idx, (size_t)i);
-			/* A name replaces the untagged entry of the same image. */
+			/* A name replaces the untagged entry of the same image (a referrer with
+			 * that digest, such as another image's compressed form, stays). */
 			for (size_t j = 0; j < idx->n_manifests;) {
 				const struct oci_descriptor *d = &idx->manifests[j];
 				if (strcmp(d->digest, op->desc.digest) == 0 &&
-				    oci_map_get(&d->annotations, OCI_ANNOTATION_REF_NAME) == NULL)
+				    oci_map_get(&d->annotations, OCI_ANNOTATION_REF_NAME) == NULL &&
+				    oci_map_get(&d->annotations, STORE_ANNOTATION_SUBJECT) == NULL)
 					drop_entry(idx, j);
 				else
 					j++;
 			}
+		} else if (oci_map_get(&op->desc.annotations, STORE_ANNOTATION_SUBJECT) != NULL) {
+			/* A referrer is kept once per subject, even when its document is also an
+			 * image of its own (an image's compressed form that was pulled too). */
+			for (size_t j = 0; j < idx->n_manifests; j++)
+				if (strcmp(idx->manifests[j].digest, op->desc.digest) == 0 &&
+				    same_referrer(&idx->manifests[j], &op->desc))
+					return 0;
 		} else if (find_entry(idx, NULL, op->desc.digest, 0) >= 0) {
 			return 0; /* already kept, named or not */
 		}
