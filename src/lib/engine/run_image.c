@@ -145,6 +145,7 @@ int engine_run(const struct engine_run_options *o, int *status, struct plate_err
 	spec.upperdir = upper;
 	spec.workdir = work;
 	spec.tmpdir = e->sandbox_tmp;
+	spec.seccomp_cache = e->seccomp_cache;
 	spec.argv = (const char *const *)argv.v;
 	spec.n_argv = argv.n;
 	spec.env = (const char *const *)env.v;
