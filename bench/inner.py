@@ -17,6 +17,42 @@
 import json, os, statistics, sys, time
 
 
+def sample(label, cmd):
+    """One run of cmd; its record, or None when it failed."""
+    r0, w0 = os.pipe()
+    r1, w1 = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r0)
+        os.close(r1)
+        os.dup2(w1, 1)
+        os.write(w0, str(time.time_ns()).encode())
+        try:
+            os.execvp(cmd[0], cmd)
+        finally:
+            os._exit(127)
+    os.close(w0)
+    os.close(w1)
+    t0 = int(os.read(r0, 64))
+    os.close(r0)
+    text = b""
+    while chunk := os.read(r1, 4096):
+        text += chunk
+    os.close(r1)
+    _, status, ru = os.wait4(pid, 0)
+    t_end = time.time_ns()
+    rc = os.waitstatus_to_exitcode(status)
+    try:
+        began = int(text.split()[-1])
+    except (ValueError, IndexError):
+        print(f"inner.py start: {label}: no clock in the output (status {rc}), again",
+              file=sys.stderr)
+        return None
+    return {"label": label, "start_ms": round((began - t0) / 1e6, 2),
+            "wall_ms": round((t_end - t0) / 1e6, 2),
+            "cpu_ms": round((ru.ru_utime + ru.ru_stime) * 1e3, 1), "rc": rc}
+
+
 def start(args):
     out, reps, rest = args[0], int(args[1]), args[2:]
     cmds, cur = [], []
@@ -31,36 +67,15 @@ def start(args):
     with open(out, "a") as f:
         for rep in range(reps):
             for label, cmd in cmds:
-                r0, w0 = os.pipe()
-                r1, w1 = os.pipe()
-                pid = os.fork()
-                if pid == 0:
-                    os.close(r0)
-                    os.close(r1)
-                    os.dup2(w1, 1)
-                    os.write(w0, str(time.time_ns()).encode())
-                    try:
-                        os.execvp(cmd[0], cmd)
-                    finally:
-                        os._exit(127)
-                os.close(w0)
-                os.close(w1)
-                t0 = int(os.read(r0, 64))
-                os.close(r0)
-                text = b""
-                while chunk := os.read(r1, 4096):
-                    text += chunk
-                os.close(r1)
-                _, status, ru = os.wait4(pid, 0)
-                t_end = time.time_ns()
-                rc = os.waitstatus_to_exitcode(status)
-                try:
-                    began = int(text.split()[-1])
-                except (ValueError, IndexError):
-                    sys.exit(f"inner.py start: {label}: no clock in the output ({rc}): {text[-200:]!r}")
-                rec = {"label": label, "start_ms": round((began - t0) / 1e6, 2),
-                       "wall_ms": round((t_end - t0) / 1e6, 2),
-                       "cpu_ms": round((ru.ru_utime + ru.ru_stime) * 1e3, 1), "rc": rc}
+                # docker's overlay2 fails a container start now and then on a loaded
+                # machine ("stat /probe: no such file"): such a sample is taken again.
+                for attempt in range(3):
+                    rec = sample(label, cmd)
+                    if rec is not None:
+                        break
+                else:
+                    sys.exit(f"inner.py start: {label} failed three times")
+                rec["retries"] = attempt
                 f.write(json.dumps(rec) + "\n")
             print(f"start latency: round {rep + 1}/{reps}", file=sys.stderr, flush=True)
 
