@@ -49,6 +49,9 @@
  *   exit N              exits with status N
  *   signal N            kills itself with signal N
  *   sleep N             sleeps N seconds (fractions allowed)
+ *   started             CLOCK_REALTIME in nanoseconds as read first thing in main(): when
+ *                       the process began running its own code (bench/bench_inner.sh's
+ *                       start latency of `plate run` and `docker run`)
  *
  * Exit status: that of the last command; 2 for usage errors, 1 when a command fails.
  */
@@ -79,6 +82,8 @@
 #include <unistd.h>
 
 extern char **environ;
+
+static struct timespec started;
 
 static int fail(const char *what, const char *arg)
 {
@@ -764,6 +769,11 @@ static int run(int argc, char **argv)
 		NEED(1);
 		return cmd_sleep(argv[1]);
 	}
+	if (strcmp(cmd, "started") == 0) {
+		NEED(0);
+		printf("%lld%09ld\n", (long long)started.tv_sec, started.tv_nsec);
+		return 0;
+	}
 	fprintf(stderr, "probe: unknown command '%s'\n", cmd);
 	return 2;
 #undef NEED
@@ -771,9 +781,11 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	const char *base = strrchr(argv[0], '/');
+	const char *base;
 	int status = 0;
 
+	clock_gettime(CLOCK_REALTIME, &started);
+	base = strrchr(argv[0], '/');
 	base = base != NULL ? base + 1 : argv[0];
 	if (strcmp(base, "probe") != 0) {
 		/* Called through a link named after the command. */

@@ -138,4 +138,46 @@ printf 'FROM base:test\nRUN rm /etc/passwd && mkfifo /etc/passwd\nUSER app\nRUN 
 build "$C" -f "$T/Dockerfile.fifopasswd" -t fifopasswd
 ck "... a FIFO there does not block: the user is unknown" \
 	bash -c "test $rc = 1 && grep -q 'unable to find user app' '$T/out'"
+# The compiled filter kept in the store ($R/seccomp.bpf): plate compiles it once per program
+# and libseccomp, later runs read it.  A file that is not this program's, damaged, or
+# writable by others is compiled again and replaced; the sandbox refuses the same things.
+F=$R/seccomp.bpf
+ck "the compiled filter is kept in the store, readable by its owner only" \
+	bash -c "test -f '$F' && test \"\$(stat -c %a '$F')\" = 600 && head -1 '$F' | grep -qx 'plate seccomp filter 1'"
+cp "$F" "$T/filter.good"
+ino=$(stat -c %i "$F")
+run_in seccomp >/dev/null
+ck "a later run reads it and leaves it alone" test "$(stat -c %i "$F")" = "$ino"
+hdr=$(head -4 "$T/filter.good" | wc -c)
+# One instruction, BPF_RET|BPF_K SECCOMP_RET_ALLOW: a filter that allows everything.
+printf '\x06\x00\x00\x00\x00\x00\xff\x7f' >"$T/allow-all"
+allow_sum=sha256:$(sha256sum "$T/allow-all" | cut -d' ' -f1)
+key=$(sed -n 2p "$T/filter.good")
+# forge KEYLINE DIGEST MODE: an allow-all filter under that header, in place of the cache.
+forge() {
+	{ printf 'plate seccomp filter 1\n%s\n%s\n\n' "$1" "$2"; cat "$T/allow-all"; } >"$F"
+	chmod "$3" "$F"
+}
+forge "$key" "$(sed -n 3p "$T/filter.good")" 600
+ck "a filter whose digest does not match is refused: no user namespace" \
+	test "$(run_in unshare)" = "probe: unshare 'CLONE_NEWUSER': Operation not permitted"
+ck "... and it is compiled again" cmp -s "$F" "$T/filter.good"
+forge "$(echo "$key" | sed 's/build-id \(.\)/build-id x\1/')" "$allow_sum" 600
+ck "a filter made by another program (its build ID) is refused" \
+	test "$(run_in unshare)" = "probe: unshare 'CLONE_NEWUSER': Operation not permitted"
+ck "... and it is compiled again" cmp -s "$F" "$T/filter.good"
+forge "$key" "$allow_sum" 620
+ck "a filter others could have written is refused" \
+	test "$(run_in unshare)" = "probe: unshare 'CLONE_NEWUSER': Operation not permitted"
+ck "... and it is compiled again" cmp -s "$F" "$T/filter.good"
+head -c "$((hdr + 80))" "$T/filter.good" >"$F"
+ck "a truncated filter is refused" test "$(run_in seccomp)/$(run_in syscall 165)" = "2/probe: syscall '165': Operation not permitted"
+ck "... and it is compiled again" cmp -s "$F" "$T/filter.good"
+# The store's owner is trusted with the filter as with the layers: the right key and digest
+# are all a file needs, which proves that runs use the file rather than compile.
+forge "$key" "$allow_sum" 600
+ck "a well-formed file is what the sandbox loads" test "$(run_in unshare)" = ok
+rm -f "$F"
+ck "a removed filter is compiled and kept again" \
+	bash -c "test \"\$('$PLATE' --root '$R' run --network none --user root secure /bin/probe unshare 2>&1)\" = \"probe: unshare 'CLONE_NEWUSER': Operation not permitted\" && cmp -s '$F' '$T/filter.good'"
 tap_done

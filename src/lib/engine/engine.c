@@ -277,7 +277,12 @@ int engine_new(const struct engine_options *opts, struct engine **out, struct pl
 	e->context_fd = -1;
 	if (e->o.dockerfile_name == NULL)
 		e->o.dockerfile_name = "Dockerfile";
+	if (asprintf(&e->seccomp_cache, "%s/seccomp.bpf", store_root(e->o.store)) < 0) {
+		free(e);
+		return plate_err_new(err, ENOMEM, "out of memory");
+	}
 	if (pipe2(e->cancel_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		free(e->seccomp_cache);
 		free(e);
 		return plate_err_new(err, errno, "cannot create a pipe");
 	}
@@ -331,6 +336,7 @@ void engine_free(struct engine *e)
 	free(e->empty_dir);
 	free(e->empty_dir2);
 	free(e->sandbox_tmp);
+	free(e->seccomp_cache);
 	plate_error_free(e->first_error);
 	eng_explain_release(e);
 	eng_shared_release(e);

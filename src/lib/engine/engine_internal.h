@@ -160,6 +160,7 @@ struct engine {
 	char *empty_dir; /* empty directories (bottom lowerdirs of views) */
 	char *empty_dir2;
 	char *sandbox_tmp;		  /* the sandbox's tmpdir */
+	char *seccomp_cache;		  /* $PLATE_ROOT/seccomp.bpf */
 	enum sandbox_isolation isolation; /* options' choice, or what detection found */
 	unsigned scratch_seq;
 	unsigned next_id;

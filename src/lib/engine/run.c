@@ -846,6 +846,7 @@ static int job_exec(struct run_job *j, struct plate_error **err)
 	sp->workdir = j->work;
 	sp->overlay_volatile = true; /* finish() syncs the store once */
 	sp->tmpdir = e->sandbox_tmp;
+	sp->seccomp_cache = e->seccomp_cache;
 	sp->mounts = j->smounts;
 	sp->n_mounts = j->n_smounts;
 	sp->argv = (const char *const *)j->cmd.argv.v;

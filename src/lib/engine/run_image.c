@@ -144,7 +144,11 @@ int engine_run(const struct engine_run_options *o, int *status, struct plate_err
 	spec.n_lowerdirs = n_lowers;
 	spec.upperdir = upper;
 	spec.workdir = work;
+	/* Nothing the command writes is kept: the unmount need not syncfs the store's
+	 * filesystem for an upper directory about to be deleted. */
+	spec.overlay_volatile = true;
 	spec.tmpdir = e->sandbox_tmp;
+	spec.seccomp_cache = e->seccomp_cache;
 	spec.argv = (const char *const *)argv.v;
 	spec.n_argv = argv.n;
 	spec.env = (const char *const *)env.v;

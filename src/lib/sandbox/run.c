@@ -457,7 +457,7 @@ static int prepare(struct run *r, struct plate_error **err)
 	}
 	if (prepare_mounts(r, err) < 0 || prepare_process(r, null_fd, err) < 0)
 		return -1;
-	if (!spec->insecure && sandbox_seccomp_filter(&r->seccomp, err) < 0)
+	if (!spec->insecure && sandbox_seccomp_filter(spec->seccomp_cache, &r->seccomp, err) < 0)
 		return -1;
 	return prepare_plan(r, err);
 }

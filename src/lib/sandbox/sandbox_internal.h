@@ -84,9 +84,12 @@ struct sandbox_bpf {
 };
 
 /* Docker's default filter for a process with Docker's default capabilities (seccomp.c),
- * built on the first call and shared, read-only, by every later one.  Returns 0 with *out,
+ * built on the first call and shared, read-only, by every later one.  cache (the first
+ * call's counts): a file where the compiled filter is read from when it was made by this
+ * very program and libseccomp, and written to otherwise; NULL: none.  Returns 0 with *out,
  * or -1 with *err. */
-int sandbox_seccomp_filter(const struct sandbox_bpf **out, struct plate_error **err);
+int sandbox_seccomp_filter(const char *cache, const struct sandbox_bpf **out,
+			   struct plate_error **err);
 
 struct sandbox_plan {
 	const struct sandbox_spec *spec;

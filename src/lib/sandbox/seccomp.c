@@ -11,9 +11,12 @@
  * request_key, bpf, perf_event_open, ...).  The same rules cover the architectures a
  * process of the native one can switch to: x86_64 with x86 and x32, aarch64 with arm.
  */
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <seccomp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +24,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/file.h"
+#include "base/output.h"
+#include "digest/digest.h"
 #include "sandbox/sandbox_internal.h"
 
 /* Allowed unconditionally, on every architecture that has them. */
@@ -290,29 +297,181 @@ static int build(struct sandbox_bpf *out, struct plate_error **err)
 	return 0;
 }
 
+/* ---- the compiled filter kept between processes ------------------------------------------
+ *
+ * A file in the store: the header "plate seccomp filter 1\nkey KEY\nsha256:HEX\n\n", then
+ * the instructions.  KEY names every input of the compilation: this program's GNU build
+ * ID (the rule tables and the code that applies them), the libseccomp it runs with, the
+ * kernel's seccomp API level as libseccomp sees it, and the native architecture.  A file
+ * whose key, length or digest differs, or that another user could have written, is
+ * compiled again and replaced. */
+
+#define CACHE_MAGIC "plate seccomp filter 1\n"
+#define CACHE_MAX (1024 + BPF_MAXINSNS * sizeof(struct sock_filter))
+
+struct build_id {
+	char hex[2 * 64 + 1];
+};
+
+/* dl_iterate_phdr() visits the program itself first: its PT_NOTE segments' build ID. */
+static int find_build_id(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct build_id *id = data;
+
+	for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr);
+		const char *end = p + ph->p_memsz;
+
+		if (ph->p_type != PT_NOTE)
+			continue;
+		while ((size_t)(end - p) >= sizeof(ElfW(Nhdr))) {
+			const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
+			size_t name = (n->n_namesz + 3) & ~(size_t)3,
+			       desc = (n->n_descsz + 3) & ~(size_t)3;
+			const unsigned char *d = (const unsigned char *)(p + sizeof(*n) + name);
+
+			if ((size_t)(end - p) - sizeof(*n) < name + desc)
+				break;
+			if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 &&
+			    memcmp(p + sizeof(*n), "GNU", 4) == 0 && n->n_descsz > 0 &&
+			    n->n_descsz <= 64) {
+				for (ElfW(Word) k = 0; k < n->n_descsz; k++)
+					snprintf(id->hex + 2 * k, 3, "%02x", d[k]);
+				return 1;
+			}
+			p += sizeof(*n) + name + desc;
+		}
+	}
+	return 1;
+}
+
+/* The cache key into key (size n); false when the program has no build ID to key on. */
+static bool cache_key(char *key, size_t n)
+{
+	struct build_id id = { .hex = "" };
+	const struct scmp_version *v = seccomp_version();
+
+	dl_iterate_phdr(find_build_id, &id);
+	if (id.hex[0] == '\0' || v == NULL)
+		return false;
+	snprintf(key, n, "build-id %s libseccomp %u.%u.%u api %u arch %u", id.hex, v->major,
+		 v->minor, v->micro, seccomp_api_get(), seccomp_arch_native());
+	return true;
+}
+
+/* The header a file of this key and these instructions starts with, into hdr. */
+static int cache_header(struct buf *hdr, const char *key, const struct sock_filter *insns,
+			size_t len, struct plate_error **err)
+{
+	char digest[DIGEST_STRING_LEN + 1];
+
+	if (digest_buffer(insns, len * sizeof(*insns), digest, err) < 0)
+		return -1;
+	if (buf_addf(hdr, CACHE_MAGIC "key %s\n%s\n\n", key, digest) < 0)
+		return plate_err_new(err, errno, "seccomp: out of memory");
+	return 0;
+}
+
+/* The filter from the cache file into *out: 0, or -1 when it is absent or not to be
+ * trusted (*err says why). */
+static int cache_load(const char *path, const char *key, struct sandbox_bpf *out,
+		      struct plate_error **err)
+{
+	_cleanup_close_ int fd = open(path, FILE_READ_OPEN_FLAGS | O_NOFOLLOW);
+	_cleanup_free_ char *data = NULL;
+	_cleanup_free_ struct sock_filter *insns = NULL;
+	_cleanup_buf_ struct buf hdr = BUF_INIT(1024);
+	const char *body;
+	struct stat st;
+	size_t len, n;
+
+	if (fd < 0)
+		return plate_err_new(err, errno, "cannot open '%s'", path);
+	if (fstat(fd, &st) < 0)
+		return plate_err_new(err, errno, "cannot stat '%s'", path);
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return plate_err_new(err, EPERM, "'%s' could have been written by another user",
+				     path);
+	if (file_read_fd(fd, path, 0, CACHE_MAX, &data, &len, err) < 0)
+		return -1;
+	body = memmem(data, len, "\n\n", 2);
+	if (body == NULL)
+		return plate_err_new(err, EINVAL, "'%s' has no header", path);
+	body += 2;
+	n = (len - (size_t)(body - data)) / sizeof(*insns);
+	if (n == 0 || n > BPF_MAXINSNS || (len - (size_t)(body - data)) % sizeof(*insns) != 0)
+		return plate_err_new(err, EINVAL, "'%s' holds no whole filter", path);
+	if ((insns = malloc(n * sizeof(*insns))) == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	memcpy(insns, body, n * sizeof(*insns));
+	if (cache_header(&hdr, key, insns, n, err) < 0)
+		return -1;
+	if (hdr.len != (size_t)(body - data) || memcmp(hdr.data, data, hdr.len) != 0)
+		return plate_err_new(err, EINVAL, "'%s' is for other inputs or damaged", path);
+	out->insns = steal_pointer(&insns);
+	out->len = (unsigned short)n;
+	return 0;
+}
+
+static int cache_save(const char *path, const char *key, const struct sandbox_bpf *bpf,
+		      struct plate_error **err)
+{
+	_cleanup_buf_ struct buf hdr = BUF_INIT(1024);
+	struct replace_file rf = REPLACE_FILE_INIT;
+
+	if (cache_header(&hdr, key, bpf->insns, bpf->len, err) < 0 ||
+	    replace_file_open(&rf, path, 0600, err) < 0)
+		return -1;
+	if (write_all(rf.fd, hdr.data, hdr.len) < 0 ||
+	    write_all(rf.fd, bpf->insns, bpf->len * sizeof(*bpf->insns)) < 0) {
+		replace_file_abort(&rf);
+		return plate_err_new(err, errno, "cannot write '%s'", path);
+	}
+	return replace_file_commit(&rf, err);
+}
+
 /* The filter is a constant of the program, but libseccomp takes about 20 ms to compute it:
- * too much to repeat for every RUN, so it is built once per process, on first use, and
- * never changes or is freed afterwards. */
+ * too much to repeat for every RUN or `plate run`.  It is built once per process, on first
+ * use, and never changes or is freed afterwards; with a cache file, once per program and
+ * libseccomp. */
 static struct {
-	pthread_once_t once;
+	pthread_mutex_t lock;
+	bool done;
 	struct sandbox_bpf bpf;
 	int errnum;
 	char message[256];
-} filter = { .once = PTHREAD_ONCE_INIT };
+} filter = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
-static void build_once(void)
+static void build_once(const char *cache)
 {
-	_cleanup_error_ struct plate_error *e = NULL;
+	_cleanup_error_ struct plate_error *e = NULL, *ignored = NULL;
+	char key[512];
+	bool keyed = cache != NULL && cache_key(key, sizeof(key));
 
+	if (keyed && cache_load(cache, key, &filter.bpf, &ignored) == 0)
+		return;
 	if (build(&filter.bpf, &e) < 0) {
 		filter.errnum = e->errno_value != 0 ? e->errno_value : EINVAL;
 		snprintf(filter.message, sizeof(filter.message), "%s", e->message);
+		return;
 	}
+	/* A store that cannot take the file (read-only, full) only costs the next process
+	 * the compilation. */
+	plate_error_free(steal_pointer(&ignored));
+	if (keyed)
+		cache_save(cache, key, &filter.bpf, &ignored);
 }
 
-int sandbox_seccomp_filter(const struct sandbox_bpf **out, struct plate_error **err)
+int sandbox_seccomp_filter(const char *cache, const struct sandbox_bpf **out,
+			   struct plate_error **err)
 {
-	pthread_once(&filter.once, build_once);
+	pthread_mutex_lock(&filter.lock);
+	if (!filter.done) {
+		build_once(cache);
+		filter.done = true;
+	}
+	pthread_mutex_unlock(&filter.lock);
 	if (filter.errnum != 0)
 		return plate_err_new(err, filter.errnum, "%s", filter.message);
 	*out = &filter.bpf;
