@@ -88,3 +88,11 @@ const char *sandbox_isolation_name(enum sandbox_isolation isolation)
 		return "unknown";
 	}
 }
+
+bool sandbox_isolation_userns(void)
+{
+	unsigned long ns = CLONE_NEWUSER | CLONE_NEWNS;
+
+	return try_in_child(ns | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS, nothing) == 0 &&
+	       try_in_child(ns, make_mounts_private) == 0;
+}
