@@ -756,16 +756,19 @@ static void release_output(struct held_output *h, bool write_out)
 
 /* Whether this rootless build can start outside the user namespace, on the chance that
  * the store holds all it needs: not when it surely needs the namespace (--no-cache, a
- * shared cache, an output or an SBOM made from the layers' files, --pull=always), reads
- * stdin (a second start could not read it again), pushes (a second push) or draws a live
- * display, which cannot be held back. */
+ * shared cache, an output or an SBOM made from the layers' files, --pull=always), reads a
+ * Dockerfile that is not a regular file (a pipe, -f - or /dev/stdin of one, cannot be read
+ * by a second start), pushes (a second push), builds several platforms (their engines'
+ * runs are not told apart) or draws a live display, which cannot be held back. */
 static bool may_start_outside(const struct build_cmd *c)
 {
 	const struct build_cli *o = &c->o;
+	struct stat st;
 
-	return !o->no_cache && o->n_cache_from == 0 && o->n_cache_to == 0 && !o->push &&
-	       !o->sbom && c->eo.output == ENGINE_OUTPUT_STORE && c->eo.pull != ENGINE_PULL_ALWAYS &&
-	       c->eo.dockerfile_path != NULL && (o->df.platform == NULL || strchr(o->df.platform, ',') == NULL) &&
+	return !o->no_cache && o->n_cache_from == 0 && o->n_cache_to == 0 && !o->push && !o->sbom &&
+	       c->eo.output == ENGINE_OUTPUT_STORE && c->eo.pull != ENGINE_PULL_ALWAYS &&
+	       stat(source.path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       (o->df.platform == NULL || strchr(o->df.platform, ',') == NULL) &&
 	       !cli_progress_is_tty(c->progress);
 }
 
@@ -796,6 +799,36 @@ static int exit_status(struct build_cmd *c, int rc, const struct build_result *r
 	return res->outcome == BUILD_CHECK_FAILED ? CLI_EXIT_CHECK : CLI_EXIT_OK;
 }
 
+/* The pipeline, cancellable by a signal.  Started outside the user namespace, its output is
+ * held until it is known whether it needs one: then it is dropped and
+ * ctx->userns_restart set. */
+static int run_pipeline(struct build_cmd *c, const struct build_options *bo, const char *epoch_from,
+			struct build_result *res, struct plate_error **err)
+{
+	struct held_output held;
+	struct build *b = NULL;
+	int rc;
+
+	if (build_new(bo, &b, err) < 0)
+		return -1;
+	if (c->eo.cached_only && hold_output(&held, err) < 0) {
+		build_free(b);
+		return -1;
+	}
+	announce_epoch(c, epoch_from);
+	running = b;
+	handle_signals(c, true);
+	rc = build_run(b, res, err);
+	handle_signals(c, false);
+	running = NULL;
+	build_free(b);
+	if (c->eo.cached_only) {
+		c->ctx->userns_restart = rc < 0 && res->needs_namespace && stop_signal == 0;
+		release_output(&held, !c->ctx->userns_restart);
+	}
+	return rc;
+}
+
 int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
 	_cleanup_(build_cmd_release) struct build_cmd c = { .ctx = ctx,
@@ -803,8 +836,6 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 							    .t0 = cli_now() };
 	struct build_options bo;
 	struct build_result res;
-	struct build *b = NULL;
-	struct held_output held;
 	char epoch_from[320];
 	size_t resolv_len;
 	int rc;
@@ -867,25 +898,8 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		.n_cache_to = c.o.n_cache_to,
 		.cache_mode = c.cache_mode,
 	};
-	if (build_new(&bo, &b, err) < 0)
+	if ((rc = run_pipeline(&c, &bo, epoch_from, &res, err)) < 0 && ctx->userns_restart)
 		return -1;
-	if (c.eo.cached_only && hold_output(&held, err) < 0) {
-		build_free(b);
-		return -1;
-	}
-	announce_epoch(&c, epoch_from);
-	running = b;
-	handle_signals(&c, true);
-	rc = build_run(b, &res, err);
-	handle_signals(&c, false);
-	running = NULL;
-	build_free(b);
-	if (c.eo.cached_only) {
-		ctx->userns_restart = rc < 0 && res.needs_namespace && stop_signal == 0;
-		release_output(&held, !ctx->userns_restart);
-		if (ctx->userns_restart)
-			return -1;
-	}
 	rc = exit_status(&c, rc, &res, err);
 	if (rc >= 0 && cli_progress_is_json(c.progress))
 		json_event(result_event(&c, &res.image));

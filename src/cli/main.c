@@ -271,6 +271,32 @@ static void report_unmapped(const struct plate_error *error)
 			(unsigned long long)u->n_uids - 1, (unsigned long long)u->n_gids - 1);
 }
 
+/* Runs the command argv[i] (cmd) as a normal user meets the user namespace: before it, or
+ * inside it (late, or started again there).  Returns the exit code. */
+static int run_command(struct cli_ctx *ctx, const struct cli_command *cmd, bool restarted,
+		       char **argv, int i, int argc)
+{
+	_cleanup_error_ struct plate_error *err = NULL;
+	bool user = cmd->userns == CMD_USER || geteuid() == 0;
+	int rc;
+
+	ctx->userns_late = !user && cmd->userns == CMD_USERNS_LATE && !restarted;
+	if (!user && !ctx->userns_late && enter_userns(ctx, &err) < 0)
+		rc = -1;
+	else
+		rc = cmd->handler(ctx, argc - i, argv + i, &err);
+	if (ctx->userns_restart) {
+		plate_error_free(steal_pointer(&err));
+		rc = restart_in_userns(argv, &err);
+	}
+	if (rc < 0) {
+		report_error(ctx, err);
+		report_unmapped(err);
+		rc = ctx->error_exit;
+	}
+	return rc;
+}
+
 /* Started with 0, 1 or 2 closed (a careless parent, a setuid wrapper), the first file
  * plate opens would take the number: an error message would then be written into a layer
  * or the store's index.  Those numbers are taken by /dev/null before anything is opened. */
@@ -357,24 +383,7 @@ int main(int argc, char **argv)
 			cli_help_print(&ctx, help, stdout);
 			return CLI_EXIT_OK;
 		}
-		rc = -1;
-		if (commands[c].userns != CMD_USER && geteuid() != 0) {
-			if (commands[c].userns == CMD_USERNS_LATE && !restarted)
-				ctx.userns_late = true;
-			else if (enter_userns(&ctx, &err) < 0)
-				rc = -1;
-		}
-		if (err == NULL)
-			rc = commands[c].handler(&ctx, argc - i, argv + i, &err);
-		if (ctx.userns_restart) {
-			plate_error_free(steal_pointer(&err));
-			rc = restart_in_userns(argv, &err);
-		}
-		if (rc < 0) {
-			report_error(&ctx, err);
-			report_unmapped(err);
-			rc = ctx.error_exit;
-		}
+		rc = run_command(&ctx, &commands[c], restarted, argv, i, argc);
 		free(userns.root);
 		return rc;
 	}
