@@ -122,12 +122,13 @@ ck "the same image id" cmp -s "$T/ref.iid" "$H/$U/iid"
 # no user namespace and so no newuidmap/newgidmap; a build that misses starts again in the
 # namespace, prints its steps once and still builds root's image.  strace runs as root above
 # setpriv, so that newuidmap stays setuid under it; FILE gets every execve that worked.
+# LeakSanitizer cannot run under ptrace: off there (an ASan build).
 traced() {
 	local out=$1
 	shift
 	(cd "$H/$U" && strace -f -qq -z -e trace=execve -o "$out" setpriv --reuid "$U" \
 		--regid "$(id -g "$U")" --clear-groups env -i PATH=/usr/bin:/bin HOME="$H/$U" \
-		XDG_DATA_HOME="$H/$U/data" "$@")
+		XDG_DATA_HOME="$H/$U/data" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$@")
 }
 # execs FILE PROGRAM: how many times PROGRAM (a path's last part) was executed; restarts
 # FILE: how many times plate started itself again (/proc/self/exe, plate's own argv[0]).
