@@ -44,6 +44,7 @@
 #include "cli.h"
 #include "dockerfile/dockerfile.h"
 #include "engine/engine.h"
+#include "sandbox/sandbox.h"
 
 #include <jansson.h>
 
@@ -759,7 +760,9 @@ static void release_output(struct held_output *h, bool write_out)
  * shared cache, an output or an SBOM made from the layers' files, --pull=always), reads a
  * Dockerfile that is not a regular file (a pipe, -f - or /dev/stdin of one, cannot be read
  * by a second start), pushes (a second push), builds several platforms (their engines'
- * runs are not told apart) or draws a live display, which cannot be held back. */
+ * runs are not told apart) or draws a live display, which cannot be held back; nor where
+ * no user namespace can be made (in a container, say): entering says why, before the
+ * store is touched. */
 static bool may_start_outside(const struct build_cmd *c)
 {
 	const struct build_cli *o = &c->o;
@@ -769,7 +772,7 @@ static bool may_start_outside(const struct build_cmd *c)
 	       c->eo.output == ENGINE_OUTPUT_STORE && c->eo.pull != ENGINE_PULL_ALWAYS &&
 	       stat(source.path, &st) == 0 && S_ISREG(st.st_mode) &&
 	       (o->df.platform == NULL || strchr(o->df.platform, ',') == NULL) &&
-	       !cli_progress_is_tty(c->progress);
+	       !cli_progress_is_tty(c->progress) && sandbox_isolation_userns();
 }
 
 /* The exit status of a build: errors in the Dockerfile's checks or planning exit 2,
