@@ -91,8 +91,8 @@ const char *sandbox_isolation_name(enum sandbox_isolation isolation)
 
 bool sandbox_isolation_userns(void)
 {
-	unsigned long ns = CLONE_NEWUSER | CLONE_NEWNS;
-
-	return try_in_child(ns | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS, nothing) == 0 &&
-	       try_in_child(ns, make_mounts_private) == 0;
+	/* One child for both questions, in a user namespace of its own. */
+	return try_in_child(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+				    CLONE_NEWUTS,
+			    make_mounts_private) == 0;
 }
