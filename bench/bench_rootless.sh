@@ -146,7 +146,7 @@ for v in "${variants[@]}"; do
 done
 awk -v w="$(m rootless.wrap)" -v wr="$(m root.wrap)" -v n="$(m rootless.noop)" -v nr="$(m root.noop)" 'BEGIN {
 	printf "plate version through the same chain (no store, no namespace): root %.3f s, rootless %.3f s\n", wr, w
-	printf "no-op, rootless - root: %+.3f s (the user namespace: newuidmap and newgidmap)\n", n - nr
+	printf "no-op, rootless - root: %+.3f s (a build the cache answers enters no user namespace)\n", n - nr
 }'
 [ "$d_root" = "$d_rl" ] || echo "the digests differ: rootless does not build root's image"
 awk -v c="$(m rootless.cold)" -v cr="$(m root.cold)" -v n="$(m rootless.noop)" -v nr="$(m root.noop)" \

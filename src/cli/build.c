@@ -32,16 +32,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/buf.h"
 #include "base/cleanup.h"
+#include "base/output.h"
 #include "build/build.h"
 #include "finding/finding.h"
 #include "cli.h"
 #include "dockerfile/dockerfile.h"
 #include "engine/engine.h"
+#include "sandbox/sandbox.h"
 
 #include <jansson.h>
 
@@ -719,6 +722,78 @@ static int on_event(void *data, const struct build_event *ev, struct plate_error
 	}
 }
 
+/* Rootless, outside the user namespace: what the build prints (stdout and stderr) is held
+ * in memory until it is known whether the build needs the namespace.  Then it is either
+ * written out, or dropped and the build starts again inside, which prints it all. */
+struct held_output {
+	int saved[2]; /* the real stdout and stderr */
+	int mem[2];
+};
+
+static int hold_output(struct held_output *h, struct plate_error **err)
+{
+	*h = (struct held_output){ .saved = { -1, -1 }, .mem = { -1, -1 } };
+	fflush(stdout);
+	fflush(stderr);
+	for (int i = 0; i < 2; i++) {
+		h->saved[i] = fcntl(i + 1, F_DUPFD_CLOEXEC, 3);
+		h->mem[i] = memfd_create("plate-held-output", MFD_CLOEXEC);
+		if (h->saved[i] < 0 || h->mem[i] < 0 || dup2(h->mem[i], i + 1) < 0) {
+			int e = errno;
+			for (int k = 0; k <= i; k++) {
+				if (h->saved[k] >= 0)
+					dup2(h->saved[k], k + 1);
+				close(h->saved[k]);
+				close(h->mem[k]);
+			}
+			return plate_err_new(err, e, "cannot hold the build's output");
+		}
+	}
+	return 0;
+}
+
+/* The real stdout and stderr back; what was held written to them (stderr first: stdout
+ * only carries the image ID of -q, printed last), unless dropped. */
+static void release_output(struct held_output *h, bool write_out)
+{
+	char chunk[8192];
+
+	fflush(stdout);
+	fflush(stderr);
+	for (int k = 2; k >= 1; k--) {
+		int i = k - 1;
+		ssize_t n;
+
+		dup2(h->saved[i], k);
+		close(h->saved[i]);
+		if (write_out && lseek(h->mem[i], 0, SEEK_SET) == 0)
+			while ((n = read(h->mem[i], chunk, sizeof(chunk))) > 0)
+				if (write_all(k, chunk, (size_t)n) < 0)
+					break;
+		close(h->mem[i]);
+	}
+}
+
+/* Whether this rootless build can start outside the user namespace, on the chance that
+ * the store holds all it needs: not when it surely needs the namespace (--no-cache, a
+ * shared cache, an output or an SBOM made from the layers' files, --pull=always), reads a
+ * Dockerfile that is not a regular file (a pipe, -f - or /dev/stdin of one, cannot be read
+ * by a second start), pushes (a second push), builds several platforms (their engines'
+ * runs are not told apart) or draws a live display, which cannot be held back; nor where
+ * no user namespace can be made (in a container, say): entering says why, before the
+ * store is touched. */
+static bool may_start_outside(const struct build_cmd *c)
+{
+	const struct build_cli *o = &c->o;
+	struct stat st;
+
+	return !o->no_cache && o->n_cache_from == 0 && o->n_cache_to == 0 && !o->push && !o->sbom &&
+	       c->eo.output == ENGINE_OUTPUT_STORE && c->eo.pull != ENGINE_PULL_ALWAYS &&
+	       stat(source.path, &st) == 0 && S_ISREG(st.st_mode) &&
+	       (o->df.platform == NULL || strchr(o->df.platform, ',') == NULL) &&
+	       !cli_progress_is_tty(c->progress) && sandbox_isolation_userns();
+}
+
 /* The exit status of a build: errors in the Dockerfile's checks or planning exit 2,
  * findings that fail the build 3, a build stopped by a signal 128 + the signal. */
 static int exit_status(struct build_cmd *c, int rc, const struct build_result *res,
@@ -746,6 +821,36 @@ static int exit_status(struct build_cmd *c, int rc, const struct build_result *r
 	return res->outcome == BUILD_CHECK_FAILED ? CLI_EXIT_CHECK : CLI_EXIT_OK;
 }
 
+/* The pipeline, cancellable by a signal.  Started outside the user namespace, its output is
+ * held until it is known whether it needs one: then it is dropped and
+ * ctx->userns_restart set. */
+static int run_pipeline(struct build_cmd *c, const struct build_options *bo, const char *epoch_from,
+			struct build_result *res, struct plate_error **err)
+{
+	struct held_output held;
+	struct build *b = NULL;
+	int rc;
+
+	if (build_new(bo, &b, err) < 0)
+		return -1;
+	if (c->eo.cached_only && hold_output(&held, err) < 0) {
+		build_free(b);
+		return -1;
+	}
+	announce_epoch(c, epoch_from);
+	running = b;
+	handle_signals(c, true);
+	rc = build_run(b, res, err);
+	handle_signals(c, false);
+	running = NULL;
+	build_free(b);
+	if (c->eo.cached_only) {
+		c->ctx->userns_restart = rc < 0 && res->needs_namespace && stop_signal == 0;
+		release_output(&held, !c->ctx->userns_restart);
+	}
+	return rc;
+}
+
 int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err)
 {
 	_cleanup_(build_cmd_release) struct build_cmd c = { .ctx = ctx,
@@ -753,7 +858,6 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 							    .t0 = cli_now() };
 	struct build_options bo;
 	struct build_result res;
-	struct build *b = NULL;
 	char epoch_from[320];
 	size_t resolv_len;
 	int rc;
@@ -766,6 +870,12 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		return -1;
 	if (c.o.check)
 		return check_only(&c, err);
+	if (ctx->userns_late) {
+		if (may_start_outside(&c))
+			c.eo.cached_only = true;
+		else if (ctx->enter_userns(ctx, err) < 0)
+			return -1;
+	}
 	/* RUN gets the host's resolver configuration, its nameservers adapted by the sandbox to
 	 * the default network's DNS forwarder. */
 	{
@@ -810,15 +920,8 @@ int cli_cmd_build(struct cli_ctx *ctx, int argc, char **argv, struct plate_error
 		.n_cache_to = c.o.n_cache_to,
 		.cache_mode = c.cache_mode,
 	};
-	if (build_new(&bo, &b, err) < 0)
+	if ((rc = run_pipeline(&c, &bo, epoch_from, &res, err)) < 0 && ctx->userns_restart)
 		return -1;
-	announce_epoch(&c, epoch_from);
-	running = b;
-	handle_signals(&c, true);
-	rc = build_run(b, &res, err);
-	handle_signals(&c, false);
-	running = NULL;
-	build_free(b);
 	rc = exit_status(&c, rc, &res, err);
 	if (rc >= 0 && cli_progress_is_json(c.progress))
 		json_event(result_event(&c, &res.image));

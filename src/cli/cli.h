@@ -47,6 +47,14 @@ struct cli_ctx {
 	struct layer_limits limits;
 	/* main's command table, for help: the names, NULL-terminated */
 	const char *const *commands;
+	/* Rootless, for a command that enters the user namespace only when it needs it
+	 * (docs/internals/rootless.md, "Entering late"): set while the process is outside it.
+	 * enter_userns() enters (while the process has one thread); a command that found out
+	 * too late, with threads running, sets userns_restart instead and main runs it again
+	 * from the start inside the namespace. */
+	bool userns_late;
+	bool userns_restart;
+	int (*enter_userns)(struct cli_ctx *ctx, struct plate_error **err);
 };
 
 /* The help of a command (help.c), the one text behind --help, `plate help`, the man pages
@@ -301,6 +309,8 @@ void cli_progress_finish(struct cli_progress *p, bool success);
 void cli_progress_note(struct cli_progress *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool cli_progress_is_json(const struct cli_progress *p);
+/* Whether it draws on a terminal (redrawn lines, a ticker). */
+bool cli_progress_is_tty(const struct cli_progress *p);
 void cli_progress_free(struct cli_progress *p);
 
 #endif

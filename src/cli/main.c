@@ -17,29 +17,37 @@
 #include "cli.h"
 #include "userns/userns.h"
 
+/* How a normal user's command meets the user namespace (rootless). */
+enum cmd_userns {
+	CMD_USER,	 /* runs as the user: no store, or only the store's own files, which
+			  * are the user's inside the namespace too */
+	CMD_USERNS,	 /* enters it first: it reads, writes or removes files owned by the
+			  * image's ids, or mounts */
+	CMD_USERNS_LATE, /* enters it once it knows it needs it (a build from the cache
+			  * needs nothing of it) */
+};
+
 /* The command table; each command's summary, synopsis and options are in help.c. */
 struct cli_command {
 	const char *name;
 	int (*handler)(struct cli_ctx *ctx, int argc, char **argv, struct plate_error **err);
-	/* Works on the store: a normal user runs it in a user namespace of its own (rootless),
-	 * where it may mount and own files by the image's ids. */
-	bool userns;
+	enum cmd_userns userns;
 };
 
 /* clang-format off */
 static const struct cli_command commands[] = {
-	{ "parse", cli_cmd_parse, false },     { "plan", cli_cmd_plan, false },
-	{ "version", cli_cmd_version, false }, { "images", cli_cmd_images, true },
-	{ "inspect", cli_cmd_inspect, true },  { "history", cli_cmd_history, true },
-	{ "tag", cli_cmd_tag, true },          { "rmi", cli_cmd_rmi, true },
-	{ "prune", cli_cmd_prune, true },      { "save", cli_cmd_save, true },
-	{ "load", cli_cmd_load, true },        { "import", cli_cmd_import, true },
-	{ "fsck", cli_cmd_fsck, true },        { "build", cli_cmd_build, true },
-	{ "run", cli_cmd_run, true },          { "pull", cli_cmd_pull, true },
-	{ "push", cli_cmd_push, true },        { "login", cli_cmd_login, false },
-	{ "logout", cli_cmd_logout, false },   { "check", cli_cmd_check, true },
-	{ "du", cli_cmd_du, true },            { "sbom", cli_cmd_sbom, true },
-	{ "help", cli_cmd_help, false },
+	{ "parse", cli_cmd_parse, CMD_USER },         { "plan", cli_cmd_plan, CMD_USER },
+	{ "version", cli_cmd_version, CMD_USER },     { "images", cli_cmd_images, CMD_USER },
+	{ "inspect", cli_cmd_inspect, CMD_USER },     { "history", cli_cmd_history, CMD_USER },
+	{ "tag", cli_cmd_tag, CMD_USER },             { "rmi", cli_cmd_rmi, CMD_USERNS },
+	{ "prune", cli_cmd_prune, CMD_USERNS },       { "save", cli_cmd_save, CMD_USERNS },
+	{ "load", cli_cmd_load, CMD_USERNS },         { "import", cli_cmd_import, CMD_USERNS },
+	{ "fsck", cli_cmd_fsck, CMD_USERNS },         { "build", cli_cmd_build, CMD_USERNS_LATE },
+	{ "run", cli_cmd_run, CMD_USERNS },           { "pull", cli_cmd_pull, CMD_USERNS },
+	{ "push", cli_cmd_push, CMD_USERNS },         { "login", cli_cmd_login, CMD_USER },
+	{ "logout", cli_cmd_logout, CMD_USER },       { "check", cli_cmd_check, CMD_USERNS },
+	{ "du", cli_cmd_du, CMD_USERNS },             { "sbom", cli_cmd_sbom, CMD_USERNS },
+	{ "help", cli_cmd_help, CMD_USER },
 };
 /* clang-format on */
 
@@ -190,31 +198,56 @@ static void print_see_help(void)
 	fputs("see 'plate --help'\n", stderr);
 }
 
+/* What enter_userns() needs from main, and what report_unmapped() reads afterwards. */
+static struct {
+	struct userns_entry entry;
+	char *root; /* the user's store, when neither --root nor $PLATE_ROOT named one */
+} userns = { .entry = { .mapping = USERNS_MAPPING_SUBIDS } };
+
+/* A command that enters late asks for its restart inside the namespace through this
+ * variable, which main reads once and removes: the new process enters first. */
+#define USERNS_RESTART_ENV "PLATE_USERNS_RESTART"
+
 /* Rootless: the store's default moves to the user's data directory, decided before the
  * namespace makes us uid 0; then the namespace, with a notice when it maps one id only. */
-static int enter_userns(struct cli_ctx *ctx, char **root, struct userns_entry *u,
-			struct plate_error **err)
+static int enter_userns(struct cli_ctx *ctx, struct plate_error **err)
 {
 	if (ctx->root == NULL || ctx->root[0] == '\0') {
-		if (cli_user_store_path(root, err) < 0)
+		if (cli_user_store_path(&userns.root, err) < 0)
 			return -1;
-		ctx->root = *root;
+		ctx->root = userns.root;
 	}
-	if (userns_enter(u, err) < 0)
+	if (userns_enter(&userns.entry, err) < 0)
 		return -1;
-	if (u->mapping == USERNS_MAPPING_SINGLE)
+	ctx->userns_late = false;
+	if (userns.entry.mapping == USERNS_MAPPING_SINGLE)
 		fprintf(stderr,
 			"plate: notice: rootless with one id: only uid 0 and gid 0 exist in the "
 			"build, a chown or USER to any other id fails; %s\n",
-			u->reason);
+			userns.entry.reason);
 	return 0;
+}
+
+/* The command again, in a new process (this one has threads, which the kernel does not
+ * let into a new user namespace): the same program, arguments and environment, plus the
+ * request to enter first.  Returns only on failure. */
+static int restart_in_userns(char **argv, struct plate_error **err)
+{
+	if (setenv(USERNS_RESTART_ENV, "1", 1) < 0)
+		return plate_err_new(err, errno, "cannot set %s", USERNS_RESTART_ENV);
+	fflush(stdout);
+	fflush(stderr);
+	execv("/proc/self/exe", argv);
+	return plate_err_new(err, errno,
+			     "cannot start plate again in the user namespace (/proc/self/exe)");
 }
 
 /* A chown, setuid or setgid to an id the namespace does not map fails with EINVAL: in
  * plate itself or in a RUN command, whose last output lines the error quotes.  EINVAL alone
  * says nothing (a layer's bad path is EINVAL too): the text must name an id operation. */
-static void report_unmapped(const struct userns_entry *u, const struct plate_error *error)
+static void report_unmapped(const struct plate_error *error)
 {
+	const struct userns_entry *u = &userns.entry;
 	static const char *const id_words[] = { "chown", "ownership", "set uid", "set gid",
 						"supplementary groups" };
 	_cleanup_free_ char *text = NULL;
@@ -236,6 +269,32 @@ static void report_unmapped(const struct userns_entry *u, const struct plate_err
 			"plate: hint: rootless: only uids 0-%llu and gids 0-%llu are mapped (the "
 			"ranges of /etc/subuid and /etc/subgid); larger ids need larger ranges\n",
 			(unsigned long long)u->n_uids - 1, (unsigned long long)u->n_gids - 1);
+}
+
+/* Runs the command argv[i] (cmd) as a normal user meets the user namespace: before it, or
+ * inside it (late, or started again there).  Returns the exit code. */
+static int run_command(struct cli_ctx *ctx, const struct cli_command *cmd, bool restarted,
+		       char **argv, int i, int argc)
+{
+	_cleanup_error_ struct plate_error *err = NULL;
+	bool user = cmd->userns == CMD_USER || geteuid() == 0;
+	int rc;
+
+	ctx->userns_late = !user && cmd->userns == CMD_USERNS_LATE && !restarted;
+	if (!user && !ctx->userns_late && enter_userns(ctx, &err) < 0)
+		rc = -1;
+	else
+		rc = cmd->handler(ctx, argc - i, argv + i, &err);
+	if (ctx->userns_restart) {
+		plate_error_free(steal_pointer(&err));
+		rc = restart_in_userns(argv, &err);
+	}
+	if (rc < 0) {
+		report_error(ctx, err);
+		report_unmapped(err);
+		rc = ctx->error_exit;
+	}
+	return rc;
 }
 
 /* Started with 0, 1 or 2 closed (a careless parent, a setuid wrapper), the first file
@@ -260,15 +319,17 @@ int main(int argc, char **argv)
 {
 	struct cli_ctx ctx = { .prog = "plate", .root = getenv("PLATE_ROOT"), .error_exit = 1 };
 	_cleanup_error_ struct plate_error *err = NULL;
-	struct userns_entry userns = { .mapping = USERNS_MAPPING_SUBIDS };
-	_cleanup_free_ char *user_root = NULL;
 	const char *names[N_COMMANDS + 1] = { NULL };
 	const struct cli_help *help;
 	const char *root;
 	int i, rc, lim;
 
+	bool restarted = getenv(USERNS_RESTART_ENV) != NULL;
+
 	if (!standard_fds_open())
 		return CLI_EXIT_FAILURE;
+	unsetenv(USERNS_RESTART_ENV);
+	ctx.enter_userns = enter_userns;
 	ctx.limits = (struct layer_limits)LAYER_DEFAULT_LIMITS;
 	for (size_t k = 0; k < sizeof(limit_options) / sizeof(limit_options[0]); k++) {
 		const char *v = getenv(limit_options[k].env);
@@ -322,17 +383,8 @@ int main(int argc, char **argv)
 			cli_help_print(&ctx, help, stdout);
 			return CLI_EXIT_OK;
 		}
-		if (commands[c].userns && geteuid() != 0 &&
-		    enter_userns(&ctx, &user_root, &userns, &err) < 0) {
-			report_error(&ctx, err);
-			return CLI_EXIT_FAILURE;
-		}
-		rc = commands[c].handler(&ctx, argc - i, argv + i, &err);
-		if (rc < 0) {
-			report_error(&ctx, err);
-			report_unmapped(&userns, err);
-			return ctx.error_exit;
-		}
+		rc = run_command(&ctx, &commands[c], restarted, argv, i, argc);
+		free(userns.root);
 		return rc;
 	}
 	fprintf(stderr, "plate: error: unknown command '%s'\n", cli_safe(argv[i]));

@@ -524,6 +524,11 @@ void cli_progress_event(void *data, const struct engine_event *ev)
 	}
 }
 
+bool cli_progress_is_tty(const struct cli_progress *p)
+{
+	return p->mode == MODE_TTY;
+}
+
 bool cli_progress_is_json(const struct cli_progress *p)
 {
 	return p->mode == MODE_JSON;

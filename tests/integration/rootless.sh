@@ -118,6 +118,51 @@ user_digest=$(as "$U" "$UPLATE" inspect img | jq -r '.[0].Descriptor.digest')
 ck "the same image digest as root's ($ref_digest)" \
 	test "${ref_digest#sha256:}" != "$ref_digest" -a "$user_digest" = "$ref_digest"
 ck "the same image id" cmp -s "$T/ref.iid" "$H/$U/iid"
+# Entering late: a build that the cache answers, images and inspect run as the user, with
+# no user namespace and so no newuidmap/newgidmap; a build that misses starts again in the
+# namespace, prints its steps once and still builds root's image.  strace runs as root above
+# setpriv, so that newuidmap stays setuid under it; FILE gets every execve that worked.
+# LeakSanitizer cannot run under ptrace: off there (an ASan build).
+traced() {
+	local out=$1
+	shift
+	(cd "$H/$U" && strace -f -qq -z -e trace=execve -o "$out" setpriv --reuid "$U" \
+		--regid "$(id -g "$U")" --clear-groups env -i PATH=/usr/bin:/bin HOME="$H/$U" \
+		XDG_DATA_HOME="$H/$U/data" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$@")
+}
+# execs FILE PROGRAM: how many times PROGRAM (a path's last part) was executed; restarts
+# FILE: how many times plate started itself again (/proc/self/exe, plate's own argv[0]).
+execs() { grep -c "execve(\"[^\"]*/$2\"," "$1"; }
+restarts() { grep -c "execve(\"/proc/self/exe\", \\[\"$UPLATE\"," "$1"; }
+traced "$T/trace" env SOURCE_DATE_EPOCH=$EPOCH "$UPLATE" build --progress plain --network none \
+	--secret id=tok,src=secret -t img "$C" >"$T/out" 2>&1
+rc=$?
+ck "a no-op rebuild as the user: every step cached" sh -c \
+	"[ $rc = 0 ] && grep -Eq '^built .*\(([0-9]+) steps, \1 cached\)' '$T/out'"
+ck "... without a user namespace: no newuidmap, no newgidmap, no second start" \
+	test "$(execs "$T/trace" newuidmap) $(execs "$T/trace" newgidmap) $(restarts "$T/trace")" = "0 0 0"
+ck "... the image is still root's" \
+	test "$(as "$U" "$UPLATE" inspect img | jq -r '.[0].Descriptor.digest')" = "$ref_digest"
+traced "$T/trace" sh -c "'$UPLATE' images && '$UPLATE' inspect img && '$UPLATE' history img" \
+	>"$T/out" 2>&1
+rc=$?
+ck "images, inspect and history as the user without a user namespace" sh -c \
+	"[ $rc = 0 ] && grep -q '^img ' '$T/out' && [ $(execs "$T/trace" newuidmap) = 0 ]"
+cp -r "$C" "$H/ctx2"
+echo changed >"$H/ctx2/f"
+SOURCE_DATE_EPOCH=$EPOCH build "$H/ctx2" -t ref2 --network none --secret id=tok,src="$H/$U/secret"
+ref2_digest=$(p inspect ref2 | jq -r '.[0].Descriptor.digest')
+traced "$T/trace" env SOURCE_DATE_EPOCH=$EPOCH "$UPLATE" build --progress plain --network none \
+	--secret id=tok,src=secret -t img2 "$H/ctx2" >"$T/out" 2>&1
+rc=$?
+ck "a build that misses as the user: started again in the user namespace" \
+	test "$rc $(restarts "$T/trace") $(execs "$T/trace" newuidmap) $(execs "$T/trace" newgidmap)" = "0 1 1 1"
+ck "... its output printed once" sh -c \
+	"[ \$(grep -c 'FROM docker.io/library/base:test\$' '$T/out') = 1 ] && [ \$(grep -c '^built ' '$T/out') = 1 ]"
+ck "... root's image ($ref2_digest)" \
+	test "$(as "$U" "$UPLATE" inspect img2 | jq -r '.[0].Descriptor.digest')" = "$ref2_digest"
+as "$U" "$UPLATE" rmi img2 >/dev/null
+p rmi ref2 >/dev/null
 # On disk the store holds the subordinate ids: uid 1000 inside is START+999 outside.
 ck "the store's files are owned by subordinate ids on the host" \
 	sh -c "find '$H/$U/data/plate' -uid $((START + 999)) | grep -q ."
@@ -303,7 +348,7 @@ sleep 0.2
 /usr/bin/printf '0 0 1\n%s %s 1\n' "$vg" "$vg" >"/proc/$holder/gid_map"
 nsenter -t "$holder" -U --preserve-credentials sh -c \
 	'echo 0 >/proc/sys/user/max_user_namespaces && cd "$1" && exec setpriv --reuid "$2" --regid "$3" \
-	--clear-groups env -i HOME="$1" "$4" images' sh "$H/$V" "$vu" "$vg" "$UPLATE" >"$T/out" 2>&1
+	--clear-groups env -i HOME="$1" "$4" du' sh "$H/$V" "$vu" "$vg" "$UPLATE" >"$T/out" 2>&1
 rc=$?
 kill "$holder"
 wait "$holder" 2>/dev/null

@@ -148,6 +148,9 @@ struct build_result {
 	size_t lint_errors;	    /* BUILD_LINT_FAILED: how many */
 	enum build_phase phase;	    /* where a -1 came from */
 	struct engine_result image; /* from BUILD_PHASE_PUBLISH on */
+	/* engine.cached_only: the pipeline stopped where it needs the user namespace (the
+	 * engine's reasons, a pull, a doctor that would read a layer's tree). */
+	bool needs_namespace;
 };
 
 struct build;

@@ -21,6 +21,7 @@ struct build {
 	struct engine *_Atomic engine; /* while it runs, for build_cancel() */
 	struct oci_strings platforms;  /* --platform's list, normalised; empty: the host's */
 	volatile sig_atomic_t cancelled;
+	bool needs_namespace; /* engine.cached_only and a pull was needed (under lock) */
 };
 
 /* Runs the engine with eo (the pipeline's pulls and downloads injected), cancellable by

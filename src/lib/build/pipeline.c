@@ -66,6 +66,13 @@ static int pull_image(void *data, const char *name, const char *platform, struct
 	struct transfer_result res = { 0 };
 	int r;
 
+	/* A pulled layer is extracted with the image's owners. */
+	if (b->o.engine.cached_only) {
+		pthread_mutex_lock(&b->lock);
+		b->needs_namespace = true;
+		pthread_mutex_unlock(&b->lock);
+		return plate_err_new(err, EAGAIN, "pulling '%s' needs the user namespace", name);
+	}
 	if (emit(b,
 		 &(struct build_event){
 			 .type = BUILD_EVENT_PULL, .name = name, .platform = platform },
@@ -257,14 +264,24 @@ static int doctor(struct build *b, const char *digest, const char *platform, boo
 {
 	_cleanup_(finding_report_release) struct finding_report r = FINDING_REPORT_INIT;
 	_cleanup_error_ struct plate_error *derr = NULL;
-	struct check_stored_options so = { .strict = b->o.strict, .max_size = b->o.max_size };
+	struct check_stored_options so = { .strict = b->o.strict,
+					   .max_size = b->o.max_size,
+					   .indexed_only = b->o.engine.cached_only };
 
 	*failed = false;
-	if (check_stored_image(b->o.store, digest, platform, &so, &r, &derr) < 0)
+	if (check_stored_image(b->o.store, digest, platform, &so, &r, &derr) < 0) {
+		/* Outside the namespace a layer's files may be out of reach: the namespace's
+		 * doctor tells whether it fails there too. */
+		if (b->o.engine.cached_only) {
+			b->needs_namespace = true;
+			*err = steal_pointer(&derr);
+			return -1;
+		}
 		return emit(b,
 			    &(struct build_event){ .type = BUILD_EVENT_CHECK_SKIPPED,
 						   .error = derr },
 			    err);
+	}
 	if (emit(b, &(struct build_event){ .type = BUILD_EVENT_CHECK, .report = &r }, err) < 0)
 		return -1;
 	*failed =
@@ -306,7 +323,7 @@ static int doctor_each(struct build *b, const char *digest, bool *failed, struct
 	return 0;
 }
 
-int build_run(struct build *b, struct build_result *res, struct plate_error **err)
+static int pipeline(struct build *b, struct build_result *res, struct plate_error **err)
 {
 	const char *platform;
 	bool failed, multi;
@@ -353,4 +370,12 @@ int build_run(struct build *b, struct build_result *res, struct plate_error **er
 		return 0;
 	}
 	return b->o.push ? push(b, res->image.manifest_digest, err) : 0;
+}
+
+int build_run(struct build *b, struct build_result *res, struct plate_error **err)
+{
+	int r = pipeline(b, res, err);
+
+	res->needs_namespace = b->needs_namespace || res->image.needs_namespace;
+	return r;
 }

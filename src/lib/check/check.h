@@ -148,6 +148,10 @@ struct check_stored_options {
 	bool strict;		 /* warnings become errors (finding_report_apply_policy) */
 	int64_t max_size;	 /* bytes, or < 0 for no budget */
 	const char *const *skip; /* finding IDs to drop, "all", or NULL; NULL-terminated */
+	/* Every layer from its index, which records the image's owners: a caller outside the
+	 * rootless user namespace would see host ids in a walked tree.  A layer without a
+	 * sound index fails (EAGAIN). */
+	bool indexed_only;
 };
 
 /* The doctor on the stored image `name` for platform, under a shared store lock: its

@@ -66,6 +66,10 @@ int check_stored_image(struct store *s, const char *name, const char *platform,
 	if (store_image_resolve(s, name, platform, &img, err) < 0 ||
 	    check_fs_open_image(s, img, &fs, err) < 0)
 		goto out;
+	if (o->indexed_only && check_fs_indexed(fs) < img->config.diff_ids.n) {
+		plate_err_new(err, EAGAIN, "a layer of '%s' has no index", name);
+		goto out;
+	}
 	struct check_image_options io = { .max_size = o->max_size, .image_size = image_size(img) };
 	if (check_image(fs, &img->config, &io, r, err) < 0)
 		goto out;

@@ -119,9 +119,19 @@ int eng_cache_lookup(struct eng_step_ctx *c, const char *key, bool *hit, bool *e
 	if (*hit)
 		return eng_shared_note(c, key, *empty, *empty ? NULL : layer,
 				       strcmp(next, key) != 0 ? next : NULL, err);
-	if (c->e->o.no_cache)
-		return 0;
-	return eng_shared_lookup(c, key, hit, empty, layer, chain, err);
+	if (!c->e->o.no_cache && eng_shared_lookup(c, key, hit, empty, layer, chain, err) < 0)
+		return -1;
+	if (!*hit && c->e->o.cached_only)
+		return eng_needs_namespace(c->e, "a step that misses the cache", err);
+	return 0;
+}
+
+int eng_needs_namespace(struct engine *e, const char *what, struct plate_error **err)
+{
+	pthread_mutex_lock(&e->lock);
+	e->needs_namespace = true;
+	pthread_mutex_unlock(&e->lock);
+	return plate_err_new(err, EAGAIN, "%s needs the user namespace", what);
 }
 
 /* Called with e->lock held. */
@@ -328,6 +338,9 @@ int eng_layer_blob(struct engine *e, struct eng_layer *l, struct plate_error **e
 	if (l->blob != NULL && !(strcmp(compression, "none") != 0 && l->media_type != NULL &&
 				 strcmp(l->media_type, layer_compression_media_type("none")) == 0))
 		return 0;
+	/* Outside the namespace the snapshot's files show host ids, not the image's. */
+	if (e->o.cached_only)
+		return eng_needs_namespace(e, "writing a layer from its snapshot", err);
 	dirfd = open(l->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return plate_err_new(err, errno, "cannot open snapshot '%s'", l->path);

@@ -181,6 +181,9 @@ int eng_layer_fetch(struct engine *e, struct eng_layer *l, struct plate_error **
 
 	if (l->path != NULL)
 		return 0;
+	/* The fetched blob is extracted into a snapshot, with the image's owners. */
+	if (e->o.cached_only)
+		return eng_needs_namespace(e, "a layer from a shared cache", err);
 	pthread_mutex_lock(&e->fetch_lock);
 	if (l->blob == NULL || e->o.fetch_blob == NULL)
 		r = plate_err_new(err, ENOENT, "the cache has no files for layer '%s'", l->diff_id);

@@ -419,8 +419,16 @@ static int resolve_isolation(struct engine *e, struct plate_error **err)
 		break;
 	case ENGINE_ISOLATION_AUTO:
 	default:
-		if (sandbox_isolation_detect(&e->isolation, err) < 0)
+		/* cached_only: this process is not yet in the namespace that would run the
+		 * steps; what it would get there is probed, and anything else is for the
+		 * namespace to find out. */
+		if (e->o.cached_only) {
+			if (!sandbox_isolation_userns())
+				return eng_needs_namespace(e, "choosing the isolation", err);
+			e->isolation = SANDBOX_ISOLATION_NAMESPACES;
+		} else if (sandbox_isolation_detect(&e->isolation, err) < 0) {
 			return -1;
+		}
 		why = e->isolation == SANDBOX_ISOLATION_CHROOT
 			      ? "namespaces and mounts are refused here"
 			      : "namespaces can be made here";
@@ -436,7 +444,7 @@ static int resolve_isolation(struct engine *e, struct plate_error **err)
 			     why) < 0)
 			message = NULL;
 	} else {
-		if (userns_nested())
+		if (userns_nested() || e->o.cached_only)
 			ev.name = "rootless";
 		message = strdup(why);
 	}
@@ -610,8 +618,10 @@ int engine_build(struct engine *e, const struct dockerfile *df, struct engine_re
 
 	memset(result, 0, sizeof(*result));
 	e->escape = df->escape;
-	if (prepare(e, err) < 0)
+	if (prepare(e, err) < 0) {
+		result->needs_namespace = e->needs_namespace;
 		return -1;
+	}
 	if (plan_build(df, &po, &e->plan, err) < 0) {
 		/* A base image missing from the store is a build failure, not a Dockerfile error. */
 		if (e->base_missing)
@@ -644,11 +654,15 @@ int engine_build(struct engine *e, const struct dockerfile *df, struct engine_re
 		result->cache_failed = e->cache_failed;
 		result->cache_bad_source = e->cache_bad_source;
 		memcpy(result->cache_bad_blob, e->cache_bad_blob, sizeof(e->cache_bad_blob));
-		if (!e->user_cancelled && finish(e, &ignored) == 0)
+		result->needs_namespace = e->needs_namespace;
+		/* A build stopped for the namespace starts again in it: nothing of this one
+		 * (its step records above all) may change what that one sees. */
+		if (!e->user_cancelled && !e->needs_namespace && finish(e, &ignored) == 0)
 			store_txn_commit(e->txn, &ignored);
 		return -1;
 	}
 	if (eng_image_commit(e, &e->stages[e->plan->target], result, err) < 0) {
+		result->needs_namespace = e->needs_namespace;
 		result->cache_failed = e->cache_failed;
 		result->cache_bad_source = e->cache_bad_source;
 		memcpy(result->cache_bad_blob, e->cache_bad_blob, sizeof(e->cache_bad_blob));

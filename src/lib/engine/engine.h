@@ -238,6 +238,12 @@ struct engine_options {
 	 * the entries into the image manifest (annotation ENGINE_CACHE_ANNOTATION). */
 	enum engine_cache_export cache_export;
 	bool cache_inline;
+	/* Rootless, before entering the user namespace (docs/internals/rootless.md, "Entering
+	 * late"): the build may only take what the store already holds.  The first step that
+	 * misses the cache, or a layer whose blob would have to be written from its snapshot,
+	 * stops it with result.needs_namespace set and nothing committed, before any view,
+	 * mount or snapshot; the caller enters the namespace and builds again. */
+	bool cached_only;
 };
 
 #define ENGINE_CACHE_ANNOTATION "dev.plate.cache.v1"
@@ -254,6 +260,8 @@ struct engine_result {
 	bool cache_failed;
 	unsigned cache_bad_source;
 	char cache_bad_blob[DIGEST_STRING_LEN + 1];
+	/* options.cached_only: the build stopped where it needs the user namespace. */
+	bool needs_namespace;
 };
 
 struct engine;

@@ -186,6 +186,7 @@ struct engine {
 	bool cache_failed;
 	unsigned cache_bad_source;
 	eng_digest cache_bad_blob;
+	bool needs_namespace; /* options.cached_only, and something needs more (under lock) */
 	struct eng_image *images;
 	size_t n_images;
 	struct plan *plan;
@@ -392,6 +393,10 @@ int eng_shared_lookup(struct eng_step_ctx *c, const char *key, bool *hit, bool *
 		      struct eng_layer *layer, char *chain, struct plate_error **err);
 int eng_shared_note(struct eng_step_ctx *c, const char *key, bool empty,
 		    const struct eng_layer *layer, const char *chain, struct plate_error **err);
+/* options.cached_only: marks the build as needing the user namespace for `what` and
+ * fails (EAGAIN). */
+int eng_needs_namespace(struct engine *e, const char *what, struct plate_error **err);
+
 int eng_layer_fetch(struct engine *e, struct eng_layer *l, struct plate_error **err);
 int eng_shared_export(struct engine *e, struct eng_stage *target, struct plate_error **err);
 void eng_shared_release(struct engine *e);

@@ -156,7 +156,9 @@ void eng_inputs_vars(struct eng_step_ctx *c)
 	}
 }
 
-/* "0644 0:0 <hex>" — what of a file the key depends on (eng_selection_key). */
+/* "0644 <hex>" — what of a file the key depends on (eng_selection_key without owners: a
+ * context file's owner is not part of the key, and a rootless build that starts outside
+ * its user namespace sees the user's files under the host's ids). */
 static char *entry_text(const struct eng_entry *en)
 {
 	char *s = NULL;
@@ -166,8 +168,8 @@ static char *entry_text(const struct eng_entry *en)
 		what = en->hex;
 	else if (S_ISLNK(en->st.st_mode))
 		what = en->link ? en->link : "";
-	if (asprintf(&s, "%o %u:%u %s%s", (unsigned)en->st.st_mode, (unsigned)en->st.st_uid,
-		     (unsigned)en->st.st_gid, S_ISLNK(en->st.st_mode) ? "-> " : "", what) < 0)
+	if (asprintf(&s, "%o %s%s", (unsigned)en->st.st_mode, S_ISLNK(en->st.st_mode) ? "-> " : "",
+		     what) < 0)
 		return NULL;
 	return s;
 }

@@ -84,3 +84,11 @@ const char *sandbox_isolation_name(enum sandbox_isolation isolation)
 		return "unknown";
 	}
 }
+
+bool sandbox_isolation_userns(void)
+{
+	/* One child for both questions, in a user namespace of its own. */
+	return try_in_child(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC |
+				    CLONE_NEWUTS,
+			    make_mounts_private) == 0;
+}

@@ -233,6 +233,11 @@ int sandbox_run(const struct sandbox_spec *spec, struct sandbox_result *result,
  * when it can chroot(2).  Neither: -1 with *err naming both refusals and the fix. */
 int sandbox_isolation_detect(enum sandbox_isolation *out, struct plate_error **err);
 
+/* Whether a process that makes a user namespace of its own could give a run NAMESPACES
+ * isolation there (a rootless plate before it enters one): the same trial, in a child that
+ * is also in a new user namespace. */
+bool sandbox_isolation_userns(void);
+
 /* "namespaces" or "chroot". */
 const char *sandbox_isolation_name(enum sandbox_isolation isolation);
 

@@ -3,8 +3,10 @@
  * of its own, where it may mount (overlay, binds, tmpfs) and own files by many ids.
  *
  * Contract
- *   userns_enter() is called by the CLI before a command that touches the store, while the
- *   process still has a single thread (the kernel refuses CLONE_NEWUSER otherwise).  The
+ *   userns_enter() is called by the CLI before a command that needs it (one that mounts,
+ *   or owns, reads or removes files of the image's ids; a build once it finds a step to
+ *   run), while the process still has a single thread (the kernel refuses CLONE_NEWUSER
+ *   otherwise).  The
  *   caller's uid and gid become 0 inside; ids 1..N are the user's subordinate ids from
  *   /etc/subuid and /etc/subgid, written by the setuid newuidmap/newgidmap.  Without
  *   subordinate ids or those tools, only id 0 is mapped (USERNS_MAPPING_SINGLE, with the
