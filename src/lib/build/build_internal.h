@@ -22,7 +22,7 @@ struct build {
 	/* The engines of a multi-platform build, one slot per platform, for build_cancel() */
 	struct engine *_Atomic *_Atomic group;
 	_Atomic size_t n_group;
-	struct oci_strings platforms;  /* --platform's list, normalised; empty: the host's */
+	struct oci_strings platforms; /* --platform's list, normalised; empty: the host's */
 	volatile sig_atomic_t cancelled;
 };
 

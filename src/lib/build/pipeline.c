@@ -155,7 +155,8 @@ static int engine_with(struct build *b, struct engine_options *eo, struct engine
 }
 
 int build_engine_run(struct build *b, const struct engine_options *opts,
-		     struct engine *_Atomic *slot, struct engine_result *out, struct plate_error **err)
+		     struct engine *_Atomic *slot, struct engine_result *out,
+		     struct plate_error **err)
 {
 	struct engine_options eo = *opts;
 

@@ -125,9 +125,8 @@ static int first_error(struct platform_run *runs, size_t n, struct plate_error *
 	struct platform_run *pick = NULL;
 
 	for (size_t i = 0; i < n; i++)
-		if (runs[i].r < 0 &&
-		    (pick == NULL || (pick->err->errno_value == ECANCELED &&
-				      runs[i].err->errno_value != ECANCELED)))
+		if (runs[i].r < 0 && (pick == NULL || (pick->err->errno_value == ECANCELED &&
+						       runs[i].err->errno_value != ECANCELED)))
 			pick = &runs[i];
 	if (pick == NULL)
 		return 0;

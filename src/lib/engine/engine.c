@@ -557,8 +557,8 @@ static int finish(struct engine *e, struct plate_error **err)
 		if (store_txn_snapshot_adopt(e->txn, e->pending_ids[i], e->pending_dirs[i],
 					     e->o.epoch, err) < 0)
 			return -1;
-	if (eng_group_adopt(e, err) < 0 || eng_cache_flush(e, err) < 0 || eng_statcache_save(e, err) < 0 ||
-	    eng_explain_save(e, err) < 0)
+	if (eng_group_adopt(e, err) < 0 || eng_cache_flush(e, err) < 0 ||
+	    eng_statcache_save(e, err) < 0 || eng_explain_save(e, err) < 0)
 		return -1;
 	return 0;
 }
@@ -670,8 +670,9 @@ int engine_build(struct engine *e, const struct dockerfile *df, struct engine_re
 	if (e->user_cancelled || !e->ran_stages || image_failed || (r == 0 && !all_ok)) {
 		if (r == 0)
 			r = plate_err_new(err, ECANCELED,
-					  e->user_cancelled ? "build cancelled"
-							    : "another platform of the build failed");
+					  e->user_cancelled
+						  ? "build cancelled"
+						  : "another platform of the build failed");
 		return -1;
 	}
 	eng_group_commit_begin(e);

@@ -23,11 +23,15 @@
 #include "base/cleanup.h"
 #include "engine/engine_internal.h"
 
-enum member_state { KEY_BUILDING, KEY_BUILT, KEY_FAILED };
+enum key_state {
+	KEY_BUILDING,
+	KEY_BUILT,
+	KEY_FAILED
+};
 
 struct group_key {
 	eng_digest key;
-	enum member_state state;
+	enum key_state state;
 	const struct engine *builder;
 	char *platform; /* the builder's, for the waiters' events */
 	bool empty;
@@ -345,8 +349,9 @@ int eng_group_adopt(struct engine *e, struct plate_error **err)
 		if (k->state != KEY_BUILT || k->dir == NULL || k->published)
 			continue;
 		k->published = true;
-		if (store_txn_snapshot_adopt(e->txn, k->layer.diff_id, k->dir, e->o.epoch, err) < 0 ||
-		    eng_cache_adopt(e, k->key, &k->layer, k->chain[0] ? k->chain : NULL, err) < 0)
+		if (store_txn_snapshot_adopt(e->txn, k->layer.diff_id, k->dir, e->o.epoch, err) < 0)
+			return -1;
+		if (eng_cache_adopt(e, k->key, &k->layer, k->chain[0] ? k->chain : NULL, err) < 0)
 			return -1;
 	}
 	return 0;

@@ -131,10 +131,9 @@ int eng_image_commit(struct engine *e, struct eng_stage *st, struct engine_resul
 	memcpy(res->image_id, cdigest, sizeof(cdigest));
 	memcpy(res->manifest_digest, mdigest, sizeof(mdigest));
 	res->manifest_size = mlen;
-	ev = (struct engine_event){ .type = ENGINE_EVENT_STEP_DONE,
-				    .id = id,
-				    .name = name,
-				    .seconds = eng_now() - t0 };
+	ev = (struct engine_event){
+		.type = ENGINE_EVENT_STEP_DONE, .id = id, .name = name, .seconds = eng_now() - t0
+	};
 	eng_emit(e, &ev);
 	goto out;
 nomem:
