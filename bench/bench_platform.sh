@@ -6,9 +6,11 @@
 # Both cold (base loaded, empty build cache, a fresh store each run), from a cross-compiling
 # variant of the sample's Dockerfile generated here (never written into ../shared): the
 # builder runs `FROM --platform=$BUILDPLATFORM` and `go build` gets GOARCH=$TARGETARCH.  The
-# builder's steps before `ARG TARGETARCH` do not depend on the target: the second platform
-# takes them from the cache; the script lists which steps each platform ran and which it
-# shared.  Goal: multi ≤ 2.1 × single.  Prints medians of RUNS runs (default 3) and the ratio.
+# builder's steps before `ARG TARGETARCH` do not depend on the target: the platforms build at
+# the same time and one of them builds those steps while the other waits for them; the script
+# lists which steps each platform ran and which it shared.  Goal: multi ≤ 2.1 × single.
+# Prints medians of RUNS runs (default 3) of the wall and CPU (user + system, plate and its
+# RUN processes) times, the ratio, and the load average before and after.
 # Needs ../shared/bench/make-base.sh output in $BENCH_OUT (default /tmp/plate-bench-out), a
 # built plate; runs as root.
 #   bench/bench_platform.sh [RUNS]
@@ -41,28 +43,37 @@ cold() {
 	rm -rf "$store"
 	"$PLATE" --root "$store" load -i "$ARCHIVE" >/dev/null
 	"$PLATE" --root "$store" tag "$("$PLATE" --root "$store" images -q | head -1)" golang:1.19-local
-	t0=$(date +%s.%N)
-	"$PLATE" --root "$store" build --progress plain --build-arg GO_IMAGE=golang:1.19-local \
+	/usr/bin/time -f '%e %U %S' -o "$W/$label.time" \
+		"$PLATE" --root "$store" build --progress plain --build-arg GO_IMAGE=golang:1.19-local \
 		--platform "$platforms" -t svc "$W/app" >"$W/$label.log" 2>&1 ||
 		{ tail -20 "$W/$label.log" >&2; exit 1; }
-	t1=$(date +%s.%N)
-	echo "$t1 - $t0" | bc -l >>"$W/$label"
+	awk '{print $1}' "$W/$label.time" >>"$W/$label"
+	awk '{print $2 + $3}' "$W/$label.time" >>"$W/$label.cpu"
 	rm -rf "$store"
 }
 
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for _ in $(seq 1 "$RUNS"); do
 	cold single linux/amd64
 	cold multi linux/amd64,linux/arm64
 done
+echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 s=$(median <"$W/single")
 m=$(median <"$W/multi")
-printf '%-8s %8.2f s   (median of %s)\n' single "$s" "$RUNS" multi "$m" "$RUNS"
+printf '%-8s %8.2f s wall %8.2f s CPU   (median of %s)\n' \
+	single "$s" "$(median <"$W/single.cpu")" "$RUNS" multi "$m" "$(median <"$W/multi.cpu")" "$RUNS"
 printf 'multi / single: %.2f× (goal ≤ 2.1×)\n' "$(echo "$m / $s" | bc -l)"
-# Which steps each platform of the last multi build ran, and which the second shared.
-echo "steps of the two-platform build (second platform: CACHED = shared with the first):"
-awk '/^#[0-9]+ \[/ {step=$0; sub(/^#[0-9]+ /, "", step)} /^#1 \[/ {n++}
-     /^#[0-9]+ (CACHED|DONE)/ && step != "" {printf "  platform %d  %-7s %6s  %s\n", n, $2, $3, substr(step, 1, 64); step=""}' \
-	"$W/multi.log"
+# Which steps each platform of the last multi build ran, and which it took from the other
+# (SHARED: it waited for the other platform's run).  The platforms' lines are interleaved:
+# a step's lines are those of its id.
+echo "steps of the two-platform build (SHARED = built once, by the other platform):"
+awk '/^#[0-9]+ \[linux\// {id = substr($1, 2); name[id] = substr($0, length($1) + 2)}
+     /^#[0-9]+ SHARED with/ {shared[substr($1, 2)] = 1}
+     /^#[0-9]+ (CACHED|DONE)/ {id = substr($1, 2)
+	if ((id in name) && !(id in seen)) {
+		seen[id] = 1
+		printf "  %-7s %6s  %s\n", (id in shared) ? "SHARED" : $2, $2 == "DONE" ? $3 : "", substr(name[id], 1, 76)
+	}}' "$W/multi.log"
 # The go build of the single-platform build, for comparison: a cross-compilation also
 # compiles the standard library for the target, which the toolchain ships built for its own.
 printf 'single-platform go build: %s\n' "$(grep -A3 'GOARCH=$TARGETARCH go build' "$W/single.log" | sed -n 's/^#[0-9]* DONE //p' | head -1)"

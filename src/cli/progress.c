@@ -235,6 +235,10 @@ static void plain(struct cli_progress *p, const struct engine_event *ev)
 	case ENGINE_EVENT_ISOLATION:
 		fprintf(p->out, "isolation: %s (%s)\n", name, message);
 		break;
+	case ENGINE_EVENT_STEP_SHARED:
+		/* Built (or being built) by another platform of the build: taken, not run. */
+		fprintf(p->out, "#%u SHARED with %s\n", ev->id, message);
+		break;
 	default:
 		break;
 	}
@@ -251,6 +255,7 @@ static void json_event(struct cli_progress *p, const struct engine_event *ev)
 		[ENGINE_EVENT_STEP_OUTPUT] = "output", [ENGINE_EVENT_STEP_DONE] = "done",
 		[ENGINE_EVENT_STEP_ERROR] = "error",   [ENGINE_EVENT_WARNING] = "warning",
 		[ENGINE_EVENT_STEP_MISS] = "miss", [ENGINE_EVENT_ISOLATION] = "isolation",
+		[ENGINE_EVENT_STEP_SHARED] = "shared",
 	};
 	/* clang-format on */
 	json_t *o = json_object();
@@ -263,6 +268,8 @@ static void json_event(struct cli_progress *p, const struct engine_event *ev)
 		json_object_set_new(o, "id", json_integer(ev->id));
 	if (ev->name)
 		json_object_set_new(o, "name", json_string(ev->name));
+	if (ev->platform)
+		json_object_set_new(o, "platform", json_string(ev->platform));
 	if (ev->type == ENGINE_EVENT_STEP_OUTPUT) {
 		json_object_set_new(o, "stream", json_string(ev->fd == 2 ? "stderr" : "stdout"));
 		json_object_set_new(o, "data", json_stringn_nocheck(ev->data, ev->len));
@@ -271,11 +278,13 @@ static void json_event(struct cli_progress *p, const struct engine_event *ev)
 		json_object_set_new(o, "seconds", json_real(ev->seconds));
 	if (ev->process_seconds > 0)
 		json_object_set_new(o, "process_seconds", json_real(ev->process_seconds));
-	/* A miss says why in "reason", a hit from a shared cache where from in "source". */
+	/* A miss says why in "reason", a hit from a shared cache where from in "source", a
+	 * shared step which platform builds it in "from". */
 	if (ev->message)
 		json_object_set_new(o,
 				    ev->type == ENGINE_EVENT_STEP_MISS	   ? "reason"
 				    : ev->type == ENGINE_EVENT_STEP_CACHED ? "source"
+				    : ev->type == ENGINE_EVENT_STEP_SHARED ? "from"
 									   : "message",
 				    json_string(ev->message));
 	text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -452,6 +461,7 @@ static void tty(struct cli_progress *p, const struct engine_event *ev)
 	}
 	case ENGINE_EVENT_STEP_MISS:
 	case ENGINE_EVENT_ISOLATION:
+	case ENGINE_EVENT_STEP_SHARED:
 		break;
 	default:
 		break;

@@ -19,15 +19,18 @@ struct build {
 	struct build_options o;
 	pthread_mutex_t lock;	       /* one event at a time */
 	struct engine *_Atomic engine; /* while it runs, for build_cancel() */
-	struct oci_strings platforms;  /* --platform's list, normalised; empty: the host's */
+	/* The engines of a multi-platform build, one slot per platform, for build_cancel() */
+	struct engine *_Atomic *_Atomic group;
+	_Atomic size_t n_group;
+	struct oci_strings platforms; /* --platform's list, normalised; empty: the host's */
 	volatile sig_atomic_t cancelled;
 	bool needs_namespace; /* engine.cached_only and a pull was needed (under lock) */
 };
 
-/* Runs the engine with eo (the pipeline's pulls and downloads injected), cancellable by
- * build_cancel(). */
-int build_engine_run(struct build *b, const struct engine_options *eo, struct engine_result *out,
-		     struct plate_error **err);
+/* Runs the engine with eo (the pipeline's pulls and downloads injected), published in *slot
+ * while it runs so that build_cancel() stops it. */
+int build_engine_run(struct build *b, const struct engine_options *eo, struct engine *_Atomic *slot,
+		     struct engine_result *out, struct plate_error **err);
 
 /* Builds every platform of the list (two or more, normalised) and stores one image index
  * over them under the build's tags; *res describes the index (image_id and

@@ -38,10 +38,18 @@ void build_cancel(struct build *b)
 {
 	struct engine *e;
 
+	struct engine *_Atomic *group;
+	size_t n;
+
 	b->cancelled = 1;
 	e = atomic_load(&b->engine);
 	if (e != NULL)
 		engine_cancel(e);
+	n = atomic_load(&b->n_group);
+	group = atomic_load(&b->group);
+	for (size_t i = 0; group != NULL && i < n; i++)
+		if ((e = atomic_load(&group[i])) != NULL)
+			engine_cancel(e);
 }
 
 static int emit(struct build *b, const struct build_event *ev, struct plate_error **err)
@@ -125,8 +133,8 @@ static int lint(struct build *b, struct build_result *res, struct plate_error **
 /* Runs an engine made from eo with the pipeline's pulls and downloads injected,
  * cancellable by build_cancel(); the engine is handed to *kept (the cache export reads its
  * entries) or freed. */
-static int engine_with(struct build *b, struct engine_options *eo, struct engine_result *out,
-		       struct engine **kept, struct plate_error **err)
+static int engine_with(struct build *b, struct engine_options *eo, struct engine *_Atomic *slot,
+		       struct engine_result *out, struct engine **kept, struct plate_error **err)
 {
 	struct engine *e = NULL;
 	int r;
@@ -135,14 +143,17 @@ static int engine_with(struct build *b, struct engine_options *eo, struct engine
 	eo->pull_image = pull_image;
 	eo->pull_data = b;
 	eo->fetch_url = fetch_url;
-	if (engine_new(eo, &e, err) < 0)
+	if (engine_new(eo, &e, err) < 0) {
+		if (eo->group != NULL)
+			engine_group_leave(eo->group);
 		return -1;
-	atomic_store(&b->engine, e);
+	}
+	atomic_store(slot, e);
 	/* A cancel that came before the engine was published is honoured here. */
 	if (b->cancelled)
 		engine_cancel(e);
 	r = engine_build(e, b->o.df, out, err);
-	atomic_store(&b->engine, NULL);
+	atomic_store(slot, NULL);
 	if (kept != NULL)
 		*kept = e;
 	else
@@ -150,12 +161,13 @@ static int engine_with(struct build *b, struct engine_options *eo, struct engine
 	return r;
 }
 
-int build_engine_run(struct build *b, const struct engine_options *opts, struct engine_result *out,
+int build_engine_run(struct build *b, const struct engine_options *opts,
+		     struct engine *_Atomic *slot, struct engine_result *out,
 		     struct plate_error **err)
 {
 	struct engine_options eo = *opts;
 
-	return engine_with(b, &eo, out, NULL, err);
+	return engine_with(b, &eo, slot, out, NULL, err);
 }
 
 static void cache_warning(void *data, const char *source, const struct plate_error *why)
@@ -215,7 +227,7 @@ static int engine_once(struct build *b, const char *platform, struct build_resul
 		else
 			eo.cache_export = b->o.cache_mode;
 	}
-	r = engine_with(b, &eo, &res->image, &e, err);
+	r = engine_with(b, &eo, &b->engine, &res->image, &e, err);
 	if (e == NULL)
 		return r;
 	*retry = r < 0 && res->image.cache_failed && !b->cancelled;

@@ -1,13 +1,15 @@
 /*
- * A build for several platforms (`--platform linux/amd64,linux/arm64`): the engine once per
- * platform, then one OCI image index over the manifests, stored under the build's tags.
- * The platforms build one after the other so that a stage that does not depend on the
- * target (FROM --platform=$BUILDPLATFORM, no TARGET* ARG before a step) is built by the
- * first and found in the build cache by the others: its step keys do not name the target.
- * Each platform's manifest is committed untagged by its engine; the index's commit names
- * the index and drops those untagged entries, so the store lists the image once.
+ * A build for several platforms (`--platform linux/amd64,linux/arm64`): one engine per
+ * platform, all at the same time, each in a thread of its own, then one OCI image index over
+ * the manifests, stored under the build's tags.  The engines are a group (engine.h): a stage
+ * that does not depend on the target (FROM --platform=$BUILDPLATFORM, no TARGET* ARG before
+ * a step) has the same step keys in each, and each key is built once, by the engine that
+ * got to it first, while the others wait for it.  Each platform's manifest is committed
+ * untagged by its engine; the index's commit names the index and drops those untagged
+ * entries, so the store lists the image once.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,12 +99,51 @@ out:
 	return r;
 }
 
+struct platform_run {
+	struct build *b;
+	struct engine_options eo;
+	struct engine *_Atomic *slot;
+	struct engine_result res;
+	struct plate_error *err;
+	int r;
+	pthread_t thread;
+	bool started;
+};
+
+static void *platform_thread(void *arg)
+{
+	struct platform_run *run = arg;
+
+	run->r = build_engine_run(run->b, &run->eo, run->slot, &run->res, &run->err);
+	return NULL;
+}
+
+/* The build's error: the first platform's that is not a consequence of another's failure
+ * (a waiting step, a stopped engine: ECANCELED), named after its platform. */
+static int first_error(struct platform_run *runs, size_t n, struct plate_error **err)
+{
+	struct platform_run *pick = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (runs[i].r < 0 && (pick == NULL || (pick->err->errno_value == ECANCELED &&
+						       runs[i].err->errno_value != ECANCELED)))
+			pick = &runs[i];
+	if (pick == NULL)
+		return 0;
+	*err = steal_pointer(&pick->err);
+	return plate_err_wrap(err, "%s", pick->eo.platform);
+}
+
 int build_platforms(struct build *b, const struct oci_strings *platforms, struct engine_result *res,
 		    struct plate_error **err)
 {
 	_cleanup_free_ struct engine_result *built = calloc(platforms->n, sizeof(*built));
+	_cleanup_free_ struct platform_run *runs = calloc(platforms->n, sizeof(*runs));
+	_cleanup_free_ struct engine *_Atomic *slots = calloc(platforms->n, sizeof(*slots));
+	struct engine_group *group = NULL;
+	int r;
 
-	if (built == NULL)
+	if (built == NULL || runs == NULL || slots == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	if (b->o.engine.output != ENGINE_OUTPUT_STORE)
 		return plate_err_new(err, ENOTSUP,
@@ -111,16 +152,41 @@ int build_platforms(struct build *b, const struct oci_strings *platforms, struct
 	if (b->o.sbom)
 		return plate_err_new(err, ENOTSUP,
 				     "--sbom with several platforms is not supported");
+	if (engine_group_new(platforms->n, &group, err) < 0)
+		return -1;
 	*res = (struct engine_result){ 0 };
+	atomic_store(&b->group, slots);
+	atomic_store(&b->n_group, platforms->n);
 	for (size_t i = 0; i < platforms->n; i++) {
-		struct engine_options eo = b->o.engine;
-		eo.platform = platforms->v[i];
-		eo.tags = NULL;
-		eo.n_tags = 0;
-		if (build_engine_run(b, &eo, &built[i], err) < 0)
-			return plate_err_wrap(err, "%s", platforms->v[i]);
+		struct platform_run *run = &runs[i];
+		run->b = b;
+		run->eo = b->o.engine;
+		run->eo.platform = platforms->v[i];
+		run->eo.tags = NULL;
+		run->eo.n_tags = 0;
+		run->eo.group = group;
+		run->slot = &slots[i];
+		if ((r = pthread_create(&run->thread, NULL, platform_thread, run)) != 0) {
+			run->r = plate_err_new(&run->err, r, "cannot start a build thread");
+			engine_group_leave(group);
+			continue;
+		}
+		run->started = true;
+	}
+	for (size_t i = 0; i < platforms->n; i++)
+		if (runs[i].started)
+			pthread_join(runs[i].thread, NULL);
+	atomic_store(&b->n_group, 0);
+	atomic_store(&b->group, NULL);
+	engine_group_free(group);
+	r = first_error(runs, platforms->n, err);
+	for (size_t i = 0; i < platforms->n; i++) {
+		plate_error_free(runs[i].err);
+		built[i] = runs[i].res;
 		res->steps += built[i].steps;
 		res->cached += built[i].cached;
 	}
+	if (r < 0)
+		return -1;
 	return store_index(b, platforms, built, res, err);
 }

@@ -160,7 +160,8 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 	digest_final(&d, key);
 	digest_release(&d);
 	if (strcmp(path, "/") != 0) {
-		if (eng_cache_lookup(c, key, &hit, &empty, &layer, NULL, err) < 0)
+		if (eng_cache_lookup(c, key, &hit, &empty, &layer, NULL, err) < 0 ||
+		    (!hit && eng_group_claim(c, key, &hit, &empty, &layer, NULL, err) < 0))
 			goto out;
 		if (!hit) {
 			struct workdir_job j = { .path = path, .user = st->config.user };
@@ -169,8 +170,10 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 			if (eng_scratch(e, "upper", &upper, err) < 0 ||
 			    eng_scratch(e, "work", &work, err) < 0 ||
 			    eng_scratch(e, "mnt", &mnt, err) < 0 ||
-			    eng_layers_lowers(e, &st->layers, &lowers, &n_lowers, err) < 0)
+			    eng_layers_lowers(e, &st->layers, &lowers, &n_lowers, err) < 0) {
+				eng_group_fail(c, key);
 				goto out;
+			}
 			v = (struct eng_view){ .lowers = lowers,
 					       .n_lowers = n_lowers,
 					       .upper = upper,
@@ -178,7 +181,11 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 					       .mountpoint = mnt };
 			if (eng_view_run(e, &v, 1, workdir_in_view, &j, err) < 0 ||
 			    eng_harvest(e, upper, &layer, &empty, err) < 0 ||
-			    eng_cache_record(c, key, empty ? NULL : &layer, NULL, err) < 0)
+			    eng_cache_record(c, key, empty ? NULL : &layer, NULL, err) < 0) {
+				eng_group_fail(c, key);
+				goto out;
+			}
+			if (eng_group_done(c, key, empty ? NULL : &layer, NULL, err) < 0)
 				goto out;
 		}
 	}
@@ -281,7 +288,11 @@ static char *step_name(const struct eng_stage *st, unsigned n, const char *text)
 {
 	char *name = NULL;
 
-	if (asprintf(&name, "[%s %u/%u] %s", st->label, n, st->fs_steps, text) < 0)
+	/* In a group, BuildKit's "[linux/arm64 builder 3/6]". */
+	if (st->engine->o.group != NULL
+		    ? asprintf(&name, "[%s %s %u/%u] %s", st->engine->o.platform, st->label, n,
+			       st->fs_steps, text) < 0
+		    : asprintf(&name, "[%s %u/%u] %s", st->label, n, st->fs_steps, text) < 0)
 		return NULL;
 	return name;
 }

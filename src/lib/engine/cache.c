@@ -207,6 +207,18 @@ int eng_cache_record(struct eng_step_ctx *c, const char *key, const struct eng_l
 	return r;
 }
 
+int eng_cache_adopt(struct engine *e, const char *key, const struct eng_layer *layer,
+		    const char *chain, struct plate_error **err)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&e->lock);
+	if (find_put(e, key) == NULL)
+		r = set_put(e, key, layer, chain, err);
+	pthread_mutex_unlock(&e->lock);
+	return r;
+}
+
 /* Stages every recorded entry in the transaction (called once, at the end). */
 int eng_cache_flush(struct engine *e, struct plate_error **err)
 {

@@ -944,12 +944,15 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 	_cleanup_free_ const char **src_lowers = NULL;
 	_cleanup_free_ char *srcmnt = NULL;
 	size_t n_src_lowers = 0;
+	bool claimed = false;
 	int r = -1;
 
 	if (copy_setup(&s, err) < 0 || copy_sources(&s, err) < 0 || copy_common_key(&s, err) < 0 ||
 	    copy_source_key(&s, err) < 0 ||
-	    eng_cache_lookup(c, s.key, &s.hit, &s.empty, &s.layer, s.chain, err) < 0)
+	    eng_cache_lookup(c, s.key, &s.hit, &s.empty, &s.layer, s.chain, err) < 0 ||
+	    (!s.hit && eng_group_claim(c, s.key, &s.hit, &s.empty, &s.layer, s.chain, err) < 0))
 		goto out;
+	claimed = !s.hit;
 	if (!s.hit && s.from != NULL &&
 	    (eng_scratch(c->e, "src", &srcmnt, err) < 0 ||
 	     eng_layers_lowers(c->e, &s.src_layers, &src_lowers, &n_src_lowers, err) < 0))
@@ -962,8 +965,16 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 		if (copy_execute(&s, src_lowers, n_src_lowers, srcmnt, err) < 0)
 			goto out;
 	}
+	/* Built here, or found by content: either way the group's waiters take it. */
+	if (claimed) {
+		claimed = false;
+		if (eng_group_done(c, s.key, s.empty ? NULL : &s.layer, s.chain, err) < 0)
+			goto out;
+	}
 	r = copy_apply(&s, err);
 out:
+	if (claimed)
+		eng_group_fail(c, s.key);
 	copy_step_release(&s);
 	return r;
 }

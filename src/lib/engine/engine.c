@@ -51,10 +51,14 @@ void engine_cancel(struct engine *e)
 
 void eng_emit(struct engine *e, const struct engine_event *ev)
 {
+	struct engine_event tagged = *ev;
+
 	if (e->o.progress == NULL)
 		return;
+	if (e->o.group != NULL)
+		tagged.platform = e->o.platform;
 	pthread_mutex_lock(&e->progress_lock);
-	e->o.progress(e->o.progress_data, ev);
+	e->o.progress(e->o.progress_data, &tagged);
 	pthread_mutex_unlock(&e->progress_lock);
 }
 
@@ -62,6 +66,8 @@ unsigned eng_new_id(struct engine *e)
 {
 	unsigned id;
 
+	if (e->o.group != NULL)
+		return eng_group_new_id(e);
 	pthread_mutex_lock(&e->lock);
 	id = ++e->next_id;
 	pthread_mutex_unlock(&e->lock);
@@ -565,8 +571,8 @@ static int finish(struct engine *e, struct plate_error **err)
 		if (store_txn_snapshot_adopt(e->txn, e->pending_ids[i], e->pending_dirs[i],
 					     e->o.epoch, err) < 0)
 			return -1;
-	if (eng_cache_flush(e, err) < 0 || eng_statcache_save(e, err) < 0 ||
-	    eng_explain_save(e, err) < 0)
+	if (eng_group_adopt(e, err) < 0 || eng_cache_flush(e, err) < 0 ||
+	    eng_statcache_save(e, err) < 0 || eng_explain_save(e, err) < 0)
 		return -1;
 	return 0;
 }
@@ -601,8 +607,8 @@ static int check_emulators(struct engine *e, struct plate_error **err)
 	return 0;
 }
 
-int engine_build(struct engine *e, const struct dockerfile *df, struct engine_result *result,
-		 struct plate_error **err)
+/* Prepares, plans and runs the stages: 0, or -1 with *err. */
+static int build_stages(struct engine *e, const struct dockerfile *df, struct plate_error **err)
 {
 	struct plan_options po = {
 		.target = e->o.target,
@@ -614,9 +620,7 @@ int engine_build(struct engine *e, const struct dockerfile *df, struct engine_re
 		.base_onbuild = base_onbuild,
 		.base_onbuild_data = e,
 	};
-	int r;
 
-	memset(result, 0, sizeof(*result));
 	e->escape = df->escape;
 	if (prepare(e, err) < 0) {
 		result->needs_namespace = e->needs_namespace;
@@ -646,29 +650,59 @@ int engine_build(struct engine *e, const struct dockerfile *df, struct engine_re
 		if (st->label == NULL)
 			return plate_err_new(err, ENOMEM, "out of memory");
 	}
-	r = run_stages(e, err);
+	e->ran_stages = true;
+	return run_stages(e, err);
+}
+
+static void cache_failure(struct engine *e, struct engine_result *result)
+{
+	result->cache_failed = e->cache_failed;
+	result->cache_bad_source = e->cache_bad_source;
+	memcpy(result->cache_bad_blob, e->cache_bad_blob, sizeof(e->cache_bad_blob));
+	result->needs_namespace = e->needs_namespace;
+}
+
+int engine_build(struct engine *e, const struct dockerfile *df, struct engine_result *result,
+		 struct plate_error **err)
+{
+	bool all_ok, image_failed = false;
+	int r;
+
+	memset(result, 0, sizeof(*result));
+	r = build_stages(e, df, err);
 	result->steps = e->steps;
 	result->cached = e->cached;
+	/* In a group, an image is staged only when every member built its stages. */
+	all_ok = eng_group_barrier(e, r == 0);
+	if (r == 0 && !all_ok)
+		r = plate_err_new(err, ECANCELED, "another platform of the build failed");
+	if (r == 0) {
+		r = eng_image_commit(e, &e->stages[e->plan->target], result, err);
+		image_failed = r < 0;
+	}
+	if (r < 0)
+		cache_failure(e, result);
+	/* Past it, no member reads another's layer directories: commits may move them. */
+	all_ok = eng_group_barrier(e, r == 0);
+	if (e->user_cancelled || !e->ran_stages || image_failed || (r == 0 && !all_ok)) {
+		if (r == 0)
+			r = plate_err_new(err, ECANCELED,
+					  e->user_cancelled
+						  ? "build cancelled"
+						  : "another platform of the build failed");
+		return -1;
+	}
+	eng_group_commit_begin(e);
 	if (r < 0) {
+		/* After a failure, the steps that worked are kept for the next build. */
 		_cleanup_error_ struct plate_error *ignored = NULL;
-		result->cache_failed = e->cache_failed;
-		result->cache_bad_source = e->cache_bad_source;
-		memcpy(result->cache_bad_blob, e->cache_bad_blob, sizeof(e->cache_bad_blob));
-		result->needs_namespace = e->needs_namespace;
 		/* A build stopped for the namespace starts again in it: nothing of this one
 		 * (its step records above all) may change what that one sees. */
-		if (!e->user_cancelled && !e->needs_namespace && finish(e, &ignored) == 0)
+		if (!e->needs_namespace && finish(e, &ignored) == 0)
 			store_txn_commit(e->txn, &ignored);
-		return -1;
+	} else if (finish(e, err) < 0 || store_txn_commit(e->txn, err) < 0) {
+		r = -1;
 	}
-	if (eng_image_commit(e, &e->stages[e->plan->target], result, err) < 0) {
-		result->needs_namespace = e->needs_namespace;
-		result->cache_failed = e->cache_failed;
-		result->cache_bad_source = e->cache_bad_source;
-		memcpy(result->cache_bad_blob, e->cache_bad_blob, sizeof(e->cache_bad_blob));
-		return -1;
-	}
-	if (finish(e, err) < 0 || store_txn_commit(e->txn, err) < 0)
-		return -1;
-	return eng_output(e, result, err);
+	eng_group_commit_end(e);
+	return r < 0 ? -1 : eng_output(e, result, err);
 }

@@ -77,6 +77,9 @@ enum engine_event_type {
 				   * what changed since the last build of the tag) */
 	ENGINE_EVENT_ISOLATION,	  /* once, before the first step: name is the isolation RUN
 				   * uses ("namespaces", "rootless", "chroot"), message why */
+	ENGINE_EVENT_STEP_SHARED, /* (a group's engine) another engine of the group builds or
+				   * built the step's key: this step takes its result, after
+				   * waiting for it; message: that engine's platform */
 };
 
 struct engine_event {
@@ -89,7 +92,8 @@ struct engine_event {
 	double seconds;		/* DONE, ERROR */
 	double process_seconds; /* DONE, ERROR of a RUN that ran: time inside its process (the
 				 * rest of `seconds` is the engine's and the sandbox's own) */
-	const char *message;	/* ERROR, WARNING, MISS */
+	const char *message;	/* ERROR, WARNING, MISS, SHARED */
+	const char *platform;	/* the engine's platform when it is in a group, else NULL */
 };
 
 typedef void engine_progress_fn(void *data, const struct engine_event *ev);
@@ -124,6 +128,26 @@ enum engine_pull_policy {
 	ENGINE_PULL_ALWAYS,
 	ENGINE_PULL_NEVER,
 };
+
+/* ---- engines building together (a multi-platform build) ---------------------------------
+ *
+ * The engines of a group (one per platform, each in a thread of its own) build at the same
+ * time and each step key once: a step whose key another engine of the group is building
+ * waits for it and takes its result (ENGINE_EVENT_STEP_SHARED), as a cache hit; its failure
+ * fails the waiting step (ECANCELED).  Step ids are numbered across the group and step names
+ * carry the platform ("[linux/arm64 builder 3/6]").  The engines commit one after the other
+ * once every one of them is done: the first to commit publishes the shared steps' layers;
+ * when one of them failed the others commit their cache entries only, not their images; after
+ * engine_cancel() of every engine none commits anything.  Every engine of the group must call
+ * engine_build() exactly once (a group of n waits for n). */
+struct engine_group;
+
+int engine_group_new(size_t n_engines, struct engine_group **out, struct plate_error **err);
+/* A member that will not build after all (its thread did not start): the group fails and
+ * waits for one fewer. */
+void engine_group_leave(struct engine_group *g);
+/* After every engine of the group was freed. */
+void engine_group_free(struct engine_group *g);
 
 /* Puts image `name` (as the Dockerfile writes it) for platform into the store: 0 or -1. */
 typedef int engine_pull_fn(void *data, const char *name, const char *platform,
@@ -244,6 +268,7 @@ struct engine_options {
 	 * stops it with result.needs_namespace set and nothing committed, before any view,
 	 * mount or snapshot; the caller enters the namespace and builds again. */
 	bool cached_only;
+	struct engine_group *group; /* NULL: building alone */
 };
 
 #define ENGINE_CACHE_ANNOTATION "dev.plate.cache.v1"

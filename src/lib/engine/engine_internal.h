@@ -197,6 +197,7 @@ struct engine {
 	struct plate_error *first_error; /* of a stage thread */
 	bool failed;
 	bool base_missing; /* planning failed on a base image */
+	bool ran_stages;   /* prepared and planned: what the stages did may be committed */
 	/* Cache-miss explanations (explain.c): the step inputs of the last build of this
 	 * name, read-only, and those of this build (under lock). */
 	eng_digest explain_key;
@@ -400,6 +401,9 @@ int eng_needs_namespace(struct engine *e, const char *what, struct plate_error *
 int eng_layer_fetch(struct engine *e, struct eng_layer *l, struct plate_error **err);
 int eng_shared_export(struct engine *e, struct eng_stage *target, struct plate_error **err);
 void eng_shared_release(struct engine *e);
+/* Records key's entry (layer NULL: no change) unless this build recorded one already. */
+int eng_cache_adopt(struct engine *e, const char *key, const struct eng_layer *layer,
+		    const char *chain, struct plate_error **err);
 /* Stages every recorded entry in the build's transaction (once, at the end). */
 int eng_cache_flush(struct engine *e, struct plate_error **err);
 
@@ -448,6 +452,28 @@ void eng_inputs_commit(struct eng_step_ctx *c);
 void eng_inputs_release(struct eng_step_ctx *c);
 /* Emits ENGINE_EVENT_STEP_MISS saying why the step (key: its cache key) was not cached. */
 void eng_explain_miss(struct eng_step_ctx *c, const char *key);
+
+/* ---- engines building together (group.c, engine.h "engines building together") --------- */
+
+/* After a step's key missed the caches: *hit with the result another engine of the group
+ * built, waited for (*empty, *layer, chain as eng_cache_lookup gives them), else this engine
+ * builds it and exactly one of eng_group_done / eng_group_fail follows.  Alone: no hit. */
+int eng_group_claim(struct eng_step_ctx *c, const char *key, bool *hit, bool *empty,
+		    struct eng_layer *layer, char *chain, struct plate_error **err);
+/* The claimed step's result (layer NULL: no change; chain NULL: the key): its upper
+ * directory leaves this build's pending snapshots for the group's. */
+int eng_group_done(struct eng_step_ctx *c, const char *key, const struct eng_layer *layer,
+		   const char *chain, struct plate_error **err);
+void eng_group_fail(struct eng_step_ctx *c, const char *key);
+/* Waits until every engine of the group got here with its `ok`: true when all were ok.
+ * Called twice per build (stages done; image staged), on every path. */
+bool eng_group_barrier(struct engine *e, bool ok);
+/* Around finish() and the commit: one engine at a time; adopt stages the group's layers no
+ * engine published yet (with their cache entries) in this build's transaction. */
+void eng_group_commit_begin(struct engine *e);
+int eng_group_adopt(struct engine *e, struct plate_error **err);
+void eng_group_commit_end(struct engine *e);
+unsigned eng_group_new_id(struct engine *e);
 
 /* ---- the image (image.c) ------------------------------------------------------------------- */
 

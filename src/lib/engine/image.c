@@ -59,11 +59,15 @@ int eng_image_commit(struct engine *e, struct eng_stage *st, struct engine_resul
 	size_t clen, mlen;
 	unsigned id = eng_new_id(e);
 	double t0 = eng_now();
-	struct engine_event ev = { .type = ENGINE_EVENT_STEP_START,
-				   .id = id,
-				   .name = "exporting to image" };
+	_cleanup_free_ char *name = NULL;
+	struct engine_event ev = { .type = ENGINE_EVENT_STEP_START, .id = id };
 	int r = -1;
 
+	/* In a group, the platform's ("[linux/arm64] exporting to image"). */
+	if (e->o.group != NULL ? asprintf(&name, "[%s] exporting to image", e->o.platform) < 0
+			       : (name = strdup("exporting to image")) == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	ev.name = name;
 	eng_emit(e, &ev);
 	for (size_t i = 0; i < st->layers.n; i++)
 		if (eng_layer_blob(e, &st->layers.v[i], err) < 0)
@@ -127,10 +131,9 @@ int eng_image_commit(struct engine *e, struct eng_stage *st, struct engine_resul
 	memcpy(res->image_id, cdigest, sizeof(cdigest));
 	memcpy(res->manifest_digest, mdigest, sizeof(mdigest));
 	res->manifest_size = mlen;
-	ev = (struct engine_event){ .type = ENGINE_EVENT_STEP_DONE,
-				    .id = id,
-				    .name = "exporting to image",
-				    .seconds = eng_now() - t0 };
+	ev = (struct engine_event){
+		.type = ENGINE_EVENT_STEP_DONE, .id = id, .name = name, .seconds = eng_now() - t0
+	};
 	eng_emit(e, &ev);
 	goto out;
 nomem:

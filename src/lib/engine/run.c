@@ -898,12 +898,18 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 	if (job_mounts(&j, err) < 0 || job_command(&j, err) < 0 || job_key(&j, err) < 0 ||
 	    eng_cache_lookup(c, j.key, &hit, &empty, &layer, NULL, err) < 0)
 		goto out;
+	if (!hit && eng_group_claim(c, j.key, &hit, &empty, &layer, NULL, err) < 0)
+		goto out;
 	if (!hit) {
 		eng_explain_miss(c, j.key);
 		if (job_root(&j, err) < 0 || job_sandbox_mounts(&j, err) < 0 ||
 		    job_proxy_env(&j, err) < 0 || job_exec(&j, err) < 0 ||
 		    eng_harvest(e, j.upper, &layer, &empty, err) < 0 ||
-		    eng_cache_record(c, j.key, empty ? NULL : &layer, NULL, err) < 0)
+		    eng_cache_record(c, j.key, empty ? NULL : &layer, NULL, err) < 0) {
+			eng_group_fail(c, j.key);
+			goto out;
+		}
+		if (eng_group_done(c, j.key, empty ? NULL : &layer, NULL, err) < 0)
 			goto out;
 	}
 	c->history = j.history;
