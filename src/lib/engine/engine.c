@@ -622,10 +622,8 @@ static int build_stages(struct engine *e, const struct dockerfile *df, struct pl
 	};
 
 	e->escape = df->escape;
-	if (prepare(e, err) < 0) {
-		result->needs_namespace = e->needs_namespace;
+	if (prepare(e, err) < 0)
 		return -1;
-	}
 	if (plan_build(df, &po, &e->plan, err) < 0) {
 		/* A base image missing from the store is a build failure, not a Dockerfile error. */
 		if (e->base_missing)
