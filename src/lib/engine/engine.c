@@ -52,14 +52,17 @@ void engine_cancel(struct engine *e)
 void eng_emit(struct engine *e, const struct engine_event *ev)
 {
 	struct engine_event tagged = *ev;
+	pthread_mutex_t *lock = &e->progress_lock;
 
 	if (e->o.progress == NULL)
 		return;
-	if (e->o.group != NULL)
+	if (e->o.group != NULL) {
 		tagged.platform = e->o.platform;
-	pthread_mutex_lock(&e->progress_lock);
+		lock = eng_group_progress_lock(e);
+	}
+	pthread_mutex_lock(lock);
 	e->o.progress(e->o.progress_data, &tagged);
-	pthread_mutex_unlock(&e->progress_lock);
+	pthread_mutex_unlock(lock);
 }
 
 unsigned eng_new_id(struct engine *e)

@@ -152,7 +152,7 @@ struct engine {
 	int cancel_pipe[2];
 	volatile sig_atomic_t user_cancelled;
 	char escape;		       /* the Dockerfile's escape character */
-	pthread_mutex_t progress_lock; /* progress callbacks, one at a time */
+	pthread_mutex_t progress_lock; /* progress callbacks, one at a time (alone) */
 	pthread_mutex_t lock;	       /* everything below, and the transaction */
 	pthread_cond_t cond;
 	struct store_txn *txn;
@@ -474,6 +474,8 @@ void eng_group_commit_begin(struct engine *e);
 int eng_group_adopt(struct engine *e, struct plate_error **err);
 void eng_group_commit_end(struct engine *e);
 unsigned eng_group_new_id(struct engine *e);
+/* The lock that serialises progress callbacks across the group's engines. */
+pthread_mutex_t *eng_group_progress_lock(struct engine *e);
 
 /* ---- the image (image.c) ------------------------------------------------------------------- */
 

@@ -50,6 +50,8 @@ struct engine_group {
 	unsigned round;
 	bool round_failed, last_ok;
 	pthread_mutex_t commit_lock;
+	/* The members' progress callbacks, one at a time: they share the caller's display. */
+	pthread_mutex_t progress_lock;
 	atomic_uint next_id;
 };
 
@@ -62,6 +64,7 @@ int engine_group_new(size_t n_engines, struct engine_group **out, struct plate_e
 	g->n_engines = n_engines;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_mutex_init(&g->commit_lock, NULL);
+	pthread_mutex_init(&g->progress_lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	*out = g;
 	return 0;
@@ -80,8 +83,14 @@ void engine_group_free(struct engine_group *g)
 	free(g->keys);
 	pthread_mutex_destroy(&g->lock);
 	pthread_mutex_destroy(&g->commit_lock);
+	pthread_mutex_destroy(&g->progress_lock);
 	pthread_cond_destroy(&g->cond);
 	free(g);
+}
+
+pthread_mutex_t *eng_group_progress_lock(struct engine *e)
+{
+	return &e->o.group->progress_lock;
 }
 
 unsigned eng_group_new_id(struct engine *e)
