@@ -12,6 +12,17 @@ R=$T/root
 export PLATE_ROOT=$R
 p() { "$PLATE" --root "$R" "$@"; }
 
+# arm64_prereqs: QEMU for arm64 registered in binfmt_misc (with the F flag, as
+# systemd-binfmt would at boot) and Debian's arm64 busybox-static in apt's archive.
+arm64_prereqs() {
+	[ -x /usr/bin/qemu-aarch64-static ] || tap_skip_all "qemu-user-static not installed"
+	ls /var/cache/apt/archives/busybox-static_*_arm64.deb >/dev/null 2>&1 ||
+		tap_skip_all "busybox-static:arm64 not in apt's archive (scripts/deps.sh downloads it)"
+	grep -qs '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 ||
+		"$PLATE_SRC/scripts/binfmt.sh" aarch64 >/dev/null ||
+		tap_skip_all "cannot register qemu-aarch64 in binfmt_misc"
+}
+
 build_prereqs() {
 	[ "$(id -u)" = 0 ] || rootless_prereqs
 	[ -x "$PROBE" ] || tap_skip_all "helpers not built (make test-binaries)"

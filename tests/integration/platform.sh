@@ -15,13 +15,7 @@ for tool in skopeo docker-registry curl od; do
 	command -v $tool >/dev/null || tap_skip_all "$tool not installed"
 done
 [ -x /usr/lib/go-1.19/bin/go ] || tap_skip_all "golang-1.19-go not installed"
-[ -x /usr/bin/qemu-aarch64-static ] || tap_skip_all "qemu-user-static not installed"
-ls /var/cache/apt/archives/busybox-static_*_arm64.deb >/dev/null 2>&1 ||
-	tap_skip_all "busybox-static:arm64 not in apt's archive (scripts/deps.sh downloads it)"
-# The emulator is the machine's, registered once as systemd-binfmt would at boot.
-grep -qs '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 ||
-	"$PLATE_SRC/scripts/binfmt.sh" aarch64 >/dev/null ||
-	tap_skip_all "cannot register qemu-aarch64 in binfmt_misc"
+arm64_prereqs
 runpid=
 cleanup() {
 	[ -n "$runpid" ] && kill "$runpid" 2>/dev/null && wait "$runpid" 2>/dev/null

@@ -14,12 +14,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/build-helpers.bash"
 build_prereqs
-[ -x /usr/bin/qemu-aarch64-static ] || tap_skip_all "qemu-user-static not installed"
-ls /var/cache/apt/archives/busybox-static_*_arm64.deb >/dev/null 2>&1 ||
-	tap_skip_all "busybox-static:arm64 not in apt's archive (scripts/deps.sh downloads it)"
-grep -qs '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 ||
-	"$PLATE_SRC/scripts/binfmt.sh" aarch64 >/dev/null ||
-	tap_skip_all "cannot register qemu-aarch64 in binfmt_misc"
+arm64_prereqs
 buildpid=
 cleanup() {
 	[ -n "$buildpid" ] && kill "$buildpid" 2>/dev/null && wait "$buildpid" 2>/dev/null

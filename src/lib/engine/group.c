@@ -141,6 +141,21 @@ static int take(struct eng_step_ctx *c, struct group_key *k, bool *empty, struct
 	return r;
 }
 
+/* "SHARED with <platform>", called with the group's lock held; the event is emitted without
+ * it (the progress callback may take its time), and the lock is held again on return. */
+static void announce_shared(struct eng_step_ctx *c, const struct group_key *k)
+{
+	struct engine_group *g = c->e->o.group;
+	struct engine_event ev = { .type = ENGINE_EVENT_STEP_SHARED,
+				   .id = c->id,
+				   .name = c->name,
+				   .message = k->platform };
+
+	pthread_mutex_unlock(&g->lock);
+	eng_emit(c->e, &ev);
+	pthread_mutex_lock(&g->lock);
+}
+
 int eng_group_claim(struct eng_step_ctx *c, const char *key, bool *hit, bool *empty,
 		    struct eng_layer *layer, char *chain, struct plate_error **err)
 {
@@ -175,15 +190,8 @@ int eng_group_claim(struct eng_step_ctx *c, const char *key, bool *hit, bool *em
 	while (k->state == KEY_BUILDING) {
 		struct timespec at;
 		if (!announced) {
-			struct engine_event ev = { .type = ENGINE_EVENT_STEP_SHARED,
-						   .id = c->id,
-						   .name = c->name,
-						   .message = k->platform };
-			/* Not under the group's lock: the progress callback may take its time. */
-			pthread_mutex_unlock(&g->lock);
-			eng_emit(e, &ev);
+			announce_shared(c, k);
 			announced = true;
-			pthread_mutex_lock(&g->lock);
 			continue;
 		}
 		/* engine_cancel() cannot signal a condition variable (async-signal-safe): the
@@ -205,15 +213,8 @@ int eng_group_claim(struct eng_step_ctx *c, const char *key, bool *hit, bool *em
 		pthread_mutex_unlock(&g->lock);
 		return r;
 	}
-	if (!announced) {
-		struct engine_event ev = { .type = ENGINE_EVENT_STEP_SHARED,
-					   .id = c->id,
-					   .name = c->name,
-					   .message = k->platform };
-		pthread_mutex_unlock(&g->lock);
-		eng_emit(e, &ev);
-		pthread_mutex_lock(&g->lock);
-	}
+	if (!announced)
+		announce_shared(c, k);
 	r = take(c, k, empty, layer, chain, err);
 	pthread_mutex_unlock(&g->lock);
 	if (r < 0)
