@@ -315,7 +315,8 @@ int store_image_compress(struct store *s, const char *name, const char *platform
 	}
 	r = changed ? store_txn_commit(o.t, err) : 0;
 out:
-	if (r < 0)
+	/* An image that cannot be resolved is the push's own error, unwrapped. */
+	if (r < 0 && img != NULL)
 		plate_err_wrap(err, "cannot compress '%s' for its push", name);
 	store_txn_free(o.t);
 	oci_descriptor_release(&entry);
