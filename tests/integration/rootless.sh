@@ -121,12 +121,14 @@ ck "the same image id" cmp -s "$T/ref.iid" "$H/$U/iid"
 # Entering late: a build that the cache answers, images and inspect run as the user, with
 # no user namespace and so no newuidmap/newgidmap; a build that misses starts again in the
 # namespace, prints its steps once and still builds root's image.  strace runs as root above
-# setpriv, so that newuidmap stays setuid under it; FILE gets every execve that worked.
+# setpriv, so that newuidmap stays setuid under it; FILE gets every execve that worked, its
+# arguments whole (strace cuts strings at 32 characters by default: a longer plate path
+# would never match).
 # LeakSanitizer cannot run under ptrace: off there (an ASan build).
 traced() {
 	local out=$1
 	shift
-	(cd "$H/$U" && strace -f -qq -z -e trace=execve -o "$out" setpriv --reuid "$U" \
+	(cd "$H/$U" && strace -f -qq -z -s 4096 -e trace=execve -o "$out" setpriv --reuid "$U" \
 		--regid "$(id -g "$U")" --clear-groups env -i PATH=/usr/bin:/bin HOME="$H/$U" \
 		XDG_DATA_HOME="$H/$U/data" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$@")
 }
@@ -155,8 +157,9 @@ ref2_digest=$(p inspect ref2 | jq -r '.[0].Descriptor.digest')
 traced "$T/trace" env SOURCE_DATE_EPOCH=$EPOCH "$UPLATE" build --progress plain --network none \
 	--secret id=tok,src=secret -t img2 "$H/ctx2" >"$T/out" 2>&1
 rc=$?
-ck "a build that misses as the user: started again in the user namespace" \
-	test "$rc $(restarts "$T/trace") $(execs "$T/trace" newuidmap) $(execs "$T/trace" newgidmap)" = "0 1 1 1"
+counts="$rc $(restarts "$T/trace") $(execs "$T/trace" newuidmap) $(execs "$T/trace" newgidmap)"
+ck "a build that misses as the user: started again in the user namespace (exit, restarts, newuidmap, newgidmap: $counts)" \
+	test "$counts" = "0 1 1 1"
 ck "... its output printed once" sh -c \
 	"[ \$(grep -c 'FROM docker.io/library/base:test\$' '$T/out') = 1 ] && [ \$(grep -c '^built ' '$T/out') = 1 ]"
 ck "... root's image ($ref2_digest)" \
