@@ -60,6 +60,8 @@ struct cli_progress {
 	pthread_cond_t wake;
 	pthread_t ticker;
 	bool ticking, stop, finished;
+	/* Every platform of a build runs in this process, under one isolation: said once. */
+	bool isolation_said;
 };
 
 static bool stderr_is_terminal(void)
@@ -233,7 +235,9 @@ static void plain(struct cli_progress *p, const struct engine_event *ev)
 		fprintf(p->out, "#%u CACHE MISS: %s\n", ev->id, message);
 		break;
 	case ENGINE_EVENT_ISOLATION:
-		fprintf(p->out, "isolation: %s (%s)\n", name, message);
+		if (!p->isolation_said)
+			fprintf(p->out, "isolation: %s (%s)\n", name, message);
+		p->isolation_said = true;
 		break;
 	case ENGINE_EVENT_STEP_SHARED:
 		/* Built (or being built) by another platform of the build: taken, not run. */
@@ -401,8 +405,9 @@ static void tty(struct cli_progress *p, const struct engine_event *ev)
 		/* Above the live list, where it stays. */
 		_cleanup_free_ char *name =
 			printable_dup(ev->name, strlen(ev->name), MESSAGE_MAX, 0);
-		if (name == NULL)
+		if (name == NULL || p->isolation_said)
 			goto out;
+		p->isolation_said = true;
 		if (p->drawn > 0)
 			fprintf(p->out, "\033[%uA", p->drawn);
 		p->drawn = 0;

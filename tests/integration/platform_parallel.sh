@@ -61,6 +61,8 @@ ck "... the other platform took its result: one SHARED line, naming the first" \
 	bash -c "test \$(grep -c 'SHARED with linux/' '$T/out') = 1"
 ck "step names carry their platform" \
 	bash -c "grep -q '^#[0-9]* \[linux/amd64 tools 2/2\] RUN' '$T/out' && grep -q '^#[0-9]* \[linux/arm64 tools 2/2\] RUN' '$T/out'"
+ck "the isolation is said once for both platforms" \
+	bash -c "test \$(grep -c '^isolation: ' '$T/out') = 1"
 ck "step ids are unique across the platforms" \
 	bash -c "test \$(grep -c '^#[0-9]* \[' '$T/out') = \$(sed -n 's/^#\([0-9]*\) \[.*/\1/p' '$T/out' | sort -u | wc -l)"
 ck "both images carry the shared stage's file" \
