@@ -6,7 +6,9 @@
 #   - --output type=oci: one oci-archive whose index.json names the image index; skopeo
 #     reads the index and copies each platform out of it (--override-arch), umoci unpacks
 #     each copy and finds that platform's files; the same bytes on standard output (dest=-);
-#   - --output type=local: DEST/linux_amd64 and DEST/linux_arm64, each with its files;
+#   - --output type=local: DEST/linux_amd64 and DEST/linux_arm64, each with its files
+#     (DEST/linux_arm_v7 for a variant); a DEST that cannot be made is refused before any
+#     step, the store unchanged;
 #   - --sbom: a referrer of each platform's manifest, listing that platform's package;
 #   - --output type=docker: one error before any step runs (a docker-archive holds no
 #     index), the store unchanged.
@@ -104,5 +106,16 @@ for a in amd64 arm64; do
 	ck "linux_$a holds the $a files" \
 		bash -c "test \"\$(cat '$T/local/linux_$a/target')\" = 'for $a' && cmp -s '$C/status-$a' '$T/local/linux_$a/var/lib/dpkg/status'"
 done
+printf 'Package: hello-arm\nStatus: install ok installed\nArchitecture: armhf\nVersion: 1.0\n\n' >"$C/status-arm"
+build "$C" --platform linux/amd64,linux/arm/v7 -o "type=local,dest=$T/local-v7"
+ck "a variant is part of its directory's name: linux_arm_v7" \
+	bash -c "test $rc = 0 && test \"\$(ls '$T/local-v7' | paste -sd' ')\" = 'linux_amd64 linux_arm_v7' &&
+		test \"\$(cat '$T/local-v7/linux_arm_v7/target')\" = 'for arm'"
+before=$(store_state)
+build "$C" --platform $PLATFORMS --no-cache -o "type=local,dest=$C/Dockerfile/out"
+ck "a local dest that cannot be made: one error before any step runs" \
+	bash -c "test $rc = 1 && test $(steps_ran) = 0 &&
+		grep -qx \"plate: error: --output type=local: cannot create '$C/Dockerfile/out': Not a directory\" '$T/out'"
+ck "... the store unchanged" test "$(store_state)" = "$before"
 
 tap_done

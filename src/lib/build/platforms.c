@@ -139,20 +139,6 @@ static int first_error(struct platform_run *runs, size_t n, struct plate_error *
 	return plate_err_wrap(err, "%s", pick->eo.platform);
 }
 
-/* What is refused, and the local dest's directory made, before any engine starts. */
-static int prepare_output(const struct build *b, struct plate_error **err)
-{
-	const char *dest = b->o.engine.output_dest;
-
-	if (b->o.engine.output == ENGINE_OUTPUT_DOCKER)
-		return plate_err_new(err, ENOTSUP,
-				     "--output type=docker takes one platform: a docker-archive "
-				     "holds no image index (use type=oci for several platforms)");
-	if (b->o.engine.output == ENGINE_OUTPUT_LOCAL && mkdir(dest, 0755) < 0 && errno != EEXIST)
-		return plate_err_new(err, errno, "--output type=local: cannot create '%s'", dest);
-	return 0;
-}
-
 /* BuildKit's platform-split directory: DEST/linux_arm_v7 for linux/arm/v7. */
 static int platform_dest(const char *dest, const char *platform, char **out,
 			 struct plate_error **err)
@@ -167,6 +153,33 @@ static int platform_dest(const char *dest, const char *platform, char **out,
 	return 0;
 }
 
+/* Before any engine starts: what is refused, each platform's local directory named, the
+ * local dest made. */
+static int prepare_output(const struct build *b, const struct oci_strings *platforms,
+			  struct platform_run *runs, struct plate_error **err)
+{
+	const char *dest = b->o.engine.output_dest;
+
+	if (b->o.engine.output == ENGINE_OUTPUT_DOCKER)
+		return plate_err_new(err, ENOTSUP,
+				     "--output type=docker takes one platform: a docker-archive "
+				     "holds no image index (use type=oci for several platforms)");
+	if (b->o.engine.output != ENGINE_OUTPUT_LOCAL)
+		return 0;
+	for (size_t i = 0; i < platforms->n; i++)
+		if (platform_dest(dest, platforms->v[i], &runs[i].dest, err) < 0)
+			return -1;
+	if (mkdir(dest, 0755) < 0 && errno != EEXIST)
+		return plate_err_new(err, errno, "--output type=local: cannot create '%s'", dest);
+	return 0;
+}
+
+static void free_dests(struct platform_run *runs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(runs[i].dest);
+}
+
 int build_platforms(struct build *b, const struct oci_strings *platforms, struct engine_result *res,
 		    struct plate_error **err)
 {
@@ -178,8 +191,11 @@ int build_platforms(struct build *b, const struct oci_strings *platforms, struct
 
 	if (built == NULL || runs == NULL || slots == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	if (prepare_output(b, err) < 0 || engine_group_new(platforms->n, &group, err) < 0)
+	if (prepare_output(b, platforms, runs, err) < 0 ||
+	    engine_group_new(platforms->n, &group, err) < 0) {
+		free_dests(runs, platforms->n);
 		return -1;
+	}
 	*res = (struct engine_result){ 0 };
 	atomic_store(&b->group, slots);
 	atomic_store(&b->n_group, platforms->n);
@@ -195,15 +211,8 @@ int build_platforms(struct build *b, const struct oci_strings *platforms, struct
 		/* The index's archive is written once the index is stored. */
 		if (run->eo.output == ENGINE_OUTPUT_OCI)
 			run->eo.output = ENGINE_OUTPUT_STORE;
-		if (run->eo.output == ENGINE_OUTPUT_LOCAL) {
-			if (platform_dest(b->o.engine.output_dest, run->eo.platform, &run->dest,
-					  &run->err) < 0) {
-				run->r = -1;
-				engine_group_leave(group);
-				continue;
-			}
+		if (run->eo.output == ENGINE_OUTPUT_LOCAL)
 			run->eo.output_dest = run->dest;
-		}
 		if ((r = pthread_create(&run->thread, NULL, platform_thread, run)) != 0) {
 			run->r = plate_err_new(&run->err, r, "cannot start a build thread");
 			engine_group_leave(group);
@@ -217,10 +226,10 @@ int build_platforms(struct build *b, const struct oci_strings *platforms, struct
 	atomic_store(&b->n_group, 0);
 	atomic_store(&b->group, NULL);
 	engine_group_free(group);
+	free_dests(runs, platforms->n);
 	r = first_error(runs, platforms->n, err);
 	for (size_t i = 0; i < platforms->n; i++) {
 		plate_error_free(runs[i].err);
-		free(runs[i].dest);
 		built[i] = runs[i].res;
 		res->steps += built[i].steps;
 		res->cached += built[i].cached;
