@@ -68,7 +68,8 @@ static const struct cli_help_option build_options[] = {
 	{ 0, "progress", "MODE", false, "auto, tty, plain, json or quiet (default auto)" },
 	{ 'q', "quiet", NULL, false, "print only the image ID, on standard output" },
 	{ 'o', "output", "type=TYPE[,dest=PATH][,compression=C]", false,
-	  "also write the image out: oci, docker, local, image or registry; C: uncompressed "
+	  "also write the image out: oci, docker, local, image or registry (several platforms: "
+	  "oci holds the index, local one PATH/os_arch each, no docker); C: uncompressed "
 	  "(default: a push compresses with gzip), gzip or zstd" },
 	{ 0, "iidfile", "FILE", false, "write the image ID to FILE" },
 	{ 0, "label", "KEY=VALUE", false, "add a label to the image (repeatable)" },
@@ -82,7 +83,7 @@ static const struct cli_help_option build_options[] = {
 	{ 0, "pull", "WHEN", true,
 	  "pull base images: missing (default), always (a bare --pull) or never" },
 	{ 0, "push", NULL, false, "push every -t tag after the build" },
-	{ 0, "sbom", NULL, false, "store an SPDX SBOM with the image" },
+	{ 0, "sbom", NULL, false, "store an SPDX SBOM with the image (one per platform)" },
 	{ 0, "check", NULL, false, "only run the Dockerfile checks, build nothing" },
 	{ 0, "strict", NULL, false, "exit 3 when a check or the image doctor finds a warning" },
 	{ 0, "max-size", "SIZE", false, "exit 3 when the image is larger than SIZE (50M, 1GiB)" },

@@ -322,6 +322,18 @@ static int push(struct build *b, const char *digest, struct plate_error **err)
 	return 0;
 }
 
+/* --sbom: a referrer of each platform's manifest, from that platform's files. */
+static int sbom_each(struct build *b, const char *digest, const char *platform,
+		     struct plate_error **err)
+{
+	if (b->platforms.n < 2)
+		return check_sbom_attach(b->o.store, digest, platform, err);
+	for (size_t i = 0; i < b->platforms.n; i++)
+		if (check_sbom_attach(b->o.store, digest, b->platforms.v[i], err) < 0)
+			return plate_err_wrap(err, "%s", b->platforms.v[i]);
+	return 0;
+}
+
 /* The doctor on each platform's image of the index: the build fails when one fails. */
 static int doctor_each(struct build *b, const char *digest, bool *failed, struct plate_error **err)
 {
@@ -370,8 +382,7 @@ static int pipeline(struct build *b, struct build_result *res, struct plate_erro
 	if (emit(b, &(struct build_event){ .type = BUILD_EVENT_BUILT, .image = &res->image }, err) <
 	    0)
 		return -1;
-	if (b->o.sbom &&
-	    check_sbom_attach(b->o.store, res->image.manifest_digest, platform, err) < 0)
+	if (b->o.sbom && sbom_each(b, res->image.manifest_digest, platform, err) < 0)
 		return -1;
 	/* The doctor first: a build that fails its checks is not pushed. */
 	if ((multi ? doctor_each(b, res->image.manifest_digest, &failed, err)

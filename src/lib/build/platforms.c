@@ -6,13 +6,17 @@
  * a step) has the same step keys in each, and each key is built once, by the engine that
  * got to it first, while the others wait for it.  Each platform's manifest is committed
  * untagged by its engine; the index's commit names the index and drops those untagged
- * entries, so the store lists the image once.
+ * entries, so the store lists the image once.  The outputs are BuildKit's for a list of
+ * platforms: an oci-archive of the index, written once it is stored; a directory per
+ * platform under a local dest, each written by its engine; a docker-archive, which holds no
+ * index, is refused before any step runs.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/cleanup.h"
 #include "build/build_internal.h"
@@ -102,6 +106,7 @@ out:
 struct platform_run {
 	struct build *b;
 	struct engine_options eo;
+	char *dest; /* --output type=local: DEST/os_arch[_variant] */
 	struct engine *_Atomic *slot;
 	struct engine_result res;
 	struct plate_error *err;
@@ -134,6 +139,47 @@ static int first_error(struct platform_run *runs, size_t n, struct plate_error *
 	return plate_err_wrap(err, "%s", pick->eo.platform);
 }
 
+/* BuildKit's platform-split directory: DEST/linux_arm_v7 for linux/arm/v7. */
+static int platform_dest(const char *dest, const char *platform, char **out,
+			 struct plate_error **err)
+{
+	if (asprintf(out, "%s/%s", dest, platform) < 0) {
+		*out = NULL;
+		return plate_err_new(err, ENOMEM, "out of memory");
+	}
+	for (char *c = *out + strlen(dest) + 1; *c != '\0'; c++)
+		if (*c == '/')
+			*c = '_';
+	return 0;
+}
+
+/* Before any engine starts: what is refused, each platform's local directory named, the
+ * local dest made. */
+static int prepare_output(const struct build *b, const struct oci_strings *platforms,
+			  struct platform_run *runs, struct plate_error **err)
+{
+	const char *dest = b->o.engine.output_dest;
+
+	if (b->o.engine.output == ENGINE_OUTPUT_DOCKER)
+		return plate_err_new(err, ENOTSUP,
+				     "--output type=docker takes one platform: a docker-archive "
+				     "holds no image index (use type=oci for several platforms)");
+	if (b->o.engine.output != ENGINE_OUTPUT_LOCAL)
+		return 0;
+	for (size_t i = 0; i < platforms->n; i++)
+		if (platform_dest(dest, platforms->v[i], &runs[i].dest, err) < 0)
+			return -1;
+	if (mkdir(dest, 0755) < 0 && errno != EEXIST)
+		return plate_err_new(err, errno, "--output type=local: cannot create '%s'", dest);
+	return 0;
+}
+
+static void free_dests(struct platform_run *runs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(runs[i].dest);
+}
+
 int build_platforms(struct build *b, const struct oci_strings *platforms, struct engine_result *res,
 		    struct plate_error **err)
 {
@@ -145,15 +191,11 @@ int build_platforms(struct build *b, const struct oci_strings *platforms, struct
 
 	if (built == NULL || runs == NULL || slots == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
-	if (b->o.engine.output != ENGINE_OUTPUT_STORE)
-		return plate_err_new(err, ENOTSUP,
-				     "--output with several platforms is not supported: the image "
-				     "index is in the store (plate save writes every platform)");
-	if (b->o.sbom)
-		return plate_err_new(err, ENOTSUP,
-				     "--sbom with several platforms is not supported");
-	if (engine_group_new(platforms->n, &group, err) < 0)
+	if (prepare_output(b, platforms, runs, err) < 0 ||
+	    engine_group_new(platforms->n, &group, err) < 0) {
+		free_dests(runs, platforms->n);
 		return -1;
+	}
 	*res = (struct engine_result){ 0 };
 	atomic_store(&b->group, slots);
 	atomic_store(&b->n_group, platforms->n);
@@ -166,6 +208,11 @@ int build_platforms(struct build *b, const struct oci_strings *platforms, struct
 		run->eo.n_tags = 0;
 		run->eo.group = group;
 		run->slot = &slots[i];
+		/* The index's archive is written once the index is stored. */
+		if (run->eo.output == ENGINE_OUTPUT_OCI)
+			run->eo.output = ENGINE_OUTPUT_STORE;
+		if (run->eo.output == ENGINE_OUTPUT_LOCAL)
+			run->eo.output_dest = run->dest;
 		if ((r = pthread_create(&run->thread, NULL, platform_thread, run)) != 0) {
 			run->r = plate_err_new(&run->err, r, "cannot start a build thread");
 			engine_group_leave(group);
@@ -179,6 +226,7 @@ int build_platforms(struct build *b, const struct oci_strings *platforms, struct
 	atomic_store(&b->n_group, 0);
 	atomic_store(&b->group, NULL);
 	engine_group_free(group);
+	free_dests(runs, platforms->n);
 	r = first_error(runs, platforms->n, err);
 	for (size_t i = 0; i < platforms->n; i++) {
 		plate_error_free(runs[i].err);
@@ -186,7 +234,12 @@ int build_platforms(struct build *b, const struct oci_strings *platforms, struct
 		res->steps += built[i].steps;
 		res->cached += built[i].cached;
 	}
-	if (r < 0)
+	if (r < 0 || store_index(b, platforms, built, res, err) < 0)
 		return -1;
-	return store_index(b, platforms, built, res, err);
+	if (b->o.engine.output != ENGINE_OUTPUT_OCI)
+		return 0;
+	return engine_output_archive(b->o.store,
+				     b->o.engine.n_tags > 0 ? b->o.engine.tags[0]
+							    : res->manifest_digest,
+				     ENGINE_OUTPUT_OCI, b->o.engine.output_dest, err);
 }

@@ -298,6 +298,12 @@ void engine_free(struct engine *e);
 int engine_build(struct engine *e, const struct dockerfile *df, struct engine_result *result,
 		 struct plate_error **err);
 
+/* Writes the stored image `name` (an image index too: every platform) as an oci-archive
+ * or, for ENGINE_OUTPUT_DOCKER, a docker-archive to dest ("-": standard output), replaced
+ * whole: the output engine_build() writes, and a multi-platform build's over its index. */
+int engine_output_archive(struct store *s, const char *name, enum engine_output_type type,
+			  const char *dest, struct plate_error **err);
+
 /* After a successful engine_build() with options.cache_export: the step results to share
  * (valid until engine_free()).  A blob is in the store, or, for a hit on an imported entry
  * whose files this build never needed, only in the source it came from (remote[i] set,

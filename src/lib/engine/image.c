@@ -178,13 +178,32 @@ static int output_local(struct engine *e, struct eng_stage *st, struct plate_err
 	return 0;
 }
 
-int eng_output(struct engine *e, struct engine_result *res, struct plate_error **err)
+int engine_output_archive(struct store *s, const char *name, enum engine_output_type type,
+			  const char *dest, struct plate_error **err)
 {
-	const char *name = e->o.n_tags > 0 ? e->o.tags[0] : res->manifest_digest;
-	enum store_archive_format format = STORE_ARCHIVE_OCI;
 	struct replace_file rf = REPLACE_FILE_INIT;
 	int out_fd;
 
+	if (strcmp(dest, "-") == 0) {
+		out_fd = STDOUT_FILENO;
+	} else {
+		/* Replaced whole: never a half archive. */
+		if (replace_file_open(&rf, dest, 0644, err) < 0)
+			return plate_err_wrap(err, "--output dest=%s", dest);
+		out_fd = rf.fd;
+	}
+	if (store_save(s, &name, 1, NULL,
+		       type == ENGINE_OUTPUT_DOCKER ? STORE_ARCHIVE_DOCKER : STORE_ARCHIVE_OCI,
+		       out_fd, err) < 0 ||
+	    (rf.fd >= 0 && replace_file_commit(&rf, err) < 0)) {
+		replace_file_abort(&rf);
+		return plate_err_wrap(err, "--output dest=%s", dest);
+	}
+	return 0;
+}
+
+int eng_output(struct engine *e, struct engine_result *res, struct plate_error **err)
+{
 	switch (e->o.output) {
 	case ENGINE_OUTPUT_STORE:
 		return 0;
@@ -194,25 +213,11 @@ int eng_output(struct engine *e, struct engine_result *res, struct plate_error *
 						e->o.output_dest)
 			       : 0;
 	case ENGINE_OUTPUT_DOCKER:
-		format = STORE_ARCHIVE_DOCKER;
-		break;
 	case ENGINE_OUTPUT_OCI:
-		break;
+		return engine_output_archive(e->o.store,
+					     e->o.n_tags > 0 ? e->o.tags[0] : res->manifest_digest,
+					     e->o.output, e->o.output_dest, err);
 	default:
 		return plate_err_new(err, EINVAL, "bad output type %d", (int)e->o.output);
 	}
-	if (strcmp(e->o.output_dest, "-") == 0) {
-		out_fd = STDOUT_FILENO;
-	} else {
-		/* Replaced whole: never a half archive. */
-		if (replace_file_open(&rf, e->o.output_dest, 0644, err) < 0)
-			return plate_err_wrap(err, "--output dest=%s", e->o.output_dest);
-		out_fd = rf.fd;
-	}
-	if (store_save(e->o.store, &name, 1, NULL, format, out_fd, err) < 0 ||
-	    (rf.fd >= 0 && replace_file_commit(&rf, err) < 0)) {
-		replace_file_abort(&rf);
-		return plate_err_wrap(err, "--output dest=%s", e->o.output_dest);
-	}
-	return 0;
 }
