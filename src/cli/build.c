@@ -644,7 +644,8 @@ static void announce_epoch(struct build_cmd *c, const char *from)
 		fprintf(stderr, "SOURCE_DATE_EPOCH=%lld (%s)\n", c->eo.epoch, cli_safe(from));
 }
 
-/* The image is stored: --iidfile, then the ID (-q) or the summary. */
+/* The image is stored: --iidfile, then the ID (-q: on stdout, unless an archive is there)
+ * or the summary. */
 static int built(struct build_cmd *c, const struct engine_result *res, struct plate_error **err)
 {
 	handle_signals(c, false);
@@ -656,7 +657,9 @@ static int built(struct build_cmd *c, const struct engine_result *res, struct pl
 			return plate_err_new(err, errno, "cannot write '%s'", c->o.iidfile);
 	}
 	if (c->o.quiet) {
-		printf("%s\n", res->image_id);
+		/* An archive written to standard output (dest=-) keeps it to itself. */
+		fprintf(c->out_dest != NULL && strcmp(c->out_dest, "-") == 0 ? stderr : stdout,
+			"%s\n", res->image_id);
 	} else if (!cli_progress_is_json(c->progress)) {
 		fprintf(stderr, "built %s in %.1fs (%u steps, %u cached)\n", res->image_id,
 			cli_now() - c->t0, res->steps, res->cached);

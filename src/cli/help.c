@@ -66,7 +66,9 @@ static const struct cli_help_option build_options[] = {
 	  "the target platforms (default this machine's); several: one image index" },
 	{ 0, "no-cache", NULL, false, "run every step, reusing nothing from the build cache" },
 	{ 0, "progress", "MODE", false, "auto, tty, plain, json or quiet (default auto)" },
-	{ 'q', "quiet", NULL, false, "print only the image ID, on standard output" },
+	{ 'q', "quiet", NULL, false,
+	  "print only the image ID, on standard output (standard error when -o ...,dest=- writes "
+	  "an archive there)" },
 	{ 'o', "output", "type=TYPE[,dest=PATH][,compression=C]", false,
 	  "also write the image out: oci, docker, local, image or registry (several platforms: "
 	  "oci holds the index, local one PATH/os_arch each, no docker); C: uncompressed "

@@ -96,6 +96,9 @@ ck "two SBOM referrers in all" \
 	test "$(jq --arg s "$INDEX" '[.manifests[] | select(.annotations["dev.plate.subject"] == $s)] | length' "$R/index.json")" = 2
 p build --progress plain --platform $PLATFORMS -t multi:out -o type=oci,dest=- "$C" >"$T/stdout.tar" 2>"$T/out"
 ck "dest=- writes the same archive on standard output" cmp -s "$T/multi.tar" "$T/stdout.tar"
+p build -q --platform $PLATFORMS -t multi:out -o type=oci,dest=- "$C" >"$T/stdout-q.tar" 2>"$T/out-q"
+ck "... with -q too: the image ID on standard error, not after the archive" sh -c \
+	"cmp -s '$T/multi.tar' '$T/stdout-q.tar' && grep -qx 'sha256:[0-9a-f]\{64\}' '$T/out-q'"
 
 # ---- type=local: a directory per platform ------------------------------------------------
 build "$C" --platform $PLATFORMS -o "type=local,dest=$T/local"
