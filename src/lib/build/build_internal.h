@@ -28,15 +28,20 @@ struct build {
 };
 
 /* Runs the engine with eo (the pipeline's pulls and downloads injected), published in *slot
- * while it runs so that build_cancel() stops it. */
+ * while it runs so that build_cancel() stops it; the engine is handed to *kept (the cache
+ * export reads its entries), or freed when kept is NULL. */
 int build_engine_run(struct build *b, const struct engine_options *eo, struct engine *_Atomic *slot,
-		     struct engine_result *out, struct plate_error **err);
+		     struct engine_result *out, struct engine **kept, struct plate_error **err);
 
-/* Builds every platform of the list (two or more, normalised) and stores one image index
- * over them under the build's tags; *res describes the index (image_id and
- * manifest_digest are its digest), steps and cached summed over the platforms. */
-int build_platforms(struct build *b, const struct oci_strings *platforms, struct engine_result *res,
-		    struct plate_error **err);
+/* Builds every platform of the list (two or more, normalised) with engines made from eo
+ * (its platform and tags replaced) and stores one image index over them under the build's
+ * tags; *res describes the index (image_id and manifest_digest are its digest), steps and
+ * cached summed over the platforms, and the first cache failure of a platform
+ * (engine_result.cache_failed) when the build failed.  kept[i] gets platform i's engine
+ * (NULL if it could not be made), for the caller to free. */
+int build_platforms(struct build *b, const struct oci_strings *platforms,
+		    const struct engine_options *eo, struct engine **kept,
+		    struct engine_result *res, struct plate_error **err);
 
 #define BUILD_CACHE_ARTIFACT_TYPE "application/vnd.plate.build-cache.v1"
 #define BUILD_CACHE_CONFIG_TYPE "application/vnd.plate.build-cache.config.v1+json"

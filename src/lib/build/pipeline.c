@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/cleanup.h"
 #include "build/build_internal.h"
@@ -162,12 +163,12 @@ static int engine_with(struct build *b, struct engine_options *eo, struct engine
 }
 
 int build_engine_run(struct build *b, const struct engine_options *opts,
-		     struct engine *_Atomic *slot, struct engine_result *out,
+		     struct engine *_Atomic *slot, struct engine_result *out, struct engine **kept,
 		     struct plate_error **err)
 {
 	struct engine_options eo = *opts;
 
-	return engine_with(b, &eo, slot, out, NULL, err);
+	return engine_with(b, &eo, slot, out, kept, err);
 }
 
 static void cache_warning(void *data, const char *source, const struct plate_error *why)
@@ -180,42 +181,105 @@ static void cache_warning(void *data, const char *source, const struct plate_err
 	     &ignored);
 }
 
-/* --cache-to type=registry|local, after the image is stored. */
-static int export_cache(struct build *b, struct engine *e, struct build_cache *imports,
-			struct plate_error **err)
-{
-	const struct engine_cache_entry *v;
-	const bool *remote;
+struct cache_union {
+	struct engine_cache_entry *v;
+	bool *remote;
 	size_t n;
+};
 
-	engine_cache_entries(e, &v, &remote, &n);
-	for (size_t i = 0; i < b->o.n_cache_to; i++) {
+static void cache_union_release(struct cache_union *u)
+{
+	free(u->v);
+	free(u->remote);
+}
+
+/* The entries of every platform's engine, each key once: a step that does not depend on the
+ * target ($BUILDPLATFORM) has the same key in each.  The first platform's entry of a key
+ * stands, unless only a later one has the layer's blob (mode=min keeps the blobs of each
+ * platform's own image). */
+static int cache_union(struct engine *const *kept, size_t n_kept, struct cache_union *u,
+		       struct plate_error **err)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < n_kept; i++) {
+		const struct engine_cache_entry *v;
+		const bool *remote;
+		size_t n;
+		engine_cache_entries(kept[i], &v, &remote, &n);
+		total += n;
+	}
+	u->v = calloc(total + 1, sizeof(*u->v));
+	u->remote = calloc(total + 1, sizeof(*u->remote));
+	if (u->v == NULL || u->remote == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n_kept; i++) {
+		const struct engine_cache_entry *v;
+		const bool *remote;
+		size_t n;
+		engine_cache_entries(kept[i], &v, &remote, &n);
+		for (size_t j = 0; j < n; j++) {
+			size_t k = 0;
+			while (k < u->n && strcmp(u->v[k].key, v[j].key) != 0)
+				k++;
+			if (k < u->n && (u->v[k].blob[0] != '\0' || v[j].blob[0] == '\0'))
+				continue;
+			u->v[k] = v[j];
+			u->remote[k] = remote[j];
+			if (k == u->n)
+				u->n++;
+		}
+	}
+	return 0;
+}
+
+/* --cache-to type=registry|local, after the image (or the index) is stored: one cache for
+ * every platform of the build. */
+static int export_cache(struct build *b, struct engine *const *kept, size_t n_kept,
+			struct build_cache *imports, struct plate_error **err)
+{
+	struct cache_union u = { 0 };
+	int r = 0;
+
+	for (size_t i = 0; i < b->o.n_cache_to && r == 0; i++) {
 		const struct build_cache_spec *spec = &b->o.cache_to[i];
 		struct transfer_result tr = { .name = (char *)build_cache_spec_name(spec) };
 		if (spec->type == BUILD_CACHE_INLINE)
 			continue;
-		if (build_cache_export(spec, b->o.store, b->o.registry, imports, v, remote, n,
+		if (u.v == NULL && cache_union(kept, n_kept, &u, err) < 0) {
+			r = -1;
+			break;
+		}
+		if (build_cache_export(spec, b->o.store, b->o.registry, imports, u.v, u.remote, u.n,
 				       &tr.transferred, &tr.bytes, err) < 0 ||
 		    emit(b,
 			 &(struct build_event){ .type = BUILD_EVENT_CACHE_EXPORTED,
 						.name = tr.name,
 						.transfer = &tr },
 			 err) < 0)
-			return -1;
+			r = -1;
 	}
-	return 0;
+	cache_union_release(&u);
+	return r;
 }
 
-/* One engine run for platform (NULL: this machine's) over the imported entries; *retry
- * when it failed on one of them. */
-static int engine_once(struct build *b, const char *platform, struct build_result *res,
-		       struct build_cache *cache, bool *retry, struct plate_error **err)
+/* One run of the build's engines (one per platform) over the imported entries; *retry when
+ * it failed on one of them. */
+static int engine_once(struct build *b, struct build_result *res, struct build_cache *cache,
+		       bool *retry, struct plate_error **err)
 {
+	size_t n = b->platforms.n > 1 ? b->platforms.n : 1;
+	_cleanup_free_ struct engine **kept = calloc(n, sizeof(*kept));
 	struct engine_options eo = b->o.engine;
-	struct engine *e = NULL;
 	int r;
 
-	eo.platform = platform;
+	*retry = false;
+	res->image = (struct engine_result){ 0 };
+	if (kept == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	/* The engines only read the entries (cache->n changes between runs, never during one)
+	 * and build_cache_fetch() makes a registry client per call: one import serves every
+	 * platform's thread. */
 	eo.cache_from = cache->entries;
 	eo.n_cache_from = cache->n;
 	eo.cache_from_labels = cache->labels;
@@ -227,21 +291,25 @@ static int engine_once(struct build *b, const char *platform, struct build_resul
 		else
 			eo.cache_export = b->o.cache_mode;
 	}
-	r = engine_with(b, &eo, &b->engine, &res->image, &e, err);
-	if (e == NULL)
-		return r;
+	if (b->platforms.n > 1) {
+		r = build_platforms(b, &b->platforms, &eo, kept, &res->image, err);
+	} else {
+		eo.platform = b->platforms.n > 0 ? b->platforms.v[0] : NULL;
+		r = engine_with(b, &eo, &b->engine, &res->image, &kept[0], err);
+	}
 	*retry = r < 0 && res->image.cache_failed && !b->cancelled;
 	if (r == 0)
-		r = export_cache(b, e, cache, err);
-	engine_free(e);
+		r = export_cache(b, kept, n, cache, err);
+	for (size_t i = 0; i < n; i++)
+		engine_free(kept[i]);
 	return r;
 }
 
 /* A cache entry whose files cannot be had is found only once a step needs them, after
  * the steps that took it were reported: the build starts again without it (the steps that
- * ran are in the store's cache by then), after one warning. */
-static int run_engine(struct build *b, const char *platform, struct build_result *res,
-		      struct plate_error **err)
+ * ran are in the store's cache by then), after one warning.  Several platforms start again
+ * together: their engines are one group. */
+static int run_engine(struct build *b, struct build_result *res, struct plate_error **err)
 {
 	struct build_cache cache = { .registry = b->o.registry };
 	bool retry = false;
@@ -253,7 +321,7 @@ static int run_engine(struct build *b, const char *platform, struct build_result
 		return -1;
 	}
 	for (unsigned attempt = 0;; attempt++) {
-		r = engine_once(b, platform, res, &cache, &retry, err);
+		r = engine_once(b, res, &cache, &retry, err);
 		if (r == 0 || !retry)
 			break;
 		cache_warning(b,
@@ -368,16 +436,8 @@ static int pipeline(struct build *b, struct build_result *res, struct plate_erro
 	res->phase = BUILD_PHASE_ENGINE;
 	if (b->cancelled)
 		return plate_err_new(err, ECANCELED, "build cancelled");
-	if (multi) {
-		if (b->o.n_cache_from > 0 || b->o.n_cache_to > 0)
-			return plate_err_new(err, ENOTSUP,
-					     "--cache-from and --cache-to take one "
-					     "platform: build each platform on its own");
-		if (build_platforms(b, &b->platforms, &res->image, err) < 0)
-			return -1;
-	} else if (run_engine(b, b->platforms.n > 0 ? b->platforms.v[0] : NULL, res, err) < 0) {
+	if (run_engine(b, res, err) < 0)
 		return -1;
-	}
 	res->phase = BUILD_PHASE_PUBLISH;
 	if (emit(b, &(struct build_event){ .type = BUILD_EVENT_BUILT, .image = &res->image }, err) <
 	    0)

@@ -108,6 +108,7 @@ struct platform_run {
 	struct engine_options eo;
 	char *dest; /* --output type=local: DEST/os_arch[_variant] */
 	struct engine *_Atomic *slot;
+	struct engine **kept;
 	struct engine_result res;
 	struct plate_error *err;
 	int r;
@@ -119,7 +120,7 @@ static void *platform_thread(void *arg)
 {
 	struct platform_run *run = arg;
 
-	run->r = build_engine_run(run->b, &run->eo, run->slot, &run->res, &run->err);
+	run->r = build_engine_run(run->b, &run->eo, run->slot, &run->res, run->kept, &run->err);
 	return NULL;
 }
 
@@ -180,8 +181,9 @@ static void free_dests(struct platform_run *runs, size_t n)
 		free(runs[i].dest);
 }
 
-int build_platforms(struct build *b, const struct oci_strings *platforms, struct engine_result *res,
-		    struct plate_error **err)
+int build_platforms(struct build *b, const struct oci_strings *platforms,
+		    const struct engine_options *eo, struct engine **kept,
+		    struct engine_result *res, struct plate_error **err)
 {
 	_cleanup_free_ struct engine_result *built = calloc(platforms->n, sizeof(*built));
 	_cleanup_free_ struct platform_run *runs = calloc(platforms->n, sizeof(*runs));
@@ -202,12 +204,13 @@ int build_platforms(struct build *b, const struct oci_strings *platforms, struct
 	for (size_t i = 0; i < platforms->n; i++) {
 		struct platform_run *run = &runs[i];
 		run->b = b;
-		run->eo = b->o.engine;
+		run->eo = *eo;
 		run->eo.platform = platforms->v[i];
 		run->eo.tags = NULL;
 		run->eo.n_tags = 0;
 		run->eo.group = group;
 		run->slot = &slots[i];
+		run->kept = &kept[i];
 		/* The index's archive is written once the index is stored. */
 		if (run->eo.output == ENGINE_OUTPUT_OCI)
 			run->eo.output = ENGINE_OUTPUT_STORE;
@@ -233,6 +236,14 @@ int build_platforms(struct build *b, const struct oci_strings *platforms, struct
 		built[i] = runs[i].res;
 		res->steps += built[i].steps;
 		res->cached += built[i].cached;
+		/* The group starts again after any platform's cache failure: one source dropped
+		 * per attempt, the first platform's. */
+		if (built[i].cache_failed && !res->cache_failed) {
+			res->cache_failed = true;
+			res->cache_bad_source = built[i].cache_bad_source;
+			memcpy(res->cache_bad_blob, built[i].cache_bad_blob,
+			       sizeof(res->cache_bad_blob));
+		}
 	}
 	if (r < 0 || store_index(b, platforms, built, res, err) < 0)
 		return -1;
