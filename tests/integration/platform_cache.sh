@@ -11,7 +11,7 @@
 . "$(dirname "$0")/build-helpers.bash"
 . "$PLATE_SRC/tests/helpers/registry-lib.sh"
 build_prereqs
-reg_need docker-registry python3
+reg_need docker-registry python3 curl
 [ "$(uname -m)" = x86_64 ] || tap_skip_all "the base image is this machine's busybox: the test needs an x86_64 build platform"
 make_base
 p save -o "$T/base.tar" base:test >/dev/null
@@ -41,6 +41,12 @@ fresh() {
 ran() { grep -c "^#[0-9]* [0-9.]* ran-$1\$" "$T/out"; }
 ran_any() { grep -c "^#[0-9]* [0-9.]* ran-" "$T/out"; }
 cached() { grep -c "^#[0-9]* CACHED ($1)\$" "$T/out"; }
+# cached_step NAME SOURCE: 1 when the step whose header has NAME came from SOURCE's cache.
+cached_step() {
+	local id
+	id=$(grep -F "[$1]" "$T/out" | head -1 | cut -d' ' -f1)
+	grep -c "^$id CACHED ($2)\$" "$T/out"
+}
 # The steps a two-platform build of the Dockerfile looks up: gen's RUN (once per platform:
 # each finds it), the arch RUN and the final two COPYs per platform.
 STEPS=8
@@ -92,7 +98,9 @@ ck "D builds linux/arm64 alone and exports" test "$rc" = 0
 fresh E
 build "$C" "${PLAT[@]}" -t app --cache-from type=local,src="$T/arm64-cache"
 ck "E: arm64's steps CACHED (local) from the one-platform cache, only amd64's arch RUN ran" \
-	bash -c "test $rc = 0 && test $(ran arch-arm64) = 0 && test $(ran gen) = 0 && test $(ran arch-amd64) = 1 && test $(cached local) = 5"
+	bash -c "test $rc = 0 && test $(ran arch-arm64) = 0 && test $(ran gen) = 0 && test $(ran arch-amd64) = 1 &&
+		test $(cached_step 'linux/arm64 gen 3/3' local) = 1 && test $(cached_step 'linux/arm64 stage-1 2/3' local) = 1 &&
+		test $(cached_step 'linux/arm64 stage-1 3/3' local) = 1"
 ck "... and A's index digest" same "$(idx docker.io/library/app:latest)" "$IDX"
 
 # ---- damaged blobs: one warning, the group builds again ---------------------------------
@@ -114,9 +122,13 @@ IIDX=$(idx "$REG/ci/app:inline")
 ck "... each platform's manifest has the annotation" \
 	bash -c "for m in \$(jq -r '.manifests[].digest' '$R/blobs/sha256/${IIDX#sha256:}' | cut -d: -f2); do jq -e '.annotations[\"dev.plate.cache.v1\"]' '$R/blobs/sha256/'\$m >/dev/null || exit 1; done"
 fresh G
-build "$C" "${PLAT[@]}" -t app --cache-from "$REG/ci/app:inline"
-ck "G with a bare --cache-from of the pushed index: every step CACHED (inline), none ran" \
+build "$C" "${PLAT[@]}" -t app --cache-from "$REG/ci/app:inline" --cache-to type=inline
+ck "G with a bare --cache-from of the pushed index (--cache-to type=inline as A): every step CACHED (inline), none ran" \
 	bash -c "test $rc = 0 && test $(cached inline) = $STEPS && test $(ran_any) = 0"
+# G's layers came from the registry compressed, its manifests carry the inline cache as A's
+# did: its index is the one A pushed.
+ck "... and the index digest the registry has" same "$(idx docker.io/library/app:latest)" \
+	"$(curl -sfI -H 'Accept: application/vnd.oci.image.index.v1+json' "http://$REG/v2/ci/app/manifests/inline" | tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p')"
 fresh H
 build "$C" --platform linux/arm64 -t app --cache-from "$REG/ci/app:inline"
 ck "H, arm64 alone, takes its platform's entries from the index: none ran" \

@@ -158,6 +158,71 @@ out:
 	return r;
 }
 
+/* The inline caches of an index's images (a multi-platform image): each platform's manifest
+ * carries its own entries, its layers in the same repository; the entries of all of them,
+ * in the index's order (a key that does not depend on the platform is in each, the same).
+ * An image without an inline cache adds nothing; an index none of whose images has one is
+ * not a cache. */
+static int index_entries(struct build_cache *c, const struct build_cache_spec *spec,
+			 struct registry_client *rc, const struct registry_manifest *index,
+			 unsigned source, struct engine_cache_entry **v, size_t *n,
+			 struct plate_error **err)
+{
+	struct oci_reference ref = c->sources[source].ref;
+	struct oci_index idx = { 0 };
+	int r = -1;
+
+	*v = NULL;
+	*n = 0;
+	if (oci_index_parse(index->data, index->len, 0, &idx, err) < 0)
+		return -1;
+	ref.tag = NULL;
+	for (size_t i = 0; i < idx.n_manifests; i++) {
+		_cleanup_buf_ struct buf mtext = BUF_INIT(OCI_MAX_MANIFEST_SIZE);
+		_cleanup_error_ struct plate_error *none = NULL;
+		struct registry_manifest rm = { 0 };
+		struct engine_cache_entry *one = NULL, *grown;
+		size_t k = 0;
+		int got;
+
+		if (strcmp(idx.manifests[i].media_type, OCI_MEDIA_TYPE_MANIFEST) != 0)
+			continue;
+		ref.digest = idx.manifests[i].digest;
+		if (registry_get_manifest(rc, &ref, &rm, err) < 0)
+			goto out;
+		got = buf_add(&mtext, rm.data, rm.len);
+		registry_manifest_release(&rm);
+		if (got < 0) {
+			plate_err_new(err, E2BIG, "manifest too large");
+			goto out;
+		}
+		if (manifest_entries(c, spec, rc, &mtext, source, &one, &k, &none) < 0) {
+			if (none->errno_value != ENOENT) {
+				*err = steal_pointer(&none);
+				goto out;
+			}
+			continue;
+		}
+		grown = realloc(*v, (*n + k + 1) * sizeof(*grown));
+		if (grown == NULL) {
+			free(one);
+			plate_err_new(err, ENOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(grown + *n, one, k * sizeof(*one));
+		free(one);
+		*v = grown;
+		*n += k;
+	}
+	r = *v != NULL ? 0
+		       : plate_err_new(err, ENOENT, "no image of the index has an inline cache");
+out:
+	if (r < 0)
+		free(steal_pointer(v));
+	oci_index_release(&idx);
+	return r;
+}
+
 static int read_source(struct build_cache *c, const struct build_cache_spec *spec,
 		       const struct registry_options *ro, unsigned source,
 		       struct engine_cache_entry **v, size_t *n, struct plate_error **err)
@@ -179,6 +244,10 @@ static int read_source(struct build_cache *c, const struct build_cache_spec *spe
 		return -1;
 	if (registry_get_manifest(rc, &s->ref, &rm, err) < 0)
 		goto out;
+	if (spec->type == BUILD_CACHE_INLINE && strcmp(rm.media_type, OCI_MEDIA_TYPE_INDEX) == 0) {
+		r = index_entries(c, spec, rc, &rm, source, v, n, err);
+		goto out;
+	}
 	if (strcmp(rm.media_type, OCI_MEDIA_TYPE_MANIFEST) != 0) {
 		plate_err_new(err, EPROTONOSUPPORT, "'%s' is a '%s', not an OCI manifest",
 			      spec->ref, rm.media_type);
