@@ -15,9 +15,23 @@
 
 #include "build/build.h"
 
+/* A pull of the build, by name and platform: the engines of a group that need the same base
+ * (a $BUILDPLATFORM stage's) take one pull, the first's; the others wait for it. */
+struct build_pull {
+	char *name, *platform;
+	enum {
+		BUILD_PULL_RUNNING,
+		BUILD_PULL_DONE,
+		BUILD_PULL_FAILED
+	} state;
+	struct build_pull *next;
+};
+
 struct build {
 	struct build_options o;
 	pthread_mutex_t lock;	       /* one event at a time */
+	pthread_cond_t pulled;	       /* a pull of `pulls` ended */
+	struct build_pull *pulls;      /* this attempt's pulls (under lock) */
 	struct engine *_Atomic engine; /* while it runs, for build_cancel() */
 	/* The engines of a multi-platform build, one slot per platform, for build_cancel() */
 	struct engine *_Atomic *_Atomic group;

@@ -22,14 +22,30 @@ int build_new(const struct build_options *opts, struct build **out, struct plate
 		return plate_err_new(err, ENOMEM, "out of memory");
 	b->o = *opts;
 	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->pulled, NULL);
 	*out = b;
 	return 0;
+}
+
+/* The pulls of an attempt are forgotten before the next (no engine runs then): an image that
+ * went missing meanwhile is pulled again. */
+static void pulls_release(struct build *b)
+{
+	while (b->pulls != NULL) {
+		struct build_pull *p = b->pulls;
+		b->pulls = p->next;
+		free(p->name);
+		free(p->platform);
+		free(p);
+	}
 }
 
 void build_free(struct build *b)
 {
 	if (b == NULL)
 		return;
+	pulls_release(b);
+	pthread_cond_destroy(&b->pulled);
 	pthread_mutex_destroy(&b->lock);
 	oci_strings_release(&b->platforms);
 	free(b);
@@ -65,23 +81,16 @@ static int emit(struct build *b, const struct build_event *ev, struct plate_erro
 	return r;
 }
 
-/* The engine's pull callback: FROM images the store lacks (from stage threads). */
-static int pull_image(void *data, const char *name, const char *platform, struct plate_error **err)
+/* One pull of name for platform, with its events. */
+static int pull_one(struct build *b, const char *name, const char *platform,
+		    struct plate_error **err)
 {
-	struct build *b = data;
 	struct transfer_options to = { .store = b->o.store,
 				       .registry = b->o.registry,
 				       .platform = platform };
 	struct transfer_result res = { 0 };
 	int r;
 
-	/* A pulled layer is extracted with the image's owners. */
-	if (b->o.engine.cached_only) {
-		pthread_mutex_lock(&b->lock);
-		b->needs_namespace = true;
-		pthread_mutex_unlock(&b->lock);
-		return plate_err_new(err, EAGAIN, "pulling '%s' needs the user namespace", name);
-	}
 	if (emit(b,
 		 &(struct build_event){
 			 .type = BUILD_EVENT_PULL, .name = name, .platform = platform },
@@ -95,6 +104,72 @@ static int pull_image(void *data, const char *name, const char *platform, struct
 					.transfer = &res },
 		 err);
 	transfer_result_release(&res);
+	return r;
+}
+
+static bool same_platform(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+/* Under b->lock: 1 when another thread of the build pulls (or pulled) name for platform,
+ * after waiting for it to end (*r its outcome); 0 with *mine the caller's new entry. */
+static int pull_claim(struct build *b, const char *name, const char *platform,
+		      struct build_pull **mine, int *r, struct plate_error **err)
+{
+	struct build_pull *p = b->pulls;
+
+	while (p != NULL && (strcmp(p->name, name) != 0 || !same_platform(p->platform, platform)))
+		p = p->next;
+	if (p != NULL) {
+		while (p->state == BUILD_PULL_RUNNING)
+			pthread_cond_wait(&b->pulled, &b->lock);
+		/* ECANCELED: the build's error is the failed pull's own (platforms.c). */
+		*r = p->state == BUILD_PULL_DONE
+			     ? 0
+			     : plate_err_new(err, ECANCELED, "the pull of '%s' failed", name);
+		return 1;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL || (p->name = strdup(name)) == NULL ||
+	    (platform != NULL && (p->platform = strdup(platform)) == NULL)) {
+		if (p != NULL)
+			free(p->name);
+		free(p);
+		*r = plate_err_new(err, ENOMEM, "out of memory");
+		return 1;
+	}
+	p->next = b->pulls;
+	b->pulls = p;
+	*mine = p;
+	return 0;
+}
+
+/* The engine's pull callback: FROM images the store lacks (from stage threads), one pull per
+ * name and platform for the whole build. */
+static int pull_image(void *data, const char *name, const char *platform, struct plate_error **err)
+{
+	struct build *b = data;
+	struct build_pull *mine = NULL;
+	int r;
+
+	/* A pulled layer is extracted with the image's owners. */
+	if (b->o.engine.cached_only) {
+		pthread_mutex_lock(&b->lock);
+		b->needs_namespace = true;
+		pthread_mutex_unlock(&b->lock);
+		return plate_err_new(err, EAGAIN, "pulling '%s' needs the user namespace", name);
+	}
+	pthread_mutex_lock(&b->lock);
+	if (pull_claim(b, name, platform, &mine, &r, err)) {
+		pthread_mutex_unlock(&b->lock);
+		return r;
+	}
+	pthread_mutex_unlock(&b->lock);
+	r = pull_one(b, name, platform, err);
+	pthread_mutex_lock(&b->lock);
+	mine->state = r == 0 ? BUILD_PULL_DONE : BUILD_PULL_FAILED;
+	pthread_cond_broadcast(&b->pulled);
+	pthread_mutex_unlock(&b->lock);
 	return r;
 }
 
@@ -275,6 +350,7 @@ static int engine_once(struct build *b, struct build_result *res, struct build_c
 
 	*retry = false;
 	res->image = (struct engine_result){ 0 };
+	pulls_release(b);
 	if (kept == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	/* The engines only read the entries (cache->n changes between runs, never during one)
