@@ -80,10 +80,17 @@ ck "A's image is an index" test "$(jq -r .mediaType "$R/blobs/sha256/${IDX#sha25
 ck "the cache holds both platforms' entries, each key once: 9" test "$(entries "$T/cache")" = 9
 
 fresh B
+mark=$(wc -l <"$T/reg.log")
 build "$C" "${PLAT[@]}" -t app --cache-from type=registry,ref="$REG/ci/app:cache"
 ck "B (fresh store) from the registry: every step of both platforms CACHED (registry), none ran" \
 	bash -c "test $rc = 0 && test $(cached registry) = $STEPS && test $(ran_any) = 0"
 ck "... and A's index digest" same "$(idx docker.io/library/app:latest)" "$IDX"
+# Both platforms' images have the data.txt layer (one blob): the registry's log shows each
+# blob GET once, the shared one included.
+blob_gets() { tail -n +"$((mark + 1))" "$T/reg.log" | grep -Eo '"GET /v2/ci/app/blobs/[^ ]*' | sort; }
+ck "... each blob downloaded once, the layer both platforms need included" \
+	bash -c "test \$(echo '$(blob_gets)' | grep -c sha256) -ge 4 && test -z '$(blob_gets | uniq -d)'" ||
+	diag "$(blob_gets | uniq -c)"
 
 fresh C
 build "$C" "${PLAT[@]}" -t app --cache-from type=local,src="$T/cache"

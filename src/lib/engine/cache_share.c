@@ -184,12 +184,12 @@ int eng_layer_fetch(struct engine *e, struct eng_layer *l, struct plate_error **
 	/* The fetched blob is extracted into a snapshot, with the image's owners. */
 	if (e->o.cached_only)
 		return eng_needs_namespace(e, "a layer from a shared cache", err);
-	pthread_mutex_lock(&e->fetch_lock);
+	pthread_mutex_lock(eng_fetch_lock(e));
 	if (l->blob == NULL || e->o.fetch_blob == NULL)
 		r = plate_err_new(err, ENOENT, "the cache has no files for layer '%s'", l->diff_id);
 	else
 		r = fetch_into_store(e, l, err);
-	pthread_mutex_unlock(&e->fetch_lock);
+	pthread_mutex_unlock(eng_fetch_lock(e));
 	pthread_mutex_lock(&e->lock);
 	if (r < 0 && !e->cache_failed) {
 		e->cache_failed = true;

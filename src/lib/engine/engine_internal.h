@@ -476,6 +476,9 @@ void eng_group_commit_end(struct engine *e);
 unsigned eng_group_new_id(struct engine *e);
 /* The lock that serialises progress callbacks across the group's engines. */
 pthread_mutex_t *eng_group_progress_lock(struct engine *e);
+/* The lock around a layer fetched from a shared cache: the group's, so that a blob two
+ * platforms need is downloaded once (the second finds it in the store); alone, e's own. */
+pthread_mutex_t *eng_fetch_lock(struct engine *e);
 
 /* ---- the image (image.c) ------------------------------------------------------------------- */
 

@@ -52,6 +52,7 @@ struct engine_group {
 	pthread_mutex_t commit_lock;
 	/* The members' progress callbacks, one at a time: they share the caller's display. */
 	pthread_mutex_t progress_lock;
+	pthread_mutex_t fetch_lock; /* eng_fetch_lock() */
 	atomic_uint next_id;
 };
 
@@ -65,6 +66,7 @@ int engine_group_new(size_t n_engines, struct engine_group **out, struct plate_e
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_mutex_init(&g->commit_lock, NULL);
 	pthread_mutex_init(&g->progress_lock, NULL);
+	pthread_mutex_init(&g->fetch_lock, NULL);
 	pthread_cond_init(&g->cond, NULL);
 	*out = g;
 	return 0;
@@ -84,6 +86,7 @@ void engine_group_free(struct engine_group *g)
 	pthread_mutex_destroy(&g->lock);
 	pthread_mutex_destroy(&g->commit_lock);
 	pthread_mutex_destroy(&g->progress_lock);
+	pthread_mutex_destroy(&g->fetch_lock);
 	pthread_cond_destroy(&g->cond);
 	free(g);
 }
@@ -91,6 +94,11 @@ void engine_group_free(struct engine_group *g)
 pthread_mutex_t *eng_group_progress_lock(struct engine *e)
 {
 	return &e->o.group->progress_lock;
+}
+
+pthread_mutex_t *eng_fetch_lock(struct engine *e)
+{
+	return e->o.group != NULL ? &e->o.group->fetch_lock : &e->fetch_lock;
 }
 
 unsigned eng_group_new_id(struct engine *e)
