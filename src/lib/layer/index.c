@@ -545,8 +545,10 @@ static int parse_body(struct rd *r, const char *diff_id, struct layer_index *ix)
 	if (r->pos != r->len)
 		return plate_err_new(r->err, EINVAL, "index: %zu bytes after the last node",
 				     r->len - r->pos);
-	for (size_t i = 0; i < ix->n_facts; i++)
-		ix->facts[i].needed = ix->needed + starts[i];
+	/* with no needed names at all there is no array to point into */
+	if (ix->needed)
+		for (size_t i = 0; i < ix->n_facts; i++)
+			ix->facts[i].needed = ix->needed + starts[i];
 	for (size_t i = 0; i < ix->n; i++) {
 		const struct layer_index_node *d = &ix->nodes[i];
 		for (uint32_t k = 1; k < d->n_children; k++)
