@@ -180,7 +180,7 @@ int eng_step_workdir(struct eng_step_ctx *c, struct plate_error **err)
 					       .work = work,
 					       .mountpoint = mnt };
 			if (eng_view_run(e, &v, 1, workdir_in_view, &j, err) < 0 ||
-			    eng_harvest(e, upper, &layer, &empty, err) < 0 ||
+			    eng_harvest(e, st, upper, &layer, &empty, err) < 0 ||
 			    eng_cache_record(c, key, empty ? NULL : &layer, NULL, err) < 0) {
 				eng_group_fail(c, key);
 				goto out;

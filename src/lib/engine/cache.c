@@ -258,22 +258,65 @@ int eng_cache_flush(struct engine *e, struct plate_error **err)
 
 /* ---- layers of built steps -------------------------------------------------------------- */
 
-int eng_harvest(struct engine *e, const char *upper, struct eng_layer *out, bool *empty,
-		struct plate_error **err)
+/* Whether the image takes st's layers as they are: the target stage's, stored
+ * uncompressed (the default).  Their tar then goes to the store as it is hashed, once,
+ * instead of once more by eng_layer_blob() at the end. */
+static bool layer_blob_now(const struct engine *e, const struct eng_stage *st)
+{
+	return st->index == e->plan->target &&
+	       (e->o.layer_compression == NULL || strcmp(e->o.layer_compression, "none") == 0);
+}
+
+/* Stages the blob the harvest wrote, under the digest the layer writer computed. */
+static int harvested_blob(struct engine *e, struct store_blob_writer *bw,
+			  const struct layer_result *res, struct eng_layer *out,
+			  struct plate_error **err)
+{
+	char digest[DIGEST_STRING_LEN + 1];
+	int64_t size;
+	int r;
+
+	store_blob_writer_hashed(bw, res->digest, res->size);
+	pthread_mutex_lock(&e->lock);
+	r = store_blob_writer_finish(bw, digest, &size, err);
+	pthread_mutex_unlock(&e->lock);
+	if (r < 0)
+		return -1;
+	out->blob = strdup(digest);
+	out->media_type = strdup(layer_compression_media_type("none"));
+	out->size = size;
+	if (out->blob == NULL || out->media_type == NULL)
+		return plate_err_new(err, ENOMEM, "out of memory");
+	return 0;
+}
+
+int eng_harvest(struct engine *e, const struct eng_stage *st, const char *upper,
+		struct eng_layer *out, bool *empty, struct plate_error **err)
 {
 	struct layer_writer_options wo = { .compression = "none", .epoch = e->o.epoch };
 	struct layer_writer *w = NULL;
+	struct store_blob_writer *bw = NULL;
 	struct layer_result res;
 	_cleanup_close_ int dirfd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_close_ int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	int r = -1;
+	_cleanup_close_ int null = -1;
+	int outfd, r = -1;
 
 	memset(out, 0, sizeof(*out));
 	*empty = false;
-	if (dirfd < 0 || null < 0)
-		return plate_err_new(err, errno, "cannot open '%s'",
-				     dirfd < 0 ? upper : "/dev/null");
-	if (layer_writer_new(null, &wo, &w, err) < 0 ||
+	if (dirfd < 0)
+		return plate_err_new(err, errno, "cannot open '%s'", upper);
+	if (layer_blob_now(e, st)) {
+		pthread_mutex_lock(&e->lock);
+		r = store_txn_blob_writer(e->txn, NULL, -1, &bw, err);
+		pthread_mutex_unlock(&e->lock);
+		if (r < 0)
+			return -1;
+		r = -1;
+		outfd = store_blob_writer_fd(bw);
+	} else if ((outfd = null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
+		return plate_err_new(err, errno, "cannot open '/dev/null'");
+	}
+	if (layer_writer_new(outfd, &wo, &w, err) < 0 ||
 	    layer_writer_add_tree(w, dirfd, "", LAYER_TREE_OVERLAY, err) < 0 ||
 	    layer_writer_finish(w, &res, err) < 0)
 		goto out;
@@ -284,6 +327,8 @@ int eng_harvest(struct engine *e, const char *upper, struct eng_layer *out, bool
 	}
 	if ((out->diff_id = strdup(res.diff_id)) == NULL)
 		goto nomem;
+	if (bw != NULL && harvested_blob(e, bw, &res, out, err) < 0)
+		goto fail;
 	pthread_mutex_lock(&e->lock);
 	if (store_snapshot_exists(e->o.store, res.diff_id)) {
 		/* Built before (by another build of the same inputs, or another path to the same
@@ -329,6 +374,8 @@ fail:
 	eng_layer_release(out);
 out:
 	layer_writer_free(w);
+	/* Unfinished (an empty layer, an error): discarded with its staged file. */
+	store_blob_writer_free(bw);
 	return r;
 }
 
@@ -360,8 +407,10 @@ int eng_layer_blob(struct engine *e, struct eng_layer *l, struct plate_error **e
 	if (store_txn_blob_writer(e->txn, NULL, -1, &bw, err) < 0 ||
 	    layer_writer_new(store_blob_writer_fd(bw), &wo, &w, err) < 0 ||
 	    layer_writer_add_tree(w, dirfd, "", LAYER_TREE_OVERLAY, err) < 0 ||
-	    layer_writer_finish(w, &res, err) < 0 ||
-	    store_blob_writer_finish(bw, digest, &size, err) < 0)
+	    layer_writer_finish(w, &res, err) < 0)
+		goto out;
+	store_blob_writer_hashed(bw, res.digest, res.size);
+	if (store_blob_writer_finish(bw, digest, &size, err) < 0)
 		goto out;
 	if (strcmp(res.diff_id, l->diff_id) != 0) {
 		plate_err_new(err, EIO, "layer '%s' was written as '%s': its snapshot changed",

@@ -909,7 +909,7 @@ static int copy_execute(struct copy_step *s, const char **src_lowers, size_t n_s
 					      .n_lowers = n_src_lowers,
 					      .mountpoint = srcmnt };
 	if (eng_view_run(e, views, s->from != NULL ? 2 : 1, copy_in_view, &s->j, err) < 0 ||
-	    eng_harvest(e, upper, &s->layer, &s->empty, err) < 0)
+	    eng_harvest(e, s->c->st, upper, &s->layer, &s->empty, err) < 0)
 		return -1;
 	if (eng_cache_record(s->c, s->key, s->empty ? NULL : &s->layer, s->chain, err) < 0 ||
 	    (s->by_content &&

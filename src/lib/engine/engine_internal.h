@@ -407,10 +407,11 @@ int eng_cache_adopt(struct engine *e, const char *key, const struct eng_layer *l
 /* Stages every recorded entry in the build's transaction (once, at the end). */
 int eng_cache_flush(struct engine *e, struct plate_error **err);
 
-/* Turns an upper directory into the step's layer: hashes it as a tar (diffID), publishes
- * it later as a snapshot.  *empty when the directory holds no change. */
-int eng_harvest(struct engine *e, const char *upper, struct eng_layer *out, bool *empty,
-		struct plate_error **err);
+/* Turns an upper directory of a step of st into the step's layer: hashes it as a tar
+ * (diffID), publishes it later as a snapshot, and stages its blob now when the image
+ * takes it as it is.  *empty when the directory holds no change. */
+int eng_harvest(struct engine *e, const struct eng_stage *st, const char *upper,
+		struct eng_layer *out, bool *empty, struct plate_error **err);
 /* Writes the blob of a layer (gzip) when it has none, into the build's transaction. */
 int eng_layer_blob(struct engine *e, struct eng_layer *l, struct plate_error **err);
 

@@ -874,6 +874,11 @@ static int job_exec(struct run_job *j, struct plate_error **err)
 		return -1;
 	}
 	j->c->process_seconds = j->result.seconds;
+	/* The command's writes (its layer, its cache mounts) go to disk while the next steps
+	 * run, rather than all at the commit's syncfs. */
+	pthread_mutex_lock(&e->lock);
+	store_txn_writeback(e->txn);
+	pthread_mutex_unlock(&e->lock);
 	if (j->result.status != 0) {
 		_cleanup_free_ char *tail = tail_lines(&j->out);
 		_cleanup_free_ char *shown =
@@ -904,7 +909,7 @@ int eng_step_run(struct eng_step_ctx *c, struct plate_error **err)
 		eng_explain_miss(c, j.key);
 		if (job_root(&j, err) < 0 || job_sandbox_mounts(&j, err) < 0 ||
 		    job_proxy_env(&j, err) < 0 || job_exec(&j, err) < 0 ||
-		    eng_harvest(e, j.upper, &layer, &empty, err) < 0 ||
+		    eng_harvest(e, st, j.upper, &layer, &empty, err) < 0 ||
 		    eng_cache_record(c, j.key, empty ? NULL : &layer, NULL, err) < 0) {
 			eng_group_fail(c, j.key);
 			goto out;

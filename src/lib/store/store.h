@@ -175,6 +175,10 @@ void store_unlock_shared(struct store *s);
 int store_txn_begin(struct store *s, struct store_txn **out, struct plate_error **err);
 /* Aborts an uncommitted transaction: everything it staged is removed. */
 void store_txn_free(struct store_txn *t);
+/* Starts flushing what was written so far to disk in the background (a syncfs of the
+ * store's filesystem), unless a flush is still running: the commit's own syncfs, which
+ * durability needs all the same, then finds less to write.  Advisory; never fails. */
+void store_txn_writeback(struct store_txn *t);
 
 /* Stages a blob held in memory; digest_out (may be NULL) gets its digest. */
 int store_txn_add_blob(struct store_txn *t, const void *data, size_t len,
@@ -192,6 +196,10 @@ int store_txn_blob_writer(struct store_txn *t, const char *expected_digest, int6
 int store_blob_writer_write(struct store_blob_writer *w, const void *data, size_t len,
 			    struct plate_error **err);
 int store_blob_writer_fd(struct store_blob_writer *w);
+/* The caller hashed what it wrote to store_blob_writer_fd() itself (a layer writer hashes
+ * its output anyway): finish then takes that digest instead of reading the file again,
+ * as long as the file has exactly size bytes. */
+void store_blob_writer_hashed(struct store_blob_writer *w, const char *digest, uint64_t size);
 int store_blob_writer_finish(struct store_blob_writer *w, char digest_out[DIGEST_STRING_LEN + 1],
 			     int64_t *size_out, struct plate_error **err);
 void store_blob_writer_free(struct store_blob_writer *w);

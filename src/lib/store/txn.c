@@ -3,6 +3,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +59,11 @@ struct store_txn {
 	size_t n_ops;
 	struct oci_strings snapshots; /* diffIDs staged */
 	struct oci_strings cache_keys;
+	/* store_txn_writeback()'s syncfs, running on its own descriptor */
+	pthread_t flusher;
+	bool flushing;
+	atomic_bool flushed;
+	int flush_fd;
 };
 
 struct store_blob_writer {
@@ -68,6 +76,9 @@ struct store_blob_writer {
 	uint64_t written;
 	char *expected;
 	int64_t expected_size;
+	/* What the caller hashed while writing to the fd itself (store_blob_writer_hashed). */
+	char hashed[DIGEST_STRING_LEN + 1];
+	uint64_t hashed_size;
 };
 
 static const char *txn_state_name(unsigned state)
@@ -181,10 +192,44 @@ fail:
 	return -1;
 }
 
+static void *flush_thread(void *arg)
+{
+	struct store_txn *t = arg;
+
+	(void)syncfs(t->flush_fd);
+	atomic_store(&t->flushed, true);
+	return NULL;
+}
+
+static void writeback_join(struct store_txn *t)
+{
+	if (!t->flushing)
+		return;
+	pthread_join(t->flusher, NULL);
+	close(t->flush_fd);
+	t->flushing = false;
+}
+
+void store_txn_writeback(struct store_txn *t)
+{
+	if (t->flushing && !atomic_load(&t->flushed))
+		return;
+	writeback_join(t);
+	if ((t->flush_fd = fcntl(t->dirfd, F_DUPFD_CLOEXEC, 3)) < 0)
+		return;
+	atomic_store(&t->flushed, false);
+	if (pthread_create(&t->flusher, NULL, flush_thread, t) != 0) {
+		close(t->flush_fd);
+		return;
+	}
+	t->flushing = true;
+}
+
 void store_txn_free(struct store_txn *t)
 {
 	if (t == NULL)
 		return;
+	writeback_join(t);
 	if (t->dirname != NULL) {
 		_cleanup_error_ struct plate_error *ignored = NULL;
 		store_fs_rm_rf(t->store->rootfd, t->dirname, &ignored);
@@ -324,6 +369,12 @@ int store_blob_writer_fd(struct store_blob_writer *w)
 	return w != NULL && w->magic == WRITER_MAGIC && w->state == WRITER_OPEN ? w->fd : -1;
 }
 
+void store_blob_writer_hashed(struct store_blob_writer *w, const char *digest, uint64_t size)
+{
+	snprintf(w->hashed, sizeof(w->hashed), "%s", digest);
+	w->hashed_size = size;
+}
+
 int store_blob_writer_finish(struct store_blob_writer *w, char digest_out[DIGEST_STRING_LEN + 1],
 			     int64_t *size_out, struct plate_error **err)
 {
@@ -338,7 +389,10 @@ int store_blob_writer_finish(struct store_blob_writer *w, char digest_out[DIGEST
 	w->state = WRITER_FAILED;
 	if (fstat(w->fd, &st) < 0)
 		return plate_err_new(err, errno, "cannot stat a staged blob");
-	if ((uint64_t)st.st_size == w->written) {
+	if (w->hashed[0] != '\0' && (uint64_t)st.st_size == w->hashed_size) {
+		memcpy(digest, w->hashed, sizeof(digest));
+		size = st.st_size;
+	} else if ((uint64_t)st.st_size == w->written) {
 		digest_final(&w->hash, digest);
 		size = st.st_size;
 	} else if (store_fs_hash_fd(w->fd, digest, &size, err) < 0) {
@@ -1003,6 +1057,7 @@ static int publish(struct store_txn *t, struct publish *p, struct plate_error **
 {
 	/* One syncfs for every staged blob, snapshot and cache entry (none of them was
 	 * fsynced on its own) before any of them is linked into the store. */
+	writeback_join(t);
 	if ((p->snapshots.n > 0 || p->blobs.n > 0 || t->cache_keys.n > 0) && syncfs(t->dirfd) < 0)
 		return plate_err_new(err, errno, "cannot sync the store's filesystem");
 	if (publish_set(t, &p->blobs, t->blobsfd, "", "blobs/sha256", "", true, "blob", err) < 0 ||

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# What the inner loop's last steps write, and when it reaches the disk (issue 18):
+# - a layer of the target stage goes to the store as its tar is hashed: the COPY's file is
+#   read for a tar once there, never again at "exporting to image";
+# - its blob hashes to its name, fsck finds the store clean, and the image is the one a
+#   build whose target inherits the same layer (blob made at the export) gives;
+# - after a RUN, the store's filesystem is flushed in the background; the commit still
+#   syncs in its own thread before it links anything in; a SIGKILL at either flush or at
+#   any staging rename leaves a store fsck finds clean, which then builds the same image.
+# docs/internals/engine.md, "Layers of the target stage".
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/build-helpers.bash"
+build_prereqs
+command -v strace >/dev/null || tap_skip_all "strace not installed"
+make_base
+
+C=$T/ctx
+mkdir -p "$C"
+cat >"$C/Dockerfile" <<'EOF'
+FROM base:test AS builder
+RUN seq 1 300000 > /big
+
+FROM scratch AS out
+COPY --from=builder /big /app/big
+
+FROM out AS inherited
+EOF
+
+build "$C" --target out -t out
+ck "the target stage builds" [ "$rc" = 0 ]
+# manifest NAME: the image saved as an OCI layout in $T/img-NAME; prints its manifest's hex digest.
+manifest() {
+	p save --format oci -o "$T/img-$1.tar" "$1" >/dev/null && mkdir -p "$T/img-$1" &&
+		tar -C "$T/img-$1" -xf "$T/img-$1.tar" &&
+		jq -r '.manifests[0].digest' "$T/img-$1/index.json" | cut -d: -f2
+}
+m=$(manifest out)
+layer=$(jq -r '.layers[0].digest' "$T/img-out/blobs/sha256/$m" | cut -d: -f2)
+blob=$R/blobs/sha256/$layer
+tap_check "the target's layer blob is in the store, uncompressed" \
+	[ "$(jq -r '.layers[0].mediaType' "$T/img-out/blobs/sha256/$m")" = application/vnd.oci.image.layer.v1.tar ]
+tap_check "... and hashes to its name" [ "$(sha256sum <"$blob" | cut -d' ' -f1)" = "$layer" ]
+tap_check "... holds the COPY's file" cmp -s <(tar -xOf "$blob" app/big) <(seq 1 300000)
+p fsck >"$T/fsck" 2>&1
+tap_check "fsck finds the store clean" [ $? = 0 ]
+
+# The same layer reached through a stage the target inherits: its blob is made at the export.
+R2=$T/root2
+"$PLATE" --root "$R2" load -i <(p save base:test) >/dev/null
+"$PLATE" --root "$R2" build -q --target inherited -t inherited "$C" >/dev/null 2>"$T/out"
+rc=$?
+ck "a build whose target inherits the layer" [ "$rc" = 0 ]
+m2=$(R=$R2 manifest inherited)
+tap_check "... has the same layers, byte for byte" \
+	[ "$(jq -c .layers "$T/img-out/blobs/sha256/$m")" = "$(jq -c .layers "$T/img-inherited/blobs/sha256/$m2")" ]
+
+if root_part "strace cannot follow a plate that enters its user namespace through the setuid newuidmap"; then
+	# The file is read for a tar by the RUN's layer and by the COPY's, not a third time.
+	sed -i 's/seq 1 300000/seq 1 300001/' "$C/Dockerfile"
+	strace -f -qq -o "$T/open.log" -e trace=openat "$PLATE" --root "$R" build -q --target out -t out2 "$C" >/dev/null 2>&1
+	rc=$?
+	ck "a build under strace" [ "$rc" = 0 ]
+	reads=$(grep -c '"big", O_RDONLY|O_NOCTTY|O_NOFOLLOW' "$T/open.log")
+	tap_check "the file is read for a tar twice (the RUN's layer, the COPY's), not again for the blob ($reads)" \
+		[ "$reads" = 2 ]
+
+	# A flush in another thread after the RUN; the commit's own syncfs before any link.
+	sed -i 's/seq 1 300001/seq 1 300002/' "$C/Dockerfile"
+	strace -f -qq -o "$T/sync.log" -e trace=syncfs,linkat,renameat "$PLATE" --root "$R" build -q --target out -t out3 "$C" >/dev/null 2>&1
+	main=$(grep -m1 'linkat(.*blobs/sha256/' "$T/sync.log" | cut -d' ' -f1)
+	order=$(awk -v main="$main" '
+		/ syncfs\(/ { if ($1 == main) own = NR; else if (!first_link) other = NR }
+		/linkat\(.*blobs\/sha256\// && !first_link { first_link = NR }
+		/renameat\(.*"w\.[0-9]+"/ { staged = NR }
+		END { print (other > 0 && other < staged) " " (own > staged && own < first_link) }' "$T/sync.log")
+	tap_check "the store is flushed in another thread while the later steps run" [ "${order% *}" = 1 ]
+	tap_check "the commit syncs in its own thread after the last blob is staged, before linking any" \
+		[ "${order#* }" = 1 ]
+
+	# SIGKILL at the background flush (strace counts calls per thread: the first syncfs of
+	# any thread), at staging renames and at the links that publish blobs.
+	points=0
+	ok=0
+	for spec in syncfs:1 linkat:1 linkat:2 renameat:1 renameat:2 renameat:3 renameat:4 renameat:5; do
+		call=${spec%:*}
+		k=${spec#*:}
+		rm -rf "$T/k"
+		cp -a "$R" "$T/k"
+		sed -i "s/^RUN seq.*/RUN seq 1 300000 > \/big \&\& echo $spec >> \/big/" "$C/Dockerfile"
+		(strace -f -qq -o /dev/null -e trace=$call -e inject=$call:signal=KILL:when=$k \
+			"$PLATE" --root "$T/k" build -q --target out -t killed "$C" >/dev/null 2>&1
+		echo $? >"$T/code") 2>/dev/null
+		[ "$(cat "$T/code")" = 137 ] || { diag "$spec: not reached"; continue; }
+		points=$((points + 1))
+		"$PLATE" --root "$T/k" fsck >"$T/fsck" 2>&1 || { diag "$spec: $(cat "$T/fsck")"; continue; }
+		a=$("$PLATE" --root "$T/k" build -q --target out -t killed "$C" 2>"$T/out") || { diag "$spec: $(cat "$T/out")"; continue; }
+		b=$("$PLATE" --root "$R" build -q --target out -t unkilled "$C" 2>"$T/out")
+		[ "$a" = "$b" ] && ok=$((ok + 1)) || diag "$spec: $a after the kill, $b without"
+	done
+	tap_check "a SIGKILL at each of $points points (the background flush, staging renames, publishing links) leaves fsck clean and the same image after" \
+		[ "$points" -ge 7 ] && [ "$ok" = "$points" ]
+fi
+tap_done
