@@ -4,7 +4,8 @@
 #   read for a tar once there, never again at "exporting to image";
 # - its blob hashes to its name, fsck finds the store clean, and the image is the one a
 #   build whose target inherits the same layer (blob made at the export) gives;
-# - after a RUN, the store's filesystem is flushed in the background; the commit still
+# - the writeback of a new layer's large files starts as the harvest reads them, and after
+#   a RUN the store's filesystem is flushed in the background; the commit still
 #   syncs in its own thread before it links anything in; a SIGKILL at either flush or at
 #   any staging rename leaves a store fsck finds clean, which then builds the same image.
 # docs/internals/engine.md, "Layers of the target stage".
@@ -66,7 +67,7 @@ if root_part "strace cannot follow a plate that enters its user namespace throug
 
 	# A flush in another thread after the RUN; the commit's own syncfs before any link.
 	sed -i 's/seq 1 300001/seq 1 300002/' "$C/Dockerfile"
-	strace -f -qq -o "$T/sync.log" -e trace=syncfs,linkat,renameat "$PLATE" --root "$R" build -q --target out -t out3 "$C" >/dev/null 2>&1
+	strace -f -qq -o "$T/sync.log" -e trace=syncfs,linkat,renameat,sync_file_range "$PLATE" --root "$R" build -q --target out -t out3 "$C" >/dev/null 2>&1
 	main=$(grep -m1 'linkat(.*blobs/sha256/' "$T/sync.log" | cut -d' ' -f1)
 	order=$(awk -v main="$main" '
 		/ syncfs\(/ { if ($1 == main) own = NR; else if (!first_link) other = NR }
@@ -74,6 +75,9 @@ if root_part "strace cannot follow a plate that enters its user namespace throug
 		/renameat\(.*"w\.[0-9]+"/ { staged = NR }
 		END { print (other > 0 && other < staged) " " (own > staged && own < first_link) }' "$T/sync.log")
 	tap_check "the store is flushed in another thread while the later steps run" [ "${order% *}" = 1 ]
+	early=$(grep -c 'sync_file_range(' "$T/sync.log")
+	tap_check "the writeback of the layers' large files starts as they are hashed, their blob's too ($early)" \
+		[ "$early" -ge 3 ]
 	tap_check "the commit syncs in its own thread after the last blob is staged, before linking any" \
 		[ "${order#* }" = 1 ]
 

@@ -299,6 +299,8 @@ int eng_harvest(struct engine *e, const struct eng_stage *st, const char *upper,
 	struct layer_result res;
 	_cleanup_close_ int dirfd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_close_ int null = -1;
+	/* The commit's syncfs makes the snapshot durable: its big files start for the disk now. */
+	const unsigned tree_flags = LAYER_TREE_OVERLAY | LAYER_TREE_WRITEBACK;
 	int outfd, r = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -317,7 +319,7 @@ int eng_harvest(struct engine *e, const struct eng_stage *st, const char *upper,
 		return plate_err_new(err, errno, "cannot open '/dev/null'");
 	}
 	if (layer_writer_new(outfd, &wo, &w, err) < 0 ||
-	    layer_writer_add_tree(w, dirfd, "", LAYER_TREE_OVERLAY, err) < 0 ||
+	    layer_writer_add_tree(w, dirfd, "", tree_flags, err) < 0 ||
 	    layer_writer_finish(w, &res, err) < 0)
 		goto out;
 	if (res.entries == 0) {

@@ -257,6 +257,10 @@ enum layer_tree_flags {
 	LAYER_TREE_NO_XATTRS = 1 << 2,
 	/* Record every entry as owned by 0:0 instead of the files' numeric owners. */
 	LAYER_TREE_ROOT_OWNER = 1 << 3,
+	/* Starts the writeback of each regular file of 64 KiB or more as it is read, without
+	 * waiting: the tree is about to be made durable by a syncfs, which then finds less to
+	 * write.  Advisory. */
+	LAYER_TREE_WRITEBACK = 1 << 4,
 };
 
 /*

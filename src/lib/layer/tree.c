@@ -21,6 +21,9 @@
 #include "base/cleanup.h"
 #include "layer/writer_internal.h"
 
+/* Smaller files are not worth a system call: the syncfs writes them with the metadata. */
+#define WRITEBACK_MIN (64 * 1024)
+
 /* Linux's XATTR_LIST_MAX: the longest list of names listxattr() returns. */
 #define XATTR_LIST_BYTES 65536
 
@@ -327,6 +330,8 @@ static int add_child(struct walk *t, int dirfd, struct child *ch, struct plate_e
 			return plate_err_new(err, errno, "cannot stat the file");
 		if (!S_ISREG(st.st_mode))
 			return plate_err_new(err, EAGAIN, "the file changed type during the walk");
+		if ((t->flags & LAYER_TREE_WRITEBACK) && st.st_size >= WRITEBACK_MIN)
+			(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 		if (read_xattrs(t, fd, -1, NULL, err) < 0)
 			return -1;
 		if (st.st_nlink > 1) {
