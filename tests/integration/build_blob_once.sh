@@ -7,7 +7,9 @@
 # - the writeback of a new layer's large files starts as the harvest reads them, and after
 #   a RUN the store's filesystem is flushed in the background; the commit still
 #   syncs in its own thread before it links anything in; a SIGKILL at either flush or at
-#   any staging rename leaves a store fsck finds clean, which then builds the same image.
+#   any staging rename leaves a store fsck finds clean, which then builds the same image;
+# - a COPY --from that misses by key copies while its content digest is taken; when the
+#   content is found after all, the copy is dropped and the layer built before is used.
 # docs/internals/engine.md, "Layers of the target stage".
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/build-helpers.bash"
@@ -80,6 +82,18 @@ if root_part "strace cannot follow a plate that enters its user namespace throug
 		[ "$early" -ge 3 ]
 	tap_check "the commit syncs in its own thread after the last blob is staged, before linking any" \
 		[ "${order#* }" = 1 ]
+
+	# The builder changes but not the copied file: the COPY starts copying without waiting
+	# for the content digest, which then finds the layer built before; the copy is dropped.
+	snaps=$(ls "$R/snapshots" | wc -l)
+	sed -i 's/^RUN seq 1 300002 > \/big$/RUN seq 1 300002 > \/big \&\& echo other > \/other/' "$C/Dockerfile"
+	strace -f -qq -o "$T/mount.log" -e trace=mount "$PLATE" --root "$R" build --progress plain --target out -t out4 "$C" >"$T/out" 2>&1
+	rc=$?
+	ck "a builder change that leaves the copied file as it was: the COPY is CACHED by content" \
+		bash -c "test $rc = 0 && grep -A1 'COPY --from=builder /big' '$T/out' | grep -q CACHED"
+	tap_check "... its copy had started beside the content digest" grep -q 'mount("overlay", "[^"]*-mnt"' "$T/mount.log"
+	tap_check "... and is dropped: one new snapshot, the RUN's" [ "$(ls "$R/snapshots" | wc -l)" = $((snaps + 1)) ]
+	tap_check "... the image has the layer built before" [ "$(p inspect out4 | jq -r '.[0].RootFS.Layers[0]')" = "$(p inspect out3 | jq -r '.[0].RootFS.Layers[0]')" ]
 
 	# SIGKILL at the background flush (strace counts calls per thread: the first syncfs of
 	# any thread), at staging renames and at the links that publish blobs.

@@ -18,6 +18,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -880,20 +881,20 @@ static int copy_lookup_by_content(struct copy_step *s, const char **src_lowers, 
 }
 
 /* The copy itself: through a writable view of the stage (none with --link) and a
- * read-only view of the source stage or image. */
-static int copy_execute(struct copy_step *s, const char **src_lowers, size_t n_src_lowers,
-			const char *srcmnt, struct plate_error **err)
+ * read-only view of the source stage or image, into *upper. */
+static int copy_files(struct copy_step *s, const char **src_lowers, size_t n_src_lowers,
+		      const char *srcmnt, char **upper, struct plate_error **err)
 {
 	struct engine *e = s->c->e;
 	_cleanup_free_ const char **lowers = NULL;
-	_cleanup_free_ char *upper = NULL, *work = NULL, *mnt = NULL;
+	_cleanup_free_ char *work = NULL, *mnt = NULL;
 	struct eng_view views[2] = { { 0 } };
 	size_t n_lowers = 0;
 
 	for (size_t i = 0; i < s->j.n_urls; i++)
 		if (download(e, &s->j.urls[i], s->c->step->copy.checksum, err) < 0)
 			return -1;
-	if (eng_scratch(e, "upper", &upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||
+	if (eng_scratch(e, "upper", upper, err) < 0 || eng_scratch(e, "work", &work, err) < 0 ||
 	    eng_scratch(e, "mnt", &mnt, err) < 0)
 		return -1;
 	if (!s->c->step->copy.link &&
@@ -901,15 +902,20 @@ static int copy_execute(struct copy_step *s, const char **src_lowers, size_t n_s
 		return -1;
 	views[0] = (struct eng_view){ .lowers = lowers,
 				      .n_lowers = n_lowers,
-				      .upper = upper,
+				      .upper = *upper,
 				      .work = work,
 				      .mountpoint = mnt };
 	if (s->from != NULL)
 		views[1] = (struct eng_view){ .lowers = src_lowers,
 					      .n_lowers = n_src_lowers,
 					      .mountpoint = srcmnt };
-	if (eng_view_run(e, views, s->from != NULL ? 2 : 1, copy_in_view, &s->j, err) < 0 ||
-	    eng_harvest(e, s->c->st, upper, &s->layer, &s->empty, err) < 0)
+	return eng_view_run(e, views, s->from != NULL ? 2 : 1, copy_in_view, &s->j, err);
+}
+
+/* The copied files become the step's layer, recorded under its key (and its content key). */
+static int copy_harvest(struct copy_step *s, const char *upper, struct plate_error **err)
+{
+	if (eng_harvest(s->c->e, s->c->st, upper, &s->layer, &s->empty, err) < 0)
 		return -1;
 	if (eng_cache_record(s->c, s->key, s->empty ? NULL : &s->layer, s->chain, err) < 0 ||
 	    (s->by_content &&
@@ -918,6 +924,70 @@ static int copy_execute(struct copy_step *s, const char **src_lowers, size_t n_s
 	if (!s->empty && (s->layer.cache_key = strdup(s->key)) == NULL)
 		return plate_err_new(err, ENOMEM, "out of memory");
 	return 0;
+}
+
+static int copy_execute(struct copy_step *s, const char **src_lowers, size_t n_src_lowers,
+			const char *srcmnt, struct plate_error **err)
+{
+	_cleanup_free_ char *upper = NULL;
+
+	eng_explain_miss(s->c, s->key);
+	if (copy_files(s, src_lowers, n_src_lowers, srcmnt, &upper, err) < 0)
+		return -1;
+	return copy_harvest(s, upper, err);
+}
+
+struct content_lookup {
+	struct copy_step *s;
+	const char **src_lowers;
+	size_t n_src_lowers;
+	const char *srcmnt;
+	struct plate_error *err;
+	int rc;
+};
+
+static void *content_lookup_thread(void *data)
+{
+	struct content_lookup *l = data;
+
+	l->rc = copy_lookup_by_content(l->s, l->src_lowers, l->n_src_lowers, l->srcmnt, &l->err);
+	return NULL;
+}
+
+/* A stage source that missed by key: its content digest is taken in another thread while
+ * this one copies, since a miss by content (the usual case: the stage's files changed)
+ * needs the copy anyway; a hit drops the copied files with the transaction.  The two read
+ * the same source in their own views of it.  Copy views (chroot isolation) are directories
+ * at the view's mountpoint, which the two cannot share: there, one after the other. */
+static int copy_by_content(struct copy_step *s, const char **src_lowers, size_t n_src_lowers,
+			   const char *srcmnt, struct plate_error **err)
+{
+	struct content_lookup l = {
+		.s = s, .src_lowers = src_lowers, .n_src_lowers = n_src_lowers, .srcmnt = srcmnt
+	};
+	_cleanup_free_ char *upper = NULL;
+	pthread_t t;
+	int r;
+
+	if (s->c->e->isolation == SANDBOX_ISOLATION_CHROOT ||
+	    pthread_create(&t, NULL, content_lookup_thread, &l) != 0) {
+		if (copy_lookup_by_content(s, src_lowers, n_src_lowers, srcmnt, err) < 0)
+			return -1;
+		return s->hit ? 0 : copy_execute(s, src_lowers, n_src_lowers, srcmnt, err);
+	}
+	r = copy_files(s, src_lowers, n_src_lowers, srcmnt, &upper, err);
+	pthread_join(t, NULL);
+	if (l.rc < 0) {
+		/* The lookup's error explains the step first; the copy's, if any, goes. */
+		if (r < 0)
+			plate_error_free(*err);
+		*err = l.err;
+		return -1;
+	}
+	if (r < 0 || s->hit)
+		return r;
+	eng_explain_miss(s->c, s->key);
+	return copy_harvest(s, upper, err);
 }
 
 /* BuildKit's history line: sources and destination, no flags. */
@@ -957,14 +1027,9 @@ int eng_step_copy(struct eng_step_ctx *c, struct plate_error **err)
 	    (eng_scratch(c->e, "src", &srcmnt, err) < 0 ||
 	     eng_layers_lowers(c->e, &s.src_layers, &src_lowers, &n_src_lowers, err) < 0))
 		goto out;
-	if (!s.hit && s.by_content &&
-	    copy_lookup_by_content(&s, src_lowers, n_src_lowers, srcmnt, err) < 0)
+	if (!s.hit && (s.by_content ? copy_by_content(&s, src_lowers, n_src_lowers, srcmnt, err)
+				    : copy_execute(&s, src_lowers, n_src_lowers, srcmnt, err)) < 0)
 		goto out;
-	if (!s.hit) {
-		eng_explain_miss(c, s.key);
-		if (copy_execute(&s, src_lowers, n_src_lowers, srcmnt, err) < 0)
-			goto out;
-	}
 	/* Built here, or found by content: either way the group's waiters take it. */
 	if (claimed) {
 		claimed = false;
