@@ -9,7 +9,9 @@
 #   syncs in its own thread before it links anything in; a SIGKILL at either flush or at
 #   any staging rename leaves a store fsck finds clean, which then builds the same image;
 # - a COPY --from that misses by key copies while its content digest is taken; when the
-#   content is found after all, the copy is dropped and the layer built before is used.
+#   content is found after all, the copy is dropped and the layer built before is used;
+# - in a group of platforms, the blobs are made at the export (a shared step's blob would be
+#   staged in one platform's transaction only).
 # docs/internals/engine.md, "Layers of the target stage".
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/build-helpers.bash"
@@ -56,6 +58,20 @@ ck "a build whose target inherits the layer" [ "$rc" = 0 ]
 m2=$(R=$R2 manifest inherited)
 tap_check "... has the same layers, byte for byte" \
 	[ "$(jq -c .layers "$T/img-out/blobs/sha256/$m")" = "$(jq -c .layers "$T/img-inherited/blobs/sha256/$m2")" ]
+
+# Two platforms whose target stage runs on $BUILDPLATFORM: its steps are built once and
+# shared, so neither platform's image may take a blob staged in the other's transaction.
+C2=$T/ctx-shared
+mkdir -p "$C2"
+printf 'FROM --platform=$BUILDPLATFORM base:test\nRUN seq 1 100000 > /big\n' >"$C2/Dockerfile"
+good=0
+for i in 1 2 3 4 5 6; do
+	rm -rf "$T/shared"
+	"$PLATE" --root "$T/shared" load -i <(p save base:test) >/dev/null
+	"$PLATE" --root "$T/shared" build -q --platform linux/amd64,linux/arm64 -t multi "$C2" >/dev/null 2>"$T/out" &&
+		"$PLATE" --root "$T/shared" fsck >/dev/null 2>&1 && good=$((good + 1)) || diag "build $i: $(cat "$T/out")"
+done
+tap_check "a two-platform build sharing its target stage's steps commits both images, 6 times of 6" [ "$good" = 6 ]
 
 if root_part "strace cannot follow a plate that enters its user namespace through the setuid newuidmap"; then
 	# LeakSanitizer (SANITIZE=1) cannot stop the threads of a traced process: off under strace.

@@ -260,10 +260,12 @@ int eng_cache_flush(struct engine *e, struct plate_error **err)
 
 /* Whether the image takes st's layers as they are: the target stage's, stored
  * uncompressed (the default).  Their tar then goes to the store as it is hashed, once,
- * instead of once more by eng_layer_blob() at the end. */
+ * instead of once more by eng_layer_blob() at the end.  Not in a group of platforms: a
+ * step another platform shares would hand it a blob staged in this build's transaction
+ * only, which that platform's image cannot commit. */
 static bool layer_blob_now(const struct engine *e, const struct eng_stage *st)
 {
-	return st->index == e->plan->target &&
+	return e->o.group == NULL && st->index == e->plan->target &&
 	       (e->o.layer_compression == NULL || strcmp(e->o.layer_compression, "none") == 0);
 }
 
